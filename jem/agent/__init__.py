@@ -1,0 +1,1 @@
+"""The node agent: registers with the controller, launches jobs as their users, reports back."""

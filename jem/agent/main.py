@@ -1,0 +1,148 @@
+"""The agent process: serve AgentService, register, heartbeat, report, shut down cleanly.
+
+`jem agent --controller ADDR --name NODE` lands in `serve`. The agent keeps
+trying to reach the controller (it may start first, or restart); when a
+heartbeat says the controller does not know it, it registers again, telling
+the controller which jobs it still runs. On SIGTERM it kills its jobs
+(reported as ended by node shutdown), delivers the reports, and exits.
+"""
+
+import logging
+import os
+import signal
+import threading
+import uuid
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+
+from jem.agent.reporter import Reporter
+from jem.agent.resources import detect_capacity, detect_cgroup_mode
+from jem.agent.running import RunningJobs
+from jem.agent.service import AgentServicer
+from jem.convert import identity_to_metadata, report_to_pb, resources_to_pb
+from jem.model.execution import JobEnd, JobReport
+from jem.model.identity import local_identity
+from jem.model.resources import Resources
+from jem.v1 import agent_pb2, agent_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT_S = 10.0
+SHUTDOWN_KILL_WAIT_S = 2
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    controller: str
+    name: str
+    capacity: Resources
+    listen: str = "127.0.0.1:0"
+    spool_dir: str = ""
+
+
+def default_options_capacity(cpus: int | None, mem_mib: int | None, gpus: int | None) -> Resources:
+    """The machine's resources, with any declared figure taking precedence."""
+    found = detect_capacity()
+    return Resources(cpus=cpus if cpus is not None else found.cpus,
+                     mem_mib=mem_mib if mem_mib is not None else found.mem_mib,
+                     gpus=gpus if gpus is not None else found.gpus)
+
+
+class Agent:
+    def __init__(self, options: AgentOptions):
+        self.options = options
+        self.boot_id = uuid.uuid4().hex
+        self.cgroup_mode = detect_cgroup_mode()
+        self._metadata = identity_to_metadata(local_identity())
+        self._channel = grpc.insecure_channel(options.controller)
+        self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
+        self.reporter = Reporter(self._send_reports)
+        spool = options.spool_dir or os.path.join("/tmp", f"jem-agent-{options.name}")
+        self.jobs = RunningJobs(node_name=options.name, spool_dir=spool, report=self.reporter.put)
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-rpc"))
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(self.jobs), self._server)
+        self._stopping = threading.Event()
+        self._heartbeat_interval_s = 5.0
+        self.address = ""
+
+    def start(self) -> None:
+        host = self.options.listen.rpartition(":")[0]
+        port = self._server.add_insecure_port(self.options.listen)
+        if port == 0:
+            raise OSError(f"cannot listen on {self.options.listen}")
+        self.address = f"{host}:{port}"
+        self._server.start()
+        self.reporter.start()
+        log.info("agent serving node=%s address=%s cgroup=%s cpus=%d mem_mib=%d gpus=%d", self.options.name,
+                 self.address, self.cgroup_mode, self.options.capacity.cpus, self.options.capacity.mem_mib,
+                 self.options.capacity.gpus)
+        if os.geteuid() != 0:
+            log.warning("agent is not root: it runs jobs only for uid %d", os.getuid())
+        threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
+
+    def stop(self) -> None:
+        """Kill running jobs, deliver their reports (briefly), stop serving."""
+        self._stopping.set()
+        self.jobs.kill_all(JobEnd.NODE_SHUTDOWN, kill_wait_s=SHUTDOWN_KILL_WAIT_S)
+        self.jobs.wait_all(SHUTDOWN_KILL_WAIT_S + 3)
+        if not self.reporter.flush(timeout_s=3):
+            log.warning("agent stopping with undelivered reports job_ids=%s", self.reporter.unreported_ids())
+        self.reporter.stop()
+        self._server.stop(grace=1).wait()
+        self._channel.close()
+
+    def _register(self) -> None:
+        response = self._controller.RegisterNode(agent_pb2.RegisterNodeRequest(
+            name=self.options.name, agent_address=self.address, capacity=resources_to_pb(self.options.capacity),
+            running_job_ids=self.jobs.running_ids() + self.reporter.unreported_ids(),
+            cgroup_mode=self.cgroup_mode, boot_id=self.boot_id,
+        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+        self._heartbeat_interval_s = float(response.heartbeat_interval_s or 5)
+        log.info("registered node=%s controller=%s", self.options.name, self.options.controller)
+
+    def _heartbeat_loop(self) -> None:
+        registered = False
+        while not self._stopping.is_set():
+            try:
+                if not registered:
+                    self._register()
+                    registered = True
+                else:
+                    registered = self._heartbeat()
+            except grpc.RpcError as exc:
+                if registered:
+                    log.warning("controller unreachable controller=%s code=%s", self.options.controller, exc.code().name)
+                registered = False
+                self._stopping.wait(1.0)
+                continue
+            if registered:
+                self._stopping.wait(self._heartbeat_interval_s)
+
+    def _heartbeat(self) -> bool:
+        response = self._controller.Heartbeat(agent_pb2.HeartbeatRequest(
+            name=self.options.name, running_job_ids=self.jobs.running_ids(), boot_id=self.boot_id,
+            unreported_job_ids=self.reporter.unreported_ids(),
+        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+        for job_id in response.orphan_job_ids:
+            log.warning("killing orphan job job_id=%d", job_id)
+            self.jobs.signal(job_id, 0, kill_wait_s=SHUTDOWN_KILL_WAIT_S)
+        return response.is_registered
+
+    def _send_reports(self, reports: list[JobReport]) -> None:
+        self._controller.ReportJobEvents(agent_pb2.ReportJobEventsRequest(
+            name=self.options.name, reports=[report_to_pb(r) for r in reports],
+        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+
+
+def serve(options: AgentOptions) -> None:
+    """Run an agent until SIGTERM or SIGINT."""
+    agent = Agent(options)
+    agent.start()
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    stopping.wait()
+    log.info("agent stopping node=%s", options.name)
+    agent.stop()

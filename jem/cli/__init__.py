@@ -1,0 +1,1 @@
+"""The `jem` command: local clusters, daemons, submission and inspection."""

@@ -1,0 +1,215 @@
+"""`jem up` and `jem down`: a whole cluster (controller + agents) on this machine.
+
+`up` writes DIR/jem.toml, starts the controller and N agents as background
+processes (logs in DIR/logs), waits until every node is up, and writes
+DIR/env (export JEM_CONTROLLER=...) and DIR/pids. `down` stops exactly the
+processes named in DIR/pids: agents first (they kill and report their jobs),
+then the controller, SIGKILL for anything still alive after a grace period.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from jem.client import ADDRESS_FILE, Client
+from jem.model import defaults
+from jem.model.errors import JemError
+from jem.model.node import NodeState
+
+START_TIMEOUT_S = 30.0
+STOP_GRACE_S = 10.0
+
+
+class ClusterError(JemError):
+    reason = "ClusterError"
+    message = "local cluster"
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("up", help="start a local cluster (controller + agents) in the background")
+    p.add_argument("--nodes", type=int, default=4, help="number of nodes (default 4)")
+    p.add_argument("--cpus-per-node", type=int, default=os.cpu_count() or 1,
+                   help="CPUs each node offers (default: this machine's)")
+    p.add_argument("--mem-per-node", type=int, default=None, metavar="MIB",
+                   help="memory each node offers in MiB (default: this machine's divided among the nodes)")
+    p.add_argument("--gpus-per-node", type=int, default=0, help="GPUs each node declares (default 0)")
+    p.add_argument("--state-dir", default=None, help="where state, logs and the env file go "
+                   "(default $JEM_STATE_DIR or ~/.jem)")
+    p.set_defaults(run=run_up)
+    p = sub.add_parser("down", help="stop the local cluster started by `jem up`")
+    p.add_argument("--state-dir", default=None, help="the cluster's state directory")
+    p.set_defaults(run=run_down)
+
+
+def _config_text(state_dir: str, n_nodes: int, cpus: int, mem_mib: int, gpus: int) -> str:
+    return f"""# Written by `jem up`.
+[cluster]
+name = "local"
+listen = "127.0.0.1:0"
+state_dir = "{state_dir}"
+
+[scheduler]
+interval_s = 1.0
+heartbeat_interval_s = 2
+node_timeout_s = 10
+kill_wait_s = 5
+
+[[nodes]]
+names = "n[1-{n_nodes}]"
+cpus = {cpus}
+mem_mib = {mem_mib}
+gpus = {gpus}
+
+[[partitions]]
+name = "debug"
+nodes = "ALL"
+default = true
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and "jem" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+
+
+def _read_pids(state_dir: str) -> dict:
+    try:
+        with open(os.path.join(state_dir, "pids")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _spawn(args: list[str], log_path: str) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "jem.cli.main", *args], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, start_new_session=True)
+
+
+def _tail(path: str, n: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def run_up(args: argparse.Namespace) -> int:
+    state_dir = os.path.abspath(args.state_dir or defaults.state_dir())
+    if args.nodes < 1 or args.cpus_per_node < 1 or args.gpus_per_node < 0:
+        raise ClusterError("--nodes and --cpus-per-node must be at least 1")
+    mem = args.mem_per_node or max(256, psutil.virtual_memory().total // (1024 * 1024) // args.nodes)
+    pids = _read_pids(state_dir)
+    if pids and any(_alive(p) for p in [pids.get("controller", 0), *pids.get("agents", {}).values()]):
+        raise ClusterError(f"a cluster is already running in {state_dir} (run `jem down --state-dir {state_dir}` first)")
+    logs = os.path.join(state_dir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    config_path = os.path.join(state_dir, "jem.toml")
+    with open(config_path, "w") as f:
+        f.write(_config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node))
+    address_path = os.path.join(state_dir, ADDRESS_FILE)
+    if os.path.exists(address_path):
+        os.unlink(address_path)
+
+    controller_log = os.path.join(logs, "controller.log")
+    controller = _spawn(["controller", "--config", config_path], controller_log)
+    record = {"controller": controller.pid, "agents": {}}
+    _write_pids(state_dir, record)
+    address = _wait_for_file(address_path, controller, controller_log)
+    for i in range(1, args.nodes + 1):
+        name = f"n{i}"
+        agent = _spawn(["agent", "--controller", address, "--name", name, "--cpus", str(args.cpus_per_node),
+                        "--memory-mib", str(mem), "--gpus", str(args.gpus_per_node),
+                        "--spool-dir", os.path.join(state_dir, "spool", name)], os.path.join(logs, f"{name}.log"))
+        record["agents"][name] = agent.pid
+    _write_pids(state_dir, record)
+    _wait_for_nodes(address, args.nodes)
+    with open(os.path.join(state_dir, "env"), "w") as f:
+        f.write(f"export JEM_CONTROLLER={address}\nexport JEM_STATE_DIR={state_dir}\n")
+    print(f"JEM cluster up: controller {address}, {args.nodes} nodes n[1-{args.nodes}] "
+          f"with {args.cpus_per_node} CPUs and {mem} MiB each, partition 'debug'.")
+    print(f"  source {state_dir}/env        # point jem (and later sbatch/squeue) at it")
+    print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
+    print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
+    return 0
+
+
+def _write_pids(state_dir: str, record: dict) -> None:
+    path = os.path.join(state_dir, "pids")
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f)
+    os.replace(path + ".tmp", path)
+
+
+def _wait_for_file(path: str, process: subprocess.Popen, log_path: str) -> str:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ClusterError(f"the controller exited with status {process.returncode}:\n{_tail(log_path)}")
+        try:
+            with open(path) as f:
+                address = f.read().strip()
+            if address:
+                return address
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise ClusterError(f"the controller did not start within {START_TIMEOUT_S:.0f} s; see {log_path}")
+
+
+def _wait_for_nodes(address: str, n_nodes: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with Client(address) as client:
+        while time.monotonic() < deadline:
+            nodes = client.list_nodes()
+            if len(nodes) >= n_nodes and all(info.state is not NodeState.DOWN for info in nodes):
+                return
+            time.sleep(0.05)
+    raise ClusterError(f"not every node came up within {START_TIMEOUT_S:.0f} s")
+
+
+def run_down(args: argparse.Namespace) -> int:
+    state_dir = os.path.abspath(args.state_dir or defaults.state_dir())
+    record = _read_pids(state_dir)
+    if not record:
+        print(f"no cluster recorded in {state_dir}")
+        return 0
+    agents = [pid for pid in record.get("agents", {}).values() if _alive(pid)]
+    _stop(agents)
+    controller = [record["controller"]] if _alive(record.get("controller", 0)) else []
+    _stop(controller)
+    for name in ("pids", "env", ADDRESS_FILE):
+        try:
+            os.unlink(os.path.join(state_dir, name))
+        except FileNotFoundError:
+            pass
+    print(f"JEM cluster in {state_dir} stopped ({len(agents)} agents, {len(controller)} controller).")
+    return 0
+
+
+def _stop(pids: list[int]) -> None:
+    """SIGTERM, wait up to STOP_GRACE_S, then SIGKILL each process and its process group."""
+    processes = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            process.send_signal(signal.SIGTERM)
+            processes.append(process)
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(processes, timeout=STOP_GRACE_S)
+    for process in alive:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    psutil.wait_procs(alive, timeout=5)

@@ -1,0 +1,64 @@
+"""`jem controller` and `jem agent`: the entry points of the two daemons.
+
+The CLI reaches the controller and agent packages only here, as process entry
+points (imported when the command runs), never as libraries.
+"""
+
+import argparse
+import logging
+import sys
+
+from jem.model.errors import ConfigError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), format=LOG_FORMAT, stream=sys.stderr)
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("controller", help="run the controller (foreground)")
+    p.add_argument("--config", required=True, help="path of jem.toml")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(run=run_controller)
+
+    p = sub.add_parser("agent", help="run a node agent (foreground)")
+    p.add_argument("--controller", required=True, help="controller address host:port")
+    p.add_argument("--name", required=True, help="this node's name")
+    p.add_argument("--cpus", type=int, help="CPUs to offer (default: this machine's)")
+    p.add_argument("--memory-mib", type=int, help="memory to offer in MiB (default: this machine's)")
+    p.add_argument("--gpus", type=int, help="GPUs to offer (default: what nvidia-smi lists)")
+    p.add_argument("--listen", default="127.0.0.1:0", help="address to serve on (default 127.0.0.1:0, a free port)")
+    p.add_argument("--spool-dir", default="", help="where job scripts are kept while they run")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(run=run_agent)
+
+
+def run_controller(args: argparse.Namespace) -> int:
+    from jem.controller.server import serve
+    from jem.model.config import load_config
+
+    _configure_logging(args.log_level)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"jem controller: error: {exc}", file=sys.stderr)
+        return 1
+    serve(config)
+    return 0
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    from jem.agent.main import AgentOptions, default_options_capacity, serve
+
+    _configure_logging(args.log_level)
+    for name in ("cpus", "memory_mib", "gpus"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name == "cpus" else 0):
+            print(f"jem agent: error: --{name.replace('_', '-')} must be positive, got {value}", file=sys.stderr)
+            return 1
+    capacity = default_options_capacity(args.cpus, args.memory_mib, args.gpus)
+    serve(AgentOptions(controller=args.controller, name=args.name, capacity=capacity, listen=args.listen,
+                       spool_dir=args.spool_dir))
+    return 0

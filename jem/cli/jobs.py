@@ -1,0 +1,133 @@
+"""`jem jobs`, `jem show`, `jem cancel`, `jem hold`, `jem release`, `jem watch`."""
+
+import argparse
+import json
+import sys
+
+from jem.cli.table import render_table
+from jem.cli.views import JOB_HEADERS, job_as_dict, job_row, show_job_text
+from jem.client import Client
+from jem.model.errors import InvalidArgument, JemError
+from jem.model.states import JobState
+
+
+def _job_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid job id {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid job id {text!r}")
+    return value
+
+
+def _state(text: str) -> JobState:
+    try:
+        return JobState(text.upper())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid state {text!r} (one of {', '.join(s.value for s in JobState)})") from None
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("jobs", help="list jobs (queued, running and recently ended)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-u", "--user", action="append", default=[], help="only this user's jobs (repeatable)")
+    p.add_argument("-t", "--state", action="append", type=_state, default=[], help="only jobs in this state")
+    p.add_argument("-p", "--partition", action="append", default=[], help="only this partition")
+    p.add_argument("-j", "--job", action="append", type=_job_id, default=[], help="only this job id")
+    p.add_argument("--all", action="store_true", help="include jobs that ended long ago (from the store)")
+    p.set_defaults(run=run_jobs)
+
+    p = sub.add_parser("show", help="show one job in detail")
+    p.add_argument("job_id", type=_job_id)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=run_show)
+
+    p = sub.add_parser("cancel", help="cancel jobs (or signal them)")
+    p.add_argument("job_ids", type=_job_id, nargs="+", metavar="JOBID")
+    p.add_argument("-s", "--signal", default="", help="send this signal (name or number) instead of cancelling")
+    p.set_defaults(run=run_cancel)
+
+    for name, verb in (("hold", "hold pending jobs"), ("release", "release held jobs")):
+        p = sub.add_parser(name, help=verb)
+        p.add_argument("job_ids", type=_job_id, nargs="+", metavar="JOBID")
+        p.set_defaults(run=run_hold if name == "hold" else run_release)
+
+    p = sub.add_parser("watch", help="print job events as they happen (Ctrl-C to stop)")
+    p.add_argument("job_ids", type=_job_id, nargs="*", metavar="JOBID")
+    p.add_argument("--json", action="store_true", help="print one JSON object per event")
+    p.set_defaults(run=run_watch)
+
+
+def run_jobs(args: argparse.Namespace) -> int:
+    with Client() as client:
+        jobs = client.list_jobs(users=args.user, states=args.state, partitions=args.partition,
+                                job_ids=args.job, include_old=args.all)
+    if args.json:
+        print(json.dumps({"jobs": [job_as_dict(j) for j in jobs]}, indent=2))
+    else:
+        print(render_table(JOB_HEADERS, [job_row(j) for j in jobs]))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with Client() as client:
+        job = client.get_job(args.job_id)
+    print(json.dumps(job_as_dict(job), indent=2) if args.json else show_job_text(job))
+    return 0
+
+
+def _signal_number(text: str) -> int:
+    import signal as signals
+
+    if not text:
+        return 0
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(getattr(signals.Signals, name))
+    except AttributeError:
+        raise InvalidArgument(f"unknown signal {text!r}") from None
+
+
+def _each(job_ids: list[int], action, verb: str) -> int:
+    """Apply `action` to every job; report each failure, exit 1 if any failed."""
+    status = 0
+    with Client() as client:
+        for job_id in job_ids:
+            try:
+                action(client, job_id)
+            except JemError as exc:
+                if exc.reason == "ControllerUnreachable":
+                    raise
+                print(f"jem: error: {verb} job {job_id}: {exc}", file=sys.stderr)
+                status = 1
+    return status
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    signum = _signal_number(args.signal)
+    return _each(args.job_ids, lambda c, j: c.cancel(j, signal=signum), "cancel")
+
+
+def run_hold(args: argparse.Namespace) -> int:
+    return _each(args.job_ids, lambda c, j: c.hold(j), "hold")
+
+
+def run_release(args: argparse.Namespace) -> int:
+    return _each(args.job_ids, lambda c, j: c.release(j), "release")
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    with Client() as client:
+        for notice in client.watch(job_ids=args.job_ids):
+            job = notice.job
+            if args.json:
+                print(json.dumps({"seq": notice.seq, "time": notice.time, "event": notice.event,
+                                  "job": job_as_dict(job)}), flush=True)
+            else:
+                print(f"{notice.seq} job {job.job_id} {notice.event} -> {job.state.value}", flush=True)
+    return 0

@@ -1,0 +1,41 @@
+"""The `jem` command: parse the subcommand, run it, turn errors into one line and exit 1."""
+
+import argparse
+import sys
+
+from jem.cli import cluster, daemons, jobs, nodes, submit
+from jem.model.errors import JemError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit status 1 (not 2)."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jem", description="JEM: a job execution manager for HPC clusters")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for module in (cluster, daemons, submit, jobs, nodes):
+        module.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except JemError as exc:
+        print(f"jem {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

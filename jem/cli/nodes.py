@@ -1,0 +1,45 @@
+"""`jem nodes`, `jem drain`, `jem resume`."""
+
+import argparse
+import json
+
+from jem.cli.table import render_table
+from jem.cli.views import NODE_HEADERS, node_as_dict, node_row
+from jem.client import Client
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("nodes", help="list nodes")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=run_nodes)
+    p = sub.add_parser("drain", help="drain a node: running jobs finish, nothing new starts (root)")
+    p.add_argument("node")
+    p.add_argument("--reason", required=True, help="why (shown with the node)")
+    p.set_defaults(run=run_drain)
+    p = sub.add_parser("resume", help="undo a drain (root)")
+    p.add_argument("node")
+    p.set_defaults(run=run_resume)
+
+
+def run_nodes(args: argparse.Namespace) -> int:
+    with Client() as client:
+        nodes = client.list_nodes()
+    if args.json:
+        print(json.dumps({"nodes": [node_as_dict(n) for n in nodes]}, indent=2))
+    else:
+        print(render_table(NODE_HEADERS, [node_row(n) for n in nodes]))
+    return 0
+
+
+def run_drain(args: argparse.Namespace) -> int:
+    with Client() as client:
+        info = client.drain_node(args.node, args.reason)
+    print(f"{info.node.name} {info.state.value}")
+    return 0
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    with Client() as client:
+        info = client.resume_node(args.node)
+    print(f"{info.node.name} {info.state.value}")
+    return 0

@@ -1,0 +1,97 @@
+"""`jem submit`: queue a batch script (a file, stdin, or --wrap) with sbatch's core options."""
+
+import argparse
+import os
+import sys
+import time
+
+from jem.client import Client
+from jem.model.errors import InvalidJobSpec
+from jem.model.job import JobSpec
+from jem.model.units import parse_begin_time, parse_mem_mib, parse_time_limit
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("submit", help="submit a batch script")
+    p.add_argument("script", nargs="?", help="batch script file (default: read from stdin)")
+    p.add_argument("script_args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+    p.add_argument("-J", "--job-name", default="")
+    p.add_argument("-p", "--partition", default="")
+    p.add_argument("-A", "--account", default="")
+    p.add_argument("-N", "--nodes", type=int, default=0)
+    p.add_argument("-n", "--ntasks", type=int, default=0)
+    p.add_argument("-c", "--cpus-per-task", type=int, default=1)
+    p.add_argument("--ntasks-per-node", type=int, default=0)
+    p.add_argument("--mem", default=None, help="memory per node (500, 4G, 1T)")
+    p.add_argument("--mem-per-cpu", default=None, help="memory per CPU (500, 4G)")
+    p.add_argument("-G", "--gpus", type=int, default=0, help="GPUs per node")
+    p.add_argument("-t", "--time", default=None, help="time limit (MM, HH:MM:SS, D-HH, UNLIMITED)")
+    p.add_argument("-o", "--output", default="", help="stdout file pattern (default slurm-%%j.out)")
+    p.add_argument("-e", "--error", default="", help="stderr file pattern (default: with stdout)")
+    p.add_argument("-i", "--input", default="", help="stdin file (default /dev/null)")
+    p.add_argument("-D", "--chdir", default="", help="working directory (default: the current one)")
+    p.add_argument("-H", "--hold", action="store_true", help="submit held")
+    p.add_argument("--begin", default=None, help="earliest start (now+1hour, 2026-12-01T10:00)")
+    p.add_argument("--nice", type=int, default=0)
+    p.add_argument("--requeue", dest="requeue", action="store_true", default=None)
+    p.add_argument("--no-requeue", dest="requeue", action="store_false")
+    p.add_argument("--wrap", default=None, help="run this command line as the script")
+    p.add_argument("--parsable", action="store_true", help="print only the job id")
+    p.add_argument("--test-only", action="store_true", help="validate only; queue nothing")
+    p.set_defaults(run=run_submit)
+
+
+def _read_script(args: argparse.Namespace) -> tuple[str, str]:
+    """(script text, default job name)."""
+    if args.wrap is not None:
+        if args.script:
+            raise InvalidJobSpec("script: give either a script or --wrap, not both")
+        return f"#!/bin/sh\n# This script was created by jem submit --wrap.\n\n{args.wrap}\n", "wrap"
+    if args.script in (None, "-"):
+        if sys.stdin.isatty():
+            raise InvalidJobSpec("script: no script file given and nothing on standard input")
+        return sys.stdin.read(), "sbatch"
+    try:
+        with open(args.script) as f:
+            return f.read(), os.path.basename(args.script)
+    except OSError as exc:
+        raise InvalidJobSpec(f"script: unable to open file {args.script}: {exc.strerror}") from None
+
+
+def spec_from_args(args: argparse.Namespace) -> JobSpec:
+    script, default_name = _read_script(args)
+
+    def parse(field, fn, value):
+        try:
+            return fn(value)
+        except ValueError as exc:
+            raise InvalidJobSpec(f"{field}: {exc}") from None
+
+    time_limit = parse("time", parse_time_limit, args.time) if args.time is not None else None
+    return JobSpec(
+        script=script, name=args.job_name or default_name, account=args.account, partition=args.partition,
+        n_nodes=args.nodes, n_tasks=args.ntasks, cpus_per_task=args.cpus_per_task,
+        n_tasks_per_node=args.ntasks_per_node,
+        mem_per_node_mib=parse("mem", parse_mem_mib, args.mem) if args.mem is not None else None,
+        mem_per_cpu_mib=parse("mem-per-cpu", parse_mem_mib, args.mem_per_cpu) if args.mem_per_cpu is not None else None,
+        gpus_per_node=args.gpus, time_limit_s=time_limit,
+        time_limit_unlimited=args.time is not None and time_limit is None,
+        script_args=tuple(args.script_args), working_dir=os.path.abspath(args.chdir or os.getcwd()),
+        environment=dict(os.environ), stdout_pattern=args.output, stderr_pattern=args.error,
+        stdin_path=os.path.abspath(args.input) if args.input else "", hold=args.hold,
+        begin_time=parse("begin", lambda v: parse_begin_time(v, now=time.time()), args.begin) if args.begin else None,
+        nice=args.nice, requeue=args.requeue,
+    )
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    with Client() as client:
+        job_id = client.submit(spec, test_only=args.test_only)
+    if args.test_only:
+        print("jem submit: job would be accepted (--test-only)", file=sys.stderr)
+    elif args.parsable:
+        print(job_id)
+    else:
+        print(f"Submitted batch job {job_id}")
+    return 0

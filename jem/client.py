@@ -1,0 +1,166 @@
+"""The Python client of a JEM controller, used by the `jem` CLI, the Slurm shim and portals.
+
+Speaks jem.v1 over gRPC and hands back jem.model objects; every failure
+arrives as a `JemError` subclass (the controller's error, or
+`ControllerUnreachable` naming the address). The controller is found from
+the `address` argument, else $JEM_CONTROLLER, else the address file that
+`jem up` / `jem controller` leave in the default state directory.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import grpc
+
+from jem import convert
+from jem.model import defaults
+from jem.model.errors import ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError
+from jem.model.identity import Identity, local_identity
+from jem.model.job import Job, JobSpec
+from jem.model.node import Node, NodeState
+from jem.model.partition import Partition
+from jem.model.states import JobState
+from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc
+
+ADDRESS_FILE = "controller.addr"
+
+
+def find_controller() -> str:
+    """The controller's address: $JEM_CONTROLLER, else the default state dir's address file."""
+    address = os.environ.get("JEM_CONTROLLER", "").strip()
+    if address:
+        return address
+    path = os.path.join(defaults.state_dir(), ADDRESS_FILE)
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        raise ControllerUnreachable(f"no controller address: JEM_CONTROLLER is not set and {path} does not "
+                                    f"exist (start a cluster with `jem up`)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A node as the controller reports it."""
+
+    node: Node
+    state: NodeState
+    partitions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JobEventNotice:
+    """One committed job event from WatchJobs."""
+
+    seq: int
+    time: float
+    event: str
+    job: Job
+
+
+class Client:
+    def __init__(self, address: str | None = None, *, identity: Identity | None = None, timeout_s: float = 30.0):
+        self.address = address or find_controller()
+        self._metadata = convert.identity_to_metadata(identity or local_identity())
+        self._timeout_s = timeout_s
+        self._channel = grpc.insecure_channel(self.address)
+        self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self._timeout_s, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: grpc.RpcError) -> JemError:
+        reason = dict(exc.trailing_metadata() or ()).get("jem-reason", "") if hasattr(exc, "trailing_metadata") else ""
+        text = exc.details() or ""
+        cls = ERRORS_BY_REASON.get(reason)
+        if cls is None:
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                return ControllerUnreachable(f"{self.address}: {text}")
+            return InternalError(f"{exc.code().name}: {text}")
+        if text == cls.message:
+            return cls()
+        return cls(text[len(cls.message) + 2:] if text.startswith(cls.message + ": ") else text)
+
+    # ------------------------------------------------------------ jobs
+
+    def submit(self, spec: JobSpec, *, test_only: bool = False) -> int:
+        """Queue a job; returns its id."""
+        request = jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(spec), test_only=test_only)
+        return self._call(self._jobs.SubmitJob, request).job_id
+
+    def get_job(self, job_id: int) -> Job:
+        return convert.job_from_pb(self._call(self._jobs.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)).job)
+
+    def list_jobs(self, *, users: Sequence[str] = (), states: Sequence[JobState] = (),
+                  partitions: Sequence[str] = (), job_ids: Sequence[int] = (), include_old: bool = False) -> list[Job]:
+        request = jobs_pb2.ListJobsRequest(
+            users=users, states=[convert.STATE_TO_PB[s] for s in states], partitions=partitions,
+            job_ids=job_ids, include_old=include_old,
+        )
+        return [convert.job_from_pb(j) for j in self._call(self._jobs.ListJobs, request).jobs]
+
+    def cancel(self, job_id: int, *, signal: int = 0) -> JobState:
+        """Cancel a job (signal 0) or send it a signal; returns its state after."""
+        response = self._call(self._jobs.CancelJob, jobs_pb2.CancelJobRequest(job_id=job_id, signal=signal))
+        return convert.state_from_pb(response.state)
+
+    def hold(self, job_id: int) -> str:
+        return self._call(self._jobs.HoldJob, jobs_pb2.HoldJobRequest(job_id=job_id)).held_by
+
+    def release(self, job_id: int) -> JobState:
+        response = self._call(self._jobs.ReleaseJob, jobs_pb2.ReleaseJobRequest(job_id=job_id))
+        return convert.state_from_pb(response.state)
+
+    def update(self, job_id: int, *, name: str | None = None, time_limit_s: int | None = None,
+               nice: int | None = None, partition: str | None = None) -> Job:
+        fields = {k: v for k, v in (("name", name), ("time_limit_s", time_limit_s), ("nice", nice),
+                                    ("partition", partition)) if v is not None}
+        response = self._call(self._jobs.UpdateJob, jobs_pb2.UpdateJobRequest(job_id=job_id, **fields))
+        return convert.job_from_pb(response.job)
+
+    def watch(self, *, job_ids: Sequence[int] = (), users: Sequence[str] = ()) -> Iterator[JobEventNotice]:
+        """Committed job events as they happen, until the caller stops iterating."""
+        call = self._jobs.WatchJobs(jobs_pb2.WatchJobsRequest(job_ids=job_ids, users=users), metadata=self._metadata)
+        try:
+            for response in call:
+                yield JobEventNotice(response.seq, convert.time_from_pb(response, "time") or 0.0, response.event,
+                                     convert.job_from_pb(response.job))
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise self._error(exc) from None
+        finally:
+            call.cancel()
+
+    # ------------------------------------------------------------ nodes and partitions
+
+    def list_nodes(self, names: Sequence[str] = ()) -> list[NodeInfo]:
+        response = self._call(self._admin.ListNodes, admin_pb2.ListNodesRequest(names=names))
+        return [NodeInfo(node, state, tuple(parts)) for node, state, parts in map(convert.node_from_pb, response.nodes)]
+
+    def drain_node(self, name: str, reason: str) -> NodeInfo:
+        node, state, parts = convert.node_from_pb(
+            self._call(self._admin.DrainNode, admin_pb2.DrainNodeRequest(name=name, reason=reason)).node)
+        return NodeInfo(node, state, tuple(parts))
+
+    def resume_node(self, name: str) -> NodeInfo:
+        node, state, parts = convert.node_from_pb(
+            self._call(self._admin.ResumeNode, admin_pb2.ResumeNodeRequest(name=name)).node)
+        return NodeInfo(node, state, tuple(parts))
+
+    def list_partitions(self) -> list[Partition]:
+        response = self._call(self._admin.ListPartitions, admin_pb2.ListPartitionsRequest())
+        return [convert.partition_from_pb(p) for p in response.partitions]

@@ -1,0 +1,1 @@
+"""The controller: gRPC servers, the job lifecycle, node health and the scheduling loop."""

@@ -1,0 +1,49 @@
+"""AdminService servicer: nodes and partitions. Changes need root."""
+
+from jem.controller.interceptors import current_identity
+from jem.controller.state import ClusterState
+from jem.convert import node_to_pb, partition_to_pb
+from jem.model.errors import PermissionDenied
+from jem.v1 import admin_pb2, admin_pb2_grpc
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, state: ClusterState):
+        self._state = state
+
+    def _node_pb(self, node):
+        return node_to_pb(node, self._state.partition_names_of(node.name))
+
+    def ListNodes(self, request, context):
+        names = set(request.names)
+        with self._state.lock:
+            nodes = [n for n in self._state.nodes.all() if not names or n.name in names]
+            return admin_pb2.ListNodesResponse(nodes=[self._node_pb(n) for n in nodes])
+
+    def DrainNode(self, request, context):
+        _require_root()
+        with self._state.lock:
+            return admin_pb2.DrainNodeResponse(node=self._node_pb(self._state.nodes.drain(request.name, request.reason)))
+
+    def ResumeNode(self, request, context):
+        _require_root()
+        with self._state.lock:
+            node = self._state.nodes.resume(request.name)
+            response = admin_pb2.ResumeNodeResponse(node=self._node_pb(node))
+        self._state.wake_scheduler()
+        return response
+
+    def ListPartitions(self, request, context):
+        names = set(request.names)
+        with self._state.lock:
+            all_nodes = [n.name for n in self._state.nodes.all()]
+            partitions = sorted(self._state.partitions, key=lambda p: (not p.is_default, p.name))
+            return admin_pb2.ListPartitionsResponse(partitions=[
+                partition_to_pb(p, [n for n in all_nodes if p.has_node(n)])
+                for p in partitions if not names or p.name in names
+            ])
+
+
+def _require_root() -> None:
+    if not current_identity().is_root:
+        raise PermissionDenied("only root may change nodes")

@@ -1,0 +1,74 @@
+"""gRPC links from the controller to node agents: launch and signal jobs.
+
+Calls are asynchronous (futures) so the scheduling loop never waits on an
+agent; a failed launch is handed to `on_launch_error` with the gRPC code,
+which decides whether the jobs can safely be requeued.
+"""
+
+import logging
+import threading
+from typing import Callable
+
+import grpc
+
+from jem.convert import launch_to_pb
+from jem.model.execution import Launch
+from jem.v1 import agent_pb2, agent_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT_S = 10.0
+
+LaunchErrorCallback = Callable[[str, list[int], "grpc.StatusCode"], None]
+
+
+class AgentLinks:
+    """One channel per agent address, reused across calls."""
+
+    def __init__(self, metadata: tuple[tuple[str, str], ...]):
+        self._metadata = metadata
+        self._lock = threading.Lock()
+        self._stubs: dict[str, agent_pb2_grpc.AgentServiceStub] = {}
+        self._channels: dict[str, grpc.Channel] = {}
+        self.on_launch_error: LaunchErrorCallback = lambda node, job_ids, code: None
+
+    def _stub(self, address: str) -> agent_pb2_grpc.AgentServiceStub:
+        with self._lock:
+            stub = self._stubs.get(address)
+            if stub is None:
+                channel = grpc.insecure_channel(address)
+                self._channels[address] = channel
+                stub = self._stubs[address] = agent_pb2_grpc.AgentServiceStub(channel)
+            return stub
+
+    def launch(self, node_name: str, address: str, launches: list[Launch]) -> None:
+        request = agent_pb2.LaunchJobsRequest(launches=[launch_to_pb(launch) for launch in launches])
+        job_ids = [launch.job_id for launch in launches]
+        future = self._stub(address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+
+        def done(f: grpc.Future) -> None:
+            error = f.exception()
+            if error is not None:
+                code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+                log.warning("launch failed node=%s job_ids=%s code=%s", node_name, job_ids, code.name)
+                self.on_launch_error(node_name, job_ids, code)
+
+        future.add_done_callback(done)
+
+    def signal(self, node_name: str, address: str, job_id: int, *, signal: int, kill_wait_s: int) -> None:
+        request = agent_pb2.SignalJobRequest(job_id=job_id, signal=signal, kill_wait_s=kill_wait_s)
+        future = self._stub(address).SignalJob.future(request, timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+
+        def done(f: grpc.Future) -> None:
+            error = f.exception()
+            if error is not None and not (isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.NOT_FOUND):
+                log.warning("signal failed node=%s job_id=%d signal=%d error=%s", node_name, job_id, signal, error)
+
+        future.add_done_callback(done)
+
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+            self._stubs.clear()

@@ -1,0 +1,131 @@
+"""The two server interceptors every controller RPC passes through.
+
+- `ErrorInterceptor` (outermost) maps a `JemError` to its gRPC status, message
+  and trailing metadata `jem-reason`; any other exception becomes INTERNAL
+  with a reference id, its traceback logged once at ERROR.
+- `IdentityInterceptor` asks the authenticator who is calling and makes the
+  identity available to the servicer through `current_identity()`.
+"""
+
+import contextvars
+import logging
+import uuid
+from typing import Callable, Protocol
+
+import grpc
+
+from jem.model.errors import JemError, Unauthenticated
+from jem.model.identity import Identity
+
+log = logging.getLogger(__name__)
+
+_identity: contextvars.ContextVar[Identity] = contextvars.ContextVar("jem_identity")
+
+
+def current_identity() -> Identity:
+    """The caller of the RPC being served (set by IdentityInterceptor)."""
+    return _identity.get()
+
+
+class Authenticator(Protocol):
+    def authenticate(self, metadata: dict[str, str]) -> Identity:
+        """Who the caller is; raises Unauthenticated."""
+
+
+class InsecureLocalUidAuthenticator:
+    """Trusts the uid, gid and user name the client says it has (metadata jem-uid,
+    jem-gid, jem-user). INSECURE: anyone who can reach the port can claim to be
+    root. Good for a one-machine cluster; replaced by real authentication later."""
+
+    def __init__(self):
+        log.warning("authentication is INSECURE: callers' claimed uids are trusted (InsecureLocalUidAuthenticator)")
+
+    def authenticate(self, metadata: dict[str, str]) -> Identity:
+        try:
+            uid, gid = int(metadata["jem-uid"]), int(metadata["jem-gid"])
+        except (KeyError, ValueError):
+            raise Unauthenticated("request carries no jem-uid/jem-gid metadata") from None
+        user = metadata.get("jem-user") or str(uid)
+        return Identity(user=user, uid=uid, gid=gid)
+
+
+def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable) -> grpc.RpcMethodHandler:
+    """A copy of `handler` whose behaviour is wrap(original behaviour)."""
+    for kind, factory in (("unary_unary", grpc.unary_unary_rpc_method_handler),
+                          ("unary_stream", grpc.unary_stream_rpc_method_handler),
+                          ("stream_unary", grpc.stream_unary_rpc_method_handler),
+                          ("stream_stream", grpc.stream_stream_rpc_method_handler)):
+        behaviour = getattr(handler, kind)
+        if behaviour is not None:
+            streams_out = kind.endswith("_stream")
+            return factory(wrap(behaviour, streams_out),
+                           request_deserializer=handler.request_deserializer,
+                           response_serializer=handler.response_serializer)
+    return handler
+
+
+class IdentityInterceptor(grpc.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator):
+        self._authenticator = authenticator
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        metadata = dict(handler_call_details.invocation_metadata or ())
+
+        def wrap(behaviour, streams_out):
+            if streams_out:
+                def stream(request, context):
+                    token = _identity.set(self._authenticator.authenticate(metadata))
+                    try:
+                        yield from behaviour(request, context)
+                    finally:
+                        _identity.reset(token)
+                return stream
+
+            def unary(request, context):
+                token = _identity.set(self._authenticator.authenticate(metadata))
+                try:
+                    return behaviour(request, context)
+                finally:
+                    _identity.reset(token)
+            return unary
+
+        return _wrap(handler, wrap)
+
+
+def _abort(context: grpc.ServicerContext, method: str, exc: Exception):
+    if isinstance(exc, JemError):
+        context.set_trailing_metadata((("jem-reason", exc.reason),))
+        context.abort(getattr(grpc.StatusCode, exc.grpc_code), str(exc))
+    ref = uuid.uuid4().hex[:8]
+    log.error("unexpected error method=%s ref=%s", method, ref, exc_info=exc)
+    context.set_trailing_metadata((("jem-reason", "InternalError"),))
+    context.abort(grpc.StatusCode.INTERNAL, f"Unexpected controller error (ref {ref})")
+
+
+class ErrorInterceptor(grpc.ServerInterceptor):
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+
+        def wrap(behaviour, streams_out):
+            if streams_out:
+                def stream(request, context):
+                    try:
+                        yield from behaviour(request, context)
+                    except Exception as exc:  # the one place that catches broadly
+                        _abort(context, method, exc)
+                return stream
+
+            def unary(request, context):
+                try:
+                    return behaviour(request, context)
+                except Exception as exc:  # the one place that catches broadly
+                    _abort(context, method, exc)
+            return unary
+
+        return _wrap(handler, wrap)

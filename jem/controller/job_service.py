@@ -1,0 +1,89 @@
+"""JobService servicer: decode the request, call the operation, encode the answer."""
+
+import queue
+import time
+
+from jem.controller import requests
+from jem.controller.interceptors import current_identity
+from jem.controller.state import ClusterState
+from jem.controller.submission import submit_job
+from jem.convert import STATE_FROM_PB, STATE_TO_PB, job_to_pb, spec_from_pb, time_to_pb
+from jem.model.errors import InvalidArgument, JobNotFound
+from jem.v1 import jobs_pb2, jobs_pb2_grpc
+
+
+class JobServicer(jobs_pb2_grpc.JobServiceServicer):
+    def __init__(self, state: ClusterState, *, clock=time.time):
+        self._state = state
+        self._clock = clock
+
+    def SubmitJob(self, request, context):
+        job_id = submit_job(self._state, spec_from_pb(request.spec), current_identity(), now=self._clock(),
+                            test_only=request.test_only)
+        return jobs_pb2.SubmitJobResponse(job_id=job_id)
+
+    def GetJob(self, request, context):
+        with self._state.lock:
+            job = self._state.jobs.get(request.job_id)
+            if job is None:
+                raise JobNotFound(str(request.job_id))
+            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=current_identity().may_act_on(job.uid)))
+
+    def ListJobs(self, request, context):
+        try:
+            states = {STATE_FROM_PB[s] for s in request.states}
+        except KeyError:
+            raise InvalidArgument("states: JOB_STATE_UNSPECIFIED or an unknown state") from None
+        users, partitions, ids = set(request.users), set(request.partitions), set(request.job_ids)
+        with self._state.lock:
+            if request.include_old:
+                jobs = self._state.store.list_jobs(users=sorted(users), job_ids=sorted(ids))
+                live = {j.job_id: j for j in self._state.jobs.all()}
+                jobs = [live.get(j.job_id, j) for j in jobs]
+            else:
+                jobs = self._state.jobs.all()
+            selected = [j for j in jobs
+                        if (not users or j.user in users) and (not states or j.state in states)
+                        and (not partitions or j.spec.partition in partitions) and (not ids or j.job_id in ids)]
+            return jobs_pb2.ListJobsResponse(jobs=[job_to_pb(j, with_script=False) for j in selected])
+
+    def CancelJob(self, request, context):
+        identity, now = current_identity(), self._clock()
+        if request.signal:
+            state = requests.signal_job(self._state, request.job_id, identity, signal=request.signal)
+        else:
+            state = requests.cancel_job(self._state, request.job_id, identity, now=now)
+        return jobs_pb2.CancelJobResponse(state=STATE_TO_PB[state])
+
+    def HoldJob(self, request, context):
+        held_by = requests.hold_job(self._state, request.job_id, current_identity(), now=self._clock())
+        return jobs_pb2.HoldJobResponse(held_by=held_by)
+
+    def ReleaseJob(self, request, context):
+        state = requests.release_job(self._state, request.job_id, current_identity(), now=self._clock())
+        return jobs_pb2.ReleaseJobResponse(state=STATE_TO_PB[state])
+
+    def UpdateJob(self, request, context):
+        fields = {name: getattr(request, name) for name in ("name", "time_limit_s", "nice", "partition")
+                  if request.HasField(name)}
+        job = requests.update_job(self._state, request.job_id, current_identity(), now=self._clock(), **fields)
+        with self._state.lock:
+            return jobs_pb2.UpdateJobResponse(job=job_to_pb(job))
+
+    def WatchJobs(self, request, context):
+        bus = self._state.bus
+        subscription = bus.subscribe(job_ids=set(request.job_ids), users=set(request.users))
+        try:
+            while context.is_active():
+                try:
+                    event = subscription.queue.get(timeout=0.5)
+                except queue.Empty:
+                    if subscription.is_overrun:
+                        raise InvalidArgument("watcher fell too far behind; watch again")
+                    continue
+                response = jobs_pb2.WatchJobsResponse(seq=event.seq, event=event.event,
+                                                      job=job_to_pb(event.job, with_script=False))
+                time_to_pb(event.time, response.time)
+                yield response
+        finally:
+            bus.unsubscribe(subscription)

@@ -1,0 +1,72 @@
+"""The job state changes the controller makes, each a pure transition plus bookkeeping.
+
+Each function checks the transition with `jem.model.states.transition`,
+updates the job and the node allocations, and returns the `JobChange` to
+commit. Nothing here writes the store or talks to agents: callers commit the
+returned changes (store first), then act. Callers hold the controller lock.
+"""
+
+import dataclasses
+import logging
+
+from jem.controller.nodes import NodeTable
+from jem.model.job import Job, JobUsage
+from jem.model.reasons import JobReason
+from jem.model.states import JobEvent, JobState, transition
+from jem.store import JobChange
+
+log = logging.getLogger(__name__)
+
+
+def change(job: Job, event: JobEvent, now: float, detail: str = "") -> JobChange:
+    """Move `job` by `event` (raises IllegalTransition) and describe the change."""
+    before = job.state
+    job.state = transition(before, event)
+    if job.state is not before:
+        log.info("job state job_id=%d event=%s from=%s to=%s", job.job_id, event.value, before.value, job.state.value)
+    return JobChange(job, event, now, detail)
+
+
+def start_job(job: Job, node_names: tuple[str, ...], nodes: NodeTable, now: float) -> JobChange:
+    nodes.allocate(node_names, job.shape.per_node, job.job_id)
+    job.nodes, job.start_time, job.reason, job.reason_detail = node_names, now, JobReason.NONE, ""
+    job.planned_start = None
+    return change(job, JobEvent.START, now, detail=",".join(node_names))
+
+
+def end_job(job: Job, event: JobEvent, nodes: NodeTable, now: float, *, exit_code: int = 0,
+            exit_signal: int = 0, usage: JobUsage | None = None, reason: JobReason = JobReason.NONE,
+            detail: str = "") -> JobChange:
+    """End a job (pending or live) with `event`, releasing its nodes."""
+    nodes.release(job.nodes, job.shape.per_node, job.job_id)
+    job.end_time, job.exit_code, job.exit_signal = now, exit_code, exit_signal
+    job.reason, job.reason_detail, job.kill_cause = reason, detail, None
+    if usage is not None:
+        job.usage = usage
+    return change(job, event, now, detail)
+
+
+def requeue_job(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChange:
+    """Return a started job to PENDING; its earlier run stays in the event log."""
+    nodes.release(job.nodes, job.shape.per_node, job.job_id)
+    job.nodes, job.start_time, job.end_time, job.kill_cause = (), None, None, None
+    job.exit_code, job.exit_signal, job.usage = 0, 0, JobUsage()
+    job.restart_count += 1
+    job.reason, job.reason_detail = JobReason.BEGIN_TIME_REQUEUE, detail
+    return change(job, JobEvent.REQUEUE, now, detail)
+
+
+def kill_job(job: Job, cause: JobEvent, now: float, detail: str = "") -> JobChange:
+    """Mark a live job COMPLETING; `cause` is the end event owed once its processes are gone."""
+    job.kill_cause = cause
+    return change(job, JobEvent.KILL, now, detail or cause.value)
+
+
+def may_requeue(job: Job, *, cluster_default: bool) -> bool:
+    """Whether a job whose node failed goes back to the queue (sbatch --requeue/--no-requeue)."""
+    return job.spec.requeue if job.spec.requeue is not None else cluster_default
+
+
+def copy_spec(job: Job, **changes) -> None:
+    """Replace fields of a job's (immutable) spec."""
+    job.spec = dataclasses.replace(job.spec, **changes)

@@ -1,0 +1,156 @@
+"""The scheduling loop: one thread that plans and starts jobs, and watches node health.
+
+A cycle runs whenever something changed (submit, job end, node change: any
+caller of `wake`) and at least every `interval_s`. Wakes that arrive during a
+cycle coalesce into one more cycle. A cycle:
+
+1. under the lock, takes a snapshot and calls the scheduler (pure);
+2. re-checks each decision against live state (a node may have gone since),
+   commits the starts in one transaction, and records pending reasons;
+3. after releasing the lock, sends the launches, one RPC per node.
+"""
+
+import logging
+import threading
+import time
+from collections import defaultdict
+
+import grpc
+
+from jem.controller import lifecycle
+from jem.controller.reports import fail_jobs_on_nodes
+from jem.controller.state import ClusterState
+from jem.model.execution import Launch
+from jem.model.job import Job
+from jem.model.states import JobState
+from jem.scheduler.cycle import plan_cycle
+from jem.scheduler.decisions import Decisions
+from jem.scheduler.snapshot import take_snapshot
+
+log = logging.getLogger(__name__)
+
+
+class SchedulingLoop:
+    def __init__(self, state: ClusterState, *, clock=time.time):
+        self._state = state
+        self._clock = clock
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        self.cycle_id = 0
+        self._t_started = clock()
+        state.wake_scheduler = self.wake
+        state.agents.on_launch_error = self._on_launch_error
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def _run(self) -> None:
+        interval = self._state.config.scheduler.interval_s
+        while not self._stopping.is_set():
+            self._wakeup.wait(interval)
+            self._wakeup.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.run_cycle()
+                self.check_nodes()
+            except Exception:  # the loop must survive a bad cycle; the traceback says why
+                log.exception("scheduling cycle failed cycle=%d", self.cycle_id)
+
+    def run_cycle(self) -> Decisions:
+        state = self._state
+        t0 = time.perf_counter()
+        now = self._clock()
+        self.cycle_id += 1
+        launches: dict[str, list[Launch]] = defaultdict(list)
+        addresses: dict[str, str] = {}
+        with state.lock:
+            pending = state.jobs.pending()
+            if not pending:
+                return Decisions()
+            snapshot = take_snapshot(pending, state.nodes.all(), state.partitions)
+            decisions = plan_cycle(snapshot, now)
+            changes = []
+            for start in decisions.starts:
+                job = state.jobs.find(start.job_id)
+                if not self._still_valid(job, start.node_names):
+                    log.debug("stale decision job_id=%d", start.job_id)
+                    continue
+                changes.append(lifecycle.start_job(job, start.node_names, state.nodes, now))
+                first = state.nodes.get(start.node_names[0])
+                launches[first.name].append(self._launch_of(job))
+                addresses[first.name] = first.agent_address
+            for job_id, reason in decisions.reasons.items():
+                job = state.jobs.find(job_id)
+                if job is not None and job.is_pending:
+                    job.reason = reason
+            state.jobs.commit(changes)
+        for node_name, node_launches in launches.items():
+            state.agents.launch(node_name, addresses[node_name], node_launches)
+        cycle_ms = (time.perf_counter() - t0) * 1000
+        level = logging.INFO if decisions.starts else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(level, "cycle cycle=%d pending=%d started=%d backfilled=0 cycle_ms=%.2f",
+                    self.cycle_id, len(pending), len(decisions.starts), cycle_ms)
+        return decisions
+
+    def _still_valid(self, job: Job | None, node_names: tuple[str, ...]) -> bool:
+        if job is None or job.state is not JobState.PENDING or job.held_by:
+            return False
+        for name in node_names:
+            node = self._state.nodes.get(name)
+            if not node.is_schedulable or not job.shape.per_node.fits_in(node.free):
+                return False
+        return True
+
+    def _launch_of(self, job: Job) -> Launch:
+        return Launch(
+            job_id=job.job_id, spec=job.spec, user=job.user, uid=job.uid, gid=job.gid, nodes=job.nodes,
+            alloc=job.shape.per_node, n_tasks=job.shape.n_tasks, time_limit_s=job.time_limit_s,
+            kill_wait_s=self._state.config.scheduler.kill_wait_s, submit_dir=job.spec.working_dir,
+            cluster_name=self._state.config.cluster.name,
+        )
+
+    def check_nodes(self) -> None:
+        """Take silent nodes DOWN and end or requeue the jobs of nodes down for longer
+        than the node timeout (counted from controller start for nodes that have not
+        registered since); forget old ended jobs."""
+        state = self._state
+        now = self._clock()
+        timeout = state.config.scheduler.node_timeout_s
+        with state.lock:
+            state.nodes.mark_unresponsive(now=now, timeout_s=timeout)
+            stranded = {n.name for n in state.nodes.all()
+                        if not n.is_responding and n.job_ids
+                        and now - max(n.last_heartbeat, self._t_started) > timeout}
+            if stranded:
+                state.jobs.commit(fail_jobs_on_nodes(state, stranded, now=now, why="node not responding"))
+            state.jobs.forget_ended(ended_before=now - state.config.scheduler.min_job_age_s)
+        if stranded:
+            self.wake()
+
+    def _on_launch_error(self, node_name: str, job_ids: list[int], code: grpc.StatusCode) -> None:
+        """A launch RPC failed. If it surely never reached the agent (UNAVAILABLE: no
+        connection), requeue the jobs; otherwise the agent may have started them, and
+        heartbeat reconciliation decides."""
+        if code is not grpc.StatusCode.UNAVAILABLE:
+            return
+        state = self._state
+        now = self._clock()
+        with state.lock:
+            changes = []
+            for job_id in job_ids:
+                job = state.jobs.find(job_id)
+                if job is not None and job.state is JobState.RUNNING and job.nodes and job.nodes[0] == node_name:
+                    changes.append(lifecycle.requeue_job(job, state.nodes, now, f"launch on {node_name} failed"))
+            state.jobs.commit(changes)
+        self.wake()

@@ -1,0 +1,105 @@
+"""The controller's table of nodes: registration, heartbeats, drains and allocations.
+
+Allocation bookkeeping is exact integer arithmetic (CPUs, MiB, GPUs): a job's
+per-node request is added to each of its nodes at start and removed at end.
+Drains are written to the store so they survive a restart. Callers hold the
+controller lock.
+"""
+
+import logging
+
+from jem.model.config import Config
+from jem.model.errors import InvalidArgument, NodeNotFound
+from jem.model.node import Node
+from jem.model.resources import Resources
+from jem.store import Store
+from jem.store.base import NodeRecord
+
+log = logging.getLogger(__name__)
+
+
+class NodeTable:
+    def __init__(self, config: Config, store: Store):
+        self._config = config
+        self._store = store
+        self._nodes: dict[str, Node] = {n.name: Node(n.name, n.capacity) for n in config.nodes}
+        for record in store.load_nodes():
+            node = self._nodes.get(record.name)
+            if node is not None and record.is_drained:
+                node.is_drained, node.reason = True, record.reason
+
+    def get(self, name: str) -> Node:
+        node = self._nodes.get(name)
+        if node is None:
+            raise NodeNotFound(name)
+        return node
+
+    def all(self) -> list[Node]:
+        return [self._nodes[name] for name in sorted(self._nodes)]
+
+    def register(self, name: str, *, address: str, capacity: Resources, boot_id: str,
+                 cgroup_mode: str, now: float) -> Node:
+        """Mark a node's agent up at `address`. Unknown nodes join only in a dynamic cluster."""
+        node = self._nodes.get(name)
+        if node is None:
+            if not self._config.cluster.dynamic_nodes:
+                raise NodeNotFound(f"{name} is not configured and the cluster is not dynamic")
+            node = self._nodes[name] = Node(name, capacity)
+            log.info("node joined node=%s cpus=%d mem_mib=%d", name, capacity.cpus, capacity.mem_mib)
+        elif capacity != node.capacity:
+            log.warning("node reports other resources than configured node=%s configured=%s reported=%s",
+                        name, node.capacity, capacity)
+        if not node.is_responding:
+            log.info("node up node=%s address=%s", name, address)
+        node.agent_address, node.boot_id, node.cgroup_mode = address, boot_id, cgroup_mode
+        node.is_responding, node.last_heartbeat = True, now
+        if not node.is_drained:
+            node.reason = ""
+        return node
+
+    def heartbeat(self, name: str, *, boot_id: str, now: float) -> Node | None:
+        """Record a heartbeat; None if the agent must register (unknown, down or rebooted)."""
+        node = self._nodes.get(name)
+        if node is None or not node.is_responding or node.boot_id != boot_id:
+            return None
+        node.last_heartbeat = now
+        return node
+
+    def mark_unresponsive(self, *, now: float, timeout_s: float) -> list[Node]:
+        """Take nodes silent for longer than `timeout_s` DOWN; returns them."""
+        silent = [n for n in self._nodes.values() if n.is_responding and now - n.last_heartbeat > timeout_s]
+        for node in silent:
+            node.is_responding = False
+            node.reason = "Not responding"
+            log.warning("node down node=%s reason=%s silent_s=%.1f", node.name, node.reason, now - node.last_heartbeat)
+        return silent
+
+    def drain(self, name: str, reason: str) -> Node:
+        if not reason.strip():
+            raise InvalidArgument("a reason is required to drain a node")
+        node = self.get(name)
+        node.is_drained, node.reason = True, reason
+        self._store.save_node(NodeRecord(name, True, reason))
+        log.info("node drained node=%s reason=%r", name, reason)
+        return node
+
+    def resume(self, name: str) -> Node:
+        node = self.get(name)
+        node.is_drained = False
+        node.reason = "" if node.is_responding else node.reason
+        self._store.save_node(NodeRecord(name, False, ""))
+        log.info("node resumed node=%s", name)
+        return node
+
+    def allocate(self, names: tuple[str, ...], per_node: Resources, job_id: int) -> None:
+        for name in names:
+            node = self._nodes[name]
+            node.allocated = node.allocated + per_node
+            node.job_ids.add(job_id)
+
+    def release(self, names: tuple[str, ...], per_node: Resources, job_id: int) -> None:
+        for name in names:
+            node = self._nodes.get(name)
+            if node is not None and job_id in node.job_ids:
+                node.allocated = node.allocated - per_node
+                node.job_ids.discard(job_id)

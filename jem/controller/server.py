@@ -1,0 +1,108 @@
+"""The controller process: open the store, rebuild state, serve gRPC, run the loop.
+
+`jem controller --config jem.toml` lands in `main`. On start the controller
+reloads every job not ended (and recently ended ones) from the store and
+re-derives node allocations from the live jobs; agents re-register on their
+next heartbeat and reconciliation settles the rest. It writes its address to
+`<state_dir>/controller.addr` once it serves, for clients and `jem up`.
+"""
+
+import logging
+import os
+import signal
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+from jem.controller.admin_service import AdminServicer
+from jem.controller.agents import AgentLinks
+from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, InsecureLocalUidAuthenticator
+from jem.controller.job_service import JobServicer
+from jem.controller.jobtable import JobTable
+from jem.controller.loop import SchedulingLoop
+from jem.controller.node_service import NodeServicer
+from jem.controller.nodes import NodeTable
+from jem.controller.state import ClusterState
+from jem.controller.watch import EventBus
+from jem.convert import identity_to_metadata
+from jem.model import defaults
+from jem.model.config import Config
+from jem.model.identity import local_identity
+from jem.store import SqliteStore
+from jem.v1 import admin_pb2_grpc, agent_pb2_grpc, jobs_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+ADDRESS_FILE = "controller.addr"
+MAX_RPC_THREADS = 32
+
+
+class Controller:
+    """A running controller: its state, its gRPC server and its scheduling loop."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.state_dir = config.cluster.state_dir or defaults.state_dir()
+        os.makedirs(self.state_dir, exist_ok=True)
+        now = time.time()
+        store = SqliteStore(os.path.join(self.state_dir, "jem.db"), synchronous=config.store.synchronous)
+        store.save_partitions(config.partitions)
+        bus = EventBus()
+        self.state = ClusterState(
+            config=config, store=store, jobs=JobTable(store, bus), nodes=NodeTable(config, store), bus=bus,
+            agents=AgentLinks(identity_to_metadata(local_identity())),
+        )
+        n_jobs = self.state.jobs.load(ended_after=now - config.scheduler.min_job_age_s)
+        for job in self.state.jobs.live():
+            self.state.nodes.allocate(job.nodes, job.shape.per_node, job.job_id)
+        log.info("state loaded jobs=%d live=%d state_dir=%s", n_jobs, len(self.state.jobs.live()), self.state_dir)
+        self.loop = SchedulingLoop(self.state)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=MAX_RPC_THREADS, thread_name_prefix="rpc"),
+            interceptors=[ErrorInterceptor(), IdentityInterceptor(InsecureLocalUidAuthenticator())],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.state), self.server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(self.state), self.server)
+        agent_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.state), self.server)
+        self.address = ""
+
+    def start(self) -> str:
+        host, _, port = self.config.cluster.listen.rpartition(":")
+        bound = self.server.add_insecure_port(self.config.cluster.listen)
+        if bound == 0:
+            raise OSError(f"cannot listen on {self.config.cluster.listen}")
+        self.server.start()
+        self.loop.start()
+        client_host = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host
+        self.address = f"{client_host}:{bound}"
+        path = os.path.join(self.state_dir, ADDRESS_FILE)
+        with open(path + ".tmp", "w") as f:
+            f.write(self.address + "\n")
+        os.replace(path + ".tmp", path)
+        log.info("controller serving address=%s cluster=%s", self.address, self.config.cluster.name)
+        return self.address
+
+    def stop(self) -> None:
+        log.info("controller stopping")
+        self.server.stop(grace=2).wait()
+        self.loop.stop()
+        self.state.agents.close()
+        self.state.store.close()
+        try:
+            os.unlink(os.path.join(self.state_dir, ADDRESS_FILE))
+        except FileNotFoundError:
+            pass
+
+
+def serve(config: Config) -> None:
+    """Run a controller until SIGTERM or SIGINT."""
+    controller = Controller(config)
+    controller.start()
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    stopping.wait()
+    controller.stop()

@@ -1,0 +1,86 @@
+"""Accepting a job: validate, fill defaults, reject what can never run, store it.
+
+"Never" is decided here, at submit time (Slurm's EnforcePartLimits=ALL): a job
+whose per-node request exceeds every node of its partition, or that wants
+more such nodes than the partition has, is refused with Unsatisfiable. "Not
+now" is the scheduler's business.
+"""
+
+import dataclasses
+
+from jem.controller.state import ClusterState
+from jem.model.errors import ControllerNotReady, PartitionTimeLimit, Unsatisfiable, UnknownPartition
+from jem.model.identity import Identity
+from jem.model.job import Job, JobShape, JobSpec, shape_job
+from jem.model.node import Node
+from jem.model.partition import Partition
+from jem.model.reasons import JobReason
+from jem.model.units import format_duration
+from jem.scheduler.priority import basic_priority
+
+
+def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: float, test_only: bool = False) -> int:
+    """Queue `spec` for `identity`; returns the new job id (0 when `test_only`)."""
+    spec.validate()
+    with state.lock:
+        partition = _partition_for(state, spec.partition)
+        spec = dataclasses.replace(
+            spec, partition=partition.name, name=spec.name or "sbatch",
+            working_dir=spec.working_dir or "/tmp",
+        )
+        members = [n for n in state.nodes.all() if partition.has_node(n.name)]
+        time_limit = partition.resolve_time_limit(spec.time_limit_s, is_unlimited=spec.time_limit_unlimited)
+        if not partition.allows_time_limit(time_limit):
+            raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "
+                                     f"MaxTime of {format_duration(partition.max_time_s)}")
+        shape = _shape(spec, partition, members)
+        _check_satisfiable(shape, partition, members)
+        if test_only:
+            return 0
+        if state.jobs.count_active() >= state.config.scheduler.max_job_count:
+            raise ControllerNotReady(f"the queue holds its maximum of {state.config.scheduler.max_job_count} jobs")
+        held_by = "user" if spec.hold else ""
+        job = Job(
+            job_id=0, spec=spec, user=identity.user, uid=identity.uid, gid=identity.gid, submit_time=now,
+            shape=shape, time_limit_s=time_limit, held_by=held_by,
+            reason=JobReason.JOB_HELD_USER if held_by else JobReason.NONE,
+            priority=basic_priority(spec.nice, is_held=bool(held_by)),
+        )
+        job_id = state.jobs.add(job, now=now)
+    state.wake_scheduler()
+    return job_id
+
+
+def _partition_for(state: ClusterState, name: str) -> Partition:
+    if not name:
+        partition = state.config.default_partition
+        if partition is None:
+            raise UnknownPartition("no partition is configured")
+        return partition
+    partition = state.partition(name)
+    if partition is None:
+        raise UnknownPartition(name)
+    return partition
+
+
+def _shape(spec: JobSpec, partition: Partition, members: list[Node]) -> JobShape:
+    if not members:
+        raise Unsatisfiable(f"partition {partition.name} has no nodes")
+    largest_cpus = max(n.capacity.cpus for n in members)
+    default_mem = partition.default_mem_per_cpu_mib
+    if default_mem is None:
+        default_mem = min(n.capacity.mem_mib // n.capacity.cpus for n in members)
+    return shape_job(spec, largest_node_cpus=largest_cpus, default_mem_per_cpu_mib=default_mem)
+
+
+def _check_satisfiable(shape: JobShape, partition: Partition, members: list[Node]) -> None:
+    big_enough = [n for n in members if shape.per_node.fits_in(n.capacity)]
+    if len(big_enough) >= shape.n_nodes:
+        return
+    want = shape.per_node
+    largest = max(members, key=lambda n: n.capacity.as_row())
+    raise Unsatisfiable(
+        f"{shape.n_nodes} node(s) with {want.cpus} CPUs, {want.mem_mib} MiB, {want.gpus} GPUs each requested; "
+        f"partition {partition.name} has {len(big_enough)} such node(s) "
+        f"(largest: {largest.capacity.cpus} CPUs, {largest.capacity.mem_mib} MiB, {largest.capacity.gpus} GPUs)"
+    )

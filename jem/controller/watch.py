@@ -1,0 +1,71 @@
+"""Fan-out of committed job events to WatchJobs subscribers.
+
+Publishing never blocks: each subscriber has a bounded queue, and a
+subscriber that falls `MAX_BACKLOG` events behind is dropped (its stream
+ends with an error it can resume from), so a slow client cannot stall the
+controller.
+"""
+
+import copy
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+from jem.model.job import Job
+
+log = logging.getLogger(__name__)
+
+MAX_BACKLOG = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedEvent:
+    seq: int
+    time: float
+    event: str
+    job: Job            # a copy of the job as it was after the event
+
+
+class Subscription:
+    """One WatchJobs stream's queue and filter."""
+
+    def __init__(self, job_ids: set[int], users: set[str]):
+        self.job_ids = job_ids
+        self.users = users
+        self.queue: queue.Queue[PublishedEvent | None] = queue.Queue(MAX_BACKLOG)
+        self.is_overrun = False
+
+    def wants(self, job: Job) -> bool:
+        return (not self.job_ids or job.job_id in self.job_ids) and (not self.users or job.user in self.users)
+
+
+class EventBus:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._subscriptions: list[Subscription] = []
+
+    def subscribe(self, *, job_ids: set[int], users: set[str]) -> Subscription:
+        subscription = Subscription(job_ids, users)
+        with self._lock:
+            self._subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+
+    def publish(self, seq: int, time: float, event: str, job: Job) -> None:
+        with self._lock:
+            targets = [s for s in self._subscriptions if s.wants(job)]
+        if not targets:
+            return
+        published = PublishedEvent(seq, time, event, copy.copy(job))
+        for subscription in targets:
+            try:
+                subscription.queue.put_nowait(published)
+            except queue.Full:
+                log.warning("watch subscriber overrun; dropping it backlog=%d", MAX_BACKLOG)
+                subscription.is_overrun = True
+                self.unsubscribe(subscription)

@@ -1,0 +1,225 @@
+"""Conversion between the wire messages of jem.v1 and the domain types of jem.model.
+
+The one place proto messages become model objects and back; the controller,
+the agent and the client all convert here, and proto types travel no further.
+Times: model floats (epoch seconds, None = unset) <-> google.protobuf.Timestamp.
+"""
+
+import dataclasses
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from jem.model.identity import Identity
+from jem.model.execution import JobEnd, JobReport, Launch
+from jem.model.job import Job, JobShape, JobSpec, JobUsage
+from jem.model.node import Node, NodeState
+from jem.model.partition import Partition
+from jem.model.reasons import JobReason
+from jem.model.resources import Resources
+from jem.model.states import JobState
+from jem.v1 import admin_pb2, agent_pb2, common_pb2
+
+# ---------------------------------------------------------------- enums by name
+
+
+def _enum_maps(model_enum, pb_enum, prefix):
+    to_pb = {member: pb_enum.Value(prefix + member.name) for member in model_enum}
+    return to_pb, {v: k for k, v in to_pb.items()}
+
+
+STATE_TO_PB, STATE_FROM_PB = _enum_maps(JobState, common_pb2.JobState, "JOB_STATE_")
+REASON_TO_PB, REASON_FROM_PB = _enum_maps(JobReason, common_pb2.JobReason, "JOB_REASON_")
+NODE_STATE_TO_PB, NODE_STATE_FROM_PB = _enum_maps(NodeState, common_pb2.NodeState, "NODE_STATE_")
+END_TO_PB, END_FROM_PB = _enum_maps(JobEnd, agent_pb2.JobEnd, "JOB_END_")
+
+
+def state_from_pb(value: int) -> JobState:
+    """The model state of a wire value; KeyError for UNSPECIFIED or unknown values."""
+    return STATE_FROM_PB[value]
+
+
+# ---------------------------------------------------------------- scalars
+
+
+def time_to_pb(t: float | None, out: Timestamp) -> None:
+    if t is not None:
+        out.FromNanoseconds(int(round(t * 1e9)))
+
+
+def time_from_pb(msg, field: str) -> float | None:
+    if not msg.HasField(field):
+        return None
+    return getattr(msg, field).ToNanoseconds() / 1e9
+
+
+def resources_to_pb(r: Resources) -> common_pb2.Resources:
+    return common_pb2.Resources(cpus=r.cpus, mem_mib=r.mem_mib, gpus=r.gpus)
+
+
+def resources_from_pb(pb: common_pb2.Resources) -> Resources:
+    return Resources(pb.cpus, pb.mem_mib, pb.gpus)
+
+
+def usage_to_pb(u: JobUsage) -> common_pb2.JobUsage:
+    return common_pb2.JobUsage(cpu_user_us=u.cpu_user_us, cpu_system_us=u.cpu_system_us, max_rss_kib=u.max_rss_kib)
+
+
+def usage_from_pb(pb: common_pb2.JobUsage) -> JobUsage:
+    return JobUsage(pb.cpu_user_us, pb.cpu_system_us, pb.max_rss_kib)
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def spec_to_pb(spec: JobSpec) -> common_pb2.JobSpec:
+    pb = common_pb2.JobSpec(
+        name=spec.name, account=spec.account, partition=spec.partition, n_nodes=spec.n_nodes,
+        n_tasks=spec.n_tasks, cpus_per_task=spec.cpus_per_task, n_tasks_per_node=spec.n_tasks_per_node,
+        mem_per_node_mib=spec.mem_per_node_mib or 0, mem_per_cpu_mib=spec.mem_per_cpu_mib or 0,
+        gpus_per_node=spec.gpus_per_node, time_limit_unlimited=spec.time_limit_unlimited,
+        script=spec.script, script_args=spec.script_args, working_dir=spec.working_dir,
+        environment=spec.environment, stdout_pattern=spec.stdout_pattern, stderr_pattern=spec.stderr_pattern,
+        hold=spec.hold, nice=spec.nice, stdin_path=spec.stdin_path,
+    )
+    if spec.time_limit_s is not None:
+        pb.time_limit_s = spec.time_limit_s
+    if spec.requeue is not None:
+        pb.requeue = spec.requeue
+    time_to_pb(spec.begin_time, pb.begin_time)
+    return pb
+
+
+def spec_from_pb(pb: common_pb2.JobSpec) -> JobSpec:
+    # A zero memory field is "unset"; an explicit --mem=0 travels as unset too,
+    # which is what Slurm means by it (all of the node's memory is not reserved here).
+    return JobSpec(
+        script=pb.script, name=pb.name, account=pb.account, partition=pb.partition, n_nodes=pb.n_nodes,
+        n_tasks=pb.n_tasks, cpus_per_task=pb.cpus_per_task or 1, n_tasks_per_node=pb.n_tasks_per_node,
+        mem_per_node_mib=pb.mem_per_node_mib or None, mem_per_cpu_mib=pb.mem_per_cpu_mib or None,
+        gpus_per_node=pb.gpus_per_node,
+        time_limit_s=pb.time_limit_s if pb.HasField("time_limit_s") else None,
+        time_limit_unlimited=pb.time_limit_unlimited, script_args=tuple(pb.script_args),
+        working_dir=pb.working_dir, environment=dict(pb.environment), stdout_pattern=pb.stdout_pattern,
+        stderr_pattern=pb.stderr_pattern, stdin_path=pb.stdin_path, hold=pb.hold,
+        begin_time=time_from_pb(pb, "begin_time"), nice=pb.nice,
+        requeue=pb.requeue if pb.HasField("requeue") else None,
+    )
+
+
+def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
+    spec = job.spec if with_script else dataclasses.replace(job.spec, script="", environment={})
+    pb = common_pb2.Job(
+        job_id=job.job_id, spec=spec_to_pb(spec), state=STATE_TO_PB[job.state], reason=REASON_TO_PB[job.reason],
+        reason_detail=job.reason_detail, user=job.user, uid=job.uid, gid=job.gid, nodes=job.nodes,
+        exit_code=job.exit_code, exit_signal=job.exit_signal, priority=job.priority,
+        alloc_per_node=resources_to_pb(job.shape.per_node), time_limit_s=job.time_limit_s or 0,
+        time_limit_unlimited=job.time_limit_s is None, restart_count=job.restart_count, held_by=job.held_by,
+        usage=usage_to_pb(job.usage), n_nodes=job.shape.n_nodes, n_tasks=job.shape.n_tasks,
+    )
+    time_to_pb(job.submit_time, pb.submit_time)
+    time_to_pb(job.start_time, pb.start_time)
+    time_to_pb(job.end_time, pb.end_time)
+    time_to_pb(job.planned_start, pb.planned_start_time)
+    return pb
+
+
+def job_from_pb(pb: common_pb2.Job) -> Job:
+    return Job(
+        job_id=pb.job_id, spec=spec_from_pb(pb.spec), user=pb.user, uid=pb.uid, gid=pb.gid,
+        submit_time=time_from_pb(pb, "submit_time") or 0.0,
+        shape=JobShape(pb.n_nodes, pb.n_tasks, resources_from_pb(pb.alloc_per_node)),
+        time_limit_s=None if pb.time_limit_unlimited else pb.time_limit_s,
+        state=STATE_FROM_PB[pb.state], reason=REASON_FROM_PB[pb.reason], reason_detail=pb.reason_detail,
+        priority=pb.priority, held_by=pb.held_by, start_time=time_from_pb(pb, "start_time"),
+        end_time=time_from_pb(pb, "end_time"), nodes=tuple(pb.nodes), exit_code=pb.exit_code,
+        exit_signal=pb.exit_signal, restart_count=pb.restart_count, usage=usage_from_pb(pb.usage),
+        planned_start=time_from_pb(pb, "planned_start_time"),
+    )
+
+
+# ---------------------------------------------------------------- nodes and partitions
+
+
+def node_to_pb(node: Node, partitions: list[str]) -> admin_pb2.Node:
+    pb = admin_pb2.Node(
+        name=node.name, state=NODE_STATE_TO_PB[node.state], capacity=resources_to_pb(node.capacity),
+        allocated=resources_to_pb(node.allocated), reason=node.reason, agent_address=node.agent_address,
+        partitions=partitions, job_ids=sorted(node.job_ids), cgroup_mode=node.cgroup_mode,
+    )
+    if node.last_heartbeat:
+        time_to_pb(node.last_heartbeat, pb.last_heartbeat)
+    return pb
+
+
+def node_from_pb(pb: admin_pb2.Node) -> tuple[Node, NodeState, list[str]]:
+    """The node, the state the controller reported, and its partitions."""
+    node = Node(
+        name=pb.name, capacity=resources_from_pb(pb.capacity), allocated=resources_from_pb(pb.allocated),
+        reason=pb.reason, agent_address=pb.agent_address, last_heartbeat=time_from_pb(pb, "last_heartbeat") or 0.0,
+        cgroup_mode=pb.cgroup_mode, job_ids=set(pb.job_ids),
+    )
+    return node, NODE_STATE_FROM_PB[pb.state], list(pb.partitions)
+
+
+def partition_to_pb(p: Partition, node_names: list[str]) -> admin_pb2.Partition:
+    return admin_pb2.Partition(
+        name=p.name, is_default=p.is_default, is_up=p.is_up, nodes=node_names, max_time_s=p.max_time_s or 0,
+        default_time_s=p.default_time_s or 0, default_mem_per_cpu_mib=p.default_mem_per_cpu_mib or 0,
+        priority_tier=p.priority_tier,
+    )
+
+
+def partition_from_pb(pb: admin_pb2.Partition) -> Partition:
+    return Partition(
+        name=pb.name, node_names=tuple(pb.nodes), is_default=pb.is_default, is_up=pb.is_up,
+        max_time_s=pb.max_time_s or None, default_time_s=pb.default_time_s or None,
+        default_mem_per_cpu_mib=pb.default_mem_per_cpu_mib or None, priority_tier=pb.priority_tier,
+    )
+
+
+# ---------------------------------------------------------------- controller <-> agent
+
+
+def launch_to_pb(launch: Launch) -> agent_pb2.JobLaunch:
+    return agent_pb2.JobLaunch(
+        job_id=launch.job_id, spec=spec_to_pb(launch.spec), user=launch.user, uid=launch.uid, gid=launch.gid,
+        nodes=launch.nodes, alloc=resources_to_pb(launch.alloc), time_limit_s=launch.time_limit_s or 0,
+        kill_wait_s=launch.kill_wait_s, submit_dir=launch.submit_dir, cluster_name=launch.cluster_name,
+        n_tasks=launch.n_tasks,
+    )
+
+
+def launch_from_pb(pb: agent_pb2.JobLaunch) -> Launch:
+    return Launch(
+        job_id=pb.job_id, spec=spec_from_pb(pb.spec), user=pb.user, uid=pb.uid, gid=pb.gid, nodes=tuple(pb.nodes),
+        alloc=resources_from_pb(pb.alloc), n_tasks=pb.n_tasks, time_limit_s=pb.time_limit_s or None,
+        kill_wait_s=pb.kill_wait_s, submit_dir=pb.submit_dir, cluster_name=pb.cluster_name,
+    )
+
+
+def report_to_pb(report: JobReport) -> agent_pb2.JobReport:
+    pb = agent_pb2.JobReport(
+        job_id=report.job_id, has_ended=report.has_ended, exit_code=report.exit_code,
+        exit_signal=report.exit_signal, usage=usage_to_pb(report.usage), detail=report.detail,
+    )
+    if report.end is not None:
+        pb.end = END_TO_PB[report.end]
+    time_to_pb(report.start_time, pb.start_time)
+    time_to_pb(report.end_time, pb.end_time)
+    return pb
+
+
+def report_from_pb(pb: agent_pb2.JobReport) -> JobReport:
+    return JobReport(
+        job_id=pb.job_id, has_ended=pb.has_ended, end=END_FROM_PB.get(pb.end), exit_code=pb.exit_code,
+        exit_signal=pb.exit_signal, start_time=time_from_pb(pb, "start_time"),
+        end_time=time_from_pb(pb, "end_time"), usage=usage_from_pb(pb.usage), detail=pb.detail,
+    )
+
+
+# ---------------------------------------------------------------- identity metadata
+
+
+def identity_to_metadata(identity: Identity) -> tuple[tuple[str, str], ...]:
+    """The gRPC metadata that says who is calling (read by the controller's authenticator)."""
+    return (("jem-user", identity.user), ("jem-uid", str(identity.uid)), ("jem-gid", str(identity.gid)))

@@ -1,0 +1,210 @@
+"""The controller's configuration: one frozen dataclass tree loaded from jem.toml.
+
+Validated once at load; an error names the key, the value and what was
+expected. Units are in the key names (`_s` seconds, `_mib` MiB); time limits
+accept Slurm's forms ("1:00:00", "UNLIMITED").
+"""
+
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+import hostlist
+
+from jem.model import defaults
+from jem.model.errors import ConfigError
+from jem.model.partition import Partition
+from jem.model.resources import Resources
+from jem.model.units import parse_mem_mib, parse_time_limit
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    name: str = defaults.CLUSTER_NAME
+    listen: str = defaults.CONTROLLER_LISTEN
+    state_dir: str = ""                      # "" means defaults.state_dir()
+    dynamic_nodes: bool = False              # accept agents not listed under [[nodes]]
+    requeue_on_node_failure: bool = True     # Slurm's JobRequeue=1
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    interval_s: float = defaults.SCHEDULER_INTERVAL_S
+    kill_wait_s: int = defaults.KILL_WAIT_S
+    min_job_age_s: float = defaults.MIN_JOB_AGE_S
+    heartbeat_interval_s: float = defaults.HEARTBEAT_INTERVAL_S
+    node_timeout_s: float = defaults.NODE_TIMEOUT_S
+    launch_grace_s: float = defaults.LAUNCH_GRACE_S
+    max_job_count: int = defaults.MAX_JOB_COUNT
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    synchronous: str = defaults.STORE_SYNCHRONOUS
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    name: str
+    capacity: Resources
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    nodes: tuple[NodeConfig, ...] = ()
+    partitions: tuple[Partition, ...] = ()
+
+    @property
+    def default_partition(self) -> Partition | None:
+        for partition in self.partitions:
+            if partition.is_default:
+                return partition
+        return self.partitions[0] if self.partitions else None
+
+
+def load_config(path: str) -> Config:
+    """Read and validate a jem.toml; ConfigError names the offending key."""
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return parse_config(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.detail}") from None
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    """Build a Config from parsed TOML; see load_config."""
+    _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions"})
+    cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
+    scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
+    store = _section(StoreConfig, "store", raw.get("store", {}))
+    if store.synchronous not in ("normal", "full"):
+        raise ConfigError(f"store.synchronous: expected 'normal' or 'full', got {store.synchronous!r}")
+    nodes = _nodes(raw.get("nodes", []))
+    node_names = [n.name for n in nodes]
+    partitions = tuple(_partition(i, p, node_names) for i, p in enumerate(raw.get("partitions", [])))
+    names = [p.name for p in partitions]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"partitions: duplicate partition name in {names}")
+    if sum(p.is_default for p in partitions) > 1:
+        raise ConfigError("partitions: more than one partition has default = true")
+    return Config(cluster=cluster, scheduler=scheduler, store=store, nodes=nodes, partitions=partitions)
+
+
+def _reject_unknown(where: str, table: dict, known: set[str]) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}{key}: unknown key (expected one of {', '.join(sorted(known))})")
+
+
+def _section(cls, name: str, table: Any):
+    if not isinstance(table, dict):
+        raise ConfigError(f"{name}: expected a table, got {table!r}")
+    known = {f for f in cls.__dataclass_fields__}
+    _reject_unknown(f"{name}.", table, known)
+    values = {}
+    for key, value in table.items():
+        default = getattr(cls(), key)
+        values[key] = _typed(f"{name}.{key}", value, type(default))
+    return cls(**values)
+
+
+def _typed(key: str, value: Any, expected: type) -> Any:
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if expected in (int, float):
+        unit = " (seconds)" if key.endswith("_s") else ""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{key}: expected a non-negative number{unit}, got {value!r}")
+        if expected is int and value != int(value):
+            raise ConfigError(f"{key}: expected a whole number{unit}, got {value!r}")
+        return expected(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _nodes(entries: Any) -> tuple[NodeConfig, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError("nodes: expected an array of tables ([[nodes]])")
+    result: list[NodeConfig] = []
+    for i, entry in enumerate(entries):
+        where = f"nodes[{i}]"
+        _reject_unknown(f"{where}.", entry, {"names", "cpus", "mem_mib", "mem", "gpus"})
+        names = _expand(f"{where}.names", entry.get("names"))
+        cpus = _typed(f"{where}.cpus", entry.get("cpus", 1), int)
+        if cpus < 1:
+            raise ConfigError(f"{where}.cpus: expected at least 1 CPU, got {cpus}")
+        if "mem" in entry:
+            try:
+                mem = parse_mem_mib(str(entry["mem"]))
+            except ValueError as exc:
+                raise ConfigError(f"{where}.mem: {exc}") from None
+        else:
+            mem = _typed(f"{where}.mem_mib", entry.get("mem_mib", 1024), int)
+        gpus = _typed(f"{where}.gpus", entry.get("gpus", 0), int)
+        result.extend(NodeConfig(name, Resources(cpus, mem, gpus)) for name in names)
+    seen = [n.name for n in result]
+    if len(set(seen)) != len(seen):
+        raise ConfigError("nodes: a node name is listed twice")
+    return tuple(result)
+
+
+def _expand(key: str, value: Any) -> list[str]:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a node list such as 'n[01-04]', got {value!r}")
+    try:
+        return hostlist.expand_hostlist(value)
+    except hostlist.BadHostlist as exc:
+        raise ConfigError(f"{key}: bad node list {value!r}: {exc}") from None
+
+
+def _time(key: str, value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value * 60 or None  # a bare number is minutes, as in slurm.conf
+    try:
+        return parse_time_limit(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _partition(i: int, entry: Any, node_names: list[str]) -> Partition:
+    where = f"partitions[{i}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table")
+    _reject_unknown(f"{where}.", entry, {"name", "nodes", "default", "state", "max_time", "default_time",
+                                         "default_mem_per_cpu_mib", "priority_tier"})
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name: expected a partition name, got {name!r}")
+    where = f"partitions[{name}]"
+    nodes_value = entry.get("nodes", "ALL")
+    members = list(node_names) if nodes_value == "ALL" else _expand(f"{where}.nodes", nodes_value)
+    unknown = [n for n in members if n not in node_names]
+    if unknown and node_names:
+        raise ConfigError(f"{where}.nodes: {', '.join(unknown)} not listed under [[nodes]]")
+    state = entry.get("state", "UP")
+    if state not in ("UP", "DOWN"):
+        raise ConfigError(f"{where}.state: expected 'UP' or 'DOWN', got {state!r}")
+    mem = entry.get("default_mem_per_cpu_mib")
+    return Partition(
+        name=name,
+        node_names=tuple(members),
+        is_default=_typed(f"{where}.default", entry.get("default", False), bool),
+        is_up=state == "UP",
+        max_time_s=_time(f"{where}.max_time", entry.get("max_time", "UNLIMITED")),
+        default_time_s=_time(f"{where}.default_time", entry["default_time"]) if "default_time" in entry else None,
+        default_mem_per_cpu_mib=None if mem is None else _typed(f"{where}.default_mem_per_cpu_mib", mem, int),
+        priority_tier=_typed(f"{where}.priority_tier", entry.get("priority_tier", 1), int),
+        has_all_nodes=nodes_value == "ALL",
+    )

@@ -1,0 +1,157 @@
+"""Every error JEM reports to a user, in one table (after Slurm's slurm_errtab).
+
+Each `JemError` subclass carries a stable `reason` (sent as the gRPC trailing
+metadata `jem-reason`), the message a CLI prints, and the name of the gRPC
+status code it maps to. Domain code raises these; one server interceptor maps
+them to statuses, and the client maps statuses back to these classes.
+"""
+
+
+class JemError(Exception):
+    """Base of all errors shown to users."""
+
+    reason = "JemError"
+    message = "Unexpected error"
+    grpc_code = "INTERNAL"
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail or self.message)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.detail}" if self.detail and self.detail != self.message else self.message
+
+
+class InvalidJobSpec(JemError):
+    """A job specification that is malformed (bad value, conflicting options)."""
+
+    reason = "InvalidJobSpec"
+    message = "Invalid job specification"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class InvalidArgument(JemError):
+    """A request argument that is malformed (not a job specification)."""
+
+    reason = "InvalidArgument"
+    message = "Invalid argument"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class UnknownPartition(JemError):
+    reason = "UnknownPartition"
+    message = "Invalid partition name specified"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class Unsatisfiable(JemError):
+    """A job no node set of its partition could ever run ("never", not "not now")."""
+
+    reason = "Unsatisfiable"
+    message = "Requested node configuration is not available"
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class PartitionTimeLimit(JemError):
+    reason = "PartitionTimeLimit"
+    message = "Requested time limit is invalid (missing or exceeds some limit)"
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class JobNotFound(JemError):
+    reason = "JobNotFound"
+    message = "Invalid job id specified"
+    grpc_code = "NOT_FOUND"
+
+
+class NodeNotFound(JemError):
+    reason = "NodeNotFound"
+    message = "Invalid node name specified"
+    grpc_code = "NOT_FOUND"
+
+
+class NotJobOwner(JemError):
+    reason = "NotJobOwner"
+    message = "Access/permission denied"
+    grpc_code = "PERMISSION_DENIED"
+
+
+class PermissionDenied(JemError):
+    reason = "PermissionDenied"
+    message = "Access/permission denied"
+    grpc_code = "PERMISSION_DENIED"
+
+
+class Unauthenticated(JemError):
+    reason = "Unauthenticated"
+    message = "Authentication failure"
+    grpc_code = "UNAUTHENTICATED"
+
+
+class JobStateConflict(JemError):
+    """A request the job's current state does not allow (hold a running job, ...)."""
+
+    reason = "JobStateConflict"
+    message = "Job state does not allow this request"
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class AlreadyDone(JemError):
+    reason = "AlreadyDone"
+    message = "Job/step already completing or completed"
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class LimitExceeded(JemError):
+    reason = "LimitExceeded"
+    message = "Job violates accounting/QOS policy"
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class StaleDecision(JemError):
+    """Live state changed under a scheduling decision; the loop re-plans."""
+
+    reason = "StaleDecision"
+    message = "Scheduling decision is stale"
+    grpc_code = "ABORTED"
+
+
+class ControllerNotReady(JemError):
+    reason = "ControllerNotReady"
+    message = "JEM controller is not ready; retry"
+    grpc_code = "UNAVAILABLE"
+
+
+class ControllerUnreachable(JemError):
+    """The client could not reach the controller (raised client-side)."""
+
+    reason = "ControllerUnreachable"
+    message = "Unable to contact JEM controller"
+    grpc_code = "UNAVAILABLE"
+
+
+class InternalError(JemError):
+    reason = "InternalError"
+    message = "Unexpected controller error"
+    grpc_code = "INTERNAL"
+
+
+class ConfigError(JemError):
+    """A configuration file that fails validation; the detail names the key."""
+
+    reason = "ConfigError"
+    message = "Invalid configuration"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+def _all_errors() -> dict[str, type[JemError]]:
+    found: dict[str, type[JemError]] = {}
+    stack = [JemError]
+    while stack:
+        cls = stack.pop()
+        found[cls.reason] = cls
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+ERRORS_BY_REASON: dict[str, type[JemError]] = _all_errors()

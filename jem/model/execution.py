@@ -1,0 +1,52 @@
+"""What passes between the controller and an agent about one job: the launch order
+and the agent's reports on it. Times are epoch seconds; memory MiB/KiB as named."""
+
+import enum
+from dataclasses import dataclass, field
+
+from jem.model.job import JobSpec, JobUsage
+from jem.model.resources import Resources
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Everything an agent needs to run one batch job on its node."""
+
+    job_id: int
+    spec: JobSpec
+    user: str
+    uid: int
+    gid: int
+    nodes: tuple[str, ...]
+    alloc: Resources
+    n_tasks: int
+    time_limit_s: int | None
+    kill_wait_s: int
+    submit_dir: str
+    cluster_name: str
+
+
+class JobEnd(enum.Enum):
+    """How a job's processes ended, as the agent saw it."""
+
+    EXITED = "exited"
+    TIME_LIMIT = "time_limit"
+    KILLED = "killed"
+    OUT_OF_MEMORY = "out_of_memory"
+    LAUNCH_FAILED = "launch_failed"
+    NODE_SHUTDOWN = "node_shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class JobReport:
+    """A start notice (has_ended False) or an end report from an agent."""
+
+    job_id: int
+    has_ended: bool
+    end: JobEnd | None = None
+    exit_code: int = 0
+    exit_signal: int = 0
+    start_time: float | None = None
+    end_time: float | None = None
+    usage: JobUsage = field(default_factory=JobUsage)
+    detail: str = ""

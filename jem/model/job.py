@@ -1,0 +1,160 @@
+"""A batch job: what was asked for (`JobSpec`) and what became of it (`Job`).
+
+Times are epoch seconds (float); durations are whole seconds with None for
+UNLIMITED; memory is MiB. A `JobSpec` is immutable once submitted; a `Job`
+is the controller's record, changed only through the state machine in
+`jem.model.states` and committed to the store before anyone acts on it.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from jem.model.errors import InvalidJobSpec
+from jem.model.reasons import JobReason
+from jem.model.resources import Resources
+from jem.model.states import JobEvent, JobState
+
+MAX_NAME_LEN = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a user asks for when submitting a batch job (sbatch's options)."""
+
+    script: str
+    name: str = ""
+    account: str = ""
+    partition: str = ""
+    n_nodes: int = 0                 # 0: as few as the tasks need
+    n_tasks: int = 0                 # 0: one per node
+    cpus_per_task: int = 1
+    n_tasks_per_node: int = 0        # 0: unset
+    mem_per_node_mib: int | None = None
+    mem_per_cpu_mib: int | None = None
+    gpus_per_node: int = 0
+    time_limit_s: int | None = None  # None: the partition's default
+    time_limit_unlimited: bool = False
+    script_args: tuple[str, ...] = ()
+    working_dir: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    stdout_pattern: str = ""
+    stderr_pattern: str = ""
+    stdin_path: str = ""
+    hold: bool = False
+    begin_time: float | None = None
+    nice: int = 0
+    requeue: bool | None = None      # None: the cluster's default (requeue on node failure)
+
+    def validate(self) -> None:
+        """Raise InvalidJobSpec naming the first field that is malformed."""
+        checks = (
+            ("script", bool(self.script.strip()), "the batch script is empty"),
+            ("script", self.script.startswith("#!"),
+             'this does not look like a batch script: the first line must start with #! followed by the interpreter'),
+            ("name", len(self.name) <= MAX_NAME_LEN, f"longer than {MAX_NAME_LEN} characters"),
+            ("n_nodes", self.n_nodes >= 0, "must be a positive count"),
+            ("n_tasks", self.n_tasks >= 0, "must be a positive count"),
+            ("cpus_per_task", self.cpus_per_task >= 1, "must be at least 1"),
+            ("n_tasks_per_node", self.n_tasks_per_node >= 0, "must be a positive count"),
+            ("mem_per_node_mib", self.mem_per_node_mib is None or self.mem_per_node_mib >= 0, "must not be negative"),
+            ("mem_per_cpu_mib", self.mem_per_cpu_mib is None or self.mem_per_cpu_mib >= 0, "must not be negative"),
+            ("mem", self.mem_per_node_mib is None or self.mem_per_cpu_mib is None,
+             "--mem and --mem-per-cpu are mutually exclusive"),
+            ("gpus_per_node", self.gpus_per_node >= 0, "must not be negative"),
+            ("time_limit_s", self.time_limit_s is None or self.time_limit_s > 0, "must be positive"),
+            ("nice", -2147483645 <= self.nice <= 2147483645, "out of range"),
+            ("working_dir", not self.working_dir or self.working_dir.startswith("/"), "must be an absolute path"),
+        )
+        for name, is_ok, why in checks:
+            if not is_ok:
+                raise InvalidJobSpec(f"{name}: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class JobShape:
+    """How a job's request spreads over nodes, after defaults.
+
+    Every node of the job gets the same `per_node` request.
+    """
+
+    n_nodes: int
+    n_tasks: int
+    per_node: Resources
+
+
+def shape_job(spec: JobSpec, *, largest_node_cpus: int, default_mem_per_cpu_mib: int) -> JobShape:
+    """Resolve node count, task count and the per-node request of `spec`.
+
+    Follows sbatch: without -N a job takes as few nodes as its CPUs need on the
+    partition's largest node; with fewer tasks than nodes, the node count drops
+    to the task count; memory is --mem per node, or --mem-per-cpu (or the
+    partition default) times the CPUs on the node.
+
+    Worked example: -n 10 -c 2 on 8-CPU nodes needs 20 CPUs, so 3 nodes, with
+    ceil(10 / 3) = 4 tasks and 8 CPUs per node.
+    """
+    cpt = spec.cpus_per_task
+    n_nodes = spec.n_nodes
+    n_tasks = spec.n_tasks
+    if n_tasks == 0:
+        n_tasks = max(n_nodes, 1) * (spec.n_tasks_per_node or 1)
+    if n_nodes == 0:
+        if spec.n_tasks_per_node:
+            n_nodes = math.ceil(n_tasks / spec.n_tasks_per_node)
+        else:
+            per_node_tasks = max(largest_node_cpus // cpt, 1)
+            n_nodes = math.ceil(n_tasks / per_node_tasks)
+    n_nodes = max(1, min(n_nodes, n_tasks))
+    tasks_per_node = spec.n_tasks_per_node or math.ceil(n_tasks / n_nodes)
+    cpus = tasks_per_node * cpt
+    if spec.mem_per_node_mib is not None:
+        mem = spec.mem_per_node_mib
+    else:
+        mem = cpus * (spec.mem_per_cpu_mib if spec.mem_per_cpu_mib is not None else default_mem_per_cpu_mib)
+    return JobShape(n_nodes=n_nodes, n_tasks=n_tasks, per_node=Resources(cpus, mem, spec.gpus_per_node))
+
+
+@dataclass(slots=True)
+class JobUsage:
+    """What a job consumed, as its agent measured it."""
+
+    cpu_user_us: int = 0
+    cpu_system_us: int = 0
+    max_rss_kib: int = 0
+
+
+@dataclass(slots=True)
+class Job:
+    """The controller's record of one job."""
+
+    job_id: int
+    spec: JobSpec
+    user: str
+    uid: int
+    gid: int
+    submit_time: float
+    shape: JobShape
+    time_limit_s: int | None                 # resolved: None means no limit
+    state: JobState = JobState.PENDING
+    reason: JobReason = JobReason.NONE
+    reason_detail: str = ""
+    priority: int = 0
+    held_by: str = ""                        # "", "user" or "admin"
+    start_time: float | None = None
+    end_time: float | None = None
+    nodes: tuple[str, ...] = ()
+    exit_code: int = 0
+    exit_signal: int = 0
+    restart_count: int = 0
+    kill_cause: JobEvent | None = None       # the end event owed once a killed job's processes are gone
+    usage: JobUsage = field(default_factory=JobUsage)
+    planned_start: float | None = None       # not persisted: the scheduler's latest estimate
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state is JobState.PENDING
+
+    @property
+    def is_live(self) -> bool:
+        """True while the job holds nodes (running, suspended or completing)."""
+        return self.state in (JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING)

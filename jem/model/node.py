@@ -1,0 +1,59 @@
+"""A compute node as the controller sees it, and its sinfo state.
+
+Resources are integers (CPUs, MiB, GPUs); times are epoch seconds.
+"""
+
+import enum
+from dataclasses import dataclass, field
+
+from jem.model.resources import Resources
+
+
+class NodeState(enum.Enum):
+    """A node's state, named as Slurm's sinfo names it."""
+
+    IDLE = "IDLE"
+    MIXED = "MIXED"
+    ALLOCATED = "ALLOCATED"
+    DRAINING = "DRAINING"
+    DRAINED = "DRAINED"
+    DOWN = "DOWN"
+
+
+@dataclass(slots=True)
+class Node:
+    """One node: what it offers, what is allocated, and whether it may run jobs."""
+
+    name: str
+    capacity: Resources
+    allocated: Resources = field(default_factory=Resources)
+    is_responding: bool = False      # registered and heartbeating
+    is_drained: bool = False         # an administrator drained it (kept across restarts)
+    reason: str = ""                 # why drained or down
+    agent_address: str = ""
+    last_heartbeat: float = 0.0
+    boot_id: str = ""
+    cgroup_mode: str = ""
+    job_ids: set[int] = field(default_factory=set)
+
+    @property
+    def state(self) -> NodeState:
+        """The state sinfo shows, derived from responsiveness, drain and allocation."""
+        if not self.is_responding:
+            return NodeState.DOWN
+        if self.is_drained:
+            return NodeState.DRAINING if self.job_ids else NodeState.DRAINED
+        if self.allocated.cpus >= self.capacity.cpus and self.capacity.cpus > 0:
+            return NodeState.ALLOCATED
+        if self.job_ids:
+            return NodeState.MIXED
+        return NodeState.IDLE
+
+    @property
+    def is_schedulable(self) -> bool:
+        """True when new jobs may start here."""
+        return self.is_responding and not self.is_drained
+
+    @property
+    def free(self) -> Resources:
+        return self.capacity - self.allocated

@@ -1,0 +1,27 @@
+"""Why a job is in its state: Slurm's reason names, as squeue's REASON column shows them."""
+
+import enum
+
+
+class JobReason(enum.Enum):
+    """A job's reason; the value is the name Slurm prints."""
+
+    NONE = "None"
+    PRIORITY = "Priority"
+    RESOURCES = "Resources"
+    DEPENDENCY = "Dependency"
+    JOB_HELD_USER = "JobHeldUser"
+    JOB_HELD_ADMIN = "JobHeldAdmin"
+    BEGIN_TIME = "BeginTime"
+    PARTITION_DOWN = "PartitionDown"
+    NODE_DOWN = "NodeDown"
+    PARTITION_TIME_LIMIT = "PartitionTimeLimit"
+    DEPENDENCY_NEVER_SATISFIED = "DependencyNeverSatisfied"
+    LAUNCH_FAILED = "LaunchFailed"
+    NON_ZERO_EXIT_CODE = "NonZeroExitCode"
+    TIME_LIMIT = "TimeLimit"
+    NODE_FAIL = "NodeFail"
+    BEGIN_TIME_REQUEUE = "BeginTimeRequeue"
+    RAISED_SIGNAL = "RaisedSignal"
+    PARTITION_NODE_LIMIT = "PartitionNodeLimit"
+    OUT_OF_MEMORY = "OutOfMemory"

@@ -1,0 +1,1 @@
+"""Turns a snapshot of the cluster into scheduling decisions through jem._core."""

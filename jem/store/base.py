@@ -1,0 +1,77 @@
+"""The store interface the controller writes every job state change through.
+
+Invariant: a method returns only after its changes are committed, so the
+controller may acknowledge or act on them as soon as it returns.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from jem.model.job import Job
+from jem.model.partition import Partition
+from jem.model.states import JobEvent
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A job (as it is after the event) and the event that made it so."""
+
+    job: Job
+    event: JobEvent
+    time: float          # epoch seconds
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of the append-only job event log."""
+
+    seq: int
+    job_id: int
+    time: float
+    event: str
+    state: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """What survives a controller restart about a node: an administrator's drain."""
+
+    name: str
+    is_drained: bool
+    reason: str
+
+
+class Store(Protocol):
+    def add_job(self, job: Job, *, time: float) -> tuple[int, int]:
+        """Assign the next job id (never reused), store the job and its submit event.
+        Returns (job_id, event seq); `job.job_id` is ignored."""
+
+    def commit(self, changes: Sequence[JobChange]) -> list[int]:
+        """Write every job and its event in one transaction; returns the event seqs."""
+
+    def load_jobs(self, *, ended_after: float | None) -> list[Job]:
+        """Jobs not ended, plus those ended after `ended_after` (all if None)."""
+
+    def get_job(self, job_id: int) -> Job | None:
+        """One job, whatever its age."""
+
+    def list_jobs(self, *, users: Sequence[str] = (), states: Sequence[str] = (),
+                  job_ids: Sequence[int] = ()) -> list[Job]:
+        """Jobs matching every non-empty filter, ordered by id."""
+
+    def job_events(self, job_id: int) -> list[EventRecord]:
+        """The job's events in the order they were committed."""
+
+    def save_node(self, record: NodeRecord) -> None:
+        """Remember a node's drain state."""
+
+    def load_nodes(self) -> list[NodeRecord]:
+        """Every node record."""
+
+    def save_partitions(self, partitions: Sequence[Partition]) -> None:
+        """Record the partitions in force (replaces the previous set)."""
+
+    def close(self) -> None:
+        """Release the database."""

@@ -1,0 +1,40 @@
+"""Job records to and from JSON text, for the store's `record` column.
+
+Enums are stored by value and tuples as lists; `planned_start` is not stored
+(the scheduler recomputes it every cycle).
+"""
+
+import json
+from dataclasses import asdict
+
+from jem.model.job import Job, JobShape, JobSpec, JobUsage
+from jem.model.reasons import JobReason
+from jem.model.resources import Resources
+from jem.model.states import JobEvent, JobState
+
+
+def job_to_json(job: Job) -> str:
+    data = asdict(job)
+    del data["job_id"], data["planned_start"]
+    data["state"] = job.state.value
+    data["reason"] = job.reason.value
+    data["kill_cause"] = job.kill_cause.value if job.kill_cause else None
+    return json.dumps(data, separators=(",", ":"))
+
+
+def job_from_json(job_id: int, text: str) -> Job:
+    data = json.loads(text)
+    spec = data.pop("spec")
+    spec["script_args"] = tuple(spec["script_args"])
+    shape = data.pop("shape")
+    return Job(
+        job_id=job_id,
+        spec=JobSpec(**spec),
+        shape=JobShape(shape["n_nodes"], shape["n_tasks"], Resources(**shape["per_node"])),
+        state=JobState(data.pop("state")),
+        reason=JobReason(data.pop("reason")),
+        kill_cause=JobEvent(data["kill_cause"]) if data.pop("kill_cause") else None,
+        nodes=tuple(data.pop("nodes")),
+        usage=JobUsage(**data.pop("usage")),
+        **data,
+    )
