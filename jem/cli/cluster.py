@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,11 +48,19 @@ def add_parsers(sub) -> None:
     p.set_defaults(run=run_down)
 
 
+def _free_port() -> int:
+    """A TCP port free on loopback now; written into the config so that a restarted
+    controller comes back on the same address its agents know."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _config_text(state_dir: str, n_nodes: int, cpus: int, mem_mib: int, gpus: int) -> str:
     return f"""# Written by `jem up`.
 [cluster]
 name = "local"
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{_free_port()}"
 state_dir = "{state_dir}"
 
 [scheduler]

@@ -1,10 +1,17 @@
 """The `jem` command: parse the subcommand, run it, turn errors into one line and exit 1."""
 
-import argparse
-import sys
+import os
 
-from jem.cli import cluster, daemons, jobs, nodes, submit
-from jem.model.errors import JemError
+# gRPC reads this when it is first imported. The agent forks job processes from
+# a threaded gRPC server and always execs right after; gRPC's fork handlers
+# then crash the child now and again (SIGSEGV before exec), so turn them off.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import argparse  # noqa: E402  (after the environment is set)
+import sys  # noqa: E402
+
+from jem.cli import cluster, daemons, jobs, nodes, submit  # noqa: E402
+from jem.model.errors import JemError  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):

@@ -49,6 +49,7 @@ class EventBus:
         subscription = Subscription(job_ids, users)
         with self._lock:
             self._subscriptions.append(subscription)
+        log.debug("watch subscribed job_ids=%s users=%s", sorted(job_ids), sorted(users))
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:

@@ -1,0 +1,170 @@
+"""A real JEM cluster for tests: one controller and agents as subprocesses on loopback,
+each in its own state directory, everything killed by `stop`."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+
+from jem.client import Client
+from jem.model.identity import Identity, local_identity
+from jem.model.job import Job, JobSpec
+from jem.model.node import NodeState
+
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout_s: float = 20.0, interval_s: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+class LocalCluster:
+    """Controller + named agents; processes are started in their own sessions."""
+
+    def __init__(self, root: str, *, n_nodes: int = 2, cpus: int = 2, mem_mib: int = 2048, extra_config: str = ""):
+        self.root = root
+        self.state_dir = os.path.join(root, "state")
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.address = f"127.0.0.1:{free_port()}"
+        self.node_names = [f"n{i}" for i in range(1, n_nodes + 1)]
+        self.cpus, self.mem_mib = cpus, mem_mib
+        self.config_path = os.path.join(root, "jem.toml")
+        with open(self.config_path, "w") as f:
+            f.write(f"""
+[cluster]
+name = "test"
+listen = "{self.address}"
+state_dir = "{self.state_dir}"
+
+[scheduler]
+interval_s = 0.5
+heartbeat_interval_s = 1
+kill_wait_s = 2
+{extra_config}
+
+[[nodes]]
+names = "n[1-{n_nodes}]"
+cpus = {cpus}
+mem_mib = {mem_mib}
+
+[[partitions]]
+name = "debug"
+nodes = "ALL"
+default = true
+""")
+        self.controller: subprocess.Popen | None = None
+        self.agents: dict[str, subprocess.Popen] = {}
+        self.workdir = os.path.join(root, "work")
+        os.makedirs(self.workdir, exist_ok=True)
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = open(os.path.join(self.root, log_name), "ab")
+        return subprocess.Popen([sys.executable, "-m", "jem.cli.main", *args], stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def start_controller(self) -> None:
+        addr_file = os.path.join(self.state_dir, "controller.addr")
+        if os.path.exists(addr_file):  # left by a killed controller
+            os.unlink(addr_file)
+        self.controller = self._spawn(["controller", "--config", self.config_path, "--log-level", "debug"],
+                                      "controller.log")
+        wait_until(lambda: os.path.exists(addr_file) or self.controller.poll() is not None, START_TIMEOUT_S,
+                   what="controller address file")
+        assert self.controller.poll() is None, self.log("controller.log")
+
+    def start_agent(self, name: str) -> None:
+        self.agents[name] = self._spawn(
+            ["agent", "--controller", self.address, "--name", name, "--cpus", str(self.cpus),
+             "--memory-mib", str(self.mem_mib), "--spool-dir", os.path.join(self.root, "spool", name),
+             "--log-level", "debug"], f"agent-{name}.log")
+
+    def start(self) -> "LocalCluster":
+        self.start_controller()
+        for name in self.node_names:
+            self.start_agent(name)
+        self.wait_nodes_up()
+        return self
+
+    def wait_nodes_up(self, names=None) -> None:
+        names = set(names or self.node_names)
+        with self.client() as client:
+            wait_until(lambda: all(i.state is not NodeState.DOWN for i in client.list_nodes() if i.node.name in names),
+                       START_TIMEOUT_S, what="nodes up")
+
+    def client(self, identity: Identity | None = None) -> Client:
+        return Client(self.address, identity=identity)
+
+    def spec(self, script: str, **fields) -> JobSpec:
+        fields.setdefault("working_dir", self.workdir)
+        fields.setdefault("environment", {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        return JobSpec(script=script, **fields)
+
+    def wait_job(self, client: Client, job_id: int, timeout_s: float = 30.0, states=None) -> Job:
+        def done():
+            job = client.get_job(job_id)
+            if states is not None:
+                return job if job.state in states else None
+            return job if job.state.is_terminal else None
+        return wait_until(done, timeout_s, what=f"job {job_id} to end")
+
+    def log(self, name: str) -> str:
+        try:
+            with open(os.path.join(self.root, name), errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop_process(self, process: subprocess.Popen | None, sig=signal.SIGTERM, timeout_s: float = 15.0) -> None:
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+    def stop(self) -> None:
+        for agent in self.agents.values():
+            self.stop_process(agent)
+        self.stop_process(self.controller)
+        # Anything still alive in the processes' sessions (jobs) is killed too.
+        for process in [*self.agents.values(), self.controller]:
+            if process is not None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def processes_with_marker(marker: str) -> list[psutil.Process]:
+    """Live processes whose command line contains `marker`."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and marker in " ".join(process.info["cmdline"] or []):
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
+
+
+def other_identity(uid: int = 4242) -> Identity:
+    me = local_identity()
+    return Identity(user=f"user{uid}", uid=uid, gid=me.gid)

@@ -1,0 +1,93 @@
+"""Restarts and failures: the controller's store, lost agents, and reconnection."""
+
+import os
+import signal
+
+import pytest
+
+from jem.model.node import NodeState
+from jem.model.reasons import JobReason
+from jem.model.states import JobState
+
+from harness import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_controller_restart_keeps_every_job_and_never_reuses_an_id(cluster):
+    with cluster.client() as client:
+        done_id = client.submit(cluster.spec("#!/bin/sh\necho first\n"))
+        cluster.wait_job(client, done_id)
+        pending_ids = [client.submit(cluster.spec("#!/bin/sh\necho later\n", hold=True)) for _ in range(3)]
+    cluster.stop_process(cluster.controller, signal.SIGKILL)   # no clean shutdown
+    cluster.start_controller()
+    cluster.wait_nodes_up()
+    with cluster.client() as client:
+        jobs = {j.job_id: j for j in client.list_jobs()}
+        assert jobs[done_id].state is JobState.COMPLETED
+        for job_id in pending_ids:
+            assert jobs[job_id].state is JobState.PENDING and jobs[job_id].held_by == "user"
+        new_id = client.submit(cluster.spec("#!/bin/sh\necho new\n"))
+        assert new_id > max(pending_ids)
+        assert cluster.wait_job(client, new_id).state is JobState.COMPLETED
+        client.release(pending_ids[0])
+        assert cluster.wait_job(client, pending_ids[0]).state is JobState.COMPLETED
+
+
+def test_running_job_survives_a_controller_restart_and_ends_once(cluster):
+    with cluster.client() as client:
+        job_id = client.submit(cluster.spec("#!/bin/sh\nsleep 2\necho ran >> runs.txt\n"))
+        wait_until(lambda: client.get_job(job_id).state is JobState.RUNNING, what="job to start")
+    cluster.stop_process(cluster.controller, signal.SIGKILL)
+    cluster.start_controller()
+    with cluster.client() as client:
+        job = cluster.wait_job(client, job_id, timeout_s=30)
+    assert job.state is JobState.COMPLETED
+    with open(os.path.join(cluster.workdir, "runs.txt")) as f:
+        assert f.read() == "ran\n"
+
+
+def test_killed_agent_takes_its_node_down_and_its_jobs_fail_or_requeue(make_cluster):
+    c = make_cluster(extra_config="node_timeout_s = 3")
+    c.start()
+    with c.client() as client:
+        # Pin both jobs onto n1 by draining n2 first.
+        client.drain_node("n2", "test")
+        no_requeue = client.submit(c.spec("#!/bin/sh\nsleep 60\n", requeue=False))
+        requeue = client.submit(c.spec("#!/bin/sh\necho $SLURM_JOB_ID ran on $SLURMD_NODENAME >> ran.txt\nsleep 60\n"))
+        wait_until(lambda: all(client.get_job(j).state is JobState.RUNNING for j in (no_requeue, requeue)),
+                   what="jobs to start")
+        assert client.get_job(requeue).nodes == ("n1",)
+        client.resume_node("n2")
+        c.stop_process(c.agents["n1"], signal.SIGKILL)
+        wait_until(lambda: {i.node.name: i.state for i in client.list_nodes()}["n1"] is NodeState.DOWN, 15,
+                   what="n1 to go down")
+        failed = c.wait_job(client, no_requeue, timeout_s=15)
+        assert failed.state is JobState.NODE_FAIL and failed.reason is JobReason.NODE_FAIL
+        rerun = wait_until(lambda: (j := client.get_job(requeue)).state is JobState.RUNNING and j.nodes == ("n2",)
+                           and j, 15, what="requeued job to run on n2")
+        assert rerun.restart_count == 1
+        client.cancel(requeue)
+        c.wait_job(client, requeue)
+
+
+def test_agent_restart_reregisters_and_node_returns(cluster):
+    cluster.stop_process(cluster.agents["n2"])
+    with cluster.client() as client:
+        cluster.start_agent("n2")
+        cluster.wait_nodes_up(["n2"])
+        job_id = client.submit(cluster.spec("#!/bin/sh\ntrue\n", n_nodes=2))
+        assert cluster.wait_job(client, job_id).state is JobState.COMPLETED
+
+
+def test_drained_node_gets_no_new_jobs_and_resume_restores_it(cluster):
+    with cluster.client() as client:
+        info = client.drain_node("n1", "bad disk")
+        assert info.state is NodeState.DRAINED and info.node.reason == "bad disk"
+        ids = [client.submit(cluster.spec("#!/bin/sh\ntrue\n")) for _ in range(3)]
+        jobs = [cluster.wait_job(client, j) for j in ids]
+        assert all(j.nodes == ("n2",) for j in jobs)
+        two_nodes = client.submit(cluster.spec("#!/bin/sh\ntrue\n", n_nodes=2))
+        wait_until(lambda: client.get_job(two_nodes).reason is JobReason.RESOURCES, what="Resources reason")
+        assert client.resume_node("n1").state is NodeState.IDLE
+        assert cluster.wait_job(client, two_nodes).state is JobState.COMPLETED
