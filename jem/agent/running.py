@@ -56,6 +56,10 @@ class RunningJobs:
         self._jobs: dict[int, RunningJob] = {}
         self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._is_root = os.geteuid() == 0
+        # Writing a script and forking must not overlap: a child forked by another
+        # thread holds the script's write descriptor until it execs, and exec of the
+        # script then fails with ETXTBSY ("Text file busy").
+        self._spawn_lock = threading.Lock()
         os.makedirs(spool_dir, mode=0o755, exist_ok=True)
 
     def running_ids(self) -> list[int]:
@@ -72,7 +76,8 @@ class RunningJobs:
                 self._seen.popitem(last=False)
         t_start = self._clock()
         try:
-            process = self._spawn(launch)
+            with self._spawn_lock:
+                process = self._spawn(launch)
         except LaunchError as exc:
             log.warning("launch failed job_id=%d reason=%s", launch.job_id, exc)
             self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1,
