@@ -6,6 +6,7 @@ Times: model floats (epoch seconds, None = unset) <-> google.protobuf.Timestamp.
 """
 
 import dataclasses
+import math
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -43,13 +44,19 @@ def state_from_pb(value: int) -> JobState:
 
 def time_to_pb(t: float | None, out: Timestamp) -> None:
     if t is not None:
-        out.FromNanoseconds(int(round(t * 1e9)))
+        seconds = math.floor(t)
+        nanos = round((t - seconds) * 1e9)
+        if nanos >= 1_000_000_000:
+            seconds, nanos = seconds + 1, nanos - 1_000_000_000
+        out.seconds, out.nanos = seconds, nanos
 
 
 def time_from_pb(msg, field: str) -> float | None:
+    """Seconds + nanos / 1e9: exact for every float time_to_pb wrote to microsecond precision."""
     if not msg.HasField(field):
         return None
-    return getattr(msg, field).ToNanoseconds() / 1e9
+    value = getattr(msg, field)
+    return value.seconds + value.nanos / 1e9
 
 
 def resources_to_pb(r: Resources) -> common_pb2.Resources:

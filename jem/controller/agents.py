@@ -1,8 +1,9 @@
 """gRPC links from the controller to node agents: launch and signal jobs.
 
 Calls are asynchronous (futures) so the scheduling loop never waits on an
-agent; a failed launch is handed to `on_launch_error` with the gRPC code,
-which decides whether the jobs can safely be requeued.
+agent; a failed launch is handed to `on_launch_error`. A failure does not say
+whether the agent started the jobs (UNAVAILABLE covers both "never connected"
+and "connection lost mid-call"), so the callback must not simply requeue them.
 """
 
 import logging
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 10.0
 
-LaunchErrorCallback = Callable[[str, list[int], "grpc.StatusCode"], None]
+LaunchErrorCallback = Callable[[str, str, list[int], str], None]
 
 
 class AgentLinks:
@@ -30,7 +31,7 @@ class AgentLinks:
         self._lock = threading.Lock()
         self._stubs: dict[str, agent_pb2_grpc.AgentServiceStub] = {}
         self._channels: dict[str, grpc.Channel] = {}
-        self.on_launch_error: LaunchErrorCallback = lambda node, job_ids, code: None
+        self.on_launch_error: LaunchErrorCallback = lambda node, address, job_ids, why: None
 
     def _stub(self, address: str) -> agent_pb2_grpc.AgentServiceStub:
         with self._lock:
@@ -50,8 +51,9 @@ class AgentLinks:
             error = f.exception()
             if error is not None:
                 code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-                log.warning("launch failed node=%s job_ids=%s code=%s", node_name, job_ids, code.name)
-                self.on_launch_error(node_name, job_ids, code)
+                detail = error.details() if isinstance(error, grpc.Call) else str(error)
+                log.warning("launch failed node=%s job_ids=%s code=%s detail=%s", node_name, job_ids, code.name, detail)
+                self.on_launch_error(node_name, address, job_ids, f"launch failed: {code.name}: {detail}")
 
         future.add_done_callback(done)
 

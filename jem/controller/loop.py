@@ -15,8 +15,6 @@ import threading
 import time
 from collections import defaultdict
 
-import grpc
-
 from jem.controller import lifecycle
 from jem.controller.reports import fail_jobs_on_nodes
 from jem.controller.state import ClusterState
@@ -138,19 +136,11 @@ class SchedulingLoop:
         if stranded:
             self.wake()
 
-    def _on_launch_error(self, node_name: str, job_ids: list[int], code: grpc.StatusCode) -> None:
-        """A launch RPC failed. If it surely never reached the agent (UNAVAILABLE: no
-        connection), requeue the jobs; otherwise the agent may have started them, and
-        heartbeat reconciliation decides."""
-        if code is not grpc.StatusCode.UNAVAILABLE:
-            return
-        state = self._state
-        now = self._clock()
-        with state.lock:
-            changes = []
-            for job_id in job_ids:
-                job = state.jobs.find(job_id)
-                if job is not None and job.state is JobState.RUNNING and job.nodes and job.nodes[0] == node_name:
-                    changes.append(lifecycle.requeue_job(job, state.nodes, now, f"launch on {node_name} failed"))
-            state.jobs.commit(changes)
-        self.wake()
+    def _on_launch_error(self, node_name: str, address: str, job_ids: list[int], why: str) -> None:
+        """A launch RPC failed: take the node DOWN now, so that nothing more is sent
+        there. The jobs stay as they are: the agent may have started them before the
+        connection broke. If it comes back, reconciliation on registration finds which
+        it runs (the rest are lost: requeued or NODE_FAIL); if not, the node timeout
+        ends or requeues them. Either way no job runs twice."""
+        with self._state.lock:
+            self._state.nodes.mark_unreachable(node_name, address=address, why=why)

@@ -74,6 +74,17 @@ class NodeTable:
             log.warning("node down node=%s reason=%s silent_s=%.1f", node.name, node.reason, now - node.last_heartbeat)
         return silent
 
+    def mark_unreachable(self, name: str, *, address: str, why: str) -> bool:
+        """Take a node DOWN at once because its agent at `address` failed a call; False if the
+        node has since re-registered elsewhere or is already down. Its jobs are settled by
+        the node timeout or by reconciliation when the agent registers again."""
+        node = self._nodes.get(name)
+        if node is None or not node.is_responding or node.agent_address != address:
+            return False
+        node.is_responding, node.reason = False, why
+        log.warning("node down node=%s reason=%r", name, why)
+        return True
+
     def drain(self, name: str, reason: str) -> Node:
         if not reason.strip():
             raise InvalidArgument("a reason is required to drain a node")

@@ -86,6 +86,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))
+    for key in ("interval_s", "heartbeat_interval_s", "node_timeout_s"):
+        if getattr(scheduler, key) <= 0:
+            raise ConfigError(f"scheduler.{key}: expected a positive number of seconds, got {getattr(scheduler, key)}")
     if store.synchronous not in ("normal", "full"):
         raise ConfigError(f"store.synchronous: expected 'normal' or 'full', got {store.synchronous!r}")
     nodes = _nodes(raw.get("nodes", []))
@@ -140,6 +143,8 @@ def _nodes(entries: Any) -> tuple[NodeConfig, ...]:
     result: list[NodeConfig] = []
     for i, entry in enumerate(entries):
         where = f"nodes[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a table, got {entry!r}")
         _reject_unknown(f"{where}.", entry, {"names", "cpus", "mem_mib", "mem", "gpus"})
         names = _expand(f"{where}.names", entry.get("names"))
         cpus = _typed(f"{where}.cpus", entry.get("cpus", 1), int)
@@ -171,6 +176,10 @@ def _expand(key: str, value: Any) -> list[str]:
 
 def _time(key: str, value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
+        if value == -1:
+            return None  # as the string "-1": UNLIMITED
+        if value < 0:
+            raise ConfigError(f"{key}: expected minutes (a non-negative number) or a Slurm time, got {value}")
         return value * 60 or None  # a bare number is minutes, as in slurm.conf
     try:
         return parse_time_limit(str(value))
@@ -197,14 +206,19 @@ def _partition(i: int, entry: Any, node_names: list[str]) -> Partition:
     if state not in ("UP", "DOWN"):
         raise ConfigError(f"{where}.state: expected 'UP' or 'DOWN', got {state!r}")
     mem = entry.get("default_mem_per_cpu_mib")
-    return Partition(
+    max_time = _time(f"{where}.max_time", entry.get("max_time", "UNLIMITED"))
+    default_time = _time(f"{where}.default_time", entry["default_time"]) if "default_time" in entry else None
+    partition = Partition(
         name=name,
         node_names=tuple(members),
         is_default=_typed(f"{where}.default", entry.get("default", False), bool),
         is_up=state == "UP",
-        max_time_s=_time(f"{where}.max_time", entry.get("max_time", "UNLIMITED")),
-        default_time_s=_time(f"{where}.default_time", entry["default_time"]) if "default_time" in entry else None,
+        max_time_s=max_time,
+        default_time_s=default_time,
         default_mem_per_cpu_mib=None if mem is None else _typed(f"{where}.default_mem_per_cpu_mib", mem, int),
         priority_tier=_typed(f"{where}.priority_tier", entry.get("priority_tier", 1), int),
         has_all_nodes=nodes_value == "ALL",
     )
+    if "default_time" in entry and not partition.allows_time_limit(default_time):
+        raise ConfigError(f"{where}.default_time: longer than max_time")
+    return partition

@@ -52,10 +52,10 @@ class JobSpec:
             ("script", self.script.startswith("#!"),
              'this does not look like a batch script: the first line must start with #! followed by the interpreter'),
             ("name", len(self.name) <= MAX_NAME_LEN, f"longer than {MAX_NAME_LEN} characters"),
-            ("n_nodes", self.n_nodes >= 0, "must be a positive count"),
-            ("n_tasks", self.n_tasks >= 0, "must be a positive count"),
+            ("n_nodes", self.n_nodes >= 0, "must not be negative"),
+            ("n_tasks", self.n_tasks >= 0, "must not be negative"),
             ("cpus_per_task", self.cpus_per_task >= 1, "must be at least 1"),
-            ("n_tasks_per_node", self.n_tasks_per_node >= 0, "must be a positive count"),
+            ("n_tasks_per_node", self.n_tasks_per_node >= 0, "must not be negative"),
             ("mem_per_node_mib", self.mem_per_node_mib is None or self.mem_per_node_mib >= 0, "must not be negative"),
             ("mem_per_cpu_mib", self.mem_per_cpu_mib is None or self.mem_per_cpu_mib >= 0, "must not be negative"),
             ("mem", self.mem_per_node_mib is None or self.mem_per_cpu_mib is None,
@@ -105,7 +105,12 @@ def shape_job(spec: JobSpec, *, largest_node_cpus: int, default_mem_per_cpu_mib:
             per_node_tasks = max(largest_node_cpus // cpt, 1)
             n_nodes = math.ceil(n_tasks / per_node_tasks)
     n_nodes = max(1, min(n_nodes, n_tasks))
-    tasks_per_node = spec.n_tasks_per_node or math.ceil(n_tasks / n_nodes)
+    tasks_per_node = math.ceil(n_tasks / n_nodes)
+    if spec.n_tasks_per_node:
+        # --ntasks-per-node is a maximum when -n is given too (sbatch(1)).
+        if tasks_per_node > spec.n_tasks_per_node:
+            raise InvalidJobSpec(f"ntasks: {n_tasks} tasks do not fit on {n_nodes} node(s) with at most "
+                                 f"{spec.n_tasks_per_node} task(s) per node")
     cpus = tasks_per_node * cpt
     if spec.mem_per_node_mib is not None:
         mem = spec.mem_per_node_mib

@@ -109,7 +109,7 @@ def parse_begin_time(text: str, *, now: float) -> float:
     value = text.strip().lower()
     match = re.fullmatch(r"now(?:\+(\d+)([a-z]*))?", value)
     if match:
-        count, unit = match.group(1), match.group(2)
+        count, unit = match.group(1), match.group(2) or ""
         if unit not in _OFFSET_UNITS:
             raise ValueError(f"invalid begin time {text!r}: unknown unit {unit!r}")
         return now + (int(count) * _OFFSET_UNITS[unit] if count else 0)

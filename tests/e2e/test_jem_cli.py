@@ -1,0 +1,175 @@
+"""The `jem` command as a new user runs it: jem up, submit, jobs, show, cancel, nodes, down."""
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+JEM = [sys.executable, "-m", "jem.cli.main"]
+
+
+def jem(*args: str, env: dict | None = None, cwd: str | None = None, check: bool = True, stdin: str | None = None):
+    result = subprocess.run([*JEM, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+                            input=stdin)
+    if check and result.returncode != 0:
+        raise AssertionError(f"jem {' '.join(args)} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+def processes_mentioning(text: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and text in " ".join(process.info["cmdline"] or []):
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def local_cluster(tmp_path_factory):
+    """`jem up --nodes 4 --cpus-per-node 4` in a fresh state dir; `jem down` afterwards."""
+    root = tmp_path_factory.mktemp("jemup")
+    state_dir = str(root / "state")
+    out = jem("up", "--nodes", "4", "--cpus-per-node", "4", "--mem-per-node", "2048", "--state-dir", state_dir)
+    env = dict(os.environ)
+    with open(os.path.join(state_dir, "env")) as f:
+        for line in f:
+            key, value = line.removeprefix("export ").strip().split("=", 1)
+            env[key] = value
+    try:
+        yield {"state_dir": state_dir, "env": env, "root": str(root), "up_output": out.stdout}
+    finally:
+        jem("down", "--state-dir", state_dir, check=False)
+
+
+def test_jem_up_prints_how_to_use_it_and_brings_every_node_up(local_cluster):
+    assert "4 nodes" in local_cluster["up_output"]
+    assert f"source {local_cluster['state_dir']}/env" in local_cluster["up_output"]
+    nodes = json.loads(jem("nodes", "--json", env=local_cluster["env"]).stdout)["nodes"]
+    assert [n["name"] for n in nodes] == ["n1", "n2", "n3", "n4"]
+    assert all(n["state"] == "IDLE" and n["cpus"] == 4 for n in nodes)
+    assert all(n["cgroup_mode"] in ("v1", "v2", "hybrid", "none") for n in nodes)
+
+
+def test_two_hundred_jobs_each_run_exactly_once(local_cluster, tmp_path):
+    env = local_cluster["env"]
+    ids_file = tmp_path / "ids.txt"
+    script = tmp_path / "job.sh"
+    script.write_text(f"#!/bin/sh\necho $SLURM_JOB_ID >> {ids_file}\n")
+
+    def submit(_):
+        out = jem("submit", "-o", "/dev/null", str(script), env=env, cwd=str(tmp_path)).stdout
+        assert out.startswith("Submitted batch job ")
+        return int(out.split()[-1])
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        job_ids = list(pool.map(submit, range(200)))
+    assert len(set(job_ids)) == 200
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        jobs = json.loads(jem("jobs", "--json", env=env).stdout)["jobs"]
+        states = {j["job_id"]: j["state"] for j in jobs if j["job_id"] in set(job_ids)}
+        if len(states) == 200 and all(s == "COMPLETED" for s in states.values()):
+            break
+        time.sleep(0.5)
+    assert sorted(states.values()) == ["COMPLETED"] * 200
+    ran = [int(line) for line in ids_file.read_text().split()]
+    assert sorted(ran) == sorted(job_ids)  # every job ran, and none twice
+
+
+def test_submit_show_and_cancel_through_the_cli(local_cluster, tmp_path):
+    env = local_cluster["env"]
+    out = jem("submit", "--parsable", "-J", "sleeper", "--wrap", "sleep 60", env=env, cwd=str(tmp_path)).stdout
+    job_id = out.strip()
+    assert job_id.isdigit()
+    for _ in range(100):
+        shown = json.loads(jem("show", job_id, "--json", env=env).stdout)
+        if shown["state"] == "RUNNING":
+            break
+        time.sleep(0.1)
+    assert shown["name"] == "sleeper" and shown["state"] == "RUNNING"
+    assert jem("cancel", job_id, env=env).returncode == 0
+    for _ in range(100):
+        shown = json.loads(jem("show", job_id, "--json", env=env).stdout)
+        if shown["state"] == "CANCELLED":
+            break
+        time.sleep(0.1)
+    assert shown["state"] == "CANCELLED"
+    text = jem("show", job_id, env=env).stdout
+    assert f"JobId={job_id}" in text and "JobState=CANCELLED" in text
+    table = jem("jobs", env=env).stdout.splitlines()
+    assert table[0].split()[:5] == ["JOBID", "PARTITION", "NAME", "USER", "STATE"]
+    assert any(line.split()[0] == job_id and "CANCELLED" in line for line in table[1:])
+
+
+def test_script_from_stdin_and_output_pattern(local_cluster, tmp_path):
+    env = local_cluster["env"]
+    out = jem("submit", "-J", "piped", "-o", "out-%x-%j.txt", env=env, cwd=str(tmp_path),
+              stdin="#!/bin/sh\necho piped $SLURM_JOB_NAME\n").stdout
+    job_id = out.split()[-1]
+    path = tmp_path / f"out-piped-{job_id}.txt"
+    for _ in range(100):
+        if path.exists() and path.read_text():
+            break
+        time.sleep(0.1)
+    assert path.read_text() == "piped piped\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["submit", "-c", "64", "--wrap", "true"], "Requested node configuration is not available"),
+    (["submit", "-p", "nosuch", "--wrap", "true"], "Invalid partition name specified"),
+    (["submit", "-t", "abc", "--wrap", "true"], "invalid time limit 'abc'"),
+    (["submit", "--mem", "lots", "--wrap", "true"], "invalid memory size 'lots'"),
+    (["show", "999999"], "Invalid job id specified"),
+    (["cancel", "999999"], "Invalid job id specified"),
+    (["submit", "/nonexistent/script.sh"], "unable to open file /nonexistent/script.sh"),
+])
+def test_errors_are_one_line_on_stderr_with_exit_1(local_cluster, tmp_path, args, message):
+    result = jem(*args, env=local_cluster["env"], cwd=str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_script_without_shebang_is_rejected(local_cluster, tmp_path):
+    script = tmp_path / "noshebang.sh"
+    script.write_text("echo hi\n")
+    result = jem("submit", str(script), env=local_cluster["env"], cwd=str(tmp_path), check=False)
+    assert result.returncode == 1 and "does not look like a batch script" in result.stderr
+
+
+def test_unreachable_controller_is_named_without_a_traceback(tmp_path):
+    env = dict(os.environ, JEM_CONTROLLER="127.0.0.1:1")
+    result = jem("jobs", env=env, check=False)
+    assert result.returncode == 1
+    assert "Unable to contact JEM controller" in result.stderr and "127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_1_not_2(tmp_path):
+    result = jem("cancel", "notanumber", check=False)
+    assert result.returncode == 1 and "invalid job id" in result.stderr
+
+
+def test_jem_down_leaves_no_process(tmp_path):
+    state_dir = str(tmp_path / "state")
+    jem("up", "--nodes", "2", "--cpus-per-node", "1", "--mem-per-node", "512", "--state-dir", state_dir)
+    with open(os.path.join(state_dir, "pids")) as f:
+        pids = json.load(f)
+    env = dict(os.environ, JEM_STATE_DIR=state_dir)
+    env.pop("JEM_CONTROLLER", None)  # found through the state dir's address file
+    jem("submit", "--wrap", "sleep 300", env=env, cwd=str(tmp_path))
+    out = jem("down", "--state-dir", state_dir).stdout
+    assert "2 agents, 1 controller" in out
+    for pid in [pids["controller"], *pids["agents"].values()]:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert processes_mentioning(state_dir) == []
+    assert not os.path.exists(os.path.join(state_dir, "env"))

@@ -1,0 +1,80 @@
+"""The layer table of docs/architecture.md, enforced: imports only ever point down it."""
+
+import ast
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+STDLIB = set(sys.stdlib_module_names)
+
+# package -> the first-party packages and third-party libraries it may import
+ALLOWED = {
+    "jem._core": {"jem._core", "numpy"},
+    "jem.model": {"jem.model", "hostlist"},
+    "jem.scheduler": {"jem.scheduler", "jem.model", "jem._core", "numpy"},
+    "jem.store": {"jem.store", "jem.model"},
+    "jem.convert": {"jem.model", "jem.v1", "google.protobuf"},
+    "jem.controller": {"jem.controller", "jem.model", "jem.scheduler", "jem.store", "jem.v1", "jem.convert", "grpc"},
+    "jem.agent": {"jem.agent", "jem.model", "jem.v1", "jem.convert", "grpc", "psutil", "hostlist"},
+    "jem.client": {"jem.model", "jem.v1", "jem.convert", "grpc"},
+    "jem.cli": {"jem.cli", "jem.client", "jem.model", "hostlist", "psutil"},
+}
+# The CLI starts the daemons: these two modules, imported inside the command functions only.
+ENTRY_POINTS = {"jem/cli/daemons.py": {"jem.controller.server", "jem.agent.main"}}
+
+
+def _module_name(path: pathlib.Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _layer(module: str) -> str:
+    for layer in sorted(ALLOWED, key=len, reverse=True):
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    raise AssertionError(f"{module} belongs to no layer of the table")
+
+
+def _imports(path: pathlib.Path) -> list[str]:
+    if path.suffix in (".pyx", ".pxd"):
+        return re.findall(r"^\s*(?:from|c?import)\s+([\w.]+)", path.read_text(), re.M)
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "jem":
+            names.extend(f"jem.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+def _allowed(name: str, allowed: set[str]) -> bool:
+    top = name.split(".")[0]
+    if top in STDLIB or top in ("libc", "cython"):
+        return True
+    return any(name == a or name.startswith(a + ".") for a in allowed)
+
+
+def test_every_import_points_down_the_layer_table():
+    sources = [p for p in (ROOT / "jem").rglob("*") if p.suffix in (".py", ".pyx", ".pxd")
+               and "v1" not in p.relative_to(ROOT).parts]
+    assert len(sources) > 30
+    violations = []
+    for path in sources:
+        module = _module_name(path)
+        if module.endswith(".__init__"):
+            module = module[: -len(".__init__")]
+        allowed = ALLOWED[_layer(module)] | ENTRY_POINTS.get(str(path.relative_to(ROOT)), set())
+        violations += [f"{path.relative_to(ROOT)} imports {name}" for name in _imports(path)
+                       if not _allowed(name, allowed)]
+    assert violations == []
+
+
+def test_grpc_and_generated_stubs_stay_in_the_adapters():
+    for path in (ROOT / "jem").rglob("*.py"):
+        rel = path.relative_to(ROOT).parts
+        if rel[1] in ("controller", "agent", "v1") or rel[1] in ("client.py", "convert.py"):
+            continue
+        imports = _imports(path)
+        assert not any(n == "grpc" or n.startswith(("grpc.", "jem.v1")) for n in imports), path

@@ -1,0 +1,81 @@
+"""The SQLite store: committed before return, ids never reused, events append-only."""
+
+import sqlite3
+
+from jem.model.job import Job, JobShape, JobSpec
+from jem.model.resources import Resources
+from jem.model.states import JobEvent, JobState
+from jem.store import JobChange, SqliteStore
+from jem.store.base import NodeRecord
+
+
+def _job(**fields) -> Job:
+    base = dict(job_id=0, spec=JobSpec(script="#!/bin/sh\n", partition="p"), user="ann", uid=1, gid=1,
+                submit_time=10.0, shape=JobShape(1, 1, Resources(1, 100, 0)), time_limit_s=None)
+    base.update(fields)
+    return Job(**base)
+
+
+def test_jobs_and_events_survive_reopening(tmp_path):
+    path = str(tmp_path / "jem.db")
+    store = SqliteStore(path)
+    job_id, seq = store.add_job(_job(), time=10.0)
+    job = store.get_job(job_id)
+    job.state, job.nodes, job.start_time = JobState.RUNNING, ("n1",), 11.0
+    store.commit([JobChange(job, JobEvent.START, 11.0, "n1")])
+    store.close()
+    reopened = SqliteStore(path)
+    assert reopened.get_job(job_id) == job
+    events = reopened.job_events(job_id)
+    assert [(e.event, e.state) for e in events] == [("submit", "PENDING"), ("start", "RUNNING")]
+    assert events[0].seq == seq < events[1].seq
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_ids_are_never_reused_even_after_deleting_jobs(tmp_path):
+    path = str(tmp_path / "jem.db")
+    store = SqliteStore(path)
+    first, _ = store.add_job(_job(), time=1.0)
+    second, _ = store.add_job(_job(), time=2.0)
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM job_events")
+    db.execute("DELETE FROM jobs")
+    db.commit()
+    db.close()
+    third, _ = SqliteStore(path).add_job(_job(), time=3.0)
+    assert first < second < third
+
+
+def test_load_jobs_skips_jobs_ended_long_ago(tmp_path):
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    old_id, _ = store.add_job(_job(), time=1.0)
+    old = store.get_job(old_id)
+    old.state, old.end_time = JobState.CANCELLED, 5.0
+    store.commit([JobChange(old, JobEvent.CANCEL, 5.0)])
+    live_id, _ = store.add_job(_job(), time=6.0)
+    assert [j.job_id for j in store.load_jobs(ended_after=100.0)] == [live_id]
+    assert [j.job_id for j in store.load_jobs(ended_after=None)] == [old_id, live_id]
+    assert [j.job_id for j in store.list_jobs(states=["CANCELLED"])] == [old_id]
+
+
+def test_a_failed_commit_writes_nothing(tmp_path):
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    job_id, _ = store.add_job(_job(), time=1.0)
+    job = store.get_job(job_id)
+    job.state = JobState.RUNNING
+    ghost = _job(job_id=999)  # not in the store: its event violates the foreign key
+    try:
+        store.commit([JobChange(job, JobEvent.START, 2.0), JobChange(ghost, JobEvent.START, 2.0)])
+    except sqlite3.IntegrityError:
+        pass
+    assert store.get_job(job_id).state is JobState.PENDING
+    assert len(store.job_events(job_id)) == 1
+
+
+def test_node_drains_are_remembered(tmp_path):
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    store.save_node(NodeRecord("n1", True, "disk"))
+    store.save_node(NodeRecord("n1", False, ""))
+    store.save_node(NodeRecord("n2", True, "fan"))
+    assert store.load_nodes() == [NodeRecord("n1", False, ""), NodeRecord("n2", True, "fan")]
