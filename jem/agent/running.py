@@ -55,6 +55,9 @@ class RunningJobs:
         self._lock = threading.Lock()
         self._jobs: dict[int, RunningJob] = {}
         self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
+        # Kills that arrived before their launch (the two RPCs race): the launch is
+        # then reported as killed without running anything.
+        self._killed_early: set[int] = set()
         self._is_root = os.geteuid() == 0
         # Writing a script and forking must not overlap: a child forked by another
         # thread holds the script's write descriptor until it execs, and exec of the
@@ -74,7 +77,13 @@ class RunningJobs:
             self._seen[launch.job_id] = None
             if len(self._seen) > REMEMBERED_JOBS:
                 self._seen.popitem(last=False)
+            killed_early = launch.job_id in self._killed_early
+            self._killed_early.discard(launch.job_id)
         t_start = self._clock()
+        if killed_early:
+            self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.KILLED, start_time=t_start,
+                                   end_time=t_start, detail="killed before it started"))
+            return
         try:
             with self._spawn_lock:
                 process = self._spawn(launch)
@@ -95,6 +104,9 @@ class RunningJobs:
         """Send `signum` to every process of the job (0: kill it). None if not running here."""
         with self._lock:
             job = self._jobs.get(job_id)
+            if job is None and signum == 0 and job_id not in self._seen:
+                self._killed_early.add(job_id)
+                return 0
         if job is None:
             return None
         if signum == 0:
