@@ -45,7 +45,11 @@ def run_controller(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"jem controller: error: {exc}", file=sys.stderr)
         return 1
-    serve(config)
+    try:
+        serve(config)
+    except OSError as exc:  # cannot listen, state directory in use
+        print(f"jem controller: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,6 +7,7 @@ next heartbeat and reconciliation settles the rest. It writes its address to
 `<state_dir>/controller.addr` once it serves, for clients and `jem up`.
 """
 
+import fcntl
 import logging
 import os
 import signal
@@ -46,6 +47,7 @@ class Controller:
         self.config = config
         self.state_dir = config.cluster.state_dir or defaults.state_dir()
         os.makedirs(self.state_dir, exist_ok=True)
+        self._lock_file = _lock_state_dir(self.state_dir)
         now = time.time()
         store = SqliteStore(os.path.join(self.state_dir, "jem.db"), synchronous=config.store.synchronous)
         store.save_partitions(config.partitions)
@@ -95,6 +97,22 @@ class Controller:
             os.unlink(os.path.join(self.state_dir, ADDRESS_FILE))
         except FileNotFoundError:
             pass
+
+
+class StateDirInUse(OSError):
+    """Another controller holds the state directory."""
+
+
+def _lock_state_dir(state_dir: str):
+    """Hold an exclusive lock on the state directory for the life of the process: two
+    controllers on one store would hand out the same job to two agents."""
+    f = open(os.path.join(state_dir, "controller.lock"), "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise StateDirInUse(f"another controller is running on state directory {state_dir}") from None
+    return f
 
 
 def serve(config: Config) -> None:

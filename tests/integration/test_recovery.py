@@ -91,3 +91,15 @@ def test_drained_node_gets_no_new_jobs_and_resume_restores_it(cluster):
         wait_until(lambda: client.get_job(two_nodes).reason is JobReason.RESOURCES, what="Resources reason")
         assert client.resume_node("n1").state is NodeState.IDLE
         assert cluster.wait_job(client, two_nodes).state is JobState.COMPLETED
+
+
+def test_a_second_controller_on_the_same_state_dir_refuses_to_start(cluster):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "jem.cli.main", "controller", "--config", cluster.config_path],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "another controller is running on state directory" in result.stderr
+    with cluster.client() as client:
+        assert len(client.list_nodes()) == 2   # the first one still serves
