@@ -98,10 +98,12 @@ def _read_pids(state_dir: str) -> dict:
         return {}
 
 
-def _spawn(args: list[str], log_path: str) -> subprocess.Popen:
+def _spawn(args: list[str], log_path: str, cwd: str) -> subprocess.Popen:
+    # cwd: `python -m` puts the working directory first on sys.path, and a source
+    # checkout there (without its compiled kernels) would shadow the installed package.
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "jem.cli.main", *args], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, start_new_session=True)
+                                stdout=log, stderr=log, start_new_session=True, cwd=cwd)
 
 
 def _tail(path: str, n: int = 5) -> str:
@@ -130,7 +132,7 @@ def run_up(args: argparse.Namespace) -> int:
         os.unlink(address_path)
 
     controller_log = os.path.join(logs, "controller.log")
-    controller = _spawn(["controller", "--config", config_path], controller_log)
+    controller = _spawn(["controller", "--config", config_path], controller_log, state_dir)
     record = {"controller": controller.pid, "agents": {}}
     _write_pids(state_dir, record)
     address = _wait_for_file(address_path, controller, controller_log)
@@ -138,7 +140,8 @@ def run_up(args: argparse.Namespace) -> int:
         name = f"n{i}"
         agent = _spawn(["agent", "--controller", address, "--name", name, "--cpus", str(args.cpus_per_node),
                         "--memory-mib", str(mem), "--gpus", str(args.gpus_per_node),
-                        "--spool-dir", os.path.join(state_dir, "spool", name)], os.path.join(logs, f"{name}.log"))
+                        "--spool-dir", os.path.join(state_dir, "spool", name)], os.path.join(logs, f"{name}.log"),
+                       state_dir)
         record["agents"][name] = agent.pid
     _write_pids(state_dir, record)
     _wait_for_nodes(address, args.nodes)
