@@ -1,0 +1,50 @@
+from jem._core._types cimport int64_t, intp_t, uint8_t
+
+# Outcome of a pending job after one backfill pass (BF_* mirror jem._core.fit's first three).
+cdef enum:
+    BF_STARTED = 0       # starts now; no higher-priority job of the pass was blocked
+    BF_RESOURCES = 1     # blocked: waits for resources (with a planned start if it holds a reservation)
+    BF_PRIORITY = 2      # waits behind higher-priority jobs (no reservation)
+    BF_BACKFILLED = 3    # starts now, ahead of a blocked higher-priority job, delaying no reservation
+
+# Per-node availability profiles: one linked list of segments per node, in a pool.
+# Segment s covers [seg_time[s], seg_time[seg_next[s]]) (the last one up to BF_INF)
+# with seg_avail[s, :] units available.
+cdef struct Profiles:
+    int64_t *seg_time      # (capacity,)
+    int64_t *seg_avail     # (capacity * n_res,)
+    intp_t *seg_next       # (capacity,) -1 ends a node's list
+    intp_t *head           # (n_nodes,) first segment of each node (starts at now)
+    intp_t n_used          # segments in use
+    intp_t capacity
+    intp_t n_res
+
+cdef bint fits_window(Profiles *p, intp_t node_idx, const int64_t *request,
+                      int64_t t0, int64_t t1) noexcept nogil
+
+cdef int64_t earliest_fit(Profiles *p, intp_t node_idx, const int64_t *request,
+                          int64_t t0, int64_t duration) noexcept nogil
+
+cdef int subtract(Profiles *p, intp_t node_idx, const int64_t *request,
+                  int64_t t0, int64_t t1) noexcept nogil
+
+cdef int backfill_pass(
+    Profiles *p,
+    const uint8_t[::1] usable,           # (n_nodes,) 1 where new jobs may start
+    const uint8_t[:, ::1] membership,    # (n_parts, n_nodes) 1 where node is in partition
+    const int64_t[:, ::1] requests,      # (n_jobs, n_res) per-node request, priority order
+    const int64_t[::1] n_nodes_req,      # (n_jobs,) nodes wanted
+    const intp_t[::1] part_idx,          # (n_jobs,) partition row of each job
+    const int64_t[::1] duration_s,       # (n_jobs,) time limit, BF_INF-capped
+    const intp_t[::1] shape_idx,         # (n_jobs,) jobs with equal (partition, request, n_nodes) share it
+    int64_t now,
+    intp_t reservation_depth,
+    const intp_t[::1] offsets,           # (n_jobs + 1,) start of each job's slots in out_nodes
+    int64_t[::1] shape_fail,             # (n_shapes,) scratch: shortest duration that did not fit now
+    uint8_t[::1] part_blocked,           # (n_parts,) scratch, zeroed by the caller
+    int64_t[::1] node_start,             # (n_nodes,) scratch
+    int64_t[::1] select_buf,             # (n_nodes,) scratch
+    int64_t[::1] out_status,             # (n_jobs,) BF_* per job
+    int64_t[::1] out_start,              # (n_jobs,) planned start (now if started), -1 if none
+    intp_t[::1] out_nodes,               # (offsets[n_jobs],) node index per slot, -1 if none
+) noexcept nogil                         # returns 0, or -1 if the segment pool ran out

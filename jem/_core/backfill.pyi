@@ -1,0 +1,28 @@
+"""Typed Python surface of jem._core.backfill (shapes in comments)."""
+
+import numpy as np
+import numpy.typing as npt
+
+STARTED: int
+RESOURCES: int
+PRIORITY: int
+BACKFILLED: int
+INF: int            # 2**60 s: "never" / unlimited
+CONSERVATIVE: int   # a reservation depth that gives every pending job a reservation
+
+def backfill(
+    free: npt.NDArray[np.int64],          # (n_nodes, n_res) const int64_t[:, ::1]
+    usable: npt.NDArray[np.uint8],        # (n_nodes,) const uint8_t[::1]
+    *,
+    membership: npt.NDArray[np.uint8],    # (n_parts, n_nodes) const uint8_t[:, ::1]
+    requests: npt.NDArray[np.int64],      # (n_jobs, n_res) const int64_t[:, ::1], priority order
+    n_nodes_req: npt.NDArray[np.int64],   # (n_jobs,) const int64_t[::1], each >= 1
+    part_idx: npt.NDArray[np.intp],       # (n_jobs,) const intp_t[::1]
+    duration_s: npt.NDArray[np.int64],    # (n_jobs,) const int64_t[::1], each >= 1, INF if unlimited
+    run_node: npt.NDArray[np.intp],       # (n_pairs,) const intp_t[::1]
+    run_end: npt.NDArray[np.int64],       # (n_pairs,) const int64_t[::1], INF if unlimited
+    run_alloc: npt.NDArray[np.int64],     # (n_pairs, n_res) const int64_t[:, ::1]
+    now: int,
+    reservation_depth: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.intp]]: ...
+    # (status (n_jobs,), start (n_jobs,), offsets (n_jobs + 1,), nodes (offsets[-1],))

@@ -1,0 +1,431 @@
+"""Backfill planning over per-node availability profiles: one pass, one parameter.
+
+Jobs come in priority order. Each either starts now (on nodes where its
+request fits for its whole time limit without cutting into any reservation),
+or is blocked. With `reservation_depth` 0 a blocked job blocks the rest of
+its partition (plain priority order, as jem._core.fit.first_fit). With depth
+k > 0 the first k blocked jobs each reserve the earliest time their request
+fits on enough nodes, and every later job may start now only where it delays
+none of them: k = 1 is EASY, k >= n_jobs is conservative backfill.
+
+Times are integer seconds; BF_INF (2**60) stands for "never" / "unlimited".
+Resources are int64 units in jem.model.resources.Res column order.
+
+Worked example (one 4-CPU node, now = 0): a running job holds 3 CPUs until
+t = 100. Queue: A wants 4 CPUs for 50 s, B 1 CPU for 100 s, C 1 CPU for 200 s.
+A does not fit now; with depth 1 it reserves [100, 150). B fits in the free
+CPU and ends by 100: it is backfilled. C would hold that CPU past 100, when A
+needs all four: it waits (Priority).
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from jem._core._types cimport int64_t, intp_t, uint8_t
+
+cnp.import_array()
+
+STARTED = BF_STARTED
+RESOURCES = BF_RESOURCES
+PRIORITY = BF_PRIORITY
+BACKFILLED = BF_BACKFILLED
+INF = 1 << 60
+CONSERVATIVE = 1 << 40   # a reservation depth no queue reaches
+
+cdef int64_t BF_INF = 1 << 60
+
+
+cdef inline int64_t _end_of(Profiles *p, intp_t s) noexcept nogil:
+    cdef intp_t nxt = p.seg_next[s]
+    return p.seg_time[nxt] if nxt != -1 else BF_INF
+
+
+cdef inline bint _seg_fits(Profiles *p, intp_t s, const int64_t *request) noexcept nogil:
+    cdef intp_t r
+    for r in range(p.n_res):
+        if request[r] > p.seg_avail[s * p.n_res + r]:
+            return False
+    return True
+
+
+cdef bint fits_window(Profiles *p, intp_t node_idx, const int64_t *request,
+                      int64_t t0, int64_t t1) noexcept nogil:
+    """True when `request` is available on the node during all of [t0, t1)."""
+    cdef intp_t s = p.head[node_idx]
+    while s != -1:
+        if p.seg_time[s] >= t1:
+            return True
+        if _end_of(p, s) > t0 and not _seg_fits(p, s, request):
+            return False
+        s = p.seg_next[s]
+    return True
+
+
+cdef int64_t earliest_fit(Profiles *p, intp_t node_idx, const int64_t *request,
+                          int64_t t0, int64_t duration) noexcept nogil:
+    """Earliest t >= t0 with `request` available during [t, t + duration); BF_INF if none."""
+    cdef intp_t s = p.head[node_idx]
+    cdef int64_t cand = t0, end
+    while _end_of(p, s) <= t0:
+        s = p.seg_next[s]
+    while s != -1:
+        end = _end_of(p, s)
+        if not _seg_fits(p, s, request):
+            if end >= BF_INF:
+                return BF_INF
+            cand = end
+        elif end >= min(cand + duration, BF_INF):
+            return cand
+        s = p.seg_next[s]
+    return BF_INF
+
+
+cdef intp_t _split(Profiles *p, intp_t s, int64_t t) noexcept nogil:
+    """Split segment s at t (seg_time[s] < t < its end); return the new later half, -1 if the pool is full."""
+    cdef intp_t k = p.n_used, r
+    if k >= p.capacity:
+        return -1
+    p.n_used += 1
+    p.seg_time[k] = t
+    for r in range(p.n_res):
+        p.seg_avail[k * p.n_res + r] = p.seg_avail[s * p.n_res + r]
+    p.seg_next[k] = p.seg_next[s]
+    p.seg_next[s] = k
+    return k
+
+
+cdef int subtract(Profiles *p, intp_t node_idx, const int64_t *request,
+                  int64_t t0, int64_t t1) noexcept nogil:
+    """Take `request` from the node during [t0, t1) (t0 >= the node's first segment). 0, or -1 if the pool is full."""
+    cdef intp_t s = p.head[node_idx], r
+    while _end_of(p, s) <= t0:
+        s = p.seg_next[s]
+    if p.seg_time[s] < t0:
+        s = _split(p, s, t0)
+        if s == -1:
+            return -1
+    while s != -1 and p.seg_time[s] < t1:
+        if _end_of(p, s) > t1 and _split(p, s, t1) == -1:
+            return -1
+        for r in range(p.n_res):
+            p.seg_avail[s * p.n_res + r] -= request[r]
+        s = p.seg_next[s]
+    return 0
+
+
+cdef int64_t _select_nth(int64_t *a, intp_t m, intp_t k) noexcept nogil:
+    """The k-th smallest (0-based) of a[0:m], reordering a (Hoare's selection)."""
+    cdef intp_t lo = 0, hi = m - 1, i, j
+    cdef int64_t pivot, tmp
+    while lo < hi:
+        pivot = a[lo + (hi - lo) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
+                      const int64_t *request, intp_t n_wanted, intp_t part, int64_t duration, int64_t now,
+                      int64_t[::1] node_start, int64_t[::1] select_buf, intp_t *out) noexcept nogil:
+    """Earliest start t at which `n_wanted` allowed nodes each hold `request` for `duration`;
+    reserve it on the first such nodes (index order). Returns t, -1 if never, -2 if the pool is full.
+
+    Each node's earliest fit from t is computed lazily; t jumps to the n-th smallest of
+    them until n nodes agree on it (profiles with reservations are not monotone)."""
+    cdef intp_t n_nodes = usable.shape[0], node_idx, m, found
+    cdef int64_t t = now, t_n
+    for node_idx in range(n_nodes):
+        node_start[node_idx] = -1
+    while True:
+        m = 0
+        for node_idx in range(n_nodes):
+            if usable[node_idx] and membership[part, node_idx]:
+                if node_start[node_idx] < t:
+                    node_start[node_idx] = earliest_fit(p, node_idx, request, t, duration)
+                select_buf[m] = node_start[node_idx]
+                m += 1
+        if m < n_wanted:
+            return -1
+        t_n = _select_nth(&select_buf[0], m, n_wanted - 1)
+        if t_n >= BF_INF:
+            return -1
+        if t_n == t:
+            break
+        t = t_n
+    found = 0
+    for node_idx in range(n_nodes):
+        if found == n_wanted:
+            break
+        if usable[node_idx] and membership[part, node_idx] and node_start[node_idx] == t:
+            if subtract(p, node_idx, request, t, min(t + duration, BF_INF)) != 0:
+                return -2
+            out[found] = node_idx
+            found += 1
+    return t
+
+
+cdef intp_t _fit_now(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
+                     const int64_t *request, intp_t n_wanted, intp_t part, int64_t now, int64_t end,
+                     intp_t *out) noexcept nogil:
+    """Up to n_wanted allowed nodes (index order) holding `request` during [now, end); returns how many."""
+    cdef intp_t node_idx, found = 0
+    for node_idx in range(usable.shape[0]):
+        if found == n_wanted:
+            break
+        if usable[node_idx] and membership[part, node_idx] and fits_window(p, node_idx, request, now, end):
+            out[found] = node_idx
+            found += 1
+    return found
+
+
+cdef int backfill_pass(
+    Profiles *p,
+    const uint8_t[::1] usable,
+    const uint8_t[:, ::1] membership,
+    const int64_t[:, ::1] requests,
+    const int64_t[::1] n_nodes_req,
+    const intp_t[::1] part_idx,
+    const int64_t[::1] duration_s,
+    const intp_t[::1] shape_idx,
+    int64_t now,
+    intp_t reservation_depth,
+    const intp_t[::1] offsets,
+    int64_t[::1] shape_fail,
+    uint8_t[::1] part_blocked,
+    int64_t[::1] node_start,
+    int64_t[::1] select_buf,
+    int64_t[::1] out_status,
+    int64_t[::1] out_start,
+    intp_t[::1] out_nodes,
+) noexcept nogil:
+    cdef intp_t n_jobs = requests.shape[0], job_idx, k, n_wanted, part, found, shape
+    cdef intp_t n_reserved = 0
+    cdef int64_t end, duration, t
+    cdef bint any_blocked = False
+    cdef intp_t *slots
+    cdef const int64_t *request
+    for k in range(out_nodes.shape[0]):
+        out_nodes[k] = -1
+    for job_idx in range(n_jobs):
+        out_start[job_idx] = -1
+        part = part_idx[job_idx]
+        if reservation_depth == 0 and part_blocked[part]:
+            out_status[job_idx] = BF_PRIORITY
+            continue
+        n_wanted = n_nodes_req[job_idx]
+        duration = duration_s[job_idx]
+        end = min(now + duration, BF_INF)
+        request = &requests[job_idx, 0]
+        slots = &out_nodes[offsets[job_idx]] if n_wanted > 0 else NULL
+        shape = shape_idx[job_idx]
+        found = 0
+        if duration < shape_fail[shape]:
+            found = _fit_now(p, usable, membership, request, n_wanted, part, now, end, slots)
+        if found == n_wanted:
+            for k in range(found):
+                if subtract(p, slots[k], request, now, end) != 0:
+                    return -1
+            out_status[job_idx] = BF_BACKFILLED if any_blocked and reservation_depth > 0 else BF_STARTED
+            out_start[job_idx] = now
+            continue
+        if duration < shape_fail[shape]:
+            shape_fail[shape] = duration
+        for k in range(found):
+            slots[k] = -1
+        any_blocked = True
+        out_status[job_idx] = BF_RESOURCES
+        if reservation_depth == 0:
+            part_blocked[part] = 1
+        elif n_reserved < reservation_depth:
+            t = _reserve(p, usable, membership, request, n_wanted, part, duration, now,
+                         node_start, select_buf, slots)
+            if t == -2:
+                return -1
+            if t >= 0:
+                out_start[job_idx] = t
+                n_reserved += 1
+        else:
+            out_status[job_idx] = BF_PRIORITY
+    return 0
+
+
+cdef int _build_profiles(Profiles *p, const int64_t[:, ::1] free, const intp_t[::1] run_node,
+                         const int64_t[::1] run_end, const int64_t[:, ::1] run_alloc, int64_t now) noexcept nogil:
+    """One segment per node from now (its free units), then a step up at each running
+    allocation's expected end; run_* sorted by (node, end), every end > now."""
+    cdef intp_t n_nodes = free.shape[0], node_idx, s, tail, k = 0, r
+    for node_idx in range(n_nodes):
+        s = p.n_used
+        p.n_used += 1
+        p.seg_time[s] = now
+        p.seg_next[s] = -1
+        for r in range(p.n_res):
+            p.seg_avail[s * p.n_res + r] = free[node_idx, r]
+        p.head[node_idx] = s
+        tail = s
+        while k < run_node.shape[0] and run_node[k] == node_idx:
+            if run_end[k] != p.seg_time[tail]:
+                s = p.n_used
+                p.n_used += 1
+                p.seg_time[s] = run_end[k]
+                p.seg_next[s] = -1
+                for r in range(p.n_res):
+                    p.seg_avail[s * p.n_res + r] = p.seg_avail[tail * p.n_res + r]
+                p.seg_next[tail] = s
+                tail = s
+            for r in range(p.n_res):
+                p.seg_avail[tail * p.n_res + r] += run_alloc[k, r]
+            k += 1
+    return 0
+
+
+def _require(arr, name, dtype, ndim):
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array, got {type(arr).__name__}")
+    if arr.dtype != dtype or arr.ndim != ndim or not arr.flags.c_contiguous:
+        raise ValueError(f"{name}: expected a C-contiguous {ndim}-d {np.dtype(dtype).name} array, "
+                         f"got {arr.ndim}-d {arr.dtype} (contiguous={arr.flags.c_contiguous})")
+
+
+def _check(free, usable, membership, requests, n_nodes_req, part_idx, duration_s, run_node, run_end, run_alloc):
+    for arr, name, dtype, ndim in ((free, "free", np.int64, 2), (usable, "usable", np.uint8, 1),
+                                   (membership, "membership", np.uint8, 2), (requests, "requests", np.int64, 2),
+                                   (n_nodes_req, "n_nodes_req", np.int64, 1), (part_idx, "part_idx", np.intp, 1),
+                                   (duration_s, "duration_s", np.int64, 1), (run_node, "run_node", np.intp, 1),
+                                   (run_end, "run_end", np.int64, 1), (run_alloc, "run_alloc", np.int64, 2)):
+        _require(arr, name, dtype, ndim)
+    n_nodes, n_res = free.shape[0], free.shape[1]
+    n_jobs = requests.shape[0]
+    if usable.shape[0] != n_nodes or membership.shape[1] != n_nodes:
+        raise ValueError("backfill: node dimension disagrees")
+    if (requests.shape[1] != n_res or n_nodes_req.shape[0] != n_jobs or part_idx.shape[0] != n_jobs
+            or duration_s.shape[0] != n_jobs):
+        raise ValueError("backfill: job dimension disagrees")
+    if run_end.shape[0] != run_node.shape[0] or run_alloc.shape[0] != run_node.shape[0] \
+            or run_alloc.shape[1] != n_res:
+        raise ValueError("backfill: running dimension disagrees")
+    if n_jobs and (part_idx.min() < 0 or part_idx.max() >= membership.shape[0]):
+        raise ValueError("backfill: part_idx out of range")
+    if n_jobs and n_nodes_req.min() < 1:
+        raise ValueError("backfill: every job needs at least one node")
+    if n_jobs and duration_s.min() < 1:
+        raise ValueError("backfill: every time limit must be at least 1 s")
+    if run_node.shape[0] and (run_node.min() < 0 or run_node.max() >= n_nodes):
+        raise ValueError("backfill: run_node out of range")
+
+
+def _shapes(part_idx, n_nodes_req, requests):
+    """Index of each job's (partition, node count, request) among the distinct ones."""
+    if requests.shape[0] == 0:
+        return np.zeros(0, dtype=np.intp), 0
+    keys = np.column_stack((part_idx.astype(np.int64), n_nodes_req, requests))
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = np.ascontiguousarray(inverse.reshape(-1), dtype=np.intp)
+    return inverse, int(inverse.max()) + 1
+
+
+def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
+             run_node, run_end, run_alloc, now, reservation_depth):
+    """Plan one backfill pass over jobs given in priority order.
+
+    free (n_nodes, n_res) int64 units free now; usable (n_nodes,) uint8;
+    membership (n_parts, n_nodes) uint8; requests (n_jobs, n_res) int64 per node;
+    n_nodes_req (n_jobs,) int64 >= 1; part_idx (n_jobs,) intp; duration_s (n_jobs,)
+    int64 time limits >= 1 (INF for unlimited); running allocations as pairs:
+    run_node (n_pairs,) intp, run_end (n_pairs,) int64 expected end (start + time
+    limit; INF if unlimited; an end <= now counts as now + 1), run_alloc (n_pairs,
+    n_res) int64 units that return to the node at run_end. now: int seconds.
+    reservation_depth: 0 plain priority order, 1 EASY, CONSERVATIVE.
+
+    Returns (status, start, offsets, nodes): status[j] is STARTED, BACKFILLED,
+    RESOURCES or PRIORITY; start[j] is now for started jobs, the reserved start
+    for jobs holding a reservation, else -1; job j's nodes (started or reserved)
+    are nodes[offsets[j]:offsets[j+1]], -1 otherwise. No input is modified.
+    """
+    _check(free, usable, membership, requests, n_nodes_req, part_idx, duration_s, run_node, run_end, run_alloc)
+    if reservation_depth < 0:
+        raise ValueError("backfill: reservation_depth must be >= 0")
+    n_nodes, n_res = free.shape[0], free.shape[1]
+    n_jobs = requests.shape[0]
+    cdef int64_t now_c = int(now)
+    durations = np.minimum(duration_s, INF)
+    ends = np.minimum(np.maximum(run_end, now_c + 1), INF)
+    keep = ends < INF
+    order = np.lexsort((ends[keep], run_node[keep]))
+    r_node = np.ascontiguousarray(run_node[keep][order])
+    r_end = np.ascontiguousarray(ends[keep][order])
+    r_alloc = np.ascontiguousarray(run_alloc[keep][order])
+    offsets = np.zeros(n_jobs + 1, dtype=np.intp)
+    np.cumsum(n_nodes_req, out=offsets[1:])
+    shape_idx, n_shapes = _shapes(part_idx, n_nodes_req, requests)
+    capacity = n_nodes + r_node.shape[0] + 2 * int(offsets[n_jobs]) + 1
+    seg_time = np.empty(capacity, dtype=np.int64)
+    seg_avail = np.empty(capacity * n_res + 1, dtype=np.int64)
+    seg_next = np.empty(capacity, dtype=np.intp)
+    head = np.empty(n_nodes + 1, dtype=np.intp)
+    shape_fail = np.full(n_shapes + 1, INF + 1, dtype=np.int64)
+    blocked = np.zeros(membership.shape[0], dtype=np.uint8)
+    node_start = np.empty(n_nodes + 1, dtype=np.int64)
+    select_buf = np.empty(n_nodes + 1, dtype=np.int64)
+    status = np.empty(n_jobs, dtype=np.int64)
+    start = np.empty(n_jobs, dtype=np.int64)
+    nodes = np.empty(offsets[n_jobs], dtype=np.intp)
+
+    cdef int64_t[::1] seg_time_v = seg_time
+    cdef int64_t[::1] seg_avail_v = seg_avail
+    cdef intp_t[::1] seg_next_v = seg_next
+    cdef intp_t[::1] head_v = head
+    cdef Profiles p
+    p.seg_time = &seg_time_v[0]
+    p.seg_avail = &seg_avail_v[0]
+    p.seg_next = &seg_next_v[0]
+    p.head = &head_v[0]
+    p.n_used = 0
+    p.capacity = capacity
+    p.n_res = n_res
+    cdef const int64_t[:, ::1] free_v = free
+    cdef const intp_t[::1] r_node_v = r_node
+    cdef const int64_t[::1] r_end_v = r_end
+    cdef const int64_t[:, ::1] r_alloc_v = r_alloc
+    cdef const uint8_t[::1] usable_v = usable
+    cdef const uint8_t[:, ::1] membership_v = membership
+    cdef const int64_t[:, ::1] requests_v = requests
+    cdef const int64_t[::1] n_nodes_v = n_nodes_req
+    cdef const intp_t[::1] part_v = part_idx
+    cdef const int64_t[::1] duration_v = durations
+    cdef const intp_t[::1] shape_v = shape_idx
+    cdef const intp_t[::1] offsets_v = offsets
+    cdef int64_t[::1] shape_fail_v = shape_fail
+    cdef uint8_t[::1] blocked_v = blocked
+    cdef int64_t[::1] node_start_v = node_start
+    cdef int64_t[::1] select_v = select_buf
+    cdef int64_t[::1] status_v = status
+    cdef int64_t[::1] start_v = start
+    cdef intp_t[::1] nodes_v = nodes
+    cdef intp_t depth = min(int(reservation_depth), CONSERVATIVE)
+    cdef int rc
+    with nogil:
+        _build_profiles(&p, free_v, r_node_v, r_end_v, r_alloc_v, now_c)
+        rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
+                           now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
+                           status_v, start_v, nodes_v)
+    if rc != 0:
+        raise RuntimeError("backfill: segment pool exhausted (a bug: its capacity is an upper bound)")
+    return status, start, offsets, nodes

@@ -1,0 +1,278 @@
+"""jem._core.backfill against its plain-Python oracle (tests/oracle/backfill_ref.py).
+
+Property tests on random clusters, running jobs and queues (hypothesis,
+derandomized) for every reservation depth, seeded larger cases, invariants
+that hold whatever the oracle says (no over-allocation at any time, which is
+"no reservation delayed"; reserved starts as early as the queue ahead allows;
+determinism), agreement with fit.first_fit at depth 0, the named edge cases,
+and the wrapper's argument checks.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from jem._core import backfill as bf
+from jem._core import fit
+from jem.model.resources import N_RES
+from tests.oracle import backfill_ref
+
+PROPERTY_SETTINGS = settings(derandomize=True, max_examples=200, deadline=None)
+NOW = 1000
+DEPTHS = (0, 1, 2, bf.CONSERVATIVE)
+
+
+def make_inputs(free, usable, membership, requests, n_nodes_req, part_idx, duration_s,
+                run_node, run_end, run_alloc):
+    """Typed, C-contiguous arguments exactly as bf.backfill requires them (without now and depth)."""
+    n_nodes, n_jobs, n_pairs = len(free), len(requests), len(run_node)
+    return dict(
+        free=np.array(free, dtype=np.int64).reshape(n_nodes, N_RES),
+        usable=np.array(usable, dtype=np.uint8).reshape(n_nodes),
+        membership=np.array(membership, dtype=np.uint8).reshape(len(membership), n_nodes),
+        requests=np.array(requests, dtype=np.int64).reshape(n_jobs, N_RES),
+        n_nodes_req=np.array(n_nodes_req, dtype=np.int64).reshape(n_jobs),
+        part_idx=np.array(part_idx, dtype=np.intp).reshape(n_jobs),
+        duration_s=np.array(duration_s, dtype=np.int64).reshape(n_jobs),
+        run_node=np.array(run_node, dtype=np.intp).reshape(n_pairs),
+        run_end=np.array(run_end, dtype=np.int64).reshape(n_pairs),
+        run_alloc=np.array(run_alloc, dtype=np.int64).reshape(n_pairs, N_RES),
+    )
+
+
+@st.composite
+def scenarios(draw):
+    """A random cluster (0-8 nodes, 1-2 partitions), running allocations that end
+    within 60 s (some overdue, some unlimited) and a queue of 0-14 jobs."""
+    n_nodes = draw(st.integers(0, 8))
+    n_parts = draw(st.integers(1, 2))
+    n_jobs = draw(st.integers(0, 14))
+    row = lambda hi: st.lists(st.integers(0, hi), min_size=N_RES, max_size=N_RES)  # noqa: E731
+    free = draw(st.lists(row(8), min_size=n_nodes, max_size=n_nodes))
+    usable = draw(st.lists(st.booleans(), min_size=n_nodes, max_size=n_nodes))
+    membership = draw(st.lists(st.lists(st.booleans(), min_size=n_nodes, max_size=n_nodes),
+                               min_size=n_parts, max_size=n_parts))
+    n_pairs = draw(st.integers(0, 12)) if n_nodes else 0
+    run_node = draw(st.lists(st.integers(0, max(n_nodes - 1, 0)), min_size=n_pairs, max_size=n_pairs))
+    ends = st.one_of(st.integers(NOW - 5, NOW + 60), st.just(bf.INF))
+    run_end = draw(st.lists(ends, min_size=n_pairs, max_size=n_pairs))
+    run_alloc = draw(st.lists(row(6), min_size=n_pairs, max_size=n_pairs))
+    requests = draw(st.lists(row(8), min_size=n_jobs, max_size=n_jobs))
+    n_nodes_req = draw(st.lists(st.integers(1, 3), min_size=n_jobs, max_size=n_jobs))
+    part_idx = draw(st.lists(st.integers(0, n_parts - 1), min_size=n_jobs, max_size=n_jobs))
+    durations = st.one_of(st.integers(1, 60), st.just(bf.INF))
+    duration_s = draw(st.lists(durations, min_size=n_jobs, max_size=n_jobs))
+    depth = draw(st.sampled_from(DEPTHS))
+    return make_inputs(free, usable, membership, requests, n_nodes_req, part_idx, duration_s,
+                       run_node, run_end, run_alloc), depth
+
+
+def random_inputs(rng, *, n_nodes, n_jobs, n_parts, n_pairs):
+    """Seeded random case, larger than hypothesis draws."""
+    return make_inputs(
+        rng.integers(0, 16, size=(n_nodes, N_RES)), rng.random(n_nodes) < 0.9,
+        rng.random((n_parts, n_nodes)) < 0.7, rng.integers(0, 24, size=(n_jobs, N_RES)),
+        rng.integers(1, 5, size=n_jobs), rng.integers(0, n_parts, size=n_jobs),
+        rng.integers(1, 500, size=n_jobs), rng.integers(0, n_nodes, size=n_pairs),
+        rng.integers(NOW - 10, NOW + 400, size=n_pairs), rng.integers(0, 12, size=(n_pairs, N_RES)))
+
+
+def run(args, depth, impl=bf):
+    return impl.backfill(args["free"], args["usable"], now=NOW, reservation_depth=depth,
+                         **{k: v for k, v in args.items() if k not in ("free", "usable")})
+
+
+def assert_matches_oracle(args, depth):
+    status, start, offsets, nodes = run(args, depth)
+    ref = run(args, depth, backfill_ref)
+    assert status.dtype == np.int64 and start.dtype == np.int64 and nodes.dtype == np.intp
+    assert (status.tolist(), start.tolist(), offsets.tolist(), nodes.tolist()) == ref
+
+
+def assert_invariants(args, depth, result):
+    """Over time, no node gives more than it has: running jobs hold their units until
+    their expected end, started and reserved jobs take theirs over [start, start + limit)."""
+    status, start, offsets, nodes = result
+    n_jobs = len(args["requests"])
+    assert set(status.tolist()) <= {bf.STARTED, bf.BACKFILLED, bf.RESOURCES, bf.PRIORITY}
+    plan = backfill_ref.Plan(args["free"], args["run_node"], args["run_end"], args["run_alloc"], NOW)
+    for j in range(n_jobs):
+        chosen = nodes[offsets[j]:offsets[j + 1]].tolist()
+        if start[j] < 0:
+            assert chosen == [-1] * int(args["n_nodes_req"][j])
+            continue
+        assert status[j] in ((bf.STARTED, bf.BACKFILLED) if start[j] == NOW else (bf.RESOURCES,))
+        assert len(set(chosen)) == len(chosen)
+        end = min(int(start[j]) + int(args["duration_s"][j]), bf.INF)
+        for node_idx in chosen:
+            assert args["usable"][node_idx] and args["membership"][args["part_idx"][j], node_idx]
+            plan.place(node_idx, args["requests"][j].tolist(), int(start[j]), end)
+    for node_idx in range(len(args["free"])):
+        for t in {NOW} | plan.breakpoints(node_idx):
+            assert min(plan.available(node_idx, t)) >= 0, f"node {node_idx} over-allocated at t={t}"
+    if depth == 0:
+        assert bf.BACKFILLED not in status.tolist()
+
+
+# ---------------------------------------------------------------- kernel vs oracle
+
+def test_status_codes_match_the_oracle_and_fit():
+    assert (bf.STARTED, bf.RESOURCES, bf.PRIORITY, bf.BACKFILLED) == (
+        backfill_ref.STARTED, backfill_ref.RESOURCES, backfill_ref.PRIORITY, backfill_ref.BACKFILLED)
+    assert (bf.STARTED, bf.RESOURCES, bf.PRIORITY) == (fit.STARTED, fit.RESOURCES, fit.PRIORITY)
+    assert bf.INF == backfill_ref.INF
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_backfill_agrees_with_oracle_on_random_queues(scenario):
+    assert_matches_oracle(*scenario)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_backfill_agrees_with_oracle_on_seeded_larger_clusters(seed):
+    rng = np.random.default_rng(seed)
+    args = random_inputs(rng, n_nodes=int(rng.integers(1, 30)), n_jobs=int(rng.integers(1, 60)),
+                         n_parts=int(rng.integers(1, 3)), n_pairs=int(rng.integers(0, 60)))
+    for depth in DEPTHS:
+        assert_matches_oracle(args, depth)
+        assert_invariants(args, depth, run(args, depth))
+
+
+# ---------------------------------------------------------------- invariants
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_backfill_never_over_allocates_nor_delays_a_reservation(scenario):
+    args, depth = scenario
+    assert_invariants(args, depth, run(args, depth))
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_reserved_start_is_what_the_queue_ahead_allows(scenario):
+    """A reservation is placed as if the lower-priority jobs did not exist: backfilling them
+    cannot push it later."""
+    args, depth = scenario
+    status, start, _, _ = run(args, depth)
+    for j in np.flatnonzero((status == bf.RESOURCES) & (start > NOW))[:3]:
+        head = {k: (v[: j + 1] if k in ("requests", "n_nodes_req", "part_idx", "duration_s") else v)
+                for k, v in args.items()}
+        assert run(head, depth)[1][j] == start[j]
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_backfill_is_deterministic_and_leaves_inputs_unmodified(scenario):
+    args, depth = scenario
+    copies = {k: v.copy() for k, v in args.items()}
+    first, second = run(args, depth), run(args, depth)
+    for a, b in zip(first, second):
+        assert np.array_equal(a, b)
+    for k, v in args.items():
+        assert np.array_equal(v, copies[k])
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_depth_zero_is_first_fit(scenario):
+    args, _ = scenario
+    status, start, offsets, nodes = run(args, 0)
+    ff_status, ff_offsets, ff_nodes = fit.first_fit(args["free"], args["usable"], args["membership"],
+                                                    args["requests"], args["n_nodes_req"], args["part_idx"])
+    assert status.tolist() == ff_status.tolist()
+    assert nodes.tolist() == ff_nodes.tolist() and offsets.tolist() == ff_offsets.tolist()
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_every_blocked_job_gets_a_planned_start_under_conservative(scenario):
+    args, _ = scenario
+    assume((args["duration_s"] < bf.INF).all())  # a job behind an unlimited one may never start
+    status, start, _, _ = run(args, bf.CONSERVATIVE)
+    for j in np.flatnonzero(start < 0):
+        allowed = args["usable"] & args["membership"][args["part_idx"][j]]
+        capacity = args["free"] + 0
+        for k in range(len(args["run_node"])):
+            if args["run_end"][k] < bf.INF:
+                capacity[args["run_node"][k]] += args["run_alloc"][k]
+        fitting = (capacity >= args["requests"][j]).all(axis=1) & (allowed == 1)
+        assert fitting.sum() < args["n_nodes_req"][j], "a job that could run some day got no planned start"
+
+
+# ---------------------------------------------------------------- named edge cases
+
+def one_node(free, runs=(), jobs=()):
+    """One node; runs as (end, cpus); jobs as (cpus, duration)."""
+    return make_inputs([[free, 0, 0]], [1], [[1]], [[c, 0, 0] for c, _ in jobs], [1] * len(jobs),
+                       [0] * len(jobs), [d for _, d in jobs], [0] * len(runs), [e for e, _ in runs],
+                       [[c, 0, 0] for _, c in runs])
+
+
+def test_worked_example_of_the_module_docstring():
+    args = one_node(1, runs=[(NOW + 100, 3)], jobs=[(4, 50), (1, 100), (1, 200)])
+    status, start, _, _ = run(args, 1)
+    assert status.tolist() == [bf.RESOURCES, bf.BACKFILLED, bf.PRIORITY]
+    assert start.tolist() == [NOW + 100, NOW, -1]
+    status, start, _, _ = run(args, bf.CONSERVATIVE)
+    assert start.tolist() == [NOW + 100, NOW, NOW + 150]
+    status, start, _, _ = run(args, 0)
+    assert status.tolist() == [bf.RESOURCES, bf.PRIORITY, bf.PRIORITY]
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_zero_nodes_and_zero_jobs(depth):
+    empty = make_inputs([], [], [[]], [], [], [], [], [], [], [])
+    status, start, offsets, nodes = run(empty, depth)
+    assert status.size == start.size == nodes.size == 0 and offsets.tolist() == [0]
+    no_nodes = make_inputs([], [], [[]], [[1, 0, 0]], [1], [0], [10], [], [], [])
+    assert run(no_nodes, depth)[0].tolist() == [bf.RESOURCES]
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_job_larger_than_the_cluster_never_gets_a_planned_start(depth):
+    args = one_node(4, jobs=[(5, 10), (1, 10)])
+    status, start, _, _ = run(args, depth)
+    assert start[0] == -1 and status[0] == bf.RESOURCES
+    assert status[1] == (bf.PRIORITY if depth == 0 else bf.BACKFILLED)
+
+
+def test_drained_node_is_not_used_nor_reserved():
+    args = make_inputs([[4, 0, 0], [4, 0, 0]], [0, 1], [[1, 1]], [[4, 0, 0], [4, 0, 0]], [1, 1], [0, 0],
+                       [10, 10], [], [], [])
+    status, start, _, nodes = run(args, 1)
+    assert nodes.tolist() == [1, 1] and start.tolist() == [NOW, NOW + 10]
+
+
+def test_all_ties_start_in_the_given_order():
+    args = one_node(2, jobs=[(1, 10)] * 4)
+    status, start, _, _ = run(args, 1)
+    assert status.tolist() == [bf.STARTED, bf.STARTED, bf.RESOURCES, bf.PRIORITY]
+    assert start.tolist() == [NOW, NOW, NOW + 10, -1]
+
+
+def test_unlimited_running_job_never_returns_its_units():
+    args = one_node(0, runs=[(bf.INF, 4)], jobs=[(1, 10)])
+    assert run(args, bf.CONSERVATIVE)[1].tolist() == [-1]
+
+
+def test_overdue_running_job_is_expected_to_end_next_second():
+    args = one_node(0, runs=[(NOW - 50, 4)], jobs=[(1, 10)])
+    assert run(args, 1)[1].tolist() == [NOW + 1]
+
+
+def test_wrapper_rejects_bad_arguments():
+    args = one_node(4, jobs=[(1, 10)])
+    with pytest.raises(ValueError, match="requests"):
+        run({**args, "requests": args["requests"].astype(np.int32)}, 1)
+    with pytest.raises(TypeError):
+        run({**args, "duration_s": [10]}, 1)
+    with pytest.raises(ValueError, match="at least 1 s"):
+        run({**args, "duration_s": np.zeros(1, dtype=np.int64)}, 1)
+    with pytest.raises(ValueError, match="at least one node"):
+        run({**args, "n_nodes_req": np.zeros(1, dtype=np.int64)}, 1)
+    with pytest.raises(ValueError, match="reservation_depth"):
+        run(args, -1)
+    with pytest.raises(ValueError, match="run_node"):
+        run({**one_node(4, runs=[(NOW + 1, 1)]), "run_node": np.array([3], dtype=np.intp)}, 1)

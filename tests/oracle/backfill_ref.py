@@ -1,0 +1,122 @@
+"""Reference implementation of jem._core.backfill, as plain loops over intervals.
+
+Written for obviousness, not speed. A node's availability at time t is its
+free units now, plus what running allocations have returned by t, minus every
+job placed (started or reserved) over an interval containing t. Availability
+only changes at "breakpoints" (running ends, placed starts and ends), so a
+window fits when it fits at its start and at every breakpoint inside it, and
+the earliest start of a reservation is `now` or one of the breakpoints.
+
+Status codes match jem._core.backfill; arguments mirror the kernel's.
+"""
+
+STARTED = 0
+RESOURCES = 1
+PRIORITY = 2
+BACKFILLED = 3
+INF = 1 << 60
+
+
+class Plan:
+    """Every node's free units now, running releases and placed intervals."""
+
+    def __init__(self, free, run_node, run_end, run_alloc, now):
+        self.now = now
+        self.free = [[int(x) for x in row] for row in free]
+        self.releases = [[] for _ in free]           # per node: (time, units)
+        for k in range(len(run_node)):
+            end = min(max(int(run_end[k]), now + 1), INF)
+            if end < INF:
+                self.releases[int(run_node[k])].append((end, [int(x) for x in run_alloc[k]]))
+        self.placed = [[] for _ in free]             # per node: (start, end, units)
+
+    def available(self, node_idx, t):
+        units = list(self.free[node_idx])
+        for end, alloc in self.releases[node_idx]:
+            if end <= t:
+                units = [u + a for u, a in zip(units, alloc)]
+        for start, end, req in self.placed[node_idx]:
+            if start <= t < end:
+                units = [u - r for u, r in zip(units, req)]
+        return units
+
+    def breakpoints(self, node_idx):
+        times = {end for end, _ in self.releases[node_idx]}
+        for start, end, _ in self.placed[node_idx]:
+            times.add(start)
+            times.add(end)
+        return times
+
+    def fits(self, node_idx, request, t0, t1):
+        checks = [t0] + [t for t in self.breakpoints(node_idx) if t0 < t < t1]
+        for t in checks:
+            if any(r > a for r, a in zip(request, self.available(node_idx, t))):
+                return False
+        return True
+
+    def place(self, node_idx, request, t0, t1):
+        self.placed[node_idx].append((t0, t1, list(request)))
+
+
+def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
+             run_node, run_end, run_alloc, now, reservation_depth):
+    """One pass; returns (status, start, offsets, nodes) as lists of ints (see the kernel)."""
+    now = int(now)
+    plan = Plan(free, run_node, run_end, run_alloc, now)
+    n_jobs = len(requests)
+    offsets = [0]
+    for j in range(n_jobs):
+        offsets.append(offsets[-1] + int(n_nodes_req[j]))
+    nodes = [-1] * offsets[-1]
+    status, start = [], []
+    blocked_parts = set()
+    any_blocked = False
+    n_reserved = 0
+    for j in range(n_jobs):
+        part = int(part_idx[j])
+        wanted = int(n_nodes_req[j])
+        request = [int(x) for x in requests[j]]
+        duration = min(int(duration_s[j]), INF)
+        allowed = [n for n in range(len(free)) if usable[n] and membership[part][n]]
+        if reservation_depth == 0 and part in blocked_parts:
+            status.append(PRIORITY)
+            start.append(-1)
+            continue
+        end = min(now + duration, INF)
+        chosen = [n for n in allowed if plan.fits(n, request, now, end)][:wanted]
+        if len(chosen) == wanted:
+            for k, node_idx in enumerate(chosen):
+                plan.place(node_idx, request, now, end)
+                nodes[offsets[j] + k] = node_idx
+            status.append(BACKFILLED if any_blocked and reservation_depth > 0 else STARTED)
+            start.append(now)
+            continue
+        any_blocked = True
+        if reservation_depth == 0:
+            blocked_parts.add(part)
+            status.append(RESOURCES)
+            start.append(-1)
+        elif n_reserved < reservation_depth:
+            status.append(RESOURCES)
+            start.append(_reserve(plan, allowed, request, wanted, duration, nodes, offsets[j]))
+            n_reserved += start[-1] >= 0
+        else:
+            status.append(PRIORITY)
+            start.append(-1)
+    return status, start, offsets, nodes
+
+
+def _reserve(plan, allowed, request, wanted, duration, nodes, first_slot):
+    """Earliest time at which `wanted` allowed nodes fit the request for `duration`; place it there."""
+    candidates = {plan.now}
+    for node_idx in allowed:
+        candidates |= {t for t in plan.breakpoints(node_idx) if plan.now <= t < INF}
+    for t in sorted(candidates):
+        end = min(t + duration, INF)
+        chosen = [n for n in allowed if plan.fits(n, request, t, end)][:wanted]
+        if len(chosen) == wanted:
+            for k, node_idx in enumerate(chosen):
+                plan.place(node_idx, request, t, end)
+                nodes[first_slot + k] = node_idx
+            return t
+    return -1
