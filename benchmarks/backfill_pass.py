@@ -1,0 +1,118 @@
+"""Seconds per backfill planning pass on a synthetic cluster; prints one JSON line.
+
+    python benchmarks/backfill_pass.py --nodes 10000 --pending 100000 --running 20000 --policy easy --json
+    python benchmarks/backfill_pass.py --nodes 1000 --pending 10000 --running 2000 --policy conservative --json
+    python benchmarks/backfill_pass.py --nodes 100 --pending 300 --running 200 --policy easy --impl reference --json
+
+The cluster: nodes with 64 CPUs and 256 GiB, every eighth with 4 GPUs. Jobs
+are either 1-32 CPUs on one node (93% of the running, half of the pending ones)
+or whole nodes, with heavy-tailed node counts (1 to 1,024, P(n) ~ 1/n over
+powers of two), 2-8 GiB
+per CPU, GPUs on a tenth of them, and round time limits (10 min to 2 days). The
+running jobs are placed by a backfill pass on the empty cluster and given
+random elapsed times (jobs that do not fit are dropped). Seeded: the same arguments give the same workload.
+`--impl reference` runs the plain-Python oracle of tests/oracle/ instead of the
+Cython core (only at small sizes: it is slow by design).
+"""
+
+import argparse
+import json
+import pathlib
+import resource
+import sys
+import time
+
+import numpy as np
+
+from jem._core import backfill as bf
+from jem.model.resources import N_RES
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from tests.oracle import backfill_ref  # noqa: E402
+
+DEPTH = {"fcfs": 0, "easy": 1, "conservative": bf.CONSERVATIVE}
+NOW = 1_700_000_000
+CPUS, MEM_MIB, GPUS = 64, 256 * 1024, 4
+LIMITS_S = np.array([600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600], dtype=np.int64)
+
+
+def cluster(n_nodes: int):
+    capacity = np.zeros((n_nodes, N_RES), dtype=np.int64)  # (n_nodes, n_res)
+    capacity[:, 0], capacity[:, 1] = CPUS, MEM_MIB
+    capacity[::8, 2] = GPUS
+    return capacity
+
+
+def jobs(rng, n_jobs: int, n_nodes: int, *, p_small: float):
+    """(requests (n, n_res), n_nodes_req (n,), duration_s (n,)) with heavy-tailed sizes;
+    a fraction p_small are single-node jobs of 1-32 CPUs."""
+    exponents = np.arange(11)                       # 1 .. 1024 nodes
+    weights = 1.0 / 2.0 ** exponents
+    n_req = 2 ** rng.choice(exponents, size=n_jobs, p=weights / weights.sum())
+    small = rng.random(n_jobs) < p_small
+    n_req = np.where(small, 1, np.minimum(n_req, max(n_nodes // 2, 1))).astype(np.int64)
+    whole = ~small
+    cpus = np.where(whole, CPUS, rng.integers(1, 33, size=n_jobs))
+    mem = np.minimum(cpus * 1024 * rng.integers(2, 9, size=n_jobs), MEM_MIB)
+    gpus = np.where(rng.random(n_jobs) < 0.1, rng.integers(1, GPUS + 1, size=n_jobs), 0)
+    requests = np.ascontiguousarray(np.column_stack((cpus, mem, gpus)), dtype=np.int64)
+    return requests, n_req, rng.choice(LIMITS_S, size=n_jobs, p=[.15, .15, .25, .2, .1, .1, .05])
+
+
+def workload(n_nodes: int, n_pending: int, n_running: int, seed: int):
+    rng = np.random.default_rng(seed)
+    capacity = cluster(n_nodes)
+    usable = np.ones(n_nodes, dtype=np.uint8)
+    membership = np.ones((1, n_nodes), dtype=np.uint8)
+    requests, n_req, limits = jobs(rng, n_running, n_nodes, p_small=0.93)
+    empty = np.zeros(0, dtype=np.intp)
+    status, _, offsets, nodes = bf.backfill(
+        capacity, usable, membership=membership, requests=requests, n_nodes_req=n_req,
+        part_idx=np.zeros(n_running, dtype=np.intp), duration_s=np.ones(n_running, dtype=np.int64),
+        run_node=empty, run_end=np.zeros(0, dtype=np.int64), run_alloc=np.zeros((0, N_RES), dtype=np.int64),
+        now=NOW, reservation_depth=1)  # 1 s limits: the one reservation (at now + 1) blocks nobody now
+    placed = np.flatnonzero((status == bf.STARTED) | (status == bf.BACKFILLED))
+    per_job = np.diff(offsets)[placed]
+    run_node = np.ascontiguousarray(np.concatenate([nodes[offsets[j]:offsets[j + 1]] for j in placed]))
+    elapsed = (rng.random(len(placed)) * limits[placed]).astype(np.int64)
+    run_end = np.repeat(NOW - elapsed + limits[placed], per_job).astype(np.int64)
+    run_alloc = np.ascontiguousarray(np.repeat(requests[placed], per_job, axis=0))
+    free = capacity.copy()
+    np.subtract.at(free, run_node, run_alloc)
+    p_requests, p_n_req, p_limits = jobs(rng, n_pending, n_nodes, p_small=0.5)
+    return dict(free=free, usable=usable, membership=membership, requests=p_requests, n_nodes_req=p_n_req,
+                part_idx=np.zeros(n_pending, dtype=np.intp), duration_s=p_limits, run_node=run_node,
+                run_end=run_end, run_alloc=run_alloc), len(placed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=10000)
+    parser.add_argument("--pending", type=int, default=100000)
+    parser.add_argument("--running", type=int, default=20000)
+    parser.add_argument("--policy", choices=sorted(DEPTH), default="easy")
+    parser.add_argument("--impl", choices=("core", "reference"), default="core")
+    parser.add_argument("--repeat", type=int, default=3, help="passes to time (the best is reported)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print one JSON line (the default output too)")
+    args = parser.parse_args()
+    inputs, n_running = workload(args.nodes, args.pending, args.running, args.seed)
+    impl = bf if args.impl == "core" else backfill_ref
+    times = []
+    for _ in range(args.repeat if args.impl == "core" else 1):
+        t0 = time.perf_counter()
+        status, start, _, _ = impl.backfill(now=NOW, reservation_depth=DEPTH[args.policy], **inputs)
+        times.append(time.perf_counter() - t0)
+    status = np.asarray(status)
+    print(json.dumps({
+        "impl": args.impl, "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
+        "running": n_running, "seconds_per_pass": round(min(times), 4),
+        "started": int((status == bf.STARTED).sum()), "backfilled": int((status == bf.BACKFILLED).sum()),
+        "reserved": int((np.asarray(start) > NOW).sum()),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
