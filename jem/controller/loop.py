@@ -2,11 +2,15 @@
 
 A cycle runs whenever something changed (submit, job end, node change: any
 caller of `wake`) and at least every `interval_s`. Wakes that arrive during a
-cycle coalesce into one more cycle. A cycle:
+cycle coalesce into one more cycle. The scheduling policy (fcfs, EASY or
+conservative backfill, priority weights, fair-share) comes from the config once.
+A cycle:
 
-1. under the lock, takes a snapshot and calls the scheduler (pure);
+1. under the lock, charges running jobs' CPU time to fair-share usage, takes a
+   snapshot and calls the scheduler (pure);
 2. re-checks each decision against live state (a node may have gone since),
-   commits the starts in one transaction, and records pending reasons;
+   commits the starts in one transaction, and records pending reasons, planned
+   starts and multifactor priorities;
 3. after releasing the lock, sends the launches, one RPC per node.
 """
 
@@ -23,6 +27,8 @@ from jem.model.job import Job
 from jem.model.states import JobState
 from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
+from jem.scheduler.fairshare import Usage
+from jem.scheduler.policy import Policy
 from jem.scheduler.snapshot import take_snapshot
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,8 @@ class SchedulingLoop:
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self.cycle_id = 0
         self._t_started = clock()
+        self.policy = Policy.from_config(state.config)
+        state.usage = Usage(half_life_s=state.config.fairshare.half_life_s)
         state.wake_scheduler = self.wake
         state.agents.on_launch_error = self._on_launch_error
 
@@ -72,11 +80,16 @@ class SchedulingLoop:
         launches: dict[str, list[Launch]] = defaultdict(list)
         addresses: dict[str, str] = {}
         with state.lock:
+            live = state.jobs.live()
+            state.usage.advance(int(now), [
+                (j.spec.account, j.user, j.shape.per_node.cpus * len(j.nodes), int(j.start_time or now))
+                for j in live if j.state is JobState.RUNNING])
             pending = state.jobs.pending()
             if not pending:
                 return Decisions()
-            snapshot = take_snapshot(pending, state.nodes.all(), state.partitions)
-            decisions = plan_cycle(snapshot, now)
+            snapshot = take_snapshot(pending, state.nodes.all(), state.partitions, running_jobs=live,
+                                     usage=state.usage.by_user)
+            decisions = plan_cycle(snapshot, now, self.policy)
             changes = []
             for start in decisions.starts:
                 job = state.jobs.find(start.job_id)
@@ -84,22 +97,31 @@ class SchedulingLoop:
                     log.debug("stale decision job_id=%d", start.job_id)
                     continue
                 changes.append(lifecycle.start_job(job, start.node_names, state.nodes, now))
+                log.debug("start job_id=%d kind=%s nodes=%s", job.job_id, start.kind.value, ",".join(start.node_names))
                 first = state.nodes.get(start.node_names[0])
                 launches[first.name].append(self._launch_of(job))
                 addresses[first.name] = first.agent_address
-            for job_id, reason in decisions.reasons.items():
-                job = state.jobs.find(job_id)
-                if job is not None and job.is_pending:
-                    job.reason = reason
+            self._record_waiting(decisions)
             state.jobs.commit(changes)
         for node_name, node_launches in launches.items():
             state.agents.launch(node_name, addresses[node_name], node_launches)
         cycle_ms = (time.perf_counter() - t0) * 1000
-        level = logging.INFO if decisions.starts else logging.DEBUG
-        if log.isEnabledFor(level):
-            log.log(level, "cycle cycle=%d pending=%d started=%d backfilled=0 cycle_ms=%.2f",
-                    self.cycle_id, len(pending), len(decisions.starts), cycle_ms)
+        log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d cycle_ms=%.2f",
+                 self.cycle_id, self.policy.name, len(pending), len(changes), decisions.n_backfilled,
+                 len(decisions.planned_starts), cycle_ms)
         return decisions
+
+    def _record_waiting(self, decisions: Decisions) -> None:
+        """Reasons and planned starts of the jobs left pending, and multifactor priorities (lock held)."""
+        for job_id, reason in decisions.reasons.items():
+            job = self._state.jobs.find(job_id)
+            if job is not None and job.is_pending:
+                job.reason = reason
+                job.planned_start = decisions.planned_starts.get(job_id)
+        for job_id, priority in decisions.priorities.items():
+            job = self._state.jobs.find(job_id)
+            if job is not None and job.is_pending:
+                job.priority = priority
 
     def _still_valid(self, job: Job | None, node_names: tuple[str, ...]) -> bool:
         if job is None or job.state is not JobState.PENDING or job.held_by:

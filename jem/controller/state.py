@@ -14,6 +14,7 @@ from jem.controller.nodes import NodeTable
 from jem.controller.watch import EventBus
 from jem.model.config import Config
 from jem.model.partition import Partition
+from jem.scheduler.fairshare import Usage
 from jem.store import Store
 
 
@@ -27,6 +28,7 @@ class ClusterState:
     agents: AgentLinks
     lock: threading.RLock = field(default_factory=threading.RLock)
     wake_scheduler: Callable[[], None] = lambda: None
+    usage: Usage | None = None    # fair-share usage, charged by the scheduling loop (under `lock`)
 
     @property
     def partitions(self) -> tuple[Partition, ...]:

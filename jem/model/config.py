@@ -36,6 +36,49 @@ class SchedulerConfig:
     node_timeout_s: float = defaults.NODE_TIMEOUT_S
     launch_grace_s: float = defaults.LAUNCH_GRACE_S
     max_job_count: int = defaults.MAX_JOB_COUNT
+    policy: str = defaults.SCHEDULER_POLICY              # "fcfs", "easy" or "conservative"
+    reservation_depth: int = defaults.RESERVATION_DEPTH  # jobs holding a reservation under "easy"
+
+    @property
+    def effective_depth(self) -> int:
+        """Reservation depth of the policy: 0 for fcfs; for conservative, a depth no queue reaches."""
+        return {"fcfs": 0, "easy": self.reservation_depth}.get(self.policy, CONSERVATIVE_DEPTH)
+
+
+CONSERVATIVE_DEPTH = 1 << 40
+SCHEDULER_POLICIES = ("fcfs", "easy", "conservative")
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityConfig:
+    """Multifactor priority weights (Slurm's PriorityWeight*); all zero: submit order (priority = base - nice)."""
+
+    weight_age: int = 0
+    weight_fairshare: int = 0
+    weight_job_size: int = 0
+    weight_partition: int = 0
+    weight_qos: int = 0
+    max_age_s: int = defaults.PRIORITY_MAX_AGE_S
+
+    @property
+    def is_multifactor(self) -> bool:
+        return any((self.weight_age, self.weight_fairshare, self.weight_job_size, self.weight_partition,
+                    self.weight_qos))
+
+
+@dataclass(frozen=True, slots=True)
+class FairshareConfig:
+    algorithm: str = defaults.FAIRSHARE_ALGORITHM    # "fair_tree" or "classic"
+    half_life_s: int = defaults.FAIRSHARE_HALF_LIFE_S
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """An account of the fair-share tree: `shares` under `parent` ("root" at the top)."""
+
+    name: str
+    shares: int = defaults.ACCOUNT_SHARES
+    parent: str = "root"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +99,9 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     nodes: tuple[NodeConfig, ...] = ()
     partitions: tuple[Partition, ...] = ()
+    priority: PriorityConfig = field(default_factory=PriorityConfig)
+    fairshare: FairshareConfig = field(default_factory=FairshareConfig)
+    accounts: tuple[AccountConfig, ...] = ()
 
     @property
     def default_partition(self) -> Partition | None:
@@ -82,13 +128,17 @@ def load_config(path: str) -> Config:
 
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
-    _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions"})
+    _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
+                              "accounts"})
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))
     for key in ("interval_s", "heartbeat_interval_s", "node_timeout_s"):
         if getattr(scheduler, key) <= 0:
             raise ConfigError(f"scheduler.{key}: expected a positive number of seconds, got {getattr(scheduler, key)}")
+    if scheduler.policy not in SCHEDULER_POLICIES:
+        raise ConfigError(f"scheduler.policy: expected one of {', '.join(SCHEDULER_POLICIES)}, "
+                          f"got {scheduler.policy!r}")
     if store.synchronous not in ("normal", "full"):
         raise ConfigError(f"store.synchronous: expected 'normal' or 'full', got {store.synchronous!r}")
     nodes = _nodes(raw.get("nodes", []))
@@ -99,7 +149,63 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError(f"partitions: duplicate partition name in {names}")
     if sum(p.is_default for p in partitions) > 1:
         raise ConfigError("partitions: more than one partition has default = true")
-    return Config(cluster=cluster, scheduler=scheduler, store=store, nodes=nodes, partitions=partitions)
+    return Config(cluster=cluster, scheduler=scheduler, store=store, nodes=nodes, partitions=partitions,
+                  priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
+                  accounts=_accounts(raw.get("accounts", [])))
+
+
+def _durations(name: str, table: Any, keys: dict[str, str]) -> dict[str, Any]:
+    """Copy `table`, parsing each Slurm time under `keys` (TOML key -> field name) into seconds."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{name}: expected a table, got {table!r}")
+    values = dict(table)
+    for key, field_name in keys.items():
+        if key in values:
+            seconds = _time(f"{name}.{key}", values.pop(key))
+            if not seconds:
+                raise ConfigError(f"{name}.{key}: expected a positive time such as '7-0', got {table[key]!r}")
+            values[field_name] = seconds
+    return values
+
+
+def _priority(table: Any) -> PriorityConfig:
+    values = _durations("priority", table, {"max_age": "max_age_s"})
+    if "max_age_s" in table:
+        raise ConfigError("priority.max_age_s: unknown key (write max_age = \"7-0\")")
+    return _section(PriorityConfig, "priority", values)
+
+
+def _fairshare(table: Any) -> FairshareConfig:
+    values = _durations("fairshare", table, {"half_life": "half_life_s"})
+    if "half_life_s" in table:
+        raise ConfigError("fairshare.half_life_s: unknown key (write half_life = \"7-0\")")
+    fairshare = _section(FairshareConfig, "fairshare", values)
+    if fairshare.algorithm not in ("fair_tree", "classic"):
+        raise ConfigError(f"fairshare.algorithm: expected 'fair_tree' or 'classic', got {fairshare.algorithm!r}")
+    return fairshare
+
+
+def _accounts(entries: Any) -> tuple[AccountConfig, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError("accounts: expected an array of tables ([[accounts]])")
+    result = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            raise ConfigError(f"accounts[{i}]: expected a table with a name")
+        where = f"accounts[{entry['name']}]"
+        _reject_unknown(f"{where}.", entry, {"name", "shares", "parent"})
+        if entry["name"] == "root":
+            raise ConfigError(f"{where}.name: 'root' is the top of the tree, not an account")
+        result.append(AccountConfig(
+            name=entry["name"], shares=_typed(f"{where}.shares", entry.get("shares", defaults.ACCOUNT_SHARES), int),
+            parent=_typed(f"{where}.parent", entry.get("parent", "root"), str)))
+    names = [a.name for a in result]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"accounts: duplicate account name in {names}")
+    for account in result:
+        if account.parent != "root" and account.parent not in names:
+            raise ConfigError(f"accounts[{account.name}].parent: no account named {account.parent!r}")
+    return tuple(result)
 
 
 def _reject_unknown(where: str, table: dict, known: set[str]) -> None:

@@ -14,6 +14,12 @@ LAUNCH_GRACE_S = 10.0                  # seconds a launched job may be missing f
 STORE_SYNCHRONOUS = "normal"           # SQLite synchronous mode: "normal" or "full"
 PRIORITY_BASE = 1_000_000              # priority of a job with nice 0 (until multifactor priority)
 MAX_JOB_COUNT = 100_000                # jobs in the queue view at once (Slurm's MaxJobCount)
+SCHEDULER_POLICY = "easy"              # "fcfs", "easy" or "conservative" backfill
+RESERVATION_DEPTH = 1                  # jobs that hold a reservation under "easy" (Slurm's bf depth)
+PRIORITY_MAX_AGE_S = 7 * 86400         # seconds of queue age at which the age factor reaches 1 (PriorityMaxAge)
+FAIRSHARE_ALGORITHM = "fair_tree"      # "fair_tree" or "classic"
+FAIRSHARE_HALF_LIFE_S = 7 * 86400      # seconds for past usage to count half (PriorityDecayHalfLife)
+ACCOUNT_SHARES = 1                     # shares of an account or user not configured
 
 
 def state_dir() -> str:

@@ -1,19 +1,21 @@
-"""One scheduling cycle: eligibility, queue order, and first fit through jem._core.
+"""One scheduling cycle: eligibility, priority, queue order, and a backfill pass through jem._core.
 
-`plan_cycle(snapshot, now)` is a pure function of its arguments (the clock is
-an argument), so the controller and a simulator run the same code.
+`plan_cycle(snapshot, now, policy)` is a pure function of its arguments (the
+clock is an argument), so the controller and the simulator run the same code:
+both end in `jem.scheduler.plan.plan_pass`.
 """
 
 import numpy as np
 
-from jem._core import fit
 from jem.model.reasons import JobReason
 from jem.model.resources import N_RES
-from jem.scheduler.decisions import Decisions, Start
-from jem.scheduler.priority import queue_order_key
+from jem.scheduler import fairshare, plan
+from jem.scheduler.decisions import Decisions, Start, StartKind
+from jem.scheduler.policy import Policy
+from jem.scheduler.priority import multifactor_priority, queue_order
 from jem.scheduler.snapshot import PendingJob, Snapshot
 
-_FIT_REASON = {fit.RESOURCES: JobReason.RESOURCES, fit.PRIORITY: JobReason.PRIORITY}
+_REASON = {plan.RESOURCES: JobReason.RESOURCES, plan.PRIORITY: JobReason.PRIORITY}
 
 
 def ineligibility(job: PendingJob, snapshot_partitions: dict, now: float) -> JobReason | None:
@@ -30,8 +32,56 @@ def ineligibility(job: PendingJob, snapshot_partitions: dict, now: float) -> Job
     return None
 
 
-def plan_cycle(snapshot: Snapshot, now: float) -> Decisions:
-    """Decide which pending jobs start now and on which nodes; give every other a reason."""
+def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, now: float) -> np.ndarray:
+    """(n_jobs,) int64: multifactor priorities under the policy's weights, else each job's own."""
+    if not policy.priority.is_multifactor:
+        return np.array([j.priority for j in jobs], dtype=np.int64)
+    keys = [(j.account or fairshare.DEFAULT_ACCOUNT, j.user) for j in jobs]
+    factors = fairshare.user_factors(policy.fairshare.algorithm, policy.accounts, dict(snapshot.usage), set(keys))
+    tiers = {p.name: p.priority_tier for p in snapshot.partitions}
+    max_tier = max(max(tiers.values(), default=1), 1)
+    return multifactor_priority(
+        policy.priority,
+        age_s=np.array([now - max(j.submit_time, j.begin_time or 0.0) for j in jobs], dtype=np.float64),
+        fairshare=np.array([factors[k] for k in keys], dtype=np.float64),
+        cpus=np.array([j.per_node.cpus * j.n_nodes for j in jobs], dtype=np.int64),
+        cluster_cpus=sum(n.capacity.cpus for n in snapshot.nodes),
+        partition_factor=np.array([tiers.get(j.partition, 0) / max_tier for j in jobs], dtype=np.float64),
+        nice=np.array([j.nice for j in jobs], dtype=np.int64))
+
+
+def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[plan.Cluster, plan.Running, plan.Queue]:
+    """The arrays of one pass: node matrices, running allocations, and `queue` (in priority order)."""
+    nodes = snapshot.nodes
+    partitions = {p.name: p for p in snapshot.partitions}
+    part_names = sorted({j.partition for j in queue})
+    part_row = {name: row for row, name in enumerate(part_names)}
+    node_idx = {n.name: i for i, n in enumerate(nodes)}
+    free = np.array([(n.capacity - n.allocated).as_row() for n in nodes], dtype=np.int64).reshape(len(nodes), N_RES)
+    usable = np.array([n.is_schedulable for n in nodes], dtype=np.uint8)
+    membership = np.array([[partitions[p].has_node(n.name) for n in nodes] for p in part_names],
+                          dtype=np.uint8).reshape(len(part_names), len(nodes))
+    pairs = [(node_idx[name], _end_s(r.start_time, r.time_limit_s), r.per_node.as_row())
+             for r in snapshot.running for name in r.node_names if name in node_idx]
+    running = plan.Running(
+        node_idx=np.array([p[0] for p in pairs], dtype=np.intp),
+        end_s=np.array([p[1] for p in pairs], dtype=np.int64),
+        alloc=np.array([p[2] for p in pairs], dtype=np.int64).reshape(len(pairs), N_RES))
+    pending = plan.Queue(
+        requests=np.array([j.per_node.as_row() for j in queue], dtype=np.int64).reshape(len(queue), N_RES),
+        n_nodes=np.array([j.n_nodes for j in queue], dtype=np.int64),
+        part_idx=np.array([part_row[j.partition] for j in queue], dtype=np.intp),
+        duration_s=np.array([j.time_limit_s or plan.UNLIMITED_S for j in queue], dtype=np.int64))
+    return plan.Cluster(free, usable, membership), running, pending
+
+
+def _end_s(start_time: float, time_limit_s: int | None) -> int:
+    return plan.UNLIMITED_S if time_limit_s is None else int(start_time) + time_limit_s
+
+
+def plan_cycle(snapshot: Snapshot, now: float, policy: Policy = Policy()) -> Decisions:
+    """Decide which pending jobs start now and on which nodes; give every other a reason,
+    and those holding a reservation a planned start."""
     decisions = Decisions()
     partitions = {p.name: p for p in snapshot.partitions}
     eligible: list[PendingJob] = []
@@ -43,28 +93,24 @@ def plan_cycle(snapshot: Snapshot, now: float) -> Decisions:
             decisions.reasons[job.job_id] = reason
     if not eligible:
         return decisions
-    eligible.sort(key=lambda j: queue_order_key(j.priority, j.submit_time, j.job_id))
-
-    nodes = snapshot.nodes
-    part_names = sorted({j.partition for j in eligible})
-    part_row = {name: row for row, name in enumerate(part_names)}
-    free = np.zeros((len(nodes), N_RES), dtype=np.int64)  # (n_nodes, n_res)
-    usable = np.zeros(len(nodes), dtype=np.uint8)          # (n_nodes,)
-    membership = np.zeros((len(part_names), len(nodes)), dtype=np.uint8)  # (n_parts, n_nodes)
-    for node_idx, node in enumerate(nodes):
-        free[node_idx] = (node.capacity - node.allocated).as_row()
-        usable[node_idx] = node.is_schedulable
-        for name, row in part_row.items():
-            membership[row, node_idx] = partitions[name].has_node(node.name)
-    requests = np.array([j.per_node.as_row() for j in eligible], dtype=np.int64).reshape(len(eligible), N_RES)
-    n_nodes_req = np.array([j.n_nodes for j in eligible], dtype=np.int64)
-    part_idx = np.array([part_row[j.partition] for j in eligible], dtype=np.intp)
-
-    status, offsets, assigned = fit.first_fit(free, usable, membership, requests, n_nodes_req, part_idx)
-    for job_idx, job in enumerate(eligible):
-        if status[job_idx] == fit.STARTED:
-            chosen = assigned[offsets[job_idx]:offsets[job_idx + 1]]
-            decisions.starts.append(Start(job.job_id, tuple(nodes[i].name for i in chosen)))
-        else:
-            decisions.reasons[job.job_id] = _FIT_REASON[int(status[job_idx])]
+    priorities = job_priorities(eligible, snapshot, policy, now)
+    if policy.priority.is_multifactor:
+        decisions.priorities = {j.job_id: int(p) for j, p in zip(eligible, priorities)}
+    order = queue_order(priorities, np.array([j.submit_time for j in eligible]),
+                        np.array([j.job_id for j in eligible]))
+    queue = [eligible[i] for i in order]
+    now_s = int(now)
+    result = plan.plan_pass(*pass_inputs(snapshot, queue, now_s), now_s=now_s,
+                            reservation_depth=policy.reservation_depth)
+    for job_idx, job in enumerate(queue):
+        status = int(result.status[job_idx])
+        if status in (plan.STARTED, plan.BACKFILLED):
+            kind = StartKind.BACKFILL if status == plan.BACKFILLED else (
+                StartKind.RESERVED if job.planned_start is not None else StartKind.IMMEDIATE)
+            names = tuple(snapshot.nodes[i].name for i in result.nodes_of(job_idx))
+            decisions.starts.append(Start(job.job_id, names, kind))
+            continue
+        decisions.reasons[job.job_id] = _REASON[status]
+        if result.start_s[job_idx] >= 0:
+            decisions.planned_starts[job.job_id] = float(result.start_s[job_idx])
     return decisions

@@ -7,7 +7,9 @@ from jem.model.reasons import JobReason
 
 
 class StartKind(enum.Enum):
-    """How a job came to start (flux-sched records the same)."""
+    """How a job came to start (flux-sched records the same): at its turn in priority
+    order, backfilled ahead of a blocked higher-priority job, or at a reservation it
+    held in an earlier cycle."""
 
     IMMEDIATE = "immediate"
     BACKFILL = "backfill"
@@ -24,7 +26,15 @@ class Start:
 @dataclass(slots=True)
 class Decisions:
     """The output of a cycle. Every pending job of the snapshot is in exactly one of
-    `starts` or `reasons`."""
+    `starts` or `reasons`; a waiting job that holds a reservation also has a planned
+    start (epoch seconds). `priorities` holds the multifactor priorities computed this
+    cycle (empty when the policy has no weights)."""
 
     starts: list[Start] = field(default_factory=list)
     reasons: dict[int, JobReason] = field(default_factory=dict)
+    planned_starts: dict[int, float] = field(default_factory=dict)
+    priorities: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def n_backfilled(self) -> int:
+        return sum(1 for s in self.starts if s.kind is StartKind.BACKFILL)

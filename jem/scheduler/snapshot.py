@@ -4,7 +4,8 @@ The controller builds it under its lock from its live tables; the scheduler
 reads only this, so a cycle never sees state change under it.
 """
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from jem.model.job import Job
 from jem.model.node import Node
@@ -30,6 +31,22 @@ class PendingJob:
     per_node: Resources
     held_by: str
     begin_time: float | None
+    time_limit_s: int | None = None      # None: unlimited
+    account: str = ""
+    user: str = ""
+    nice: int = 0
+    planned_start: float | None = None   # the previous cycle's reservation, if any
+
+
+@dataclass(frozen=True, slots=True)
+class RunningJob:
+    job_id: int
+    node_names: tuple[str, ...]
+    per_node: Resources
+    start_time: float
+    time_limit_s: int | None             # None: unlimited
+    account: str = ""
+    user: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +54,13 @@ class Snapshot:
     nodes: tuple[NodeView, ...]          # in name order: node index = position
     partitions: tuple[Partition, ...]
     pending: tuple[PendingJob, ...]
+    running: tuple[RunningJob, ...] = ()
+    usage: Mapping[tuple[str, str], float] = field(default_factory=dict)  # fair-share CPU-seconds (decayed)
 
 
-def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[Partition, ...]) -> Snapshot:
-    """Copy what the scheduler needs out of the controller's live objects."""
+def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[Partition, ...], *,
+                  running_jobs: Iterable[Job] = (), usage: Mapping[tuple[str, str], float] | None = None) -> Snapshot:
+    """Copy what the scheduler needs out of the controller's live objects (`usage` is copied too)."""
     node_views = tuple(
         NodeView(n.name, n.capacity, n.allocated, n.is_schedulable)
         for n in sorted(nodes, key=lambda n: n.name)
@@ -49,8 +69,15 @@ def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[
         PendingJob(
             job_id=j.job_id, priority=j.priority, submit_time=j.submit_time,
             partition=j.spec.partition, n_nodes=j.shape.n_nodes, per_node=j.shape.per_node,
-            held_by=j.held_by, begin_time=j.spec.begin_time,
+            held_by=j.held_by, begin_time=j.spec.begin_time, time_limit_s=j.time_limit_s,
+            account=j.spec.account, user=j.user, nice=j.spec.nice, planned_start=j.planned_start,
         )
         for j in pending_jobs
     )
-    return Snapshot(nodes=node_views, partitions=partitions, pending=pending)
+    running = tuple(
+        RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=j.shape.per_node, start_time=j.start_time or 0.0,
+                   time_limit_s=j.time_limit_s, account=j.spec.account, user=j.user)
+        for j in running_jobs
+    )
+    return Snapshot(nodes=node_views, partitions=partitions, pending=pending, running=running,
+                    usage=dict(usage or {}))

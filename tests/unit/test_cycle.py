@@ -1,4 +1,4 @@
-"""jem.scheduler.cycle.plan_cycle: eligibility reasons, queue order, and first fit on a snapshot."""
+"""jem.scheduler.cycle.plan_cycle: eligibility reasons, queue order, and first fit (policy fcfs) on a snapshot."""
 
 import pytest
 
@@ -7,11 +7,18 @@ from jem.model.node import Node
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
-from jem.scheduler.cycle import ineligibility, plan_cycle
+from jem.scheduler import cycle
+from jem.scheduler.cycle import ineligibility
 from jem.scheduler.decisions import Decisions, StartKind
+from jem.scheduler.policy import FCFS
 from jem.scheduler.snapshot import NodeView, PendingJob, Snapshot, take_snapshot
 
 NOW = 1_700_000_000.0
+
+
+def plan_cycle(snap: Snapshot, now: float, policy=FCFS) -> Decisions:
+    """The tests of this module check plain priority order (no backfill) unless they say otherwise."""
+    return cycle.plan_cycle(snap, now, policy)
 
 
 def node(name, cpus=8, mem_mib=8192, gpus=0, *, used=(0, 0, 0), is_schedulable=True) -> NodeView:

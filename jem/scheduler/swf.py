@@ -1,0 +1,80 @@
+"""Standard Workload Format traces (Parallel Workloads Archive): read, apply the conventions.
+
+One job per line, 18 whitespace-separated fields, -1 for unknown, `;` starts a
+header comment (`; MaxProcs: 1152`). The conventions, so that results compare
+with the literature:
+
+- the machine has `procs` processors: the caller's, else the header's
+  MaxProcs, else MaxNodes;
+- a job's size is its requested processors (field 8), else its allocated ones
+  (field 5); its run time is field 4; its estimate (time limit) is field 9,
+  else its run time, never less than its run time and at least 1 s;
+- jobs with run time < 0, size <= 0 or size > machine are skipped (counted);
+- the jobs are kept in submit order, ties in file order;
+- a job's account is g<group id> (field 13), its user u<user id> (field 12).
+
+Times are integer seconds as in the file.
+"""
+
+import gzip
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+N_FIELDS = 18
+_HEADER = re.compile(r";\s*(MaxProcs|MaxNodes)\s*:\s*(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    procs: int                 # processors of the machine
+    job_number: np.ndarray     # (n_jobs,) int64 SWF field 1
+    submit_s: np.ndarray       # (n_jobs,) int64, non-decreasing
+    run_s: np.ndarray          # (n_jobs,) int64 >= 0
+    size: np.ndarray           # (n_jobs,) int64 processors, 1..procs
+    estimate_s: np.ndarray     # (n_jobs,) int64 >= max(run_s, 1)
+    user: np.ndarray           # (n_jobs,) int64 SWF user id
+    group: np.ndarray          # (n_jobs,) int64 SWF group id
+    n_skipped: int             # records dropped by the conventions
+
+    def __len__(self) -> int:
+        return len(self.submit_s)
+
+
+def _read_text(path: str) -> str:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="ascii", errors="replace") as f:
+        return f.read()
+
+
+def read_swf(path: str, *, procs: int | None = None, limit: int | None = None) -> Trace:
+    """Read `path` (.swf or .swf.gz); keep at most `limit` records (the first ones) if given.
+    ValueError if the machine size is unknown or a record is malformed."""
+    header: dict[str, int] = {}
+    records: list[str] = []
+    for line in _read_text(path).splitlines():
+        if line.startswith(";"):
+            match = _HEADER.match(line)
+            if match:
+                header[match.group(1)] = int(match.group(2))
+        elif line.strip():
+            records.append(line)
+            if limit is not None and len(records) >= limit:
+                break
+    machine = procs or header.get("MaxProcs") or header.get("MaxNodes")
+    if not machine:
+        raise ValueError(f"{path}: no MaxProcs or MaxNodes in the header; give the machine size (--procs)")
+    values = np.array(" ".join(records).split(), dtype=np.float64)
+    if values.size != len(records) * N_FIELDS:
+        raise ValueError(f"{path}: every job record must have {N_FIELDS} fields")
+    fields = values.reshape(len(records), N_FIELDS).astype(np.int64)
+    run = fields[:, 3]
+    size = np.where(fields[:, 7] > 0, fields[:, 7], fields[:, 4])
+    keep = (run >= 0) & (size > 0) & (size <= machine)
+    fields, run, size = fields[keep], run[keep], size[keep]
+    estimate = np.maximum(np.where(fields[:, 8] > 0, fields[:, 8], run), np.maximum(run, 1))
+    order = np.argsort(fields[:, 1], kind="stable")
+    return Trace(procs=int(machine), job_number=fields[order, 0], submit_s=fields[order, 1], run_s=run[order],
+                 size=size[order], estimate_s=estimate[order], user=fields[order, 11], group=fields[order, 12],
+                 n_skipped=int((~keep).sum()))
