@@ -20,6 +20,7 @@ from jem.model.identity import Identity, local_identity
 from jem.model.job import Job, JobSpec
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
+from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc
 
@@ -150,6 +151,11 @@ class Client:
     def list_nodes(self, names: Sequence[str] = ()) -> list[NodeInfo]:
         response = self._call(self._admin.ListNodes, admin_pb2.ListNodesRequest(names=names))
         return [NodeInfo(node, state, tuple(parts)) for node, state, parts in map(convert.node_from_pb, response.nodes)]
+
+    def list_shares(self, accounts: Sequence[str] = ()) -> tuple[str, list[ShareRow]]:
+        """(fair-share algorithm, the tree's associations in sshare order)."""
+        response = self._call(self._admin.ListShares, admin_pb2.ListSharesRequest(accounts=accounts))
+        return response.algorithm, [convert.share_row_from_pb(pb) for pb in response.associations]
 
     def drain_node(self, name: str, reason: str) -> NodeInfo:
         node, state, parts = convert.node_from_pb(

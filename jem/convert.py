@@ -17,6 +17,7 @@ from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
+from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.v1 import admin_pb2, agent_pb2, common_pb2
 
@@ -230,3 +231,15 @@ def report_from_pb(pb: agent_pb2.JobReport) -> JobReport:
 def identity_to_metadata(identity: Identity) -> tuple[tuple[str, str], ...]:
     """The gRPC metadata that says who is calling (read by the controller's authenticator)."""
     return (("jem-user", identity.user), ("jem-uid", str(identity.uid)), ("jem-gid", str(identity.gid)))
+
+
+def share_row_to_pb(row: ShareRow) -> admin_pb2.ShareAssociation:
+    return admin_pb2.ShareAssociation(
+        account=row.account, user=row.user, depth=row.depth, raw_shares=row.raw_shares, norm_shares=row.norm_shares,
+        raw_usage=row.raw_usage, effective_usage=row.effective_usage, level_fs=row.level_fs, fairshare=row.factor)
+
+
+def share_row_from_pb(pb: admin_pb2.ShareAssociation) -> ShareRow:
+    return ShareRow(account=pb.account, user=pb.user, depth=pb.depth, raw_shares=pb.raw_shares,
+                    norm_shares=pb.norm_shares, raw_usage=pb.raw_usage, effective_usage=pb.effective_usage,
+                    level_fs=pb.level_fs, factor=pb.fairshare)

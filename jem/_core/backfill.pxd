@@ -28,6 +28,15 @@ cdef int64_t earliest_fit(Profiles *p, intp_t node_idx, const int64_t *request,
 cdef int subtract(Profiles *p, intp_t node_idx, const int64_t *request,
                   int64_t t0, int64_t t1) noexcept nogil
 
+cdef int build_profiles(
+    Profiles *p,                         # n_used = 0 on entry; head has n_nodes entries
+    const int64_t[:, ::1] free,          # (n_nodes, n_res) units free now
+    const intp_t[::1] run_node,          # (n_pairs,) sorted, with run_end, by (node, end)
+    const int64_t[::1] run_end,          # (n_pairs,) each > now
+    const int64_t[:, ::1] run_alloc,     # (n_pairs, n_res) units returned at run_end
+    int64_t now,
+) noexcept nogil                         # returns 0
+
 cdef int backfill_pass(
     Profiles *p,
     const uint8_t[::1] usable,           # (n_nodes,) 1 where new jobs may start

@@ -24,5 +24,6 @@ def backfill(
     run_alloc: npt.NDArray[np.int64],     # (n_pairs, n_res) const int64_t[:, ::1]
     now: int,
     reservation_depth: int,
+    shape_idx: npt.NDArray[np.intp] | None = None,  # (n_jobs,) const intp_t[::1], equal for equal shapes
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.intp]]: ...
     # (status (n_jobs,), start (n_jobs,), offsets (n_jobs + 1,), nodes (offsets[-1],))

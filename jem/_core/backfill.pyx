@@ -266,8 +266,8 @@ cdef int backfill_pass(
     return 0
 
 
-cdef int _build_profiles(Profiles *p, const int64_t[:, ::1] free, const intp_t[::1] run_node,
-                         const int64_t[::1] run_end, const int64_t[:, ::1] run_alloc, int64_t now) noexcept nogil:
+cdef int build_profiles(Profiles *p, const int64_t[:, ::1] free, const intp_t[::1] run_node,
+                        const int64_t[::1] run_end, const int64_t[:, ::1] run_alloc, int64_t now) noexcept nogil:
     """One segment per node from now (its free units), then a step up at each running
     allocation's expected end; run_* sorted by (node, end), every end > now."""
     cdef intp_t n_nodes = free.shape[0], node_idx, s, tail, k = 0, r
@@ -333,16 +333,22 @@ def _check(free, usable, membership, requests, n_nodes_req, part_idx, duration_s
 
 def _shapes(part_idx, n_nodes_req, requests):
     """Index of each job's (partition, node count, request) among the distinct ones."""
-    if requests.shape[0] == 0:
+    n_jobs = requests.shape[0]
+    if n_jobs == 0:
         return np.zeros(0, dtype=np.intp), 0
-    keys = np.column_stack((part_idx.astype(np.int64), n_nodes_req, requests))
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = np.ascontiguousarray(inverse.reshape(-1), dtype=np.intp)
-    return inverse, int(inverse.max()) + 1
+    columns = [requests[:, r] for r in range(requests.shape[1] - 1, -1, -1)] + [n_nodes_req, part_idx]
+    order = np.lexsort(columns)
+    is_new = np.zeros(n_jobs, dtype=bool)
+    is_new[0] = True
+    for column in columns:
+        is_new[1:] |= column[order][1:] != column[order][:n_jobs - 1]
+    shape_idx = np.empty(n_jobs, dtype=np.intp)
+    shape_idx[order] = np.cumsum(is_new) - 1
+    return shape_idx, int(is_new.sum())
 
 
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
-             run_node, run_end, run_alloc, now, reservation_depth):
+             run_node, run_end, run_alloc, now, reservation_depth, shape_idx=None):
     """Plan one backfill pass over jobs given in priority order.
 
     free (n_nodes, n_res) int64 units free now; usable (n_nodes,) uint8;
@@ -353,6 +359,10 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     limit; INF if unlimited; an end <= now counts as now + 1), run_alloc (n_pairs,
     n_res) int64 units that return to the node at run_end. now: int seconds.
     reservation_depth: 0 plain priority order, 1 EASY, CONSERVATIVE.
+    shape_idx (n_jobs,) intp, optional: equal for jobs with equal (partition, node
+    count, request), >= 0 (computed when None). It only lets the pass
+    skip jobs known not to fit; results are the same whatever it is, as long as
+    jobs with different shapes get different indices.
 
     Returns (status, start, offsets, nodes): status[j] is STARTED, BACKFILLED,
     RESOURCES or PRIORITY; start[j] is now for started jobs, the reserved start
@@ -374,7 +384,13 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     r_alloc = np.ascontiguousarray(run_alloc[keep][order])
     offsets = np.zeros(n_jobs + 1, dtype=np.intp)
     np.cumsum(n_nodes_req, out=offsets[1:])
-    shape_idx, n_shapes = _shapes(part_idx, n_nodes_req, requests)
+    if shape_idx is None:
+        shape_idx, n_shapes = _shapes(part_idx, n_nodes_req, requests)
+    else:
+        _require(shape_idx, "shape_idx", np.intp, 1)
+        if shape_idx.shape[0] != n_jobs or (n_jobs and shape_idx.min() < 0):
+            raise ValueError("backfill: shape_idx must be (n_jobs,) non-negative values")
+        n_shapes = int(shape_idx.max()) + 1 if n_jobs else 0
     capacity = n_nodes + r_node.shape[0] + 2 * int(offsets[n_jobs]) + 1
     seg_time = np.empty(capacity, dtype=np.int64)
     seg_avail = np.empty(capacity * n_res + 1, dtype=np.int64)
@@ -422,7 +438,7 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     cdef intp_t depth = min(int(reservation_depth), CONSERVATIVE)
     cdef int rc
     with nogil:
-        _build_profiles(&p, free_v, r_node_v, r_end_v, r_alloc_v, now_c)
+        build_profiles(&p, free_v, r_node_v, r_end_v, r_alloc_v, now_c)
         rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
                            now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
                            status_v, start_v, nodes_v)

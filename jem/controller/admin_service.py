@@ -1,9 +1,10 @@
-"""AdminService servicer: nodes and partitions. Changes need root."""
+"""AdminService servicer: nodes, partitions and the fair-share tree. Changes need root."""
 
 from jem.controller.interceptors import current_identity
 from jem.controller.state import ClusterState
-from jem.convert import node_to_pb, partition_to_pb
+from jem.convert import node_to_pb, partition_to_pb, share_row_to_pb
 from jem.model.errors import PermissionDenied
+from jem.scheduler.fairshare import DEFAULT_ACCOUNT, share_rows
 from jem.v1 import admin_pb2, admin_pb2_grpc
 
 
@@ -42,6 +43,17 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 partition_to_pb(p, [n for n in all_nodes if p.has_node(n)])
                 for p in partitions if not names or p.name in names
             ])
+
+    def ListShares(self, request, context):
+        accounts = set(request.accounts)
+        state = self._state
+        with state.lock:
+            users = {(j.spec.account or DEFAULT_ACCOUNT, j.user) for j in state.jobs.all()}
+            usage = dict(state.usage.by_user) if state.usage is not None else {}
+            rows = share_rows(state.config.fairshare.algorithm, state.config.accounts, usage, users)
+        return admin_pb2.ListSharesResponse(
+            algorithm=state.config.fairshare.algorithm,
+            associations=[share_row_to_pb(r) for r in rows if not accounts or r.account in accounts])
 
 
 def _require_root() -> None:

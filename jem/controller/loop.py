@@ -82,7 +82,7 @@ class SchedulingLoop:
         with state.lock:
             live = state.jobs.live()
             state.usage.advance(int(now), [
-                (j.spec.account, j.user, j.shape.per_node.cpus * len(j.nodes), int(j.start_time or now))
+                (j.spec.account, j.user, j.shape.per_node.cpus * len(j.nodes), int(j.start_time or now), None)
                 for j in live if j.state is JobState.RUNNING])
             pending = state.jobs.pending()
             if not pending:

@@ -25,24 +25,10 @@ import math
 from dataclasses import dataclass, field
 
 from jem.model.config import AccountConfig
+from jem.model.shares import ShareRow
 
 DEFAULT_ACCOUNT = "default"   # the account of a job that names none
 ROOT = "root"
-
-@dataclass(frozen=True, slots=True)
-class ShareRow:
-    """One association as `jem shares` (sshare) shows it. `user` is "" for an account."""
-
-    account: str
-    user: str
-    depth: int
-    raw_shares: int
-    norm_shares: float
-    raw_usage: float
-    effective_usage: float
-    level_fs: float
-    factor: float
-
 
 @dataclass(slots=True)
 class Usage:
@@ -52,10 +38,10 @@ class Usage:
     t_last: int | None = None
     by_user: dict[tuple[str, str], float] = field(default_factory=dict)
 
-    def advance(self, now: int, running: list[tuple[str, str, int, int]]) -> None:
-        """Decay to `now`, then charge each running (account, user, cpus, start) for the time
-        it ran since the last advance (the integral of decay over that span is ignored: one
-        cycle is short against any half-life)."""
+    def advance(self, now: int, running: list[tuple[str, str, int, int, int | None]]) -> None:
+        """Decay to `now`, then charge each (account, user, cpus, start, end or None if still
+        running) for the time it ran since the last advance (the decay within that span is
+        ignored: one cycle is short against any half-life)."""
         if self.t_last is None:
             self.t_last = now
         dt = now - self.t_last
@@ -63,8 +49,8 @@ class Usage:
             decay = 2.0 ** (-dt / self.half_life_s)
             for key in self.by_user:
                 self.by_user[key] *= decay
-        for account, user, cpus, start in running:
-            ran = now - max(start, self.t_last)
+        for account, user, cpus, start, end in running:
+            ran = (now if end is None else min(now, end)) - max(start, self.t_last)
             if ran > 0:
                 key = (account or DEFAULT_ACCOUNT, user)
                 self.by_user[key] = self.by_user.get(key, 0.0) + cpus * ran

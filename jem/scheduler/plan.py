@@ -59,11 +59,14 @@ class PassResult:
 NO_RUNNING = Running(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np.zeros((0, N_RES), dtype=np.int64))
 
 
-def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, reservation_depth: int) -> PassResult:
-    """Plan one pass: which jobs start now and where, and when the reserved ones will."""
+def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, reservation_depth: int,
+              shape_idx: np.ndarray | None = None) -> PassResult:
+    """Plan one pass: which jobs start now and where, and when the reserved ones will.
+    `shape_idx` (n_jobs,) intp, optional: equal for jobs of equal partition, node count
+    and request, different otherwise (the kernel computes it when None)."""
     status, start, offsets, nodes = backfill.backfill(
         cluster.free, cluster.usable, membership=cluster.membership, requests=queue.requests,
         n_nodes_req=queue.n_nodes, part_idx=queue.part_idx, duration_s=queue.duration_s,
         run_node=running.node_idx, run_end=running.end_s, run_alloc=running.alloc, now=now_s,
-        reservation_depth=reservation_depth)
+        reservation_depth=reservation_depth, shape_idx=shape_idx)
     return PassResult(status, start, offsets, nodes)

@@ -1,11 +1,16 @@
 """Discrete-event simulation of a trace through the controller's own planning pass.
 
 A virtual clock jumps from event to event. At each instant, completions are
-processed first, then arrivals, then one scheduling pass (`plan.plan_pass`,
-the call the controller's cycle ends in) over the queue in submit order (ties:
-file order), or in multifactor priority order, recomputed every pass, when the
-policy has priority weights. A job then runs for its trace run time, and the
-planner sees it until its estimate.
+processed first, then arrivals, then one scheduling pass over the queue in
+submit order (ties: file order), or in multifactor priority order, recomputed
+every pass, when the policy has priority weights. A job then runs for its
+trace run time, and the planner sees it until its estimate.
+
+Every pass is the kernel's `backfill_pass`, the function the controller's
+cycle ends in. In submit order the event loop itself runs in C
+(jem._core.replay); with priority weights it runs here, in Python, because
+priorities and fair-share are computed here (`plan.plan_pass` each pass).
+Both loops give the same start times for the same order (tests check it).
 
 The machine of P single-CPU nodes is planned as one node of P CPUs: rigid
 jobs of single-CPU nodes only ever need a count of free processors, so every
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jem._core.replay import replay
 from jem.model.resources import N_RES, Res
 from jem.scheduler import fairshare, plan
 from jem.scheduler.policy import Policy
@@ -37,12 +43,24 @@ class SimResult:
     trace: Trace
     start_s: np.ndarray                 # (n_jobs,) int64
     sim_seconds: float
-    series: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (t, busy procs, queued jobs)
     accounts: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def end_s(self) -> np.ndarray:
         return self.start_s + self.trace.run_s
+
+    def series(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(t, busy processors, queued jobs) just after each distinct event time."""
+        tr = self.trace
+        times = np.concatenate((tr.submit_s, self.start_s, self.end_s))
+        busy_delta = np.concatenate((np.zeros(len(tr), dtype=np.int64), tr.size, -tr.size))
+        queue_delta = np.concatenate((np.ones(len(tr), dtype=np.int64), -np.ones(len(tr), dtype=np.int64),
+                                      np.zeros(len(tr), dtype=np.int64)))
+        order = np.argsort(times, kind="stable")
+        t, busy, queued = times[order], np.cumsum(busy_delta[order]), np.cumsum(queue_delta[order])
+        last = np.ones(len(t), dtype=bool)
+        last[:-1] = t[1:] != t[:-1]
+        return t[last], busy[last], queued[last]
 
     def summary(self) -> dict:
         """The figures `jem sim --json` prints (exactly these keys)."""
@@ -91,7 +109,7 @@ class _Machine:
         self.size[slot] = 0
         self.open_slots.append(slot)
 
-    def arrays(self, procs: int, now: int) -> tuple[plan.Cluster, plan.Running]:
+    def arrays(self) -> tuple[plan.Cluster, plan.Running]:
         busy = self.size > 0
         n = int(busy.sum())
         alloc = np.zeros((n, N_RES), dtype=np.int64)
@@ -110,9 +128,10 @@ class _Ordering:
         self.trace, self.policy = trace, policy
         self.keys = [(f"g{g}", f"u{u}") for g, u in zip(trace.group.tolist(), trace.user.tolist())]
         self.usage = fairshare.Usage(half_life_s=policy.fairshare.half_life_s)
-        self.running: dict[int, tuple[str, str, int, int]] = {}
+        self.running: dict[int, tuple[str, str, int, int, int]] = {}   # job -> (account, user, cpus, start, end)
 
     def advance(self, now: int) -> None:
+        """Charge fair-share usage up to `now` (before the jobs ending by now are forgotten)."""
         if self.policy.priority.weight_fairshare:
             self.usage.advance(now, list(self.running.values()))
 
@@ -129,16 +148,28 @@ class _Ordering:
         return pending[queue_order(priority, tr.submit_s[pending], pending)]
 
 
-def simulate(trace: Trace, policy: Policy, *, progress: Callable[[int, int], None] | None = None,
-             record_series: bool = False) -> SimResult:
+def simulate(trace: Trace, policy: Policy, *, progress: Callable[[int, int], None] | None = None) -> SimResult:
     """Replay `trace` under `policy`; `progress(arrived, total)` is called now and then."""
     t0 = time.perf_counter()
+    if progress is not None:
+        progress(0, len(trace))
+    if policy.priority.is_multifactor:
+        start = _simulate_by_priority(trace, policy, progress)
+    else:
+        start = replay(trace.submit_s, trace.run_s, trace.size, trace.estimate_s, procs=trace.procs,
+                       reservation_depth=policy.reservation_depth)
+    if progress is not None:
+        progress(len(trace), len(trace))
+    return SimResult(trace, start, time.perf_counter() - t0, accounts=account_usage(trace))
+
+
+def _simulate_by_priority(trace: Trace, policy: Policy, progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """The event loop in Python, for queues in multifactor priority order."""
     n = len(trace)
     start = np.full(n, -1, dtype=np.int64)
     machine, ordering = _Machine(trace.procs), _Ordering(trace, policy)
     completions: list[tuple[int, int]] = []
     pending = np.zeros(0, dtype=np.int64)
-    series: list[tuple[int, int, int]] = []
     arrived, step = 0, max(n // 100, 1)
     while arrived < n or completions:
         now = min(int(trace.submit_s[arrived]) if arrived < n else plan.UNLIMITED_S,
@@ -157,15 +188,7 @@ def simulate(trace: Trace, policy: Policy, *, progress: Callable[[int, int], Non
                 progress(arrived, n)
         if len(pending) and trace.size[pending].min() <= machine.free:
             pending = _schedule(trace, policy, machine, ordering, pending, now, start, completions)
-        if record_series:
-            series.append((now, trace.procs - machine.free, len(pending)))
-    if progress is not None:
-        progress(n, n)
-    result = SimResult(trace, start, time.perf_counter() - t0, accounts=account_usage(trace))
-    if record_series:
-        arr = np.array(series, dtype=np.int64).reshape(len(series), 3)
-        result.series = (arr[:, 0], arr[:, 1], arr[:, 2])
-    return result
+    return start
 
 
 def _schedule(trace: Trace, policy: Policy, machine: _Machine, ordering: _Ordering, pending: np.ndarray,
@@ -177,12 +200,14 @@ def _schedule(trace: Trace, policy: Policy, machine: _Machine, ordering: _Orderi
     requests[:, Res.CPU] = trace.size[queue_jobs]
     queue = plan.Queue(requests, np.ones(n_jobs, dtype=np.int64), np.zeros(n_jobs, dtype=np.intp),
                        np.ascontiguousarray(trace.estimate_s[queue_jobs]))
-    cluster, running = machine.arrays(trace.procs, now)
-    result = plan.plan_pass(cluster, running, queue, now_s=now, reservation_depth=policy.reservation_depth)
+    cluster, running = machine.arrays()
+    result = plan.plan_pass(cluster, running, queue, now_s=now, reservation_depth=policy.reservation_depth,
+                            shape_idx=trace.size[queue_jobs].astype(np.intp))  # one node: the size is the shape
     started = (result.status == plan.STARTED) | (result.status == plan.BACKFILLED)
     for job in queue_jobs[started].tolist():
         start[job] = now
         machine.start(job, int(trace.size[job]), now + int(trace.estimate_s[job]))
         heapq.heappush(completions, (now + int(trace.run_s[job]), job))
-        ordering.running[job] = (ordering.keys[job][0], ordering.keys[job][1], int(trace.size[job]), now)
+        ordering.running[job] = (ordering.keys[job][0], ordering.keys[job][1], int(trace.size[job]), now,
+                                 now + int(trace.run_s[job]))
     return queue_jobs[~started]

@@ -17,13 +17,15 @@ Times are integer seconds as in the file.
 """
 
 import gzip
+import io
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 N_FIELDS = 18
-_HEADER = re.compile(r";\s*(MaxProcs|MaxNodes)\s*:\s*(\d+)")
+_HEADER = re.compile(rb"^;\s*(MaxProcs|MaxNodes)\s*:\s*(\d+)", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,33 +44,29 @@ class Trace:
         return len(self.submit_s)
 
 
-def _read_text(path: str) -> str:
+def _read_bytes(path: str) -> bytes:
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="ascii", errors="replace") as f:
+    with opener(path, "rb") as f:
         return f.read()
 
 
 def read_swf(path: str, *, procs: int | None = None, limit: int | None = None) -> Trace:
     """Read `path` (.swf or .swf.gz); keep at most `limit` records (the first ones) if given.
     ValueError if the machine size is unknown or a record is malformed."""
-    header: dict[str, int] = {}
-    records: list[str] = []
-    for line in _read_text(path).splitlines():
-        if line.startswith(";"):
-            match = _HEADER.match(line)
-            if match:
-                header[match.group(1)] = int(match.group(2))
-        elif line.strip():
-            records.append(line)
-            if limit is not None and len(records) >= limit:
-                break
+    raw = _read_bytes(path)
+    header = {key.decode(): int(value) for key, value in _HEADER.findall(raw)}
     machine = procs or header.get("MaxProcs") or header.get("MaxNodes")
     if not machine:
         raise ValueError(f"{path}: no MaxProcs or MaxNodes in the header; give the machine size (--procs)")
-    values = np.array(" ".join(records).split(), dtype=np.float64)
-    if values.size != len(records) * N_FIELDS:
-        raise ValueError(f"{path}: every job record must have {N_FIELDS} fields")
-    fields = values.reshape(len(records), N_FIELDS).astype(np.int64)
+    try:
+        with warnings.catch_warnings():  # max_rows counts records, not lines: what `limit` means
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(io.BytesIO(raw), comments=";", ndmin=2, max_rows=limit, dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"{path}: malformed job record: {exc}") from None
+    if values.size and values.shape[1] != N_FIELDS:
+        raise ValueError(f"{path}: every job record must have {N_FIELDS} fields, not {values.shape[1]}")
+    fields = values.reshape(-1, N_FIELDS).astype(np.int64)
     run = fields[:, 3]
     size = np.where(fields[:, 7] > 0, fields[:, 7], fields[:, 4])
     keep = (run >= 0) & (size > 0) & (size <= machine)

@@ -104,3 +104,39 @@ class ListPartitionsResponse(_message.Message):
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     partitions: _containers.RepeatedCompositeFieldContainer[Partition]
     def __init__(self, partitions: _Optional[_Iterable[_Union[Partition, _Mapping]]] = ...) -> None: ...
+
+class ShareAssociation(_message.Message):
+    __slots__ = ("account", "user", "depth", "raw_shares", "norm_shares", "raw_usage", "effective_usage", "level_fs", "fairshare")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    RAW_SHARES_FIELD_NUMBER: _ClassVar[int]
+    NORM_SHARES_FIELD_NUMBER: _ClassVar[int]
+    RAW_USAGE_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_USAGE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FS_FIELD_NUMBER: _ClassVar[int]
+    FAIRSHARE_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    user: str
+    depth: int
+    raw_shares: int
+    norm_shares: float
+    raw_usage: float
+    effective_usage: float
+    level_fs: float
+    fairshare: float
+    def __init__(self, account: _Optional[str] = ..., user: _Optional[str] = ..., depth: _Optional[int] = ..., raw_shares: _Optional[int] = ..., norm_shares: _Optional[float] = ..., raw_usage: _Optional[float] = ..., effective_usage: _Optional[float] = ..., level_fs: _Optional[float] = ..., fairshare: _Optional[float] = ...) -> None: ...
+
+class ListSharesRequest(_message.Message):
+    __slots__ = ("accounts",)
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    accounts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, accounts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListSharesResponse(_message.Message):
+    __slots__ = ("associations", "algorithm")
+    ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    associations: _containers.RepeatedCompositeFieldContainer[ShareAssociation]
+    algorithm: str
+    def __init__(self, associations: _Optional[_Iterable[_Union[ShareAssociation, _Mapping]]] = ..., algorithm: _Optional[str] = ...) -> None: ...

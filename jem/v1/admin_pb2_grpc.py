@@ -57,6 +57,11 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.ListPartitionsRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.ListPartitionsResponse.FromString,
                 _registered_method=True)
+        self.ListShares = channel.unary_unary(
+                '/jem.v1.AdminService/ListShares',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ListSharesRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ListSharesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -93,6 +98,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListShares(self, request, context):
+        """ListShares returns the fair-share tree (accounts and users) as sshare shows it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +127,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListPartitions,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.ListPartitionsRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.ListPartitionsResponse.SerializeToString,
+            ),
+            'ListShares': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListShares,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ListSharesRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ListSharesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +244,33 @@ class AdminService:
             '/jem.v1.AdminService/ListPartitions',
             jem_dot_v1_dot_admin__pb2.ListPartitionsRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.ListPartitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShares(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ListShares',
+            jem_dot_v1_dot_admin__pb2.ListSharesRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ListSharesResponse.FromString,
             options,
             channel_credentials,
             insecure,

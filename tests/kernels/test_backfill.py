@@ -79,8 +79,10 @@ def random_inputs(rng, *, n_nodes, n_jobs, n_parts, n_pairs):
 
 
 def run(args, depth, impl=bf):
-    return impl.backfill(args["free"], args["usable"], now=NOW, reservation_depth=depth,
-                         **{k: v for k, v in args.items() if k not in ("free", "usable")})
+    extra = {k: v for k, v in args.items() if k not in ("free", "usable", "shape_idx")}
+    if "shape_idx" in args:
+        extra["shape_idx"] = args["shape_idx"]
+    return impl.backfill(args["free"], args["usable"], now=NOW, reservation_depth=depth, **extra)
 
 
 def assert_matches_oracle(args, depth):
@@ -172,6 +174,19 @@ def test_backfill_is_deterministic_and_leaves_inputs_unmodified(scenario):
         assert np.array_equal(a, b)
     for k, v in args.items():
         assert np.array_equal(v, copies[k])
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_a_given_shape_index_changes_nothing(scenario):
+    """The shape index only lets the pass skip jobs known not to fit: one shape per job
+    (nothing shared) or one per request size plays the same."""
+    args, depth = scenario
+    expected = run(args, depth)
+    n_jobs = len(args["requests"])
+    for shape_idx in (np.arange(n_jobs, dtype=np.intp), np.arange(n_jobs, dtype=np.intp)[::-1].copy() * 7):
+        for a, b in zip(expected, run({**args, "shape_idx": shape_idx}, depth)):
+            assert np.array_equal(a, b)
 
 
 @PROPERTY_SETTINGS
@@ -272,6 +287,8 @@ def test_wrapper_rejects_bad_arguments():
         run({**args, "duration_s": np.zeros(1, dtype=np.int64)}, 1)
     with pytest.raises(ValueError, match="at least one node"):
         run({**args, "n_nodes_req": np.zeros(1, dtype=np.int64)}, 1)
+    with pytest.raises(ValueError, match="shape_idx"):
+        run({**args, "shape_idx": np.array([-1], dtype=np.intp)}, 1)
     with pytest.raises(ValueError, match="reservation_depth"):
         run(args, -1)
     with pytest.raises(ValueError, match="run_node"):
