@@ -55,6 +55,11 @@ def read_jobs(path, procs=None, limit=None):
 def simulate(path, policy="easy", procs=None, limit=None):
     """{SWF job number: (submit, start, end, size)} under "fcfs" or "easy"."""
     machine, jobs = read_jobs(path, procs, limit)
+    return simulate_jobs(machine, jobs, policy)
+
+
+def simulate_jobs(machine, jobs, policy="easy"):
+    """As `simulate`, for jobs given as dicts (id, submit, run, size, estimate) in submit order."""
     free = machine
     queue = []
     running = []            # [expected end, size, actual end, job]
