@@ -3,7 +3,9 @@ through jem._core.backfill's `backfill_pass`.
 
 The event loop of jem.scheduler.sim, in C, for queues in submit order: at each
 instant, completions (actual ends), then arrivals, then one pass, skipped when
-no queued job fits in the free processors. The machine is one node of `procs`
+no queued job fits in the free processors (at depth 0: when the head does not,
+since it blocks the rest). The queue's kernel inputs are kept in place between
+passes, so a pass costs the kernel's O(queue) and no copying. The machine is one node of `procs`
 CPUs (rigid jobs of single-CPU nodes only need a count); a running job holds
 its processors in the planner until start + estimate. Times are integer
 seconds; the output is each job's start time.
@@ -105,22 +107,26 @@ cdef int replay_loop(
             _run_remove(s, run_end, run_alloc, j)
             free += size[j]
         while arrived < n and submit_s[arrived] <= now:
-            s.queue[s.n_queue] = arrived
+            k = s.n_queue
+            s.queue[k] = arrived
+            requests[k, RES_CPU] = size[arrived]
+            duration[k] = estimate_s[arrived]
+            shape[k] = size[arrived]
             s.n_queue += 1
             arrived += 1
         q = s.n_queue
-        min_size = INF
-        for k in range(q):
-            min_size = min(min_size, size[s.queue[k]])
-        if q == 0 or min_size > free:
+        if q == 0:
+            continue
+        if reservation_depth == 0:
+            min_size = size[s.queue[0]]        # in plain priority order the head blocks the rest
+        else:
+            min_size = INF
+            for k in range(q):
+                min_size = min(min_size, size[s.queue[k]])
+        if min_size > free:
             continue
         for k in range(q):
-            j = s.queue[k]
-            requests[k, RES_CPU] = size[j]
-            duration[k] = estimate_s[j]
-            shape[k] = size[j]
-        for k in range(procs + 1):
-            shape_fail[k] = INF + 1
+            shape_fail[shape[k]] = INF + 1     # the shapes (sizes) this pass can meet
         blocked[0] = 0
         free1[0, RES_CPU] = free
         p.n_used = 0
@@ -139,6 +145,9 @@ cdef int replay_loop(
                 _heap_push(s, now + run_s[j], j)
             else:
                 s.queue[w] = j
+                requests[w, RES_CPU] = requests[k, RES_CPU]
+                duration[w] = duration[k]
+                shape[w] = shape[k]
                 w += 1
         s.n_queue = w
     return 0

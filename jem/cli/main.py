@@ -10,7 +10,6 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 import argparse  # noqa: E402  (after the environment is set)
 import sys  # noqa: E402
 
-from jem.cli import cluster, daemons, jobs, nodes, shares, sim, submit  # noqa: E402
 from jem.model.errors import JemError  # noqa: E402
 
 
@@ -21,17 +20,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules(argv: list[str]) -> tuple:
+    """The modules that define the subcommands. `jem sim` loads only its own: it runs
+    the scheduler in this process, and the others' gRPC imports would double its start-up."""
+    if argv[:1] == ["sim"] and not {"-h", "--help"} & set(argv[1:]):
+        from jem.cli import sim
+        return (sim,)
+    from jem.cli import cluster, daemons, jobs, nodes, shares, sim, submit
+    return (cluster, daemons, submit, jobs, nodes, shares, sim)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="jem", description="JEM: a job execution manager for HPC clusters")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (cluster, daemons, submit, jobs, nodes, shares, sim):
+    for module in _command_modules(argv or []):
         module.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -26,6 +26,8 @@ import numpy as np
 
 N_FIELDS = 18
 _HEADER = re.compile(rb"^;\s*(MaxProcs|MaxNodes)\s*:\s*(\d+)", re.M)
+_DATA = re.compile(rb"^[ \t]*[-0-9]", re.M)                # the first job record
+_USED = (0, 1, 3, 4, 7, 8, 11, 12)  # job, submit, run, allocated, requested procs, estimate, user, group
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,25 +56,24 @@ def read_swf(path: str, *, procs: int | None = None, limit: int | None = None) -
     """Read `path` (.swf or .swf.gz); keep at most `limit` records (the first ones) if given.
     ValueError if the machine size is unknown or a record is malformed."""
     raw = _read_bytes(path)
-    header = {key.decode(): int(value) for key, value in _HEADER.findall(raw)}
+    body = _DATA.search(raw)
+    header_block = raw[:body.start()] if body else raw     # the header comments precede the records
+    header = {key.decode(): int(value) for key, value in _HEADER.findall(header_block)}
     machine = procs or header.get("MaxProcs") or header.get("MaxNodes")
     if not machine:
         raise ValueError(f"{path}: no MaxProcs or MaxNodes in the header; give the machine size (--procs)")
     try:
         with warnings.catch_warnings():  # max_rows counts records, not lines: what `limit` means
             warnings.simplefilter("ignore", UserWarning)
-            values = np.loadtxt(io.BytesIO(raw), comments=";", ndmin=2, max_rows=limit, dtype=np.float64)
+            values = np.loadtxt(io.BytesIO(raw), comments=";", ndmin=2, max_rows=limit, dtype=np.float64,
+                                usecols=_USED)
     except ValueError as exc:
-        raise ValueError(f"{path}: malformed job record: {exc}") from None
-    if values.size and values.shape[1] != N_FIELDS:
-        raise ValueError(f"{path}: every job record must have {N_FIELDS} fields, not {values.shape[1]}")
-    fields = values.reshape(-1, N_FIELDS).astype(np.int64)
-    run = fields[:, 3]
-    size = np.where(fields[:, 7] > 0, fields[:, 7], fields[:, 4])
+        raise ValueError(f"{path}: malformed job record (expected {N_FIELDS} fields): {exc}") from None
+    job, submit, run, alloc, req, est, user, group = values.reshape(-1, len(_USED)).astype(np.int64).T
+    size = np.where(req > 0, req, alloc)
     keep = (run >= 0) & (size > 0) & (size <= machine)
-    fields, run, size = fields[keep], run[keep], size[keep]
-    estimate = np.maximum(np.where(fields[:, 8] > 0, fields[:, 8], run), np.maximum(run, 1))
-    order = np.argsort(fields[:, 1], kind="stable")
-    return Trace(procs=int(machine), job_number=fields[order, 0], submit_s=fields[order, 1], run_s=run[order],
-                 size=size[order], estimate_s=estimate[order], user=fields[order, 11], group=fields[order, 12],
+    estimate = np.maximum(np.where(est > 0, est, run), np.maximum(run, 1))
+    order = np.flatnonzero(keep)[np.argsort(submit[keep], kind="stable")]
+    return Trace(procs=int(machine), job_number=job[order], submit_s=submit[order], run_s=run[order],
+                 size=size[order], estimate_s=estimate[order], user=user[order], group=group[order],
                  n_skipped=int((~keep).sum()))
