@@ -12,7 +12,9 @@ per CPU, GPUs on a tenth of them, and round time limits (10 min to 2 days). The
 running jobs are placed by a backfill pass on the empty cluster and given
 random elapsed times (jobs that do not fit are dropped). Seeded: the same arguments give the same workload.
 `--impl reference` runs the plain-Python oracle of tests/oracle/ instead of the
-Cython core (only at small sizes: it is slow by design).
+Cython core (only at small sizes: it is slow by design). `--level cycle` times
+the controller's whole `plan_cycle` instead (snapshot objects -> priority
+order -> arrays -> kernel -> decisions) on the same workload.
 """
 
 import argparse
@@ -25,7 +27,11 @@ import time
 import numpy as np
 
 from jem._core import backfill as bf
-from jem.model.resources import N_RES
+from jem.model.partition import Partition
+from jem.model.resources import N_RES, Resources
+from jem.scheduler.cycle import plan_cycle
+from jem.scheduler.policy import POLICY_DEPTHS, Policy
+from jem.scheduler.snapshot import NodeView, PendingJob, RunningJob, Snapshot
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from tests.oracle import backfill_ref  # noqa: E402
@@ -85,6 +91,36 @@ def workload(n_nodes: int, n_pending: int, n_running: int, seed: int):
                 run_end=run_end, run_alloc=run_alloc), len(placed)
 
 
+def snapshot_of(inputs: dict, capacity: np.ndarray) -> Snapshot:
+    """The same workload as the controller's snapshot objects: one partition of every node,
+    each running (job, node) pair as a one-node running job."""
+    names = [f"n{i:05d}" for i in range(len(capacity))]
+    nodes = tuple(NodeView(name, Resources(*map(int, cap)), Resources(*map(int, cap - free)), True)
+                  for name, cap, free in zip(names, capacity, inputs["free"]))
+    running = tuple(RunningJob(job_id=10_000_000 + k, node_names=(names[int(node)],),
+                               per_node=Resources(*map(int, alloc)), start_time=float(NOW), time_limit_s=int(end - NOW))
+                    for k, (node, end, alloc) in enumerate(zip(inputs["run_node"], inputs["run_end"], inputs["run_alloc"])))
+    pending = tuple(PendingJob(job_id=j + 1, priority=1, submit_time=float(NOW - 100_000 + j), partition="all",
+                               n_nodes=int(n), per_node=Resources(*map(int, req)), held_by="", begin_time=None,
+                               time_limit_s=int(limit))
+                    for j, (req, n, limit) in enumerate(zip(inputs["requests"], inputs["n_nodes_req"],
+                                                            inputs["duration_s"])))
+    return Snapshot(nodes=nodes, partitions=(Partition("all", (), has_all_nodes=True),), pending=pending,
+                    running=running)
+
+
+def time_cycle(inputs: dict, policy_name: str, repeat: int) -> tuple[float, dict]:
+    snapshot = snapshot_of(inputs, cluster(len(inputs["free"])))
+    policy = Policy(reservation_depth=POLICY_DEPTHS[policy_name])
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        decisions = plan_cycle(snapshot, float(NOW), policy)
+        times.append(time.perf_counter() - t0)
+    return min(times), {"started": len(decisions.starts), "backfilled": decisions.n_backfilled,
+                        "reserved": len(decisions.planned_starts)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=10000)
@@ -92,11 +128,19 @@ def main() -> int:
     parser.add_argument("--running", type=int, default=20000)
     parser.add_argument("--policy", choices=sorted(DEPTH), default="easy")
     parser.add_argument("--impl", choices=("core", "reference"), default="core")
+    parser.add_argument("--level", choices=("kernel", "cycle"), default="kernel",
+                        help="time the kernel's pass alone, or the controller's whole plan_cycle")
     parser.add_argument("--repeat", type=int, default=3, help="passes to time (the best is reported)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print one JSON line (the default output too)")
     args = parser.parse_args()
     inputs, n_running = workload(args.nodes, args.pending, args.running, args.seed)
+    if args.level == "cycle":
+        seconds, counts = time_cycle(inputs, args.policy, args.repeat)
+        print(json.dumps({"level": "cycle", "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
+                          "running": n_running, "seconds_per_pass": round(seconds, 4), **counts,
+                          "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+        return 0
     impl = bf if args.impl == "core" else backfill_ref
     times = []
     for _ in range(args.repeat if args.impl == "core" else 1):
@@ -105,7 +149,7 @@ def main() -> int:
         times.append(time.perf_counter() - t0)
     status = np.asarray(status)
     print(json.dumps({
-        "impl": args.impl, "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
+        "level": "kernel", "impl": args.impl, "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
         "running": n_running, "seconds_per_pass": round(min(times), 4),
         "started": int((status == bf.STARTED).sum()), "backfilled": int((status == bf.BACKFILLED).sum()),
         "reserved": int((np.asarray(start) > NOW).sum()),
