@@ -115,7 +115,7 @@ def time_cycle(inputs: dict, policy_name: str, repeat: int) -> tuple[float, dict
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        decisions = plan_cycle(snapshot, float(NOW), policy)
+        decisions = plan_cycle(snapshot, float(NOW), policy=policy)
         times.append(time.perf_counter() - t0)
     return min(times), {"started": len(decisions.starts), "backfilled": decisions.n_backfilled,
                         "reserved": len(decisions.planned_starts)}

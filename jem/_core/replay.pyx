@@ -153,13 +153,7 @@ cdef int replay_loop(
     return 0
 
 
-def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
-    """Start time (n,) int64 of each job of a trace replayed in submit order on `procs` processors.
-
-    submit_s (n,) int64 non-decreasing; run_s (n,) int64 >= 0; size (n,) int64 in
-    [1, procs]; estimate_s (n,) int64 >= max(run_s, 1); reservation_depth as for
-    jem._core.backfill.backfill (0 fcfs, 1 EASY, CONSERVATIVE).
-    """
+def _check_trace(submit_s, run_s, size, estimate_s, procs, reservation_depth):
     arrays = (submit_s, run_s, size, estimate_s)
     for arr, name in zip(arrays, ("submit_s", "run_s", "size", "estimate_s")):
         if not isinstance(arr, np.ndarray) or arr.dtype != np.int64 or arr.ndim != 1 \
@@ -171,6 +165,17 @@ def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
     if n and ((np.diff(submit_s) < 0).any() or run_s.min() < 0 or size.min() < 1 or size.max() > procs
               or (estimate_s < np.maximum(run_s, 1)).any()):
         raise ValueError("replay: submit_s must be sorted, 1 <= size <= procs, estimate_s >= max(run_s, 1)")
+
+
+def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
+    """Start time (n,) int64 of each job of a trace replayed in submit order on `procs` processors.
+
+    submit_s (n,) int64 non-decreasing; run_s (n,) int64 >= 0; size (n,) int64 in
+    [1, procs]; estimate_s (n,) int64 >= max(run_s, 1); reservation_depth as for
+    jem._core.backfill.backfill (0 fcfs, 1 EASY, CONSERVATIVE).
+    """
+    _check_trace(submit_s, run_s, size, estimate_s, procs, reservation_depth)
+    n = submit_s.shape[0]
     n_res = N_RES
     capacity = 1 + procs + 2 * n + 1
     seg_time = np.empty(capacity, dtype=np.int64)

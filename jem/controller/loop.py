@@ -89,7 +89,7 @@ class SchedulingLoop:
                 return Decisions()
             snapshot = take_snapshot(pending, state.nodes.all(), state.partitions, running_jobs=live,
                                      usage=state.usage.by_user)
-            decisions = plan_cycle(snapshot, now, self.policy)
+            decisions = plan_cycle(snapshot, now, policy=self.policy)
             changes = []
             for start in decisions.starts:
                 job = state.jobs.find(start.job_id)

@@ -79,7 +79,7 @@ def _end_s(start_time: float, time_limit_s: int | None) -> int:
     return plan.UNLIMITED_S if time_limit_s is None else int(start_time) + time_limit_s
 
 
-def plan_cycle(snapshot: Snapshot, now: float, policy: Policy = Policy()) -> Decisions:
+def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> Decisions:
     """Decide which pending jobs start now and on which nodes; give every other a reason,
     and those holding a reservation a planned start."""
     decisions = Decisions()

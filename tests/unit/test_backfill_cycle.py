@@ -45,7 +45,7 @@ def busy_cluster(pending, **kw) -> Snapshot:
 
 def test_easy_backfills_what_ends_before_the_reservation():
     snap = busy_cluster([job(1, 4, 50), job(2, 1, 100), job(3, 1, 200)])
-    decisions = plan_cycle(snap, NOW, EASY)
+    decisions = plan_cycle(snap, NOW, policy=EASY)
     assert decisions.starts == [decisions.starts[0]] and decisions.starts[0].job_id == 2
     assert decisions.starts[0].kind is StartKind.BACKFILL and decisions.n_backfilled == 1
     assert decisions.reasons == {1: JobReason.RESOURCES, 3: JobReason.PRIORITY}
@@ -54,10 +54,10 @@ def test_easy_backfills_what_ends_before_the_reservation():
 
 def test_conservative_plans_every_job_and_fcfs_backfills_nothing():
     snap = busy_cluster([job(1, 4, 50), job(2, 1, 100), job(3, 1, 200)])
-    decisions = plan_cycle(snap, NOW, CONSERVATIVE)
+    decisions = plan_cycle(snap, NOW, policy=CONSERVATIVE)
     assert [s.job_id for s in decisions.starts] == [2]
     assert decisions.planned_starts == {1: NOW + 100, 3: NOW + 150}
-    fcfs = plan_cycle(snap, NOW, FCFS)
+    fcfs = plan_cycle(snap, NOW, policy=FCFS)
     assert fcfs.starts == [] and fcfs.planned_starts == {}
     assert fcfs.reasons == {1: JobReason.RESOURCES, 2: JobReason.PRIORITY, 3: JobReason.PRIORITY}
 
@@ -65,22 +65,22 @@ def test_conservative_plans_every_job_and_fcfs_backfills_nothing():
 def test_unlimited_jobs_never_free_their_nodes_in_the_plan():
     snap = Snapshot(nodes=(node("n1", used=4),), partitions=(Partition("batch", ("n1",)),),
                     pending=(job(1, 1, None),), running=(running(90, "n1", 4, NOW, None),))
-    decisions = plan_cycle(snap, NOW, CONSERVATIVE)
+    decisions = plan_cycle(snap, NOW, policy=CONSERVATIVE)
     assert decisions.reasons == {1: JobReason.RESOURCES} and decisions.planned_starts == {}
 
 
 def test_a_job_that_held_a_reservation_starts_as_reserved():
     snap = Snapshot(nodes=(node("n1"), node("n2")), partitions=(BATCH,),
                     pending=(job(1, 4, 60, planned_start=NOW), job(2, 4, 60)))
-    kinds = {s.job_id: s.kind for s in plan_cycle(snap, NOW, EASY).starts}
+    kinds = {s.job_id: s.kind for s in plan_cycle(snap, NOW, policy=EASY).starts}
     assert kinds == {1: StartKind.RESERVED, 2: StartKind.IMMEDIATE}
 
 
 def test_decisions_do_not_depend_on_the_snapshot_order():
     pending = [job(i, 1 + i % 4, 30 + 17 * i, priority=i % 3, submit=float(i % 2)) for i in range(1, 25)]
-    first = plan_cycle(busy_cluster(pending), NOW, CONSERVATIVE)
+    first = plan_cycle(busy_cluster(pending), NOW, policy=CONSERVATIVE)
     random.Random(7).shuffle(pending)
-    second = plan_cycle(busy_cluster(pending), NOW, CONSERVATIVE)
+    second = plan_cycle(busy_cluster(pending), NOW, policy=CONSERVATIVE)
     assert first.starts == second.starts and first.reasons == second.reasons
     assert first.planned_starts == second.planned_starts
 
@@ -92,7 +92,7 @@ def test_multifactor_priority_orders_by_fair_share_and_is_reported():
     snap = Snapshot(nodes=(node("n1"),), partitions=(Partition("batch", ("n1",)),),
                     pending=(job(1, 4, 60, account="a", user="heavy"), job(2, 4, 60, account="b", user="light")),
                     usage={("a", "heavy"): 1000.0, ("b", "light"): 10.0})
-    decisions = plan_cycle(snap, NOW, policy)
+    decisions = plan_cycle(snap, NOW, policy=policy)
     assert [s.job_id for s in decisions.starts] == [2]
     assert decisions.priorities == {2: 1000, 1: 500}
 

@@ -18,7 +18,7 @@ NOW = 1_700_000_000.0
 
 def plan_cycle(snap: Snapshot, now: float, policy=FCFS) -> Decisions:
     """The tests of this module check plain priority order (no backfill) unless they say otherwise."""
-    return cycle.plan_cycle(snap, now, policy)
+    return cycle.plan_cycle(snap, now, policy=policy)
 
 
 def node(name, cpus=8, mem_mib=8192, gpus=0, *, used=(0, 0, 0), is_schedulable=True) -> NodeView:
