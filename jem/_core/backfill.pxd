@@ -15,6 +15,7 @@ cdef struct Profiles:
     int64_t *seg_avail     # (capacity * n_res,)
     intp_t *seg_next       # (capacity,) -1 ends a node's list
     intp_t *head           # (n_nodes,) first segment of each node (starts at now)
+    int64_t *cap           # (n_nodes * n_res,) units once every running job ended: no segment has more
     intp_t n_used          # segments in use
     intp_t capacity
     intp_t n_res

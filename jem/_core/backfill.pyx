@@ -113,6 +113,14 @@ cdef int subtract(Profiles *p, intp_t node_idx, const int64_t *request,
     return 0
 
 
+cdef inline bint _fits_cap(Profiles *p, intp_t node_idx, const int64_t *request) noexcept nogil:
+    cdef intp_t r
+    for r in range(p.n_res):
+        if request[r] > p.cap[node_idx * p.n_res + r]:
+            return False
+    return True
+
+
 cdef int64_t _select_nth(int64_t *a, intp_t m, intp_t k) noexcept nogil:
     """The k-th smallest (0-based) of a[0:m], reordering a (Hoare's selection)."""
     cdef intp_t lo = 0, hi = m - 1, i, j
@@ -158,7 +166,10 @@ cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, :
         for node_idx in range(n_nodes):
             if usable[node_idx] and membership[part, node_idx]:
                 if node_start[node_idx] < t:
-                    node_start[node_idx] = earliest_fit(p, node_idx, request, t, duration)
+                    if _fits_cap(p, node_idx, request):
+                        node_start[node_idx] = earliest_fit(p, node_idx, request, t, duration)
+                    else:
+                        node_start[node_idx] = BF_INF
                 select_buf[m] = node_start[node_idx]
                 m += 1
         if m < n_wanted:
@@ -293,6 +304,8 @@ cdef int build_profiles(Profiles *p, const int64_t[:, ::1] free, const intp_t[::
             for r in range(p.n_res):
                 p.seg_avail[tail * p.n_res + r] += run_alloc[k, r]
             k += 1
+        for r in range(p.n_res):
+            p.cap[node_idx * p.n_res + r] = p.seg_avail[tail * p.n_res + r]
     return 0
 
 
@@ -396,6 +409,7 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     seg_avail = np.empty(capacity * n_res + 1, dtype=np.int64)
     seg_next = np.empty(capacity, dtype=np.intp)
     head = np.empty(n_nodes + 1, dtype=np.intp)
+    cap = np.empty((n_nodes + 1) * n_res, dtype=np.int64)
     shape_fail = np.full(n_shapes + 1, INF + 1, dtype=np.int64)
     blocked = np.zeros(membership.shape[0], dtype=np.uint8)
     node_start = np.empty(n_nodes + 1, dtype=np.int64)
@@ -408,7 +422,9 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     cdef int64_t[::1] seg_avail_v = seg_avail
     cdef intp_t[::1] seg_next_v = seg_next
     cdef intp_t[::1] head_v = head
+    cdef int64_t[::1] cap_v = cap
     cdef Profiles p
+    p.cap = &cap_v[0]
     p.seg_time = &seg_time_v[0]
     p.seg_avail = &seg_avail_v[0]
     p.seg_next = &seg_next_v[0]

@@ -182,6 +182,7 @@ def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
     seg_avail = np.empty(capacity * n_res, dtype=np.int64)
     seg_next = np.empty(capacity, dtype=np.intp)
     head = np.empty(1, dtype=np.intp)
+    cap = np.empty(n_res, dtype=np.int64)
     queue = np.empty(n + 1, dtype=np.intp)
     heap_t = np.empty(n + 1, dtype=np.int64)
     heap_j = np.empty(n + 1, dtype=np.intp)
@@ -191,13 +192,14 @@ def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
     cdef int64_t[::1] seg_avail_v = seg_avail
     cdef intp_t[::1] seg_next_v = seg_next
     cdef intp_t[::1] head_v = head
+    cdef int64_t[::1] cap_v = cap
     cdef intp_t[::1] queue_v = queue
     cdef int64_t[::1] heap_t_v = heap_t
     cdef intp_t[::1] heap_j_v = heap_j
     cdef intp_t[::1] run_job_v = run_job
     cdef Profiles prof
     prof.seg_time, prof.seg_avail, prof.seg_next, prof.head = &seg_time_v[0], &seg_avail_v[0], &seg_next_v[0], &head_v[0]
-    prof.n_used, prof.capacity, prof.n_res = 0, capacity, n_res
+    prof.n_used, prof.capacity, prof.n_res, prof.cap = 0, capacity, n_res, &cap_v[0]
     cdef Scratch scratch
     scratch.queue, scratch.heap_t, scratch.heap_j, scratch.run_job = &queue_v[0], &heap_t_v[0], &heap_j_v[0], &run_job_v[0]
     scratch.n_queue, scratch.n_heap, scratch.n_running = 0, 0, 0
