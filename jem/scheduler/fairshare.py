@@ -99,8 +99,11 @@ def _sum_usage(node: _Node) -> float:
 
 
 def _level_fs(node: _Node, siblings: list[_Node]) -> float:
-    total_shares = sum(s.shares for s in siblings)
-    total_usage = sum(s.usage for s in siblings)
+    return _level_fs_of(node, sum(s.shares for s in siblings), sum(s.usage for s in siblings))
+
+
+def _level_fs_of(node: _Node, total_shares: int, total_usage: float) -> float:
+    """(shares / siblings' shares) / (usage / siblings' usage); inf without usage."""
     share = node.shares / total_shares if total_shares else 0.0
     if node.usage <= 0.0 or total_usage <= 0.0:
         return math.inf
@@ -112,15 +115,18 @@ def fair_tree(root: _Node) -> dict[tuple[str, str], float]:
     ranked: list[list[_Node]] = []     # groups of users sharing a rank, best first
 
     def visit(node: _Node) -> None:
-        order = sorted(node.children, key=lambda c: (-_level_fs(c, node.children), c.is_user, c.name))
+        total_shares, total_usage = sum(c.shares for c in node.children), sum(c.usage for c in node.children)
+        lf = {id(c): _level_fs_of(c, total_shares, total_usage) for c in node.children}
+        order = sorted(node.children, key=lambda c: (-lf[id(c)], c.is_user, c.name))
         i = 0
         while i < len(order):
             child = order[i]
             if child.is_user:
-                lf = _level_fs(child, node.children)
-                group = [c for c in order[i:] if c.is_user and _level_fs(c, node.children) == lf]
-                ranked.append(group)
-                i += len(group)
+                j = i + 1
+                while j < len(order) and order[j].is_user and lf[id(order[j])] == lf[id(child)]:
+                    j += 1
+                ranked.append(order[i:j])
+                i = j
             else:
                 visit(child)
                 i += 1

@@ -62,12 +62,16 @@ def test_easy_backfills_a_short_job_and_plans_the_blocked_one(make_cluster):
         assert listed[wide]["planned_start_time"] == pytest.approx(wide_job.planned_start)
         assert listed[wide]["reason"] == "Resources" and listed[long]["reason"] == "Priority"
         shares = json.loads(jem(cluster, "shares", "--json"))
+        table = jem(cluster, "shares").splitlines()
         for job_id in (first, wide, short, long):
             client.cancel(job_id)
     assert shares["algorithm"] == "fair_tree"
     rows = {(r["account"], r["user"]): r for r in shares["associations"]}
     assert rows[("physics", "")]["raw_shares"] == 70 and rows[("chemistry", "")]["raw_shares"] == 30
     assert rows[("physics", "")]["norm_shares"] == pytest.approx(0.7)
+    assert table[0].split() == ["ACCOUNT", "USER", "RAWSHARES", "NORMSHARES", "RAWUSAGE", "EFFECTVUSAGE", "LEVELFS",
+                                "FAIRSHARE"]
+    assert any(line.split()[:3] == ["physics", "70", "0.700000"] for line in table)
     users = [r for r in shares["associations"] if r["user"]]
     assert users and all(0.0 <= r["fairshare"] <= 1.0 for r in users)
     log = cluster.log("controller.log")
