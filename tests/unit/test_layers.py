@@ -21,9 +21,9 @@ ALLOWED = {
     "jem.cli": {"jem.cli", "jem.client", "jem.model", "hostlist", "psutil"},
 }
 # The CLI starts the daemons: these two modules, imported inside the command functions only.
-# `jem sim` runs the scheduler itself in the CLI process (and matplotlib, optional, for --plot).
+# `jem sim` runs the scheduler itself in the CLI process (with numpy, and matplotlib, optional, for --plot).
 ENTRY_POINTS = {"jem/cli/daemons.py": {"jem.controller.server", "jem.agent.main"},
-                "jem/cli/sim.py": {"jem.scheduler", "matplotlib"}}
+                "jem/cli/sim.py": {"jem.scheduler", "numpy", "matplotlib"}}
 
 
 def _module_name(path: pathlib.Path) -> str:
