@@ -14,7 +14,9 @@ A cycle:
 3. after releasing the lock, sends the launches, one RPC per node.
 """
 
+import json
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -22,6 +24,7 @@ from collections import defaultdict
 from jem.controller import lifecycle
 from jem.controller.reports import fail_jobs_on_nodes
 from jem.controller.state import ClusterState
+from jem.model import defaults
 from jem.model.execution import Launch
 from jem.model.job import Job
 from jem.model.states import JobState
@@ -34,6 +37,23 @@ from jem.scheduler.snapshot import take_snapshot
 log = logging.getLogger(__name__)
 
 
+USAGE_FILE = "fairshare_usage.json"
+
+
+def load_usage(path: str, *, half_life_s: int) -> Usage:
+    """Fair-share usage saved by an earlier controller, else none (a damaged file is logged and ignored)."""
+    try:
+        with open(path) as f:
+            usage = Usage.from_dict(json.load(f), half_life_s=half_life_s)
+    except FileNotFoundError:
+        return Usage(half_life_s=half_life_s)
+    except (OSError, ValueError) as exc:
+        log.warning("fair-share usage ignored path=%s error=%s", path, exc)
+        return Usage(half_life_s=half_life_s)
+    log.info("fair-share usage loaded path=%s associations=%d", path, len(usage.by_user))
+    return usage
+
+
 class SchedulingLoop:
     def __init__(self, state: ClusterState, *, clock=time.time):
         self._state = state
@@ -44,7 +64,9 @@ class SchedulingLoop:
         self.cycle_id = 0
         self._t_started = clock()
         self.policy = Policy.from_config(state.config)
-        state.usage = Usage(half_life_s=state.config.fairshare.half_life_s)
+        self._usage_path = os.path.join(state.config.cluster.state_dir or defaults.state_dir(), USAGE_FILE)
+        self._t_usage_saved = clock()
+        state.usage = load_usage(self._usage_path, half_life_s=state.config.fairshare.half_life_s)
         state.wake_scheduler = self.wake
         state.agents.on_launch_error = self._on_launch_error
 
@@ -55,6 +77,19 @@ class SchedulingLoop:
         self._stopping.set()
         self._wakeup.set()
         self._thread.join(timeout=10)
+        self.save_usage()
+
+    def save_usage(self) -> None:
+        """Write fair-share usage to the state directory (atomically), so a restart keeps it."""
+        with self._state.lock:
+            data = self._state.usage.as_dict()
+        try:
+            with open(self._usage_path + ".tmp", "w") as f:
+                json.dump(data, f)
+            os.replace(self._usage_path + ".tmp", self._usage_path)
+        except OSError as exc:
+            log.warning("fair-share usage not saved path=%s error=%s", self._usage_path, exc)
+        self._t_usage_saved = self._clock()
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -157,6 +192,8 @@ class SchedulingLoop:
             state.jobs.forget_ended(ended_before=now - state.config.scheduler.min_job_age_s)
         if stranded:
             self.wake()
+        if now - self._t_usage_saved >= defaults.USAGE_SAVE_INTERVAL_S:
+            self.save_usage()
 
     def _on_launch_error(self, node_name: str, address: str, job_ids: list[int], why: str) -> None:
         """A launch RPC failed: take the node DOWN now, so that nothing more is sent

@@ -20,6 +20,7 @@ PRIORITY_MAX_AGE_S = 7 * 86400         # seconds of queue age at which the age f
 FAIRSHARE_ALGORITHM = "fair_tree"      # "fair_tree" or "classic"
 FAIRSHARE_HALF_LIFE_S = 7 * 86400      # seconds for past usage to count half (PriorityDecayHalfLife)
 ACCOUNT_SHARES = 1                     # shares of an account or user not configured
+USAGE_SAVE_INTERVAL_S = 60.0           # seconds between saves of fair-share usage to the state dir
 
 
 def state_dir() -> str:

@@ -56,6 +56,21 @@ class Usage:
                 self.by_user[key] = self.by_user.get(key, 0.0) + cpus * ran
         self.t_last = max(self.t_last, now)
 
+    def as_dict(self) -> dict:
+        """A JSON-ready copy (the controller keeps it in its state directory across restarts)."""
+        return {"half_life_s": self.half_life_s, "t_last": self.t_last,
+                "by_user": [[account, user, value] for (account, user), value in sorted(self.by_user.items())]}
+
+    @classmethod
+    def from_dict(cls, data: dict, *, half_life_s: int) -> "Usage":
+        """The usage saved by `as_dict`, under the configured half-life. ValueError if malformed."""
+        try:
+            t_last = data["t_last"]
+            by_user = {(str(a), str(u)): float(v) for a, u, v in data["by_user"]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed fair-share usage: {exc!r}") from None
+        return cls(half_life_s=half_life_s, t_last=None if t_last is None else int(t_last), by_user=by_user)
+
 
 @dataclass(slots=True)
 class _Node:

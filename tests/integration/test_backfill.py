@@ -77,3 +77,19 @@ def test_easy_backfills_a_short_job_and_plans_the_blocked_one(make_cluster):
     log = cluster.log("controller.log")
     assert "backfilled=1" in log and "policy=easy" in log
     assert f"start job_id={short} kind=backfill" in log
+
+
+def test_fair_share_usage_survives_a_controller_restart(make_cluster):
+    cluster = make_cluster(n_nodes=1, cpus=2, extra_config=SCHEDULING).start()
+    with cluster.client() as client:
+        job_id = client.submit(cluster.spec("#!/bin/sh\nsleep 3\n", n_tasks=2, time_limit_s=60, account="physics"))
+        cluster.wait_job(client, job_id, states={JobState.COMPLETED})
+    before = {(r["account"], r["user"]): r["raw_usage"]
+              for r in json.loads(jem(cluster, "shares", "--json"))["associations"]}
+    user = next(key for key in before if key[0] == "physics" and key[1])
+    assert before[user] >= 2 * 2        # 2 CPUs for at least the 2 s the loop saw it run
+    cluster.stop_process(cluster.controller)
+    cluster.start_controller()
+    after = {(r["account"], r["user"]): r["raw_usage"]
+             for r in json.loads(jem(cluster, "shares", "--json"))["associations"]}
+    assert after[user] == pytest.approx(before[user], rel=0.01)   # decayed by seconds of a 1-day half-life

@@ -87,3 +87,14 @@ def test_job_size_and_partition_factors():
     prio = multifactor_priority(weights, age_s=np.zeros(2), fairshare=np.zeros(2), cpus=np.array([4, 64]),
                                 cluster_cpus=16, partition_factor=np.array([1.0, 0.5]), nice=np.zeros(2))
     assert prio.tolist() == [25 + 50, 100 + 25]
+
+
+def test_usage_survives_a_round_trip_through_json():
+    import json
+    usage = Usage(half_life_s=100)
+    usage.advance(1000, [("acct", "ann", 4, 900, None)])
+    usage.advance(1050, [("acct", "ann", 4, 900, None), ("", "bob", 1, 1000, None)])
+    again = Usage.from_dict(json.loads(json.dumps(usage.as_dict())), half_life_s=200)
+    assert again.by_user == usage.by_user and again.t_last == 1050 and again.half_life_s == 200
+    with pytest.raises(ValueError, match="malformed"):
+        Usage.from_dict({"by_user": [["a", "u", 1.0]]}, half_life_s=100)
