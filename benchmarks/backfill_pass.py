@@ -5,7 +5,7 @@
     python benchmarks/backfill_pass.py --nodes 100 --pending 300 --running 200 --policy easy --impl reference --json
 
 The cluster: nodes with 64 CPUs and 256 GiB, every eighth with 4 GPUs. Jobs
-are either 1-32 CPUs on one node (93% of the running, half of the pending ones)
+are either 1-32 CPUs on one node (97% of the running, half of the pending ones)
 or whole nodes, with heavy-tailed node counts (1 to 1,024, P(n) ~ 1/n over
 powers of two), 2-8 GiB
 per CPU, GPUs on a tenth of them, and round time limits (10 min to 2 days). The
@@ -70,7 +70,7 @@ def workload(n_nodes: int, n_pending: int, n_running: int, seed: int):
     capacity = cluster(n_nodes)
     usable = np.ones(n_nodes, dtype=np.uint8)
     membership = np.ones((1, n_nodes), dtype=np.uint8)
-    requests, n_req, limits = jobs(rng, n_running, n_nodes, p_small=0.93)
+    requests, n_req, limits = jobs(rng, n_running, n_nodes, p_small=0.97)
     empty = np.zeros(0, dtype=np.intp)
     status, _, offsets, nodes = bf.backfill(
         capacity, usable, membership=membership, requests=requests, n_nodes_req=n_req,

@@ -59,8 +59,11 @@ def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tupl
     node_idx = {n.name: i for i, n in enumerate(nodes)}
     free = np.array([(n.capacity - n.allocated).as_row() for n in nodes], dtype=np.int64).reshape(len(nodes), N_RES)
     usable = np.array([n.is_schedulable for n in nodes], dtype=np.uint8)
-    membership = np.array([[partitions[p].has_node(n.name) for n in nodes] for p in part_names],
-                          dtype=np.uint8).reshape(len(part_names), len(nodes))
+    membership = np.ones((len(part_names), len(nodes)), dtype=np.uint8)  # (n_parts, n_nodes)
+    for row, name in enumerate(part_names):
+        if not partitions[name].has_all_nodes:
+            members = set(partitions[name].node_names)   # a set: node lists can be long
+            membership[row] = [n.name in members for n in nodes]
     pairs = [(node_idx[name], _end_s(r.start_time, r.time_limit_s), r.per_node.as_row())
              for r in snapshot.running for name in r.node_names if name in node_idx]
     running = plan.Running(
