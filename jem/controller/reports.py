@@ -50,6 +50,12 @@ def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport],
     """Commit what `reports` from `node_name` mean; returns how many were handled."""
     changes: list[JobChange] = []
     with state.lock:
+        if any(r.end is JobEnd.NODE_SHUTDOWN for r in reports):
+            # The agent is going away (or came back and killed what its predecessor
+            # left): nothing more may start there until it registers again.
+            for node in state.nodes.all():
+                if node.name == node_name:
+                    state.nodes.mark_unreachable(node_name, address=node.agent_address, why="agent shut down")
         for report in reports:
             job = state.jobs.find(report.job_id)
             if job is None or not job.is_live or not job.nodes or job.nodes[0] != node_name:
