@@ -11,13 +11,14 @@ last process is gone. Memory limits are bytes; CPU ids are the machine's.
 import logging
 import os
 import signal
+import stat
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-V1_CONTROLLERS = ("memory", "cpuset", "cpuacct", "freezer", "pids")
+V1_CONTROLLERS = ("memory", "cpuset", "cpuacct", "freezer", "pids", "devices")
 V2_CONTROLLERS = ("memory", "cpuset", "cpu", "pids")
 FREEZE_TIMEOUT_S = 2.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -29,6 +30,7 @@ class CgroupLimits:
 
     cpu_ids: tuple[int, ...] | None   # machine CPU ids; None: no cpuset
     mem_bytes: int | None             # hard memory limit (swap included where possible); None: none
+    denied_devices: tuple[str, ...] = ()   # device files the job may not open (other jobs' GPUs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,10 @@ class CgroupsV2:
             here = os.path.join(here, part)
         _write(os.path.join(self.base, "cgroup.subtree_control"), wanted)
 
+    # Device access in v2 is an eBPF program; JEM does not load one, so other jobs'
+    # GPUs are hidden by CUDA_VISIBLE_DEVICES only.
+    limits_devices = False
+
     @property
     def limits_memory(self) -> bool:
         return "memory" in self.controllers
@@ -260,6 +266,7 @@ class CgroupsV1:
     mode = "v1"
     limits_memory = True
     limits_cpus = True
+    limits_devices = True
 
     def __init__(self, *, mount: str, name: str):
         self.mount = mount
@@ -286,6 +293,8 @@ class CgroupsV1:
         cpus = ",".join(map(str, limits.cpu_ids)) if limits.cpu_ids else _read(os.path.join(node_cpuset, "cpuset.cpus"))
         _write(os.path.join(paths["cpuset"], "cpuset.cpus"), cpus.strip())
         _write(os.path.join(paths["cpuset"], "cpuset.mems"), _read(os.path.join(node_cpuset, "cpuset.mems")).strip())
+        for device in limits.denied_devices:
+            _write(os.path.join(paths["devices"], "devices.deny"), _device_rule(device))
         if limits.mem_bytes is not None:
             _write(os.path.join(paths["memory"], "memory.limit_in_bytes"), str(limits.mem_bytes))
             memsw = os.path.join(paths["memory"], "memory.memsw.limit_in_bytes")
@@ -307,6 +316,13 @@ class CgroupsV1:
                 except OSError:
                     break
                 path = os.path.dirname(path)
+
+
+def _device_rule(path: str) -> str:
+    """The v1 devices rule ("c 195:1 rwm") that covers the device file `path`."""
+    st = os.stat(path)
+    kind = "c" if stat.S_ISCHR(st.st_mode) else "b"
+    return f"{kind} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} rwm"
 
 
 def _job_dirs(base: str) -> list[int]:

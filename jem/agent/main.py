@@ -20,7 +20,7 @@ import grpc
 from jem.agent.cgroups import open_cgroups
 from jem.agent.health import HealthCheck
 from jem.agent.reporter import Reporter
-from jem.agent.resources import detect_capacity, detect_cgroup_mode
+from jem.agent.resources import detect_capacity, detect_cgroup_mode, gpu_device_files
 from jem.agent.running import RunningJobs
 from jem.agent.service import AgentServicer
 from jem.convert import identity_to_metadata, report_to_pb, resources_to_pb
@@ -47,6 +47,7 @@ class AgentOptions:
     cgroup_name: str = "jem"           # job cgroups live in <root>/<name>/<node>/job_<id>
     health_check: str = ""             # program run every health_interval_s; failure drains the node
     health_interval_s: float = 60.0
+    gpu_devices: tuple[str, ...] | None = None   # device file of each GPU; None: /dev/nvidiaN
 
 
 def default_options_capacity(cpus: int | None, mem_mib: int | None, gpus: int | None) -> Resources:
@@ -69,7 +70,9 @@ class Agent:
         self.reporter = Reporter(self._send_reports)
         spool = options.spool_dir or os.path.join("/tmp", f"jem-agent-{options.name}")
         self.jobs = RunningJobs(node_name=options.name, spool_dir=spool, report=self.reporter.put,
-                                n_cpus=options.capacity.cpus, n_gpus=options.capacity.gpus, cgroups=self.cgroups)
+                                n_cpus=options.capacity.cpus, n_gpus=options.capacity.gpus,
+                                gpu_devices=options.gpu_devices if options.gpu_devices is not None
+                                else gpu_device_files(), cgroups=self.cgroups)
         self.health = (HealthCheck(options.health_check, interval_s=options.health_interval_s)
                        if options.health_check else None)
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-rpc"))

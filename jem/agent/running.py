@@ -43,8 +43,14 @@ log = logging.getLogger(__name__)
 
 REMEMBERED_JOBS = 100_000   # ended job ids kept to refuse duplicate launches
 DRAIN_TIMEOUT_S = 10.0      # wait for a killed job's last process to go
-# Starts the script stopped, so that it can be put in its cgroup before it runs.
-_STOPPED_START = ["/bin/sh", "-c", 'kill -STOP $$; exec "$0" "$@"']
+# The first (and only) program the agent starts for a job, already as the user:
+# it stops itself when asked (so the agent can put it in the job's cgroup before
+# the job's first instruction), changes to the working directory and opens the
+# job's files with the user's own permissions (an agent running as root must
+# not open them: `-o /etc/shadow` would be honoured), then becomes the script.
+_JOB_START = ("d=$1 i=$2 o=$3 e=$4 s=$5; shift 5; [ \"$s\" = 1 ] && kill -STOP $$; cd -- \"$d\" || exit 1; "
+              "if [ \"$e\" = \"$o\" ]; then exec \"$@\" <\"$i\" >\"$o\" 2>&1; "
+              "else exec \"$@\" <\"$i\" >\"$o\" 2>\"$e\"; fi")
 
 
 @dataclass
@@ -71,12 +77,15 @@ class LaunchError(Exception):
 
 class RunningJobs:
     def __init__(self, *, node_name: str, spool_dir: str, report: Callable[[JobReport], None],
-                 n_cpus: int = 1, n_gpus: int = 0, cgroups: Cgroups | None = None, clock=time.time):
+                 n_cpus: int = 1, n_gpus: int = 0, gpu_devices: tuple[str, ...] = (), cgroups: Cgroups | None = None,
+                 clock=time.time):
         self._node_name = node_name
         self._cgroups = cgroups
         self._machine_cpus = sorted(os.sched_getaffinity(0))
         self._free_cpu_slots = set(range(n_cpus))
         self._free_gpu_slots = set(range(n_gpus))
+        # GPU slot i is device file gpu_devices[i]; jobs may not open the others' files.
+        self._gpu_devices = gpu_devices if len(gpu_devices) >= n_gpus else ()
         self._spool_dir = spool_dir
         self._report = report
         self._clock = clock
@@ -125,7 +134,7 @@ class RunningJobs:
             return
         cgroup = None
         try:
-            cgroup = self._make_cgroup(launch, cpu_slots)
+            cgroup = self._make_cgroup(launch, cpu_slots, gpu_slots)
             with self._spawn_lock:
                 process = self._spawn(launch, cgroup, gpu_slots)
         except LaunchError as exc:
@@ -216,13 +225,15 @@ class RunningJobs:
             self._free_cpu_slots.update(cpu_slots)
             self._free_gpu_slots.update(gpu_slots)
 
-    def _make_cgroup(self, launch: Launch, cpu_slots: tuple[int, ...]) -> JobCgroup | None:
+    def _make_cgroup(self, launch: Launch, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> JobCgroup | None:
         if self._cgroups is None:
             return None
         cpu_ids = tuple(sorted({self._machine_cpus[s % len(self._machine_cpus)] for s in cpu_slots})) or None
         mem = launch.alloc.mem_mib * 1024 * 1024 if launch.alloc.mem_mib > 0 else None
+        denied = tuple(d for i, d in enumerate(self._gpu_devices) if i not in gpu_slots)
         try:
-            return self._cgroups.create(launch.job_id, CgroupLimits(cpu_ids=cpu_ids, mem_bytes=mem))
+            return self._cgroups.create(launch.job_id, CgroupLimits(cpu_ids=cpu_ids, mem_bytes=mem,
+                                                                    denied_devices=denied))
         except OSError as exc:
             raise LaunchError(f"cannot create the job's cgroup: {exc}") from None
 
@@ -246,28 +257,21 @@ class RunningJobs:
         stdout_path = os.path.join(spec.working_dir, expand_pattern(spec.stdout_pattern or DEFAULT_STDOUT, values))
         stderr_path = (os.path.join(spec.working_dir, expand_pattern(spec.stderr_pattern, values))
                        if spec.stderr_pattern else None)
-        files = []
-        try:
-            stdout = self._open_output(stdout_path, launch)
-            files.append(stdout)
-            stderr = self._open_output(stderr_path, launch) if stderr_path and stderr_path != stdout_path else stdout
-            files.append(stderr)
-            stdin = open(spec.stdin_path or os.devnull, "rb")
-            files.append(stdin)
-            env = job_environment(launch, node_name=self._node_name, user_entry=user_entry)
-            if launch.alloc.gpus:
-                env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, gpu_slots))
-            argv = [script_path, *spec.script_args]
-            process = subprocess.Popen(
-                _STOPPED_START + argv if cgroup is not None else argv, cwd=spec.working_dir, stdin=stdin,
-                stdout=stdout, stderr=stderr, env=env, start_new_session=True, close_fds=True, **run_as,
-            )
-        except OSError as exc:
-            self._remove_spool(launch.job_id)
-            raise LaunchError(f"cannot start job: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-        finally:
-            for f in files:
-                f.close()
+        env = job_environment(launch, node_name=self._node_name, user_entry=user_entry)
+        if launch.alloc.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, gpu_slots))
+        argv = ["/bin/sh", "-c", _JOB_START, "jem-job-start", spec.working_dir, spec.stdin_path or os.devnull,
+                stdout_path, stderr_path or stdout_path, "1" if cgroup is not None else "0",
+                script_path, *spec.script_args]
+        # What the start-up shell itself says (a file it cannot open) lands in the spool.
+        with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
+            try:
+                process = subprocess.Popen(argv, cwd="/", stdin=subprocess.DEVNULL, stdout=launch_errors,
+                                           stderr=launch_errors, env=env, start_new_session=True, close_fds=True,
+                                           **run_as)
+            except OSError as exc:
+                self._remove_spool(launch.job_id)
+                raise LaunchError(f"cannot start job: {exc.strerror or exc}") from None
         if cgroup is not None:
             self._confine(process, cgroup)
         return process
@@ -296,11 +300,16 @@ class RunningJobs:
             os.chown(path, launch.uid, launch.gid)
         return path
 
-    def _open_output(self, path: str, launch: Launch):
-        f = open(path, "wb")  # Slurm's default --open-mode=truncate
-        if self._is_root:
-            os.fchown(f.fileno(), launch.uid, launch.gid)
-        return f
+    def _launch_errors(self, job_id: int) -> str:
+        return os.path.join(self._spool_dir, f"job{job_id}", "start-errors")
+
+    def _start_error(self, job_id: int) -> str:
+        """The first line the start-up shell wrote (e.g. a file it could not open), if any."""
+        try:
+            with open(self._launch_errors(job_id), errors="replace") as f:
+                return f.readline().strip()
+        except OSError:
+            return ""
 
     def _remove_spool(self, job_id: int) -> None:
         shutil.rmtree(os.path.join(self._spool_dir, f"job{job_id}"), ignore_errors=True)
@@ -328,16 +337,19 @@ class RunningJobs:
             if job.end_cause is None and job.cgroup.is_oom_killed():
                 end = JobEnd.OUT_OF_MEMORY
             job.cgroup.remove()
-        with self._lock:
-            self._jobs.pop(job.launch.job_id, None)
-        self._release(job.cpu_slots, job.gpu_slots)
+        detail = self._start_error(job.launch.job_id)
         self._remove_spool(job.launch.job_id)
+        self._release(job.cpu_slots, job.gpu_slots)   # before the report: the next launch may follow it
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
         exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
         log.debug("job ended job_id=%d end=%s exit_code=%d signal=%d leftovers=%d", job.launch.job_id, end.value,
                   exit_code, exit_signal, leftovers)
         self._report(JobReport(job.launch.job_id, has_ended=True, end=end, exit_code=exit_code,
-                               exit_signal=exit_signal, start_time=job.start_time, end_time=t_end, usage=usage))
+                               exit_signal=exit_signal, start_time=job.start_time, end_time=t_end, usage=usage,
+                               detail=detail))
+        # Only now is the job gone: whoever waits for no running jobs finds its report queued.
+        with self._lock:
+            self._jobs.pop(job.launch.job_id, None)
 
     def kill_leftovers(self) -> list[int]:
         """At agent start: kill the processes of job cgroups a previous agent left (it

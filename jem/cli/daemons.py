@@ -38,6 +38,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--health-check", default="", metavar="PROGRAM",
                    help="run PROGRAM every --health-interval seconds; a failure drains the node")
     p.add_argument("--health-interval", type=float, default=60.0, metavar="S")
+    p.add_argument("--gpu-devices", default=None, metavar="FILES",
+                   help="comma-separated device file of each GPU (default: /dev/nvidia0, /dev/nvidia1, ...); "
+                        "a job cannot open the others' where the devices cgroup exists")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_agent)
 
@@ -74,7 +77,8 @@ def run_agent(args: argparse.Namespace) -> int:
         serve(AgentOptions(controller=args.controller, name=args.name, capacity=capacity, listen=args.listen,
                            spool_dir=args.spool_dir, cgroup_mode=args.cgroup_mode, cgroup_root=args.cgroup_root,
                            cgroup_name=args.cgroup_name, health_check=args.health_check,
-                           health_interval_s=args.health_interval))
+                           health_interval_s=args.health_interval,
+                           gpu_devices=tuple(args.gpu_devices.split(",")) if args.gpu_devices else None))
     except OSError as exc:
         print(f"jem agent: error: {exc}", file=sys.stderr)
         return 1

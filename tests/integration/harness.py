@@ -13,6 +13,7 @@ import uuid
 
 import psutil
 
+from jem.agent.cgroups import V1_CONTROLLERS
 from jem.client import Client
 from jem.model.identity import Identity, local_identity
 from jem.model.job import Job, JobSpec
@@ -41,7 +42,7 @@ class LocalCluster:
     """Controller + named agents; processes are started in their own sessions."""
 
     def __init__(self, root: str, *, n_nodes: int = 2, cpus: int = 2, mem_mib: int = 2048, extra_config: str = "",
-                 agent_args: tuple[str, ...] = ()):
+                 agent_args: tuple[str, ...] = (), gpus: int = 0):
         self.root = root
         self.agent_args = agent_args
         # Job cgroups under a name of their own, and a spool other users can traverse
@@ -53,7 +54,7 @@ class LocalCluster:
         os.makedirs(self.state_dir, exist_ok=True)
         self.address = f"127.0.0.1:{free_port()}"
         self.node_names = [f"n{i}" for i in range(1, n_nodes + 1)]
-        self.cpus, self.mem_mib = cpus, mem_mib
+        self.cpus, self.mem_mib, self.gpus = cpus, mem_mib, gpus
         self.config_path = os.path.join(root, "jem.toml")
         with open(self.config_path, "w") as f:
             f.write(f"""
@@ -72,6 +73,7 @@ kill_wait_s = 2
 names = "n[1-{n_nodes}]"
 cpus = {cpus}
 mem_mib = {mem_mib}
+gpus = {gpus}
 
 [[partitions]]
 name = "debug"
@@ -101,7 +103,7 @@ default = true
     def start_agent(self, name: str) -> None:
         self.agents[name] = self._spawn(
             ["agent", "--controller", self.address, "--name", name, "--cpus", str(self.cpus),
-             "--memory-mib", str(self.mem_mib), "--spool-dir", os.path.join(self.spool_root, name),
+             "--memory-mib", str(self.mem_mib), "--gpus", str(self.gpus), "--spool-dir", os.path.join(self.spool_root, name),
              "--cgroup-name", self.cgroup_name, "--log-level", "debug", *self.agent_args], f"agent-{name}.log")
 
     def start(self) -> "LocalCluster":
@@ -174,7 +176,7 @@ CGROUP_MOUNT = "/sys/fs/cgroup"
 
 def cgroup_dirs(name: str) -> list[str]:
     """Every directory of cgroup tree `name`, in v1 controllers and the v2 hierarchy, deepest first."""
-    tops = [os.path.join(CGROUP_MOUNT, c, name) for c in ("memory", "cpuset", "cpuacct", "freezer", "pids")]
+    tops = [os.path.join(CGROUP_MOUNT, c, name) for c in V1_CONTROLLERS]
     tops += [os.path.join(CGROUP_MOUNT, name), os.path.join(CGROUP_MOUNT, "unified", name)]
     found = []
     for top in tops:

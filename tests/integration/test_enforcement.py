@@ -224,3 +224,50 @@ def test_failing_health_check_drains_the_node_until_it_passes(tmp_path):
             wait_until(lambda: client.list_nodes()[0].state is NodeState.IDLE, 15, what="the node to resume")
     finally:
         c.stop()
+
+
+@pytest.mark.parametrize("mode", ["auto"])
+def test_output_files_are_opened_as_the_user_not_as_root(node_cluster, second_user):
+    entry, workdir = second_user
+    them = Identity(user=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid)
+    target = os.path.join(tempfile.mkdtemp(prefix="jem-root-only-"), "precious")
+    with open(target, "w") as f:
+        f.write("keep me\n")
+    os.chmod(os.path.dirname(target), 0o755)
+    os.chmod(target, 0o644)
+    try:
+        with node_cluster.client(them) as user:
+            job_id = user.submit(node_cluster.spec("#!/bin/sh\necho overwritten\n", working_dir=workdir,
+                                                   stdout_pattern=target, environment={}))
+            job = node_cluster.wait_job(user, job_id)
+        assert job.state is JobState.FAILED
+        assert "Permission denied" in job.reason_detail
+        assert open(target).read() == "keep me\n"
+    finally:
+        shutil.rmtree(os.path.dirname(target), ignore_errors=True)
+
+
+def test_a_job_sees_and_opens_only_its_own_gpus(tmp_path):
+    """Stand-in GPUs: two character devices made for the test (this machine has no GPU);
+    the devices cgroup enforces access by major:minor exactly as for /dev/nvidiaN."""
+    if not os.path.isdir("/sys/fs/cgroup/devices"):
+        pytest.skip("no v1 devices controller on this machine")
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    os.chmod(tmp_path, 0o755)
+    gpu0, gpu1 = devices / "gpu0", devices / "gpu1"
+    os.mknod(gpu0, 0o666 | 0o020000, os.makedev(1, 5))   # like /dev/zero
+    os.mknod(gpu1, 0o666 | 0o020000, os.makedev(1, 7))   # like /dev/full
+    c = LocalCluster(str(tmp_path / "c"), n_nodes=1, gpus=2,
+                     agent_args=("--cgroup-mode", "v1", "--gpu-devices", f"{gpu0},{gpu1}"))
+    try:
+        c.start()
+        script = (f"#!/bin/sh\necho $CUDA_VISIBLE_DEVICES\nhead -c 1 {gpu0} >/dev/null && echo gpu0 ok\n"
+                  f"head -c 1 {gpu1} >/dev/null 2>&1 && echo gpu1 ok || echo gpu1 denied\n")
+        with c.client() as client:
+            job = c.wait_job(client, client.submit(c.spec(script, gpus_per_node=1)))
+        assert job.state is JobState.COMPLETED
+        lines = open(os.path.join(c.workdir, f"slurm-{job.job_id}.out")).read().split("\n")
+        assert lines[:3] == ["0", "gpu0 ok", "gpu1 denied"]
+    finally:
+        c.stop()
