@@ -67,8 +67,8 @@ class Agent:
         self._metadata = identity_to_metadata(local_identity())
         self._channel = grpc.insecure_channel(options.controller)
         self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
-        self.reporter = Reporter(self._send_reports)
         spool = options.spool_dir or os.path.join("/tmp", f"jem-agent-{options.name}")
+        self.reporter = Reporter(self._send_reports, keep_dir=os.path.join(spool, "reports"))
         self.jobs = RunningJobs(node_name=options.name, spool_dir=spool, report=self.reporter.put,
                                 n_cpus=options.capacity.cpus, n_gpus=options.capacity.gpus,
                                 gpu_devices=options.gpu_devices if options.gpu_devices is not None
