@@ -10,7 +10,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 import argparse  # noqa: E402  (after the environment is set)
 import sys  # noqa: E402
 
-from jem.cli import cluster, daemons, jobs, nodes, submit  # noqa: E402
+from jem.cli import cluster, daemons, jobs, nodes, slurmpath, submit  # noqa: E402
 from jem.model.errors import JemError  # noqa: E402
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jem", description="JEM: a job execution manager for HPC clusters")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (cluster, daemons, submit, jobs, nodes):
+    for module in (cluster, daemons, submit, jobs, nodes, slurmpath):
         module.add_parsers(sub)
     return parser
 
