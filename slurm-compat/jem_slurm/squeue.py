@@ -64,7 +64,7 @@ def _sort_key(spec: str, now: float):
     raw = {"V": lambda j: j.submit_time, "S": lambda j: j.start_time or j.planned_start or 0,
            "M": lambda j: (j.end_time or now) - j.start_time if j.start_time else 0,
            "l": lambda j: j.time_limit_s if j.time_limit_s is not None else 1 << 62,
-           "t": lambda j: list(JobState).index(j.state), "T": lambda j: list(JobState).index(j.state),
+           "t": lambda j: j.state.compact, "T": lambda j: j.state.value,
            "p": lambda j: j.priority}
 
     def sort(jobs: list) -> list:
@@ -84,8 +84,8 @@ def _sort_key(spec: str, now: float):
 
 
 def _default_sort(jobs: list) -> list:
-    order = list(JobState)
-    return sorted(jobs, key=lambda j: (j.spec.partition, order.index(j.state), -j.priority, j.job_id))
+    """Slurm's default order "P,t,-p": partition, then the state's code as text, then priority, highest first."""
+    return sorted(jobs, key=lambda j: (j.spec.partition, j.state.compact, -j.priority, j.job_id))
 
 
 def _select(args: dict, client) -> list:
