@@ -38,6 +38,10 @@ class OptionTable:
         self._long = {o.long: o for o in options if o.long}
         self._short = {o.short: o for o in options if o.short}
 
+    def by_long(self, name: str) -> Option:
+        """The option named exactly `name` (no prefix matching)."""
+        return self._long[name]
+
     def _find_long(self, name: str) -> Option:
         if name in self._long:
             return self._long[name]

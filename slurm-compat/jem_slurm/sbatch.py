@@ -125,20 +125,27 @@ def _submit(argv: list[str]) -> int:
     try:
         with connect() as client:
             job_id = client.submit(spec, test_only="test_only" in settings)
+            if "test_only" in settings:
+                _report_test_only(client, spec)
+                return 0
     except JemError as exc:
         raise _submission_failure(exc, spec) from None
-    if "test_only" in settings:
-        import datetime
-
-        now = datetime.datetime.now().isoformat(timespec="seconds")
-        cpus = max(spec.n_tasks, 1) * spec.cpus_per_task
-        print(f"sbatch: Job {job_id} to start at {now} using {cpus} processors on nodes (null) in partition "
-              f"{spec.partition or '(default)'}", file=sys.stderr)
-    elif "parsable" in settings:
+    if "parsable" in settings:
         print(job_id)
     else:
         print(f"Submitted batch job {job_id}")
     return 0
+
+
+def _report_test_only(client, spec) -> None:
+    """What `sbatch --test-only` prints on stderr (JEM does not plan a start time or nodes for it)."""
+    import datetime
+
+    partition = spec.partition or next((p.name for p in client.list_partitions() if p.is_default), "(null)")
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    cpus = max(spec.n_tasks, 1) * spec.cpus_per_task
+    print(f"sbatch: Job 0 to start at {now} using {cpus} processors on nodes (null) in partition {partition}",
+          file=sys.stderr)
 
 
 def _exit_error_code(code: int) -> int:

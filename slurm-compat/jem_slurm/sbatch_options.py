@@ -86,7 +86,7 @@ def env_settings(env: dict[str, str]) -> list[tuple[Option, str | None]]:
     found = []
     for var, long in ENV_OPTIONS.items():
         if var in env:
-            option = OPTIONS._long[long]
+            option = OPTIONS.by_long(long)
             found.append((option, None if option.arg == NONE else env[var]))
     return found
 

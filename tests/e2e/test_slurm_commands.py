@@ -171,3 +171,14 @@ def test_node_drain_and_resume_show_in_sinfo(cluster):
     assert slurm(cluster, "sinfo", "-h", "-o", "%t %N").stdout.split() == ["idle", "n[1-2]"]
     nodes = json.loads(slurm(cluster, "sinfo", "--json").stdout)["nodes"]
     assert [n["name"] for n in nodes] == ["n1", "n2"]
+
+
+def test_test_only_validates_without_queueing(cluster):
+    before = slurm(cluster, "squeue", "-t", "all", "-h", "-o", "%i").stdout
+    result = slurm(cluster, "sbatch", "--test-only", "--wrap", "true")
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr.startswith("sbatch: Job 0 to start at ") and result.stderr.endswith(" in partition debug\n")
+    refused = slurm(cluster, "sbatch", "--test-only", "-c", "64", "--wrap", "true")
+    assert refused.returncode == 1 and refused.stderr.endswith(
+        "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
+    assert slurm(cluster, "squeue", "-t", "all", "-h", "-o", "%i").stdout == before
