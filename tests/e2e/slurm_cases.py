@@ -6,7 +6,7 @@ Run as a script with a real Slurm first on PATH (see ../shared/slurm-ref) to
     python tests/e2e/slurm_cases.py tests/e2e/golden/slurm.json
 
 It submits three jobs first (held: `sbatch -H`, failed: exits 3, done: exits 0,
-each with `-A root`), waits for the last two to reach accounting, then runs
+each with the user's name as account), waits for the last two to reach accounting, then runs
 every case. Placeholders {held} {failed} {done} in a case stand for those job
 ids; in the captured text, job ids, times, the user and the working directory
 become placeholders too, so the same file compares against any cluster.
@@ -19,10 +19,12 @@ import subprocess
 import sys
 import time
 
+# The account is the user's name: Slurm's reference cluster has an account per user (root's is "root"),
+# and the normalization then treats both alike.
 SETUP = {
-    "held": ["sbatch", "--parsable", "-H", "-A", "root", "-o", "/dev/null", "--wrap", "true"],
-    "failed": ["sbatch", "--parsable", "-J", "fail3", "-A", "root", "-o", "/dev/null", "--wrap", "exit 3"],
-    "done": ["sbatch", "--parsable", "-J", "okjob", "-A", "root", "-o", "/dev/null", "--wrap", "true"],
+    "held": ["sbatch", "--parsable", "-H", "-A", "{user}", "-o", "/dev/null", "--wrap", "true"],
+    "failed": ["sbatch", "--parsable", "-J", "fail3", "-A", "{user}", "-o", "/dev/null", "--wrap", "exit 3"],
+    "done": ["sbatch", "--parsable", "-J", "okjob", "-A", "{user}", "-o", "/dev/null", "--wrap", "true"],
 }
 NO_SHEBANG = "echo hi\n"
 
@@ -153,8 +155,11 @@ def compared(name: str, result: dict, ids: dict[str, str], *, user: str, cwd: st
 
 
 def submit_setup(*, env=None, cwd=None) -> dict[str, str]:
-    return {name: subprocess.run(argv, capture_output=True, text=True, check=True, env=env,
-                                 cwd=cwd).stdout.strip() for name, argv in SETUP.items()}
+    import pwd
+
+    user = pwd.getpwuid(os.getuid()).pw_name
+    return {name: subprocess.run([a.format(user=user) for a in argv], capture_output=True, text=True, check=True,
+                                 env=env, cwd=cwd).stdout.strip() for name, argv in SETUP.items()}
 
 
 def _capture(path: str) -> None:
