@@ -55,8 +55,8 @@ def _states(values: list[str]):
     states = []
     for name in split_list(values):
         if name.upper() not in allowed:
-            raise Failure(f"Invalid job state specified: {name}", "Valid job states are PENDING, RUNNING, and SUSPENDED",
-                          prefix=None)
+            raise Failure(f"Invalid job state specified: {name}",
+                          "Valid job states are PENDING, RUNNING, and SUSPENDED", prefix=None)
         states.append(allowed[name.upper()])
     return states
 

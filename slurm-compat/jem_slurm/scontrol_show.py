@@ -64,7 +64,8 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("Socks/Node", "*"), ("NtasksPerN:B:S:C", f"{spec.n_tasks_per_node}:0:*:*"), ("CoreSpec", "*")],
         [("MinCPUsNode", shape.per_node.cpus),
          ("MinMemoryNode", mem) if spec.mem_per_node_mib is not None else
-         ("MinMemoryCPU", format_mem_mib(spec.mem_per_cpu_mib or shape.per_node.mem_mib // max(shape.per_node.cpus, 1))),
+         ("MinMemoryCPU",
+          format_mem_mib(spec.mem_per_cpu_mib or shape.per_node.mem_mib // max(shape.per_node.cpus, 1))),
          ("MinTmpDiskNode", 0)],
         [("Features", "(null)"), ("DelayBoot", "00:00:00")],
         [("OverSubscribe", "OK"), ("Contiguous", 0), ("Licenses", "(null)"), ("Network", "(null)")],
