@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import grpc
 
+from jem.agent.cgroups import open_cgroups
+from jem.agent.health import HealthCheck
 from jem.agent.reporter import Reporter
-from jem.agent.resources import detect_capacity, detect_cgroup_mode
+from jem.agent.resources import detect_capacity, detect_cgroup_mode, gpu_device_files
 from jem.agent.running import RunningJobs
 from jem.agent.service import AgentServicer
 from jem.convert import identity_to_metadata, report_to_pb, resources_to_pb
@@ -40,6 +42,12 @@ class AgentOptions:
     capacity: Resources
     listen: str = "127.0.0.1:0"
     spool_dir: str = ""
+    cgroup_mode: str = "auto"          # auto, v2, v1 or none
+    cgroup_root: str = "/sys/fs/cgroup"
+    cgroup_name: str = "jem"           # job cgroups live in <root>/<name>/<node>/job_<id>
+    health_check: str = ""             # program run every health_interval_s; failure drains the node
+    health_interval_s: float = 60.0
+    gpu_devices: tuple[str, ...] | None = None   # device file of each GPU; None: /dev/nvidiaN
 
 
 def default_options_capacity(cpus: int | None, mem_mib: int | None, gpus: int | None) -> Resources:
@@ -54,13 +62,19 @@ class Agent:
     def __init__(self, options: AgentOptions):
         self.options = options
         self.boot_id = uuid.uuid4().hex
-        self.cgroup_mode = detect_cgroup_mode()
+        self.cgroup_mode = detect_cgroup_mode(options.cgroup_root)
+        self.cgroups = _open_cgroups(options)
         self._metadata = identity_to_metadata(local_identity())
         self._channel = grpc.insecure_channel(options.controller)
         self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
-        self.reporter = Reporter(self._send_reports)
         spool = options.spool_dir or os.path.join("/tmp", f"jem-agent-{options.name}")
-        self.jobs = RunningJobs(node_name=options.name, spool_dir=spool, report=self.reporter.put)
+        self.reporter = Reporter(self._send_reports, keep_dir=os.path.join(spool, "reports"))
+        self.jobs = RunningJobs(node_name=options.name, spool_dir=spool, report=self.reporter.put,
+                                n_cpus=options.capacity.cpus, n_gpus=options.capacity.gpus,
+                                gpu_devices=options.gpu_devices if options.gpu_devices is not None
+                                else gpu_device_files(), cgroups=self.cgroups)
+        self.health = (HealthCheck(options.health_check, interval_s=options.health_interval_s)
+                       if options.health_check else None)
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-rpc"))
         agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(self.jobs), self._server)
         self._stopping = threading.Event()
@@ -75,9 +89,16 @@ class Agent:
         self.address = f"{host}:{port}"
         self._server.start()
         self.reporter.start()
-        log.info("agent serving node=%s address=%s cgroup=%s cpus=%d mem_mib=%d gpus=%d", self.options.name,
-                 self.address, self.cgroup_mode, self.options.capacity.cpus, self.options.capacity.mem_mib,
-                 self.options.capacity.gpus)
+        log.info("agent serving node=%s address=%s cgroup_layout=%s cgroups=%s cpus=%d mem_mib=%d gpus=%d",
+                 self.options.name, self.address, self.cgroup_mode,
+                 self.cgroups.mode if self.cgroups else "none (no enforcement)", self.options.capacity.cpus,
+                 self.options.capacity.mem_mib, self.options.capacity.gpus)
+        leftovers = self.jobs.kill_leftovers()
+        if leftovers:
+            log.warning("killed jobs a previous agent left running job_ids=%s", leftovers)
+        if self.health is not None:
+            self.health.run_once()
+            self.health.start()
         if os.geteuid() != 0:
             log.warning("agent is not root: it runs jobs only for uid %d", os.getuid())
         threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
@@ -85,11 +106,15 @@ class Agent:
     def stop(self) -> None:
         """Kill running jobs, deliver their reports (briefly), stop serving."""
         self._stopping.set()
-        self.jobs.kill_all(JobEnd.NODE_SHUTDOWN, kill_wait_s=SHUTDOWN_KILL_WAIT_S)
+        self.jobs.shut_down(kill_wait_s=SHUTDOWN_KILL_WAIT_S)
         self.jobs.wait_all(SHUTDOWN_KILL_WAIT_S + 3)
         if not self.reporter.flush(timeout_s=3):
             log.warning("agent stopping with undelivered reports job_ids=%s", self.reporter.unreported_ids())
         self.reporter.stop()
+        if self.health is not None:
+            self.health.stop()
+        if self.cgroups is not None:
+            self.cgroups.remove_base()
         self._server.stop(grace=1).wait()
         self._channel.close()
 
@@ -124,6 +149,7 @@ class Agent:
         response = self._controller.Heartbeat(agent_pb2.HeartbeatRequest(
             name=self.options.name, running_job_ids=self.jobs.running_ids(), boot_id=self.boot_id,
             unreported_job_ids=self.reporter.unreported_ids(),
+            health_error=self.health.error if self.health is not None else "",
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
         for job_id in response.orphan_job_ids:
             log.warning("killing orphan job job_id=%d", job_id)
@@ -134,6 +160,18 @@ class Agent:
         self._controller.ReportJobEvents(agent_pb2.ReportJobEventsRequest(
             name=self.options.name, reports=[report_to_pb(r) for r in reports],
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+
+
+def _open_cgroups(options: AgentOptions):
+    """The node's job cgroups, or None (with the reason logged) where there are none."""
+    if options.cgroup_mode != "none" and os.geteuid() != 0:
+        log.warning("agent is not root: jobs run without cgroups (no memory or CPU enforcement)")
+        return None
+    try:
+        return open_cgroups(options.cgroup_mode, root=options.cgroup_root,
+                            name=f"{options.cgroup_name}/{options.name}")
+    except OSError as exc:
+        raise OSError(f"cannot use cgroups ({options.cgroup_mode}) under {options.cgroup_root}: {exc}") from None
 
 
 def serve(options: AgentOptions) -> None:

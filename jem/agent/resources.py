@@ -28,6 +28,12 @@ def count_gpus() -> int:
     return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
+def gpu_device_files() -> tuple[str, ...]:
+    """/dev/nvidia0, /dev/nvidia1, ... in index order (GPU slot i is file i)."""
+    found = [name for name in os.listdir("/dev") if name.startswith("nvidia") and name[6:].isdigit()]
+    return tuple(f"/dev/{name}" for name in sorted(found, key=lambda n: int(n[6:])))
+
+
 def detect_cgroup_mode(root: str = "/sys/fs/cgroup") -> str:
     """'v2' (unified only), 'hybrid' (v1 controllers plus a v2 tree), 'v1', or 'none'."""
     if os.path.exists(os.path.join(root, "cgroup.controllers")):

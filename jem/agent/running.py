@@ -1,12 +1,22 @@
-"""The jobs running on this node: launch as the user, watch, signal, time-limit, reap.
+"""The jobs running on this node: launch as the user, confine, watch, signal,
+time-limit, reap.
 
-Each job's batch script runs in a new session (so its process group id is its
-pid) as the submitting user when the agent is root. A waiter thread per job
-waits for the script to exit without reaping it, kills what is left of its
-process group while the group id is still reserved by the zombie, then reaps
-it with wait4 for the exit status and resource usage, and hands the report
-to the reporter. Launches are idempotent: a job id seen before is never run
-again by this agent process.
+Each job's batch script runs in a new session as the submitting user (when the
+agent is root), inside its own cgroup when the node has them: the script starts
+stopped (`kill -STOP $$` in a one-line sh that then execs it), the agent moves
+it into the job's cgroup and lets it go, so the first instruction already runs
+confined and every process it forks, double-forked daemons included, stays in
+the cgroup. Signals and kills go to every process of the cgroup (frozen while
+signalled); without cgroups, to the process group and the script's descendants.
+
+A waiter thread per job waits for the script to exit without reaping it, kills
+whatever the job left behind, reads usage and OOM kills from the cgroup, reaps
+with wait4, removes the cgroup and hands the report to the reporter. Launches
+are idempotent: a job id seen before is never run again by this agent process.
+
+CPUs and GPUs: the controller counts them; this agent picks which of its CPU
+and GPU slots a job gets (lowest free first) and maps CPU slots onto the
+machine's CPUs (round robin when a node declares more CPUs than it has).
 """
 
 import collections
@@ -23,6 +33,7 @@ from typing import Callable
 
 import psutil
 
+from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup
 from jem.agent.environment import job_environment
 from jem.model.execution import JobEnd, JobReport, Launch
 from jem.model.filenames import DEFAULT_STDOUT, PatternValues, expand_pattern
@@ -31,6 +42,15 @@ from jem.model.job import JobUsage
 log = logging.getLogger(__name__)
 
 REMEMBERED_JOBS = 100_000   # ended job ids kept to refuse duplicate launches
+DRAIN_TIMEOUT_S = 10.0      # wait for a killed job's last process to go
+# The first (and only) program the agent starts for a job, already as the user:
+# it stops itself when asked (so the agent can put it in the job's cgroup before
+# the job's first instruction), changes to the working directory and opens the
+# job's files with the user's own permissions (an agent running as root must
+# not open them: `-o /etc/shadow` would be honoured), then becomes the script.
+_JOB_START = ("d=$1 i=$2 o=$3 e=$4 s=$5; shift 5; [ \"$s\" = 1 ] && kill -STOP $$; cd -- \"$d\" || exit 1; "
+              "if [ \"$e\" = \"$o\" ]; then exec \"$@\" <\"$i\" >\"$o\" 2>&1; "
+              "else exec \"$@\" <\"$i\" >\"$o\" 2>\"$e\"; fi")
 
 
 @dataclass
@@ -38,8 +58,17 @@ class RunningJob:
     launch: Launch
     process: subprocess.Popen
     start_time: float
+    cgroup: JobCgroup | None
+    cpu_slots: tuple[int, ...]
+    gpu_slots: tuple[int, ...]
     end_cause: JobEnd | None = None
     timers: list[threading.Timer] = field(default_factory=list)
+
+    def signal_all(self, signum: int) -> int:
+        """Signal every process of the job."""
+        if self.cgroup is not None:
+            return self.cgroup.signal_all(signum)
+        return _signal_tree(self.process.pid, signum)
 
 
 class LaunchError(Exception):
@@ -47,8 +76,16 @@ class LaunchError(Exception):
 
 
 class RunningJobs:
-    def __init__(self, *, node_name: str, spool_dir: str, report: Callable[[JobReport], None], clock=time.time):
+    def __init__(self, *, node_name: str, spool_dir: str, report: Callable[[JobReport], None],
+                 n_cpus: int = 1, n_gpus: int = 0, gpu_devices: tuple[str, ...] = (), cgroups: Cgroups | None = None,
+                 clock=time.time):
         self._node_name = node_name
+        self._cgroups = cgroups
+        self._machine_cpus = sorted(os.sched_getaffinity(0))
+        self._free_cpu_slots = set(range(n_cpus))
+        self._free_gpu_slots = set(range(n_gpus))
+        # GPU slot i is device file gpu_devices[i]; jobs may not open the others' files.
+        self._gpu_devices = gpu_devices if len(gpu_devices) >= n_gpus else ()
         self._spool_dir = spool_dir
         self._report = report
         self._clock = clock
@@ -58,6 +95,8 @@ class RunningJobs:
         # Kills that arrived before their launch (the two RPCs race): the launch is
         # then reported as killed without running anything.
         self._killed_early: set[int] = set()
+        self._launching: set[int] = set()
+        self._is_closed = False
         self._is_root = os.geteuid() == 0
         # Writing a script and forking must not overlap: a child forked by another
         # thread holds the script's write descriptor until it execs, and exec of the
@@ -72,6 +111,10 @@ class RunningJobs:
     def launch(self, launch: Launch) -> None:
         """Start `launch` unless this agent has seen the job before."""
         with self._lock:
+            if self._is_closed:
+                self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.NODE_SHUTDOWN,
+                                       detail="the node's agent is shutting down"))
+                return
             if launch.job_id in self._seen:
                 return
             self._seen[launch.job_id] = None
@@ -79,22 +122,40 @@ class RunningJobs:
                 self._seen.popitem(last=False)
             killed_early = launch.job_id in self._killed_early
             self._killed_early.discard(launch.job_id)
+            if not killed_early:
+                self._launching.add(launch.job_id)
+            cpu_slots = _take(self._free_cpu_slots, launch.alloc.cpus)
+            gpu_slots = _take(self._free_gpu_slots, launch.alloc.gpus)
         t_start = self._clock()
         if killed_early:
+            self._release(cpu_slots, gpu_slots)
             self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.KILLED, start_time=t_start,
                                    end_time=t_start, detail="killed before it started"))
             return
+        cgroup = None
         try:
+            cgroup = self._make_cgroup(launch, cpu_slots, gpu_slots)
             with self._spawn_lock:
-                process = self._spawn(launch)
+                process = self._spawn(launch, cgroup, gpu_slots)
         except LaunchError as exc:
             log.warning("launch failed job_id=%d reason=%s", launch.job_id, exc)
+            if cgroup is not None:
+                cgroup.remove()
+            self._release(cpu_slots, gpu_slots)
+            with self._lock:
+                self._launching.discard(launch.job_id)
+                self._killed_early.discard(launch.job_id)
             self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1,
                                    start_time=t_start, end_time=self._clock(), detail=str(exc)))
             return
-        job = RunningJob(launch, process, t_start)
+        job = RunningJob(launch, process, t_start, cgroup, cpu_slots, gpu_slots)
         with self._lock:
             self._jobs[launch.job_id] = job
+            self._launching.discard(launch.job_id)
+            killed_while_launching = launch.job_id in self._killed_early
+            self._killed_early.discard(launch.job_id)
+        if killed_while_launching:
+            self.kill(job, JobEnd.KILLED, kill_wait_s=launch.kill_wait_s)
         if launch.time_limit_s is not None:
             self._start_timer(job, launch.time_limit_s, self._on_time_limit)
         threading.Thread(target=self._wait, args=(job,), name=f"job-{launch.job_id}", daemon=True).start()
@@ -104,29 +165,39 @@ class RunningJobs:
         """Send `signum` to every process of the job (0: kill it). None if not running here."""
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None and signum == 0 and job_id not in self._seen:
-                self._killed_early.add(job_id)
+            if job is None and signum == 0 and (job_id not in self._seen or job_id in self._launching):
+                self._killed_early.add(job_id)   # the launch, still to come or under way, honours it
                 return 0
         if job is None:
             return None
         if signum == 0:
             return self.kill(job, JobEnd.KILLED, kill_wait_s=kill_wait_s)
-        return _signal_tree(job.process.pid, signum)
+        return job.signal_all(signum)
 
     def kill(self, job: RunningJob, cause: JobEnd, *, kill_wait_s: int) -> int:
         """SIGCONT+SIGTERM the whole job now, SIGKILL after `kill_wait_s` (Slurm's KillWait)."""
         if job.end_cause is None:
             job.end_cause = cause
-        _signal_tree(job.process.pid, signal.SIGCONT)
-        n = _signal_tree(job.process.pid, signal.SIGTERM)
-        self._start_timer(job, kill_wait_s, lambda j: _signal_tree(j.process.pid, signal.SIGKILL))
+        job.signal_all(signal.SIGCONT)
+        n = job.signal_all(signal.SIGTERM)
+        self._start_timer(job, kill_wait_s, lambda j: j.signal_all(signal.SIGKILL))
         return n
 
-    def kill_all(self, cause: JobEnd, *, kill_wait_s: int) -> None:
+    def shut_down(self, *, kill_wait_s: int) -> None:
+        """Refuse new launches, let launches under way finish, then kill every job
+        (reported as ended by the node's shutdown)."""
+        with self._lock:
+            self._is_closed = True
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._launching:
+                    break
+            time.sleep(0.01)
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
-            self.kill(job, cause, kill_wait_s=kill_wait_s)
+            self.kill(job, JobEnd.NODE_SHUTDOWN, kill_wait_s=kill_wait_s)
 
     def wait_all(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -149,7 +220,24 @@ class RunningJobs:
         log.info("time limit reached job_id=%d", job.launch.job_id)
         self.kill(job, JobEnd.TIME_LIMIT, kill_wait_s=job.launch.kill_wait_s)
 
-    def _spawn(self, launch: Launch) -> subprocess.Popen:
+    def _release(self, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> None:
+        with self._lock:
+            self._free_cpu_slots.update(cpu_slots)
+            self._free_gpu_slots.update(gpu_slots)
+
+    def _make_cgroup(self, launch: Launch, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> JobCgroup | None:
+        if self._cgroups is None:
+            return None
+        cpu_ids = tuple(sorted({self._machine_cpus[s % len(self._machine_cpus)] for s in cpu_slots})) or None
+        mem = launch.alloc.mem_mib * 1024 * 1024 if launch.alloc.mem_mib > 0 else None
+        denied = tuple(d for i, d in enumerate(self._gpu_devices) if i not in gpu_slots)
+        try:
+            return self._cgroups.create(launch.job_id, CgroupLimits(cpu_ids=cpu_ids, mem_bytes=mem,
+                                                                    denied_devices=denied))
+        except OSError as exc:
+            raise LaunchError(f"cannot create the job's cgroup: {exc}") from None
+
+    def _spawn(self, launch: Launch, cgroup: JobCgroup | None, gpu_slots: tuple[int, ...]) -> subprocess.Popen:
         spec = launch.spec
         user_entry = _passwd(launch.uid)
         if self._is_root:
@@ -169,25 +257,36 @@ class RunningJobs:
         stdout_path = os.path.join(spec.working_dir, expand_pattern(spec.stdout_pattern or DEFAULT_STDOUT, values))
         stderr_path = (os.path.join(spec.working_dir, expand_pattern(spec.stderr_pattern, values))
                        if spec.stderr_pattern else None)
-        files = []
+        env = job_environment(launch, node_name=self._node_name, user_entry=user_entry)
+        if launch.alloc.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, gpu_slots))
+        argv = ["/bin/sh", "-c", _JOB_START, "jem-job-start", spec.working_dir, spec.stdin_path or os.devnull,
+                stdout_path, stderr_path or stdout_path, "1" if cgroup is not None else "0",
+                script_path, *spec.script_args]
+        # What the start-up shell itself says (a file it cannot open) lands in the spool.
+        with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
+            try:
+                process = subprocess.Popen(argv, cwd="/", stdin=subprocess.DEVNULL, stdout=launch_errors,
+                                           stderr=launch_errors, env=env, start_new_session=True, close_fds=True,
+                                           **run_as)
+            except OSError as exc:
+                self._remove_spool(launch.job_id)
+                raise LaunchError(f"cannot start job: {exc.strerror or exc}") from None
+        if cgroup is not None:
+            self._confine(process, cgroup)
+        return process
+
+    def _confine(self, process: subprocess.Popen, cgroup: JobCgroup) -> None:
+        """Move the stopped job into its cgroup, then let it run."""
+        _, status = os.waitpid(process.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            raise LaunchError(f"the job exited before it could be confined (status {status})")
         try:
-            stdout = self._open_output(stdout_path, launch)
-            files.append(stdout)
-            stderr = self._open_output(stderr_path, launch) if stderr_path and stderr_path != stdout_path else stdout
-            files.append(stderr)
-            stdin = open(spec.stdin_path or os.devnull, "rb")
-            files.append(stdin)
-            return subprocess.Popen(
-                [script_path, *spec.script_args], cwd=spec.working_dir, stdin=stdin, stdout=stdout, stderr=stderr,
-                env=job_environment(launch, node_name=self._node_name, user_entry=user_entry),
-                start_new_session=True, close_fds=True, **run_as,
-            )
+            cgroup.attach(process.pid)
         except OSError as exc:
-            self._remove_spool(launch.job_id)
-            raise LaunchError(f"cannot start job: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-        finally:
-            for f in files:
-                f.close()
+            process.kill()
+            raise LaunchError(f"cannot move the job into its cgroup: {exc}") from None
+        os.kill(process.pid, signal.SIGCONT)
 
     def _write_script(self, launch: Launch) -> str:
         job_dir = os.path.join(self._spool_dir, f"job{launch.job_id}")
@@ -201,11 +300,16 @@ class RunningJobs:
             os.chown(path, launch.uid, launch.gid)
         return path
 
-    def _open_output(self, path: str, launch: Launch):
-        f = open(path, "wb")  # Slurm's default --open-mode=truncate
-        if self._is_root:
-            os.fchown(f.fileno(), launch.uid, launch.gid)
-        return f
+    def _launch_errors(self, job_id: int) -> str:
+        return os.path.join(self._spool_dir, f"job{job_id}", "start-errors")
+
+    def _start_error(self, job_id: int) -> str:
+        """The first line the start-up shell wrote (e.g. a file it could not open), if any."""
+        try:
+            with open(self._launch_errors(job_id), errors="replace") as f:
+                return f.readline().strip()
+        except OSError:
+            return ""
 
     def _remove_spool(self, job_id: int) -> None:
         shutil.rmtree(os.path.join(self._spool_dir, f"job{job_id}"), ignore_errors=True)
@@ -213,26 +317,79 @@ class RunningJobs:
     def _wait(self, job: RunningJob) -> None:
         pid = job.process.pid
         os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        # The zombie still holds the process group id: nothing else can take it,
-        # so this kills only what the job left behind.
+        # Whatever the script left behind dies with it. The zombie still holds the
+        # process group id, so the group kill reaches only the job's processes.
         leftovers = _signal_group(pid, signal.SIGKILL)
+        if job.cgroup is not None:
+            leftovers += _drain_cgroup(job.cgroup, exclude=pid)
         _, status, rusage = os.wait4(pid, 0)
         job.process.returncode = os.waitstatus_to_exitcode(status)
         t_end = self._clock()
         for timer in job.timers:
             timer.cancel()
-        with self._lock:
-            self._jobs.pop(job.launch.job_id, None)
-        self._remove_spool(job.launch.job_id)
-        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-        exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
         usage = JobUsage(cpu_user_us=int(rusage.ru_utime * 1e6), cpu_system_us=int(rusage.ru_stime * 1e6),
                          max_rss_kib=rusage.ru_maxrss)
-        log.debug("job ended job_id=%d exit_code=%d signal=%d leftovers=%d", job.launch.job_id, exit_code,
-                  exit_signal, leftovers)
-        self._report(JobReport(job.launch.job_id, has_ended=True, end=job.end_cause or JobEnd.EXITED,
-                               exit_code=exit_code, exit_signal=exit_signal, start_time=job.start_time,
-                               end_time=t_end, usage=usage))
+        end = job.end_cause or JobEnd.EXITED
+        if job.cgroup is not None:
+            measured = job.cgroup.usage()
+            usage = JobUsage(cpu_user_us=measured.cpu_user_us, cpu_system_us=measured.cpu_system_us,
+                             max_rss_kib=measured.peak_bytes // 1024 if measured.peak_bytes else usage.max_rss_kib)
+            if job.end_cause is None and job.cgroup.is_oom_killed():
+                end = JobEnd.OUT_OF_MEMORY
+            job.cgroup.remove()
+        detail = self._start_error(job.launch.job_id)
+        self._remove_spool(job.launch.job_id)
+        self._release(job.cpu_slots, job.gpu_slots)   # before the report: the next launch may follow it
+        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+        exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+        log.debug("job ended job_id=%d end=%s exit_code=%d signal=%d leftovers=%d", job.launch.job_id, end.value,
+                  exit_code, exit_signal, leftovers)
+        self._report(JobReport(job.launch.job_id, has_ended=True, end=end, exit_code=exit_code,
+                               exit_signal=exit_signal, start_time=job.start_time, end_time=t_end, usage=usage,
+                               detail=detail))
+        # Only now is the job gone: whoever waits for no running jobs finds its report queued.
+        with self._lock:
+            self._jobs.pop(job.launch.job_id, None)
+
+    def kill_leftovers(self) -> list[int]:
+        """At agent start: kill the processes of job cgroups a previous agent left (it
+        died without its jobs), remove the cgroups and report those jobs ended by the
+        node's failure. Returns their ids."""
+        if self._cgroups is None:
+            return []
+        found = self._cgroups.existing_jobs()
+        for job_id, cgroup in found.items():
+            with self._lock:
+                self._seen[job_id] = None
+            _drain_cgroup(cgroup, exclude=None)
+            cgroup.remove()
+            now = self._clock()
+            log.warning("killed job left by a previous agent job_id=%d", job_id)
+            self._report(JobReport(job_id, has_ended=True, end=JobEnd.NODE_SHUTDOWN, start_time=now, end_time=now,
+                                   detail="the node's agent restarted; the job was killed"))
+        return sorted(found)
+
+
+def _take(free: set[int], n: int) -> tuple[int, ...]:
+    """The `n` lowest free slots, removed from `free` (fewer if fewer are free:
+    the node is oversubscribed by its declaration)."""
+    chosen = tuple(sorted(free)[:n])
+    free.difference_update(chosen)
+    return chosen
+
+
+def _drain_cgroup(cgroup: JobCgroup, *, exclude: int | None) -> int:
+    """SIGKILL every process of `cgroup` (but the zombie `exclude`) until none is left."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    killed = 0
+    while time.monotonic() < deadline:
+        alive = [p for p in cgroup.pids() if p != exclude]
+        if not alive:
+            return killed
+        killed += cgroup.signal_all(signal.SIGKILL)
+        time.sleep(0.01)
+    log.warning("job processes survive SIGKILL cgroup=%s", cgroup.path)
+    return killed
 
 
 def _passwd(uid: int) -> pwd.struct_passwd | None:

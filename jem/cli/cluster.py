@@ -8,6 +8,7 @@ then the controller, SIGKILL for anything still alive after a grace period.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -136,11 +137,14 @@ def run_up(args: argparse.Namespace) -> int:
     record = {"controller": controller.pid, "agents": {}}
     _write_pids(state_dir, record)
     address = _wait_for_file(address_path, controller, controller_log)
+    # Job cgroups of this cluster apart from any other on the machine.
+    cgroup_name = "jem-" + hashlib.sha1(state_dir.encode()).hexdigest()[:8]
     for i in range(1, args.nodes + 1):
         name = f"n{i}"
         agent = _spawn(["agent", "--controller", address, "--name", name, "--cpus", str(args.cpus_per_node),
                         "--memory-mib", str(mem), "--gpus", str(args.gpus_per_node),
-                        "--spool-dir", os.path.join(state_dir, "spool", name)], os.path.join(logs, f"{name}.log"),
+                        "--spool-dir", os.path.join(state_dir, "spool", name), "--cgroup-name", cgroup_name],
+                       os.path.join(logs, f"{name}.log"),
                        state_dir)
         record["agents"][name] = agent.pid
     _write_pids(state_dir, record)

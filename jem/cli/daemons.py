@@ -31,6 +31,16 @@ def add_parsers(sub) -> None:
     p.add_argument("--gpus", type=int, help="GPUs to offer (default: what nvidia-smi lists)")
     p.add_argument("--listen", default="127.0.0.1:0", help="address to serve on (default 127.0.0.1:0, a free port)")
     p.add_argument("--spool-dir", default="", help="where job scripts are kept while they run")
+    p.add_argument("--cgroup-mode", default="auto", choices=["auto", "v2", "v1", "none"],
+                   help="job cgroups: auto (v2 on a pure v2 machine, else v1), v2, v1 or none")
+    p.add_argument("--cgroup-root", default="/sys/fs/cgroup", help="where the cgroup hierarchies are mounted")
+    p.add_argument("--cgroup-name", default="jem", help="top cgroup directory (jobs: NAME/NODE/job_ID)")
+    p.add_argument("--health-check", default="", metavar="PROGRAM",
+                   help="run PROGRAM every --health-interval seconds; a failure drains the node")
+    p.add_argument("--health-interval", type=float, default=60.0, metavar="S")
+    p.add_argument("--gpu-devices", default=None, metavar="FILES",
+                   help="comma-separated device file of each GPU (default: /dev/nvidia0, /dev/nvidia1, ...); "
+                        "a job cannot open the others' where the devices cgroup exists")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_agent)
 
@@ -63,6 +73,13 @@ def run_agent(args: argparse.Namespace) -> int:
             print(f"jem agent: error: --{name.replace('_', '-')} must be positive, got {value}", file=sys.stderr)
             return 1
     capacity = default_options_capacity(args.cpus, args.memory_mib, args.gpus)
-    serve(AgentOptions(controller=args.controller, name=args.name, capacity=capacity, listen=args.listen,
-                       spool_dir=args.spool_dir))
+    try:
+        serve(AgentOptions(controller=args.controller, name=args.name, capacity=capacity, listen=args.listen,
+                           spool_dir=args.spool_dir, cgroup_mode=args.cgroup_mode, cgroup_root=args.cgroup_root,
+                           cgroup_name=args.cgroup_name, health_check=args.health_check,
+                           health_interval_s=args.health_interval,
+                           gpu_devices=tuple(args.gpu_devices.split(",")) if args.gpu_devices else None))
+    except OSError as exc:
+        print(f"jem agent: error: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -40,7 +40,7 @@ def end_job(job: Job, event: JobEvent, nodes: NodeTable, now: float, *, exit_cod
     """End a job (pending or live) with `event`, releasing its nodes."""
     nodes.release(job.nodes, job.shape.per_node, job.job_id)
     job.end_time, job.exit_code, job.exit_signal = now, exit_code, exit_signal
-    job.reason, job.reason_detail, job.kill_cause = reason, detail, None
+    job.reason, job.reason_detail, job.kill_cause, job.kill_time = reason, detail, None, None
     if usage is not None:
         job.usage = usage
     return change(job, event, now, detail)
@@ -49,7 +49,7 @@ def end_job(job: Job, event: JobEvent, nodes: NodeTable, now: float, *, exit_cod
 def requeue_job(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChange:
     """Return a started job to PENDING; its earlier run stays in the event log."""
     nodes.release(job.nodes, job.shape.per_node, job.job_id)
-    job.nodes, job.start_time, job.end_time, job.kill_cause = (), None, None, None
+    job.nodes, job.start_time, job.end_time, job.kill_cause, job.kill_time = (), None, None, None, None
     job.exit_code, job.exit_signal, job.usage = 0, 0, JobUsage()
     job.restart_count += 1
     job.reason, job.reason_detail = JobReason.BEGIN_TIME_REQUEUE, detail
@@ -58,7 +58,7 @@ def requeue_job(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChang
 
 def kill_job(job: Job, cause: JobEvent, now: float, detail: str = "") -> JobChange:
     """Mark a live job COMPLETING; `cause` is the end event owed once its processes are gone."""
-    job.kill_cause = cause
+    job.kill_cause, job.kill_time = cause, now
     return change(job, JobEvent.KILL, now, detail or cause.value)
 
 

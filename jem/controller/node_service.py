@@ -36,6 +36,8 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
         now = self._clock()
         with self._state.lock:
             node = self._state.nodes.heartbeat(request.name, boot_id=request.boot_id, now=now)
+            if node is not None:
+                self._state.nodes.apply_health(node, request.health_error.strip())
         if node is None:
             return agent_pb2.HeartbeatResponse(is_registered=False)
         known = set(request.running_job_ids) | set(request.unreported_job_ids)

@@ -17,6 +17,9 @@ from jem.store.base import NodeRecord
 
 log = logging.getLogger(__name__)
 
+HEALTH_REASON_PREFIX = "health check: "
+MAX_REASON_LEN = 512
+
 
 class NodeTable:
     def __init__(self, config: Config, store: Store):
@@ -84,6 +87,15 @@ class NodeTable:
         node.is_responding, node.reason = False, why
         log.warning("node down node=%s reason=%r", name, why)
         return True
+
+    def apply_health(self, node: Node, error: str) -> None:
+        """Drain a node whose health check fails (reason: its output); resume it when the
+        check passes again, unless an administrator drained it for another reason."""
+        reason = f"{HEALTH_REASON_PREFIX}{error}"[:MAX_REASON_LEN] if error else ""
+        if error and (not node.is_drained or node.reason.startswith(HEALTH_REASON_PREFIX)) and node.reason != reason:
+            self.drain(node.name, reason)
+        elif not error and node.is_drained and node.reason.startswith(HEALTH_REASON_PREFIX):
+            self.resume(node.name)
 
     def drain(self, name: str, reason: str) -> Node:
         if not reason.strip():

@@ -50,6 +50,12 @@ def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport],
     """Commit what `reports` from `node_name` mean; returns how many were handled."""
     changes: list[JobChange] = []
     with state.lock:
+        if any(r.end is JobEnd.NODE_SHUTDOWN for r in reports):
+            # The agent is going away (or came back and killed what its predecessor
+            # left): nothing more may start there until it registers again.
+            for node in state.nodes.all():
+                if node.name == node_name:
+                    state.nodes.mark_unreachable(node_name, address=node.agent_address, why="agent shut down")
         for report in reports:
             job = state.jobs.find(report.job_id)
             if job is None or not job.is_live or not job.nodes or job.nodes[0] != node_name:
@@ -94,11 +100,15 @@ def fail_jobs_on_nodes(state: ClusterState, node_names: set[str], *, now: float,
     return changes
 
 
+KILL_RESEND_S = 10.0   # beyond kill_wait_s: a killed job still running then is killed again
+
+
 def reconcile_node(state: ClusterState, node_name: str, *, known_job_ids: set[int], now: float) -> list[int]:
     """Compare what an agent runs (or has unreported ends of) with what the controller
     expects there. Jobs the controller expects but the agent does not know, past the
     launch grace, were lost; jobs the agent runs that are not live here are orphans
-    it must kill. Returns the orphans' ids."""
+    it must kill, and so are jobs whose kill (a lost SignalJob) they outlived.
+    Returns the ids to kill."""
     grace = state.config.scheduler.launch_grace_s
     with state.lock:
         expected = {j.job_id: j for j in state.jobs.live() if j.nodes and j.nodes[0] == node_name}
@@ -110,6 +120,9 @@ def reconcile_node(state: ClusterState, node_name: str, *, known_job_ids: set[in
                                                  only_job_ids=lost))
         orphans = sorted(job_id for job_id in known_job_ids if job_id not in expected
                          and ((job := state.jobs.get(job_id)) is None or not job.is_live))
+        overdue = now - state.config.scheduler.kill_wait_s - KILL_RESEND_S
+        orphans += sorted(job_id for job_id, job in expected.items() if job_id in known_job_ids
+                          and job.kill_time is not None and job.kill_time < overdue)
     if lost:
         state.wake_scheduler()
     return orphans

@@ -152,6 +152,7 @@ class Job:
     exit_signal: int = 0
     restart_count: int = 0
     kill_cause: JobEvent | None = None       # the end event owed once a killed job's processes are gone
+    kill_time: float | None = None           # when the kill was sent (resent if the job outlives it)
     usage: JobUsage = field(default_factory=JobUsage)
     planned_start: float | None = None       # not persisted: the scheduler's latest estimate
 

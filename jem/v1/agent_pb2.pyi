@@ -132,16 +132,18 @@ class RegisterNodeResponse(_message.Message):
     def __init__(self, heartbeat_interval_s: _Optional[int] = ..., cluster_name: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("name", "running_job_ids", "boot_id", "unreported_job_ids")
+    __slots__ = ("name", "running_job_ids", "boot_id", "unreported_job_ids", "health_error")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RUNNING_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
     UNREPORTED_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_ERROR_FIELD_NUMBER: _ClassVar[int]
     name: str
     running_job_ids: _containers.RepeatedScalarFieldContainer[int]
     boot_id: str
     unreported_job_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, name: _Optional[str] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., boot_id: _Optional[str] = ..., unreported_job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    health_error: str
+    def __init__(self, name: _Optional[str] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., boot_id: _Optional[str] = ..., unreported_job_ids: _Optional[_Iterable[int]] = ..., health_error: _Optional[str] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
     __slots__ = ("is_registered", "orphan_job_ids")

@@ -2,14 +2,18 @@
 each in its own state directory, everything killed by `stop`."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 
 import psutil
 
+from jem.agent.cgroups import V1_CONTROLLERS
 from jem.client import Client
 from jem.model.identity import Identity, local_identity
 from jem.model.job import Job, JobSpec
@@ -37,13 +41,20 @@ def wait_until(predicate, timeout_s: float = 20.0, interval_s: float = 0.05, wha
 class LocalCluster:
     """Controller + named agents; processes are started in their own sessions."""
 
-    def __init__(self, root: str, *, n_nodes: int = 2, cpus: int = 2, mem_mib: int = 2048, extra_config: str = ""):
+    def __init__(self, root: str, *, n_nodes: int = 2, cpus: int = 2, mem_mib: int = 2048, extra_config: str = "",
+                 agent_args: tuple[str, ...] = (), gpus: int = 0):
         self.root = root
+        self.agent_args = agent_args
+        # Job cgroups under a name of their own, and a spool other users can traverse
+        # (pytest's temp dirs are private to root).
+        self.cgroup_name = f"jem-test-{uuid.uuid4().hex[:8]}"
+        self.spool_root = tempfile.mkdtemp(prefix="jem-test-spool-")
+        os.chmod(self.spool_root, 0o755)
         self.state_dir = os.path.join(root, "state")
         os.makedirs(self.state_dir, exist_ok=True)
         self.address = f"127.0.0.1:{free_port()}"
         self.node_names = [f"n{i}" for i in range(1, n_nodes + 1)]
-        self.cpus, self.mem_mib = cpus, mem_mib
+        self.cpus, self.mem_mib, self.gpus = cpus, mem_mib, gpus
         self.config_path = os.path.join(root, "jem.toml")
         with open(self.config_path, "w") as f:
             f.write(f"""
@@ -62,6 +73,7 @@ kill_wait_s = 2
 names = "n[1-{n_nodes}]"
 cpus = {cpus}
 mem_mib = {mem_mib}
+gpus = {gpus}
 
 [[partitions]]
 name = "debug"
@@ -91,8 +103,8 @@ default = true
     def start_agent(self, name: str) -> None:
         self.agents[name] = self._spawn(
             ["agent", "--controller", self.address, "--name", name, "--cpus", str(self.cpus),
-             "--memory-mib", str(self.mem_mib), "--spool-dir", os.path.join(self.root, "spool", name),
-             "--log-level", "debug"], f"agent-{name}.log")
+             "--memory-mib", str(self.mem_mib), "--gpus", str(self.gpus), "--spool-dir", os.path.join(self.spool_root, name),
+             "--cgroup-name", self.cgroup_name, "--log-level", "debug", *self.agent_args], f"agent-{name}.log")
 
     def start(self) -> "LocalCluster":
         self.start_controller()
@@ -144,13 +156,54 @@ default = true
         for agent in self.agents.values():
             self.stop_process(agent)
         self.stop_process(self.controller)
-        # Anything still alive in the processes' sessions (jobs) is killed too.
+        # Anything still alive in the processes' sessions is killed too, and so is
+        # every process left in the cluster's cgroups (jobs of a SIGKILLed agent).
         for process in [*self.agents.values(), self.controller]:
             if process is not None:
                 try:
                     os.killpg(process.pid, signal.SIGKILL)
                 except OSError:
                     pass
+        remove_cgroups(self.cgroup_name)
+        shutil.rmtree(self.spool_root, ignore_errors=True)
+
+    def cgroup_dirs(self) -> list[str]:
+        return cgroup_dirs(self.cgroup_name)
+
+
+CGROUP_MOUNT = "/sys/fs/cgroup"
+
+
+def cgroup_dirs(name: str) -> list[str]:
+    """Every directory of cgroup tree `name`, in v1 controllers and the v2 hierarchy, deepest first."""
+    tops = [os.path.join(CGROUP_MOUNT, c, name) for c in V1_CONTROLLERS]
+    tops += [os.path.join(CGROUP_MOUNT, name), os.path.join(CGROUP_MOUNT, "unified", name)]
+    found = []
+    for top in tops:
+        for dirpath, _, _ in os.walk(top):
+            found.append(dirpath)
+    return sorted(found, key=len, reverse=True)
+
+
+def remove_cgroups(name: str) -> None:
+    for path in cgroup_dirs(name):
+        for _ in range(100):
+            try:
+                pids = [int(p) for p in open(os.path.join(path, "cgroup.procs")).read().split()]
+            except OSError:
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                os.rmdir(path)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
 
 
 def processes_with_marker(marker: str) -> list[psutil.Process]:

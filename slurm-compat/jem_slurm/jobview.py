@@ -1,0 +1,50 @@
+"""What the commands show about a job, computed once from a jem.model Job: times, counts, node lists, states.
+
+Times print as Slurm prints them: local ISO 8601 without a zone
+(2026-11-26T23:44:23), durations as M:SS / H:MM:SS / D-HH:MM:SS.
+"""
+
+import datetime as dt
+
+import hostlist
+
+
+def iso(t: float | None, missing: str = "N/A") -> str:
+    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds") if t else missing
+
+
+def elapsed_s(job, now: float) -> int:
+    if job.start_time is None:
+        return 0
+    end = job.end_time if job.end_time is not None else now
+    return int(max(0.0, end - job.start_time))
+
+
+def total_cpus(job) -> int:
+    return job.shape.n_nodes * job.shape.per_node.cpus
+
+
+def node_list(job) -> str:
+    return hostlist.collect_hostlist(list(job.nodes)) if job.nodes else ""
+
+
+def exit_code(job) -> str:
+    return f"{job.exit_code}:{job.exit_signal}"
+
+
+def group_name(gid: int) -> str:
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def expected_end(job) -> float | None:
+    """The end time Slurm shows: the real one, else start + limit for a running job."""
+    if job.end_time is not None:
+        return job.end_time
+    if job.start_time is not None and job.time_limit_s is not None:
+        return job.start_time + job.time_limit_s
+    return None

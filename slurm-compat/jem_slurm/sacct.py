@@ -1,0 +1,184 @@
+"""sacct: JEM's job history (the store's ended jobs and the live queue) in Slurm's accounting columns.
+
+Rows are the allocation and its batch step (`-X` for allocations only).
+Selection follows sacct: the caller's own jobs unless -a or -u, jobs that
+overlap the window -S..-E (default: since midnight; no window with -j),
+then states (-s), names, partitions and accounts.
+"""
+
+import json
+import os
+import sys
+import time
+
+from jem_slurm import sacct_fields
+from jem_slurm.command import Failure, connect, current_user, run, split_list, user_names
+from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
+from jem_slurm.times import parse_time
+
+PROG = "sacct"
+_O = Option
+OPTIONS = OptionTable([
+    _O("allusers", "a", NONE), _O("accounts", "A", REQUIRED), _O("brief", "b", NONE),
+    _O("duplicates", "D", NONE), _O("endtime", "E", REQUIRED), _O("helpformat", "e", NONE),
+    _O("jobs", "j", REQUIRED), _O("long", "l", NONE), _O("allclusters", "L", NONE), _O("clusters", "M", REQUIRED),
+    _O("nodelist", "N", REQUIRED), _O("noheader", "n", NONE), _O("format", "o", REQUIRED),
+    _O("parsable", "p", NONE), _O("parsable2", "P", NONE), _O("partition", "r", REQUIRED),
+    _O("starttime", "S", REQUIRED), _O("state", "s", REQUIRED), _O("truncate", "T", NONE),
+    _O("user", "u", REQUIRED), _O("uid", "", REQUIRED, "user"), _O("name", "", REQUIRED),
+    _O("allocations", "X", NONE), _O("json", "", NONE), _O("noconvert", "", NONE), _O("units", "", REQUIRED),
+    _O("verbose", "v", NONE), _O("help", "h", NONE), _O("usage", "", NONE), _O("version", "V", NONE),
+    _O("qos", "q", REQUIRED), _O("delimiter", "", REQUIRED),
+])
+_LISTS = {"accounts", "jobs", "nodelist", "partition", "state", "user", "name", "qos"}
+_STATE_CODES = {"CA": "CANCELLED", "CD": "COMPLETED", "F": "FAILED", "NF": "NODE_FAIL", "PD": "PENDING",
+                "PR": "PREEMPTED", "R": "RUNNING", "RQ": "REQUEUED", "S": "SUSPENDED", "TO": "TIMEOUT",
+                "OOM": "OUT_OF_MEMORY", "BF": "BOOT_FAIL", "DL": "DEADLINE", "CG": "COMPLETING", "RS": "RESIZING",
+                "RV": "REVOKED"}
+
+
+def _columns(text: str) -> list[tuple[str, int, bool]]:
+    """-o "name[%[-]width],..." -> [(field, width, is_left)]."""
+    columns = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, width = item.partition("%")
+        field = sacct_fields.BY_LOWER.get(name.lower())
+        if field is None:
+            raise Failure(f'Invalid field requested: "{name}"')
+        size = sacct_fields.FIELDS[field][0]
+        is_left = field in sacct_fields.LEFT_JUSTIFIED
+        if width.lstrip("-").isdigit():
+            size = int(width.lstrip("-"))
+            is_left = is_left or width.startswith("-")
+        columns.append((field, size, is_left))
+    return columns
+
+
+def _cell(value: str, width: int, is_left: bool) -> str:
+    if len(value) > width:
+        value = value[:width - 1] + "+"
+    return value.ljust(width) if is_left else value.rjust(width)
+
+
+def _states(values: list[str]) -> set[str]:
+    from jem.model.states import JobState
+
+    names = set()
+    for item in split_list(values):
+        name = _STATE_CODES.get(item.upper(), item.upper())
+        if name not in JobState.__members__ and name not in _STATE_CODES.values():
+            raise Failure(f"unrecognized job state value '{item}'", prefix="fatal: ")
+        names.add(name)
+    return names
+
+
+def _window(args: dict, now: float) -> tuple[float, float]:
+    def parse(text: str) -> float:
+        try:
+            return parse_time(text, now=now)
+        except ValueError:
+            raise Failure(f"Invalid time specification (pos=0): {text}", prefix=None) from None
+
+    if "starttime" in args:
+        start = parse(args["starttime"])
+    elif "jobs" in args:
+        start = 0.0
+    else:
+        start = parse("midnight")
+    end = parse(args["endtime"]) if "endtime" in args else now
+    return start, end
+
+
+def _select(args: dict, client, now: float) -> list:
+    job_ids = []
+    for text in split_list(args.get("jobs", [])):
+        head = text.split(".")[0].split("_")[0]
+        if not head.isdigit():
+            raise Failure(f"Invalid job id: {text}", prefix="fatal: ")
+        job_ids.append(int(head))
+    users = user_names(args.get("user", []))
+    if not users and "allusers" not in args and not job_ids and os.getuid() != 0:
+        users = [current_user()]
+    start, end = _window(args, now)
+    states = _states(args.get("state", []))
+    jobs = client.list_jobs(users=users, job_ids=job_ids, partitions=split_list(args.get("partition", [])),
+                            include_old=True)
+    names, accounts = set(split_list(args.get("name", []))), set(split_list(args.get("accounts", [])))
+    nodes = set()
+    if "nodelist" in args:
+        import hostlist
+
+        nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
+    selected = [
+        j for j in jobs
+        if j.submit_time <= end and (j.end_time is None or j.end_time >= start)
+        and (not states or j.state.value in states) and (not names or j.spec.name in names)
+        and (not accounts or j.spec.account in accounts) and (not nodes or nodes & set(j.nodes))
+    ]
+    return sorted(selected, key=lambda j: j.job_id)
+
+
+def _sacct(argv: list[str]) -> int:
+    found, operands = OPTIONS.parse(argv, stop_at_operand=False)
+    args: dict = {}
+    for option, value in found:
+        if option.name in _LISTS:
+            args.setdefault(option.name, []).append(value)
+        else:
+            args[option.name] = value
+    if "help" in args or "usage" in args:
+        print("Usage: sacct [-a] [-b] [-j jobs] [-n] [-o fields] [-p|-P] [-s states] [-S time] [-E time] [-u users]\n"
+              "             [-X] [--name names] [-r partitions] [-A accounts] [--json]")
+        return 0
+    if "version" in args:
+        print("slurm 22.05.8 (JEM slurm-compat)")
+        return 0
+    if "helpformat" in args:
+        names = list(sacct_fields.FIELDS)
+        for i in range(0, len(names), 4):
+            print("".join(n.ljust(20) for n in names[i:i + 4]).rstrip())
+        return 0
+    fmt = args.get("format") or os.environ.get("SACCT_FORMAT") or (
+        sacct_fields.BRIEF_FORMAT if "brief" in args else
+        sacct_fields.LONG_FORMAT if "long" in args else sacct_fields.DEFAULT_FORMAT)
+    columns = _columns(fmt)
+    now = time.time()
+    with connect() as client:
+        jobs = _select(args, client, now)
+    if "json" in args:
+        print(json.dumps({"meta": {"plugin": {"type": "openapi/dbv0.0.38", "name": "JEM slurm-compat"},
+                                   "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5},
+                                             "release": "22.05.8"}},
+                          "errors": [], "jobs": [sacct_fields.job_as_json(j, now) for j in jobs]}, indent=2))
+        return 0
+    rows = [row for job in jobs for row in sacct_fields.rows_for(job, now, with_steps="allocations" not in args)]
+    delimiter = args.get("delimiter", "|")
+    is_parsable = "parsable" in args or "parsable2" in args
+    trail = delimiter if "parsable" in args else ""
+    lines = []
+    if "noheader" not in args:
+        if is_parsable:
+            lines.append(delimiter.join(c[0] for c in columns) + trail)
+        else:
+            lines.append(" ".join(_cell(name, w, left) for name, w, left in columns) + " ")
+            lines.append(" ".join("-" * w for _, w, _ in columns) + " ")
+    for row in rows:
+        values = [sacct_fields.FIELDS[name][1](row) for name, _, _ in columns]
+        if is_parsable:
+            lines.append(delimiter.join(values) + trail)
+        else:
+            lines.append(" ".join(_cell(v, w, left) for v, (_, w, left) in zip(values, columns)) + " ")
+    if lines:
+        print("\n".join(lines))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(PROG, _sacct, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""scancel: cancel or signal JEM jobs chosen by id or by filters (-u -t -n -p -A -w --me), as Slurm 22.05 does.
+
+Like Slurm, cancelling a job that is unknown or already ended is not an error
+(it is reported only with -v); any other failure, and every failure of a signal
+(-s), is reported as `scancel: error: Kill job error on job id N: <why>` and
+makes the exit status 1.
+"""
+
+import signal
+import sys
+
+from jem_slurm.command import Failure, connect, current_user, run, split_list
+from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
+
+PROG = "scancel"
+_O = Option
+OPTIONS = OptionTable([
+    _O("account", "A", REQUIRED), _O("batch", "b", NONE), _O("full", "f", NONE), _O("hurry", "H", NONE),
+    _O("interactive", "i", NONE), _O("name", "n", REQUIRED, "name"), _O("jobname", "", REQUIRED, "name"),
+    _O("partition", "p", REQUIRED), _O("quiet", "Q", NONE), _O("qos", "q", REQUIRED),
+    _O("signal", "s", REQUIRED), _O("state", "t", REQUIRED), _O("user", "u", REQUIRED), _O("me", "", NONE),
+    _O("nodelist", "w", REQUIRED), _O("verbose", "v", NONE), _O("help", "", NONE), _O("usage", "", NONE),
+    _O("version", "V", NONE), _O("wckey", "", REQUIRED), _O("reservation", "R", REQUIRED),
+])
+_QUIET_WHEN_CANCELLING = {"JobNotFound", "AlreadyDone"}
+
+
+def signal_number(text: str) -> int:
+    """A signal from its number or name (KILL, SIGKILL, usr1)."""
+    if text.isdigit() and 0 < int(text) < 65:
+        return int(text)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise Failure(f"Unknown job signal: {text}", prefix=None) from None
+
+
+def _job_ids(operands: list[str]) -> list[int]:
+    ids = []
+    for text in operands:
+        head = text.split(".")[0]
+        if not head.isdigit() or int(head) <= 0:
+            raise Failure(f"Invalid job id {text}")
+        ids.append(int(head))
+    return ids
+
+
+def _states(values: list[str]):
+    from jem.model.states import JobState
+
+    allowed = {"PENDING": JobState.PENDING, "PD": JobState.PENDING, "RUNNING": JobState.RUNNING,
+               "R": JobState.RUNNING, "SUSPENDED": JobState.SUSPENDED, "S": JobState.SUSPENDED}
+    states = []
+    for name in split_list(values):
+        if name.upper() not in allowed:
+            raise Failure(f"Invalid job state specified: {name}",
+                          "Valid job states are PENDING, RUNNING, and SUSPENDED", prefix=None)
+        states.append(allowed[name.upper()])
+    return states
+
+
+def _users(values: list[str]) -> list[str]:
+    import pwd
+
+    users = []
+    for name in split_list(values):
+        try:
+            users.append(pwd.getpwuid(int(name)).pw_name if name.isdigit() else pwd.getpwnam(name).pw_name)
+        except KeyError:
+            raise Failure(f"Invalid user name: {name}") from None
+    return users
+
+
+def _scancel(argv: list[str]) -> int:
+    found, operands = OPTIONS.parse(argv, stop_at_operand=False)
+    args: dict = {}
+    for option, value in found:
+        if option.arg == REQUIRED and option.name != "signal":
+            args.setdefault(option.name, []).append(value)
+        else:
+            args[option.name] = value
+    if "help" in args or "usage" in args:
+        print("Usage: scancel [-A account] [--batch] [--interactive] [-n job_name] [-p partition] [-Q] [-q qos]\n"
+              "               [-s signal | integer] [-t PENDING | RUNNING | SUSPENDED] [--me] [-u user_name]\n"
+              "               [-w hosts...] [job_id[.step_id]]")
+        return 0
+    if "version" in args:
+        print("slurm 22.05.8 (JEM slurm-compat)")
+        return 0
+    job_ids = _job_ids(operands)
+    signum = signal_number(args["signal"]) if "signal" in args else 0
+    if signum == signal.SIGKILL:
+        signum = 0  # -s KILL is a cancel
+    states = _states(args.get("state", []))
+    users = _users(args.get("user", [])) + ([current_user()] if "me" in args else [])
+    filters = [k for k in ("account", "name", "partition", "state", "user", "me", "nodelist", "qos", "wckey")
+               if k in args]
+    if not job_ids and not filters:
+        raise Failure("No job identification provided")
+    is_verbose, is_quiet = "verbose" in args, "quiet" in args
+    status = 0
+    with connect() as client:
+        if filters:
+            from jem.model.states import JobState
+
+            jobs = client.list_jobs(users=users, job_ids=job_ids, partitions=split_list(args.get("partition", [])),
+                                    states=states or [JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED])
+            accounts, names = set(split_list(args.get("account", []))), set(split_list(args.get("name", [])))
+            nodes = set()
+            if "nodelist" in args:
+                import hostlist
+
+                nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
+            job_ids = [j.job_id for j in jobs if (not accounts or j.spec.account in accounts)
+                       and (not names or j.spec.name in names) and (not nodes or nodes & set(j.nodes))]
+        from jem.model.errors import JemError
+
+        for job_id in job_ids:
+            if is_verbose:
+                print(f"{PROG}: {'Terminating' if not signum else 'Signal ' + str(signum) + ' to'} job {job_id}",
+                      file=sys.stderr)
+            try:
+                client.cancel(job_id, signal=signum)
+            except JemError as exc:
+                if exc.reason == "ControllerUnreachable":
+                    raise
+                is_ignored = not signum and exc.reason in _QUIET_WHEN_CANCELLING
+                if (is_verbose or not is_ignored) and not is_quiet:
+                    print(f"{PROG}: error: Kill job error on job id {job_id}: {exc.message}", file=sys.stderr)
+                if not is_ignored:
+                    status = 1
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(PROG, _scancel, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

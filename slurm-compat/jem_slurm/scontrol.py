@@ -1,0 +1,215 @@
+"""scontrol: show job|node|partition|config|hostnames|hostlist, hold, release, update of jobs and nodes.
+
+Messages and exit codes follow Slurm 22.05's scontrol: `Invalid job id
+specified for job 42` and exit 1 for a request the controller refuses,
+`invalid keyword: X` for an unknown command.
+"""
+
+import sys
+import time
+
+import hostlist
+
+from jem_slurm import scontrol_show
+from jem_slurm.command import Failure, connect, run
+
+PROG = "scontrol"
+
+
+def _show(words: list[str], *, is_one_line: bool) -> int:
+    if not words:
+        raise Failure("invalid entity: for keyword:show ", prefix=None)
+    entity, names = words[0].lower(), words[1:]
+    now = time.time()
+    if entity in ("hostnames", "hostname"):
+        print("\n".join(hostlist.expand_hostlist(",".join(names))))
+        return 0
+    if entity == "hostlist":
+        print(hostlist.collect_hostlist(hostlist.expand_hostlist(",".join(names))))
+        return 0
+    if entity not in ("job", "jobs", "node", "nodes", "partition", "partitions", "config"):
+        raise Failure(f"invalid entity:{words[0]} for keyword:show ", prefix=None)
+    from jem.model.errors import JemError
+
+    with connect() as client:
+        if entity == "config":
+            print(scontrol_show.config_text(client.address, now))
+        elif entity.startswith("job"):
+            try:
+                jobs = [client.get_job(int(n)) for n in names] if names else sorted(
+                    client.list_jobs(), key=lambda j: j.job_id)
+            except ValueError:
+                raise Failure(f"Invalid job id specified for job {names[0]}", prefix=None) from None
+            except JemError as exc:
+                if exc.reason != "JobNotFound":
+                    raise
+                raise Failure("slurm_load_jobs error: Invalid job id specified", prefix=None) from None
+            if not jobs:
+                print("No jobs in the system")
+            for job in jobs:
+                print(scontrol_show.job_record(job, now, is_one_line=is_one_line))
+        elif entity.startswith("node"):
+            infos = client.list_nodes()
+            if names:
+                wanted = set(hostlist.expand_hostlist(",".join(names)))
+                infos = [i for i in infos if i.node.name in wanted]
+                if not infos:
+                    raise Failure(f"Node {names[0]} not found", prefix=None)
+            for info in infos:
+                print(scontrol_show.node_record(info, is_one_line=is_one_line))
+        else:
+            partitions, infos = client.list_partitions(), client.list_nodes()
+            if names:
+                partitions = [p for p in partitions if p.name in names]
+                if not partitions:
+                    raise Failure(f"Partition {names[0]} not found", prefix=None)
+            for partition in partitions:
+                print(scontrol_show.partition_record(partition, infos, is_one_line=is_one_line))
+    return 0
+
+
+def _job_ids(words: list[str]) -> list[int]:
+    ids = []
+    for word in ",".join(words).split(","):
+        if not word:
+            continue
+        if not word.isdigit():
+            raise Failure(f"Invalid job id specified for job {word}", prefix=None)
+        ids.append(int(word))
+    if not ids:
+        raise Failure("too few arguments for keyword:hold", prefix=None)
+    return ids
+
+
+def _hold_or_release(verb: str, words: list[str]) -> int:
+    from jem.model.errors import JemError
+
+    status = 0
+    with connect() as client:
+        for job_id in _job_ids(words):
+            try:
+                client.hold(job_id) if verb == "hold" else client.release(job_id)
+            except JemError as exc:
+                if exc.reason == "ControllerUnreachable":
+                    raise
+                print(f"{exc.message} for job {job_id}", file=sys.stderr)
+                print(f"slurm_suspend error: {exc.message}", file=sys.stderr)
+                status = 1
+    return status
+
+
+def _pairs(words: list[str]) -> dict[str, str]:
+    pairs = {}
+    for word in words:
+        key, has_eq, value = word.partition("=")
+        if not has_eq:
+            raise Failure(f"Invalid input: {word}", "Request aborted", prefix=None)
+        pairs[key.lower()] = value
+    return pairs
+
+
+def _update_job(pairs: dict[str, str]) -> int:
+    from jem.model.errors import JemError
+    from jem.model.units import parse_time_limit
+
+    job_text = pairs.pop("jobid", pairs.pop("job", ""))
+    if not job_text.isdigit():
+        raise Failure(f"Invalid job id specified for job {job_text}", prefix=None)
+    fields: dict = {}
+    for key, value in pairs.items():
+        if key == "timelimit":
+            try:
+                limit = parse_time_limit(value)
+            except ValueError:
+                raise Failure("Invalid TimeLimit value") from None
+            fields["time_limit_s"] = limit if limit is not None else 0
+        elif key == "partition":
+            fields["partition"] = value
+        elif key in ("name", "jobname"):
+            fields["name"] = value
+        elif key == "nice":
+            try:
+                fields["nice"] = int(value)
+            except ValueError:
+                raise Failure("Invalid Nice value") from None
+        elif key in ("numnodes", "numcpus", "numtasks", "minmemorynode", "minmemorycpu", "dependency",
+                     "features", "qos", "account", "starttime", "reqnodelist", "excnodelist", "priority"):
+            raise Failure(f"Update of {key} is not supported yet by JEM")
+        else:
+            raise Failure(f"Update of this parameter is not supported: {key}=", "Request aborted", prefix=None)
+    try:
+        with connect() as client:
+            client.update(int(job_text), **fields)
+    except JemError as exc:
+        if exc.reason == "ControllerUnreachable":
+            raise
+        raise Failure(f"{exc.message} for job {job_text}", prefix=None) from None
+    return 0
+
+
+def _update_node(pairs: dict[str, str]) -> int:
+    from jem.model.errors import JemError
+
+    names = hostlist.expand_hostlist(pairs.pop("nodename", ""))
+    state = pairs.pop("state", "").upper()
+    reason = pairs.pop("reason", "")
+    if pairs:
+        key = next(iter(pairs))
+        raise Failure(f"Update of {key} is not supported yet by JEM")
+    if state in ("DRAIN", "DOWN") and not reason:
+        raise Failure("You must specify a reason when DOWNING or DRAINING a node. Request denied", prefix=None)
+    if state not in ("DRAIN", "RESUME", "UNDRAIN", "IDLE"):
+        raise Failure(f"Invalid node state specified: {state}" if state else "No node state specified",
+                      prefix=None)
+    status = 0
+    with connect() as client:
+        for name in names:
+            try:
+                client.drain_node(name, reason) if state == "DRAIN" else client.resume_node(name)
+            except JemError as exc:
+                if exc.reason == "ControllerUnreachable":
+                    raise
+                print(f"slurm_update error: {exc.message}", file=sys.stderr)
+                status = 1
+    return status
+
+
+def _scontrol(argv: list[str]) -> int:
+    is_one_line = False
+    words = []
+    for word in argv:
+        if word in ("-o", "--oneliner"):
+            is_one_line = True
+        elif word in ("-d", "--details", "-a", "--all", "-Q", "--quiet", "-v", "--verbose"):
+            continue
+        elif word in ("-V", "--version"):
+            print("slurm 22.05.8 (JEM slurm-compat)")
+            return 0
+        else:
+            words.append(word)
+    if not words:
+        raise Failure("no command given (JEM's scontrol has no interactive mode)")
+    keyword, rest = words[0].lower(), words[1:]
+    if keyword == "show":
+        return _show(rest, is_one_line=is_one_line)
+    if keyword in ("hold", "uhold", "release"):
+        return _hold_or_release("release" if keyword == "release" else "hold", rest)
+    if keyword == "update":
+        pairs = _pairs(rest)
+        if "jobid" in pairs or "job" in pairs:
+            return _update_job(pairs)
+        if "nodename" in pairs:
+            return _update_node(pairs)
+        raise Failure("No valid entity in update command", "Input line must include \"NodeName\", "
+                      "\"PartitionName\", \"Reservation=<name>\", \"JobId\", or \"StepId\"", prefix=None)
+    if keyword in ("requeue", "requeuehold", "suspend", "resume", "top", "reboot", "create", "delete"):
+        raise Failure(f"{keyword} is not supported yet by JEM")
+    raise Failure(f"invalid keyword: {words[0]}", prefix=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(PROG, _scontrol, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""scontrol's `show` records (job, node, partition, config) in Slurm's key=value layout.
+
+Each record is a first line and indented continuation lines of key=value
+pairs (one line with -o/--oneliner), followed by a blank line.
+"""
+
+import datetime as dt
+import os
+
+import hostlist
+
+from jem.model.filenames import DEFAULT_STDOUT, PatternValues, expand_pattern
+from jem.model.units import format_mem_mib
+
+from jem_slurm import jobview
+from jem_slurm.sacct_fields import hms
+
+
+def _record(lines: list[list[tuple[str, object]]], *, is_one_line: bool) -> str:
+    texts = [" ".join(f"{k}={v}" for k, v in line) for line in lines]
+    if is_one_line:
+        return " ".join(texts)
+    return "\n".join(texts[:1] + [f"   {t}" for t in texts[1:]]) + "\n"
+
+
+def _path(job, pattern: str) -> str:
+    values = PatternValues(job.job_id, job.spec.name, job.user, job.nodes[0] if job.nodes else "")
+    path = expand_pattern(pattern, values)
+    return path if path.startswith("/") else os.path.join(job.spec.working_dir, path)
+
+
+def job_record(job, now: float, *, is_one_line: bool = False) -> str:
+    spec, shape = job.spec, job.shape
+    group = jobview.group_name(job.gid)
+    cpus = jobview.total_cpus(job)
+    mem = format_mem_mib(shape.per_node.mem_mib)
+    stdout = _path(job, spec.stdout_pattern or DEFAULT_STDOUT)
+    stderr = _path(job, spec.stderr_pattern) if spec.stderr_pattern else stdout
+    reason = job.reason.value + (f" ({job.reason_detail})" if job.reason_detail else "")
+    lines = [
+        [("JobId", job.job_id), ("JobName", spec.name)],
+        [("UserId", f"{job.user}({job.uid})"), ("GroupId", f"{group}({job.gid})"), ("MCS_label", "N/A")],
+        [("Priority", job.priority), ("Nice", spec.nice), ("Account", spec.account or "(null)"), ("QOS", "normal")],
+        [("JobState", job.state.value), ("Reason", reason), ("Dependency", "(null)")],
+        [("Requeue", 0 if spec.requeue is False else 1), ("Restarts", job.restart_count), ("BatchFlag", 1),
+         ("Reboot", 0), ("ExitCode", jobview.exit_code(job))],
+        [("RunTime", hms(jobview.elapsed_s(job, now))), ("TimeLimit", hms(job.time_limit_s)), ("TimeMin", "N/A")],
+        [("SubmitTime", jobview.iso(job.submit_time)),
+         ("EligibleTime", jobview.iso(spec.begin_time or job.submit_time))],
+        [("AccrueTime", jobview.iso(job.submit_time, "Unknown"))],
+        [("StartTime", jobview.iso(job.start_time or job.planned_start, "Unknown")),
+         ("EndTime", jobview.iso(jobview.expected_end(job), "Unknown")), ("Deadline", "N/A")],
+        [("SuspendTime", "None"), ("SecsPreSuspend", 0), ("LastSchedEval", jobview.iso(job.submit_time)),
+         ("Scheduler", "Main")],
+        [("Partition", spec.partition), ("AllocNode:Sid", "localhost:0")],
+        [("ReqNodeList", "(null)"), ("ExcNodeList", "(null)")],
+        [("NodeList", jobview.node_list(job) or ("(null)" if job.is_pending else ""))],
+        *([[("BatchHost", job.nodes[0])]] if job.nodes else []),
+        [("NumNodes", shape.n_nodes), ("NumCPUs", cpus), ("NumTasks", shape.n_tasks),
+         ("CPUs/Task", spec.cpus_per_task), ("ReqB:S:C:T", "0:0:*:*")],
+        [("TRES", f"cpu={cpus},mem={format_mem_mib(shape.per_node.mem_mib * shape.n_nodes)},node={shape.n_nodes},"
+                  f"billing={cpus}" + (f",gres/gpu={shape.per_node.gpus * shape.n_nodes}"
+                                       if shape.per_node.gpus else ""))],
+        [("Socks/Node", "*"), ("NtasksPerN:B:S:C", f"{spec.n_tasks_per_node}:0:*:*"), ("CoreSpec", "*")],
+        [("MinCPUsNode", shape.per_node.cpus),
+         ("MinMemoryNode", mem) if spec.mem_per_node_mib is not None else
+         ("MinMemoryCPU",
+          format_mem_mib(spec.mem_per_cpu_mib or shape.per_node.mem_mib // max(shape.per_node.cpus, 1))),
+         ("MinTmpDiskNode", 0)],
+        [("Features", "(null)"), ("DelayBoot", "00:00:00")],
+        [("OverSubscribe", "OK"), ("Contiguous", 0), ("Licenses", "(null)"), ("Network", "(null)")],
+        [("Command", "(null)")],
+        [("WorkDir", spec.working_dir)],
+        [("StdErr", stderr)],
+        [("StdIn", spec.stdin_path or "/dev/null")],
+        [("StdOut", stdout)],
+        [("Power", "")],
+    ]
+    if shape.per_node.gpus:
+        lines.insert(-7, [("TresPerNode", f"gres:gpu:{shape.per_node.gpus}")])
+    return _record(lines, is_one_line=is_one_line)
+
+
+_NODE_STATE = {"IDLE": "IDLE", "MIXED": "MIXED", "ALLOCATED": "ALLOCATED", "DRAINING": "MIXED+DRAIN",
+               "DRAINED": "IDLE+DRAIN", "DOWN": "DOWN+NOT_RESPONDING"}
+
+
+def node_record(info, *, is_one_line: bool = False) -> str:
+    node = info.node
+    cap, alloc = node.capacity, node.allocated
+    gres = f"gpu:{cap.gpus}" if cap.gpus else "(null)"
+    address = node.agent_address.rsplit(":", 1)
+    lines = [
+        [("NodeName", node.name), ("Arch", os.uname().machine), ("CoresPerSocket", cap.cpus)],
+        [("CPUAlloc", alloc.cpus), ("CPUEfctv", cap.cpus), ("CPUTot", cap.cpus), ("CPULoad", "N/A")],
+        [("AvailableFeatures", "(null)")],
+        [("ActiveFeatures", "(null)")],
+        [("Gres", gres)],
+        [("NodeAddr", address[0] or node.name), ("NodeHostName", node.name),
+         ("Port", address[1] if len(address) == 2 else 0), ("Version", "22.05.8")],
+        [("RealMemory", cap.mem_mib), ("AllocMem", alloc.mem_mib), ("FreeMem", "N/A"), ("Sockets", 1),
+         ("Boards", 1)],
+        [("State", _NODE_STATE[info.state.value]), ("ThreadsPerCore", 1), ("TmpDisk", 0), ("Weight", 1),
+         ("Owner", "N/A"), ("MCS_label", "N/A")],
+        [("Partitions", ",".join(info.partitions))],
+        [("LastBusyTime", jobview.iso(node.last_heartbeat, "None") if node.job_ids else "None")],
+        [("CfgTRES", f"cpu={cap.cpus},mem={format_mem_mib(cap.mem_mib)},billing={cap.cpus}"
+                     + (f",gres/gpu={cap.gpus}" if cap.gpus else ""))],
+        [("AllocTRES", ",".join(p for p in (f"cpu={alloc.cpus}" if alloc.cpus else "",
+                                            f"mem={format_mem_mib(alloc.mem_mib)}" if alloc.mem_mib else "",
+                                            f"gres/gpu={alloc.gpus}" if alloc.gpus else "") if p))],
+        [("CapWatts", "n/a")],
+        [("CurrentWatts", 0), ("AveWatts", 0)],
+        [("ExtSensorsJoules", "n/s"), ("ExtSensorsWatts", 0), ("ExtSensorsTemp", "n/s")],
+    ]
+    if node.reason:
+        lines.append([("Reason", node.reason)])
+    return _record(lines, is_one_line=is_one_line)
+
+
+def partition_record(partition, infos, *, is_one_line: bool = False) -> str:
+    from jem.model.units import format_duration
+
+    members = [i for i in infos if partition.name in i.partitions]
+    cpus = sum(i.node.capacity.cpus for i in members)
+    mem = sum(i.node.capacity.mem_mib for i in members)
+
+    def limit(seconds):
+        return "UNLIMITED" if seconds is None else format_duration(seconds)
+
+    lines = [
+        [("PartitionName", partition.name)],
+        [("AllowGroups", "ALL"), ("AllowAccounts", "ALL"), ("AllowQos", "ALL")],
+        [("AllocNodes", "ALL"), ("Default", "YES" if partition.is_default else "NO"), ("QoS", "N/A")],
+        [("DefaultTime", "NONE" if partition.default_time_s is None else format_duration(partition.default_time_s)),
+         ("DisableRootJobs", "NO"), ("ExclusiveUser", "NO"), ("GraceTime", 0), ("Hidden", "NO")],
+        [("MaxNodes", "UNLIMITED"), ("MaxTime", limit(partition.max_time_s)), ("MinNodes", 0), ("LLN", "NO"),
+         ("MaxCPUsPerNode", "UNLIMITED")],
+        [("Nodes", hostlist.collect_hostlist([i.node.name for i in members]) if members else "(null)")],
+        [("PriorityJobFactor", 1), ("PriorityTier", partition.priority_tier), ("RootOnly", "NO"),
+         ("ReqResv", "NO"), ("OverSubscribe", "NO")],
+        [("OverTimeLimit", "NONE"), ("PreemptMode", "OFF")],
+        [("State", "UP" if partition.is_up else "DOWN"), ("TotalCPUs", cpus), ("TotalNodes", len(members)),
+         ("SelectTypeParameters", "NONE")],
+        [("JobDefaults", "(null)")],
+        [("DefMemPerCPU" if partition.default_mem_per_cpu_mib else "DefMemPerNode",
+          partition.default_mem_per_cpu_mib or "UNLIMITED"), ("MaxMemPerNode", "UNLIMITED")],
+        [("TRES", f"cpu={cpus},mem={format_mem_mib(mem)},node={len(members)},billing={cpus}")],
+    ]
+    return _record(lines, is_one_line=is_one_line)
+
+
+def config_text(address: str, now: float) -> str:
+    pairs = [
+        ("ClusterName", "jem"), ("SLURM_VERSION", "22.05.8 (JEM slurm-compat)"),
+        ("SlurmctldHost[0]", address), ("SlurmctldPort", address.rsplit(":", 1)[-1]),
+        ("SchedulerType", "jem (priority-order first fit)"), ("SelectType", "jem"),
+        ("JobRequeue", 1), ("ProctrackType", "jem agent cgroups"), ("TaskPlugin", "jem agent cgroups"),
+    ]
+    width = max(len(k) for k, _ in pairs)
+    stamp = dt.datetime.fromtimestamp(now).isoformat(timespec="seconds")
+    return f"Configuration data as of {stamp}\n" + "\n".join(f"{k.ljust(width)} = {v}" for k, v in pairs)

@@ -1,0 +1,192 @@
+"""sinfo: JEM's partitions and nodes in Slurm's grouped rows (default, -l, -N, -R, -s, -o) and --json.
+
+Rows group a partition's nodes whose shown values are all equal, in node
+order; states print as Slurm's compact (`idle`, `mix`, `alloc`, `drain`,
+`drng`, `down*`) or long names.
+"""
+
+import json
+import sys
+import time
+
+import hostlist
+
+from jem_slurm import layout
+from jem_slurm.command import Failure, connect, run, split_list
+from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
+
+PROG = "sinfo"
+DEFAULT_FORMAT = "%#P %.5a %.10l %.6D %.6t %N"
+LONG_FORMAT = "%#P %.5a %.10l %.10s %.4r %.8h %.10g %.6D %.11T %N"
+NODE_FORMAT = "%#N %.6D %#P %6t"
+NODE_LONG_FORMAT = "%#N %.6D %#P %.11T %.4c %.8z %.6m %.8d %.6w %.8f %20E"
+REASON_FORMAT = "%20E %9u %19H %N"
+SUMMARY_FORMAT = "%#P %.5a %.10l %.16F %N"
+
+_O = Option
+OPTIONS = OptionTable([
+    _O("all", "a", NONE), _O("dead", "d", NONE), _O("exact", "e", NONE), _O("noheader", "h", NONE),
+    _O("long", "l", NONE), _O("Node", "N", NONE), _O("nodes", "n", REQUIRED), _O("format", "o", REQUIRED),
+    _O("Format", "O", REQUIRED), _O("partition", "p", REQUIRED), _O("responding", "r", NONE),
+    _O("list_reasons", "R", NONE), _O("summarize", "s", NONE), _O("sort", "S", REQUIRED),
+    _O("states", "t", REQUIRED), _O("json", "", NONE), _O("verbose", "v", NONE), _O("help", "", NONE),
+    _O("usage", "", NONE), _O("version", "V", NONE), _O("local", "", NONE), _O("federation", "", NONE),
+])
+_COMPACT = {"IDLE": "idle", "MIXED": "mix", "ALLOCATED": "alloc", "DRAINING": "drng", "DRAINED": "drain",
+            "DOWN": "down*"}
+_LONG = {"IDLE": "idle", "MIXED": "mixed", "ALLOCATED": "allocated", "DRAINING": "draining",
+         "DRAINED": "drained", "DOWN": "down*"}
+HEADERS = {
+    "P": "PARTITION", "R": "PARTITION", "a": "AVAIL", "l": "TIMELIMIT", "D": "NODES", "t": "STATE", "T": "STATE",
+    "N": "NODELIST", "n": "HOSTNAMES", "o": "NODE_ADDR", "c": "CPUS", "m": "MEMORY", "G": "GRES", "E": "REASON",
+    "C": "CPUS(A/I/O/T)", "F": "NODES(A/I/O/T)", "e": "FREE_MEM", "O": "CPU_LOAD", "h": "OVERSUBS",
+    "s": "JOB_SIZE", "g": "GROUPS", "r": "ROOT", "z": "S:C:T", "d": "TMP_DISK", "w": "WEIGHT", "f": "AVAIL_FE",
+    "H": "TIMESTAMP", "u": "USER",
+}
+
+
+def _node_values(info, partition) -> dict[str, str]:
+    from jem.model.units import format_duration
+
+    node = info.node
+    state = info.state.value
+    limit = format_duration(partition.max_time_s) if partition.max_time_s is not None else "infinite"
+    return {
+        "P": partition.name + ("*" if partition.is_default else ""), "R": partition.name,
+        "a": "up" if partition.is_up else "down", "l": limit, "t": _COMPACT[state], "T": _LONG[state],
+        "c": str(node.capacity.cpus), "m": str(node.capacity.mem_mib),
+        "G": f"gpu:{node.capacity.gpus}" if node.capacity.gpus else "(null)",
+        "E": node.reason or "none", "e": "N/A", "O": "N/A", "h": "NO", "s": "1-infinite", "g": "all", "r": "no",
+        "z": f"1:{node.capacity.cpus}:1", "d": "0", "w": "1", "f": "(null)", "H": "Unknown",
+        "u": "root" if node.reason else "Unknown", "o": node.name, "n": node.name,
+    }
+
+
+def _rows(parts, partitions, infos, *, per_node: bool) -> list[dict[str, str]]:
+    """Group (partition, node) pairs by their shown values; D, N, C and F summarize each group."""
+    letters = {p.letter for p in parts if isinstance(p, layout.Field)} - {"D", "N", "n", "o", "C", "F"}
+    groups: dict[tuple, list] = {}
+    for partition in partitions:
+        for info in infos:
+            if partition.name not in info.partitions:
+                continue
+            values = _node_values(info, partition)
+            key = (partition.name, info.node.name if per_node else "",
+                   tuple(values[letter] for letter in sorted(letters)))
+            groups.setdefault(key, []).append((values, info))
+    rows = []
+    for members in groups.values():
+        values = dict(members[0][0])
+        names = [info.node.name for _, info in members]
+        values["N"] = values["n"] = values["o"] = hostlist.collect_hostlist(names)
+        values["D"] = str(len(members))
+        alloc = sum(info.node.allocated.cpus for _, info in members)
+        total = sum(info.node.capacity.cpus for _, info in members)
+        other = sum(info.node.capacity.cpus for _, info in members if info.state.value in ("DOWN", "DRAINED"))
+        values["C"] = f"{alloc}/{total - alloc - other}/{other}/{total}"
+        n_alloc = sum(1 for _, info in members if info.state.value in ("ALLOCATED", "MIXED", "DRAINING"))
+        n_other = sum(1 for _, info in members if info.state.value in ("DOWN", "DRAINED"))
+        values["F"] = f"{n_alloc}/{len(members) - n_alloc - n_other}/{n_other}/{len(members)}"
+        rows.append(values)
+    return rows
+
+
+def _reason_rows(infos) -> list[dict[str, str]]:
+    groups: dict[str, list] = {}
+    for info in infos:
+        if info.node.reason and info.state.value in ("DRAINED", "DRAINING", "DOWN"):
+            groups.setdefault(info.node.reason, []).append(info.node.name)
+    return [{"E": reason, "u": "root", "H": "Unknown", "N": hostlist.collect_hostlist(names)}
+            for reason, names in groups.items()]
+
+
+def _as_json(partitions, infos) -> dict:
+    nodes = [{"name": i.node.name, "hostname": i.node.name, "state": _LONG[i.state.value].rstrip("*"),
+              "cpus": i.node.capacity.cpus, "alloc_cpus": i.node.allocated.cpus,
+              "real_memory": i.node.capacity.mem_mib, "alloc_memory": i.node.allocated.mem_mib,
+              "gres": f"gpu:{i.node.capacity.gpus}" if i.node.capacity.gpus else "", "reason": i.node.reason,
+              "partitions": list(i.partitions)} for i in infos]
+    parts = [{"name": p.name, "nodes": hostlist.collect_hostlist(
+                  [i.node.name for i in infos if p.name in i.partitions]),
+              "is_default": p.is_default, "state": "UP" if p.is_up else "DOWN",
+              "maximum_time": None if p.max_time_s is None else p.max_time_s // 60,
+              "default_time": None if p.default_time_s is None else p.default_time_s // 60,
+              "total_nodes": sum(1 for i in infos if p.name in i.partitions),
+              "total_cpus": sum(i.node.capacity.cpus for i in infos if p.name in i.partitions)}
+             for p in partitions]
+    return {"meta": {"plugin": {"type": "openapi/v0.0.38", "name": "JEM slurm-compat"},
+                     "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}},
+            "errors": [], "nodes": nodes, "partitions": parts}
+
+
+def _sinfo(argv: list[str]) -> int:
+    found, operands = OPTIONS.parse(argv, stop_at_operand=False)
+    args: dict = {}
+    for option, value in found:
+        if option.name in ("nodes", "partition", "states"):
+            args.setdefault(option.name, []).append(value)
+        else:
+            args[option.name] = value
+    if "help" in args or "usage" in args:
+        print("Usage: sinfo [-l] [-N] [-R] [-s] [-h] [-o format] [-p partitions] [-n nodes] [-t states] [--json]")
+        return 0
+    if "version" in args:
+        print("slurm 22.05.8 (JEM slurm-compat)")
+        return 0
+    if "Format" in args:
+        raise Failure("--Format is not supported yet by JEM; use -o")
+    with connect() as client:
+        partitions = client.list_partitions()
+        infos = client.list_nodes()
+    wanted = set(split_list(args.get("partition", [])))
+    if wanted:
+        partitions = [p for p in partitions if p.name in wanted]
+    if "nodes" in args:
+        names = set(hostlist.expand_hostlist(",".join(args["nodes"])))
+        infos = [i for i in infos if i.node.name in names]
+    if "states" in args:
+        states = {s.lower() for s in split_list(args["states"])}
+        infos = [i for i in infos if {_COMPACT[i.state.value].rstrip("*"), _LONG[i.state.value].rstrip("*"),
+                                      i.state.value.lower()} & states]
+    if "json" in args:
+        print(json.dumps(_as_json(partitions, infos), indent=2))
+        return 0
+    is_nodes = "Node" in args
+    if "format" in args:
+        fmt = args["format"]
+    elif "list_reasons" in args:
+        fmt = REASON_FORMAT
+    elif "summarize" in args:
+        fmt = SUMMARY_FORMAT
+    elif is_nodes:
+        fmt = NODE_LONG_FORMAT if "long" in args else NODE_FORMAT
+    else:
+        fmt = LONG_FORMAT if "long" in args else DEFAULT_FORMAT
+    part_width = max([9] + [len(p.name) + int(p.is_default) for p in partitions])
+    node_width = max([9] + [len(i.node.name) for i in infos]) if is_nodes else 0
+    fmt = fmt.replace("%#P", f"%{part_width}P" if not is_nodes else f"%.{part_width}P")
+    fmt = fmt.replace("%#N", f"%{node_width}N")
+    parts = layout.parse_format(fmt)
+    if "list_reasons" in args and "format" not in args:
+        rows = _reason_rows(infos)
+    else:
+        rows = _rows(parts, partitions, infos, per_node=is_nodes)
+        if is_nodes:
+            order = {i.node.name: n for n, i in enumerate(infos)}
+            rows.sort(key=lambda r: order.get(r["N"], 0))
+    out = []
+    if "long" in args:
+        out.append(time.strftime("%a %b %d %H:%M:%S %Y"))
+    if "noheader" not in args:
+        out.append(layout.render(parts, HEADERS))
+    out.extend(layout.render(parts, row) for row in rows)
+    print("\n".join(out))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(PROG, _sinfo, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""squeue: list JEM's jobs in Slurm's columns, formats (-o/-O), filters, sort orders and --json."""
+
+import json
+import os
+import sys
+import time
+
+from jem.model.states import JobState
+
+from jem_slurm import layout, squeue_fields
+from jem_slurm.command import Failure, connect, current_user, run, split_list
+from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
+from jem_slurm.states import SLURM_STATE_NAMES, parse_states
+
+PROG = "squeue"
+DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+START_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"
+
+_O = Option
+OPTIONS = OptionTable([
+    _O("account", "A", REQUIRED), _O("all", "a", NONE), _O("array", "r", NONE), _O("noheader", "h", NONE),
+    _O("jobs", "j", REQUIRED), _O("long", "l", NONE), _O("name", "n", REQUIRED), _O("format", "o", REQUIRED),
+    _O("Format", "O", REQUIRED), _O("partition", "p", REQUIRED), _O("qos", "q", REQUIRED),
+    _O("sort", "S", REQUIRED), _O("start", "", NONE), _O("states", "t", REQUIRED), _O("user", "u", REQUIRED),
+    _O("me", "", NONE), _O("json", "", NONE), _O("nodelist", "w", REQUIRED), _O("verbose", "v", NONE),
+    _O("noconvert", "", NONE), _O("help", "", NONE), _O("usage", "", NONE), _O("version", "V", NONE),
+    _O("steps", "s", OPTIONAL), _O("iterate", "i", REQUIRED), _O("federation", "", NONE), _O("local", "", NONE),
+])
+# The states squeue lists when -t is not given.
+DEFAULT_STATES = (JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING)
+
+
+def _long_format(text: str) -> tuple[list, dict[str, str]]:
+    """-O fields "name[:[.]width]" -> (layout parts, header per letter)."""
+    parts, headers = [], {}
+    for item in text.split(","):
+        if not item:
+            continue
+        name, _, size = item.partition(":")
+        entry = squeue_fields.LONG_FIELDS.get(name.lower())
+        if entry is None:
+            raise Failure(f"Invalid job format specification: {name}")
+        letter, header = entry
+        is_right = size.startswith(".")
+        digits = size.lstrip(".")
+        parts.append(layout.Field(letter, int(digits) if digits.isdigit() else 20, is_right))
+        headers[letter] = header or squeue_fields.FIELDS[letter][0]
+    return parts, headers
+
+
+def _sort_key(spec: str, now: float):
+    """A key function for -S: comma list of field letters, `-` for descending."""
+    keys = []
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        descending = item.startswith("-")
+        letter = item.lstrip("+-")[:1]
+        keys.append((letter, descending))
+
+    numeric = {"i", "A", "D", "C", "Q", "p", "U", "G", "y"}
+    raw = {"V": lambda j: j.submit_time, "S": lambda j: j.start_time or j.planned_start or 0,
+           "M": lambda j: (j.end_time or now) - j.start_time if j.start_time else 0,
+           "l": lambda j: j.time_limit_s if j.time_limit_s is not None else 1 << 62,
+           "t": lambda j: j.state.compact, "T": lambda j: j.state.value,
+           "p": lambda j: j.priority}
+
+    def sort(jobs: list) -> list:
+        for letter, descending in reversed(keys):
+            if letter in raw:
+                key = raw[letter]
+            elif letter in numeric:
+                key = (lambda lt: lambda j: float(squeue_fields.FIELDS[lt][1](j, now) or 0))(letter)
+            elif letter in squeue_fields.FIELDS:
+                key = (lambda lt: lambda j: squeue_fields.FIELDS[lt][1](j, now))(letter)
+            else:
+                continue
+            jobs = sorted(jobs, key=key, reverse=descending)
+        return jobs
+
+    return sort
+
+
+def _default_sort(jobs: list) -> list:
+    """Slurm's default order "P,t,-p": partition, then the state's code as text, then priority, highest first."""
+    return sorted(jobs, key=lambda j: (j.spec.partition, j.state.compact, -j.priority, j.job_id))
+
+
+def _select(args: dict, client) -> list:
+    import pwd
+
+    users = []
+    for name in split_list(args.get("user", [])):
+        if name.isdigit():
+            try:
+                name = pwd.getpwuid(int(name)).pw_name
+            except KeyError:
+                pass
+        else:
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                print(f"{PROG}: error: Invalid user: {name}\n", file=sys.stderr)
+                return []
+        users.append(name)
+    if "me" in args:
+        users.append(current_user())
+    states = DEFAULT_STATES
+    if "states" in args:
+        try:
+            parsed = parse_states(",".join(args["states"]))
+        except ValueError as exc:
+            raise Failure(f"Invalid job state specified: {exc}",
+                          f"Valid job states include: {SLURM_STATE_NAMES}\n") from None
+        states = () if parsed is None else tuple(parsed)
+        if parsed is not None and not parsed:
+            return []
+    job_ids = []
+    for text in split_list(args.get("jobs", [])):
+        head = text.split("_")[0].split(".")[0]
+        if not head.isdigit():
+            raise Failure(f"Invalid job id: {text}")
+        job_ids.append(int(head))
+    jobs = client.list_jobs(users=users, states=states, partitions=split_list(args.get("partition", [])),
+                            job_ids=job_ids)
+    if len(job_ids) == 1 and not jobs:
+        raise Failure("slurm_load_jobs error: Invalid job id specified", prefix=None)
+    accounts = set(split_list(args.get("account", [])))
+    names = set(split_list(args.get("name", [])))
+    nodes = set()
+    if "nodelist" in args:
+        import hostlist
+
+        nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
+    return [j for j in jobs if (not accounts or j.spec.account in accounts) and (not names or j.spec.name in names)
+            and (not nodes or nodes & set(j.nodes))]
+
+
+def _options(argv: list[str]) -> dict:
+    found, operands = OPTIONS.parse(argv, stop_at_operand=False)
+    if operands:
+        from jem_slurm.getopt import UsageError
+
+        raise UsageError(f"unrecognized argument '{operands[0]}'")
+    args: dict = {}
+    for option, value in found:
+        if option.name in ("account", "jobs", "name", "partition", "states", "user", "nodelist", "qos"):
+            args.setdefault(option.name, []).append(value)
+        else:
+            args[option.name] = value
+    return args
+
+
+def _squeue(argv: list[str]) -> int:
+    args = _options(argv)
+    if "help" in args or "usage" in args:
+        print("Usage: squeue [-A account] [--me] [-j jobs] [-n name] [-o format] [-O Format] [-p partitions]\n"
+              "              [-S fields] [--start] [-t states] [-u users] [-w nodes] [-h] [-l] [--json]")
+        return 0
+    if "version" in args:
+        print("slurm 22.05.8 (JEM slurm-compat)")
+        return 0
+    if "steps" in args or "iterate" in args:
+        raise Failure(f"--{'steps' if 'steps' in args else 'iterate'} is not supported yet by JEM")
+    if "start" in args:
+        args.setdefault("states", ["PD"])
+    now = time.time()
+    with connect() as client:
+        jobs = _select(args, client)
+    jobs = _default_sort(jobs)
+    if "sort" in args:
+        jobs = _sort_key(args["sort"], now)(jobs)
+    if "json" in args:
+        print(json.dumps({"meta": {"plugin": {"type": "openapi/v0.0.38", "name": "JEM slurm-compat"},
+                                   "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5},
+                                             "release": "22.05.8"}},
+                          "errors": [], "jobs": [squeue_fields.job_as_json(j, now) for j in jobs]}, indent=2))
+        return 0
+    text_format = args.get("format") or os.environ.get("SQUEUE_FORMAT")
+    long_format = args.get("Format") or (None if text_format else os.environ.get("SQUEUE_FORMAT2"))
+    if long_format and not args.get("format"):
+        parts, headers = _long_format(long_format)
+    else:
+        fmt = text_format or (START_FORMAT if "start" in args else LONG_FORMAT if "long" in args else DEFAULT_FORMAT)
+        if "-" in fmt and "%-" in fmt:
+            print(f"{PROG}: error: Invalid job format specification: -", file=sys.stderr)
+        parts = layout.parse_format(fmt)
+        headers = {p.letter: squeue_fields.FIELDS[p.letter][0] for p in parts
+                   if isinstance(p, layout.Field) and p.letter in squeue_fields.FIELDS}
+    letters = [p.letter for p in parts if isinstance(p, layout.Field)]
+    out = []
+    if "long" in args:
+        out.append(time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now)))
+    if "noheader" not in args:
+        out.append(layout.render(parts, headers))
+    for job in jobs:
+        out.append(layout.render(parts, squeue_fields.values(job, now, letters)))
+    if out:
+        print("\n".join(out))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(PROG, _squeue, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

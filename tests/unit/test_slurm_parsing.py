@@ -1,0 +1,64 @@
+"""The pure parts of slurm-compat: getopt rules, #SBATCH directives, --export, time forms, column cells."""
+
+import doctest
+import importlib
+
+import pytest
+
+from jem_slurm import getopt, sbatch_options
+from jem_slurm.command import Failure
+
+MODULES = ["jem_slurm.layout", "jem_slurm.sbatch_options", "jem_slurm.sacct_fields", "jem_slurm.states",
+           "jem_slurm.times"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_hold(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_getopt_takes_unique_prefixes_clusters_and_stops_at_the_script():
+    found, operands = sbatch_options.OPTIONS.parse(
+        ["--part=debug", "-HJname", "--nice", "-t", "5", "job.sh", "-p", "x"], stop_at_operand=True)
+    assert [(o.name, v) for o, v in found] == [("partition", "debug"), ("hold", None), ("job_name", "name"),
+                                               ("nice", None), ("time", "5")]
+    assert operands == ["job.sh", "-p", "x"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bogus"], "unrecognized option '--bogus'"),
+    (["-Z"], "invalid option -- 'Z'"),
+    (["--time"], "option '--time' requires an argument"),
+    (["--hold=1"], "option '--hold' doesn't allow an argument"),
+    (["--no"], "option '--no' is ambiguous; possibilities:"),
+])
+def test_getopt_errors_read_like_gnu_getopt(argv, message):
+    with pytest.raises(getopt.UsageError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        sbatch_options.OPTIONS.parse(argv, stop_at_operand=True)
+
+
+def test_directives_stop_at_the_first_command_and_keep_quoted_values():
+    script = ('#!/bin/bash\n#SBATCH --job-name="two words"\n#SBATCH -t 10 # ten minutes\n'
+              '#SBATCHX -p ignored\n\n#SBATCH --mem=1G\necho hi\n#SBATCH -p late\n')
+    assert sbatch_options.directive_args(script) == ["--job-name=two words", "-t", "10", "--mem=1G"]
+
+
+def test_memory_options_of_one_source_exclude_each_other_but_a_later_source_overrides():
+    table = sbatch_options.OPTIONS
+    settings: dict = {}
+    sbatch_options.apply_settings(settings, table.parse(["--mem=1G"], stop_at_operand=True)[0])
+    sbatch_options.apply_settings(settings, table.parse(["--mem-per-cpu=100"], stop_at_operand=True)[0])
+    assert settings == {"mem_per_cpu": 100}
+    with pytest.raises(Failure):
+        sbatch_options.apply_settings({}, table.parse(["--mem=1", "--mem-per-cpu=1"], stop_at_operand=True)[0])
+
+
+@pytest.mark.parametrize("value, code", [("--time=abc", 255), ("--mem=-5", 255), ("-N", 255), ("-n", 1),
+                                         ("--array=1-3", 1), ("--gres=disk:1", 1)])
+def test_bad_values_fail_with_slurms_exit_code(value, code):
+    argv = [value] if "=" in value else [value, "abc"]
+    found, _ = sbatch_options.OPTIONS.parse(argv, stop_at_operand=True)
+    with pytest.raises(Failure) as info:
+        sbatch_options.apply_settings({}, found)
+    assert info.value.code == code
