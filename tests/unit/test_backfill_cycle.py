@@ -145,3 +145,53 @@ parent = "g1"
 def test_bad_scheduling_config_names_the_key(raw, key):
     with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
         parse_config(raw)
+
+
+# ---------------------------------------------------------------- invariants on random snapshots
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def snapshots(draw):
+    """1-5 nodes of 1-8 CPUs, running jobs that fit them, 0-12 pending jobs, and a policy."""
+    n_nodes = draw(st.integers(1, 5))
+    caps = draw(st.lists(st.integers(1, 8), min_size=n_nodes, max_size=n_nodes))
+    used = [0] * n_nodes
+    runs = []
+    for k in range(draw(st.integers(0, 6))):
+        node_idx = draw(st.integers(0, n_nodes - 1))
+        cpus = draw(st.integers(1, 8))
+        if used[node_idx] + cpus <= caps[node_idx]:
+            used[node_idx] += cpus
+            runs.append(running(500 + k, f"n{node_idx}", cpus, NOW - draw(st.integers(0, 50)),
+                                draw(st.one_of(st.none(), st.integers(60, 300)))))
+    nodes = tuple(node(f"n{i}", cpus=caps[i], used=used[i]) for i in range(n_nodes))
+    pending = [job(j, draw(st.integers(1, 8)), draw(st.one_of(st.none(), st.integers(10, 400))),
+                   n_nodes=draw(st.integers(1, 2)), priority=draw(st.integers(1, 3))) for j in range(1, draw(st.integers(0, 12)) + 1)]
+    partition = Partition("batch", tuple(n.name for n in nodes))
+    policy = draw(st.sampled_from([FCFS, EASY, CONSERVATIVE, Policy(reservation_depth=2)]))
+    return Snapshot(nodes=nodes, partitions=(partition,), pending=tuple(pending), running=tuple(runs)), policy
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(snapshots())
+def test_cycle_invariants_on_random_snapshots(scenario):
+    snap, policy = scenario
+    decisions = plan_cycle(snap, NOW, policy=policy)
+    started = {s.job_id for s in decisions.starts}
+    assert not started & set(decisions.reasons)
+    assert started | set(decisions.reasons) == {j.job_id for j in snap.pending}
+    free = {n.name: n.capacity.cpus - n.allocated.cpus for n in snap.nodes}
+    by_id = {j.job_id: j for j in snap.pending}
+    for start in decisions.starts:
+        assert len(set(start.node_names)) == by_id[start.job_id].n_nodes
+        for name in start.node_names:
+            free[name] -= by_id[start.job_id].per_node.cpus
+        assert (start.kind is StartKind.BACKFILL) <= (policy.reservation_depth > 0)
+    assert min(free.values()) >= 0, "a node is over-allocated"
+    assert all(t > NOW for t in decisions.planned_starts.values())
+    assert set(decisions.planned_starts) <= {j for j, r in decisions.reasons.items() if r is JobReason.RESOURCES}
+    if policy.reservation_depth == 0:
+        assert decisions.planned_starts == {}
