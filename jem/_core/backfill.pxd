@@ -24,7 +24,7 @@ cdef bint fits_window(Profiles *p, intp_t node_idx, const int64_t *request,
                       int64_t t0, int64_t t1) noexcept nogil
 
 cdef int64_t earliest_fit(Profiles *p, intp_t node_idx, const int64_t *request,
-                          int64_t t0, int64_t duration) noexcept nogil
+                          int64_t t0, int64_t duration, int64_t limit) noexcept nogil
 
 cdef int subtract(Profiles *p, intp_t node_idx, const int64_t *request,
                   int64_t t0, int64_t t1) noexcept nogil

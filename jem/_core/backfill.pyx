@@ -62,16 +62,19 @@ cdef bint fits_window(Profiles *p, intp_t node_idx, const int64_t *request,
 
 
 cdef int64_t earliest_fit(Profiles *p, intp_t node_idx, const int64_t *request,
-                          int64_t t0, int64_t duration) noexcept nogil:
-    """Earliest t >= t0 with `request` available during [t, t + duration); BF_INF if none."""
+                          int64_t t0, int64_t duration, int64_t limit) noexcept nogil:
+    """Earliest t >= t0 with `request` available during [t, t + duration); BF_INF if none
+    before `limit` (the search stops there: pass BF_INF for no limit)."""
     cdef intp_t s = p.head[node_idx]
     cdef int64_t cand = t0, end
+    if t0 >= limit:
+        return BF_INF
     while _end_of(p, s) <= t0:
         s = p.seg_next[s]
     while s != -1:
         end = _end_of(p, s)
         if not _seg_fits(p, s, request):
-            if end >= BF_INF:
+            if end >= limit:
                 return BF_INF
             cand = end
         elif end >= min(cand + duration, BF_INF):
@@ -149,6 +152,26 @@ cdef int64_t _select_nth(int64_t *a, intp_t m, intp_t k) noexcept nogil:
     return a[k]
 
 
+cdef int64_t _reserve_one(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
+                          const int64_t *request, intp_t part, int64_t duration, int64_t now,
+                          intp_t *out) noexcept nogil:
+    """_reserve for a one-node job: the first node (index order) with the earliest fit.
+    Each node's search stops at the best start found so far, so most nodes are cut short."""
+    cdef intp_t node_idx, best_node = -1
+    cdef int64_t best = BF_INF, t
+    for node_idx in range(usable.shape[0]):
+        if usable[node_idx] and membership[part, node_idx] and _fits_cap(p, node_idx, request):
+            t = earliest_fit(p, node_idx, request, now, duration, best)
+            if t < best:
+                best, best_node = t, node_idx
+    if best_node < 0:
+        return -1
+    if subtract(p, best_node, request, best, min(best + duration, BF_INF)) != 0:
+        return -2
+    out[0] = best_node
+    return best
+
+
 cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
                       const int64_t *request, intp_t n_wanted, intp_t part, int64_t duration, int64_t now,
                       int64_t[::1] node_start, int64_t[::1] select_buf, intp_t *out) noexcept nogil:
@@ -159,6 +182,8 @@ cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, :
     them until n nodes agree on it (profiles with reservations are not monotone)."""
     cdef intp_t n_nodes = usable.shape[0], node_idx, m, found
     cdef int64_t t = now, t_n
+    if n_wanted == 1:
+        return _reserve_one(p, usable, membership, request, part, duration, now, out)
     for node_idx in range(n_nodes):
         node_start[node_idx] = -1
     while True:
@@ -167,7 +192,7 @@ cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, :
             if usable[node_idx] and membership[part, node_idx]:
                 if node_start[node_idx] < t:
                     if _fits_cap(p, node_idx, request):
-                        node_start[node_idx] = earliest_fit(p, node_idx, request, t, duration)
+                        node_start[node_idx] = earliest_fit(p, node_idx, request, t, duration, BF_INF)
                     else:
                         node_start[node_idx] = BF_INF
                 select_buf[m] = node_start[node_idx]
