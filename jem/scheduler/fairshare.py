@@ -187,6 +187,35 @@ def user_factors(algorithm: str, accounts: tuple[AccountConfig, ...], usage: dic
     return ALGORITHMS[algorithm](_build_tree(accounts, usage, users))
 
 
+class FactorCache:
+    """user_factors for a caller that asks every pass (the simulator): the tree is rebuilt
+    only when the set of (account, user) pairs changes; otherwise only usage is refreshed."""
+
+    def __init__(self, algorithm: str, accounts: tuple[AccountConfig, ...]):
+        self.algorithm, self.accounts = algorithm, accounts
+        self._keys: set[tuple[str, str]] = set()
+        self._root: _Node | None = None
+        self._leaves: list[_Node] = []
+
+    def factors(self, usage: dict[tuple[str, str], float], users: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+        """The same as user_factors(algorithm, accounts, usage, users)."""
+        keys = users | usage.keys()
+        if self._root is None or keys != self._keys:
+            self._keys = set(keys)
+            self._root = _build_tree(self.accounts, {}, self._keys)
+            self._leaves = [leaf for leaf in _walk(self._root) if leaf.is_user]
+        for leaf in self._leaves:
+            leaf.usage = usage.get((leaf.account, leaf.name), 0.0)
+        _sum_usage(self._root)
+        return ALGORITHMS[self.algorithm](self._root)
+
+
+def _walk(node: _Node):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
 def share_rows(algorithm: str, accounts: tuple[AccountConfig, ...], usage: dict[tuple[str, str], float],
                users: set[tuple[str, str]]) -> list[ShareRow]:
     """The tree as sshare lists it: depth first, accounts before their users, by name."""

@@ -128,6 +128,7 @@ class _Ordering:
         self.trace, self.policy = trace, policy
         self.keys = [(f"g{g}", f"u{u}") for g, u in zip(trace.group.tolist(), trace.user.tolist())]
         self.usage = fairshare.Usage(half_life_s=policy.fairshare.half_life_s)
+        self.factors = fairshare.FactorCache(policy.fairshare.algorithm, policy.accounts)
         self.running: dict[int, tuple[str, str, int, int, int]] = {}   # job -> (account, user, cpus, start, end)
 
     def advance(self, now: int) -> None:
@@ -139,8 +140,7 @@ class _Ordering:
         if not self.policy.priority.is_multifactor:
             return pending
         tr, keys = self.trace, [self.keys[j] for j in pending.tolist()]
-        factors = fairshare.user_factors(self.policy.fairshare.algorithm, self.policy.accounts,
-                                         self.usage.by_user, set(keys))
+        factors = self.factors.factors(self.usage.by_user, set(keys))
         priority = multifactor_priority(
             self.policy.priority, age_s=now - tr.submit_s[pending], fairshare=np.array([factors[k] for k in keys]),
             cpus=tr.size[pending], cluster_cpus=tr.procs, partition_factor=np.zeros(len(pending)),

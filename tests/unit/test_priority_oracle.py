@@ -78,3 +78,14 @@ def test_multifactor_agrees_with_oracle(data):
                                nice=np.array(nice, dtype=np.int64))
     assert got.dtype == np.int64
     assert got.tolist() == priority_ref.multifactor(weights, age, fairshare, cpus, cluster_cpus, partition, nice)
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(trees(), min_size=1, max_size=4), st.sampled_from(["fair_tree", "classic"]))
+def test_factor_cache_answers_like_user_factors_call_after_call(calls, algorithm):
+    """Successive calls with one account tree and changing usage and users (the simulator's pattern)."""
+    from jem.scheduler.fairshare import FactorCache
+    accounts = as_config(calls[0][0])
+    cache = FactorCache(algorithm, accounts)
+    for _, usage, users in calls + calls[:1]:
+        assert cache.factors(usage, users) == user_factors(algorithm, accounts, usage, users)
