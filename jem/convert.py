@@ -11,6 +11,7 @@ import math
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from jem.model.identity import Identity
+from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.execution import JobEnd, JobReport, Launch
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.node import Node, NodeState
@@ -123,6 +124,7 @@ def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
         alloc_per_node=resources_to_pb(job.shape.per_node), time_limit_s=job.time_limit_s or 0,
         time_limit_unlimited=job.time_limit_s is None, restart_count=job.restart_count, held_by=job.held_by,
         usage=usage_to_pb(job.usage), n_nodes=job.shape.n_nodes, n_tasks=job.shape.n_tasks,
+        cpu_ids=[id_list_text(ids) for ids in job.cpu_ids], gpu_ids=[id_list_text(ids) for ids in job.gpu_ids],
     )
     time_to_pb(job.submit_time, pb.submit_time)
     time_to_pb(job.start_time, pb.start_time)
@@ -142,6 +144,8 @@ def job_from_pb(pb: common_pb2.Job) -> Job:
         end_time=time_from_pb(pb, "end_time"), nodes=tuple(pb.nodes), exit_code=pb.exit_code,
         exit_signal=pb.exit_signal, restart_count=pb.restart_count, usage=usage_from_pb(pb.usage),
         planned_start=time_from_pb(pb, "planned_start_time"),
+        cpu_ids=tuple(parse_id_list(text) for text in pb.cpu_ids),
+        gpu_ids=tuple(parse_id_list(text) for text in pb.gpu_ids),
     )
 
 
@@ -193,7 +197,7 @@ def launch_to_pb(launch: Launch) -> agent_pb2.JobLaunch:
         job_id=launch.job_id, spec=spec_to_pb(launch.spec), user=launch.user, uid=launch.uid, gid=launch.gid,
         nodes=launch.nodes, alloc=resources_to_pb(launch.alloc), time_limit_s=launch.time_limit_s or 0,
         kill_wait_s=launch.kill_wait_s, submit_dir=launch.submit_dir, cluster_name=launch.cluster_name,
-        n_tasks=launch.n_tasks,
+        n_tasks=launch.n_tasks, cpu_ids=launch.cpu_ids, gpu_ids=launch.gpu_ids,
     )
 
 
@@ -202,6 +206,7 @@ def launch_from_pb(pb: agent_pb2.JobLaunch) -> Launch:
         job_id=pb.job_id, spec=spec_from_pb(pb.spec), user=pb.user, uid=pb.uid, gid=pb.gid, nodes=tuple(pb.nodes),
         alloc=resources_from_pb(pb.alloc), n_tasks=pb.n_tasks, time_limit_s=pb.time_limit_s or None,
         kill_wait_s=pb.kill_wait_s, submit_dir=pb.submit_dir, cluster_name=pb.cluster_name,
+        cpu_ids=tuple(pb.cpu_ids), gpu_ids=tuple(pb.gpu_ids),
     )
 
 

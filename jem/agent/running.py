@@ -14,9 +14,11 @@ whatever the job left behind, reads usage and OOM kills from the cgroup, reaps
 with wait4, removes the cgroup and hands the report to the reporter. Launches
 are idempotent: a job id seen before is never run again by this agent process.
 
-CPUs and GPUs: the controller counts them; this agent picks which of its CPU
-and GPU slots a job gets (lowest free first) and maps CPU slots onto the
-machine's CPUs (round robin when a node declares more CPUs than it has).
+CPUs and GPUs: the controller gives each job concrete CPU and GPU indices on
+the node (lowest free first); the agent maps CPU indices onto the machine's CPUs
+(round robin when a node declares more CPUs than it has) for the cpuset, and
+GPU indices onto device files. A launch without indices (an older controller)
+gets the lowest free slots the agent knows of.
 """
 
 import collections
@@ -124,8 +126,8 @@ class RunningJobs:
             self._killed_early.discard(launch.job_id)
             if not killed_early:
                 self._launching.add(launch.job_id)
-            cpu_slots = _take(self._free_cpu_slots, launch.alloc.cpus)
-            gpu_slots = _take(self._free_gpu_slots, launch.alloc.gpus)
+            cpu_slots = _claim(self._free_cpu_slots, launch.cpu_ids, launch.alloc.cpus)
+            gpu_slots = _claim(self._free_gpu_slots, launch.gpu_ids, launch.alloc.gpus)
         t_start = self._clock()
         if killed_early:
             self._release(cpu_slots, gpu_slots)
@@ -370,10 +372,10 @@ class RunningJobs:
         return sorted(found)
 
 
-def _take(free: set[int], n: int) -> tuple[int, ...]:
-    """The `n` lowest free slots, removed from `free` (fewer if fewer are free:
-    the node is oversubscribed by its declaration)."""
-    chosen = tuple(sorted(free)[:n])
+def _claim(free: set[int], given: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """The slots the controller gave (`given`), or else the `n` lowest free ones
+    (fewer if fewer are free); either way no longer free."""
+    chosen = tuple(given) if given else tuple(sorted(free)[:n])
     free.difference_update(chosen)
     return chosen
 

@@ -6,6 +6,7 @@ import time
 import hostlist
 
 from jem.client import NodeInfo
+from jem.model.idlists import id_list_text
 from jem.model.job import Job
 from jem.model.states import JobState
 from jem.model.units import format_duration
@@ -27,6 +28,8 @@ def job_as_dict(job: Job) -> dict:
         "cpus_per_task": spec.cpus_per_task, "cpus_per_node": job.shape.per_node.cpus,
         "mem_per_node_mib": job.shape.per_node.mem_mib, "gpus_per_node": job.shape.per_node.gpus,
         "nodes": list(job.nodes), "node_list": hostlist.collect_hostlist(list(job.nodes)) if job.nodes else "",
+        "cpu_ids": {node: id_list_text(ids) for node, ids in zip(job.nodes, job.cpu_ids)},
+        "gpu_ids": {node: id_list_text(ids) for node, ids in zip(job.nodes, job.gpu_ids) if ids},
         "working_dir": spec.working_dir, "stdout": spec.stdout_pattern or "slurm-%j.out",
         "stderr": spec.stderr_pattern or spec.stdout_pattern or "slurm-%j.out",
         "exit_code": job.exit_code, "exit_signal": job.exit_signal, "restart_count": job.restart_count,

@@ -28,7 +28,7 @@ def change(job: Job, event: JobEvent, now: float, detail: str = "") -> JobChange
 
 
 def start_job(job: Job, node_names: tuple[str, ...], nodes: NodeTable, now: float) -> JobChange:
-    nodes.allocate(node_names, job.shape.per_node, job.job_id)
+    job.cpu_ids, job.gpu_ids = nodes.allocate(node_names, job.shape.per_node, job.job_id)
     job.nodes, job.start_time, job.reason, job.reason_detail = node_names, now, JobReason.NONE, ""
     job.planned_start = None
     return change(job, JobEvent.START, now, detail=",".join(node_names))
@@ -50,6 +50,7 @@ def requeue_job(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChang
     """Return a started job to PENDING; its earlier run stays in the event log."""
     nodes.release(job.nodes, job.shape.per_node, job.job_id)
     job.nodes, job.start_time, job.end_time, job.kill_cause, job.kill_time = (), None, None, None, None
+    job.cpu_ids, job.gpu_ids = (), ()
     job.exit_code, job.exit_signal, job.usage = 0, 0, JobUsage()
     job.restart_count += 1
     job.reason, job.reason_detail = JobReason.BEGIN_TIME_REQUEUE, detail

@@ -173,6 +173,7 @@ class SchedulingLoop:
             alloc=job.shape.per_node, n_tasks=job.shape.n_tasks, time_limit_s=job.time_limit_s,
             kill_wait_s=self._state.config.scheduler.kill_wait_s, submit_dir=job.spec.working_dir,
             cluster_name=self._state.config.cluster.name,
+            cpu_ids=job.cpu_ids[0] if job.cpu_ids else (), gpu_ids=job.gpu_ids[0] if job.gpu_ids else (),
         )
 
     def check_nodes(self) -> None:

@@ -114,11 +114,23 @@ class NodeTable:
         log.info("node resumed node=%s", name)
         return node
 
-    def allocate(self, names: tuple[str, ...], per_node: Resources, job_id: int) -> None:
-        for name in names:
+    def allocate(self, names: tuple[str, ...], per_node: Resources, job_id: int, *,
+                 cpu_ids: tuple[tuple[int, ...], ...] = (), gpu_ids: tuple[tuple[int, ...], ...] = ()
+                 ) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+        """Add a job's per-node request to its nodes and give it concrete CPU and GPU
+        indices on each (the ones given, when re-deriving after a restart). Returns
+        (cpu ids, gpu ids) per node, in `names` order."""
+        cpus, gpus = [], []
+        for i, name in enumerate(names):
             node = self._nodes[name]
             node.allocated = node.allocated + per_node
             node.job_ids.add(job_id)
+            node_cpus, node_gpus = node.take_ids(job_id, per_node.cpus, per_node.gpus,
+                                                 cpu_ids=cpu_ids[i] if i < len(cpu_ids) else (),
+                                                 gpu_ids=gpu_ids[i] if i < len(gpu_ids) else ())
+            cpus.append(node_cpus)
+            gpus.append(node_gpus)
+        return tuple(cpus), tuple(gpus)
 
     def release(self, names: tuple[str, ...], per_node: Resources, job_id: int) -> None:
         for name in names:
@@ -126,3 +138,5 @@ class NodeTable:
             if node is not None and job_id in node.job_ids:
                 node.allocated = node.allocated - per_node
                 node.job_ids.discard(job_id)
+                node.cpu_ids.pop(job_id, None)
+                node.gpu_ids.pop(job_id, None)

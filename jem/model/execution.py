@@ -24,6 +24,8 @@ class Launch:
     kill_wait_s: int
     submit_dir: str
     cluster_name: str
+    cpu_ids: tuple[int, ...] = ()     # the CPU indices the controller gave the job on this node
+    gpu_ids: tuple[int, ...] = ()     # the GPU indices on this node
 
 
 class JobEnd(enum.Enum):

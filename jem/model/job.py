@@ -148,6 +148,8 @@ class Job:
     start_time: float | None = None
     end_time: float | None = None
     nodes: tuple[str, ...] = ()
+    cpu_ids: tuple[tuple[int, ...], ...] = ()   # per node (in `nodes` order): the CPU indices held there
+    gpu_ids: tuple[tuple[int, ...], ...] = ()   # per node: the GPU indices held there
     exit_code: int = 0
     exit_signal: int = 0
     restart_count: int = 0

@@ -35,6 +35,8 @@ class Node:
     boot_id: str = ""
     cgroup_mode: str = ""
     job_ids: set[int] = field(default_factory=set)
+    cpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the CPU indices it holds
+    gpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the GPU indices it holds
 
     @property
     def state(self) -> NodeState:
@@ -57,3 +59,16 @@ class Node:
     @property
     def free(self) -> Resources:
         return self.capacity - self.allocated
+
+    def take_ids(self, job_id: int, n_cpus: int, n_gpus: int, *, cpu_ids: tuple[int, ...] = (),
+                 gpu_ids: tuple[int, ...] = ()) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Give `job_id` concrete CPU and GPU indices: the ones given (a restart
+        re-deriving its allocation), else the lowest free ones."""
+        if not cpu_ids:
+            held = {i for ids in self.cpu_ids.values() for i in ids}
+            cpu_ids = tuple(i for i in range(self.capacity.cpus) if i not in held)[:n_cpus]
+        if not gpu_ids:
+            held = {i for ids in self.gpu_ids.values() for i in ids}
+            gpu_ids = tuple(i for i in range(self.capacity.gpus) if i not in held)[:n_gpus]
+        self.cpu_ids[job_id], self.gpu_ids[job_id] = cpu_ids, gpu_ids
+        return cpu_ids, gpu_ids

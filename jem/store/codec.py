@@ -35,6 +35,8 @@ def job_from_json(job_id: int, text: str) -> Job:
         reason=JobReason(data.pop("reason")),
         kill_cause=JobEvent(data["kill_cause"]) if data.pop("kill_cause") else None,
         nodes=tuple(data.pop("nodes")),
+        cpu_ids=tuple(tuple(ids) for ids in data.pop("cpu_ids", ())),
+        gpu_ids=tuple(tuple(ids) for ids in data.pop("gpu_ids", ())),
         usage=JobUsage(**data.pop("usage")),
         **data,
     )

@@ -172,7 +172,7 @@ class JobSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks")
+    __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks", "cpu_ids", "gpu_ids")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +197,8 @@ class Job(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     N_NODES_FIELD_NUMBER: _ClassVar[int]
     N_TASKS_FIELD_NUMBER: _ClassVar[int]
+    CPU_IDS_FIELD_NUMBER: _ClassVar[int]
+    GPU_IDS_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: JobSpec
     state: JobState
@@ -221,7 +223,9 @@ class Job(_message.Message):
     usage: JobUsage
     n_nodes: int
     n_tasks: int
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[_Union[JobReason, str]] = ..., reason_detail: _Optional[str] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nodes: _Optional[_Iterable[str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., priority: _Optional[int] = ..., alloc_per_node: _Optional[_Union[Resources, _Mapping]] = ..., planned_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., restart_count: _Optional[int] = ..., held_by: _Optional[str] = ..., usage: _Optional[_Union[JobUsage, _Mapping]] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ...) -> None: ...
+    cpu_ids: _containers.RepeatedScalarFieldContainer[str]
+    gpu_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[_Union[JobReason, str]] = ..., reason_detail: _Optional[str] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nodes: _Optional[_Iterable[str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., priority: _Optional[int] = ..., alloc_per_node: _Optional[_Union[Resources, _Mapping]] = ..., planned_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., restart_count: _Optional[int] = ..., held_by: _Optional[str] = ..., usage: _Optional[_Union[JobUsage, _Mapping]] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[str]] = ..., gpu_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class JobUsage(_message.Message):
     __slots__ = ("cpu_user_us", "cpu_system_us", "max_rss_kib")

@@ -271,3 +271,22 @@ def test_a_job_sees_and_opens_only_its_own_gpus(tmp_path):
         assert lines[:3] == ["0", "gpu0 ok", "gpu1 denied"]
     finally:
         c.stop()
+
+
+@pytest.mark.parametrize("mode", ["v1"] if "v1" in MODES else [])
+def test_cores_the_controller_assigns_are_the_ones_the_job_gets(node_cluster, mode):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs a machine with two CPUs")
+    script = "#!/bin/sh\ngrep Cpus_allowed_list /proc/self/status | cut -f2\nsleep 2\n"
+    with node_cluster.client() as client:
+        first = client.submit(node_cluster.spec(script))
+        wait_until(lambda: client.get_job(first).state is JobState.RUNNING, what="the first job to run")
+        second = client.submit(node_cluster.spec(script))
+        wait_until(lambda: client.get_job(second).state is JobState.RUNNING, what="the second job to run")
+        running = [client.get_job(first), client.get_job(second)]
+        done = [node_cluster.wait_job(client, j) for j in (first, second)]
+    assert [job.cpu_ids for job in running] == [((0,),), ((1,),)]
+    machine = sorted(os.sched_getaffinity(0))
+    for job in done:
+        seen = open(os.path.join(node_cluster.workdir, f"slurm-{job.job_id}.out")).read().strip()
+        assert seen == str(machine[job.job_id - first])
