@@ -18,7 +18,11 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-V1_CONTROLLERS = ("memory", "cpuset", "cpuacct", "freezer", "pids", "devices")
+# Every job gets these; "devices" only a job that must be kept from other jobs' GPUs.
+# Each controller is one more hierarchy to attach the job to, and in v1 the first
+# attach of a burst waits for an RCU grace period: keep the list short.
+V1_JOB_CONTROLLERS = ("memory", "cpuset", "cpuacct", "freezer")
+V1_CONTROLLERS = (*V1_JOB_CONTROLLERS, "devices")
 V2_CONTROLLERS = ("memory", "cpuset", "cpu", "pids")
 FREEZE_TIMEOUT_S = 2.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -286,7 +290,8 @@ class CgroupsV1:
                     _write(os.path.join(here, key), _read(os.path.join(parent, key)).strip())
 
     def create(self, job_id: int, limits: CgroupLimits) -> JobCgroupV1:
-        paths = {c: os.path.join(self.mount, c, self.name, f"job_{job_id}") for c in V1_CONTROLLERS}
+        controllers = V1_JOB_CONTROLLERS + (("devices",) if limits.denied_devices else ())
+        paths = {c: os.path.join(self.mount, c, self.name, f"job_{job_id}") for c in controllers}
         for path in paths.values():
             os.makedirs(path, exist_ok=True)
         node_cpuset = os.path.join(self.mount, "cpuset", self.name)
@@ -304,8 +309,11 @@ class CgroupsV1:
 
     def existing_jobs(self) -> dict[int, JobCgroupV1]:
         base = os.path.join(self.mount, "freezer", self.name)
-        return {job_id: JobCgroupV1({c: os.path.join(self.mount, c, self.name, f"job_{job_id}")
-                                     for c in V1_CONTROLLERS}) for job_id in _job_dirs(base)}
+        found = {}
+        for job_id in _job_dirs(base):
+            paths = {c: os.path.join(self.mount, c, self.name, f"job_{job_id}") for c in V1_CONTROLLERS}
+            found[job_id] = JobCgroupV1({c: p for c, p in paths.items() if os.path.isdir(p)} | {"freezer": paths["freezer"]})
+        return found
 
     def remove_base(self) -> None:
         for controller in V1_CONTROLLERS:

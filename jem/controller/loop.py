@@ -96,6 +96,7 @@ class SchedulingLoop:
 
     def _run(self) -> None:
         interval = self._state.config.scheduler.interval_s
+        min_gap = self._state.config.scheduler.min_gap_s
         while not self._stopping.is_set():
             self._wakeup.wait(interval)
             self._wakeup.clear()
@@ -106,6 +107,9 @@ class SchedulingLoop:
                 self.check_nodes()
             except Exception:  # the loop must survive a bad cycle; the traceback says why
                 log.exception("scheduling cycle failed cycle=%d", self.cycle_id)
+            # A burst of submits and job ends is planned in fewer, larger cycles; the
+            # first event after a quiet spell is still planned at once.
+            self._stopping.wait(min_gap)
 
     def run_cycle(self) -> Decisions:
         state = self._state

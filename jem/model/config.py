@@ -30,6 +30,7 @@ class ClusterConfig:
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
     interval_s: float = defaults.SCHEDULER_INTERVAL_S
+    min_gap_s: float = defaults.SCHEDULER_MIN_GAP_S
     kill_wait_s: int = defaults.KILL_WAIT_S
     min_job_age_s: float = defaults.MIN_JOB_AGE_S
     heartbeat_interval_s: float = defaults.HEARTBEAT_INTERVAL_S

@@ -6,6 +6,7 @@ CONTROLLER_PORT = 7870                 # TCP port; away from Slurm's 6817-6819
 CONTROLLER_LISTEN = f"0.0.0.0:{CONTROLLER_PORT}"
 CLUSTER_NAME = "jem"
 SCHEDULER_INTERVAL_S = 1.0             # seconds between timer-driven scheduling cycles
+SCHEDULER_MIN_GAP_S = 0.01             # seconds at least between two cycles: events in a burst share one
 KILL_WAIT_S = 30                       # seconds between SIGTERM and SIGKILL (Slurm's KillWait)
 MIN_JOB_AGE_S = 300.0                   # seconds a finished job stays in the queue view (Slurm's MinJobAge)
 HEARTBEAT_INTERVAL_S = 5.0             # seconds between agent heartbeats

@@ -13,7 +13,7 @@ import uuid
 
 import psutil
 
-from jem.agent.cgroups import V1_CONTROLLERS
+from jem.agent.cgroups import V1_CONTROLLERS  # every controller a job may use
 from jem.client import Client
 from jem.model.identity import Identity, local_identity
 from jem.model.job import Job, JobSpec
