@@ -2,9 +2,15 @@
 # A minute with JEM: start a 4-node cluster on this machine, run a few jobs
 # through it, show their output and the queue, and stop everything again.
 set -euo pipefail
+OWN_STATE=$([ -z "${JEM_STATE_DIR:-}" ] && echo 1 || true)
 STATE_DIR=${JEM_STATE_DIR:-$(mktemp -d /tmp/jem-demo.XXXXXX)}
 WORK=$(mktemp -d /tmp/jem-demo-work.XXXXXX)
-cleanup() { jem down --state-dir "$STATE_DIR" >/dev/null 2>&1 || true; }
+cleanup() {
+  jem down --state-dir "$STATE_DIR" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+  [ -n "$OWN_STATE" ] && rm -rf "$STATE_DIR"
+  return 0
+}
 trap cleanup EXIT
 
 jem up --nodes 4 --cpus-per-node 2 --mem-per-node 1024 --state-dir "$STATE_DIR"

@@ -2,11 +2,12 @@
 time-limit, reap.
 
 Each job's batch script runs in a new session as the submitting user (when the
-agent is root), inside its own cgroup when the node has them: the script starts
-stopped (`kill -STOP $$` in a one-line sh that then execs it), the agent moves
-it into the job's cgroup and lets it go, so the first instruction already runs
-confined and every process it forks, double-forked daemons included, stays in
-the cgroup. Signals and kills go to every process of the cgroup (frozen while
+agent is root), inside its own cgroup when the node has them: a one-line sh
+that will exec the script first waits for a word on a pipe from the agent, which
+sends it once the sh is in the job's cgroup. So the first instruction already
+runs confined, every process it forks, double-forked daemons included, stays in
+the cgroup, and if the agent dies in between, the pipe closes and the start is
+abandoned (nothing is left waiting). Signals and kills go to every process of the cgroup (frozen while
 signalled); without cgroups, to the process group and the script's descendants.
 
 A waiter thread per job waits for the script to exit without reaping it, kills
@@ -47,11 +48,13 @@ REMEMBERED_JOBS = 100_000   # ended job ids kept to refuse duplicate launches
 _SETPRIV = shutil.which("setpriv")   # util-linux; without it the child of the fork changes user
 DRAIN_TIMEOUT_S = 10.0      # wait for a killed job's last process to go
 # The first (and only) program the agent starts for a job, already as the user:
-# it stops itself when asked (so the agent can put it in the job's cgroup before
-# the job's first instruction), changes to the working directory and opens the
-# job's files with the user's own permissions (an agent running as root must
-# not open them: `-o /etc/shadow` would be honoured), then becomes the script.
-_JOB_START = ("d=$1 i=$2 o=$3 e=$4 s=$5; shift 5; [ \"$s\" = 1 ] && kill -STOP $$; cd -- \"$d\" || exit 1; "
+# when asked, it waits until the agent has put it in the job's cgroup (the agent
+# writes "go" on its stdin; a closed pipe means the agent gave up or died), then
+# changes to the working directory, opens the job's files with the user's own
+# permissions (an agent running as root must not open them: `-o /etc/shadow`
+# would be honoured), and becomes the script.
+_JOB_START = ("d=$1 i=$2 o=$3 e=$4 s=$5; shift 5; "
+              "if [ \"$s\" = 1 ]; then read -r go; [ \"$go\" = go ] || exit 1; fi; cd -- \"$d\" || exit 1; "
               "if [ \"$e\" = \"$o\" ]; then exec \"$@\" <\"$i\" >\"$o\" 2>&1; "
               "else exec \"$@\" <\"$i\" >\"$o\" 2>\"$e\"; fi")
 
@@ -274,29 +277,33 @@ class RunningJobs:
             argv = [_SETPRIV, f"--reuid={run_as['user']}", f"--regid={run_as['group']}",
                     f"--groups={','.join(map(str, run_as['extra_groups']))}", "--", *argv]
             run_as = {}
-        with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
-            try:
-                process = subprocess.Popen(argv, cwd="/", stdin=subprocess.DEVNULL, stdout=launch_errors,
-                                           stderr=launch_errors, env=env, start_new_session=True, close_fds=True,
-                                           **run_as)
-            except OSError as exc:
-                self._remove_spool(launch.job_id)
-                raise LaunchError(f"cannot start job: {exc.strerror or exc}") from None
-        if cgroup is not None:
-            self._confine(process, cgroup)
+        go_read, go_write = os.pipe() if cgroup is not None else (subprocess.DEVNULL, None)
+        try:
+            with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
+                try:
+                    process = subprocess.Popen(argv, cwd="/", stdin=go_read, stdout=launch_errors,
+                                               stderr=launch_errors, env=env, start_new_session=True,
+                                               close_fds=True, **run_as)
+                except OSError as exc:
+                    self._remove_spool(launch.job_id)
+                    raise LaunchError(f"cannot start job: {exc.strerror or exc}") from None
+            if cgroup is not None:
+                self._confine(process, cgroup, go_write)
+        finally:
+            if go_write is not None:
+                os.close(go_read)
+                os.close(go_write)
         return process
 
-    def _confine(self, process: subprocess.Popen, cgroup: JobCgroup) -> None:
-        """Move the stopped job into its cgroup, then let it run."""
-        _, status = os.waitpid(process.pid, os.WUNTRACED)
-        if not os.WIFSTOPPED(status):
-            raise LaunchError(f"the job exited before it could be confined (status {status})")
+    def _confine(self, process: subprocess.Popen, cgroup: JobCgroup, go_write: int) -> None:
+        """Move the waiting start-up shell into the job's cgroup, then let it go on."""
         try:
             cgroup.attach(process.pid)
         except OSError as exc:
-            process.kill()
+            process.kill()  # closing the pipe unanswered would stop it too; be sure
+            process.wait()
             raise LaunchError(f"cannot move the job into its cgroup: {exc}") from None
-        os.kill(process.pid, signal.SIGCONT)
+        os.write(go_write, b"go\n")
 
     def _write_script(self, launch: Launch) -> str:
         job_dir = os.path.join(self._spool_dir, f"job{launch.job_id}")

@@ -165,6 +165,8 @@ default = true
                 except OSError:
                     pass
         remove_cgroups(self.cgroup_name)
+        for process in processes_with_marker(self.spool_root):  # started, never confined
+            process.kill()
         shutil.rmtree(self.spool_root, ignore_errors=True)
 
     def cgroup_dirs(self) -> list[str]:
