@@ -87,7 +87,8 @@ def test_fair_share_usage_survives_a_controller_restart(make_cluster):
     before = {(r["account"], r["user"]): r["raw_usage"]
               for r in json.loads(jem(cluster, "shares", "--json"))["associations"]}
     user = next(key for key in before if key[0] == "physics" and key[1])
-    assert before[user] >= 2 * 2        # 2 CPUs for at least the 2 s the loop saw it run
+    # 2 CPUs for at least the 2 s the loop saw it run, less a hair of decay (1-day half-life)
+    assert before[user] >= 2 * 2 * 0.999
     cluster.stop_process(cluster.controller)
     cluster.start_controller()
     after = {(r["account"], r["user"]): r["raw_usage"]
