@@ -8,6 +8,7 @@ the `address` argument, else $JEM_CONTROLLER, else the address file that
 """
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -15,7 +16,7 @@ import grpc
 
 from jem import convert
 from jem.model import defaults
-from jem.model.errors import ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError
+from jem.model.errors import ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError, JobNotFound
 from jem.model.identity import Identity, local_identity
 from jem.model.job import Job, JobSpec
 from jem.model.node import Node, NodeState
@@ -114,10 +115,25 @@ class Client:
         )
         return [convert.job_from_pb(j) for j in self._call(self._jobs.ListJobs, request).jobs]
 
-    def cancel(self, job_id: int, *, signal: int = 0) -> JobState:
-        """Cancel a job (signal 0) or send it a signal; returns its state after."""
-        response = self._call(self._jobs.CancelJob, jobs_pb2.CancelJobRequest(job_id=job_id, signal=signal))
+    def cancel(self, job_id: int, *, signal: int = 0, array_task_ids: Sequence[int] = ()) -> JobState:
+        """Cancel a job (signal 0) or send it a signal; returns its state after. An array's id
+        means every task of it; `array_task_ids` narrows that to those tasks."""
+        request = jobs_pb2.CancelJobRequest(job_id=job_id, signal=signal, array_task_ids=array_task_ids)
+        response = self._call(self._jobs.CancelJob, request)
         return convert.state_from_pb(response.state)
+
+    def wait(self, job_id: int, *, max_poll_s: float = 2.0) -> int:
+        """Block until the job (every task of an array) has ended; returns sbatch --wait's exit
+        code: the job's, the highest of an array's tasks, 1 for one ended by a signal or cancelled."""
+        delay_s = 0.05
+        while True:
+            records = self.list_jobs(job_ids=[job_id], include_old=True)
+            if not records:
+                raise JobNotFound(str(job_id))
+            if all(r.state.is_terminal for r in records):
+                return max(1 if r.exit_signal or r.state is JobState.CANCELLED else r.exit_code for r in records)
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 1.5, max_poll_s)
 
     def hold(self, job_id: int) -> str:
         return self._call(self._jobs.HoldJob, jobs_pb2.HoldJobRequest(job_id=job_id)).held_by

@@ -10,6 +10,7 @@ import math
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from jem.model.arrays import accepted_array, format_ranges
 from jem.model.identity import Identity
 from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.execution import JobEnd, JobReport, Launch
@@ -88,7 +89,7 @@ def spec_to_pb(spec: JobSpec) -> common_pb2.JobSpec:
         gpus_per_node=spec.gpus_per_node, time_limit_unlimited=spec.time_limit_unlimited,
         script=spec.script, script_args=spec.script_args, working_dir=spec.working_dir,
         environment=spec.environment, stdout_pattern=spec.stdout_pattern, stderr_pattern=spec.stderr_pattern,
-        hold=spec.hold, nice=spec.nice, stdin_path=spec.stdin_path,
+        hold=spec.hold, nice=spec.nice, stdin_path=spec.stdin_path, array=spec.array, dependency=spec.dependency,
     )
     if spec.time_limit_s is not None:
         pb.time_limit_s = spec.time_limit_s
@@ -111,7 +112,7 @@ def spec_from_pb(pb: common_pb2.JobSpec) -> JobSpec:
         working_dir=pb.working_dir, environment=dict(pb.environment), stdout_pattern=pb.stdout_pattern,
         stderr_pattern=pb.stderr_pattern, stdin_path=pb.stdin_path, hold=pb.hold,
         begin_time=time_from_pb(pb, "begin_time"), nice=pb.nice,
-        requeue=pb.requeue if pb.HasField("requeue") else None,
+        requeue=pb.requeue if pb.HasField("requeue") else None, array=pb.array, dependency=pb.dependency,
     )
 
 
@@ -125,7 +126,11 @@ def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
         time_limit_unlimited=job.time_limit_s is None, restart_count=job.restart_count, held_by=job.held_by,
         usage=usage_to_pb(job.usage), n_nodes=job.shape.n_nodes, n_tasks=job.shape.n_tasks,
         cpu_ids=[id_list_text(ids) for ids in job.cpu_ids], gpu_ids=[id_list_text(ids) for ids in job.gpu_ids],
+        array_job_id=job.array_job_id, array_pending=format_ranges(job.array_pending), dependency=job.dependency,
+        label=job.label,
     )
+    if job.array_task_id is not None:
+        pb.array_task_id = job.array_task_id
     time_to_pb(job.submit_time, pb.submit_time)
     time_to_pb(job.start_time, pb.start_time)
     time_to_pb(job.end_time, pb.end_time)
@@ -146,6 +151,10 @@ def job_from_pb(pb: common_pb2.Job) -> Job:
         planned_start=time_from_pb(pb, "planned_start_time"),
         cpu_ids=tuple(parse_id_list(text) for text in pb.cpu_ids),
         gpu_ids=tuple(parse_id_list(text) for text in pb.gpu_ids),
+        array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
+        array_parent_id=pb.array_job_id if pb.array_job_id != pb.job_id else 0,
+        array_pending=accepted_array(pb.array_pending).indices if pb.array_pending else (),
+        dependency=pb.dependency,
     )
 
 
@@ -197,7 +206,8 @@ def launch_to_pb(launch: Launch) -> agent_pb2.JobLaunch:
         job_id=launch.job_id, spec=spec_to_pb(launch.spec), user=launch.user, uid=launch.uid, gid=launch.gid,
         nodes=launch.nodes, alloc=resources_to_pb(launch.alloc), time_limit_s=launch.time_limit_s or 0,
         kill_wait_s=launch.kill_wait_s, submit_dir=launch.submit_dir, cluster_name=launch.cluster_name,
-        n_tasks=launch.n_tasks, cpu_ids=launch.cpu_ids, gpu_ids=launch.gpu_ids,
+        n_tasks=launch.n_tasks, cpu_ids=launch.cpu_ids, gpu_ids=launch.gpu_ids, array_job_id=launch.array_job_id,
+        array_task_id=launch.array_task_id,
     )
 
 
@@ -206,7 +216,8 @@ def launch_from_pb(pb: agent_pb2.JobLaunch) -> Launch:
         job_id=pb.job_id, spec=spec_from_pb(pb.spec), user=pb.user, uid=pb.uid, gid=pb.gid, nodes=tuple(pb.nodes),
         alloc=resources_from_pb(pb.alloc), n_tasks=pb.n_tasks, time_limit_s=pb.time_limit_s or None,
         kill_wait_s=pb.kill_wait_s, submit_dir=pb.submit_dir, cluster_name=pb.cluster_name,
-        cpu_ids=tuple(pb.cpu_ids), gpu_ids=tuple(pb.gpu_ids),
+        cpu_ids=tuple(pb.cpu_ids), gpu_ids=tuple(pb.gpu_ids), array_job_id=pb.array_job_id,
+        array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
     )
 
 

@@ -5,6 +5,7 @@ import pwd
 
 import hostlist
 
+from jem.model.arrays import accepted_array
 from jem.model.execution import Launch
 
 _LOGIN_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -75,6 +76,13 @@ def job_environment(launch: Launch, *, node_name: str, user_entry: pwd.struct_pa
         slurm["NTASKS_PER_NODE"] = str(spec.n_tasks_per_node)
     if launch.alloc.gpus:
         slurm["GPUS_ON_NODE"] = str(launch.alloc.gpus)
+    if launch.array_job_id and launch.array_task_id is not None:
+        array = accepted_array(spec.array)
+        slurm.update({
+            "ARRAY_JOB_ID": str(launch.array_job_id), "ARRAY_TASK_ID": str(launch.array_task_id),
+            "ARRAY_TASK_COUNT": str(len(array.indices)), "ARRAY_TASK_MIN": str(array.indices[0]),
+            "ARRAY_TASK_MAX": str(array.indices[-1]), "ARRAY_TASK_STEP": str(array.step),
+        })
     for key, value in slurm.items():
         env["SLURM_" + key] = value
         env["JEM_" + key] = value

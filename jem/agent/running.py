@@ -39,7 +39,7 @@ import psutil
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup
 from jem.agent.environment import job_environment
 from jem.model.execution import JobEnd, JobReport, Launch
-from jem.model.filenames import DEFAULT_STDOUT, PatternValues, expand_pattern
+from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
 from jem.model.job import JobUsage
 
 log = logging.getLogger(__name__)
@@ -259,8 +259,10 @@ class RunningJobs:
         if not os.path.isdir(spec.working_dir):
             raise LaunchError(f"working directory {spec.working_dir} does not exist on {self._node_name}")
         script_path = self._write_script(launch)
-        values = PatternValues(launch.job_id, spec.name, launch.user, self._node_name)
-        stdout_path = os.path.join(spec.working_dir, expand_pattern(spec.stdout_pattern or DEFAULT_STDOUT, values))
+        values = PatternValues(launch.job_id, spec.name, launch.user, self._node_name,
+                               array_job_id=launch.array_job_id or None, array_task_id=launch.array_task_id)
+        default_stdout = DEFAULT_ARRAY_STDOUT if launch.array_job_id else DEFAULT_STDOUT
+        stdout_path = os.path.join(spec.working_dir, expand_pattern(spec.stdout_pattern or default_stdout, values))
         stderr_path = (os.path.join(spec.working_dir, expand_pattern(spec.stderr_pattern, values))
                        if spec.stderr_pattern else None)
         env = job_environment(launch, node_name=self._node_name, user_entry=user_entry)

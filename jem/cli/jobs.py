@@ -7,6 +7,7 @@ import sys
 from jem.cli.table import render_table
 from jem.cli.views import JOB_HEADERS, job_as_dict, job_row, show_job_text
 from jem.client import Client
+from jem.model.arrays import format_ranges, parse_job_label
 from jem.model.errors import InvalidArgument, JemError
 from jem.model.states import JobState
 
@@ -19,6 +20,14 @@ def _job_id(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"invalid job id {text!r}")
     return value
+
+
+def _job_label(text: str) -> tuple[int, tuple[int, ...]]:
+    """A job id, an array task `12_3` or tasks `12_[1-3]`."""
+    try:
+        return parse_job_label(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid job id {text!r}") from None
 
 
 def _state(text: str) -> JobState:
@@ -44,8 +53,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=run_show)
 
-    p = sub.add_parser("cancel", help="cancel jobs (or signal them)")
-    p.add_argument("job_ids", type=_job_id, nargs="+", metavar="JOBID")
+    p = sub.add_parser("cancel", help="cancel jobs (or signal them); an array's id cancels all its tasks")
+    p.add_argument("job_ids", type=_job_label, nargs="+", metavar="JOBID", help="12, an array task 12_3, tasks 12_[1-3]")
     p.add_argument("-s", "--signal", default="", help="send this signal (name or number) instead of cancelling")
     p.set_defaults(run=run_cancel)
 
@@ -64,6 +73,7 @@ def run_jobs(args: argparse.Namespace) -> int:
     with Client() as client:
         jobs = client.list_jobs(users=args.user, states=args.state, partitions=args.partition,
                                 job_ids=args.job, include_old=args.all)
+    jobs.sort(key=lambda j: j.list_order)
     if args.json:
         print(json.dumps({"jobs": [job_as_dict(j) for j in jobs]}, indent=2))
     else:
@@ -93,7 +103,7 @@ def _signal_number(text: str) -> int:
         raise InvalidArgument(f"unknown signal {text!r}") from None
 
 
-def _each(job_ids: list[int], action, verb: str) -> int:
+def _each(job_ids: list, action, verb: str) -> int:
     """Apply `action` to every job; report each failure, exit 1 if any failed."""
     status = 0
     with Client() as client:
@@ -103,14 +113,16 @@ def _each(job_ids: list[int], action, verb: str) -> int:
             except JemError as exc:
                 if exc.reason == "ControllerUnreachable":
                     raise
-                print(f"jem: error: {verb} job {job_id}: {exc}", file=sys.stderr)
+                label = job_id if isinstance(job_id, int) else \
+                    f"{job_id[0]}_[{format_ranges(job_id[1])}]" if job_id[1] else job_id[0]
+                print(f"jem: error: {verb} job {label}: {exc}", file=sys.stderr)
                 status = 1
     return status
 
 
 def run_cancel(args: argparse.Namespace) -> int:
     signum = _signal_number(args.signal)
-    return _each(args.job_ids, lambda c, j: c.cancel(j, signal=signum), "cancel")
+    return _each(args.job_ids, lambda c, j: c.cancel(j[0], signal=signum, array_task_ids=j[1]), "cancel")
 
 
 def run_hold(args: argparse.Namespace) -> int:

@@ -35,6 +35,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--nice", type=int, default=0)
     p.add_argument("--requeue", dest="requeue", action="store_true", default=None)
     p.add_argument("--no-requeue", dest="requeue", action="store_false")
+    p.add_argument("-a", "--array", default="", help="job array indices: 0-15, 1,3,5, 0-99:2, with %%N to run "
+                   "at most N at once")
+    p.add_argument("-d", "--dependency", default="", help="afterok:ID[:ID], afterany:, afternotok:, after:ID[+MIN], "
+                   "aftercorr:, singleton; ',' all, '?' any")
+    p.add_argument("-W", "--wait", action="store_true", help="wait for the job (every array task) to end; exit "
+                   "with its exit code")
     p.add_argument("--wrap", default=None, help="run this command line as the script")
     p.add_argument("--parsable", action="store_true", help="print only the job id")
     p.add_argument("--test-only", action="store_true", help="validate only; queue nothing")
@@ -80,7 +86,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         environment=dict(os.environ), stdout_pattern=args.output, stderr_pattern=args.error,
         stdin_path=os.path.abspath(args.input) if args.input else "", hold=args.hold,
         begin_time=parse("begin", lambda v: parse_begin_time(v, now=time.time()), args.begin) if args.begin else None,
-        nice=args.nice, requeue=args.requeue,
+        nice=args.nice, requeue=args.requeue, array=args.array, dependency=args.dependency,
     )
 
 
@@ -94,4 +100,8 @@ def run_submit(args: argparse.Namespace) -> int:
         print(job_id)
     else:
         print(f"Submitted batch job {job_id}")
+    if args.wait and not args.test_only:
+        sys.stdout.flush()
+        with Client() as client:
+            return client.wait(job_id)
     return 0

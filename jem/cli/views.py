@@ -6,6 +6,7 @@ import time
 import hostlist
 
 from jem.client import NodeInfo
+from jem.model.arrays import format_ranges
 from jem.model.idlists import id_list_text
 from jem.model.job import Job
 from jem.model.states import JobState
@@ -19,7 +20,9 @@ def iso(t: float | None) -> str | None:
 def job_as_dict(job: Job) -> dict:
     spec = job.spec
     return {
-        "job_id": job.job_id, "name": spec.name, "user": job.user, "uid": job.uid, "gid": job.gid,
+        "job_id": job.job_id, "label": job.label, "array_job_id": job.array_job_id or None,
+        "array_task_id": job.array_task_id, "array_pending": format_ranges(job.array_pending) or None,
+        "dependency": job.dependency or None, "name": spec.name, "user": job.user, "uid": job.uid, "gid": job.gid,
         "account": spec.account, "partition": spec.partition, "state": job.state.value, "reason": job.reason.value,
         "reason_detail": job.reason_detail, "priority": job.priority, "held_by": job.held_by or None,
         "submit_time": job.submit_time, "start_time": job.start_time, "end_time": job.end_time,
@@ -50,7 +53,7 @@ def job_row(job: Job) -> list[str]:
     where = hostlist.collect_hostlist(list(job.nodes)) if job.nodes else ""
     if job.state is JobState.PENDING:
         where = f"({job.reason.value})"
-    return [str(job.job_id), job.spec.partition, job.spec.name[:20], job.user, job.state.value,
+    return [job.label, job.spec.partition, job.spec.name[:20], job.user, job.state.value,
             format_duration(elapsed_s(job)), format_duration(job.time_limit_s), str(job.shape.n_nodes),
             str(job.exit_code if not job.exit_signal else f"{job.exit_code}:{job.exit_signal}")
             if job.state.is_terminal else "", where]

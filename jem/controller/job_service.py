@@ -38,21 +38,26 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         with self._state.lock:
             if request.include_old:
                 jobs = self._state.store.list_jobs(users=sorted(users), job_ids=sorted(ids))
+                if ids:  # an array's id also names its tasks
+                    jobs += self._state.store.list_jobs(users=sorted(users), array_job_ids=sorted(ids))
                 live = {j.job_id: j for j in self._state.jobs.all()}
-                jobs = [live.get(j.job_id, j) for j in jobs]
+                jobs = sorted({j.job_id: live.get(j.job_id, j) for j in jobs}.values(), key=lambda j: j.job_id)
             else:
                 jobs = self._state.jobs.all()
             selected = [j for j in jobs
                         if (not users or j.user in users) and (not states or j.state in states)
-                        and (not partitions or j.spec.partition in partitions) and (not ids or j.job_id in ids)]
+                        and (not partitions or j.spec.partition in partitions)
+                        and (not ids or j.job_id in ids or j.array_job_id in ids)]
             return jobs_pb2.ListJobsResponse(jobs=[job_to_pb(j, with_script=False) for j in selected])
 
     def CancelJob(self, request, context):
         identity, now = current_identity(), self._clock()
+        task_ids = tuple(request.array_task_ids)
         if request.signal:
-            state = requests.signal_job(self._state, request.job_id, identity, signal=request.signal)
+            state = requests.signal_job(self._state, request.job_id, identity, signal=request.signal,
+                                        array_task_ids=task_ids)
         else:
-            state = requests.cancel_job(self._state, request.job_id, identity, now=now)
+            state = requests.cancel_job(self._state, request.job_id, identity, now=now, array_task_ids=task_ids)
         return jobs_pb2.CancelJobResponse(state=STATE_TO_PB[state])
 
     def HoldJob(self, request, context):

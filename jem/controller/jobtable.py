@@ -6,6 +6,7 @@ through `add` or `commit`, which write the store first and publish to
 watchers after. Callers hold the controller lock.
 """
 
+from jem.model.arrays import accepted_array
 from jem.model.job import Job
 from jem.model.states import JobEvent, JobState
 from jem.store import JobChange, Store
@@ -18,6 +19,7 @@ class JobTable:
         self._bus = bus
         self._jobs: dict[int, Job] = {}
         self._pending_ids: set[int] = set()
+        self._array_members: dict[int, set[int]] = {}   # array id -> ids of its records in memory
 
     def load(self, *, ended_after: float) -> int:
         """Fill the table from the store (at controller start); returns the count."""
@@ -60,12 +62,37 @@ class JobTable:
     def live(self) -> list[Job]:
         return [job for job in self._jobs.values() if job.is_live]
 
+    def array_records(self, array_job_id: int) -> list[Job]:
+        """Every record of an array (its own and its split-off tasks), in id order.
+
+        From memory when memory holds them all (every split-off task of an array
+        whose own record is in memory), else from the store.
+        """
+        members = self._array_members.get(array_job_id, set())
+        own = self._jobs.get(array_job_id)
+        if own is not None and own.spec.array:
+            n_split = len(accepted_array(own.spec.array).indices) - len(own.array_pending) \
+                - (own.array_task_id is not None)
+            if len(members) - 1 == n_split:
+                return [self._jobs[i] for i in sorted(members)]
+        stored = self._store.list_jobs(array_job_ids=[array_job_id])
+        return [self._jobs.get(job.job_id, job) for job in stored]
+
+    def array_tasks_in_memory(self, array_job_id: int) -> list[Job]:
+        """The split-off tasks of an array that are in memory (all that are not long ended)."""
+        return [self._jobs[i] for i in sorted(self._array_members.get(array_job_id, ())) if i != array_job_id]
+
     def forget_ended(self, *, ended_before: float) -> int:
         """Drop jobs that ended before `ended_before` from memory (they stay stored)."""
         old = [j.job_id for j in self._jobs.values()
                if j.state.is_terminal and j.end_time is not None and j.end_time < ended_before]
         for job_id in old:
-            del self._jobs[job_id]
+            job = self._jobs.pop(job_id)
+            members = self._array_members.get(job.array_job_id)
+            if members is not None:
+                members.discard(job_id)
+                if not members:
+                    del self._array_members[job.array_job_id]
         return len(old)
 
     def count_active(self) -> int:
@@ -73,6 +100,8 @@ class JobTable:
 
     def _remember(self, job: Job) -> None:
         self._jobs[job.job_id] = job
+        if job.array_job_id:
+            self._array_members.setdefault(job.array_job_id, set()).add(job.job_id)
         if job.state is JobState.PENDING:
             self._pending_ids.add(job.job_id)
         else:

@@ -6,8 +6,9 @@ cycle coalesce into one more cycle. The scheduling policy (fcfs, EASY or
 conservative backfill, priority weights, fair-share) comes from the config once.
 A cycle:
 
-1. under the lock, charges running jobs' CPU time to fair-share usage, takes a
-   snapshot and calls the scheduler (pure);
+1. under the lock, charges running jobs' CPU time to fair-share usage, clears
+   met dependencies, splits eligible array tasks off their array's record,
+   takes a snapshot of the jobs free to run and calls the scheduler (pure);
 2. re-checks each decision against live state (a node may have gone since),
    commits the starts in one transaction, and records pending reasons, planned
    starts and multifactor priorities;
@@ -22,6 +23,8 @@ import time
 from collections import defaultdict
 
 from jem.controller import lifecycle
+from jem.controller.arrays import split_tasks
+from jem.controller.dependencies import resolve_dependencies
 from jem.controller.reports import fail_jobs_on_nodes
 from jem.controller.state import ClusterState
 from jem.model import defaults
@@ -123,7 +126,11 @@ class SchedulingLoop:
             state.usage.advance(int(now), [
                 (j.spec.account, j.user, j.shape.per_node.cpus * len(j.nodes), int(j.start_time or now), None)
                 for j in live if j.state is JobState.RUNNING])
-            pending = state.jobs.pending()
+            resolve_dependencies(state, now=now)
+            split_tasks(state, now=now)
+            # An array's record standing for several tasks, and a job with an unmet
+            # dependency, are not the scheduler's to plan.
+            pending = [j for j in state.jobs.pending() if not j.dependency and not j.array_pending]
             if not pending:
                 return Decisions()
             snapshot = take_snapshot(pending, state.nodes.all(), state.partitions, running_jobs=live,
@@ -178,6 +185,7 @@ class SchedulingLoop:
             kill_wait_s=self._state.config.scheduler.kill_wait_s, submit_dir=job.spec.working_dir,
             cluster_name=self._state.config.cluster.name,
             cpu_ids=job.cpu_ids[0] if job.cpu_ids else (), gpu_ids=job.gpu_ids[0] if job.gpu_ids else (),
+            array_job_id=job.array_job_id, array_task_id=job.array_task_id,
         )
 
     def check_nodes(self) -> None:

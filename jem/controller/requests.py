@@ -7,7 +7,8 @@ caller is answered.
 
 import logging
 
-from jem.controller import lifecycle
+from jem.controller import arrays, lifecycle
+from jem.controller.arrays import is_whole_array
 from jem.controller.state import ClusterState
 from jem.model.errors import (AlreadyDone, InvalidArgument, JobNotFound, JobStateConflict, NotJobOwner,
                               PermissionDenied, UnknownPartition)
@@ -29,64 +30,103 @@ def _owned_job(state: ClusterState, job_id: int, identity: Identity) -> Job:
     return job
 
 
-def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> JobState:
+def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: float,
+               array_task_ids: tuple[int, ...] = ()) -> JobState:
     """Cancel a job: a pending one ends at once, a live one is killed and ends when its
-    processes are gone. Cancelling a job already being killed is a no-op."""
+    processes are gone. Cancelling a job already being killed is a no-op. An array's id
+    cancels every task of the array; with `array_task_ids`, only those tasks."""
+    kills = []
     with state.lock:
         job = _owned_job(state, job_id, identity)
-        if job.state is JobState.PENDING:
-            state.jobs.commit([lifecycle.end_job(job, JobEvent.CANCEL, state.nodes, now,
-                                                 detail=f"by {identity.user}")])
-            return job.state
-        if job.state is JobState.COMPLETING:
-            return job.state
-        if not job.is_live:
-            raise AlreadyDone(str(job_id))
-        state.jobs.commit([lifecycle.kill_job(job, JobEvent.CANCEL, now, detail=f"cancel by {identity.user}")])
-        targets = _batch_node(state, job)
-    _send_signal(state, job, targets, signal=0)
-    return JobState.COMPLETING
+        targets = _cancel_targets(state, job, array_task_ids, now=now)
+        changes = []
+        for target in targets:
+            if target.state is JobState.PENDING:
+                changes.append(lifecycle.end_job(target, JobEvent.CANCEL, state.nodes, now,
+                                                 detail=f"by {identity.user}"))
+            elif target.is_live and target.state is not JobState.COMPLETING:
+                changes.append(lifecycle.kill_job(target, JobEvent.CANCEL, now, detail=f"cancel by {identity.user}"))
+                kills.append((target, _batch_node(state, target)))
+        if not changes and not any(t.state is JobState.COMPLETING for t in targets):
+            raise AlreadyDone(job.label if not array_task_ids else f"{job.array_job_id}_{array_task_ids[0]}")
+        state.jobs.commit(changes)
+        result = job.state if any(t is job for t in targets) else targets[0].state
+    for target, nodes in kills:
+        _send_signal(state, target, nodes, signal=0)
+    return result
 
 
-def signal_job(state: ClusterState, job_id: int, identity: Identity, *, signal: int) -> JobState:
-    """Send `signal` to every process of a running job; no state change."""
+def _records(state: ClusterState, job: Job, task_ids: tuple[int, ...]) -> list[Job]:
+    """The existing records a request on `job` (and `task_ids`) acts on; an array's id means its
+    records not ended yet."""
+    if not is_whole_array(job):
+        if task_ids and job.array_task_id not in task_ids:
+            raise JobNotFound(f"{job.job_id}_{task_ids[0]}")
+        return [job]
+    records = [r for r in state.jobs.array_records(job.job_id) if not r.state.is_terminal]
+    if task_ids:
+        wanted = set(task_ids)
+        records = [r for r in records if r.array_task_id in wanted]
+    return records
+
+
+def _cancel_targets(state: ClusterState, job: Job, task_ids: tuple[int, ...], *, now: float) -> list[Job]:
+    """What a cancel acts on: `_records`, plus requested tasks not split off yet, split off now."""
+    targets = _records(state, job, task_ids)
+    if task_ids and is_whole_array(job) and job.array_pending and job.state is JobState.PENDING:
+        targets += arrays.split_for_cancel(state, job, set(task_ids), now=now)
+    if task_ids and not targets:
+        raise JobNotFound(f"{job.job_id}_{task_ids[0]}")
+    return targets
+
+
+def signal_job(state: ClusterState, job_id: int, identity: Identity, *, signal: int,
+               array_task_ids: tuple[int, ...] = ()) -> JobState:
+    """Send `signal` to every process of a running job (or the array's running tasks); no state change."""
     if not 0 < signal < 65:
         raise InvalidArgument(f"invalid signal number {signal}")
     with state.lock:
         job = _owned_job(state, job_id, identity)
-        if job.state is JobState.PENDING:
-            raise JobStateConflict(f"job {job_id} is pending execution")
-        if not job.is_live:
+        targets = [t for t in _records(state, job, array_task_ids) if t.is_live]
+        if not targets:
+            if job.state is JobState.PENDING:
+                raise JobStateConflict(f"job {job_id} is pending execution")
             raise AlreadyDone(str(job_id))
-        targets = _batch_node(state, job)
-    _send_signal(state, job, targets, signal=signal)
-    return job.state
+        sends = [(t, _batch_node(state, t)) for t in targets]
+    for target, nodes in sends:
+        _send_signal(state, target, nodes, signal=signal)
+    return targets[0].state
 
 
 def hold_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> str:
-    """Hold a pending job; root's hold is an admin hold (JobHeldAdmin) that users cannot lift."""
+    """Hold a pending job (an array's id: its pending tasks); root's hold is an admin hold
+    (JobHeldAdmin) that users cannot lift."""
     with state.lock:
         job = _owned_job(state, job_id, identity)
-        if job.state is not JobState.PENDING:
+        targets = [t for t in _records(state, job, ()) if t.state is JobState.PENDING]
+        if not targets:
             raise JobStateConflict(f"job {job_id} is {job.state.value}, not pending")
-        job.held_by = "admin" if identity.is_root and identity.uid != job.uid else "user"
-        job.priority = 0
-        job.reason = JobReason.JOB_HELD_ADMIN if job.held_by == "admin" else JobReason.JOB_HELD_USER
-        state.jobs.commit([lifecycle.change(job, JobEvent.HOLD, now, detail=job.held_by)])
-        return job.held_by
+        held_by = "admin" if identity.is_root and identity.uid != job.uid else "user"
+        for target in targets:
+            target.held_by, target.priority = held_by, 0
+            target.reason = JobReason.JOB_HELD_ADMIN if held_by == "admin" else JobReason.JOB_HELD_USER
+        state.jobs.commit([lifecycle.change(t, JobEvent.HOLD, now, detail=held_by) for t in targets])
+        return held_by
 
 
 def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> JobState:
     with state.lock:
         job = _owned_job(state, job_id, identity)
-        if job.state is not JobState.PENDING or not job.held_by:
+        targets = [t for t in _records(state, job, ()) if t.state is JobState.PENDING and t.held_by]
+        if not targets:
             raise JobStateConflict(f"job {job_id} is not held")
-        if job.held_by == "admin" and not identity.is_root:
+        if any(t.held_by == "admin" for t in targets) and not identity.is_root:
             raise PermissionDenied(f"job {job_id} is held by an administrator")
-        job.held_by = ""
-        job.priority = basic_priority(job.spec.nice, is_held=False)
-        job.reason = JobReason.NONE
-        state.jobs.commit([lifecycle.change(job, JobEvent.RELEASE, now)])
+        for target in targets:
+            target.held_by = ""
+            target.priority = basic_priority(target.spec.nice, is_held=False)
+            target.reason = JobReason.NONE
+        state.jobs.commit([lifecycle.change(t, JobEvent.RELEASE, now) for t in targets])
     state.wake_scheduler()
     return JobState.PENDING
 

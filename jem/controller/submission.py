@@ -9,7 +9,9 @@ now" is the scheduler's business.
 import dataclasses
 
 from jem.controller.state import ClusterState
-from jem.model.errors import ControllerNotReady, PartitionTimeLimit, Unsatisfiable, UnknownPartition
+from jem.model.arrays import parse_array
+from jem.model.dependency import parse_dependency
+from jem.model.errors import ControllerNotReady, DependencyProblem, PartitionTimeLimit, Unsatisfiable, UnknownPartition
 from jem.model.identity import Identity
 from jem.model.job import Job, JobShape, JobSpec, shape_job
 from jem.model.node import Node
@@ -35,6 +37,9 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
                                      f"MaxTime of {format_duration(partition.max_time_s)}")
         shape = _shape(spec, partition, members)
         _check_satisfiable(shape, partition, members)
+        array_pending = parse_array(spec.array, max_size=state.config.scheduler.max_array_size).indices \
+            if spec.array else ()
+        dependency = _checked_dependency(state, spec.dependency)
         if test_only:
             return 0
         if state.jobs.count_active() >= state.config.scheduler.max_job_count:
@@ -43,12 +48,26 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
         job = Job(
             job_id=0, spec=spec, user=identity.user, uid=identity.uid, gid=identity.gid, submit_time=now,
             shape=shape, time_limit_s=time_limit, held_by=held_by,
-            reason=JobReason.JOB_HELD_USER if held_by else JobReason.NONE,
+            reason=JobReason.JOB_HELD_USER if held_by else JobReason.DEPENDENCY if dependency else JobReason.NONE,
             priority=basic_priority(spec.nice, is_held=bool(held_by)),
+            array_pending=array_pending, dependency=dependency,
         )
         job_id = state.jobs.add(job, now=now)
     state.wake_scheduler()
     return job_id
+
+
+def _checked_dependency(state: ClusterState, text: str) -> str:
+    """The dependency in canonical form; DependencyProblem if malformed or naming a job never submitted."""
+    dependency = parse_dependency(text)
+    if dependency is None:
+        return ""
+    for term in dependency.terms:
+        for ref in term.refs:
+            job = state.jobs.get(ref.job_id)
+            if job is None or (ref.task_id is not None and not job.spec.array):
+                raise DependencyProblem(f"job {ref} not found")
+    return str(dependency)
 
 
 def _partition_for(state: ClusterState, name: str) -> Partition:

@@ -37,6 +37,8 @@ class SchedulerConfig:
     node_timeout_s: float = defaults.NODE_TIMEOUT_S
     launch_grace_s: float = defaults.LAUNCH_GRACE_S
     max_job_count: int = defaults.MAX_JOB_COUNT
+    max_array_size: int = defaults.MAX_ARRAY_SIZE        # tasks in one job array, at most
+    kill_invalid_depend: bool = False                    # end jobs whose dependency can never be met
     policy: str = defaults.SCHEDULER_POLICY              # "fcfs", "easy" or "conservative"
     reservation_depth: int = defaults.RESERVATION_DEPTH  # jobs holding a reservation under "easy"
 
@@ -134,6 +136,8 @@ def parse_config(raw: dict[str, Any]) -> Config:
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))
+    if scheduler.max_array_size < 1:
+        raise ConfigError(f"scheduler.max_array_size: expected a positive number of tasks, got {scheduler.max_array_size}")
     for key in ("interval_s", "heartbeat_interval_s", "node_timeout_s"):
         if getattr(scheduler, key) <= 0:
             raise ConfigError(f"scheduler.{key}: expected a positive number of seconds, got {getattr(scheduler, key)}")

@@ -14,6 +14,7 @@ NODE_TIMEOUT_S = 30.0                  # seconds without heartbeat before a node
 LAUNCH_GRACE_S = 10.0                  # seconds a launched job may be missing from heartbeats
 STORE_SYNCHRONOUS = "normal"           # SQLite synchronous mode: "normal" or "full"
 PRIORITY_BASE = 1_000_000              # priority of a job with nice 0 (until multifactor priority)
+MAX_ARRAY_SIZE = 1001                 # tasks in one job array (Slurm's MaxArraySize, but counting tasks)
 MAX_JOB_COUNT = 100_000                # jobs in the queue view at once (Slurm's MaxJobCount)
 SCHEDULER_POLICY = "easy"              # "fcfs", "easy" or "conservative" backfill
 RESERVATION_DEPTH = 1                  # jobs that hold a reservation under "easy" (Slurm's bf depth)

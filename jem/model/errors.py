@@ -30,6 +30,20 @@ class InvalidJobSpec(JemError):
     grpc_code = "INVALID_ARGUMENT"
 
 
+class InvalidArraySpec(InvalidJobSpec):
+    """An --array specification that is malformed or has more tasks than the cluster allows."""
+
+    reason = "InvalidArraySpec"
+    message = "Invalid job array specification"
+
+
+class DependencyProblem(InvalidJobSpec):
+    """A --dependency that is malformed or names a job the controller never had."""
+
+    reason = "DependencyProblem"
+    message = "Job dependency problem"
+
+
 class InvalidArgument(JemError):
     """A request argument that is malformed (not a job specification)."""
 

@@ -26,6 +26,8 @@ class Launch:
     cluster_name: str
     cpu_ids: tuple[int, ...] = ()     # the CPU indices the controller gave the job on this node
     gpu_ids: tuple[int, ...] = ()     # the GPU indices on this node
+    array_job_id: int = 0             # an array task's array id (SLURM_ARRAY_JOB_ID); 0 outside arrays
+    array_task_id: int | None = None  # an array task's index (SLURM_ARRAY_TASK_ID)
 
 
 class JobEnd(enum.Enum):

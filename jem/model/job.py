@@ -9,6 +9,7 @@ is the controller's record, changed only through the state machine in
 import math
 from dataclasses import dataclass, field
 
+from jem.model.arrays import format_ranges
 from jem.model.errors import InvalidJobSpec
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
@@ -44,6 +45,8 @@ class JobSpec:
     begin_time: float | None = None
     nice: int = 0
     requeue: bool | None = None      # None: the cluster's default (requeue on node failure)
+    array: str = ""                  # --array index specification ("0-15:4%2"); see jem.model.arrays
+    dependency: str = ""             # --dependency text; see jem.model.dependency
 
     def validate(self) -> None:
         """Raise InvalidJobSpec naming the first field that is malformed."""
@@ -157,6 +160,36 @@ class Job:
     kill_time: float | None = None           # when the kill was sent (resent if the job outlives it)
     usage: JobUsage = field(default_factory=JobUsage)
     planned_start: float | None = None       # not persisted: the scheduler's latest estimate
+    array_task_id: int | None = None         # this job's index in its array; None outside arrays and
+                                             # for an array's record while it still stands for several tasks
+    array_parent_id: int = 0                 # a split-off task: the id of the array's own record
+    array_pending: tuple[int, ...] = ()      # the array's own record: indices not yet split off as tasks
+    dependency: str = ""                     # what of spec.dependency is not met yet ("" once met)
+
+    @property
+    def array_job_id(self) -> int:
+        """The array's id (SLURM_ARRAY_JOB_ID, %A) for a task or an array's record; 0 outside arrays."""
+        if self.array_parent_id:
+            return self.array_parent_id
+        return self.job_id if self.spec.array else 0
+
+    @property
+    def label(self) -> str:
+        """The id as Slurm prints it: `12`, a task `12_3`, or an array's unsplit tasks `12_[4-9%2]`."""
+        if self.array_task_id is not None:
+            return f"{self.array_job_id}_{self.array_task_id}"
+        if self.array_pending:
+            throttle = self.spec.array.rpartition("%")[2] if "%" in self.spec.array else ""
+            return f"{self.job_id}_[{format_ranges(self.array_pending)}{'%' + throttle if throttle else ''}]"
+        return str(self.job_id)
+
+    @property
+    def list_order(self) -> tuple[int, int]:
+        """Where the job goes in listings: by id, an array's records together in task order
+        (its unsplit tasks last)."""
+        if not self.array_job_id:
+            return (self.job_id, -1)
+        return (self.array_job_id, self.array_task_id if self.array_task_id is not None else 1 << 62)
 
     @property
     def is_pending(self) -> bool:

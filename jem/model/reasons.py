@@ -25,3 +25,4 @@ class JobReason(enum.Enum):
     RAISED_SIGNAL = "RaisedSignal"
     PARTITION_NODE_LIMIT = "PartitionNodeLimit"
     OUT_OF_MEMORY = "OutOfMemory"
+    JOB_ARRAY_TASK_LIMIT = "JobArrayTaskLimit"

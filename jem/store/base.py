@@ -58,8 +58,8 @@ class Store(Protocol):
         """One job, whatever its age."""
 
     def list_jobs(self, *, users: Sequence[str] = (), states: Sequence[str] = (),
-                  job_ids: Sequence[int] = ()) -> list[Job]:
-        """Jobs matching every non-empty filter, ordered by id."""
+                  job_ids: Sequence[int] = (), array_job_ids: Sequence[int] = ()) -> list[Job]:
+        """Jobs matching every non-empty filter, ordered by id (`array_job_ids`: every record of those arrays)."""
 
     def job_events(self, job_id: int) -> list[EventRecord]:
         """The job's events in the order they were committed."""

@@ -33,10 +33,11 @@ def job_from_json(job_id: int, text: str) -> Job:
         shape=JobShape(shape["n_nodes"], shape["n_tasks"], Resources(**shape["per_node"])),
         state=JobState(data.pop("state")),
         reason=JobReason(data.pop("reason")),
-        kill_cause=JobEvent(data["kill_cause"]) if data.pop("kill_cause") else None,
+        kill_cause=JobEvent(kill_cause) if (kill_cause := data.pop("kill_cause")) else None,
         nodes=tuple(data.pop("nodes")),
         cpu_ids=tuple(tuple(ids) for ids in data.pop("cpu_ids", ())),
         gpu_ids=tuple(tuple(ids) for ids in data.pop("gpu_ids", ())),
         usage=JobUsage(**data.pop("usage")),
+        array_pending=tuple(data.pop("array_pending", ())),
         **data,
     )

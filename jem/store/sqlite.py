@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     partition   TEXT NOT NULL,
     submit_time REAL NOT NULL,
     end_time    REAL,
-    record      TEXT NOT NULL
+    record      TEXT NOT NULL,
+    array_job_id INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_end ON jobs(end_time);
 CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs(user);
@@ -64,6 +65,10 @@ class SqliteStore:
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "array_job_id" not in columns:  # a database from before job arrays
+            self._db.execute("ALTER TABLE jobs ADD COLUMN array_job_id INTEGER NOT NULL DEFAULT 0")
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_by_array ON jobs(array_job_id) WHERE array_job_id > 0")
 
     def close(self) -> None:
         with self._lock:
@@ -77,6 +82,9 @@ class SqliteStore:
                 (job.user, job.state.value, job.spec.partition, job.submit_time, job.end_time, job_to_json(job)),
             ).fetchone()
             seq = self._insert_event(job_id, time, "submit", job.state.value, "")
+            array_job_id = job.array_parent_id or (job_id if job.spec.array else 0)
+            if array_job_id:
+                self._db.execute("UPDATE jobs SET array_job_id = ? WHERE job_id = ?", (array_job_id, job_id))
         return job_id, seq
 
     def commit(self, changes: Sequence[JobChange]) -> list[int]:
@@ -108,9 +116,10 @@ class SqliteStore:
         return job_from_json(job_id, row[0]) if row else None
 
     def list_jobs(self, *, users: Sequence[str] = (), states: Sequence[str] = (),
-                  job_ids: Sequence[int] = ()) -> list[Job]:
+                  job_ids: Sequence[int] = (), array_job_ids: Sequence[int] = ()) -> list[Job]:
         clauses, args = [], []
-        for column, values in (("user", users), ("state", states), ("job_id", job_ids)):
+        for column, values in (("user", users), ("state", states), ("job_id", job_ids),
+                               ("array_job_id", array_job_ids)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
                 args.extend(values)

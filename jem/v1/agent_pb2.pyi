@@ -30,7 +30,7 @@ JOB_END_LAUNCH_FAILED: JobEnd
 JOB_END_NODE_SHUTDOWN: JobEnd
 
 class JobLaunch(_message.Message):
-    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids")
+    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class JobLaunch(_message.Message):
     N_TASKS_FIELD_NUMBER: _ClassVar[int]
     CPU_IDS_FIELD_NUMBER: _ClassVar[int]
     GPU_IDS_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_TASK_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: _common_pb2.JobSpec
     user: str
@@ -59,7 +61,9 @@ class JobLaunch(_message.Message):
     n_tasks: int
     cpu_ids: _containers.RepeatedScalarFieldContainer[int]
     gpu_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    array_job_id: int
+    array_task_id: int
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ...) -> None: ...
 
 class LaunchJobsRequest(_message.Message):
     __slots__ = ("launches",)

@@ -51,6 +51,7 @@ class JobReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_REASON_RAISED_SIGNAL: _ClassVar[JobReason]
     JOB_REASON_PARTITION_NODE_LIMIT: _ClassVar[JobReason]
     JOB_REASON_OUT_OF_MEMORY: _ClassVar[JobReason]
+    JOB_REASON_JOB_ARRAY_TASK_LIMIT: _ClassVar[JobReason]
 
 class NodeState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -96,6 +97,7 @@ JOB_REASON_BEGIN_TIME_REQUEUE: JobReason
 JOB_REASON_RAISED_SIGNAL: JobReason
 JOB_REASON_PARTITION_NODE_LIMIT: JobReason
 JOB_REASON_OUT_OF_MEMORY: JobReason
+JOB_REASON_JOB_ARRAY_TASK_LIMIT: JobReason
 NODE_STATE_UNSPECIFIED: NodeState
 NODE_STATE_IDLE: NodeState
 NODE_STATE_MIXED: NodeState
@@ -115,7 +117,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[int] = ..., mem_mib: _Optional[int] = ..., gpus: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path")
+    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path", "array", "dependency")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +148,8 @@ class JobSpec(_message.Message):
     NICE_FIELD_NUMBER: _ClassVar[int]
     REQUEUE_FIELD_NUMBER: _ClassVar[int]
     STDIN_PATH_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCY_FIELD_NUMBER: _ClassVar[int]
     name: str
     account: str
     partition: str
@@ -169,10 +173,12 @@ class JobSpec(_message.Message):
     nice: int
     requeue: bool
     stdin_path: str
-    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ...) -> None: ...
+    array: str
+    dependency: str
+    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., array: _Optional[str] = ..., dependency: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks", "cpu_ids", "gpu_ids")
+    __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "array_pending", "dependency", "label")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +205,11 @@ class Job(_message.Message):
     N_TASKS_FIELD_NUMBER: _ClassVar[int]
     CPU_IDS_FIELD_NUMBER: _ClassVar[int]
     GPU_IDS_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_PENDING_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: JobSpec
     state: JobState
@@ -225,7 +236,12 @@ class Job(_message.Message):
     n_tasks: int
     cpu_ids: _containers.RepeatedScalarFieldContainer[str]
     gpu_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[_Union[JobReason, str]] = ..., reason_detail: _Optional[str] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nodes: _Optional[_Iterable[str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., priority: _Optional[int] = ..., alloc_per_node: _Optional[_Union[Resources, _Mapping]] = ..., planned_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., restart_count: _Optional[int] = ..., held_by: _Optional[str] = ..., usage: _Optional[_Union[JobUsage, _Mapping]] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[str]] = ..., gpu_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    array_job_id: int
+    array_task_id: int
+    array_pending: str
+    dependency: str
+    label: str
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[_Union[JobReason, str]] = ..., reason_detail: _Optional[str] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nodes: _Optional[_Iterable[str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., priority: _Optional[int] = ..., alloc_per_node: _Optional[_Union[Resources, _Mapping]] = ..., planned_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., restart_count: _Optional[int] = ..., held_by: _Optional[str] = ..., usage: _Optional[_Union[JobUsage, _Mapping]] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[str]] = ..., gpu_ids: _Optional[_Iterable[str]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., array_pending: _Optional[str] = ..., dependency: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
 
 class JobUsage(_message.Message):
     __slots__ = ("cpu_user_us", "cpu_system_us", "max_rss_kib")

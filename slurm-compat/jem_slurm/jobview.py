@@ -48,3 +48,12 @@ def expected_end(job) -> float | None:
     if job.start_time is not None and job.time_limit_s is not None:
         return job.start_time + job.time_limit_s
     return None
+
+
+def array_task_text(job) -> str:
+    """squeue's %K / sacct's ArrayTaskID: the task index, an array record's unsplit ranges, or N/A."""
+    if job.array_task_id is not None:
+        return str(job.array_task_id)
+    if job.array_pending:
+        return job.label.partition("_")[2].strip("[]")
+    return "N/A"

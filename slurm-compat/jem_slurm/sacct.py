@@ -93,12 +93,17 @@ def _window(args: dict, now: float) -> tuple[float, float]:
 
 
 def _select(args: dict, client, now: float) -> list:
-    job_ids = []
+    from jem.model.arrays import parse_job_label
+
+    job_ids, tasks_wanted = [], {}
     for text in split_list(args.get("jobs", [])):
-        head = text.split(".")[0].split("_")[0]
-        if not head.isdigit():
-            raise Failure(f"Invalid job id: {text}", prefix="fatal: ")
-        job_ids.append(int(head))
+        try:
+            job_id, task_ids = parse_job_label(text)
+        except ValueError:
+            raise Failure(f"Invalid job id: {text}", prefix="fatal: ") from None
+        job_ids.append(job_id)
+        if task_ids:
+            tasks_wanted.setdefault(job_id, set()).update(task_ids)
     users = user_names(args.get("user", []))
     if not users and "allusers" not in args and not job_ids and os.getuid() != 0:
         users = [current_user()]
@@ -117,8 +122,10 @@ def _select(args: dict, client, now: float) -> list:
         if j.submit_time <= end and (j.end_time is None or j.end_time >= start)
         and (not states or j.state.value in states) and (not names or j.spec.name in names)
         and (not accounts or j.spec.account in accounts) and (not nodes or nodes & set(j.nodes))
+        and (j.array_job_id not in tasks_wanted or j.array_task_id in tasks_wanted[j.array_job_id])
     ]
-    return sorted(selected, key=lambda j: j.job_id)
+    return sorted(selected, key=lambda j: j.list_order)
+
 
 
 def _sacct(argv: list[str]) -> int:

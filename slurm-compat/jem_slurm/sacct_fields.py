@@ -116,7 +116,7 @@ def _job_only(fn):
 
 # name -> (default width, value(row)); JobID and JobIDRaw are left-justified, the rest right.
 FIELDS = {
-    "JobID": (12, lambda r: f"{r.job.job_id}.{r.step}" if r.is_step else str(r.job.job_id)),
+    "JobID": (12, lambda r: f"{r.job.label}.{r.step}" if r.is_step else r.job.label),
     "JobIDRaw": (12, lambda r: f"{r.job.job_id}.{r.step}" if r.is_step else str(r.job.job_id)),
     "JobName": (10, lambda r: r.step if r.is_step else r.job.spec.name),
     "Partition": (10, _job_only(lambda r: r.job.spec.partition)),

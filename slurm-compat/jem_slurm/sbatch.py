@@ -76,6 +76,7 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
         stdout_pattern=settings.get("output", ""), stderr_pattern=settings.get("error", ""),
         stdin_path=os.path.join(workdir, stdin_path) if stdin_path else "", hold="hold" in settings,
         begin_time=settings.get("begin"), nice=settings.get("nice", 0), requeue=requeue,
+        array=settings.get("array", ""), dependency=settings.get("dependency", ""),
     )
 
 
@@ -134,6 +135,10 @@ def _submit(argv: list[str]) -> int:
         print(job_id)
     else:
         print(f"Submitted batch job {job_id}")
+    if "wait" in settings:
+        sys.stdout.flush()
+        with connect() as client:
+            return client.wait(job_id)
     return 0
 
 

@@ -37,13 +37,16 @@ def signal_number(text: str) -> int:
         raise Failure(f"Unknown job signal: {text}", prefix=None) from None
 
 
-def _job_ids(operands: list[str]) -> list[int]:
+def _job_ids(operands: list[str]) -> list[tuple[int, tuple[int, ...]]]:
+    """(job id, array task ids) per operand: `12`, `12_3`, `12_[1-3]`."""
+    from jem.model.arrays import parse_job_label
+
     ids = []
     for text in operands:
-        head = text.split(".")[0]
-        if not head.isdigit() or int(head) <= 0:
-            raise Failure(f"Invalid job id {text}")
-        ids.append(int(head))
+        try:
+            ids.append(parse_job_label(text))
+        except ValueError:
+            raise Failure(f"Invalid job id {text}") from None
     return ids
 
 
@@ -105,7 +108,8 @@ def _scancel(argv: list[str]) -> int:
         if filters:
             from jem.model.states import JobState
 
-            jobs = client.list_jobs(users=users, job_ids=job_ids, partitions=split_list(args.get("partition", [])),
+            jobs = client.list_jobs(users=users, job_ids=[i for i, _ in job_ids],
+                                    partitions=split_list(args.get("partition", [])),
                                     states=states or [JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED])
             accounts, names = set(split_list(args.get("account", []))), set(split_list(args.get("name", [])))
             nodes = set()
@@ -113,22 +117,25 @@ def _scancel(argv: list[str]) -> int:
                 import hostlist
 
                 nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
-            job_ids = [j.job_id for j in jobs if (not accounts or j.spec.account in accounts)
+            job_ids = [(j.job_id, ()) for j in jobs if (not accounts or j.spec.account in accounts)
                        and (not names or j.spec.name in names) and (not nodes or nodes & set(j.nodes))]
+        from jem.model.arrays import format_ranges
         from jem.model.errors import JemError
 
-        for job_id in job_ids:
+        for job_id, task_ids in job_ids:
+            label = f"{job_id}_{format_ranges(task_ids)}" if len(task_ids) == 1 else \
+                f"{job_id}_[{format_ranges(task_ids)}]" if task_ids else str(job_id)
             if is_verbose:
-                print(f"{PROG}: {'Terminating' if not signum else 'Signal ' + str(signum) + ' to'} job {job_id}",
+                print(f"{PROG}: {'Terminating' if not signum else 'Signal ' + str(signum) + ' to'} job {label}",
                       file=sys.stderr)
             try:
-                client.cancel(job_id, signal=signum)
+                client.cancel(job_id, signal=signum, array_task_ids=task_ids)
             except JemError as exc:
                 if exc.reason == "ControllerUnreachable":
                     raise
                 is_ignored = not signum and exc.reason in _QUIET_WHEN_CANCELLING
                 if (is_verbose or not is_ignored) and not is_quiet:
-                    print(f"{PROG}: error: Kill job error on job id {job_id}: {exc.message}", file=sys.stderr)
+                    print(f"{PROG}: error: Kill job error on job id {label}: {exc.message}", file=sys.stderr)
                 if not is_ignored:
                     status = 1
     return status

@@ -9,7 +9,7 @@ import os
 
 import hostlist
 
-from jem.model.filenames import DEFAULT_STDOUT, PatternValues, expand_pattern
+from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
 from jem.model.units import format_mem_mib
 
 from jem_slurm import jobview
@@ -24,7 +24,8 @@ def _record(lines: list[list[tuple[str, object]]], *, is_one_line: bool) -> str:
 
 
 def _path(job, pattern: str) -> str:
-    values = PatternValues(job.job_id, job.spec.name, job.user, job.nodes[0] if job.nodes else "")
+    values = PatternValues(job.job_id, job.spec.name, job.user, job.nodes[0] if job.nodes else "",
+                           array_job_id=job.array_job_id or None, array_task_id=job.array_task_id)
     path = expand_pattern(pattern, values)
     return path if path.startswith("/") else os.path.join(job.spec.working_dir, path)
 
@@ -34,7 +35,7 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
     group = jobview.group_name(job.gid)
     cpus = jobview.total_cpus(job)
     mem = format_mem_mib(shape.per_node.mem_mib)
-    stdout = _path(job, spec.stdout_pattern or DEFAULT_STDOUT)
+    stdout = _path(job, spec.stdout_pattern or (DEFAULT_ARRAY_STDOUT if job.array_job_id else DEFAULT_STDOUT))
     stderr = _path(job, spec.stderr_pattern) if spec.stderr_pattern else stdout
     reason = job.reason.value + (f" ({job.reason_detail})" if job.reason_detail else "")
     lines = [

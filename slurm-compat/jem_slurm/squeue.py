@@ -117,12 +117,17 @@ def _select(args: dict, client) -> list:
         states = () if parsed is None else tuple(parsed)
         if parsed is not None and not parsed:
             return []
-    job_ids = []
+    from jem.model.arrays import parse_job_label
+
+    job_ids, tasks_wanted = [], {}
     for text in split_list(args.get("jobs", [])):
-        head = text.split("_")[0].split(".")[0]
-        if not head.isdigit():
-            raise Failure(f"Invalid job id: {text}")
-        job_ids.append(int(head))
+        try:
+            job_id, task_ids = parse_job_label(text)
+        except ValueError:
+            raise Failure(f"Invalid job id: {text}") from None
+        job_ids.append(job_id)
+        if task_ids:
+            tasks_wanted.setdefault(job_id, set()).update(task_ids)
     jobs = client.list_jobs(users=users, states=states, partitions=split_list(args.get("partition", [])),
                             job_ids=job_ids)
     if len(job_ids) == 1 and not jobs:
@@ -134,8 +139,20 @@ def _select(args: dict, client) -> list:
         import hostlist
 
         nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
+    if "array" in args or tasks_wanted:
+        jobs = [task for j in jobs for task in _one_row_per_task(j)]
     return [j for j in jobs if (not accounts or j.spec.account in accounts) and (not names or j.spec.name in names)
-            and (not nodes or nodes & set(j.nodes))]
+            and (not nodes or nodes & set(j.nodes))
+            and (j.array_job_id not in tasks_wanted or j.array_task_id in tasks_wanted[j.array_job_id])]
+
+
+def _one_row_per_task(job) -> list:
+    """squeue -r: an array's unsplit tasks, one row each."""
+    if not job.array_pending:
+        return [job]
+    import dataclasses
+
+    return [dataclasses.replace(job, array_task_id=i, array_pending=()) for i in job.array_pending]
 
 
 def _options(argv: list[str]) -> dict:

@@ -45,10 +45,10 @@ def _null(text: str) -> str:
 
 # letter -> (header, value(job, now))
 FIELDS = {
-    "i": ("JOBID", lambda j, now: str(j.job_id)),
+    "i": ("JOBID", lambda j, now: j.label),
     "A": ("JOBID", lambda j, now: str(j.job_id)),
-    "F": ("ARRAY_JOB_ID", lambda j, now: str(j.job_id)),
-    "K": ("ARRAY_TASK_ID", lambda j, now: "N/A"),
+    "F": ("ARRAY_JOB_ID", lambda j, now: str(j.array_job_id or j.job_id)),
+    "K": ("ARRAY_TASK_ID", lambda j, now: jobview.array_task_text(j)),
     "j": ("NAME", lambda j, now: j.spec.name),
     "u": ("USER", lambda j, now: j.user),
     "U": ("UID", lambda j, now: str(j.uid)),

@@ -133,9 +133,11 @@ def test_cancel_reaches_a_double_forked_daemon(node_cluster):
 
 
 def test_usage_comes_from_the_whole_cgroup(node_cluster):
-    # The CPU is burnt by a grandchild that the script never waits for.
-    script = ("#!/bin/bash\n(setsid bash -c 'end=$((SECONDS + 2)); while [ $SECONDS -lt $end ]; do :; done' &)\n"
-              "sleep 2.5\n")
+    # The CPU is burnt by a grandchild that the script never waits for; it burns 1.5 s of CPU
+    # (not of wall time, so a busy machine changes nothing) and then leaves a file the script polls.
+    burn = "import time\nwhile time.process_time() < 1.5: pass\nopen('burnt', 'w').close()"
+    script = (f"#!/bin/bash\n(setsid python3 -c \"{burn}\" &)\n"
+              "while [ ! -e burnt ]; do sleep 0.1; done\n")
     with node_cluster.client() as client:
         job = node_cluster.wait_job(client, client.submit(node_cluster.spec(script)))
     assert job.state is JobState.COMPLETED

@@ -79,3 +79,19 @@ def test_node_drains_are_remembered(tmp_path):
     store.save_node(NodeRecord("n1", False, ""))
     store.save_node(NodeRecord("n2", True, "fan"))
     assert store.load_nodes() == [NodeRecord("n1", False, ""), NodeRecord("n2", True, "fan")]
+
+
+def test_a_job_being_killed_and_array_records_read_back_whole(tmp_path):
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    array = _job(spec=JobSpec(script="#!/bin/sh\n", array="0-3"), array_pending=(1, 2, 3))
+    array_id, _ = store.add_job(array, time=1.0)
+    task, _ = store.add_job(_job(spec=array.spec, array_task_id=0, array_parent_id=array_id), time=1.0)
+    array.job_id = array_id
+    array.state, array.kill_cause, array.kill_time = JobState.COMPLETING, JobEvent.CANCEL, 2.0
+    store.commit([JobChange(array, JobEvent.KILL, 2.0)])
+    store.close()
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    records = store.list_jobs(array_job_ids=[array_id])
+    assert [r.job_id for r in records] == [array_id, task]
+    assert records[0].kill_cause is JobEvent.CANCEL and records[0].array_pending == (1, 2, 3)
+    assert records[1].array_task_id == 0 and records[1].array_job_id == array_id

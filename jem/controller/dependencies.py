@@ -1,0 +1,97 @@
+"""Job dependencies in the controller: which pending jobs may be scheduled.
+
+Before each cycle, `resolve_dependencies` evaluates every pending job that
+still has an unmet dependency against the referenced jobs' current states
+(memory, else the store: history is never lost). A met dependency is cleared;
+one that waits gives reason Dependency; one that can never be met gives
+DependencyNeverSatisfied, and the job stays pending as in Slurm unless the
+config's `kill_invalid_depend` cancels it. Callers hold the controller lock.
+"""
+
+from jem.controller import lifecycle
+from jem.controller.state import ClusterState
+from jem.model.dependency import DependencyStatus, DependencyTerm, JobRef, RefState, combine, parse_dependency, ref_status
+from jem.model.job import Job
+from jem.model.reasons import JobReason
+from jem.model.states import JobEvent, JobState
+
+
+def resolve_dependencies(state: ClusterState, *, now: float) -> None:
+    """Clear met dependencies and set the reasons of the rest (commits any cancels)."""
+    changes = []
+    for job in state.jobs.pending():
+        if not job.dependency:
+            continue
+        status = dependency_status(state, job, now=now)
+        if status is DependencyStatus.MET:
+            job.dependency = ""
+            if job.reason in (JobReason.DEPENDENCY, JobReason.DEPENDENCY_NEVER_SATISFIED):
+                job.reason = JobReason.NONE
+        elif status is DependencyStatus.WAITING:
+            job.reason = JobReason.DEPENDENCY if not job.held_by else job.reason
+        elif state.config.scheduler.kill_invalid_depend:
+            changes.append(lifecycle.end_job(job, JobEvent.CANCEL, state.nodes, now,
+                                             reason=JobReason.DEPENDENCY_NEVER_SATISFIED,
+                                             detail=f"dependency never satisfied: {job.dependency}"))
+        elif not job.held_by:
+            job.reason = JobReason.DEPENDENCY_NEVER_SATISFIED
+    state.jobs.commit(changes)
+
+
+def dependency_status(state: ClusterState, job: Job, *, now: float) -> DependencyStatus:
+    dependency = parse_dependency(job.dependency)
+    if dependency is None:
+        return DependencyStatus.MET
+    return combine([_term_status(state, job, term, now=now) for term in dependency.terms],
+                   is_any=dependency.is_any)
+
+
+def _term_status(state: ClusterState, job: Job, term: DependencyTerm, *, now: float) -> DependencyStatus:
+    if term.kind == "singleton":
+        return _singleton_status(state, job)
+    if term.kind == "aftercorr" and job.array_task_id is None and job.array_pending:
+        # An array's record waits for nothing itself: each task split off checks its own counterpart.
+        return DependencyStatus.MET
+    statuses = []
+    for ref in term.refs:
+        if term.kind == "aftercorr" and job.array_task_id is not None and ref.task_id is None:
+            ref = JobRef(ref.job_id, job.array_task_id)
+            found = _ref_states(state, ref)
+            statuses.append(ref_status("afterok", found, now=now) if found else DependencyStatus.MET)
+            continue
+        found = _ref_states(state, ref)
+        if not found:
+            statuses.append(DependencyStatus.NEVER)
+            continue
+        statuses.append(ref_status(term.kind, found, now=now, delay_s=ref.delay_s))
+    return combine(statuses, is_any=False)
+
+
+def _ref_states(state: ClusterState, ref: JobRef) -> list[RefState]:
+    """The states a reference stands for: one job, every task of an array, or one task of it."""
+    job = state.jobs.get(ref.job_id)
+    if job is None:
+        return []
+    if job.array_job_id != job.job_id:
+        # A plain job, or a task named by its own id.
+        is_match = ref.task_id is None or job.array_task_id == ref.task_id
+        return [RefState(job.state, job.start_time, job.array_task_id)] if is_match else []
+    found = []
+    for record in state.jobs.array_records(job.job_id):
+        if record.array_task_id is not None and (ref.task_id is None or record.array_task_id == ref.task_id):
+            found.append(RefState(record.state, record.start_time, record.array_task_id))
+        for index in record.array_pending:   # tasks not split off yet are pending
+            if ref.task_id is None or index == ref.task_id:
+                found.append(RefState(JobState.PENDING, None, index))
+    return found
+
+
+def _singleton_status(state: ClusterState, job: Job) -> DependencyStatus:
+    """Met once no job of the same user and name submitted earlier is still queued or running
+    (an array's tasks count as submitted with the array)."""
+    order = job.array_job_id or job.job_id
+    for other in state.jobs.all():
+        if (other.user == job.user and other.spec.name == job.spec.name and not other.state.is_terminal
+                and (other.array_job_id or other.job_id) < order):
+            return DependencyStatus.WAITING
+    return DependencyStatus.MET
