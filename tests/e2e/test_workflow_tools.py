@@ -8,10 +8,9 @@ import subprocess
 import time
 
 import pytest
+import simple_slurm
+import submitit
 from slurm_cluster import start_cluster, stop_cluster
-
-submitit = pytest.importorskip("submitit")  # a test dependency: present whenever `.[test]` is installed
-simple_slurm = pytest.importorskip("simple_slurm")
 
 
 @pytest.fixture(scope="module")
