@@ -135,6 +135,11 @@ class Client:
             time.sleep(delay_s)
             delay_s = min(delay_s * 1.5, max_poll_s)
 
+    def requeue(self, job_id: int) -> JobState:
+        """Return a started or ended job to the queue; its state after (COMPLETING while a running one is killed)."""
+        response = self._call(self._jobs.RequeueJob, jobs_pb2.RequeueJobRequest(job_id=job_id))
+        return convert.state_from_pb(response.state)
+
     def hold(self, job_id: int) -> str:
         return self._call(self._jobs.HoldJob, jobs_pb2.HoldJobRequest(job_id=job_id)).held_by
 
@@ -143,9 +148,9 @@ class Client:
         return convert.state_from_pb(response.state)
 
     def update(self, job_id: int, *, name: str | None = None, time_limit_s: int | None = None,
-               nice: int | None = None, partition: str | None = None) -> Job:
+               nice: int | None = None, partition: str | None = None, n_nodes: int | None = None) -> Job:
         fields = {k: v for k, v in (("name", name), ("time_limit_s", time_limit_s), ("nice", nice),
-                                    ("partition", partition)) if v is not None}
+                                    ("partition", partition), ("n_nodes", n_nodes)) if v is not None}
         response = self._call(self._jobs.UpdateJob, jobs_pb2.UpdateJobRequest(job_id=job_id, **fields))
         return convert.job_from_pb(response.job)
 

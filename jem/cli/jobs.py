@@ -58,10 +58,11 @@ def add_parsers(sub) -> None:
     p.add_argument("-s", "--signal", default="", help="send this signal (name or number) instead of cancelling")
     p.set_defaults(run=run_cancel)
 
-    for name, verb in (("hold", "hold pending jobs"), ("release", "release held jobs")):
+    for name, verb, run in (("hold", "hold pending jobs", run_hold), ("release", "release held jobs", run_release),
+                            ("requeue", "return running or ended jobs to the queue", run_requeue)):
         p = sub.add_parser(name, help=verb)
         p.add_argument("job_ids", type=_job_id, nargs="+", metavar="JOBID")
-        p.set_defaults(run=run_hold if name == "hold" else run_release)
+        p.set_defaults(run=run)
 
     p = sub.add_parser("watch", help="print job events as they happen (Ctrl-C to stop)")
     p.add_argument("job_ids", type=_job_id, nargs="*", metavar="JOBID")
@@ -123,6 +124,10 @@ def _each(job_ids: list, action, verb: str) -> int:
 def run_cancel(args: argparse.Namespace) -> int:
     signum = _signal_number(args.signal)
     return _each(args.job_ids, lambda c, j: c.cancel(j[0], signal=signum, array_task_ids=j[1]), "cancel")
+
+
+def run_requeue(args: argparse.Namespace) -> int:
+    return _each(args.job_ids, lambda c, j: c.requeue(j), "requeue")
 
 
 def run_hold(args: argparse.Namespace) -> int:

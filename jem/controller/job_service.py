@@ -68,8 +68,12 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         state = requests.release_job(self._state, request.job_id, current_identity(), now=self._clock())
         return jobs_pb2.ReleaseJobResponse(state=STATE_TO_PB[state])
 
+    def RequeueJob(self, request, context):
+        state = requests.requeue_job(self._state, request.job_id, current_identity(), now=self._clock())
+        return jobs_pb2.RequeueJobResponse(state=STATE_TO_PB[state])
+
     def UpdateJob(self, request, context):
-        fields = {name: getattr(request, name) for name in ("name", "time_limit_s", "nice", "partition")
+        fields = {name: getattr(request, name) for name in ("name", "time_limit_s", "nice", "partition", "n_nodes")
                   if request.HasField(name)}
         job = requests.update_job(self._state, request.job_id, current_identity(), now=self._clock(), **fields)
         with self._state.lock:

@@ -64,6 +64,9 @@ def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport],
             if not report.has_ended:
                 continue
             event, reason = end_event_for(job, report)
+            if event is JobEvent.REQUEUE:   # killed by scontrol requeue: back to the queue
+                changes.append(lifecycle.requeue_job(job, state.nodes, now, "requeued"))
+                continue
             if event is JobEvent.NODE_FAIL and lifecycle.may_requeue(
                     job, cluster_default=state.config.cluster.requeue_on_node_failure):
                 changes.append(lifecycle.requeue_job(job, state.nodes, now, f"node {node_name} shut down"))
@@ -88,7 +91,9 @@ def fail_jobs_on_nodes(state: ClusterState, node_names: set[str], *, now: float,
             continue
         if only_job_ids is not None and job.job_id not in only_job_ids:
             continue
-        if job.kill_cause is not None and job.kill_cause is not JobEvent.NODE_FAIL:
+        if job.kill_cause is JobEvent.REQUEUE:
+            changes.append(lifecycle.requeue_job(job, state.nodes, now, why))
+        elif job.kill_cause is not None and job.kill_cause is not JobEvent.NODE_FAIL:
             # It was being killed anyway: end it as what it was killed for.
             changes.append(lifecycle.end_job(job, job.kill_cause, state.nodes, now, detail=why,
                                              reason=_REASON_OF_CAUSE.get(job.kill_cause, JobReason.NONE)))

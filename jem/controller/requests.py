@@ -5,13 +5,15 @@ root on all. Every change is committed before the agent is told or the
 caller is answered.
 """
 
+import dataclasses
 import logging
 
 from jem.controller import arrays, lifecycle
 from jem.controller.arrays import is_whole_array
 from jem.controller.state import ClusterState
-from jem.model.errors import (AlreadyDone, InvalidArgument, JobNotFound, JobStateConflict, NotJobOwner,
-                              PermissionDenied, UnknownPartition)
+from jem.controller.submission import shape_in_partition
+from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNotFound, JobStateConflict,
+                              NotJobOwner, PermissionDenied, RequeueDisabled, UnknownPartition)
 from jem.model.identity import Identity
 from jem.model.job import Job
 from jem.model.reasons import JobReason
@@ -98,6 +100,27 @@ def signal_job(state: ClusterState, job_id: int, identity: Identity, *, signal: 
     return targets[0].state
 
 
+def requeue_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> JobState:
+    """scontrol requeue: a running job is killed and returns to PENDING once its processes
+    are gone; an ended one returns to PENDING at once. Refused for --no-requeue jobs."""
+    with state.lock:
+        job = _owned_job(state, job_id, identity)
+        if job.spec.requeue is False:
+            raise RequeueDisabled(f"job {job_id} was submitted with --no-requeue")
+        if job.state is JobState.PENDING:
+            raise JobIsPending(str(job_id))
+        if job.state is JobState.COMPLETING:
+            return job.state
+        if job.state.is_terminal:
+            state.jobs.commit([lifecycle.requeue_job(job, state.nodes, now, f"requeue by {identity.user}")])
+            state.wake_scheduler()
+            return job.state
+        state.jobs.commit([lifecycle.kill_job(job, JobEvent.REQUEUE, now, detail=f"requeue by {identity.user}")])
+        targets = _batch_node(state, job)
+    _send_signal(state, job, targets, signal=0)
+    return JobState.COMPLETING
+
+
 def hold_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> str:
     """Hold a pending job (an array's id: its pending tasks); root's hold is an admin hold
     (JobHeldAdmin) that users cannot lift."""
@@ -132,13 +155,16 @@ def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
 
 
 def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: float, name: str | None = None,
-               time_limit_s: int | None = None, nice: int | None = None, partition: str | None = None) -> Job:
-    """Change a job's name (any time), or a pending job's time limit, nice or partition."""
+               time_limit_s: int | None = None, nice: int | None = None, partition: str | None = None,
+               n_nodes: int | None = None) -> Job:
+    """Change a job's name (any time), or a pending job's time limit, nice, partition or node count
+    (the job is shaped again, and refused if it could then never run)."""
     with state.lock:
         job = _owned_job(state, job_id, identity)
         if job.state.is_terminal:
             raise AlreadyDone(str(job_id))
-        if (time_limit_s is not None or nice is not None or partition is not None) and not job.is_pending:
+        if (time_limit_s is not None or nice is not None or partition is not None or n_nodes is not None) \
+                and not job.is_pending:
             raise JobStateConflict(f"job {job_id} is {job.state.value}; only a pending job's limits can change")
         changes = {}
         if name is not None:
@@ -159,6 +185,13 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
             if state.partition(partition) is None:
                 raise UnknownPartition(partition)
             changes["partition"] = partition
+        if n_nodes is not None:
+            if n_nodes <= 0:
+                raise InvalidArgument("node count must be positive")
+            changes["n_nodes"] = n_nodes
+        if "partition" in changes or "n_nodes" in changes:
+            spec = dataclasses.replace(job.spec, **changes)
+            job.shape = shape_in_partition(state, spec, state.partition(spec.partition))
         lifecycle.copy_spec(job, **changes)
         state.jobs.commit([lifecycle.change(job, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
     state.wake_scheduler()

@@ -30,13 +30,11 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
             spec, partition=partition.name, name=spec.name or "sbatch",
             working_dir=spec.working_dir or "/tmp",
         )
-        members = [n for n in state.nodes.all() if partition.has_node(n.name)]
         time_limit = partition.resolve_time_limit(spec.time_limit_s, is_unlimited=spec.time_limit_unlimited)
         if not partition.allows_time_limit(time_limit):
             raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "
                                      f"MaxTime of {format_duration(partition.max_time_s)}")
-        shape = _shape(spec, partition, members)
-        _check_satisfiable(shape, partition, members)
+        shape = shape_in_partition(state, spec, partition)
         array_pending = parse_array(spec.array, max_size=state.config.scheduler.max_array_size).indices \
             if spec.array else ()
         dependency = _checked_dependency(state, spec.dependency)
@@ -80,6 +78,14 @@ def _partition_for(state: ClusterState, name: str) -> Partition:
     if partition is None:
         raise UnknownPartition(name)
     return partition
+
+
+def shape_in_partition(state: ClusterState, spec: JobSpec, partition: Partition) -> JobShape:
+    """The job's shape on `partition`'s nodes; Unsatisfiable if it can never run there. Lock held."""
+    members = [n for n in state.nodes.all() if partition.has_node(n.name)]
+    shape = _shape(spec, partition, members)
+    _check_satisfiable(shape, partition, members)
+    return shape
 
 
 def _shape(spec: JobSpec, partition: Partition, members: list[Node]) -> JobShape:

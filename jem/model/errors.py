@@ -110,6 +110,21 @@ class JobStateConflict(JemError):
     grpc_code = "FAILED_PRECONDITION"
 
 
+class JobIsPending(JobStateConflict):
+    """A request that needs a started (or ended) job, on a pending one."""
+
+    reason = "JobIsPending"
+    message = "Job is pending execution"
+
+
+class RequeueDisabled(JemError):
+    """A requeue of a job submitted with --no-requeue."""
+
+    reason = "RequeueDisabled"
+    message = "Requested operation is presently disabled"
+    grpc_code = "FAILED_PRECONDITION"
+
+
 class AlreadyDone(JemError):
     reason = "AlreadyDone"
     message = "Job/step already completing or completed"

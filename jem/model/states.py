@@ -15,7 +15,8 @@ acts on it.
              CANCELLED ◄─cancel─ COMPLETING ──(any end event)──► its end state
 
 `requeue` returns a started job to PENDING (its event log keeps the earlier
-run; REQUEUED is the name accounting shows for it). `kill` means the controller has signalled the job and waits for the agent to
+run; REQUEUED is the name accounting shows for it), and so does an explicit
+requeue of an ended job (scontrol requeue): the only way out of an end state. `kill` means the controller has signalled the job and waits for the agent to
 report its processes gone; the end event then names why it was killed.
 """
 
@@ -128,6 +129,7 @@ _TABLE: dict[tuple[JobState | None, JobEvent], JobState] = {
     (_S.RUNNING, JobEvent.REQUEUE): _S.PENDING,
     (_S.COMPLETING, JobEvent.REQUEUE): _S.PENDING,
     **{(before, event): after for event, after in _END_EVENTS.items() for before in _LIVE},
+    **{(ended, JobEvent.REQUEUE): _S.PENDING for ended in TERMINAL_STATES},
 }
 
 

@@ -98,18 +98,20 @@ class ReleaseJobResponse(_message.Message):
     def __init__(self, state: _Optional[_Union[_common_pb2.JobState, str]] = ...) -> None: ...
 
 class UpdateJobRequest(_message.Message):
-    __slots__ = ("job_id", "name", "time_limit_s", "nice", "partition")
+    __slots__ = ("job_id", "name", "time_limit_s", "nice", "partition", "n_nodes")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TIME_LIMIT_S_FIELD_NUMBER: _ClassVar[int]
     NICE_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
+    N_NODES_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     name: str
     time_limit_s: int
     nice: int
     partition: str
-    def __init__(self, job_id: _Optional[int] = ..., name: _Optional[str] = ..., time_limit_s: _Optional[int] = ..., nice: _Optional[int] = ..., partition: _Optional[str] = ...) -> None: ...
+    n_nodes: int
+    def __init__(self, job_id: _Optional[int] = ..., name: _Optional[str] = ..., time_limit_s: _Optional[int] = ..., nice: _Optional[int] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ...) -> None: ...
 
 class UpdateJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -136,3 +138,15 @@ class WatchJobsResponse(_message.Message):
     event: str
     job: _common_pb2.Job
     def __init__(self, seq: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[str] = ..., job: _Optional[_Union[_common_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class RequeueJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    def __init__(self, job_id: _Optional[int] = ...) -> None: ...
+
+class RequeueJobResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.JobState
+    def __init__(self, state: _Optional[_Union[_common_pb2.JobState, str]] = ...) -> None: ...

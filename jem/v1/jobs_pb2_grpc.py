@@ -73,6 +73,11 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_jobs__pb2.UpdateJobRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.UpdateJobResponse.FromString,
                 _registered_method=True)
+        self.RequeueJob = channel.unary_unary(
+                '/jem.v1.JobService/RequeueJob',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.RequeueJobRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.RequeueJobResponse.FromString,
+                _registered_method=True)
         self.WatchJobs = channel.unary_stream(
                 '/jem.v1.JobService/WatchJobs',
                 request_serializer=jem_dot_v1_dot_jobs__pb2.WatchJobsRequest.SerializeToString,
@@ -130,7 +135,14 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateJob(self, request, context):
-        """UpdateJob changes a pending job's name, time limit, nice or partition.
+        """UpdateJob changes a job's name, or a pending job's time limit, nice, partition or node count.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequeueJob(self, request, context):
+        """Return a started or ended job to the queue (scontrol requeue); a running one is killed first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -181,6 +193,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.UpdateJob,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.UpdateJobRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.UpdateJobResponse.SerializeToString,
+            ),
+            'RequeueJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequeueJob,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.RequeueJobRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.RequeueJobResponse.SerializeToString,
             ),
             'WatchJobs': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJobs,
@@ -380,6 +397,33 @@ class JobService:
             '/jem.v1.JobService/UpdateJob',
             jem_dot_v1_dot_jobs__pb2.UpdateJobRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.UpdateJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequeueJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/RequeueJob',
+            jem_dot_v1_dot_jobs__pb2.RequeueJobRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.RequeueJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

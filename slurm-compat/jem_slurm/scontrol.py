@@ -1,4 +1,4 @@
-"""scontrol: show job|node|partition|config|hostnames|hostlist, hold, release, update of jobs and nodes.
+"""scontrol: show job|node|partition|config|hostnames|hostlist, hold, release, requeue, update of jobs and nodes.
 
 Messages and exit codes follow Slurm 22.05's scontrol: `Invalid job id
 specified for job 42` and exit 1 for a request the controller refuses,
@@ -68,7 +68,7 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
     return 0
 
 
-def _job_ids(words: list[str]) -> list[int]:
+def _job_ids(words: list[str], keyword: str = "hold") -> list[int]:
     ids = []
     for word in ",".join(words).split(","):
         if not word:
@@ -77,23 +77,27 @@ def _job_ids(words: list[str]) -> list[int]:
             raise Failure(f"Invalid job id specified for job {word}", prefix=None)
         ids.append(int(word))
     if not ids:
-        raise Failure("too few arguments for keyword:hold", prefix=None)
+        raise Failure(f"too few arguments for keyword:{keyword}", prefix=None)
     return ids
 
 
-def _hold_or_release(verb: str, words: list[str]) -> int:
+def _each_job(keyword: str, words: list[str]) -> int:
+    """hold, release or requeue each job named; errors as Slurm prints them (hold and release add
+    a `slurm_suspend error:` line)."""
     from jem.model.errors import JemError
 
     status = 0
     with connect() as client:
-        for job_id in _job_ids(words):
+        action = {"hold": client.hold, "release": client.release, "requeue": client.requeue}[keyword]
+        for job_id in _job_ids(words, keyword):
             try:
-                client.hold(job_id) if verb == "hold" else client.release(job_id)
+                action(job_id)
             except JemError as exc:
                 if exc.reason == "ControllerUnreachable":
                     raise
                 print(f"{exc.message} for job {job_id}", file=sys.stderr)
-                print(f"slurm_suspend error: {exc.message}", file=sys.stderr)
+                if keyword != "requeue":
+                    print(f"slurm_suspend error: {exc.message}", file=sys.stderr)
                 status = 1
     return status
 
@@ -132,7 +136,13 @@ def _update_job(pairs: dict[str, str]) -> int:
                 fields["nice"] = int(value)
             except ValueError:
                 raise Failure("Invalid Nice value") from None
-        elif key in ("numnodes", "numcpus", "numtasks", "minmemorynode", "minmemorycpu", "dependency",
+        elif key == "numnodes":
+            low, _, high = value.partition("-")
+            if not low.isdigit() or (high and high != low):
+                raise Failure(f"Invalid NumNodes value: {value}" if not low.isdigit() else
+                              "JEM allocates an exact node count: give NumNodes=N", prefix=None)
+            fields["n_nodes"] = int(low)
+        elif key in ("numcpus", "numtasks", "minmemorynode", "minmemorycpu", "dependency",
                      "features", "qos", "account", "starttime", "reqnodelist", "excnodelist", "priority"):
             raise Failure(f"Update of {key} is not supported yet by JEM")
         else:
@@ -192,8 +202,8 @@ def _scontrol(argv: list[str]) -> int:
     keyword, rest = words[0].lower(), words[1:]
     if keyword == "show":
         return _show(rest, is_one_line=is_one_line)
-    if keyword in ("hold", "uhold", "release"):
-        return _hold_or_release("release" if keyword == "release" else "hold", rest)
+    if keyword in ("hold", "uhold", "release", "requeue"):
+        return _each_job("hold" if keyword == "uhold" else keyword, rest)
     if keyword == "update":
         pairs = _pairs(rest)
         if "jobid" in pairs or "job" in pairs:
@@ -202,7 +212,7 @@ def _scontrol(argv: list[str]) -> int:
             return _update_node(pairs)
         raise Failure("No valid entity in update command", "Input line must include \"NodeName\", "
                       "\"PartitionName\", \"Reservation=<name>\", \"JobId\", or \"StepId\"", prefix=None)
-    if keyword in ("requeue", "requeuehold", "suspend", "resume", "top", "reboot", "create", "delete"):
+    if keyword in ("requeuehold", "suspend", "resume", "top", "reboot", "create", "delete"):
         raise Failure(f"{keyword} is not supported yet by JEM")
     raise Failure(f"invalid keyword: {words[0]}", prefix=None)
 

@@ -44,6 +44,9 @@ LEGAL = {
     (S.COMPLETING, E.NODE_FAIL): S.NODE_FAIL,
     (S.COMPLETING, E.PREEMPT): S.PREEMPTED,
     (S.COMPLETING, E.REQUEUE): S.PENDING,
+    # scontrol requeue of an ended job: the one way out of an end state.
+    **{(ended, E.REQUEUE): S.PENDING for ended in (S.COMPLETED, S.FAILED, S.CANCELLED, S.TIMEOUT, S.NODE_FAIL,
+                                                  S.OUT_OF_MEMORY, S.PREEMPTED, S.BOOT_FAIL, S.DEADLINE)},
 }
 
 ALL_STATES = [None, *JobState]
@@ -69,10 +72,10 @@ def test_allowed_events_lists_exactly_the_legal_ones(state):
 
 
 @pytest.mark.parametrize("state", sorted(TERMINAL_STATES, key=lambda s: s.value))
-def test_terminal_states_accept_no_event(state):
+def test_terminal_states_accept_no_event_but_an_explicit_requeue(state):
     assert state.is_terminal
-    assert allowed_events(state) == frozenset()
-    for event in JobEvent:
+    assert allowed_events(state) == {E.REQUEUE}
+    for event in set(JobEvent) - {E.REQUEUE}:
         with pytest.raises(IllegalTransition):
             transition(state, event)
 
