@@ -22,7 +22,8 @@ from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
-from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc
+from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 ADDRESS_FILE = "controller.addr"
 
@@ -145,6 +146,33 @@ class Client:
                 raise self._error(exc) from None
         finally:
             call.cancel()
+
+    # ------------------------------------------------------------ job steps
+
+    def run_step(self, job_id: int, spec: StepSpec) -> Iterator[Step | TaskOutput | TaskExit]:
+        """Run a step in a running job: the step (RUNNING), then its tasks' output and
+        exits as they come, then the ended step. Closing the iterator early (or an
+        exception in the caller's loop) cancels the call, which kills the step."""
+        request = steps_pb2.RunStepRequest(job_id=job_id, spec=convert.step_spec_to_pb(spec))
+        call = self._jobs.RunStep(request, metadata=self._metadata)
+        try:
+            for response in call:
+                kind = response.WhichOneof("item")
+                if kind == "output":
+                    yield convert.task_output_from_pb(response.output)
+                elif kind == "exit":
+                    yield convert.task_exit_from_pb(response.exit)
+                else:
+                    yield convert.step_from_pb(response.step)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+        finally:
+            call.cancel()
+
+    def list_steps(self, job_ids: Sequence[int]) -> list[Step]:
+        """The steps of the given jobs, running and ended, by job and step id."""
+        response = self._call(self._jobs.ListSteps, steps_pb2.ListStepsRequest(job_ids=job_ids))
+        return [convert.step_from_pb(pb) for pb in response.steps]
 
     # ------------------------------------------------------------ nodes and partitions
 

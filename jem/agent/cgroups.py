@@ -196,8 +196,10 @@ class CgroupsV2:
     def limits_cpus(self) -> bool:
         return "cpuset" in self.controllers
 
-    def create(self, job_id: int, limits: CgroupLimits) -> JobCgroupV2:
-        path = os.path.join(self.base, f"job_{job_id}")
+    def create(self, job_id: int, limits: CgroupLimits, *, kind: str = "job") -> JobCgroupV2:
+        """The cgroup `<kind>_<job_id>`: "job" for a batch script, "steps" for a job's
+        step tasks on a node where its batch script does not run."""
+        path = os.path.join(self.base, f"{kind}_{job_id}")
         os.makedirs(path, exist_ok=True)
         if limits.mem_bytes is not None and self.limits_memory:
             _write(os.path.join(path, "memory.max"), str(limits.mem_bytes))
@@ -289,9 +291,10 @@ class CgroupsV1:
                 if not _read(os.path.join(here, key)).strip():
                     _write(os.path.join(here, key), _read(os.path.join(parent, key)).strip())
 
-    def create(self, job_id: int, limits: CgroupLimits) -> JobCgroupV1:
+    def create(self, job_id: int, limits: CgroupLimits, *, kind: str = "job") -> JobCgroupV1:
+        """As CgroupsV2.create."""
         controllers = V1_JOB_CONTROLLERS + (("devices",) if limits.denied_devices else ())
-        paths = {c: os.path.join(self.mount, c, self.name, f"job_{job_id}") for c in controllers}
+        paths = {c: os.path.join(self.mount, c, self.name, f"{kind}_{job_id}") for c in controllers}
         for path in paths.values():
             os.makedirs(path, exist_ok=True)
         node_cpuset = os.path.join(self.mount, "cpuset", self.name)

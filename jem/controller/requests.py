@@ -45,6 +45,8 @@ def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         state.jobs.commit([lifecycle.kill_job(job, JobEvent.CANCEL, now, detail=f"cancel by {identity.user}")])
         targets = _batch_node(state, job)
     _send_signal(state, job, targets, signal=0)
+    if state.steps is not None:
+        state.steps.cancel(job_id)   # its steps' tasks on the other nodes die too
     return JobState.COMPLETING
 
 
