@@ -8,8 +8,9 @@ the `address` argument, else $JEM_CONTROLLER, else the address file that
 """
 
 import os
+import time
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import grpc
 
@@ -168,6 +169,20 @@ class Client:
             raise self._error(exc) from None
         finally:
             call.cancel()
+
+    def wait_until_running(self, job_id: int, *, on_waiting: Callable[[], None] = lambda: None,
+                           quiet_s: float = 0.5, poll_s: float = 0.1) -> Job:
+        """Wait until the job leaves PENDING (running, or ended without running) and
+        return it; `on_waiting()` is called once if it still waits after `quiet_s`."""
+        t_start, has_waited = time.monotonic(), False
+        while True:
+            job = self.get_job(job_id)
+            if job.state is not JobState.PENDING:
+                return job
+            if not has_waited and time.monotonic() - t_start >= quiet_s:
+                on_waiting()
+                has_waited = True
+            time.sleep(poll_s)
 
     def list_steps(self, job_ids: Sequence[int]) -> list[Step]:
         """The steps of the given jobs, running and ended, by job and step id."""

@@ -276,7 +276,7 @@ def step_to_pb(step: Step) -> steps_pb2.Step:
     pb = steps_pb2.Step(
         job_id=step.job_id, step_id=step.step_id, name=step.name, nodes=step.nodes, n_tasks=step.n_tasks,
         n_cpus=step.n_cpus, state=STATE_TO_PB[step.state], exit_code=step.exit_code, exit_signal=step.exit_signal,
-        usage=usage_to_pb(step.usage),
+        usage=usage_to_pb(step.usage), ends_job=step.ends_job,
     )
     time_to_pb(step.start_time, pb.start_time)
     time_to_pb(step.end_time, pb.end_time)
@@ -288,7 +288,7 @@ def step_from_pb(pb: steps_pb2.Step) -> Step:
         job_id=pb.job_id, step_id=pb.step_id, name=pb.name, nodes=tuple(pb.nodes), n_tasks=pb.n_tasks,
         n_cpus=pb.n_cpus, start_time=time_from_pb(pb, "start_time") or 0.0, end_time=time_from_pb(pb, "end_time"),
         state=STATE_FROM_PB[pb.state], exit_code=pb.exit_code, exit_signal=pb.exit_signal,
-        usage=usage_from_pb(pb.usage),
+        usage=usage_from_pb(pb.usage), ends_job=pb.ends_job,
     )
 
 

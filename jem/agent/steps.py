@@ -36,6 +36,7 @@ READ_CHUNK = 65536
 POLL_S = 0.2               # how often a waiting stream checks that its caller is still there
 KILL_WAIT_S = 2.0          # SIGTERM to SIGKILL for tasks of an abandoned step
 DRAIN_S = 2.0              # how long output of an exited task's leftovers is still read
+BATCH_WAIT_S = 5.0         # how long a step waits for its job's batch launch on the batch node
 
 
 @dataclass
@@ -89,6 +90,8 @@ class StepTasks:
         """Start the order's tasks and yield their output and exits until every task
         ended; when `is_active()` turns false, kill them and stop."""
         events: queue.Queue = queue.Queue()
+        if order.job_nodes[:1] == (self._node_name,):
+            self._await_batch(order.job_id)
         batch_cgroup = self._jobs.batch_cgroup(order.job_id)
         shared = batch_cgroup is None and not self._jobs.runs(order.job_id)
         try:
@@ -104,6 +107,13 @@ class StepTasks:
         finally:
             if shared and cgroup is not None:
                 self._shared.release(order.job_id)
+
+    def _await_batch(self, job_id: int) -> None:
+        """On the batch script's node, give its launch (sent when the job started,
+        perhaps still on its way) a moment to arrive, so that the step joins its cgroup."""
+        deadline = time.monotonic() + BATCH_WAIT_S
+        while not self._jobs.runs(job_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def _start_all(self, order: TaskOrder, cgroup: JobCgroup | None,
                    events: queue.Queue) -> tuple[list[_Task], list[TaskExit]]:

@@ -50,7 +50,10 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
         layout = layout_tasks(spec, job_nodes=job.nodes, job_cpus_per_node=job.shape.per_node.cpus,
                               job_cpus_per_task=job.spec.cpus_per_task)
         step_id = state.steps.add(job_id)
-        step = Step(job_id, step_id, spec.step_name, layout.nodes, layout.n_tasks, layout.n_cpus, start_time=now)
+        # As in Slurm 22.05 without --exact, a step holds all the job's CPUs on its nodes.
+        n_cpus = len(layout.nodes) * job.shape.per_node.cpus
+        step = Step(job_id, step_id, spec.step_name, layout.nodes, layout.n_tasks, n_cpus, start_time=now,
+                    ends_job=spec.ends_job)
         orders = [(name, state.nodes.get(name).agent_address, _order(job, step, spec, i, layout.task_ids[i]))
                   for i, name in enumerate(layout.nodes)]
     try:
@@ -129,7 +132,8 @@ def _relay(state: ClusterState, node: str, address: str, order: TaskOrder, event
                         exc.code().name)
         for task_id in order.task_ids:
             if task_id not in ended:
-                events.put(TaskExit(task_id, node, exit_signal=9,
+                # Cancelled: the agent was killing it (SIGTERM first) when the call ended.
+                events.put(TaskExit(task_id, node, exit_signal=15,
                                     launch_error="" if exc.code() == grpc.StatusCode.CANCELLED
                                     else f"lost contact with node {node}: {exc.details()}"))
     finally:
@@ -144,7 +148,8 @@ def end_allocation(state: ClusterState, step: Step, *, now: float) -> None:
         if job is None or job.state is not JobState.RUNNING:
             return
         job.exit_code, job.exit_signal = step.exit_code, step.exit_signal
-        cause = JobEvent.COMPLETE if step.state is JobState.COMPLETED else JobEvent.FAIL
+        cause = {JobState.COMPLETED: JobEvent.COMPLETE, JobState.CANCELLED: JobEvent.CANCEL}.get(step.state,
+                                                                                           JobEvent.FAIL)
         state.jobs.commit([lifecycle.kill_job(job, cause, now, detail=f"step {step.step_id} ended")])
         node = state.nodes.get(job.nodes[0])
         address = node.agent_address

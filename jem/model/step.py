@@ -9,12 +9,18 @@ task when the count does not divide evenly.
 """
 
 import os
+import signal
 from dataclasses import dataclass, field
 
 from jem.model.errors import InvalidArgument, StepTooLarge
 from jem.model.job import JobUsage
 from jem.model.resources import Resources
 from jem.model.states import JobState
+
+
+# The batch script of a job made for one step (srun or `jem run` outside a job):
+# it only holds the allocation until the step ends and the controller kills it.
+ALLOCATION_SCRIPT = "#!/bin/sh\n# Holds the allocation of a step run outside a job.\nwhile :; do sleep 3600; done\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +61,6 @@ class TaskLayout:
     @property
     def n_tasks(self) -> int:
         return sum(len(ids) for ids in self.task_ids)
-
-    @property
-    def n_cpus(self) -> int:
-        return self.n_tasks * self.cpus_per_task
 
 
 def layout_tasks(spec: StepSpec, *, job_nodes: tuple[str, ...], job_cpus_per_node: int,
@@ -132,6 +134,7 @@ class Step:
     exit_code: int = 0
     exit_signal: int = 0
     usage: JobUsage = field(default_factory=JobUsage)
+    ends_job: bool = False          # the job was made for this step (srun outside a job)
 
     def finish(self, exits: list[TaskExit], *, now: float, was_cancelled: bool) -> None:
         """Fold the tasks' exits into the step's end: the highest exit code, the
@@ -142,7 +145,8 @@ class Step:
         self.usage = JobUsage(cpu_user_us=sum(e.usage.cpu_user_us for e in exits),
                               cpu_system_us=sum(e.usage.cpu_system_us for e in exits),
                               max_rss_kib=max((e.usage.max_rss_kib for e in exits), default=0))
-        if was_cancelled:
+        # Like Slurm, a task killed by SIGKILL counts as the step being killed.
+        if was_cancelled or any(e.exit_signal == signal.SIGKILL for e in exits):
             self.state = JobState.CANCELLED
         elif self.exit_code or self.exit_signal or len(exits) < self.n_tasks:
             self.state = JobState.FAILED

@@ -81,7 +81,7 @@ class TaskExit(_message.Message):
     def __init__(self, task_id: _Optional[int] = ..., node: _Optional[str] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., launch_error: _Optional[str] = ...) -> None: ...
 
 class Step(_message.Message):
-    __slots__ = ("job_id", "step_id", "name", "nodes", "n_tasks", "n_cpus", "start_time", "end_time", "state", "exit_code", "exit_signal", "usage")
+    __slots__ = ("job_id", "step_id", "name", "nodes", "n_tasks", "n_cpus", "start_time", "end_time", "state", "exit_code", "exit_signal", "usage", "ends_job")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,7 @@ class Step(_message.Message):
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     EXIT_SIGNAL_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    ENDS_JOB_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     step_id: int
     name: str
@@ -106,7 +107,8 @@ class Step(_message.Message):
     exit_code: int
     exit_signal: int
     usage: _common_pb2.JobUsage
-    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., name: _Optional[str] = ..., nodes: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., n_cpus: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ...) -> None: ...
+    ends_job: bool
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., name: _Optional[str] = ..., nodes: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., n_cpus: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., ends_job: _Optional[bool] = ...) -> None: ...
 
 class RunStepRequest(_message.Message):
     __slots__ = ("job_id", "spec")
