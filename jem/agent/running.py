@@ -349,6 +349,9 @@ class RunningJobs:
         node's failure. Returns their ids."""
         if self._cgroups is None:
             return []
+        for cgroup in self._cgroups.existing_jobs("steps").values():   # step tasks of those jobs elsewhere
+            _drain_cgroup(cgroup, exclude=None)
+            cgroup.remove()
         found = self._cgroups.existing_jobs()
         for job_id, cgroup in found.items():
             with self._lock:

@@ -134,6 +134,9 @@ class StepTasks:
                                              working_dir=order.spec.working_dir, files=files, env=env, cgroup=cgroup)
             except LaunchError as exc:
                 failed.append(TaskExit(task_id, self._node_name, exit_code=1, launch_error=str(exc)))
+                for fd in (out_r, err_r):
+                    if fd is not None:
+                        os.close(fd)
                 continue
             finally:
                 for fd in (out_w, err_w):
@@ -186,17 +189,20 @@ class StepTasks:
     def _follow(self, tasks: list[_Task], events: queue.Queue,
                 is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
         left = len(tasks)
-        while left:
-            try:
-                event = events.get(timeout=POLL_S)
-            except queue.Empty:
-                if not is_active():
-                    _kill(tasks)
-                    return
-                continue
-            if isinstance(event, TaskExit):
-                left -= 1
-            yield event
+        try:
+            while left:
+                try:
+                    event = events.get(timeout=POLL_S)
+                except queue.Empty:
+                    if not is_active():
+                        break
+                    continue
+                if isinstance(event, TaskExit):
+                    left -= 1
+                yield event
+        finally:
+            if left:   # the caller went away (or closed this stream while a message was on its way)
+                _kill(tasks)
 
 
 def _read_stream(fd: int, task_id: int, stream: int, events: queue.Queue) -> None:

@@ -14,6 +14,7 @@ job ends COMPLETED or FAILED with the step's exit code.
 
 import logging
 import queue
+import signal
 import threading
 from typing import Callable, Iterator
 
@@ -102,6 +103,9 @@ def follow_step(state: ClusterState, step: Step, orders: list[tuple[str, str, Ta
                 exits.append(event)
             yield event
     finally:
+        if left:   # the caller closed the stream while a message was on its way
+            state.steps.cancel(step.job_id, step.step_id)
+            caller_left = True
         was_cancelled = state.steps.remove(step.job_id, step.step_id) or caller_left
         step.finish(sorted(exits, key=lambda e: e.task_id), now=clock(), was_cancelled=was_cancelled)
         state.store.save_step(step)
@@ -113,8 +117,8 @@ def follow_step(state: ClusterState, step: Step, orders: list[tuple[str, str, Ta
 
 
 def _relay(state: ClusterState, node: str, address: str, order: TaskOrder, events: queue.Queue) -> None:
-    """Copy one node's task stream into `events`; a broken stream ends its tasks
-    that have not reported (as failed launches when the node never answered)."""
+    """Copy one node's task stream into `events`; a broken stream ends the tasks
+    that have not reported (killed when the call was cancelled, else failed)."""
     ended: set[int] = set()
     call = state.agents.run_step_tasks(address, order)
     try:
@@ -127,15 +131,15 @@ def _relay(state: ClusterState, node: str, address: str, order: TaskOrder, event
             else:
                 events.put(task_output_from_pb(response.output))
     except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.CANCELLED:
+        is_cancel = exc.code() == grpc.StatusCode.CANCELLED
+        if not is_cancel:
             log.warning("step tasks lost job_id=%d step=%d node=%s code=%s", order.job_id, order.step_id, node,
                         exc.code().name)
-        for task_id in order.task_ids:
-            if task_id not in ended:
-                # Cancelled: the agent was killing it (SIGTERM first) when the call ended.
-                events.put(TaskExit(task_id, node, exit_signal=15,
-                                    launch_error="" if exc.code() == grpc.StatusCode.CANCELLED
-                                    else f"lost contact with node {node}: {exc.details()}"))
+        for task_id in sorted(set(order.task_ids) - ended):
+            # Cancelled: the agent was killing it (SIGTERM first) when the call ended.
+            events.put(TaskExit(task_id, node, exit_signal=int(signal.SIGTERM)) if is_cancel else
+                       TaskExit(task_id, node, exit_code=1, launch_error=f"lost contact with node {node}: "
+                                                                         f"{exc.details()}"))
     finally:
         events.put(_NODE_DONE)
 

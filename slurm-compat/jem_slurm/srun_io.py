@@ -66,7 +66,9 @@ def exit_status(exit_code: int, exit_signal: int, launch_error: str) -> str | No
 
 
 def id_ranges(ids: list[int]) -> str:
-    """>>> id_ranges([0, 1, 2, 5])
+    """Task ids as srun lists them.
+
+    >>> id_ranges([5, 0, 1, 2])
     '0-2,5'
     """
     parts, ids = [], sorted(ids)
