@@ -73,6 +73,10 @@ def _step_spec(settings: dict, argv: list[str], *, inside: bool, ends_job: bool)
     n_tasks = settings.get("ntasks", 0)
     if inside and not n_tasks and "nodes" not in settings and os.environ.get("SLURM_NTASKS", "").isdigit():
         n_tasks = int(os.environ["SLURM_NTASKS"])   # srun's input variable, set by sbatch -n
+    job_nodes = os.environ.get("SLURM_JOB_NUM_NODES", "")
+    if inside and n_tasks and "nodes" not in settings and job_nodes.isdigit() and n_tasks < int(job_nodes):
+        print(f"{PROG}: Warning: can't run {n_tasks} processes on {job_nodes} nodes, setting nnodes to {n_tasks}",
+              file=sys.stderr)
     return StepSpec(
         argv=tuple(argv), n_tasks=n_tasks, n_nodes=settings.get("nodes", 0),
         cpus_per_task=settings.get("cpus_per_task", 0), n_tasks_per_node=settings.get("ntasks_per_node", 0),
