@@ -10,7 +10,7 @@ the `address` argument, else $JEM_CONTROLLER, else the address file that
 import os
 import time
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import grpc
 
@@ -23,7 +23,8 @@ from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
-from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc
+from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 ADDRESS_FILE = "controller.addr"
 
@@ -166,6 +167,47 @@ class Client:
                 raise self._error(exc) from None
         finally:
             call.cancel()
+
+    # ------------------------------------------------------------ job steps
+
+    def run_step(self, job_id: int, spec: StepSpec) -> Iterator[Step | TaskOutput | TaskExit]:
+        """Run a step in a running job: the step (RUNNING), then its tasks' output and
+        exits as they come, then the ended step. Closing the iterator early (or an
+        exception in the caller's loop) cancels the call, which kills the step."""
+        request = steps_pb2.RunStepRequest(job_id=job_id, spec=convert.step_spec_to_pb(spec))
+        call = self._jobs.RunStep(request, metadata=self._metadata)
+        try:
+            for response in call:
+                kind = response.WhichOneof("item")
+                if kind == "output":
+                    yield convert.task_output_from_pb(response.output)
+                elif kind == "exit":
+                    yield convert.task_exit_from_pb(response.exit)
+                else:
+                    yield convert.step_from_pb(response.step)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+        finally:
+            call.cancel()
+
+    def wait_until_running(self, job_id: int, *, on_waiting: Callable[[], None] = lambda: None,
+                           quiet_s: float = 0.5, poll_s: float = 0.1) -> Job:
+        """Wait until the job leaves PENDING (running, or ended without running) and
+        return it; `on_waiting()` is called once if it still waits after `quiet_s`."""
+        t_start, has_waited = time.monotonic(), False
+        while True:
+            job = self.get_job(job_id)
+            if job.state is not JobState.PENDING:
+                return job
+            if not has_waited and time.monotonic() - t_start >= quiet_s:
+                on_waiting()
+                has_waited = True
+            time.sleep(poll_s)
+
+    def list_steps(self, job_ids: Sequence[int]) -> list[Step]:
+        """The steps of the given jobs, running and ended, by job and step id."""
+        response = self._call(self._jobs.ListSteps, steps_pb2.ListStepsRequest(job_ids=job_ids))
+        return [convert.step_from_pb(pb) for pb in response.steps]
 
     # ------------------------------------------------------------ nodes and partitions
 

@@ -21,7 +21,8 @@ from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
-from jem.v1 import admin_pb2, agent_pb2, common_pb2
+from jem.model.step import Step, StepSpec, TaskExit, TaskOrder, TaskOutput
+from jem.v1 import admin_pb2, agent_pb2, common_pb2, steps_pb2
 
 # ---------------------------------------------------------------- enums by name
 
@@ -259,3 +260,81 @@ def share_row_from_pb(pb: admin_pb2.ShareAssociation) -> ShareRow:
     return ShareRow(account=pb.account, user=pb.user, depth=pb.depth, raw_shares=pb.raw_shares,
                     norm_shares=pb.norm_shares, raw_usage=pb.raw_usage, effective_usage=pb.effective_usage,
                     level_fs=pb.level_fs, factor=pb.fairshare)
+
+
+# ---------------------------------------------------------------- job steps
+
+
+def step_spec_to_pb(spec: StepSpec) -> steps_pb2.StepSpec:
+    return steps_pb2.StepSpec(
+        argv=spec.argv, n_tasks=spec.n_tasks, n_nodes=spec.n_nodes, cpus_per_task=spec.cpus_per_task,
+        n_tasks_per_node=spec.n_tasks_per_node, name=spec.name, stdout_pattern=spec.stdout_pattern,
+        stderr_pattern=spec.stderr_pattern, environment=spec.environment, working_dir=spec.working_dir,
+        ends_job=spec.ends_job,
+    )
+
+
+def step_spec_from_pb(pb: steps_pb2.StepSpec) -> StepSpec:
+    return StepSpec(
+        argv=tuple(pb.argv), n_tasks=pb.n_tasks, n_nodes=pb.n_nodes, cpus_per_task=pb.cpus_per_task,
+        n_tasks_per_node=pb.n_tasks_per_node, name=pb.name, stdout_pattern=pb.stdout_pattern,
+        stderr_pattern=pb.stderr_pattern, environment=dict(pb.environment), working_dir=pb.working_dir,
+        ends_job=pb.ends_job,
+    )
+
+
+def step_to_pb(step: Step) -> steps_pb2.Step:
+    pb = steps_pb2.Step(
+        job_id=step.job_id, step_id=step.step_id, name=step.name, nodes=step.nodes, n_tasks=step.n_tasks,
+        n_cpus=step.n_cpus, state=STATE_TO_PB[step.state], exit_code=step.exit_code, exit_signal=step.exit_signal,
+        usage=usage_to_pb(step.usage), ends_job=step.ends_job,
+    )
+    time_to_pb(step.start_time, pb.start_time)
+    time_to_pb(step.end_time, pb.end_time)
+    return pb
+
+
+def step_from_pb(pb: steps_pb2.Step) -> Step:
+    return Step(
+        job_id=pb.job_id, step_id=pb.step_id, name=pb.name, nodes=tuple(pb.nodes), n_tasks=pb.n_tasks,
+        n_cpus=pb.n_cpus, start_time=time_from_pb(pb, "start_time") or 0.0, end_time=time_from_pb(pb, "end_time"),
+        state=STATE_FROM_PB[pb.state], exit_code=pb.exit_code, exit_signal=pb.exit_signal,
+        usage=usage_from_pb(pb.usage), ends_job=pb.ends_job,
+    )
+
+
+def task_output_to_pb(output: TaskOutput) -> steps_pb2.TaskOutput:
+    return steps_pb2.TaskOutput(task_id=output.task_id, stream=output.stream, data=output.data)
+
+
+def task_output_from_pb(pb: steps_pb2.TaskOutput) -> TaskOutput:
+    return TaskOutput(pb.task_id, pb.stream, pb.data)
+
+
+def task_exit_to_pb(exit: TaskExit) -> steps_pb2.TaskExit:
+    return steps_pb2.TaskExit(task_id=exit.task_id, node=exit.node, exit_code=exit.exit_code,
+                              exit_signal=exit.exit_signal, usage=usage_to_pb(exit.usage),
+                              launch_error=exit.launch_error)
+
+
+def task_exit_from_pb(pb: steps_pb2.TaskExit) -> TaskExit:
+    return TaskExit(pb.task_id, pb.node, exit_code=pb.exit_code, exit_signal=pb.exit_signal,
+                    usage=usage_from_pb(pb.usage), launch_error=pb.launch_error)
+
+
+def task_order_to_pb(order: TaskOrder) -> steps_pb2.StepTasksRequest:
+    return steps_pb2.StepTasksRequest(
+        job_id=order.job_id, step_id=order.step_id, spec=step_spec_to_pb(order.spec), user=order.user,
+        uid=order.uid, gid=order.gid, task_ids=order.task_ids, step_nodes=order.step_nodes,
+        job_nodes=order.job_nodes, n_tasks=order.n_tasks, alloc=resources_to_pb(order.alloc),
+        cpu_ids=order.cpu_ids, gpu_ids=order.gpu_ids, job_name=order.job_name,
+    )
+
+
+def task_order_from_pb(pb: steps_pb2.StepTasksRequest) -> TaskOrder:
+    return TaskOrder(
+        job_id=pb.job_id, step_id=pb.step_id, spec=step_spec_from_pb(pb.spec), user=pb.user, uid=pb.uid,
+        gid=pb.gid, task_ids=tuple(pb.task_ids), step_nodes=tuple(pb.step_nodes), job_nodes=tuple(pb.job_nodes),
+        n_tasks=pb.n_tasks, alloc=resources_from_pb(pb.alloc), cpu_ids=tuple(pb.cpu_ids),
+        gpu_ids=tuple(pb.gpu_ids), job_name=pb.job_name,
+    )

@@ -196,8 +196,10 @@ class CgroupsV2:
     def limits_cpus(self) -> bool:
         return "cpuset" in self.controllers
 
-    def create(self, job_id: int, limits: CgroupLimits) -> JobCgroupV2:
-        path = os.path.join(self.base, f"job_{job_id}")
+    def create(self, job_id: int, limits: CgroupLimits, *, kind: str = "job") -> JobCgroupV2:
+        """The cgroup `<kind>_<job_id>`: "job" for a batch script, "steps" for a job's
+        step tasks on a node where its batch script does not run."""
+        path = os.path.join(self.base, f"{kind}_{job_id}")
         os.makedirs(path, exist_ok=True)
         if limits.mem_bytes is not None and self.limits_memory:
             _write(os.path.join(path, "memory.max"), str(limits.mem_bytes))
@@ -207,8 +209,10 @@ class CgroupsV2:
             _write(os.path.join(path, "cpuset.cpus"), ",".join(map(str, limits.cpu_ids)))
         return JobCgroupV2(path)
 
-    def existing_jobs(self) -> dict[int, JobCgroupV2]:
-        return {job_id: JobCgroupV2(os.path.join(self.base, f"job_{job_id}")) for job_id in _job_dirs(self.base)}
+    def existing_jobs(self, kind: str = "job") -> dict[int, JobCgroupV2]:
+        """The `<kind>_<id>` cgroups there are, by job id."""
+        return {job_id: JobCgroupV2(os.path.join(self.base, f"{kind}_{job_id}"))
+                for job_id in _job_dirs(self.base, kind)}
 
     def remove_base(self) -> None:
         """Remove the node directory and the empty levels above it, up to the root."""
@@ -289,9 +293,10 @@ class CgroupsV1:
                 if not _read(os.path.join(here, key)).strip():
                     _write(os.path.join(here, key), _read(os.path.join(parent, key)).strip())
 
-    def create(self, job_id: int, limits: CgroupLimits) -> JobCgroupV1:
+    def create(self, job_id: int, limits: CgroupLimits, *, kind: str = "job") -> JobCgroupV1:
+        """As CgroupsV2.create."""
         controllers = V1_JOB_CONTROLLERS + (("devices",) if limits.denied_devices else ())
-        paths = {c: os.path.join(self.mount, c, self.name, f"job_{job_id}") for c in controllers}
+        paths = {c: os.path.join(self.mount, c, self.name, f"{kind}_{job_id}") for c in controllers}
         for path in paths.values():
             os.makedirs(path, exist_ok=True)
         node_cpuset = os.path.join(self.mount, "cpuset", self.name)
@@ -307,11 +312,12 @@ class CgroupsV1:
                 _write(memsw, str(limits.mem_bytes))
         return JobCgroupV1(paths)
 
-    def existing_jobs(self) -> dict[int, JobCgroupV1]:
+    def existing_jobs(self, kind: str = "job") -> dict[int, JobCgroupV1]:
+        """The `<kind>_<id>` cgroups there are, by job id."""
         base = os.path.join(self.mount, "freezer", self.name)
         found = {}
-        for job_id in _job_dirs(base):
-            paths = {c: os.path.join(self.mount, c, self.name, f"job_{job_id}") for c in V1_CONTROLLERS}
+        for job_id in _job_dirs(base, kind):
+            paths = {c: os.path.join(self.mount, c, self.name, f"{kind}_{job_id}") for c in V1_CONTROLLERS}
             found[job_id] = JobCgroupV1({c: p for c, p in paths.items() if os.path.isdir(p)} | {"freezer": paths["freezer"]})
         return found
 
@@ -333,12 +339,13 @@ def _device_rule(path: str) -> str:
     return f"{kind} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} rwm"
 
 
-def _job_dirs(base: str) -> list[int]:
+def _job_dirs(base: str, kind: str) -> list[int]:
     try:
         names = os.listdir(base)
     except OSError:
         return []
-    return sorted(int(n[4:]) for n in names if n.startswith("job_") and n[4:].isdigit())
+    prefix = kind + "_"
+    return sorted(int(n[len(prefix):]) for n in names if n.startswith(prefix) and n[len(prefix):].isdigit())
 
 
 Cgroups = CgroupsV1 | CgroupsV2

@@ -23,6 +23,7 @@ from jem.agent.reporter import Reporter
 from jem.agent.resources import detect_capacity, detect_cgroup_mode, gpu_device_files
 from jem.agent.running import RunningJobs
 from jem.agent.service import AgentServicer
+from jem.agent.steps import StepTasks
 from jem.convert import identity_to_metadata, report_to_pb, resources_to_pb
 from jem.model.execution import JobEnd, JobReport
 from jem.model.identity import local_identity
@@ -75,8 +76,10 @@ class Agent:
                                 else gpu_device_files(), cgroups=self.cgroups)
         self.health = (HealthCheck(options.health_check, interval_s=options.health_interval_s)
                        if options.health_check else None)
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-rpc"))
-        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(self.jobs), self._server)
+        # A step's task stream holds a worker for the step's duration.
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"))
+        self.steps = StepTasks(node_name=options.name, jobs=self.jobs)
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(self.jobs, self.steps), self._server)
         self._stopping = threading.Event()
         self._heartbeat_interval_s = 5.0
         self.address = ""

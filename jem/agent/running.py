@@ -25,7 +25,6 @@ gets the lowest free slots the agent knows of.
 import collections
 import logging
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -37,28 +36,17 @@ from typing import Callable
 import psutil
 
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup
+from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
 from jem.agent.environment import job_environment
 from jem.model.execution import JobEnd, JobReport, Launch
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
 from jem.model.job import JobUsage
+from jem.model.resources import Resources
 
 log = logging.getLogger(__name__)
 
 REMEMBERED_JOBS = 100_000   # ended job ids kept to refuse duplicate launches
-_SETPRIV = shutil.which("setpriv")   # util-linux; without it the child of the fork changes user
 DRAIN_TIMEOUT_S = 10.0      # wait for a killed job's last process to go
-# The first (and only) program the agent starts for a job, already as the user:
-# when asked, it waits until the agent has put it in the job's cgroup (the agent
-# writes "go" on its stdin; a closed pipe means the agent gave up or died), then
-# changes to the working directory, opens the job's files with the user's own
-# permissions (an agent running as root must not open them: `-o /etc/shadow`
-# would be honoured), and becomes the script.
-_JOB_START = ("d=$1 i=$2 o=$3 e=$4 s=$5; shift 5; "
-              "if [ \"$s\" = 1 ]; then read -r go; [ \"$go\" = go ] || exit 1; fi; cd -- \"$d\" || exit 1; "
-              "if [ \"$e\" = \"$o\" ]; then exec \"$@\" <\"$i\" >\"$o\" 2>&1; "
-              "else exec \"$@\" <\"$i\" >\"$o\" 2>\"$e\"; fi")
-
-
 @dataclass
 class RunningJob:
     launch: Launch
@@ -75,10 +63,6 @@ class RunningJob:
         if self.cgroup is not None:
             return self.cgroup.signal_all(signum)
         return _signal_tree(self.process.pid, signum)
-
-
-class LaunchError(Exception):
-    """The job could not be started; the message says why (reported as LAUNCH_FAILED)."""
 
 
 class RunningJobs:
@@ -234,28 +218,48 @@ class RunningJobs:
     def _make_cgroup(self, launch: Launch, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> JobCgroup | None:
         if self._cgroups is None:
             return None
-        cpu_ids = tuple(sorted({self._machine_cpus[s % len(self._machine_cpus)] for s in cpu_slots})) or None
-        mem = launch.alloc.mem_mib * 1024 * 1024 if launch.alloc.mem_mib > 0 else None
-        denied = tuple(d for i, d in enumerate(self._gpu_devices) if i not in gpu_slots)
         try:
-            return self._cgroups.create(launch.job_id, CgroupLimits(cpu_ids=cpu_ids, mem_bytes=mem,
-                                                                    denied_devices=denied))
+            return self._cgroups.create(launch.job_id, self._limits(launch.alloc, cpu_slots, gpu_slots))
         except OSError as exc:
             raise LaunchError(f"cannot create the job's cgroup: {exc}") from None
 
+    def _limits(self, alloc: Resources, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> CgroupLimits:
+        cpu_ids = tuple(sorted({self._machine_cpus[s % len(self._machine_cpus)] for s in cpu_slots})) or None
+        mem = alloc.mem_mib * 1024 * 1024 if alloc.mem_mib > 0 else None
+        denied = tuple(d for i, d in enumerate(self._gpu_devices) if i not in gpu_slots)
+        return CgroupLimits(cpu_ids=cpu_ids, mem_bytes=mem, denied_devices=denied)
+
+    # ------------------------------------------------------------ for job steps
+
+    @property
+    def spawn_lock(self) -> threading.Lock:
+        """Held around every start of a user's program on this node (see __init__)."""
+        return self._spawn_lock
+
+    def batch_cgroup(self, job_id: int) -> JobCgroup | None:
+        """The cgroup of the job's batch script when it runs here (None otherwise or without cgroups)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        return job.cgroup if job is not None else None
+
+    def runs(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._jobs
+
+    def step_cgroup(self, job_id: int, alloc: Resources, cpu_slots: tuple[int, ...],
+                    gpu_slots: tuple[int, ...]) -> JobCgroup | None:
+        """A cgroup (`steps_<id>`) holding the job's resources on this node, for step
+        tasks where its batch script does not run; None without cgroups."""
+        if self._cgroups is None:
+            return None
+        try:
+            return self._cgroups.create(job_id, self._limits(alloc, cpu_slots, gpu_slots), kind="steps")
+        except OSError as exc:
+            raise LaunchError(f"cannot create the step's cgroup: {exc}") from None
+
     def _spawn(self, launch: Launch, cgroup: JobCgroup | None, gpu_slots: tuple[int, ...]) -> subprocess.Popen:
         spec = launch.spec
-        user_entry = _passwd(launch.uid)
-        if self._is_root and (launch.uid, launch.gid) != (os.getuid(), os.getgid()):
-            if user_entry is None:
-                raise LaunchError(f"user {launch.user} (uid {launch.uid}) does not exist on node {self._node_name}")
-            run_as = {"user": launch.uid, "group": launch.gid,
-                      "extra_groups": os.getgrouplist(user_entry.pw_name, launch.gid)}
-        elif launch.uid != os.getuid():  # not root: only our own user's jobs
-            raise LaunchError(f"agent on {self._node_name} runs as uid {os.getuid()} and cannot run jobs of "
-                              f"uid {launch.uid}")
-        else:
-            run_as = {}
+        credentials = credentials_for(launch.uid, launch.gid, launch.user, node_name=self._node_name)
         if not os.path.isdir(spec.working_dir):
             raise LaunchError(f"working directory {spec.working_dir} does not exist on {self._node_name}")
         script_path = self._write_script(launch)
@@ -264,48 +268,19 @@ class RunningJobs:
         default_stdout = DEFAULT_ARRAY_STDOUT if launch.array_job_id else DEFAULT_STDOUT
         stdout_path = os.path.join(spec.working_dir, expand_pattern(spec.stdout_pattern or default_stdout, values))
         stderr_path = (os.path.join(spec.working_dir, expand_pattern(spec.stderr_pattern, values))
-                       if spec.stderr_pattern else None)
-        env = job_environment(launch, node_name=self._node_name, user_entry=user_entry)
+                       if spec.stderr_pattern else stdout_path)
+        env = job_environment(launch, node_name=self._node_name, user_entry=credentials.entry)
         if launch.alloc.gpus:
             env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, gpu_slots))
-        argv = ["/bin/sh", "-c", _JOB_START, "jem-job-start", spec.working_dir, spec.stdin_path or os.devnull,
-                stdout_path, stderr_path or stdout_path, "1" if cgroup is not None else "0",
-                script_path, *spec.script_args]
         # What the start-up shell itself says (a file it cannot open) lands in the spool.
-        if run_as and _SETPRIV:
-            # Drop to the user in a small exec'd helper rather than in the child of
-            # this (large, threaded) process: subprocess can then use vfork, which
-            # costs a fraction of a fork.
-            argv = [_SETPRIV, f"--reuid={run_as['user']}", f"--regid={run_as['group']}",
-                    f"--groups={','.join(map(str, run_as['extra_groups']))}", "--", *argv]
-            run_as = {}
-        go_read, go_write = os.pipe() if cgroup is not None else (subprocess.DEVNULL, None)
-        try:
-            with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
-                try:
-                    process = subprocess.Popen(argv, cwd="/", stdin=go_read, stdout=launch_errors,
-                                               stderr=launch_errors, env=env, start_new_session=True,
-                                               close_fds=True, **run_as)
-                except OSError as exc:
-                    self._remove_spool(launch.job_id)
-                    raise LaunchError(f"cannot start job: {exc.strerror or exc}") from None
-            if cgroup is not None:
-                self._confine(process, cgroup, go_write)
-        finally:
-            if go_write is not None:
-                os.close(go_read)
-                os.close(go_write)
-        return process
-
-    def _confine(self, process: subprocess.Popen, cgroup: JobCgroup, go_write: int) -> None:
-        """Move the waiting start-up shell into the job's cgroup, then let it go on."""
-        try:
-            cgroup.attach(process.pid)
-        except OSError as exc:
-            process.kill()  # closing the pipe unanswered would stop it too; be sure
-            process.wait()
-            raise LaunchError(f"cannot move the job into its cgroup: {exc}") from None
-        os.write(go_write, b"go\n")
+        with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
+            files = StartFiles(spec.stdin_path, stdout_path, stderr_path, launch_errors, launch_errors)
+            try:
+                return start_confined([script_path, *spec.script_args], credentials=credentials,
+                                      working_dir=spec.working_dir, files=files, env=env, cgroup=cgroup)
+            except LaunchError:
+                self._remove_spool(launch.job_id)
+                raise
 
     def _write_script(self, launch: Launch) -> str:
         job_dir = os.path.join(self._spool_dir, f"job{launch.job_id}")
@@ -376,6 +351,9 @@ class RunningJobs:
         node's failure. Returns their ids."""
         if self._cgroups is None:
             return []
+        for cgroup in self._cgroups.existing_jobs("steps").values():   # step tasks of those jobs elsewhere
+            _drain_cgroup(cgroup, exclude=None)
+            cgroup.remove()
         found = self._cgroups.existing_jobs()
         for job_id, cgroup in found.items():
             with self._lock:
@@ -409,13 +387,6 @@ def _drain_cgroup(cgroup: JobCgroup, *, exclude: int | None) -> int:
         time.sleep(0.01)
     log.warning("job processes survive SIGKILL cgroup=%s", cgroup.path)
     return killed
-
-
-def _passwd(uid: int) -> pwd.struct_passwd | None:
-    try:
-        return pwd.getpwuid(uid)
-    except KeyError:
-        return None
 
 
 def _signal_group(pgid: int, signum: int) -> int:

@@ -1,15 +1,18 @@
-"""AgentService servicer: the controller's launch and signal requests."""
+"""AgentService servicer: the controller's launch, signal and step requests."""
 
 import grpc
 
 from jem.agent.running import RunningJobs
-from jem.convert import launch_from_pb
-from jem.v1 import agent_pb2, agent_pb2_grpc
+from jem.agent.steps import StepTasks
+from jem.convert import launch_from_pb, task_exit_to_pb, task_order_from_pb, task_output_to_pb
+from jem.model.step import TaskExit
+from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
-    def __init__(self, jobs: RunningJobs):
+    def __init__(self, jobs: RunningJobs, steps: StepTasks):
         self._jobs = jobs
+        self._steps = steps
 
     def LaunchJobs(self, request, context):
         accepted = []
@@ -23,3 +26,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         if n is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
         return agent_pb2.SignalJobResponse(n_processes=n)
+
+    def RunStepTasks(self, request, context):
+        for event in self._steps.run(task_order_from_pb(request), context.is_active):
+            if isinstance(event, TaskExit):
+                yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(event))
+            else:
+                yield steps_pb2.StepTasksResponse(output=task_output_to_pb(event))

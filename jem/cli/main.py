@@ -26,8 +26,8 @@ def _command_modules(argv: list[str]) -> tuple:
     if argv[:1] == ["sim"] and not {"-h", "--help"} & set(argv[1:]):
         from jem.cli import sim
         return (sim,)
-    from jem.cli import cluster, daemons, jobs, nodes, shares, sim, slurmpath, submit
-    return (cluster, daemons, submit, jobs, nodes, slurmpath, shares, sim)
+    from jem.cli import cluster, daemons, jobs, nodes, shares, sim, slurmpath, steps, submit
+    return (cluster, daemons, submit, jobs, steps, nodes, slurmpath, shares, sim)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

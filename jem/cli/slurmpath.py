@@ -1,7 +1,7 @@
 """`jem slurm-path`: make (or refresh) a directory of Slurm-named commands and print it.
 
 The directory (DIR/slurm-bin under the state dir) holds one small executable per
-command (sbatch, squeue, scancel, sinfo, scontrol, sacct), each running this
+command (sbatch, squeue, scancel, sinfo, scontrol, sacct, srun), each running this
 interpreter's `jem_slurm.<command>`. Nothing is put on PATH: the user asks for
 it with `export PATH="$(jem slurm-path):$PATH"`, so a real Slurm is never shadowed
 by accident.
@@ -13,7 +13,7 @@ import sys
 
 from jem.model import defaults
 
-COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct")
+COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun")
 MAX_SHEBANG = 120  # older kernels cut #! lines at 127 bytes
 
 

@@ -1,4 +1,4 @@
-"""gRPC links from the controller to node agents: launch and signal jobs.
+"""gRPC links from the controller to node agents: launch and signal jobs, run step tasks.
 
 Calls are asynchronous (futures) so the scheduling loop never waits on an
 agent; a failed launch is handed to `on_launch_error`. A failure does not say
@@ -12,8 +12,9 @@ from typing import Callable
 
 import grpc
 
-from jem.convert import launch_to_pb
+from jem.convert import launch_to_pb, task_order_to_pb
 from jem.model.execution import Launch
+from jem.model.step import TaskOrder
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,12 @@ class AgentLinks:
                 log.warning("signal failed node=%s job_id=%d signal=%d error=%s", node_name, job_id, signal, error)
 
         future.add_done_callback(done)
+
+    def run_step_tasks(self, address: str, order: TaskOrder):
+        """Start a step's tasks on one node: the streaming call (iterate it for
+        StepTasksResponse messages; `cancel()` kills the tasks). No timeout: a step
+        runs as long as its tasks do."""
+        return self._stub(address).RunStepTasks(task_order_to_pb(order), metadata=self._metadata)
 
     def close(self) -> None:
         with self._lock:

@@ -6,10 +6,13 @@ import time
 from jem.controller import requests
 from jem.controller.interceptors import current_identity
 from jem.controller.state import ClusterState
+from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
-from jem.convert import STATE_FROM_PB, STATE_TO_PB, job_to_pb, spec_from_pb, time_to_pb
+from jem.convert import (STATE_FROM_PB, STATE_TO_PB, job_to_pb, spec_from_pb, step_spec_from_pb, step_to_pb,
+                         task_exit_to_pb, task_output_to_pb, time_to_pb)
 from jem.model.errors import InvalidArgument, JobNotFound
-from jem.v1 import jobs_pb2, jobs_pb2_grpc
+from jem.model.step import Step, TaskExit
+from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -78,6 +81,22 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = requests.update_job(self._state, request.job_id, current_identity(), now=self._clock(), **fields)
         with self._state.lock:
             return jobs_pb2.UpdateJobResponse(job=job_to_pb(job))
+
+    def RunStep(self, request, context):
+        spec = step_spec_from_pb(request.spec)
+        step, orders = start_step(self._state, request.job_id, spec, current_identity(), now=self._clock())
+        yield steps_pb2.RunStepResponse(step=step_to_pb(step))
+        for event in follow_step(self._state, step, orders, spec, is_active=context.is_active, clock=self._clock):
+            if isinstance(event, Step):
+                yield steps_pb2.RunStepResponse(step=step_to_pb(event))
+            elif isinstance(event, TaskExit):
+                yield steps_pb2.RunStepResponse(exit=task_exit_to_pb(event))
+            else:
+                yield steps_pb2.RunStepResponse(output=task_output_to_pb(event))
+
+    def ListSteps(self, request, context):
+        steps = self._state.store.list_steps(list(request.job_ids))
+        return steps_pb2.ListStepsResponse(steps=[step_to_pb(step) for step in steps])
 
     def WatchJobs(self, request, context):
         bus = self._state.bus

@@ -43,6 +43,7 @@ def end_event_for(job: Job, report: JobReport) -> tuple[JobEvent, JobReason]:
     return JobEvent.COMPLETE, JobReason.NONE
 
 
+_STEP_RESULTS = (JobEvent.COMPLETE, JobEvent.FAIL)   # kill causes owed by steps.end_allocation
 _REASON_OF_CAUSE = {JobEvent.TIMEOUT: JobReason.TIME_LIMIT, JobEvent.NODE_FAIL: JobReason.NODE_FAIL}
 
 
@@ -71,11 +72,18 @@ def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport],
                     job, cluster_default=state.config.cluster.requeue_on_node_failure):
                 changes.append(lifecycle.requeue_job(job, state.nodes, now, f"node {node_name} shut down"))
                 continue
+            # A job ended for its step (srun outside a job) keeps the step's exit code.
+            exit_code, exit_signal = ((job.exit_code, job.exit_signal) if job.kill_cause in _STEP_RESULTS
+                                      else (report.exit_code, report.exit_signal))
             changes.append(lifecycle.end_job(
-                job, event, state.nodes, report.end_time or now, exit_code=report.exit_code,
-                exit_signal=report.exit_signal, usage=report.usage, reason=reason, detail=report.detail,
+                job, event, state.nodes, report.end_time or now, exit_code=exit_code,
+                exit_signal=exit_signal, usage=report.usage, reason=reason, detail=report.detail,
             ))
         state.jobs.commit(changes)
+        for change in changes:
+            if state.steps is not None and change.job.state.is_terminal:
+                state.steps.cancel(change.job.job_id)   # steps on its other nodes end with it
+                state.steps.forget_job(change.job.job_id)
     if changes:
         state.wake_scheduler()
     return len(reports)

@@ -118,6 +118,8 @@ def requeue_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
         state.jobs.commit([lifecycle.kill_job(job, JobEvent.REQUEUE, now, detail=f"requeue by {identity.user}")])
         targets = _batch_node(state, job)
     _send_signal(state, job, targets, signal=0)
+    if state.steps is not None:
+        state.steps.cancel(job_id)   # its steps' tasks on the other nodes die too
     return JobState.COMPLETING
 
 

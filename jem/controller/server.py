@@ -26,6 +26,7 @@ from jem.controller.loop import SchedulingLoop
 from jem.controller.node_service import NodeServicer
 from jem.controller.nodes import NodeTable
 from jem.controller.state import ClusterState
+from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
 from jem.convert import identity_to_metadata
 from jem.model import defaults
@@ -37,7 +38,15 @@ from jem.v1 import admin_pb2_grpc, agent_pb2_grpc, jobs_pb2_grpc
 log = logging.getLogger(__name__)
 
 ADDRESS_FILE = "controller.addr"
-MAX_RPC_THREADS = 32
+MAX_RPC_THREADS = 256   # a WatchJobs or RunStep stream holds one for its whole life
+
+
+def _end_lost_steps(store: SqliteStore, now: float) -> None:
+    """Steps a previous controller was following when it stopped: their streams broke
+    with it, so their agents killed the tasks. They end CANCELLED."""
+    for step in store.running_steps():
+        step.finish([], now=now, was_cancelled=True)
+        store.save_step(step)
 
 
 class Controller:
@@ -56,6 +65,8 @@ class Controller:
             config=config, store=store, jobs=JobTable(store, bus), nodes=NodeTable(config, store), bus=bus,
             agents=AgentLinks(identity_to_metadata(local_identity())),
         )
+        self.state.steps = StepTable(store.next_step_id)
+        _end_lost_steps(store, now)
         n_jobs = self.state.jobs.load(ended_after=now - config.scheduler.min_job_age_s)
         for job in self.state.jobs.live():
             self.state.nodes.allocate(job.nodes, job.shape.per_node, job.job_id, cpu_ids=job.cpu_ids,

@@ -11,6 +11,7 @@ from typing import Callable
 from jem.controller.agents import AgentLinks
 from jem.controller.jobtable import JobTable
 from jem.controller.nodes import NodeTable
+from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
 from jem.model.config import Config
 from jem.model.partition import Partition
@@ -29,6 +30,7 @@ class ClusterState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     wake_scheduler: Callable[[], None] = lambda: None
     usage: Usage | None = None    # fair-share usage, charged by the scheduling loop (under `lock`)
+    steps: StepTable | None = None   # the running job steps (set by the controller)
 
     @property
     def partitions(self) -> tuple[Partition, ...]:

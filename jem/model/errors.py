@@ -137,6 +137,14 @@ class LimitExceeded(JemError):
     grpc_code = "RESOURCE_EXHAUSTED"
 
 
+class StepTooLarge(JemError):
+    """A step asks for more tasks, CPUs or nodes than its job's allocation holds."""
+
+    reason = "StepTooLarge"
+    message = "More processors requested than permitted"
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
 class StaleDecision(JemError):
     """Live state changed under a scheduling decision; the loop re-plans."""
 

@@ -1,7 +1,7 @@
 """Slurm's file-name patterns for a job's stdout and stderr (sbatch -o/-e).
 
 Replacements: %j job id, %x job name, %u user, %A array master id, %a array
-task id, %N first node's name, %n node index, %t task id, %s step, %% a
+task id, %N first node's name, %n node index, %t task id, %s step, %J job.step, %% a
 literal percent. A number between % and the letter zero-pads numbers (%4j).
 """
 
@@ -12,7 +12,7 @@ NO_ARRAY_TASK = 4294967294  # what Slurm substitutes for %a outside an array
 DEFAULT_STDOUT = "slurm-%j.out"
 DEFAULT_ARRAY_STDOUT = "slurm-%A_%a.out"
 
-_PATTERN = re.compile(r"%(\d*)([jxuAaNntsk%])")
+_PATTERN = re.compile(r"%(\d*)([jJxuAaNntsk%])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,8 @@ def expand_pattern(pattern: str, values: PatternValues) -> str:
         "n": values.node_index,
         "t": values.task_id,
     }
-    texts = {"x": values.job_name, "u": values.user, "N": values.node, "s": values.step}
+    texts = {"x": values.job_name, "u": values.user, "N": values.node, "s": values.step,
+             "J": f"{values.job_id}.{values.step}"}
 
     def replace(match: re.Match) -> str:
         width, key = match.group(1), match.group(2)

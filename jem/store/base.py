@@ -10,6 +10,7 @@ from typing import Protocol, Sequence
 from jem.model.job import Job
 from jem.model.partition import Partition
 from jem.model.states import JobEvent
+from jem.model.step import Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,18 @@ class Store(Protocol):
 
     def save_partitions(self, partitions: Sequence[Partition]) -> None:
         """Record the partitions in force (replaces the previous set)."""
+
+    def save_step(self, step: Step) -> None:
+        """Store a job step (insert, or replace the record of the same job and step id)."""
+
+    def list_steps(self, job_ids: Sequence[int]) -> list[Step]:
+        """The steps of the given jobs, ordered by job and step id."""
+
+    def next_step_id(self, job_id: int) -> int:
+        """One more than the job's highest step id (0 for a job without steps)."""
+
+    def running_steps(self) -> list[Step]:
+        """Steps recorded as RUNNING (after a controller restart: steps it lost)."""
 
     def close(self) -> None:
         """Release the database."""

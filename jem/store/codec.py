@@ -11,6 +11,7 @@ from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.states import JobEvent, JobState
+from jem.model.step import Step
 
 
 def job_to_json(job: Job) -> str:
@@ -41,3 +42,15 @@ def job_from_json(job_id: int, text: str) -> Job:
         array_pending=tuple(data.pop("array_pending", ())),
         **data,
     )
+
+
+def step_to_json(step: Step) -> str:
+    data = asdict(step)
+    data["state"] = step.state.value
+    return json.dumps(data, separators=(",", ":"))
+
+
+def step_from_json(text: str) -> Step:
+    data = json.loads(text)
+    return Step(**(data | {"nodes": tuple(data["nodes"]), "state": JobState(data["state"]),
+                           "usage": JobUsage(**data["usage"])}))

@@ -16,7 +16,8 @@ from typing import Sequence
 from jem.model.job import Job
 from jem.model.partition import Partition
 from jem.store.base import EventRecord, JobChange, NodeRecord
-from jem.store.codec import job_from_json, job_to_json
+from jem.model.step import Step
+from jem.store.codec import job_from_json, job_to_json, step_from_json, step_to_json
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,6 +45,13 @@ CREATE TABLE IF NOT EXISTS nodes (
     name        TEXT PRIMARY KEY,
     is_drained  INTEGER NOT NULL,
     reason      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+    job_id  INTEGER NOT NULL REFERENCES jobs(job_id),
+    step_id INTEGER NOT NULL,
+    state   TEXT NOT NULL,
+    record  TEXT NOT NULL,
+    PRIMARY KEY (job_id, step_id)
 );
 CREATE TABLE IF NOT EXISTS partitions (
     name    TEXT PRIMARY KEY,
@@ -156,6 +164,34 @@ class SqliteStore:
                 "INSERT INTO partitions (name, record) VALUES (?, ?)",
                 [(p.name, json.dumps(asdict(p))) for p in partitions],
             )
+
+    def save_step(self, step: Step) -> None:
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT INTO steps (job_id, step_id, state, record) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(job_id, step_id) DO UPDATE SET state = excluded.state, record = excluded.record",
+                (step.job_id, step.step_id, step.state.value, step_to_json(step)),
+            )
+
+    def list_steps(self, job_ids: Sequence[int]) -> list[Step]:
+        if not job_ids:
+            return []
+        marks = ", ".join("?" * len(job_ids))
+        with self._lock:
+            rows = self._db.execute(f"SELECT record FROM steps WHERE job_id IN ({marks}) ORDER BY job_id, step_id",
+                                    list(job_ids)).fetchall()
+        return [step_from_json(record) for (record,) in rows]
+
+    def next_step_id(self, job_id: int) -> int:
+        with self._lock:
+            (last,) = self._db.execute("SELECT MAX(step_id) FROM steps WHERE job_id = ?", (job_id,)).fetchone()
+        return 0 if last is None else last + 1
+
+    def running_steps(self) -> list[Step]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM steps WHERE state = 'RUNNING' ORDER BY job_id, step_id"
+                                    ).fetchall()
+        return [step_from_json(record) for (record,) in rows]
 
     def _insert_event(self, job_id: int, time: float, event: str, state: str, detail: str) -> int:
         (seq,) = self._db.execute(

@@ -5,6 +5,7 @@ import grpc
 import warnings
 
 from jem.v1 import agent_pb2 as jem_dot_v1_dot_agent__pb2
+from jem.v1 import steps_pb2 as jem_dot_v1_dot_steps__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -48,6 +49,11 @@ class AgentServiceStub:
                 request_serializer=jem_dot_v1_dot_agent__pb2.SignalJobRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_agent__pb2.SignalJobResponse.FromString,
                 _registered_method=True)
+        self.RunStepTasks = channel.unary_stream(
+                '/jem.v1.AgentService/RunStepTasks',
+                request_serializer=jem_dot_v1_dot_steps__pb2.StepTasksRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_steps__pb2.StepTasksResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -72,6 +78,15 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunStepTasks(self, request, context):
+        """RunStepTasks runs a step's tasks on this node, confined to the job's cgroup,
+        and streams their output and exits until all have ended; cancelling the call
+        kills them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -84,6 +99,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.SignalJob,
                     request_deserializer=jem_dot_v1_dot_agent__pb2.SignalJobRequest.FromString,
                     response_serializer=jem_dot_v1_dot_agent__pb2.SignalJobResponse.SerializeToString,
+            ),
+            'RunStepTasks': grpc.unary_stream_rpc_method_handler(
+                    servicer.RunStepTasks,
+                    request_deserializer=jem_dot_v1_dot_steps__pb2.StepTasksRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_steps__pb2.StepTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -143,6 +163,33 @@ class AgentService:
             '/jem.v1.AgentService/SignalJob',
             jem_dot_v1_dot_agent__pb2.SignalJobRequest.SerializeToString,
             jem_dot_v1_dot_agent__pb2.SignalJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunStepTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/jem.v1.AgentService/RunStepTasks',
+            jem_dot_v1_dot_steps__pb2.StepTasksRequest.SerializeToString,
+            jem_dot_v1_dot_steps__pb2.StepTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ import grpc
 import warnings
 
 from jem.v1 import jobs_pb2 as jem_dot_v1_dot_jobs__pb2
+from jem.v1 import steps_pb2 as jem_dot_v1_dot_steps__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -83,6 +84,16 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_jobs__pb2.WatchJobsRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.WatchJobsResponse.FromString,
                 _registered_method=True)
+        self.RunStep = channel.unary_stream(
+                '/jem.v1.JobService/RunStep',
+                request_serializer=jem_dot_v1_dot_steps__pb2.RunStepRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_steps__pb2.RunStepResponse.FromString,
+                _registered_method=True)
+        self.ListSteps = channel.unary_unary(
+                '/jem.v1.JobService/ListSteps',
+                request_serializer=jem_dot_v1_dot_steps__pb2.ListStepsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_steps__pb2.ListStepsResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -156,6 +167,24 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunStep(self, request, context):
+        """RunStep runs a step in a running job and streams its output and task exits
+        until the step ends; cancelling the call kills the step. NOT_FOUND,
+        PERMISSION_DENIED (only the job's owner or root), FAILED_PRECONDITION when the
+        job is not running, RESOURCE_EXHAUSTED when the step asks for more than the
+        allocation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSteps(self, request, context):
+        """ListSteps returns the steps of the given jobs, running and ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -203,6 +232,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.WatchJobs,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.WatchJobsRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.WatchJobsResponse.SerializeToString,
+            ),
+            'RunStep': grpc.unary_stream_rpc_method_handler(
+                    servicer.RunStep,
+                    request_deserializer=jem_dot_v1_dot_steps__pb2.RunStepRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_steps__pb2.RunStepResponse.SerializeToString,
+            ),
+            'ListSteps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSteps,
+                    request_deserializer=jem_dot_v1_dot_steps__pb2.ListStepsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_steps__pb2.ListStepsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -451,6 +490,60 @@ class JobService:
             '/jem.v1.JobService/WatchJobs',
             jem_dot_v1_dot_jobs__pb2.WatchJobsRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.WatchJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/jem.v1.JobService/RunStep',
+            jem_dot_v1_dot_steps__pb2.RunStepRequest.SerializeToString,
+            jem_dot_v1_dot_steps__pb2.RunStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSteps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/ListSteps',
+            jem_dot_v1_dot_steps__pb2.ListStepsRequest.SerializeToString,
+            jem_dot_v1_dot_steps__pb2.ListStepsResponse.FromString,
             options,
             channel_credentials,
             insecure,

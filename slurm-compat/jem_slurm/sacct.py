@@ -1,6 +1,6 @@
 """sacct: JEM's job history (the store's ended jobs and the live queue) in Slurm's accounting columns.
 
-Rows are the allocation and its batch step (`-X` for allocations only).
+Rows are the allocation, its batch step and its srun steps (`-X` for allocations only).
 Selection follows sacct: the caller's own jobs unless -a or -u, jobs that
 overlap the window -S..-E (default: since midnight; no window with -j),
 then states (-s), names, partitions and accounts.
@@ -128,6 +128,19 @@ def _select(args: dict, client, now: float) -> list:
 
 
 
+def _has_batch(steps) -> bool:
+    """Whether the job ran a batch script of its own (not one made by srun to hold its step)."""
+    return not any(step.ends_job for step in steps)
+
+
+def _rows(job, now: float, steps: list, *, with_steps: bool) -> list:
+    return sacct_fields.rows_for(job, now, with_steps=with_steps, steps=steps, has_batch=_has_batch(steps))
+
+
+def _job_json(job, now: float, steps: list) -> dict:
+    return sacct_fields.job_as_json(job, now, steps, has_batch=_has_batch(steps))
+
+
 def _sacct(argv: list[str]) -> int:
     found, operands = OPTIONS.parse(argv, stop_at_operand=False)
     args: dict = {}
@@ -153,15 +166,22 @@ def _sacct(argv: list[str]) -> int:
         sacct_fields.LONG_FORMAT if "long" in args else sacct_fields.DEFAULT_FORMAT)
     columns = _columns(fmt)
     now = time.time()
+    with_steps = "allocations" not in args
     with connect() as client:
         jobs = _select(args, client, now)
+        started = [j.job_id for j in jobs if j.start_time is not None]
+        steps_of: dict[int, list] = {}
+        if (with_steps or "json" in args) and started:
+            for step in client.list_steps(started):
+                steps_of.setdefault(step.job_id, []).append(step)
     if "json" in args:
         print(json.dumps({"meta": {"plugin": {"type": "openapi/dbv0.0.38", "name": "JEM slurm-compat"},
                                    "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5},
                                              "release": "22.05.8"}},
-                          "errors": [], "jobs": [sacct_fields.job_as_json(j, now) for j in jobs]}, indent=2))
+                          "errors": [], "jobs": [_job_json(j, now, steps_of.get(j.job_id, [])) for j in jobs]},
+                         indent=2))
         return 0
-    rows = [row for job in jobs for row in sacct_fields.rows_for(job, now, with_steps="allocations" not in args)]
+    rows = [row for job in jobs for row in _rows(job, now, steps_of.get(job.job_id, []), with_steps=with_steps)]
     delimiter = args.get("delimiter", "|")
     is_parsable = "parsable" in args or "parsable2" in args
     trail = delimiter if "parsable" in args else ""

@@ -173,3 +173,19 @@ def test_jem_down_leaves_no_process(tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert processes_mentioning(state_dir) == []
     assert not os.path.exists(os.path.join(state_dir, "env"))
+
+
+def test_jem_run_makes_a_job_for_its_step_and_jem_steps_lists_it(local_cluster, tmp_path):
+    env = {k: v for k, v in local_cluster["env"].items() if not k.startswith(("SLURM_", "JEM_JOB"))}
+    result = jem("run", "-n", "2", "-l", "--", "sh", "-c", "echo task $SLURM_PROCID; exit 5", env=env,
+                 cwd=str(tmp_path), check=False)
+    assert result.returncode == 5
+    assert sorted(result.stdout.splitlines()) == ["0: task 0", "1: task 1"]
+    assert "task 0 on n1: exit code 5" in result.stderr
+    job = json.loads(jem("jobs", "--all", "--json", env=env).stdout)["jobs"][-1]
+    steps = json.loads(jem("steps", str(job["job_id"]), "--json", env=env).stdout)["steps"]
+    assert [(s["step_id"], s["name"], s["state"], s["exit_code"], s["n_tasks"], s["ends_job"]) for s in steps] == [
+        (0, "sh", "FAILED", 5, 2, True)]
+    table = jem("steps", str(job["job_id"]), env=env).stdout.splitlines()
+    assert table[0].split() == ["STEPID", "NAME", "STATE", "EXIT", "TASKS", "CPUS", "NODES", "START", "ELAPSED"]
+    assert table[1].split()[:5] == [f"{job['job_id']}.0", "sh", "FAILED", "5:0", "2"]

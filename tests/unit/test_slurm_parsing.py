@@ -8,8 +8,8 @@ import pytest
 from jem_slurm import getopt, sbatch_options
 from jem_slurm.command import Failure
 
-MODULES = ["jem_slurm.layout", "jem_slurm.sbatch_options", "jem_slurm.sacct_fields", "jem_slurm.states",
-           "jem_slurm.times"]
+MODULES = ["jem_slurm.layout", "jem_slurm.sbatch_options", "jem_slurm.sacct_fields", "jem_slurm.srun_io",
+           "jem_slurm.states", "jem_slurm.times"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,260 @@
+"""The tasks of job steps on this node: started as the job's user inside the
+job's cgroup, their output streamed back (or written to files), their exits
+reported, and all of them killed when the caller goes away.
+
+Where the job's batch script runs here, tasks join its cgroup (the job's limits
+hold for the script and its steps together, and a cancel or the end of the job
+kills them with it). Elsewhere the step gets a `steps_<job>` cgroup holding the
+job's resources on this node, shared by the job's concurrent steps here and
+removed after the last. Each task runs in a session of its own, so whatever a
+task leaves behind is killed with its process group when it exits.
+"""
+
+import logging
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import hostlist
+
+from jem.agent.cgroups import JobCgroup
+from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
+from jem.agent.environment import tasks_per_node_text
+from jem.agent.running import RunningJobs
+from jem.model.filenames import PatternValues, expand_pattern
+from jem.model.job import JobUsage
+from jem.model.step import TaskExit, TaskOrder, TaskOutput
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 65536
+POLL_S = 0.2               # how often a waiting stream checks that its caller is still there
+KILL_WAIT_S = 2.0          # SIGTERM to SIGKILL for tasks of an abandoned step
+DRAIN_S = 2.0              # how long output of an exited task's leftovers is still read
+BATCH_WAIT_S = 5.0         # how long a step waits for its job's batch launch on the batch node
+
+
+@dataclass
+class _Task:
+    task_id: int
+    process: subprocess.Popen
+    readers: list[threading.Thread] = field(default_factory=list)
+
+
+class _SharedCgroups:
+    """The `steps_<job>` cgroups of this node, counted by the steps using them."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users: dict[int, tuple[JobCgroup, int]] = {}
+
+    def acquire(self, job_id: int, make: Callable[[], JobCgroup | None]) -> JobCgroup | None:
+        with self._lock:
+            held = self._users.get(job_id)
+            if held is None:
+                cgroup = make()
+                if cgroup is None:
+                    return None
+                held = (cgroup, 0)
+            self._users[job_id] = (held[0], held[1] + 1)
+            return held[0]
+
+    def release(self, job_id: int) -> None:
+        with self._lock:
+            cgroup, count = self._users[job_id]
+            if count > 1:
+                self._users[job_id] = (cgroup, count - 1)
+                return
+            del self._users[job_id]
+        cgroup.signal_all(signal.SIGKILL)
+        deadline = time.monotonic() + DRAIN_S
+        while cgroup.pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cgroup.remove()
+
+
+class StepTasks:
+    """Runs the tasks of steps on this node (one `run` per step and node)."""
+
+    def __init__(self, *, node_name: str, jobs: RunningJobs):
+        self._node_name = node_name
+        self._jobs = jobs
+        self._shared = _SharedCgroups()
+
+    def run(self, order: TaskOrder, is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
+        """Start the order's tasks and yield their output and exits until every task
+        ended; when `is_active()` turns false, kill them and stop."""
+        events: queue.Queue = queue.Queue()
+        if order.job_nodes[:1] == (self._node_name,):
+            self._await_batch(order.job_id)
+        batch_cgroup = self._jobs.batch_cgroup(order.job_id)
+        shared = batch_cgroup is None and not self._jobs.runs(order.job_id)
+        try:
+            cgroup = batch_cgroup if not shared else self._shared.acquire(
+                order.job_id, lambda: self._jobs.step_cgroup(order.job_id, order.alloc, order.cpu_ids, order.gpu_ids))
+        except LaunchError as exc:
+            yield from (TaskExit(t, self._node_name, exit_code=1, launch_error=str(exc)) for t in order.task_ids)
+            return
+        try:
+            tasks, failed = self._start_all(order, cgroup, events)
+            yield from failed
+            yield from self._follow(tasks, events, is_active)
+        finally:
+            if shared and cgroup is not None:
+                self._shared.release(order.job_id)
+
+    def _await_batch(self, job_id: int) -> None:
+        """On the batch script's node, give its launch (sent when the job started,
+        perhaps still on its way) a moment to arrive, so that the step joins its cgroup."""
+        deadline = time.monotonic() + BATCH_WAIT_S
+        while not self._jobs.runs(job_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _start_all(self, order: TaskOrder, cgroup: JobCgroup | None,
+                   events: queue.Queue) -> tuple[list[_Task], list[TaskExit]]:
+        tasks, failed = [], []
+        try:
+            credentials = credentials_for(order.uid, order.gid, order.user, node_name=self._node_name)
+        except LaunchError as exc:
+            return [], [TaskExit(t, self._node_name, exit_code=1, launch_error=str(exc)) for t in order.task_ids]
+        for local_id, task_id in enumerate(order.task_ids):
+            env = task_environment(order, node_name=self._node_name, local_id=local_id, task_id=task_id)
+            out_r, out_w = os.pipe() if order.spec.is_streamed else (None, None)
+            is_err_streamed = order.spec.is_streamed and not order.spec.stderr_pattern
+            err_r, err_w = os.pipe() if is_err_streamed else (None, None)
+            files = self._files(order, task_id, out_w, err_w)
+            try:
+                with self._jobs.spawn_lock:
+                    process = start_confined(list(order.spec.argv), credentials=credentials,
+                                             working_dir=order.spec.working_dir, files=files, env=env, cgroup=cgroup)
+            except LaunchError as exc:
+                failed.append(TaskExit(task_id, self._node_name, exit_code=1, launch_error=str(exc)))
+                for fd in (out_r, err_r):
+                    if fd is not None:
+                        os.close(fd)
+                continue
+            finally:
+                for fd in (out_w, err_w):
+                    if fd is not None:
+                        os.close(fd)
+            task = _Task(task_id, process)
+            for stream, fd in ((1, out_r), (2, err_r)):
+                if fd is not None:
+                    reader = threading.Thread(target=_read_stream, args=(fd, task_id, stream, events), daemon=True,
+                                              name=f"step-{order.job_id}.{order.step_id}-t{task_id}-{stream}")
+                    reader.start()
+                    task.readers.append(reader)
+            threading.Thread(target=self._wait, args=(task, events), daemon=True).start()
+            tasks.append(task)
+        return tasks, failed
+
+    def _files(self, order: TaskOrder, task_id: int, out_w: int | None, err_w: int | None) -> StartFiles:
+        """The task's files: pipes where output is streamed, else the expanded
+        patterns (without --error, stderr goes where stdout goes, as in Slurm)."""
+        spec = order.spec
+        values = PatternValues(order.job_id, order.job_name, order.user, self._node_name,
+                               node_index=order.step_nodes.index(self._node_name), task_id=task_id,
+                               step=str(order.step_id))
+
+        def path(pattern: str) -> str:
+            return os.path.join(spec.working_dir, expand_pattern(pattern, values)) if pattern else ""
+
+        stdout_path = path(spec.stdout_pattern)
+        stderr_path = path(spec.stderr_pattern) or stdout_path
+        return StartFiles("", stdout_path, stderr_path, subprocess.DEVNULL if out_w is None else out_w,
+                          subprocess.DEVNULL if err_w is None else err_w)
+
+    def _wait(self, task: _Task, events: queue.Queue) -> None:
+        pid = task.process.pid
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        try:
+            os.killpg(pid, signal.SIGKILL)   # what the task left in its session dies with it
+        except (ProcessLookupError, PermissionError):
+            pass
+        _, status, rusage = os.wait4(pid, 0)
+        task.process.returncode = os.waitstatus_to_exitcode(status)
+        for reader in task.readers:
+            reader.join(DRAIN_S)
+        usage = JobUsage(cpu_user_us=int(rusage.ru_utime * 1e6), cpu_system_us=int(rusage.ru_stime * 1e6),
+                         max_rss_kib=rusage.ru_maxrss)
+        events.put(TaskExit(task.task_id, self._node_name,
+                            exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0,
+                            exit_signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0, usage=usage))
+
+    def _follow(self, tasks: list[_Task], events: queue.Queue,
+                is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
+        left = len(tasks)
+        try:
+            while left:
+                try:
+                    event = events.get(timeout=POLL_S)
+                except queue.Empty:
+                    if not is_active():
+                        break
+                    continue
+                if isinstance(event, TaskExit):
+                    left -= 1
+                yield event
+        finally:
+            if left:   # the caller went away (or closed this stream while a message was on its way)
+                _kill(tasks)
+
+
+def _read_stream(fd: int, task_id: int, stream: int, events: queue.Queue) -> None:
+    try:
+        while data := os.read(fd, READ_CHUNK):
+            events.put(TaskOutput(task_id, stream, data))
+    finally:
+        os.close(fd)
+
+
+def _kill(tasks: list[_Task]) -> None:
+    """SIGTERM every task's session now, SIGKILL what is left after KILL_WAIT_S."""
+    def signal_all(signum: int) -> None:
+        for task in tasks:
+            if task.process.returncode is None:
+                try:
+                    os.killpg(task.process.pid, signum)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    signal_all(signal.SIGCONT)
+    signal_all(signal.SIGTERM)
+    timer = threading.Timer(KILL_WAIT_S, signal_all, args=(signal.SIGKILL,))
+    timer.daemon = True
+    timer.start()
+
+
+def task_environment(order: TaskOrder, *, node_name: str, local_id: int, task_id: int) -> dict[str, str]:
+    """The environment of one task: the step's (the caller's) plus the variables srun
+    sets for each task (man srun, OUTPUT ENVIRONMENT VARIABLES), each with a JEM_ twin."""
+    env = dict(order.spec.environment)
+    step_nodes = hostlist.collect_hostlist(list(order.step_nodes))
+    node_index = order.step_nodes.index(node_name)
+    per_node = tasks_per_node_text(order.n_tasks, len(order.step_nodes))   # the block layout of layout_tasks
+    slurm = {
+        "JOB_ID": str(order.job_id), "JOBID": str(order.job_id), "JOB_NAME": order.job_name,
+        "JOB_NODELIST": hostlist.collect_hostlist(list(order.job_nodes)),
+        "JOB_NUM_NODES": str(len(order.job_nodes)),
+        "STEP_ID": str(order.step_id), "STEPID": str(order.step_id),
+        "STEP_NODELIST": step_nodes, "STEP_NUM_NODES": str(len(order.step_nodes)),
+        "STEP_NUM_TASKS": str(order.n_tasks), "STEP_TASKS_PER_NODE": per_node,
+        "NODELIST": step_nodes, "NNODES": str(len(order.step_nodes)), "TASKS_PER_NODE": per_node,
+        "NTASKS": str(order.n_tasks), "NPROCS": str(order.n_tasks),
+        "PROCID": str(task_id), "LOCALID": str(local_id), "NODEID": str(node_index),
+        "GTIDS": ",".join(map(str, order.task_ids)),
+        "CPUS_PER_TASK": str(order.spec.cpus_per_task or int(env.get("SLURM_CPUS_PER_TASK", "1") or 1)),
+    }
+    for key, value in slurm.items():
+        env["SLURM_" + key] = value
+        env["JEM_" + key] = value
+    env["SLURMD_NODENAME"] = env["JEM_NODENAME"] = node_name
+    if order.gpu_ids:
+        env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, order.gpu_ids))
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env
