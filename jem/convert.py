@@ -208,7 +208,7 @@ def launch_to_pb(launch: Launch) -> agent_pb2.JobLaunch:
         nodes=launch.nodes, alloc=resources_to_pb(launch.alloc), time_limit_s=launch.time_limit_s or 0,
         kill_wait_s=launch.kill_wait_s, submit_dir=launch.submit_dir, cluster_name=launch.cluster_name,
         n_tasks=launch.n_tasks, cpu_ids=launch.cpu_ids, gpu_ids=launch.gpu_ids, array_job_id=launch.array_job_id,
-        array_task_id=launch.array_task_id,
+        array_task_id=launch.array_task_id, restart_count=launch.restart_count,
     )
 
 
@@ -218,7 +218,7 @@ def launch_from_pb(pb: agent_pb2.JobLaunch) -> Launch:
         alloc=resources_from_pb(pb.alloc), n_tasks=pb.n_tasks, time_limit_s=pb.time_limit_s or None,
         kill_wait_s=pb.kill_wait_s, submit_dir=pb.submit_dir, cluster_name=pb.cluster_name,
         cpu_ids=tuple(pb.cpu_ids), gpu_ids=tuple(pb.gpu_ids), array_job_id=pb.array_job_id,
-        array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
+        array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None, restart_count=pb.restart_count,
     )
 
 
@@ -227,6 +227,8 @@ def report_to_pb(report: JobReport) -> agent_pb2.JobReport:
         job_id=report.job_id, has_ended=report.has_ended, exit_code=report.exit_code,
         exit_signal=report.exit_signal, usage=usage_to_pb(report.usage), detail=report.detail,
     )
+    if report.restart_count is not None:
+        pb.restart_count = report.restart_count
     if report.end is not None:
         pb.end = END_TO_PB[report.end]
     time_to_pb(report.start_time, pb.start_time)
@@ -239,6 +241,7 @@ def report_from_pb(pb: agent_pb2.JobReport) -> JobReport:
         job_id=pb.job_id, has_ended=pb.has_ended, end=END_FROM_PB.get(pb.end), exit_code=pb.exit_code,
         exit_signal=pb.exit_signal, start_time=time_from_pb(pb, "start_time"),
         end_time=time_from_pb(pb, "end_time"), usage=usage_from_pb(pb.usage), detail=pb.detail,
+        restart_count=pb.restart_count if pb.HasField("restart_count") else None,
     )
 
 
@@ -327,7 +330,8 @@ def task_order_to_pb(order: TaskOrder) -> steps_pb2.StepTasksRequest:
         job_id=order.job_id, step_id=order.step_id, spec=step_spec_to_pb(order.spec), user=order.user,
         uid=order.uid, gid=order.gid, task_ids=order.task_ids, step_nodes=order.step_nodes,
         job_nodes=order.job_nodes, n_tasks=order.n_tasks, alloc=resources_to_pb(order.alloc),
-        cpu_ids=order.cpu_ids, gpu_ids=order.gpu_ids, job_name=order.job_name,
+        cpu_ids=order.cpu_ids, gpu_ids=order.gpu_ids, job_name=order.job_name, array_job_id=order.array_job_id,
+        array_task_id=order.array_task_id,
     )
 
 
@@ -336,5 +340,6 @@ def task_order_from_pb(pb: steps_pb2.StepTasksRequest) -> TaskOrder:
         job_id=pb.job_id, step_id=pb.step_id, spec=step_spec_from_pb(pb.spec), user=pb.user, uid=pb.uid,
         gid=pb.gid, task_ids=tuple(pb.task_ids), step_nodes=tuple(pb.step_nodes), job_nodes=tuple(pb.job_nodes),
         n_tasks=pb.n_tasks, alloc=resources_from_pb(pb.alloc), cpu_ids=tuple(pb.cpu_ids),
-        gpu_ids=tuple(pb.gpu_ids), job_name=pb.job_name,
+        gpu_ids=tuple(pb.gpu_ids), job_name=pb.job_name, array_job_id=pb.array_job_id,
+        array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
     )

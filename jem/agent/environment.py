@@ -76,6 +76,8 @@ def job_environment(launch: Launch, *, node_name: str, user_entry: pwd.struct_pa
         slurm["NTASKS_PER_NODE"] = str(spec.n_tasks_per_node)
     if launch.alloc.gpus:
         slurm["GPUS_ON_NODE"] = str(launch.alloc.gpus)
+    if launch.restart_count:
+        slurm["RESTART_COUNT"] = str(launch.restart_count)
     if launch.array_job_id and launch.array_task_id is not None:
         array = accepted_array(spec.array)
         slurm.update({

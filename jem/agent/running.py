@@ -81,7 +81,9 @@ class RunningJobs:
         self._clock = clock
         self._lock = threading.Lock()
         self._jobs: dict[int, RunningJob] = {}
-        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
+        # job id -> the latest run (restart count) launched here: each run starts once,
+        # and a requeued job's next run starts even where an earlier one ran.
+        self._seen: collections.OrderedDict[int, int] = collections.OrderedDict()
         # Kills that arrived before their launch (the two RPCs race): the launch is
         # then reported as killed without running anything.
         self._killed_early: set[int] = set()
@@ -99,15 +101,17 @@ class RunningJobs:
             return sorted(self._jobs)
 
     def launch(self, launch: Launch) -> None:
-        """Start `launch` unless this agent has seen the job before."""
+        """Start `launch` unless this agent has started this run of the job before."""
         with self._lock:
             if self._is_closed:
                 self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.NODE_SHUTDOWN,
-                                       detail="the node's agent is shutting down"))
+                                       detail="the node's agent is shutting down",
+                                       restart_count=launch.restart_count))
                 return
-            if launch.job_id in self._seen:
+            if self._seen.get(launch.job_id, -1) >= launch.restart_count:
                 return
-            self._seen[launch.job_id] = None
+            self._seen[launch.job_id] = launch.restart_count
+            self._seen.move_to_end(launch.job_id)
             if len(self._seen) > REMEMBERED_JOBS:
                 self._seen.popitem(last=False)
             killed_early = launch.job_id in self._killed_early
@@ -120,7 +124,8 @@ class RunningJobs:
         if killed_early:
             self._release(cpu_slots, gpu_slots)
             self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.KILLED, start_time=t_start,
-                                   end_time=t_start, detail="killed before it started"))
+                                   end_time=t_start, detail="killed before it started",
+                                   restart_count=launch.restart_count))
             return
         cgroup = None
         try:
@@ -136,7 +141,8 @@ class RunningJobs:
                 self._launching.discard(launch.job_id)
                 self._killed_early.discard(launch.job_id)
             self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1,
-                                   start_time=t_start, end_time=self._clock(), detail=str(exc)))
+                                   start_time=t_start, end_time=self._clock(), detail=str(exc),
+                                   restart_count=launch.restart_count))
             return
         job = RunningJob(launch, process, t_start, cgroup, cpu_slots, gpu_slots)
         with self._lock:
@@ -340,7 +346,7 @@ class RunningJobs:
                   exit_code, exit_signal, leftovers)
         self._report(JobReport(job.launch.job_id, has_ended=True, end=end, exit_code=exit_code,
                                exit_signal=exit_signal, start_time=job.start_time, end_time=t_end, usage=usage,
-                               detail=detail))
+                               detail=detail, restart_count=job.launch.restart_count))
         # Only now is the job gone: whoever waits for no running jobs finds its report queued.
         with self._lock:
             self._jobs.pop(job.launch.job_id, None)
@@ -357,7 +363,7 @@ class RunningJobs:
         found = self._cgroups.existing_jobs()
         for job_id, cgroup in found.items():
             with self._lock:
-                self._seen[job_id] = None
+                self._seen.setdefault(job_id, -1)   # its run is unknown: block none
             _drain_cgroup(cgroup, exclude=None)
             cgroup.remove()
             now = self._clock()

@@ -159,7 +159,8 @@ class StepTasks:
         spec = order.spec
         values = PatternValues(order.job_id, order.job_name, order.user, self._node_name,
                                node_index=order.step_nodes.index(self._node_name), task_id=task_id,
-                               step=str(order.step_id))
+                               step=str(order.step_id), array_job_id=order.array_job_id or None,
+                               array_task_id=order.array_task_id)
 
         def path(pattern: str) -> str:
             return os.path.join(spec.working_dir, expand_pattern(pattern, values)) if pattern else ""

@@ -185,7 +185,7 @@ class SchedulingLoop:
             kill_wait_s=self._state.config.scheduler.kill_wait_s, submit_dir=job.spec.working_dir,
             cluster_name=self._state.config.cluster.name,
             cpu_ids=job.cpu_ids[0] if job.cpu_ids else (), gpu_ids=job.gpu_ids[0] if job.gpu_ids else (),
-            array_job_id=job.array_job_id, array_task_id=job.array_task_id,
+            array_job_id=job.array_job_id, array_task_id=job.array_task_id, restart_count=job.restart_count,
         )
 
     def check_nodes(self) -> None:

@@ -59,7 +59,8 @@ def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport],
                     state.nodes.mark_unreachable(node_name, address=node.agent_address, why="agent shut down")
         for report in reports:
             job = state.jobs.find(report.job_id)
-            if job is None or not job.is_live or not job.nodes or job.nodes[0] != node_name:
+            if (job is None or not job.is_live or not job.nodes or job.nodes[0] != node_name
+                    or report.restart_count not in (None, job.restart_count)):
                 log.debug("stale report ignored job_id=%d node=%s", report.job_id, node_name)
                 continue
             if not report.has_ended:

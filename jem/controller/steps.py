@@ -72,6 +72,7 @@ def _order(job: Job, step: Step, spec: StepSpec, node_index: int, task_ids: tupl
         task_ids=task_ids, step_nodes=step.nodes, job_nodes=job.nodes, n_tasks=step.n_tasks,
         alloc=job.shape.per_node, cpu_ids=job.cpu_ids[node_index] if job.cpu_ids else (),
         gpu_ids=job.gpu_ids[node_index] if job.gpu_ids else (), job_name=job.spec.name,
+        array_job_id=job.array_job_id, array_task_id=job.array_task_id,
     )
 
 

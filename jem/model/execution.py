@@ -28,6 +28,7 @@ class Launch:
     gpu_ids: tuple[int, ...] = ()     # the GPU indices on this node
     array_job_id: int = 0             # an array task's array id (SLURM_ARRAY_JOB_ID); 0 outside arrays
     array_task_id: int | None = None  # an array task's index (SLURM_ARRAY_TASK_ID)
+    restart_count: int = 0            # which run of the job this is (requeues before it)
 
 
 class JobEnd(enum.Enum):
@@ -54,3 +55,4 @@ class JobReport:
     end_time: float | None = None
     usage: JobUsage = field(default_factory=JobUsage)
     detail: str = ""
+    restart_count: int | None = None   # the run it is about; None: unknown (applies to the live run)

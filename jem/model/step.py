@@ -172,3 +172,5 @@ class TaskOrder:
     cpu_ids: tuple[int, ...] = ()
     gpu_ids: tuple[int, ...] = ()
     job_name: str = ""
+    array_job_id: int = 0               # the job's array (%A), 0 outside arrays
+    array_task_id: int | None = None    # the job's index in it (%a)

@@ -31,7 +31,7 @@ JOB_END_LAUNCH_FAILED: JobEnd
 JOB_END_NODE_SHUTDOWN: JobEnd
 
 class JobLaunch(_message.Message):
-    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id")
+    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "restart_count")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class JobLaunch(_message.Message):
     GPU_IDS_FIELD_NUMBER: _ClassVar[int]
     ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ARRAY_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: _common_pb2.JobSpec
     user: str
@@ -64,7 +65,8 @@ class JobLaunch(_message.Message):
     gpu_ids: _containers.RepeatedScalarFieldContainer[int]
     array_job_id: int
     array_task_id: int
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ...) -> None: ...
+    restart_count: int
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., restart_count: _Optional[int] = ...) -> None: ...
 
 class LaunchJobsRequest(_message.Message):
     __slots__ = ("launches",)
@@ -95,7 +97,7 @@ class SignalJobResponse(_message.Message):
     def __init__(self, n_processes: _Optional[int] = ...) -> None: ...
 
 class JobReport(_message.Message):
-    __slots__ = ("job_id", "has_ended", "end", "exit_code", "exit_signal", "start_time", "end_time", "usage", "detail")
+    __slots__ = ("job_id", "has_ended", "end", "exit_code", "exit_signal", "start_time", "end_time", "usage", "detail", "restart_count")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     HAS_ENDED_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +107,7 @@ class JobReport(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     has_ended: bool
     end: JobEnd
@@ -114,7 +117,8 @@ class JobReport(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     usage: _common_pb2.JobUsage
     detail: str
-    def __init__(self, job_id: _Optional[int] = ..., has_ended: _Optional[bool] = ..., end: _Optional[_Union[JobEnd, str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., detail: _Optional[str] = ...) -> None: ...
+    restart_count: int
+    def __init__(self, job_id: _Optional[int] = ..., has_ended: _Optional[bool] = ..., end: _Optional[_Union[JobEnd, str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., detail: _Optional[str] = ..., restart_count: _Optional[int] = ...) -> None: ...
 
 class RegisterNodeRequest(_message.Message):
     __slots__ = ("name", "agent_address", "capacity", "running_job_ids", "cgroup_mode", "boot_id")
