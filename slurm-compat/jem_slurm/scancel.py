@@ -129,6 +129,8 @@ def _scancel(argv: list[str]) -> int:
                 print(f"{PROG}: {'Terminating' if not signum else 'Signal ' + str(signum) + ' to'} job {label}",
                       file=sys.stderr)
             try:
+                if "interactive" in args and not _confirmed(client, job_id):
+                    continue
                 client.cancel(job_id, signal=signum, array_task_ids=task_ids)
             except JemError as exc:
                 if exc.reason == "ControllerUnreachable":
@@ -139,6 +141,14 @@ def _scancel(argv: list[str]) -> int:
                 if not is_ignored:
                     status = 1
     return status
+
+
+def _confirmed(client, job_id: int) -> bool:
+    """scancel -i: ask on stdout, read the answer from stdin (y or yes)."""
+    job = client.get_job(job_id)
+    print(f"Cancel job_id={job.label} name={job.spec.name} partition={job.spec.partition} [y/n]? ", end="",
+          flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def main(argv: list[str] | None = None) -> int:

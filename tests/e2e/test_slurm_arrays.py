@@ -75,3 +75,13 @@ def test_dependency_reason_and_errors_in_slurms_words(cluster):
         assert (result.returncode, result.stderr) == (
             1, "sbatch: error: Batch job submission failed: Invalid job array specification\n"), bad
     assert not os.path.exists(os.path.join(cluster["root"], "slurm-0.out"))
+
+
+def test_scancel_interactive_asks_before_each_cancel(cluster):
+    job = sbatch(cluster, "-H", "-J", "ask", "--wrap", "true")
+    result = slurm(cluster, "scancel", "-i", job, stdin="n\n")
+    assert result.returncode == 0
+    assert result.stdout == f"Cancel job_id={job} name=ask partition=debug [y/n]? "
+    assert slurm(cluster, "squeue", "-h", "-j", job, "-o", "%T").stdout.strip() == "PENDING"
+    assert slurm(cluster, "scancel", "-i", job, stdin="y\n").returncode == 0
+    assert slurm(cluster, "sacct", "-X", "-n", "-P", "-j", job, "-o", "State").stdout.startswith("CANCELLED")
