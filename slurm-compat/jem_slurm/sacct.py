@@ -52,7 +52,7 @@ def _columns(text: str) -> list[tuple[str, int, bool]]:
         is_left = field in sacct_fields.LEFT_JUSTIFIED
         if width.lstrip("-").isdigit():
             size = int(width.lstrip("-"))
-            is_left = is_left or width.startswith("-")
+            is_left = width.startswith("-")   # an explicit width right-justifies even JobID
         columns.append((field, size, is_left))
     return columns
 

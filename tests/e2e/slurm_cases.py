@@ -5,10 +5,10 @@ Run as a script with a real Slurm first on PATH (see ../shared/slurm-ref) to
 
     python tests/e2e/slurm_cases.py tests/e2e/golden/slurm.json
 
-It submits three jobs first (held: `sbatch -H`, failed: exits 3, done: exits 0,
-each with the user's name as account), waits for the last two to reach accounting, then runs
-every case. Placeholders {held} {failed} {done} in a case stand for those job
-ids; in the captured text, job ids, times, the user and the working directory
+It submits four jobs first (held: `sbatch -H`, failed: exits 3, done: exits 0,
+array: a held array 1-4%2, each with the user's name as account), waits for two to reach
+accounting, then runs every case. Placeholders {held} {failed} {done} {array} in a case
+stand for those job ids; in the captured text, job ids, times, the user and the working directory
 become placeholders too, so the same file compares against any cluster.
 """
 
@@ -25,7 +25,10 @@ SETUP = {
     "held": ["sbatch", "--parsable", "-H", "-A", "{user}", "-o", "/dev/null", "--wrap", "true"],
     "failed": ["sbatch", "--parsable", "-J", "fail3", "-A", "{user}", "-o", "/dev/null", "--wrap", "exit 3"],
     "done": ["sbatch", "--parsable", "-J", "okjob", "-A", "{user}", "-o", "/dev/null", "--wrap", "true"],
+    "array": ["sbatch", "--parsable", "-H", "-J", "arr", "--array=1-4%2", "-A", "{user}", "-o", "/dev/null",
+              "--wrap", "true"],
 }
+_PLACEHOLDERS = "|".join(SETUP)
 NO_SHEBANG = "echo hi\n"
 
 # (name, argv, stdin) -- argv[0] is the command. Cases named sbatch_error_* must create no job.
@@ -48,6 +51,16 @@ CASES = [
     ("sbatch_error_bad_signal", ["sbatch", "--signal=abc", "--wrap", "true"], None),
     ("sbatch_error_bad_open_mode", ["sbatch", "--open-mode=bad", "--wrap", "true"], None),
     ("sbatch_error_mem_and_mem_per_cpu", ["sbatch", "--mem=10", "--mem-per-cpu=10", "--wrap", "true"], None),
+    ("sbatch_error_bad_array", ["sbatch", "--array=abc", "--wrap", "true"], None),
+    ("sbatch_error_backwards_array", ["sbatch", "--array=5-3", "--wrap", "true"], None),
+    ("sbatch_error_bad_dependency_type", ["sbatch", "--dependency=foo:1", "--wrap", "true"], None),
+    ("sbatch_error_dependency_without_id", ["sbatch", "--dependency=afterok", "--wrap", "true"], None),
+    ("squeue_array_collapsed", ["squeue", "-j", "{array}"], None),
+    ("squeue_array_one_row_per_task", ["squeue", "-r", "-j", "{array}"], None),
+    ("squeue_array_fields", ["squeue", "-j", "{array}", "-o", "%i|%F|%K|%j|%T|%r"], None),
+    ("sacct_array_pending", ["sacct", "-X", "-j", "{array}", "-o", "JobID%20,JobName,State"], None),
+    ("scontrol_requeue_pending", ["scontrol", "requeue", "{held}"], None),
+    ("scontrol_requeue_unknown", ["scontrol", "requeue", "999999"], None),
     ("squeue_default", ["squeue", "-j", "{held}"], None),
     ("squeue_long", ["squeue", "-l", "-j", "{held}"], None),
     ("squeue_noheader", ["squeue", "-h", "-j", "{held}"], None),
@@ -112,10 +125,10 @@ def normalize(text: str, ids: dict[str, str], *, user: str, cwd: str) -> str:
     text = re.sub(r"^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$", "{date}", text, flags=re.M)
     text = text.replace(cwd, "{cwd}")
     for name, job_id in sorted(ids.items(), key=lambda item: -len(item[1])):
-        text = re.sub(rf"(?<![\d.]){job_id}(?=[.|\s]|$)", "{" + name + "}", text)
+        text = re.sub(rf"(?<![\d.]){job_id}(?=[._|\s]|$)", "{" + name + "}", text)
     text = re.sub(rf"(?<![\w/]){re.escape(user)}(?![\w/])", "{user}", text)
     # A placeholder stands for a value of another width: forget the padding around it.
-    return re.sub(r" *(\{(?:held|failed|done|user|cwd)\}) *", r" \1 ", text)
+    return re.sub(rf" *(\{{(?:{_PLACEHOLDERS}|user|cwd)\}}) *", r" \1 ", text)
 
 
 def keys_only(text: str) -> str:
@@ -141,7 +154,7 @@ def expected_pattern(text: str, ids: dict[str, str]) -> str:
     Used instead of normalizing ids in JEM's output, where small ids (1, 2)
     would collide with other numbers.
     """
-    parts = re.split(r" (\{(?:held|failed|done)\}) ", text)
+    parts = re.split(rf" (\{{(?:{_PLACEHOLDERS})\}}) ", text)
     pattern = "".join(re.escape(part) if i % 2 == 0 else rf" *{ids[part[1:-1]]} *" for i, part in enumerate(parts))
     # A left-justified column holding "<id>.batch" pads by the id's width.
     return pattern.replace(r" *\.batch\ ", r" *\.batch\ *")
@@ -173,7 +186,7 @@ def _capture(path: str) -> None:
     for name, argv, stdin in CASES:
         golden[name] = {"argv": argv, "stdin": stdin,
                         **compared(name, run_case(argv, stdin, ids), ids, user=user, cwd=cwd)}
-    subprocess.run(["scancel", ids["held"]], check=False)
+    subprocess.run(["scancel", ids["held"], ids["array"]], check=False)
     with open(path, "w") as f:
         json.dump(golden, f, indent=1, sort_keys=False)
         f.write("\n")
