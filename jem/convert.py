@@ -91,6 +91,8 @@ def spec_to_pb(spec: JobSpec) -> common_pb2.JobSpec:
         script=spec.script, script_args=spec.script_args, working_dir=spec.working_dir,
         environment=spec.environment, stdout_pattern=spec.stdout_pattern, stderr_pattern=spec.stderr_pattern,
         hold=spec.hold, nice=spec.nice, stdin_path=spec.stdin_path, array=spec.array, dependency=spec.dependency,
+        open_mode=spec.open_mode, warn_signal=spec.warn_signal, warn_time_s=spec.warn_time_s,
+        warn_batch_only=spec.warn_batch_only,
     )
     if spec.time_limit_s is not None:
         pb.time_limit_s = spec.time_limit_s
@@ -114,6 +116,8 @@ def spec_from_pb(pb: common_pb2.JobSpec) -> JobSpec:
         stderr_pattern=pb.stderr_pattern, stdin_path=pb.stdin_path, hold=pb.hold,
         begin_time=time_from_pb(pb, "begin_time"), nice=pb.nice,
         requeue=pb.requeue if pb.HasField("requeue") else None, array=pb.array, dependency=pb.dependency,
+        open_mode=pb.open_mode, warn_signal=pb.warn_signal, warn_time_s=pb.warn_time_s,
+        warn_batch_only=pb.warn_batch_only,
     )
 
 

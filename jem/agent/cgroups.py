@@ -85,7 +85,7 @@ def _pids_in(procs_file: str) -> list[int]:
         return []
 
 
-def _kill_each(pids: list[int], signum: int) -> int:
+def kill_each(pids: list[int], signum: int) -> int:
     count = 0
     for pid in pids:
         try:
@@ -140,7 +140,7 @@ class JobCgroupV2:
                     break
                 time.sleep(0.005)
         try:
-            return _kill_each(self.pids(), signum)
+            return kill_each(self.pids(), signum)
         finally:
             if can_freeze:
                 _write(freeze, "0")
@@ -248,7 +248,7 @@ class JobCgroupV1:
         while _read(state).strip() != "FROZEN" and time.monotonic() < deadline:
             time.sleep(0.005)
         try:
-            return _kill_each(self.pids(), signum)
+            return kill_each(self.pids(), signum)
         finally:
             _write(state, "THAWED")
 

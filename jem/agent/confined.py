@@ -21,10 +21,12 @@ from typing import IO
 from jem.agent.cgroups import JobCgroup
 
 _SETPRIV = shutil.which("setpriv")   # util-linux; without it the child of the fork changes user
-_START = ("d=$1 i=$2 o=$3 e=$4 s=$5; shift 5; "
+_START = ("d=$1 i=$2 o=$3 e=$4 s=$5 m=$6; shift 6; "
           "if [ \"$s\" = 1 ]; then read -r go; [ \"$go\" = go ] || exit 1; fi; cd -- \"$d\" || exit 1; "
-          "if [ -n \"$o\" ]; then exec >\"$o\" || exit 1; fi; "
+          "if [ -n \"$o\" ] && [ \"$m\" = append ]; then exec >>\"$o\" || exit 1; "
+          "elif [ -n \"$o\" ]; then exec >\"$o\" || exit 1; fi; "
           "if [ -n \"$o\" ] && [ \"$e\" = \"$o\" ]; then exec 2>&1; "
+          "elif [ -n \"$e\" ] && [ \"$m\" = append ]; then exec 2>>\"$e\" || exit 1; "
           "elif [ -n \"$e\" ]; then exec 2>\"$e\" || exit 1; fi; "
           "exec \"$@\" <\"$i\"")
 
@@ -66,6 +68,7 @@ class StartFiles:
     stderr_path: str
     out: IO | int
     err: IO | int
+    open_mode: str = "truncate"     # or "append" (sbatch --open-mode)
 
 
 def start_confined(command: list[str], *, credentials: Credentials, working_dir: str, files: StartFiles,
@@ -73,7 +76,8 @@ def start_confined(command: list[str], *, credentials: Credentials, working_dir:
     """Start `command` confined as described above. The caller serializes calls
     with any writing of files `command` may exec (ETXTBSY)."""
     argv = ["/bin/sh", "-c", _START, "jem-job-start", working_dir, files.stdin_path or os.devnull,
-            files.stdout_path, files.stderr_path, "1" if cgroup is not None else "0", *command]
+            files.stdout_path, files.stderr_path, "1" if cgroup is not None else "0", files.open_mode or "truncate",
+            *command]
     run_as = credentials.run_as
     if run_as and _SETPRIV:
         # Drop to the user in a small exec'd helper rather than in the child of

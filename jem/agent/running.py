@@ -35,7 +35,7 @@ from typing import Callable
 
 import psutil
 
-from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup
+from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
 from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
 from jem.agent.environment import job_environment
 from jem.model.execution import JobEnd, JobReport, Launch
@@ -58,8 +58,11 @@ class RunningJob:
     end_cause: JobEnd | None = None
     timers: list[threading.Timer] = field(default_factory=list)
 
-    def signal_all(self, signum: int) -> int:
-        """Signal every process of the job."""
+    def signal_all(self, signum: int, *, except_pid: int = 0) -> int:
+        """Signal every process of the job (but `except_pid`)."""
+        if except_pid:
+            pids = self.cgroup.pids() if self.cgroup is not None else _tree(self.process.pid)
+            return kill_each([p for p in pids if p != except_pid], signum)
         if self.cgroup is not None:
             return self.cgroup.signal_all(signum)
         return _signal_tree(self.process.pid, signum)
@@ -154,6 +157,8 @@ class RunningJobs:
             self.kill(job, JobEnd.KILLED, kill_wait_s=launch.kill_wait_s)
         if launch.time_limit_s is not None:
             self._start_timer(job, launch.time_limit_s, self._on_time_limit)
+            if launch.spec.warn_signal:
+                self._start_timer(job, max(0, launch.time_limit_s - launch.spec.warn_time_s), self._on_warn_time)
         threading.Thread(target=self._wait, args=(job,), name=f"job-{launch.job_id}", daemon=True).start()
         log.debug("job started job_id=%d pid=%d", launch.job_id, process.pid)
 
@@ -215,6 +220,18 @@ class RunningJobs:
     def _on_time_limit(self, job: RunningJob) -> None:
         log.info("time limit reached job_id=%d", job.launch.job_id)
         self.kill(job, JobEnd.TIME_LIMIT, kill_wait_s=job.launch.kill_wait_s)
+
+    def _on_warn_time(self, job: RunningJob) -> None:
+        """sbatch --signal: the batch shell alone (B:), or every process of the job but it."""
+        spec = job.launch.spec
+        log.info("warning signal job_id=%d signal=%d", job.launch.job_id, spec.warn_signal)
+        if spec.warn_batch_only:
+            try:
+                os.kill(job.process.pid, spec.warn_signal)
+            except ProcessLookupError:
+                pass
+        else:
+            job.signal_all(spec.warn_signal, except_pid=job.process.pid)
 
     def _release(self, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> None:
         with self._lock:
@@ -280,7 +297,8 @@ class RunningJobs:
             env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, gpu_slots))
         # What the start-up shell itself says (a file it cannot open) lands in the spool.
         with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
-            files = StartFiles(spec.stdin_path, stdout_path, stderr_path, launch_errors, launch_errors)
+            files = StartFiles(spec.stdin_path, stdout_path, stderr_path, launch_errors, launch_errors,
+                               open_mode=spec.open_mode or "truncate")
             try:
                 return start_confined([script_path, *spec.script_args], credentials=credentials,
                                       working_dir=spec.working_dir, files=files, env=env, cgroup=cgroup)
@@ -401,6 +419,14 @@ def _signal_group(pgid: int, signum: int) -> int:
         return 1
     except (ProcessLookupError, PermissionError):
         return 0
+
+
+def _tree(pid: int) -> list[int]:
+    """The script's pid and its descendants' (where the job has no cgroup)."""
+    try:
+        return [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def _signal_tree(pid: int, signum: int) -> int:

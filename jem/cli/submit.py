@@ -8,7 +8,7 @@ import time
 from jem.client import Client
 from jem.model.errors import InvalidJobSpec
 from jem.model.job import JobSpec
-from jem.model.units import parse_begin_time, parse_mem_mib, parse_time_limit
+from jem.model.units import parse_begin_time, parse_mem_mib, parse_signal_warning, parse_time_limit
 
 
 def add_parsers(sub) -> None:
@@ -41,6 +41,10 @@ def add_parsers(sub) -> None:
                    "aftercorr:, singleton; ',' all, '?' any")
     p.add_argument("-W", "--wait", action="store_true", help="wait for the job (every array task) to end; exit "
                    "with its exit code")
+    p.add_argument("--open-mode", choices=("append", "truncate"), default="", help="open output files so (default "
+                   "truncate)")
+    p.add_argument("--signal", default="", help="[B:]SIG[@SECONDS]: send SIG that long (default 60 s) before the time "
+                   "limit, to every process but the batch shell (B: to the batch shell only)")
     p.add_argument("--wrap", default=None, help="run this command line as the script")
     p.add_argument("--parsable", action="store_true", help="print only the job id")
     p.add_argument("--test-only", action="store_true", help="validate only; queue nothing")
@@ -87,7 +91,18 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         stdin_path=os.path.abspath(args.input) if args.input else "", hold=args.hold,
         begin_time=parse("begin", lambda v: parse_begin_time(v, now=time.time()), args.begin) if args.begin else None,
         nice=args.nice, requeue=args.requeue, array=args.array, dependency=args.dependency,
+        open_mode=args.open_mode, **_signal_warning(args.signal),
     )
+
+
+def _signal_warning(text: str) -> dict:
+    if not text:
+        return {}
+    try:
+        number, seconds, is_batch_only = parse_signal_warning(text)
+    except ValueError as exc:
+        raise InvalidJobSpec(f"signal: {exc}") from None
+    return {"warn_signal": number, "warn_time_s": seconds, "warn_batch_only": is_batch_only}
 
 
 def run_submit(args: argparse.Namespace) -> int:

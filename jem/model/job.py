@@ -47,6 +47,10 @@ class JobSpec:
     requeue: bool | None = None      # None: the cluster's default (requeue on node failure)
     array: str = ""                  # --array index specification ("0-15:4%2"); see jem.model.arrays
     dependency: str = ""             # --dependency text; see jem.model.dependency
+    open_mode: str = ""              # --open-mode: "append" or "truncate" ("": truncate)
+    warn_signal: int = 0             # --signal: send this signal warn_time_s before the time limit (0: none)
+    warn_time_s: int = 0
+    warn_batch_only: bool = False    # --signal=B:...: only the batch shell (else every process but it)
 
     def validate(self) -> None:
         """Raise InvalidJobSpec naming the first field that is malformed."""
@@ -67,6 +71,9 @@ class JobSpec:
             ("time_limit_s", self.time_limit_s is None or self.time_limit_s > 0, "must be positive"),
             ("nice", -2147483645 <= self.nice <= 2147483645, "out of range"),
             ("working_dir", not self.working_dir or self.working_dir.startswith("/"), "must be an absolute path"),
+            ("open_mode", self.open_mode in ("", "append", "truncate"), "must be append or truncate"),
+            ("warn_signal", 0 <= self.warn_signal < 65, "not a signal number"),
+            ("warn_time_s", 0 <= self.warn_time_s <= 65535, "must be 0..65535 seconds"),
         )
         for name, is_ok, why in checks:
             if not is_ok:

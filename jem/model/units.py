@@ -126,3 +126,26 @@ def parse_begin_time(text: str, *, now: float) -> float:
         return _dt.datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
         raise ValueError(f"invalid begin time {text!r}: use now+N[units], YYYY-MM-DD[THH:MM[:SS]] or HH:MM[:SS]") from None
+
+
+def parse_signal_warning(text: str) -> tuple[int, int, bool]:
+    """sbatch --signal=[{R|B}:]SIG[@SECONDS] -> (signal number, seconds before the time limit
+    (default 60), batch shell only). Raises ValueError when malformed."""
+    import re
+    import signal
+
+    match = re.fullmatch(r"(?:([RB]+):)?([A-Za-z0-9]+)(?:@(\d+))?", text.strip())
+    if not match:
+        raise ValueError(f"invalid signal specification {text!r}")
+    flags, name, seconds = match.group(1) or "", match.group(2).upper(), match.group(3)
+    if name.isdigit():
+        number = int(name)
+    else:
+        try:
+            number = int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+        except KeyError:
+            raise ValueError(f"unknown signal {name!r}") from None
+    seconds_s = int(seconds) if seconds else 60
+    if not 0 < number < 65 or seconds_s > 65535:
+        raise ValueError(f"invalid signal specification {text!r}")
+    return number, seconds_s, "B" in flags

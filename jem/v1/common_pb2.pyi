@@ -117,7 +117,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[int] = ..., mem_mib: _Optional[int] = ..., gpus: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path", "array", "dependency")
+    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path", "array", "dependency", "open_mode", "warn_signal", "warn_time_s", "warn_batch_only")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +150,10 @@ class JobSpec(_message.Message):
     STDIN_PATH_FIELD_NUMBER: _ClassVar[int]
     ARRAY_FIELD_NUMBER: _ClassVar[int]
     DEPENDENCY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_MODE_FIELD_NUMBER: _ClassVar[int]
+    WARN_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    WARN_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    WARN_BATCH_ONLY_FIELD_NUMBER: _ClassVar[int]
     name: str
     account: str
     partition: str
@@ -175,7 +179,11 @@ class JobSpec(_message.Message):
     stdin_path: str
     array: str
     dependency: str
-    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., array: _Optional[str] = ..., dependency: _Optional[str] = ...) -> None: ...
+    open_mode: str
+    warn_signal: int
+    warn_time_s: int
+    warn_batch_only: bool
+    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., array: _Optional[str] = ..., dependency: _Optional[str] = ..., open_mode: _Optional[str] = ..., warn_signal: _Optional[int] = ..., warn_time_s: _Optional[int] = ..., warn_batch_only: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "array_pending", "dependency", "label")

@@ -77,6 +77,8 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
         stdin_path=os.path.join(workdir, stdin_path) if stdin_path else "", hold="hold" in settings,
         begin_time=settings.get("begin"), nice=settings.get("nice", 0), requeue=requeue,
         array=settings.get("array", ""), dependency=settings.get("dependency", ""),
+        open_mode="append" if settings.get("open_mode", "t")[0].lower() == "a" else "",
+        **opts.warn_signal_fields(settings.get("signal", "")),
     )
 
 

@@ -8,7 +8,6 @@ values sbatch's option parser rejects, 1 for the rest).
 
 import re
 import shlex
-import signal
 
 from jem_slurm.command import Failure
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
@@ -125,15 +124,23 @@ def _gpu_count(text: str, *, is_gres: bool) -> int:
 
 
 def _signal_spec(text: str) -> str:
-    match = re.fullmatch(r"(?:[RB]+:)?([A-Za-z0-9]+)(?:@\d+)?", text)
-    name = match.group(1).upper() if match else ""
-    if name.isdigit():
-        is_ok = 0 < int(name) < 65
-    else:
-        is_ok = bool(name) and hasattr(signal.Signals, name if name.startswith("SIG") else "SIG" + name)
-    if not is_ok:
-        raise Failure("Invalid --signal specification", code=PARSE_ERROR)
+    from jem.model import units
+
+    try:
+        units.parse_signal_warning(text)
+    except ValueError:
+        raise Failure("Invalid --signal specification", code=PARSE_ERROR) from None
     return text
+
+
+def warn_signal_fields(text: str) -> dict:
+    """JobSpec fields of a checked --signal value."""
+    from jem.model import units
+
+    if not text:
+        return {}
+    number, seconds, is_batch_only = units.parse_signal_warning(text)
+    return {"warn_signal": number, "warn_time_s": seconds, "warn_batch_only": is_batch_only}
 
 
 def check_value(option: Option, value: str | None):

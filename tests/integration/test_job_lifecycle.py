@@ -190,3 +190,30 @@ def test_watch_streams_each_state_change(cluster):
 def cluster_has_watcher(cluster) -> bool:
     """True once the controller logged a subscription (WatchJobs has started)."""
     return "watch subscribed" in cluster.log("controller.log")
+
+
+def test_open_mode_append_keeps_what_the_file_held(cluster):
+    out = os.path.join(cluster.workdir, "appended.out")
+    with open(out, "w") as f:
+        f.write("before\n")
+    with cluster.client() as client:
+        job_id = client.submit(cluster.spec("#!/bin/sh\necho after\n", stdout_pattern=out, open_mode="append"))
+        assert cluster.wait_job(client, job_id).state is JobState.COMPLETED
+        job_id = client.submit(cluster.spec("#!/bin/sh\necho only\n", stdout_pattern=out + ".t"))
+        cluster.wait_job(client, job_id)
+    assert open(out).read() == "before\nafter\n"
+    assert open(out + ".t").read() == "only\n"
+
+
+@pytest.mark.parametrize("is_batch_only", [True, False])
+def test_signal_before_the_time_limit_reaches_the_batch_shell_or_the_rest(cluster, is_batch_only):
+    log = os.path.join(cluster.workdir, f"warned-{is_batch_only}")
+    script = (f"#!/bin/bash\ntrap 'echo shell >> {log}' USR1\n"
+              f"(trap 'echo child >> {log}; exit 0' USR1; while :; do sleep 0.1; done) &\n"
+              "for i in $(seq 100); do sleep 0.1; done\n")
+    with cluster.client() as client:
+        job_id = client.submit(cluster.spec(script, time_limit_s=6, warn_signal=10, warn_time_s=4,
+                                            warn_batch_only=is_batch_only))
+        wait_until(lambda: os.path.exists(log), timeout_s=15, what="the warning signal")
+        client.cancel(job_id)
+    assert open(log).read().split() == (["shell"] if is_batch_only else ["child"])
