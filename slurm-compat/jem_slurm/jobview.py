@@ -50,6 +50,18 @@ def expected_end(job) -> float | None:
     return None
 
 
+def dependency_text(job) -> str:
+    """squeue's %E / scontrol's Dependency=: each unmet term marked as Slurm marks it, or (null)."""
+    if not job.dependency:
+        return "(null)"
+    from jem.model.dependency import parse_dependency
+    from jem.model.reasons import JobReason
+
+    dependency = parse_dependency(job.dependency)
+    mark = "(failed)" if job.reason is JobReason.DEPENDENCY_NEVER_SATISFIED else "(unfulfilled)"
+    return ("?" if dependency.is_any else ",").join(f"{term}{mark}" for term in dependency.terms)
+
+
 def array_task_text(job) -> str:
     """squeue's %K / sacct's ArrayTaskID: the task index, an array record's unsplit ranges, or N/A."""
     if job.array_task_id is not None:

@@ -42,7 +42,7 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("JobId", job.job_id), ("JobName", spec.name)],
         [("UserId", f"{job.user}({job.uid})"), ("GroupId", f"{group}({job.gid})"), ("MCS_label", "N/A")],
         [("Priority", job.priority), ("Nice", spec.nice), ("Account", spec.account or "(null)"), ("QOS", "normal")],
-        [("JobState", job.state.value), ("Reason", reason), ("Dependency", "(null)")],
+        [("JobState", job.state.value), ("Reason", reason), ("Dependency", jobview.dependency_text(job))],
         [("Requeue", 0 if spec.requeue is False else 1), ("Restarts", job.restart_count), ("BatchFlag", 1),
          ("Reboot", 0), ("ExitCode", jobview.exit_code(job))],
         [("RunTime", hms(jobview.elapsed_s(job, now))), ("TimeLimit", hms(job.time_limit_s)), ("TimeMin", "N/A")],

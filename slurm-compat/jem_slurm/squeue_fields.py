@@ -81,7 +81,7 @@ FIELDS = {
     "k": ("COMMENT", lambda j, now: "(null)"),
     "o": ("COMMAND", lambda j, now: "(null)"),
     "Z": ("WORK_DIR", lambda j, now: j.spec.working_dir),
-    "E": ("DEPENDENCY", lambda j, now: "(null)"),
+    "E": ("DEPENDENCY", lambda j, now: jobview.dependency_text(j)),
     "f": ("FEATURES", lambda j, now: "(null)"),
     "v": ("RESERVATION", lambda j, now: "(null)"),
     "w": ("WCKEY", lambda j, now: "(null)"),
@@ -140,6 +140,6 @@ def job_as_json(job, now: float) -> dict:
         "batch_flag": True, "batch_host": job.nodes[0] if job.nodes else "", "requeue": spec.requeue is not False,
         "restart_cnt": job.restart_count, "current_working_directory": spec.working_dir,
         "standard_output": spec.stdout_pattern, "standard_error": spec.stderr_pattern,
-        "standard_input": spec.stdin_path or "/dev/null", "qos": "normal", "array_job_id": 0,
-        "array_task_id": None, "dependency": "", "comment": "", "cluster": "",
+        "standard_input": spec.stdin_path or "/dev/null", "qos": "normal", "array_job_id": job.array_job_id,
+        "array_task_id": job.array_task_id, "dependency": job.dependency, "comment": "", "cluster": "",
     }

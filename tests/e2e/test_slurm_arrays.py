@@ -64,7 +64,8 @@ def test_dependency_reason_and_errors_in_slurms_words(cluster):
     first = sbatch(cluster, "-H", "--wrap", "true")
     second = sbatch(cluster, f"--dependency=afterok:{first}", "--wrap", "true")
     time.sleep(0.5)
-    assert slurm(cluster, "squeue", "-h", "-j", second, "-o", "%r").stdout.strip() == "Dependency"
+    assert slurm(cluster, "squeue", "-h", "-j", second, "-o", "%r %E").stdout.strip() == \
+        f"Dependency afterok:{first}(unfulfilled)"
     slurm(cluster, "scancel", first, second)
     for bad in ("--dependency=afterok:999999", "--dependency=foo:1", "--dependency=afterok"):
         result = slurm(cluster, "sbatch", bad, "--wrap", "true")
