@@ -8,6 +8,8 @@ client library:
   after another, jobs per second;
 - drain time: first submit to the last of those jobs completed (seen through
   WatchJobs), seconds;
+- array drain time: one array of `--jobs` trivial tasks, submit to the last
+  task ended, seconds;
 - idle start latency: on an idle cluster, the time from just before SubmitJob
   to the job's first instruction (a `date` the script runs), median and p90 of
   `--latency-runs` jobs, milliseconds.
@@ -15,6 +17,7 @@ Then `jem down`. Compare with ../shared/slurm-ref/baseline.sh on the same machin
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -74,6 +77,36 @@ def measure_drain(client: Client, workdir: str, n_jobs: int) -> dict:
             "drain_s": t_drained - t0, "drain_jobs_per_s": n_jobs / (t_drained - t0), "completed": completed}
 
 
+def measure_array_drain(client: Client, workdir: str, n_tasks: int) -> dict:
+    """One array of `n_tasks` trivial tasks: submit to the last task ended (Slurm's baseline has the same)."""
+    ended: set[int] = set()
+    all_done, ready = threading.Event(), threading.Event()
+    array: list[int] = []
+
+    def watch() -> None:
+        with Client(client.address) as watcher:
+            stream = watcher.watch()
+            ready.set()
+            for notice in stream:
+                job = notice.job
+                if job.state.is_terminal and job.array_task_id is not None:
+                    ended.add(job.array_task_id)
+                    if len(ended) == n_tasks:
+                        all_done.set()
+                        return
+
+    threading.Thread(target=watch, daemon=True).start()
+    ready.wait(10)
+    time.sleep(0.2)
+    t0 = time.perf_counter()
+    array.append(client.submit(dataclasses.replace(trivial(workdir), array=f"0-{n_tasks - 1}")))
+    all_done.wait(600)
+    t_drained = time.perf_counter()
+    records = client.list_jobs(job_ids=array)
+    completed = sum(1 for j in records if j.state is JobState.COMPLETED)
+    return {"array_drain_s": t_drained - t0, "array_completed": completed}
+
+
 def measure_latency(client: Client, workdir: str, runs: int) -> dict:
     samples = []
     for i in range(runs):
@@ -112,6 +145,7 @@ def main() -> int:
                 result = {"nodes": args.nodes, "cpus_per_node": args.cpus_per_node, "jobs": args.jobs}
                 result.update(measure_latency(client, workdir, args.latency_runs))
                 result.update(measure_drain(client, workdir, args.jobs))
+                result.update(measure_array_drain(client, workdir, args.jobs))
         finally:
             jem("down", state_dir=state_dir)
     result = {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
