@@ -27,17 +27,19 @@ MAX_SPLIT_PER_CYCLE = 1000   # bounds one cycle's work however large the free cl
 
 
 def split_tasks(state: ClusterState, *, now: float) -> None:
-    """Split eligible tasks off every pending array record (commits them)."""
+    """Split eligible tasks off every pending array record; the new task records and the
+    records' changes are committed in one transaction (a task is never split off twice)."""
+    tasks: list[Job] = []
     changes: list[JobChange] = []
     for record in state.jobs.pending():
         if record.array_pending and not record.held_by and not record.dependency:
-            change = _split_some(state, record, now=now)
+            change = _split_some(state, record, tasks, now=now)
             if change is not None:
                 changes.append(change)
-    state.jobs.commit(changes)
+    state.jobs.add_with(tasks, changes, now=now)
 
 
-def _split_some(state: ClusterState, record: Job, *, now: float) -> JobChange | None:
+def _split_some(state: ClusterState, record: Job, tasks_out: list[Job], *, now: float) -> JobChange | None:
     tasks = state.jobs.array_tasks_in_memory(record.job_id)
     active = sum(1 for t in tasks if t.is_live or (t.is_pending and t.array_task_id is not None))
     throttle = accepted_array(record.spec.array).max_running
@@ -55,7 +57,7 @@ def _split_some(state: ClusterState, record: Job, *, now: float) -> JobChange | 
     for index in split:
         if index == record.array_pending[-1]:
             break
-        state.jobs.add(task_of(record, index), now=now)
+        tasks_out.append(task_of(record, index))
     if len(split) == len(record.array_pending):
         record.array_task_id, record.array_pending = split[-1], ()
         record.dependency = per_task_part(record.spec.dependency)
@@ -95,19 +97,15 @@ def split_for_cancel(state: ClusterState, record: Job, indices: set[int], *, now
     if not chosen:
         return []
     rest = tuple(i for i in record.array_pending if i not in indices)
-    tasks = []
     if not rest:
         # The record itself becomes the last chosen task, so it never stands for nothing.
         *chosen, last = chosen
         record.array_task_id = last
-        tasks.append(record)
-    for index in chosen:
-        task = task_of(record, index)
-        state.jobs.add(task, now=now)
-        tasks.append(task)
+    new_tasks = [task_of(record, index) for index in chosen]
     record.array_pending = rest
-    state.jobs.commit([lifecycle.change(record, JobEvent.UPDATE, now, detail="split for cancel")])
-    return tasks
+    state.jobs.add_with(new_tasks, [lifecycle.change(record, JobEvent.UPDATE, now, detail="split for cancel")],
+                        now=now)
+    return new_tasks + ([record] if not rest else [])
 
 
 def is_whole_array(job: Job) -> bool:

@@ -35,6 +35,19 @@ class JobTable:
         self._bus.publish(seq, now, JobEvent.SUBMIT.value, job)
         return job_id
 
+    def add_with(self, jobs: list[Job], changes: list[JobChange], *, now: float) -> None:
+        """Store new jobs (assigning their ids) and changes of known jobs in one transaction."""
+        if not jobs and not changes:
+            return
+        added, seqs = self._store.add_jobs(jobs, time=now, changes=changes)
+        for job, (job_id, seq) in zip(jobs, added):
+            job.job_id = job_id
+            self._remember(job)
+            self._bus.publish(seq, now, JobEvent.SUBMIT.value, job)
+        for change, seq in zip(changes, seqs):
+            self._remember(change.job)
+            self._bus.publish(seq, change.time, change.event.value, change.job)
+
     def commit(self, changes: list[JobChange]) -> None:
         """Store changes of known jobs in one transaction, then publish them."""
         if not changes:

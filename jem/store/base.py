@@ -49,6 +49,11 @@ class Store(Protocol):
         """Assign the next job id (never reused), store the job and its submit event.
         Returns (job_id, event seq); `job.job_id` is ignored."""
 
+    def add_jobs(self, jobs: Sequence[Job], *, time: float,
+                 changes: Sequence[JobChange] = ()) -> tuple[list[tuple[int, int]], list[int]]:
+        """Add jobs (as add_job) and commit changes of known jobs in one transaction, so that
+        splitting tasks off an array never half happens. Returns ((job_id, seq) per job, change seqs)."""
+
     def commit(self, changes: Sequence[JobChange]) -> list[int]:
         """Write every job and its event in one transaction; returns the event seqs."""
 

@@ -84,28 +84,40 @@ class SqliteStore:
 
     def add_job(self, job: Job, *, time: float) -> tuple[int, int]:
         with self._lock, self._transaction():
-            (job_id,) = self._db.execute(
-                "INSERT INTO jobs (user, state, partition, submit_time, end_time, record)"
-                " VALUES (?, ?, ?, ?, ?, ?) RETURNING job_id",
-                (job.user, job.state.value, job.spec.partition, job.submit_time, job.end_time, job_to_json(job)),
-            ).fetchone()
-            seq = self._insert_event(job_id, time, "submit", job.state.value, "")
-            array_job_id = job.array_parent_id or (job_id if job.spec.array else 0)
-            if array_job_id:
-                self._db.execute("UPDATE jobs SET array_job_id = ? WHERE job_id = ?", (array_job_id, job_id))
+            return self._insert_job(job, time)
+
+    def add_jobs(self, jobs: Sequence[Job], *, time: float,
+                 changes: Sequence[JobChange] = ()) -> tuple[list[tuple[int, int]], list[int]]:
+        with self._lock, self._transaction():
+            added = [self._insert_job(job, time) for job in jobs]
+            return added, self._update_jobs(changes)
+
+    def _insert_job(self, job: Job, time: float) -> tuple[int, int]:
+        (job_id,) = self._db.execute(
+            "INSERT INTO jobs (user, state, partition, submit_time, end_time, record)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING job_id",
+            (job.user, job.state.value, job.spec.partition, job.submit_time, job.end_time, job_to_json(job)),
+        ).fetchone()
+        seq = self._insert_event(job_id, time, "submit", job.state.value, "")
+        array_job_id = job.array_parent_id or (job_id if job.spec.array else 0)
+        if array_job_id:
+            self._db.execute("UPDATE jobs SET array_job_id = ? WHERE job_id = ?", (array_job_id, job_id))
         return job_id, seq
 
     def commit(self, changes: Sequence[JobChange]) -> list[int]:
-        seqs = []
         with self._lock, self._transaction():
-            for change in changes:
-                job = change.job
-                self._db.execute(
-                    "UPDATE jobs SET state = ?, partition = ?, end_time = ?, record = ? WHERE job_id = ?",
-                    (job.state.value, job.spec.partition, job.end_time, job_to_json(job), job.job_id),
-                )
-                seqs.append(self._insert_event(job.job_id, change.time, change.event.value,
-                                               job.state.value, change.detail))
+            return self._update_jobs(changes)
+
+    def _update_jobs(self, changes: Sequence[JobChange]) -> list[int]:
+        seqs = []
+        for change in changes:
+            job = change.job
+            self._db.execute(
+                "UPDATE jobs SET state = ?, partition = ?, end_time = ?, record = ? WHERE job_id = ?",
+                (job.state.value, job.spec.partition, job.end_time, job_to_json(job), job.job_id),
+            )
+            seqs.append(self._insert_event(job.job_id, change.time, change.event.value, job.state.value,
+                                           change.detail))
         return seqs
 
     def load_jobs(self, *, ended_after: float | None) -> list[Job]:

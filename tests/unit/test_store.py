@@ -1,5 +1,6 @@
 """The SQLite store: committed before return, ids never reused, events append-only."""
 
+import pytest
 import sqlite3
 
 from jem.model.job import Job, JobShape, JobSpec
@@ -95,3 +96,21 @@ def test_a_job_being_killed_and_array_records_read_back_whole(tmp_path):
     assert [r.job_id for r in records] == [array_id, task]
     assert records[0].kill_cause is JobEvent.CANCEL and records[0].array_pending == (1, 2, 3)
     assert records[1].array_task_id == 0 and records[1].array_job_id == array_id
+
+
+def test_new_tasks_and_their_arrays_change_are_one_transaction(tmp_path):
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    array_id, _ = store.add_job(_job(spec=JobSpec(script="#!/bin/sh\n", array="0-2"), array_pending=(0, 1, 2)),
+                                time=1.0)
+    array = store.get_job(array_id)
+    array.array_pending = (2,)
+    tasks = [_job(spec=array.spec, array_task_id=i, array_parent_id=array_id) for i in (0, 1)]
+    ghost = _job(job_id=999)   # its event violates the foreign key: the whole split must roll back
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_jobs(tasks, time=2.0, changes=[JobChange(array, JobEvent.UPDATE, 2.0),
+                                                 JobChange(ghost, JobEvent.UPDATE, 2.0)])
+    assert [j.job_id for j in store.list_jobs(array_job_ids=[array_id])] == [array_id]
+    assert store.get_job(array_id).array_pending == (0, 1, 2)
+    added, seqs = store.add_jobs(tasks, time=2.0, changes=[JobChange(array, JobEvent.UPDATE, 2.0)])
+    assert len(added) == 2 and len(seqs) == 1
+    assert [j.array_task_id for j in store.list_jobs(array_job_ids=[array_id])] == [None, 0, 1]
