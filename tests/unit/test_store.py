@@ -1,7 +1,8 @@
 """The SQLite store: committed before return, ids never reused, events append-only."""
 
-import pytest
 import sqlite3
+
+import pytest
 
 from jem.model.job import Job, JobShape, JobSpec
 from jem.model.resources import Resources
