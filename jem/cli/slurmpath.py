@@ -63,7 +63,6 @@ def ensure_commands(directory: str, python: str) -> None:
 
 def stop_servers() -> int:
     """SIGTERM every command server of this user (those in the runtime directory); returns how many."""
-    import fcntl
     import signal
 
     directory = launcher.runtime_dir()
@@ -71,14 +70,7 @@ def stop_servers() -> int:
         return 0
     n_stopped = 0
     for name in sorted(os.listdir(directory)):
-        if not name.endswith(".lock"):
-            continue
-        with open(os.path.join(directory, name), "r") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                continue  # nobody holds it: no server
-            except BlockingIOError:
-                pid = int(f.read().strip() or 0)
+        pid = launcher.server_pid(os.path.join(directory, name)) if name.endswith(".lock") else 0
         if pid > 0:
             os.kill(pid, signal.SIGTERM)
             n_stopped += 1

@@ -10,6 +10,8 @@ import importlib
 import os
 import sys
 
+from jem_slurm import launcher
+
 
 def run(command: str, server: tuple[str, str] | None) -> int:
     """Run `jem_slurm.<command>.main()`; with `server` = (runtime dir, key), first start that server."""
@@ -25,6 +27,8 @@ def spawn_server(directory: str, key: str) -> None:
     to its end (a shell's `$(squeue)`, subprocess.run) must see EOF when
     we exit, not when the server does.
     """
+    if launcher.server_pid(os.path.join(directory, f"{key}.lock")):
+        return  # a server is up or still importing (calls in a quick loop would each start one)
     pid = os.fork()
     if pid:
         os.waitpid(pid, 0)
@@ -42,3 +46,4 @@ def spawn_server(directory: str, key: str) -> None:
             os.execv(sys.executable, [sys.executable, "-P", "-m", "jem_slurm.forkserver", directory, key])
     finally:
         os._exit(0)
+

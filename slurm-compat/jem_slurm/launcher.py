@@ -67,6 +67,24 @@ def socket_path(directory: str, key: str) -> str:
     return os.path.join(directory, f"{key}.sock")
 
 
+def server_pid(lock_path: str) -> int:
+    """The pid of the server holding `lock_path` (its flock), or 0 when none does."""
+    import fcntl
+
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return 0
+    except BlockingIOError:
+        text = os.read(fd, 32).strip()
+        return int(text) if text.isdigit() else -1  # -1: held, pid not written yet
+    finally:
+        os.close(fd)
+
+
 def launch(command: str, key: str) -> None:
     """Run `jem_slurm.<command>` with this process's argv: on the server when there is one, else in-process."""
     argv = sys.argv[1:]
