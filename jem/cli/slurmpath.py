@@ -1,28 +1,45 @@
-"""`jem slurm-path`: make (or refresh) a directory of Slurm-named commands and print it.
+"""`jem slurm-path`: make (or refresh) a directory of Slurm-named commands and print it; stop the command servers.
 
 The directory (DIR/slurm-bin under the state dir) holds one small executable per
-command (sbatch, squeue, scancel, sinfo, scontrol, sacct, srun), each running this
-interpreter's `jem_slurm.<command>`. Nothing is put on PATH: the user asks for
-it with `export PATH="$(jem slurm-path):$PATH"`, so a real Slurm is never shadowed
+command (sbatch, squeue, scancel, sinfo, scontrol, sacct, srun), each a stub for this
+interpreter's `jem_slurm.<command>`: under `python -I -S` it imports only
+`jem_slurm.launcher`, which hands the call to the user's resident command
+server (`jem_slurm.forkserver`) or runs it in-process when there is none (see
+docs/slurm-compat.md). Nothing is put on PATH: the user asks for it with
+`export PATH="$(jem slurm-path):$PATH"`, so a real Slurm is never shadowed
 by accident.
 """
 
 import argparse
+import hashlib
 import os
 import sys
 
 from jem.model import defaults
+import jem_slurm.launcher as launcher
 
 COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun")
 MAX_SHEBANG = 120  # older kernels cut #! lines at 127 bytes
 
 
+def server_key(python: str, package_parent: str) -> str:
+    """Names one installation's server: the interpreter, where jem_slurm lives, and the wire protocol.
+
+    Two virtual environments (or two checkouts) of one user so never share a
+    server, and a stub never talks to a server of another protocol.
+    """
+    text = f"{python}\0{package_parent}\0{launcher.PROTOCOL}"
+    return "cmd-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def wrapper_text(command: str, python: str) -> str:
-    """An executable that runs `jem_slurm.<command>.main` under `python`, with no `-m` and no shell when it can."""
-    body = f"import sys\nfrom jem_slurm.{command} import main\nsys.exit(main())\n"
-    if len(python) + 2 <= MAX_SHEBANG and " " not in python:
-        return f"#!{python}\n{body}"
-    return f"#!/bin/sh\nexec '{python}' -c '{body.replace(chr(10), '; ')}' \"$@\"\n"
+    """An executable that runs the launcher for `command` under `python -I -S`, with no shell when it can."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(launcher.__file__)))
+    body = (f"import sys\nsys.path.insert(0, {package_parent!r})\nfrom jem_slurm.launcher import launch\n"
+            f"launch({command!r}, {server_key(python, package_parent)!r})\n")
+    if len(python) + 5 <= MAX_SHEBANG and " " not in python:
+        return f"#!{python} -IS\n{body}"
+    return f"#!/bin/sh\nexec '{python}' -IS -c \"{body.replace(chr(10), '; ')}\" \"$@\"\n"
 
 
 def ensure_commands(directory: str, python: str) -> None:
@@ -44,14 +61,35 @@ def ensure_commands(directory: str, python: str) -> None:
         os.replace(tmp, path)
 
 
+def stop_servers() -> int:
+    """SIGTERM every command server of this user (those in the runtime directory); returns how many."""
+    import signal
+
+    directory = launcher.runtime_dir()
+    if directory is None:
+        return 0
+    n_stopped = 0
+    for name in sorted(os.listdir(directory)):
+        pid = launcher.server_pid(os.path.join(directory, name)) if name.endswith(".lock") else 0
+        if pid > 0:
+            os.kill(pid, signal.SIGTERM)
+            n_stopped += 1
+    return n_stopped
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("slurm-path", help="print a directory of Slurm-compatible commands (sbatch, squeue, ...) "
                        "to put on PATH")
     p.add_argument("--state-dir", default=None, help="where the directory is made (default $JEM_STATE_DIR or ~/.jem)")
+    p.add_argument("--stop-server", action="store_true",
+                   help="stop this user's resident command servers (running commands finish) and print nothing")
     p.set_defaults(run=run_slurm_path)
 
 
 def run_slurm_path(args: argparse.Namespace) -> int:
+    if args.stop_server:
+        stop_servers()
+        return 0
     directory = os.path.join(os.path.abspath(args.state_dir or defaults.state_dir()), "slurm-bin")
     ensure_commands(directory, sys.executable)
     print(directory)

@@ -5,6 +5,7 @@ import time
 
 from jem.controller import requests
 from jem.controller.interceptors import current_identity
+from jem.controller.jobwire import JobWire
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
@@ -19,6 +20,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, state: ClusterState, *, clock=time.time):
         self._state = state
         self._clock = clock
+        self._wire = JobWire()  # ListJobs' per-job bytes, under the state lock
 
     def SubmitJob(self, request, context):
         job_id = submit_job(self._state, spec_from_pb(request.spec), current_identity(), now=self._clock(),
@@ -51,7 +53,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                         if (not users or j.user in users) and (not states or j.state in states)
                         and (not partitions or j.spec.partition in partitions)
                         and (not ids or j.job_id in ids or j.array_job_id in ids)]
-            return jobs_pb2.ListJobsResponse(jobs=[job_to_pb(j, with_script=False) for j in selected])
+            data = self._wire.list_response(selected)
+            if not request.include_old and self._wire.is_oversized(len(jobs)):  # `jobs` is then the whole table
+                self._wire.forget_all_but({j.job_id for j in jobs})
+        return jobs_pb2.ListJobsResponse.FromString(data)  # parsed in C: ~1 us a job, against ~30 to build one
 
     def CancelJob(self, request, context):
         identity, now = current_identity(), self._clock()

@@ -20,6 +20,8 @@ def start_cluster(root: str, *, n_nodes: int = 4) -> dict:
     env = dict(os.environ)
     for var in [v for v in env if v.startswith(("SBATCH_", "SLURM_", "SQUEUE_", "SACCT_"))]:
         del env[var]
+    # The commands' resident server lives in the test's own directory; stop_cluster stops it.
+    env["JEM_RUNTIME_DIR"] = os.path.join(root, "run")
     with open(os.path.join(state_dir, "env")) as f:
         for line in f:
             key, value = line.removeprefix("export ").strip().split("=", 1)
@@ -31,6 +33,7 @@ def start_cluster(root: str, *, n_nodes: int = 4) -> dict:
 
 
 def stop_cluster(cluster: dict) -> None:
+    subprocess.run([*JEM, "slurm-path", "--stop-server"], capture_output=True, env=cluster["env"], timeout=60)
     subprocess.run([*JEM, "down", "--state-dir", cluster["state_dir"]], capture_output=True, timeout=120)
 
 

@@ -25,7 +25,9 @@ ALLOWED = {
 # The CLI starts the daemons: these two modules, imported inside the command functions only.
 # `jem sim` runs the scheduler itself in the CLI process (with numpy, and matplotlib, optional, for --plot).
 ENTRY_POINTS = {"jem/cli/daemons.py": {"jem.controller.server", "jem.agent.main"},
-                "jem/cli/sim.py": {"jem.scheduler", "numpy", "matplotlib"}}
+                "jem/cli/sim.py": {"jem.scheduler", "numpy", "matplotlib"},
+                # `jem slurm-path` writes the launcher stubs and stops the command servers: it names their key and directory.
+                "jem/cli/slurmpath.py": {"jem_slurm.launcher"}}
 
 
 SLURM_COMPAT = ROOT / "slurm-compat"

@@ -1,0 +1,224 @@
+"""The command server: a per-user resident process that has imported the commands and forks one child per call.
+
+`python -m jem_slurm.forkserver DIR KEY` serves DIR/KEY.sock (the socket file
+0600 in a 0700 directory, and every peer's uid checked with SO_PEERCRED)
+while it holds the flock of DIR/KEY.lock, which also carries its pid. It
+imports grpc, the generated stubs, jem.client and every command module once;
+each call then costs a fork. The server itself never creates a gRPC channel
+and stays single-threaded, so a forked child starts with a clean gRPC (which
+each child initialises for itself; GRPC_ENABLE_FORK_SUPPORT=false, as in the
+`jem` entry point, keeps gRPC's fork handlers out of it).
+
+Per call: the parent accepts, checks the peer, checks that the code it loaded
+is still what is installed (stat of every non-stdlib module file and package
+directory; a change answers "restart" and the server goes away), and forks.
+The child takes the caller's descriptors, working directory, umask, argv
+and environment (see `child.py`), reports its pid and runs the command; the
+parent reaps it and sends its status. The server exits after
+$JEM_SERVER_IDLE_S (default 600) seconds without a call, and on SIGTERM
+(`jem slurm-path --stop-server`); either way it first stops listening and
+lets running commands finish.
+"""
+
+import os
+
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"  # read when grpc is imported, below
+
+import fcntl  # noqa: E402
+import gc  # noqa: E402
+import importlib  # noqa: E402
+import pkgutil  # noqa: E402
+import select  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
+import sys  # noqa: E402
+import sysconfig  # noqa: E402
+import time  # noqa: E402
+
+import jem_slurm  # noqa: E402
+from jem_slurm import child, launcher  # noqa: E402
+
+DEFAULT_IDLE_S = 600.0
+SKIPPED_MODULES = {"forkserver", "launcher", "inprocess", "__main__"}
+
+
+def preload() -> None:
+    """Import what a command needs, so a child pays for none of it."""
+    import grp  # noqa: F401  (scontrol's group names)
+
+    import jem.client  # noqa: F401  (grpc, the stubs, convert, model)
+
+    # grpc imports these on the first channel: without them each child pays ~6 ms.
+    for name in ("grpc._channel", "grpc._simple_stubs", "grpc.experimental"):
+        importlib.import_module(name)
+
+    for module in pkgutil.iter_modules(jem_slurm.__path__):
+        if module.name not in SKIPPED_MODULES:
+            importlib.import_module(f"jem_slurm.{module.name}")
+
+
+def code_stamp() -> tuple:
+    """(path, mtime_ns, size) of every loaded module file and package directory outside the stdlib.
+
+    A package directory's mtime changes when a module is added or removed;
+    a file's when it is rewritten (editable installs, pip upgrades).
+    """
+    stdlib = sysconfig.get_paths()["stdlib"]
+    paths = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and not path.startswith(stdlib):
+            paths.add(path)
+            paths.update(p for p in getattr(module, "__path__", ()) if isinstance(p, str))
+    stamp = []
+    for path in sorted(paths):
+        try:
+            st = os.stat(path)
+            stamp.append((path, st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append((path, None, None))
+    return tuple(stamp)
+
+
+class CommandServer:
+    """The listening socket, the lock that makes this server the only one for its key, and the running children."""
+
+    def __init__(self, directory: str, key: str, *, idle_s: float):
+        self.socket_path = launcher.socket_path(directory, key)
+        self.lock_path = os.path.join(directory, f"{key}.lock")
+        self.idle_s = idle_s
+        self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection, for its status
+        self.listener: socket.socket | None = None
+        self.lock_fd = -1
+        self.stamp: tuple = ()
+        self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def take_lock(self) -> bool:
+        """Hold DIR/KEY.lock (and write our pid into it); False when another server holds it."""
+        self.lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.lock_fd)
+            return False
+        os.ftruncate(self.lock_fd, 0)
+        os.write(self.lock_fd, f"{os.getpid()}\n".encode())
+        return True
+
+    def listen(self) -> None:
+        """Bind the socket (a dead server's file, if any, is ours to replace: we hold the lock)."""
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:  # bound and listening under a private name first: the real name appears ready to connect
+            self.listener.bind(f"{self.socket_path}.{os.getpid()}")
+        finally:
+            os.umask(old_umask)
+        self.listener.listen(128)
+        os.rename(f"{self.socket_path}.{os.getpid()}", self.socket_path)
+        self.stamp = code_stamp()
+        signal.set_wakeup_fd(self.wakeup_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_listening())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def stop_listening(self) -> None:
+        """Take the socket away and hand the key on (release the lock); running children still get their status."""
+        if self.listener is None:
+            return
+        self.listener.close()
+        self.listener = None
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+        os.close(self.lock_fd)
+        self.lock_fd = -1
+
+    def serve(self) -> None:
+        """Accept and fork until stopped or idle, then until the last child has been reaped."""
+        last_call = time.monotonic()
+        while self.listener is not None or self.children:
+            poller = select.poll()
+            poller.register(self.wakeup_r, select.POLLIN)
+            if self.listener is not None:
+                poller.register(self.listener.fileno(), select.POLLIN)
+            timeout_s = None if self.children else max(0.0, last_call + self.idle_s - time.monotonic())
+            events = poller.poll(None if timeout_s is None else timeout_s * 1000)
+            self.reap()
+            if self.listener is not None and any(fd == self.listener.fileno() for fd, _ in events):
+                self.accept()
+                last_call = time.monotonic()
+            elif not events and not self.children:
+                self.stop_listening()
+
+    def accept(self) -> None:
+        conn, _ = self.listener.accept()
+        _, peer_uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        if peer_uid != os.getuid():
+            print(f"refused a connection from uid {peer_uid}", file=sys.stderr, flush=True)
+            conn.close()
+            return
+        if code_stamp() != self.stamp:
+            print("installed code changed: restarting", file=sys.stderr, flush=True)
+            conn.sendall(b"R")
+            conn.close()
+            self.stop_listening()
+            return
+        pid = os.fork()
+        if pid == 0:
+            self.become_child(conn)
+        self.children[pid] = conn
+
+    def become_child(self, conn: socket.socket) -> None:
+        """In the forked child: drop the server's descriptors and signal handlers, then run the call (never returns)."""
+        # Signals the caller forwards wait (blocked) until the command starts: see child.run_call.
+        signal.pthread_sigmask(signal.SIG_BLOCK, launcher.FORWARDED_SIGNALS)
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.listener.close()
+        for fd in (self.wakeup_r, self.wakeup_w, self.lock_fd):
+            os.close(fd)
+        child.run_call(conn)
+
+    def reap(self) -> None:
+        """Collect ended children and send each caller its status (exit code, or -signal)."""
+        while True:
+            try:
+                os.read(self.wakeup_r, 512)
+            except BlockingIOError:
+                break
+        while self.children:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            conn = self.children.pop(pid, None)
+            if conn is None:
+                continue
+            try:
+                conn.sendall(b"X" + os.waitstatus_to_exitcode(wait_status).to_bytes(4, "little", signed=True))
+            except OSError:
+                pass  # the caller is gone
+            conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    directory, key = (sys.argv[1:] if argv is None else argv)[:2]
+    server = CommandServer(directory, key, idle_s=float(os.environ.get("JEM_SERVER_IDLE_S", DEFAULT_IDLE_S)))
+    if not server.take_lock():
+        return 0  # another server for this key is up (two first calls raced)
+    preload()
+    server.listen()
+    gc.freeze()  # children then share the preloaded objects' pages instead of copying them on the first collection
+    server.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""The commands' resident server, with real processes: a call runs in a forked child that becomes the caller
+(stdio, stdin script, working directory, environment, exit code, signals), and the server is per user,
+replaced when stale or when the installed code changes, leaves on idle or on `--stop-server`."""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+from slurm_cluster import JEM, slurm, start_cluster, stop_cluster
+
+import jem_slurm
+from jem_slurm import launcher
+
+SLURM_COMPAT = os.path.dirname(os.path.dirname(os.path.abspath(jem_slurm.__file__)))
+SITE_PACKAGES = os.path.dirname(os.path.dirname(os.path.abspath(pytest.__file__)))
+REPO = os.path.dirname(SLURM_COMPAT)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = start_cluster(str(tmp_path_factory.mktemp("cmd_server")), n_nodes=1)
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
+        _wait_for(lambda: not _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="--stop-server to end the server")
+
+
+def _server_pids(runtime_dir: str) -> list[int]:
+    """Pids of live command servers with a lock file in `runtime_dir`."""
+    pids = []
+    for name in os.listdir(runtime_dir) if os.path.isdir(runtime_dir) else ():
+        if name.endswith(".lock"):
+            with open(os.path.join(runtime_dir, name)) as f:
+                text = f.read().strip()
+            if text and os.path.exists(f"/proc/{text}") and b"jem_slurm.forkserver" in _cmdline(int(text)):
+                pids.append(int(text))
+    return pids
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _wait_for(predicate, timeout_s: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _server(cluster) -> int:
+    """Make sure this cluster's server is up (a first call starts it) and listening; return its pid."""
+    return _listening(cluster["env"]["JEM_RUNTIME_DIR"], lambda: slurm(cluster, "squeue", "-h"))
+
+
+def _listening(runtime_dir: str, call) -> int:
+    call()
+
+    def ready():
+        pids = _server_pids(runtime_dir)
+        return pids and any(n.endswith(".sock") for n in os.listdir(runtime_dir)) and pids[0]
+    return _wait_for(ready, what="a listening server")
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def test_a_held_open_stdin_script_runs_in_a_child_of_the_server(cluster, tmp_path):
+    server_pid = _server(cluster)
+    stub = subprocess.Popen(["sbatch", "--parsable"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cluster["env"], cwd=tmp_path)
+    try:
+        child = _wait_for(lambda: _children(server_pid), what="the server's child")[0]
+        assert os.path.samefile(f"/proc/{child}/cwd", tmp_path)  # it took the caller's working directory
+        out, err = stub.communicate("#!/bin/sh\necho from-stdin\n", timeout=30)
+    finally:
+        stub.kill()
+    assert stub.returncode == 0 and out.strip().isdigit(), err
+    shown = slurm(cluster, "scontrol", "show", "job", out.strip()).stdout
+    assert f"WorkDir={tmp_path}" in shown
+
+
+@pytest.mark.parametrize("argv", [
+    ("sbatch", "--time=abc", "--wrap", "true"),             # 255, sbatch's option parser
+    ("sbatch", "-p", "nosuch", "--wrap", "true"),           # 1, a refused submission
+    ("squeue", "-o", "%i|%j|%u", "-t", "all"),
+    ("squeue", "--bogus"),
+    ("sacct", "-X", "-n", "-o", "JobName,State"),
+    ("sinfo",),
+    ("scontrol", "show", "partition"),
+    ("scancel", "999999"),
+])
+def test_every_outcome_matches_the_in_process_run(cluster, argv):
+    env = dict(cluster["env"], SQUEUE_FORMAT="%.5i %j")
+    _server(cluster)
+    served = slurm(cluster, *argv, env=env)
+    in_process = slurm(cluster, *argv, env=dict(env, JEM_NO_SERVER="1"))
+    assert (served.returncode, served.stdout, served.stderr) == (
+        in_process.returncode, in_process.stdout, in_process.stderr)
+
+
+def test_the_callers_environment_reaches_the_command(cluster):
+    _server(cluster)
+    shown = slurm(cluster, "squeue", "-t", "all", env=dict(cluster["env"], SQUEUE_FORMAT="[%i]"))
+    assert shown.stdout.splitlines()[0] == "[JOBID]"
+    bad = slurm(cluster, "squeue", env=dict(cluster["env"], JEM_CONTROLLER="127.0.0.1:1"))
+    assert bad.returncode == 1 and "127.0.0.1:1" in bad.stderr
+
+
+def test_sigint_to_the_caller_reaches_the_command(cluster):
+    server_pid = _server(cluster)
+    # SIGINT as a terminal's foreground job has it (a background runner may pass it on ignored, and an
+    # ignored SIGINT is, rightly, ignored by the command as well).
+    stub = subprocess.Popen(["sbatch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=cluster["env"], cwd=cluster["root"],
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        _wait_for(lambda: _children(server_pid), what="the server's child")
+        stub.send_signal(signal.SIGINT)
+        stub.wait(timeout=30)  # stdin stays open: only the forwarded signal can end the command
+        _, err = stub.communicate(timeout=30)
+    finally:
+        stub.kill()
+    # The commands' KeyboardInterrupt status, or death by SIGINT when it came before the command's own
+    # handler: what the in-process run does either way.
+    assert stub.returncode in (130, -signal.SIGINT), err
+
+
+def test_a_dead_servers_socket_never_breaks_a_command(cluster):
+    old = _server(cluster)
+    os.kill(old, signal.SIGKILL)  # leaves its socket and lock files behind
+    _wait_for(lambda: not os.path.exists(f"/proc/{old}") or b"" == _cmdline(old), what="the kill")
+    result = slurm(cluster, "squeue", "-h", "-o", "%i", "-t", "all")
+    assert result.returncode == 0 and result.stderr == ""
+    new = _wait_for(lambda: [p for p in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]) if p != old],
+                    what="a new server")
+    assert new
+
+
+def test_a_change_to_the_installed_code_restarts_the_server(cluster):
+    old = _server(cluster)
+    package = os.path.dirname(os.path.abspath(jem_slurm.__file__))
+    st = os.stat(package)
+    os.utime(package, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # as adding a module would
+    try:
+        result = slurm(cluster, "squeue", "-h", "-t", "all")
+        assert result.returncode == 0 and result.stderr == ""
+        _wait_for(lambda: old not in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="the old server to go")
+        assert _server(cluster) != old
+    finally:
+        os.utime(package, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_no_server_is_started_when_disabled_or_the_directory_is_not_private(cluster, tmp_path):
+    for run_dir, extra in ((tmp_path / "off", {"JEM_NO_SERVER": "1"}), (tmp_path / "open", {})):
+        run_dir.mkdir(mode=0o755)
+        run_dir.chmod(0o755)
+        result = slurm(cluster, "squeue", "-h", env=dict(cluster["env"], JEM_RUNTIME_DIR=str(run_dir), **extra))
+        assert result.returncode == 0
+        time.sleep(0.5)
+        assert os.listdir(run_dir) == []
+
+
+def test_an_idle_server_leaves_and_removes_its_socket(cluster, tmp_path):
+    env = dict(cluster["env"], JEM_RUNTIME_DIR=str(tmp_path / "idle"), JEM_SERVER_IDLE_S="0.5")
+    assert slurm(cluster, "squeue", "-h", env=env).returncode == 0
+    _wait_for(lambda: _server_pids(env["JEM_RUNTIME_DIR"]), what="the server")
+    _wait_for(lambda: not _server_pids(env["JEM_RUNTIME_DIR"]), what="the idle exit")
+    assert not [n for n in os.listdir(env["JEM_RUNTIME_DIR"]) if n.endswith(".sock")]
+
+
+@pytest.fixture
+def second_user():
+    name = f"jemc{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+    home = tempfile.mkdtemp(prefix="jem-cmd-user-")
+    entry = pwd.getpwnam(name)
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+    try:
+        yield entry, home
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", name], check=False)  # that user's server, if a test failed early
+        shutil.rmtree(home, ignore_errors=True)
+        subprocess.run(["userdel", name], check=False)
+
+
+def _python_for_everyone() -> str:
+    """An interpreter other users may run (the test venv's may live under a 0700 home), or skip."""
+    for candidate in (sys.executable, f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"):
+        path = os.path.realpath(candidate)
+        if all(os.stat(d).st_mode & 0o005 == 0o005 for d in _parents(path)) and os.path.exists(path):
+            return candidate
+    pytest.skip("no interpreter of this version that an ordinary user may run")
+
+
+def _parents(path: str):
+    while path != "/":
+        path = os.path.dirname(path)
+        yield path
+
+
+def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, second_user):
+    entry, home = second_user
+    python = _python_for_everyone()
+    env = dict(cluster["env"], HOME=home, JEM_STATE_DIR=f"{home}/state", JEM_RUNTIME_DIR=f"{home}/run",
+               PYTHONPATH=os.pathsep.join([REPO, SLURM_COMPAT, SITE_PACKAGES]))
+
+    def as_user(*argv, **kwargs):
+        return subprocess.run(["runuser", "-u", entry.pw_name, "--", *argv], capture_output=True, text=True,
+                              env=env, cwd=home, timeout=60, **kwargs)
+
+    path = as_user(python, "-m", "jem.cli.main", "slurm-path").stdout.strip()
+    for _ in range(2):
+        result = as_user(f"{path}/squeue", "-h", "-o", "%i")
+        assert result.returncode == 0, result.stderr
+    user_server = _wait_for(lambda: _server_pids(f"{home}/run"), what="the user's server")[0]
+    assert os.stat(f"/proc/{user_server}").st_uid == entry.pw_uid
+
+    # Root's server in a directory the user could reach but for its mode (pytest's own tree is 0700).
+    root_dir = tempfile.mkdtemp(prefix="jem-cmd-root-")
+    root_env = dict(cluster["env"], JEM_RUNTIME_DIR=root_dir)
+    root_server = _listening(root_dir, lambda: slurm(cluster, "squeue", "-h", env=root_env))
+    try:
+        root_socket = [os.path.join(root_dir, n) for n in os.listdir(root_dir) if n.endswith(".sock")][0]
+        probe = (f"import sys; sys.path.insert(0, {SLURM_COMPAT!r}); from jem_slurm import launcher; "
+                 f"print(launcher._run_on_server({root_socket!r}, 'squeue', []))")
+        assert as_user(python, "-IS", "-c", probe).stdout.strip() == "None"  # the 0700 directory stops it
+        os.chmod(root_dir, 0o711)
+        os.chmod(root_socket, 0o666)
+        # Even with the file system open, SO_PEERCRED refuses the call: no command runs.
+        assert as_user(python, "-IS", "-c", probe).stdout.strip() == "None"
+        log = [n for n in os.listdir(root_dir) if n.endswith(".log")][0]
+        with open(os.path.join(root_dir, log)) as f:
+            assert f"refused a connection from uid {entry.pw_uid}" in f.read()
+    finally:
+        os.kill(root_server, signal.SIGTERM)
+        _wait_for(lambda: not _server_pids(root_dir), what="root's extra server to stop")
+        shutil.rmtree(root_dir, ignore_errors=True)
+    assert as_user(python, "-m", "jem.cli.main", "slurm-path", "--stop-server").returncode == 0
+    _wait_for(lambda: not _server_pids(f"{home}/run"), what="the user's server to stop")
+
+
+def test_runtime_dir_refuses_a_directory_others_may_enter(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    monkeypatch.setenv("JEM_RUNTIME_DIR", str(shared))
+    assert launcher.runtime_dir() is None
+    monkeypatch.setenv("JEM_RUNTIME_DIR", str(tmp_path / "fresh"))
+    assert launcher.runtime_dir() == str(tmp_path / "fresh")
+    assert os.stat(tmp_path / "fresh").st_mode & 0o777 == 0o700
