@@ -41,7 +41,7 @@ def test_submitit_returns_a_result(slurm_env, tmp_path):
     job = _executor(tmp_path).submit(operator.mul, 6, 7)
     assert job.result() == 42
     deadline = time.monotonic() + 30    # the result is written just before the job ends
-    while not job.done(force_check=True) and time.monotonic() < deadline:
+    while job.get_info(mode="force").get("State") != "COMPLETED" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert job.state == "COMPLETED"
 
