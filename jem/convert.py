@@ -171,6 +171,7 @@ def node_to_pb(node: Node, partitions: list[str]) -> admin_pb2.Node:
         name=node.name, state=NODE_STATE_TO_PB[node.state], capacity=resources_to_pb(node.capacity),
         allocated=resources_to_pb(node.allocated), reason=node.reason, agent_address=node.agent_address,
         partitions=partitions, job_ids=sorted(node.job_ids), cgroup_mode=node.cgroup_mode,
+        gpu_isolation=node.gpu_isolation,
     )
     if node.last_heartbeat:
         time_to_pb(node.last_heartbeat, pb.last_heartbeat)
@@ -182,7 +183,7 @@ def node_from_pb(pb: admin_pb2.Node) -> tuple[Node, NodeState, list[str]]:
     node = Node(
         name=pb.name, capacity=resources_from_pb(pb.capacity), allocated=resources_from_pb(pb.allocated),
         reason=pb.reason, agent_address=pb.agent_address, last_heartbeat=time_from_pb(pb, "last_heartbeat") or 0.0,
-        cgroup_mode=pb.cgroup_mode, job_ids=set(pb.job_ids),
+        cgroup_mode=pb.cgroup_mode, gpu_isolation=pb.gpu_isolation, job_ids=set(pb.job_ids),
     )
     return node, NODE_STATE_FROM_PB[pb.state], list(pb.partitions)
 

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from jem.agent import bpf_devices
+
 log = logging.getLogger(__name__)
 
 # Every job gets these; "devices" only a job that must be kept from other jobs' GPUs.
@@ -172,6 +174,7 @@ class CgroupsV2:
         self.controllers = [c for c in V2_CONTROLLERS if c in available]
         os.makedirs(self.base, exist_ok=True)
         self._enable_controllers()
+        self.device_isolation_error = _probe_device_programs(self.base)
 
     def _enable_controllers(self) -> None:
         """Delegate the controllers down to the node directory (no process lives there)."""
@@ -184,9 +187,15 @@ class CgroupsV2:
             here = os.path.join(here, part)
         _write(os.path.join(self.base, "cgroup.subtree_control"), wanted)
 
-    # Device access in v2 is an eBPF program; JEM does not load one, so other jobs'
-    # GPUs are hidden by CUDA_VISIBLE_DEVICES only.
-    limits_devices = False
+    @property
+    def limits_devices(self) -> bool:
+        """Whether job cgroups here get a device program (bpf_devices); without one,
+        other jobs' GPUs are hidden by CUDA_VISIBLE_DEVICES only."""
+        return not self.device_isolation_error
+
+    @property
+    def gpu_isolation(self) -> str:
+        return "ebpf" if self.limits_devices else "none"
 
     @property
     def limits_memory(self) -> bool:
@@ -207,6 +216,12 @@ class CgroupsV2:
                 _write(os.path.join(path, "memory.swap.max"), "0")
         if limits.cpu_ids is not None and self.limits_cpus:
             _write(os.path.join(path, "cpuset.cpus"), ",".join(map(str, limits.cpu_ids)))
+        if limits.denied_devices and self.limits_devices:
+            try:
+                bpf_devices.deny_devices(path, limits.denied_devices)
+            except OSError:   # no job may start with GPUs the node claims to deny it
+                _rmdir(path)
+                raise
         return JobCgroupV2(path)
 
     def existing_jobs(self, kind: str = "job") -> dict[int, JobCgroupV2]:
@@ -275,6 +290,8 @@ class CgroupsV1:
     limits_memory = True
     limits_cpus = True
     limits_devices = True
+    gpu_isolation = "devices"
+    device_isolation_error = ""
 
     def __init__(self, *, mount: str, name: str):
         self.mount = mount
@@ -330,6 +347,19 @@ class CgroupsV1:
                 except OSError:
                     break
                 path = os.path.dirname(path)
+
+
+def _probe_device_programs(base: str) -> str:
+    """'' where device programs load and attach under `base`, else why not."""
+    probe = os.path.join(base, "device_probe")
+    try:
+        os.makedirs(probe, exist_ok=True)
+        bpf_devices.deny_devices(probe, ())
+        return ""
+    except OSError as exc:
+        return str(exc)
+    finally:
+        _rmdir(probe)
 
 
 def _device_rule(path: str) -> str:

@@ -65,6 +65,7 @@ class Agent:
         self.boot_id = uuid.uuid4().hex
         self.cgroup_mode = detect_cgroup_mode(options.cgroup_root)
         self.cgroups = _open_cgroups(options)
+        self.gpu_isolation = self.cgroups.gpu_isolation if self.cgroups is not None else "none"
         self._metadata = identity_to_metadata(local_identity())
         self._channel = grpc.insecure_channel(options.controller)
         self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
@@ -92,10 +93,13 @@ class Agent:
         self.address = f"{host}:{port}"
         self._server.start()
         self.reporter.start()
-        log.info("agent serving node=%s address=%s cgroup_layout=%s cgroups=%s cpus=%d mem_mib=%d gpus=%d",
-                 self.options.name, self.address, self.cgroup_mode,
+        log.info("agent serving node=%s address=%s cgroup_layout=%s cgroups=%s cpus=%d mem_mib=%d gpus=%d "
+                 "gpu_isolation=%s", self.options.name, self.address, self.cgroup_mode,
                  self.cgroups.mode if self.cgroups else "none (no enforcement)", self.options.capacity.cpus,
-                 self.options.capacity.mem_mib, self.options.capacity.gpus)
+                 self.options.capacity.mem_mib, self.options.capacity.gpus, self.gpu_isolation)
+        if self.options.capacity.gpus and self.gpu_isolation == "none":
+            log.warning("GPUs are not isolated: jobs see only their CUDA_VISIBLE_DEVICES but can open any GPU (%s)",
+                        self.cgroups.device_isolation_error if self.cgroups is not None else "no cgroups")
         leftovers = self.jobs.kill_leftovers()
         if leftovers:
             log.warning("killed jobs a previous agent left running job_ids=%s", leftovers)
@@ -125,7 +129,7 @@ class Agent:
         response = self._controller.RegisterNode(agent_pb2.RegisterNodeRequest(
             name=self.options.name, agent_address=self.address, capacity=resources_to_pb(self.options.capacity),
             running_job_ids=self.jobs.running_ids() + self.reporter.unreported_ids(),
-            cgroup_mode=self.cgroup_mode, boot_id=self.boot_id,
+            cgroup_mode=self.cgroup_mode, boot_id=self.boot_id, gpu_isolation=self.gpu_isolation,
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
         self._heartbeat_interval_s = float(response.heartbeat_interval_s or 5)
         log.info("registered node=%s controller=%s", self.options.name, self.options.controller)

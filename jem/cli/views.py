@@ -71,7 +71,7 @@ def node_as_dict(info: NodeInfo) -> dict:
         "mem_allocated_mib": node.allocated.mem_mib, "gpus": node.capacity.gpus,
         "gpus_allocated": node.allocated.gpus, "reason": node.reason, "agent_address": node.agent_address,
         "last_heartbeat": node.last_heartbeat or None, "cgroup_mode": node.cgroup_mode,
-        "job_ids": sorted(node.job_ids),
+        "gpu_isolation": node.gpu_isolation, "job_ids": sorted(node.job_ids),
     }
 
 

@@ -22,7 +22,8 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
         with self._state.lock:
             self._state.nodes.register(
                 request.name, address=request.agent_address, capacity=resources_from_pb(request.capacity),
-                boot_id=request.boot_id, cgroup_mode=request.cgroup_mode, now=now,
+                boot_id=request.boot_id, cgroup_mode=request.cgroup_mode, gpu_isolation=request.gpu_isolation,
+                now=now,
             )
         reconcile_node(self._state, request.name, known_job_ids=set(request.running_job_ids), now=now)
         self._state.wake_scheduler()

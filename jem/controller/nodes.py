@@ -41,7 +41,7 @@ class NodeTable:
         return [self._nodes[name] for name in sorted(self._nodes)]
 
     def register(self, name: str, *, address: str, capacity: Resources, boot_id: str,
-                 cgroup_mode: str, now: float) -> Node:
+                 cgroup_mode: str, gpu_isolation: str = "", now: float) -> Node:
         """Mark a node's agent up at `address`. Unknown nodes join only in a dynamic cluster."""
         node = self._nodes.get(name)
         if node is None:
@@ -55,6 +55,7 @@ class NodeTable:
         if not node.is_responding:
             log.info("node up node=%s address=%s", name, address)
         node.agent_address, node.boot_id, node.cgroup_mode = address, boot_id, cgroup_mode
+        node.gpu_isolation = gpu_isolation
         node.is_responding, node.last_heartbeat = True, now
         if not node.is_drained:
             node.reason = ""

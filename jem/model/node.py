@@ -34,6 +34,7 @@ class Node:
     last_heartbeat: float = 0.0
     boot_id: str = ""
     cgroup_mode: str = ""
+    gpu_isolation: str = ""          # "devices", "ebpf" or "none": as the agent reports it
     job_ids: set[int] = field(default_factory=set)
     cpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the CPU indices it holds
     gpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the GPU indices it holds

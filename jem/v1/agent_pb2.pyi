@@ -121,20 +121,22 @@ class JobReport(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., has_ended: _Optional[bool] = ..., end: _Optional[_Union[JobEnd, str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., detail: _Optional[str] = ..., restart_count: _Optional[int] = ...) -> None: ...
 
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("name", "agent_address", "capacity", "running_job_ids", "cgroup_mode", "boot_id")
+    __slots__ = ("name", "agent_address", "capacity", "running_job_ids", "cgroup_mode", "boot_id", "gpu_isolation")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     RUNNING_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     CGROUP_MODE_FIELD_NUMBER: _ClassVar[int]
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
+    GPU_ISOLATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     agent_address: str
     capacity: _common_pb2.Resources
     running_job_ids: _containers.RepeatedScalarFieldContainer[int]
     cgroup_mode: str
     boot_id: str
-    def __init__(self, name: _Optional[str] = ..., agent_address: _Optional[str] = ..., capacity: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., cgroup_mode: _Optional[str] = ..., boot_id: _Optional[str] = ...) -> None: ...
+    gpu_isolation: str
+    def __init__(self, name: _Optional[str] = ..., agent_address: _Optional[str] = ..., capacity: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., cgroup_mode: _Optional[str] = ..., boot_id: _Optional[str] = ..., gpu_isolation: _Optional[str] = ...) -> None: ...
 
 class RegisterNodeResponse(_message.Message):
     __slots__ = ("heartbeat_interval_s", "cluster_name")

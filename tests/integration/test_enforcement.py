@@ -249,10 +249,15 @@ def test_output_files_are_opened_as_the_user_not_as_root(node_cluster, second_us
         shutil.rmtree(os.path.dirname(target), ignore_errors=True)
 
 
-def test_a_job_sees_and_opens_only_its_own_gpus(tmp_path):
+GPU_ISOLATION = {"v1": "devices", "v2": "ebpf"}
+
+
+@pytest.mark.parametrize("mode", ["v1", "v2"])
+def test_a_job_sees_and_opens_only_its_own_gpus(tmp_path, mode):
     """Stand-in GPUs: two character devices made for the test (this machine has no GPU);
-    the devices cgroup enforces access by major:minor exactly as for /dev/nvidiaN."""
-    if not os.path.isdir("/sys/fs/cgroup/devices"):
+    the v1 devices controller and the v2 device program (bpf_devices) deny by
+    type:major:minor exactly as for /dev/nvidiaN, and other devices stay open."""
+    if mode == "v1" and not os.path.isdir("/sys/fs/cgroup/devices"):
         pytest.skip("no v1 devices controller on this machine")
     devices = tmp_path / "dev"
     devices.mkdir()
@@ -261,18 +266,36 @@ def test_a_job_sees_and_opens_only_its_own_gpus(tmp_path):
     os.mknod(gpu0, 0o666 | 0o020000, os.makedev(1, 5))   # like /dev/zero
     os.mknod(gpu1, 0o666 | 0o020000, os.makedev(1, 7))   # like /dev/full
     c = LocalCluster(str(tmp_path / "c"), n_nodes=1, gpus=2,
-                     agent_args=("--cgroup-mode", "v1", "--gpu-devices", f"{gpu0},{gpu1}"))
+                     agent_args=("--cgroup-mode", mode, "--gpu-devices", f"{gpu0},{gpu1}"))
     try:
         c.start()
         script = (f"#!/bin/sh\necho $CUDA_VISIBLE_DEVICES\nhead -c 1 {gpu0} >/dev/null && echo gpu0 ok\n"
-                  f"head -c 1 {gpu1} >/dev/null 2>&1 && echo gpu1 ok || echo gpu1 denied\n")
+                  f"head -c 1 {gpu1} >/dev/null 2>&1 && echo gpu1 ok || echo gpu1 denied\n"
+                  "head -c 1 /dev/urandom | cat >/dev/null && echo others ok\n")
         with c.client() as client:
             job = c.wait_job(client, client.submit(c.spec(script, gpus_per_node=1)))
+            node = client.list_nodes()[0].node
         assert job.state is JobState.COMPLETED
         lines = open(os.path.join(c.workdir, f"slurm-{job.job_id}.out")).read().split("\n")
-        assert lines[:3] == ["0", "gpu0 ok", "gpu1 denied"]
+        assert lines[:4] == ["0", "gpu0 ok", "gpu1 denied", "others ok"]
+        assert node.gpu_isolation == GPU_ISOLATION[mode]
     finally:
         c.stop()
+
+
+@pytest.mark.skipif(shutil.which("capsh") is None, reason="needs capsh to drop capabilities")
+def test_v2_node_without_bpf_rights_says_its_gpus_are_not_isolated():
+    """Without CAP_SYS_ADMIN and CAP_NET_ADMIN (as in most containers) the kernel loads
+    no device program: the node reports gpu_isolation "none", with the kernel's reason."""
+    name = f"jem/test-{uuid.uuid4().hex[:8]}"
+    probe = ("from jem.agent.cgroups import open_cgroups\n"
+             f"c = open_cgroups('v2', name={name!r})\n"
+             "print(c.gpu_isolation)\nprint(c.device_isolation_error)\nc.remove_base()\n")
+    out = subprocess.run(["capsh", "--drop=cap_sys_admin,cap_net_admin", "--", "-c", f'exec "$0" -c "$1"', PY, probe],
+                         capture_output=True, text=True, check=True)
+    isolation, reason = out.stdout.splitlines()[:2]
+    assert isolation == "none"
+    assert "Operation not permitted" in reason and "CAP_SYS_ADMIN" in reason
 
 
 @pytest.mark.parametrize("mode", ["v1"] if "v1" in MODES else [])
