@@ -1,4 +1,4 @@
-from jem._core._types cimport int64_t, intp_t, uint8_t
+from jem._core._types cimport int64_t, intp_t, uint8_t, uint64_t
 from jem._core.backfill cimport Profiles
 
 # Scratch arrays of one replay, preallocated by the wrapper (n = jobs, procs = machine).
@@ -25,6 +25,8 @@ cdef int replay_loop(
     const uint8_t[:, ::1] member1,     # (1, 1) = 1
     const intp_t[::1] zeros_n,         # (max(n, procs),) = 0: node and partition indices
     const int64_t[::1] ones_n,         # (n,) = 1: node counts
+    const uint64_t[::1] no_features,   # (n,) = 0: trace jobs ask for no node features
+    const uint8_t[::1] not_exclusive,  # (n,) = 0: nor whole nodes
     const intp_t[::1] offsets,         # (n + 1,) = 0, 1, ..., n
     int64_t[::1] run_end,              # (procs,) scratch: expected ends, sorted
     int64_t[:, ::1] run_alloc,         # (procs, n_res) scratch

@@ -14,7 +14,7 @@ seconds; the output is each job's start time.
 import numpy as np
 
 cimport numpy as cnp
-from jem._core._types cimport int64_t, intp_t, uint8_t, N_RES, RES_CPU
+from jem._core._types cimport int64_t, intp_t, uint8_t, uint64_t, N_RES, RES_CPU
 from jem._core.backfill cimport BF_STARTED, BF_BACKFILLED, Profiles, backfill_pass, build_profiles
 
 cnp.import_array()
@@ -90,7 +90,8 @@ cdef int replay_loop(
     const int64_t[::1] submit_s, const int64_t[::1] run_s, const int64_t[::1] size,
     const int64_t[::1] estimate_s, int64_t procs, intp_t reservation_depth, Profiles *p, Scratch *s,
     int64_t[:, ::1] free1, const uint8_t[::1] usable1, const uint8_t[:, ::1] member1,
-    const intp_t[::1] zeros_n, const int64_t[::1] ones_n, const intp_t[::1] offsets,
+    const intp_t[::1] zeros_n, const int64_t[::1] ones_n, const uint64_t[::1] no_features,
+    const uint8_t[::1] not_exclusive, const intp_t[::1] offsets,
     int64_t[::1] run_end, int64_t[:, ::1] run_alloc, int64_t[:, ::1] requests, int64_t[::1] duration,
     intp_t[::1] shape, int64_t[::1] shape_fail, uint8_t[::1] blocked, int64_t[::1] node_start,
     int64_t[::1] select_buf, int64_t[::1] status, int64_t[::1] start_buf, intp_t[::1] nodes_buf,
@@ -132,7 +133,7 @@ cdef int replay_loop(
         p.n_used = 0
         build_profiles(p, free1, zeros_n[:s.n_running], run_end[:s.n_running], run_alloc[:s.n_running], now)
         if backfill_pass(p, usable1, member1, requests[:q], ones_n[:q], zeros_n[:q], duration[:q], shape[:q],
-                         now, reservation_depth, offsets[:q + 1], shape_fail, blocked, node_start, select_buf,
+                         no_features[:q], no_features[:q], not_exclusive[:q], now, reservation_depth, offsets[:q + 1], shape_fail, blocked, node_start, select_buf,
                          status[:q], start_buf[:q], nodes_buf[:q]) != 0:
             return -1
         w = 0
@@ -200,6 +201,9 @@ def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
     cdef Profiles prof
     prof.seg_time, prof.seg_avail, prof.seg_next, prof.head = &seg_time_v[0], &seg_avail_v[0], &seg_next_v[0], &head_v[0]
     prof.n_used, prof.capacity, prof.n_res, prof.cap = 0, capacity, n_res, &cap_v[0]
+    cdef const uint64_t[::1] no_features = np.zeros(n + 1, dtype=np.uint64)   # trace jobs ask for no features
+    cdef const uint8_t[::1] not_exclusive = np.zeros(n + 1, dtype=np.uint8)
+    prof.features, prof.whole = &no_features[0], &cap_v[0]
     cdef Scratch scratch
     scratch.queue, scratch.heap_t, scratch.heap_j, scratch.run_job = &queue_v[0], &heap_t_v[0], &heap_j_v[0], &run_job_v[0]
     scratch.n_queue, scratch.n_heap, scratch.n_running = 0, 0, 0
@@ -231,7 +235,7 @@ def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
     cdef int rc
     with nogil:
         rc = replay_loop(submit_v, run_v, size_v, estimate_v, procs_c, depth, &prof, &scratch, free1, usable1,
-                         member1, zeros_n, ones_n, offsets, run_end, run_alloc, requests, duration, shape,
+                         member1, zeros_n, ones_n, no_features, not_exclusive, offsets, run_end, run_alloc, requests, duration, shape,
                          shape_fail, blocked, node_start, select_buf, status, start_buf, nodes_buf, out_v)
     if rc != 0:
         raise RuntimeError("replay: segment pool exhausted (a bug: its capacity is an upper bound)")
