@@ -89,6 +89,7 @@ def spec_to_pb(spec: JobSpec) -> common_pb2.JobSpec:
         script=spec.script, script_args=spec.script_args, working_dir=spec.working_dir,
         environment=spec.environment, stdout_pattern=spec.stdout_pattern, stderr_pattern=spec.stderr_pattern,
         hold=spec.hold, nice=spec.nice, stdin_path=spec.stdin_path,
+        constraint=spec.constraint, exclusive=spec.exclusive, qos=spec.qos, gres_per_node=dict(spec.gres_per_node),
     )
     if spec.time_limit_s is not None:
         pb.time_limit_s = spec.time_limit_s
@@ -112,6 +113,8 @@ def spec_from_pb(pb: common_pb2.JobSpec) -> JobSpec:
         stderr_pattern=pb.stderr_pattern, stdin_path=pb.stdin_path, hold=pb.hold,
         begin_time=time_from_pb(pb, "begin_time"), nice=pb.nice,
         requeue=pb.requeue if pb.HasField("requeue") else None,
+        constraint=pb.constraint, exclusive=pb.exclusive, qos=pb.qos,
+        gres_per_node=tuple(sorted(pb.gres_per_node.items())),
     )
 
 
@@ -157,6 +160,7 @@ def node_to_pb(node: Node, partitions: list[str]) -> admin_pb2.Node:
         name=node.name, state=NODE_STATE_TO_PB[node.state], capacity=resources_to_pb(node.capacity),
         allocated=resources_to_pb(node.allocated), reason=node.reason, agent_address=node.agent_address,
         partitions=partitions, job_ids=sorted(node.job_ids), cgroup_mode=node.cgroup_mode,
+        features=node.features, gres=node.gres, gres_allocated=node.gres_allocated,
     )
     if node.last_heartbeat:
         time_to_pb(node.last_heartbeat, pb.last_heartbeat)
@@ -169,6 +173,7 @@ def node_from_pb(pb: admin_pb2.Node) -> tuple[Node, NodeState, list[str]]:
         name=pb.name, capacity=resources_from_pb(pb.capacity), allocated=resources_from_pb(pb.allocated),
         reason=pb.reason, agent_address=pb.agent_address, last_heartbeat=time_from_pb(pb, "last_heartbeat") or 0.0,
         cgroup_mode=pb.cgroup_mode, job_ids=set(pb.job_ids),
+        features=tuple(pb.features), gres=dict(pb.gres), gres_allocated=dict(pb.gres_allocated),
     )
     return node, NODE_STATE_FROM_PB[pb.state], list(pb.partitions)
 

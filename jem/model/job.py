@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from jem.model.errors import InvalidJobSpec
+from jem.model.features import parse_constraint
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.states import JobEvent, JobState
@@ -44,6 +45,11 @@ class JobSpec:
     begin_time: float | None = None
     nice: int = 0
     requeue: bool | None = None      # None: the cluster's default (requeue on node failure)
+    # Scheduling constraints (sbatch -C, --exclusive, -q, --gres beyond GPUs).
+    constraint: str = ""             # required node features: "a", "a&b" or "a|b" (jem.model.features)
+    exclusive: bool = False          # the job takes whole nodes
+    qos: str = ""                    # "": the default QOS, "normal"
+    gres_per_node: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count) per node
 
     def validate(self) -> None:
         """Raise InvalidJobSpec naming the first field that is malformed."""
@@ -64,10 +70,12 @@ class JobSpec:
             ("time_limit_s", self.time_limit_s is None or self.time_limit_s > 0, "must be positive"),
             ("nice", -2147483645 <= self.nice <= 2147483645, "out of range"),
             ("working_dir", not self.working_dir or self.working_dir.startswith("/"), "must be an absolute path"),
+            ("gres_per_node", all(count >= 0 for _, count in self.gres_per_node), "counts must not be negative"),
         )
         for name, is_ok, why in checks:
             if not is_ok:
                 raise InvalidJobSpec(f"{name}: {why}")
+        parse_constraint(self.constraint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,3 +48,13 @@ def expected_end(job) -> float | None:
     if job.start_time is not None and job.time_limit_s is not None:
         return job.start_time + job.time_limit_s
     return None
+
+
+def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]") -> str:
+    """Slurm's Gres list, "gpu:2,nvme:1", or "(null)" when there is none."""
+    items = ([f"gpu:{gpus}"] if gpus else []) + [f"{name}:{count}" for name, count in dict(gres).items() if count]
+    return ",".join(items) or "(null)"
+
+
+def features_text(features: "tuple[str, ...] | list[str]") -> str:
+    return ",".join(features) or "(null)"

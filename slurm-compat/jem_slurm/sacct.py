@@ -107,6 +107,7 @@ def _select(args: dict, client, now: float) -> list:
     jobs = client.list_jobs(users=users, job_ids=job_ids, partitions=split_list(args.get("partition", [])),
                             include_old=True)
     names, accounts = set(split_list(args.get("name", []))), set(split_list(args.get("accounts", [])))
+    qos = set(split_list(args.get("qos", [])))
     nodes = set()
     if "nodelist" in args:
         import hostlist
@@ -117,6 +118,7 @@ def _select(args: dict, client, now: float) -> list:
         if j.submit_time <= end and (j.end_time is None or j.end_time >= start)
         and (not states or j.state.value in states) and (not names or j.spec.name in names)
         and (not accounts or j.spec.account in accounts) and (not nodes or nodes & set(j.nodes))
+        and (not qos or (j.spec.qos or "normal") in qos)
     ]
     return sorted(selected, key=lambda j: j.job_id)
 

@@ -129,13 +129,14 @@ def _select(args: dict, client) -> list:
         raise Failure("slurm_load_jobs error: Invalid job id specified", prefix=None)
     accounts = set(split_list(args.get("account", [])))
     names = set(split_list(args.get("name", [])))
+    qos = set(split_list(args.get("qos", [])))
     nodes = set()
     if "nodelist" in args:
         import hostlist
 
         nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
     return [j for j in jobs if (not accounts or j.spec.account in accounts) and (not names or j.spec.name in names)
-            and (not nodes or nodes & set(j.nodes))]
+            and (not nodes or nodes & set(j.nodes)) and (not qos or (j.spec.qos or "normal") in qos)]
 
 
 def _options(argv: list[str]) -> dict:
