@@ -3,10 +3,14 @@ from jem._core.backfill cimport Profiles
 
 # Scratch arrays of one replay, preallocated by the wrapper (n = jobs, procs = machine).
 cdef struct Scratch:
-    intp_t *queue            # (n,) pending jobs in submit order
+    intp_t *queue            # (n,) the jobs one pass plans, in submit order
+    intp_t *q_next           # (n + 1,) pending jobs as a list in submit order; n is the head sentinel
+    intp_t *q_prev           # (n + 1,)
     int64_t *heap_t          # (n,) completion heap: actual end
     intp_t *heap_j           # (n,) completion heap: job
     intp_t *run_job          # (procs,) running jobs, sorted by expected end
+    int64_t *n_of_size       # (procs + 1,) queued jobs of each size
+    int64_t min_queued       # smallest queued size (> procs when the queue is empty)
     intp_t n_queue
     intp_t n_heap
     intp_t n_running
