@@ -3,6 +3,8 @@
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from numpy cimport intp_t
 
+ctypedef double float64_t   # fair-share scores only, never resources
+
 cdef enum:
     RES_CPU = 0
     RES_MEM_MIB = 1
