@@ -10,6 +10,7 @@ cdef struct Scratch:
     intp_t *heap_j           # (n,) completion heap: job
     intp_t *run_job          # (procs,) running jobs, sorted by expected end
     int64_t *n_of_size       # (procs + 1,) queued jobs of each size
+    uint64_t *has_size       # (procs // 64 + 1,) bit s set when n_of_size[s] > 0
     int64_t min_queued       # smallest queued size (> procs when the queue is empty)
     intp_t n_queue
     intp_t n_heap

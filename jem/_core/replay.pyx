@@ -88,12 +88,37 @@ cdef void _run_remove(Scratch *s, int64_t[::1] run_end, int64_t[:, ::1] run_allo
     s.n_running -= 1
 
 
+cdef extern from *:
+    int __builtin_ctzll(unsigned long long) nogil
+
+
+cdef inline void _queue_size_came(Scratch *s, int64_t size_j) noexcept nogil:
+    if s.n_of_size[size_j] == 0:
+        s.has_size[size_j >> 6] |= (<uint64_t>1) << (size_j & 63)
+    s.n_of_size[size_j] += 1
+    s.min_queued = min(s.min_queued, size_j)
+
+
 cdef inline void _queue_size_gone(Scratch *s, int64_t size_j, int64_t procs) noexcept nogil:
-    """One queued job of `size_j` left the queue: keep the smallest queued size up to date
-    (a walk up the counts, amortised by the arrivals that lowered it)."""
+    """One queued job of `size_j` left the queue: keep the smallest queued size up to date,
+    by the next set bit of `has_size` (64 sizes a word)."""
+    cdef intp_t word
+    cdef uint64_t bits
     s.n_of_size[size_j] -= 1
-    while s.min_queued <= procs and s.n_of_size[s.min_queued] == 0:
-        s.min_queued += 1
+    if s.n_of_size[size_j] > 0:
+        return
+    s.has_size[size_j >> 6] &= ~((<uint64_t>1) << (size_j & 63))
+    if size_j != s.min_queued:
+        return
+    word = size_j >> 6
+    bits = s.has_size[word] & (~(<uint64_t>0) << (size_j & 63))
+    while bits == 0:
+        word += 1
+        if word > (procs >> 6):
+            s.min_queued = procs + 1
+            return
+        bits = s.has_size[word]
+    s.min_queued = (word << 6) + __builtin_ctzll(bits)
 
 
 cdef inline void _unlink(Scratch *s, intp_t j) noexcept nogil:
@@ -162,8 +187,7 @@ cdef int replay_loop(
             s.q_prev[arrived], s.q_next[arrived] = s.q_prev[n], n     # append to the pending list
             s.q_next[s.q_prev[n]] = arrived
             s.q_prev[n] = arrived
-            s.n_of_size[size[arrived]] += 1
-            s.min_queued = min(s.min_queued, size[arrived])
+            _queue_size_came(s, size[arrived])
             s.n_queue += 1
             arrived += 1
         if s.n_queue == 0:
@@ -256,6 +280,9 @@ def replay(submit_s, run_s, size, estimate_s, *, procs, reservation_depth):
     n_of_size = np.zeros(procs + 2, dtype=np.int64)
     cdef int64_t[::1] n_of_size_v = n_of_size
     scratch.n_of_size, scratch.min_queued = &n_of_size_v[0], procs + 1
+    has_size = np.zeros(procs // 64 + 2, dtype=np.uint64)
+    cdef uint64_t[::1] has_size_v = has_size
+    scratch.has_size = &has_size_v[0]
     cdef int64_t[:, ::1] free1 = np.zeros((1, n_res), dtype=np.int64)
     cdef const uint8_t[::1] usable1 = np.ones(1, dtype=np.uint8)
     cdef const uint8_t[:, ::1] member1 = np.ones((1, 1), dtype=np.uint8)
