@@ -10,7 +10,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["fit", "backfill", "replay"]
+KERNELS = ["fit", "backfill", "replay", "records", "fairtree"]
 DEBUG = os.environ.get("JEM_CYTHON_DEBUG") == "1"
 
 DIRECTIVES = {

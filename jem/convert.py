@@ -93,6 +93,7 @@ def spec_to_pb(spec: JobSpec) -> common_pb2.JobSpec:
         hold=spec.hold, nice=spec.nice, stdin_path=spec.stdin_path, array=spec.array, dependency=spec.dependency,
         open_mode=spec.open_mode, warn_signal=spec.warn_signal, warn_time_s=spec.warn_time_s,
         warn_batch_only=spec.warn_batch_only,
+        constraint=spec.constraint, exclusive=spec.exclusive, qos=spec.qos, gres_per_node=dict(spec.gres_per_node),
     )
     if spec.time_limit_s is not None:
         pb.time_limit_s = spec.time_limit_s
@@ -118,6 +119,8 @@ def spec_from_pb(pb: common_pb2.JobSpec) -> JobSpec:
         requeue=pb.requeue if pb.HasField("requeue") else None, array=pb.array, dependency=pb.dependency,
         open_mode=pb.open_mode, warn_signal=pb.warn_signal, warn_time_s=pb.warn_time_s,
         warn_batch_only=pb.warn_batch_only,
+        constraint=pb.constraint, exclusive=pb.exclusive, qos=pb.qos,
+        gres_per_node=tuple(sorted(pb.gres_per_node.items())),
     )
 
 
@@ -172,6 +175,7 @@ def node_to_pb(node: Node, partitions: list[str]) -> admin_pb2.Node:
         allocated=resources_to_pb(node.allocated), reason=node.reason, agent_address=node.agent_address,
         partitions=partitions, job_ids=sorted(node.job_ids), cgroup_mode=node.cgroup_mode,
         gpu_isolation=node.gpu_isolation,
+        features=node.features, gres=node.gres, gres_allocated=node.gres_allocated,
     )
     if node.last_heartbeat:
         time_to_pb(node.last_heartbeat, pb.last_heartbeat)
@@ -184,6 +188,7 @@ def node_from_pb(pb: admin_pb2.Node) -> tuple[Node, NodeState, list[str]]:
         name=pb.name, capacity=resources_from_pb(pb.capacity), allocated=resources_from_pb(pb.allocated),
         reason=pb.reason, agent_address=pb.agent_address, last_heartbeat=time_from_pb(pb, "last_heartbeat") or 0.0,
         cgroup_mode=pb.cgroup_mode, gpu_isolation=pb.gpu_isolation, job_ids=set(pb.job_ids),
+        features=tuple(pb.features), gres=dict(pb.gres), gres_allocated=dict(pb.gres_allocated),
     )
     return node, NODE_STATE_FROM_PB[pb.state], list(pb.partitions)
 

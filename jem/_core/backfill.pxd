@@ -1,4 +1,4 @@
-from jem._core._types cimport int64_t, intp_t, uint8_t
+from jem._core._types cimport int64_t, intp_t, uint8_t, uint64_t
 
 # Outcome of a pending job after one backfill pass (BF_* mirror jem._core.fit's first three).
 cdef enum:
@@ -16,9 +16,19 @@ cdef struct Profiles:
     intp_t *seg_next       # (capacity,) -1 ends a node's list
     intp_t *head           # (n_nodes,) first segment of each node (starts at now)
     int64_t *cap           # (n_nodes * n_res,) units once every running job ended: no segment has more
+    const int64_t *whole   # (n_nodes * n_res,) the node's capacity: what an exclusive job takes
+    const uint64_t *features  # (n_nodes,) feature bitmask of each node
     intp_t n_used          # segments in use
     intp_t capacity
     intp_t n_res
+
+# What one pending job asks of each node it may use.
+cdef struct Ask:
+    const int64_t *request   # (n_res,) units per node (an exclusive job takes the node's `whole` instead)
+    intp_t part              # partition row
+    uint64_t feat_all        # a node must have every one of these features
+    uint64_t feat_any        # ... and, when nonzero, at least one of these
+    bint is_exclusive        # the job takes whole nodes
 
 cdef bint fits_window(Profiles *p, intp_t node_idx, const int64_t *request,
                       int64_t t0, int64_t t1) noexcept nogil
@@ -46,7 +56,11 @@ cdef int backfill_pass(
     const int64_t[::1] n_nodes_req,      # (n_jobs,) nodes wanted
     const intp_t[::1] part_idx,          # (n_jobs,) partition row of each job
     const int64_t[::1] duration_s,       # (n_jobs,) time limit, BF_INF-capped
-    const intp_t[::1] shape_idx,         # (n_jobs,) jobs with equal (partition, request, n_nodes) share it
+    const intp_t[::1] shape_idx,         # (n_jobs,) jobs with equal (partition, request, n_nodes, features,
+                                         #   exclusive) share it
+    const uint64_t[::1] feat_all,        # (n_jobs,) features a node must all have
+    const uint64_t[::1] feat_any,        # (n_jobs,) features a node must have one of (0: no such rule)
+    const uint8_t[::1] exclusive,        # (n_jobs,) 1 where the job takes whole nodes
     int64_t now,
     intp_t reservation_depth,
     const intp_t[::1] offsets,           # (n_jobs + 1,) start of each job's slots in out_nodes

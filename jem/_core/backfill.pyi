@@ -25,5 +25,9 @@ def backfill(
     now: int,
     reservation_depth: int,
     shape_idx: npt.NDArray[np.intp] | None = None,  # (n_jobs,) const intp_t[::1], equal for equal shapes
+    node_features: npt.NDArray[np.uint64] | None = None,  # (n_nodes,) const uint64_t[::1] feature bitmask
+    feat_all: npt.NDArray[np.uint64] | None = None,  # (n_jobs,) const uint64_t[::1] features all required
+    feat_any: npt.NDArray[np.uint64] | None = None,  # (n_jobs,) const uint64_t[::1] one required (0: none)
+    exclusive: npt.NDArray[np.uint8] | None = None,  # (n_jobs,) const uint8_t[::1] 1: takes whole nodes
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.intp]]: ...
     # (status (n_jobs,), start (n_jobs,), offsets (n_jobs + 1,), nodes (offsets[-1],))

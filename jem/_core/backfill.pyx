@@ -16,12 +16,19 @@ t = 100. Queue: A wants 4 CPUs for 50 s, B 1 CPU for 100 s, C 1 CPU for 200 s.
 A does not fit now; with depth 1 it reserves [100, 150). B fits in the free
 CPU and ends by 100: it is backfilled. C would hold that CPU past 100, when A
 needs all four: it waits (Priority).
+
+Node features and exclusive jobs narrow where a job may go: a node qualifies
+when its feature bitmask holds all of the job's `feat_all` bits and, if
+`feat_any` is nonzero, one of its bits. An exclusive job takes the node's
+whole capacity (free now plus every running allocation, unlimited ones too),
+so it fits only where nothing else runs for its window, and nothing shares
+the node after it.
 """
 
 import numpy as np
 
 cimport numpy as cnp
-from jem._core._types cimport int64_t, intp_t, uint8_t
+from jem._core._types cimport int64_t, intp_t, uint8_t, uint64_t
 
 cnp.import_array()
 
@@ -124,6 +131,30 @@ cdef inline bint _fits_cap(Profiles *p, intp_t node_idx, const int64_t *request)
     return True
 
 
+cdef inline bint _may_use(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
+                          Ask *ask, intp_t node_idx) noexcept nogil:
+    """True when the job may ever use the node: usable, in its partition, with its features;
+    an exclusive job also needs its request within the node and no unlimited job there."""
+    cdef uint64_t have
+    cdef intp_t r
+    if not (usable[node_idx] and membership[ask.part, node_idx]):
+        return False
+    have = p.features[node_idx]
+    if (have & ask.feat_all) != ask.feat_all or (ask.feat_any != 0 and (have & ask.feat_any) == 0):
+        return False
+    if ask.is_exclusive:
+        for r in range(p.n_res):
+            if ask.request[r] > p.whole[node_idx * p.n_res + r]:
+                return False
+        return _fits_cap(p, node_idx, &p.whole[node_idx * p.n_res])
+    return True
+
+
+cdef inline const int64_t *_request_on(Profiles *p, Ask *ask, intp_t node_idx) noexcept nogil:
+    """The units the job takes on the node: its request, or all of the node if exclusive."""
+    return &p.whole[node_idx * p.n_res] if ask.is_exclusive else ask.request
+
+
 cdef int64_t _select_nth(int64_t *a, intp_t m, intp_t k) noexcept nogil:
     """The k-th smallest (0-based) of a[0:m], reordering a (Hoare's selection)."""
     cdef intp_t lo = 0, hi = m - 1, i, j
@@ -153,27 +184,26 @@ cdef int64_t _select_nth(int64_t *a, intp_t m, intp_t k) noexcept nogil:
 
 
 cdef int64_t _reserve_one(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
-                          const int64_t *request, intp_t part, int64_t duration, int64_t now,
-                          intp_t *out) noexcept nogil:
+                          Ask *ask, int64_t duration, int64_t now, intp_t *out) noexcept nogil:
     """_reserve for a one-node job: the first node (index order) with the earliest fit.
     Each node's search stops at the best start found so far, so most nodes are cut short."""
     cdef intp_t node_idx, best_node = -1
     cdef int64_t best = BF_INF, t
     for node_idx in range(usable.shape[0]):
-        if usable[node_idx] and membership[part, node_idx] and _fits_cap(p, node_idx, request):
-            t = earliest_fit(p, node_idx, request, now, duration, best)
+        if _may_use(p, usable, membership, ask, node_idx) and _fits_cap(p, node_idx, _request_on(p, ask, node_idx)):
+            t = earliest_fit(p, node_idx, _request_on(p, ask, node_idx), now, duration, best)
             if t < best:
                 best, best_node = t, node_idx
     if best_node < 0:
         return -1
-    if subtract(p, best_node, request, best, min(best + duration, BF_INF)) != 0:
+    if subtract(p, best_node, _request_on(p, ask, best_node), best, min(best + duration, BF_INF)) != 0:
         return -2
     out[0] = best_node
     return best
 
 
 cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
-                      const int64_t *request, intp_t n_wanted, intp_t part, int64_t duration, int64_t now,
+                      Ask *ask, intp_t n_wanted, int64_t duration, int64_t now,
                       int64_t[::1] node_start, int64_t[::1] select_buf, intp_t *out) noexcept nogil:
     """Earliest start t at which `n_wanted` allowed nodes each hold `request` for `duration`;
     reserve it on the first such nodes (index order). Returns t, -1 if never, -2 if the pool is full.
@@ -183,16 +213,17 @@ cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, :
     cdef intp_t n_nodes = usable.shape[0], node_idx, m, found
     cdef int64_t t = now, t_n
     if n_wanted == 1:
-        return _reserve_one(p, usable, membership, request, part, duration, now, out)
+        return _reserve_one(p, usable, membership, ask, duration, now, out)
     for node_idx in range(n_nodes):
         node_start[node_idx] = -1
     while True:
         m = 0
         for node_idx in range(n_nodes):
-            if usable[node_idx] and membership[part, node_idx]:
+            if _may_use(p, usable, membership, ask, node_idx):
                 if node_start[node_idx] < t:
-                    if _fits_cap(p, node_idx, request):
-                        node_start[node_idx] = earliest_fit(p, node_idx, request, t, duration, BF_INF)
+                    if _fits_cap(p, node_idx, _request_on(p, ask, node_idx)):
+                        node_start[node_idx] = earliest_fit(p, node_idx, _request_on(p, ask, node_idx), t,
+                                                            duration, BF_INF)
                     else:
                         node_start[node_idx] = BF_INF
                 select_buf[m] = node_start[node_idx]
@@ -209,8 +240,8 @@ cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, :
     for node_idx in range(n_nodes):
         if found == n_wanted:
             break
-        if usable[node_idx] and membership[part, node_idx] and node_start[node_idx] == t:
-            if subtract(p, node_idx, request, t, min(t + duration, BF_INF)) != 0:
+        if _may_use(p, usable, membership, ask, node_idx) and node_start[node_idx] == t:
+            if subtract(p, node_idx, _request_on(p, ask, node_idx), t, min(t + duration, BF_INF)) != 0:
                 return -2
             out[found] = node_idx
             found += 1
@@ -218,14 +249,14 @@ cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, :
 
 
 cdef intp_t _fit_now(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
-                     const int64_t *request, intp_t n_wanted, intp_t part, int64_t now, int64_t end,
-                     intp_t *out) noexcept nogil:
+                     Ask *ask, intp_t n_wanted, int64_t now, int64_t end, intp_t *out) noexcept nogil:
     """Up to n_wanted allowed nodes (index order) holding `request` during [now, end); returns how many."""
     cdef intp_t node_idx, found = 0
     for node_idx in range(usable.shape[0]):
         if found == n_wanted:
             break
-        if usable[node_idx] and membership[part, node_idx] and fits_window(p, node_idx, request, now, end):
+        if _may_use(p, usable, membership, ask, node_idx) and \
+                fits_window(p, node_idx, _request_on(p, ask, node_idx), now, end):
             out[found] = node_idx
             found += 1
     return found
@@ -240,6 +271,9 @@ cdef int backfill_pass(
     const intp_t[::1] part_idx,
     const int64_t[::1] duration_s,
     const intp_t[::1] shape_idx,
+    const uint64_t[::1] feat_all,
+    const uint64_t[::1] feat_any,
+    const uint8_t[::1] exclusive,
     int64_t now,
     intp_t reservation_depth,
     const intp_t[::1] offsets,
@@ -256,7 +290,7 @@ cdef int backfill_pass(
     cdef int64_t end, duration, t
     cdef bint any_blocked = False
     cdef intp_t *slots
-    cdef const int64_t *request
+    cdef Ask ask
     for k in range(out_nodes.shape[0]):
         out_nodes[k] = -1
     for job_idx in range(n_jobs):
@@ -268,15 +302,19 @@ cdef int backfill_pass(
         n_wanted = n_nodes_req[job_idx]
         duration = duration_s[job_idx]
         end = min(now + duration, BF_INF)
-        request = &requests[job_idx, 0]
+        ask.request = &requests[job_idx, 0]
+        ask.part = part
+        ask.feat_all = feat_all[job_idx]
+        ask.feat_any = feat_any[job_idx]
+        ask.is_exclusive = exclusive[job_idx] != 0
         slots = &out_nodes[offsets[job_idx]] if n_wanted > 0 else NULL
         shape = shape_idx[job_idx]
         found = 0
         if duration < shape_fail[shape]:
-            found = _fit_now(p, usable, membership, request, n_wanted, part, now, end, slots)
+            found = _fit_now(p, usable, membership, &ask, n_wanted, now, end, slots)
         if found == n_wanted:
             for k in range(found):
-                if subtract(p, slots[k], request, now, end) != 0:
+                if subtract(p, slots[k], _request_on(p, &ask, slots[k]), now, end) != 0:
                     return -1
             out_status[job_idx] = BF_BACKFILLED if any_blocked and reservation_depth > 0 else BF_STARTED
             out_start[job_idx] = now
@@ -290,8 +328,7 @@ cdef int backfill_pass(
         if reservation_depth == 0:
             part_blocked[part] = 1
         elif n_reserved < reservation_depth:
-            t = _reserve(p, usable, membership, request, n_wanted, part, duration, now,
-                         node_start, select_buf, slots)
+            t = _reserve(p, usable, membership, &ask, n_wanted, duration, now, node_start, select_buf, slots)
             if t == -2:
                 return -1
             if t >= 0:
@@ -369,12 +406,13 @@ def _check(free, usable, membership, requests, n_nodes_req, part_idx, duration_s
         raise ValueError("backfill: run_node out of range")
 
 
-def _shapes(part_idx, n_nodes_req, requests):
-    """Index of each job's (partition, node count, request) among the distinct ones."""
+def _shapes(part_idx, n_nodes_req, requests, feat_all, feat_any, exclusive):
+    """Index of each job's (partition, node count, request, features, exclusive) among the distinct ones."""
     n_jobs = requests.shape[0]
     if n_jobs == 0:
         return np.zeros(0, dtype=np.intp), 0
-    columns = [requests[:, r] for r in range(requests.shape[1] - 1, -1, -1)] + [n_nodes_req, part_idx]
+    columns = ([requests[:, r] for r in range(requests.shape[1] - 1, -1, -1)]
+               + [exclusive, feat_any, feat_all, n_nodes_req, part_idx])
     order = np.lexsort(columns)
     is_new = np.zeros(n_jobs, dtype=bool)
     is_new[0] = True
@@ -385,8 +423,24 @@ def _shapes(part_idx, n_nodes_req, requests):
     return shape_idx, int(is_new.sum())
 
 
+def _job_filters(n_nodes, n_jobs, node_features, feat_all, feat_any, exclusive):
+    """The optional feature and exclusive arrays, checked, with zeros for the ones not given."""
+    given = []
+    for arr, name, dtype, n in ((node_features, "node_features", np.uint64, n_nodes),
+                                (feat_all, "feat_all", np.uint64, n_jobs), (feat_any, "feat_any", np.uint64, n_jobs),
+                                (exclusive, "exclusive", np.uint8, n_jobs)):
+        if arr is None:
+            arr = np.zeros(n, dtype=dtype)
+        _require(arr, name, dtype, 1)
+        if arr.shape[0] != n:
+            raise ValueError(f"backfill: {name} must have {n} entries, got {arr.shape[0]}")
+        given.append(arr)
+    return given
+
+
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
-             run_node, run_end, run_alloc, now, reservation_depth, shape_idx=None):
+             run_node, run_end, run_alloc, now, reservation_depth, shape_idx=None,
+             node_features=None, feat_all=None, feat_any=None, exclusive=None):
     """Plan one backfill pass over jobs given in priority order.
 
     free (n_nodes, n_res) int64 units free now; usable (n_nodes,) uint8;
@@ -401,6 +455,10 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     count, request), >= 0 (computed when None). It only lets the pass
     skip jobs known not to fit; results are the same whatever it is, as long as
     jobs with different shapes get different indices.
+    node_features (n_nodes,) uint64 feature bitmask per node; feat_all, feat_any
+    (n_jobs,) uint64: a job may use a node holding all of feat_all and, when
+    feat_any is nonzero, one of feat_any; exclusive (n_jobs,) uint8: 1 where the
+    job takes whole nodes. Each defaults to zeros (no features, nothing exclusive).
 
     Returns (status, start, offsets, nodes): status[j] is STARTED, BACKFILLED,
     RESOURCES or PRIORITY; start[j] is now for started jobs, the reserved start
@@ -412,6 +470,12 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         raise ValueError("backfill: reservation_depth must be >= 0")
     n_nodes, n_res = free.shape[0], free.shape[1]
     n_jobs = requests.shape[0]
+    node_features, feat_all, feat_any, exclusive = _job_filters(n_nodes, n_jobs, node_features, feat_all,
+                                                                feat_any, exclusive)
+    whole = free.copy()          # (n_nodes, n_res): free now plus every running allocation
+    np.add.at(whole, run_node, run_alloc)
+    whole = np.concatenate([whole.ravel(), np.zeros(1, dtype=np.int64)])
+    node_features = np.concatenate([node_features, np.zeros(1, dtype=np.uint64)])
     cdef int64_t now_c = int(now)
     durations = np.minimum(duration_s, INF)
     ends = np.minimum(np.maximum(run_end, now_c + 1), INF)
@@ -423,7 +487,7 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     offsets = np.zeros(n_jobs + 1, dtype=np.intp)
     np.cumsum(n_nodes_req, out=offsets[1:])
     if shape_idx is None:
-        shape_idx, n_shapes = _shapes(part_idx, n_nodes_req, requests)
+        shape_idx, n_shapes = _shapes(part_idx, n_nodes_req, requests, feat_all, feat_any, exclusive)
     else:
         _require(shape_idx, "shape_idx", np.intp, 1)
         if shape_idx.shape[0] != n_jobs or (n_jobs and shape_idx.min() < 0):
@@ -448,8 +512,12 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     cdef intp_t[::1] seg_next_v = seg_next
     cdef intp_t[::1] head_v = head
     cdef int64_t[::1] cap_v = cap
+    cdef const int64_t[::1] whole_v = whole
+    cdef const uint64_t[::1] features_v = node_features
     cdef Profiles p
     p.cap = &cap_v[0]
+    p.whole = &whole_v[0]
+    p.features = &features_v[0]
     p.seg_time = &seg_time_v[0]
     p.seg_avail = &seg_avail_v[0]
     p.seg_next = &seg_next_v[0]
@@ -468,6 +536,9 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     cdef const intp_t[::1] part_v = part_idx
     cdef const int64_t[::1] duration_v = durations
     cdef const intp_t[::1] shape_v = shape_idx
+    cdef const uint64_t[::1] feat_all_v = feat_all
+    cdef const uint64_t[::1] feat_any_v = feat_any
+    cdef const uint8_t[::1] exclusive_v = exclusive
     cdef const intp_t[::1] offsets_v = offsets
     cdef int64_t[::1] shape_fail_v = shape_fail
     cdef uint8_t[::1] blocked_v = blocked
@@ -481,7 +552,7 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     with nogil:
         build_profiles(&p, free_v, r_node_v, r_end_v, r_alloc_v, now_c)
         rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
-                           now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
+                           feat_all_v, feat_any_v, exclusive_v, now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
                            status_v, start_v, nodes_v)
     if rc != 0:
         raise RuntimeError("backfill: segment pool exhausted (a bug: its capacity is an upper bound)")

@@ -9,8 +9,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
 from jem.cli.table import render_table
 from jem.model.config import Config, load_config
 from jem.scheduler.policy import POLICY_DEPTHS, Policy
@@ -96,11 +94,8 @@ def _text(path: str, policy: Policy, result: SimResult, summary: dict) -> str:
 
 def _write_csv(path: str, result: SimResult) -> None:
     """job_id,submit,start,end,procs per job, in submit order (all integers: one format string)."""
-    trace = result.trace
-    table = np.column_stack((trace.job_number, trace.submit_s, result.start_s, result.end_s, trace.size))
-    with open(path, "w") as f:
-        f.write("job_id,submit,start,end,procs\n")
-        f.write(("%d,%d,%d,%d,%d\n" * len(table)) % tuple(table.ravel().tolist()))
+    with open(path, "wb") as f:
+        f.write(result.csv_bytes())
 
 
 def _plot(path: str, result: SimResult) -> int:

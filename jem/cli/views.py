@@ -37,6 +37,8 @@ def job_as_dict(job: Job) -> dict:
         "stderr": spec.stderr_pattern or spec.stdout_pattern or "slurm-%j.out",
         "exit_code": job.exit_code, "exit_signal": job.exit_signal, "restart_count": job.restart_count,
         "nice": spec.nice, "begin_time": spec.begin_time,
+        "constraint": spec.constraint, "exclusive": spec.exclusive, "qos": spec.qos or "normal",
+        "gres_per_node": dict(spec.gres_per_node),
         "usage": {"cpu_user_s": job.usage.cpu_user_us / 1e6, "cpu_system_s": job.usage.cpu_system_us / 1e6,
                   "max_rss_kib": job.usage.max_rss_kib},
     }
@@ -71,18 +73,19 @@ def node_as_dict(info: NodeInfo) -> dict:
         "mem_allocated_mib": node.allocated.mem_mib, "gpus": node.capacity.gpus,
         "gpus_allocated": node.allocated.gpus, "reason": node.reason, "agent_address": node.agent_address,
         "last_heartbeat": node.last_heartbeat or None, "cgroup_mode": node.cgroup_mode,
-        "gpu_isolation": node.gpu_isolation, "job_ids": sorted(node.job_ids),
+        "gpu_isolation": node.gpu_isolation, "job_ids": sorted(node.job_ids), "features": list(node.features),
+        "gres": dict(node.gres), "gres_allocated": dict(node.gres_allocated),
     }
 
 
-NODE_HEADERS = ["NODE", "STATE", "CPUS(A/T)", "MEM_MIB(A/T)", "GPUS(A/T)", "PARTITIONS", "REASON"]
+NODE_HEADERS = ["NODE", "STATE", "CPUS(A/T)", "MEM_MIB(A/T)", "GPUS(A/T)", "PARTITIONS", "FEATURES", "REASON"]
 
 
 def node_row(info: NodeInfo) -> list[str]:
     node = info.node
     return [node.name, info.state.value, f"{node.allocated.cpus}/{node.capacity.cpus}",
             f"{node.allocated.mem_mib}/{node.capacity.mem_mib}", f"{node.allocated.gpus}/{node.capacity.gpus}",
-            ",".join(info.partitions), node.reason]
+            ",".join(info.partitions), ",".join(node.features) or "-", node.reason]
 
 
 def show_job_text(job: Job) -> str:

@@ -28,7 +28,10 @@ def change(job: Job, event: JobEvent, now: float, detail: str = "") -> JobChange
 
 
 def start_job(job: Job, node_names: tuple[str, ...], nodes: NodeTable, now: float) -> JobChange:
-    job.cpu_ids, job.gpu_ids = nodes.allocate(node_names, job.shape.per_node, job.job_id)
+    if job.spec.exclusive:   # as Slurm: the job gets all of its nodes' CPUs and memory
+        job.shape = dataclasses.replace(job.shape, per_node=nodes.get(node_names[0]).capacity)
+    job.cpu_ids, job.gpu_ids = nodes.allocate(node_names, job.shape.per_node, job.job_id,
+                                              gres=job.spec.gres_per_node, is_exclusive=job.spec.exclusive)
     job.nodes, job.start_time, job.reason, job.reason_detail = node_names, now, JobReason.NONE, ""
     job.planned_start = None
     return change(job, JobEvent.START, now, detail=",".join(node_names))
@@ -38,7 +41,8 @@ def end_job(job: Job, event: JobEvent, nodes: NodeTable, now: float, *, exit_cod
             exit_signal: int = 0, usage: JobUsage | None = None, reason: JobReason = JobReason.NONE,
             detail: str = "") -> JobChange:
     """End a job (pending or live) with `event`, releasing its nodes."""
-    nodes.release(job.nodes, job.shape.per_node, job.job_id)
+    nodes.release(job.nodes, job.shape.per_node, job.job_id, gres=job.spec.gres_per_node,
+                  is_exclusive=job.spec.exclusive)
     job.end_time, job.exit_code, job.exit_signal = now, exit_code, exit_signal
     job.reason, job.reason_detail, job.kill_cause, job.kill_time = reason, detail, None, None
     if usage is not None:
@@ -48,7 +52,8 @@ def end_job(job: Job, event: JobEvent, nodes: NodeTable, now: float, *, exit_cod
 
 def requeue_job(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChange:
     """Return a started job to PENDING; its earlier run stays in the event log."""
-    nodes.release(job.nodes, job.shape.per_node, job.job_id)
+    nodes.release(job.nodes, job.shape.per_node, job.job_id, gres=job.spec.gres_per_node,
+                  is_exclusive=job.spec.exclusive)
     job.nodes, job.start_time, job.end_time, job.kill_cause, job.kill_time = (), None, None, None, None
     job.cpu_ids, job.gpu_ids = (), ()
     job.exit_code, job.exit_signal, job.usage = 0, 0, JobUsage()

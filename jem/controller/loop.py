@@ -176,6 +176,10 @@ class SchedulingLoop:
             node = self._state.nodes.get(name)
             if not node.is_schedulable or not job.shape.per_node.fits_in(node.free):
                 return False
+            if job.spec.exclusive and node.job_ids:
+                return False
+            if any(count > node.gres_free(name) for name, count in job.spec.gres_per_node):
+                return False
         return True
 
     def _launch_of(self, job: Job) -> Launch:

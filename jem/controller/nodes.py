@@ -25,7 +25,8 @@ class NodeTable:
     def __init__(self, config: Config, store: Store):
         self._config = config
         self._store = store
-        self._nodes: dict[str, Node] = {n.name: Node(n.name, n.capacity) for n in config.nodes}
+        self._nodes: dict[str, Node] = {n.name: Node(n.name, n.capacity, features=n.features, gres=dict(n.gres))
+                                        for n in config.nodes}
         for record in store.load_nodes():
             node = self._nodes.get(record.name)
             if node is not None and record.is_drained:
@@ -116,28 +117,37 @@ class NodeTable:
         return node
 
     def allocate(self, names: tuple[str, ...], per_node: Resources, job_id: int, *,
-                 cpu_ids: tuple[tuple[int, ...], ...] = (), gpu_ids: tuple[tuple[int, ...], ...] = ()
+                 cpu_ids: tuple[tuple[int, ...], ...] = (), gpu_ids: tuple[tuple[int, ...], ...] = (),
+                 gres: tuple[tuple[str, int], ...] = (), is_exclusive: bool = False,
                  ) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
-        """Add a job's per-node request to its nodes and give it concrete CPU and GPU
-        indices on each (the ones given, when re-deriving after a restart). Returns
-        (cpu ids, gpu ids) per node, in `names` order."""
+        """Add a job's per-node request (an exclusive job: all of each node, GRES too) to
+        its nodes and give it concrete CPU and GPU indices on each (the ones given, when
+        re-deriving after a restart). Returns (cpu ids, gpu ids) per node, in `names` order."""
         cpus, gpus = [], []
         for i, name in enumerate(names):
             node = self._nodes[name]
-            node.allocated = node.allocated + per_node
+            amount = node.capacity if is_exclusive else per_node
+            node.held[job_id] = amount
+            node.allocated = node.allocated + amount
+            for gres_name, count in (tuple(node.gres.items()) if is_exclusive else gres):
+                node.gres_allocated[gres_name] = node.gres_allocated.get(gres_name, 0) + count
             node.job_ids.add(job_id)
-            node_cpus, node_gpus = node.take_ids(job_id, per_node.cpus, per_node.gpus,
+            node_cpus, node_gpus = node.take_ids(job_id, amount.cpus, amount.gpus,
                                                  cpu_ids=cpu_ids[i] if i < len(cpu_ids) else (),
                                                  gpu_ids=gpu_ids[i] if i < len(gpu_ids) else ())
             cpus.append(node_cpus)
             gpus.append(node_gpus)
         return tuple(cpus), tuple(gpus)
 
-    def release(self, names: tuple[str, ...], per_node: Resources, job_id: int) -> None:
+    def release(self, names: tuple[str, ...], per_node: Resources, job_id: int, *,
+                gres: tuple[tuple[str, int], ...] = (), is_exclusive: bool = False) -> None:
+        """Take back what `allocate` gave the job (arguments as there)."""
         for name in names:
             node = self._nodes.get(name)
             if node is not None and job_id in node.job_ids:
-                node.allocated = node.allocated - per_node
+                node.allocated = node.allocated - node.held.pop(job_id, per_node)
+                for gres_name, count in (tuple(node.gres.items()) if is_exclusive else gres):
+                    node.gres_allocated[gres_name] = node.gres_allocated.get(gres_name, 0) - count
                 node.job_ids.discard(job_id)
                 node.cpu_ids.pop(job_id, None)
                 node.gpu_ids.pop(job_id, None)

@@ -70,7 +70,8 @@ class Controller:
         n_jobs = self.state.jobs.load(ended_after=now - config.scheduler.min_job_age_s)
         for job in self.state.jobs.live():
             self.state.nodes.allocate(job.nodes, job.shape.per_node, job.job_id, cpu_ids=job.cpu_ids,
-                                      gpu_ids=job.gpu_ids)
+                                      gpu_ids=job.gpu_ids, gres=job.spec.gres_per_node,
+                                      is_exclusive=job.spec.exclusive)
         log.info("state loaded jobs=%d live=%d state_dir=%s", n_jobs, len(self.state.jobs.live()), self.state_dir)
         self.loop = SchedulingLoop(self.state)
         self.server = grpc.server(

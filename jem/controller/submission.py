@@ -2,7 +2,9 @@
 
 "Never" is decided here, at submit time (Slurm's EnforcePartLimits=ALL): a job
 whose per-node request exceeds every node of its partition, or that wants
-more such nodes than the partition has, is refused with Unsatisfiable. "Not
+more such nodes than the partition has, is refused with Unsatisfiable. So is
+a constraint (-C) no node of the partition meets (InvalidFeature), a GRES no
+node has (InvalidGres) and a QOS the configuration lacks (InvalidQos). "Not
 now" is the scheduler's business.
 """
 
@@ -11,7 +13,9 @@ import dataclasses
 from jem.controller.state import ClusterState
 from jem.model.arrays import parse_array
 from jem.model.dependency import parse_dependency
-from jem.model.errors import ControllerNotReady, DependencyProblem, PartitionTimeLimit, Unsatisfiable, UnknownPartition
+from jem.model.errors import (ControllerNotReady, DependencyProblem, InvalidFeature, InvalidGres, InvalidQos,
+                              PartitionTimeLimit, Unsatisfiable, UnknownPartition)
+from jem.model.features import parse_constraint
 from jem.model.identity import Identity
 from jem.model.job import Job, JobShape, JobSpec, shape_job
 from jem.model.node import Node
@@ -26,9 +30,12 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
     spec.validate()
     with state.lock:
         partition = _partition_for(state, spec.partition)
+        qos = state.config.qos_named(spec.qos)
+        if qos is None:
+            raise InvalidQos(spec.qos)
         spec = dataclasses.replace(
             spec, partition=partition.name, name=spec.name or "sbatch",
-            working_dir=spec.working_dir or "/tmp",
+            working_dir=spec.working_dir or "/tmp", qos=qos.name,
         )
         time_limit = partition.resolve_time_limit(spec.time_limit_s, is_unlimited=spec.time_limit_unlimited)
         if not partition.allows_time_limit(time_limit):
@@ -84,7 +91,7 @@ def shape_in_partition(state: ClusterState, spec: JobSpec, partition: Partition)
     """The job's shape on `partition`'s nodes; Unsatisfiable if it can never run there. Lock held."""
     members = [n for n in state.nodes.all() if partition.has_node(n.name)]
     shape = _shape(spec, partition, members)
-    _check_satisfiable(shape, partition, members)
+    _check_satisfiable(shape, partition, _able_members(spec, partition, members))
     return shape
 
 
@@ -96,6 +103,22 @@ def _shape(spec: JobSpec, partition: Partition, members: list[Node]) -> JobShape
     if default_mem is None:
         default_mem = min(n.capacity.mem_mib // n.capacity.cpus for n in members)
     return shape_job(spec, largest_node_cpus=largest_cpus, default_mem_per_cpu_mib=default_mem)
+
+
+def _able_members(spec: JobSpec, partition: Partition, members: list[Node]) -> list[Node]:
+    """The members with the job's features and enough of each GRES it asks for."""
+    constraint = parse_constraint(spec.constraint)
+    if constraint.names:
+        members = [n for n in members if constraint.is_met_by(n.features)]
+        if not members:
+            raise InvalidFeature(f"{spec.constraint!r}: no node of partition {partition.name} has these features")
+    for name, count in spec.gres_per_node:
+        if count and not any(name in n.gres for n in members):
+            raise InvalidGres(f"{name}: no node of partition {partition.name} has it")
+        members = [n for n in members if n.gres.get(name, 0) >= count]
+    if not members:
+        raise Unsatisfiable(f"no node of partition {partition.name} has the generic resources requested")
+    return members
 
 
 def _check_satisfiable(shape: JobShape, partition: Partition, members: list[Node]) -> None:

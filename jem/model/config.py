@@ -12,7 +12,8 @@ from typing import Any
 import hostlist
 
 from jem.model import defaults
-from jem.model.errors import ConfigError
+from jem.model.errors import ConfigError, InvalidFeature
+from jem.model.features import check_feature_names
 from jem.model.partition import Partition
 from jem.model.resources import Resources
 from jem.model.units import parse_mem_mib, parse_time_limit
@@ -85,6 +86,17 @@ class AccountConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QosConfig:
+    """A quality of service: its priority feeds the QOS factor (priority / the largest one)."""
+
+    name: str
+    priority: int = 0
+
+
+DEFAULT_QOS = QosConfig("normal", 0)
+
+
+@dataclass(frozen=True, slots=True)
 class StoreConfig:
     synchronous: str = defaults.STORE_SYNCHRONOUS
 
@@ -93,6 +105,8 @@ class StoreConfig:
 class NodeConfig:
     name: str
     capacity: Resources
+    features: tuple[str, ...] = ()           # what -C may ask for
+    gres: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count), names sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +119,11 @@ class Config:
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     fairshare: FairshareConfig = field(default_factory=FairshareConfig)
     accounts: tuple[AccountConfig, ...] = ()
+    qos: tuple[QosConfig, ...] = (DEFAULT_QOS,)   # always holds "normal"
+
+    def qos_named(self, name: str) -> QosConfig | None:
+        """The QOS called `name` ("" is the default, "normal"), or None."""
+        return next((q for q in self.qos if q.name == (name or DEFAULT_QOS.name)), None)
 
     @property
     def default_partition(self) -> Partition | None:
@@ -132,7 +151,7 @@ def load_config(path: str) -> Config:
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
-                              "accounts"})
+                              "accounts", "qos"})
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))
@@ -156,7 +175,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError("partitions: more than one partition has default = true")
     return Config(cluster=cluster, scheduler=scheduler, store=store, nodes=nodes, partitions=partitions,
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
-                  accounts=_accounts(raw.get("accounts", [])))
+                  accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])))
 
 
 def _durations(name: str, table: Any, keys: dict[str, str]) -> dict[str, Any]:
@@ -190,26 +209,44 @@ def _fairshare(table: Any) -> FairshareConfig:
     return fairshare
 
 
-def _accounts(entries: Any) -> tuple[AccountConfig, ...]:
+def _named_tables(section: str, entries: Any, known: set[str]) -> list[tuple[str, dict]]:
+    """(where, table) of each [[section]] entry: a table with a unique name and only `known` keys."""
     if not isinstance(entries, list):
-        raise ConfigError("accounts: expected an array of tables ([[accounts]])")
+        raise ConfigError(f"{section}: expected an array of tables ([[{section}]])")
     result = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            raise ConfigError(f"accounts[{i}]: expected a table with a name")
-        where = f"accounts[{entry['name']}]"
-        _reject_unknown(f"{where}.", entry, {"name", "shares", "parent"})
+            raise ConfigError(f"{section}[{i}]: expected a table with a name")
+        where = f"{section}[{entry['name']}]"
+        _reject_unknown(f"{where}.", entry, known)
+        result.append((where, entry))
+    names = [entry["name"] for _, entry in result]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{section}: duplicate name in {names}")
+    return result
+
+
+def _accounts(entries: Any) -> tuple[AccountConfig, ...]:
+    result = []
+    for where, entry in _named_tables("accounts", entries, {"name", "shares", "parent"}):
         if entry["name"] == "root":
             raise ConfigError(f"{where}.name: 'root' is the top of the tree, not an account")
         result.append(AccountConfig(
             name=entry["name"], shares=_typed(f"{where}.shares", entry.get("shares", defaults.ACCOUNT_SHARES), int),
             parent=_typed(f"{where}.parent", entry.get("parent", "root"), str)))
     names = [a.name for a in result]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"accounts: duplicate account name in {names}")
     for account in result:
         if account.parent != "root" and account.parent not in names:
             raise ConfigError(f"accounts[{account.name}].parent: no account named {account.parent!r}")
+    return tuple(result)
+
+
+def _qos(entries: Any) -> tuple[QosConfig, ...]:
+    """[[qos]] entries (name, priority); "normal" with priority 0 is added unless listed."""
+    result = [QosConfig(entry["name"], _typed(f"{where}.priority", entry.get("priority", 0), int))
+              for where, entry in _named_tables("qos", entries, {"name", "priority"})]
+    if DEFAULT_QOS.name not in [q.name for q in result]:
+        result.insert(0, DEFAULT_QOS)
     return tuple(result)
 
 
@@ -256,7 +293,7 @@ def _nodes(entries: Any) -> tuple[NodeConfig, ...]:
         where = f"nodes[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected a table, got {entry!r}")
-        _reject_unknown(f"{where}.", entry, {"names", "cpus", "mem_mib", "mem", "gpus"})
+        _reject_unknown(f"{where}.", entry, {"names", "cpus", "mem_mib", "mem", "gpus", "features", "gres"})
         names = _expand(f"{where}.names", entry.get("names"))
         cpus = _typed(f"{where}.cpus", entry.get("cpus", 1), int)
         if cpus < 1:
@@ -269,11 +306,35 @@ def _nodes(entries: Any) -> tuple[NodeConfig, ...]:
         else:
             mem = _typed(f"{where}.mem_mib", entry.get("mem_mib", 1024), int)
         gpus = _typed(f"{where}.gpus", entry.get("gpus", 0), int)
-        result.extend(NodeConfig(name, Resources(cpus, mem, gpus)) for name in names)
+        features, gres = _node_features(where, entry.get("features", [])), _node_gres(where, entry.get("gres", {}))
+        result.extend(NodeConfig(name, Resources(cpus, mem, gpus), features, gres) for name in names)
     seen = [n.name for n in result]
     if len(set(seen)) != len(seen):
         raise ConfigError("nodes: a node name is listed twice")
     return tuple(result)
+
+
+def _names(key: str, names: Any) -> tuple[str, ...]:
+    try:
+        return check_feature_names(names, key)
+    except InvalidFeature as exc:
+        raise ConfigError(exc.detail) from None
+
+
+def _node_features(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.features: expected a list of names such as [\"intel\", \"ib\"], got {value!r}")
+    return _names(f"{where}.features", value)
+
+
+def _node_gres(where: str, value: Any) -> tuple[tuple[str, int], ...]:
+    """`gres = {nvme = 2}`: names other than gpu (which has its own key), whole counts."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.gres: expected a table such as {{nvme = 2}}, got {value!r}")
+    if "gpu" in value:
+        raise ConfigError(f"{where}.gres.gpu: GPUs are counted by {where}.gpus")
+    _names(f"{where}.gres", value)
+    return tuple(sorted((name, _typed(f"{where}.gres.{name}", count, int)) for name, count in value.items()))
 
 
 def _expand(key: str, value: Any) -> list[str]:

@@ -66,6 +66,30 @@ class Unsatisfiable(JemError):
     grpc_code = "FAILED_PRECONDITION"
 
 
+class InvalidFeature(JemError):
+    """A constraint (-C) that is malformed or that no node of the partition satisfies."""
+
+    reason = "InvalidFeature"
+    message = "Invalid feature specification"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class InvalidQos(JemError):
+    """A QOS name the configuration does not define."""
+
+    reason = "InvalidQos"
+    message = "Invalid qos specification"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class InvalidGres(JemError):
+    """A --gres name no node of the partition has."""
+
+    reason = "InvalidGres"
+    message = "Invalid generic resource (gres) specification"
+    grpc_code = "INVALID_ARGUMENT"
+
+
 class PartitionTimeLimit(JemError):
     reason = "PartitionTimeLimit"
     message = "Requested time limit is invalid (missing or exceeds some limit)"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from jem.model.arrays import format_ranges
 from jem.model.errors import InvalidJobSpec
+from jem.model.features import parse_constraint
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.states import JobEvent, JobState
@@ -51,6 +52,11 @@ class JobSpec:
     warn_signal: int = 0             # --signal: send this signal warn_time_s before the time limit (0: none)
     warn_time_s: int = 0
     warn_batch_only: bool = False    # --signal=B:...: only the batch shell (else every process but it)
+    # Scheduling constraints (sbatch -C, --exclusive, -q, --gres beyond GPUs).
+    constraint: str = ""             # required node features: "a", "a&b" or "a|b" (jem.model.features)
+    exclusive: bool = False          # the job takes whole nodes
+    qos: str = ""                    # "": the default QOS, "normal"
+    gres_per_node: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count) per node
 
     def validate(self) -> None:
         """Raise InvalidJobSpec naming the first field that is malformed."""
@@ -74,10 +80,12 @@ class JobSpec:
             ("open_mode", self.open_mode in ("", "append", "truncate"), "must be append or truncate"),
             ("warn_signal", 0 <= self.warn_signal < 65, "not a signal number"),
             ("warn_time_s", 0 <= self.warn_time_s <= 65535, "must be 0..65535 seconds"),
+            ("gres_per_node", all(count >= 0 for _, count in self.gres_per_node), "counts must not be negative"),
         )
         for name, is_ok, why in checks:
             if not is_ok:
                 raise InvalidJobSpec(f"{name}: {why}")
+        parse_constraint(self.constraint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,11 @@ class Node:
     job_ids: set[int] = field(default_factory=set)
     cpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the CPU indices it holds
     gpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the GPU indices it holds
+    # Features and further countable resources (GRES), from the configuration.
+    features: tuple[str, ...] = ()
+    gres: dict[str, int] = field(default_factory=dict)             # name -> count the node has
+    gres_allocated: dict[str, int] = field(default_factory=dict)   # name -> count running jobs hold
+    held: dict[int, Resources] = field(default_factory=dict)       # job id -> what it holds (exclusive: all)
 
     @property
     def state(self) -> NodeState:
@@ -60,6 +65,9 @@ class Node:
     @property
     def free(self) -> Resources:
         return self.capacity - self.allocated
+
+    def gres_free(self, name: str) -> int:
+        return self.gres.get(name, 0) - self.gres_allocated.get(name, 0)
 
     def take_ids(self, job_id: int, n_cpus: int, n_gpus: int, *, cpu_ids: tuple[int, ...] = (),
                  gpu_ids: tuple[int, ...] = ()) -> tuple[tuple[int, ...], tuple[int, ...]]:

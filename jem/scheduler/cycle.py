@@ -7,6 +7,7 @@ both end in `jem.scheduler.plan.plan_pass`.
 
 import numpy as np
 
+from jem.model.features import FeatureBits, parse_constraint
 from jem.model.reasons import JobReason
 from jem.model.resources import N_RES
 from jem.scheduler import fairshare, plan
@@ -47,35 +48,69 @@ def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, n
         cpus=np.array([j.per_node.cpus * j.n_nodes for j in jobs], dtype=np.int64),
         cluster_cpus=sum(n.capacity.cpus for n in snapshot.nodes),
         partition_factor=np.array([tiers.get(j.partition, 0) / max_tier for j in jobs], dtype=np.float64),
-        nice=np.array([j.nice for j in jobs], dtype=np.int64))
+        nice=np.array([j.nice for j in jobs], dtype=np.int64),
+        qos_factor=np.array([policy.qos_factor(j.qos) for j in jobs], dtype=np.float64))
 
 
 def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[plan.Cluster, plan.Running, plan.Queue]:
-    """The arrays of one pass: node matrices, running allocations, and `queue` (in priority order)."""
+    """The arrays of one pass: node matrices, running allocations, and `queue` (in priority order).
+    Columns are Res's, then one per GRES name (sorted) that a node has or a job asks for."""
     nodes = snapshot.nodes
+    gres_names = sorted({name for n in nodes for name, _ in n.gres} | {name for j in queue for name, _ in j.gres_per_node})
+    bits = FeatureBits(name for n in nodes for name in n.features)
     partitions = {p.name: p for p in snapshot.partitions}
     part_names = sorted({j.partition for j in queue})
     part_row = {name: row for row, name in enumerate(part_names)}
     node_idx = {n.name: i for i, n in enumerate(nodes)}
-    free = np.array([(n.capacity - n.allocated).as_row() for n in nodes], dtype=np.int64).reshape(len(nodes), N_RES)
+    n_res = N_RES + len(gres_names)
+    free = np.array([(n.capacity - n.allocated).as_row() + _gres_row(n.gres_free, gres_names) for n in nodes],
+                    dtype=np.int64).reshape(len(nodes), n_res)
     usable = np.array([n.is_schedulable for n in nodes], dtype=np.uint8)
     membership = np.ones((len(part_names), len(nodes)), dtype=np.uint8)  # (n_parts, n_nodes)
     for row, name in enumerate(part_names):
         if not partitions[name].has_all_nodes:
             members = set(partitions[name].node_names)   # a set: node lists can be long
             membership[row] = [n.name in members for n in nodes]
-    pairs = [(node_idx[name], _end_s(r.start_time, r.time_limit_s), r.per_node.as_row())
-             for r in snapshot.running for name in r.node_names if name in node_idx]
-    running = plan.Running(
+    node_features = np.array([bits.mask(n.features) for n in nodes], dtype=np.uint64)
+    cluster = plan.Cluster(free, usable, membership, node_features)
+    return cluster, _running_arrays(snapshot, node_idx, gres_names), _queue_arrays(queue, part_row, gres_names, bits)
+
+
+def _gres_row(counts: tuple[tuple[str, int], ...], gres_names: list[str]) -> tuple[int, ...]:
+    """The counts in `gres_names` order (0 for a name not listed)."""
+    by_name = dict(counts)
+    return tuple(by_name.get(name, 0) for name in gres_names)
+
+
+def _running_arrays(snapshot: Snapshot, node_idx: dict[str, int], gres_names: list[str]) -> plan.Running:
+    """One row per (running job, node); an exclusive job holds all of the node."""
+    pairs = []
+    for r in snapshot.running:
+        for name in r.node_names:
+            if name not in node_idx:
+                continue
+            node = snapshot.nodes[node_idx[name]]
+            row = (node.capacity.as_row() + _gres_row(node.gres, gres_names) if r.is_exclusive
+                   else r.per_node.as_row() + _gres_row(r.gres_per_node, gres_names))
+            pairs.append((node_idx[name], _end_s(r.start_time, r.time_limit_s), row))
+    return plan.Running(
         node_idx=np.array([p[0] for p in pairs], dtype=np.intp),
         end_s=np.array([p[1] for p in pairs], dtype=np.int64),
-        alloc=np.array([p[2] for p in pairs], dtype=np.int64).reshape(len(pairs), N_RES))
-    pending = plan.Queue(
-        requests=np.array([j.per_node.as_row() for j in queue], dtype=np.int64).reshape(len(queue), N_RES),
+        alloc=np.array([p[2] for p in pairs], dtype=np.int64).reshape(len(pairs), N_RES + len(gres_names)))
+
+
+def _queue_arrays(queue: list[PendingJob], part_row: dict[str, int], gres_names: list[str],
+                  bits: FeatureBits) -> plan.Queue:
+    constraints = [parse_constraint(j.constraint) for j in queue]
+    return plan.Queue(
+        requests=np.array([j.per_node.as_row() + _gres_row(j.gres_per_node, gres_names) for j in queue],
+                          dtype=np.int64).reshape(len(queue), N_RES + len(gres_names)),
         n_nodes=np.array([j.n_nodes for j in queue], dtype=np.int64),
         part_idx=np.array([part_row[j.partition] for j in queue], dtype=np.intp),
-        duration_s=np.array([j.time_limit_s or plan.UNLIMITED_S for j in queue], dtype=np.int64))
-    return plan.Cluster(free, usable, membership), running, pending
+        duration_s=np.array([j.time_limit_s or plan.UNLIMITED_S for j in queue], dtype=np.int64),
+        feat_all=np.array([bits.mask(c.all_of) for c in constraints], dtype=np.uint64),
+        feat_any=np.array([bits.mask(c.any_of) for c in constraints], dtype=np.uint64),
+        exclusive=np.array([j.is_exclusive for j in queue], dtype=np.uint8))
 
 
 def _end_s(start_time: float, time_limit_s: int | None) -> int:

@@ -24,6 +24,9 @@ Two algorithms, as Slurm defines them:
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from jem._core.fairtree import fair_tree_factors
 from jem.model.config import AccountConfig
 from jem.model.shares import ShareRow
 
@@ -125,35 +128,37 @@ def _level_fs_of(node: _Node, total_shares: int, total_usage: float) -> float:
     return share / (node.usage / total_usage)
 
 
+class _FlatTree:
+    """The tree as jem._core.fairtree takes it: nodes numbered breadth first (the root 0), so
+    each node's children are consecutive; the users' usage is refreshed in place."""
+
+    def __init__(self, root: _Node):
+        nodes, first_child, i = [root], [], 0
+        while i < len(nodes):
+            first_child.append(len(nodes))
+            nodes.extend(nodes[i].children)
+            i += 1
+        n = len(nodes)
+        self.child_start = np.array(first_child + [n], dtype=np.intp) - 1   # positions in child_list
+        self.child_list = np.arange(1, n, dtype=np.intp)
+        self.shares = np.array([node.shares for node in nodes], dtype=np.int64)
+        self.is_user = np.array([node.is_user for node in nodes], dtype=np.uint8)
+        rank_of = {name: r for r, name in enumerate(sorted({node.name for node in nodes}))}
+        self.name_rank = np.array([rank_of[node.name] for node in nodes], dtype=np.intp)
+        self.user_idx = np.flatnonzero(self.is_user)
+        self.user_keys = [(nodes[k].account, nodes[k].name) for k in self.user_idx.tolist()]
+        self.usage = np.zeros(n, dtype=np.float64)
+        self.usage[self.user_idx] = [nodes[k].usage for k in self.user_idx.tolist()]
+
+    def factors(self) -> dict[tuple[str, str], float]:
+        factor = fair_tree_factors(self.child_start, self.child_list, self.shares, self.is_user, self.name_rank,
+                                   self.usage.copy())
+        return dict(zip(self.user_keys, factor[self.user_idx].tolist()))
+
+
 def fair_tree(root: _Node) -> dict[tuple[str, str], float]:
-    """Fair Tree factor of every user leaf, keyed (account, user)."""
-    ranked: list[list[_Node]] = []     # groups of users sharing a rank, best first
-
-    def visit(node: _Node) -> None:
-        total_shares, total_usage = sum(c.shares for c in node.children), sum(c.usage for c in node.children)
-        lf = {id(c): _level_fs_of(c, total_shares, total_usage) for c in node.children}
-        order = sorted(node.children, key=lambda c: (-lf[id(c)], c.is_user, c.name))
-        i = 0
-        while i < len(order):
-            child = order[i]
-            if child.is_user:
-                j = i + 1
-                while j < len(order) and order[j].is_user and lf[id(order[j])] == lf[id(child)]:
-                    j += 1
-                ranked.append(order[i:j])
-                i = j
-            else:
-                visit(child)
-                i += 1
-
-    visit(root)
-    n_users = sum(len(g) for g in ranked)
-    factors, rank = {}, n_users
-    for group in ranked:
-        for leaf in group:
-            factors[(leaf.account, leaf.name)] = rank / n_users
-        rank -= len(group)
-    return factors
+    """Fair Tree factor of every user leaf, keyed (account, user) (computed by jem._core.fairtree)."""
+    return _FlatTree(root).factors()
 
 
 def classic(root: _Node) -> dict[tuple[str, str], float]:
@@ -196,6 +201,7 @@ class FactorCache:
         self._keys: set[tuple[str, str]] = set()
         self._root: _Node | None = None
         self._leaves: list[_Node] = []
+        self._flat: _FlatTree | None = None
 
     def factors(self, usage: dict[tuple[str, str], float], users: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
         """The same as user_factors(algorithm, accounts, usage, users)."""
@@ -204,6 +210,10 @@ class FactorCache:
             self._keys = set(keys)
             self._root = _build_tree(self.accounts, {}, self._keys)
             self._leaves = [leaf for leaf in _walk(self._root) if leaf.is_user]
+            self._flat = _FlatTree(self._root) if self.algorithm == "fair_tree" else None
+        if self._flat is not None:     # the users' usage straight into the kernel's array
+            self._flat.usage[self._flat.user_idx] = [usage.get(key, 0.0) for key in self._flat.user_keys]
+            return self._flat.factors()
         for leaf in self._leaves:
             leaf.usage = usage.get((leaf.account, leaf.name), 0.0)
         _sum_usage(self._root)

@@ -26,6 +26,7 @@ class Cluster:
     free: np.ndarray          # (n_nodes, n_res) int64 units free now
     usable: np.ndarray        # (n_nodes,) uint8: 1 where new jobs may start
     membership: np.ndarray    # (n_parts, n_nodes) uint8: 1 where the node is in the partition
+    node_features: np.ndarray | None = None   # (n_nodes,) uint64 feature bitmask; None: no features
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,9 @@ class Queue:
     n_nodes: np.ndarray       # (n_jobs,) int64 >= 1
     part_idx: np.ndarray      # (n_jobs,) intp row of `Cluster.membership`
     duration_s: np.ndarray    # (n_jobs,) int64 time limit >= 1, UNLIMITED_S if none
+    feat_all: np.ndarray | None = None    # (n_jobs,) uint64 features a node must all have; None: none
+    feat_any: np.ndarray | None = None    # (n_jobs,) uint64 features a node must have one of (0: no rule)
+    exclusive: np.ndarray | None = None   # (n_jobs,) uint8 1 where the job takes whole nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,5 +72,6 @@ def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, r
         cluster.free, cluster.usable, membership=cluster.membership, requests=queue.requests,
         n_nodes_req=queue.n_nodes, part_idx=queue.part_idx, duration_s=queue.duration_s,
         run_node=running.node_idx, run_end=running.end_s, run_alloc=running.alloc, now=now_s,
-        reservation_depth=reservation_depth, shape_idx=shape_idx)
+        reservation_depth=reservation_depth, shape_idx=shape_idx, node_features=cluster.node_features,
+        feat_all=queue.feat_all, feat_any=queue.feat_any, exclusive=queue.exclusive)
     return PassResult(status, start, offsets, nodes)

@@ -8,7 +8,8 @@ is EASY, CONSERVATIVE_DEPTH gives every pending job a reservation.
 from dataclasses import dataclass, field
 
 from jem.model import defaults
-from jem.model.config import CONSERVATIVE_DEPTH, AccountConfig, Config, FairshareConfig, PriorityConfig
+from jem.model.config import (CONSERVATIVE_DEPTH, DEFAULT_QOS, AccountConfig, Config, FairshareConfig, PriorityConfig,
+                              QosConfig)
 
 POLICY_DEPTHS = {"fcfs": 0, "easy": defaults.RESERVATION_DEPTH, "conservative": CONSERVATIVE_DEPTH}
 
@@ -19,11 +20,18 @@ class Policy:
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     fairshare: FairshareConfig = field(default_factory=FairshareConfig)
     accounts: tuple[AccountConfig, ...] = ()
+    qos: tuple[QosConfig, ...] = (DEFAULT_QOS,)
 
     @classmethod
     def from_config(cls, config: Config) -> "Policy":
         return cls(reservation_depth=config.scheduler.effective_depth, priority=config.priority,
-                   fairshare=config.fairshare, accounts=config.accounts)
+                   fairshare=config.fairshare, accounts=config.accounts, qos=config.qos)
+
+    def qos_factor(self, name: str) -> float:
+        """A QOS's priority over the largest one, in [0, 1] ("" is "normal"; unknown: 0)."""
+        largest = max((q.priority for q in self.qos), default=0)
+        priority = next((q.priority for q in self.qos if q.name == (name or DEFAULT_QOS.name)), 0)
+        return priority / largest if largest > 0 else 0.0
 
     @property
     def name(self) -> str:

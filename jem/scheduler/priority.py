@@ -7,7 +7,9 @@ priority is computed for the whole queue at once with numpy:
              + w_job_size * min(cpus / cluster_cpus, 1) + w_partition * tier / max_tier
              + w_qos * qos - nice
 
-rounded down, at least 1 (0 means held, as in Slurm). Age counts from the
+rounded down, at least 1 (0 means held, as in Slurm). The QOS factor is the
+job's QOS priority over the largest configured one (Slurm's
+PriorityWeightQOS * qos_priority / max). Age counts from the
 later of submit and begin time. Worked example: weights age 1000, fairshare
 10000, max age 7 days; a job queued 3.5 days whose user has factor 0.25 and
 nice 0 gets 1000 * 0.5 + 10000 * 0.25 = 3000.
@@ -37,11 +39,15 @@ def queue_order(priority: np.ndarray, submit_time: np.ndarray, job_id: np.ndarra
 
 
 def multifactor_priority(weights: PriorityConfig, *, age_s: np.ndarray, fairshare: np.ndarray, cpus: np.ndarray,
-                         cluster_cpus: int, partition_factor: np.ndarray, nice: np.ndarray) -> np.ndarray:
+                         cluster_cpus: int, partition_factor: np.ndarray, nice: np.ndarray,
+                         qos_factor: np.ndarray | None = None) -> np.ndarray:
     """Priorities (n_jobs,) int64 from per-job factors, all arrays (n_jobs,):
-    age_s seconds queued, fairshare in [0, 1], cpus requested in all, partition_factor in [0, 1], nice."""
+    age_s seconds queued, fairshare in [0, 1], cpus requested in all, partition_factor in [0, 1], nice,
+    qos_factor in [0, 1] (None: all 0)."""
     age = np.minimum(np.maximum(age_s, 0), weights.max_age_s) / weights.max_age_s
     size = np.minimum(cpus / max(cluster_cpus, 1), 1.0)
     total = (weights.weight_age * age + weights.weight_fairshare * fairshare + weights.weight_job_size * size
              + weights.weight_partition * partition_factor)
+    if qos_factor is not None:
+        total = total + weights.weight_qos * qos_factor
     return np.maximum(np.floor(total).astype(np.int64) - nice.astype(np.int64), 1)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jem._core.records import format_records
 from jem._core.replay import replay
 from jem.model.resources import N_RES, Res
 from jem.scheduler import fairshare, plan
@@ -48,6 +49,12 @@ class SimResult:
     @property
     def end_s(self) -> np.ndarray:
         return self.start_s + self.trace.run_s
+
+    def csv_bytes(self) -> bytes:
+        """`job_id,submit,start,end,procs` then one line per job, in submit order (job_id: the SWF job number)."""
+        trace = self.trace
+        table = np.column_stack((trace.job_number, trace.submit_s, self.start_s, self.end_s, trace.size))
+        return b"job_id,submit,start,end,procs\n" + format_records(np.ascontiguousarray(table, dtype=np.int64))
 
     def series(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(t, busy processors, queued jobs) just after each distinct event time."""

@@ -19,6 +19,9 @@ class NodeView:
     capacity: Resources
     allocated: Resources
     is_schedulable: bool
+    features: tuple[str, ...] = ()
+    gres: tuple[tuple[str, int], ...] = ()        # (name, count the node has), names sorted
+    gres_free: tuple[tuple[str, int], ...] = ()   # (name, count free now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,10 @@ class PendingJob:
     user: str = ""
     nice: int = 0
     planned_start: float | None = None   # the previous cycle's reservation, if any
+    constraint: str = ""                 # required features (jem.model.features syntax)
+    is_exclusive: bool = False
+    gres_per_node: tuple[tuple[str, int], ...] = ()
+    qos: str = ""                        # "": the default QOS
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,8 @@ class RunningJob:
     time_limit_s: int | None             # None: unlimited
     account: str = ""
     user: str = ""
+    is_exclusive: bool = False           # holds all of each node (GRES too)
+    gres_per_node: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +71,8 @@ def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[
                   running_jobs: Iterable[Job] = (), usage: Mapping[tuple[str, str], float] | None = None) -> Snapshot:
     """Copy what the scheduler needs out of the controller's live objects (`usage` is copied too)."""
     node_views = tuple(
-        NodeView(n.name, n.capacity, n.allocated, n.is_schedulable)
+        NodeView(n.name, n.capacity, n.allocated, n.is_schedulable, n.features, tuple(sorted(n.gres.items())),
+                 tuple(sorted((name, n.gres_free(name)) for name in n.gres)))
         for n in sorted(nodes, key=lambda n: n.name)
     )
     pending = tuple(
@@ -71,12 +81,15 @@ def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[
             partition=j.spec.partition, n_nodes=j.shape.n_nodes, per_node=j.shape.per_node,
             held_by=j.held_by, begin_time=j.spec.begin_time, time_limit_s=j.time_limit_s,
             account=j.spec.account, user=j.user, nice=j.spec.nice, planned_start=j.planned_start,
+            constraint=j.spec.constraint, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node,
+            qos=j.spec.qos,
         )
         for j in pending_jobs
     )
     running = tuple(
         RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=j.shape.per_node, start_time=j.start_time or 0.0,
-                   time_limit_s=j.time_limit_s, account=j.spec.account, user=j.user)
+                   time_limit_s=j.time_limit_s, account=j.spec.account, user=j.user,
+                   is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node)
         for j in running_jobs
     )
     return Snapshot(nodes=node_views, partitions=partitions, pending=pending, running=running,

@@ -27,6 +27,7 @@ def job_from_json(job_id: int, text: str) -> Job:
     data = json.loads(text)
     spec = data.pop("spec")
     spec["script_args"] = tuple(spec["script_args"])
+    spec["gres_per_node"] = tuple(tuple(item) for item in spec.get("gres_per_node", ()))
     shape = data.pop("shape")
     return Job(
         job_id=job_id,

@@ -69,3 +69,13 @@ def array_task_text(job) -> str:
     if job.array_pending:
         return job.label.partition("_")[2].strip("[]")
     return "N/A"
+
+
+def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]") -> str:
+    """Slurm's Gres list, "gpu:2,nvme:1", or "(null)" when there is none."""
+    items = ([f"gpu:{gpus}"] if gpus else []) + [f"{name}:{count}" for name, count in dict(gres).items() if count]
+    return ",".join(items) or "(null)"
+
+
+def features_text(features: "tuple[str, ...] | list[str]") -> str:
+    return ",".join(features) or "(null)"

@@ -112,6 +112,7 @@ def _select(args: dict, client, now: float) -> list:
     jobs = client.list_jobs(users=users, job_ids=job_ids, partitions=split_list(args.get("partition", [])),
                             include_old=True)
     names, accounts = set(split_list(args.get("name", []))), set(split_list(args.get("accounts", [])))
+    qos = set(split_list(args.get("qos", [])))
     nodes = set()
     if "nodelist" in args:
         import hostlist
@@ -123,6 +124,7 @@ def _select(args: dict, client, now: float) -> list:
         and (not states or j.state.value in states) and (not names or j.spec.name in names)
         and (not accounts or j.spec.account in accounts) and (not nodes or nodes & set(j.nodes))
         and (j.array_job_id not in tasks_wanted or j.array_task_id in tasks_wanted[j.array_job_id])
+        and (not qos or (j.spec.qos or "normal") in qos)
     ]
     return sorted(selected, key=lambda j: j.list_order)
 

@@ -189,7 +189,7 @@ FIELDS = {
     "GID": (6, _job_only(lambda r: str(r.job.gid))),
     "WorkDir": (20, _job_only(lambda r: r.job.spec.working_dir)),
     "Priority": (10, _job_only(lambda r: str(r.job.priority))),
-    "QOS": (10, _job_only(lambda r: "normal")),
+    "QOS": (10, _job_only(lambda r: r.job.spec.qos or "normal")),
     "Reason": (20, _job_only(lambda r: r.job.reason.value)),
     "Suspended": (10, lambda r: "00:00:00"),
     "Cluster": (10, lambda r: ""),
@@ -266,7 +266,7 @@ def job_as_json(job, now: float, step_records=(), *, has_batch: bool = True) -> 
         "group": jobview.group_name(job.gid), "partition": job.spec.partition, "nodes": jobview.node_list(job),
         "allocation_nodes": job.shape.n_nodes, "state": {"current": job.state.value, "reason": job.reason.value},
         "exit_code": exit_code(job), "derived_exit_code": exit_code(job), "time": times,
-        "priority": job.priority, "qos": "normal", "working_directory": job.spec.working_dir,
+        "priority": job.priority, "qos": job.spec.qos or "normal", "working_directory": job.spec.working_dir,
         "required": {"CPUs": jobview.total_cpus(job), "memory": job.shape.per_node.mem_mib},
         "steps": steps,
     }

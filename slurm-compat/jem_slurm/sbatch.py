@@ -17,7 +17,7 @@ WRAP_SCRIPT = "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n{}\n"
 USAGE = """Usage: sbatch [OPTIONS(0)...] [ : [OPTIONS(N)...]] script(0) [args(0)...]
 
 JEM's sbatch takes Slurm's options: -J -p -A -q -N -n -c --ntasks-per-node --mem
---mem-per-cpu --gres=gpu[:type]:N -G/--gpus --gpus-per-node -t -o -e -i -D -H
+--mem-per-cpu --gres=gpu[:type]:N[,name:N] -G/--gpus --gpus-per-node -t -o -e -i -D -H
 --begin --export --requeue --no-requeue --exclusive -C --nice --parsable
 --test-only --signal --open-mode --wckey --comment --mail-type --mail-user --wrap.
 Not yet supported by JEM: --array --dependency --wait --nodelist --exclude --reservation.
@@ -60,7 +60,8 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
 
     workdir = os.path.abspath(settings.get("chdir") or os.getcwd())
     n_nodes = settings.get("nodes", 0)
-    gpus = settings.get("gres", settings.get("gpus_per_node", 0))
+    gres_gpus, gres = settings.get("gres", (0, ()))
+    gpus = gres_gpus if "gres" in settings else settings.get("gpus_per_node", 0)
     if "gpus" in settings:  # --gpus counts the whole job's GPUs
         gpus = -(-settings["gpus"] // max(n_nodes, 1))
     requeue = True if "requeue" in settings else False if "no_requeue" in settings else None
@@ -79,6 +80,8 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
         array=settings.get("array", ""), dependency=settings.get("dependency", ""),
         open_mode="append" if settings.get("open_mode", "t")[0].lower() == "a" else "",
         **opts.warn_signal_fields(settings.get("signal", "")),
+        constraint=settings.get("constraint", ""), exclusive="exclusive" in settings, qos=settings.get("qos", ""),
+        gres_per_node=gres,
     )
 
 

@@ -107,19 +107,14 @@ def _node_count(text: str) -> int:
     return int(match.group(1))
 
 
-def _gpu_count(text: str, *, is_gres: bool) -> int:
-    """GPUs from --gres=gpu[:type]:N[,...] or --gpus=[type:]N."""
+def _gpu_count(text: str) -> int:
+    """GPUs from --gpus=[type:]N[,...]."""
     total = 0
     for item in text.split(","):
         parts = item.strip().split(":")
-        if is_gres:
-            if parts[0] != "gpu" and not parts[0].startswith("gpu"):
-                raise Failure("Invalid generic resource (gres) specification")
-            parts = parts[1:] or ["1"]
-        count = parts[-1] if parts and parts[-1].isdigit() else ("1" if len(parts) == 1 and is_gres else "")
-        if not count.isdigit() or len(parts) > 2:
+        if not parts[-1].isdigit() or len(parts) > 2:
             raise Failure("Invalid generic resource (gres) specification")
-        total += int(count)
+        total += int(parts[-1])
     return total
 
 
@@ -145,7 +140,7 @@ def warn_signal_fields(text: str) -> dict:
 
 def check_value(option: Option, value: str | None):
     """The parsed value of one setting; raises Failure with Slurm's message."""
-    from jem.model import units
+    from jem.model import gres, units
 
     name = option.name
     if name in UNSUPPORTED:
@@ -165,9 +160,12 @@ def check_value(option: Option, value: str | None):
     if name in ("ntasks", "cpus_per_task", "ntasks_per_node"):
         return _positive_int(value, option.long)
     if name == "gres":
-        return _gpu_count(value, is_gres=True)
+        try:
+            return gres.parse_gres(value)
+        except ValueError:
+            raise Failure("Invalid generic resource (gres) specification") from None
     if name in ("gpus", "gpus_per_node"):
-        return _gpu_count(value, is_gres=False)
+        return _gpu_count(value)
     if name == "nice":
         try:
             return int(value) if value is not None else 100

@@ -41,7 +41,8 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
     lines = [
         [("JobId", job.job_id), ("JobName", spec.name)],
         [("UserId", f"{job.user}({job.uid})"), ("GroupId", f"{group}({job.gid})"), ("MCS_label", "N/A")],
-        [("Priority", job.priority), ("Nice", spec.nice), ("Account", spec.account or "(null)"), ("QOS", "normal")],
+        [("Priority", job.priority), ("Nice", spec.nice), ("Account", spec.account or "(null)"),
+         ("QOS", spec.qos or "normal")],
         [("JobState", job.state.value), ("Reason", reason), ("Dependency", jobview.dependency_text(job))],
         [("Requeue", 0 if spec.requeue is False else 1), ("Restarts", job.restart_count), ("BatchFlag", 1),
          ("Reboot", 0), ("ExitCode", jobview.exit_code(job))],
@@ -68,8 +69,8 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
          ("MinMemoryCPU",
           format_mem_mib(spec.mem_per_cpu_mib or shape.per_node.mem_mib // max(shape.per_node.cpus, 1))),
          ("MinTmpDiskNode", 0)],
-        [("Features", "(null)"), ("DelayBoot", "00:00:00")],
-        [("OverSubscribe", "OK"), ("Contiguous", 0), ("Licenses", "(null)"), ("Network", "(null)")],
+        [("Features", spec.constraint or "(null)"), ("DelayBoot", "00:00:00")],
+        [("OverSubscribe", "NO" if spec.exclusive else "OK"), ("Contiguous", 0), ("Licenses", "(null)"), ("Network", "(null)")],
         [("Command", "(null)")],
         [("WorkDir", spec.working_dir)],
         [("StdErr", stderr)],
@@ -77,8 +78,9 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("StdOut", stdout)],
         [("Power", "")],
     ]
-    if shape.per_node.gpus:
-        lines.insert(-7, [("TresPerNode", f"gres:gpu:{shape.per_node.gpus}")])
+    if shape.per_node.gpus or spec.gres_per_node:
+        per_node = jobview.gres_text(shape.per_node.gpus, spec.gres_per_node)
+        lines.insert(-7, [("TresPerNode", ",".join(f"gres:{item}" for item in per_node.split(",")))])
     return _record(lines, is_one_line=is_one_line)
 
 
@@ -89,13 +91,13 @@ _NODE_STATE = {"IDLE": "IDLE", "MIXED": "MIXED", "ALLOCATED": "ALLOCATED", "DRAI
 def node_record(info, *, is_one_line: bool = False) -> str:
     node = info.node
     cap, alloc = node.capacity, node.allocated
-    gres = f"gpu:{cap.gpus}" if cap.gpus else "(null)"
+    gres = jobview.gres_text(cap.gpus, node.gres)
     address = node.agent_address.rsplit(":", 1)
     lines = [
         [("NodeName", node.name), ("Arch", os.uname().machine), ("CoresPerSocket", cap.cpus)],
         [("CPUAlloc", alloc.cpus), ("CPUEfctv", cap.cpus), ("CPUTot", cap.cpus), ("CPULoad", "N/A")],
-        [("AvailableFeatures", "(null)")],
-        [("ActiveFeatures", "(null)")],
+        [("AvailableFeatures", jobview.features_text(node.features))],
+        [("ActiveFeatures", jobview.features_text(node.features))],
         [("Gres", gres)],
         [("NodeAddr", address[0] or node.name), ("NodeHostName", node.name),
          ("Port", address[1] if len(address) == 2 else 0), ("Version", "22.05.8")],

@@ -11,7 +11,7 @@ import time
 
 import hostlist
 
-from jem_slurm import layout
+from jem_slurm import jobview, layout
 from jem_slurm.command import Failure, connect, run, split_list
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
@@ -55,9 +55,9 @@ def _node_values(info, partition) -> dict[str, str]:
         "P": partition.name + ("*" if partition.is_default else ""), "R": partition.name,
         "a": "up" if partition.is_up else "down", "l": limit, "t": _COMPACT[state], "T": _LONG[state],
         "c": str(node.capacity.cpus), "m": str(node.capacity.mem_mib),
-        "G": f"gpu:{node.capacity.gpus}" if node.capacity.gpus else "(null)",
+        "G": jobview.gres_text(node.capacity.gpus, node.gres),
         "E": node.reason or "none", "e": "N/A", "O": "N/A", "h": "NO", "s": "1-infinite", "g": "all", "r": "no",
-        "z": f"1:{node.capacity.cpus}:1", "d": "0", "w": "1", "f": "(null)", "H": "Unknown",
+        "z": f"1:{node.capacity.cpus}:1", "d": "0", "w": "1", "f": jobview.features_text(node.features), "H": "Unknown",
         "u": "root" if node.reason else "Unknown", "o": node.name, "n": node.name,
     }
 

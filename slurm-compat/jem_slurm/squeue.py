@@ -134,6 +134,7 @@ def _select(args: dict, client) -> list:
         raise Failure("slurm_load_jobs error: Invalid job id specified", prefix=None)
     accounts = set(split_list(args.get("account", [])))
     names = set(split_list(args.get("name", [])))
+    qos = set(split_list(args.get("qos", [])))
     nodes = set()
     if "nodelist" in args:
         import hostlist
@@ -142,7 +143,7 @@ def _select(args: dict, client) -> list:
     if "array" in args or tasks_wanted:
         jobs = [task for j in jobs for task in _one_row_per_task(j)]
     return [j for j in jobs if (not accounts or j.spec.account in accounts) and (not names or j.spec.name in names)
-            and (not nodes or nodes & set(j.nodes))
+            and (not nodes or nodes & set(j.nodes)) and (not qos or (j.spec.qos or "normal") in qos)
             and (j.array_job_id not in tasks_wanted or j.array_task_id in tasks_wanted[j.array_job_id])]
 
 

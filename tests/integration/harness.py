@@ -42,7 +42,8 @@ class LocalCluster:
     """Controller + named agents; processes are started in their own sessions."""
 
     def __init__(self, root: str, *, n_nodes: int = 2, cpus: int = 2, mem_mib: int = 2048, extra_config: str = "",
-                 agent_args: tuple[str, ...] = (), gpus: int = 0):
+                 agent_args: tuple[str, ...] = (), gpus: int = 0, node_extra: dict[str, str] | None = None):
+        """node_extra: node name -> TOML lines added to that node's [[nodes]] table (features, gres)."""
         self.root = root
         self.agent_args = agent_args
         # Job cgroups under a name of their own, and a spool other users can traverse
@@ -69,11 +70,7 @@ heartbeat_interval_s = 1
 kill_wait_s = 2
 {extra_config}
 
-[[nodes]]
-names = "n[1-{n_nodes}]"
-cpus = {cpus}
-mem_mib = {mem_mib}
-gpus = {gpus}
+{self._nodes_toml(n_nodes, node_extra or {})}
 
 [[partitions]]
 name = "debug"
@@ -84,6 +81,13 @@ default = true
         self.agents: dict[str, subprocess.Popen] = {}
         self.workdir = os.path.join(root, "work")
         os.makedirs(self.workdir, exist_ok=True)
+
+    def _nodes_toml(self, n_nodes: int, node_extra: dict[str, str]) -> str:
+        """One [[nodes]] table for all nodes, or one per node when some have extra lines."""
+        groups = [(f"n{i}", node_extra.get(f"n{i}", "")) for i in range(1, n_nodes + 1)] if node_extra \
+            else [(f"n[1-{n_nodes}]", "")]
+        return "\n".join(f"[[nodes]]\nnames = \"{names}\"\ncpus = {self.cpus}\nmem_mib = {self.mem_mib}\n"
+                         f"gpus = {self.gpus}\n{extra}\n" for names, extra in groups)
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = open(os.path.join(self.root, log_name), "ab")

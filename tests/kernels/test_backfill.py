@@ -23,32 +23,48 @@ NOW = 1000
 DEPTHS = (0, 1, 2, bf.CONSERVATIVE)
 
 
+JOB_FILTERS = ("feat_all", "feat_any", "exclusive")
+JOB_ARRAYS = ("requests", "n_nodes_req", "part_idx", "duration_s") + JOB_FILTERS
+
+
 def make_inputs(free, usable, membership, requests, n_nodes_req, part_idx, duration_s,
-                run_node, run_end, run_alloc):
-    """Typed, C-contiguous arguments exactly as bf.backfill requires them (without now and depth)."""
+                run_node, run_end, run_alloc, *, n_res=N_RES, filters=None):
+    """Typed, C-contiguous arguments exactly as bf.backfill requires them (without now and depth).
+    n_res > N_RES adds further resource columns (GRES); `filters` is None or
+    (node_features, feat_all, feat_any, exclusive) as lists."""
     n_nodes, n_jobs, n_pairs = len(free), len(requests), len(run_node)
+    extra = {}
+    if filters is not None:
+        node_features, feat_all, feat_any, exclusive = filters
+        extra = dict(node_features=np.array(node_features, dtype=np.uint64).reshape(n_nodes),
+                     feat_all=np.array(feat_all, dtype=np.uint64).reshape(n_jobs),
+                     feat_any=np.array(feat_any, dtype=np.uint64).reshape(n_jobs),
+                     exclusive=np.array(exclusive, dtype=np.uint8).reshape(n_jobs))
     return dict(
-        free=np.array(free, dtype=np.int64).reshape(n_nodes, N_RES),
+        **extra,
+        free=np.array(free, dtype=np.int64).reshape(n_nodes, n_res),
         usable=np.array(usable, dtype=np.uint8).reshape(n_nodes),
         membership=np.array(membership, dtype=np.uint8).reshape(len(membership), n_nodes),
-        requests=np.array(requests, dtype=np.int64).reshape(n_jobs, N_RES),
+        requests=np.array(requests, dtype=np.int64).reshape(n_jobs, n_res),
         n_nodes_req=np.array(n_nodes_req, dtype=np.int64).reshape(n_jobs),
         part_idx=np.array(part_idx, dtype=np.intp).reshape(n_jobs),
         duration_s=np.array(duration_s, dtype=np.int64).reshape(n_jobs),
         run_node=np.array(run_node, dtype=np.intp).reshape(n_pairs),
         run_end=np.array(run_end, dtype=np.int64).reshape(n_pairs),
-        run_alloc=np.array(run_alloc, dtype=np.int64).reshape(n_pairs, N_RES),
+        run_alloc=np.array(run_alloc, dtype=np.int64).reshape(n_pairs, n_res),
     )
 
 
 @st.composite
 def scenarios(draw):
     """A random cluster (0-8 nodes, 1-2 partitions), running allocations that end
-    within 60 s (some overdue, some unlimited) and a queue of 0-14 jobs."""
+    within 60 s (some overdue, some unlimited) and a queue of 0-14 jobs; sometimes
+    with further resource columns, node features (3 bits) and exclusive jobs."""
     n_nodes = draw(st.integers(0, 8))
     n_parts = draw(st.integers(1, 2))
     n_jobs = draw(st.integers(0, 14))
-    row = lambda hi: st.lists(st.integers(0, hi), min_size=N_RES, max_size=N_RES)  # noqa: E731
+    n_res = N_RES + draw(st.integers(0, 2))
+    row = lambda hi: st.lists(st.integers(0, hi), min_size=n_res, max_size=n_res)  # noqa: E731
     free = draw(st.lists(row(8), min_size=n_nodes, max_size=n_nodes))
     usable = draw(st.lists(st.booleans(), min_size=n_nodes, max_size=n_nodes))
     membership = draw(st.lists(st.lists(st.booleans(), min_size=n_nodes, max_size=n_nodes),
@@ -64,18 +80,30 @@ def scenarios(draw):
     durations = st.one_of(st.integers(1, 60), st.just(bf.INF))
     duration_s = draw(st.lists(durations, min_size=n_jobs, max_size=n_jobs))
     depth = draw(st.sampled_from(DEPTHS))
+    filters = None
+    if draw(st.booleans()):
+        bits = st.integers(0, 7)
+        filters = (draw(st.lists(bits, min_size=n_nodes, max_size=n_nodes)),
+                   draw(st.lists(bits, min_size=n_jobs, max_size=n_jobs)),
+                   draw(st.lists(bits, min_size=n_jobs, max_size=n_jobs)),
+                   draw(st.lists(st.sampled_from((0, 0, 1)), min_size=n_jobs, max_size=n_jobs)))
     return make_inputs(free, usable, membership, requests, n_nodes_req, part_idx, duration_s,
-                       run_node, run_end, run_alloc), depth
+                       run_node, run_end, run_alloc, n_res=n_res, filters=filters), depth
 
 
-def random_inputs(rng, *, n_nodes, n_jobs, n_parts, n_pairs):
+def random_inputs(rng, *, n_nodes, n_jobs, n_parts, n_pairs, n_res=N_RES, with_filters=False):
     """Seeded random case, larger than hypothesis draws."""
+    filters = None
+    if with_filters:
+        filters = (rng.integers(0, 16, size=n_nodes), rng.integers(0, 4, size=n_jobs) * (rng.random(n_jobs) < 0.5),
+                   rng.integers(0, 16, size=n_jobs) * (rng.random(n_jobs) < 0.3), rng.random(n_jobs) < 0.2)
     return make_inputs(
-        rng.integers(0, 16, size=(n_nodes, N_RES)), rng.random(n_nodes) < 0.9,
-        rng.random((n_parts, n_nodes)) < 0.7, rng.integers(0, 24, size=(n_jobs, N_RES)),
+        rng.integers(0, 16, size=(n_nodes, n_res)), rng.random(n_nodes) < 0.9,
+        rng.random((n_parts, n_nodes)) < 0.7, rng.integers(0, 24, size=(n_jobs, n_res)),
         rng.integers(1, 5, size=n_jobs), rng.integers(0, n_parts, size=n_jobs),
         rng.integers(1, 500, size=n_jobs), rng.integers(0, n_nodes, size=n_pairs),
-        rng.integers(NOW - 10, NOW + 400, size=n_pairs), rng.integers(0, 12, size=(n_pairs, N_RES)))
+        rng.integers(NOW - 10, NOW + 400, size=n_pairs), rng.integers(0, 12, size=(n_pairs, n_res)),
+        n_res=n_res, filters=filters)
 
 
 def run(args, depth, impl=bf):
@@ -94,7 +122,8 @@ def assert_matches_oracle(args, depth):
 
 def assert_invariants(args, depth, result):
     """Over time, no node gives more than it has: running jobs hold their units until
-    their expected end, started and reserved jobs take theirs over [start, start + limit)."""
+    their expected end, started and reserved jobs take theirs over [start, start + limit)
+    (an exclusive job all of the node, so nothing overlaps it); nodes have the features asked."""
     status, start, offsets, nodes = result
     n_jobs = len(args["requests"])
     assert set(status.tolist()) <= {bf.STARTED, bf.BACKFILLED, bf.RESOURCES, bf.PRIORITY}
@@ -107,9 +136,14 @@ def assert_invariants(args, depth, result):
         assert status[j] in ((bf.STARTED, bf.BACKFILLED) if start[j] == NOW else (bf.RESOURCES,))
         assert len(set(chosen)) == len(chosen)
         end = min(int(start[j]) + int(args["duration_s"][j]), bf.INF)
+        is_exclusive = "exclusive" in args and bool(args["exclusive"][j])
+        ask = backfill_ref.Ask(plan, args["requests"][j].tolist(), is_exclusive)
         for node_idx in chosen:
             assert args["usable"][node_idx] and args["membership"][args["part_idx"][j], node_idx]
-            plan.place(node_idx, args["requests"][j].tolist(), int(start[j]), end)
+            if "node_features" in args:
+                assert backfill_ref.has_features(int(args["node_features"][node_idx]), int(args["feat_all"][j]),
+                                                 int(args["feat_any"][j]))
+            plan.place(node_idx, ask.on(node_idx), int(start[j]), end)
     for node_idx in range(len(args["free"])):
         for t in {NOW} | plan.breakpoints(node_idx):
             assert min(plan.available(node_idx, t)) >= 0, f"node {node_idx} over-allocated at t={t}"
@@ -136,7 +170,8 @@ def test_backfill_agrees_with_oracle_on_random_queues(scenario):
 def test_backfill_agrees_with_oracle_on_seeded_larger_clusters(seed):
     rng = np.random.default_rng(seed)
     args = random_inputs(rng, n_nodes=int(rng.integers(1, 30)), n_jobs=int(rng.integers(1, 60)),
-                         n_parts=int(rng.integers(1, 3)), n_pairs=int(rng.integers(0, 60)))
+                         n_parts=int(rng.integers(1, 3)), n_pairs=int(rng.integers(0, 60)),
+                         n_res=N_RES + seed % 3, with_filters=seed % 2 == 1)
     for depth in DEPTHS:
         assert_matches_oracle(args, depth)
         assert_invariants(args, depth, run(args, depth))
@@ -159,7 +194,7 @@ def test_reserved_start_is_what_the_queue_ahead_allows(scenario):
     args, depth = scenario
     status, start, _, _ = run(args, depth)
     for j in np.flatnonzero((status == bf.RESOURCES) & (start > NOW))[:3]:
-        head = {k: (v[: j + 1] if k in ("requests", "n_nodes_req", "part_idx", "duration_s") else v)
+        head = {k: (v[: j + 1] if k in JOB_ARRAYS else v)
                 for k, v in args.items()}
         assert run(head, depth)[1][j] == start[j]
 
@@ -193,6 +228,7 @@ def test_a_given_shape_index_changes_nothing(scenario):
 @given(scenarios())
 def test_depth_zero_is_first_fit(scenario):
     args, _ = scenario
+    assume("exclusive" not in args)   # first_fit knows neither features nor exclusive jobs
     status, start, offsets, nodes = run(args, 0)
     ff_status, ff_offsets, ff_nodes = fit.first_fit(args["free"], args["usable"], args["membership"],
                                                     args["requests"], args["n_nodes_req"], args["part_idx"])
@@ -213,6 +249,13 @@ def test_every_blocked_job_gets_a_planned_start_under_conservative(scenario):
             if args["run_end"][k] < bf.INF:
                 capacity[args["run_node"][k]] += args["run_alloc"][k]
         fitting = (capacity >= args["requests"][j]).all(axis=1) & (allowed == 1)
+        if "exclusive" in args:
+            fitting &= np.array([backfill_ref.has_features(int(f), int(args["feat_all"][j]), int(args["feat_any"][j]))
+                                 for f in args["node_features"]], dtype=bool)
+            if args["exclusive"][j]:   # the whole node must come free: no unlimited job holding anything
+                forever = {int(args["run_node"][k]) for k in range(len(args["run_node"]))
+                           if args["run_end"][k] >= bf.INF and args["run_alloc"][k].any()}
+                fitting &= np.array([n not in forever for n in range(len(fitting))], dtype=bool)
         assert fitting.sum() < args["n_nodes_req"][j], "a job that could run some day got no planned start"
 
 
@@ -293,3 +336,37 @@ def test_wrapper_rejects_bad_arguments():
         run(args, -1)
     with pytest.raises(ValueError, match="run_node"):
         run({**one_node(4, runs=[(NOW + 1, 1)]), "run_node": np.array([3], dtype=np.intp)}, 1)
+
+
+# ---------------------------------------------------------------- features, exclusive, further resources
+
+def one_job_on(free, *, node_features, feat_all=0, feat_any=0, exclusive=0, request=(1, 0, 0)):
+    n_nodes = len(free)
+    return make_inputs(free, [1] * n_nodes, [[1] * n_nodes], [request], [1], [0], [10], [], [], [],
+                       n_res=len(free[0]), filters=(node_features, [feat_all], [feat_any], [exclusive]))
+
+
+def test_required_features_pick_the_node_that_has_them():
+    free = [[4, 0, 0]] * 3
+    for feat_all, feat_any, expected in ((0b10, 0, 1), (0b11, 0, 2), (0, 0b101, 0), (0b100, 0b1, -1)):
+        args = one_job_on(free, node_features=[0b001, 0b010, 0b011], feat_all=feat_all, feat_any=feat_any)
+        for depth in DEPTHS:
+            status, start, _, nodes = run(args, depth)
+            assert nodes.tolist() == [expected]
+            assert_matches_oracle(args, depth)
+
+
+def test_exclusive_job_waits_for_an_empty_node_and_takes_all_of_it():
+    # node 0 has 3 of 4 CPUs free (a job holds 1 until t = NOW + 50); node 1 is drained of nothing but busy forever
+    args = make_inputs([[3, 0, 0], [3, 0, 0]], [1, 1], [[1, 1]], [[1, 0, 0], [1, 0, 0]], [1, 1], [0, 0], [10, 10],
+                       [0, 1], [NOW + 50, bf.INF], [[1, 0, 0], [1, 0, 0]], filters=([0, 0], [0, 0], [0, 0], [1, 0]))
+    status, start, _, nodes = run(args, 1)
+    assert start.tolist() == [NOW + 50, NOW] and nodes.tolist() == [0, 0]   # the second backfills before it
+    assert_matches_oracle(args, 1)
+
+
+def test_further_resource_columns_are_counted_like_cpus():
+    free = [[4, 0, 0, 1], [4, 0, 0, 2]]         # a fourth column: e.g. nvme GRES
+    args = one_job_on(free, node_features=[0, 0], request=(1, 0, 0, 2))
+    assert run(args, 1)[3].tolist() == [1]
+    assert_matches_oracle(args, 1)

@@ -7,6 +7,11 @@ only changes at "breakpoints" (running ends, placed starts and ends), so a
 window fits when it fits at its start and at every breakpoint inside it, and
 the earliest start of a reservation is `now` or one of the breakpoints.
 
+A job may use a node that is usable, in its partition, has all of its
+`feat_all` features and (when `feat_any` is not 0) one of its `feat_any` ones.
+An exclusive job asks, on each node, for the node's whole capacity: its free
+units now plus everything any running job holds there.
+
 Status codes match jem._core.backfill; arguments mirror the kernel's.
 """
 
@@ -29,6 +34,11 @@ class Plan:
             if end < INF:
                 self.releases[int(run_node[k])].append((end, [int(x) for x in run_alloc[k]]))
         self.placed = [[] for _ in free]             # per node: (start, end, units)
+        self.whole = [list(row) for row in self.free]  # per node: free now + every running allocation
+        for k in range(len(run_node)):
+            node = self.whole[int(run_node[k])]
+            for r in range(len(node)):
+                node[r] += int(run_alloc[k][r])
 
     def available(self, node_idx, t):
         units = list(self.free[node_idx])
@@ -58,12 +68,38 @@ class Plan:
         self.placed[node_idx].append((t0, t1, list(request)))
 
 
+def has_features(node_bits, feat_all, feat_any):
+    """True when the node holds every feat_all bit and, if feat_any is set, one feat_any bit."""
+    if node_bits & feat_all != feat_all:
+        return False
+    return feat_any == 0 or node_bits & feat_any != 0
+
+
+class Ask:
+    """What one job asks of a node: its request, or the whole node when exclusive."""
+
+    def __init__(self, plan, request, is_exclusive):
+        self.plan, self.request, self.is_exclusive = plan, request, is_exclusive
+
+    def on(self, node_idx):
+        return self.plan.whole[node_idx] if self.is_exclusive else self.request
+
+    def may_use(self, node_idx):
+        """An exclusive job's request must be within the node (it then takes all of it)."""
+        return not self.is_exclusive or all(r <= w for r, w in zip(self.request, self.plan.whole[node_idx]))
+
+
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
-             run_node, run_end, run_alloc, now, reservation_depth):
+             run_node, run_end, run_alloc, now, reservation_depth,
+             node_features=None, feat_all=None, feat_any=None, exclusive=None):
     """One pass; returns (status, start, offsets, nodes) as lists of ints (see the kernel)."""
     now = int(now)
-    plan = Plan(free, run_node, run_end, run_alloc, now)
     n_jobs = len(requests)
+    node_features = [0] * len(free) if node_features is None else [int(x) for x in node_features]
+    feat_all = [0] * n_jobs if feat_all is None else [int(x) for x in feat_all]
+    feat_any = [0] * n_jobs if feat_any is None else [int(x) for x in feat_any]
+    exclusive = [0] * n_jobs if exclusive is None else [int(x) for x in exclusive]
+    plan = Plan(free, run_node, run_end, run_alloc, now)
     offsets = [0]
     for j in range(n_jobs):
         offsets.append(offsets[-1] + int(n_nodes_req[j]))
@@ -77,16 +113,18 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         wanted = int(n_nodes_req[j])
         request = [int(x) for x in requests[j]]
         duration = min(int(duration_s[j]), INF)
-        allowed = [n for n in range(len(free)) if usable[n] and membership[part][n]]
+        ask = Ask(plan, request, bool(exclusive[j]))
+        allowed = [n for n in range(len(free)) if usable[n] and membership[part][n] and ask.may_use(n)
+                   and has_features(node_features[n], feat_all[j], feat_any[j])]
         if reservation_depth == 0 and part in blocked_parts:
             status.append(PRIORITY)
             start.append(-1)
             continue
         end = min(now + duration, INF)
-        chosen = [n for n in allowed if plan.fits(n, request, now, end)][:wanted]
+        chosen = [n for n in allowed if plan.fits(n, ask.on(n), now, end)][:wanted]
         if len(chosen) == wanted:
             for k, node_idx in enumerate(chosen):
-                plan.place(node_idx, request, now, end)
+                plan.place(node_idx, ask.on(node_idx), now, end)
                 nodes[offsets[j] + k] = node_idx
             status.append(BACKFILLED if any_blocked and reservation_depth > 0 else STARTED)
             start.append(now)
@@ -98,7 +136,7 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
             start.append(-1)
         elif n_reserved < reservation_depth:
             status.append(RESOURCES)
-            start.append(_reserve(plan, allowed, request, wanted, duration, nodes, offsets[j]))
+            start.append(_reserve(plan, allowed, ask, wanted, duration, nodes, offsets[j]))
             n_reserved += start[-1] >= 0
         else:
             status.append(PRIORITY)
@@ -106,17 +144,17 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     return status, start, offsets, nodes
 
 
-def _reserve(plan, allowed, request, wanted, duration, nodes, first_slot):
+def _reserve(plan, allowed, ask, wanted, duration, nodes, first_slot):
     """Earliest time at which `wanted` allowed nodes fit the request for `duration`; place it there."""
     candidates = {plan.now}
     for node_idx in allowed:
         candidates |= {t for t in plan.breakpoints(node_idx) if plan.now <= t < INF}
     for t in sorted(candidates):
         end = min(t + duration, INF)
-        chosen = [n for n in allowed if plan.fits(n, request, t, end)][:wanted]
+        chosen = [n for n in allowed if plan.fits(n, ask.on(n), t, end)][:wanted]
         if len(chosen) == wanted:
             for k, node_idx in enumerate(chosen):
-                plan.place(node_idx, request, t, end)
+                plan.place(node_idx, ask.on(node_idx), t, end)
                 nodes[first_slot + k] = node_idx
             return t
     return -1

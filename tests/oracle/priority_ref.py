@@ -17,14 +17,16 @@ users: set of (account, user) pairs that exist without usage.
 import math
 
 
-def multifactor(weights, age_s, fairshare, cpus, cluster_cpus, partition_factor, nice):
-    """One priority per job, each from its own factors (lists of numbers)."""
+def multifactor(weights, age_s, fairshare, cpus, cluster_cpus, partition_factor, nice, qos_factor=None):
+    """One priority per job, each from its own factors (lists of numbers; qos_factor None: all 0)."""
     result = []
     for j in range(len(age_s)):
         age = min(max(age_s[j], 0), weights["max_age_s"]) / weights["max_age_s"]
         size = min(cpus[j] / max(cluster_cpus, 1), 1.0)
         total = (weights["weight_age"] * age + weights["weight_fairshare"] * fairshare[j]
                  + weights["weight_job_size"] * size + weights["weight_partition"] * partition_factor[j])
+        if qos_factor is not None:
+            total += weights.get("weight_qos", 0) * qos_factor[j]
         result.append(max(math.floor(total) - nice[j], 1))
     return result
 

@@ -66,18 +66,20 @@ def test_fair_tree_factors_are_ranks_in_zero_one(tree):
 def test_multifactor_agrees_with_oracle(data):
     n = data.draw(st.integers(0, 30))
     weights = {k: data.draw(st.integers(0, 100_000)) for k in ("weight_age", "weight_fairshare", "weight_job_size",
-                                                                "weight_partition")}
+                                                                "weight_partition", "weight_qos")}
     weights["max_age_s"] = data.draw(st.integers(1, 30 * 86400))
     ints = lambda lo, hi: data.draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n))  # noqa: E731
     fracs = lambda: data.draw(st.lists(st.sampled_from([0.0, 0.125, 0.5, 1 / 3, 1.0]), min_size=n, max_size=n))  # noqa: E731
     age, cpus, nice, fairshare, partition = ints(-100, 40 * 86400), ints(1, 5000), ints(-1000, 10**6), fracs(), fracs()
+    qos = fracs()
     cluster_cpus = data.draw(st.integers(1, 4096))
     got = multifactor_priority(PriorityConfig(**weights), age_s=np.array(age, dtype=np.float64),
                                fairshare=np.array(fairshare), cpus=np.array(cpus, dtype=np.int64),
                                cluster_cpus=cluster_cpus, partition_factor=np.array(partition),
-                               nice=np.array(nice, dtype=np.int64))
+                               nice=np.array(nice, dtype=np.int64), qos_factor=np.array(qos))
     assert got.dtype == np.int64
-    assert got.tolist() == priority_ref.multifactor(weights, age, fairshare, cpus, cluster_cpus, partition, nice)
+    assert got.tolist() == priority_ref.multifactor(weights, age, fairshare, cpus, cluster_cpus, partition, nice,
+                                                    qos)
 
 
 @PROPERTY_SETTINGS

@@ -55,7 +55,7 @@ def test_memory_options_of_one_source_exclude_each_other_but_a_later_source_over
 
 
 @pytest.mark.parametrize("value, code", [("--time=abc", 255), ("--mem=-5", 255), ("-N", 255), ("-n", 1),
-                                         ("--nodelist=n1", 1), ("--gres=disk:1", 1)])
+                                         ("--nodelist=n1", 1), ("--gres=disk:a:b", 1)])
 def test_bad_values_fail_with_slurms_exit_code(value, code):
     argv = [value] if "=" in value else [value, "abc"]
     found, _ = sbatch_options.OPTIONS.parse(argv, stop_at_operand=True)
