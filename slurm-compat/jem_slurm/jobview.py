@@ -5,6 +5,7 @@ Times print as Slurm prints them: local ISO 8601 without a zone
 """
 
 import datetime as dt
+import functools
 
 import hostlist
 
@@ -32,6 +33,7 @@ def exit_code(job) -> str:
     return f"{job.exit_code}:{job.exit_signal}"
 
 
+@functools.lru_cache(maxsize=256)  # squeue --json asks once per job, of a few groups
 def group_name(gid: int) -> str:
     import grp
 

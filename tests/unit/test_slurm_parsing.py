@@ -62,3 +62,19 @@ def test_bad_values_fail_with_slurms_exit_code(value, code):
     with pytest.raises(Failure) as info:
         sbatch_options.apply_settings({}, found)
     assert info.value.code == code
+
+
+def test_json_rows_print_as_the_indented_encoder_does():
+    import json
+
+    from jem_slurm import jsonrows
+
+    document = {"meta": {"plugin": {"type": "openapi/v0.0.38"}}, "errors": []}
+    rows = [{"name": f"j{i}\n\"%s\" ü", "id": i, "ok": i % 2 == 0, "limit": None, "f": i / 3, "%key": ""}
+            for i in range(50)]
+    for some in (rows, rows[:1], []):
+        assert jsonrows.dumps_indented(document, "jobs", some) == json.dumps({**document, "jobs": some}, indent=2)
+    uneven = [{"a": 1}, {"b": 2}]
+    nested = [{"a": [1, 2]}, {"a": {"b": 1}}]
+    for odd in (uneven, nested):  # not flat rows of one shape: the plain encoder's text still
+        assert jsonrows.dumps_indented(document, "jobs", odd) == json.dumps({**document, "jobs": odd}, indent=2)
