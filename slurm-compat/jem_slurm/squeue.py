@@ -213,8 +213,7 @@ def _squeue(argv: list[str]) -> int:
         out.append(time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now)))
     if "noheader" not in args:
         out.append(layout.render(parts, headers))
-    line = layout.line_maker(parts, squeue_fields.GETTERS)
-    out.extend([line(job, now) for job in jobs])
+    out.extend(layout.lines(parts, squeue_fields.GETTERS, jobs, now))
     if out:
         print("\n".join(out))
     return 0

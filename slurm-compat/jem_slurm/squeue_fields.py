@@ -14,9 +14,12 @@ from jem.model.units import format_duration, format_mem_mib
 from jem_slurm import jobview
 
 
+_IN_PARENS = {reason: f"({reason.value})" for reason in JobReason}
+
+
 def _reason_or_nodes(job, now) -> str:
     if job.state is JobState.PENDING or (not job.nodes and job.reason is not JobReason.NONE):
-        return f"({job.reason.value})"
+        return _IN_PARENS[job.reason]
     return jobview.node_list(job)
 
 
