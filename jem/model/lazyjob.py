@@ -3,7 +3,7 @@
 A listing of 10,000 jobs (squeue) that built each `Job` in full spent ~14 µs a
 job, ~140 ms in all, although squeue's default columns read about ten of the
 job's fifty-odd fields (a frozen 29-field `JobSpec` alone costs ~6 µs to
-build). A lazy job costs ~0.2 µs to make and reads each field from its
+build). A lazy job costs ~0.4 µs to make and reads each field from its
 record (a wire message, for jem.convert) through the same reader function the
 eager conversion uses, when the field is first used, and keeps the value.
 

@@ -11,7 +11,19 @@ import hostlist
 
 
 def iso(t: float | None, missing: str = "N/A") -> str:
-    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds") if t else missing
+    if not t:
+        return missing
+    whole_s = int(t)
+    # fromtimestamp rounds to the microsecond, so only a time in the last microsecond of a
+    # second can print as the next one: those take the uncached way.
+    if t - whole_s < 0.999999:
+        return _iso_of_second(whole_s)
+    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=4096)  # jobs listed together were often submitted in the same second
+def _iso_of_second(t: int) -> str:
+    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds")
 
 
 def elapsed_s(job, now: float) -> int:

@@ -221,7 +221,7 @@ def _squeue(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     # A listing of 10,000 jobs allocates some 100,000 objects that all live until the output is
-    # written; the cyclic collector would walk them again and again and find no garbage (~15 ms).
+    # written; the cyclic collector would walk them again and again and find no garbage (a few ms).
     was_enabled = gc.isenabled()
     gc.disable()
     try:

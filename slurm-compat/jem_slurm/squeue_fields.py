@@ -127,6 +127,7 @@ FIELDS["2"] = ("STDERR", lambda j, now: j.spec.stderr_pattern or j.spec.stdout_p
 FIELDS["3"] = ("STDIN", lambda j, now: j.spec.stdin_path or "/dev/null")
 
 
+# letter -> value(job, now): what layout.lines maps over the jobs
 GETTERS = {letter: value for letter, (header, value) in FIELDS.items()}
 
 
