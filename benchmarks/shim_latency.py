@@ -8,11 +8,14 @@ Starts `jem up` (one node) and the `jem slurm-path` wrappers in a temporary
 directory, with the command server in its own runtime directory, and runs
 hyperfine (`-N`, warm-up calls first, so the server is up) on `sbatch --wrap
 true`, `squeue` and `sacct -j N`, then queues `--queued` held jobs (through
-the Python client, ~5 ms each) and times `squeue` again. Reports hyperfine's
-median wall time of each in ms. Everything it started is stopped at the end.
+the Python client, ~5 ms each) and times `squeue` again, and with them queued
+also squeue's other listing paths: `-o` with a dozen fields, `-O`, `-t PD -u
+USER` and `--json` (skipped with `--no-formats`). Reports hyperfine's median
+wall time of each in ms. Everything it started is stopped at the end.
 """
 
 import argparse
+import getpass
 import json
 import os
 import shutil
@@ -29,6 +32,15 @@ def _median_ms(env: dict, command: str, *, runs: int, cwd: str) -> float:
                    env=env, cwd=cwd, check=True, capture_output=True)
     with open(out) as f:
         return round(json.load(f)["results"][0]["median"] * 1000, 1)
+
+
+# squeue's listing paths timed with the held jobs queued: figure name -> command.
+LISTINGS = {
+    "squeue_o_ms": "squeue -o '%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R %V %S %E %K'",
+    "squeue_O_ms": "squeue -O jobid,name,state,timeused,numnodes,reasonlist",
+    "squeue_t_u_ms": f"squeue -t PD -u {getpass.getuser()}",
+    "squeue_json_ms": "squeue --json",
+}
 
 
 def _queue_held_jobs(env: dict, n_jobs: int) -> None:
@@ -61,6 +73,7 @@ def main() -> int:
     parser.add_argument("--no-server", action="store_true", help="JEM_NO_SERVER=1: run every call in-process")
     parser.add_argument("--queued", type=int, default=10000, help="held jobs queued for the last squeue (0: skip)")
     parser.add_argument("--runs", type=int, default=30, help="hyperfine runs per command")
+    parser.add_argument("--no-formats", action="store_true", help="with --queued, time the default squeue only")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="jem-shim-bench-")
     env = _cluster_env(root, use_server=not args.no_server)
@@ -73,8 +86,11 @@ def main() -> int:
             figures[name] = _median_ms(env, command, runs=args.runs, cwd=root)
         if args.queued:
             _queue_held_jobs(env, args.queued)
-            figures[f"squeue_{args.queued}_queued_ms"] = _median_ms(env, "squeue", runs=max(5, args.runs // 3),
-                                                                     cwd=root)
+            runs = max(5, args.runs // 3)
+            figures[f"squeue_{args.queued}_queued_ms"] = _median_ms(env, "squeue", runs=runs, cwd=root)
+            for name, command in ({} if args.no_formats else LISTINGS).items():
+                figures[name.replace("_ms", f"_{args.queued}_queued_ms")] = _median_ms(env, command, runs=runs, cwd=root)
+        figures["load_average"] = round(os.getloadavg()[0], 2)
         print(json.dumps(figures))
     finally:
         subprocess.run([*JEM, "slurm-path", "--stop-server"], env=env, capture_output=True)

@@ -114,7 +114,7 @@ class Client:
             users=users, states=[convert.STATE_TO_PB[s] for s in states], partitions=partitions,
             job_ids=job_ids, include_old=include_old,
         )
-        return [convert.job_from_pb(j) for j in self._call(self._jobs.ListJobs, request).jobs]
+        return convert.jobs_from_pb(self._call(self._jobs.ListJobs, request).jobs)
 
     def cancel(self, job_id: int, *, signal: int = 0, array_task_ids: Sequence[int] = ()) -> JobState:
         """Cancel a job (signal 0) or send it a signal; returns its state after. An array's id

@@ -7,6 +7,7 @@ Times: model floats (epoch seconds, None = unset) <-> google.protobuf.Timestamp.
 
 import dataclasses
 import math
+import operator
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -15,6 +16,7 @@ from jem.model.identity import Identity
 from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.execution import JobEnd, JobReport, Launch
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
+from jem.model.lazyjob import lazy_jobs_maker
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
@@ -103,25 +105,49 @@ def spec_to_pb(spec: JobSpec) -> common_pb2.JobSpec:
     return pb
 
 
+def _optional(field: str):
+    """A reader of an optional wire field: None when unset."""
+    return lambda pb: getattr(pb, field) if pb.HasField(field) else None
+
+
+def _time(field: str):
+    """A reader of a Timestamp field, as time_from_pb reads it (inlined: listings read thousands)."""
+    def read(pb):
+        if not pb.HasField(field):
+            return None
+        value = getattr(pb, field)
+        return value.seconds + value.nanos / 1e9
+
+    return read
+
+
+# JobSpec field -> how it is read from a common_pb2.JobSpec, in the dataclass's order. Both
+# spec_from_pb and the listings' lazy specs read through this table, so they cannot disagree.
+# A zero memory field is "unset"; an explicit --mem=0 travels as unset too, which is what
+# Slurm means by it (all of the node's memory is not reserved here).
+_SPEC_READERS = {
+    "script": operator.attrgetter("script"), "name": operator.attrgetter("name"),
+    "account": operator.attrgetter("account"), "partition": operator.attrgetter("partition"),
+    "n_nodes": operator.attrgetter("n_nodes"), "n_tasks": operator.attrgetter("n_tasks"),
+    "cpus_per_task": lambda pb: pb.cpus_per_task or 1, "n_tasks_per_node": operator.attrgetter("n_tasks_per_node"),
+    "mem_per_node_mib": lambda pb: pb.mem_per_node_mib or None, "mem_per_cpu_mib": lambda pb: pb.mem_per_cpu_mib or None,
+    "gpus_per_node": operator.attrgetter("gpus_per_node"), "time_limit_s": _optional("time_limit_s"),
+    "time_limit_unlimited": operator.attrgetter("time_limit_unlimited"),
+    "script_args": lambda pb: tuple(pb.script_args), "working_dir": operator.attrgetter("working_dir"),
+    "environment": lambda pb: dict(pb.environment), "stdout_pattern": operator.attrgetter("stdout_pattern"),
+    "stderr_pattern": operator.attrgetter("stderr_pattern"), "stdin_path": operator.attrgetter("stdin_path"),
+    "hold": operator.attrgetter("hold"), "begin_time": _time("begin_time"), "nice": operator.attrgetter("nice"),
+    "requeue": _optional("requeue"), "array": operator.attrgetter("array"),
+    "dependency": operator.attrgetter("dependency"), "open_mode": operator.attrgetter("open_mode"),
+    "warn_signal": operator.attrgetter("warn_signal"), "warn_time_s": operator.attrgetter("warn_time_s"),
+    "warn_batch_only": operator.attrgetter("warn_batch_only"),
+    "constraint": operator.attrgetter("constraint"), "exclusive": operator.attrgetter("exclusive"),
+    "qos": operator.attrgetter("qos"), "gres_per_node": lambda pb: tuple(sorted(pb.gres_per_node.items())),
+}
+
+
 def spec_from_pb(pb: common_pb2.JobSpec) -> JobSpec:
-    # A zero memory field is "unset"; an explicit --mem=0 travels as unset too,
-    # which is what Slurm means by it (all of the node's memory is not reserved here).
-    return JobSpec(
-        script=pb.script, name=pb.name, account=pb.account, partition=pb.partition, n_nodes=pb.n_nodes,
-        n_tasks=pb.n_tasks, cpus_per_task=pb.cpus_per_task or 1, n_tasks_per_node=pb.n_tasks_per_node,
-        mem_per_node_mib=pb.mem_per_node_mib or None, mem_per_cpu_mib=pb.mem_per_cpu_mib or None,
-        gpus_per_node=pb.gpus_per_node,
-        time_limit_s=pb.time_limit_s if pb.HasField("time_limit_s") else None,
-        time_limit_unlimited=pb.time_limit_unlimited, script_args=tuple(pb.script_args),
-        working_dir=pb.working_dir, environment=dict(pb.environment), stdout_pattern=pb.stdout_pattern,
-        stderr_pattern=pb.stderr_pattern, stdin_path=pb.stdin_path, hold=pb.hold,
-        begin_time=time_from_pb(pb, "begin_time"), nice=pb.nice,
-        requeue=pb.requeue if pb.HasField("requeue") else None, array=pb.array, dependency=pb.dependency,
-        open_mode=pb.open_mode, warn_signal=pb.warn_signal, warn_time_s=pb.warn_time_s,
-        warn_batch_only=pb.warn_batch_only,
-        constraint=pb.constraint, exclusive=pb.exclusive, qos=pb.qos,
-        gres_per_node=tuple(sorted(pb.gres_per_node.items())),
-    )
+    return JobSpec(**{name: read(pb) for name, read in _SPEC_READERS.items()})
 
 
 def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
@@ -146,24 +172,54 @@ def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
     return pb
 
 
+def _shape_from_pb(pb: common_pb2.Job) -> JobShape:
+    """The job's shape; equal shapes share one JobShape (frozen): a listing of 10,000 jobs
+    holds a few distinct ones, and looking one up costs a third of building it."""
+    alloc = pb.alloc_per_node
+    key = (pb.n_nodes, pb.n_tasks, alloc.cpus, alloc.mem_mib, alloc.gpus)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= 4096:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = JobShape(pb.n_nodes, pb.n_tasks, Resources(alloc.cpus, alloc.mem_mib, alloc.gpus))
+    return shape
+
+
+_SHAPES: dict[tuple[int, int, int, int, int], JobShape] = {}
+
+
+# Job field -> how it is read from a common_pb2.Job (fields the wire does not carry keep their
+# defaults). job_from_pb and the listings' lazy jobs (jem.model.lazyjob) both read through this table.
+_JOB_READERS = {
+    "job_id": operator.attrgetter("job_id"), "user": operator.attrgetter("user"), "uid": operator.attrgetter("uid"),
+    "gid": operator.attrgetter("gid"), "submit_time": lambda pb: time_from_pb(pb, "submit_time") or 0.0,
+    "shape": _shape_from_pb,
+    "time_limit_s": lambda pb: None if pb.time_limit_unlimited else pb.time_limit_s,
+    "state": lambda pb: STATE_FROM_PB[pb.state], "reason": lambda pb: REASON_FROM_PB[pb.reason],
+    "reason_detail": operator.attrgetter("reason_detail"), "priority": operator.attrgetter("priority"),
+    "held_by": operator.attrgetter("held_by"), "start_time": _time("start_time"), "end_time": _time("end_time"),
+    "nodes": lambda pb: tuple(pb.nodes), "exit_code": operator.attrgetter("exit_code"),
+    "exit_signal": operator.attrgetter("exit_signal"), "restart_count": operator.attrgetter("restart_count"),
+    "usage": lambda pb: usage_from_pb(pb.usage), "planned_start": _time("planned_start_time"),
+    "cpu_ids": lambda pb: tuple(parse_id_list(text) for text in pb.cpu_ids),
+    "gpu_ids": lambda pb: tuple(parse_id_list(text) for text in pb.gpu_ids),
+    "array_task_id": _optional("array_task_id"),
+    "array_parent_id": lambda pb: pb.array_job_id if pb.array_job_id != pb.job_id else 0,
+    "array_pending": lambda pb: accepted_array(pb.array_pending).indices if pb.array_pending else (),
+    "dependency": operator.attrgetter("dependency"),
+}
+
+
 def job_from_pb(pb: common_pb2.Job) -> Job:
-    return Job(
-        job_id=pb.job_id, spec=spec_from_pb(pb.spec), user=pb.user, uid=pb.uid, gid=pb.gid,
-        submit_time=time_from_pb(pb, "submit_time") or 0.0,
-        shape=JobShape(pb.n_nodes, pb.n_tasks, resources_from_pb(pb.alloc_per_node)),
-        time_limit_s=None if pb.time_limit_unlimited else pb.time_limit_s,
-        state=STATE_FROM_PB[pb.state], reason=REASON_FROM_PB[pb.reason], reason_detail=pb.reason_detail,
-        priority=pb.priority, held_by=pb.held_by, start_time=time_from_pb(pb, "start_time"),
-        end_time=time_from_pb(pb, "end_time"), nodes=tuple(pb.nodes), exit_code=pb.exit_code,
-        exit_signal=pb.exit_signal, restart_count=pb.restart_count, usage=usage_from_pb(pb.usage),
-        planned_start=time_from_pb(pb, "planned_start_time"),
-        cpu_ids=tuple(parse_id_list(text) for text in pb.cpu_ids),
-        gpu_ids=tuple(parse_id_list(text) for text in pb.gpu_ids),
-        array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
-        array_parent_id=pb.array_job_id if pb.array_job_id != pb.job_id else 0,
-        array_pending=accepted_array(pb.array_pending).indices if pb.array_pending else (),
-        dependency=pb.dependency,
-    )
+    return Job(spec=spec_from_pb(pb.spec), **{name: read(pb) for name, read in _JOB_READERS.items()})
+
+
+_lazy_jobs = lazy_jobs_maker(_JOB_READERS, _SPEC_READERS, operator.attrgetter("spec"))
+
+
+def jobs_from_pb(pbs) -> list[Job]:
+    """The jobs of a listing, each field read from the messages when first used (see jem.model.lazyjob)."""
+    return _lazy_jobs(pbs)
 
 
 # ---------------------------------------------------------------- nodes and partitions

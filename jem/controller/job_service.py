@@ -3,6 +3,8 @@
 import queue
 import time
 
+import grpc
+
 from jem.controller import requests
 from jem.controller.interceptors import current_identity
 from jem.controller.jobwire import JobWire
@@ -14,6 +16,19 @@ from jem.convert import (STATE_FROM_PB, STATE_TO_PB, job_to_pb, spec_from_pb, st
 from jem.model.errors import InvalidArgument, JobNotFound
 from jem.model.step import Step, TaskExit
 from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
+
+
+def add_job_service(servicer: "JobServicer", server: grpc.Server) -> None:
+    """Serve JobService, with ListJobs answered by the bytes JobWire joins, sent without being
+    parsed into a message and serialized again (~5 ms of the controller's time for 10,000 jobs)."""
+    list_jobs = grpc.unary_unary_rpc_method_handler(
+        servicer.list_jobs_bytes, request_deserializer=jobs_pb2.ListJobsRequest.FromString, response_serializer=bytes)
+    # gRPC asks generic handlers in order (so this one goes first) and keeps registered
+    # methods in a dict by name (so this one goes last, replacing the generated entry).
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("jem.v1.JobService",
+                                                                          {"ListJobs": list_jobs}),))
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(servicer, server)
+    server.add_registered_method_handlers("jem.v1.JobService", {"ListJobs": list_jobs})
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -35,6 +50,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=current_identity().may_act_on(job.uid)))
 
     def ListJobs(self, request, context):
+        return jobs_pb2.ListJobsResponse.FromString(self.list_jobs_bytes(request, context))
+
+    def list_jobs_bytes(self, request, context) -> bytes:
+        """ListJobs' response, serialized: what `list_jobs_handler` sends as it is."""
         try:
             states = {STATE_FROM_PB[s] for s in request.states}
         except KeyError:
@@ -56,7 +75,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             data = self._wire.list_response(selected)
             if not request.include_old and self._wire.is_oversized(len(jobs)):  # `jobs` is then the whole table
                 self._wire.forget_all_but({j.job_id for j in jobs})
-        return jobs_pb2.ListJobsResponse.FromString(data)  # parsed in C: ~1 us a job, against ~30 to build one
+        return data
 
     def CancelJob(self, request, context):
         identity, now = current_identity(), self._clock()

@@ -20,7 +20,7 @@ import grpc
 from jem.controller.admin_service import AdminServicer
 from jem.controller.agents import AgentLinks
 from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, InsecureLocalUidAuthenticator
-from jem.controller.job_service import JobServicer
+from jem.controller.job_service import JobServicer, add_job_service
 from jem.controller.jobtable import JobTable
 from jem.controller.loop import SchedulingLoop
 from jem.controller.node_service import NodeServicer
@@ -33,7 +33,7 @@ from jem.model import defaults
 from jem.model.config import Config
 from jem.model.identity import local_identity
 from jem.store import SqliteStore
-from jem.v1 import admin_pb2_grpc, agent_pb2_grpc, jobs_pb2_grpc
+from jem.v1 import admin_pb2_grpc, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Controller:
             interceptors=[ErrorInterceptor(), IdentityInterceptor(InsecureLocalUidAuthenticator())],
             options=[("grpc.so_reuseport", 0)],
         )
-        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.state), self.server)
+        add_job_service(JobServicer(self.state), self.server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(self.state), self.server)
         agent_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.state), self.server)
         self.address = ""

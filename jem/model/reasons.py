@@ -6,6 +6,8 @@ import enum
 class JobReason(enum.Enum):
     """A job's reason; the value is the name Slurm prints."""
 
+    __hash__ = object.__hash__  # as JobState's (see there): members are singletons compared by identity
+
     NONE = "None"
     PRIORITY = "Priority"
     RESOURCES = "Resources"

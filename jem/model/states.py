@@ -41,6 +41,11 @@ class JobState(enum.Enum):
     BOOT_FAIL = "BOOT_FAIL"
     DEADLINE = "DEADLINE"
 
+    # Members are singletons compared by identity, so identity is a valid hash, and a C-level
+    # one: Enum's own hashes the name in Python (~0.15 us), and listings look up the states
+    # of 10,000 jobs in dicts and sets a few times each.
+    __hash__ = object.__hash__
+
     @property
     def is_terminal(self) -> bool:
         """True for the states a job never leaves (except by requeue)."""

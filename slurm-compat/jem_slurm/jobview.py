@@ -5,12 +5,25 @@ Times print as Slurm prints them: local ISO 8601 without a zone
 """
 
 import datetime as dt
+import functools
 
 import hostlist
 
 
 def iso(t: float | None, missing: str = "N/A") -> str:
-    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds") if t else missing
+    if not t:
+        return missing
+    whole_s = int(t)
+    # fromtimestamp rounds to the microsecond, so only a time in the last microsecond of a
+    # second can print as the next one: those take the uncached way.
+    if t - whole_s < 0.999999:
+        return _iso_of_second(whole_s)
+    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=4096)  # jobs listed together were often submitted in the same second
+def _iso_of_second(t: int) -> str:
+    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds")
 
 
 def elapsed_s(job, now: float) -> int:
@@ -32,6 +45,7 @@ def exit_code(job) -> str:
     return f"{job.exit_code}:{job.exit_signal}"
 
 
+@functools.lru_cache(maxsize=256)  # squeue --json asks once per job, of a few groups
 def group_name(gid: int) -> str:
     import grp
 

@@ -1,13 +1,13 @@
 """squeue: list JEM's jobs in Slurm's columns, formats (-o/-O), filters, sort orders and --json."""
 
-import json
+import gc
 import os
 import sys
 import time
 
 from jem.model.states import JobState
 
-from jem_slurm import layout, squeue_fields
+from jem_slurm import jsonrows, layout, squeue_fields
 from jem_slurm.command import Failure, connect, current_user, run, split_list
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.states import SLURM_STATE_NAMES, parse_states
@@ -142,6 +142,8 @@ def _select(args: dict, client) -> list:
         nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
     if "array" in args or tasks_wanted:
         jobs = [task for j in jobs for task in _one_row_per_task(j)]
+    if not (accounts or names or nodes or tasks_wanted):
+        return jobs
     return [j for j in jobs if (not accounts or j.spec.account in accounts) and (not names or j.spec.name in names)
             and (not nodes or nodes & set(j.nodes)) and (not qos or (j.spec.qos or "normal") in qos)
             and (j.array_job_id not in tasks_wanted or j.array_task_id in tasks_wanted[j.array_job_id])]
@@ -191,10 +193,10 @@ def _squeue(argv: list[str]) -> int:
     if "sort" in args:
         jobs = _sort_key(args["sort"], now)(jobs)
     if "json" in args:
-        print(json.dumps({"meta": {"plugin": {"type": "openapi/v0.0.38", "name": "JEM slurm-compat"},
-                                   "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5},
-                                             "release": "22.05.8"}},
-                          "errors": [], "jobs": [squeue_fields.job_as_json(j, now) for j in jobs]}, indent=2))
+        meta = {"plugin": {"type": "openapi/v0.0.38", "name": "JEM slurm-compat"},
+                "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
+        rows = [squeue_fields.job_as_json(j, now) for j in jobs]
+        print(jsonrows.dumps_indented({"meta": meta, "errors": []}, "jobs", rows))
         return 0
     text_format = args.get("format") or os.environ.get("SQUEUE_FORMAT")
     long_format = args.get("Format") or (None if text_format else os.environ.get("SQUEUE_FORMAT2"))
@@ -207,21 +209,27 @@ def _squeue(argv: list[str]) -> int:
         parts = layout.parse_format(fmt)
         headers = {p.letter: squeue_fields.FIELDS[p.letter][0] for p in parts
                    if isinstance(p, layout.Field) and p.letter in squeue_fields.FIELDS}
-    letters = [p.letter for p in parts if isinstance(p, layout.Field)]
     out = []
     if "long" in args:
         out.append(time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now)))
     if "noheader" not in args:
         out.append(layout.render(parts, headers))
-    for job in jobs:
-        out.append(layout.render(parts, squeue_fields.values(job, now, letters)))
+    out.extend(layout.lines(parts, squeue_fields.GETTERS, jobs, now))
     if out:
         print("\n".join(out))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(PROG, _squeue, argv)
+    # A listing of 10,000 jobs allocates some 100,000 objects that all live until the output is
+    # written; the cyclic collector would walk them again and again and find no garbage (a few ms).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return run(PROG, _squeue, argv)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ keeps nothing for a field (QOS, features, reservations) it shows what Slurm show
 for an unset one.
 """
 
+import functools
+
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
 from jem.model.units import format_duration, format_mem_mib
@@ -12,9 +14,12 @@ from jem.model.units import format_duration, format_mem_mib
 from jem_slurm import jobview
 
 
+_IN_PARENS = {reason: f"({reason.value})" for reason in JobReason}
+
+
 def _reason_or_nodes(job, now) -> str:
     if job.state is JobState.PENDING or (not job.nodes and job.reason is not JobReason.NONE):
-        return f"({job.reason.value})"
+        return _IN_PARENS[job.reason]
     return jobview.node_list(job)
 
 
@@ -39,6 +44,11 @@ def _end(job, now) -> str:
     return jobview.iso(jobview.expected_end(job))
 
 
+# Most listed jobs show one of a few durations (every pending job 0:00): a C-level cache
+# answers those without formatting each again.
+_duration = functools.lru_cache(maxsize=4096)(format_duration)
+
+
 def _null(text: str) -> str:
     return text or "(null)"
 
@@ -56,7 +66,7 @@ FIELDS = {
     "G": ("GROUP", lambda j, now: str(j.gid)),
     "t": ("ST", lambda j, now: j.state.compact),
     "T": ("STATE", lambda j, now: j.state.value),
-    "M": ("TIME", lambda j, now: format_duration(jobview.elapsed_s(j, now))),
+    "M": ("TIME", lambda j, now: _duration(jobview.elapsed_s(j, now))),
     "l": ("TIME_LIMIT", lambda j, now: format_duration(j.time_limit_s)),
     "L": ("TIME_LEFT", _time_left),
     "D": ("NODES", lambda j, now: str(j.shape.n_nodes)),
@@ -117,9 +127,8 @@ FIELDS["2"] = ("STDERR", lambda j, now: j.spec.stderr_pattern or j.spec.stdout_p
 FIELDS["3"] = ("STDIN", lambda j, now: j.spec.stdin_path or "/dev/null")
 
 
-def values(job, now: float, letters) -> dict[str, str]:
-    """The values of `letters` for one job."""
-    return {letter: FIELDS[letter][1](job, now) for letter in letters if letter in FIELDS}
+# letter -> value(job, now): what layout.lines maps over the jobs
+GETTERS = {letter: value for letter, (header, value) in FIELDS.items()}
 
 
 def job_as_json(job, now: float) -> dict:

@@ -62,3 +62,44 @@ def test_bad_values_fail_with_slurms_exit_code(value, code):
     with pytest.raises(Failure) as info:
         sbatch_options.apply_settings({}, found)
     assert info.value.code == code
+
+
+def test_json_rows_print_as_the_indented_encoder_does():
+    import json
+
+    from jem_slurm import jsonrows
+
+    document = {"meta": {"plugin": {"type": "openapi/v0.0.38"}}, "errors": []}
+    rows = [{"name": f"j{i}\n\"%s\" ü", "id": i, "ok": i % 2 == 0, "limit": None, "f": i / 3, "%key": ""}
+            for i in range(50)]
+    for some in (rows, rows[:1], []):
+        assert jsonrows.dumps_indented(document, "jobs", some) == json.dumps({**document, "jobs": some}, indent=2)
+    uneven = [{"a": 1}, {"b": 2}]
+    nested = [{"a": [1, 2]}, {"a": {"b": 1}}]
+    for odd in (uneven, nested):  # not flat rows of one shape: the plain encoder's text still
+        assert jsonrows.dumps_indented(document, "jobs", odd) == json.dumps({**document, "jobs": odd}, indent=2)
+
+
+def test_lines_a_column_at_a_time_are_the_rendered_lines():
+    from jem_slurm import layout
+
+    getters = {"i": lambda item, sep: f"{item}{sep}", "j": lambda item, sep: "x" * item}
+    items = [0, 7, 12345]
+    for fmt in ("%.5i %-3j|{lit}%%", "%i%z %j", "plain text"):
+        parts = layout.parse_format(fmt)
+        expected = [layout.render(parts, {letter: get(item, ":") for letter, get in getters.items()})
+                    for item in items]
+        assert layout.lines(parts, getters, items, ":") == expected
+
+
+def test_iso_times_from_the_cache_are_datetime_s():
+    import datetime as dt
+    import random
+
+    from jem_slurm import jobview
+
+    rng = random.Random(4)
+    times = [1.7e9 + rng.random() * 1e6 for _ in range(2000)] + [1700000000.9999996, 1700000000.9999994, 5.5]
+    for t in times + times:  # the second pass answers from the cache
+        assert jobview.iso(t) == dt.datetime.fromtimestamp(t).isoformat(timespec="seconds")
+    assert jobview.iso(None) == "N/A" and jobview.iso(0, "-") == "-"
