@@ -17,6 +17,7 @@ import grpc
 from jem import convert
 from jem.model import defaults
 from jem.model.errors import ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError, JobNotFound
+from jem.model.execution import SignalScope
 from jem.model.identity import Identity, local_identity
 from jem.model.job import Job, JobSpec
 from jem.model.node import Node, NodeState
@@ -116,10 +117,13 @@ class Client:
         )
         return convert.jobs_from_pb(self._call(self._jobs.ListJobs, request).jobs)
 
-    def cancel(self, job_id: int, *, signal: int = 0, array_task_ids: Sequence[int] = ()) -> JobState:
-        """Cancel a job (signal 0) or send it a signal; returns its state after. An array's id
-        means every task of it; `array_task_ids` narrows that to those tasks."""
-        request = jobs_pb2.CancelJobRequest(job_id=job_id, signal=signal, array_task_ids=array_task_ids)
+    def cancel(self, job_id: int, *, signal: int = 0, array_task_ids: Sequence[int] = (),
+               scope: SignalScope = SignalScope.STEPS) -> JobState:
+        """Cancel a job (signal 0) or send it a signal, to the processes `scope` names (scancel's
+        default: every process but the batch shell; -b the batch shell; -f all); returns its state
+        after. An array's id means every task of it; `array_task_ids` narrows that to those tasks."""
+        request = jobs_pb2.CancelJobRequest(job_id=job_id, signal=signal, array_task_ids=array_task_ids,
+                                            scope=convert.SCOPE_TO_PB[scope])
         response = self._call(self._jobs.CancelJob, request)
         return convert.state_from_pb(response.state)
 

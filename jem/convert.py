@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jem.model.arrays import accepted_array, format_ranges
 from jem.model.identity import Identity
 from jem.model.idlists import id_list_text, parse_id_list
-from jem.model.execution import JobEnd, JobReport, Launch
+from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.lazyjob import lazy_jobs_maker
 from jem.model.node import Node, NodeState
@@ -38,6 +38,12 @@ STATE_TO_PB, STATE_FROM_PB = _enum_maps(JobState, common_pb2.JobState, "JOB_STAT
 REASON_TO_PB, REASON_FROM_PB = _enum_maps(JobReason, common_pb2.JobReason, "JOB_REASON_")
 NODE_STATE_TO_PB, NODE_STATE_FROM_PB = _enum_maps(NodeState, common_pb2.NodeState, "NODE_STATE_")
 END_TO_PB, END_FROM_PB = _enum_maps(JobEnd, agent_pb2.JobEnd, "JOB_END_")
+SCOPE_TO_PB, _SCOPE_FROM_PB = _enum_maps(SignalScope, common_pb2.SignalScope, "SIGNAL_SCOPE_")
+
+
+def scope_from_pb(value: int) -> SignalScope:
+    """A wire scope; UNSPECIFIED (and unknown values) read as STEPS, scancel's default."""
+    return _SCOPE_FROM_PB.get(value, SignalScope.STEPS)
 
 
 def state_from_pb(value: int) -> JobState:

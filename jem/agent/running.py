@@ -38,7 +38,7 @@ import psutil
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
 from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
 from jem.agent.environment import job_environment
-from jem.model.execution import JobEnd, JobReport, Launch
+from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
 from jem.model.job import JobUsage
 from jem.model.resources import Resources
@@ -58,11 +58,8 @@ class RunningJob:
     end_cause: JobEnd | None = None
     timers: list[threading.Timer] = field(default_factory=list)
 
-    def signal_all(self, signum: int, *, except_pid: int = 0) -> int:
-        """Signal every process of the job (but `except_pid`)."""
-        if except_pid:
-            pids = self.cgroup.pids() if self.cgroup is not None else _tree(self.process.pid)
-            return kill_each([p for p in pids if p != except_pid], signum)
+    def signal_all(self, signum: int) -> int:
+        """Signal every process of the job."""
         if self.cgroup is not None:
             return self.cgroup.signal_all(signum)
         return _signal_tree(self.process.pid, signum)
@@ -157,13 +154,13 @@ class RunningJobs:
             self.kill(job, JobEnd.KILLED, kill_wait_s=launch.kill_wait_s)
         if launch.time_limit_s is not None:
             self._start_timer(job, launch.time_limit_s, self._on_time_limit)
-            if launch.spec.warn_signal:
-                self._start_timer(job, max(0, launch.time_limit_s - launch.spec.warn_time_s), self._on_warn_time)
         threading.Thread(target=self._wait, args=(job,), name=f"job-{launch.job_id}", daemon=True).start()
         log.debug("job started job_id=%d pid=%d", launch.job_id, process.pid)
 
-    def signal(self, job_id: int, signum: int, *, kill_wait_s: int) -> int | None:
-        """Send `signum` to every process of the job (0: kill it). None if not running here."""
+    def signal(self, job_id: int, signum: int, *, kill_wait_s: int,
+               scope: SignalScope = SignalScope.FULL) -> int | None:
+        """Send `signum` to the batch script's processes `scope` names (0: kill the job); its
+        steps' tasks are StepTasks' (STEPS signals nothing here). None if not running here."""
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None and signum == 0 and (job_id not in self._seen or job_id in self._launching):
@@ -173,6 +170,10 @@ class RunningJobs:
             return None
         if signum == 0:
             return self.kill(job, JobEnd.KILLED, kill_wait_s=kill_wait_s)
+        if scope is SignalScope.BATCH:
+            return kill_each([job.process.pid], signum)
+        if scope is SignalScope.STEPS:
+            return 0
         return job.signal_all(signum)
 
     def kill(self, job: RunningJob, cause: JobEnd, *, kill_wait_s: int) -> int:
@@ -220,18 +221,6 @@ class RunningJobs:
     def _on_time_limit(self, job: RunningJob) -> None:
         log.info("time limit reached job_id=%d", job.launch.job_id)
         self.kill(job, JobEnd.TIME_LIMIT, kill_wait_s=job.launch.kill_wait_s)
-
-    def _on_warn_time(self, job: RunningJob) -> None:
-        """sbatch --signal: the batch shell alone (B:), or every process of the job but it."""
-        spec = job.launch.spec
-        log.info("warning signal job_id=%d signal=%d", job.launch.job_id, spec.warn_signal)
-        if spec.warn_batch_only:
-            try:
-                os.kill(job.process.pid, spec.warn_signal)
-            except ProcessLookupError:
-                pass
-        else:
-            job.signal_all(spec.warn_signal, except_pid=job.process.pid)
 
     def _release(self, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> None:
         with self._lock:
@@ -419,14 +408,6 @@ def _signal_group(pgid: int, signum: int) -> int:
         return 1
     except (ProcessLookupError, PermissionError):
         return 0
-
-
-def _tree(pid: int) -> list[int]:
-    """The script's pid and its descendants' (where the job has no cgroup)."""
-    try:
-        return [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
 
 
 def _signal_tree(pid: int, signum: int) -> int:

@@ -4,7 +4,8 @@ import grpc
 
 from jem.agent.running import RunningJobs
 from jem.agent.steps import StepTasks
-from jem.convert import launch_from_pb, task_exit_to_pb, task_order_from_pb, task_output_to_pb
+from jem.convert import launch_from_pb, scope_from_pb, task_exit_to_pb, task_order_from_pb, task_output_to_pb
+from jem.model.execution import SignalScope
 from jem.model.step import TaskExit
 from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
@@ -22,7 +23,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.LaunchJobsResponse(accepted_job_ids=accepted)
 
     def SignalJob(self, request, context):
-        n = self._jobs.signal(request.job_id, request.signal, kill_wait_s=request.kill_wait_s)
+        scope = scope_from_pb(request.scope)
+        n = self._jobs.signal(request.job_id, request.signal, kill_wait_s=request.kill_wait_s, scope=scope)
+        # The job's step tasks here: all of a STEPS signal's targets; for FULL, those outside the
+        # batch script's cgroup (on its node, signal_all above reached them already).
+        if request.signal and (scope is SignalScope.STEPS or (scope is SignalScope.FULL and n is None)):
+            n_tasks = self._steps.signal(request.job_id, request.signal)
+            if n_tasks is not None:
+                n = (n or 0) + n_tasks
         if n is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
         return agent_pb2.SignalJobResponse(n_processes=n)

@@ -85,6 +85,24 @@ class StepTasks:
         self._node_name = node_name
         self._jobs = jobs
         self._shared = _SharedCgroups()
+        self._running: dict[int, list[_Task]] = {}   # job id -> its step tasks running here
+        self._lock = threading.Lock()
+
+    def signal(self, job_id: int, signum: int) -> int | None:
+        """Signal the job's step tasks on this node (scancel's default scope); None if there are none."""
+        with self._lock:
+            tasks = list(self._running.get(job_id, ()))
+        if not tasks:
+            return None
+        count = 0
+        for task in tasks:
+            if task.process.returncode is None:
+                try:
+                    os.killpg(task.process.pid, signum)
+                    count += 1
+                except (ProcessLookupError, PermissionError):
+                    pass
+        return count
 
     def run(self, order: TaskOrder, is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
         """Start the order's tasks and yield their output and exits until every task
@@ -100,11 +118,20 @@ class StepTasks:
         except LaunchError as exc:
             yield from (TaskExit(t, self._node_name, exit_code=1, launch_error=str(exc)) for t in order.task_ids)
             return
+        tasks: list[_Task] = []
         try:
             tasks, failed = self._start_all(order, cgroup, events)
+            with self._lock:
+                self._running.setdefault(order.job_id, []).extend(tasks)
             yield from failed
             yield from self._follow(tasks, events, is_active)
         finally:
+            with self._lock:
+                left = [t for t in self._running.get(order.job_id, ()) if t not in tasks]
+                if left:
+                    self._running[order.job_id] = left
+                else:
+                    self._running.pop(order.job_id, None)
             if shared and cgroup is not None:
                 self._shared.release(order.job_id)
 

@@ -9,6 +9,7 @@ from jem.cli.views import JOB_HEADERS, job_as_dict, job_row, show_job_text
 from jem.client import Client
 from jem.model.arrays import format_ranges, parse_job_label
 from jem.model.errors import InvalidArgument, JemError
+from jem.model.execution import SignalScope
 from jem.model.states import JobState
 
 
@@ -55,7 +56,13 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("cancel", help="cancel jobs (or signal them); an array's id cancels all its tasks")
     p.add_argument("job_ids", type=_job_label, nargs="+", metavar="JOBID", help="12, an array task 12_3, tasks 12_[1-3]")
-    p.add_argument("-s", "--signal", default="", help="send this signal (name or number) instead of cancelling")
+    p.add_argument("-s", "--signal", default="", help="send this signal (name or number) instead of cancelling, "
+                   "to every process of the job but the batch shell, on all its nodes (as scancel)")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-b", "--batch", dest="scope", action="store_const", const=SignalScope.BATCH,
+                       default=SignalScope.STEPS, help="signal the batch shell alone")
+    scope.add_argument("-f", "--full", dest="scope", action="store_const", const=SignalScope.FULL,
+                       help="signal the batch shell, its children and every step")
     p.set_defaults(run=run_cancel)
 
     for name, verb, run in (("hold", "hold pending jobs", run_hold), ("release", "release held jobs", run_release),
@@ -123,7 +130,8 @@ def _each(job_ids: list, action, verb: str) -> int:
 
 def run_cancel(args: argparse.Namespace) -> int:
     signum = _signal_number(args.signal)
-    return _each(args.job_ids, lambda c, j: c.cancel(j[0], signal=signum, array_task_ids=j[1]), "cancel")
+    return _each(args.job_ids, lambda c, j: c.cancel(j[0], signal=signum, array_task_ids=j[1], scope=args.scope),
+                 "cancel")
 
 
 def run_requeue(args: argparse.Namespace) -> int:

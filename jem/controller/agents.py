@@ -12,8 +12,8 @@ from typing import Callable
 
 import grpc
 
-from jem.convert import launch_to_pb, task_order_to_pb
-from jem.model.execution import Launch
+from jem.convert import SCOPE_TO_PB, launch_to_pb, task_order_to_pb
+from jem.model.execution import Launch, SignalScope
 from jem.model.step import TaskOrder
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
@@ -58,8 +58,10 @@ class AgentLinks:
 
         future.add_done_callback(done)
 
-    def signal(self, node_name: str, address: str, job_id: int, *, signal: int, kill_wait_s: int) -> None:
-        request = agent_pb2.SignalJobRequest(job_id=job_id, signal=signal, kill_wait_s=kill_wait_s)
+    def signal(self, node_name: str, address: str, job_id: int, *, signal: int, kill_wait_s: int,
+               scope: SignalScope = SignalScope.FULL) -> None:
+        request = agent_pb2.SignalJobRequest(job_id=job_id, signal=signal, kill_wait_s=kill_wait_s,
+                                             scope=SCOPE_TO_PB[scope])
         future = self._stub(address).SignalJob.future(request, timeout=RPC_TIMEOUT_S, metadata=self._metadata)
 
         def done(f: grpc.Future) -> None:

@@ -11,8 +11,8 @@ from jem.controller.jobwire import JobWire
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
-from jem.convert import (STATE_FROM_PB, STATE_TO_PB, job_to_pb, spec_from_pb, step_spec_from_pb, step_to_pb,
-                         task_exit_to_pb, task_output_to_pb, time_to_pb)
+from jem.convert import (STATE_FROM_PB, STATE_TO_PB, job_to_pb, scope_from_pb, spec_from_pb, step_spec_from_pb,
+                         step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
 from jem.model.errors import InvalidArgument, JobNotFound
 from jem.model.step import Step, TaskExit
 from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
@@ -82,7 +82,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         task_ids = tuple(request.array_task_ids)
         if request.signal:
             state = requests.signal_job(self._state, request.job_id, identity, signal=request.signal,
-                                        array_task_ids=task_ids)
+                                        array_task_ids=task_ids, scope=scope_from_pb(request.scope))
         else:
             state = requests.cancel_job(self._state, request.job_id, identity, now=now, array_task_ids=task_ids)
         return jobs_pb2.CancelJobResponse(state=STATE_TO_PB[state])

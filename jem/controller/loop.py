@@ -22,7 +22,7 @@ import threading
 import time
 from collections import defaultdict
 
-from jem.controller import lifecycle
+from jem.controller import lifecycle, signals
 from jem.controller.arrays import split_tasks
 from jem.controller.dependencies import resolve_dependencies
 from jem.controller.reports import fail_jobs_on_nodes
@@ -65,6 +65,7 @@ class SchedulingLoop:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self.cycle_id = 0
+        self._warned: set[tuple[int, int]] = set()   # (job id, run) sent their sbatch --signal warning
         self._t_started = clock()
         self.policy = Policy.from_config(state.config)
         self._usage_path = os.path.join(state.config.cluster.state_dir or defaults.state_dir(), USAGE_FILE)
@@ -108,6 +109,7 @@ class SchedulingLoop:
             try:
                 self.run_cycle()
                 self.check_nodes()
+                signals.send_due_warnings(self._state, now=self._clock(), sent=self._warned)
             except Exception:  # the loop must survive a bad cycle; the traceback says why
                 log.exception("scheduling cycle failed cycle=%d", self.cycle_id)
             # A burst of submits and job ends is planned in fewer, larger cycles; the

@@ -8,12 +8,13 @@ caller is answered.
 import dataclasses
 import logging
 
-from jem.controller import arrays, lifecycle
+from jem.controller import arrays, lifecycle, signals
 from jem.controller.arrays import is_whole_array
 from jem.controller.state import ClusterState
 from jem.controller.submission import shape_in_partition
 from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNotFound, JobStateConflict,
                               NotJobOwner, PermissionDenied, RequeueDisabled, UnknownPartition)
+from jem.model.execution import SignalScope
 from jem.model.identity import Identity
 from jem.model.job import Job
 from jem.model.reasons import JobReason
@@ -48,13 +49,13 @@ def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
                                                  detail=f"by {identity.user}"))
             elif target.is_live and target.state is not JobState.COMPLETING:
                 changes.append(lifecycle.kill_job(target, JobEvent.CANCEL, now, detail=f"cancel by {identity.user}"))
-                kills.append((target, _batch_node(state, target)))
+                kills.append((target, signals.kill_targets(state, target)))
         if not changes and not any(t.state is JobState.COMPLETING for t in targets):
             raise AlreadyDone(job.label if not array_task_ids else f"{job.array_job_id}_{array_task_ids[0]}")
         state.jobs.commit(changes)
         result = job.state if any(t is job for t in targets) else targets[0].state
     for target, nodes in kills:
-        _send_signal(state, target, nodes, signal=0)
+        signals.send(state, target.job_id, nodes, signal=0)
     return result
 
 
@@ -83,8 +84,9 @@ def _cancel_targets(state: ClusterState, job: Job, task_ids: tuple[int, ...], *,
 
 
 def signal_job(state: ClusterState, job_id: int, identity: Identity, *, signal: int,
-               array_task_ids: tuple[int, ...] = ()) -> JobState:
-    """Send `signal` to every process of a running job (or the array's running tasks); no state change."""
+               array_task_ids: tuple[int, ...] = (), scope: SignalScope = SignalScope.STEPS) -> JobState:
+    """Send `signal` to the processes `scope` names of a running job (or of the array's running
+    tasks): its steps on every node (scancel's default), the batch shell alone, or all; no state change."""
     if not 0 < signal < 65:
         raise InvalidArgument(f"invalid signal number {signal}")
     with state.lock:
@@ -94,9 +96,9 @@ def signal_job(state: ClusterState, job_id: int, identity: Identity, *, signal: 
             if job.state is JobState.PENDING:
                 raise JobStateConflict(f"job {job_id} is pending execution")
             raise AlreadyDone(str(job_id))
-        sends = [(t, _batch_node(state, t)) for t in targets]
+        sends = [(t, signals.signal_targets(state, t, scope)) for t in targets]
     for target, nodes in sends:
-        _send_signal(state, target, nodes, signal=signal)
+        signals.send(state, target.job_id, nodes, signal=signal, scope=scope)
     return targets[0].state
 
 
@@ -116,8 +118,8 @@ def requeue_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
             state.wake_scheduler()
             return job.state
         state.jobs.commit([lifecycle.kill_job(job, JobEvent.REQUEUE, now, detail=f"requeue by {identity.user}")])
-        targets = _batch_node(state, job)
-    _send_signal(state, job, targets, signal=0)
+        targets = signals.kill_targets(state, job)
+    signals.send(state, job.job_id, targets, signal=0)
     if state.steps is not None:
         state.steps.cancel(job_id)   # its steps' tasks on the other nodes die too
     return JobState.COMPLETING
@@ -198,17 +200,3 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         state.jobs.commit([lifecycle.change(job, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
     state.wake_scheduler()
     return job
-
-
-def _batch_node(state: ClusterState, job: Job) -> list[tuple[str, str]]:
-    """(node, agent address) of the node running the batch script: the job's first node."""
-    if not job.nodes:
-        return []
-    node = state.nodes.get(job.nodes[0])
-    return [(node.name, node.agent_address)] if node.agent_address else []
-
-
-def _send_signal(state: ClusterState, job: Job, targets: list[tuple[str, str]], *, signal: int) -> None:
-    for node_name, address in targets:
-        state.agents.signal(node_name, address, job.job_id, signal=signal,
-                            kill_wait_s=state.config.scheduler.kill_wait_s)

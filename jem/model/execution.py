@@ -31,6 +31,14 @@ class Launch:
     restart_count: int = 0            # which run of the job this is (requeues before it)
 
 
+class SignalScope(enum.Enum):
+    """Which processes of a job a signal (not a kill) reaches, as scancel's options choose."""
+
+    STEPS = "steps"   # every process but the batch shell, on every node of the job (scancel's default)
+    BATCH = "batch"   # the batch shell alone (scancel -b, sbatch --signal=B:)
+    FULL = "full"     # the batch shell, its children and every step (scancel -f)
+
+
 class JobEnd(enum.Enum):
     """How a job's processes ended, as the agent saw it."""
 

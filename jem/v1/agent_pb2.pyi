@@ -81,14 +81,16 @@ class LaunchJobsResponse(_message.Message):
     def __init__(self, accepted_job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SignalJobRequest(_message.Message):
-    __slots__ = ("job_id", "signal", "kill_wait_s")
+    __slots__ = ("job_id", "signal", "kill_wait_s", "scope")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     KILL_WAIT_S_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     signal: int
     kill_wait_s: int
-    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., kill_wait_s: _Optional[int] = ...) -> None: ...
+    scope: _common_pb2.SignalScope
+    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., scope: _Optional[_Union[_common_pb2.SignalScope, str]] = ...) -> None: ...
 
 class SignalJobResponse(_message.Message):
     __slots__ = ("n_processes",)

@@ -53,6 +53,13 @@ class JobReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_REASON_OUT_OF_MEMORY: _ClassVar[JobReason]
     JOB_REASON_JOB_ARRAY_TASK_LIMIT: _ClassVar[JobReason]
 
+class SignalScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIGNAL_SCOPE_UNSPECIFIED: _ClassVar[SignalScope]
+    SIGNAL_SCOPE_STEPS: _ClassVar[SignalScope]
+    SIGNAL_SCOPE_BATCH: _ClassVar[SignalScope]
+    SIGNAL_SCOPE_FULL: _ClassVar[SignalScope]
+
 class NodeState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     NODE_STATE_UNSPECIFIED: _ClassVar[NodeState]
@@ -98,6 +105,10 @@ JOB_REASON_RAISED_SIGNAL: JobReason
 JOB_REASON_PARTITION_NODE_LIMIT: JobReason
 JOB_REASON_OUT_OF_MEMORY: JobReason
 JOB_REASON_JOB_ARRAY_TASK_LIMIT: JobReason
+SIGNAL_SCOPE_UNSPECIFIED: SignalScope
+SIGNAL_SCOPE_STEPS: SignalScope
+SIGNAL_SCOPE_BATCH: SignalScope
+SIGNAL_SCOPE_FULL: SignalScope
 NODE_STATE_UNSPECIFIED: NodeState
 NODE_STATE_IDLE: NodeState
 NODE_STATE_MIXED: NodeState

@@ -59,14 +59,16 @@ class ListJobsResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.Job, _Mapping]]] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
-    __slots__ = ("job_id", "signal", "array_task_ids")
+    __slots__ = ("job_id", "signal", "array_task_ids", "scope")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     ARRAY_TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     signal: int
     array_task_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., array_task_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    scope: _common_pb2.SignalScope
+    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., array_task_ids: _Optional[_Iterable[int]] = ..., scope: _Optional[_Union[_common_pb2.SignalScope, str]] = ...) -> None: ...
 
 class CancelJobResponse(_message.Message):
     __slots__ = ("state",)

@@ -103,6 +103,11 @@ def _scancel(argv: list[str]) -> int:
     if not job_ids and not filters:
         raise Failure("No job identification provided")
     is_verbose, is_quiet = "verbose" in args, "quiet" in args
+    from jem.model.execution import SignalScope
+
+    # A signal reaches the job's steps (every process but the batch shell); -b the batch shell
+    # alone, -f everything (scancel(1)).
+    scope = SignalScope.BATCH if "batch" in args else SignalScope.FULL if "full" in args else SignalScope.STEPS
     status = 0
     with connect() as client:
         if filters:
@@ -131,7 +136,7 @@ def _scancel(argv: list[str]) -> int:
             try:
                 if "interactive" in args and not _confirmed(client, job_id):
                     continue
-                client.cancel(job_id, signal=signum, array_task_ids=task_ids)
+                client.cancel(job_id, signal=signum, array_task_ids=task_ids, scope=scope)
             except JemError as exc:
                 if exc.reason == "ControllerUnreachable":
                     raise
