@@ -27,6 +27,9 @@ for i in 1 2 3; do
 done
 ids+=("$(jem submit --parsable -J fails --wrap 'echo about to fail; exit 3')")
 ids+=("$(jem submit --parsable -J too-long --wrap 'sleep 300')")
+# An array of four tasks, two at a time, and a job that runs once all of them succeeded.
+array=$(jem submit --parsable -J squares --array=1-4%2 --wrap 'echo $((SLURM_ARRAY_TASK_ID * SLURM_ARRAY_TASK_ID))')
+ids+=("$array" "$(jem submit --parsable -J sum -d "afterok:$array" --wrap "cat slurm-${array}_*.out | awk '{s += \$1} END {print \"sum of squares:\", s}'")")
 echo "submitted jobs ${ids[*]}"
 
 sleep 1
