@@ -7,7 +7,7 @@ import sys
 from jem.cli.table import render_table
 from jem.cli.views import JOB_HEADERS, job_as_dict, job_row, show_job_text
 from jem.client import Client
-from jem.model.arrays import format_ranges, parse_job_label
+from jem.model.arrays import format_job_label, parse_job_label
 from jem.model.errors import InvalidArgument, JemError
 from jem.model.execution import SignalScope
 from jem.model.states import JobState
@@ -121,8 +121,7 @@ def _each(job_ids: list, action, verb: str) -> int:
             except JemError as exc:
                 if exc.reason == "ControllerUnreachable":
                     raise
-                label = job_id if isinstance(job_id, int) else \
-                    f"{job_id[0]}_[{format_ranges(job_id[1])}]" if job_id[1] else job_id[0]
+                label = job_id if isinstance(job_id, int) else format_job_label(*job_id)
                 print(f"jem: error: {verb} job {label}: {exc}", file=sys.stderr)
                 status = 1
     return status

@@ -12,6 +12,7 @@ from jem.controller import arrays, lifecycle, signals
 from jem.controller.arrays import is_whole_array
 from jem.controller.state import ClusterState
 from jem.controller.submission import shape_in_partition
+from jem.model.arrays import format_job_label
 from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNotFound, JobStateConflict,
                               NotJobOwner, PermissionDenied, RequeueDisabled, UnknownPartition)
 from jem.model.execution import SignalScope
@@ -51,7 +52,7 @@ def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
                 changes.append(lifecycle.kill_job(target, JobEvent.CANCEL, now, detail=f"cancel by {identity.user}"))
                 kills.append((target, signals.kill_targets(state, target)))
         if not changes and not any(t.state is JobState.COMPLETING for t in targets):
-            raise AlreadyDone(job.label if not array_task_ids else f"{job.array_job_id}_{array_task_ids[0]}")
+            raise AlreadyDone(format_job_label(job_id, array_task_ids) if array_task_ids else job.label)
         state.jobs.commit(changes)
         result = job.state if any(t is job for t in targets) else targets[0].state
     for target, nodes in kills:

@@ -97,3 +97,12 @@ def parse_job_label(text: str) -> tuple[int, tuple[int, ...]]:
         return int(job_text), parse_array(tasks_text, max_size=1 << 62).indices
     except InvalidArraySpec:
         raise ValueError(text) from None
+
+
+def format_job_label(job_id: int, task_ids: tuple[int, ...] = ()) -> str:
+    """The inverse of parse_job_label: `12`, `12_3` or `12_[1-3,7]`."""
+    if not task_ids:
+        return str(job_id)
+    if len(task_ids) == 1:
+        return f"{job_id}_{task_ids[0]}"
+    return f"{job_id}_[{format_ranges(task_ids)}]"

@@ -9,7 +9,7 @@ is the controller's record, changed only through the state machine in
 import math
 from dataclasses import dataclass, field
 
-from jem.model.arrays import format_ranges
+from jem.model.arrays import accepted_array, format_ranges
 from jem.model.errors import InvalidJobSpec
 from jem.model.features import parse_constraint
 from jem.model.reasons import JobReason
@@ -194,8 +194,8 @@ class Job:
         if self.array_task_id is not None:
             return f"{self.array_job_id}_{self.array_task_id}"
         if self.array_pending:
-            throttle = self.spec.array.rpartition("%")[2] if "%" in self.spec.array else ""
-            return f"{self.job_id}_[{format_ranges(self.array_pending)}{'%' + throttle if throttle else ''}]"
+            throttle = accepted_array(self.spec.array).max_running
+            return f"{self.job_id}_[{format_ranges(self.array_pending)}{f'%{throttle}' if throttle else ''}]"
         return str(self.job_id)
 
     @property

@@ -93,3 +93,23 @@ def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]") -
 
 def features_text(features: "tuple[str, ...] | list[str]") -> str:
     return ",".join(features) or "(null)"
+
+
+def job_id_selection(texts: list[str]) -> tuple[list[int], dict[int, set[int]]]:
+    """-j values (`12`, `12_3`, `12_[1-4]`): the job ids to ask for, and per array id the
+    tasks wanted (arrays named without tasks: all). ValueError names a malformed value."""
+    from jem.model.arrays import parse_job_label
+
+    job_ids: list[int] = []
+    tasks_wanted: dict[int, set[int]] = {}
+    for text in texts:
+        job_id, task_ids = parse_job_label(text)
+        job_ids.append(job_id)
+        if task_ids:
+            tasks_wanted.setdefault(job_id, set()).update(task_ids)
+    return job_ids, tasks_wanted
+
+
+def is_selected_task(job, tasks_wanted: dict[int, set[int]]) -> bool:
+    """False for an array task that -j named other tasks of."""
+    return job.array_job_id not in tasks_wanted or job.array_task_id in tasks_wanted[job.array_job_id]

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from jem_slurm import sacct_fields
+from jem_slurm import jobview, sacct_fields
 from jem_slurm.command import Failure, connect, current_user, run, split_list, user_names
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 from jem_slurm.times import parse_time
@@ -93,17 +93,10 @@ def _window(args: dict, now: float) -> tuple[float, float]:
 
 
 def _select(args: dict, client, now: float) -> list:
-    from jem.model.arrays import parse_job_label
-
-    job_ids, tasks_wanted = [], {}
-    for text in split_list(args.get("jobs", [])):
-        try:
-            job_id, task_ids = parse_job_label(text)
-        except ValueError:
-            raise Failure(f"Invalid job id: {text}", prefix="fatal: ") from None
-        job_ids.append(job_id)
-        if task_ids:
-            tasks_wanted.setdefault(job_id, set()).update(task_ids)
+    try:
+        job_ids, tasks_wanted = jobview.job_id_selection(split_list(args.get("jobs", [])))
+    except ValueError as exc:
+        raise Failure(f"Invalid job id: {exc}", prefix="fatal: ") from None
     users = user_names(args.get("user", []))
     if not users and "allusers" not in args and not job_ids and os.getuid() != 0:
         users = [current_user()]
@@ -123,7 +116,7 @@ def _select(args: dict, client, now: float) -> list:
         if j.submit_time <= end and (j.end_time is None or j.end_time >= start)
         and (not states or j.state.value in states) and (not names or j.spec.name in names)
         and (not accounts or j.spec.account in accounts) and (not nodes or nodes & set(j.nodes))
-        and (j.array_job_id not in tasks_wanted or j.array_task_id in tasks_wanted[j.array_job_id])
+        and jobview.is_selected_task(j, tasks_wanted)
         and (not qos or (j.spec.qos or "normal") in qos)
     ]
     return sorted(selected, key=lambda j: j.list_order)

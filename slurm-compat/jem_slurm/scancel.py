@@ -124,12 +124,11 @@ def _scancel(argv: list[str]) -> int:
                 nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
             job_ids = [(j.job_id, ()) for j in jobs if (not accounts or j.spec.account in accounts)
                        and (not names or j.spec.name in names) and (not nodes or nodes & set(j.nodes))]
-        from jem.model.arrays import format_ranges
+        from jem.model.arrays import format_job_label
         from jem.model.errors import JemError
 
         for job_id, task_ids in job_ids:
-            label = f"{job_id}_{format_ranges(task_ids)}" if len(task_ids) == 1 else \
-                f"{job_id}_[{format_ranges(task_ids)}]" if task_ids else str(job_id)
+            label = format_job_label(job_id, task_ids)
             if is_verbose:
                 print(f"{PROG}: {'Terminating' if not signum else 'Signal ' + str(signum) + ' to'} job {label}",
                       file=sys.stderr)

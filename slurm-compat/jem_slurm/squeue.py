@@ -7,7 +7,7 @@ import time
 
 from jem.model.states import JobState
 
-from jem_slurm import jsonrows, layout, squeue_fields
+from jem_slurm import jobview, jsonrows, layout, squeue_fields
 from jem_slurm.command import Failure, connect, current_user, run, split_list
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.states import SLURM_STATE_NAMES, parse_states
@@ -117,17 +117,10 @@ def _select(args: dict, client) -> list:
         states = () if parsed is None else tuple(parsed)
         if parsed is not None and not parsed:
             return []
-    from jem.model.arrays import parse_job_label
-
-    job_ids, tasks_wanted = [], {}
-    for text in split_list(args.get("jobs", [])):
-        try:
-            job_id, task_ids = parse_job_label(text)
-        except ValueError:
-            raise Failure(f"Invalid job id: {text}") from None
-        job_ids.append(job_id)
-        if task_ids:
-            tasks_wanted.setdefault(job_id, set()).update(task_ids)
+    try:
+        job_ids, tasks_wanted = jobview.job_id_selection(split_list(args.get("jobs", [])))
+    except ValueError as exc:
+        raise Failure(f"Invalid job id: {exc}") from None
     jobs = client.list_jobs(users=users, states=states, partitions=split_list(args.get("partition", [])),
                             job_ids=job_ids)
     if len(job_ids) == 1 and not jobs:
@@ -142,11 +135,11 @@ def _select(args: dict, client) -> list:
         nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
     if "array" in args or tasks_wanted:
         jobs = [task for j in jobs for task in _one_row_per_task(j)]
-    if not (accounts or names or nodes or tasks_wanted):
+    if not (accounts or names or nodes or qos or tasks_wanted):
         return jobs
     return [j for j in jobs if (not accounts or j.spec.account in accounts) and (not names or j.spec.name in names)
             and (not nodes or nodes & set(j.nodes)) and (not qos or (j.spec.qos or "normal") in qos)
-            and (j.array_job_id not in tasks_wanted or j.array_task_id in tasks_wanted[j.array_job_id])]
+            and jobview.is_selected_task(j, tasks_wanted)]
 
 
 def _one_row_per_task(job) -> list:

@@ -86,3 +86,12 @@ def test_scancel_interactive_asks_before_each_cancel(cluster):
     assert slurm(cluster, "squeue", "-h", "-j", job, "-o", "%T").stdout.strip() == "PENDING"
     assert slurm(cluster, "scancel", "-i", job, stdin="y\n").returncode == 0
     assert slurm(cluster, "sacct", "-X", "-n", "-P", "-j", job, "-o", "State").stdout.startswith("CANCELLED")
+
+
+def test_squeue_task_and_qos_filters(cluster):
+    array_id = sbatch(cluster, "-H", "--array=1-3", "--wrap", "true")
+    rows = slurm(cluster, "squeue", "-h", "-j", f"{array_id}_2", "-o", "%i").stdout.split()
+    assert rows == [f"{array_id}_2"]
+    assert array_id in slurm(cluster, "squeue", "-h", "-q", "normal", "-o", "%F").stdout.split()
+    assert slurm(cluster, "squeue", "-h", "-q", "other", "-o", "%F").stdout.strip() == ""
+    slurm(cluster, "scancel", array_id)

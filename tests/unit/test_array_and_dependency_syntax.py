@@ -106,3 +106,10 @@ def test_all_and_any_combinations():
     assert combine([NEVER, MET], is_any=True) is MET
     assert combine([NEVER, WAITING], is_any=True) is WAITING
     assert combine([NEVER, NEVER], is_any=True) is NEVER
+
+
+@pytest.mark.parametrize("text", ["12", "12_3", "12_[1-3,7]"])
+def test_job_labels_format_back_as_written(text):
+    from jem.model.arrays import format_job_label
+
+    assert format_job_label(*parse_job_label(text)) == text
