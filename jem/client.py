@@ -3,8 +3,15 @@
 Speaks jem.v1 over gRPC and hands back jem.model objects; every failure
 arrives as a `JemError` subclass (the controller's error, or
 `ControllerUnreachable` naming the address). The controller is found from
-the `address` argument, else $JEM_CONTROLLER, else the address file that
-`jem up` / `jem controller` leave in the default state directory.
+the `address` argument, else the client config (`jem.model.clientconfig`:
+$JEM_CONFIG or /etc/jem/client.toml, $JEM_CONTROLLER over both), else the
+address file that `jem up` / `jem controller` leave in the default state
+directory.
+
+Every call carries a credential: a fresh single-use token from this host's
+credential service (`jem authd`, whose socket the client config names), or,
+when the client was given one, a `jem token` JWT (`token=`) as a bearer token.
+The client never says who it is; the controller learns it from the credential.
 """
 
 import os
@@ -18,23 +25,25 @@ from jem import convert
 from jem.model import defaults
 from jem.model.errors import ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError, JobNotFound
 from jem.model.execution import SignalScope
-from jem.model.identity import Identity, local_identity
+from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.job import Job, JobSpec
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.security.authd import fetch_token
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 ADDRESS_FILE = "controller.addr"
 
 
-def find_controller() -> str:
-    """The controller's address: $JEM_CONTROLLER, else the default state dir's address file."""
-    address = os.environ.get("JEM_CONTROLLER", "").strip()
-    if address:
-        return address
+def find_controller(config: ClientConfig | None = None) -> str:
+    """The controller's address: the client config's ($JEM_CONTROLLER first), else the default
+    state dir's address file."""
+    config = config or load_client_config()
+    if config.controller:
+        return config.controller
     path = os.path.join(defaults.state_dir(), ADDRESS_FILE)
     try:
         with open(path) as f:
@@ -64,9 +73,14 @@ class JobEventNotice:
 
 
 class Client:
-    def __init__(self, address: str | None = None, *, identity: Identity | None = None, timeout_s: float = 30.0):
-        self.address = address or find_controller()
-        self._metadata = convert.identity_to_metadata(identity or local_identity())
+    def __init__(self, address: str | None = None, *, token: str | None = None, authd_socket: str | None = None,
+                 timeout_s: float = 30.0):
+        """token: a `jem token` JWT to act with; else each call takes a token from the credential
+        service at `authd_socket` (default: the client config's)."""
+        config = load_client_config()
+        self.address = address or find_controller(config)
+        self._bearer = (("authorization", f"Bearer {token}"),) if token else None
+        self._authd_socket = authd_socket or config.authd_socket
         self._timeout_s = timeout_s
         self._channel = grpc.insecure_channel(self.address)
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
@@ -80,6 +94,13 @@ class Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        """A fresh credential for one call (credential-service tokens are single-use)."""
+        if self._bearer is not None:
+            return self._bearer
+        return (("jem-token", fetch_token(self._authd_socket)),)
 
     def _call(self, method, request):
         try:
@@ -237,3 +258,8 @@ class Client:
     def list_partitions(self) -> list[Partition]:
         response = self._call(self._admin.ListPartitions, admin_pb2.ListPartitionsRequest())
         return [convert.partition_from_pb(p) for p in response.partitions]
+
+    def issue_token(self, *, user: str = "", lifespan_s: int = 0) -> tuple[str, float]:
+        """A `jem token` JWT for `user` (default: the caller) and its expiry (epoch seconds)."""
+        response = self._call(self._admin.IssueToken, admin_pb2.IssueTokenRequest(user=user, lifespan_s=lifespan_s))
+        return response.token, convert.time_from_pb(response, "expires")

@@ -12,7 +12,6 @@ import operator
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from jem.model.arrays import accepted_array, format_ranges
-from jem.model.identity import Identity
 from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
@@ -318,11 +317,6 @@ def report_from_pb(pb: agent_pb2.JobReport) -> JobReport:
 
 
 # ---------------------------------------------------------------- identity metadata
-
-
-def identity_to_metadata(identity: Identity) -> tuple[tuple[str, str], ...]:
-    """The gRPC metadata that says who is calling (read by the controller's authenticator)."""
-    return (("jem-user", identity.user), ("jem-uid", str(identity.uid)), ("jem-gid", str(identity.gid)))
 
 
 def share_row_to_pb(row: ShareRow) -> admin_pb2.ShareAssociation:

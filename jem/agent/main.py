@@ -23,11 +23,17 @@ from jem.agent.reporter import Reporter
 from jem.agent.resources import detect_capacity, detect_cgroup_mode, gpu_device_files
 from jem.agent.running import RunningJobs
 from jem.agent.service import AgentServicer
+from jem.agent.trust import ControllerCallInterceptor, ControllerTrust
 from jem.agent.steps import StepTasks
-from jem.convert import identity_to_metadata, report_to_pb, resources_to_pb
-from jem.model.execution import JobEnd, JobReport
-from jem.model.identity import local_identity
+from jem.convert import report_to_pb, resources_to_pb
+from jem.model import defaults
+from jem.model.clientconfig import load_client_config
+from jem.model.errors import Unauthenticated
+from jem.model.execution import JobReport
 from jem.model.resources import Resources
+from jem.security.authd import fetch_token
+from jem.security.keys import PublicKeySet
+from jem.security.tokens import PersistentReplayLog
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,8 @@ class AgentOptions:
     health_check: str = ""             # program run every health_interval_s; failure drains the node
     health_interval_s: float = 60.0
     gpu_devices: tuple[str, ...] | None = None   # device file of each GPU; None: /dev/nvidiaN
+    security_dir: str = defaults.SECURITY_DIR   # controller-keys/: the controller's public keys
+    authd_socket: str = ""             # this host's credential service; "": the client config's
 
 
 def default_options_capacity(cpus: int | None, mem_mib: int | None, gpus: int | None) -> Resources:
@@ -66,7 +74,7 @@ class Agent:
         self.cgroup_mode = detect_cgroup_mode(options.cgroup_root)
         self.cgroups = _open_cgroups(options)
         self.gpu_isolation = self.cgroups.gpu_isolation if self.cgroups is not None else "none"
-        self._metadata = identity_to_metadata(local_identity())
+        self._authd_socket = options.authd_socket or load_client_config().authd_socket
         self._channel = grpc.insecure_channel(options.controller)
         self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
         spool = options.spool_dir or os.path.join("/tmp", f"jem-agent-{options.name}")
@@ -78,9 +86,14 @@ class Agent:
         self.health = (HealthCheck(options.health_check, interval_s=options.health_interval_s)
                        if options.health_check else None)
         # A step's task stream holds a worker for the step's duration.
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"))
         self.steps = StepTasks(node_name=options.name, jobs=self.jobs)
-        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(self.jobs, self.steps), self._server)
+        self.trust = ControllerTrust(PublicKeySet(os.path.join(options.security_dir, "controller-keys")),
+                                     node_name=options.name,
+                                     launch_log=PersistentReplayLog(os.path.join(spool, "launch-credentials.log")))
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"),
+                                   interceptors=[ControllerCallInterceptor(self.trust)])
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(self.jobs, self.steps, self.trust),
+                                                          self._server)
         self._stopping = threading.Event()
         self._heartbeat_interval_s = 5.0
         self.address = ""
@@ -125,12 +138,16 @@ class Agent:
         self._server.stop(grace=1).wait()
         self._channel.close()
 
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        """A fresh single-use token from this host's credential service: the agent is root."""
+        return (("jem-token", fetch_token(self._authd_socket)),)
+
     def _register(self) -> None:
         response = self._controller.RegisterNode(agent_pb2.RegisterNodeRequest(
             name=self.options.name, agent_address=self.address, capacity=resources_to_pb(self.options.capacity),
             running_job_ids=self.jobs.running_ids() + self.reporter.unreported_ids(),
             cgroup_mode=self.cgroup_mode, boot_id=self.boot_id, gpu_isolation=self.gpu_isolation,
-        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
         self._heartbeat_interval_s = float(response.heartbeat_interval_s or 5)
         log.info("registered node=%s controller=%s", self.options.name, self.options.controller)
 
@@ -149,6 +166,11 @@ class Agent:
                 registered = False
                 self._stopping.wait(1.0)
                 continue
+            except Unauthenticated as exc:   # no credential service (yet): the controller would refuse us
+                log.warning("no credential for the controller: %s", exc.detail)
+                registered = False
+                self._stopping.wait(1.0)
+                continue
             if registered:
                 self._stopping.wait(self._heartbeat_interval_s)
 
@@ -157,7 +179,7 @@ class Agent:
             name=self.options.name, running_job_ids=self.jobs.running_ids(), boot_id=self.boot_id,
             unreported_job_ids=self.reporter.unreported_ids(),
             health_error=self.health.error if self.health is not None else "",
-        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
         for job_id in response.orphan_job_ids:
             log.warning("killing orphan job job_id=%d", job_id)
             self.jobs.signal(job_id, 0, kill_wait_s=SHUTDOWN_KILL_WAIT_S)
@@ -166,7 +188,7 @@ class Agent:
     def _send_reports(self, reports: list[JobReport]) -> None:
         self._controller.ReportJobEvents(agent_pb2.ReportJobEventsRequest(
             name=self.options.name, reports=[report_to_pb(r) for r in reports],
-        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+        ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
 
 
 def _open_cgroups(options: AgentOptions):

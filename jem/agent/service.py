@@ -1,7 +1,14 @@
-"""AgentService servicer: the controller's launch, signal and step requests."""
+"""AgentService servicer: the controller's launch, signal and step requests.
+
+Calls reach it only through `trust.ControllerCallInterceptor` (a valid
+controller token); each launch and step order is checked against its own
+credential before anything runs.
+"""
 
 import grpc
 
+from jem.agent.trust import ControllerTrust
+from jem.model.errors import JemError
 from jem.agent.running import RunningJobs
 from jem.agent.steps import StepTasks
 from jem.convert import launch_from_pb, scope_from_pb, task_exit_to_pb, task_order_from_pb, task_output_to_pb
@@ -11,15 +18,22 @@ from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
-    def __init__(self, jobs: RunningJobs, steps: StepTasks):
+    def __init__(self, jobs: RunningJobs, steps: StepTasks, trust: ControllerTrust):
         self._jobs = jobs
         self._steps = steps
+        self._trust = trust
 
     def LaunchJobs(self, request, context):
+        launches = [launch_from_pb(pb) for pb in request.launches]
+        try:   # every credential first: a batch with one bad credential starts nothing
+            for launch, pb in zip(launches, request.launches):
+                self._trust.check_launch(launch, pb.credential)
+        except JemError as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         accepted = []
-        for launch_pb in request.launches:
-            self._jobs.launch(launch_from_pb(launch_pb))
-            accepted.append(launch_pb.job_id)
+        for launch in launches:
+            self._jobs.launch(launch)
+            accepted.append(launch.job_id)
         return agent_pb2.LaunchJobsResponse(accepted_job_ids=accepted)
 
     def SignalJob(self, request, context):
@@ -36,7 +50,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.SignalJobResponse(n_processes=n)
 
     def RunStepTasks(self, request, context):
-        for event in self._steps.run(task_order_from_pb(request), context.is_active):
+        order = task_order_from_pb(request)
+        try:
+            self._trust.check_step_order(order, request.credential)
+        except JemError as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        for event in self._steps.run(order, context.is_active):
             if isinstance(event, TaskExit):
                 yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(event))
             else:

@@ -57,12 +57,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _shared_dirs(state_dir: str) -> tuple[str, str]:
+    """(run dir, spool root) of a local cluster. The state dir is private (0700), so what every
+    user must reach lies outside it: the credential service's socket and client.toml, and the
+    job scripts. For root, in /run and /var/spool, one per cluster; for anyone else (a personal
+    cluster, jobs run as that user only) inside the state dir."""
+    if os.geteuid() != 0:
+        return os.path.join(state_dir, "run"), os.path.join(state_dir, "spool")
+    tag = hashlib.sha1(state_dir.encode()).hexdigest()[:8]
+    return f"/run/jem-{tag}", f"/var/spool/jem/{tag}"
+
+
 def _config_text(state_dir: str, n_nodes: int, cpus: int, mem_mib: int, gpus: int) -> str:
     return f"""# Written by `jem up`.
 [cluster]
 name = "local"
 listen = "127.0.0.1:{_free_port()}"
 state_dir = "{state_dir}"
+
+[auth]
+run_dir = "{_shared_dirs(state_dir)[0]}"
 
 [scheduler]
 interval_s = 1.0
@@ -102,7 +116,7 @@ def _read_pids(state_dir: str) -> dict:
 def _spawn(args: list[str], log_path: str, cwd: str) -> subprocess.Popen:
     # cwd: `python -m` puts the working directory first on sys.path, and a source
     # checkout there (without its compiled kernels) would shadow the installed package.
-    with open(log_path, "ab") as log:
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "jem.cli.main", *args], stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=log, start_new_session=True, cwd=cwd)
 
@@ -123,8 +137,12 @@ def run_up(args: argparse.Namespace) -> int:
     pids = _read_pids(state_dir)
     if pids and any(_alive(p) for p in [pids.get("controller", 0), *pids.get("agents", {}).values()]):
         raise ClusterError(f"a cluster is already running in {state_dir} (run `jem down --state-dir {state_dir}` first)")
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    os.chmod(state_dir, 0o700)
     logs = os.path.join(state_dir, "logs")
-    os.makedirs(logs, exist_ok=True)
+    os.makedirs(logs, mode=0o700, exist_ok=True)
+    run_dir, spool_root = _shared_dirs(state_dir)
+    authd_socket = os.path.join(run_dir, "authd.sock")
     config_path = os.path.join(state_dir, "jem.toml")
     with open(config_path, "w") as f:
         f.write(_config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node))
@@ -143,17 +161,22 @@ def run_up(args: argparse.Namespace) -> int:
         name = f"n{i}"
         agent = _spawn(["agent", "--controller", address, "--name", name, "--cpus", str(args.cpus_per_node),
                         "--memory-mib", str(mem), "--gpus", str(args.gpus_per_node),
-                        "--spool-dir", os.path.join(state_dir, "spool", name), "--cgroup-name", cgroup_name],
+                        "--spool-dir", os.path.join(spool_root, name), "--cgroup-name", cgroup_name,
+                        "--security-dir", os.path.join(state_dir, "security"), "--authd-socket", authd_socket],
                        os.path.join(logs, f"{name}.log"),
                        state_dir)
         record["agents"][name] = agent.pid
     _write_pids(state_dir, record)
-    _wait_for_nodes(address, args.nodes)
+    _wait_for_nodes(address, args.nodes, authd_socket)
+    client_config = os.path.join(run_dir, "client.toml")
     with open(os.path.join(state_dir, "env"), "w") as f:
-        f.write(f"export JEM_CONTROLLER={address}\nexport JEM_STATE_DIR={state_dir}\n")
+        f.write(f"export JEM_CONFIG={client_config}\nexport JEM_CONTROLLER={address}\n"
+                f"export JEM_STATE_DIR={state_dir}\n")
     print(f"JEM cluster up: controller {address}, {args.nodes} nodes n[1-{args.nodes}] "
           f"with {args.cpus_per_node} CPUs and {mem} MiB each, partition 'debug'.")
     print(f"  source {state_dir}/env        # point jem (and later sbatch/squeue) at it")
+    if os.geteuid() == 0:
+        print(f"  export JEM_CONFIG={client_config}   # any other user of this machine, likewise")
     print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
     print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
     return 0
@@ -182,9 +205,9 @@ def _wait_for_file(path: str, process: subprocess.Popen, log_path: str) -> str:
     raise ClusterError(f"the controller did not start within {START_TIMEOUT_S:.0f} s; see {log_path}")
 
 
-def _wait_for_nodes(address: str, n_nodes: int) -> None:
+def _wait_for_nodes(address: str, n_nodes: int, authd_socket: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
-    with Client(address) as client:
+    with Client(address, authd_socket=authd_socket) as client:
         while time.monotonic() < deadline:
             nodes = client.list_nodes()
             if len(nodes) >= n_nodes and all(info.state is not NodeState.DOWN for info in nodes):

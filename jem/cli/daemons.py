@@ -41,6 +41,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--gpu-devices", default=None, metavar="FILES",
                    help="comma-separated device file of each GPU (default: /dev/nvidia0, /dev/nvidia1, ...); "
                         "a job cannot open the others' where the devices cgroup exists")
+    p.add_argument("--security-dir", default="/etc/jem",
+                   help="holds controller-keys/, the controller's public keys (default /etc/jem)")
+    p.add_argument("--authd-socket", default="",
+                   help="this host's credential service (default: the client config's, /run/jem/authd.sock)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_agent)
 
@@ -78,7 +82,8 @@ def run_agent(args: argparse.Namespace) -> int:
                            spool_dir=args.spool_dir, cgroup_mode=args.cgroup_mode, cgroup_root=args.cgroup_root,
                            cgroup_name=args.cgroup_name, health_check=args.health_check,
                            health_interval_s=args.health_interval,
-                           gpu_devices=tuple(args.gpu_devices.split(",")) if args.gpu_devices else None))
+                           gpu_devices=tuple(args.gpu_devices.split(",")) if args.gpu_devices else None,
+                           security_dir=args.security_dir, authd_socket=args.authd_socket))
     except OSError as exc:
         print(f"jem agent: error: {exc}", file=sys.stderr)
         return 1

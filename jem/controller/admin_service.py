@@ -3,7 +3,10 @@
 from jem.controller.interceptors import current_identity
 from jem.controller.state import ClusterState
 from jem.convert import node_to_pb, partition_to_pb, share_row_to_pb
-from jem.model.errors import PermissionDenied
+from jem.controller.authn import identity_of_user
+from jem.convert import time_to_pb
+from jem.model import defaults, policy
+from jem.model.errors import InvalidLifespan, Unauthenticated, UserNotFound
 from jem.scheduler.fairshare import DEFAULT_ACCOUNT, share_rows
 from jem.v1 import admin_pb2, admin_pb2_grpc
 
@@ -56,6 +59,22 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             associations=[share_row_to_pb(r) for r in rows if not accounts or r.account in accounts])
 
 
+    def IssueToken(self, request, context):
+        identity = current_identity()
+        user = request.user or identity.user
+        policy.require_token_for(identity, user)
+        lifespan_s = request.lifespan_s or self._state.config.auth.api_token_lifetime_s
+        if not 1 <= lifespan_s <= defaults.API_TOKEN_MAX_LIFETIME_S:
+            raise InvalidLifespan(f"expected 1 to {defaults.API_TOKEN_MAX_LIFETIME_S} seconds")
+        try:
+            identity_of_user(user)
+        except Unauthenticated:
+            raise UserNotFound(user) from None
+        token, expires = self._state.keys.api_token(user, lifespan_s)
+        response = admin_pb2.IssueTokenResponse(token=token)
+        time_to_pb(expires, response.expires)
+        return response
+
+
 def _require_root() -> None:
-    if not current_identity().is_root:
-        raise PermissionDenied("only root may change nodes")
+    policy.require_root(current_identity(), "change nodes")

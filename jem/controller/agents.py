@@ -12,7 +12,9 @@ from typing import Callable
 
 import grpc
 
+from jem.controller.credentials import ControllerKeys
 from jem.convert import SCOPE_TO_PB, launch_to_pb, task_order_to_pb
+from jem.security.digest import step_spec_digest
 from jem.model.execution import Launch, SignalScope
 from jem.model.step import TaskOrder
 from jem.v1 import agent_pb2, agent_pb2_grpc
@@ -25,10 +27,11 @@ LaunchErrorCallback = Callable[[str, str, list[int], str], None]
 
 
 class AgentLinks:
-    """One channel per agent address, reused across calls."""
+    """One channel per agent address, reused across calls. Every call carries a fresh
+    single-use token of the controller's key, every launch and step order its credential."""
 
-    def __init__(self, metadata: tuple[tuple[str, str], ...]):
-        self._metadata = metadata
+    def __init__(self, keys: ControllerKeys):
+        self._keys = keys
         self._lock = threading.Lock()
         self._stubs: dict[str, agent_pb2_grpc.AgentServiceStub] = {}
         self._channels: dict[str, grpc.Channel] = {}
@@ -44,9 +47,10 @@ class AgentLinks:
             return stub
 
     def launch(self, node_name: str, address: str, launches: list[Launch]) -> None:
-        request = agent_pb2.LaunchJobsRequest(launches=[launch_to_pb(launch) for launch in launches])
+        request = agent_pb2.LaunchJobsRequest(launches=[self._launch_pb(launch) for launch in launches])
         job_ids = [launch.job_id for launch in launches]
-        future = self._stub(address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+        future = self._stub(address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,
+                                                       metadata=self._keys.agent_call_metadata())
 
         def done(f: grpc.Future) -> None:
             error = f.exception()
@@ -62,7 +66,8 @@ class AgentLinks:
                scope: SignalScope = SignalScope.FULL) -> None:
         request = agent_pb2.SignalJobRequest(job_id=job_id, signal=signal, kill_wait_s=kill_wait_s,
                                              scope=SCOPE_TO_PB[scope])
-        future = self._stub(address).SignalJob.future(request, timeout=RPC_TIMEOUT_S, metadata=self._metadata)
+        future = self._stub(address).SignalJob.future(request, timeout=RPC_TIMEOUT_S,
+                                                      metadata=self._keys.agent_call_metadata())
 
         def done(f: grpc.Future) -> None:
             error = f.exception()
@@ -75,7 +80,16 @@ class AgentLinks:
         """Start a step's tasks on one node: the streaming call (iterate it for
         StepTasksResponse messages; `cancel()` kills the tasks). No timeout: a step
         runs as long as its tasks do."""
-        return self._stub(address).RunStepTasks(task_order_to_pb(order), metadata=self._metadata)
+        pb = task_order_to_pb(order)
+        pb.credential = self._keys.step_credential(job_id=order.job_id, step_id=order.step_id, uid=order.uid,
+                                                   gid=order.gid, nodes=order.step_nodes,
+                                                   digest=step_spec_digest(order.spec))
+        return self._stub(address).RunStepTasks(pb, metadata=self._keys.agent_call_metadata())
+
+    def _launch_pb(self, launch: Launch) -> agent_pb2.JobLaunch:
+        pb = launch_to_pb(launch)
+        pb.credential = self._keys.launch_credential(launch)
+        return pb
 
     def close(self) -> None:
         with self._lock:

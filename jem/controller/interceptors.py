@@ -3,18 +3,19 @@
 - `ErrorInterceptor` (outermost) maps a `JemError` to its gRPC status, message
   and trailing metadata `jem-reason`; any other exception becomes INTERNAL
   with a reference id, its traceback logged once at ERROR.
-- `IdentityInterceptor` asks the authenticator who is calling and makes the
+- `IdentityInterceptor` asks the authenticator (`authn.py`) who is calling and makes the
   identity available to the servicer through `current_identity()`.
 """
 
 import contextvars
 import logging
 import uuid
-from typing import Callable, Protocol
+from typing import Callable
 
 import grpc
 
-from jem.model.errors import JemError, Unauthenticated
+from jem.controller.authn import Authenticator
+from jem.model.errors import JemError
 from jem.model.identity import Identity
 
 log = logging.getLogger(__name__)
@@ -25,28 +26,6 @@ _identity: contextvars.ContextVar[Identity] = contextvars.ContextVar("jem_identi
 def current_identity() -> Identity:
     """The caller of the RPC being served (set by IdentityInterceptor)."""
     return _identity.get()
-
-
-class Authenticator(Protocol):
-    def authenticate(self, metadata: dict[str, str]) -> Identity:
-        """Who the caller is; raises Unauthenticated."""
-
-
-class InsecureLocalUidAuthenticator:
-    """Trusts the uid, gid and user name the client says it has (metadata jem-uid,
-    jem-gid, jem-user). INSECURE: anyone who can reach the port can claim to be
-    root. Good for a one-machine cluster; replaced by real authentication later."""
-
-    def __init__(self):
-        log.warning("authentication is INSECURE: callers' claimed uids are trusted (InsecureLocalUidAuthenticator)")
-
-    def authenticate(self, metadata: dict[str, str]) -> Identity:
-        try:
-            uid, gid = int(metadata["jem-uid"]), int(metadata["jem-gid"])
-        except (KeyError, ValueError):
-            raise Unauthenticated("request carries no jem-uid/jem-gid metadata") from None
-        user = metadata.get("jem-user") or str(uid)
-        return Identity(user=user, uid=uid, gid=gid)
 
 
 def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable) -> grpc.RpcMethodHandler:

@@ -13,6 +13,7 @@ from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
 from jem.convert import (STATE_FROM_PB, STATE_TO_PB, job_to_pb, scope_from_pb, spec_from_pb, step_spec_from_pb,
                          step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
+from jem.model import policy
 from jem.model.errors import InvalidArgument, JobNotFound
 from jem.model.step import Step, TaskExit
 from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
@@ -47,7 +48,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             job = self._state.jobs.get(request.job_id)
             if job is None:
                 raise JobNotFound(str(request.job_id))
-            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=current_identity().may_act_on(job.uid)))
+            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=policy.may_see_job_secrets(current_identity(), job.uid)))
 
     def ListJobs(self, request, context):
         return jobs_pb2.ListJobsResponse.FromString(self.list_jobs_bytes(request, context))

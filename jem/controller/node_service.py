@@ -7,7 +7,7 @@ from jem.controller.interceptors import current_identity
 from jem.controller.reports import apply_reports, reconcile_node
 from jem.controller.state import ClusterState
 from jem.convert import report_from_pb, resources_from_pb
-from jem.model.errors import PermissionDenied
+from jem.model import policy
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
 
@@ -54,6 +54,4 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
 
 def _require_agent() -> None:
     """Agents run as root, or as the same user as the controller (a personal cluster)."""
-    identity = current_identity()
-    if not identity.is_root and identity.uid != os.getuid():
-        raise PermissionDenied("only root may act as a node agent")
+    policy.require_node_agent(current_identity(), controller_uid=os.getuid())

@@ -12,9 +12,10 @@ from jem.controller import arrays, lifecycle, signals
 from jem.controller.arrays import is_whole_array
 from jem.controller.state import ClusterState
 from jem.controller.submission import shape_in_partition
+from jem.model import policy
 from jem.model.arrays import format_job_label
 from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNotFound, JobStateConflict,
-                              NotJobOwner, PermissionDenied, RequeueDisabled, UnknownPartition)
+                              RequeueDisabled, UnknownPartition)
 from jem.model.execution import SignalScope
 from jem.model.identity import Identity
 from jem.model.job import Job
@@ -29,8 +30,7 @@ def _owned_job(state: ClusterState, job_id: int, identity: Identity) -> Job:
     job = state.jobs.get(job_id)
     if job is None:
         raise JobNotFound(str(job_id))
-    if not identity.may_act_on(job.uid):
-        raise NotJobOwner(f"job {job_id} belongs to {job.user}")
+    policy.require_job_access(identity, owner_uid=job.uid, owner=job.user, job_id=job_id)
     return job
 
 
@@ -148,8 +148,8 @@ def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
         targets = [t for t in _records(state, job, ()) if t.state is JobState.PENDING and t.held_by]
         if not targets:
             raise JobStateConflict(f"job {job_id} is not held")
-        if any(t.held_by == "admin" for t in targets) and not identity.is_root:
-            raise PermissionDenied(f"job {job_id} is held by an administrator")
+        if any(t.held_by == "admin" for t in targets):
+            policy.require_root(identity, f"release job {job_id}, held by an administrator")
         for target in targets:
             target.held_by = ""
             target.priority = basic_priority(target.spec.nice, is_held=False)
@@ -177,13 +177,13 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         if time_limit_s is not None:
             if time_limit_s <= 0:
                 raise InvalidArgument("time limit must be positive")
-            if not identity.is_root and (job.time_limit_s is None or time_limit_s > job.time_limit_s):
-                raise PermissionDenied("only root may raise a time limit")
+            if job.time_limit_s is None or time_limit_s > job.time_limit_s:
+                policy.require_root(identity, "raise a time limit")
             job.time_limit_s = time_limit_s
             changes["time_limit_s"] = time_limit_s
         if nice is not None:
-            if nice < 0 and not identity.is_root:
-                raise PermissionDenied("only root may set a negative nice value")
+            if nice < 0:
+                policy.require_root(identity, "set a negative nice value")
             changes["nice"] = nice
             job.priority = basic_priority(nice, is_held=bool(job.held_by))
         if partition is not None:

@@ -19,7 +19,10 @@ import grpc
 
 from jem.controller.admin_service import AdminServicer
 from jem.controller.agents import AgentLinks
-from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, InsecureLocalUidAuthenticator
+from jem.controller.authn import (BEARER_HEADER, TOKEN_HEADER, ApiTokenAuthenticator, Authenticators,
+                                  CredentialServiceAuthenticator)
+from jem.controller.credentials import ControllerKeys
+from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor
 from jem.controller.job_service import JobServicer, add_job_service
 from jem.controller.jobtable import JobTable
 from jem.controller.loop import SchedulingLoop
@@ -28,10 +31,10 @@ from jem.controller.nodes import NodeTable
 from jem.controller.state import ClusterState
 from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
-from jem.convert import identity_to_metadata
 from jem.model import defaults
+from jem.model.clientconfig import client_config_text
 from jem.model.config import Config
-from jem.model.identity import local_identity
+from jem.security.authd import SOCKET_NAME, AuthdPolicy, CredentialService
 from jem.store import SqliteStore
 from jem.v1 import admin_pb2_grpc, agent_pb2_grpc
 
@@ -54,16 +57,25 @@ class Controller:
 
     def __init__(self, config: Config):
         self.config = config
+        os.umask(0o077)   # the store, WAL, keys and logs hold every job's script and environment
         self.state_dir = config.cluster.state_dir or defaults.state_dir()
-        os.makedirs(self.state_dir, exist_ok=True)
+        _make_private_dir(self.state_dir)
         self._lock_file = _lock_state_dir(self.state_dir)
+        self.keys = ControllerKeys(config.auth.security_dir or os.path.join(self.state_dir, "security"),
+                                   with_authd_key=config.auth.serve_authd)
+        self.run_dir = config.auth.run_dir or default_run_dir(self.state_dir)
+        self.authd: CredentialService | None = None
+        if config.auth.serve_authd:
+            self.authd = CredentialService(self.keys.authd_key, os.path.join(self.run_dir, SOCKET_NAME),
+                                           policy=AuthdPolicy(token_lifetime_s=config.auth.token_lifetime_s,
+                                                              job_signature_lifetime_s=config.auth.job_signature_lifetime_s))
         now = time.time()
         store = SqliteStore(os.path.join(self.state_dir, "jem.db"), synchronous=config.store.synchronous)
         store.save_partitions(config.partitions)
         bus = EventBus()
         self.state = ClusterState(
             config=config, store=store, jobs=JobTable(store, bus), nodes=NodeTable(config, store), bus=bus,
-            agents=AgentLinks(identity_to_metadata(local_identity())),
+            agents=AgentLinks(self.keys), keys=self.keys,
         )
         self.state.steps = StepTable(store.next_step_id)
         _end_lost_steps(store, now)
@@ -76,7 +88,10 @@ class Controller:
         self.loop = SchedulingLoop(self.state)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_RPC_THREADS, thread_name_prefix="rpc"),
-            interceptors=[ErrorInterceptor(), IdentityInterceptor(InsecureLocalUidAuthenticator())],
+            interceptors=[ErrorInterceptor(), IdentityInterceptor(Authenticators({
+                TOKEN_HEADER: CredentialServiceAuthenticator(self.keys.authd_keys),
+                BEARER_HEADER: ApiTokenAuthenticator(self.keys.controller_keys),
+            }))],
             options=[("grpc.so_reuseport", 0)],
         )
         add_job_service(JobServicer(self.state), self.server)
@@ -90,6 +105,8 @@ class Controller:
         if bound == 0:
             raise OSError(f"cannot listen on {self.config.cluster.listen}")
         self.server.start()
+        if self.authd is not None:
+            self.authd.start()
         self.loop.start()
         client_host = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host
         self.address = f"{client_host}:{bound}"
@@ -97,12 +114,17 @@ class Controller:
         with open(path + ".tmp", "w") as f:
             f.write(self.address + "\n")
         os.replace(path + ".tmp", path)
+        if self.authd is not None:
+            _write_public(os.path.join(self.run_dir, "client.toml"),
+                          client_config_text(controller=self.address, authd_socket=self.authd.socket_path))
         log.info("controller serving address=%s cluster=%s", self.address, self.config.cluster.name)
         return self.address
 
     def stop(self) -> None:
         log.info("controller stopping")
         self.server.stop(grace=2).wait()
+        if self.authd is not None:
+            self.authd.stop()
         self.loop.stop()
         self.state.agents.close()
         self.state.store.close()
@@ -110,6 +132,28 @@ class Controller:
             os.unlink(os.path.join(self.state_dir, ADDRESS_FILE))
         except FileNotFoundError:
             pass
+
+
+def default_run_dir(state_dir: str) -> str:
+    """Where the built-in credential service's socket and client.toml go: a directory every
+    user can traverse but only its owner can write. /run/jem for root, else <state_dir>/run."""
+    return "/run/jem" if os.geteuid() == 0 else os.path.join(state_dir, "run")
+
+
+def _make_private_dir(path: str) -> None:
+    """Make `path` 0700 (or tighten it): the state dir holds the store and the keys."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def _write_public(path: str, text: str) -> None:
+    """Write a file every user may read (the controller's umask is 077)."""
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o644)
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 class StateDirInUse(OSError):

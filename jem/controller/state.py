@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from jem.controller.agents import AgentLinks
+from jem.controller.credentials import ControllerKeys
 from jem.controller.jobtable import JobTable
 from jem.controller.nodes import NodeTable
 from jem.controller.steptable import StepTable
@@ -27,6 +28,7 @@ class ClusterState:
     nodes: NodeTable
     bus: EventBus
     agents: AgentLinks
+    keys: ControllerKeys | None = None   # the controller's signing key (jem token, credentials)
     lock: threading.RLock = field(default_factory=threading.RLock)
     wake_scheduler: Callable[[], None] = lambda: None
     usage: Usage | None = None    # fair-share usage, charged by the scheduling loop (under `lock`)

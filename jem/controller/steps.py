@@ -23,7 +23,8 @@ import grpc
 from jem.controller import lifecycle
 from jem.controller.state import ClusterState
 from jem.convert import task_exit_from_pb, task_output_from_pb
-from jem.model.errors import AlreadyDone, JobNotFound, JobStateConflict, NotJobOwner
+from jem.model import policy
+from jem.model.errors import AlreadyDone, JobNotFound, JobStateConflict
 from jem.model.identity import Identity
 from jem.model.job import Job
 from jem.model.states import JobEvent, JobState
@@ -42,8 +43,7 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
         job = state.jobs.get(job_id)
         if job is None:
             raise JobNotFound(str(job_id))
-        if not identity.may_act_on(job.uid):
-            raise NotJobOwner(f"job {job_id} belongs to {job.user}")
+        policy.require_job_access(identity, owner_uid=job.uid, owner=job.user, job_id=job_id)
         if job.state is JobState.PENDING:
             raise JobStateConflict(f"job {job_id} is pending")
         if job.state is not JobState.RUNNING:

@@ -5,6 +5,7 @@ expected. Units are in the key names (`_s` seconds, `_mib` MiB); time limits
 accept Slurm's forms ("1:00:00", "UNLIMITED").
 """
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,18 @@ class ClusterConfig:
     state_dir: str = ""                      # "" means defaults.state_dir()
     dynamic_nodes: bool = False              # accept agents not listed under [[nodes]]
     requeue_on_node_failure: bool = True     # Slurm's JobRequeue=1
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """[auth]: how callers are authenticated (see docs/security.md)."""
+
+    security_dir: str = ""                   # keys and certificates; "" means <state_dir>/security
+    run_dir: str = ""                        # the built-in credential service's socket dir; "" : see server.run_dir
+    serve_authd: bool = True                 # run a credential service for this host in the controller
+    token_lifetime_s: float = defaults.TOKEN_LIFETIME_S
+    job_signature_lifetime_s: float = defaults.JOB_SIGNATURE_LIFETIME_S
+    api_token_lifetime_s: int = defaults.API_TOKEN_LIFETIME_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +127,7 @@ class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     nodes: tuple[NodeConfig, ...] = ()
     partitions: tuple[Partition, ...] = ()
     priority: PriorityConfig = field(default_factory=PriorityConfig)
@@ -151,8 +165,12 @@ def load_config(path: str) -> Config:
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
-                              "accounts", "qos"})
+                              "accounts", "qos", "auth"})
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
+    _check_listen(cluster.listen)
+    auth = _section(AuthConfig, "auth", raw.get("auth", {}))
+    if not 1 <= auth.token_lifetime_s <= 3600:
+        raise ConfigError(f"auth.token_lifetime_s: expected 1 to 3600 seconds, got {auth.token_lifetime_s}")
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))
     if scheduler.max_array_size < 1:
@@ -173,9 +191,31 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError(f"partitions: duplicate partition name in {names}")
     if sum(p.is_default for p in partitions) > 1:
         raise ConfigError("partitions: more than one partition has default = true")
-    return Config(cluster=cluster, scheduler=scheduler, store=store, nodes=nodes, partitions=partitions,
+    return Config(cluster=cluster, scheduler=scheduler, store=store, auth=auth, nodes=nodes, partitions=partitions,
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
                   accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])))
+
+
+def is_loopback_listen(listen: str) -> bool:
+    """Whether host:port names a loopback address (127.0.0.0/8, ::1, localhost)."""
+    host = listen.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_listen(listen: str) -> None:
+    """A listen address is host:port, never a wildcard by default; off loopback it needs TLS,
+    which this controller does not serve on the user port yet, so it is refused."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"cluster.listen: expected HOST:PORT, got {listen!r}")
+    if not is_loopback_listen(listen):
+        raise ConfigError(f"cluster.listen: {listen!r} is not a loopback address; a listen address off loopback "
+                          f"requires TLS on the user port, which is not available yet (see docs/security.md)")
 
 
 def _durations(name: str, table: Any, keys: dict[str, str]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 import os
 
 CONTROLLER_PORT = 7870                 # TCP port; away from Slurm's 6817-6819
-CONTROLLER_LISTEN = f"0.0.0.0:{CONTROLLER_PORT}"
+CONTROLLER_LISTEN = f"127.0.0.1:{CONTROLLER_PORT}"   # loopback: a real cluster names its address
 CLUSTER_NAME = "jem"
 SCHEDULER_INTERVAL_S = 1.0             # seconds between timer-driven scheduling cycles
 SCHEDULER_MIN_GAP_S = 0.01             # seconds at least between two cycles: events in a burst share one
@@ -28,3 +28,10 @@ USAGE_SAVE_INTERVAL_S = 60.0           # seconds between saves of fair-share usa
 def state_dir() -> str:
     """The state directory used when none is named: $JEM_STATE_DIR, else ~/.jem."""
     return os.environ.get("JEM_STATE_DIR") or os.path.join(os.path.expanduser("~"), ".jem")
+TOKEN_LIFETIME_S = 60.0                # seconds a credential-service token is valid (and remembered against replay)
+JOB_SIGNATURE_LIFETIME_S = 30 * 86400.0   # seconds a user's signature over a job stays valid (how long it may pend)
+STEP_SIGNATURE_LIFETIME_S = 300.0      # seconds a user's signature over a step stays valid
+LAUNCH_CREDENTIAL_LIFETIME_S = 300.0   # seconds a controller's launch credential is valid
+API_TOKEN_LIFETIME_S = 1800            # seconds a `jem token` JWT lives by default (scontrol token's 1800)
+API_TOKEN_MAX_LIFETIME_S = 365 * 86400  # the longest lifespan `jem token` grants
+SECURITY_DIR = "/etc/jem"              # keys and certificates of a real cluster

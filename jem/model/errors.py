@@ -108,6 +108,18 @@ class NodeNotFound(JemError):
     grpc_code = "NOT_FOUND"
 
 
+class UserNotFound(JemError):
+    reason = "UserNotFound"
+    message = "Invalid user id"
+    grpc_code = "NOT_FOUND"
+
+
+class InvalidLifespan(JemError):
+    reason = "InvalidLifespan"
+    message = "Invalid lifespan"
+    grpc_code = "INVALID_ARGUMENT"
+
+
 class NotJobOwner(JemError):
     reason = "NotJobOwner"
     message = "Access/permission denied"

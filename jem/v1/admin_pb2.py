@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from jem.v1 import common_pb2 as jem_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jem/v1/admin.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\"\x81\x04\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05state\x18\x02 \x01(\x0e\x32\x11.jem.v1.NodeState\x12#\n\x08\x63\x61pacity\x18\x03 \x01(\x0b\x32\x11.jem.v1.Resources\x12$\n\tallocated\x18\x04 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x15\n\ragent_address\x18\x06 \x01(\t\x12\x32\n\x0elast_heartbeat\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npartitions\x18\x08 \x03(\t\x12\x0f\n\x07job_ids\x18\t \x03(\x03\x12\x13\n\x0b\x63group_mode\x18\n \x01(\t\x12\x15\n\rgpu_isolation\x18\x0b \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x14 \x03(\t\x12$\n\x04gres\x18\x15 \x03(\x0b\x32\x16.jem.v1.Node.GresEntry\x12\x37\n\x0egres_allocated\x18\x16 \x03(\x0b\x32\x1f.jem.v1.Node.GresAllocatedEntry\x1a+\n\tGresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x34\n\x12GresAllocatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xaf\x01\n\tPartition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nis_default\x18\x02 \x01(\x08\x12\r\n\x05is_up\x18\x03 \x01(\x08\x12\r\n\x05nodes\x18\x04 \x03(\t\x12\x12\n\nmax_time_s\x18\x05 \x01(\x03\x12\x16\n\x0e\x64\x65\x66\x61ult_time_s\x18\x06 \x01(\x03\x12\x1f\n\x17\x64\x65\x66\x61ult_mem_per_cpu_mib\x18\x07 \x01(\x03\x12\x15\n\rpriority_tier\x18\x08 \x01(\x05\"!\n\x10ListNodesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"0\n\x11ListNodesResponse\x12\x1b\n\x05nodes\x18\x01 \x03(\x0b\x32\x0c.jem.v1.Node\"0\n\x10\x44rainNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"/\n\x11\x44rainNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"!\n\x11ResumeNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x12ResumeNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"&\n\x15ListPartitionsRequest\x12\r\n\x05names\x18\x01 \x03(\t\"?\n\x16ListPartitionsResponse\x12%\n\npartitions\x18\x01 \x03(\x0b\x32\x11.jem.v1.Partition\"\xba\x01\n\x10ShareAssociation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x12\n\nraw_shares\x18\x04 \x01(\x03\x12\x13\n\x0bnorm_shares\x18\x05 \x01(\x01\x12\x11\n\traw_usage\x18\x06 \x01(\x01\x12\x17\n\x0f\x65\x66\x66\x65\x63tive_usage\x18\x07 \x01(\x01\x12\x10\n\x08level_fs\x18\x08 \x01(\x01\x12\x11\n\tfairshare\x18\t \x01(\x01\"%\n\x11ListSharesRequest\x12\x10\n\x08\x61\x63\x63ounts\x18\x01 \x03(\t\"W\n\x12ListSharesResponse\x12.\n\x0c\x61ssociations\x18\x01 \x03(\x0b\x32\x18.jem.v1.ShareAssociation\x12\x11\n\talgorithm\x18\x02 \x01(\t2\xed\x02\n\x0c\x41\x64minService\x12@\n\tListNodes\x12\x18.jem.v1.ListNodesRequest\x1a\x19.jem.v1.ListNodesResponse\x12@\n\tDrainNode\x12\x18.jem.v1.DrainNodeRequest\x1a\x19.jem.v1.DrainNodeResponse\x12\x43\n\nResumeNode\x12\x19.jem.v1.ResumeNodeRequest\x1a\x1a.jem.v1.ResumeNodeResponse\x12O\n\x0eListPartitions\x12\x1d.jem.v1.ListPartitionsRequest\x1a\x1e.jem.v1.ListPartitionsResponse\x12\x43\n\nListShares\x12\x19.jem.v1.ListSharesRequest\x1a\x1a.jem.v1.ListSharesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jem/v1/admin.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\"5\n\x11IssueTokenRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x12\n\nlifespan_s\x18\x02 \x01(\x03\"P\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12+\n\x07\x65xpires\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x04\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05state\x18\x02 \x01(\x0e\x32\x11.jem.v1.NodeState\x12#\n\x08\x63\x61pacity\x18\x03 \x01(\x0b\x32\x11.jem.v1.Resources\x12$\n\tallocated\x18\x04 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x15\n\ragent_address\x18\x06 \x01(\t\x12\x32\n\x0elast_heartbeat\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npartitions\x18\x08 \x03(\t\x12\x0f\n\x07job_ids\x18\t \x03(\x03\x12\x13\n\x0b\x63group_mode\x18\n \x01(\t\x12\x15\n\rgpu_isolation\x18\x0b \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x14 \x03(\t\x12$\n\x04gres\x18\x15 \x03(\x0b\x32\x16.jem.v1.Node.GresEntry\x12\x37\n\x0egres_allocated\x18\x16 \x03(\x0b\x32\x1f.jem.v1.Node.GresAllocatedEntry\x1a+\n\tGresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x34\n\x12GresAllocatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xaf\x01\n\tPartition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nis_default\x18\x02 \x01(\x08\x12\r\n\x05is_up\x18\x03 \x01(\x08\x12\r\n\x05nodes\x18\x04 \x03(\t\x12\x12\n\nmax_time_s\x18\x05 \x01(\x03\x12\x16\n\x0e\x64\x65\x66\x61ult_time_s\x18\x06 \x01(\x03\x12\x1f\n\x17\x64\x65\x66\x61ult_mem_per_cpu_mib\x18\x07 \x01(\x03\x12\x15\n\rpriority_tier\x18\x08 \x01(\x05\"!\n\x10ListNodesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"0\n\x11ListNodesResponse\x12\x1b\n\x05nodes\x18\x01 \x03(\x0b\x32\x0c.jem.v1.Node\"0\n\x10\x44rainNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"/\n\x11\x44rainNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"!\n\x11ResumeNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x12ResumeNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"&\n\x15ListPartitionsRequest\x12\r\n\x05names\x18\x01 \x03(\t\"?\n\x16ListPartitionsResponse\x12%\n\npartitions\x18\x01 \x03(\x0b\x32\x11.jem.v1.Partition\"\xba\x01\n\x10ShareAssociation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x12\n\nraw_shares\x18\x04 \x01(\x03\x12\x13\n\x0bnorm_shares\x18\x05 \x01(\x01\x12\x11\n\traw_usage\x18\x06 \x01(\x01\x12\x17\n\x0f\x65\x66\x66\x65\x63tive_usage\x18\x07 \x01(\x01\x12\x10\n\x08level_fs\x18\x08 \x01(\x01\x12\x11\n\tfairshare\x18\t \x01(\x01\"%\n\x11ListSharesRequest\x12\x10\n\x08\x61\x63\x63ounts\x18\x01 \x03(\t\"W\n\x12ListSharesResponse\x12.\n\x0c\x61ssociations\x18\x01 \x03(\x0b\x32\x18.jem.v1.ShareAssociation\x12\x11\n\talgorithm\x18\x02 \x01(\t2\xb2\x03\n\x0c\x41\x64minService\x12@\n\tListNodes\x12\x18.jem.v1.ListNodesRequest\x1a\x19.jem.v1.ListNodesResponse\x12@\n\tDrainNode\x12\x18.jem.v1.DrainNodeRequest\x1a\x19.jem.v1.DrainNodeResponse\x12\x43\n\nResumeNode\x12\x19.jem.v1.ResumeNodeRequest\x1a\x1a.jem.v1.ResumeNodeResponse\x12O\n\x0eListPartitions\x12\x1d.jem.v1.ListPartitionsRequest\x1a\x1e.jem.v1.ListPartitionsResponse\x12\x43\n\nListShares\x12\x19.jem.v1.ListSharesRequest\x1a\x1a.jem.v1.ListSharesResponse\x12\x43\n\nIssueToken\x12\x19.jem.v1.IssueTokenRequest\x1a\x1a.jem.v1.IssueTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,36 +38,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODE_GRESENTRY']._serialized_options = b'8\001'
   _globals['_NODE_GRESALLOCATEDENTRY']._loaded_options = None
   _globals['_NODE_GRESALLOCATEDENTRY']._serialized_options = b'8\001'
-  _globals['_NODE']._serialized_start=85
-  _globals['_NODE']._serialized_end=598
-  _globals['_NODE_GRESENTRY']._serialized_start=501
-  _globals['_NODE_GRESENTRY']._serialized_end=544
-  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_start=546
-  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_end=598
-  _globals['_PARTITION']._serialized_start=601
-  _globals['_PARTITION']._serialized_end=776
-  _globals['_LISTNODESREQUEST']._serialized_start=778
-  _globals['_LISTNODESREQUEST']._serialized_end=811
-  _globals['_LISTNODESRESPONSE']._serialized_start=813
-  _globals['_LISTNODESRESPONSE']._serialized_end=861
-  _globals['_DRAINNODEREQUEST']._serialized_start=863
-  _globals['_DRAINNODEREQUEST']._serialized_end=911
-  _globals['_DRAINNODERESPONSE']._serialized_start=913
-  _globals['_DRAINNODERESPONSE']._serialized_end=960
-  _globals['_RESUMENODEREQUEST']._serialized_start=962
-  _globals['_RESUMENODEREQUEST']._serialized_end=995
-  _globals['_RESUMENODERESPONSE']._serialized_start=997
-  _globals['_RESUMENODERESPONSE']._serialized_end=1045
-  _globals['_LISTPARTITIONSREQUEST']._serialized_start=1047
-  _globals['_LISTPARTITIONSREQUEST']._serialized_end=1085
-  _globals['_LISTPARTITIONSRESPONSE']._serialized_start=1087
-  _globals['_LISTPARTITIONSRESPONSE']._serialized_end=1150
-  _globals['_SHAREASSOCIATION']._serialized_start=1153
-  _globals['_SHAREASSOCIATION']._serialized_end=1339
-  _globals['_LISTSHARESREQUEST']._serialized_start=1341
-  _globals['_LISTSHARESREQUEST']._serialized_end=1378
-  _globals['_LISTSHARESRESPONSE']._serialized_start=1380
-  _globals['_LISTSHARESRESPONSE']._serialized_end=1467
-  _globals['_ADMINSERVICE']._serialized_start=1470
-  _globals['_ADMINSERVICE']._serialized_end=1835
+  _globals['_ISSUETOKENREQUEST']._serialized_start=84
+  _globals['_ISSUETOKENREQUEST']._serialized_end=137
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=139
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=219
+  _globals['_NODE']._serialized_start=222
+  _globals['_NODE']._serialized_end=735
+  _globals['_NODE_GRESENTRY']._serialized_start=638
+  _globals['_NODE_GRESENTRY']._serialized_end=681
+  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_start=683
+  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_end=735
+  _globals['_PARTITION']._serialized_start=738
+  _globals['_PARTITION']._serialized_end=913
+  _globals['_LISTNODESREQUEST']._serialized_start=915
+  _globals['_LISTNODESREQUEST']._serialized_end=948
+  _globals['_LISTNODESRESPONSE']._serialized_start=950
+  _globals['_LISTNODESRESPONSE']._serialized_end=998
+  _globals['_DRAINNODEREQUEST']._serialized_start=1000
+  _globals['_DRAINNODEREQUEST']._serialized_end=1048
+  _globals['_DRAINNODERESPONSE']._serialized_start=1050
+  _globals['_DRAINNODERESPONSE']._serialized_end=1097
+  _globals['_RESUMENODEREQUEST']._serialized_start=1099
+  _globals['_RESUMENODEREQUEST']._serialized_end=1132
+  _globals['_RESUMENODERESPONSE']._serialized_start=1134
+  _globals['_RESUMENODERESPONSE']._serialized_end=1182
+  _globals['_LISTPARTITIONSREQUEST']._serialized_start=1184
+  _globals['_LISTPARTITIONSREQUEST']._serialized_end=1222
+  _globals['_LISTPARTITIONSRESPONSE']._serialized_start=1224
+  _globals['_LISTPARTITIONSRESPONSE']._serialized_end=1287
+  _globals['_SHAREASSOCIATION']._serialized_start=1290
+  _globals['_SHAREASSOCIATION']._serialized_end=1476
+  _globals['_LISTSHARESREQUEST']._serialized_start=1478
+  _globals['_LISTSHARESREQUEST']._serialized_end=1515
+  _globals['_LISTSHARESRESPONSE']._serialized_start=1517
+  _globals['_LISTSHARESRESPONSE']._serialized_end=1604
+  _globals['_ADMINSERVICE']._serialized_start=1607
+  _globals['_ADMINSERVICE']._serialized_end=2041
 # @@protoc_insertion_point(module_scope)

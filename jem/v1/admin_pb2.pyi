@@ -11,6 +11,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class IssueTokenRequest(_message.Message):
+    __slots__ = ("user", "lifespan_s")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    LIFESPAN_S_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    lifespan_s: int
+    def __init__(self, user: _Optional[str] = ..., lifespan_s: _Optional[int] = ...) -> None: ...
+
+class IssueTokenResponse(_message.Message):
+    __slots__ = ("token", "expires")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expires: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Node(_message.Message):
     __slots__ = ("name", "state", "capacity", "allocated", "reason", "agent_address", "last_heartbeat", "partitions", "job_ids", "cgroup_mode", "gpu_isolation", "features", "gres", "gres_allocated")
     class GresEntry(_message.Message):

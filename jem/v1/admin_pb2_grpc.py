@@ -62,6 +62,11 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.ListSharesRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.ListSharesResponse.FromString,
                 _registered_method=True)
+        self.IssueToken = channel.unary_unary(
+                '/jem.v1.AdminService/IssueToken',
+                request_serializer=jem_dot_v1_dot_admin__pb2.IssueTokenRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.IssueTokenResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -105,6 +110,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueToken(self, request, context):
+        """IssueToken mints a JWT for REST-style and script clients (scontrol token):
+        root for any user, anyone else only for themselves. PERMISSION_DENIED,
+        NOT_FOUND for an unknown user, INVALID_ARGUMENT for a bad lifespan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +146,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListShares,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.ListSharesRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.ListSharesResponse.SerializeToString,
+            ),
+            'IssueToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueToken,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.IssueTokenRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.IssueTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,6 +290,33 @@ class AdminService:
             '/jem.v1.AdminService/ListShares',
             jem_dot_v1_dot_admin__pb2.ListSharesRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.ListSharesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/IssueToken',
+            jem_dot_v1_dot_admin__pb2.IssueTokenRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.IssueTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,3 +30,16 @@ def make_cluster(tmp_path):
     yield make
     for c in made:
         c.stop()
+
+
+@pytest.fixture(scope="session")
+def stranger():
+    """A real Unix user (not root) for the length of the test session; removed after."""
+    import subprocess
+    import uuid
+    name = f"jemx{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "-m", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", "-r", name], check=False, capture_output=True)

@@ -15,7 +15,6 @@ import psutil
 
 from jem.agent.cgroups import V1_CONTROLLERS  # every controller a job may use
 from jem.client import Client
-from jem.model.identity import Identity, local_identity
 from jem.model.job import Job, JobSpec
 from jem.model.node import NodeState
 
@@ -53,6 +52,10 @@ class LocalCluster:
         os.chmod(self.spool_root, 0o755)
         self.state_dir = os.path.join(root, "state")
         os.makedirs(self.state_dir, exist_ok=True)
+        self.security_dir = os.path.join(self.state_dir, "security")
+        # The credential service's socket: a root-owned directory every user can traverse.
+        self.run_dir = os.path.join(self.spool_root, "run")
+        self.authd_socket = os.path.join(self.run_dir, "authd.sock")
         self.address = f"127.0.0.1:{free_port()}"
         self.node_names = [f"n{i}" for i in range(1, n_nodes + 1)]
         self.cpus, self.mem_mib, self.gpus = cpus, mem_mib, gpus
@@ -63,6 +66,9 @@ class LocalCluster:
 name = "test"
 listen = "{self.address}"
 state_dir = "{self.state_dir}"
+
+[auth]
+run_dir = "{self.run_dir}"
 
 [scheduler]
 interval_s = 0.5
@@ -102,13 +108,15 @@ default = true
                                       "controller.log")
         wait_until(lambda: os.path.exists(addr_file) or self.controller.poll() is not None, START_TIMEOUT_S,
                    what="controller address file")
+        os.environ["JEM_AUTHD_SOCKET"] = self.authd_socket   # this test process's clients
         assert self.controller.poll() is None, self.log("controller.log")
 
     def start_agent(self, name: str) -> None:
         self.agents[name] = self._spawn(
             ["agent", "--controller", self.address, "--name", name, "--cpus", str(self.cpus),
              "--memory-mib", str(self.mem_mib), "--gpus", str(self.gpus), "--spool-dir", os.path.join(self.spool_root, name),
-             "--cgroup-name", self.cgroup_name, "--log-level", "debug", *self.agent_args], f"agent-{name}.log")
+             "--cgroup-name", self.cgroup_name, "--security-dir", self.security_dir,
+             "--authd-socket", self.authd_socket, "--log-level", "debug", *self.agent_args], f"agent-{name}.log")
 
     def start(self) -> "LocalCluster":
         self.start_controller()
@@ -123,8 +131,15 @@ default = true
             wait_until(lambda: all(i.state is not NodeState.DOWN for i in client.list_nodes() if i.node.name in names),
                        START_TIMEOUT_S, what="nodes up")
 
-    def client(self, identity: Identity | None = None) -> Client:
-        return Client(self.address, identity=identity)
+    def client(self, *, token: str | None = None) -> Client:
+        """A client of this cluster as this process's user, or as whoever `token` (a `jem token` JWT) names."""
+        return Client(self.address, token=token, authd_socket=self.authd_socket)
+
+    def client_as(self, user: str) -> Client:
+        """A client acting as `user` (a real Unix user), with a JWT root minted for them."""
+        with self.client() as root:
+            token, _ = root.issue_token(user=user)
+        return self.client(token=token)
 
     def spec(self, script: str, **fields) -> JobSpec:
         fields.setdefault("working_dir", self.workdir)
@@ -222,8 +237,3 @@ def processes_with_marker(marker: str) -> list[psutil.Process]:
         except psutil.Error:
             pass
     return found
-
-
-def other_identity(uid: int = 4242) -> Identity:
-    me = local_identity()
-    return Identity(user=f"user{uid}", uid=uid, gid=me.gid)

@@ -14,7 +14,6 @@ import uuid
 import pytest
 
 from jem.model.errors import NotJobOwner
-from jem.model.identity import Identity
 from jem.model.node import NodeState
 from jem.model.states import JobState
 
@@ -161,8 +160,7 @@ def second_user():
 @pytest.mark.parametrize("mode", ["auto"])
 def test_second_user_job_runs_as_that_user_and_cannot_touch_others(node_cluster, second_user):
     entry, workdir = second_user
-    them = Identity(user=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid)
-    with node_cluster.client() as root, node_cluster.client(them) as user:
+    with node_cluster.client() as root, node_cluster.client_as(entry.pw_name) as user:
         mine = root.submit(node_cluster.spec("#!/bin/sh\nsleep 60\n"))
         theirs = user.submit(node_cluster.spec("#!/bin/sh\nid -u; id -g; echo $HOME $USER; touch made-by-job\n",
                                                working_dir=workdir, environment={}))
@@ -231,14 +229,13 @@ def test_failing_health_check_drains_the_node_until_it_passes(tmp_path):
 @pytest.mark.parametrize("mode", ["auto"])
 def test_output_files_are_opened_as_the_user_not_as_root(node_cluster, second_user):
     entry, workdir = second_user
-    them = Identity(user=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid)
     target = os.path.join(tempfile.mkdtemp(prefix="jem-root-only-"), "precious")
     with open(target, "w") as f:
         f.write("keep me\n")
     os.chmod(os.path.dirname(target), 0o755)
     os.chmod(target, 0o644)
     try:
-        with node_cluster.client(them) as user:
+        with node_cluster.client_as(entry.pw_name) as user:
             job_id = user.submit(node_cluster.spec("#!/bin/sh\necho overwritten\n", working_dir=workdir,
                                                    stdout_pattern=target, environment={}))
             job = node_cluster.wait_job(user, job_id)

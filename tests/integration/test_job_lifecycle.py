@@ -10,7 +10,7 @@ from jem.model.errors import JobNotFound, NotJobOwner, PartitionTimeLimit, Unsat
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
 
-from harness import other_identity, processes_with_marker, wait_until
+from harness import processes_with_marker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -123,9 +123,8 @@ def test_jobs_wait_for_resources_and_then_run(cluster):
     assert min(later_starts) >= min(first_ends) - 0.05
 
 
-def test_only_the_owner_or_root_may_cancel_or_hold(cluster):
-    stranger = other_identity()
-    with cluster.client() as client, cluster.client(stranger) as other:
+def test_only_the_owner_or_root_may_cancel_or_hold(cluster, stranger):
+    with cluster.client() as client, cluster.client_as(stranger) as other:
         job_id = client.submit(cluster.spec("#!/bin/sh\nsleep 30\n", hold=True))
         with pytest.raises(NotJobOwner):
             other.cancel(job_id)

@@ -6,7 +6,7 @@ import os
 import uuid
 
 import pytest
-from harness import other_identity, processes_with_marker, wait_until
+from harness import processes_with_marker, wait_until
 
 from jem.model.errors import JobStateConflict, NotJobOwner, StepTooLarge
 from jem.model.states import JobState
@@ -102,8 +102,8 @@ def test_a_step_may_not_exceed_the_allocation_nor_start_outside_a_running_job(cl
         client.cancel(job_id)
 
 
-def test_only_the_owner_or_root_may_start_a_step(cluster):
-    with cluster.client() as client, cluster.client(identity=other_identity()) as stranger:
+def test_only_the_owner_or_root_may_start_a_step(cluster, stranger):
+    with cluster.client() as client, cluster.client_as(stranger) as stranger:
         job_id = running_job(cluster, client)
         with pytest.raises(NotJobOwner):
             list(stranger.run_step(job_id, step_spec(cluster, "true")))

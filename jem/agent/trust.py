@@ -1,0 +1,92 @@
+"""What the agent believes of the controller: only what the controller's key signed.
+
+Every AgentService call must carry a fresh single-use token signed by a key
+in `<security_dir>/controller-keys/` (`jem-controller-token` metadata); a
+call without one is refused UNAUTHENTICATED before the servicer runs. Each
+launch and each step order also carries its own credential (Slurm's job
+credential): it must name this job and run (restart count), the uid and
+gid the work runs as, this node among its nodes, and the digest of exactly
+what is to run. A launch credential is accepted once per (job, run): the
+record is an append-only root-only file in the spool, so a restarted agent
+refuses a replay too.
+"""
+
+import logging
+
+import grpc
+
+from jem.model.errors import JemError, Unauthenticated
+from jem.model.execution import Launch
+from jem.model.step import TaskOrder
+from jem.security import tokens
+from jem.security.digest import spec_digest, step_spec_digest
+from jem.security.keys import PublicKeySet
+
+log = logging.getLogger(__name__)
+
+CALL_HEADER = "jem-controller-token"
+
+
+class ControllerTrust:
+    """The controller's public keys and the agent's replay records."""
+
+    def __init__(self, keys: PublicKeySet, *, node_name: str, launch_log: tokens.PersistentReplayLog):
+        self._keys = keys
+        self._node = node_name
+        self._calls = tokens.ReplayCache()
+        self._orders = tokens.ReplayCache()
+        self._launch_log = launch_log
+
+    def check_call(self, metadata: dict[str, str]) -> None:
+        token = metadata.get(CALL_HEADER)
+        if not token:
+            raise Unauthenticated("agent calls must come from the controller (no controller token)")
+        claims = tokens.verify_claims(token, self._keys, audience=tokens.AUD_AGENT)
+        self._calls.check_and_add(str(claims["jti"]), float(claims["exp"]))
+
+    def _check_common(self, claims: dict, *, job_id: int, uid: int, gid: int, digest: str) -> None:
+        expected = {"job": job_id, "uid": uid, "gid": gid, "dig": digest}
+        for key, value in expected.items():
+            if claims.get(key) != value:
+                raise Unauthenticated(f"credential does not match the request ({key})")
+        if self._node not in claims.get("nodes", ()):
+            raise Unauthenticated(f"credential is not for node {self._node}")
+
+    def check_launch(self, launch: Launch, credential: str) -> None:
+        claims = tokens.verify_claims(credential, self._keys, audience=tokens.AUD_LAUNCH)
+        self._check_common(claims, job_id=launch.job_id, uid=launch.uid, gid=launch.gid,
+                           digest=spec_digest(launch.spec))
+        if claims.get("run") != launch.restart_count:
+            raise Unauthenticated("credential does not match the request (run)")
+        self._launch_log.check_and_add(f"{launch.job_id}.{launch.restart_count}")
+
+    def check_step_order(self, order: TaskOrder, credential: str) -> None:
+        claims = tokens.verify_claims(credential, self._keys, audience=tokens.AUD_STEP_ORDER)
+        self._check_common(claims, job_id=order.job_id, uid=order.uid, gid=order.gid,
+                           digest=step_spec_digest(order.spec))
+        if claims.get("step") != order.step_id:
+            raise Unauthenticated("credential does not match the request (step)")
+        self._orders.check_and_add(str(claims["jti"]), float(claims["exp"]))
+
+
+class ControllerCallInterceptor(grpc.ServerInterceptor):
+    """Refuses every call that does not carry a valid controller token."""
+
+    def __init__(self, trust: ControllerTrust):
+        self._trust = trust
+
+    def intercept_service(self, continuation, handler_call_details):
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        try:
+            self._trust.check_call(metadata)
+        except JemError as exc:
+            log.warning("refused agent call method=%s why=%s", handler_call_details.method, exc.detail)
+            return _refusal(str(exc))
+        return continuation(handler_call_details)
+
+
+def _refusal(text: str):
+    def abort(request, context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, text)
+    # The same refusal for unary and streaming methods: abort before any response.
+    return grpc.unary_unary_rpc_method_handler(abort)

@@ -1,0 +1,62 @@
+"""Where a client finds its cluster: the controller's address, the CA, the credential service.
+
+Read from one TOML file: $JEM_CONFIG, else /etc/jem/client.toml when it
+exists. $JEM_CONTROLLER overrides the address, $JEM_AUTHD_SOCKET the
+socket. `jem up` writes such a file for its cluster (world-readable, in
+its run directory) and points $JEM_CONFIG at it in its env file.
+
+    controller = "127.0.0.1:7870"          # host:port of the controller's user-facing port
+    authd_socket = "/run/jem/authd.sock"   # this host's credential service
+    ca_file = "/etc/jem/ca.crt"            # the cluster CA ("" : plaintext, loopback only)
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass
+
+from jem.model.errors import ConfigError
+
+SYSTEM_CLIENT_CONFIG = "/etc/jem/client.toml"
+DEFAULT_AUTHD_SOCKET = "/run/jem/authd.sock"
+_KEYS = {"controller", "authd_socket", "ca_file"}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    controller: str = ""
+    authd_socket: str = DEFAULT_AUTHD_SOCKET
+    ca_file: str = ""
+    path: str = ""          # the file it was read from ("" when none)
+
+
+def load_client_config() -> ClientConfig:
+    path = os.environ.get("JEM_CONFIG", "").strip()
+    if not path and os.path.exists(SYSTEM_CLIENT_CONFIG):
+        path = SYSTEM_CLIENT_CONFIG
+    values: dict = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except OSError as exc:
+            raise ConfigError(f"{path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        unknown = set(raw) - _KEYS
+        if unknown:
+            raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (expected {sorted(_KEYS)})")
+        for key, value in raw.items():
+            if not isinstance(value, str):
+                raise ConfigError(f"{path}: {key}: expected a string, got {value!r}")
+        values = dict(raw)
+    if os.environ.get("JEM_CONTROLLER", "").strip():
+        values["controller"] = os.environ["JEM_CONTROLLER"].strip()
+    if os.environ.get("JEM_AUTHD_SOCKET", "").strip():
+        values["authd_socket"] = os.environ["JEM_AUTHD_SOCKET"].strip()
+    return ClientConfig(path=path, **values)
+
+
+def client_config_text(*, controller: str, authd_socket: str, ca_file: str = "") -> str:
+    """The client.toml `jem up` and admins write."""
+    return (f'# JEM client configuration (see docs/security.md)\ncontroller = "{controller}"\n'
+            f'authd_socket = "{authd_socket}"\nca_file = "{ca_file}"\n')

@@ -1,0 +1,40 @@
+"""Who may do what: the one authorization policy every servicer asks.
+
+Callers are identities the authenticator established (never claims). The
+rules, Slurm's: a job's owner or root acts on a job; root alone changes
+nodes, holds as an administrator, raises time limits, sets a negative nice,
+mints tokens for others, and acts as a node agent (agents authenticate as
+root through their host's credential service). Every denial is
+PERMISSION_DENIED with Slurm's words, "Access/permission denied", and a
+detail naming what was refused.
+"""
+
+from jem.model.errors import NotJobOwner, PermissionDenied
+from jem.model.identity import Identity
+
+
+def may_see_job_secrets(identity: Identity, owner_uid: int) -> bool:
+    """Whether the caller may read a job's script and environment."""
+    return identity.may_act_on(owner_uid)
+
+
+def require_job_access(identity: Identity, *, owner_uid: int, owner: str, job_id) -> None:
+    if not identity.may_act_on(owner_uid):
+        raise NotJobOwner(f"job {job_id} belongs to {owner}")
+
+
+def require_root(identity: Identity, what: str) -> None:
+    """`what` completes "only root may ...": "change nodes", "raise a time limit"."""
+    if not identity.is_root:
+        raise PermissionDenied(f"only root may {what}")
+
+
+def require_node_agent(identity: Identity, *, controller_uid: int) -> None:
+    """Agents run as root, or as the controller's own user (a personal cluster of one user)."""
+    if not identity.is_root and identity.uid != controller_uid:
+        raise PermissionDenied("only root may act as a node agent")
+
+
+def require_token_for(identity: Identity, user: str) -> None:
+    if user != identity.user and not identity.is_root:
+        raise PermissionDenied("only root may get a token for another user")

@@ -1,0 +1,172 @@
+"""The credential service (`jem authd`): the kernel's word on who is calling, signed.
+
+One runs on every host where users run commands (login nodes, the
+controller's host; the controller serves one itself). It listens on a Unix
+socket in a run directory that only its owner (root) may write, asks the
+kernel who connected (SO_PEERCRED: uid and gid of the connecting process,
+which no user can forge), and answers with a short-lived token signed by
+its private key (`tokens.sign_claims`). The private key never leaves the
+service; controllers and agents hold its public half.
+
+Wire: the client sends one JSON line {"aud": AUDIENCE, "dig": HEX?}; the
+service answers one JSON line {"token": JWS} or {"error": TEXT}.
+Audiences: `jem-controller` (authenticate one RPC, `token_lifetime_s`),
+`jem-job` and `jem-step` (sign a digest; `job_signature_lifetime_s` and
+`step_signature_lifetime_s`).
+"""
+
+import json
+import logging
+import os
+import socket
+import socketserver
+import stat
+import struct
+import threading
+from dataclasses import dataclass
+
+from jem.model.errors import Unauthenticated
+from jem.security import tokens
+from jem.security.keys import SigningKey
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "authd.sock"
+MAX_REQUEST_BYTES = 4096
+CLIENT_TIMEOUT_S = 5.0
+_DIGEST_AUDIENCES = (tokens.AUD_JOB, tokens.AUD_STEP)
+
+
+@dataclass(frozen=True)
+class AuthdPolicy:
+    """How long each kind of token lives, in seconds."""
+
+    token_lifetime_s: float = 60.0
+    job_signature_lifetime_s: float = 30 * 86400.0   # a job may pend this long and still start
+    step_signature_lifetime_s: float = 300.0
+
+
+class UnsafeRunDir(OSError):
+    """The run directory could be written by someone other than its owner."""
+
+
+def check_run_dir(path: str) -> None:
+    """Make `path` (0755) if missing; refuse a symlink, another owner, or group/other write."""
+    try:
+        os.mkdir(path, 0o755)
+        os.chmod(path, 0o755)   # whatever the umask: every user must reach the socket
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UnsafeRunDir(f"{path}: not a directory (a symlink?)")
+    if st.st_uid != os.geteuid():
+        raise UnsafeRunDir(f"{path}: owned by uid {st.st_uid}, not {os.geteuid()}")
+    if st.st_mode & 0o022:
+        raise UnsafeRunDir(f"{path}: writable by group or others (mode {stat.S_IMODE(st.st_mode):o})")
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of a Unix socket, from the kernel."""
+    data = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", data)
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    timeout = CLIENT_TIMEOUT_S
+
+    def handle(self):
+        service: "CredentialService" = self.server.service  # type: ignore[attr-defined]
+        try:
+            line = self.rfile.readline(MAX_REQUEST_BYTES)
+            _, uid, gid = peer_credentials(self.connection)
+            answer = {"token": service.issue(uid, gid, json.loads(line or b"{}"))}
+        except (ValueError, KeyError, TypeError) as exc:
+            answer = {"error": f"bad request: {exc}"}
+        except OSError:
+            return
+        try:
+            self.wfile.write(json.dumps(answer).encode() + b"\n")
+        except OSError:
+            pass
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class CredentialService:
+    """A running credential service on `socket_path`."""
+
+    def __init__(self, key: SigningKey, socket_path: str, *, policy: AuthdPolicy = AuthdPolicy(),
+                 host: str | None = None):
+        self.key = key
+        self.socket_path = socket_path
+        self.policy = policy
+        self.host = host or socket.gethostname()
+        check_run_dir(os.path.dirname(os.path.abspath(socket_path)))
+        try:
+            os.unlink(socket_path)
+        except FileNotFoundError:
+            pass
+        self._server = _Server(socket_path, _Handler)
+        os.chmod(socket_path, 0o666)   # anyone may ask who they are; the answer is the kernel's
+        self._server.service = self    # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    def issue(self, uid: int, gid: int, request: dict) -> str:
+        audience = str(request.get("aud", tokens.AUD_CONTROLLER))
+        claims = {"uid": uid, "gid": gid, "host": self.host}
+        if audience == tokens.AUD_CONTROLLER:
+            lifetime = self.policy.token_lifetime_s
+        elif audience in _DIGEST_AUDIENCES:
+            digest = str(request["dig"])
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("dig must be a SHA-256 hex digest")
+            claims["dig"] = digest
+            lifetime = (self.policy.job_signature_lifetime_s if audience == tokens.AUD_JOB
+                        else self.policy.step_signature_lifetime_s)
+        else:
+            raise ValueError(f"unknown audience {audience!r}")
+        return tokens.sign_claims(self.key, claims, audience=audience, lifetime_s=lifetime)
+
+    def start(self) -> "CredentialService":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="authd", daemon=True)
+        self._thread.start()
+        log.info("credential service serving socket=%s kid=%s", self.socket_path, self.key.kid)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+
+
+def fetch_token(socket_path: str, audience: str = tokens.AUD_CONTROLLER, digest: str | None = None) -> str:
+    """A token for this process from the credential service at `socket_path`; raises Unauthenticated."""
+    request = {"aud": audience}
+    if digest is not None:
+        request["dig"] = digest
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(CLIENT_TIMEOUT_S)
+            s.connect(socket_path)
+            s.sendall(json.dumps(request).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError as exc:
+        raise Unauthenticated(f"cannot reach the credential service at {socket_path}: {exc.strerror or exc}") from None
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        raise Unauthenticated(f"credential service at {socket_path} gave no answer") from None
+    if "token" not in answer:
+        raise Unauthenticated(f"credential service refused: {answer.get('error', '?')}")
+    return answer["token"]

@@ -1,0 +1,47 @@
+"""The digests users sign: what a job or a step runs, as whom it is asked, where.
+
+A digest covers what decides what code runs and what it touches: the script
+(or argv), its arguments, the environment, the working directory and the
+I/O paths. It leaves out what the controller may fill in or change
+(partition, time limit, node count, priority), so a job's signature stays
+valid across defaults, updates and requeues. SHA-256 over a canonical JSON
+(sorted keys, no whitespace) of those fields.
+"""
+
+import hashlib
+import json
+from typing import Mapping, Sequence
+
+
+def _canonical(kind: str, fields: dict) -> str:
+    text = json.dumps({"kind": kind, **fields}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def job_digest(*, script: str, script_args: Sequence[str], environment: Mapping[str, str], working_dir: str,
+               stdin_path: str, stdout_pattern: str, stderr_pattern: str) -> str:
+    return _canonical("job", {
+        "script": script, "args": list(script_args), "env": dict(environment), "cwd": working_dir,
+        "stdin": stdin_path, "stdout": stdout_pattern, "stderr": stderr_pattern,
+    })
+
+
+def step_digest(*, argv: Sequence[str], environment: Mapping[str, str], working_dir: str,
+                stdin_path: str = "", stdout_pattern: str = "", stderr_pattern: str = "") -> str:
+    return _canonical("step", {
+        "argv": list(argv), "env": dict(environment), "cwd": working_dir,
+        "stdin": stdin_path, "stdout": stdout_pattern, "stderr": stderr_pattern,
+    })
+
+
+def spec_digest(spec) -> str:
+    """The digest of a `jem.model.job.JobSpec`."""
+    return job_digest(script=spec.script, script_args=spec.script_args, environment=spec.environment,
+                      working_dir=spec.working_dir, stdin_path=spec.stdin_path, stdout_pattern=spec.stdout_pattern,
+                      stderr_pattern=spec.stderr_pattern)
+
+
+def step_spec_digest(spec) -> str:
+    """The digest of a `jem.model.step.StepSpec`."""
+    return step_digest(argv=spec.argv, environment=spec.environment, working_dir=spec.working_dir,
+                       stdout_pattern=spec.stdout_pattern, stderr_pattern=spec.stderr_pattern)

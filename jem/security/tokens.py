@@ -1,0 +1,152 @@
+"""Signed claims as compact JWS (JWT, EdDSA over Ed25519), through PyJWT.
+
+Every credential JEM's daemons hand each other is one of these, told apart
+by its audience:
+
+| audience       | signed by            | claims beyond iat/exp/jti           | verified by            |
+|----------------|----------------------|-------------------------------------|------------------------|
+| `jem-controller` | a host's `jem authd` | uid, gid, host                      | the controller (once)  |
+| `jem-job`      | a host's `jem authd` | uid, gid, host, dig (job digest)    | agents                 |
+| `jem-step`     | a host's `jem authd` | uid, gid, host, dig (step digest)   | agents                 |
+| `jem-launch`   | the controller       | job, run, uid, gid, nodes, dig      | agents (once per run)  |
+| `jem-steporder`| the controller       | job, step, uid, gid, nodes          | agents                 |
+| `jem-api`      | the controller       | sub (user name)                     | the controller         |
+| `jem-agent`    | the controller       | (none: any call to an agent)        | agents (once)          |
+
+The header's `kid` names the key; the verifier looks it up in a
+`PublicKeySet`, so keys rotate by adding a file. Verification checks the
+signature, the algorithm (EdDSA only: no `none`, no HMAC confusion), the
+audience and the expiry, with `LEEWAY_S` for clock skew between hosts.
+"""
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from jem.model.errors import Unauthenticated
+from jem.security.keys import PublicKeySet, SigningKey
+
+ALGORITHM = "EdDSA"
+LEEWAY_S = 5
+
+AUD_CONTROLLER = "jem-controller"
+AUD_JOB = "jem-job"
+AUD_STEP = "jem-step"
+AUD_LAUNCH = "jem-launch"
+AUD_STEP_ORDER = "jem-steporder"
+AUD_API = "jem-api"
+AUD_AGENT = "jem-agent"
+
+
+def sign_claims(key: SigningKey, claims: dict, *, audience: str, lifetime_s: float, now: float | None = None) -> str:
+    """A compact JWS of `claims` plus aud, iat, exp and a fresh jti."""
+    now = time.time() if now is None else now
+    body = dict(claims, aud=audience, iat=int(now), exp=int(now + lifetime_s), jti=uuid.uuid4().hex)
+    return jwt.encode(body, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+def verify_claims(token: str, keys: PublicKeySet, *, audience: str, now: float | None = None) -> dict:
+    """The claims of a token signed by a key in `keys` for `audience`; raises Unauthenticated."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"malformed credential: {exc}") from None
+    if header.get("alg") != ALGORITHM:
+        raise Unauthenticated(f"credential algorithm {header.get('alg')!r} is not accepted")
+    public_key = keys.get(str(header.get("kid", "")))
+    if public_key is None:
+        raise Unauthenticated(f"credential signed by unknown key {header.get('kid')!r}")
+    options = {"require": ["exp", "iat", "aud", "jti"]}
+    try:
+        if now is None:
+            return jwt.decode(token, public_key, algorithms=[ALGORITHM], audience=audience, leeway=LEEWAY_S,
+                              options=options)
+        claims = jwt.decode(token, public_key, algorithms=[ALGORITHM], audience=audience,
+                            options=dict(options, verify_exp=False, verify_iat=False))
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"credential rejected: {exc}") from None
+    if claims["exp"] + LEEWAY_S < now:
+        raise Unauthenticated("credential rejected: Signature has expired")
+    return claims
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a credential-service token says is calling: the kernel's answer on the host that signed it."""
+
+    uid: int
+    gid: int
+    host: str
+
+
+def principal_of(claims: dict) -> Principal:
+    try:
+        return Principal(uid=int(claims["uid"]), gid=int(claims["gid"]), host=str(claims.get("host", "")))
+    except (KeyError, TypeError, ValueError):
+        raise Unauthenticated("credential carries no uid/gid") from None
+
+
+class ReplayCache:
+    """Token ids seen within their lifetime: a token is accepted once.
+
+    Entries are dropped once their token has expired (plus leeway), so the
+    cache holds at most the tokens issued within one lifetime.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}
+        self._next_purge = 0.0
+
+    def check_and_add(self, jti: str, exp: float, now: float | None = None) -> None:
+        """Raise Unauthenticated if `jti` was seen before; else remember it until `exp`."""
+        now = time.time() if now is None else now
+        with self._lock:
+            if now >= self._next_purge:
+                self._seen = {k: v for k, v in self._seen.items() if v + LEEWAY_S >= now}
+                self._next_purge = now + 10
+            if jti in self._seen:
+                raise Unauthenticated("credential rejected: replayed")
+            self._seen[jti] = exp
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class PersistentReplayLog:
+    """Replay record that survives a restart: one line per accepted id in an append-only file (0600).
+
+    The agent keeps one per node for launch credentials: a (job, run) it has
+    launched is never launched again, even by a new agent process.
+    """
+
+    def __init__(self, path: str):
+        self._path = path
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        try:
+            with open(path) as f:
+                self._seen = {line.strip() for line in f if line.strip()}
+        except FileNotFoundError:
+            pass
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        self._file = os.fdopen(fd, "a")
+
+    def check_and_add(self, key: str) -> None:
+        with self._lock:
+            if key in self._seen:
+                raise Unauthenticated(f"credential rejected: {key} was already used")
+            self._file.write(key + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._seen.add(key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._seen
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,260 @@
+"""The attacks of "No way to root", each made against a real cluster, each failing to do harm,
+and beside each the honest path still working.
+
+Callers that are not root speak the credential service's wire protocol from a
+child process running as a real Unix user (`/usr/bin/python3`, stdlib only:
+this machine's default Python lives under /root, unreadable to others).
+"""
+
+import os
+import sys
+import stat
+import subprocess
+import textwrap
+import uuid
+
+import grpc
+import pytest
+
+from harness import wait_until
+from jem import convert
+from jem.model.errors import NotJobOwner, PermissionDenied, Unauthenticated
+from jem.model.execution import Launch
+from jem.model.job import JobSpec
+from jem.model.resources import Resources
+from jem.model.states import JobState
+from jem.security import tokens
+from jem.security.authd import fetch_token
+from jem.security.keys import generate_signing_key, load_signing_key
+from jem.v1 import admin_pb2, admin_pb2_grpc, agent_pb2, agent_pb2_grpc, jobs_pb2, jobs_pb2_grpc
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def token_as(user: str, socket_path: str, audience: str = tokens.AUD_CONTROLLER) -> str:
+    """A credential-service token fetched by a process running as `user`."""
+    code = textwrap.dedent(f"""
+        import json, socket
+        s = socket.socket(socket.AF_UNIX); s.connect({socket_path!r})
+        s.sendall(json.dumps({{"aud": {audience!r}}}).encode() + b"\\n")
+        data = b""
+        while not data.endswith(b"\\n"):
+            chunk = s.recv(65536)
+            if not chunk: break
+            data += chunk
+        print(json.loads(data)["token"])
+    """)
+    out = subprocess.run([SYSTEM_PYTHON, "-c", code], user=user, capture_output=True, text=True, check=True,
+                         cwd="/")
+    return out.stdout.strip()
+
+
+def job_stub(cluster):
+    return jobs_pb2_grpc.JobServiceStub(grpc.insecure_channel(cluster.address))
+
+
+def node_stub(cluster):
+    return agent_pb2_grpc.NodeServiceStub(grpc.insecure_channel(cluster.address))
+
+
+def submit_request(cluster, script: str) -> jobs_pb2.SubmitJobRequest:
+    return jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(cluster.spec(script)))
+
+
+def test_forged_uid_metadata_is_not_an_identity(cluster):
+    forged = (("jem-uid", "0"), ("jem-gid", "0"), ("jem-user", "root"))
+    with pytest.raises(grpc.RpcError) as caught:
+        job_stub(cluster).SubmitJob(submit_request(cluster, "#!/bin/sh\nid\n"), metadata=forged, timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.RpcError) as caught:
+        job_stub(cluster).ListJobs(jobs_pb2.ListJobsRequest(), metadata=forged, timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    with cluster.client() as client:   # the honest path: a token from the credential service
+        assert client.list_jobs() == []
+
+
+def test_a_user_token_makes_the_caller_that_user_whatever_else_it_claims(cluster, stranger):
+    token = token_as(stranger, cluster.authd_socket)
+    metadata = (("jem-token", token), ("jem-uid", "0"), ("jem-user", "root"))
+    response = job_stub(cluster).SubmitJob(submit_request(cluster, "#!/bin/sh\nsleep 30\n"), metadata=metadata,
+                                           timeout=10)
+    with cluster.client() as root:
+        job = root.get_job(response.job_id)
+        assert job.user == stranger and job.uid != 0
+        root.cancel(job.job_id)
+
+
+def test_a_token_is_accepted_once(cluster):
+    token = fetch_token(cluster.authd_socket)
+    request = jobs_pb2.ListJobsRequest()
+    job_stub(cluster).ListJobs(request, metadata=(("jem-token", token),), timeout=10)
+    with pytest.raises(grpc.RpcError) as caught:
+        job_stub(cluster).ListJobs(request, metadata=(("jem-token", token),), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert "replayed" in caught.value.details()
+
+
+def test_expired_foreign_and_misaddressed_tokens_are_refused(cluster, tmp_path):
+    authd_key = load_signing_key(os.path.join(cluster.security_dir, "authd.key"))
+    foreign_key = generate_signing_key(str(tmp_path / "foreign.key"))
+    claims = {"uid": 0, "gid": 0, "host": "h"}
+    refused = {
+        "expired": tokens.sign_claims(authd_key, claims, audience=tokens.AUD_CONTROLLER, lifetime_s=-60),
+        "unknown key": tokens.sign_claims(foreign_key, claims, audience=tokens.AUD_CONTROLLER, lifetime_s=60),
+        "other audience": tokens.sign_claims(authd_key, dict(claims, dig="0" * 64), audience=tokens.AUD_JOB,
+                                             lifetime_s=60),
+        "garbage": "not.a.token",
+    }
+    for what, token in refused.items():
+        with pytest.raises(grpc.RpcError) as caught:
+            job_stub(cluster).ListJobs(jobs_pb2.ListJobsRequest(), metadata=(("jem-token", token),), timeout=10)
+        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED, what
+    fresh = tokens.sign_claims(authd_key, claims, audience=tokens.AUD_CONTROLLER, lifetime_s=60)
+    job_stub(cluster).ListJobs(jobs_pb2.ListJobsRequest(), metadata=(("jem-token", fresh),), timeout=10)
+
+
+def test_a_user_cannot_register_a_node_or_report_for_one(cluster, stranger):
+    with cluster.client() as root:
+        job_id = root.submit(cluster.spec("#!/bin/sh\nsleep 60\n"))
+        job = wait_until(lambda: (j := root.get_job(job_id)).state is JobState.RUNNING and j, what="job running")
+        node = job.nodes[0]
+        address_before = next(i.node.agent_address for i in root.list_nodes() if i.node.name == node)
+        register = agent_pb2.RegisterNodeRequest(name=node, agent_address="127.0.0.1:1",
+                                                 capacity=convert.resources_to_pb(Resources(cpus=2, mem_mib=2048)))
+        with pytest.raises(grpc.RpcError) as caught:
+            node_stub(cluster).RegisterNode(register, metadata=(("jem-token", token_as(stranger, cluster.authd_socket)),),
+                                            timeout=10)
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        report = agent_pb2.ReportJobEventsRequest(name=node, reports=[agent_pb2.JobReport(
+            job_id=job_id, has_ended=True, end=agent_pb2.JOB_END_EXITED, exit_code=0)])
+        with pytest.raises(grpc.RpcError) as caught:
+            node_stub(cluster).ReportJobEvents(report, metadata=(("jem-token", token_as(stranger, cluster.authd_socket)),),
+                                               timeout=10)
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert next(i.node.agent_address for i in root.list_nodes() if i.node.name == node) == address_before
+        assert root.get_job(job_id).state is JobState.RUNNING
+        root.cancel(job_id)
+
+
+def _agent_address(cluster, name: str) -> str:
+    with cluster.client() as client:
+        return next(i.node.agent_address for i in client.list_nodes() if i.node.name == name)
+
+
+def _root_launch(job_id: int, marker: str) -> Launch:
+    return Launch(job_id=job_id, spec=JobSpec(script=f"#!/bin/sh\ntouch /tmp/{marker}; sleep 30\n", working_dir="/tmp"),
+                  user="root", uid=0, gid=0, nodes=("n1",), alloc=Resources(cpus=1, mem_mib=64), n_tasks=1,
+                  time_limit_s=60, kill_wait_s=1, submit_dir="/tmp", cluster_name="test")
+
+
+def test_a_direct_agent_call_without_the_controllers_token_runs_nothing(cluster):
+    marker = f"rootshell-{uuid.uuid4().hex[:8]}"
+    stub = agent_pb2_grpc.AgentServiceStub(grpc.insecure_channel(_agent_address(cluster, "n1")))
+    request = agent_pb2.LaunchJobsRequest(launches=[convert.launch_to_pb(_root_launch(990_001, marker))])
+    for metadata in ((), (("jem-token", fetch_token(cluster.authd_socket)),),
+                     (("jem-controller-token", "forged"),)):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.LaunchJobs(request, metadata=metadata, timeout=10)
+        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    order = convert.task_order_to_pb(_step_order(marker))
+    with pytest.raises(grpc.RpcError) as caught:
+        list(stub.RunStepTasks(order, timeout=10))
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert not os.path.exists(f"/tmp/{marker}")
+
+
+def _step_order(marker: str):
+    from jem.model.step import StepSpec, TaskOrder
+    return TaskOrder(job_id=990_002, step_id=0, spec=StepSpec(argv=("sh", "-c", f"touch /tmp/{marker}; sleep 30")),
+                     user="root", uid=0, gid=0, task_ids=(0,), step_nodes=("n1",), job_nodes=("n1",), n_tasks=1,
+                     alloc=Resources(cpus=1, mem_mib=64))
+
+
+def test_a_launch_needs_its_own_credential_even_with_a_controller_token(cluster):
+    """Holding the controller's key for calls is not enough: the launch's credential must name
+    this job, run, user, node and script, and is accepted once."""
+    from jem.controller.credentials import ControllerKeys
+    keys = ControllerKeys(cluster.security_dir, with_authd_key=False)   # the test reads the controller's key
+    marker = f"cred-{uuid.uuid4().hex[:8]}"
+    stub = agent_pb2_grpc.AgentServiceStub(grpc.insecure_channel(_agent_address(cluster, "n1")))
+    launch = _root_launch(990_003, marker)
+    other = _root_launch(990_004, marker)
+    tampered = convert.launch_to_pb(launch)
+    tampered.credential = keys.launch_credential(other)          # another job's credential
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.LaunchJobs(agent_pb2.LaunchJobsRequest(launches=[tampered]), metadata=keys.agent_call_metadata(),
+                        timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    swapped = convert.launch_to_pb(launch)
+    swapped.credential = keys.launch_credential(launch)
+    swapped.spec.script = f"#!/bin/sh\necho {marker} swapped; sleep 30\n"   # script changed after signing
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.LaunchJobs(agent_pb2.LaunchJobsRequest(launches=[swapped]), metadata=keys.agent_call_metadata(),
+                        timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert not os.path.exists(f"/tmp/{marker}")
+    honest = convert.launch_to_pb(launch)
+    honest.credential = keys.launch_credential(launch)
+    request = agent_pb2.LaunchJobsRequest(launches=[honest])
+    stub.LaunchJobs(request, metadata=keys.agent_call_metadata(), timeout=10)
+    wait_until(lambda: os.path.exists(f"/tmp/{marker}"), what="the honest launch running")
+    os.unlink(f"/tmp/{marker}")
+    with pytest.raises(grpc.RpcError) as caught:    # the same credential again: replayed
+        stub.LaunchJobs(request, metadata=keys.agent_call_metadata(), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    stub.SignalJob(agent_pb2.SignalJobRequest(job_id=990_003, signal=0, kill_wait_s=1),
+                   metadata=keys.agent_call_metadata(), timeout=10)
+
+
+
+def test_state_is_private(cluster, stranger):
+    with cluster.client() as client:
+        cluster.wait_job(client, client.submit(cluster.spec("#!/bin/sh\ntrue\n")))
+    assert stat.S_IMODE(os.stat(cluster.state_dir).st_mode) == 0o700
+    for name in os.listdir(cluster.state_dir):
+        path = os.path.join(cluster.state_dir, name)
+        if os.path.isfile(path) and (name.startswith("jem.db") or name.endswith(".key")):
+            assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, name
+    for root, _, files in os.walk(cluster.security_dir):
+        for name in files:
+            if name.endswith(".key"):
+                assert stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode) == 0o600, name
+    db = os.path.join(cluster.state_dir, "jem.db")
+    out = subprocess.run(["cat", db], user=stranger, capture_output=True)
+    assert out.returncode != 0 and b"Permission denied" in out.stderr
+
+
+def test_jwt_from_jem_token_acts_as_that_user_only(cluster, stranger):
+    with cluster.client() as root:
+        roots_job = root.submit(cluster.spec("#!/bin/sh\nsleep 30\n", hold=True))
+        # A user may get a token for themselves, never for root.
+        own_token = token_as(stranger, cluster.authd_socket)
+        stub = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(cluster.address))
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.IssueToken(admin_pb2.IssueTokenRequest(user="root"), metadata=(("jem-token", own_token),), timeout=10)
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        jwt = stub.IssueToken(admin_pb2.IssueTokenRequest(), metadata=(("jem-token", token_as(
+            stranger, cluster.authd_socket)),), timeout=10).token
+        with cluster.client(token=jwt) as user:
+            theirs = user.submit(cluster.spec("#!/bin/sh\nsleep 30\n", hold=True))
+            assert {j.job_id for j in user.list_jobs(users=[stranger])} == {theirs}
+            assert user.get_job(theirs).user == stranger
+            with pytest.raises(NotJobOwner):
+                user.cancel(roots_job)
+            with pytest.raises(PermissionDenied):
+                user.drain_node("n1", "mine now")
+            assert user.get_job(roots_job).spec.script == ""      # root's script stays root's
+            user.cancel(theirs)
+            assert user.get_job(theirs).state is JobState.CANCELLED
+        with pytest.raises(Unauthenticated):
+            with cluster.client(token=jwt[:-4] + "AAAA") as forged:
+                forged.list_jobs()
+        root.cancel(roots_job)
+
+
+def test_a_non_loopback_listen_is_refused_without_tls(tmp_path):
+    config = tmp_path / "jem.toml"
+    config.write_text('[cluster]\nlisten = "0.0.0.0:0"\n')
+    out = subprocess.run([sys.executable, "-m", "jem.cli.main", "controller", "--config", str(config)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "not a loopback address" in out.stderr
