@@ -53,6 +53,17 @@ def find_controller(config: ClientConfig | None = None) -> str:
                                     f"exist (start a cluster with `jem up`)") from None
 
 
+def _channel(address: str, ca_file: str) -> grpc.Channel:
+    if not ca_file:
+        return grpc.insecure_channel(address)
+    try:
+        with open(ca_file, "rb") as f:
+            ca = f.read()
+    except OSError as exc:
+        raise ControllerUnreachable(f"{address}: cannot read the cluster CA {ca_file}: {exc.strerror}") from None
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=ca))
+
+
 @dataclass(frozen=True, slots=True)
 class NodeInfo:
     """A node as the controller reports it."""
@@ -74,15 +85,16 @@ class JobEventNotice:
 
 class Client:
     def __init__(self, address: str | None = None, *, token: str | None = None, authd_socket: str | None = None,
-                 timeout_s: float = 30.0):
+                 ca_file: str | None = None, timeout_s: float = 30.0):
         """token: a `jem token` JWT to act with; else each call takes a token from the credential
-        service at `authd_socket` (default: the client config's)."""
+        service at `authd_socket` (default: the client config's). ca_file: the cluster CA to verify
+        the controller with (default: the client config's; none: plaintext, for loopback)."""
         config = load_client_config()
         self.address = address or find_controller(config)
         self._bearer = (("authorization", f"Bearer {token}"),) if token else None
         self._authd_socket = authd_socket or config.authd_socket
         self._timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(self.address)
+        self._channel = _channel(self.address, config.ca_file if ca_file is None else ca_file)
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
 

@@ -10,6 +10,7 @@ the controller which jobs it still runs. On SIGTERM it kills its jobs
 import logging
 import os
 import signal
+import socket
 import threading
 import uuid
 from concurrent import futures
@@ -31,6 +32,8 @@ from jem.model.clientconfig import load_client_config
 from jem.model.errors import Unauthenticated
 from jem.model.execution import JobReport
 from jem.model.resources import Resources
+from jem.model.config import is_loopback_listen
+from jem.security import tls
 from jem.security.authd import fetch_token
 from jem.security.keys import PublicKeySet
 from jem.security.tokens import PersistentReplayLog
@@ -75,7 +78,10 @@ class Agent:
         self.cgroups = _open_cgroups(options)
         self.gpu_isolation = self.cgroups.gpu_isolation if self.cgroups is not None else "none"
         self._authd_socket = options.authd_socket or load_client_config().authd_socket
-        self._channel = grpc.insecure_channel(options.controller)
+        self._cert_name = f"nodes/{options.name}"
+        self.has_tls = tls.has_certificate(options.security_dir, self._cert_name)
+        self._channel = (grpc.secure_channel(options.controller, tls.channel_credentials(options.security_dir))
+                         if self.has_tls else grpc.insecure_channel(options.controller))
         self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
         spool = options.spool_dir or os.path.join("/tmp", f"jem-agent-{options.name}")
         self.reporter = Reporter(self._send_reports, keep_dir=os.path.join(spool, "reports"))
@@ -92,18 +98,26 @@ class Agent:
                                      launch_log=PersistentReplayLog(os.path.join(spool, "launch-credentials.log")))
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"),
                                    interceptors=[ControllerCallInterceptor(self.trust)])
-        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(self.jobs, self.steps, self.trust),
-                                                          self._server)
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(
+            AgentServicer(self.jobs, self.steps, self.trust, require_controller_cert=self.has_tls), self._server)
         self._stopping = threading.Event()
         self._heartbeat_interval_s = 5.0
         self.address = ""
 
     def start(self) -> None:
         host = self.options.listen.rpartition(":")[0]
-        port = self._server.add_insecure_port(self.options.listen)
+        if self.has_tls:   # mutual TLS: only holders of a cluster certificate connect (the servicer wants the controller's)
+            port = self._server.add_secure_port(self.options.listen, tls.server_credentials(
+                self.options.security_dir, self._cert_name, require_client_cert=True))
+        elif not is_loopback_listen(self.options.listen):
+            raise OSError(f"--listen {self.options.listen} is not a loopback address, and off loopback the agent "
+                          f"requires TLS: no certificate {self._cert_name}.crt in {self.options.security_dir} "
+                          f"(make one with `jem ca issue-node {self.options.name}`)")
+        else:
+            port = self._server.add_insecure_port(self.options.listen)
         if port == 0:
             raise OSError(f"cannot listen on {self.options.listen}")
-        self.address = f"{host}:{port}"
+        self.address = f"{advertised_host(host, self.options.controller)}:{port}"
         self._server.start()
         self.reporter.start()
         log.info("agent serving node=%s address=%s cgroup_layout=%s cgroups=%s cpus=%d mem_mib=%d gpus=%d "
@@ -189,6 +203,19 @@ class Agent:
         self._controller.ReportJobEvents(agent_pb2.ReportJobEventsRequest(
             name=self.options.name, reports=[report_to_pb(r) for r in reports],
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
+
+
+def advertised_host(listen_host: str, controller: str) -> str:
+    """The address the controller can reach this agent at: the listen host, or for a wildcard
+    (0.0.0.0, ::) this host's address on the route to the controller (a UDP connect sends nothing)."""
+    if listen_host.strip("[]") not in ("0.0.0.0", "::", ""):
+        return listen_host
+    controller_host = controller.rpartition(":")[0].strip("[]")
+    family = socket.AF_INET6 if ":" in controller_host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.connect((controller_host, 9))
+        local = s.getsockname()[0]
+    return f"[{local}]" if family == socket.AF_INET6 else local
 
 
 def _open_cgroups(options: AgentOptions):

@@ -9,6 +9,7 @@ import grpc
 
 from jem.agent.trust import ControllerTrust
 from jem.model.errors import JemError
+from jem.security import tls
 from jem.agent.running import RunningJobs
 from jem.agent.steps import StepTasks
 from jem.convert import launch_from_pb, scope_from_pb, task_exit_to_pb, task_order_from_pb, task_output_to_pb
@@ -18,12 +19,22 @@ from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
-    def __init__(self, jobs: RunningJobs, steps: StepTasks, trust: ControllerTrust):
+    def __init__(self, jobs: RunningJobs, steps: StepTasks, trust: ControllerTrust, *, require_controller_cert: bool):
         self._jobs = jobs
         self._steps = steps
         self._trust = trust
+        self._require_controller_cert = require_controller_cert
+
+    def _check_peer(self, context) -> None:
+        """Under mutual TLS the caller's certificate must be the controller's (not another node's)."""
+        if self._require_controller_cert:
+            role = tls.peer_role(context)
+            if role is None or not role.is_controller:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              "Access/permission denied: only the controller's certificate may call an agent")
 
     def LaunchJobs(self, request, context):
+        self._check_peer(context)
         launches = [launch_from_pb(pb) for pb in request.launches]
         try:   # every credential first: a batch with one bad credential starts nothing
             for launch, pb in zip(launches, request.launches):
@@ -37,6 +48,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.LaunchJobsResponse(accepted_job_ids=accepted)
 
     def SignalJob(self, request, context):
+        self._check_peer(context)
         scope = scope_from_pb(request.scope)
         n = self._jobs.signal(request.job_id, request.signal, kill_wait_s=request.kill_wait_s, scope=scope)
         # The job's step tasks here: all of a STEPS signal's targets; for FULL, those outside the
@@ -50,6 +62,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.SignalJobResponse(n_processes=n)
 
     def RunStepTasks(self, request, context):
+        self._check_peer(context)
         order = task_order_from_pb(request)
         try:
             self._trust.check_step_order(order, request.credential)

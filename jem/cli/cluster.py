@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from jem.client import ADDRESS_FILE, Client
 from jem.model import defaults
 from jem.model.errors import JemError
 from jem.model.node import NodeState
+from jem.security import ca, tls
 
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
@@ -150,6 +152,7 @@ def run_up(args: argparse.Namespace) -> int:
     if os.path.exists(address_path):
         os.unlink(address_path)
 
+    make_local_certificates(os.path.join(state_dir, "security"), [f"n{i}" for i in range(1, args.nodes + 1)])
     controller_log = os.path.join(logs, "controller.log")
     controller = _spawn(["controller", "--config", config_path], controller_log, state_dir)
     record = {"controller": controller.pid, "agents": {}}
@@ -167,7 +170,7 @@ def run_up(args: argparse.Namespace) -> int:
                        state_dir)
         record["agents"][name] = agent.pid
     _write_pids(state_dir, record)
-    _wait_for_nodes(address, args.nodes, authd_socket)
+    _wait_for_nodes(address, args.nodes, authd_socket, os.path.join(state_dir, "security", "ca.crt"))
     client_config = os.path.join(run_dir, "client.toml")
     with open(os.path.join(state_dir, "env"), "w") as f:
         f.write(f"export JEM_CONFIG={client_config}\nexport JEM_CONTROLLER={address}\n"
@@ -180,6 +183,19 @@ def run_up(args: argparse.Namespace) -> int:
     print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
     print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
     return 0
+
+
+def make_local_certificates(security_dir: str, node_names: list[str]) -> None:
+    """A CA of the cluster's own, the controller's certificate (loopback) and one per node,
+    each made once: every channel of a local cluster is TLS, the agents' mutual."""
+    os.makedirs(security_dir, mode=0o700, exist_ok=True)
+    if not os.path.exists(os.path.join(security_dir, "ca.crt")):
+        ca.init_ca(security_dir, name="JEM local cluster CA")
+    if not tls.has_certificate(security_dir, "controller"):
+        ca.issue_controller_cert(security_dir, hosts=["127.0.0.1", "localhost"])
+    for name in node_names:
+        if not tls.has_certificate(security_dir, f"nodes/{name}"):
+            ca.issue_node_cert(security_dir, name, hosts=["127.0.0.1"])
 
 
 def _write_pids(state_dir: str, record: dict) -> None:
@@ -205,9 +221,9 @@ def _wait_for_file(path: str, process: subprocess.Popen, log_path: str) -> str:
     raise ClusterError(f"the controller did not start within {START_TIMEOUT_S:.0f} s; see {log_path}")
 
 
-def _wait_for_nodes(address: str, n_nodes: int, authd_socket: str) -> None:
+def _wait_for_nodes(address: str, n_nodes: int, authd_socket: str, ca_file: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
-    with Client(address, authd_socket=authd_socket) as client:
+    with Client(address, authd_socket=authd_socket, ca_file=ca_file) as client:
         while time.monotonic() < deadline:
             nodes = client.list_nodes()
             if len(nodes) >= n_nodes and all(info.state is not NodeState.DOWN for info in nodes):
@@ -231,6 +247,9 @@ def run_down(args: argparse.Namespace) -> int:
             os.unlink(os.path.join(state_dir, name))
         except FileNotFoundError:
             pass
+    if os.geteuid() == 0:   # the cluster's own directories outside the state dir
+        for path in _shared_dirs(state_dir):
+            shutil.rmtree(path, ignore_errors=True)
     print(f"JEM cluster in {state_dir} stopped ({len(agents)} agents, {len(controller)} controller).")
     return 0
 

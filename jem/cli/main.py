@@ -27,7 +27,8 @@ def _command_modules(argv: list[str]) -> tuple:
         from jem.cli import sim
         return (sim,)
     from jem.cli import cluster, daemons, jobs, nodes, shares, sim, slurmpath, steps, submit
-    return (cluster, daemons, submit, jobs, steps, nodes, slurmpath, shares, sim)
+    from jem.cli import auth, ca
+    return (cluster, daemons, submit, jobs, steps, nodes, slurmpath, shares, sim, ca, auth)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ import grpc
 
 from jem.controller.credentials import ControllerKeys
 from jem.convert import SCOPE_TO_PB, launch_to_pb, task_order_to_pb
+from jem.security import tls
 from jem.security.digest import step_spec_digest
 from jem.model.execution import Launch, SignalScope
 from jem.model.step import TaskOrder
@@ -32,24 +33,30 @@ class AgentLinks:
 
     def __init__(self, keys: ControllerKeys):
         self._keys = keys
+        # Mutual TLS to agents when the controller holds a certificate of the cluster CA: the
+        # agent's certificate must be issued to the node the call is for.
+        self._tls = (tls.channel_credentials(keys.security_dir, "controller")
+                     if tls.has_certificate(keys.security_dir, "controller") else None)
         self._lock = threading.Lock()
         self._stubs: dict[str, agent_pb2_grpc.AgentServiceStub] = {}
         self._channels: dict[str, grpc.Channel] = {}
         self.on_launch_error: LaunchErrorCallback = lambda node, address, job_ids, why: None
 
-    def _stub(self, address: str) -> agent_pb2_grpc.AgentServiceStub:
+    def _stub(self, node_name: str, address: str) -> agent_pb2_grpc.AgentServiceStub:
+        key = f"{node_name}@{address}"
         with self._lock:
-            stub = self._stubs.get(address)
+            stub = self._stubs.get(key)
             if stub is None:
-                channel = grpc.insecure_channel(address)
-                self._channels[address] = channel
-                stub = self._stubs[address] = agent_pb2_grpc.AgentServiceStub(channel)
+                channel = (grpc.secure_channel(address, self._tls, options=[tls.target_name_override(node_name)])
+                           if self._tls is not None else grpc.insecure_channel(address))
+                self._channels[key] = channel
+                stub = self._stubs[key] = agent_pb2_grpc.AgentServiceStub(channel)
             return stub
 
     def launch(self, node_name: str, address: str, launches: list[Launch]) -> None:
         request = agent_pb2.LaunchJobsRequest(launches=[self._launch_pb(launch) for launch in launches])
         job_ids = [launch.job_id for launch in launches]
-        future = self._stub(address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,
+        future = self._stub(node_name, address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,
                                                        metadata=self._keys.agent_call_metadata())
 
         def done(f: grpc.Future) -> None:
@@ -66,7 +73,7 @@ class AgentLinks:
                scope: SignalScope = SignalScope.FULL) -> None:
         request = agent_pb2.SignalJobRequest(job_id=job_id, signal=signal, kill_wait_s=kill_wait_s,
                                              scope=SCOPE_TO_PB[scope])
-        future = self._stub(address).SignalJob.future(request, timeout=RPC_TIMEOUT_S,
+        future = self._stub(node_name, address).SignalJob.future(request, timeout=RPC_TIMEOUT_S,
                                                       metadata=self._keys.agent_call_metadata())
 
         def done(f: grpc.Future) -> None:
@@ -76,7 +83,7 @@ class AgentLinks:
 
         future.add_done_callback(done)
 
-    def run_step_tasks(self, address: str, order: TaskOrder):
+    def run_step_tasks(self, node_name: str, address: str, order: TaskOrder):
         """Start a step's tasks on one node: the streaming call (iterate it for
         StepTasksResponse messages; `cancel()` kills the tasks). No timeout: a step
         runs as long as its tasks do."""
@@ -84,7 +91,7 @@ class AgentLinks:
         pb.credential = self._keys.step_credential(job_id=order.job_id, step_id=order.step_id, uid=order.uid,
                                                    gid=order.gid, nodes=order.step_nodes,
                                                    digest=step_spec_digest(order.spec))
-        return self._stub(address).RunStepTasks(pb, metadata=self._keys.agent_call_metadata())
+        return self._stub(node_name, address).RunStepTasks(pb, metadata=self._keys.agent_call_metadata())
 
     def _launch_pb(self, launch: Launch) -> agent_pb2.JobLaunch:
         pb = launch_to_pb(launch)

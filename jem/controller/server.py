@@ -33,7 +33,8 @@ from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
 from jem.model import defaults
 from jem.model.clientconfig import client_config_text
-from jem.model.config import Config
+from jem.model.config import Config, is_loopback_listen
+from jem.security import tls
 from jem.security.authd import SOCKET_NAME, AuthdPolicy, CredentialService
 from jem.store import SqliteStore
 from jem.v1 import admin_pb2_grpc, agent_pb2_grpc
@@ -101,7 +102,17 @@ class Controller:
 
     def start(self) -> str:
         host, _, port = self.config.cluster.listen.rpartition(":")
-        bound = self.server.add_insecure_port(self.config.cluster.listen)
+        security_dir = self.keys.security_dir
+        has_tls = tls.has_certificate(security_dir, "controller")
+        if has_tls:   # server-authenticated TLS: scripts and environments never cross a network in clear
+            bound = self.server.add_secure_port(
+                self.config.cluster.listen, tls.server_credentials(security_dir, "controller", require_client_cert=False))
+        elif not is_loopback_listen(self.config.cluster.listen):
+            raise OSError(f"cluster.listen {self.config.cluster.listen!r} is not a loopback address, and a listen "
+                          f"address off loopback requires TLS: no controller certificate in {security_dir} "
+                          f"(make one with `jem ca issue-controller`; docs/security.md)")
+        else:
+            bound = self.server.add_insecure_port(self.config.cluster.listen)
         if bound == 0:
             raise OSError(f"cannot listen on {self.config.cluster.listen}")
         self.server.start()
@@ -115,8 +126,14 @@ class Controller:
             f.write(self.address + "\n")
         os.replace(path + ".tmp", path)
         if self.authd is not None:
+            ca_file = ""
+            if has_tls:   # a copy every user can read (the security dir is private)
+                ca_file = os.path.join(self.run_dir, "ca.crt")
+                with open(os.path.join(security_dir, "ca.crt")) as f:
+                    _write_public(ca_file, f.read())
             _write_public(os.path.join(self.run_dir, "client.toml"),
-                          client_config_text(controller=self.address, authd_socket=self.authd.socket_path))
+                          client_config_text(controller=self.address, authd_socket=self.authd.socket_path,
+                                             ca_file=ca_file))
         log.info("controller serving address=%s cluster=%s", self.address, self.config.cluster.name)
         return self.address
 

@@ -121,7 +121,7 @@ def _relay(state: ClusterState, node: str, address: str, order: TaskOrder, event
     """Copy one node's task stream into `events`; a broken stream ends the tasks
     that have not reported (killed when the call was cancelled, else failed)."""
     ended: set[int] = set()
-    call = state.agents.run_step_tasks(address, order)
+    call = state.agents.run_step_tasks(node, address, order)
     try:
         if not state.steps.attach(order.job_id, order.step_id, call):
             return

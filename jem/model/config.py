@@ -208,14 +208,11 @@ def is_loopback_listen(listen: str) -> bool:
 
 
 def _check_listen(listen: str) -> None:
-    """A listen address is host:port, never a wildcard by default; off loopback it needs TLS,
-    which this controller does not serve on the user port yet, so it is refused."""
+    """A listen address is HOST:PORT (the default is loopback; off loopback the controller
+    refuses to start without its TLS certificate: `Controller.start`)."""
     host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not host or not port.isdigit():
         raise ConfigError(f"cluster.listen: expected HOST:PORT, got {listen!r}")
-    if not is_loopback_listen(listen):
-        raise ConfigError(f"cluster.listen: {listen!r} is not a loopback address; a listen address off loopback "
-                          f"requires TLS on the user port, which is not available yet (see docs/security.md)")
 
 
 def _durations(name: str, table: Any, keys: dict[str, str]) -> dict[str, Any]:

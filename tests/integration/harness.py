@@ -14,6 +14,7 @@ import uuid
 import psutil
 
 from jem.agent.cgroups import V1_CONTROLLERS  # every controller a job may use
+from jem.cli.cluster import make_local_certificates
 from jem.client import Client
 from jem.model.job import Job, JobSpec
 from jem.model.node import NodeState
@@ -101,6 +102,7 @@ default = true
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
     def start_controller(self) -> None:
+        make_local_certificates(self.security_dir, self.node_names)
         addr_file = os.path.join(self.state_dir, "controller.addr")
         if os.path.exists(addr_file):  # left by a killed controller
             os.unlink(addr_file)
@@ -108,7 +110,6 @@ default = true
                                       "controller.log")
         wait_until(lambda: os.path.exists(addr_file) or self.controller.poll() is not None, START_TIMEOUT_S,
                    what="controller address file")
-        os.environ["JEM_AUTHD_SOCKET"] = self.authd_socket   # this test process's clients
         assert self.controller.poll() is None, self.log("controller.log")
 
     def start_agent(self, name: str) -> None:
@@ -133,7 +134,11 @@ default = true
 
     def client(self, *, token: str | None = None) -> Client:
         """A client of this cluster as this process's user, or as whoever `token` (a `jem token` JWT) names."""
-        return Client(self.address, token=token, authd_socket=self.authd_socket)
+        return Client(self.address, token=token, authd_socket=self.authd_socket, ca_file=self.ca_file)
+
+    @property
+    def ca_file(self) -> str:
+        return os.path.join(self.security_dir, "ca.crt")
 
     def client_as(self, user: str) -> Client:
         """A client acting as `user` (a real Unix user), with a JWT root minted for them."""

@@ -35,7 +35,7 @@ shares = 30
 
 
 def jem(cluster, *args: str) -> str:
-    env = dict(os.environ, JEM_CONTROLLER=cluster.address)
+    env = dict(os.environ, JEM_CONFIG=os.path.join(cluster.run_dir, "client.toml"))
     result = subprocess.run([sys.executable, "-m", "jem.cli.main", *args], capture_output=True, text=True, env=env,
                             timeout=60)
     assert result.returncode == 0, result.stderr

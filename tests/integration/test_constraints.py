@@ -30,7 +30,7 @@ priority = 100
 
 def command(cluster, *argv: str) -> subprocess.CompletedProcess:
     """`jem ...` or one of the Slurm-compatible commands (argv[0] = "sbatch", ...) against the cluster."""
-    env = dict(os.environ, JEM_CONTROLLER=cluster.address)
+    env = dict(os.environ, JEM_CONFIG=os.path.join(cluster.run_dir, "client.toml"))
     if argv[0] in ("sbatch", "squeue", "sinfo", "scontrol", "sacct"):
         runner = [sys.executable, "-c", f"import sys; from jem_slurm.{argv[0]} import main; sys.exit(main())"]
         argv = argv[1:]

@@ -23,7 +23,7 @@ from jem.model.execution import Launch
 from jem.model.job import JobSpec
 from jem.model.resources import Resources
 from jem.model.states import JobState
-from jem.security import tokens
+from jem.security import tls, tokens
 from jem.security.authd import fetch_token
 from jem.security.keys import generate_signing_key, load_signing_key
 from jem.v1 import admin_pb2, admin_pb2_grpc, agent_pb2, agent_pb2_grpc, jobs_pb2, jobs_pb2_grpc
@@ -49,12 +49,25 @@ def token_as(user: str, socket_path: str, audience: str = tokens.AUD_CONTROLLER)
     return out.stdout.strip()
 
 
+def controller_channel(cluster):
+    """TLS to the controller's user port, trusting the cluster CA, as any client does."""
+    with open(cluster.ca_file, "rb") as f:
+        return grpc.secure_channel(cluster.address, grpc.ssl_channel_credentials(root_certificates=f.read()))
+
+
 def job_stub(cluster):
-    return jobs_pb2_grpc.JobServiceStub(grpc.insecure_channel(cluster.address))
+    return jobs_pb2_grpc.JobServiceStub(controller_channel(cluster))
 
 
 def node_stub(cluster):
-    return agent_pb2_grpc.NodeServiceStub(grpc.insecure_channel(cluster.address))
+    return agent_pb2_grpc.NodeServiceStub(controller_channel(cluster))
+
+
+def agent_stub(cluster, node: str, *, cert_name: str | None):
+    """A channel to `node`'s agent holding `cert_name`'s certificate (None: only the CA)."""
+    credentials = tls.channel_credentials(cluster.security_dir, cert_name)
+    return agent_pb2_grpc.AgentServiceStub(grpc.secure_channel(_agent_address(cluster, node), credentials,
+                                                               options=[tls.target_name_override(node)]))
 
 
 def submit_request(cluster, script: str) -> jobs_pb2.SubmitJobRequest:
@@ -147,10 +160,17 @@ def _root_launch(job_id: int, marker: str) -> Launch:
                   time_limit_s=60, kill_wait_s=1, submit_dir="/tmp", cluster_name="test")
 
 
-def test_a_direct_agent_call_without_the_controllers_token_runs_nothing(cluster):
+def test_a_direct_agent_call_without_the_controllers_certificate_and_token_runs_nothing(cluster):
     marker = f"rootshell-{uuid.uuid4().hex[:8]}"
-    stub = agent_pb2_grpc.AgentServiceStub(grpc.insecure_channel(_agent_address(cluster, "n1")))
     request = agent_pb2.LaunchJobsRequest(launches=[convert.launch_to_pb(_root_launch(990_001, marker))])
+    # Plaintext, or TLS without a client certificate: the agent's mutual TLS refuses the connection.
+    for stub in (agent_pb2_grpc.AgentServiceStub(grpc.insecure_channel(_agent_address(cluster, "n1"))),
+                 agent_stub(cluster, "n1", cert_name=None)):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.LaunchJobs(request, timeout=10)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+    # Another node's certificate (a compromised node): no controller token, and not the controller's certificate.
+    stub = agent_stub(cluster, "n1", cert_name="nodes/n2")
     for metadata in ((), (("jem-token", fetch_token(cluster.authd_socket)),),
                      (("jem-controller-token", "forged"),)):
         with pytest.raises(grpc.RpcError) as caught:
@@ -176,7 +196,7 @@ def test_a_launch_needs_its_own_credential_even_with_a_controller_token(cluster)
     from jem.controller.credentials import ControllerKeys
     keys = ControllerKeys(cluster.security_dir, with_authd_key=False)   # the test reads the controller's key
     marker = f"cred-{uuid.uuid4().hex[:8]}"
-    stub = agent_pb2_grpc.AgentServiceStub(grpc.insecure_channel(_agent_address(cluster, "n1")))
+    stub = agent_stub(cluster, "n1", cert_name="controller")
     launch = _root_launch(990_003, marker)
     other = _root_launch(990_004, marker)
     tampered = convert.launch_to_pb(launch)
@@ -229,7 +249,7 @@ def test_jwt_from_jem_token_acts_as_that_user_only(cluster, stranger):
         roots_job = root.submit(cluster.spec("#!/bin/sh\nsleep 30\n", hold=True))
         # A user may get a token for themselves, never for root.
         own_token = token_as(stranger, cluster.authd_socket)
-        stub = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(cluster.address))
+        stub = admin_pb2_grpc.AdminServiceStub(controller_channel(cluster))
         with pytest.raises(grpc.RpcError) as caught:
             stub.IssueToken(admin_pb2.IssueTokenRequest(user="root"), metadata=(("jem-token", own_token),), timeout=10)
         assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
@@ -254,7 +274,8 @@ def test_jwt_from_jem_token_acts_as_that_user_only(cluster, stranger):
 
 def test_a_non_loopback_listen_is_refused_without_tls(tmp_path):
     config = tmp_path / "jem.toml"
-    config.write_text('[cluster]\nlisten = "0.0.0.0:0"\n')
+    config.write_text(f'[cluster]\nlisten = "0.0.0.0:0"\nstate_dir = "{tmp_path}/state"\n'
+                      f'[auth]\nserve_authd = false\n')
     out = subprocess.run([sys.executable, "-m", "jem.cli.main", "controller", "--config", str(config)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "not a loopback address" in out.stderr
