@@ -47,6 +47,7 @@ def _queue_held_jobs(env: dict, n_jobs: int) -> None:
     from jem.client import Client
     from jem.model.job import JobSpec
 
+    os.environ["JEM_CONFIG"] = env["JEM_CONFIG"]   # the cluster's CA and credential service
     with Client(env["JEM_CONTROLLER"]) as client:
         for i in range(n_jobs):
             client.submit(JobSpec(script="#!/bin/sh\ntrue\n", name=f"held{i}", hold=True, working_dir="/tmp"))

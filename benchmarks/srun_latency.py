@@ -55,6 +55,7 @@ def main() -> int:
                                   text=True, env=env).stdout.strip()
             env["PATH"] = f"{path}:{env['PATH']}"
             srun = os.path.join(path, "srun")
+            os.environ["JEM_CONFIG"] = env["JEM_CONFIG"]   # the cluster's CA and credential service
             with Client(env["JEM_CONTROLLER"]) as client:
                 job_id = client.submit(JobSpec(script="#!/bin/sh\nsleep 3600\n", n_nodes=2, n_tasks=4,
                                                working_dir=root, stdout_pattern="/dev/null"))

@@ -125,6 +125,13 @@ def measure_latency(client: Client, workdir: str, runs: int) -> dict:
             "start_latency_ms_min": samples[0], "start_latency_ms_max": samples[-1]}
 
 
+def _use_cluster_env(state_dir: str) -> None:
+    with open(os.path.join(state_dir, "env")) as f:
+        for line in f:
+            key, value = line.removeprefix("export ").strip().split("=", 1)
+            os.environ[key] = value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=4)
@@ -141,6 +148,7 @@ def main() -> int:
         try:
             with open(os.path.join(state_dir, "controller.addr")) as f:
                 address = f.read().strip()
+            _use_cluster_env(state_dir)   # its client.toml: the CA and the credential service
             with Client(address) as client:
                 result = {"nodes": args.nodes, "cpus_per_node": args.cpus_per_node, "jobs": args.jobs}
                 result.update(measure_latency(client, workdir, args.latency_runs))

@@ -131,9 +131,10 @@ class Controller:
                 ca_file = os.path.join(self.run_dir, "ca.crt")
                 with open(os.path.join(security_dir, "ca.crt")) as f:
                     _write_public(ca_file, f.read())
-            _write_public(os.path.join(self.run_dir, "client.toml"),
-                          client_config_text(controller=self.address, authd_socket=self.authd.socket_path,
-                                             ca_file=ca_file))
+            text = client_config_text(controller=self.address, authd_socket=self.authd.socket_path, ca_file=ca_file)
+            _write_public(os.path.join(self.run_dir, "client.toml"), text)
+            # And for this user's clients that know only the state dir ($JEM_STATE_DIR, ~/.jem).
+            _write_public(os.path.join(self.state_dir, "client.toml"), text)
         log.info("controller serving address=%s cluster=%s", self.address, self.config.cluster.name)
         return self.address
 
@@ -145,10 +146,11 @@ class Controller:
         self.loop.stop()
         self.state.agents.close()
         self.state.store.close()
-        try:
-            os.unlink(os.path.join(self.state_dir, ADDRESS_FILE))
-        except FileNotFoundError:
-            pass
+        for name in (ADDRESS_FILE, "client.toml"):
+            try:
+                os.unlink(os.path.join(self.state_dir, name))
+            except FileNotFoundError:
+                pass
 
 
 def default_run_dir(state_dir: str) -> str:

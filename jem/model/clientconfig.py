@@ -1,7 +1,8 @@
 """Where a client finds its cluster: the controller's address, the CA, the credential service.
 
 Read from one TOML file: $JEM_CONFIG, else /etc/jem/client.toml when it
-exists. $JEM_CONTROLLER overrides the address, $JEM_AUTHD_SOCKET the
+exists, else the default state directory's client.toml (the controller
+writes one there for its own user). $JEM_CONTROLLER overrides the address, $JEM_AUTHD_SOCKET the
 socket. `jem up` writes such a file for its cluster (world-readable, in
 its run directory) and points $JEM_CONFIG at it in its env file.
 
@@ -14,6 +15,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 
+from jem.model import defaults
 from jem.model.errors import ConfigError
 
 SYSTEM_CLIENT_CONFIG = "/etc/jem/client.toml"
@@ -33,6 +35,8 @@ def load_client_config() -> ClientConfig:
     path = os.environ.get("JEM_CONFIG", "").strip()
     if not path and os.path.exists(SYSTEM_CLIENT_CONFIG):
         path = SYSTEM_CLIENT_CONFIG
+    if not path and os.path.exists(os.path.join(defaults.state_dir(), "client.toml")):
+        path = os.path.join(defaults.state_dir(), "client.toml")
     values: dict = {}
     if path:
         try:

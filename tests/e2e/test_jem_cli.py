@@ -146,11 +146,19 @@ def test_script_without_shebang_is_rejected(local_cluster, tmp_path):
     assert result.returncode == 1 and "does not look like a batch script" in result.stderr
 
 
-def test_unreachable_controller_is_named_without_a_traceback(tmp_path):
-    env = dict(os.environ, JEM_CONTROLLER="127.0.0.1:1")
+def test_unreachable_controller_is_named_without_a_traceback(local_cluster):
+    env = dict(local_cluster["env"], JEM_CONTROLLER="127.0.0.1:1")
     result = jem("jobs", env=env, check=False)
     assert result.returncode == 1
     assert "Unable to contact JEM controller" in result.stderr and "127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_credential_service_is_named_without_a_traceback(local_cluster, tmp_path):
+    env = dict(local_cluster["env"], JEM_AUTHD_SOCKET=str(tmp_path / "none.sock"))
+    result = jem("jobs", env=env, check=False)
+    assert result.returncode == 1
+    assert "cannot reach the credential service" in result.stderr and "none.sock" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -24,8 +24,8 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture
 def slurm_env(cluster, monkeypatch):
-    """The tools find the commands on PATH and the cluster through JEM_CONTROLLER, as a user's shell would."""
-    for key in ("PATH", "JEM_CONTROLLER", "JEM_STATE_DIR", "JEM_RUNTIME_DIR"):
+    """The tools find the commands on PATH and the cluster through JEM_CONFIG, as a user's shell would."""
+    for key in ("PATH", "JEM_CONFIG", "JEM_CONTROLLER", "JEM_STATE_DIR", "JEM_RUNTIME_DIR"):
         if key in cluster["env"]:
             monkeypatch.setenv(key, cluster["env"][key])
     return cluster

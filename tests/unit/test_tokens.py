@@ -1,0 +1,142 @@
+"""Signed claims, key sets and the credential service: what a verifier accepts and what it refuses."""
+
+import base64
+import hashlib
+import hmac as hmac_lib
+import json
+import pwd
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from jem.model.errors import Unauthenticated
+from jem.security import tokens
+from jem.security.authd import CredentialService, UnsafeRunDir, fetch_token
+from jem.security.keys import PublicKeySet, export_public_key, generate_signing_key
+
+
+@pytest.fixture
+def keydir(tmp_path):
+    return str(tmp_path / "pub")
+
+
+def test_a_token_verifies_with_its_key_and_audience(tmp_path, keydir):
+    key = generate_signing_key(str(tmp_path / "k"), public_dir=keydir)
+    token = tokens.sign_claims(key, {"uid": 5, "gid": 6}, audience=tokens.AUD_CONTROLLER, lifetime_s=60)
+    claims = tokens.verify_claims(token, PublicKeySet(keydir), audience=tokens.AUD_CONTROLLER)
+    assert (claims["uid"], claims["gid"]) == (5, 6)
+    with pytest.raises(Unauthenticated):
+        tokens.verify_claims(token, PublicKeySet(keydir), audience=tokens.AUD_LAUNCH)
+
+
+def test_keys_rotate_without_a_restart(tmp_path, keydir):
+    old = generate_signing_key(str(tmp_path / "old"), public_dir=keydir)
+    keys = PublicKeySet(keydir)
+    new = generate_signing_key(str(tmp_path / "new"))
+    new_token = tokens.sign_claims(new, {}, audience=tokens.AUD_API, lifetime_s=60)
+    with pytest.raises(Unauthenticated, match="unknown key"):
+        tokens.verify_claims(new_token, keys, audience=tokens.AUD_API)
+    export_public_key(new, keydir)                      # the new public key is installed: trusted at once
+    tokens.verify_claims(new_token, keys, audience=tokens.AUD_API)
+    old_token = tokens.sign_claims(old, {}, audience=tokens.AUD_API, lifetime_s=60)
+    os.unlink(os.path.join(keydir, f"{old.kid}.pub"))   # the old one removed: distrusted at once
+    with pytest.raises(Unauthenticated, match="unknown key"):
+        tokens.verify_claims(old_token, keys, audience=tokens.AUD_API)
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_unsigned_and_hmac_tokens_are_refused(tmp_path, keydir):
+    key = generate_signing_key(str(tmp_path / "k"), public_dir=keydir)
+    body = {"uid": 0, "gid": 0, "aud": tokens.AUD_CONTROLLER, "iat": 0, "exp": 2**40, "jti": "x"}
+    unsigned = f"{_b64({'alg': 'none', 'kid': key.kid})}.{_b64(body)}."
+    with open(os.path.join(keydir, f"{key.kid}.pub"), "rb") as f:
+        public_pem = f.read()
+    # The classic confusion: HMAC keyed with the (public) verification key.
+    header = _b64({"alg": "HS256", "kid": key.kid, "typ": "JWT"})
+    signing_input = f"{header}.{_b64(body)}"
+    mac = hmac_lib.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    hmac = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    for token in (unsigned, hmac):
+        with pytest.raises(Unauthenticated):
+            tokens.verify_claims(token, PublicKeySet(keydir), audience=tokens.AUD_CONTROLLER)
+
+
+def test_the_replay_cache_forgets_expired_tokens():
+    cache = tokens.ReplayCache()
+    cache.check_and_add("a", exp=100.0, now=50.0)
+    with pytest.raises(Unauthenticated, match="replayed"):
+        cache.check_and_add("a", exp=100.0, now=60.0)
+    cache.check_and_add("b", exp=300.0, now=200.0)   # purges "a", long expired
+    assert len(cache) == 1
+
+
+def test_the_launch_replay_record_survives_a_restart(tmp_path):
+    path = str(tmp_path / "launches.log")
+    log = tokens.PersistentReplayLog(path)
+    log.check_and_add("7.0")
+    log.close()
+    again = tokens.PersistentReplayLog(path)
+    with pytest.raises(Unauthenticated):
+        again.check_and_add("7.0")
+    again.check_and_add("7.1")
+    assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_the_credential_service_signs_the_kernels_answer(tmp_path, keydir):
+    run_dir = tmp_path / "run"
+    key = generate_signing_key(str(tmp_path / "authd.key"), public_dir=keydir)
+    service = CredentialService(key, str(run_dir / "authd.sock")).start()
+    try:
+        claims = tokens.verify_claims(fetch_token(str(run_dir / "authd.sock")), PublicKeySet(keydir),
+                                      audience=tokens.AUD_CONTROLLER)
+        assert (claims["uid"], claims["gid"]) == (os.getuid(), os.getgid())
+        assert oct(os.stat(run_dir).st_mode & 0o777) == "0o755"
+    finally:
+        service.stop()
+
+
+def test_a_run_dir_others_can_write_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    os.chmod(run_dir, 0o777)
+    key = generate_signing_key(str(tmp_path / "authd.key"))
+    with pytest.raises(UnsafeRunDir):
+        CredentialService(key, str(run_dir / "authd.sock"))
+    link = tmp_path / "link"
+    os.chmod(run_dir, 0o755)
+    link.symlink_to(run_dir)
+    with pytest.raises(UnsafeRunDir):
+        CredentialService(key, str(link / "authd.sock"))
+
+
+def test_another_users_token_carries_their_uid(tmp_path, keydir):
+    name = f"jemt{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "-M", name], check=True)
+    try:
+        shared = tempfile.mkdtemp(prefix="jem-test-run-")   # pytest's tmp_path is private to root
+        os.chmod(shared, 0o755)
+        run_dir = pathlib.Path(shared) / "run"
+        key = generate_signing_key(str(tmp_path / "authd.key"), public_dir=keydir)
+        service = CredentialService(key, str(run_dir / "authd.sock")).start()
+        try:
+            code = ("import json,socket;s=socket.socket(socket.AF_UNIX);s.connect(%r);"
+                    "s.sendall(b'{\"aud\": \"jem-controller\"}\\n');print(s.makefile().readline())"
+                    % str(run_dir / "authd.sock"))
+            out = subprocess.run(["/usr/bin/python3", "-c", code], user=name, capture_output=True, text=True,
+                                 check=True, cwd="/")
+            claims = tokens.verify_claims(json.loads(out.stdout)["token"], PublicKeySet(keydir),
+                                          audience=tokens.AUD_CONTROLLER)
+            assert claims["uid"] == pwd.getpwnam(name).pw_uid != 0
+        finally:
+            service.stop()
+            shutil.rmtree(shared, ignore_errors=True)
+    finally:
+        subprocess.run(["userdel", name], check=False)
