@@ -16,6 +16,7 @@ import os
 import sys
 
 from jem.model import defaults
+from jem.model.errors import JemError
 import jem_slurm.launcher as launcher
 
 COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun")
@@ -61,6 +62,28 @@ def ensure_commands(directory: str, python: str) -> None:
         os.replace(tmp, path)
 
 
+class ForeignCommand(JemError):
+    reason = "ForeignCommand"
+    message = "will not replace a command that JEM did not write"
+
+
+def install_commands(directory: str, python: str, *, replace_foreign: bool = False) -> list[str]:
+    """Write the wrappers into a directory on every user's PATH (/usr/local/bin), 0755.
+    A file of that name that is not a JEM wrapper (a real Slurm's sbatch) is left alone
+    unless `replace_foreign`. Returns the paths written."""
+    for command in COMMANDS:
+        path = os.path.join(directory, command)
+        try:
+            with open(path, errors="replace") as f:
+                is_ours = "from jem_slurm.launcher import launch" in f.read(4096)
+        except FileNotFoundError:
+            continue
+        if not is_ours and not replace_foreign:
+            raise ForeignCommand(f"{path} exists (a real Slurm?); use --force to replace it")
+    ensure_commands(directory, python)
+    return [os.path.join(directory, c) for c in COMMANDS]
+
+
 def stop_servers() -> int:
     """SIGTERM every command server of this user (those in the runtime directory); returns how many."""
     import signal
@@ -81,6 +104,9 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("slurm-path", help="print a directory of Slurm-compatible commands (sbatch, squeue, ...) "
                        "to put on PATH")
     p.add_argument("--state-dir", default=None, help="where the directory is made (default $JEM_STATE_DIR or ~/.jem)")
+    p.add_argument("--install", metavar="DIR", default=None,
+                   help="write the commands into DIR for every user (e.g. /usr/local/bin), as an admin does once")
+    p.add_argument("--force", action="store_true", help="with --install: replace commands JEM did not write")
     p.add_argument("--stop-server", action="store_true",
                    help="stop this user's resident command servers (running commands finish) and print nothing")
     p.set_defaults(run=run_slurm_path)
@@ -89,6 +115,10 @@ def add_parsers(sub) -> None:
 def run_slurm_path(args: argparse.Namespace) -> int:
     if args.stop_server:
         stop_servers()
+        return 0
+    if args.install:
+        for path in install_commands(args.install, sys.executable, replace_foreign=args.force):
+            print(f"installed {path}")
         return 0
     directory = os.path.join(os.path.abspath(args.state_dir or defaults.state_dir()), "slurm-bin")
     ensure_commands(directory, sys.executable)

@@ -197,3 +197,18 @@ def test_jem_run_makes_a_job_for_its_step_and_jem_steps_lists_it(local_cluster, 
     table = jem("steps", str(job["job_id"]), env=env).stdout.splitlines()
     assert table[0].split() == ["STEPID", "NAME", "STATE", "EXIT", "TASKS", "CPUS", "NODES", "START", "ELAPSED"]
     assert table[1].split()[:5] == [f"{job['job_id']}.0", "sh", "FAILED", "5:0", "2"]
+
+
+def test_slurm_path_install_writes_the_commands_for_everyone_and_spares_a_real_slurm(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho real slurm\n")
+    refused = jem("slurm-path", "--install", str(bin_dir), check=False)
+    assert refused.returncode == 1 and "a real Slurm?" in refused.stderr
+    assert (bin_dir / "sbatch").read_text() == "#!/bin/sh\necho real slurm\n"
+    (bin_dir / "sbatch").unlink()
+    out = jem("slurm-path", "--install", str(bin_dir)).stdout
+    assert sorted(line.split()[-1] for line in out.splitlines()) == sorted(
+        str(bin_dir / c) for c in ("sacct", "sbatch", "scancel", "scontrol", "sinfo", "squeue", "srun"))
+    assert all((bin_dir / c).stat().st_mode & 0o755 == 0o755 for c in ("sbatch", "squeue"))
+    jem("slurm-path", "--install", str(bin_dir))   # ours: refreshed in place
