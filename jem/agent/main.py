@@ -23,6 +23,7 @@ from jem.agent.health import HealthCheck
 from jem.agent.reporter import Reporter
 from jem.agent.resources import detect_capacity, detect_cgroup_mode, gpu_device_files
 from jem.agent.running import RunningJobs
+from jem.agent.spool import checked_spool_dir, node_spool_path
 from jem.agent.service import AgentServicer
 from jem.agent.trust import ControllerCallInterceptor, ControllerTrust
 from jem.agent.steps import StepTasks
@@ -83,7 +84,7 @@ class Agent:
         self._channel = (grpc.secure_channel(options.controller, tls.channel_credentials(options.security_dir))
                          if self.has_tls else grpc.insecure_channel(options.controller))
         self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
-        spool = options.spool_dir or os.path.join("/tmp", f"jem-agent-{options.name}")
+        spool = checked_spool_dir(options.spool_dir or node_spool_path(options.name))   # before anything uses it
         self.reporter = Reporter(self._send_reports, keep_dir=os.path.join(spool, "reports"))
         self.jobs = RunningJobs(node_name=options.name, spool_dir=spool, report=self.reporter.put,
                                 n_cpus=options.capacity.cpus, n_gpus=options.capacity.gpus,

@@ -20,12 +20,15 @@ the node (lowest free first); the agent maps CPU indices onto the machine's CPUs
 (round robin when a node declares more CPUs than it has) for the cpuset, and
 GPU indices onto device files. A launch without indices (an older controller)
 gets the lowest free slots the agent knows of.
+
+The script waits in the node's spool (`spool.py`), which is checked to be writable
+only by the agent and is handled by directory descriptors without following any
+link. What root reads back from it lives where the job's user cannot write.
 """
 
 import collections
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -38,6 +41,7 @@ import psutil
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
 from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
 from jem.agent.environment import job_environment
+from jem.agent.spool import Spool
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
 from jem.model.job import JobUsage
@@ -76,7 +80,8 @@ class RunningJobs:
         self._free_gpu_slots = set(range(n_gpus))
         # GPU slot i is device file gpu_devices[i]; jobs may not open the others' files.
         self._gpu_devices = gpu_devices if len(gpu_devices) >= n_gpus else ()
-        self._spool_dir = spool_dir
+        # Checked from / down and held open; raises UnsafeSpool (an OSError) where a user could write.
+        self._spool = Spool(spool_dir)
         self._report = report
         self._clock = clock
         self._lock = threading.Lock()
@@ -94,7 +99,6 @@ class RunningJobs:
         # thread holds the script's write descriptor until it execs, and exec of the
         # script then fails with ETXTBSY ("Text file busy").
         self._spawn_lock = threading.Lock()
-        os.makedirs(spool_dir, mode=0o755, exist_ok=True)
 
     def running_ids(self) -> list[int]:
         with self._lock:
@@ -274,7 +278,13 @@ class RunningJobs:
         credentials = credentials_for(launch.uid, launch.gid, launch.user, node_name=self._node_name)
         if not os.path.isdir(spec.working_dir):
             raise LaunchError(f"working directory {spec.working_dir} does not exist on {self._node_name}")
-        script_path = self._write_script(launch)
+        try:
+            script_path = self._spool.write_script(launch.job_id, launch.spec.script,
+                                                   owner=(launch.uid, launch.gid) if self._is_root else None)
+        except OSError as exc:
+            self._spool.remove_job(launch.job_id)
+            raise LaunchError(f"cannot write the job's script in {self._spool.job_dir(launch.job_id)}: "
+                              f"{exc.strerror or exc}") from None
         values = PatternValues(launch.job_id, spec.name, launch.user, self._node_name,
                                array_job_id=launch.array_job_id or None, array_task_id=launch.array_task_id)
         default_stdout = DEFAULT_ARRAY_STDOUT if launch.array_job_id else DEFAULT_STDOUT
@@ -284,42 +294,24 @@ class RunningJobs:
         env = job_environment(launch, node_name=self._node_name, user_entry=credentials.entry)
         if launch.alloc.gpus:
             env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, gpu_slots))
-        # What the start-up shell itself says (a file it cannot open) lands in the spool.
-        with open(self._launch_errors(launch.job_id), "wb") as launch_errors:
-            files = StartFiles(spec.stdin_path, stdout_path, stderr_path, launch_errors, launch_errors,
-                               open_mode=spec.open_mode or "truncate")
-            try:
-                return start_confined([script_path, *spec.script_args], credentials=credentials,
-                                      working_dir=spec.working_dir, files=files, env=env, cgroup=cgroup)
-            except LaunchError:
-                self._remove_spool(launch.job_id)
-                raise
-
-    def _write_script(self, launch: Launch) -> str:
-        job_dir = os.path.join(self._spool_dir, f"job{launch.job_id}")
-        os.makedirs(job_dir, mode=0o700, exist_ok=True)
-        path = os.path.join(job_dir, "script")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-        with os.fdopen(fd, "w") as f:
-            f.write(launch.spec.script)
-        if self._is_root:
-            os.chown(job_dir, launch.uid, launch.gid)
-            os.chown(path, launch.uid, launch.gid)
-        return path
-
-    def _launch_errors(self, job_id: int) -> str:
-        return os.path.join(self._spool_dir, f"job{job_id}", "start-errors")
-
-    def _start_error(self, job_id: int) -> str:
-        """The first line the start-up shell wrote (e.g. a file it could not open), if any."""
+        # What the start-up shell itself says (a file it cannot open) goes to a file root made in the
+        # spool's root-only private dir: the shell (the user) gets the descriptor, never a path, so
+        # nothing the job does can change what root reads back as the job's start error.
         try:
-            with open(self._launch_errors(job_id), errors="replace") as f:
-                return f.readline().strip()
-        except OSError:
-            return ""
-
-    def _remove_spool(self, job_id: int) -> None:
-        shutil.rmtree(os.path.join(self._spool_dir, f"job{job_id}"), ignore_errors=True)
+            start_errors = self._spool.open_start_errors(launch.job_id)
+        except OSError as exc:
+            self._spool.remove_job(launch.job_id)
+            raise LaunchError(f"cannot create the job's start-up log in the spool: {exc.strerror or exc}") from None
+        try:
+            files = StartFiles(spec.stdin_path, stdout_path, stderr_path, start_errors, start_errors,
+                               open_mode=spec.open_mode or "truncate")
+            return start_confined([script_path, *spec.script_args], credentials=credentials,
+                                  working_dir=spec.working_dir, files=files, env=env, cgroup=cgroup)
+        except LaunchError:
+            self._spool.remove_job(launch.job_id)
+            raise
+        finally:
+            os.close(start_errors)
 
     def _wait(self, job: RunningJob) -> None:
         pid = job.process.pid
@@ -344,8 +336,8 @@ class RunningJobs:
             if job.end_cause is None and job.cgroup.is_oom_killed():
                 end = JobEnd.OUT_OF_MEMORY
             job.cgroup.remove()
-        detail = self._start_error(job.launch.job_id)
-        self._remove_spool(job.launch.job_id)
+        detail = self._spool.read_start_errors(job.launch.job_id)
+        self._spool.remove_job(job.launch.job_id)
         self._release(job.cpu_slots, job.gpu_slots)   # before the report: the next launch may follow it
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
         exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
