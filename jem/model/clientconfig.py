@@ -12,10 +12,10 @@ its run directory) and points $JEM_CONFIG at it in its env file.
 """
 
 import os
-import tomllib
 from dataclasses import dataclass
 
 from jem.model import defaults
+from jem.model.config import read_toml
 from jem.model.errors import ConfigError
 
 SYSTEM_CLIENT_CONFIG = "/etc/jem/client.toml"
@@ -39,13 +39,7 @@ def load_client_config() -> ClientConfig:
         path = os.path.join(defaults.state_dir(), "client.toml")
     values: dict = {}
     if path:
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except OSError as exc:
-            raise ConfigError(f"{path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        raw = read_toml(path)
         unknown = set(raw) - _KEYS
         if unknown:
             raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (expected {sorted(_KEYS)})")

@@ -149,17 +149,22 @@ class Config:
 
 def load_config(path: str) -> Config:
     """Read and validate a jem.toml; ConfigError names the offending key."""
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    raw = read_toml(path)
     try:
         return parse_config(raw)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.detail}") from None
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """The parsed TOML file `path`; ConfigError naming the file if it cannot be read or parsed."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def parse_config(raw: dict[str, Any]) -> Config:

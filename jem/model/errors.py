@@ -217,6 +217,44 @@ class ConfigError(JemError):
     grpc_code = "INVALID_ARGUMENT"
 
 
+# The cluster CA and certificates (jem.security.ca, `jem ca`).
+
+class CAError(JemError):
+    reason = "CAError"
+    message = "cluster CA"
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class CAExists(CAError):
+    """`init_ca` on a directory that already has a CA key."""
+
+    reason = "CAExists"
+    message = "a cluster CA already exists"
+
+
+class CANotFound(CAError):
+    """Issuing a certificate in a directory with no CA (run `jem ca init` first)."""
+
+    reason = "CANotFound"
+    message = "no cluster CA"
+
+
+class CertExists(CAError):
+    """Issuing a certificate whose key is already there, without `replace=True`."""
+
+    reason = "CertExists"
+    message = "a certificate already exists"
+
+
+class InvalidName(CAError):
+    """A node name or host that cannot go into a certificate or a file name."""
+
+    reason = "InvalidName"
+    message = "invalid name"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+
 def _all_errors() -> dict[str, type[JemError]]:
     found: dict[str, type[JemError]] = {}
     stack = [JemError]

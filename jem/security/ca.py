@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from jem.model.errors import JemError
+from jem.model.errors import CAError, CAExists, CANotFound, CertExists, InvalidName  # noqa: F401 (this module's errors)
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
@@ -51,41 +51,6 @@ _BACKDATE = datetime.timedelta(minutes=5)  # tolerate clocks a little behind the
 
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,252}")
 _DNS_NAME = re.compile(r"(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?)*\.?")
-
-
-class CAError(JemError):
-    reason = "CAError"
-    message = "cluster CA"
-    grpc_code = "FAILED_PRECONDITION"
-
-
-class CAExists(CAError):
-    """`init_ca` on a directory that already has a CA key."""
-
-    reason = "CAExists"
-    message = "a cluster CA already exists"
-
-
-class CANotFound(CAError):
-    """Issuing a certificate in a directory with no CA (run `jem ca init` first)."""
-
-    reason = "CANotFound"
-    message = "no cluster CA"
-
-
-class CertExists(CAError):
-    """Issuing a certificate whose key is already there, without `replace=True`."""
-
-    reason = "CertExists"
-    message = "a certificate already exists"
-
-
-class InvalidName(CAError):
-    """A node name or host that cannot go into a certificate or a file name."""
-
-    reason = "InvalidName"
-    message = "invalid name"
-    grpc_code = "INVALID_ARGUMENT"
 
 
 class IssuedPaths(NamedTuple):

@@ -170,12 +170,14 @@ def test_usage_errors_exit_1_not_2(tmp_path):
 def test_jem_down_leaves_no_process(tmp_path):
     state_dir = str(tmp_path / "state")
     jem("up", "--nodes", "2", "--cpus-per-node", "1", "--mem-per-node", "512", "--state-dir", state_dir)
-    with open(os.path.join(state_dir, "pids")) as f:
-        pids = json.load(f)
-    env = dict(os.environ, JEM_STATE_DIR=state_dir)
-    env.pop("JEM_CONTROLLER", None)  # found through the state dir's address file
-    jem("submit", "--wrap", "sleep 300", env=env, cwd=str(tmp_path))
-    out = jem("down", "--state-dir", state_dir).stdout
+    try:
+        with open(os.path.join(state_dir, "pids")) as f:
+            pids = json.load(f)
+        env = dict(os.environ, JEM_STATE_DIR=state_dir)
+        env.pop("JEM_CONTROLLER", None)  # found through the state dir's client.toml
+        jem("submit", "--wrap", "sleep 300", env=env, cwd=str(tmp_path))
+    finally:
+        out = jem("down", "--state-dir", state_dir).stdout
     assert "2 agents, 1 controller" in out
     for pid in [pids["controller"], *pids["agents"].values()]:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
