@@ -37,7 +37,6 @@ class AuthConfig:
     run_dir: str = ""                        # the built-in credential service's socket dir; "" : see server.run_dir
     serve_authd: bool = True                 # run a credential service for this host in the controller
     token_lifetime_s: float = defaults.TOKEN_LIFETIME_S
-    job_signature_lifetime_s: float = defaults.JOB_SIGNATURE_LIFETIME_S
     api_token_lifetime_s: int = defaults.API_TOKEN_LIFETIME_S
 
 
