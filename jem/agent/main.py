@@ -81,7 +81,10 @@ class Agent:
         self._authd_socket = options.authd_socket or load_client_config().authd_socket
         self._cert_name = f"nodes/{options.name}"
         self.has_tls = tls.has_certificate(options.security_dir, self._cert_name)
-        self._channel = (grpc.secure_channel(options.controller, tls.channel_credentials(options.security_dir))
+        # With TLS the controller's node port: this node's certificate is who we are. Without
+        # (a loopback personal cluster), its one port and a root token from the credential service.
+        self._channel = (grpc.secure_channel(options.controller,
+                                             tls.channel_credentials(options.security_dir, self._cert_name))
                          if self.has_tls else grpc.insecure_channel(options.controller))
         self._controller = agent_pb2_grpc.NodeServiceStub(self._channel)
         spool = checked_spool_dir(options.spool_dir or node_spool_path(options.name))   # before anything uses it
@@ -154,7 +157,10 @@ class Agent:
         self._channel.close()
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        """A fresh single-use token from this host's credential service: the agent is root."""
+        """Without TLS, a fresh single-use token from this host's credential service (the agent
+        is root); with it, nothing: the node certificate speaks for the agent."""
+        if self.has_tls:
+            return ()
         return (("jem-token", fetch_token(self._authd_socket)),)
 
     def _register(self) -> None:

@@ -75,6 +75,7 @@ def _config_text(state_dir: str, n_nodes: int, cpus: int, mem_mib: int, gpus: in
 [cluster]
 name = "local"
 listen = "127.0.0.1:{_free_port()}"
+node_listen = "127.0.0.1:{_free_port()}"
 state_dir = "{state_dir}"
 
 [auth]
@@ -158,11 +159,12 @@ def run_up(args: argparse.Namespace) -> int:
     record = {"controller": controller.pid, "agents": {}}
     _write_pids(state_dir, record)
     address = _wait_for_file(address_path, controller, controller_log)
+    node_address = _wait_for_file(os.path.join(state_dir, defaults.NODE_ADDRESS_FILE), controller, controller_log)
     # Job cgroups of this cluster apart from any other on the machine.
     cgroup_name = "jem-" + hashlib.sha1(state_dir.encode()).hexdigest()[:8]
     for i in range(1, args.nodes + 1):
         name = f"n{i}"
-        agent = _spawn(["agent", "--controller", address, "--name", name, "--cpus", str(args.cpus_per_node),
+        agent = _spawn(["agent", "--controller", node_address, "--name", name, "--cpus", str(args.cpus_per_node),
                         "--memory-mib", str(mem), "--gpus", str(args.gpus_per_node),
                         "--spool-dir", os.path.join(spool_root, name), "--cgroup-name", cgroup_name,
                         "--security-dir", os.path.join(state_dir, "security"), "--authd-socket", authd_socket],
@@ -242,7 +244,7 @@ def run_down(args: argparse.Namespace) -> int:
     _stop(agents)
     controller = [record["controller"]] if _alive(record.get("controller", 0)) else []
     _stop(controller)
-    for name in ("pids", "env", ADDRESS_FILE):
+    for name in ("pids", "env", ADDRESS_FILE, defaults.NODE_ADDRESS_FILE):
         try:
             os.unlink(os.path.join(state_dir, name))
         except FileNotFoundError:

@@ -24,7 +24,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(run=run_controller)
 
     p = sub.add_parser("agent", help="run a node agent (foreground)")
-    p.add_argument("--controller", required=True, help="controller address host:port")
+    p.add_argument("--controller", required=True, help="the controller's node port host:port (cluster.node_listen; with TLS, not the users' port)")
     p.add_argument("--name", required=True, help="this node's name")
     p.add_argument("--cpus", type=int, help="CPUs to offer (default: this machine's)")
     p.add_argument("--memory-mib", type=int, help="memory to offer in MiB (default: this machine's)")

@@ -5,6 +5,9 @@
   with a reference id, its traceback logged once at ERROR.
 - `IdentityInterceptor` asks the authenticator (`authn.py`) who is calling and makes the
   identity available to the servicer through `current_identity()`.
+- `NodeCertificateInterceptor`, on the agents' mutual-TLS port instead of the
+  identity interceptor: the caller is the node its verified client certificate
+  names (`current_node()`); any other certificate is refused.
 """
 
 import contextvars
@@ -15,17 +18,25 @@ from typing import Callable
 import grpc
 
 from jem.controller.authn import Authenticator
-from jem.model.errors import JemError
+from jem.model.errors import JemError, PermissionDenied
 from jem.model.identity import Identity
+from jem.security import tls
 
 log = logging.getLogger(__name__)
 
 _identity: contextvars.ContextVar[Identity] = contextvars.ContextVar("jem_identity")
+_node: contextvars.ContextVar[str | None] = contextvars.ContextVar("jem_node", default=None)
 
 
 def current_identity() -> Identity:
     """The caller of the RPC being served (set by IdentityInterceptor)."""
     return _identity.get()
+
+
+def current_node() -> str | None:
+    """The node whose certificate made the RPC being served (set by NodeCertificateInterceptor);
+    None on a port without client certificates."""
+    return _node.get()
 
 
 def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable) -> grpc.RpcMethodHandler:
@@ -69,6 +80,32 @@ class IdentityInterceptor(grpc.ServerInterceptor):
                     return behaviour(request, context)
                 finally:
                     _identity.reset(token)
+            return unary
+
+        return _wrap(handler, wrap)
+
+
+class NodeCertificateInterceptor(grpc.ServerInterceptor):
+    """The agents' port: TLS verified the client certificate against the cluster CA; the
+    caller is the node its SAN names (`urn:jem:node:<N>`)."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+
+        def wrap(behaviour, streams_out):
+            def unary(request, context):
+                role = tls.peer_role(context)
+                if role is None or not role.is_node:
+                    raise PermissionDenied("only a node's certificate may make node calls")
+                token = _node.set(role.name)
+                try:
+                    return behaviour(request, context)
+                finally:
+                    _node.reset(token)
+            if streams_out:
+                raise TypeError("node calls are unary")
             return unary
 
         return _wrap(handler, wrap)

@@ -3,7 +3,7 @@
 import os
 import time
 
-from jem.controller.interceptors import current_identity
+from jem.controller.interceptors import current_identity, current_node
 from jem.controller.reports import apply_reports, reconcile_node
 from jem.controller.state import ClusterState
 from jem.convert import report_from_pb, resources_from_pb
@@ -17,7 +17,7 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
         self._clock = clock
 
     def RegisterNode(self, request, context):
-        _require_agent()
+        _require_agent(request.name)
         now = self._clock()
         with self._state.lock:
             self._state.nodes.register(
@@ -33,7 +33,7 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
         )
 
     def Heartbeat(self, request, context):
-        _require_agent()
+        _require_agent(request.name)
         now = self._clock()
         with self._state.lock:
             node = self._state.nodes.heartbeat(request.name, boot_id=request.boot_id, now=now)
@@ -46,12 +46,18 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
         return agent_pb2.HeartbeatResponse(is_registered=True, orphan_job_ids=orphans)
 
     def ReportJobEvents(self, request, context):
-        _require_agent()
+        _require_agent(request.name)
         reports = [report_from_pb(r) for r in request.reports]
         n = apply_reports(self._state, request.name, reports, now=self._clock())
         return agent_pb2.ReportJobEventsResponse(n_acked=n)
 
 
-def _require_agent() -> None:
-    """Agents run as root, or as the same user as the controller (a personal cluster)."""
-    policy.require_node_agent(current_identity(), controller_uid=os.getuid())
+def _require_agent(node_name: str) -> None:
+    """On the agents' mutual-TLS port, the caller must hold node `node_name`'s certificate.
+    A controller without TLS (loopback only) serves node calls on its one port: agents
+    there run as root, or as the controller's own user (a personal cluster)."""
+    node = current_node()
+    if node is not None:
+        policy.require_node_certificate(node, node_name)
+    else:
+        policy.require_node_agent(current_identity(), controller_uid=os.getuid())

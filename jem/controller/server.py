@@ -4,7 +4,16 @@
 reloads every job not ended (and recently ended ones) from the store and
 re-derives node allocations from the live jobs; agents re-register on their
 next heartbeat and reconciliation settles the rest. It writes its address to
-`<state_dir>/controller.addr` once it serves, for clients and `jem up`.
+`<state_dir>/controller.addr` once it serves, for clients and `jem up`, and
+the agents' address to `<state_dir>/node.addr`.
+
+Two ports when the controller has its TLS certificate: `cluster.listen` for
+users, portals and tools (server-authenticated TLS, callers prove who they
+are with a token: JobService, AdminService), and `cluster.node_listen` for
+agents (mutual TLS, NodeService alone, the caller is the node its
+certificate names). python grpc cannot ask for a client certificate without
+requiring one (`jem.security.tls`), hence two ports. Without a certificate
+(loopback only) one plaintext port serves all three, node calls as root.
 """
 
 import fcntl
@@ -22,7 +31,7 @@ from jem.controller.agents import AgentLinks
 from jem.controller.authn import (BEARER_HEADER, TOKEN_HEADER, ApiTokenAuthenticator, Authenticators,
                                   CredentialServiceAuthenticator)
 from jem.controller.credentials import ControllerKeys
-from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor
+from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, NodeCertificateInterceptor
 from jem.controller.job_service import JobServicer, add_job_service
 from jem.controller.jobtable import JobTable
 from jem.controller.loop import SchedulingLoop
@@ -33,7 +42,7 @@ from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
 from jem.model import defaults
 from jem.model.clientconfig import client_config_text
-from jem.model.config import Config, is_loopback_listen
+from jem.model.config import Config, is_loopback_listen, node_listen_of
 from jem.security import tls
 from jem.security.authd import SOCKET_NAME, AuthdPolicy, CredentialService
 from jem.store import SqliteStore
@@ -42,6 +51,7 @@ from jem.v1 import admin_pb2_grpc, agent_pb2_grpc
 log = logging.getLogger(__name__)
 
 ADDRESS_FILE = "controller.addr"
+NODE_ADDRESS_FILE = defaults.NODE_ADDRESS_FILE
 MAX_RPC_THREADS = 256   # a WatchJobs or RunStep stream holds one for its whole life
 
 
@@ -96,13 +106,20 @@ class Controller:
         )
         add_job_service(JobServicer(self.state), self.server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(self.state), self.server)
-        agent_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.state), self.server)
+        self.has_tls = tls.has_certificate(self.keys.security_dir, "controller")
+        self.node_server: grpc.Server | None = None
+        if self.has_tls:
+            self.node_server = grpc.server(
+                futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="node-rpc"),
+                interceptors=[ErrorInterceptor(), NodeCertificateInterceptor()], options=[("grpc.so_reuseport", 0)])
+        agent_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.state), self.node_server or self.server)
         self.address = ""
+        self.node_address = ""
 
     def start(self) -> str:
         host, _, port = self.config.cluster.listen.rpartition(":")
         security_dir = self.keys.security_dir
-        has_tls = tls.has_certificate(security_dir, "controller")
+        has_tls = self.has_tls
         if has_tls:   # server-authenticated TLS: scripts and environments never cross a network in clear
             bound = self.server.add_secure_port(
                 self.config.cluster.listen, tls.server_credentials(security_dir, "controller", require_client_cert=False))
@@ -114,16 +131,23 @@ class Controller:
             bound = self.server.add_insecure_port(self.config.cluster.listen)
         if bound == 0:
             raise OSError(f"cannot listen on {self.config.cluster.listen}")
+        client_host = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host
+        self.address = self.node_address = f"{client_host}:{bound}"
+        if self.node_server is not None:   # mutual TLS: a node's certificate or nothing
+            node_listen = node_listen_of(self.config.cluster)
+            node_bound = self.node_server.add_secure_port(
+                node_listen, tls.server_credentials(security_dir, "controller", require_client_cert=True))
+            if node_bound == 0:
+                raise OSError(f"cannot listen on {node_listen} (cluster.node_listen)")
+            node_host = node_listen.rpartition(":")[0]
+            self.node_address = f"{'127.0.0.1' if node_host in ('0.0.0.0', '[::]', '') else node_host}:{node_bound}"
+            self.node_server.start()
         self.server.start()
         if self.authd is not None:
             self.authd.start()
         self.loop.start()
-        client_host = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host
-        self.address = f"{client_host}:{bound}"
-        path = os.path.join(self.state_dir, ADDRESS_FILE)
-        with open(path + ".tmp", "w") as f:
-            f.write(self.address + "\n")
-        os.replace(path + ".tmp", path)
+        _write_private(os.path.join(self.state_dir, NODE_ADDRESS_FILE), self.node_address + "\n")
+        _write_private(os.path.join(self.state_dir, ADDRESS_FILE), self.address + "\n")
         if self.authd is not None:
             ca_file = ""
             if has_tls:   # a copy every user can read (the security dir is private)
@@ -134,18 +158,21 @@ class Controller:
             _write_public(os.path.join(self.run_dir, "client.toml"), text)
             # And for this user's clients that know only the state dir ($JEM_STATE_DIR, ~/.jem).
             _write_public(os.path.join(self.state_dir, "client.toml"), text)
-        log.info("controller serving address=%s cluster=%s", self.address, self.config.cluster.name)
+        log.info("controller serving address=%s node_address=%s cluster=%s", self.address, self.node_address,
+                 self.config.cluster.name)
         return self.address
 
     def stop(self) -> None:
         log.info("controller stopping")
         self.server.stop(grace=2).wait()
+        if self.node_server is not None:
+            self.node_server.stop(grace=1).wait()
         if self.authd is not None:
             self.authd.stop()
         self.loop.stop()
         self.state.agents.close()
         self.state.store.close()
-        for name in (ADDRESS_FILE, "client.toml"):
+        for name in (ADDRESS_FILE, NODE_ADDRESS_FILE, "client.toml"):
             try:
                 os.unlink(os.path.join(self.state_dir, name))
             except FileNotFoundError:
@@ -163,6 +190,13 @@ def _make_private_dir(path: str) -> None:
     os.makedirs(path, mode=0o700, exist_ok=True)
     if os.stat(path).st_mode & 0o077:
         os.chmod(path, 0o700)
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write a file whole (readers never see half of it), mode 0600 under the umask."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 def _write_public(path: str, text: str) -> None:

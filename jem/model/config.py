@@ -24,6 +24,7 @@ from jem.model.units import parse_mem_mib, parse_time_limit
 class ClusterConfig:
     name: str = defaults.CLUSTER_NAME
     listen: str = defaults.CONTROLLER_LISTEN
+    node_listen: str = ""                    # agents' port (mutual TLS); "" means listen's host, port + 1
     state_dir: str = ""                      # "" means defaults.state_dir()
     dynamic_nodes: bool = False              # accept agents not listed under [[nodes]]
     requeue_on_node_failure: bool = True     # Slurm's JobRequeue=1
@@ -171,7 +172,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
                               "accounts", "qos", "auth"})
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
-    _check_listen(cluster.listen)
+    _check_listen("cluster.listen", cluster.listen)
+    if cluster.node_listen:
+        _check_listen("cluster.node_listen", cluster.node_listen)
     auth = _section(AuthConfig, "auth", raw.get("auth", {}))
     if not 1 <= auth.token_lifetime_s <= 3600:
         raise ConfigError(f"auth.token_lifetime_s: expected 1 to 3600 seconds, got {auth.token_lifetime_s}")
@@ -211,12 +214,21 @@ def is_loopback_listen(listen: str) -> bool:
         return False
 
 
-def _check_listen(listen: str) -> None:
+def node_listen_of(cluster: ClusterConfig) -> str:
+    """Where the controller serves its agents: `node_listen`, else `listen`'s host on the next port
+    (port 0, any free port, stays 0)."""
+    if cluster.node_listen:
+        return cluster.node_listen
+    host, _, port = cluster.listen.rpartition(":")
+    return f"{host}:{int(port) + 1 if int(port) else 0}"
+
+
+def _check_listen(key: str, listen: str) -> None:
     """A listen address is HOST:PORT (the default is loopback; off loopback the controller
     refuses to start without its TLS certificate: `Controller.start`)."""
     host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ConfigError(f"cluster.listen: expected HOST:PORT, got {listen!r}")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT, got {listen!r}")
 
 
 def _durations(name: str, table: Any, keys: dict[str, str]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Callers are identities the authenticator established (never claims). The
 rules, Slurm's: a job's owner or root acts on a job; root alone changes
 nodes, holds as an administrator, raises time limits, sets a negative nice,
-mints tokens for others, and acts as a node agent (agents authenticate as
-root through their host's credential service). Every denial is
+mints tokens for others; node N's certificate alone acts as node N (or, on a
+loopback controller without TLS, root through the credential service). Every denial is
 PERMISSION_DENIED with Slurm's words, "Access/permission denied", and a
 detail naming what was refused.
 """
@@ -33,6 +33,12 @@ def require_node_agent(identity: Identity, *, controller_uid: int) -> None:
     """Agents run as root, or as the controller's own user (a personal cluster of one user)."""
     if not identity.is_root and identity.uid != controller_uid:
         raise PermissionDenied("only root may act as a node agent")
+
+
+def require_node_certificate(certificate_node: str, node_name: str) -> None:
+    """A node call for `node_name` made with node `certificate_node`'s certificate."""
+    if certificate_node != node_name:
+        raise PermissionDenied(f"the certificate of node {certificate_node} may not act for node {node_name}")
 
 
 def require_token_for(identity: Identity, user: str) -> None:

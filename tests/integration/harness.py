@@ -58,6 +58,7 @@ class LocalCluster:
         self.run_dir = os.path.join(self.spool_root, "run")
         self.authd_socket = os.path.join(self.run_dir, "authd.sock")
         self.address = f"127.0.0.1:{free_port()}"
+        self.node_address = f"127.0.0.1:{free_port()}"   # agents' port (mutual TLS)
         self.node_names = [f"n{i}" for i in range(1, n_nodes + 1)]
         self.cpus, self.mem_mib, self.gpus = cpus, mem_mib, gpus
         self.config_path = os.path.join(root, "jem.toml")
@@ -66,6 +67,7 @@ class LocalCluster:
 [cluster]
 name = "test"
 listen = "{self.address}"
+node_listen = "{self.node_address}"
 state_dir = "{self.state_dir}"
 
 [auth]
@@ -114,7 +116,7 @@ default = true
 
     def start_agent(self, name: str) -> None:
         self.agents[name] = self._spawn(
-            ["agent", "--controller", self.address, "--name", name, "--cpus", str(self.cpus),
+            ["agent", "--controller", self.node_address, "--name", name, "--cpus", str(self.cpus),
              "--memory-mib", str(self.mem_mib), "--gpus", str(self.gpus), "--spool-dir", os.path.join(self.spool_root, name),
              "--cgroup-name", self.cgroup_name, "--security-dir", self.security_dir,
              "--authd-socket", self.authd_socket, "--log-level", "debug", *self.agent_args], f"agent-{name}.log")

@@ -126,26 +126,46 @@ def test_expired_foreign_and_misaddressed_tokens_are_refused(cluster, tmp_path):
     job_stub(cluster).ListJobs(jobs_pb2.ListJobsRequest(), metadata=(("jem-token", fresh),), timeout=10)
 
 
-def test_a_user_cannot_register_a_node_or_report_for_one(cluster, stranger):
+def node_port_stub(cluster, *, cert_name: str | None):
+    """The controller's node port, holding `cert_name`'s certificate (None: only the CA)."""
+    credentials = tls.channel_credentials(cluster.security_dir, cert_name)
+    return agent_pb2_grpc.NodeServiceStub(grpc.secure_channel(cluster.node_address, credentials))
+
+
+def test_only_a_nodes_certificate_registers_or_reports_for_it(cluster, stranger):
     with cluster.client() as root:
         job_id = root.submit(cluster.spec("#!/bin/sh\nsleep 60\n"))
         job = wait_until(lambda: (j := root.get_job(job_id)).state is JobState.RUNNING and j, what="job running")
         node = job.nodes[0]
+        other = next(n for n in cluster.node_names if n != node)
         address_before = next(i.node.agent_address for i in root.list_nodes() if i.node.name == node)
         register = agent_pb2.RegisterNodeRequest(name=node, agent_address="127.0.0.1:1",
                                                  capacity=convert.resources_to_pb(Resources(cpus=2, mem_mib=2048)))
-        with pytest.raises(grpc.RpcError) as caught:
-            node_stub(cluster).RegisterNode(register, metadata=(("jem-token", token_as(stranger, cluster.authd_socket)),),
-                                            timeout=10)
-        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
         report = agent_pb2.ReportJobEventsRequest(name=node, reports=[agent_pb2.JobReport(
             job_id=job_id, has_ended=True, end=agent_pb2.JOB_END_EXITED, exit_code=0)])
+        root_token = (("jem-token", fetch_token(cluster.authd_socket)),)
+        # The users' port serves no node calls, whoever asks (a user, or root's own token).
+        for metadata in ((("jem-token", token_as(stranger, cluster.authd_socket)),), root_token):
+            with pytest.raises(grpc.RpcError) as caught:
+                node_stub(cluster).RegisterNode(register, metadata=metadata, timeout=10)
+            assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+        # The node port: without a client certificate TLS refuses the connection.
         with pytest.raises(grpc.RpcError) as caught:
-            node_stub(cluster).ReportJobEvents(report, metadata=(("jem-token", token_as(stranger, cluster.authd_socket)),),
-                                               timeout=10)
-        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+            node_port_stub(cluster, cert_name=None).ReportJobEvents(report, metadata=root_token, timeout=10)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+        # Another node's certificate (a compromised node) may not speak for this one, nor the controller's.
+        for cert_name in (f"nodes/{other}", "controller"):
+            stub = node_port_stub(cluster, cert_name=cert_name)
+            for call, request in ((stub.RegisterNode, register), (stub.ReportJobEvents, report)):
+                with pytest.raises(grpc.RpcError) as caught:
+                    call(request, timeout=10)
+                assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED, cert_name
         assert next(i.node.agent_address for i in root.list_nodes() if i.node.name == node) == address_before
         assert root.get_job(job_id).state is JobState.RUNNING
+        # The honest path: the node's own certificate is heard (a heartbeat that changes nothing).
+        response = node_port_stub(cluster, cert_name=f"nodes/{other}").Heartbeat(
+            agent_pb2.HeartbeatRequest(name=other, boot_id="not-this-agents"), timeout=10)
+        assert response.is_registered is False   # another boot id: the controller wants a registration
         root.cancel(job_id)
 
 
