@@ -32,7 +32,10 @@ from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.security import signatures
 from jem.security.authd import fetch_token
+from jem.security.digest import spec_digest, step_spec_digest
+from jem.security.tokens import AUD_JOB, AUD_STEP
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 ADDRESS_FILE = "controller.addr"
@@ -134,9 +137,17 @@ class Client:
 
     # ------------------------------------------------------------ jobs
 
+    def _signature(self, audience: str, digest: str) -> str:
+        """This user's signature over `digest` from the credential service (agents run only signed
+        work by default); none for a JWT caller, who has no credential service to ask."""
+        if self._bearer is not None:
+            return ""
+        return signatures.sign_request(self._authd_socket, audience, digest)
+
     def submit(self, spec: JobSpec, *, test_only: bool = False) -> int:
-        """Queue a job; returns its id."""
-        request = jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(spec), test_only=test_only)
+        """Queue a job, signed by this user; returns its id."""
+        request = jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(spec), test_only=test_only,
+                                            user_signature=self._signature(AUD_JOB, spec_digest(spec)))
         return self._call(self._jobs.SubmitJob, request).job_id
 
     def get_job(self, job_id: int) -> Job:
@@ -211,7 +222,8 @@ class Client:
         """Run a step in a running job: the step (RUNNING), then its tasks' output and
         exits as they come, then the ended step. Closing the iterator early (or an
         exception in the caller's loop) cancels the call, which kills the step."""
-        request = steps_pb2.RunStepRequest(job_id=job_id, spec=convert.step_spec_to_pb(spec))
+        request = steps_pb2.RunStepRequest(job_id=job_id, spec=convert.step_spec_to_pb(spec),
+                                           user_signature=self._signature(AUD_STEP, step_spec_digest(spec)))
         call = self._jobs.RunStep(request, metadata=self._metadata)
         try:
             for response in call:

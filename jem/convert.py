@@ -280,6 +280,7 @@ def launch_to_pb(launch: Launch) -> agent_pb2.JobLaunch:
         kill_wait_s=launch.kill_wait_s, submit_dir=launch.submit_dir, cluster_name=launch.cluster_name,
         n_tasks=launch.n_tasks, cpu_ids=launch.cpu_ids, gpu_ids=launch.gpu_ids, array_job_id=launch.array_job_id,
         array_task_id=launch.array_task_id, restart_count=launch.restart_count,
+        user_signature=launch.user_signature,
     )
 
 
@@ -290,6 +291,7 @@ def launch_from_pb(pb: agent_pb2.JobLaunch) -> Launch:
         kill_wait_s=pb.kill_wait_s, submit_dir=pb.submit_dir, cluster_name=pb.cluster_name,
         cpu_ids=tuple(pb.cpu_ids), gpu_ids=tuple(pb.gpu_ids), array_job_id=pb.array_job_id,
         array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None, restart_count=pb.restart_count,
+        user_signature=pb.user_signature,
     )
 
 
@@ -397,7 +399,7 @@ def task_order_to_pb(order: TaskOrder) -> steps_pb2.StepTasksRequest:
         uid=order.uid, gid=order.gid, task_ids=order.task_ids, step_nodes=order.step_nodes,
         job_nodes=order.job_nodes, n_tasks=order.n_tasks, alloc=resources_to_pb(order.alloc),
         cpu_ids=order.cpu_ids, gpu_ids=order.gpu_ids, job_name=order.job_name, array_job_id=order.array_job_id,
-        array_task_id=order.array_task_id,
+        array_task_id=order.array_task_id, user_signature=order.user_signature,
     )
 
 
@@ -408,4 +410,5 @@ def task_order_from_pb(pb: steps_pb2.StepTasksRequest) -> TaskOrder:
         n_tasks=pb.n_tasks, alloc=resources_from_pb(pb.alloc), cpu_ids=tuple(pb.cpu_ids),
         gpu_ids=tuple(pb.gpu_ids), job_name=pb.job_name, array_job_id=pb.array_job_id,
         array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
+        user_signature=pb.user_signature,
     )

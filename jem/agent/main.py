@@ -37,6 +37,7 @@ from jem.model.config import is_loopback_listen
 from jem.security import tls
 from jem.security.authd import fetch_token
 from jem.security.keys import PublicKeySet
+from jem.security.signatures import UnsignedWork
 from jem.security.tokens import PersistentReplayLog
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
@@ -61,6 +62,7 @@ class AgentOptions:
     gpu_devices: tuple[str, ...] | None = None   # device file of each GPU; None: /dev/nvidiaN
     security_dir: str = defaults.SECURITY_DIR   # controller-keys/: the controller's public keys
     authd_socket: str = ""             # this host's credential service; "": the client config's
+    unsigned_jobs: UnsignedWork = UnsignedWork.REFUSE   # work its user did not sign (submitted with a JWT)
 
 
 def default_options_capacity(cpus: int | None, mem_mib: int | None, gpus: int | None) -> Resources:
@@ -98,7 +100,8 @@ class Agent:
         # A step's task stream holds a worker for the step's duration.
         self.steps = StepTasks(node_name=options.name, jobs=self.jobs)
         self.trust = ControllerTrust(PublicKeySet(os.path.join(options.security_dir, "controller-keys")),
-                                     node_name=options.name,
+                                     user_keys=PublicKeySet(os.path.join(options.security_dir, "authd-keys")),
+                                     unsigned=options.unsigned_jobs, node_name=options.name,
                                      launch_log=PersistentReplayLog(os.path.join(spool, "launch-credentials.log")))
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"),
                                    interceptors=[ControllerCallInterceptor(self.trust)])

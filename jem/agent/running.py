@@ -104,6 +104,14 @@ class RunningJobs:
         with self._lock:
             return sorted(self._jobs)
 
+    def refuse(self, launch: Launch, why: str) -> None:
+        """Run nothing for `launch` and report it failed to launch, saying `why` (the controller
+        ends the job FAILED with that detail; the node stays up)."""
+        log.warning("launch refused job_id=%d why=%s", launch.job_id, why)
+        now = self._clock()
+        self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1, start_time=now,
+                               end_time=now, detail=why, restart_count=launch.restart_count))
+
     def launch(self, launch: Launch) -> None:
         """Start `launch` unless this agent has started this run of the job before."""
         with self._lock:

@@ -2,13 +2,17 @@
 
 Calls reach it only through `trust.ControllerCallInterceptor` (a valid
 controller token); each launch and step order is checked against its own
-credential before anything runs.
+credential before anything runs: a bad controller credential refuses the
+whole call (UNAUTHENTICATED: whoever sent it is not the controller). Work
+whose user signature does not verify came from the controller all the same
+(a JWT submission, or a controller that was misled): it is reported as a
+launch failure, or its tasks as failed to start, so the node stays up.
 """
 
 import grpc
 
 from jem.agent.trust import ControllerTrust
-from jem.model.errors import JemError
+from jem.model.errors import BadUserSignature, JemError
 from jem.security import tls
 from jem.agent.running import RunningJobs
 from jem.agent.steps import StepTasks
@@ -43,7 +47,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         accepted = []
         for launch in launches:
-            self._jobs.launch(launch)
+            try:
+                self._trust.check_launch_signature(launch)
+            except BadUserSignature as exc:
+                self._jobs.refuse(launch, str(exc))
+            else:
+                self._jobs.launch(launch)
             accepted.append(launch.job_id)
         return agent_pb2.LaunchJobsResponse(accepted_job_ids=accepted)
 
@@ -68,6 +77,13 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             self._trust.check_step_order(order, request.credential)
         except JemError as exc:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        try:
+            self._trust.check_step_signature(order)
+        except BadUserSignature as exc:
+            for task_id in order.task_ids:
+                yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(
+                    TaskExit(task_id, self._trust.node_name, exit_code=1, launch_error=str(exc))))
+            return
         for event in self._steps.run(order, context.is_active):
             if isinstance(event, TaskExit):
                 yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(event))

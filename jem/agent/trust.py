@@ -9,6 +9,12 @@ gid the work runs as, this node among its nodes, and the digest of exactly
 what is to run. A launch credential is accepted once per (job, run): the
 record is an append-only root-only file in the spool, so a restarted agent
 refuses a replay too.
+
+What the controller signs is not enough to run code as a user: each launch
+and step order must also carry its user's own signature over the digest of
+what runs, from a credential service (`jem.security.signatures`, keys in
+`<security_dir>/authd-keys/`). Work without one runs only on an agent
+started with `--unsigned-jobs allow`.
 """
 
 import logging
@@ -18,9 +24,10 @@ import grpc
 from jem.model.errors import JemError, Unauthenticated
 from jem.model.execution import Launch
 from jem.model.step import TaskOrder
-from jem.security import tokens
+from jem.security import signatures, tokens
 from jem.security.digest import spec_digest, step_spec_digest
 from jem.security.keys import PublicKeySet
+from jem.security.signatures import UnsignedWork
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +35,14 @@ CALL_HEADER = "jem-controller-token"
 
 
 class ControllerTrust:
-    """The controller's public keys and the agent's replay records."""
+    """The controller's and the credential services' public keys, and the agent's replay records."""
 
-    def __init__(self, keys: PublicKeySet, *, node_name: str, launch_log: tokens.PersistentReplayLog):
+    def __init__(self, keys: PublicKeySet, *, user_keys: PublicKeySet, unsigned: UnsignedWork, node_name: str,
+                 launch_log: tokens.PersistentReplayLog):
         self._keys = keys
-        self._node = node_name
+        self._user_keys = user_keys
+        self._unsigned = unsigned
+        self._node = self.node_name = node_name
         self._calls = tokens.ReplayCache()
         self._orders = tokens.ReplayCache()
         self._launch_log = launch_log
@@ -67,6 +77,19 @@ class ControllerTrust:
         if claims.get("step") != order.step_id:
             raise Unauthenticated("credential does not match the request (step)")
         self._orders.check_and_add(str(claims["jti"]), float(claims["exp"]))
+
+
+    def check_launch_signature(self, launch: Launch) -> None:
+        """The job's user signed exactly this job (BadUserSignature otherwise)."""
+        signatures.check_work(launch.user_signature, self._user_keys, unsigned=self._unsigned,
+                              audience=tokens.AUD_JOB, uid=launch.uid, gid=launch.gid,
+                              digest=spec_digest(launch.spec), what=f"job {launch.job_id}")
+
+    def check_step_signature(self, order: TaskOrder) -> None:
+        """The job's user signed exactly this step (BadUserSignature otherwise)."""
+        signatures.check_work(order.user_signature, self._user_keys, unsigned=self._unsigned,
+                              audience=tokens.AUD_STEP, uid=order.uid, gid=order.gid,
+                              digest=step_spec_digest(order.spec), what=f"step {order.job_id}.{order.step_id}")
 
 
 class ControllerCallInterceptor(grpc.ServerInterceptor):

@@ -28,6 +28,9 @@ def add_parsers(sub) -> None:
                    help="holds authd.key and authd-keys/ (default /etc/jem)")
     p.add_argument("--token-lifetime", type=float, default=defaults.TOKEN_LIFETIME_S, metavar="S",
                    help="seconds a token is valid (default 60)")
+    p.add_argument("--job-signature-lifetime", type=float, default=defaults.JOB_SIGNATURE_LIFETIME_S, metavar="S",
+                   help="seconds a user's signature over a job stays valid: how long a job may pend and still "
+                        f"start (default {int(defaults.JOB_SIGNATURE_LIFETIME_S)})")
     p.set_defaults(run=run_authd)
     p = sub.add_parser("token", help="get a JWT for scripts and portals (scontrol token)")
     p.add_argument("--user", default="", help="whose token (root only; default: yours)")
@@ -41,7 +44,8 @@ def run_authd(args: argparse.Namespace) -> int:
     os.makedirs(args.security_dir, mode=0o700, exist_ok=True)
     key = load_or_generate_signing_key(os.path.join(args.security_dir, "authd.key"),
                                        public_dir=os.path.join(args.security_dir, "authd-keys"))
-    service = CredentialService(key, args.socket, policy=AuthdPolicy(token_lifetime_s=args.token_lifetime)).start()
+    service = CredentialService(key, args.socket, policy=AuthdPolicy(
+        token_lifetime_s=args.token_lifetime, job_signature_lifetime_s=args.job_signature_lifetime)).start()
     print(f"jem authd: serving {args.socket} (key {key.kid})", flush=True)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

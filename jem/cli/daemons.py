@@ -30,7 +30,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--memory-mib", type=int, help="memory to offer in MiB (default: this machine's)")
     p.add_argument("--gpus", type=int, help="GPUs to offer (default: what nvidia-smi lists)")
     p.add_argument("--listen", default="127.0.0.1:0", help="address to serve on (default 127.0.0.1:0, a free port)")
-    p.add_argument("--spool-dir", default="", help="where job scripts are kept while they run")
+    p.add_argument("--spool-dir", default="",
+                   help="where job scripts are kept while they run (default /var/spool/jem/NODE, root's)")
     p.add_argument("--cgroup-mode", default="auto", choices=["auto", "v2", "v1", "none"],
                    help="job cgroups: auto (v2 on a pure v2 machine, else v1), v2, v1 or none")
     p.add_argument("--cgroup-root", default="/sys/fs/cgroup", help="where the cgroup hierarchies are mounted")
@@ -42,7 +43,11 @@ def add_parsers(sub) -> None:
                    help="comma-separated device file of each GPU (default: /dev/nvidia0, /dev/nvidia1, ...); "
                         "a job cannot open the others' where the devices cgroup exists")
     p.add_argument("--security-dir", default="/etc/jem",
-                   help="holds controller-keys/, the controller's public keys (default /etc/jem)")
+                   help="holds controller-keys/ and authd-keys/, the controller's and the credential "
+                        "services' public keys, and nodes/NODE.crt (default /etc/jem)")
+    p.add_argument("--unsigned-jobs", default="refuse", choices=["refuse", "allow"],
+                   help="jobs and steps their user did not sign (submitted with a `jem token` JWT): refuse "
+                        "(default: a compromised controller cannot run code as a user) or allow")
     p.add_argument("--authd-socket", default="",
                    help="this host's credential service (default: the client config's, /run/jem/authd.sock)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -69,6 +74,7 @@ def run_controller(args: argparse.Namespace) -> int:
 
 def run_agent(args: argparse.Namespace) -> int:
     from jem.agent.main import AgentOptions, default_options_capacity, serve
+    from jem.security.signatures import UnsignedWork
 
     _configure_logging(args.log_level)
     for name in ("cpus", "memory_mib", "gpus"):
@@ -83,7 +89,8 @@ def run_agent(args: argparse.Namespace) -> int:
                            cgroup_name=args.cgroup_name, health_check=args.health_check,
                            health_interval_s=args.health_interval,
                            gpu_devices=tuple(args.gpu_devices.split(",")) if args.gpu_devices else None,
-                           security_dir=args.security_dir, authd_socket=args.authd_socket))
+                           security_dir=args.security_dir, authd_socket=args.authd_socket,
+                           unsigned_jobs=UnsignedWork(args.unsigned_jobs)))
     except OSError as exc:
         print(f"jem agent: error: {exc}", file=sys.stderr)
         return 1

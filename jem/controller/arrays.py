@@ -73,7 +73,7 @@ def task_of(record: Job, index: int) -> Job:
         job_id=0, spec=record.spec, user=record.user, uid=record.uid, gid=record.gid,
         submit_time=record.submit_time, shape=record.shape, time_limit_s=record.time_limit_s,
         priority=record.priority, array_task_id=index, array_parent_id=record.job_id,
-        dependency=per_task_part(record.spec.dependency),
+        dependency=per_task_part(record.spec.dependency), user_signature=record.user_signature,
     )
 
 

@@ -40,7 +40,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def SubmitJob(self, request, context):
         job_id = submit_job(self._state, spec_from_pb(request.spec), current_identity(), now=self._clock(),
-                            test_only=request.test_only)
+                            test_only=request.test_only, user_signature=request.user_signature)
         return jobs_pb2.SubmitJobResponse(job_id=job_id)
 
     def GetJob(self, request, context):
@@ -109,7 +109,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def RunStep(self, request, context):
         spec = step_spec_from_pb(request.spec)
-        step, orders = start_step(self._state, request.job_id, spec, current_identity(), now=self._clock())
+        step, orders = start_step(self._state, request.job_id, spec, current_identity(), now=self._clock(),
+                                  user_signature=request.user_signature)
         yield steps_pb2.RunStepResponse(step=step_to_pb(step))
         for event in follow_step(self._state, step, orders, spec, is_active=context.is_active, clock=self._clock):
             if isinstance(event, Step):

@@ -192,6 +192,7 @@ class SchedulingLoop:
             cluster_name=self._state.config.cluster.name,
             cpu_ids=job.cpu_ids[0] if job.cpu_ids else (), gpu_ids=job.gpu_ids[0] if job.gpu_ids else (),
             array_job_id=job.array_job_id, array_task_id=job.array_task_id, restart_count=job.restart_count,
+            user_signature=job.user_signature,
         )
 
     def check_nodes(self) -> None:

@@ -29,6 +29,9 @@ from jem.model.identity import Identity
 from jem.model.job import Job
 from jem.model.states import JobEvent, JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOrder, TaskOutput, layout_tasks
+from jem.security import signatures
+from jem.security.digest import step_spec_digest
+from jem.security.tokens import AUD_STEP
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,10 @@ _NODE_DONE = object()
 
 
 def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Identity, *,
-               now: float) -> tuple[Step, list[tuple[str, str, TaskOrder]]]:
-    """Check and record a new step; returns it and its (node, agent address, order) per node."""
+               now: float, user_signature: str = "") -> tuple[Step, list[tuple[str, str, TaskOrder]]]:
+    """Check and record a new step; returns it and its (node, agent address, order) per node.
+    A user signature, when sent, must be over this spec by the job's user (the tasks run as
+    them): root's own signature cannot start tasks as a user (BadUserSignature)."""
     with state.lock:
         job = state.jobs.get(job_id)
         if job is None:
@@ -48,6 +53,9 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
             raise JobStateConflict(f"job {job_id} is pending")
         if job.state is not JobState.RUNNING:
             raise AlreadyDone(str(job_id))
+        if user_signature and state.keys is not None:
+            signatures.check_signature(user_signature, state.keys.authd_keys, audience=AUD_STEP, uid=job.uid,
+                                       gid=job.gid, digest=step_spec_digest(spec))
         layout = layout_tasks(spec, job_nodes=job.nodes, job_cpus_per_node=job.shape.per_node.cpus,
                               job_cpus_per_task=job.spec.cpus_per_task)
         step_id = state.steps.add(job_id)
@@ -55,7 +63,8 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
         n_cpus = len(layout.nodes) * job.shape.per_node.cpus
         step = Step(job_id, step_id, spec.step_name, layout.nodes, layout.n_tasks, n_cpus, start_time=now,
                     ends_job=spec.ends_job)
-        orders = [(name, state.nodes.get(name).agent_address, _order(job, step, spec, i, layout.task_ids[i]))
+        orders = [(name, state.nodes.get(name).agent_address, _order(job, step, spec, i, layout.task_ids[i],
+                                                                             user_signature))
                   for i, name in enumerate(layout.nodes)]
     try:
         state.store.save_step(step)
@@ -66,13 +75,14 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
     return step, orders
 
 
-def _order(job: Job, step: Step, spec: StepSpec, node_index: int, task_ids: tuple[int, ...]) -> TaskOrder:
+def _order(job: Job, step: Step, spec: StepSpec, node_index: int, task_ids: tuple[int, ...],
+           user_signature: str) -> TaskOrder:
     return TaskOrder(
         job_id=job.job_id, step_id=step.step_id, spec=spec, user=job.user, uid=job.uid, gid=job.gid,
         task_ids=task_ids, step_nodes=step.nodes, job_nodes=job.nodes, n_tasks=step.n_tasks,
         alloc=job.shape.per_node, cpu_ids=job.cpu_ids[node_index] if job.cpu_ids else (),
         gpu_ids=job.gpu_ids[node_index] if job.gpu_ids else (), job_name=job.spec.name,
-        array_job_id=job.array_job_id, array_task_id=job.array_task_id,
+        array_job_id=job.array_job_id, array_task_id=job.array_task_id, user_signature=user_signature,
     )
 
 

@@ -11,6 +11,7 @@ now" is the scheduler's business.
 import dataclasses
 
 from jem.controller.state import ClusterState
+from jem.model import defaults
 from jem.model.arrays import parse_array
 from jem.model.dependency import parse_dependency
 from jem.model.errors import (ControllerNotReady, DependencyProblem, InvalidFeature, InvalidGres, InvalidQos,
@@ -23,11 +24,20 @@ from jem.model.partition import Partition
 from jem.model.reasons import JobReason
 from jem.model.units import format_duration
 from jem.scheduler.priority import basic_priority
+from jem.security import signatures
+from jem.security.digest import spec_digest
+from jem.security.tokens import AUD_JOB
 
 
-def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: float, test_only: bool = False) -> int:
-    """Queue `spec` for `identity`; returns the new job id (0 when `test_only`)."""
+def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: float, test_only: bool = False,
+               user_signature: str = "") -> int:
+    """Queue `spec` for `identity`; returns the new job id (0 when `test_only`). A user signature,
+    when the caller sends one, must be the caller's over this spec (BadUserSignature otherwise):
+    it is kept with the job for the agents (jem.security.signatures)."""
     spec.validate()
+    if user_signature and state.keys is not None:
+        signatures.check_signature(user_signature, state.keys.authd_keys, audience=AUD_JOB, uid=identity.uid,
+                                   gid=identity.gid, digest=spec_digest(spec))
     with state.lock:
         partition = _partition_for(state, spec.partition)
         qos = state.config.qos_named(spec.qos)
@@ -35,7 +45,7 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
             raise InvalidQos(spec.qos)
         spec = dataclasses.replace(
             spec, partition=partition.name, name=spec.name or "sbatch",
-            working_dir=spec.working_dir or "/tmp", qos=qos.name,
+            working_dir=spec.working_dir or defaults.JOB_WORKING_DIR, qos=qos.name,
         )
         time_limit = partition.resolve_time_limit(spec.time_limit_s, is_unlimited=spec.time_limit_unlimited)
         if not partition.allows_time_limit(time_limit):
@@ -55,7 +65,7 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
             shape=shape, time_limit_s=time_limit, held_by=held_by,
             reason=JobReason.JOB_HELD_USER if held_by else JobReason.DEPENDENCY if dependency else JobReason.NONE,
             priority=basic_priority(spec.nice, is_held=bool(held_by)),
-            array_pending=array_pending, dependency=dependency,
+            array_pending=array_pending, dependency=dependency, user_signature=user_signature,
         )
         job_id = state.jobs.add(job, now=now)
     state.wake_scheduler()

@@ -39,6 +39,7 @@ class AuthConfig:
     serve_authd: bool = True                 # run a credential service for this host in the controller
     token_lifetime_s: float = defaults.TOKEN_LIFETIME_S
     api_token_lifetime_s: int = defaults.API_TOKEN_LIFETIME_S
+    job_signature_lifetime_s: float = defaults.JOB_SIGNATURE_LIFETIME_S   # how long a signed job may pend
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
     auth = _section(AuthConfig, "auth", raw.get("auth", {}))
     if not 1 <= auth.token_lifetime_s <= 3600:
         raise ConfigError(f"auth.token_lifetime_s: expected 1 to 3600 seconds, got {auth.token_lifetime_s}")
+    if auth.job_signature_lifetime_s < 60:
+        raise ConfigError(f"auth.job_signature_lifetime_s: expected at least 60 seconds, "
+                          f"got {auth.job_signature_lifetime_s}")
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))
     if scheduler.max_array_size < 1:

@@ -23,6 +23,7 @@ FAIRSHARE_ALGORITHM = "fair_tree"      # "fair_tree" or "classic"
 FAIRSHARE_HALF_LIFE_S = 7 * 86400      # seconds for past usage to count half (PriorityDecayHalfLife)
 ACCOUNT_SHARES = 1                     # shares of an account or user not configured
 USAGE_SAVE_INTERVAL_S = 60.0           # seconds between saves of fair-share usage to the state dir
+JOB_WORKING_DIR = "/tmp"               # where a job runs when its spec names no working directory
 NODE_ADDRESS_FILE = "node.addr"        # in the state dir: where agents reach the controller
 
 

@@ -138,6 +138,14 @@ class Unauthenticated(JemError):
     grpc_code = "UNAUTHENTICATED"
 
 
+class BadUserSignature(Unauthenticated):
+    """A user's signature over a job or step that is missing where required, malformed,
+    expired, or not over this work (jem.security.signatures)."""
+
+    reason = "BadUserSignature"
+    message = "Invalid user signature"
+
+
 class JobStateConflict(JemError):
     """A request the job's current state does not allow (hold a running job, ...)."""
 

@@ -29,6 +29,7 @@ class Launch:
     array_job_id: int = 0             # an array task's array id (SLURM_ARRAY_JOB_ID); 0 outside arrays
     array_task_id: int | None = None  # an array task's index (SLURM_ARRAY_TASK_ID)
     restart_count: int = 0            # which run of the job this is (requeues before it)
+    user_signature: str = ""          # the submitter's signed job digest (jem.security.signatures); "" if none
 
 
 class SignalScope(enum.Enum):

@@ -180,6 +180,7 @@ class Job:
     array_parent_id: int = 0                 # a split-off task: the id of the array's own record
     array_pending: tuple[int, ...] = ()      # the array's own record: indices not yet split off as tasks
     dependency: str = ""                     # what of spec.dependency is not met yet ("" once met)
+    user_signature: str = ""                 # the submitter's signed job digest, kept across requeues; "" if none
 
     @property
     def array_job_id(self) -> int:

@@ -174,3 +174,4 @@ class TaskOrder:
     job_name: str = ""
     array_job_id: int = 0               # the job's array (%A), 0 outside arrays
     array_task_id: int | None = None    # the job's index in it (%a)
+    user_signature: str = ""            # the caller's signed step digest (jem.security.signatures); "" if none

@@ -25,6 +25,7 @@ import struct
 import threading
 from dataclasses import dataclass
 
+from jem.model import defaults
 from jem.model.errors import Unauthenticated
 from jem.security import tokens
 from jem.security.keys import SigningKey
@@ -41,8 +42,8 @@ _DIGEST_AUDIENCES = (tokens.AUD_JOB, tokens.AUD_STEP)
 class AuthdPolicy:
     """How long each kind of token lives, in seconds."""
 
-    token_lifetime_s: float = 60.0
-    job_signature_lifetime_s: float = 30 * 86400.0   # a job may pend this long and still start
+    token_lifetime_s: float = defaults.TOKEN_LIFETIME_S
+    job_signature_lifetime_s: float = defaults.JOB_SIGNATURE_LIFETIME_S   # a job may pend this long and still start
     step_signature_lifetime_s: float = 300.0
 
 

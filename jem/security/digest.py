@@ -12,6 +12,8 @@ import hashlib
 import json
 from typing import Mapping, Sequence
 
+from jem.model import defaults
+
 
 def _canonical(kind: str, fields: dict) -> str:
     text = json.dumps({"kind": kind, **fields}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -35,9 +37,10 @@ def step_digest(*, argv: Sequence[str], environment: Mapping[str, str], working_
 
 
 def spec_digest(spec) -> str:
-    """The digest of a `jem.model.job.JobSpec`."""
+    """The digest of a `jem.model.job.JobSpec`, as it will run: an empty working directory is
+    the one the controller fills in, so the submitter's and the agent's digests agree."""
     return job_digest(script=spec.script, script_args=spec.script_args, environment=spec.environment,
-                      working_dir=spec.working_dir, stdin_path=spec.stdin_path, stdout_pattern=spec.stdout_pattern,
+                      working_dir=spec.working_dir or defaults.JOB_WORKING_DIR, stdin_path=spec.stdin_path, stdout_pattern=spec.stdout_pattern,
                       stderr_pattern=spec.stderr_pattern)
 
 

@@ -6,10 +6,10 @@ by its audience:
 | audience       | signed by            | claims beyond iat/exp/jti           | verified by            |
 |----------------|----------------------|-------------------------------------|------------------------|
 | `jem-controller` | a host's `jem authd` | uid, gid, host                      | the controller (once)  |
-| `jem-job`      | a host's `jem authd` | uid, gid, host, dig (job digest)    | agents                 |
-| `jem-step`     | a host's `jem authd` | uid, gid, host, dig (step digest)   | agents                 |
+| `jem-job`      | a host's `jem authd` | uid, gid, host, dig (job digest)    | controller, agents     |
+| `jem-step`     | a host's `jem authd` | uid, gid, host, dig (step digest)   | controller, agents     |
 | `jem-launch`   | the controller       | job, run, uid, gid, nodes, dig      | agents (once per run)  |
-| `jem-steporder`| the controller       | job, step, uid, gid, nodes          | agents                 |
+| `jem-steporder`| the controller       | job, step, uid, gid, nodes, dig     | agents (once)          |
 | `jem-api`      | the controller       | sub (user name)                     | the controller         |
 | `jem-agent`    | the controller       | (none: any call to an agent)        | agents (once)          |
 

@@ -31,7 +31,7 @@ JOB_END_LAUNCH_FAILED: JobEnd
 JOB_END_NODE_SHUTDOWN: JobEnd
 
 class JobLaunch(_message.Message):
-    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "restart_count", "credential")
+    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "restart_count", "credential", "user_signature")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,7 @@ class JobLaunch(_message.Message):
     ARRAY_TASK_ID_FIELD_NUMBER: _ClassVar[int]
     RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    USER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: _common_pb2.JobSpec
     user: str
@@ -68,7 +69,8 @@ class JobLaunch(_message.Message):
     array_task_id: int
     restart_count: int
     credential: str
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., restart_count: _Optional[int] = ..., credential: _Optional[str] = ...) -> None: ...
+    user_signature: str
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., restart_count: _Optional[int] = ..., credential: _Optional[str] = ..., user_signature: _Optional[str] = ...) -> None: ...
 
 class LaunchJobsRequest(_message.Message):
     __slots__ = ("launches",)

@@ -13,12 +13,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("spec", "test_only")
+    __slots__ = ("spec", "test_only", "user_signature")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     TEST_ONLY_FIELD_NUMBER: _ClassVar[int]
+    USER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     spec: _common_pb2.JobSpec
     test_only: bool
-    def __init__(self, spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., test_only: _Optional[bool] = ...) -> None: ...
+    user_signature: str
+    def __init__(self, spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., test_only: _Optional[bool] = ..., user_signature: _Optional[str] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job_id",)

@@ -111,12 +111,14 @@ class Step(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., name: _Optional[str] = ..., nodes: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., n_cpus: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., ends_job: _Optional[bool] = ...) -> None: ...
 
 class RunStepRequest(_message.Message):
-    __slots__ = ("job_id", "spec")
+    __slots__ = ("job_id", "spec", "user_signature")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    USER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: StepSpec
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[StepSpec, _Mapping]] = ...) -> None: ...
+    user_signature: str
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[StepSpec, _Mapping]] = ..., user_signature: _Optional[str] = ...) -> None: ...
 
 class RunStepResponse(_message.Message):
     __slots__ = ("step", "output", "exit")
@@ -141,7 +143,7 @@ class ListStepsResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ...) -> None: ...
 
 class StepTasksRequest(_message.Message):
-    __slots__ = ("job_id", "step_id", "spec", "user", "uid", "gid", "task_ids", "step_nodes", "job_nodes", "n_tasks", "alloc", "cpu_ids", "gpu_ids", "job_name", "array_job_id", "array_task_id", "credential")
+    __slots__ = ("job_id", "step_id", "spec", "user", "uid", "gid", "task_ids", "step_nodes", "job_nodes", "n_tasks", "alloc", "cpu_ids", "gpu_ids", "job_name", "array_job_id", "array_task_id", "credential", "user_signature")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +161,7 @@ class StepTasksRequest(_message.Message):
     ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ARRAY_TASK_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    USER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     step_id: int
     spec: StepSpec
@@ -176,7 +179,8 @@ class StepTasksRequest(_message.Message):
     array_job_id: int
     array_task_id: int
     credential: str
-    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., spec: _Optional[_Union[StepSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., task_ids: _Optional[_Iterable[int]] = ..., step_nodes: _Optional[_Iterable[str]] = ..., job_nodes: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., job_name: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., credential: _Optional[str] = ...) -> None: ...
+    user_signature: str
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., spec: _Optional[_Union[StepSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., task_ids: _Optional[_Iterable[int]] = ..., step_nodes: _Optional[_Iterable[str]] = ..., job_nodes: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., job_name: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., credential: _Optional[str] = ..., user_signature: _Optional[str] = ...) -> None: ...
 
 class StepTasksResponse(_message.Message):
     __slots__ = ("output", "exit")

@@ -7,6 +7,7 @@ this machine's default Python lives under /root, unreadable to others).
 """
 
 import os
+import pwd
 import sys
 import stat
 import subprocess
@@ -23,20 +24,22 @@ from jem.model.execution import Launch
 from jem.model.job import JobSpec
 from jem.model.resources import Resources
 from jem.model.states import JobState
-from jem.security import tls, tokens
+from jem.security import signatures, tls, tokens
 from jem.security.authd import fetch_token
+from jem.security.digest import spec_digest, step_spec_digest
 from jem.security.keys import generate_signing_key, load_signing_key
 from jem.v1 import admin_pb2, admin_pb2_grpc, agent_pb2, agent_pb2_grpc, jobs_pb2, jobs_pb2_grpc
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def token_as(user: str, socket_path: str, audience: str = tokens.AUD_CONTROLLER) -> str:
-    """A credential-service token fetched by a process running as `user`."""
+def token_as(user: str, socket_path: str, audience: str = tokens.AUD_CONTROLLER, digest: str | None = None) -> str:
+    """A credential-service token fetched by a process running as `user` (over `digest`: a signature)."""
+    request = {"aud": audience, **({"dig": digest} if digest else {})}
     code = textwrap.dedent(f"""
         import json, socket
         s = socket.socket(socket.AF_UNIX); s.connect({socket_path!r})
-        s.sendall(json.dumps({{"aud": {audience!r}}}).encode() + b"\\n")
+        s.sendall(json.dumps({request!r}).encode() + b"\\n")
         data = b""
         while not data.endswith(b"\\n"):
             chunk = s.recv(65536)
@@ -44,8 +47,8 @@ def token_as(user: str, socket_path: str, audience: str = tokens.AUD_CONTROLLER)
             data += chunk
         print(json.loads(data)["token"])
     """)
-    out = subprocess.run([SYSTEM_PYTHON, "-c", code], user=user, capture_output=True, text=True, check=True,
-                         cwd="/")
+    out = subprocess.run([SYSTEM_PYTHON, "-c", code], user=user, group=pwd.getpwnam(user).pw_gid,
+                         capture_output=True, text=True, check=True, cwd="/")
     return out.stdout.strip()
 
 
@@ -235,6 +238,7 @@ def test_a_launch_needs_its_own_credential_even_with_a_controller_token(cluster)
     assert not os.path.exists(f"/tmp/{marker}")
     honest = convert.launch_to_pb(launch)
     honest.credential = keys.launch_credential(launch)
+    honest.user_signature = signatures.sign_request(cluster.authd_socket, tokens.AUD_JOB, spec_digest(launch.spec))
     request = agent_pb2.LaunchJobsRequest(launches=[honest])
     stub.LaunchJobs(request, metadata=keys.agent_call_metadata(), timeout=10)
     wait_until(lambda: os.path.exists(f"/tmp/{marker}"), what="the honest launch running")
@@ -299,3 +303,101 @@ def test_a_non_loopback_listen_is_refused_without_tls(tmp_path):
     out = subprocess.run([sys.executable, "-m", "jem.cli.main", "controller", "--config", str(config)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "not a loopback address" in out.stderr
+
+
+def _user_launch(job_id: int, user: str, script: str) -> Launch:
+    entry = pwd.getpwnam(user)
+    return Launch(job_id=job_id, spec=JobSpec(script=script, working_dir="/tmp"), user=user, uid=entry.pw_uid,
+                  gid=entry.pw_gid, nodes=("n1",), alloc=Resources(cpus=1, mem_mib=64), n_tasks=1, time_limit_s=60,
+                  kill_wait_s=1, submit_dir="/tmp", cluster_name="test")
+
+
+def test_the_controllers_key_alone_cannot_run_code_as_a_user(cluster, stranger):
+    """A compromised controller (its key stolen, its certificate too) sends the agent launches
+    and step orders with valid controller credentials: none runs unless the user signed it."""
+    from jem.controller.credentials import ControllerKeys
+    keys = ControllerKeys(cluster.security_dir, with_authd_key=False)
+    stub = agent_stub(cluster, "n1", cert_name="controller")
+    marker = f"/tmp/signed-{uuid.uuid4().hex[:8]}"
+    script = f"#!/bin/sh\nid -u > {marker}\n"
+    digest = spec_digest(_user_launch(0, stranger, script).spec)
+    other_digest = spec_digest(JobSpec(script="#!/bin/sh\ntrue\n", working_dir="/tmp"))
+    forged = {
+        990_101: "",                                                                   # no signature
+        990_102: signatures.sign_request(cluster.authd_socket, tokens.AUD_JOB, digest),  # root's, not the user's
+        990_103: token_as(stranger, cluster.authd_socket, tokens.AUD_JOB, other_digest),  # the user's, other work
+        990_104: token_as(stranger, cluster.authd_socket, tokens.AUD_STEP, digest),   # a step signature
+    }
+    for job_id, signature in forged.items():
+        pb = convert.launch_to_pb(_user_launch(job_id, stranger, script))
+        pb.credential = keys.launch_credential(_user_launch(job_id, stranger, script))
+        pb.user_signature = signature
+        stub.LaunchJobs(agent_pb2.LaunchJobsRequest(launches=[pb]), metadata=keys.agent_call_metadata(), timeout=10)
+        wait_until(lambda: f"launch refused job_id={job_id} " in cluster.log("agent-n1.log"),
+                   what=f"job {job_id} refused")
+    assert not os.path.exists(marker)
+    order = _step_order(marker)
+    order_pb = convert.task_order_to_pb(order)
+    order_pb.credential = keys.step_credential(job_id=order.job_id, step_id=order.step_id, uid=order.uid,
+                                               gid=order.gid, nodes=order.step_nodes,
+                                               digest=step_spec_digest(order.spec))
+    (response,) = list(stub.RunStepTasks(order_pb, metadata=keys.agent_call_metadata(), timeout=10))
+    assert response.exit.exit_code == 1 and "carries no signature of its user" in response.exit.launch_error
+    assert not os.path.exists(marker)
+    # The honest path: the user's own signature over exactly this job.
+    launch = _user_launch(990_105, stranger, script)
+    pb = convert.launch_to_pb(launch)
+    pb.credential = keys.launch_credential(launch)
+    pb.user_signature = token_as(stranger, cluster.authd_socket, tokens.AUD_JOB, digest)
+    stub.LaunchJobs(agent_pb2.LaunchJobsRequest(launches=[pb]), metadata=keys.agent_call_metadata(), timeout=10)
+    try:
+        wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0, what="the signed launch running")
+        with open(marker) as f:
+            assert int(f.read()) == launch.uid
+    finally:
+        for path in (marker, "/tmp/slurm-990105.out"):
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+def test_a_submission_carries_only_its_callers_signature(cluster, stranger):
+    spec = cluster.spec("#!/bin/sh\nid -u\n", working_dir="/tmp", stdout_pattern="/tmp/jem-signed-%j.out")
+    stub = job_stub(cluster)
+    digest = spec_digest(spec)
+    for signature in (signatures.sign_request(cluster.authd_socket, tokens.AUD_JOB, digest),   # root's
+                      token_as(stranger, cluster.authd_socket, tokens.AUD_JOB, spec_digest(
+                          cluster.spec("#!/bin/sh\ntrue\n", working_dir="/tmp")))):          # other work
+        request = jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(spec), user_signature=signature)
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.SubmitJob(request, metadata=(("jem-token", token_as(stranger, cluster.authd_socket)),), timeout=10)
+        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        assert dict(caught.value.trailing_metadata())["jem-reason"] == "BadUserSignature"
+    request = jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(spec), user_signature=token_as(
+        stranger, cluster.authd_socket, tokens.AUD_JOB, digest))
+    job_id = stub.SubmitJob(request, metadata=(("jem-token", token_as(stranger, cluster.authd_socket)),),
+                            timeout=10).job_id
+    with cluster.client() as root:
+        job = cluster.wait_job(root, job_id)
+        assert job.state is JobState.COMPLETED, job
+        # Requeued by root, it runs again under the user's original signature.
+        root.requeue(job_id)
+        wait_until(lambda: root.get_job(job_id).restart_count == 1 and root.get_job(job_id).state.is_terminal,
+                   what="the requeued run ending")
+        assert root.get_job(job_id).state is JobState.COMPLETED
+    out = f"/tmp/jem-signed-{job_id}.out"
+    try:
+        with open(out) as f:
+            assert f.read().split()[-1] == str(job.uid)
+    finally:
+        os.unlink(out)
+
+
+def test_an_unsigned_job_fails_to_launch_and_its_node_stays_up(cluster):
+    with cluster.client() as root:
+        jwt, _ = root.issue_token()
+        with cluster.client(token=jwt) as portal:   # a JWT caller has no credential service to sign with
+            job_id = portal.submit(cluster.spec("#!/bin/sh\ntrue\n"))
+        job = cluster.wait_job(root, job_id)
+        assert job.state is JobState.FAILED
+        assert "carries no signature of its user" in job.reason_detail, job
+        assert all(i.state.name != "DOWN" for i in root.list_nodes())
