@@ -73,8 +73,8 @@ def agent_stub(cluster, node: str, *, cert_name: str | None):
                                                                options=[tls.target_name_override(node)]))
 
 
-def submit_request(cluster, script: str) -> jobs_pb2.SubmitJobRequest:
-    return jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(cluster.spec(script)))
+def submit_request(cluster, script: str, **spec_fields) -> jobs_pb2.SubmitJobRequest:
+    return jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(cluster.spec(script, **spec_fields)))
 
 
 def test_forged_uid_metadata_is_not_an_identity(cluster):
@@ -92,8 +92,9 @@ def test_forged_uid_metadata_is_not_an_identity(cluster):
 def test_a_user_token_makes_the_caller_that_user_whatever_else_it_claims(cluster, stranger):
     token = token_as(stranger, cluster.authd_socket)
     metadata = (("jem-token", token), ("jem-uid", "0"), ("jem-user", "root"))
-    response = job_stub(cluster).SubmitJob(submit_request(cluster, "#!/bin/sh\nsleep 30\n"), metadata=metadata,
-                                           timeout=10)
+    # Held: unsigned, it would fail to launch, and might have ended before the cancel below.
+    response = job_stub(cluster).SubmitJob(submit_request(cluster, "#!/bin/sh\nsleep 30\n", hold=True),
+                                           metadata=metadata, timeout=10)
     with cluster.client() as root:
         job = root.get_job(response.job_id)
         assert job.user == stranger and job.uid != 0
