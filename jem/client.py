@@ -12,6 +12,8 @@ Every call carries a credential: a fresh single-use token from this host's
 credential service (`jem authd`, whose socket the client config names), or,
 when the client was given one, a `jem token` JWT (`token=`) as a bearer token.
 The client never says who it is; the controller learns it from the credential.
+A submit (and a step) also carries the user's signature over what runs; the
+call's token and the signature come from one round trip to the service.
 """
 
 import os
@@ -32,10 +34,9 @@ from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
-from jem.security import signatures
-from jem.security.authd import fetch_token
+from jem.security.authd import fetch_tokens
 from jem.security.digest import spec_digest, step_spec_digest
-from jem.security.tokens import AUD_JOB, AUD_STEP
+from jem.security.tokens import AUD_CONTROLLER, AUD_JOB, AUD_STEP
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 ADDRESS_FILE = "controller.addr"
@@ -113,13 +114,21 @@ class Client:
     @property
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         """A fresh credential for one call (credential-service tokens are single-use)."""
-        if self._bearer is not None:
-            return self._bearer
-        return (("jem-token", fetch_token(self._authd_socket)),)
+        return self._signed_metadata(None)[0]
 
-    def _call(self, method, request):
+    def _signed_metadata(self, signed: tuple[str, str] | None) -> tuple[tuple[tuple[str, str], ...], str]:
+        """(metadata with a fresh credential for one call, this user's signature over the digest of
+        `signed` = (audience, digest), or "" without `signed`), from one round trip to the credential
+        service. Agents run only signed work by default; a JWT caller has no service to ask: no signature."""
+        if self._bearer is not None:
+            return self._bearer, ""
+        wanted = [(AUD_CONTROLLER, None)] + ([signed] if signed is not None else [])
+        token, *signature = fetch_tokens(self._authd_socket, wanted)
+        return (("jem-token", token),), (signature[0] if signature else "")
+
+    def _call(self, method, request, metadata: tuple[tuple[str, str], ...] | None = None):
         try:
-            return method(request, timeout=self._timeout_s, metadata=self._metadata)
+            return method(request, timeout=self._timeout_s, metadata=metadata or self._metadata)
         except grpc.RpcError as exc:
             raise self._error(exc) from None
 
@@ -137,18 +146,12 @@ class Client:
 
     # ------------------------------------------------------------ jobs
 
-    def _signature(self, audience: str, digest: str) -> str:
-        """This user's signature over `digest` from the credential service (agents run only signed
-        work by default); none for a JWT caller, who has no credential service to ask."""
-        if self._bearer is not None:
-            return ""
-        return signatures.sign_request(self._authd_socket, audience, digest)
-
     def submit(self, spec: JobSpec, *, test_only: bool = False) -> int:
         """Queue a job, signed by this user; returns its id."""
+        metadata, signature = self._signed_metadata((AUD_JOB, spec_digest(spec)))
         request = jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(spec), test_only=test_only,
-                                            user_signature=self._signature(AUD_JOB, spec_digest(spec)))
-        return self._call(self._jobs.SubmitJob, request).job_id
+                                            user_signature=signature)
+        return self._call(self._jobs.SubmitJob, request, metadata).job_id
 
     def get_job(self, job_id: int) -> Job:
         return convert.job_from_pb(self._call(self._jobs.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)).job)
@@ -222,9 +225,10 @@ class Client:
         """Run a step in a running job: the step (RUNNING), then its tasks' output and
         exits as they come, then the ended step. Closing the iterator early (or an
         exception in the caller's loop) cancels the call, which kills the step."""
+        metadata, signature = self._signed_metadata((AUD_STEP, step_spec_digest(spec)))
         request = steps_pb2.RunStepRequest(job_id=job_id, spec=convert.step_spec_to_pb(spec),
-                                           user_signature=self._signature(AUD_STEP, step_spec_digest(spec)))
-        call = self._jobs.RunStep(request, metadata=self._metadata)
+                                           user_signature=signature)
+        call = self._jobs.RunStep(request, metadata=metadata)
         try:
             for response in call:
                 kind = response.WhichOneof("item")

@@ -8,8 +8,11 @@ which no user can forge), and answers with a short-lived token signed by
 its private key (`tokens.sign_claims`). The private key never leaves the
 service; controllers and agents hold its public half.
 
-Wire: the client sends one JSON line {"aud": AUDIENCE, "dig": HEX?}; the
-service answers one JSON line {"token": JWS} or {"error": TEXT}.
+Wire: the client sends JSON lines {"aud": AUDIENCE, "dig": HEX?}; the
+service answers each, in order, with one JSON line {"token": JWS} or
+{"error": TEXT}, until the client closes (at most `MAX_REQUESTS` per
+connection). A client that needs a call token and a signature together (a
+submit) asks for both on one connection: one round trip, not two.
 Audiences: `jem-controller` (authenticate one RPC, `token_lifetime_s`),
 `jem-job` and `jem-step` (sign a digest; `job_signature_lifetime_s` and
 `step_signature_lifetime_s`).
@@ -24,6 +27,7 @@ import stat
 import struct
 import threading
 from dataclasses import dataclass
+from typing import Sequence
 
 from jem.model import defaults
 from jem.model.errors import Unauthenticated
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SOCKET_NAME = "authd.sock"
 MAX_REQUEST_BYTES = 4096
+MAX_REQUESTS = 4   # per connection
 CLIENT_TIMEOUT_S = 5.0
 _DIGEST_AUDIENCES = (tokens.AUD_JOB, tokens.AUD_STEP)
 
@@ -79,17 +84,23 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self):
         service: "CredentialService" = self.server.service  # type: ignore[attr-defined]
         try:
-            line = self.rfile.readline(MAX_REQUEST_BYTES)
             _, uid, gid = peer_credentials(self.connection)
-            answer = {"token": service.issue(uid, gid, json.loads(line or b"{}"))}
-        except (ValueError, KeyError, TypeError) as exc:
-            answer = {"error": f"bad request: {exc}"}
         except OSError:
             return
-        try:
-            self.wfile.write(json.dumps(answer).encode() + b"\n")
-        except OSError:
-            pass
+        for i in range(MAX_REQUESTS):
+            try:
+                line = self.rfile.readline(MAX_REQUEST_BYTES)
+                if not line and i > 0:
+                    return   # the client has all it asked for
+                answer = {"token": service.issue(uid, gid, json.loads(line or b"{}"))}
+            except (ValueError, KeyError, TypeError) as exc:
+                answer = {"error": f"bad request: {exc}"}
+            except OSError:
+                return
+            try:
+                self.wfile.write(json.dumps(answer).encode() + b"\n")
+            except OSError:
+                return
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -148,26 +159,41 @@ class CredentialService:
 
 def fetch_token(socket_path: str, audience: str = tokens.AUD_CONTROLLER, digest: str | None = None) -> str:
     """A token for this process from the credential service at `socket_path`; raises Unauthenticated."""
-    request = {"aud": audience}
-    if digest is not None:
-        request["dig"] = digest
+    return fetch_tokens(socket_path, [(audience, digest)])[0]
+
+
+def fetch_tokens(socket_path: str, wanted: Sequence[tuple[str, str | None]]) -> list[str]:
+    """Tokens for this process, one per (audience, digest or None) in `wanted` (at most
+    `MAX_REQUESTS`), in one round trip to the credential service; raises Unauthenticated."""
+    if not 0 < len(wanted) <= MAX_REQUESTS:
+        raise ValueError(f"between 1 and {MAX_REQUESTS} tokens per round trip, not {len(wanted)}")
+    lines = b"".join(json.dumps({"aud": audience, **({"dig": digest} if digest is not None else {})}).encode()
+                     + b"\n" for audience, digest in wanted)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(CLIENT_TIMEOUT_S)
             s.connect(socket_path)
-            s.sendall(json.dumps(request).encode() + b"\n")
+            s.sendall(lines)
             data = b""
-            while not data.endswith(b"\n"):
+            while data.count(b"\n") < len(wanted):
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 data += chunk
     except OSError as exc:
         raise Unauthenticated(f"cannot reach the credential service at {socket_path}: {exc.strerror or exc}") from None
+    answers = data.split(b"\n")[:len(wanted)]
+    if len(answers) < len(wanted) or not answers[-1]:
+        raise Unauthenticated(f"credential service at {socket_path} gave no answer")
+    return [_token_of(answer, socket_path) for answer in answers]
+
+
+def _token_of(line: bytes, socket_path: str) -> str:
     try:
-        answer = json.loads(data)
+        answer = json.loads(line)
     except ValueError:
         raise Unauthenticated(f"credential service at {socket_path} gave no answer") from None
-    if "token" not in answer:
-        raise Unauthenticated(f"credential service refused: {answer.get('error', '?')}")
+    if not isinstance(answer, dict) or "token" not in answer:
+        error = answer.get("error", "?") if isinstance(answer, dict) else "?"
+        raise Unauthenticated(f"credential service refused: {error}")
     return answer["token"]

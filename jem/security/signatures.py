@@ -11,7 +11,8 @@ a stolen controller key, cannot start work for someone who never asked
 (Flux's signed jobspec). A job signature lives as long as a job may pend
 (`jem authd --job-signature-lifetime`, 30 days by default).
 
-    signature = sign_request(socket, AUD_JOB, spec_digest(spec))      # the client
+    signature = sign_request(socket, AUD_JOB, spec_digest(spec))      # a client (jem.client asks for it
+                                                                      # with its call token: authd.fetch_tokens)
     check_signature(signature, keys, audience=AUD_JOB, uid=..., gid=..., digest=...)   # controller, agent
 """
 

@@ -16,7 +16,7 @@ import pytest
 
 from jem.model.errors import Unauthenticated
 from jem.security import tokens
-from jem.security.authd import CredentialService, UnsafeRunDir, fetch_token
+from jem.security.authd import CredentialService, UnsafeRunDir, fetch_token, fetch_tokens
 from jem.security.keys import PublicKeySet, export_public_key, generate_signing_key
 
 
@@ -99,6 +99,23 @@ def test_the_credential_service_signs_the_kernels_answer(tmp_path, keydir):
                                       audience=tokens.AUD_CONTROLLER)
         assert (claims["uid"], claims["gid"]) == (os.getuid(), os.getgid())
         assert oct(os.stat(run_dir).st_mode & 0o777) == "0o755"
+    finally:
+        service.stop()
+
+
+def test_one_round_trip_brings_a_call_token_and_a_signature(tmp_path, keydir):
+    run_dir = tmp_path / "run"
+    key = generate_signing_key(str(tmp_path / "authd.key"), public_dir=keydir)
+    service = CredentialService(key, str(run_dir / "authd.sock")).start()
+    digest = hashlib.sha256(b"job").hexdigest()
+    try:
+        token, signature = fetch_tokens(str(run_dir / "authd.sock"), [(tokens.AUD_CONTROLLER, None),
+                                                                      (tokens.AUD_JOB, digest)])
+        keys = PublicKeySet(keydir)
+        assert tokens.verify_claims(token, keys, audience=tokens.AUD_CONTROLLER)["uid"] == os.getuid()
+        assert tokens.verify_claims(signature, keys, audience=tokens.AUD_JOB)["dig"] == digest
+        with pytest.raises(Unauthenticated, match="dig must be"):   # one bad request fails the whole fetch
+            fetch_tokens(str(run_dir / "authd.sock"), [(tokens.AUD_CONTROLLER, None), (tokens.AUD_JOB, "x")])
     finally:
         service.stop()
 
