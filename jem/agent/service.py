@@ -41,8 +41,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self._check_peer(context)
         launches = [launch_from_pb(pb) for pb in request.launches]
         try:   # every credential first: a batch with one bad credential starts nothing
-            for launch, pb in zip(launches, request.launches):
-                self._trust.check_launch(launch, pb.credential)
+            self._trust.check_launches([(launch, pb.credential) for launch, pb in zip(launches, request.launches)])
         except JemError as exc:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         accepted = []

@@ -18,6 +18,7 @@ started with `--unsigned-jobs allow`.
 """
 
 import logging
+from typing import Sequence
 
 import grpc
 
@@ -62,13 +63,16 @@ class ControllerTrust:
         if self._node not in claims.get("nodes", ()):
             raise Unauthenticated(f"credential is not for node {self._node}")
 
-    def check_launch(self, launch: Launch, credential: str) -> None:
-        claims = tokens.verify_claims(credential, self._keys, audience=tokens.AUD_LAUNCH)
-        self._check_common(claims, job_id=launch.job_id, uid=launch.uid, gid=launch.gid,
-                           digest=spec_digest(launch.spec))
-        if claims.get("run") != launch.restart_count:
-            raise Unauthenticated("credential does not match the request (run)")
-        self._launch_log.check_and_add(f"{launch.job_id}.{launch.restart_count}")
+    def check_launches(self, launches: Sequence[tuple[Launch, str]]) -> None:
+        """Each (launch, its credential) of one call matches and was never used; then all are
+        recorded as used, in one durable write. One bad credential refuses them all, recording none."""
+        for launch, credential in launches:
+            claims = tokens.verify_claims(credential, self._keys, audience=tokens.AUD_LAUNCH)
+            self._check_common(claims, job_id=launch.job_id, uid=launch.uid, gid=launch.gid,
+                               digest=spec_digest(launch.spec))
+            if claims.get("run") != launch.restart_count:
+                raise Unauthenticated("credential does not match the request (run)")
+        self._launch_log.check_and_add([f"{launch.job_id}.{launch.restart_count}" for launch, _ in launches])
 
     def check_step_order(self, order: TaskOrder, credential: str) -> None:
         claims = tokens.verify_claims(credential, self._keys, audience=tokens.AUD_STEP_ORDER)

@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Sequence
 
 import jwt
 
@@ -121,7 +122,9 @@ class PersistentReplayLog:
     """Replay record that survives a restart: one line per accepted id in an append-only file (0600).
 
     The agent keeps one per node for launch credentials: a (job, run) it has
-    launched is never launched again, even by a new agent process.
+    launched is never launched again, even by a new agent process. The ids
+    of one batch (a LaunchJobs call) are accepted together or not at all, in
+    one write and one fsync: the record is durable before any of them runs.
     """
 
     def __init__(self, path: str):
@@ -136,14 +139,21 @@ class PersistentReplayLog:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self._file = os.fdopen(fd, "a")
 
-    def check_and_add(self, key: str) -> None:
+    def check_and_add(self, keys: Sequence[str]) -> None:
+        """Record every id in `keys`; raises Unauthenticated, recording none, if one was seen before
+        (or is repeated in `keys`)."""
         with self._lock:
-            if key in self._seen:
-                raise Unauthenticated(f"credential rejected: {key} was already used")
-            self._file.write(key + "\n")
+            batch: set[str] = set()
+            for key in keys:
+                if key in self._seen or key in batch:
+                    raise Unauthenticated(f"credential rejected: {key} was already used")
+                batch.add(key)
+            if not batch:
+                return
+            self._file.write("".join(key + "\n" for key in keys))
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._seen.add(key)
+            self._seen |= batch
 
     def __contains__(self, key: str) -> bool:
         return key in self._seen

@@ -81,13 +81,23 @@ def test_the_replay_cache_forgets_expired_tokens():
 def test_the_launch_replay_record_survives_a_restart(tmp_path):
     path = str(tmp_path / "launches.log")
     log = tokens.PersistentReplayLog(path)
-    log.check_and_add("7.0")
+    log.check_and_add(["7.0"])
     log.close()
     again = tokens.PersistentReplayLog(path)
     with pytest.raises(Unauthenticated):
-        again.check_and_add("7.0")
-    again.check_and_add("7.1")
+        again.check_and_add(["7.0"])
+    again.check_and_add(["7.1"])
     assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_a_batch_with_one_used_launch_records_none_of_it(tmp_path):
+    log = tokens.PersistentReplayLog(str(tmp_path / "launches.log"))
+    log.check_and_add(["7.0"])
+    for batch in (["8.0", "7.0"], ["9.0", "9.0"]):
+        with pytest.raises(Unauthenticated):
+            log.check_and_add(batch)
+    log.check_and_add(["8.0", "9.0"])
+    assert "8.0" in log and "9.0" in log
 
 
 def test_the_credential_service_signs_the_kernels_answer(tmp_path, keydir):
