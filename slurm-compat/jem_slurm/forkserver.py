@@ -58,11 +58,11 @@ def preload() -> None:
             importlib.import_module(f"jem_slurm.{module.name}")
 
 
-def code_stamp() -> tuple:
-    """(path, mtime_ns, size) of every loaded module file and package directory outside the stdlib.
+def code_paths() -> tuple[str, ...]:
+    """Every loaded module file and package directory outside the stdlib, sorted.
 
-    A package directory's mtime changes when a module is added or removed;
-    a file's when it is rewritten (editable installs, pip upgrades).
+    The server takes them once, after preload: it imports nothing later, so
+    each call only stats them again (`code_stamp`).
     """
     stdlib = sysconfig.get_paths()["stdlib"]
     paths = set()
@@ -71,8 +71,17 @@ def code_stamp() -> tuple:
         if path and not path.startswith(stdlib):
             paths.add(path)
             paths.update(p for p in getattr(module, "__path__", ()) if isinstance(p, str))
+    return tuple(sorted(paths))
+
+
+def code_stamp(paths: tuple[str, ...]) -> tuple:
+    """(path, mtime_ns, size) of each of `paths` (from `code_paths`).
+
+    A package directory's mtime changes when a module is added or removed;
+    a file's when it is rewritten (editable installs, pip upgrades).
+    """
     stamp = []
-    for path in sorted(paths):
+    for path in paths:
         try:
             st = os.stat(path)
             stamp.append((path, st.st_mtime_ns, st.st_size))
@@ -91,6 +100,7 @@ class CommandServer:
         self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection, for its status
         self.listener: socket.socket | None = None
         self.lock_fd = -1
+        self.code_paths: tuple[str, ...] = ()
         self.stamp: tuple = ()
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -120,7 +130,8 @@ class CommandServer:
             os.umask(old_umask)
         self.listener.listen(128)
         os.rename(f"{self.socket_path}.{os.getpid()}", self.socket_path)
-        self.stamp = code_stamp()
+        self.code_paths = code_paths()
+        self.stamp = code_stamp(self.code_paths)
         signal.set_wakeup_fd(self.wakeup_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: self.stop_listening())
@@ -163,7 +174,7 @@ class CommandServer:
             print(f"refused a connection from uid {peer_uid}", file=sys.stderr, flush=True)
             conn.close()
             return
-        if code_stamp() != self.stamp:
+        if code_stamp(self.code_paths) != self.stamp:
             print("installed code changed: restarting", file=sys.stderr, flush=True)
             conn.sendall(b"R")
             conn.close()
