@@ -47,8 +47,11 @@ def mode(request):
 
 @pytest.fixture
 def node_cluster(tmp_path, mode):
-    """One node with 2 CPUs, its agent using cgroup `mode`."""
-    c = LocalCluster(str(tmp_path), n_nodes=1, cpus=2, mem_mib=2048, agent_args=("--cgroup-mode", mode))
+    """One node with 2 CPUs, its agent using cgroup `mode`. The second user's jobs come through
+    a JWT (`client_as`), which carries no user signature: the agent allows unsigned work, as a
+    site with portals would (signatures are tested in test_security.py)."""
+    c = LocalCluster(str(tmp_path), n_nodes=1, cpus=2, mem_mib=2048,
+                     agent_args=("--cgroup-mode", mode, "--unsigned-jobs", "allow"))
     try:
         c.start()
         yield c

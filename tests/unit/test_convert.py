@@ -88,7 +88,8 @@ def test_every_field_the_wire_carries_has_a_reader():
     import dataclasses
 
     assert set(convert._SPEC_READERS) == {f.name for f in dataclasses.fields(JobSpec)}
-    not_on_the_wire = {"spec", "kill_cause", "kill_time"}  # spec has its own table; the kill fields stay in the controller
+    # spec has its own table; the kill fields and the user's signature stay in the controller
+    not_on_the_wire = {"spec", "kill_cause", "kill_time", "user_signature"}
     assert set(convert._JOB_READERS) == {f.name for f in dataclasses.fields(Job)} - not_on_the_wire
 
 
