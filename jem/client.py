@@ -10,7 +10,10 @@ directory.
 
 Every call carries a credential: a fresh single-use token from this host's
 credential service (`jem authd`, whose socket the client config names), or,
-when the client was given one, a `jem token` JWT (`token=`) as a bearer token.
+where the client config says `auth = "munge"`, a fresh MUNGE credential from
+this host's munged (restricted to the controller's uid, `munge_uid`), or,
+when the client was given one, a JWT (`token=`: `jem token`'s or an external
+issuer's) as a bearer token.
 The client never says who it is; the controller learns it from the credential.
 """
 
@@ -32,7 +35,9 @@ from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.security import munge
 from jem.security.authd import fetch_token
+from jem.security.tokens import AUD_CONTROLLER
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 ADDRESS_FILE = "controller.addr"
@@ -85,14 +90,20 @@ class JobEventNotice:
 
 class Client:
     def __init__(self, address: str | None = None, *, token: str | None = None, authd_socket: str | None = None,
-                 ca_file: str | None = None, timeout_s: float = 30.0):
-        """token: a `jem token` JWT to act with; else each call takes a token from the credential
-        service at `authd_socket` (default: the client config's). ca_file: the cluster CA to verify
-        the controller with (default: the client config's; none: plaintext, for loopback)."""
+                 ca_file: str | None = None, auth: str | None = None, munge_socket: str | None = None,
+                 munge_uid: int | None = None, timeout_s: float = 30.0):
+        """token: a JWT to act with; else each call takes a credential: with auth "jem" a token from
+        the credential service at `authd_socket`, with auth "munge" a MUNGE credential from the
+        munged at `munge_socket` restricted to `munge_uid` (each default: the client config's).
+        ca_file: the cluster CA to verify the controller with (default: the client config's; none:
+        plaintext, for loopback)."""
         config = load_client_config()
         self.address = address or find_controller(config)
         self._bearer = (("authorization", f"Bearer {token}"),) if token else None
         self._authd_socket = authd_socket or config.authd_socket
+        self._auth = auth or config.auth
+        self._munge_socket = (config.munge_socket if munge_socket is None else munge_socket) or None
+        self._munge_uid = config.munge_uid if munge_uid is None else munge_uid
         self._timeout_s = timeout_s
         self._channel = _channel(self.address, config.ca_file if ca_file is None else ca_file)
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
@@ -112,6 +123,9 @@ class Client:
         """A fresh credential for one call (credential-service tokens are single-use)."""
         if self._bearer is not None:
             return self._bearer
+        if self._auth == "munge":
+            return (("jem-munge", munge.encode(AUD_CONTROLLER.encode(), socket_path=self._munge_socket,
+                                               uid_restriction=self._munge_uid)),)
         return (("jem-token", fetch_token(self._authd_socket)),)
 
     def _call(self, method, request):
