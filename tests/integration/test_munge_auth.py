@@ -18,7 +18,7 @@ import grpc
 import pytest
 
 from harness import LocalCluster
-from jem.model.errors import Unauthenticated
+from jem.model.errors import ControllerNotReady, Unauthenticated
 from jem.security import munge
 from jem.security.munged import find_munged, start_munged
 from jem.v1 import jobs_pb2
@@ -140,3 +140,13 @@ def test_an_expired_credential_is_refused(munge_cluster, munged):
     cred = munge.encode(PAYLOAD, socket_path=munged.socket_path, uid_restriction=0, ttl_s=1)
     time.sleep(int(time.time()) + 2 + 0.05 - time.time())   # munged counts whole seconds
     assert_refused(munge_cluster, (("jem-munge", cred),), "expired")
+
+
+def test_a_controller_whose_munged_is_down_says_retry_not_refused(make_cluster, munged, munge_dir):
+    c = make_cluster(n_nodes=1, auth_config=f'method = "munge"\nmunge_socket = "{munge_dir}/none/munge.socket"')
+    c.start_controller()
+    with pytest.raises(ControllerNotReady):
+        with c.client(auth="munge", munge_socket=munged.socket_path, munge_uid=0) as client:
+            client.list_jobs()
+    with c.client() as client:   # the credential service still works
+        assert client.list_jobs() == []
