@@ -10,7 +10,10 @@ directory.
 
 Every call carries a credential: a fresh single-use token from this host's
 credential service (`jem authd`, whose socket the client config names), or,
-when the client was given one, a `jem token` JWT (`token=`) as a bearer token.
+where the client config says `auth = "munge"`, a fresh MUNGE credential from
+this host's munged (restricted to the controller's uid, `munge_uid`), or,
+when the client was given one, a JWT (`token=`: `jem token`'s or an external
+issuer's) as a bearer token.
 The client never says who it is; the controller learns it from the credential.
 A submit (and a step) also carries the user's signature over what runs; the
 call's token and the signature come from one round trip to the service.
@@ -34,6 +37,7 @@ from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.security import munge
 from jem.security.authd import fetch_tokens
 from jem.security.digest import spec_digest, step_spec_digest
 from jem.security.tokens import AUD_CONTROLLER, AUD_JOB, AUD_STEP
@@ -89,14 +93,20 @@ class JobEventNotice:
 
 class Client:
     def __init__(self, address: str | None = None, *, token: str | None = None, authd_socket: str | None = None,
-                 ca_file: str | None = None, timeout_s: float = 30.0):
-        """token: a `jem token` JWT to act with; else each call takes a token from the credential
-        service at `authd_socket` (default: the client config's). ca_file: the cluster CA to verify
-        the controller with (default: the client config's; none: plaintext, for loopback)."""
+                 ca_file: str | None = None, auth: str | None = None, munge_socket: str | None = None,
+                 munge_uid: int | None = None, timeout_s: float = 30.0):
+        """token: a JWT to act with; else each call takes a credential: with auth "jem" a token from
+        the credential service at `authd_socket`, with auth "munge" a MUNGE credential from the
+        munged at `munge_socket` restricted to `munge_uid` (each default: the client config's).
+        ca_file: the cluster CA to verify the controller with (default: the client config's; none:
+        plaintext, for loopback)."""
         config = load_client_config()
         self.address = address or find_controller(config)
         self._bearer = (("authorization", f"Bearer {token}"),) if token else None
         self._authd_socket = authd_socket or config.authd_socket
+        self._auth = auth or config.auth
+        self._munge_socket = (config.munge_socket if munge_socket is None else munge_socket) or None
+        self._munge_uid = config.munge_uid if munge_uid is None else munge_uid
         self._timeout_s = timeout_s
         self._channel = _channel(self.address, config.ca_file if ca_file is None else ca_file)
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
@@ -119,9 +129,13 @@ class Client:
     def _signed_metadata(self, signed: tuple[str, str] | None) -> tuple[tuple[tuple[str, str], ...], str]:
         """(metadata with a fresh credential for one call, this user's signature over the digest of
         `signed` = (audience, digest), or "" without `signed`), from one round trip to the credential
-        service. Agents run only signed work by default; a JWT caller has no service to ask: no signature."""
+        service. Agents run only signed work by default; a JWT or MUNGE caller has no credential
+        service to ask: no signature."""
         if self._bearer is not None:
             return self._bearer, ""
+        if self._auth == "munge":   # no credential service to sign with: the job goes unsigned
+            return (("jem-munge", munge.encode(AUD_CONTROLLER.encode(), socket_path=self._munge_socket,
+                                               uid_restriction=self._munge_uid)),), ""
         wanted = [(AUD_CONTROLLER, None)] + ([signed] if signed is not None else [])
         token, *signature = fetch_tokens(self._authd_socket, wanted)
         return (("jem-token", token),), (signature[0] if signature else "")

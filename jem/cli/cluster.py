@@ -2,9 +2,12 @@
 
 `up` writes DIR/jem.toml, starts the controller and N agents as background
 processes (logs in DIR/logs), waits until every node is up, and writes
-DIR/env (export JEM_CONTROLLER=...) and DIR/pids. `down` stops exactly the
-processes named in DIR/pids: agents first (they kill and report their jobs),
-then the controller, SIGKILL for anything still alive after a grace period.
+DIR/env (export JEM_CONTROLLER=...) and DIR/pids. With `--auth munge` it first
+starts a private munged with a new key (socket and key in <run dir>/munge), and
+users' clients present MUNGE credentials (the client.toml the controller writes
+says so). `down` stops exactly the processes named in DIR/pids: agents first
+(they kill and report their jobs), then the controller, then munged, SIGKILL for
+anything still alive after a grace period.
 """
 
 import argparse
@@ -25,6 +28,8 @@ from jem.model import defaults
 from jem.model.errors import JemError
 from jem.model.node import NodeState
 from jem.security import ca, tls
+from jem.security.munged import SOCKET_NAME as MUNGE_SOCKET_NAME
+from jem.security.munged import MungedStartError, remove_munged_files, start_munged
 
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
@@ -45,6 +50,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--gpus-per-node", type=int, default=0, help="GPUs each node declares (default 0)")
     p.add_argument("--state-dir", default=None, help="where state, logs and the env file go "
                    "(default $JEM_STATE_DIR or ~/.jem)")
+    p.add_argument("--auth", choices=["jem", "munge"], default="jem",
+                   help="users' credentials: jem (the credential service, default) or munge (a private munged "
+                        "with its own key, started and stopped with the cluster)")
     p.set_defaults(run=run_up)
     p = sub.add_parser("down", help="stop the local cluster started by `jem up`")
     p.add_argument("--state-dir", default=None, help="the cluster's state directory")
@@ -70,7 +78,18 @@ def _shared_dirs(state_dir: str) -> tuple[str, str]:
     return f"/run/jem-{tag}", f"/var/spool/jem/{tag}"
 
 
-def _config_text(state_dir: str, n_nodes: int, cpus: int, mem_mib: int, gpus: int) -> str:
+def _munge_dir(state_dir: str) -> str:
+    """The private munged's directory (socket, key, log): in the run dir, which every user can reach."""
+    return os.path.join(_shared_dirs(state_dir)[0], "munge")
+
+
+def _auth_text(state_dir: str, auth: str) -> str:
+    if auth != "munge":
+        return ""
+    return f'method = "munge"\nmunge_socket = "{os.path.join(_munge_dir(state_dir), MUNGE_SOCKET_NAME)}"\n'
+
+
+def _config_text(state_dir: str, n_nodes: int, cpus: int, mem_mib: int, gpus: int, auth: str) -> str:
     return f"""# Written by `jem up`.
 [cluster]
 name = "local"
@@ -80,7 +99,7 @@ state_dir = "{state_dir}"
 
 [auth]
 run_dir = "{_shared_dirs(state_dir)[0]}"
-
+{_auth_text(state_dir, auth)}
 [scheduler]
 interval_s = 1.0
 heartbeat_interval_s = 2
@@ -100,10 +119,11 @@ default = true
 """
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, marker: str = "jem") -> bool:
+    """Whether `pid` runs, with `marker` in its command line (a pid is reused once its process is gone)."""
     try:
         process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE and "jem" in " ".join(process.cmdline())
+        return process.status() != psutil.STATUS_ZOMBIE and marker in " ".join(process.cmdline())
     except psutil.Error:
         return False
 
@@ -138,7 +158,8 @@ def run_up(args: argparse.Namespace) -> int:
         raise ClusterError("--nodes and --cpus-per-node must be at least 1")
     mem = args.mem_per_node or max(256, psutil.virtual_memory().total // (1024 * 1024) // args.nodes)
     pids = _read_pids(state_dir)
-    if pids and any(_alive(p) for p in [pids.get("controller", 0), *pids.get("agents", {}).values()]):
+    if pids and (any(_alive(p) for p in [pids.get("controller", 0), *pids.get("agents", {}).values()])
+                 or _munged_alive(pids)):
         raise ClusterError(f"a cluster is already running in {state_dir} (run `jem down --state-dir {state_dir}` first)")
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     os.chmod(state_dir, 0o700)
@@ -148,15 +169,19 @@ def run_up(args: argparse.Namespace) -> int:
     authd_socket = os.path.join(run_dir, "authd.sock")
     config_path = os.path.join(state_dir, "jem.toml")
     with open(config_path, "w") as f:
-        f.write(_config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node))
+        f.write(_config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node, args.auth))
     address_path = os.path.join(state_dir, ADDRESS_FILE)
     if os.path.exists(address_path):
         os.unlink(address_path)
 
     make_local_certificates(os.path.join(state_dir, "security"), [f"n{i}" for i in range(1, args.nodes + 1)])
+    record: dict = {"agents": {}}
+    if args.auth == "munge":
+        record["munged"] = _start_munged(state_dir)
+        _write_pids(state_dir, record)
     controller_log = os.path.join(logs, "controller.log")
     controller = _spawn(["controller", "--config", config_path], controller_log, state_dir)
-    record = {"controller": controller.pid, "agents": {}}
+    record["controller"] = controller.pid
     _write_pids(state_dir, record)
     address = _wait_for_file(address_path, controller, controller_log)
     node_address = _wait_for_file(os.path.join(state_dir, defaults.NODE_ADDRESS_FILE), controller, controller_log)
@@ -167,7 +192,9 @@ def run_up(args: argparse.Namespace) -> int:
         agent = _spawn(["agent", "--controller", node_address, "--name", name, "--cpus", str(args.cpus_per_node),
                         "--memory-mib", str(mem), "--gpus", str(args.gpus_per_node),
                         "--spool-dir", os.path.join(spool_root, name), "--cgroup-name", cgroup_name,
-                        "--security-dir", os.path.join(state_dir, "security"), "--authd-socket", authd_socket],
+                        "--security-dir", os.path.join(state_dir, "security"), "--authd-socket", authd_socket,
+                        # MUNGE clients send no user signature (docs/security.md): their jobs run unsigned.
+                        *(["--unsigned-jobs", "allow"] if args.auth == "munge" else [])],
                        os.path.join(logs, f"{name}.log"),
                        state_dir)
         record["agents"][name] = agent.pid
@@ -185,6 +212,25 @@ def run_up(args: argparse.Namespace) -> int:
     print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
     print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
     return 0
+
+
+def _start_munged(state_dir: str) -> dict:
+    """Start the cluster's munged with a new key; its pid and directory, for `jem down`."""
+    run_dir, directory = _shared_dirs(state_dir)[0], _munge_dir(state_dir)
+    os.makedirs(run_dir, mode=0o755, exist_ok=True)
+    os.chmod(run_dir, 0o755)   # munged's socket must be reachable by every user
+    remove_munged_files(directory)   # a key left by a cluster that was never taken down
+    try:
+        daemon = start_munged(directory)
+    except MungedStartError as exc:
+        raise ClusterError(str(exc)) from None
+    return {"pid": daemon.pid, "directory": directory}
+
+
+def _munged_alive(record: dict) -> bool:
+    munged = record.get("munged") or {}
+    socket_path = os.path.join(munged.get("directory", ""), MUNGE_SOCKET_NAME)
+    return bool(munged) and _alive(munged.get("pid", 0), marker=f"--socket={socket_path}")
 
 
 def make_local_certificates(security_dir: str, node_names: list[str]) -> None:
@@ -225,7 +271,7 @@ def _wait_for_file(path: str, process: subprocess.Popen, log_path: str) -> str:
 
 def _wait_for_nodes(address: str, n_nodes: int, authd_socket: str, ca_file: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
-    with Client(address, authd_socket=authd_socket, ca_file=ca_file) as client:
+    with Client(address, authd_socket=authd_socket, ca_file=ca_file, auth="jem") as client:
         while time.monotonic() < deadline:
             nodes = client.list_nodes()
             if len(nodes) >= n_nodes and all(info.state is not NodeState.DOWN for info in nodes):
@@ -244,6 +290,14 @@ def run_down(args: argparse.Namespace) -> int:
     _stop(agents)
     controller = [record["controller"]] if _alive(record.get("controller", 0)) else []
     _stop(controller)
+    if "munged" in record:
+        if _munged_alive(record):
+            _stop([record["munged"]["pid"]])
+        remove_munged_files(record["munged"]["directory"])
+        try:
+            os.rmdir(record["munged"]["directory"])
+        except OSError:
+            pass
     for name in ("pids", "env", ADDRESS_FILE, defaults.NODE_ADDRESS_FILE):
         try:
             os.unlink(os.path.join(state_dir, name))

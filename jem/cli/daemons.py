@@ -66,7 +66,7 @@ def run_controller(args: argparse.Namespace) -> int:
         return 1
     try:
         serve(config)
-    except OSError as exc:  # cannot listen, state directory in use
+    except (OSError, ConfigError) as exc:  # cannot listen, state directory in use, unusable jwks_file
         print(f"jem controller: error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -10,20 +10,30 @@ and groups from this host's NSS (pwd/grp).
   expiry, and used once (`ReplayCache`).
 - `authorization: Bearer <JWT>`: a token from `jem token` (audience `jem-api`,
   signed by the controller's key, a user name in `sub`), what portals and
-  scripts hold; it may be used until it expires.
+  scripts hold; it may be used until it expires. Or, when `[auth] jwks_file`
+  is set, an external issuer's RS256/ES256 JWT: one whose header's `kid` is in
+  that JWKS (`jem/security/jwks.py`), for `[auth] jwt_audience`, the user named
+  by `[auth] jwt_user_claim`. An external token never makes its caller root.
+- `jem-munge: <credential>` (with `[auth] method = "munge"`): a MUNGE
+  credential, decoded by munged. The uid and gid are munged's answer, the
+  credential must be restricted to the controller's uid and carry the payload
+  `jem-controller`; munged refuses it expired, replayed, or made with another key.
 """
 
 import os
 import pwd
 from typing import Protocol
 
-from jem.model.errors import Unauthenticated
+from jem.model.config import AuthConfig
+from jem.model.errors import ControllerNotReady, Unauthenticated
 from jem.model.identity import Identity
-from jem.security import tokens
+from jem.security import jwks, munge, tokens
 from jem.security.keys import PublicKeySet
 
 TOKEN_HEADER = "jem-token"
 BEARER_HEADER = "authorization"
+MUNGE_HEADER = "jem-munge"
+MUNGE_PAYLOAD = tokens.AUD_CONTROLLER.encode()   # what a JEM client's MUNGE credential carries
 
 
 class Authenticator(Protocol):
@@ -70,22 +80,75 @@ class CredentialServiceAuthenticator:
         return identity_of_uid(principal.uid, principal.gid)
 
 
-class ApiTokenAuthenticator:
-    """`jem token` JWTs: signed by the controller's key for audience jem-api; `sub` is the user name."""
+def _bearer_token(metadata: dict[str, str]) -> str:
+    scheme, _, token = metadata[BEARER_HEADER].partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
+    return token.strip()
 
-    def __init__(self, keys: PublicKeySet, *, user_claim: str = "sub"):
-        self._keys = keys
+
+def _claimed_user(claims: dict, user_claim: str) -> str:
+    user = claims.get(user_claim)
+    if not isinstance(user, str) or not user:
+        raise Unauthenticated(f"token carries no {user_claim!r} claim")
+    return user
+
+
+class ExternalJwtVerifier:
+    """An external issuer's JWTs: signed by a key of its JWKS, for our audience, naming a user (not root)."""
+
+    def __init__(self, keys: jwks.JwkSet, *, audience: str, user_claim: str):
+        self.keys = keys
+        self._audience = audience
         self._user_claim = user_claim
 
+    def identity(self, token: str) -> Identity:
+        claims = jwks.verify_external(token, self.keys, audience=self._audience)
+        identity = identity_of_user(_claimed_user(claims, self._user_claim))
+        if identity.is_root:   # an identity provider's compromise must not be root on the cluster
+            raise Unauthenticated("an external token never acts as root")
+        return identity
+
+
+class ApiTokenAuthenticator:
+    """Bearer JWTs: `jem token`'s (the controller's key, audience jem-api, `sub` the user name), or,
+    when the header's kid is in the external issuer's JWKS, that issuer's (`ExternalJwtVerifier`)."""
+
+    def __init__(self, keys: PublicKeySet, *, external: ExternalJwtVerifier | None = None):
+        self._keys = keys
+        self._external = external
+
     def authenticate(self, metadata: dict[str, str]) -> Identity:
-        scheme, _, token = metadata[BEARER_HEADER].partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
-        claims = tokens.verify_claims(token.strip(), self._keys, audience=tokens.AUD_API)
-        user = claims.get(self._user_claim)
-        if not isinstance(user, str) or not user:
-            raise Unauthenticated(f"token carries no {self._user_claim!r} claim")
-        return identity_of_user(user)
+        token = _bearer_token(metadata)
+        if self._external is not None and jwks.has_kid(token, self._external.keys):
+            return self._external.identity(token)
+        claims = tokens.verify_claims(token, self._keys, audience=tokens.AUD_API)
+        return identity_of_user(_claimed_user(claims, "sub"))
+
+
+class MungeAuthenticator:
+    """MUNGE credentials: munged says who made them; each is decoded once, within its ttl."""
+
+    def __init__(self, *, socket_path: str | None, controller_uid: int):
+        self._socket_path = socket_path
+        self._controller_uid = controller_uid
+
+    def authenticate(self, metadata: dict[str, str]) -> Identity:
+        try:
+            cred = munge.decode(metadata[MUNGE_HEADER], socket_path=self._socket_path)
+        except munge.MungeError as exc:
+            if exc.munge_code in (munge.MungeCode.SOCKET, munge.MungeCode.TIMEOUT):
+                raise ControllerNotReady(f"the controller's munged does not answer: {exc.detail}") from None
+            raise
+        # Restricted to us: a credential made for another service (which munged on its host
+        # decoded, and remembers there) cannot be replayed here.
+        if cred.uid_restriction != self._controller_uid:
+            raise Unauthenticated(f"MUNGE credential is not restricted to the controller's uid "
+                                  f"{self._controller_uid}")
+        if cred.payload != MUNGE_PAYLOAD:
+            raise Unauthenticated(f"MUNGE credential is not for the JEM controller (payload must be "
+                                  f"{MUNGE_PAYLOAD.decode()!r})")
+        return identity_of_uid(cred.uid, cred.gid)
 
 
 class Authenticators:
@@ -99,3 +162,21 @@ class Authenticators:
             if header in metadata:
                 return authenticator.authenticate(metadata)
         raise Unauthenticated(f"request carries no credential (one of: {', '.join(self._by_header)})")
+
+
+def authenticators_for(auth: AuthConfig, *, authd_keys: PublicKeySet, controller_keys: PublicKeySet,
+                       controller_uid: int) -> Authenticators:
+    """The authenticators `auth` configures. Credential-service tokens are always accepted (agents
+    and `jem authd` hosts use them), `jem token` JWTs too; external JWTs with `jwks_file`, MUNGE
+    credentials with `method = "munge"`. ConfigError if the JWKS file is unusable."""
+    external = None
+    if auth.jwks_file:
+        external = ExternalJwtVerifier(jwks.JwkSet(auth.jwks_file), audience=auth.jwt_audience,
+                                       user_claim=auth.jwt_user_claim)
+    by_header: dict[str, Authenticator] = {}
+    if auth.method == "munge":
+        by_header[MUNGE_HEADER] = MungeAuthenticator(socket_path=auth.munge_socket or None,
+                                                     controller_uid=controller_uid)
+    by_header[TOKEN_HEADER] = CredentialServiceAuthenticator(authd_keys)
+    by_header[BEARER_HEADER] = ApiTokenAuthenticator(controller_keys, external=external)
+    return Authenticators(by_header)

@@ -28,8 +28,7 @@ import grpc
 
 from jem.controller.admin_service import AdminServicer
 from jem.controller.agents import AgentLinks
-from jem.controller.authn import (BEARER_HEADER, TOKEN_HEADER, ApiTokenAuthenticator, Authenticators,
-                                  CredentialServiceAuthenticator)
+from jem.controller.authn import authenticators_for
 from jem.controller.credentials import ControllerKeys
 from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, NodeCertificateInterceptor
 from jem.controller.job_service import JobServicer, add_job_service
@@ -99,10 +98,9 @@ class Controller:
         self.loop = SchedulingLoop(self.state)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_RPC_THREADS, thread_name_prefix="rpc"),
-            interceptors=[ErrorInterceptor(), IdentityInterceptor(Authenticators({
-                TOKEN_HEADER: CredentialServiceAuthenticator(self.keys.authd_keys),
-                BEARER_HEADER: ApiTokenAuthenticator(self.keys.controller_keys),
-            }))],
+            interceptors=[ErrorInterceptor(), IdentityInterceptor(authenticators_for(
+                config.auth, authd_keys=self.keys.authd_keys, controller_keys=self.keys.controller_keys,
+                controller_uid=os.geteuid()))],
             options=[("grpc.so_reuseport", 0)],
         )
         add_job_service(JobServicer(self.state), self.server)
@@ -155,7 +153,9 @@ class Controller:
                 ca_file = os.path.join(self.run_dir, "ca.crt")
                 with open(os.path.join(security_dir, "ca.crt")) as f:
                     _write_public(ca_file, f.read())
-            text = client_config_text(controller=self.address, authd_socket=self.authd.socket_path, ca_file=ca_file)
+            text = client_config_text(controller=self.address, authd_socket=self.authd.socket_path, ca_file=ca_file,
+                                      auth=self.config.auth.method, munge_socket=self.config.auth.munge_socket,
+                                      munge_uid=os.geteuid())
             _write_public(os.path.join(self.run_dir, "client.toml"), text)
             # And for this user's clients that know only the state dir ($JEM_STATE_DIR, ~/.jem).
             _write_public(os.path.join(self.state_dir, "client.toml"), text)

@@ -40,6 +40,11 @@ class AuthConfig:
     token_lifetime_s: float = defaults.TOKEN_LIFETIME_S
     api_token_lifetime_s: int = defaults.API_TOKEN_LIFETIME_S
     job_signature_lifetime_s: float = defaults.JOB_SIGNATURE_LIFETIME_S   # how long a signed job may pend
+    method: str = defaults.AUTH_METHOD       # what users' clients present: "jem" (credential service) or "munge"
+    munge_socket: str = ""                   # munged's socket; "" means libmunge's default
+    jwks_file: str = ""                      # public keys of an external JWT issuer (JWKS JSON); "" : none
+    jwt_audience: str = ""                   # the `aud` external JWTs must carry (required with jwks_file)
+    jwt_user_claim: str = "sub"              # the claim of an external JWT that names the user
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +187,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
     if auth.job_signature_lifetime_s < 60:
         raise ConfigError(f"auth.job_signature_lifetime_s: expected at least 60 seconds, "
                           f"got {auth.job_signature_lifetime_s}")
+    _check_auth(auth)
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))
     if scheduler.max_array_size < 1:
@@ -205,6 +211,18 @@ def parse_config(raw: dict[str, Any]) -> Config:
     return Config(cluster=cluster, scheduler=scheduler, store=store, auth=auth, nodes=nodes, partitions=partitions,
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
                   accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])))
+
+
+AUTH_METHODS = ("jem", "munge")
+
+
+def _check_auth(auth: AuthConfig) -> None:
+    if auth.method not in AUTH_METHODS:
+        raise ConfigError(f"auth.method: expected one of {', '.join(AUTH_METHODS)}, got {auth.method!r}")
+    if auth.jwks_file and not auth.jwt_audience:
+        raise ConfigError("auth.jwt_audience: required with auth.jwks_file (the audience external JWTs are for)")
+    if not auth.jwt_user_claim:
+        raise ConfigError("auth.jwt_user_claim: expected a claim name, got ''")
 
 
 def is_loopback_listen(listen: str) -> bool:

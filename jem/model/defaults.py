@@ -34,6 +34,7 @@ TOKEN_LIFETIME_S = 60.0                # seconds a credential-service token is v
 JOB_SIGNATURE_LIFETIME_S = 30 * 86400.0   # seconds a user's signature over a job stays valid (how long it may pend)
 STEP_SIGNATURE_LIFETIME_S = 300.0      # seconds a user's signature over a step stays valid
 LAUNCH_CREDENTIAL_LIFETIME_S = 300.0   # seconds a controller's launch credential is valid
+AUTH_METHOD = "jem"                    # users' clients use the credential service (or "munge": munged)
 API_TOKEN_LIFETIME_S = 1800            # seconds a `jem token` JWT lives by default (scontrol token's 1800)
 API_TOKEN_MAX_LIFETIME_S = 365 * 86400  # the longest lifespan `jem token` grants
 SECURITY_DIR = "/etc/jem"              # keys and certificates of a real cluster

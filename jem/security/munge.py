@@ -27,6 +27,7 @@ from jem.model.errors import Unauthenticated
 MUNGE_OPT_TTL = 4
 MUNGE_OPT_SOCKET = 8
 MUNGE_OPT_UID_RESTRICTION = 9
+MUNGE_UID_ANY = 2**32 - 1   # (uid_t) -1: no uid restriction
 
 
 class MungeCode(enum.IntEnum):
@@ -63,11 +64,13 @@ class MungeError(Unauthenticated):
 
 @dataclass(frozen=True)
 class MungeCredential:
-    """What a valid credential says: who encoded it, and the payload it carries."""
+    """What a valid credential says: who encoded it, the payload it carries, and the one uid
+    allowed to decode it (None: any uid)."""
 
     uid: int
     gid: int
     payload: bytes
+    uid_restriction: "int | None" = None
 
 
 _lock = threading.Lock()
@@ -104,6 +107,7 @@ def _load() -> "tuple[ctypes.CDLL, ctypes.CDLL]":
         munge.munge_ctx_strerror.restype = ctypes.c_char_p
         # munge_ctx_set is variadic: no argtypes; every argument is passed as an explicit ctypes value.
         munge.munge_ctx_set.restype = ctypes.c_int
+        munge.munge_ctx_get.restype = ctypes.c_int   # variadic too
         munge.munge_strerror.argtypes = [ctypes.c_int]
         munge.munge_strerror.restype = ctypes.c_char_p
         munge.munge_encode.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, ctypes.c_void_p,
@@ -150,6 +154,15 @@ def _set_int(munge: ctypes.CDLL, ctx: int, opt: int, value: "ctypes.c_int | ctyp
     err = munge.munge_ctx_set(ctypes.c_void_p(ctx), ctypes.c_int(opt), value)
     if err:
         raise _error(munge, ctx, err)
+
+
+def _uid_restriction(munge: ctypes.CDLL, ctx: int) -> "int | None":
+    """The uid restriction of the credential just decoded with `ctx` (None: unrestricted)."""
+    value = ctypes.c_uint(MUNGE_UID_ANY)
+    err = munge.munge_ctx_get(ctypes.c_void_p(ctx), ctypes.c_int(MUNGE_OPT_UID_RESTRICTION), ctypes.byref(value))
+    if err:
+        raise _error(munge, ctx, err)
+    return None if value.value == MUNGE_UID_ANY else value.value
 
 
 def encode(payload: bytes = b"", *, socket_path: "str | None" = None, uid_restriction: "int | None" = None,
@@ -212,7 +225,8 @@ def decode(cred: str, *, socket_path: "str | None" = None) -> MungeCredential:
             if err:
                 raise _error(munge, ctx, err)
             payload = ctypes.string_at(buf.value, length.value) if buf.value and length.value > 0 else b""
-            return MungeCredential(uid=uid.value, gid=gid.value, payload=payload)
+            return MungeCredential(uid=uid.value, gid=gid.value, payload=payload,
+                                   uid_restriction=_uid_restriction(munge, ctx))
         finally:
             if buf.value:   # allocated even for some errors (expired, rewound, replayed)
                 libc.free(buf.value)

@@ -73,11 +73,7 @@ class MungedProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
-        for name in _FILES:
-            try:
-                os.unlink(os.path.join(self.directory, name))
-            except FileNotFoundError:
-                pass
+        remove_munged_files(self.directory)
         if self._created_dir:
             try:
                 os.rmdir(self.directory)
@@ -89,6 +85,16 @@ class MungedProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def remove_munged_files(directory: str) -> None:
+    """Remove the files `start_munged` wrote in `directory` (key, socket, pid, seed, log).
+    For a munged no longer running: `MungedProcess.stop`, and `jem down` after stopping it."""
+    for name in _FILES:
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
 
 
 def _write_key(path: str) -> None:

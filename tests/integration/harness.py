@@ -42,8 +42,10 @@ class LocalCluster:
     """Controller + named agents; processes are started in their own sessions."""
 
     def __init__(self, root: str, *, n_nodes: int = 2, cpus: int = 2, mem_mib: int = 2048, extra_config: str = "",
-                 agent_args: tuple[str, ...] = (), gpus: int = 0, node_extra: dict[str, str] | None = None):
-        """node_extra: node name -> TOML lines added to that node's [[nodes]] table (features, gres)."""
+                 agent_args: tuple[str, ...] = (), gpus: int = 0, node_extra: dict[str, str] | None = None,
+                 auth_config: str = ""):
+        """node_extra: node name -> TOML lines added to that node's [[nodes]] table (features, gres).
+        auth_config: TOML lines added to [auth] (method, munge_socket, jwks_file, ...)."""
         self.root = root
         self.agent_args = agent_args
         # Job cgroups under a name of their own, and a spool other users can traverse
@@ -72,6 +74,7 @@ state_dir = "{self.state_dir}"
 
 [auth]
 run_dir = "{self.run_dir}"
+{auth_config}
 
 [scheduler]
 interval_s = 0.5
@@ -134,9 +137,11 @@ default = true
             wait_until(lambda: all(i.state is not NodeState.DOWN for i in client.list_nodes() if i.node.name in names),
                        START_TIMEOUT_S, what="nodes up")
 
-    def client(self, *, token: str | None = None) -> Client:
-        """A client of this cluster as this process's user, or as whoever `token` (a `jem token` JWT) names."""
-        return Client(self.address, token=token, authd_socket=self.authd_socket, ca_file=self.ca_file)
+    def client(self, *, token: str | None = None, **auth) -> Client:
+        """A client of this cluster as this process's user, or as whoever `token` (a JWT) names;
+        `auth`: Client's auth, munge_socket, munge_uid."""
+        return Client(self.address, token=token, authd_socket=self.authd_socket, ca_file=self.ca_file,
+                      **{"auth": "jem", **auth})
 
     @property
     def ca_file(self) -> str:

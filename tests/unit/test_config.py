@@ -296,3 +296,30 @@ def test_load_config_missing_file(tmp_path):
 
 def test_fractional_min_job_age_is_accepted_like_the_other_float_seconds():
     assert parse_config({"scheduler": {"min_job_age_s": 0.5}}).scheduler.min_job_age_s == 0.5
+
+
+def test_auth_method_and_external_jwt_keys_are_validated():
+    auth = parse_config({"auth": {"method": "munge", "munge_socket": "/run/munge/munge.socket.2",
+                                  "jwks_file": "/etc/jem/idp.jwks", "jwt_audience": "portal"}}).auth
+    assert (auth.method, auth.jwt_user_claim) == ("munge", "sub")
+    assert parse_config({}).auth.method == "jem"
+    with pytest.raises(ConfigError, match="auth.method"):
+        parse_config({"auth": {"method": "kerberos"}})
+    with pytest.raises(ConfigError, match="auth.jwt_audience"):
+        parse_config({"auth": {"jwks_file": "/etc/jem/idp.jwks"}})
+
+
+def test_client_config_says_which_credential_to_present(tmp_path, monkeypatch):
+    from jem.model.clientconfig import client_config_text, load_client_config
+    path = tmp_path / "client.toml"
+    path.write_text(client_config_text(controller="h:1", authd_socket="/s", auth="munge", munge_socket="/m",
+                                       munge_uid=1234))
+    monkeypatch.setenv("JEM_CONFIG", str(path))
+    config = load_client_config()
+    assert (config.auth, config.munge_socket, config.munge_uid) == ("munge", "/m", 1234)
+    path.write_text('auth = "kerberos"\n')
+    with pytest.raises(ConfigError, match="auth"):
+        load_client_config()
+    path.write_text('munge_uid = "0"\n')
+    with pytest.raises(ConfigError, match="munge_uid"):
+        load_client_config()

@@ -99,6 +99,13 @@ def test_a_credential_from_another_key_is_invalid(daemon):
         shutil.rmtree(shared, ignore_errors=True)
 
 
+def test_decode_reports_the_uid_restriction(daemon):
+    mine = munge.encode(b"r", socket_path=daemon.socket_path, uid_restriction=os.getuid())
+    assert munge.decode(mine, socket_path=daemon.socket_path).uid_restriction == os.getuid()
+    anyone = munge.encode(b"r", socket_path=daemon.socket_path)
+    assert munge.decode(anyone, socket_path=daemon.socket_path).uid_restriction is None
+
+
 def test_a_uid_restriction_refuses_every_other_uid_root_included(daemon):
     cred = munge.encode(b"for 12345", socket_path=daemon.socket_path, uid_restriction=12345)
     with pytest.raises(MungeError) as err:
