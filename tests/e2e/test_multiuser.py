@@ -22,6 +22,7 @@ from slurm_cluster import wait_for
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYSTEM_PYTHON = "/usr/bin/python3"
 CGROUP_ROOT = "/sys/fs/cgroup"
+ROOT_UMASK = 0o077   # root starts the cluster with a strict umask: what users must reach is made so on purpose
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON) or not shutil.which("runuser")
@@ -61,8 +62,7 @@ def cluster(shared_venv):
     """Root's `jem up` from the shared venv (real processes) and the Slurm-named commands in a 0755 bin dir."""
     base = _shared_tmpdir("jem-multiuser-")
     state_dir = os.path.join(base, "state")
-    bin_dir = os.path.join(base, "bin")
-    os.mkdir(bin_dir, 0o755)
+    bin_dir = os.path.join(base, "bin")   # made by `jem slurm-path --install`
     path = f"{bin_dir}:{shared_venv}/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     env = _clean_env(path)
     jem = f"{shared_venv}/bin/jem"
@@ -70,12 +70,12 @@ def cluster(shared_venv):
     try:
         up = subprocess.run([jem, "up", "--nodes", "2", "--cpus-per-node", "2", "--mem-per-node", "1024",
                              "--state-dir", state_dir], capture_output=True, text=True, env=env, cwd=base,
-                            timeout=120)
+                            timeout=120, umask=ROOT_UMASK)
         assert up.returncode == 0, up.stderr
         users_env = [line.split()[1] for line in up.stdout.splitlines() if "any other user" in line]
         assert users_env, up.stdout
         installed = subprocess.run([jem, "slurm-path", "--install", bin_dir], capture_output=True, text=True,
-                                   env=env, timeout=60)
+                                   env=env, timeout=60, umask=ROOT_UMASK)
         assert installed.returncode == 0, installed.stderr
         spools, cgroup_name = _agents(state_dir)
         root_env = dict(env, JEM_RUNTIME_DIR=os.path.join(state_dir, "cmd-run"))
