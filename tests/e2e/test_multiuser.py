@@ -7,6 +7,7 @@ session with /usr/bin/python3 (the test interpreter may live under a 0700 /root)
 this checkout; every user, process, cgroup and directory made here is removed afterwards.
 """
 
+import json
 import os
 import pwd
 import shutil
@@ -96,8 +97,6 @@ def cluster(shared_venv):
 
 def _agents(state_dir: str) -> tuple[dict[str, str], str]:
     """({node: spool dir}, cgroup name) from the running agents' command lines (pids from `jem up`)."""
-    import json
-
     with open(os.path.join(state_dir, "pids")) as f:
         pids = json.load(f)["agents"]
     spools, cgroup_name = {}, ""
