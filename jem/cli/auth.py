@@ -18,7 +18,7 @@ from jem.client import Client
 from jem.model import defaults
 from jem.model.clientconfig import DEFAULT_AUTHD_SOCKET
 from jem.security.authd import AuthdPolicy, CredentialService
-from jem.security.keys import load_or_generate_signing_key
+from jem.security.keys import load_or_generate_signing_key, make_security_dir
 
 
 def add_parsers(sub) -> None:
@@ -41,7 +41,7 @@ def add_parsers(sub) -> None:
 
 def run_authd(args: argparse.Namespace) -> int:
     os.umask(0o077)
-    os.makedirs(args.security_dir, mode=0o700, exist_ok=True)
+    make_security_dir(args.security_dir)
     key = load_or_generate_signing_key(os.path.join(args.security_dir, "authd.key"),
                                        public_dir=os.path.join(args.security_dir, "authd-keys"))
     service = CredentialService(key, args.socket, policy=AuthdPolicy(

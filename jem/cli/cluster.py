@@ -2,12 +2,14 @@
 
 `up` writes DIR/jem.toml, starts the controller and N agents as background
 processes (logs in DIR/logs), waits until every node is up, and writes
-DIR/env (export JEM_CONTROLLER=...) and DIR/pids. With `--auth munge` it first
-starts a private munged with a new key (socket and key in <run dir>/munge), and
-users' clients present MUNGE credentials (the client.toml the controller writes
-says so). `down` stops exactly the processes named in DIR/pids: agents first
-(they kill and report their jobs), then the controller, then munged, SIGKILL for
-anything still alive after a grace period.
+DIR/env (export JEM_CONTROLLER=...) and DIR/pids. A root cluster also writes
+RUN/env for every other user, 0644 in its run dir (DIR itself is 0700). With
+`--auth munge` it first starts a private munged with a new key (socket and key
+in <run dir>/munge), and users' clients present MUNGE credentials (the
+client.toml the controller writes says so). `down` stops exactly the
+processes named in DIR/pids: agents first (they kill and report their jobs),
+then the controller, then munged, SIGKILL for anything still alive after a
+grace period.
 """
 
 import argparse
@@ -204,11 +206,12 @@ def run_up(args: argparse.Namespace) -> int:
     with open(os.path.join(state_dir, "env"), "w") as f:
         f.write(f"export JEM_CONFIG={client_config}\nexport JEM_CONTROLLER={address}\n"
                 f"export JEM_STATE_DIR={state_dir}\n")
+    users_env = _write_users_env(run_dir, client_config, address) if os.geteuid() == 0 else ""
     print(f"JEM cluster up: controller {address}, {args.nodes} nodes n[1-{args.nodes}] "
           f"with {args.cpus_per_node} CPUs and {mem} MiB each, partition 'debug'.")
     print(f"  source {state_dir}/env        # point jem (and later sbatch/squeue) at it")
-    if os.geteuid() == 0:
-        print(f"  export JEM_CONFIG={client_config}   # any other user of this machine, likewise")
+    if users_env:
+        print(f"  source {users_env}   # any other user of this machine, likewise")
     print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
     print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
     return 0
@@ -231,6 +234,18 @@ def _munged_alive(record: dict) -> bool:
     munged = record.get("munged") or {}
     socket_path = os.path.join(munged.get("directory", ""), MUNGE_SOCKET_NAME)
     return bool(munged) and _alive(munged.get("pid", 0), marker=f"--socket={socket_path}")
+
+
+def _write_users_env(run_dir: str, client_config: str, address: str) -> str:
+    """The env file for every other user of a root cluster, 0644 in the run dir: the state
+    dir's own `env` is out of their reach (0700) and names root's state dir, which is not theirs."""
+    path = os.path.join(run_dir, "env")
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o644)   # exactly, whatever the umask
+        f.write(f"export JEM_CONFIG={client_config}\nexport JEM_CONTROLLER={address}\n")
+    os.replace(path + ".tmp", path)
+    return path
 
 
 def make_local_certificates(security_dir: str, node_names: list[str]) -> None:

@@ -69,8 +69,14 @@ class ForeignCommand(JemError):
 
 def install_commands(directory: str, python: str, *, replace_foreign: bool = False) -> list[str]:
     """Write the wrappers into a directory on every user's PATH (/usr/local/bin), 0755.
-    A file of that name that is not a JEM wrapper (a real Slurm's sbatch) is left alone
-    unless `replace_foreign`. Returns the paths written."""
+    A missing directory is made 0755 as well, whatever the umask; an existing one keeps
+    its mode. A file of that name that is not a JEM wrapper (a real Slurm's sbatch) is
+    left alone unless `replace_foreign`. Returns the paths written."""
+    try:
+        os.mkdir(directory, 0o755)
+        os.chmod(directory, 0o755)   # exactly, whatever the admin's umask: every user runs these
+    except FileExistsError:
+        pass
     for command in COMMANDS:
         path = os.path.join(directory, command)
         try:

@@ -8,8 +8,8 @@ cluster, `<state_dir>/security` by default):
     authd.key                Ed25519, 0600: the built-in credential service's key (when serve_authd)
     authd-keys/<kid>.pub     public keys of every host's credential service (callers' tokens, job signatures)
 
-A missing controller or authd key is generated on first start (0600, in a
-0700 directory); a site installs the public halves on its agents and login
+A missing controller or authd key is generated on first start (0600; a missing
+directory is made 0755, since it also holds what users read); a site installs the public halves on its agents and login
 nodes (docs/security.md).
 """
 
@@ -20,7 +20,7 @@ from jem.model import defaults
 from jem.model.execution import Launch
 from jem.security import tokens
 from jem.security.digest import spec_digest
-from jem.security.keys import PublicKeySet, SigningKey, load_or_generate_signing_key
+from jem.security.keys import PublicKeySet, SigningKey, load_or_generate_signing_key, make_security_dir
 
 AGENT_CALL_HEADER = "jem-controller-token"
 AGENT_CALL_LIFETIME_S = 60.0
@@ -39,7 +39,7 @@ class ControllerKeys:
     """The controller's signing key and the public keys it trusts."""
 
     def __init__(self, security_dir: str, *, with_authd_key: bool):
-        os.makedirs(security_dir, mode=0o700, exist_ok=True)
+        make_security_dir(security_dir)
         paths = security_paths(security_dir)
         self.security_dir = security_dir
         self.signing_key: SigningKey = load_or_generate_signing_key(paths["controller_key"],

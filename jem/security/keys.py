@@ -56,6 +56,28 @@ def generate_signing_key(path: str, *, public_dir: str | None = None) -> Signing
     return key
 
 
+SECURITY_DIR_MODE = 0o755
+
+
+def make_security_dir(path: str) -> None:
+    """Make the security directory (`/etc/jem`) if it is missing: 0755 exactly, whatever the umask.
+
+    It holds what every user must read (client.toml, ca.crt) beside the keys, and
+    each private key is 0600 on its own, as in /etc/ssh. A directory that exists
+    keeps its owner and mode: the site chose them.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o755, exist_ok=True)
+    try:
+        os.mkdir(path, SECURITY_DIR_MODE)
+    except FileExistsError:
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, SECURITY_DIR_MODE)
+    finally:
+        os.close(fd)
+
+
 def export_public_key(key: SigningKey, public_dir: str) -> str:
     """Write the public half to `public_dir/<kid>.pub` (0644); returns the path."""
     os.makedirs(public_dir, mode=0o755, exist_ok=True)

@@ -43,6 +43,17 @@ def slurm(cluster: dict, *argv: str, stdin: str = "", env: dict | None = None, c
                           cwd=cwd or cluster["root"], timeout=60)
 
 
+def wait_for(predicate, timeout_s: float = 20.0, what: str = "condition"):
+    """Poll `predicate` until it returns something true, and return that; AssertionError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_for_state(cluster: dict, job_id: str, states: set[str], timeout_s: float = 30.0) -> str:
     """Poll `squeue -t all` until the job is in one of `states`; returns the state."""
     deadline = time.monotonic() + timeout_s

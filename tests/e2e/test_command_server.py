@@ -14,7 +14,7 @@ import time
 import uuid
 
 import pytest
-from slurm_cluster import JEM, slurm, start_cluster, stop_cluster
+from slurm_cluster import JEM, slurm, start_cluster, stop_cluster, wait_for
 
 import jem_slurm
 from jem_slurm import launcher
@@ -31,7 +31,7 @@ def cluster(tmp_path_factory):
         yield cluster
     finally:
         stop_cluster(cluster)
-        _wait_for(lambda: not _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="--stop-server to end the server")
+        wait_for(lambda: not _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="--stop-server to end the server")
 
 
 def _server_pids(runtime_dir: str) -> list[int]:
@@ -54,16 +54,6 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def _wait_for(predicate, timeout_s: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _server(cluster) -> int:
     """Make sure this cluster's server is up (a first call starts it) and listening; return its pid."""
     return _listening(cluster["env"]["JEM_RUNTIME_DIR"], lambda: slurm(cluster, "squeue", "-h"))
@@ -75,7 +65,7 @@ def _listening(runtime_dir: str, call) -> int:
     def ready():
         pids = _server_pids(runtime_dir)
         return pids and any(n.endswith(".sock") for n in os.listdir(runtime_dir)) and pids[0]
-    return _wait_for(ready, what="a listening server")
+    return wait_for(ready, what="a listening server")
 
 
 def _children(pid: int) -> list[int]:
@@ -88,7 +78,7 @@ def test_a_held_open_stdin_script_runs_in_a_child_of_the_server(cluster, tmp_pat
     stub = subprocess.Popen(["sbatch", "--parsable"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=cluster["env"], cwd=tmp_path)
     try:
-        child = _wait_for(lambda: _children(server_pid), what="the server's child")[0]
+        child = wait_for(lambda: _children(server_pid), what="the server's child")[0]
         assert os.path.samefile(f"/proc/{child}/cwd", tmp_path)  # it took the caller's working directory
         out, err = stub.communicate("#!/bin/sh\necho from-stdin\n", timeout=30)
     finally:
@@ -133,7 +123,7 @@ def test_sigint_to_the_caller_reaches_the_command(cluster):
                             env=cluster["env"], cwd=cluster["root"],
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        _wait_for(lambda: _children(server_pid), what="the server's child")
+        wait_for(lambda: _children(server_pid), what="the server's child")
         stub.send_signal(signal.SIGINT)
         stub.wait(timeout=30)  # stdin stays open: only the forwarded signal can end the command
         _, err = stub.communicate(timeout=30)
@@ -147,10 +137,10 @@ def test_sigint_to_the_caller_reaches_the_command(cluster):
 def test_a_dead_servers_socket_never_breaks_a_command(cluster):
     old = _server(cluster)
     os.kill(old, signal.SIGKILL)  # leaves its socket and lock files behind
-    _wait_for(lambda: not os.path.exists(f"/proc/{old}") or b"" == _cmdline(old), what="the kill")
+    wait_for(lambda: not os.path.exists(f"/proc/{old}") or b"" == _cmdline(old), what="the kill")
     result = slurm(cluster, "squeue", "-h", "-o", "%i", "-t", "all")
     assert result.returncode == 0 and result.stderr == ""
-    new = _wait_for(lambda: [p for p in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]) if p != old],
+    new = wait_for(lambda: [p for p in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]) if p != old],
                     what="a new server")
     assert new
 
@@ -163,7 +153,7 @@ def test_a_change_to_the_installed_code_restarts_the_server(cluster):
     try:
         result = slurm(cluster, "squeue", "-h", "-t", "all")
         assert result.returncode == 0 and result.stderr == ""
-        _wait_for(lambda: old not in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="the old server to go")
+        wait_for(lambda: old not in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="the old server to go")
         assert _server(cluster) != old
     finally:
         os.utime(package, ns=(st.st_atime_ns, st.st_mtime_ns))
@@ -182,8 +172,8 @@ def test_no_server_is_started_when_disabled_or_the_directory_is_not_private(clus
 def test_an_idle_server_leaves_and_removes_its_socket(cluster, tmp_path):
     env = dict(cluster["env"], JEM_RUNTIME_DIR=str(tmp_path / "idle"), JEM_SERVER_IDLE_S="0.5")
     assert slurm(cluster, "squeue", "-h", env=env).returncode == 0
-    _wait_for(lambda: _server_pids(env["JEM_RUNTIME_DIR"]), what="the server")
-    _wait_for(lambda: not _server_pids(env["JEM_RUNTIME_DIR"]), what="the idle exit")
+    wait_for(lambda: _server_pids(env["JEM_RUNTIME_DIR"]), what="the server")
+    wait_for(lambda: not _server_pids(env["JEM_RUNTIME_DIR"]), what="the idle exit")
     assert not [n for n in os.listdir(env["JEM_RUNTIME_DIR"]) if n.endswith(".sock")]
 
 
@@ -231,7 +221,7 @@ def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, 
     for _ in range(2):
         result = as_user(f"{path}/squeue", "-h", "-o", "%i")
         assert result.returncode == 0, result.stderr
-    user_server = _wait_for(lambda: _server_pids(f"{home}/run"), what="the user's server")[0]
+    user_server = wait_for(lambda: _server_pids(f"{home}/run"), what="the user's server")[0]
     assert os.stat(f"/proc/{user_server}").st_uid == entry.pw_uid
 
     # Root's server in a directory the user could reach but for its mode (pytest's own tree is 0700).
@@ -252,10 +242,10 @@ def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, 
             assert f"refused a connection from uid {entry.pw_uid}" in f.read()
     finally:
         os.kill(root_server, signal.SIGTERM)
-        _wait_for(lambda: not _server_pids(root_dir), what="root's extra server to stop")
+        wait_for(lambda: not _server_pids(root_dir), what="root's extra server to stop")
         shutil.rmtree(root_dir, ignore_errors=True)
     assert as_user(python, "-m", "jem.cli.main", "slurm-path", "--stop-server").returncode == 0
-    _wait_for(lambda: not _server_pids(f"{home}/run"), what="the user's server to stop")
+    wait_for(lambda: not _server_pids(f"{home}/run"), what="the user's server to stop")
 
 
 def test_runtime_dir_refuses_a_directory_others_may_enter(tmp_path, monkeypatch):

@@ -167,3 +167,21 @@ def test_another_users_token_carries_their_uid(tmp_path, keydir):
             shutil.rmtree(shared, ignore_errors=True)
     finally:
         subprocess.run(["userdel", name], check=False)
+
+
+def test_a_missing_security_dir_is_made_for_everyone_to_read_while_its_keys_stay_private(tmp_path):
+    from jem.controller.credentials import ControllerKeys
+
+    made, kept = tmp_path / "etc-jem", tmp_path / "site-jem"
+    kept.mkdir(mode=0o700)
+    old_umask = os.umask(0o077)   # as the controller and `jem authd` run
+    try:
+        for path in (made, kept):
+            ControllerKeys(str(path), with_authd_key=True)
+    finally:
+        os.umask(old_umask)
+    assert made.stat().st_mode & 0o777 == 0o755   # client.toml and ca.crt in it stay reachable
+    assert kept.stat().st_mode & 0o777 == 0o700   # a site's own choice is left alone
+    for path in (made, kept):
+        for key in ("controller-signing.key", "authd.key"):
+            assert (path / key).stat().st_mode & 0o777 == 0o600
