@@ -7,7 +7,10 @@ imports grpc, the generated stubs, jem.client and every command module once;
 each call then costs a fork. The server itself never creates a gRPC channel
 and stays single-threaded, so a forked child starts with a clean gRPC (which
 each child initialises for itself; GRPC_ENABLE_FORK_SUPPORT=false, as in the
-`jem` entry point, keeps gRPC's fork handlers out of it).
+`jem` entry point, keeps gRPC's fork handlers out of it). Beside it runs
+its call relay (`jem.relay`, DIR/KEY.relay.sock), a process of its own that
+keeps the controller's channel warm: the children's unary calls go through
+it and so skip gRPC's start-up, the connect and the TLS handshake.
 
 Per call: the parent accepts, checks the peer, checks that the code it loaded
 is still what is installed (stat of every non-stdlib module file and package
@@ -37,7 +40,7 @@ import sysconfig  # noqa: E402
 import time  # noqa: E402
 
 import jem_slurm  # noqa: E402
-from jem_slurm import child, launcher  # noqa: E402
+from jem_slurm import child, command, launcher  # noqa: E402
 
 DEFAULT_IDLE_S = 600.0
 SKIPPED_MODULES = {"forkserver", "launcher", "inprocess", "__main__"}
@@ -95,6 +98,8 @@ class CommandServer:
 
     def __init__(self, directory: str, key: str, *, idle_s: float):
         self.socket_path = launcher.socket_path(directory, key)
+        self.relay_path = os.path.join(directory, f"{key}.relay.sock")
+        self.relay_pid = 0
         self.lock_path = os.path.join(directory, f"{key}.lock")
         self.idle_s = idle_s
         self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection, for its status
@@ -136,6 +141,22 @@ class CommandServer:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: self.stop_listening())
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def start_relay(self) -> None:
+        """Start the call relay (`jem.relay`) beside us: it keeps the controller's channels warm for our
+        children, and goes when we do. A child that finds it not up yet calls the controller directly."""
+        self.relay_pid = os.posix_spawn(
+            sys.executable, [sys.executable, "-P", "-m", "jem.relay", self.relay_path, str(os.getpid())],
+            os.environ, file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
+
+    def stop_relay(self) -> None:
+        if self.relay_pid:
+            try:
+                os.kill(self.relay_pid, signal.SIGTERM)
+                os.waitpid(self.relay_pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass   # already gone (and reaped with the children)
+            self.relay_pid = 0
 
     def stop_listening(self) -> None:
         """Take the socket away and hand the key on (release the lock); running children still get their status."""
@@ -196,6 +217,7 @@ class CommandServer:
         self.listener.close()
         for fd in (self.wakeup_r, self.wakeup_w, self.lock_fd):
             os.close(fd)
+        command.use_relay(self.relay_path)
         child.run_call(conn)
 
     def reap(self) -> None:
@@ -209,6 +231,8 @@ class CommandServer:
             pid, wait_status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
+            if pid == self.relay_pid:
+                self.relay_pid = 0   # it died on its own: children call the controller directly
             conn = self.children.pop(pid, None)
             if conn is None:
                 continue
@@ -226,8 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # another server for this key is up (two first calls raced)
     preload()
     server.listen()
+    server.start_relay()
     gc.freeze()  # children then share the preloaded objects' pages instead of copying them on the first collection
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        server.stop_relay()
     return 0
 
 

@@ -64,13 +64,49 @@ def _listening(runtime_dir: str, call) -> int:
 
     def ready():
         pids = _server_pids(runtime_dir)
-        return pids and any(n.endswith(".sock") for n in os.listdir(runtime_dir)) and pids[0]
+        return pids and _command_sockets(runtime_dir) and pids[0]
     return wait_for(ready, what="a listening server")
 
 
+def _command_sockets(runtime_dir: str) -> list[str]:
+    """The command servers' sockets in `runtime_dir` (not their call relays')."""
+    return [os.path.join(runtime_dir, n) for n in os.listdir(runtime_dir)
+            if n.endswith(".sock") and not n.endswith(".relay.sock")]
+
+
+def _relay(runtime_dir: str) -> tuple[int, str]:
+    """(pid, socket path) of the call relay of the command server in `runtime_dir`, once it listens."""
+    def find():
+        for name in os.listdir(runtime_dir):
+            if name.endswith(".relay.sock"):
+                path = os.path.join(runtime_dir, name)
+                pids = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                        and b"jem.relay" in _cmdline(int(p)) and path.encode() in _cmdline(int(p))]
+                return pids and (pids[0], path)
+    return wait_for(find, what="the call relay")
+
+
+def _tcp_peers(pid: int) -> set[int]:
+    """The remote ports of `pid`'s TCP connections (IPv4 and IPv6)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes and fields[3] == "01":   # ESTABLISHED
+                    ports.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def _children(pid: int) -> list[int]:
+    """The server's children that run commands (not its call relay)."""
     with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(p) for p in f.read().split()]
+        return [int(p) for p in f.read().split() if b"jem.relay" not in _cmdline(int(p))]
 
 
 def test_a_held_open_stdin_script_runs_in_a_child_of_the_server(cluster, tmp_path):
@@ -229,7 +265,7 @@ def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, 
     root_env = dict(cluster["env"], JEM_RUNTIME_DIR=root_dir)
     root_server = _listening(root_dir, lambda: slurm(cluster, "squeue", "-h", env=root_env))
     try:
-        root_socket = [os.path.join(root_dir, n) for n in os.listdir(root_dir) if n.endswith(".sock")][0]
+        root_socket = _command_sockets(root_dir)[0]
         probe = (f"import sys; sys.path.insert(0, {SLURM_COMPAT!r}); from jem_slurm import launcher; "
                  f"print(launcher._run_on_server({root_socket!r}, 'squeue', []))")
         assert as_user(python, "-IS", "-c", probe).stdout.strip() == "None"  # the 0700 directory stops it
@@ -246,6 +282,58 @@ def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, 
         shutil.rmtree(root_dir, ignore_errors=True)
     assert as_user(python, "-m", "jem.cli.main", "slurm-path", "--stop-server").returncode == 0
     wait_for(lambda: not _server_pids(f"{home}/run"), what="the user's server to stop")
+
+
+def test_unary_calls_go_through_the_servers_relay_and_a_lost_relay_only_slows_them(cluster):
+    server_pid = _server(cluster)
+    relay_pid, _ = _relay(cluster["env"]["JEM_RUNTIME_DIR"])
+    controller_port = int(cluster["env"]["JEM_CONTROLLER"].rsplit(":", 1)[1])
+    job_id = slurm(cluster, "sbatch", "--parsable", "--hold", "--wrap", "true").stdout.strip()
+    # The relay holds the connection to the controller; the command's child is gone.
+    assert controller_port in _tcp_peers(relay_pid)
+    assert f"{job_id} " in slurm(cluster, "squeue", "-h", "-o", "%i %t").stdout
+    # An error crosses the relay with its type: Slurm's words, not a transport failure.
+    result = slurm(cluster, "scontrol", "show", "job", "999999")
+    assert (result.returncode, result.stderr) == (1, "slurm_load_jobs error: Invalid job id specified\n")
+    os.kill(relay_pid, signal.SIGKILL)
+    wait_for(lambda: b"" == _cmdline(relay_pid), what="the relay to die")
+    # Without its relay the server's children call the controller themselves: nothing fails.
+    assert slurm(cluster, "scancel", job_id).returncode == 0
+    assert slurm(cluster, "squeue", "-h", "-j", job_id, "-t", "all", "-o", "%T").stdout.strip() == "CANCELLED"
+    assert server_pid in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"])
+
+
+def test_a_relay_serves_no_other_user(cluster, second_user):
+    entry, home = second_user
+    # Root's server in a directory the user could reach but for its mode (pytest's own tree is 0700).
+    root_dir = tempfile.mkdtemp(prefix="jem-relay-root-")
+    root_server = _listening(root_dir, lambda: slurm(cluster, "squeue", "-h",
+                                                     env=dict(cluster["env"], JEM_RUNTIME_DIR=root_dir)))
+    try:
+        relay_pid, relay_socket = _relay(root_dir)
+        os.chmod(root_dir, 0o711)
+        os.chmod(relay_socket, 0o666)
+        # A well-formed call from another user, with the file system open: the relay answers nothing.
+        probe = ("import json, socket, sys\n"
+                 "s = socket.socket(socket.AF_UNIX)\n"
+                 "s.connect(sys.argv[1])\n"
+                 "h = json.dumps({'target': '127.0.0.1:1', 'ca_file': '', 'method': '/jem.v1.JobService/ListJobs',"
+                 " 'timeout_s': 5, 'metadata': []}).encode()\n"
+                 "s.sendall(len(h).to_bytes(4, 'little') + h + bytes(4))\n"
+                 "try:\n    print(repr(s.recv(100)))\n"
+                 "except ConnectionResetError:\n    print(repr(b''))\n")
+        result = subprocess.run(["runuser", "-u", entry.pw_name, "--", "/usr/bin/python3", "-IS", "-c", probe,
+                                 relay_socket], capture_output=True, text=True, timeout=30, cwd=home)
+        assert result.stdout.strip() == "b''", result.stderr
+        log = [n for n in os.listdir(root_dir) if n.endswith(".log")][0]
+        with open(os.path.join(root_dir, log)) as f:
+            assert f"jem relay: refused a connection from uid {entry.pw_uid}" in f.read()
+        assert b"jem.relay" in _cmdline(relay_pid)   # still up, for its own user
+    finally:
+        os.kill(root_server, signal.SIGTERM)
+        wait_for(lambda: not _server_pids(root_dir), what="root's extra server to stop")
+        shutil.rmtree(root_dir, ignore_errors=True)
+    assert b"" == _cmdline(relay_pid)   # the relay went with its server
 
 
 def test_runtime_dir_refuses_a_directory_others_may_enter(tmp_path, monkeypatch):

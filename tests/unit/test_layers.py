@@ -20,7 +20,9 @@ ALLOWED = {
     "jem.controller": {"jem.controller", "jem.model", "jem.scheduler", "jem.store", "jem.v1", "jem.convert", "grpc",
                        "jem.security"},
     "jem.agent": {"jem.agent", "jem.model", "jem.v1", "jem.convert", "grpc", "psutil", "hostlist", "jem.security"},
-    "jem.client": {"jem.model", "jem.v1", "jem.convert", "grpc", "jem.security"},
+    "jem.client": {"jem.model", "jem.v1", "jem.convert", "grpc", "jem.security", "jem.relay"},
+    # The call relay: a transport under the client (unary calls' bytes over a kept channel), nothing above grpc.
+    "jem.relay": {"grpc"},
     "jem.cli": {"jem.cli", "jem.client", "jem.model", "hostlist", "psutil", "jem.security"},
     # The Slurm-compatible commands (slurm-compat/jem_slurm): argument parsing and formatting over the client.
     "jem_slurm": {"jem_slurm", "jem.client", "jem.model", "hostlist"},
