@@ -39,7 +39,7 @@ from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
 from jem.relay import RelayChannel, channel_to
 from jem.security import munge
-from jem.security.authd import fetch_tokens
+from jem.security.authd import AuthdConnection
 from jem.security.digest import spec_digest, step_spec_digest
 from jem.security.tokens import AUD_CONTROLLER, AUD_JOB, AUD_STEP
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
@@ -105,7 +105,7 @@ class Client:
         config = load_client_config()
         self.address = address or find_controller(config)
         self._bearer = (("authorization", f"Bearer {token}"),) if token else None
-        self._authd_socket = authd_socket or config.authd_socket
+        self._authd = AuthdConnection(authd_socket or config.authd_socket)
         self._auth = auth or config.auth
         self._munge_socket = (config.munge_socket if munge_socket is None else munge_socket) or None
         self._munge_uid = config.munge_uid if munge_uid is None else munge_uid
@@ -116,6 +116,7 @@ class Client:
 
     def close(self) -> None:
         self._channel.close()
+        self._authd.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -139,7 +140,7 @@ class Client:
             return (("jem-munge", munge.encode(AUD_CONTROLLER.encode(), socket_path=self._munge_socket,
                                                uid_restriction=self._munge_uid)),), ""
         wanted = [(AUD_CONTROLLER, None)] + ([signed] if signed is not None else [])
-        token, *signature = fetch_tokens(self._authd_socket, wanted)
+        token, *signature = self._authd.fetch(wanted)
         return (("jem-token", token),), (signature[0] if signature else "")
 
     def _call(self, method, request, metadata: tuple[tuple[str, str], ...] | None = None):

@@ -10,9 +10,12 @@ service; controllers and agents hold its public half.
 
 Wire: the client sends JSON lines {"aud": AUDIENCE, "dig": HEX?}; the
 service answers each, in order, with one JSON line {"token": JWS} or
-{"error": TEXT}, until the client closes (at most `MAX_REQUESTS` per
-connection). A client that needs a call token and a signature together (a
-submit) asks for both on one connection: one round trip, not two.
+{"error": TEXT}, until the client closes or has been silent for
+`CLIENT_TIMEOUT_S` (at most `MAX_REQUESTS_PER_CONNECTION` answers). A client
+that needs a call token and a signature together (a submit) asks for both in
+one round trip (at most `MAX_REQUESTS` lines). A long-lived client keeps its
+connection (`AuthdConnection`): one connection and one service thread for
+all its calls, instead of one each.
 Audiences: `jem-controller` (authenticate one RPC, `token_lifetime_s`),
 `jem-job` and `jem-step` (sign a digest; `job_signature_lifetime_s` and
 `step_signature_lifetime_s`).
@@ -38,7 +41,8 @@ log = logging.getLogger(__name__)
 
 SOCKET_NAME = "authd.sock"
 MAX_REQUEST_BYTES = 4096
-MAX_REQUESTS = 4   # per connection
+MAX_REQUESTS = 4   # per round trip
+MAX_REQUESTS_PER_CONNECTION = 100_000
 CLIENT_TIMEOUT_S = 5.0
 _DIGEST_AUDIENCES = (tokens.AUD_JOB, tokens.AUD_STEP)
 
@@ -87,7 +91,7 @@ class _Handler(socketserver.StreamRequestHandler):
             _, uid, gid = peer_credentials(self.connection)
         except OSError:
             return
-        for i in range(MAX_REQUESTS):
+        for i in range(MAX_REQUESTS_PER_CONNECTION):
             try:
                 line = self.rfile.readline(MAX_REQUEST_BYTES)
                 if not line and i > 0:
@@ -165,27 +169,82 @@ def fetch_token(socket_path: str, audience: str = tokens.AUD_CONTROLLER, digest:
 def fetch_tokens(socket_path: str, wanted: Sequence[tuple[str, str | None]]) -> list[str]:
     """Tokens for this process, one per (audience, digest or None) in `wanted` (at most
     `MAX_REQUESTS`), in one round trip to the credential service; raises Unauthenticated."""
-    if not 0 < len(wanted) <= MAX_REQUESTS:
-        raise ValueError(f"between 1 and {MAX_REQUESTS} tokens per round trip, not {len(wanted)}")
-    lines = b"".join(json.dumps({"aud": audience, **({"dig": digest} if digest is not None else {})}).encode()
-                     + b"\n" for audience, digest in wanted)
+    connection = AuthdConnection(socket_path)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(CLIENT_TIMEOUT_S)
-            s.connect(socket_path)
-            s.sendall(lines)
-            data = b""
-            while data.count(b"\n") < len(wanted):
-                chunk = s.recv(65536)
+        return connection.fetch(wanted)
+    finally:
+        connection.close()
+
+
+class AuthdConnection:
+    """A kept connection to the credential service at `socket_path`, for a client that makes many calls.
+
+    The service reads who we are (SO_PEERCRED) when we connect, so the
+    connection is made again in a forked child or after a change of uid:
+    a process never presents another's identity. A connection the service
+    dropped (idle past `CLIENT_TIMEOUT_S`) is made again once; asking again is
+    safe (an unused token just expires).
+    """
+
+    def __init__(self, socket_path: str):
+        self.socket_path = socket_path
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._owner = (0, -1)   # (pid, euid) that made _sock
+
+    def fetch(self, wanted: Sequence[tuple[str, str | None]]) -> list[str]:
+        """As `fetch_tokens`, on this connection."""
+        if not 0 < len(wanted) <= MAX_REQUESTS:
+            raise ValueError(f"between 1 and {MAX_REQUESTS} tokens per round trip, not {len(wanted)}")
+        lines = b"".join(json.dumps({"aud": audience, **({"dig": digest} if digest is not None else {})}).encode()
+                         + b"\n" for audience, digest in wanted)
+        with self._lock:
+            kept = self._sock is not None and self._owner == (os.getpid(), os.geteuid())
+            data = self._round_trip(lines, len(wanted), fresh=not kept)
+            if data is None and kept:
+                data = self._round_trip(lines, len(wanted), fresh=True)
+        answers = (data or b"").split(b"\n")[:len(wanted)]
+        if len(answers) < len(wanted) or not answers[-1]:
+            raise Unauthenticated(f"credential service at {self.socket_path} gave no answer")
+        return [_token_of(answer, self.socket_path) for answer in answers]
+
+    def _round_trip(self, lines: bytes, n_answers: int, *, fresh: bool) -> bytes | None:
+        """The answers' bytes; None when a kept connection failed (the caller may try a fresh one).
+        Unauthenticated when a fresh connection fails."""
+        if fresh:
+            self.close()
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            sock.settimeout(CLIENT_TIMEOUT_S)
+            try:
+                sock.connect(self.socket_path)
+            except OSError as exc:
+                sock.close()
+                raise Unauthenticated(f"cannot reach the credential service at {self.socket_path}: "
+                                      f"{exc.strerror or exc}") from None
+            self._sock, self._owner = sock, (os.getpid(), os.geteuid())
+        data = b""
+        try:
+            self._sock.sendall(lines)
+            while data.count(b"\n") < n_answers:
+                chunk = self._sock.recv(65536)
                 if not chunk:
                     break
                 data += chunk
-    except OSError as exc:
-        raise Unauthenticated(f"cannot reach the credential service at {socket_path}: {exc.strerror or exc}") from None
-    answers = data.split(b"\n")[:len(wanted)]
-    if len(answers) < len(wanted) or not answers[-1]:
-        raise Unauthenticated(f"credential service at {socket_path} gave no answer")
-    return [_token_of(answer, socket_path) for answer in answers]
+        except OSError as exc:
+            self.close()
+            if fresh:
+                raise Unauthenticated(f"cannot reach the credential service at {self.socket_path}: "
+                                      f"{exc.strerror or exc}") from None
+            return None
+        if data.count(b"\n") < n_answers:
+            self.close()
+            return data if fresh else None
+        return data
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 def _token_of(line: bytes, socket_path: str) -> str:

@@ -16,7 +16,8 @@ import pytest
 
 from jem.model.errors import Unauthenticated
 from jem.security import tokens
-from jem.security.authd import CredentialService, UnsafeRunDir, fetch_token, fetch_tokens
+from jem.security import authd
+from jem.security.authd import AuthdConnection, CredentialService, UnsafeRunDir, fetch_token, fetch_tokens
 from jem.security.keys import PublicKeySet, export_public_key, generate_signing_key
 
 
@@ -128,6 +129,64 @@ def test_one_round_trip_brings_a_call_token_and_a_signature(tmp_path, keydir):
             fetch_tokens(str(run_dir / "authd.sock"), [(tokens.AUD_CONTROLLER, None), (tokens.AUD_JOB, "x")])
     finally:
         service.stop()
+
+
+def test_a_kept_connection_serves_many_calls_and_survives_the_services_idle_drop(tmp_path, keydir, monkeypatch):
+    monkeypatch.setattr(authd._Handler, "timeout", 0.2)   # the service drops a connection idle this long
+    run_dir = tmp_path / "run"
+    key = generate_signing_key(str(tmp_path / "authd.key"), public_dir=keydir)
+    service = CredentialService(key, str(run_dir / "authd.sock")).start()
+    connection = AuthdConnection(str(run_dir / "authd.sock"))
+    keys = PublicKeySet(keydir)
+    try:
+        first = [connection.fetch([(tokens.AUD_CONTROLLER, None)])[0] for _ in range(5)]
+        assert connection._sock is not None
+        kept = connection._sock.fileno()
+        assert len({tokens.verify_claims(t, keys, audience=tokens.AUD_CONTROLLER)["jti"] for t in first}) == 5
+        assert connection._sock.fileno() == kept   # one connection for all five
+        connection._sock.settimeout(5)
+        assert connection._sock.recv(1) == b""      # the service has dropped it (idle)
+        connection._sock.settimeout(authd.CLIENT_TIMEOUT_S)
+        again = connection.fetch([(tokens.AUD_CONTROLLER, None)])[0]
+        assert tokens.verify_claims(again, keys, audience=tokens.AUD_CONTROLLER)["uid"] == os.getuid()
+    finally:
+        connection.close()
+        service.stop()
+
+
+def test_a_kept_connection_never_speaks_for_a_forked_child_that_changed_user(keydir, tmp_path):
+    # A root program that keeps a connection, forks and drops to another user must not hand that
+    # user root's tokens: the service read root from the kept socket, so the child connects anew.
+    run_dir = tempfile.mkdtemp(prefix="jem-authd-fork-")   # reachable by the child's new user
+    os.chmod(run_dir, 0o755)
+    key = generate_signing_key(str(tmp_path / "authd.key"), public_dir=keydir)
+    service = CredentialService(key, os.path.join(run_dir, "authd.sock")).start()
+    connection = AuthdConnection(os.path.join(run_dir, "authd.sock"))
+    nobody = pwd.getpwnam("nobody")
+    try:
+        root_token = connection.fetch([(tokens.AUD_CONTROLLER, None)])[0]
+        assert tokens.verify_claims(root_token, PublicKeySet(keydir), audience=tokens.AUD_CONTROLLER)["uid"] == 0
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_fd)
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                os.write(write_fd, connection.fetch([(tokens.AUD_CONTROLLER, None)])[0].encode())
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as f:
+            child_token = f.read().decode()
+        os.waitpid(pid, 0)
+        claims = tokens.verify_claims(child_token, PublicKeySet(keydir), audience=tokens.AUD_CONTROLLER)
+        assert (claims["uid"], claims["gid"]) == (nobody.pw_uid, nobody.pw_gid)
+    finally:
+        connection.close()
+        service.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_a_run_dir_others_can_write_is_refused(tmp_path):
