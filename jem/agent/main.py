@@ -102,7 +102,8 @@ class Agent:
         self.trust = ControllerTrust(PublicKeySet(os.path.join(options.security_dir, "controller-keys")),
                                      user_keys=PublicKeySet(os.path.join(options.security_dir, "authd-keys")),
                                      unsigned=options.unsigned_jobs, node_name=options.name,
-                                     launch_log=PersistentReplayLog(os.path.join(spool, "launch-credentials.log")))
+                                     launch_log=PersistentReplayLog(os.path.join(spool, "launch-credentials.log")),
+                                     journal_dir=spool)
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"),
                                    interceptors=[ControllerCallInterceptor(self.trust)])
         agent_pb2_grpc.add_AgentServiceServicer_to_server(

@@ -7,7 +7,8 @@ and groups from this host's NSS (pwd/grp).
 
 - `jem-token: <JWS>`: a token of a host's credential service (`jem authd`),
   checked for signature (a key in `authd-keys/`), audience `jem-controller`,
-  expiry, and used once (`ReplayCache`).
+  expiry, and used once (`ReplayCache`, journalled in the state dir so a
+  restarted controller still refuses a token its predecessor accepted).
 - `authorization: Bearer <JWT>`: a token from `jem token` (audience `jem-api`,
   signed by the controller's key, a user name in `sub`), what portals and
   scripts hold; it may be used until it expires. Or, when `[auth] jwks_file`
@@ -69,9 +70,9 @@ def _groups(name: str, gid: int) -> tuple[int, ...]:
 class CredentialServiceAuthenticator:
     """Tokens of the hosts' credential services, each accepted once within its lifetime."""
 
-    def __init__(self, keys: PublicKeySet):
+    def __init__(self, keys: PublicKeySet, *, replay_journal: str | None = None):
         self._keys = keys
-        self._replays = tokens.ReplayCache()
+        self._replays = tokens.ReplayCache(replay_journal)
 
     def authenticate(self, metadata: dict[str, str]) -> Identity:
         claims = tokens.verify_claims(metadata[TOKEN_HEADER], self._keys, audience=tokens.AUD_CONTROLLER)
@@ -165,10 +166,11 @@ class Authenticators:
 
 
 def authenticators_for(auth: AuthConfig, *, authd_keys: PublicKeySet, controller_keys: PublicKeySet,
-                       controller_uid: int) -> Authenticators:
+                       controller_uid: int, replay_journal: str | None = None) -> Authenticators:
     """The authenticators `auth` configures. Credential-service tokens are always accepted (agents
-    and `jem authd` hosts use them), `jem token` JWTs too; external JWTs with `jwks_file`, MUNGE
-    credentials with `method = "munge"`. ConfigError if the JWKS file is unusable."""
+    and `jem authd` hosts use them; their ids journalled in `replay_journal`), `jem token` JWTs too;
+    external JWTs with `jwks_file`, MUNGE credentials with `method = "munge"`. ConfigError if the
+    JWKS file is unusable."""
     external = None
     if auth.jwks_file:
         external = ExternalJwtVerifier(jwks.JwkSet(auth.jwks_file), audience=auth.jwt_audience,
@@ -177,6 +179,6 @@ def authenticators_for(auth: AuthConfig, *, authd_keys: PublicKeySet, controller
     if auth.method == "munge":
         by_header[MUNGE_HEADER] = MungeAuthenticator(socket_path=auth.munge_socket or None,
                                                      controller_uid=controller_uid)
-    by_header[TOKEN_HEADER] = CredentialServiceAuthenticator(authd_keys)
+    by_header[TOKEN_HEADER] = CredentialServiceAuthenticator(authd_keys, replay_journal=replay_journal)
     by_header[BEARER_HEADER] = ApiTokenAuthenticator(controller_keys, external=external)
     return Authenticators(by_header)

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 ADDRESS_FILE = "controller.addr"
 NODE_ADDRESS_FILE = defaults.NODE_ADDRESS_FILE
+REPLAY_JOURNAL = "token-replays.log"   # ids of the credential-service tokens accepted within their lifetime
 MAX_RPC_THREADS = 256   # a WatchJobs or RunStep stream holds one for its whole life
 
 
@@ -100,7 +101,7 @@ class Controller:
             futures.ThreadPoolExecutor(max_workers=MAX_RPC_THREADS, thread_name_prefix="rpc"),
             interceptors=[ErrorInterceptor(), IdentityInterceptor(authenticators_for(
                 config.auth, authd_keys=self.keys.authd_keys, controller_keys=self.keys.controller_keys,
-                controller_uid=os.geteuid()))],
+                controller_uid=os.geteuid(), replay_journal=os.path.join(self.state_dir, REPLAY_JOURNAL)))],
             options=[("grpc.so_reuseport", 0)],
         )
         add_job_service(JobServicer(self.state), self.server)

@@ -19,6 +19,8 @@ signature, the algorithm (EdDSA only: no `none`, no HMAC confusion), the
 audience and the expiry, with `LEEWAY_S` for clock skew between hosts.
 """
 
+import json
+import logging
 import os
 import threading
 import time
@@ -30,6 +32,8 @@ import jwt
 
 from jem.model.errors import Unauthenticated
 from jem.security.keys import PublicKeySet, SigningKey
+
+log = logging.getLogger(__name__)
 
 ALGORITHM = "EdDSA"
 LEEWAY_S = 5
@@ -96,12 +100,27 @@ class ReplayCache:
 
     Entries are dropped once their token has expired (plus leeway), so the
     cache holds at most the tokens issued within one lifetime.
+
+    With a `journal` file, each accepted id is also appended there (0600, one
+    JSON line `[exp, jti]`), and a cache made on the same file starts with the
+    ids that are still live: a restarted daemon refuses a token its
+    predecessor accepted (Slurm's auth/slurm keeps no replay record at all).
+    No fsync: a killed process's writes are already in the page cache, and the
+    ids of a host that lost power are dead by the time it is back. The file is
+    rewritten with only the live ids once it holds mostly dead ones. A journal
+    that cannot be written is logged and the cache goes on in memory.
     """
 
-    def __init__(self):
+    def __init__(self, journal: str | None = None, *, now: float | None = None):
         self._lock = threading.Lock()
         self._seen: dict[str, float] = {}
         self._next_purge = 0.0
+        self._journal = journal
+        self._fd = -1
+        self._n_lines = 0
+        if journal:
+            self._seen = _live_entries(journal, time.time() if now is None else now)
+            self._rewrite()
 
     def check_and_add(self, jti: str, exp: float, now: float | None = None) -> None:
         """Raise Unauthenticated if `jti` was seen before; else remember it until `exp`."""
@@ -110,12 +129,70 @@ class ReplayCache:
             if now >= self._next_purge:
                 self._seen = {k: v for k, v in self._seen.items() if v + LEEWAY_S >= now}
                 self._next_purge = now + 10
+                if self._journal and self._n_lines > 2 * len(self._seen) + 1000:
+                    self._rewrite()
             if jti in self._seen:
                 raise Unauthenticated("credential rejected: replayed")
             self._seen[jti] = exp
+            if self._fd >= 0:
+                self._append(json.dumps([exp, jti]).encode() + b"\n")
+
+    def _append(self, line: bytes) -> None:
+        try:
+            os.write(self._fd, line)
+            self._n_lines += 1
+        except OSError as exc:
+            log.warning("replay journal not written path=%s error=%s", self._journal, exc)
+            os.close(self._fd)
+            self._fd = -1
+
+    def _rewrite(self) -> None:
+        """Replace the journal with the live ids (a new file renamed over it), then append to it."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        temporary = f"{self._journal}.{os.getpid()}.new"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, b"".join(json.dumps([exp, jti]).encode() + b"\n" for jti, exp in self._seen.items()))
+            finally:
+                os.close(fd)
+            os.rename(temporary, self._journal)
+            self._fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+            self._n_lines = len(self._seen)
+        except OSError as exc:
+            log.warning("replay journal not written path=%s error=%s", self._journal, exc)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+def _live_entries(path: str, now: float) -> dict[str, float]:
+    """{jti: exp} of a journal's lines whose token is not yet expired; a line that does not parse is skipped."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        log.warning("replay journal not read path=%s error=%s", path, exc)
+        return {}
+    live: dict[str, float] = {}
+    with os.fdopen(fd, "rb") as f:
+        for line in f:
+            try:
+                exp, jti = json.loads(line)
+                if isinstance(jti, str) and float(exp) + LEEWAY_S >= now:
+                    live[jti] = float(exp)
+            except (ValueError, TypeError):
+                continue
+    return live
 
 
 class PersistentReplayLog:

@@ -8,6 +8,7 @@ this machine's default Python lives under /root, unreadable to others).
 
 import os
 import pwd
+import signal
 import sys
 import stat
 import subprocess
@@ -109,6 +110,22 @@ def test_a_token_is_accepted_once(cluster):
         job_stub(cluster).ListJobs(request, metadata=(("jem-token", token),), timeout=10)
     assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
     assert "replayed" in caught.value.details()
+
+
+def test_a_token_accepted_before_a_controller_restart_is_refused_after_it(cluster):
+    token = fetch_token(cluster.authd_socket)
+    request = jobs_pb2.ListJobsRequest()
+    job_stub(cluster).ListJobs(request, metadata=(("jem-token", token),), timeout=10)
+    cluster.stop_process(cluster.controller, signal.SIGKILL)   # no clean shutdown: the journal is all it has
+    cluster.start_controller()
+    with pytest.raises(grpc.RpcError) as caught:
+        job_stub(cluster).ListJobs(request, metadata=(("jem-token", token),), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert "replayed" in caught.value.details()
+    journal = os.path.join(cluster.state_dir, "token-replays.log")
+    assert stat.S_IMODE(os.stat(journal).st_mode) == 0o600
+    # A fresh token of the same user still works.
+    job_stub(cluster).ListJobs(request, metadata=(("jem-token", fetch_token(cluster.authd_socket)),), timeout=10)
 
 
 def test_expired_foreign_and_misaddressed_tokens_are_refused(cluster, tmp_path):

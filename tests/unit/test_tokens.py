@@ -10,6 +10,7 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -129,6 +130,33 @@ def test_one_round_trip_brings_a_call_token_and_a_signature(tmp_path, keydir):
             fetch_tokens(str(run_dir / "authd.sock"), [(tokens.AUD_CONTROLLER, None), (tokens.AUD_JOB, "x")])
     finally:
         service.stop()
+
+
+def test_a_journalled_replay_cache_remembers_live_ids_across_a_restart(tmp_path):
+    journal = str(tmp_path / "replays.log")
+    now = 1_000_000.0
+    cache = tokens.ReplayCache(journal, now=now)
+    cache.check_and_add("live", now + 60, now=now)
+    cache.check_and_add("dying", now + 1, now=now)
+    cache.close()
+    assert oct(os.stat(journal).st_mode & 0o777) == "0o600"
+    with open(journal, "ab") as f:
+        f.write(b"not json\n[1, 2]\n")               # a torn or foreign line is skipped, not fatal
+    later = now + 30                                     # "dying" expired (beyond the leeway), "live" not
+    restarted = tokens.ReplayCache(journal, now=later)
+    with pytest.raises(Unauthenticated, match="replayed"):
+        restarted.check_and_add("live", now + 60, now=later)
+    restarted.check_and_add("dying", later + 60, now=later)   # an expired id is no longer held
+    restarted.close()
+    with open(journal) as f:
+        assert sorted(json.loads(line)[1] for line in f) == ["dying", "live"]   # rewritten: live ids only
+
+
+def test_a_journal_that_cannot_be_written_leaves_the_cache_in_memory(tmp_path):
+    cache = tokens.ReplayCache(str(tmp_path / "missing-dir" / "replays.log"))
+    cache.check_and_add("a", time.time() + 60)
+    with pytest.raises(Unauthenticated, match="replayed"):
+        cache.check_and_add("a", time.time() + 60)
 
 
 def test_a_kept_connection_serves_many_calls_and_survives_the_services_idle_drop(tmp_path, keydir, monkeypatch):
