@@ -38,16 +38,26 @@ import grpc
 
 MAX_FRAME_BYTES = 256 << 20   # above the largest message the controller sends or accepts
 DEFAULT_IDLE_S = 600.0
+MAX_CHANNELS = 4   # controllers (or CAs) one user's commands talk to at once; older channels are closed
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def channel_to(address: str, ca_file: str) -> grpc.Channel:
     """A channel to the controller at `address`: TLS verified by the CA in `ca_file`, plaintext without one
     (loopback only). OSError when the CA cannot be read."""
+    return _channel_with(address, _read_ca(ca_file))
+
+
+def _read_ca(ca_file: str) -> bytes:
     if not ca_file:
-        return grpc.insecure_channel(address)
+        return b""
     with open(ca_file, "rb") as f:
-        ca = f.read()
+        return f.read()
+
+
+def _channel_with(address: str, ca: bytes) -> grpc.Channel:
+    if not ca:
+        return grpc.insecure_channel(address)
     return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=ca))
 
 
@@ -218,7 +228,7 @@ class Relay:
     def __init__(self, socket_path: str, *, idle_s: float):
         self.socket_path = socket_path
         self.idle_s = idle_s
-        self._channels: dict[tuple[str, str], grpc.Channel] = {}
+        self._channels: dict[tuple[str, bytes], grpc.Channel] = {}   # (address, CA) -> channel, oldest first
         self._lock = threading.Lock()
         self._last_call = time.monotonic()
         self._listener: socket.socket | None = None
@@ -241,15 +251,13 @@ class Relay:
         self._listener = listener
         self._socket_ino = os.stat(self.socket_path).st_ino
 
-    def serve(self, parent_pid: int) -> None:
-        """Accept until idle, SIGTERM, or the parent is gone; each connection is served on a thread."""
-        stop_r, stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(stop_w)
-        signal.signal(signal.SIGTERM, lambda *_: None)
+    def serve(self, parent_pid: int, stop_fd: int) -> None:
+        """Accept until idle, `stop_fd` is readable, or `parent_pid` is no longer our parent; each
+        connection is served on a thread."""
         try:
             while os.getppid() == parent_pid and time.monotonic() - self._last_call < self.idle_s:
-                ready, _, _ = select.select([self._listener, stop_r], [], [], 1.0)
-                if stop_r in ready:
+                ready, _, _ = select.select([self._listener, stop_fd], [], [], 1.0)
+                if stop_fd in ready:
                     break
                 if self._listener in ready:
                     conn, _ = self._listener.accept()
@@ -280,10 +288,14 @@ class Relay:
                 print(f"jem relay: connection dropped: {exc!r}", file=sys.stderr, flush=True)
 
     def _channel(self, address: str, ca_file: str) -> grpc.Channel:
+        """The kept channel to `address` trusting the CA now in `ca_file`: read on every call, so a cluster
+        made anew (a new CA at the same path) is reached with its own. At most `MAX_CHANNELS` are kept."""
+        key = (address, _read_ca(ca_file))
         with self._lock:
-            channel = self._channels.get((address, ca_file))
-            if channel is None:
-                channel = self._channels[(address, ca_file)] = channel_to(address, ca_file)
+            channel = self._channels.pop(key, None) or _channel_with(*key)
+            self._channels[key] = channel   # now the newest
+            while len(self._channels) > MAX_CHANNELS:
+                self._channels.pop(next(iter(self._channels))).close()
             return channel
 
     def _relay(self, request: dict, body: bytes) -> tuple[bytes, bytes]:
@@ -314,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     relay = Relay(args[0], idle_s=float(os.environ.get("JEM_SERVER_IDLE_S", DEFAULT_IDLE_S)))
     relay.listen()
-    relay.serve(int(args[1]))
+    stop_r, stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(stop_w)   # SIGTERM (the command server leaving) wakes the accept loop
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    relay.serve(int(args[1]), stop_r)
     return 0
 
 
