@@ -16,6 +16,7 @@ given, so a client's certificate is then never sent and `peer_role` is None
 who they are some other way, e.g. a token); serving both needs two ports.
 """
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -97,4 +98,11 @@ def peer_role(context: grpc.ServicerContext) -> PeerRole | None:
     """The role in the caller's client certificate (`urn:jem:controller` or `urn:jem:node:<N>`);
     None without a client certificate (insecure port, server-auth-only TLS) or without a role."""
     pem = peer_certificate(context)
-    return role_of(pem) if pem is not None else None
+    return _role_of_pem(pem) if pem is not None else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _role_of_pem(pem: bytes) -> PeerRole | None:
+    """`role_of` a peer's PEM, parsed once: every node call presents the same few certificates
+    (parsing one costs ~30 µs, a lookup ~1 µs). A pure function of the bytes, so caching changes nothing."""
+    return role_of(pem)
