@@ -13,8 +13,8 @@ and groups from this host's NSS (pwd/grp).
   signed by the controller's key, a user name in `sub`), what portals and
   scripts hold; it may be used until it expires. Or, when `[auth] jwks_file`
   is set, an external issuer's RS256/ES256 JWT: one whose header's `kid` is in
-  that JWKS (`jem/security/jwks.py`), for `[auth] jwt_audience`, the user named
-  by `[auth] jwt_user_claim`. An external token never makes its caller root.
+  that JWKS (`jem/security/jwks.py`), for `[auth] jwt_audience` (and from
+  `[auth] jwt_issuer` when set), the user named by `[auth] jwt_user_claim`. An external token never makes its caller root.
 - `jem-munge: <credential>` (with `[auth] method = "munge"`): a MUNGE
   credential, decoded by munged. The uid and gid are munged's answer, the
   credential must be restricted to the controller's uid and carry the payload
@@ -98,13 +98,14 @@ def _claimed_user(claims: dict, user_claim: str) -> str:
 class ExternalJwtVerifier:
     """An external issuer's JWTs: signed by a key of its JWKS, for our audience, naming a user (not root)."""
 
-    def __init__(self, keys: jwks.JwkSet, *, audience: str, user_claim: str):
+    def __init__(self, keys: jwks.JwkSet, *, audience: str, user_claim: str, issuer: str = ""):
         self.keys = keys
         self._audience = audience
         self._user_claim = user_claim
+        self._issuer = issuer
 
     def identity(self, token: str) -> Identity:
-        claims = jwks.verify_external(token, self.keys, audience=self._audience)
+        claims = jwks.verify_external(token, self.keys, audience=self._audience, issuer=self._issuer)
         identity = identity_of_user(_claimed_user(claims, self._user_claim))
         if identity.is_root:   # an identity provider's compromise must not be root on the cluster
             raise Unauthenticated("an external token never acts as root")
@@ -174,7 +175,7 @@ def authenticators_for(auth: AuthConfig, *, authd_keys: PublicKeySet, controller
     external = None
     if auth.jwks_file:
         external = ExternalJwtVerifier(jwks.JwkSet(auth.jwks_file), audience=auth.jwt_audience,
-                                       user_claim=auth.jwt_user_claim)
+                                       user_claim=auth.jwt_user_claim, issuer=auth.jwt_issuer)
     by_header: dict[str, Authenticator] = {}
     if auth.method == "munge":
         by_header[MUNGE_HEADER] = MungeAuthenticator(socket_path=auth.munge_socket or None,

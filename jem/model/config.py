@@ -45,6 +45,7 @@ class AuthConfig:
     jwks_file: str = ""                      # public keys of an external JWT issuer (JWKS JSON); "" : none
     jwt_audience: str = ""                   # the `aud` external JWTs must carry (required with jwks_file)
     jwt_user_claim: str = "sub"              # the claim of an external JWT that names the user
+    jwt_issuer: str = ""                     # the `iss` external JWTs must carry; "" : not checked
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,8 +128,9 @@ class JwkSet:
         return sorted(self._keys)
 
 
-def verify_external(token: str, keys: JwkSet, *, audience: str) -> dict:
-    """The claims of an external JWT signed by a key of `keys` for `audience`; raises Unauthenticated."""
+def verify_external(token: str, keys: JwkSet, *, audience: str, issuer: str = "") -> dict:
+    """The claims of an external JWT signed by a key of `keys` for `audience` (and, when `issuer` is
+    given, issued by it: `iss` required and equal); raises Unauthenticated."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -142,7 +143,7 @@ def verify_external(token: str, keys: JwkSet, *, audience: str) -> dict:
                               f"{header.get('kid')!r}'s {key.algorithm}")
     try:
         return jwt.decode(token, key.key, algorithms=[key.algorithm], audience=audience, leeway=LEEWAY_S,
-                          options={"require": ["exp", "aud"]})
+                          issuer=issuer or None, options={"require": ["exp", "aud", *(["iss"] if issuer else [])]})
     except jwt.PyJWTError as exc:
         raise Unauthenticated(f"credential rejected: {exc}") from None
 

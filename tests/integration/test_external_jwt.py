@@ -19,6 +19,7 @@ from jem.model.errors import NotJobOwner, Unauthenticated
 
 AUDIENCE = "portal.example"
 CLAIM = "preferred_username"
+ISSUER = "https://idp.example"
 
 
 def rsa_key():
@@ -38,7 +39,7 @@ def write_jwks(path: str, keys: list[dict]) -> None:
 
 def mint(private_key, kid: str, *, user: str = "", algorithm: str = "RS256", **claims) -> str:
     now = int(time.time())
-    body = {"aud": AUDIENCE, "iat": now, "exp": now + 300, "iss": "https://idp.example", CLAIM: user, **claims}
+    body = {"aud": AUDIENCE, "iat": now, "exp": now + 300, "iss": ISSUER, CLAIM: user, **claims}
     return jwt.encode({k: v for k, v in body.items() if v is not None}, private_key, algorithm=algorithm,
                       headers={"kid": kid})
 
@@ -59,7 +60,8 @@ def issuer(tmp_path_factory):
 @pytest.fixture(scope="module")
 def jwt_cluster(tmp_path_factory, issuer):
     c = LocalCluster(str(tmp_path_factory.mktemp("jwtc")), n_nodes=1, auth_config=(
-        f'jwks_file = "{issuer["path"]}"\njwt_audience = "{AUDIENCE}"\njwt_user_claim = "{CLAIM}"'))
+        f'jwks_file = "{issuer["path"]}"\njwt_audience = "{AUDIENCE}"\njwt_user_claim = "{CLAIM}"\n'
+        f'jwt_issuer = "{ISSUER}"'))
     try:
         c.start()
         yield c
@@ -110,6 +112,8 @@ def test_forged_external_tokens_are_refused(jwt_cluster, issuer, stranger, tmp_p
         "no exp": mint(key, kid, user=stranger, exp=None),
         "wrong audience": mint(key, kid, user=stranger, aud="other-portal"),
         "no audience": mint(key, kid, user=stranger, aud=None),
+        "another issuer": mint(key, kid, user=stranger, iss="https://other-idp.example"),
+        "no issuer": mint(key, kid, user=stranger, iss=None),
         "alg none": f"{header}.{body}.",
         "HS256 keyed with the public key": f"{hs_header}.{body}.{hs_sig}",
         "missing user claim": mint(key, kid, user=None, sub=stranger),

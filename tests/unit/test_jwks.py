@@ -2,13 +2,14 @@
 
 import json
 import os
+import time
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from jem.model.errors import ConfigError
-from jem.security.jwks import JwkSet, parse_jwks
+from jem.model.errors import ConfigError, Unauthenticated
+from jem.security.jwks import JwkSet, parse_jwks, verify_external
 
 
 def rsa_jwk(kid: str, *, bits: int = 2048, private: bool = False, **extra) -> dict:
@@ -55,3 +56,22 @@ def test_the_set_follows_its_file_and_fails_closed(tmp_path):
         f.write("{broken")
     os.replace(path + ".new", path)
     assert keys.kids() == []    # not the old keys
+
+
+def test_an_issuer_when_configured_must_be_the_tokens(tmp_path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = str(tmp_path / "jwks.json")
+    with open(path, "w") as f:
+        json.dump({"keys": [dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), kid="k1")]}, f)
+    keys = JwkSet(path)
+
+    def token(**claims) -> str:
+        return jwt.encode({"sub": "alice", "aud": "jem", "exp": time.time() + 60, **claims}, key,
+                          algorithm="RS256", headers={"kid": "k1"})
+
+    idp = "https://idp.example.org"
+    assert verify_external(token(iss=idp), keys, audience="jem", issuer=idp)["sub"] == "alice"
+    for refused in (token(iss="https://other.example.org"), token()):   # another issuer's, or none named
+        with pytest.raises(Unauthenticated):
+            verify_external(refused, keys, audience="jem", issuer=idp)
+    assert verify_external(token(iss="anyone"), keys, audience="jem")["sub"] == "alice"   # not configured: keys alone
