@@ -37,6 +37,7 @@ from jem.model.config import is_loopback_listen
 from jem.security import tls
 from jem.security.authd import fetch_token
 from jem.security.keys import PublicKeySet
+from jem.security.revocation import RevocationList
 from jem.security.signatures import UnsignedWork
 from jem.security.tokens import PersistentReplayLog
 from jem.v1 import agent_pb2, agent_pb2_grpc
@@ -107,7 +108,8 @@ class Agent:
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"),
                                    interceptors=[ControllerCallInterceptor(self.trust)])
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
-            AgentServicer(self.jobs, self.steps, self.trust, require_controller_cert=self.has_tls), self._server)
+            AgentServicer(self.jobs, self.steps, self.trust, require_controller_cert=self.has_tls,
+                          revocations=RevocationList(options.security_dir)), self._server)
         self._stopping = threading.Event()
         self._heartbeat_interval_s = 5.0
         self.address = ""

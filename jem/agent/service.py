@@ -14,6 +14,7 @@ import grpc
 from jem.agent.trust import ControllerTrust
 from jem.model.errors import BadUserSignature, JemError
 from jem.security import tls
+from jem.security.revocation import RevocationList
 from jem.agent.running import RunningJobs
 from jem.agent.steps import StepTasks
 from jem.convert import launch_from_pb, scope_from_pb, task_exit_to_pb, task_order_from_pb, task_output_to_pb
@@ -23,19 +24,25 @@ from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
-    def __init__(self, jobs: RunningJobs, steps: StepTasks, trust: ControllerTrust, *, require_controller_cert: bool):
+    def __init__(self, jobs: RunningJobs, steps: StepTasks, trust: ControllerTrust, *, require_controller_cert: bool,
+                 revocations: RevocationList | None = None):
         self._jobs = jobs
         self._steps = steps
         self._trust = trust
         self._require_controller_cert = require_controller_cert
+        self._revocations = revocations
 
     def _check_peer(self, context) -> None:
-        """Under mutual TLS the caller's certificate must be the controller's (not another node's)."""
+        """Under mutual TLS the caller's certificate must be the controller's (not another node's),
+        and not revoked by the CA (`ca.crl`)."""
         if self._require_controller_cert:
             role = tls.peer_role(context)
             if role is None or not role.is_controller:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               "Access/permission denied: only the controller's certificate may call an agent")
+            if self._revocations is not None and self._revocations.is_revoked(tls.peer_certificate(context)):
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              "Access/permission denied: the controller's certificate is revoked")
 
     def LaunchJobs(self, request, context):
         self._check_peer(context)

@@ -3,6 +3,7 @@
     jem ca init [--dir DIR]                          ca.crt, ca.key (never overwritten)
     jem ca issue-controller [--host H ...] [--dir DIR]
     jem ca issue-node NAME [--host H ...] [--dir DIR]
+    jem ca revoke controller|node NAME [--dir DIR]   adds it to ca.crl (copy that to every host)
 
 DIR defaults to /etc/jem. Keys are written 0600.
 """
@@ -10,7 +11,7 @@ DIR defaults to /etc/jem. Keys are written 0600.
 import argparse
 import os
 
-from jem.security import ca
+from jem.security import ca, revocation
 
 DEFAULT_DIR = "/etc/jem"
 
@@ -45,6 +46,12 @@ def add_parsers(sub) -> None:
     leaf(q)
     q.set_defaults(run=run_issue_node)
 
+    q = ca_sub.add_parser("revoke", help="revoke a certificate: add it to the CA's revocation list (ca.crl)")
+    q.add_argument("kind", choices=["controller", "node"], help="whose certificate")
+    q.add_argument("name", metavar="NAME", nargs="?", default="", help="the node name (for a node)")
+    common(q)
+    q.set_defaults(run=run_revoke)
+
 
 def _wrap_os_errors(fn):
     def run(args: argparse.Namespace) -> int:
@@ -76,4 +83,15 @@ def run_issue_controller(args: argparse.Namespace) -> int:
 @_wrap_os_errors
 def run_issue_node(args: argparse.Namespace) -> int:
     _report(ca.issue_node_cert(args.dir, args.name, hosts=args.host, days=args.days, replace=args.replace))
+    return 0
+
+
+@_wrap_os_errors
+def run_revoke(args: argparse.Namespace) -> int:
+    if (args.kind == "node") != bool(args.name):
+        raise ca.InvalidName("jem ca revoke: give a node's NAME, and only for a node")
+    cert_name = f"{ca.NODES_DIR}/{args.name}" if args.kind == "node" else ca.CONTROLLER
+    serial = revocation.revoke(args.dir, cert_name)
+    print(f"revoked {cert_name} (serial {serial:x}) in {os.path.join(args.dir, revocation.CA_CRL)}: copy it to "
+          f"the controller's and every node's security directory")
     return 0

@@ -21,6 +21,7 @@ from jem.controller.authn import Authenticator
 from jem.model.errors import JemError, PermissionDenied
 from jem.model.identity import Identity
 from jem.security import tls
+from jem.security.revocation import RevocationList
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,10 @@ class IdentityInterceptor(grpc.ServerInterceptor):
 
 class NodeCertificateInterceptor(grpc.ServerInterceptor):
     """The agents' port: TLS verified the client certificate against the cluster CA; the
-    caller is the node its SAN names (`urn:jem:node:<N>`)."""
+    caller is the node its SAN names (`urn:jem:node:<N>`), unless the CA revoked it (`ca.crl`)."""
+
+    def __init__(self, revocations: RevocationList):
+        self._revocations = revocations
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -99,6 +103,8 @@ class NodeCertificateInterceptor(grpc.ServerInterceptor):
                 role = tls.peer_role(context)
                 if role is None or not role.is_node:
                     raise PermissionDenied("only a node's certificate may make node calls")
+                if self._revocations.is_revoked(tls.peer_certificate(context)):
+                    raise PermissionDenied(f"node {role.name}'s certificate is revoked")
                 token = _node.set(role.name)
                 try:
                     return behaviour(request, context)

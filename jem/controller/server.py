@@ -44,6 +44,7 @@ from jem.model.clientconfig import client_config_text
 from jem.model.config import Config, is_loopback_listen, node_listen_of
 from jem.security import tls
 from jem.security.authd import SOCKET_NAME, AuthdPolicy, CredentialService
+from jem.security.revocation import RevocationList
 from jem.store import SqliteStore
 from jem.v1 import admin_pb2_grpc, agent_pb2_grpc
 
@@ -111,7 +112,8 @@ class Controller:
         if self.has_tls:
             self.node_server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="node-rpc"),
-                interceptors=[ErrorInterceptor(), NodeCertificateInterceptor()], options=[("grpc.so_reuseport", 0)])
+                interceptors=[ErrorInterceptor(), NodeCertificateInterceptor(RevocationList(self.keys.security_dir))],
+                options=[("grpc.so_reuseport", 0)])
         agent_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.state), self.node_server or self.server)
         self.address = ""
         self.node_address = ""

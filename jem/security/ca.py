@@ -6,6 +6,7 @@ for a local one):
     ca.crt, ca.key                   the cluster CA (ca.key 0600)
     controller.crt, controller.key   the controller's certificate
     nodes/<N>.crt, nodes/<N>.key     node N's certificate (used by the agent of N)
+    ca.crl                           the CA's revocation list, once one was revoked (revocation.py)
 
 Every leaf certificate names its role in a SAN URI, `urn:jem:controller` or
 `urn:jem:node:<N>`, so a daemon learns who called it from the verified client
@@ -131,7 +132,7 @@ def _write_new(path: str, data: bytes, mode: int) -> None:
     os.close(fd)
 
 
-def _write_replacing(path: str, data: bytes, mode: int) -> None:
+def write_replacing(path: str, data: bytes, mode: int) -> None:
     """Write `data` to a new file next to `path`, then rename it over `path` (atomic)."""
     tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
     _write_new(tmp, data, mode)
@@ -142,7 +143,7 @@ def _write_replacing(path: str, data: bytes, mode: int) -> None:
         raise
 
 
-def _read(path: str) -> bytes:
+def read_nofollow(path: str) -> bytes:
     """Read a file without following a symlink at its last component."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as f:
@@ -200,7 +201,7 @@ def init_ca(security_dir: str, *, name: str = "JEM cluster CA", days: int = CA_D
         _write_new(paths.key, _key_pem(key), 0o600)
     except FileExistsError:
         raise CAExists(paths.key) from None
-    _write_replacing(paths.cert, _cert_pem(cert), 0o644)
+    write_replacing(paths.cert, _cert_pem(cert), 0o644)
     return paths
 
 
@@ -208,8 +209,8 @@ def load_ca(security_dir: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivat
     """The CA certificate and key of `security_dir`; raises CANotFound."""
     paths = cert_paths(security_dir, "ca")
     try:
-        cert = x509.load_pem_x509_certificate(_read(paths.cert))
-        key = serialization.load_pem_private_key(_read(paths.key), password=None)
+        cert = x509.load_pem_x509_certificate(read_nofollow(paths.cert))
+        key = serialization.load_pem_private_key(read_nofollow(paths.key), password=None)
     except FileNotFoundError as exc:
         raise CANotFound(f"{exc.filename} (run `jem ca init` first)") from None
     except ValueError as exc:
@@ -252,13 +253,13 @@ def _issue(security_dir: str, cert_name: str, common_name: str, role_uri: str,
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
             .sign(ca_key, hashes.SHA256()))
     if replace:
-        _write_replacing(paths.key, _key_pem(key), 0o600)
+        write_replacing(paths.key, _key_pem(key), 0o600)
     else:
         try:
             _write_new(paths.key, _key_pem(key), 0o600)
         except FileExistsError:
             raise CertExists(paths.key) from None
-    _write_replacing(paths.cert, _cert_pem(cert), 0o644)
+    write_replacing(paths.cert, _cert_pem(cert), 0o644)
     return paths
 
 

@@ -25,7 +25,7 @@ from jem.model.execution import Launch
 from jem.model.job import JobSpec
 from jem.model.resources import Resources
 from jem.model.states import JobState
-from jem.security import signatures, tls, tokens
+from jem.security import revocation, signatures, tls, tokens
 from jem.security.authd import fetch_token
 from jem.security.digest import spec_digest, step_spec_digest
 from jem.security.keys import generate_signing_key, load_signing_key
@@ -188,6 +188,33 @@ def test_only_a_nodes_certificate_registers_or_reports_for_it(cluster, stranger)
             agent_pb2.HeartbeatRequest(name=other, boot_id="not-this-agents"), timeout=10)
         assert response.is_registered is False   # another boot id: the controller wants a registration
         root.cancel(job_id)
+
+
+def test_a_revoked_certificate_is_refused_by_the_controller_and_by_the_agents(cluster):
+    from jem.controller.credentials import ControllerKeys
+    node, other = cluster.node_names[0], cluster.node_names[1]
+
+    def heartbeat(name: str):
+        return node_port_stub(cluster, cert_name=f"nodes/{name}").Heartbeat(
+            agent_pb2.HeartbeatRequest(name=name, boot_id="not-this-agents"), timeout=10)
+
+    heartbeat(node)   # heard before
+    revocation.revoke(cluster.security_dir, f"nodes/{node}")
+    with pytest.raises(grpc.RpcError) as caught:   # a stolen node key, revoked: the node port refuses it
+        heartbeat(node)
+    assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert "revoked" in caught.value.details()
+    heartbeat(other)  # the other nodes are heard as before
+    keys = ControllerKeys(cluster.security_dir, with_authd_key=False)
+    signal_request = agent_pb2.SignalJobRequest(job_id=990_009, signal=0, kill_wait_s=1)
+    agent_stub(cluster, other, cert_name="controller").SignalJob(signal_request, metadata=keys.agent_call_metadata(),
+                                                                  timeout=10)
+    revocation.revoke(cluster.security_dir, "controller")   # a stolen controller key, revoked
+    with pytest.raises(grpc.RpcError) as caught:   # even with a valid controller token
+        agent_stub(cluster, other, cert_name="controller").SignalJob(
+            signal_request, metadata=keys.agent_call_metadata(), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert "revoked" in caught.value.details()
 
 
 def _agent_address(cluster, name: str) -> str:
