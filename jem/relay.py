@@ -313,8 +313,8 @@ class Relay:
 
 
 def _reply(code: grpc.StatusCode, details: str, trailing) -> bytes:
-    return json.dumps({"code": code.value[0], "details": details,
-                       "trailing": [[k, v if isinstance(v, str) else v.decode("latin-1")] for k, v in trailing]}).encode()
+    trailing = [[k, v if isinstance(v, str) else v.decode("latin-1")] for k, v in trailing]
+    return json.dumps({"code": code.value[0], "details": details, "trailing": trailing}).encode()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, jobs: RunningJobs, steps: StepTasks, trust: ControllerTrust, *, require_controller_cert: bool,
-                 revocations: RevocationList | None = None):
+                 revocations: RevocationList):
         self._jobs = jobs
         self._steps = steps
         self._trust = trust
@@ -40,7 +40,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             if role is None or not role.is_controller:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               "Access/permission denied: only the controller's certificate may call an agent")
-            if self._revocations is not None and self._revocations.is_revoked(tls.peer_certificate(context)):
+            if self._revocations.is_revoked(tls.peer_certificate(context)):
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               "Access/permission denied: the controller's certificate is revoked")
 

@@ -40,15 +40,15 @@ class ControllerTrust:
     """The controller's and the credential services' public keys, and the agent's replay records."""
 
     def __init__(self, keys: PublicKeySet, *, user_keys: PublicKeySet, unsigned: UnsignedWork, node_name: str,
-                 launch_log: tokens.PersistentReplayLog, journal_dir: str | None = None):
+                 launch_log: tokens.PersistentReplayLog, journal_dir: str):
         """journal_dir: where the single-use call tokens and step orders are journalled, so a
-        restarted agent still refuses one it accepted (None: in memory only)."""
+        restarted agent still refuses one it accepted."""
         self._keys = keys
         self._user_keys = user_keys
         self._unsigned = unsigned
         self._node = self.node_name = node_name
-        self._calls = tokens.ReplayCache(journal_dir and os.path.join(journal_dir, "call-tokens.log"))
-        self._orders = tokens.ReplayCache(journal_dir and os.path.join(journal_dir, "step-orders.log"))
+        self._calls = tokens.ReplayCache(os.path.join(journal_dir, "call-tokens.log"))
+        self._orders = tokens.ReplayCache(os.path.join(journal_dir, "step-orders.log"))
         self._launch_log = launch_log
 
     def check_call(self, metadata: dict[str, str]) -> None:

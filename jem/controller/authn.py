@@ -14,7 +14,8 @@ and groups from this host's NSS (pwd/grp).
   scripts hold; it may be used until it expires. Or, when `[auth] jwks_file`
   is set, an external issuer's RS256/ES256 JWT: one whose header's `kid` is in
   that JWKS (`jem/security/jwks.py`), for `[auth] jwt_audience` (and from
-  `[auth] jwt_issuer` when set), the user named by `[auth] jwt_user_claim`. An external token never makes its caller root.
+  `[auth] jwt_issuer` when set), the user named by `[auth] jwt_user_claim`.
+  An external token never makes its caller root.
 - `jem-munge: <credential>` (with `[auth] method = "munge"`): a MUNGE
   credential, decoded by munged. The uid and gid are munged's answer, the
   credential must be restricted to the controller's uid and carry the payload
