@@ -2,6 +2,7 @@
 each in its own state directory, everything killed by `stop`."""
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -22,8 +23,36 @@ from jem.model.node import NodeState
 START_TIMEOUT_S = 30.0
 
 
+def _lowest_ephemeral_port() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback port free now, for a daemon's config, below the kernel's ephemeral range.
+
+    A port from bind(0) is an ephemeral one: between this choice and the daemon's own bind,
+    any outgoing connection on the machine (the gRPC channels of the tests' other daemons)
+    may take it ("Address already in use"). Ports below that range are never given out by
+    the kernel; each is handed out once per test run (10000 and up: never Slurm's 6817-6819).
+    """
+    candidates = [p for p in range(10000, min(_lowest_ephemeral_port(), 32768)) if p not in _handed_out]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as s:   # no room below the ephemeral range on this machine: the kernel's pick
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
