@@ -55,10 +55,16 @@ def _read_ca(ca_file: str) -> bytes:
         return f.read()
 
 
+# A job's record (GetJob, with its script and environment) may be larger than gRPC's
+# default 4 MiB; the controller bounds what it stores (jem.model.limits) well below this.
+MAX_MESSAGE_BYTES = 64 << 20
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+
+
 def _channel_with(address: str, ca: bytes) -> grpc.Channel:
     if not ca:
-        return grpc.insecure_channel(address)
-    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=ca))
+        return grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=ca), options=_CHANNEL_OPTIONS)
 
 
 # ------------------------------------------------------------------ frames

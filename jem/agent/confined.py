@@ -93,6 +93,8 @@ def start_confined(command: list[str], *, credentials: Credentials, working_dir:
                                        start_new_session=True, close_fds=True, **run_as)
         except OSError as exc:
             raise LaunchError(f"cannot start job: {exc.strerror or exc}") from None
+        except (ValueError, UnicodeError) as exc:   # an argument or variable exec cannot take (a NUL byte)
+            raise LaunchError(f"cannot start job: {exc}") from None
         if cgroup is not None:
             _confine(process, cgroup, go_write)
     finally:

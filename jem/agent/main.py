@@ -105,8 +105,10 @@ class Agent:
                                      unsigned=options.unsigned_jobs, node_name=options.name,
                                      launch_log=PersistentReplayLog(os.path.join(spool, "launch-credentials.log")),
                                      journal_dir=spool)
+        # A launch carries the job's script and environment, which may exceed gRPC's default 4 MiB.
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"),
-                                   interceptors=[ControllerCallInterceptor(self.trust)])
+                                   interceptors=[ControllerCallInterceptor(self.trust)],
+                                   options=[("grpc.max_receive_message_length", defaults.MAX_MESSAGE_BYTES)])
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentServicer(self.jobs, self.steps, self.trust, require_controller_cert=self.has_tls,
                           revocations=RevocationList(options.security_dir)), self._server)

@@ -144,8 +144,12 @@ class RunningJobs:
             cgroup = self._make_cgroup(launch, cpu_slots, gpu_slots)
             with self._spawn_lock:
                 process = self._spawn(launch, cgroup, gpu_slots)
-        except LaunchError as exc:
+        except Exception as exc:   # whatever the job's own request makes fail ends the job, never the node
+            if not isinstance(exc, LaunchError):
+                log.exception("launch failed unexpectedly job_id=%d", launch.job_id)
+                exc = LaunchError(f"cannot start job: {exc}")
             log.warning("launch failed job_id=%d reason=%s", launch.job_id, exc)
+            self._spool.remove_job(launch.job_id)
             if cgroup is not None:
                 cgroup.remove()
             self._release(cpu_slots, gpu_slots)

@@ -6,6 +6,8 @@ through `add` or `commit`, which write the store first and publish to
 watchers after. Callers hold the controller lock.
 """
 
+import heapq
+
 from jem.model.arrays import accepted_array
 from jem.model.job import Job
 from jem.model.states import JobEvent, JobState
@@ -19,6 +21,10 @@ class JobTable:
         self._bus = bus
         self._jobs: dict[int, Job] = {}
         self._pending_ids: set[int] = set()
+        self._live_ids: set[int] = set()
+        # (end time, id) of ended jobs in memory, soonest first: forget_ended, run
+        # every cycle, looks only at those due rather than at every job.
+        self._ended: list[tuple[float, int]] = []
         self._array_members: dict[int, set[int]] = {}   # array id -> ids of its records in memory
 
     def load(self, *, ended_after: float) -> int:
@@ -73,7 +79,7 @@ class JobTable:
         return [self._jobs[job_id] for job_id in sorted(self._jobs)]
 
     def live(self) -> list[Job]:
-        return [job for job in self._jobs.values() if job.is_live]
+        return [self._jobs[job_id] for job_id in sorted(self._live_ids)]
 
     def array_records(self, array_job_id: int) -> list[Job]:
         """Every record of an array (its own and its split-off tasks), in id order.
@@ -97,16 +103,23 @@ class JobTable:
 
     def forget_ended(self, *, ended_before: float) -> int:
         """Drop jobs that ended before `ended_before` from memory (they stay stored)."""
-        old = [j.job_id for j in self._jobs.values()
-               if j.state.is_terminal and j.end_time is not None and j.end_time < ended_before]
-        for job_id in old:
-            job = self._jobs.pop(job_id)
+        n_forgotten = 0
+        while self._ended and self._ended[0][0] < ended_before:
+            end_time, job_id = heapq.heappop(self._ended)
+            job = self._jobs.get(job_id)
+            if job is None or not job.state.is_terminal or job.end_time is None:
+                continue    # forgotten already, or requeued since
+            if job.end_time != end_time:
+                heapq.heappush(self._ended, (job.end_time, job_id))
+                continue
+            del self._jobs[job_id]
+            n_forgotten += 1
             members = self._array_members.get(job.array_job_id)
             if members is not None:
                 members.discard(job_id)
                 if not members:
                     del self._array_members[job.array_job_id]
-        return len(old)
+        return n_forgotten
 
     def count_active(self) -> int:
         return sum(1 for j in self._jobs.values() if not j.state.is_terminal)
@@ -119,3 +132,9 @@ class JobTable:
             self._pending_ids.add(job.job_id)
         else:
             self._pending_ids.discard(job.job_id)
+        if job.is_live:
+            self._live_ids.add(job.job_id)
+        else:
+            self._live_ids.discard(job.job_id)
+        if job.state.is_terminal and job.end_time is not None:
+            heapq.heappush(self._ended, (job.end_time, job.job_id))

@@ -71,8 +71,3 @@ def kill_job(job: Job, cause: JobEvent, now: float, detail: str = "") -> JobChan
 def may_requeue(job: Job, *, cluster_default: bool) -> bool:
     """Whether a job whose node failed goes back to the queue (sbatch --requeue/--no-requeue)."""
     return job.spec.requeue if job.spec.requeue is not None else cluster_default
-
-
-def copy_spec(job: Job, **changes) -> None:
-    """Replace fields of a job's (immutable) spec."""
-    job.spec = dataclasses.replace(job.spec, **changes)

@@ -18,7 +18,8 @@ from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNot
                               RequeueDisabled, UnknownPartition)
 from jem.model.execution import SignalScope
 from jem.model.identity import Identity
-from jem.model.job import Job
+from jem.model.job import NICE_LIMIT, Job
+from jem.model.limits import check_text, clamp_time_limit
 from jem.model.reasons import JobReason
 from jem.model.states import JobEvent, JobState
 from jem.scheduler.priority import basic_priority
@@ -163,7 +164,21 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
                time_limit_s: int | None = None, nice: int | None = None, partition: str | None = None,
                n_nodes: int | None = None) -> Job:
     """Change a job's name (any time), or a pending job's time limit, nice, partition or node count
-    (the job is shaped again, and refused if it could then never run)."""
+    (the job is shaped again, and refused if it could then never run). Every value is checked
+    before the job changes at all: a refused request leaves it as it was."""
+    limits = state.config.limits
+    if name is not None:
+        check_text("name", name, limits.max_name_len)
+    if partition is not None:
+        check_text("partition", partition, limits.max_name_len)
+    if time_limit_s is not None:
+        if time_limit_s <= 0:
+            raise InvalidArgument("time limit must be positive")
+        time_limit_s = clamp_time_limit(time_limit_s)
+    if nice is not None and not -NICE_LIMIT <= nice <= NICE_LIMIT:
+        raise InvalidArgument(f"nice must be within -{NICE_LIMIT}..{NICE_LIMIT}")
+    if n_nodes is not None and n_nodes <= 0:
+        raise InvalidArgument("node count must be positive")
     with state.lock:
         job = _owned_job(state, job_id, identity)
         if job.state.is_terminal:
@@ -171,33 +186,24 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         if (time_limit_s is not None or nice is not None or partition is not None or n_nodes is not None) \
                 and not job.is_pending:
             raise JobStateConflict(f"job {job_id} is {job.state.value}; only a pending job's limits can change")
-        changes = {}
-        if name is not None:
-            changes["name"] = name
+        if time_limit_s is not None and (job.time_limit_s is None or time_limit_s > job.time_limit_s):
+            policy.require_root(identity, "raise a time limit")
+        if nice is not None and nice < 0:
+            policy.require_root(identity, "set a negative nice value")
+        if partition is not None and state.partition(partition) is None:
+            raise UnknownPartition(partition)
+        changes = {key: value for key, value in (("name", name), ("time_limit_s", time_limit_s), ("nice", nice),
+                                                 ("partition", partition), ("n_nodes", n_nodes))
+                   if value is not None}
+        spec = dataclasses.replace(job.spec, **changes)
+        shape = shape_in_partition(state, spec, state.partition(spec.partition)) \
+            if partition is not None or n_nodes is not None else job.shape
+        updated = dataclasses.replace(job, spec=spec, shape=shape)
         if time_limit_s is not None:
-            if time_limit_s <= 0:
-                raise InvalidArgument("time limit must be positive")
-            if job.time_limit_s is None or time_limit_s > job.time_limit_s:
-                policy.require_root(identity, "raise a time limit")
-            job.time_limit_s = time_limit_s
-            changes["time_limit_s"] = time_limit_s
+            updated.time_limit_s = time_limit_s
         if nice is not None:
-            if nice < 0:
-                policy.require_root(identity, "set a negative nice value")
-            changes["nice"] = nice
-            job.priority = basic_priority(nice, is_held=bool(job.held_by))
-        if partition is not None:
-            if state.partition(partition) is None:
-                raise UnknownPartition(partition)
-            changes["partition"] = partition
-        if n_nodes is not None:
-            if n_nodes <= 0:
-                raise InvalidArgument("node count must be positive")
-            changes["n_nodes"] = n_nodes
-        if "partition" in changes or "n_nodes" in changes:
-            spec = dataclasses.replace(job.spec, **changes)
-            job.shape = shape_in_partition(state, spec, state.partition(spec.partition))
-        lifecycle.copy_spec(job, **changes)
-        state.jobs.commit([lifecycle.change(job, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
+            updated.priority = basic_priority(nice, is_held=bool(job.held_by))
+        # The store first; memory then holds `updated` in the job's place (JobTable.commit).
+        state.jobs.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
     state.wake_scheduler()
-    return job
+    return updated

@@ -64,6 +64,13 @@ def _end_lost_steps(store: SqliteStore, now: float) -> None:
         store.save_step(step)
 
 
+def _largest_request(config: Config) -> int:
+    """What a user's request may weigh: a job at every bound of `[limits]`, with room for its
+    other fields. Larger is refused by gRPC itself before anything reads it."""
+    limits = config.limits
+    return limits.max_script_size + limits.max_env_size + limits.max_args * 64 + (1 << 20)
+
+
 class Controller:
     """A running controller: its state, its gRPC server and its scheduling loop."""
 
@@ -103,7 +110,7 @@ class Controller:
             interceptors=[ErrorInterceptor(), IdentityInterceptor(authenticators_for(
                 config.auth, authd_keys=self.keys.authd_keys, controller_keys=self.keys.controller_keys,
                 controller_uid=os.geteuid(), replay_journal=os.path.join(self.state_dir, REPLAY_JOURNAL)))],
-            options=[("grpc.so_reuseport", 0)],
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", _largest_request(config))],
         )
         add_job_service(JobServicer(self.state), self.server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(self.state), self.server)

@@ -44,6 +44,7 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
     """Check and record a new step; returns it and its (node, agent address, order) per node.
     A user signature, when sent, must be over this spec by the job's user (the tasks run as
     them): root's own signature cannot start tasks as a user (BadUserSignature)."""
+    spec.check_sizes(state.config.limits)
     with state.lock:
         job = state.jobs.get(job_id)
         if job is None:

@@ -13,12 +13,14 @@ import dataclasses
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.arrays import parse_array
-from jem.model.dependency import parse_dependency
+from jem.model.dependency import Dependency, parse_dependency
 from jem.model.errors import (ControllerNotReady, DependencyProblem, InvalidFeature, InvalidGres, InvalidQos,
-                              PartitionTimeLimit, Unsatisfiable, UnknownPartition)
+                              ParameterTooLong, PartitionTimeLimit, Unsatisfiable, UnknownPartition)
 from jem.model.features import parse_constraint
+from jem.model import policy
 from jem.model.identity import Identity
 from jem.model.job import Job, JobShape, JobSpec, shape_job
+from jem.model.limits import InputLimits, clamp_epoch, clamp_time_limit
 from jem.model.node import Node
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
@@ -34,7 +36,12 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
     """Queue `spec` for `identity`; returns the new job id (0 when `test_only`). A user signature,
     when the caller sends one, must be the caller's over this spec (BadUserSignature otherwise):
     it is kept with the job for the agents (jem.security.signatures)."""
-    spec.validate()
+    spec = checked_spec(spec, state.config.limits)
+    if spec.nice < 0:   # a higher priority than others' jobs is the operators' to give (Slurm: privileged only)
+        policy.require_root(identity, "set a negative nice value")
+    dependency = _parsed_dependency(spec.dependency, state.config.limits)
+    array_pending = parse_array(spec.array, max_size=state.config.scheduler.max_array_size).indices \
+        if spec.array else ()
     if user_signature and state.keys is not None:
         signatures.check_signature(user_signature, state.keys.authd_keys, audience=AUD_JOB, uid=identity.uid,
                                    gid=identity.gid, digest=spec_digest(spec))
@@ -52,9 +59,7 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
             raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "
                                      f"MaxTime of {format_duration(partition.max_time_s)}")
         shape = shape_in_partition(state, spec, partition)
-        array_pending = parse_array(spec.array, max_size=state.config.scheduler.max_array_size).indices \
-            if spec.array else ()
-        dependency = _checked_dependency(state, spec.dependency)
+        dependency = _checked_dependency(state, dependency)
         if test_only:
             return 0
         if state.jobs.count_active() >= state.config.scheduler.max_job_count:
@@ -72,9 +77,26 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
     return job_id
 
 
-def _checked_dependency(state: ClusterState, text: str) -> str:
-    """The dependency in canonical form; DependencyProblem if malformed or naming a job never submitted."""
+def checked_spec(spec: JobSpec, limits: InputLimits) -> JobSpec:
+    """`spec` with its times clamped to what the platform holds, once it is valid and within
+    `limits` (InvalidJobSpec or ParameterTooLong otherwise). No lock is held: nothing here
+    grows with the cluster, and a huge request is refused before it touches shared state."""
+    spec.validate(limits)
+    return dataclasses.replace(spec, time_limit_s=clamp_time_limit(spec.time_limit_s),
+                               begin_time=clamp_epoch(spec.begin_time))
+
+
+def _parsed_dependency(text: str, limits: InputLimits) -> Dependency | None:
     dependency = parse_dependency(text)
+    n_refs = sum(len(term.refs) for term in dependency.terms) if dependency is not None else 0
+    if n_refs > limits.max_dependency_jobs:
+        raise ParameterTooLong(f"dependency: {n_refs} jobs, more than the cluster's limit of "
+                               f"{limits.max_dependency_jobs}")
+    return dependency
+
+
+def _checked_dependency(state: ClusterState, dependency: Dependency | None) -> str:
+    """The dependency in canonical form; DependencyProblem if it names a job never submitted."""
     if dependency is None:
         return ""
     for term in dependency.terms:

@@ -15,6 +15,7 @@ import hostlist
 from jem.model import defaults
 from jem.model.errors import ConfigError, InvalidFeature
 from jem.model.features import check_feature_names
+from jem.model.limits import InputLimits
 from jem.model.partition import Partition
 from jem.model.resources import Resources
 from jem.model.units import parse_mem_mib, parse_time_limit
@@ -141,6 +142,7 @@ class Config:
     fairshare: FairshareConfig = field(default_factory=FairshareConfig)
     accounts: tuple[AccountConfig, ...] = ()
     qos: tuple[QosConfig, ...] = (DEFAULT_QOS,)   # always holds "normal"
+    limits: InputLimits = field(default_factory=InputLimits)
 
     def qos_named(self, name: str) -> QosConfig | None:
         """The QOS called `name` ("" is the default, "normal"), or None."""
@@ -177,7 +179,7 @@ def read_toml(path: str) -> dict[str, Any]:
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
-                              "accounts", "qos", "auth"})
+                              "accounts", "qos", "auth", "limits"})
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     _check_listen("cluster.listen", cluster.listen)
     if cluster.node_listen:
@@ -201,6 +203,11 @@ def parse_config(raw: dict[str, Any]) -> Config:
                           f"got {scheduler.policy!r}")
     if store.synchronous not in ("normal", "full"):
         raise ConfigError(f"store.synchronous: expected 'normal' or 'full', got {store.synchronous!r}")
+    limits = _section(InputLimits, "limits", raw.get("limits", {}))
+    try:
+        limits.check()
+    except ValueError as exc:
+        raise ConfigError(f"limits.{exc}") from None
     nodes = _nodes(raw.get("nodes", []))
     node_names = [n.name for n in nodes]
     partitions = tuple(_partition(i, p, node_names) for i, p in enumerate(raw.get("partitions", [])))
@@ -211,7 +218,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError("partitions: more than one partition has default = true")
     return Config(cluster=cluster, scheduler=scheduler, store=store, auth=auth, nodes=nodes, partitions=partitions,
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
-                  accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])))
+                  accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])), limits=limits)
 
 
 AUTH_METHODS = ("jem", "munge")

@@ -24,6 +24,7 @@ FAIRSHARE_HALF_LIFE_S = 7 * 86400      # seconds for past usage to count half (P
 ACCOUNT_SHARES = 1                     # shares of an account or user not configured
 USAGE_SAVE_INTERVAL_S = 60.0           # seconds between saves of fair-share usage to the state dir
 JOB_WORKING_DIR = "/tmp"               # where a job runs when its spec names no working directory
+MAX_MESSAGE_BYTES = 64 << 20           # the largest gRPC message an agent accepts (a launch with its script)
 NODE_ADDRESS_FILE = "node.addr"        # in the state dir: where agents reach the controller
 
 

@@ -44,6 +44,14 @@ class DependencyProblem(InvalidJobSpec):
     message = "Job dependency problem"
 
 
+class ParameterTooLong(JemError):
+    """A string or repeated field longer than the cluster allows (jem.model.limits)."""
+
+    reason = "ParameterTooLong"
+    message = "Pathname of a file, directory or other parameter too long"
+    grpc_code = "INVALID_ARGUMENT"
+
+
 class InvalidArgument(JemError):
     """A request argument that is malformed (not a job specification)."""
 

@@ -10,13 +10,15 @@ import math
 from dataclasses import dataclass, field
 
 from jem.model.arrays import accepted_array, format_ranges
-from jem.model.errors import InvalidJobSpec
+from jem.model.errors import InvalidJobSpec, ParameterTooLong
 from jem.model.features import parse_constraint
+from jem.model.limits import DEFAULT_LIMITS, InputLimits, check_args, check_environment, check_text
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.states import JobEvent, JobState
 
-MAX_NAME_LEN = 1024
+MAX_NAME_LEN = DEFAULT_LIMITS.max_name_len
+NICE_LIMIT = 2147483645                   # |--nice| at most (Slurm's NICE_OFFSET - 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +60,14 @@ class JobSpec:
     qos: str = ""                    # "": the default QOS, "normal"
     gres_per_node: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count) per node
 
-    def validate(self) -> None:
-        """Raise InvalidJobSpec naming the first field that is malformed."""
+    def validate(self, limits: InputLimits = DEFAULT_LIMITS) -> None:
+        """Raise InvalidJobSpec naming the first field that is malformed, or ParameterTooLong
+        naming one over the cluster's `limits` (checked first: nothing else reads a huge value)."""
+        self.check_sizes(limits)
         checks = (
             ("script", bool(self.script.strip()), "the batch script is empty"),
             ("script", self.script.startswith("#!"),
              'this does not look like a batch script: the first line must start with #! followed by the interpreter'),
-            ("name", len(self.name) <= MAX_NAME_LEN, f"longer than {MAX_NAME_LEN} characters"),
             ("n_nodes", self.n_nodes >= 0, "must not be negative"),
             ("n_tasks", self.n_tasks >= 0, "must not be negative"),
             ("cpus_per_task", self.cpus_per_task >= 1, "must be at least 1"),
@@ -75,7 +78,7 @@ class JobSpec:
              "--mem and --mem-per-cpu are mutually exclusive"),
             ("gpus_per_node", self.gpus_per_node >= 0, "must not be negative"),
             ("time_limit_s", self.time_limit_s is None or self.time_limit_s > 0, "must be positive"),
-            ("nice", -2147483645 <= self.nice <= 2147483645, "out of range"),
+            ("nice", -NICE_LIMIT <= self.nice <= NICE_LIMIT, "out of range"),
             ("working_dir", not self.working_dir or self.working_dir.startswith("/"), "must be an absolute path"),
             ("open_mode", self.open_mode in ("", "append", "truncate"), "must be append or truncate"),
             ("warn_signal", 0 <= self.warn_signal < 65, "not a signal number"),
@@ -86,6 +89,23 @@ class JobSpec:
             if not is_ok:
                 raise InvalidJobSpec(f"{name}: {why}")
         parse_constraint(self.constraint)
+
+    def check_sizes(self, limits: InputLimits) -> None:
+        """Every string within its bound and free of NUL bytes (jem.model.limits)."""
+        check_text("script", self.script, limits.max_script_size, unit="bytes")
+        check_args("script_args", self.script_args, limits)
+        check_environment("environment", self.environment, limits)
+        for name in ("working_dir", "stdout_pattern", "stderr_pattern", "stdin_path"):
+            check_text(name, getattr(self, name), limits.max_path_len)
+        for name in ("name", "account", "partition", "qos", "constraint"):
+            check_text(name, getattr(self, name), limits.max_name_len)
+        check_text("dependency", self.dependency, limits.max_arg_size)   # its job count: submission.py
+        check_text("array", self.array, limits.max_array_text)
+        if len(self.gres_per_node) > limits.max_args:
+            raise ParameterTooLong(f"gres_per_node: {len(self.gres_per_node)} entries, more than the cluster's "
+                                   f"limit of {limits.max_args}")
+        for gres, _ in self.gres_per_node:
+            check_text("gres_per_node", gres, limits.max_name_len)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from jem.model.errors import InvalidArgument, StepTooLarge
 from jem.model.job import JobUsage
+from jem.model.limits import InputLimits, check_args, check_environment, check_text
 from jem.model.resources import Resources
 from jem.model.states import JobState
 
@@ -38,6 +39,14 @@ class StepSpec:
     environment: dict[str, str] = field(default_factory=dict)
     working_dir: str = ""
     ends_job: bool = False
+
+    def check_sizes(self, limits: InputLimits) -> None:
+        """Every string within its bound and free of NUL bytes (jem.model.limits)."""
+        check_args("argv", self.argv, limits)
+        check_environment("environment", self.environment, limits)
+        for name in ("working_dir", "stdout_pattern", "stderr_pattern"):
+            check_text(name, getattr(self, name), limits.max_path_len)
+        check_text("name", self.name, limits.max_name_len)
 
     @property
     def step_name(self) -> str:

@@ -35,7 +35,6 @@ def test_valid_spec_passes():
     ({"script": ""}, "script"),
     ({"script": "   \n"}, "script"),
     ({"script": "echo no shebang\n"}, "script"),
-    ({"name": "x" * (MAX_NAME_LEN + 1)}, "name"),
     ({"n_nodes": -1}, "n_nodes"),
     ({"n_tasks": -1}, "n_tasks"),
     ({"cpus_per_task": 0}, "cpus_per_task"),
