@@ -29,6 +29,7 @@ import time
 
 from jem.client import Client
 from jem.model.job import JobSpec
+from jem.model.jobfilter import JobFilter
 from jem.model.states import JobState
 
 
@@ -71,7 +72,7 @@ def measure_drain(client: Client, workdir: str, n_jobs: int) -> dict:
         all_done.set()
     all_done.wait(600)
     t_drained = time.perf_counter()
-    jobs = client.list_jobs(job_ids=sorted(ids))
+    jobs = client.list_jobs(JobFilter(job_ids=frozenset(ids)))
     completed = sum(1 for j in jobs if j.state is JobState.COMPLETED)
     return {"submit_s": t_submitted - t0, "submit_rate_jobs_per_s": n_jobs / (t_submitted - t0),
             "drain_s": t_drained - t0, "drain_jobs_per_s": n_jobs / (t_drained - t0), "completed": completed}
@@ -102,7 +103,7 @@ def measure_array_drain(client: Client, workdir: str, n_tasks: int) -> dict:
     array.append(client.submit(dataclasses.replace(trivial(workdir), array=f"0-{n_tasks - 1}")))
     all_done.wait(600)
     t_drained = time.perf_counter()
-    records = client.list_jobs(job_ids=array)
+    records = client.list_jobs(JobFilter(job_ids=frozenset(array)))
     completed = sum(1 for j in records if j.state is JobState.COMPLETED)
     return {"array_drain_s": t_drained - t0, "array_completed": completed}
 

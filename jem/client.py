@@ -28,10 +28,13 @@ import grpc
 
 from jem import convert
 from jem.model import defaults
-from jem.model.errors import ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError, JobNotFound
+from jem.model.audit import AuditQuery, AuditRecord
+from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError, JobNotFound,
+                              RateLimited)
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.job import Job, JobSpec
+from jem.model.jobfilter import JobFilter
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.shares import ShareRow
@@ -72,6 +75,24 @@ def _channel(address: str, ca_file: str, relay_socket: str | None) -> "grpc.Chan
         return RelayChannel(relay_socket, address, ca_file)
     except OSError as exc:
         raise ControllerUnreachable(f"{address}: cannot read the cluster CA {ca_file}: {exc.strerror}") from None
+
+
+STEPS_BATCH = 1000   # job ids in one ListSteps call
+
+
+def _message(factory, **fields):
+    """A request message; a value it cannot hold (a number past its field's range, text that is
+    not UTF-8) is the caller's InvalidArgument, not a traceback."""
+    with convert.checked_values():
+        return factory(**fields)
+
+
+def _seconds(text: str) -> float:
+    """A retry-after the controller sent, within reason (a garbled one waits a second)."""
+    try:
+        return min(max(float(text), 0.0), 60.0)
+    except ValueError:
+        return 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +171,13 @@ class Client:
             raise self._error(exc) from None
 
     def _error(self, exc: grpc.RpcError) -> JemError:
-        reason = dict(exc.trailing_metadata() or ()).get("jem-reason", "") if hasattr(exc, "trailing_metadata") else ""
+        trailing = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+        reason = trailing.get("jem-reason", "")
         text = exc.details() or ""
         cls = ERRORS_BY_REASON.get(reason)
+        if cls is RateLimited:
+            return RateLimited(text.removeprefix(cls.message + ": "),
+                               retry_after_s=_seconds(trailing.get("jem-retry-after-s", "1")))
         if cls is None:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 return ControllerUnreachable(f"{self.address}: {text}")
@@ -164,29 +189,44 @@ class Client:
     # ------------------------------------------------------------ jobs
 
     def submit(self, spec: JobSpec, *, test_only: bool = False) -> int:
-        """Queue a job, signed by this user; returns its id."""
-        metadata, signature = self._signed_metadata((AUD_JOB, spec_digest(spec)))
-        request = jobs_pb2.SubmitJobRequest(spec=convert.spec_to_pb(spec), test_only=test_only,
-                                            user_signature=signature)
-        return self._call(self._jobs.SubmitJob, request, metadata).job_id
+        """Queue a job, signed by this user; returns its id. Over the user's submission rate,
+        waits as long as the controller says and sends it again (as Slurm's commands back off),
+        for up to the client's timeout."""
+        digest = spec_digest(spec)
+        request = _message(jobs_pb2.SubmitJobRequest, spec=convert.spec_to_pb(spec), test_only=test_only)
+        give_up = time.monotonic() + self._timeout_s
+        while True:
+            metadata, request.user_signature = self._signed_metadata((AUD_JOB, digest))
+            try:
+                return self._call(self._jobs.SubmitJob, request, metadata).job_id
+            except RateLimited as exc:
+                if time.monotonic() + exc.retry_after_s > give_up:
+                    raise
+                time.sleep(exc.retry_after_s)
 
     def get_job(self, job_id: int) -> Job:
-        return convert.job_from_pb(self._call(self._jobs.GetJob, jobs_pb2.GetJobRequest(job_id=job_id)).job)
+        request = _message(jobs_pb2.GetJobRequest, job_id=job_id)
+        return convert.job_from_pb(self._call(self._jobs.GetJob, request).job)
 
-    def list_jobs(self, *, users: Sequence[str] = (), states: Sequence[JobState] = (),
-                  partitions: Sequence[str] = (), job_ids: Sequence[int] = (), include_old: bool = False) -> list[Job]:
-        request = jobs_pb2.ListJobsRequest(
-            users=users, states=[convert.STATE_TO_PB[s] for s in states], partitions=partitions,
-            job_ids=job_ids, include_old=include_old,
-        )
-        return convert.jobs_from_pb(self._call(self._jobs.ListJobs, request).jobs)
+    def list_jobs(self, job_filter: JobFilter = JobFilter(), *, include_old: bool = False) -> list[Job]:
+        """Every job `job_filter` matches, in id order: the controller filters, and sends the
+        listing a page at a time. `include_old`: also jobs ended long ago (from the store)."""
+        request = _message(jobs_pb2.ListJobsRequest, include_old=include_old)
+        convert.filter_to_pb(job_filter, request)
+        jobs: list[Job] = []
+        while True:
+            response = self._call(self._jobs.ListJobs, request)
+            jobs += convert.jobs_from_pb(response.jobs)
+            if not response.next_after_job_id:
+                return jobs
+            request.after_job_id = response.next_after_job_id
 
     def cancel(self, job_id: int, *, signal: int = 0, array_task_ids: Sequence[int] = (),
                scope: SignalScope = SignalScope.STEPS) -> JobState:
         """Cancel a job (signal 0) or send it a signal, to the processes `scope` names (scancel's
         default: every process but the batch shell; -b the batch shell; -f all); returns its state
         after. An array's id means every task of it; `array_task_ids` narrows that to those tasks."""
-        request = jobs_pb2.CancelJobRequest(job_id=job_id, signal=signal, array_task_ids=array_task_ids,
+        request = _message(jobs_pb2.CancelJobRequest, job_id=job_id, signal=signal, array_task_ids=array_task_ids,
                                             scope=convert.SCOPE_TO_PB[scope])
         response = self._call(self._jobs.CancelJob, request)
         return convert.state_from_pb(response.state)
@@ -196,7 +236,7 @@ class Client:
         code: the job's, the highest of an array's tasks, 1 for one ended by a signal or cancelled."""
         delay_s = 0.05
         while True:
-            records = self.list_jobs(job_ids=[job_id], include_old=True)
+            records = self.list_jobs(JobFilter(job_ids=frozenset({job_id})), include_old=True)
             if not records:
                 raise JobNotFound(str(job_id))
             if all(r.state.is_terminal for r in records):
@@ -206,26 +246,27 @@ class Client:
 
     def requeue(self, job_id: int) -> JobState:
         """Return a started or ended job to the queue; its state after (COMPLETING while a running one is killed)."""
-        response = self._call(self._jobs.RequeueJob, jobs_pb2.RequeueJobRequest(job_id=job_id))
+        response = self._call(self._jobs.RequeueJob, _message(jobs_pb2.RequeueJobRequest, job_id=job_id))
         return convert.state_from_pb(response.state)
 
     def hold(self, job_id: int) -> str:
-        return self._call(self._jobs.HoldJob, jobs_pb2.HoldJobRequest(job_id=job_id)).held_by
+        return self._call(self._jobs.HoldJob, _message(jobs_pb2.HoldJobRequest, job_id=job_id)).held_by
 
     def release(self, job_id: int) -> JobState:
-        response = self._call(self._jobs.ReleaseJob, jobs_pb2.ReleaseJobRequest(job_id=job_id))
+        response = self._call(self._jobs.ReleaseJob, _message(jobs_pb2.ReleaseJobRequest, job_id=job_id))
         return convert.state_from_pb(response.state)
 
     def update(self, job_id: int, *, name: str | None = None, time_limit_s: int | None = None,
                nice: int | None = None, partition: str | None = None, n_nodes: int | None = None) -> Job:
         fields = {k: v for k, v in (("name", name), ("time_limit_s", time_limit_s), ("nice", nice),
                                     ("partition", partition), ("n_nodes", n_nodes)) if v is not None}
-        response = self._call(self._jobs.UpdateJob, jobs_pb2.UpdateJobRequest(job_id=job_id, **fields))
+        response = self._call(self._jobs.UpdateJob, _message(jobs_pb2.UpdateJobRequest, job_id=job_id, **fields))
         return convert.job_from_pb(response.job)
 
     def watch(self, *, job_ids: Sequence[int] = (), users: Sequence[str] = ()) -> Iterator[JobEventNotice]:
         """Committed job events as they happen, until the caller stops iterating."""
-        call = self._jobs.WatchJobs(jobs_pb2.WatchJobsRequest(job_ids=job_ids, users=users), metadata=self._metadata)
+        request = _message(jobs_pb2.WatchJobsRequest, job_ids=job_ids, users=users)
+        call = self._jobs.WatchJobs(request, metadata=self._metadata)
         try:
             for response in call:
                 yield JobEventNotice(response.seq, convert.time_from_pb(response, "time") or 0.0, response.event,
@@ -243,7 +284,7 @@ class Client:
         exits as they come, then the ended step. Closing the iterator early (or an
         exception in the caller's loop) cancels the call, which kills the step."""
         metadata, signature = self._signed_metadata((AUD_STEP, step_spec_digest(spec)))
-        request = steps_pb2.RunStepRequest(job_id=job_id, spec=convert.step_spec_to_pb(spec),
+        request = _message(steps_pb2.RunStepRequest, job_id=job_id, spec=convert.step_spec_to_pb(spec),
                                            user_signature=signature)
         call = self._jobs.RunStep(request, metadata=metadata)
         try:
@@ -275,36 +316,47 @@ class Client:
             time.sleep(poll_s)
 
     def list_steps(self, job_ids: Sequence[int]) -> list[Step]:
-        """The steps of the given jobs, running and ended, by job and step id."""
-        response = self._call(self._jobs.ListSteps, steps_pb2.ListStepsRequest(job_ids=job_ids))
-        return [convert.step_from_pb(pb) for pb in response.steps]
+        """The steps of the given jobs, running and ended, by job and step id (asked for
+        STEPS_BATCH jobs at a time: the controller takes at most [limits] max_args per call)."""
+        job_ids = list(job_ids)
+        steps: list[Step] = []
+        for i in range(0, len(job_ids), STEPS_BATCH):
+            request = _message(steps_pb2.ListStepsRequest, job_ids=job_ids[i:i + STEPS_BATCH])
+            steps += [convert.step_from_pb(pb) for pb in self._call(self._jobs.ListSteps, request).steps]
+        return steps
 
     # ------------------------------------------------------------ nodes and partitions
 
     def list_nodes(self, names: Sequence[str] = ()) -> list[NodeInfo]:
-        response = self._call(self._admin.ListNodes, admin_pb2.ListNodesRequest(names=names))
+        response = self._call(self._admin.ListNodes, _message(admin_pb2.ListNodesRequest, names=names))
         return [NodeInfo(node, state, tuple(parts)) for node, state, parts in map(convert.node_from_pb, response.nodes)]
 
     def list_shares(self, accounts: Sequence[str] = ()) -> tuple[str, list[ShareRow]]:
         """(fair-share algorithm, the tree's associations in sshare order)."""
-        response = self._call(self._admin.ListShares, admin_pb2.ListSharesRequest(accounts=accounts))
+        response = self._call(self._admin.ListShares, _message(admin_pb2.ListSharesRequest, accounts=accounts))
         return response.algorithm, [convert.share_row_from_pb(pb) for pb in response.associations]
 
     def drain_node(self, name: str, reason: str) -> NodeInfo:
         node, state, parts = convert.node_from_pb(
-            self._call(self._admin.DrainNode, admin_pb2.DrainNodeRequest(name=name, reason=reason)).node)
+            self._call(self._admin.DrainNode, _message(admin_pb2.DrainNodeRequest, name=name, reason=reason)).node)
         return NodeInfo(node, state, tuple(parts))
 
     def resume_node(self, name: str) -> NodeInfo:
         node, state, parts = convert.node_from_pb(
-            self._call(self._admin.ResumeNode, admin_pb2.ResumeNodeRequest(name=name)).node)
+            self._call(self._admin.ResumeNode, _message(admin_pb2.ResumeNodeRequest, name=name)).node)
         return NodeInfo(node, state, tuple(parts))
 
     def list_partitions(self) -> list[Partition]:
-        response = self._call(self._admin.ListPartitions, admin_pb2.ListPartitionsRequest())
+        response = self._call(self._admin.ListPartitions, _message(admin_pb2.ListPartitionsRequest))
         return [convert.partition_from_pb(p) for p in response.partitions]
+
+    def list_audit(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]:
+        """Audit records (the newest `query.limit`, oldest first): operators see all, others their own."""
+        response = self._call(self._admin.ListAudit, convert.audit_query_to_pb(query))
+        return [convert.audit_from_pb(pb) for pb in response.records]
 
     def issue_token(self, *, user: str = "", lifespan_s: int = 0) -> tuple[str, float]:
         """A `jem token` JWT for `user` (default: the caller) and its expiry (epoch seconds)."""
-        response = self._call(self._admin.IssueToken, admin_pb2.IssueTokenRequest(user=user, lifespan_s=lifespan_s))
+        request = _message(admin_pb2.IssueTokenRequest, user=user, lifespan_s=lifespan_s)
+        response = self._call(self._admin.IssueToken, request)
         return response.token, convert.time_from_pb(response, "expires")

@@ -5,16 +5,21 @@ the agent and the client all convert here, and proto types travel no further.
 Times: model floats (epoch seconds, None = unset) <-> google.protobuf.Timestamp.
 """
 
+import contextlib
 import dataclasses
 import math
 import operator
+from typing import Iterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from jem.model.arrays import accepted_array, format_ranges
+from jem.model.errors import InvalidArgument
+from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
+from jem.model.jobfilter import JobFilter
 from jem.model.lazyjob import lazy_jobs_maker
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
@@ -23,7 +28,7 @@ from jem.model.resources import Resources
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOrder, TaskOutput
-from jem.v1 import admin_pb2, agent_pb2, common_pb2, steps_pb2
+from jem.v1 import admin_pb2, agent_pb2, common_pb2, jobs_pb2, steps_pb2
 
 # ---------------------------------------------------------------- enums by name
 
@@ -53,7 +58,24 @@ def state_from_pb(value: int) -> JobState:
 # ---------------------------------------------------------------- scalars
 
 
+@contextlib.contextmanager
+def checked_values() -> Iterator[None]:
+    """Around building a message from what a user gave: a value protobuf cannot hold (a number
+    past its field's range, text that is not UTF-8, an infinite time) is InvalidArgument."""
+    try:
+        yield
+    except UnicodeEncodeError:
+        raise InvalidArgument("a value is not valid UTF-8 text") from None
+    except (ValueError, OverflowError) as exc:   # protobuf's "Value out of range: N", floor(inf)
+        raise InvalidArgument(str(exc)) from None
+
+
 def time_to_pb(t: float | None, out: Timestamp) -> None:
+    with checked_values():
+        _set_time(t, out)
+
+
+def _set_time(t: float | None, out: Timestamp) -> None:
     if t is not None:
         seconds = math.floor(t)
         nanos = round((t - seconds) * 1e9)
@@ -90,6 +112,12 @@ def usage_from_pb(pb: common_pb2.JobUsage) -> JobUsage:
 
 
 def spec_to_pb(spec: JobSpec) -> common_pb2.JobSpec:
+    """The wire spec; InvalidArgument for a value the wire cannot hold (checked_values)."""
+    with checked_values():
+        return _spec_pb(spec)
+
+
+def _spec_pb(spec: JobSpec) -> common_pb2.JobSpec:
     pb = common_pb2.JobSpec(
         name=spec.name, account=spec.account, partition=spec.partition, n_nodes=spec.n_nodes,
         n_tasks=spec.n_tasks, cpus_per_task=spec.cpus_per_task, n_tasks_per_node=spec.n_tasks_per_node,
@@ -337,12 +365,13 @@ def share_row_from_pb(pb: admin_pb2.ShareAssociation) -> ShareRow:
 
 
 def step_spec_to_pb(spec: StepSpec) -> steps_pb2.StepSpec:
-    return steps_pb2.StepSpec(
-        argv=spec.argv, n_tasks=spec.n_tasks, n_nodes=spec.n_nodes, cpus_per_task=spec.cpus_per_task,
-        n_tasks_per_node=spec.n_tasks_per_node, name=spec.name, stdout_pattern=spec.stdout_pattern,
-        stderr_pattern=spec.stderr_pattern, environment=spec.environment, working_dir=spec.working_dir,
-        ends_job=spec.ends_job,
-    )
+    with checked_values():
+        return steps_pb2.StepSpec(
+            argv=spec.argv, n_tasks=spec.n_tasks, n_nodes=spec.n_nodes, cpus_per_task=spec.cpus_per_task,
+            n_tasks_per_node=spec.n_tasks_per_node, name=spec.name, stdout_pattern=spec.stdout_pattern,
+            stderr_pattern=spec.stderr_pattern, environment=spec.environment, working_dir=spec.working_dir,
+            ends_job=spec.ends_job,
+        )
 
 
 def step_spec_from_pb(pb: steps_pb2.StepSpec) -> StepSpec:
@@ -412,3 +441,65 @@ def task_order_from_pb(pb: steps_pb2.StepTasksRequest) -> TaskOrder:
         array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
         user_signature=pb.user_signature,
     )
+
+
+# ---------------------------------------------------------------- listings
+
+
+def filter_to_pb(job_filter: JobFilter, out: jobs_pb2.ListJobsRequest) -> None:
+    with checked_values():
+        _set_filter(job_filter, out)
+
+
+def _set_filter(job_filter: JobFilter, out: jobs_pb2.ListJobsRequest) -> None:
+    out.users.extend(sorted(job_filter.users))
+    out.states.extend(sorted(STATE_TO_PB[s] for s in job_filter.states))
+    out.partitions.extend(sorted(job_filter.partitions))
+    out.names.extend(sorted(job_filter.names))
+    out.accounts.extend(sorted(job_filter.accounts))
+    out.qos.extend(sorted(job_filter.qos))
+    out.nodes.extend(sorted(job_filter.nodes))
+    out.job_ids.extend(sorted(job_filter.job_ids))
+    out.array_tasks.extend(jobs_pb2.ArrayTask(array_job_id=a, task_id=t) for a, t in sorted(job_filter.array_tasks))
+    time_to_pb(job_filter.alive_from, out.alive_from)
+    time_to_pb(job_filter.alive_until, out.alive_until)
+
+
+def filter_from_pb(pb: jobs_pb2.ListJobsRequest) -> JobFilter:
+    """The request's filter; KeyError for an unknown or UNSPECIFIED state."""
+    return JobFilter(
+        users=frozenset(pb.users), states=frozenset(STATE_FROM_PB[s] for s in pb.states),
+        partitions=frozenset(pb.partitions), names=frozenset(pb.names), accounts=frozenset(pb.accounts),
+        qos=frozenset(pb.qos), nodes=frozenset(pb.nodes), job_ids=frozenset(pb.job_ids),
+        array_tasks=frozenset((t.array_job_id, t.task_id) for t in pb.array_tasks),
+        alive_from=time_from_pb(pb, "alive_from"), alive_until=time_from_pb(pb, "alive_until"),
+    )
+
+
+# ---------------------------------------------------------------- audit
+
+
+def audit_to_pb(record: AuditRecord) -> admin_pb2.AuditRecord:
+    pb = admin_pb2.AuditRecord(seq=record.seq, user=record.user, uid=record.uid, peer=record.peer,
+                               method=record.method, request=record.request, result=record.result,
+                               detail=record.detail, job_id=record.job_id)
+    time_to_pb(record.time, pb.time)
+    return pb
+
+
+def audit_from_pb(pb: admin_pb2.AuditRecord) -> AuditRecord:
+    return AuditRecord(time=time_from_pb(pb, "time") or 0.0, user=pb.user, uid=pb.uid, peer=pb.peer,
+                       method=pb.method, request=pb.request, result=pb.result, detail=pb.detail, job_id=pb.job_id,
+                       seq=pb.seq)
+
+
+def audit_query_to_pb(query: AuditQuery) -> admin_pb2.ListAuditRequest:
+    pb = admin_pb2.ListAuditRequest(user=query.user, job_id=query.job_id, limit=query.limit)
+    time_to_pb(query.since, pb.since)
+    time_to_pb(query.until, pb.until)
+    return pb
+
+
+def audit_query_from_pb(pb: admin_pb2.ListAuditRequest) -> AuditQuery:
+    return AuditQuery(since=time_from_pb(pb, "since"), until=time_from_pb(pb, "until"), user=pb.user,
+                      job_id=pb.job_id, limit=pb.limit or 1000)

@@ -6,14 +6,17 @@ DIR/env (export JEM_CONTROLLER=...) and DIR/pids. A root cluster also writes
 RUN/env for every other user, 0644 in its run dir (DIR itself is 0700). With
 `--auth munge` it first starts a private munged with a new key (socket and key
 in <run dir>/munge), and users' clients present MUNGE credentials (the
-client.toml the controller writes says so). `down` stops exactly the
-processes named in DIR/pids: agents first (they kill and report their jobs),
-then the controller, then munged, SIGKILL for anything still alive after a
-grace period.
+client.toml the controller writes says so). `up` on a state dir whose
+controller or agents died starts only what is missing, with the cluster's own
+config, so running jobs go on. `down` stops every daemon of the state dir,
+those in DIR/pids and any other whose command line names it: agents first
+(they kill and report their jobs), then the controller, then munged, SIGKILL
+for anything still alive after a grace period.
 """
 
 import argparse
 import hashlib
+from dataclasses import dataclass
 import json
 import os
 import shutil
@@ -27,6 +30,7 @@ import psutil
 
 from jem.client import ADDRESS_FILE, Client
 from jem.model import defaults
+from jem.model.config import load_config
 from jem.model.errors import JemError
 from jem.model.node import NodeState
 from jem.security import ca, tls
@@ -155,66 +159,146 @@ def _tail(path: str, n: int = 5) -> str:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    """Start a cluster in the state dir; or, when some of its daemons still run (a controller
+    that died, an agent killed), start only the missing ones with the cluster's own config,
+    ports and certificates, so that running jobs go on."""
     state_dir = os.path.abspath(args.state_dir or defaults.state_dir())
     if args.nodes < 1 or args.cpus_per_node < 1 or args.gpus_per_node < 0:
         raise ClusterError("--nodes and --cpus-per-node must be at least 1")
-    mem = args.mem_per_node or max(256, psutil.virtual_memory().total // (1024 * 1024) // args.nodes)
-    pids = _read_pids(state_dir)
-    if pids and (any(_alive(p) for p in [pids.get("controller", 0), *pids.get("agents", {}).values()])
-                 or _munged_alive(pids)):
-        raise ClusterError(f"a cluster is already running in {state_dir} (run `jem down --state-dir {state_dir}` first)")
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    os.chmod(state_dir, 0o700)
+    running = running_daemons(state_dir)
+    config_path = os.path.join(state_dir, "jem.toml")
+    is_resuming = bool(running.controllers or running.agents)
+    if is_resuming and not os.path.exists(config_path):
+        raise ClusterError(f"daemons of {state_dir} run but its jem.toml is gone: run `jem down --state-dir "
+                           f"{state_dir}` first")
     logs = os.path.join(state_dir, "logs")
-    os.makedirs(logs, mode=0o700, exist_ok=True)
     run_dir, spool_root = _shared_dirs(state_dir)
     authd_socket = os.path.join(run_dir, "authd.sock")
-    config_path = os.path.join(state_dir, "jem.toml")
-    with open(config_path, "w") as f:
-        f.write(_config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node, args.auth))
-    address_path = os.path.join(state_dir, ADDRESS_FILE)
-    if os.path.exists(address_path):
-        os.unlink(address_path)
-
-    make_local_certificates(os.path.join(state_dir, "security"), [f"n{i}" for i in range(1, args.nodes + 1)])
-    record: dict = {"agents": {}}
-    if args.auth == "munge":
+    if not is_resuming:
+        mem = args.mem_per_node or max(256, psutil.virtual_memory().total // (1024 * 1024) // args.nodes)
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        os.chmod(state_dir, 0o700)
+        os.makedirs(logs, mode=0o700, exist_ok=True)
+        with open(config_path, "w") as f:
+            f.write(_config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node, args.auth))
+    config = load_config(config_path)
+    node_names = [node.name for node in config.nodes]
+    if running.controllers and set(running.agents) >= set(node_names):
+        raise ClusterError(f"a cluster is already running in {state_dir} (run `jem down --state-dir {state_dir}` "
+                           f"first)")
+    record = _read_pids(state_dir) if is_resuming else {"agents": {}}
+    record.setdefault("agents", {})
+    if not is_resuming:
+        make_local_certificates(os.path.join(state_dir, "security"), node_names)
+    if config.auth.method == "munge" and not _munged_alive(record):
         record["munged"] = _start_munged(state_dir)
         _write_pids(state_dir, record)
-    controller_log = os.path.join(logs, "controller.log")
-    controller = _spawn(["controller", "--config", config_path], controller_log, state_dir)
-    record["controller"] = controller.pid
-    _write_pids(state_dir, record)
-    address = _wait_for_file(address_path, controller, controller_log)
-    node_address = _wait_for_file(os.path.join(state_dir, defaults.NODE_ADDRESS_FILE), controller, controller_log)
+    address_path = os.path.join(state_dir, ADDRESS_FILE)
+    node_address_path = os.path.join(state_dir, defaults.NODE_ADDRESS_FILE)
+    if running.controllers:
+        record["controller"] = running.controllers[0]
+        with open(address_path) as f:
+            address = f.read().strip()
+        with open(node_address_path) as f:
+            node_address = f.read().strip()
+    else:
+        for path in (address_path, node_address_path):
+            if os.path.exists(path):
+                os.unlink(path)
+        controller_log = os.path.join(logs, "controller.log")
+        controller = _spawn(["controller", "--config", config_path], controller_log, state_dir)
+        record["controller"] = controller.pid
+        _write_pids(state_dir, record)
+        address = _wait_for_file(address_path, controller, controller_log)
+        node_address = _wait_for_file(node_address_path, controller, controller_log)
     # Job cgroups of this cluster apart from any other on the machine.
     cgroup_name = "jem-" + hashlib.sha1(state_dir.encode()).hexdigest()[:8]
-    for i in range(1, args.nodes + 1):
-        name = f"n{i}"
-        agent = _spawn(["agent", "--controller", node_address, "--name", name, "--cpus", str(args.cpus_per_node),
-                        "--memory-mib", str(mem), "--gpus", str(args.gpus_per_node),
-                        "--spool-dir", os.path.join(spool_root, name), "--cgroup-name", cgroup_name,
-                        "--security-dir", os.path.join(state_dir, "security"), "--authd-socket", authd_socket,
+    for node in config.nodes:
+        if node.name in running.agents:
+            record["agents"][node.name] = running.agents[node.name]
+            continue
+        agent = _spawn(["agent", "--controller", node_address, "--name", node.name,
+                        "--cpus", str(node.capacity.cpus), "--memory-mib", str(node.capacity.mem_mib),
+                        "--gpus", str(node.capacity.gpus), "--spool-dir", os.path.join(spool_root, node.name),
+                        "--cgroup-name", cgroup_name, "--security-dir", os.path.join(state_dir, "security"),
+                        "--authd-socket", authd_socket,
                         # MUNGE clients send no user signature (docs/security.md): their jobs run unsigned.
-                        *(["--unsigned-jobs", "allow"] if args.auth == "munge" else [])],
-                       os.path.join(logs, f"{name}.log"),
-                       state_dir)
-        record["agents"][name] = agent.pid
+                        *(["--unsigned-jobs", "allow"] if config.auth.method == "munge" else [])],
+                       os.path.join(logs, f"{node.name}.log"), state_dir)
+        record["agents"][node.name] = agent.pid
     _write_pids(state_dir, record)
-    _wait_for_nodes(address, args.nodes, authd_socket, os.path.join(state_dir, "security", "ca.crt"))
+    _wait_for_nodes(address, len(node_names), authd_socket, os.path.join(state_dir, "security", "ca.crt"))
     client_config = os.path.join(run_dir, "client.toml")
     with open(os.path.join(state_dir, "env"), "w") as f:
         f.write(f"export JEM_CONFIG={client_config}\nexport JEM_CONTROLLER={address}\n"
                 f"export JEM_STATE_DIR={state_dir}\n")
     users_env = _write_users_env(run_dir, client_config, address) if os.geteuid() == 0 else ""
-    print(f"JEM cluster up: controller {address}, {args.nodes} nodes n[1-{args.nodes}] "
-          f"with {args.cpus_per_node} CPUs and {mem} MiB each, partition 'debug'.")
+    if is_resuming:
+        print(f"JEM cluster in {state_dir} resumed: started "
+              f"{'the controller' if not running.controllers else 'no controller'} and "
+              f"{len(node_names) - len(set(running.agents) & set(node_names))} agent(s); running jobs go on.")
+    else:
+        first = config.nodes[0].capacity
+        print(f"JEM cluster up: controller {address}, {len(node_names)} nodes n[1-{len(node_names)}] "
+              f"with {first.cpus} CPUs and {first.mem_mib} MiB each, partition 'debug'.")
     print(f"  source {state_dir}/env        # point jem (and later sbatch/squeue) at it")
     if users_env:
         print(f"  source {users_env}   # any other user of this machine, likewise")
     print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
     print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
     return 0
+
+
+@dataclass(frozen=True)
+class Daemons:
+    """The controller and agent processes of one state dir: pid(s), agents by node name."""
+
+    controllers: list[int]
+    agents: dict[str, int]
+
+
+def running_daemons(state_dir: str) -> Daemons:
+    """Every live controller and agent of `state_dir`, however it was started: those `jem up`
+    recorded, and any whose command line names the state dir's config (a controller) or its
+    security dir (an agent), e.g. one an administrator restarted by hand."""
+    config_path = os.path.realpath(os.path.join(state_dir, "jem.toml"))
+    security_dir = os.path.realpath(os.path.join(state_dir, "security"))
+    record = _read_pids(state_dir)
+    controllers = [record["controller"]] if _alive(record.get("controller", 0)) else []
+    agents = {name: pid for name, pid in record.get("agents", {}).items() if _alive(pid)}
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        argv = process.info["cmdline"] or []
+        if "jem.cli.main" not in argv and not any(os.path.basename(a) == "jem" for a in argv[:2]):
+            continue
+        if "controller" in argv and _path_arg(process, argv, "--config") == config_path:
+            if process.pid not in controllers:
+                controllers.append(process.pid)
+        elif "agent" in argv and _path_arg(process, argv, "--security-dir") == security_dir:
+            name = _arg(argv, "--name") or str(process.pid)
+            agents.setdefault(name, process.pid)
+    return Daemons(controllers, agents)
+
+
+def _arg(argv: list[str], option: str) -> str:
+    for i, item in enumerate(argv):
+        if item == option and i + 1 < len(argv):
+            return argv[i + 1]
+        if item.startswith(option + "="):
+            return item.split("=", 1)[1]
+    return ""
+
+
+def _path_arg(process: psutil.Process, argv: list[str], option: str) -> str:
+    """The real path an option names, relative to the process's working directory."""
+    value = _arg(argv, option)
+    if not value:
+        return ""
+    if not os.path.isabs(value):
+        try:
+            value = os.path.join(process.cwd(), value)
+        except psutil.Error:
+            return ""
+    return os.path.realpath(value)
 
 
 def _start_munged(state_dir: str) -> dict:
@@ -296,15 +380,16 @@ def _wait_for_nodes(address: str, n_nodes: int, authd_socket: str, ca_file: str)
 
 
 def run_down(args: argparse.Namespace) -> int:
+    """Stop every daemon of the state dir (agents first: they kill and report their jobs; then
+    the controller; then munged), however each was started."""
     state_dir = os.path.abspath(args.state_dir or defaults.state_dir())
     record = _read_pids(state_dir)
-    if not record:
+    running = running_daemons(state_dir)
+    if not record and not running.controllers and not running.agents:
         print(f"no cluster recorded in {state_dir}")
         return 0
-    agents = [pid for pid in record.get("agents", {}).values() if _alive(pid)]
-    _stop(agents)
-    controller = [record["controller"]] if _alive(record.get("controller", 0)) else []
-    _stop(controller)
+    _stop(list(running.agents.values()))
+    _stop(running.controllers)
     if "munged" in record:
         if _munged_alive(record):
             _stop([record["munged"]["pid"]])
@@ -321,7 +406,8 @@ def run_down(args: argparse.Namespace) -> int:
     if os.geteuid() == 0:   # the cluster's own directories outside the state dir
         for path in _shared_dirs(state_dir):
             shutil.rmtree(path, ignore_errors=True)
-    print(f"JEM cluster in {state_dir} stopped ({len(agents)} agents, {len(controller)} controller).")
+    print(f"JEM cluster in {state_dir} stopped ({len(running.agents)} agents, "
+          f"{len(running.controllers)} controller).")
     return 0
 
 

@@ -10,6 +10,7 @@ from jem.client import Client
 from jem.model.arrays import format_job_label, parse_job_label
 from jem.model.errors import InvalidArgument, JemError
 from jem.model.execution import SignalScope
+from jem.model.jobfilter import JobFilter
 from jem.model.states import JobState
 
 
@@ -79,8 +80,9 @@ def add_parsers(sub) -> None:
 
 def run_jobs(args: argparse.Namespace) -> int:
     with Client() as client:
-        jobs = client.list_jobs(users=args.user, states=args.state, partitions=args.partition,
-                                job_ids=args.job, include_old=args.all)
+        job_filter = JobFilter(users=frozenset(args.user), states=frozenset(args.state),
+                               partitions=frozenset(args.partition), job_ids=frozenset(args.job))
+        jobs = client.list_jobs(job_filter, include_old=args.all)
     jobs.sort(key=lambda j: j.list_order)
     if args.json:
         print(json.dumps({"jobs": [job_as_dict(j) for j in jobs]}, indent=2))
@@ -101,7 +103,7 @@ def _signal_number(text: str) -> int:
 
     if not text:
         return 0
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     name = text.upper()
     name = name if name.startswith("SIG") else "SIG" + name

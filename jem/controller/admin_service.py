@@ -1,10 +1,12 @@
-"""AdminService servicer: nodes, partitions and the fair-share tree. Changes need root."""
+"""AdminService servicer: nodes, partitions, the fair-share tree and the audit trail.
+Changes need an operator (root, or AdminLevel Operator or Administrator)."""
 
+import dataclasses
+
+from jem.controller.authn import identity_of_user
 from jem.controller.interceptors import current_identity
 from jem.controller.state import ClusterState
-from jem.convert import node_to_pb, partition_to_pb, share_row_to_pb
-from jem.controller.authn import identity_of_user
-from jem.convert import time_to_pb
+from jem.convert import audit_query_from_pb, audit_to_pb, node_to_pb, partition_to_pb, share_row_to_pb, time_to_pb
 from jem.model import defaults, policy
 from jem.model.errors import InvalidLifespan, Unauthenticated, UserNotFound
 from jem.scheduler.fairshare import DEFAULT_ACCOUNT, share_rows
@@ -25,12 +27,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             return admin_pb2.ListNodesResponse(nodes=[self._node_pb(n) for n in nodes])
 
     def DrainNode(self, request, context):
-        _require_root()
+        _require_operator()
         with self._state.lock:
             return admin_pb2.DrainNodeResponse(node=self._node_pb(self._state.nodes.drain(request.name, request.reason)))
 
     def ResumeNode(self, request, context):
-        _require_root()
+        _require_operator()
         with self._state.lock:
             node = self._state.nodes.resume(request.name)
             response = admin_pb2.ResumeNodeResponse(node=self._node_pb(node))
@@ -52,12 +54,31 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         state = self._state
         with state.lock:
             users = {(j.spec.account or DEFAULT_ACCOUNT, j.user) for j in state.jobs.all()}
-            usage = dict(state.usage.by_user) if state.usage is not None else {}
+            usage = dict(state.usage.by_user)
             rows = share_rows(state.config.fairshare.algorithm, state.config.accounts, usage, users)
+        identity = current_identity()
+        if not identity.is_operator:
+            own_accounts = {r.account for r in rows if r.user == identity.user}
+            if state.config.cluster.is_private("accounts"):   # only the accounts they are in
+                rows = [r for r in rows if r.account in own_accounts]
+            if state.config.cluster.is_private("usage"):      # only their own usage among users
+                rows = [r for r in rows if not r.user or r.user == identity.user]
         return admin_pb2.ListSharesResponse(
             algorithm=state.config.fairshare.algorithm,
             associations=[share_row_to_pb(r) for r in rows if not accounts or r.account in accounts])
 
+
+    def ListAudit(self, request, context):
+        """The audit trail from the store (read without the controller's lock): operators see
+        every record, other users their own."""
+        identity = current_identity()
+        query = audit_query_from_pb(request)
+        query = dataclasses.replace(query, limit=min(max(query.limit, 1), MAX_AUDIT_RECORDS))
+        if not identity.is_operator:
+            if query.user and query.user != identity.user:
+                return admin_pb2.ListAuditResponse()
+            query = dataclasses.replace(query, user=identity.user)
+        return admin_pb2.ListAuditResponse(records=[audit_to_pb(r) for r in self._state.store.list_audit(query)])
 
     def IssueToken(self, request, context):
         identity = current_identity()
@@ -76,5 +97,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return response
 
 
-def _require_root() -> None:
-    policy.require_root(current_identity(), "change nodes")
+MAX_AUDIT_RECORDS = 10_000   # records in one ListAudit answer at most
+
+
+def _require_operator() -> None:
+    policy.require_operator(current_identity(), "change nodes")

@@ -1,7 +1,7 @@
 """gRPC links from the controller to node agents: launch and signal jobs, run step tasks.
 
 Calls are asynchronous (futures) so the scheduling loop never waits on an
-agent; a failed launch is handed to `on_launch_error`. A failure does not say
+agent; a failed launch is handed to the caller's `on_error`. A failure does not say
 whether the agent started the jobs (UNAVAILABLE covers both "never connected"
 and "connection lost mid-call"), so the callback must not simply requeue them.
 """
@@ -40,7 +40,6 @@ class AgentLinks:
         self._lock = threading.Lock()
         self._stubs: dict[str, agent_pb2_grpc.AgentServiceStub] = {}
         self._channels: dict[str, grpc.Channel] = {}
-        self.on_launch_error: LaunchErrorCallback = lambda node, address, job_ids, why: None
 
     def _stub(self, node_name: str, address: str) -> agent_pb2_grpc.AgentServiceStub:
         key = f"{node_name}@{address}"
@@ -53,7 +52,8 @@ class AgentLinks:
                 stub = self._stubs[key] = agent_pb2_grpc.AgentServiceStub(channel)
             return stub
 
-    def launch(self, node_name: str, address: str, launches: list[Launch]) -> None:
+    def launch(self, node_name: str, address: str, launches: list[Launch], *, on_error: LaunchErrorCallback) -> None:
+        """Send `launches` to the agent; if the call fails, `on_error(node, address, job ids, why)` runs."""
         request = agent_pb2.LaunchJobsRequest(launches=[self._launch_pb(launch) for launch in launches])
         job_ids = [launch.job_id for launch in launches]
         future = self._stub(node_name, address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,
@@ -65,7 +65,7 @@ class AgentLinks:
                 code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
                 detail = error.details() if isinstance(error, grpc.Call) else str(error)
                 log.warning("launch failed node=%s job_ids=%s code=%s detail=%s", node_name, job_ids, code.name, detail)
-                self.on_launch_error(node_name, address, job_ids, f"launch failed: {code.name}: {detail}")
+                on_error(node_name, address, job_ids, f"launch failed: {code.name}: {detail}")
 
         future.add_done_callback(done)
 

@@ -36,7 +36,7 @@ def split_tasks(state: ClusterState, *, now: float) -> None:
             change = _split_some(state, record, tasks, now=now)
             if change is not None:
                 changes.append(change)
-    state.jobs.add_with(tasks, changes, now=now)
+    state.add_with(tasks, changes, now=now)
 
 
 def _split_some(state: ClusterState, record: Job, tasks_out: list[Job], *, now: float) -> JobChange | None:
@@ -103,8 +103,7 @@ def split_for_cancel(state: ClusterState, record: Job, indices: set[int], *, now
         record.array_task_id = last
     new_tasks = [task_of(record, index) for index in chosen]
     record.array_pending = rest
-    state.jobs.add_with(new_tasks, [lifecycle.change(record, JobEvent.UPDATE, now, detail="split for cancel")],
-                        now=now)
+    state.add_with(new_tasks, [lifecycle.change(record, JobEvent.UPDATE, now, detail="split for cancel")], now=now)
     return new_tasks + ([record] if not rest else [])
 
 

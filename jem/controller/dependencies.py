@@ -19,10 +19,11 @@ from jem.model.states import JobEvent, JobState
 def resolve_dependencies(state: ClusterState, *, now: float) -> None:
     """Clear met dependencies and set the reasons of the rest (commits any cancels)."""
     changes = []
+    lookups = _Lookups(state)
     for job in state.jobs.pending():
         if not job.dependency:
             continue
-        status = dependency_status(state, job, now=now)
+        status = dependency_status(state, job, now=now, lookups=lookups)
         if status is DependencyStatus.MET:
             job.dependency = ""
             if job.reason in (JobReason.DEPENDENCY, JobReason.DEPENDENCY_NEVER_SATISFIED):
@@ -35,20 +36,55 @@ def resolve_dependencies(state: ClusterState, *, now: float) -> None:
                                              detail=f"dependency never satisfied: {job.dependency}"))
         elif not job.held_by:
             job.reason = JobReason.DEPENDENCY_NEVER_SATISFIED
-    state.jobs.commit(changes)
+    state.commit(changes)
 
 
-def dependency_status(state: ClusterState, job: Job, *, now: float) -> DependencyStatus:
+class _Lookups:
+    """What one pass over the pending jobs reads, read once: each referenced job (memory, else
+    the store), each array's records, and the oldest queued job per (user, name) for singleton.
+    Without it a pass cost (dependent jobs x their references) store reads, and every singleton
+    job a scan of the whole queue, all under the controller's lock."""
+
+    def __init__(self, state: ClusterState):
+        self._state = state
+        self._jobs: dict[int, Job | None] = {}
+        self._records: dict[int, list[Job]] = {}
+        self._first_queued: dict[tuple[str, str], int] | None = None
+
+    def job(self, job_id: int) -> Job | None:
+        if job_id not in self._jobs:
+            self._jobs[job_id] = self._state.jobs.get(job_id)
+        return self._jobs[job_id]
+
+    def array_records(self, array_job_id: int) -> list[Job]:
+        if array_job_id not in self._records:
+            self._records[array_job_id] = self._state.jobs.array_records(array_job_id)
+        return self._records[array_job_id]
+
+    def first_queued(self, user: str, name: str) -> int | None:
+        """The submit order (array id, else job id) of the oldest queued or running job of `user` named `name`."""
+        if self._first_queued is None:
+            self._first_queued = {}
+            for other in self._state.jobs.all():
+                if not other.state.is_terminal:
+                    key, order = (other.user, other.spec.name), other.array_job_id or other.job_id
+                    self._first_queued[key] = min(order, self._first_queued.get(key, order))
+        return self._first_queued.get((user, name))
+
+
+def dependency_status(state: ClusterState, job: Job, *, now: float,
+                      lookups: _Lookups | None = None) -> DependencyStatus:
     dependency = parse_dependency(job.dependency)
     if dependency is None:
         return DependencyStatus.MET
-    return combine([_term_status(state, job, term, now=now) for term in dependency.terms],
+    lookups = lookups or _Lookups(state)
+    return combine([_term_status(lookups, job, term, now=now) for term in dependency.terms],
                    is_any=dependency.is_any)
 
 
-def _term_status(state: ClusterState, job: Job, term: DependencyTerm, *, now: float) -> DependencyStatus:
+def _term_status(lookups: _Lookups, job: Job, term: DependencyTerm, *, now: float) -> DependencyStatus:
     if term.kind == "singleton":
-        return _singleton_status(state, job)
+        return _singleton_status(lookups, job)
     if term.kind == "aftercorr" and job.array_task_id is None and job.array_pending:
         # An array's record waits for nothing itself: each task split off checks its own counterpart.
         return DependencyStatus.MET
@@ -56,10 +92,10 @@ def _term_status(state: ClusterState, job: Job, term: DependencyTerm, *, now: fl
     for ref in term.refs:
         if term.kind == "aftercorr" and job.array_task_id is not None and ref.task_id is None:
             ref = JobRef(ref.job_id, job.array_task_id)
-            found = _ref_states(state, ref)
+            found = _ref_states(lookups, ref)
             statuses.append(ref_status("afterok", found, now=now) if found else DependencyStatus.MET)
             continue
-        found = _ref_states(state, ref)
+        found = _ref_states(lookups, ref)
         if not found:
             statuses.append(DependencyStatus.NEVER)
             continue
@@ -67,9 +103,9 @@ def _term_status(state: ClusterState, job: Job, term: DependencyTerm, *, now: fl
     return combine(statuses, is_any=False)
 
 
-def _ref_states(state: ClusterState, ref: JobRef) -> list[RefState]:
+def _ref_states(lookups: _Lookups, ref: JobRef) -> list[RefState]:
     """The states a reference stands for: one job, every task of an array, or one task of it."""
-    job = state.jobs.get(ref.job_id)
+    job = lookups.job(ref.job_id)
     if job is None:
         return []
     if job.array_job_id != job.job_id:
@@ -77,7 +113,7 @@ def _ref_states(state: ClusterState, ref: JobRef) -> list[RefState]:
         is_match = ref.task_id is None or job.array_task_id == ref.task_id
         return [RefState(job.state, job.start_time, job.array_task_id)] if is_match else []
     found = []
-    for record in state.jobs.array_records(job.job_id):
+    for record in lookups.array_records(job.job_id):
         if record.array_task_id is not None and (ref.task_id is None or record.array_task_id == ref.task_id):
             found.append(RefState(record.state, record.start_time, record.array_task_id))
         for index in record.array_pending:   # tasks not split off yet are pending
@@ -86,12 +122,9 @@ def _ref_states(state: ClusterState, ref: JobRef) -> list[RefState]:
     return found
 
 
-def _singleton_status(state: ClusterState, job: Job) -> DependencyStatus:
+def _singleton_status(lookups: _Lookups, job: Job) -> DependencyStatus:
     """Met once no job of the same user and name submitted earlier is still queued or running
     (an array's tasks count as submitted with the array)."""
-    order = job.array_job_id or job.job_id
-    for other in state.jobs.all():
-        if (other.user == job.user and other.spec.name == job.spec.name and not other.state.is_terminal
-                and (other.array_job_id or other.job_id) < order):
-            return DependencyStatus.WAITING
-    return DependencyStatus.MET
+    first = lookups.first_queued(job.user, job.spec.name)
+    return DependencyStatus.WAITING if first is not None and first < (job.array_job_id or job.job_id) \
+        else DependencyStatus.MET

@@ -11,15 +11,16 @@
 """
 
 import contextvars
+import dataclasses
 import logging
 import uuid
-from typing import Callable
+from typing import Callable, Mapping
 
 import grpc
 
 from jem.controller.authn import Authenticator
-from jem.model.errors import JemError, PermissionDenied
-from jem.model.identity import Identity
+from jem.model.errors import JemError, PermissionDenied, RateLimited
+from jem.model.identity import AdminLevel, Identity
 from jem.security import tls
 from jem.security.revocation import RevocationList
 
@@ -40,7 +41,7 @@ def current_node() -> str | None:
     return _node.get()
 
 
-def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable) -> grpc.RpcMethodHandler:
+def wrapped_handler(handler: grpc.RpcMethodHandler, wrap: Callable) -> grpc.RpcMethodHandler:
     """A copy of `handler` whose behaviour is wrap(original behaviour)."""
     for kind, factory in (("unary_unary", grpc.unary_unary_rpc_method_handler),
                           ("unary_stream", grpc.unary_stream_rpc_method_handler),
@@ -56,8 +57,16 @@ def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable) -> grpc.RpcMethodHandl
 
 
 class IdentityInterceptor(grpc.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator):
+    """Who calls: the authenticated user, with the admin level the cluster gives them."""
+
+    def __init__(self, authenticator: Authenticator, admin_levels: Mapping[str, AdminLevel]):
         self._authenticator = authenticator
+        self._admin_levels = dict(admin_levels)
+
+    def _identity_of(self, metadata: dict[str, str]) -> Identity:
+        identity = self._authenticator.authenticate(metadata)
+        level = self._admin_levels.get(identity.user)
+        return identity if level is None else dataclasses.replace(identity, admin_level=level)
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -68,7 +77,7 @@ class IdentityInterceptor(grpc.ServerInterceptor):
         def wrap(behaviour, streams_out):
             if streams_out:
                 def stream(request, context):
-                    token = _identity.set(self._authenticator.authenticate(metadata))
+                    token = _identity.set(self._identity_of(metadata))
                     try:
                         yield from behaviour(request, context)
                     finally:
@@ -76,14 +85,14 @@ class IdentityInterceptor(grpc.ServerInterceptor):
                 return stream
 
             def unary(request, context):
-                token = _identity.set(self._authenticator.authenticate(metadata))
+                token = _identity.set(self._identity_of(metadata))
                 try:
                     return behaviour(request, context)
                 finally:
                     _identity.reset(token)
             return unary
 
-        return _wrap(handler, wrap)
+        return wrapped_handler(handler, wrap)
 
 
 class NodeCertificateInterceptor(grpc.ServerInterceptor):
@@ -114,12 +123,15 @@ class NodeCertificateInterceptor(grpc.ServerInterceptor):
                 raise TypeError("node calls are unary")
             return unary
 
-        return _wrap(handler, wrap)
+        return wrapped_handler(handler, wrap)
 
 
 def _abort(context: grpc.ServicerContext, method: str, exc: Exception):
     if isinstance(exc, JemError):
-        context.set_trailing_metadata((("jem-reason", exc.reason),))
+        metadata = (("jem-reason", exc.reason),)
+        if isinstance(exc, RateLimited):
+            metadata += (("jem-retry-after-s", f"{exc.retry_after_s:.3f}"),)
+        context.set_trailing_metadata(metadata)
         context.abort(getattr(grpc.StatusCode, exc.grpc_code), str(exc))
     ref = uuid.uuid4().hex[:8]
     log.error("unexpected error method=%s ref=%s", method, ref, exc_info=exc)
@@ -150,4 +162,4 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                     _abort(context, method, exc)
             return unary
 
-        return _wrap(handler, wrap)
+        return wrapped_handler(handler, wrap)

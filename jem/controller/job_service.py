@@ -1,5 +1,6 @@
 """JobService servicer: decode the request, call the operation, encode the answer."""
 
+import dataclasses
 import queue
 import time
 
@@ -11,12 +12,19 @@ from jem.controller.jobwire import JobWire
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
-from jem.convert import (STATE_FROM_PB, STATE_TO_PB, job_to_pb, scope_from_pb, spec_from_pb, step_spec_from_pb,
+from jem.convert import (STATE_TO_PB, filter_from_pb, job_to_pb, scope_from_pb, spec_from_pb, step_spec_from_pb,
                          step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
 from jem.model import policy
-from jem.model.errors import InvalidArgument, JobNotFound
+from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
+from jem.model.identity import Identity
+from jem.model.jobfilter import JobFilter
+from jem.model.limits import check_filter_size
 from jem.model.step import Step, TaskExit
 from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
+
+
+MAX_PAGE_JOBS = 5000         # jobs in one ListJobs response at most
+MAX_PAGE_BYTES = 8 << 20     # and about this many bytes (a client accepts 64 MiB in one message)
 
 
 def add_job_service(servicer: "JobServicer", server: grpc.Server) -> None:
@@ -44,39 +52,62 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return jobs_pb2.SubmitJobResponse(job_id=job_id)
 
     def GetJob(self, request, context):
+        identity = current_identity()
         with self._state.lock:
             job = self._state.jobs.get(request.job_id)
-            if job is None:
+            if job is None or not self._may_see(identity, job.uid):
                 raise JobNotFound(str(request.job_id))
-            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=policy.may_see_job_secrets(current_identity(), job.uid)))
+            is_owner_side = policy.may_see_job_secrets(identity, job.uid)
+            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=is_owner_side))
 
     def ListJobs(self, request, context):
         return jobs_pb2.ListJobsResponse.FromString(self.list_jobs_bytes(request, context))
 
     def list_jobs_bytes(self, request, context) -> bytes:
-        """ListJobs' response, serialized: what `list_jobs_handler` sends as it is."""
+        """ListJobs' response, serialized: what `list_jobs_handler` sends as it is. One page:
+        at most `page_size` (and MAX_PAGE_JOBS) jobs and about MAX_PAGE_BYTES; old jobs are read
+        from the store without the controller's lock."""
         try:
-            states = {STATE_FROM_PB[s] for s in request.states}
+            job_filter = filter_from_pb(request)
         except KeyError:
             raise InvalidArgument("states: JOB_STATE_UNSPECIFIED or an unknown state") from None
-        users, partitions, ids = set(request.users), set(request.partitions), set(request.job_ids)
+        check_filter_size(job_filter, self._state.config.limits)
+        job_filter = self._visible_part(job_filter, current_identity())
+        if job_filter is None:
+            return b""
+        page_size = min(request.page_size, MAX_PAGE_JOBS) if request.page_size > 0 else MAX_PAGE_JOBS
+        if request.include_old:
+            page = self._state.store.list_jobs(job_filter, after_job_id=request.after_job_id, limit=page_size)
+            with self._state.lock:   # jobs still in memory as they are now
+                jobs = [self._state.jobs.find(j.job_id) or j for j in page.jobs]
+                return self._wire.list_response([j for j in jobs if job_filter.matches(j)],
+                                                next_after_job_id=page.next_after_job_id, max_bytes=MAX_PAGE_BYTES)
         with self._state.lock:
-            if request.include_old:
-                jobs = self._state.store.list_jobs(users=sorted(users), job_ids=sorted(ids))
-                if ids:  # an array's id also names its tasks
-                    jobs += self._state.store.list_jobs(users=sorted(users), array_job_ids=sorted(ids))
-                live = {j.job_id: j for j in self._state.jobs.all()}
-                jobs = sorted({j.job_id: live.get(j.job_id, j) for j in jobs}.values(), key=lambda j: j.job_id)
-            else:
-                jobs = self._state.jobs.all()
-            selected = [j for j in jobs
-                        if (not users or j.user in users) and (not states or j.state in states)
-                        and (not partitions or j.spec.partition in partitions)
-                        and (not ids or j.job_id in ids or j.array_job_id in ids)]
-            data = self._wire.list_response(selected)
-            if not request.include_old and self._wire.is_oversized(len(jobs)):  # `jobs` is then the whole table
-                self._wire.forget_all_but({j.job_id for j in jobs})
+            all_jobs = self._state.jobs.all()
+            selected, next_after = [], 0
+            for job in all_jobs:
+                if job.job_id <= request.after_job_id or not job_filter.matches(job):
+                    continue
+                if len(selected) == page_size:
+                    next_after = selected[-1].job_id
+                    break
+                selected.append(job)
+            data = self._wire.list_response(selected, next_after_job_id=next_after, max_bytes=MAX_PAGE_BYTES)
+            if self._wire.is_oversized(len(all_jobs)):
+                self._wire.forget_all_but({j.job_id for j in all_jobs})
         return data
+
+    def _may_see(self, identity: Identity, owner_uid: int) -> bool:
+        return policy.may_see_job(identity, owner_uid, jobs_private=self._state.config.cluster.is_private("jobs"))
+
+    def _visible_part(self, job_filter: JobFilter, identity: Identity) -> JobFilter | None:
+        """`job_filter` narrowed to the jobs the caller may see (PrivateData=jobs: their own, unless
+        an operator); None when it asks only for others' jobs."""
+        if not self._state.config.cluster.is_private("jobs") or identity.is_operator:
+            return job_filter
+        if job_filter.users and identity.user not in job_filter.users:
+            return None
+        return dataclasses.replace(job_filter, users=frozenset({identity.user}))
 
     def CancelJob(self, request, context):
         identity, now = current_identity(), self._clock()
@@ -108,25 +139,48 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             return jobs_pb2.UpdateJobResponse(job=job_to_pb(job))
 
     def RunStep(self, request, context):
-        spec = step_spec_from_pb(request.spec)
-        step, orders = start_step(self._state, request.job_id, spec, current_identity(), now=self._clock(),
-                                  user_signature=request.user_signature)
-        yield steps_pb2.RunStepResponse(step=step_to_pb(step))
-        for event in follow_step(self._state, step, orders, spec, is_active=context.is_active, clock=self._clock):
-            if isinstance(event, Step):
-                yield steps_pb2.RunStepResponse(step=step_to_pb(event))
-            elif isinstance(event, TaskExit):
-                yield steps_pb2.RunStepResponse(exit=task_exit_to_pb(event))
-            else:
-                yield steps_pb2.RunStepResponse(output=task_output_to_pb(event))
+        identity = current_identity()
+        with self._state.streams.slot(identity):   # a step's stream holds an RPC thread for its life
+            spec = step_spec_from_pb(request.spec)
+            step, orders = start_step(self._state, request.job_id, spec, identity, now=self._clock(),
+                                      user_signature=request.user_signature)
+            yield steps_pb2.RunStepResponse(step=step_to_pb(step))
+            for event in follow_step(self._state, step, orders, spec, is_active=context.is_active,
+                                     clock=self._clock):
+                if isinstance(event, Step):
+                    yield steps_pb2.RunStepResponse(step=step_to_pb(event))
+                elif isinstance(event, TaskExit):
+                    yield steps_pb2.RunStepResponse(exit=task_exit_to_pb(event))
+                else:
+                    yield steps_pb2.RunStepResponse(output=task_output_to_pb(event))
 
     def ListSteps(self, request, context):
+        identity = current_identity()
+        limits = self._state.config.limits
+        if len(request.job_ids) > limits.max_args:
+            raise ParameterTooLong(f"job_ids: {len(request.job_ids)} values, more than the cluster's limit of "
+                                   f"{limits.max_args}")
         steps = self._state.store.list_steps(list(request.job_ids))
+        if self._state.config.cluster.is_private("jobs") and not identity.is_operator:
+            with self._state.lock:
+                owners = {job_id: job.uid for job_id in {s.job_id for s in steps}
+                          if (job := self._state.jobs.get(job_id)) is not None}
+            steps = [s for s in steps if self._may_see(identity, owners.get(s.job_id, -1))]
         return steps_pb2.ListStepsResponse(steps=[step_to_pb(step) for step in steps])
 
     def WatchJobs(self, request, context):
+        with self._state.streams.slot(current_identity()):
+            yield from self._watch(request, context)
+
+    def _watch(self, request, context):
         bus = self._state.bus
-        subscription = bus.subscribe(job_ids=set(request.job_ids), users=set(request.users))
+        users = set(request.users)
+        identity = current_identity()
+        if self._state.config.cluster.is_private("jobs") and not identity.is_operator:
+            if users and identity.user not in users:
+                return
+            users = {identity.user}
+        subscription = bus.subscribe(job_ids=set(request.job_ids), users=users)
         try:
             while context.is_active():
                 try:

@@ -7,9 +7,11 @@ watchers after. Callers hold the controller lock.
 """
 
 import heapq
+from collections import Counter
 
 from jem.model.arrays import accepted_array
 from jem.model.job import Job
+from jem.model.jobfilter import JobFilter
 from jem.model.states import JobEvent, JobState
 from jem.store import JobChange, Store
 from jem.controller.watch import EventBus
@@ -22,6 +24,11 @@ class JobTable:
         self._jobs: dict[int, Job] = {}
         self._pending_ids: set[int] = set()
         self._live_ids: set[int] = set()
+        # Jobs not ended: id -> (user, account, tasks it stands for), and the tasks per user and
+        # account, kept as jobs change so that a submission's limits cost no scan of the queue.
+        self._active: dict[int, tuple[str, str, int]] = {}
+        self._active_tasks_by_user: Counter[str] = Counter()
+        self._active_tasks_by_account: Counter[str] = Counter()
         # (end time, id) of ended jobs in memory, soonest first: forget_ended, run
         # every cycle, looks only at those due rather than at every job.
         self._ended: list[tuple[float, int]] = []
@@ -63,6 +70,10 @@ class JobTable:
             self._remember(change.job)
             self._bus.publish(seq, change.time, change.event.value, change.job)
 
+    def reindex(self, job: Job) -> None:
+        """Account again for a job whose fields were set back in place (ClusterState.commit)."""
+        self._remember(job)
+
     def get(self, job_id: int) -> Job | None:
         """A job from memory, else from the store (read-only: old jobs don't change)."""
         job = self._jobs.get(job_id)
@@ -94,7 +105,7 @@ class JobTable:
                 - (own.array_task_id is not None)
             if len(members) - 1 == n_split:
                 return [self._jobs[i] for i in sorted(members)]
-        stored = self._store.list_jobs(array_job_ids=[array_job_id])
+        stored = self._store.list_jobs(JobFilter(job_ids=frozenset({array_job_id}))).jobs
         return [self._jobs.get(job.job_id, job) for job in stored]
 
     def array_tasks_in_memory(self, array_job_id: int) -> list[Job]:
@@ -122,7 +133,15 @@ class JobTable:
         return n_forgotten
 
     def count_active(self) -> int:
-        return sum(1 for j in self._jobs.values() if not j.state.is_terminal)
+        """Records not ended (an array's unsplit tasks share one)."""
+        return len(self._active)
+
+    def active_tasks_of_user(self, user: str) -> int:
+        """Queued or running jobs of `user`, each array task counted (Slurm's MaxSubmitJobs count)."""
+        return self._active_tasks_by_user[user]
+
+    def active_tasks_of_account(self, account: str) -> int:
+        return self._active_tasks_by_account[account]
 
     def _remember(self, job: Job) -> None:
         self._jobs[job.job_id] = job
@@ -138,3 +157,16 @@ class JobTable:
             self._live_ids.discard(job.job_id)
         if job.state.is_terminal and job.end_time is not None:
             heapq.heappush(self._ended, (job.end_time, job.job_id))
+        self._count_active(job)
+
+    def _count_active(self, job: Job) -> None:
+        before = self._active.pop(job.job_id, None)
+        if before is not None:
+            user, account, tasks = before
+            self._active_tasks_by_user[user] -= tasks
+            self._active_tasks_by_account[account] -= tasks
+        if not job.state.is_terminal:
+            tasks = len(job.array_pending) + (1 if not job.array_pending or job.array_task_id is not None else 0)
+            self._active[job.job_id] = (job.user, job.spec.account, tasks)
+            self._active_tasks_by_user[job.user] += tasks
+            self._active_tasks_by_account[job.spec.account] += tasks

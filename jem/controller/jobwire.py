@@ -24,6 +24,8 @@ _JOB_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Job)))
 _USAGE_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(JobUsage)))
 # ListJobsResponse.jobs on the wire: the key byte of a length-delimited field (wire type 2).
 _JOBS_KEY = bytes([jobs_pb2.ListJobsResponse.DESCRIPTOR.fields_by_name["jobs"].number << 3 | 2])
+# ListJobsResponse.next_after_job_id: a varint (wire type 0).
+_NEXT_AFTER_KEY = bytes([jobs_pb2.ListJobsResponse.DESCRIPTOR.fields_by_name["next_after_job_id"].number << 3])
 
 
 def _varint(n: int) -> bytes:
@@ -52,9 +54,22 @@ class JobWire:
         self._entries[job.job_id] = (fingerprint, framed)
         return framed
 
-    def list_response(self, jobs: list[Job]) -> bytes:
-        """The serialized ListJobsResponse of `jobs`, in their order."""
-        return b"".join(map(self.framed, jobs))
+    def list_response(self, jobs: list[Job], *, next_after_job_id: int = 0, max_bytes: int = 0) -> bytes:
+        """The serialized ListJobsResponse of `jobs`, in their order, and where the listing goes
+        on. With `max_bytes`, jobs stop at that size (at least one is sent), and the response
+        then goes on after the last one sent."""
+        parts, size = [], 0
+        for job in jobs:
+            framed = self.framed(job)
+            if max_bytes and parts and size + len(framed) > max_bytes:
+                next_after_job_id = parts_last_id
+                break
+            parts.append(framed)
+            size += len(framed)
+            parts_last_id = job.job_id
+        if next_after_job_id:
+            parts.append(_NEXT_AFTER_KEY + _varint(next_after_job_id))
+        return b"".join(parts)
 
     def forget_all_but(self, job_ids: set[int]) -> None:
         """Drop the bytes of jobs that left the queue view (the caller decides when: see `is_oversized`)."""

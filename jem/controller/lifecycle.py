@@ -11,11 +11,14 @@ import logging
 
 from jem.controller.nodes import NodeTable
 from jem.model.job import Job, JobUsage
-from jem.model.reasons import JobReason
+from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.states import JobEvent, JobState, transition
+from jem.scheduler.priority import basic_priority
 from jem.store import JobChange
 
 log = logging.getLogger(__name__)
+
+MAX_FAILURE_REQUEUES = 5   # Slurm's MAX_BATCH_REQUEUE
 
 
 def change(job: Job, event: JobEvent, now: float, detail: str = "") -> JobChange:
@@ -60,6 +63,19 @@ def requeue_job(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChang
     job.restart_count += 1
     job.reason, job.reason_detail = JobReason.BEGIN_TIME_REQUEUE, detail
     return change(job, JobEvent.REQUEUE, now, detail)
+
+
+def requeue_after_failure(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChange:
+    """Requeue a job whose node failed under it. One that has been requeued so more than
+    MAX_FAILURE_REQUEUES times is held instead (Slurm's "launch failed requeued held"): a job
+    that brings down every node it lands on must not go round the cluster for ever. An
+    operator's `scontrol release` lets it run again."""
+    change = requeue_job(job, nodes, now, detail)
+    if job.restart_count > MAX_FAILURE_REQUEUES:
+        job.held_by, job.reason = "requeue_limit", HOLD_REASONS["requeue_limit"]
+        job.priority = basic_priority(job.spec.nice, is_held=True)
+        log.warning("job held after repeated failures job_id=%d requeues=%d", job.job_id, job.restart_count)
+    return change
 
 
 def kill_job(job: Job, cause: JobEvent, now: float, detail: str = "") -> JobChange:

@@ -25,11 +25,13 @@ from collections import defaultdict
 from jem.controller import lifecycle, signals
 from jem.controller.arrays import split_tasks
 from jem.controller.dependencies import resolve_dependencies
+from jem.controller.fairuse import RunningQuota
 from jem.controller.reports import fail_jobs_on_nodes
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
 from jem.model.job import Job
+from jem.model.reasons import JobReason
 from jem.model.states import JobState
 from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
@@ -58,21 +60,19 @@ def load_usage(path: str, *, half_life_s: int) -> Usage:
 
 
 class SchedulingLoop:
-    def __init__(self, state: ClusterState, *, clock=time.time):
+    def __init__(self, state: ClusterState, *, usage_path: str, clock=time.time):
+        """usage_path: where fair-share usage is saved (state.usage was loaded from it: load_usage)."""
         self._state = state
         self._clock = clock
-        self._wakeup = threading.Event()
+        self._wakeup = state.wakeup
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self.cycle_id = 0
         self._warned: set[tuple[int, int]] = set()   # (job id, run) sent their sbatch --signal warning
         self._t_started = clock()
         self.policy = Policy.from_config(state.config)
-        self._usage_path = os.path.join(state.config.cluster.state_dir or defaults.state_dir(), USAGE_FILE)
+        self._usage_path = usage_path
         self._t_usage_saved = clock()
-        state.usage = load_usage(self._usage_path, half_life_s=state.config.fairshare.half_life_s)
-        state.wake_scheduler = self.wake
-        state.agents.on_launch_error = self._on_launch_error
 
     def start(self) -> None:
         self._thread.start()
@@ -133,6 +133,8 @@ class SchedulingLoop:
             # An array's record standing for several tasks, and a job with an unmet
             # dependency, are not the scheduler's to plan.
             pending = [j for j in state.jobs.pending() if not j.dependency and not j.array_pending]
+            quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
+            pending = self._within_quota(pending, quota)
             if not pending:
                 return Decisions()
             snapshot = take_snapshot(pending, state.nodes.all(), state.partitions, running_jobs=live,
@@ -144,20 +146,36 @@ class SchedulingLoop:
                 if not self._still_valid(job, start.node_names):
                     log.debug("stale decision job_id=%d", start.job_id)
                     continue
+                if not quota.allows(job):   # its user's earlier starts in this cycle used the quota
+                    job.reason = JobReason.ASSOC_MAX_JOBS_LIMIT
+                    continue
+                quota.take(job)
                 changes.append(lifecycle.start_job(job, start.node_names, state.nodes, now))
                 log.debug("start job_id=%d kind=%s nodes=%s", job.job_id, start.kind.value, ",".join(start.node_names))
                 first = state.nodes.get(start.node_names[0])
                 launches[first.name].append(self._launch_of(job))
                 addresses[first.name] = first.agent_address
             self._record_waiting(decisions)
-            state.jobs.commit(changes)
+            state.commit(changes)
         for node_name, node_launches in launches.items():
-            state.agents.launch(node_name, addresses[node_name], node_launches)
+            state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
         cycle_ms = (time.perf_counter() - t0) * 1000
         log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d cycle_ms=%.2f",
                  self.cycle_id, self.policy.name, len(pending), len(changes), decisions.n_backfilled,
                  len(decisions.planned_starts), cycle_ms)
         return decisions
+
+    @staticmethod
+    def _within_quota(pending: list[Job], quota: RunningQuota) -> list[Job]:
+        """The pending jobs whose user and account may start one more; the others wait with
+        reason AssocMaxJobsLimit, unplanned (they hold no reservation meanwhile)."""
+        allowed = []
+        for job in pending:
+            if quota.allows(job):
+                allowed.append(job)
+            else:
+                job.reason, job.planned_start = JobReason.ASSOC_MAX_JOBS_LIMIT, None
+        return allowed
 
     def _record_waiting(self, decisions: Decisions) -> None:
         """Reasons and planned starts of the jobs left pending, and multifactor priorities (lock held)."""
@@ -208,7 +226,7 @@ class SchedulingLoop:
                         if not n.is_responding and n.job_ids
                         and now - max(n.last_heartbeat, self._t_started) > timeout}
             if stranded:
-                state.jobs.commit(fail_jobs_on_nodes(state, stranded, now=now, why="node not responding"))
+                state.commit(fail_jobs_on_nodes(state, stranded, now=now, why="node not responding"))
             state.jobs.forget_ended(ended_before=now - state.config.scheduler.min_job_age_s)
         if stranded:
             self.wake()

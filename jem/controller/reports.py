@@ -80,9 +80,9 @@ def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport],
                 job, event, state.nodes, report.end_time or now, exit_code=exit_code,
                 exit_signal=exit_signal, usage=report.usage, reason=reason, detail=report.detail,
             ))
-        state.jobs.commit(changes)
+        state.commit(changes)
         for change in changes:
-            if state.steps is not None and change.job.state.is_terminal:
+            if change.job.state.is_terminal:
                 state.steps.cancel(change.job.job_id)   # steps on its other nodes end with it
                 state.steps.forget_job(change.job.job_id)
     if changes:
@@ -130,7 +130,7 @@ def reconcile_node(state: ClusterState, node_name: str, *, known_job_ids: set[in
                 if job_id not in known_job_ids and job.start_time is not None and now - job.start_time > grace}
         if lost:
             log.warning("jobs lost by agent node=%s job_ids=%s", node_name, sorted(lost))
-            state.jobs.commit(fail_jobs_on_nodes(state, {node_name}, now=now, why=f"lost by node {node_name}",
+            state.commit(fail_jobs_on_nodes(state, {node_name}, now=now, why=f"lost by node {node_name}",
                                                  only_job_ids=lost))
         orphans = sorted(job_id for job_id in known_job_ids if job_id not in expected
                          and ((job := state.jobs.get(job_id)) is None or not job.is_live))

@@ -20,7 +20,7 @@ from jem.model.execution import SignalScope
 from jem.model.identity import Identity
 from jem.model.job import NICE_LIMIT, Job
 from jem.model.limits import check_text, clamp_time_limit
-from jem.model.reasons import JobReason
+from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.states import JobEvent, JobState
 from jem.scheduler.priority import basic_priority
 
@@ -54,7 +54,7 @@ def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
                 kills.append((target, signals.kill_targets(state, target)))
         if not changes and not any(t.state is JobState.COMPLETING for t in targets):
             raise AlreadyDone(format_job_label(job_id, array_task_ids) if array_task_ids else job.label)
-        state.jobs.commit(changes)
+        state.commit(changes)
         result = job.state if any(t is job for t in targets) else targets[0].state
     for target, nodes in kills:
         signals.send(state, target.job_id, nodes, signal=0)
@@ -116,14 +116,13 @@ def requeue_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
         if job.state is JobState.COMPLETING:
             return job.state
         if job.state.is_terminal:
-            state.jobs.commit([lifecycle.requeue_job(job, state.nodes, now, f"requeue by {identity.user}")])
+            state.commit([lifecycle.requeue_job(job, state.nodes, now, f"requeue by {identity.user}")])
             state.wake_scheduler()
             return job.state
-        state.jobs.commit([lifecycle.kill_job(job, JobEvent.REQUEUE, now, detail=f"requeue by {identity.user}")])
+        state.commit([lifecycle.kill_job(job, JobEvent.REQUEUE, now, detail=f"requeue by {identity.user}")])
         targets = signals.kill_targets(state, job)
     signals.send(state, job.job_id, targets, signal=0)
-    if state.steps is not None:
-        state.steps.cancel(job_id)   # its steps' tasks on the other nodes die too
+    state.steps.cancel(job_id)   # its steps' tasks on the other nodes die too
     return JobState.COMPLETING
 
 
@@ -135,11 +134,11 @@ def hold_job(state: ClusterState, job_id: int, identity: Identity, *, now: float
         targets = [t for t in _records(state, job, ()) if t.state is JobState.PENDING]
         if not targets:
             raise JobStateConflict(f"job {job_id} is {job.state.value}, not pending")
-        held_by = "admin" if identity.is_root and identity.uid != job.uid else "user"
+        held_by = "admin" if identity.is_operator and identity.uid != job.uid else "user"
         for target in targets:
             target.held_by, target.priority = held_by, 0
-            target.reason = JobReason.JOB_HELD_ADMIN if held_by == "admin" else JobReason.JOB_HELD_USER
-        state.jobs.commit([lifecycle.change(t, JobEvent.HOLD, now, detail=held_by) for t in targets])
+            target.reason = HOLD_REASONS[held_by]
+        state.commit([lifecycle.change(t, JobEvent.HOLD, now, detail=held_by) for t in targets])
         return held_by
 
 
@@ -149,13 +148,13 @@ def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
         targets = [t for t in _records(state, job, ()) if t.state is JobState.PENDING and t.held_by]
         if not targets:
             raise JobStateConflict(f"job {job_id} is not held")
-        if any(t.held_by == "admin" for t in targets):
-            policy.require_root(identity, f"release job {job_id}, held by an administrator")
+        if any(t.held_by != "user" for t in targets):
+            policy.require_operator(identity, f"release job {job_id}, held by an administrator")
         for target in targets:
             target.held_by = ""
             target.priority = basic_priority(target.spec.nice, is_held=False)
             target.reason = JobReason.NONE
-        state.jobs.commit([lifecycle.change(t, JobEvent.RELEASE, now) for t in targets])
+        state.commit([lifecycle.change(t, JobEvent.RELEASE, now) for t in targets])
     state.wake_scheduler()
     return JobState.PENDING
 
@@ -181,15 +180,15 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         raise InvalidArgument("node count must be positive")
     with state.lock:
         job = _owned_job(state, job_id, identity)
-        if job.state.is_terminal:
+        if job.state.is_terminal or job.state is JobState.COMPLETING:   # nothing of it changes any more
             raise AlreadyDone(str(job_id))
         if (time_limit_s is not None or nice is not None or partition is not None or n_nodes is not None) \
                 and not job.is_pending:
             raise JobStateConflict(f"job {job_id} is {job.state.value}; only a pending job's limits can change")
         if time_limit_s is not None and (job.time_limit_s is None or time_limit_s > job.time_limit_s):
-            policy.require_root(identity, "raise a time limit")
+            policy.require_operator(identity, "raise a time limit")
         if nice is not None and nice < 0:
-            policy.require_root(identity, "set a negative nice value")
+            policy.require_operator(identity, "set a negative nice value")
         if partition is not None and state.partition(partition) is None:
             raise UnknownPartition(partition)
         changes = {key: value for key, value in (("name", name), ("time_limit_s", time_limit_s), ("nice", nice),
@@ -204,6 +203,6 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         if nice is not None:
             updated.priority = basic_priority(nice, is_held=bool(job.held_by))
         # The store first; memory then holds `updated` in the job's place (JobTable.commit).
-        state.jobs.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
+        state.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
     state.wake_scheduler()
     return updated

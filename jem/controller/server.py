@@ -28,12 +28,14 @@ import grpc
 
 from jem.controller.admin_service import AdminServicer
 from jem.controller.agents import AgentLinks
+from jem.controller.audit import AuditInterceptor, AuditLog
 from jem.controller.authn import authenticators_for
 from jem.controller.credentials import ControllerKeys
+from jem.controller.fairuse import UNARY_RESERVE_THREADS, StreamSlots, SubmitRate
 from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, NodeCertificateInterceptor
 from jem.controller.job_service import JobServicer, add_job_service
 from jem.controller.jobtable import JobTable
-from jem.controller.loop import SchedulingLoop
+from jem.controller.loop import USAGE_FILE, SchedulingLoop, load_usage
 from jem.controller.node_service import NodeServicer
 from jem.controller.nodes import NodeTable
 from jem.controller.state import ClusterState
@@ -92,11 +94,16 @@ class Controller:
         store = SqliteStore(os.path.join(self.state_dir, "jem.db"), synchronous=config.store.synchronous)
         store.save_partitions(config.partitions)
         bus = EventBus()
+        usage_path = os.path.join(self.state_dir, USAGE_FILE)
         self.state = ClusterState(
             config=config, store=store, jobs=JobTable(store, bus), nodes=NodeTable(config, store), bus=bus,
-            agents=AgentLinks(self.keys), keys=self.keys,
+            agents=AgentLinks(self.keys), steps=StepTable(store.next_step_id),
+            usage=load_usage(usage_path, half_life_s=config.fairshare.half_life_s),
+            submit_rate=SubmitRate(burst=config.limits.submit_rate_burst, per_s=config.limits.submit_rate_per_s),
+            streams=StreamSlots(per_user=config.limits.max_streams_per_user,
+                                total=MAX_RPC_THREADS - UNARY_RESERVE_THREADS),
+            keys=self.keys,
         )
-        self.state.steps = StepTable(store.next_step_id)
         _end_lost_steps(store, now)
         n_jobs = self.state.jobs.load(ended_after=now - config.scheduler.min_job_age_s)
         for job in self.state.jobs.live():
@@ -104,12 +111,14 @@ class Controller:
                                       gpu_ids=job.gpu_ids, gres=job.spec.gres_per_node,
                                       is_exclusive=job.spec.exclusive)
         log.info("state loaded jobs=%d live=%d state_dir=%s", n_jobs, len(self.state.jobs.live()), self.state_dir)
-        self.loop = SchedulingLoop(self.state)
+        self.loop = SchedulingLoop(self.state, usage_path=usage_path)
+        self.audit = AuditLog(store, keep_days=config.cluster.audit_keep_days)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_RPC_THREADS, thread_name_prefix="rpc"),
             interceptors=[ErrorInterceptor(), IdentityInterceptor(authenticators_for(
                 config.auth, authd_keys=self.keys.authd_keys, controller_keys=self.keys.controller_keys,
-                controller_uid=os.geteuid(), replay_journal=os.path.join(self.state_dir, REPLAY_JOURNAL)))],
+                controller_uid=os.geteuid(), replay_journal=os.path.join(self.state_dir, REPLAY_JOURNAL)),
+                config.admin_levels()), AuditInterceptor(self.audit)],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", _largest_request(config))],
         )
         add_job_service(JobServicer(self.state), self.server)
@@ -119,7 +128,8 @@ class Controller:
         if self.has_tls:
             self.node_server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="node-rpc"),
-                interceptors=[ErrorInterceptor(), NodeCertificateInterceptor(RevocationList(self.keys.security_dir))],
+                interceptors=[ErrorInterceptor(), NodeCertificateInterceptor(RevocationList(self.keys.security_dir)),
+                              AuditInterceptor(self.audit)],
                 options=[("grpc.so_reuseport", 0)])
         agent_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.state), self.node_server or self.server)
         self.address = ""
@@ -154,6 +164,7 @@ class Controller:
         self.server.start()
         if self.authd is not None:
             self.authd.start()
+        self.audit.start()
         self.loop.start()
         _write_private(os.path.join(self.state_dir, NODE_ADDRESS_FILE), self.node_address + "\n")
         _write_private(os.path.join(self.state_dir, ADDRESS_FILE), self.address + "\n")
@@ -181,6 +192,7 @@ class Controller:
         if self.authd is not None:
             self.authd.stop()
         self.loop.stop()
+        self.audit.stop()
         self.state.agents.close()
         self.state.store.close()
         for name in (ADDRESS_FILE, NODE_ADDRESS_FILE, "client.toml"):

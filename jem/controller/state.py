@@ -1,15 +1,22 @@
 """Everything the controller's operations share, behind one lock.
 
+Built whole at controller start (`Controller.__init__`): every part is given
+to the constructor and none is replaced later.
+
 Invariant: `lock` is held while reading or changing `jobs` or `nodes`; RPCs
-to agents are sent after it is released.
+to agents are sent after it is released. Job changes go to the store before
+memory is trusted: `commit` puts memory back as the store has it when the
+store refuses a change.
 """
 
+import dataclasses
+import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
 
 from jem.controller.agents import AgentLinks
 from jem.controller.credentials import ControllerKeys
+from jem.controller.fairuse import StreamSlots, SubmitRate
 from jem.controller.jobtable import JobTable
 from jem.controller.nodes import NodeTable
 from jem.controller.steptable import StepTable
@@ -17,10 +24,13 @@ from jem.controller.watch import EventBus
 from jem.model.config import Config
 from jem.model.partition import Partition
 from jem.scheduler.fairshare import Usage
-from jem.store import Store
+from jem.model.job import Job
+from jem.store import JobChange, Store
+
+log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClusterState:
     config: Config
     store: Store
@@ -28,11 +38,58 @@ class ClusterState:
     nodes: NodeTable
     bus: EventBus
     agents: AgentLinks
+    steps: StepTable                     # the running job steps
+    usage: Usage                         # fair-share usage, charged by the scheduling loop (under `lock`)
+    submit_rate: SubmitRate              # each user's submissions per second (no lock needed)
+    streams: StreamSlots                 # each user's open streams (no lock needed)
     keys: ControllerKeys | None = None   # the controller's signing key (jem token, credentials)
     lock: threading.RLock = field(default_factory=threading.RLock)
-    wake_scheduler: Callable[[], None] = lambda: None
-    usage: Usage | None = None    # fair-share usage, charged by the scheduling loop (under `lock`)
-    steps: StepTable | None = None   # the running job steps (set by the controller)
+    wakeup: threading.Event = field(default_factory=threading.Event)   # the scheduling loop waits on it
+
+    def wake_scheduler(self) -> None:
+        """Plan a cycle now (a job or node changed)."""
+        self.wakeup.set()
+
+    def commit(self, changes: list[JobChange]) -> None:
+        """Store `changes` (jobs already changed in memory), then publish them. If the store
+        refuses, each job and its node allocation are put back as stored, and the error goes
+        on to the caller: nothing in memory is ahead of the store. Lock held."""
+        try:
+            self.jobs.commit(changes)
+        except Exception:
+            for change in changes:
+                self._restore(change.job)
+            raise
+
+    def add_with(self, jobs: list[Job], changes: list[JobChange], *, now: float) -> None:
+        """Store new `jobs` and `changes` of known ones in one transaction, as `commit` does."""
+        try:
+            self.jobs.add_with(jobs, changes, now=now)
+        except Exception:
+            for change in changes:
+                self._restore(change.job)
+            raise
+
+    def _restore(self, job: Job) -> None:
+        try:
+            stored = self.store.get_job(job.job_id)
+        except Exception:   # the store cannot even be read: memory stays as it is, said loudly
+            log.exception("job not restored from the store job_id=%d", job.job_id)
+            return
+        if stored is None:
+            return
+        if job.is_live and job.nodes:
+            self.nodes.release(job.nodes, job.shape.per_node, job.job_id, gres=job.spec.gres_per_node,
+                               is_exclusive=job.spec.exclusive)
+        for f in dataclasses.fields(Job):
+            if f.name != "planned_start":
+                setattr(job, f.name, getattr(stored, f.name))
+        if job.is_live and job.nodes:
+            self.nodes.allocate(job.nodes, job.shape.per_node, job.job_id, cpu_ids=job.cpu_ids, gpu_ids=job.gpu_ids,
+                                gres=job.spec.gres_per_node, is_exclusive=job.spec.exclusive)
+        self.jobs.reindex(job)
+        log.warning("job restored from the store after a failed commit job_id=%d state=%s", job.job_id,
+                    job.state.value)
 
     @property
     def partitions(self) -> tuple[Partition, ...]:

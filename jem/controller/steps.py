@@ -166,7 +166,7 @@ def end_allocation(state: ClusterState, step: Step, *, now: float) -> None:
         job.exit_code, job.exit_signal = step.exit_code, step.exit_signal
         cause = {JobState.COMPLETED: JobEvent.COMPLETE, JobState.CANCELLED: JobEvent.CANCEL}.get(step.state,
                                                                                            JobEvent.FAIL)
-        state.jobs.commit([lifecycle.kill_job(job, cause, now, detail=f"step {step.step_id} ended")])
+        state.commit([lifecycle.kill_job(job, cause, now, detail=f"step {step.step_id} ended")])
         node = state.nodes.get(job.nodes[0])
         address = node.agent_address
     if address:

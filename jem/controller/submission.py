@@ -10,11 +10,12 @@ now" is the scheduler's business.
 
 import dataclasses
 
+from jem.controller.fairuse import check_queue_room
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.arrays import parse_array
 from jem.model.dependency import Dependency, parse_dependency
-from jem.model.errors import (ControllerNotReady, DependencyProblem, InvalidFeature, InvalidGres, InvalidQos,
+from jem.model.errors import (DependencyProblem, InvalidFeature, InvalidGres, InvalidQos,
                               ParameterTooLong, PartitionTimeLimit, Unsatisfiable, UnknownPartition)
 from jem.model.features import parse_constraint
 from jem.model import policy
@@ -36,9 +37,10 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
     """Queue `spec` for `identity`; returns the new job id (0 when `test_only`). A user signature,
     when the caller sends one, must be the caller's over this spec (BadUserSignature otherwise):
     it is kept with the job for the agents (jem.security.signatures)."""
+    state.submit_rate.take(identity)   # first: a flood of bad requests costs its sender, not the controller
     spec = checked_spec(spec, state.config.limits)
     if spec.nice < 0:   # a higher priority than others' jobs is the operators' to give (Slurm: privileged only)
-        policy.require_root(identity, "set a negative nice value")
+        policy.require_operator(identity, "set a negative nice value")
     dependency = _parsed_dependency(spec.dependency, state.config.limits)
     array_pending = parse_array(spec.array, max_size=state.config.scheduler.max_array_size).indices \
         if spec.array else ()
@@ -62,8 +64,8 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
         dependency = _checked_dependency(state, dependency)
         if test_only:
             return 0
-        if state.jobs.count_active() >= state.config.scheduler.max_job_count:
-            raise ControllerNotReady(f"the queue holds its maximum of {state.config.scheduler.max_job_count} jobs")
+        check_queue_room(state.jobs, identity, account=spec.account, n_tasks=len(array_pending) or 1,
+                         limits=state.config.limits, max_job_count=state.config.scheduler.max_job_count)
         held_by = "user" if spec.hold else ""
         job = Job(
             job_id=0, spec=spec, user=identity.user, uid=identity.uid, gid=identity.gid, submit_time=now,

@@ -15,6 +15,7 @@ import hostlist
 from jem.model import defaults
 from jem.model.errors import ConfigError, InvalidFeature
 from jem.model.features import check_feature_names
+from jem.model.identity import AdminLevel
 from jem.model.limits import InputLimits
 from jem.model.partition import Partition
 from jem.model.resources import Resources
@@ -29,6 +30,17 @@ class ClusterConfig:
     state_dir: str = ""                      # "" means defaults.state_dir()
     dynamic_nodes: bool = False              # accept agents not listed under [[nodes]]
     requeue_on_node_failure: bool = True     # Slurm's JobRequeue=1
+    private_data: tuple[str, ...] = ()       # Slurm's PrivateData: what ordinary users see only of their own
+    audit_keep_days: int = 365               # how long the store keeps audit records (`jem audit`)
+
+    def is_private(self, what: str) -> bool:
+        """Whether `what` (one of PRIVATE_DATA_CLASSES) is shown to ordinary users only for themselves."""
+        return what in self.private_data
+
+
+# Slurm's PrivateData classes JEM knows: jobs (job and step listings, GetJob, watch streams,
+# accounting), usage (fair-share usage and shares), users, accounts, reservations, events.
+PRIVATE_DATA_CLASSES = ("accounts", "events", "jobs", "reservations", "usage", "users")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +130,14 @@ DEFAULT_QOS = QosConfig("normal", 0)
 
 
 @dataclass(frozen=True, slots=True)
+class UserConfig:
+    """A [[users]] entry: what the cluster says of a user beyond their Unix account."""
+
+    name: str
+    admin_level: AdminLevel = AdminLevel.NONE   # Slurm's AdminLevel: "none", "operator", "administrator"
+
+
+@dataclass(frozen=True, slots=True)
 class StoreConfig:
     synchronous: str = defaults.STORE_SYNCHRONOUS
 
@@ -143,6 +163,11 @@ class Config:
     accounts: tuple[AccountConfig, ...] = ()
     qos: tuple[QosConfig, ...] = (DEFAULT_QOS,)   # always holds "normal"
     limits: InputLimits = field(default_factory=InputLimits)
+    users: tuple[UserConfig, ...] = ()
+
+    def admin_levels(self) -> dict[str, AdminLevel]:
+        """user name -> AdminLevel, for the users that have one."""
+        return {u.name: u.admin_level for u in self.users if u.admin_level is not AdminLevel.NONE}
 
     def qos_named(self, name: str) -> QosConfig | None:
         """The QOS called `name` ("" is the default, "normal"), or None."""
@@ -179,8 +204,12 @@ def read_toml(path: str) -> dict[str, Any]:
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
-                              "accounts", "qos", "auth", "limits"})
+                              "accounts", "qos", "auth", "limits", "users"})
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
+    for what in cluster.private_data:
+        if what not in PRIVATE_DATA_CLASSES:
+            raise ConfigError(f"cluster.private_data: expected some of {', '.join(PRIVATE_DATA_CLASSES)}, "
+                              f"got {what!r}")
     _check_listen("cluster.listen", cluster.listen)
     if cluster.node_listen:
         _check_listen("cluster.node_listen", cluster.node_listen)
@@ -218,7 +247,8 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError("partitions: more than one partition has default = true")
     return Config(cluster=cluster, scheduler=scheduler, store=store, auth=auth, nodes=nodes, partitions=partitions,
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
-                  accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])), limits=limits)
+                  accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])), limits=limits,
+                  users=_users(raw.get("users", [])))
 
 
 AUTH_METHODS = ("jem", "munge")
@@ -324,6 +354,21 @@ def _accounts(entries: Any) -> tuple[AccountConfig, ...]:
     return tuple(result)
 
 
+def _users(entries: Any) -> tuple[UserConfig, ...]:
+    result = []
+    for where, entry in _named_tables("users", entries, {"name", "admin_level"}):
+        level = _typed(f"{where}.admin_level", entry.get("admin_level", "none"), str)
+        try:
+            admin_level = AdminLevel[level.upper()]
+        except KeyError:
+            raise ConfigError(f"{where}.admin_level: expected none, operator or administrator, got {level!r}") from None
+        result.append(UserConfig(entry["name"], admin_level))
+    names = [u.name for u in result]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"users: a user is listed twice in {names}")
+    return tuple(result)
+
+
 def _qos(entries: Any) -> tuple[QosConfig, ...]:
     """[[qos]] entries (name, priority); "normal" with priority 0 is added unless listed."""
     result = [QosConfig(entry["name"], _typed(f"{where}.priority", entry.get("priority", 0), int))
@@ -363,6 +408,10 @@ def _typed(key: str, value: Any, expected: type) -> Any:
         if expected is int and value != int(value):
             raise ConfigError(f"{key}: expected a whole number{unit}, got {value!r}")
         return expected(value)
+    if expected is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return tuple(value)
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected a string, got {value!r}")
     return value

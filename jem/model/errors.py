@@ -184,8 +184,32 @@ class AlreadyDone(JemError):
 
 
 class LimitExceeded(JemError):
+    """A submission over a per-user or per-account limit (Slurm's ESLURM_ACCOUNTING_POLICY)."""
+
     reason = "LimitExceeded"
-    message = "Job violates accounting/QOS policy"
+    message = "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)"
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class RateLimited(JemError):
+    """A user sent more requests than their rate allows (Slurm's rl_* limits). `retry_after_s`
+    says when one more will be taken; the client library waits that long and sends it again."""
+
+    reason = "RateLimited"
+    message = "Request rate limit exceeded; retry later"
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, detail: str = "", *, retry_after_s: float = 1.0):
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class TooManyStreams(JemError):
+    """A user holds as many open streams (WatchJobs, steps) as they may, or the controller
+    has no room for another."""
+
+    reason = "TooManyStreams"
+    message = "Too many open streams"
     grpc_code = "RESOURCE_EXHAUSTED"
 
 
@@ -208,6 +232,14 @@ class StaleDecision(JemError):
 class ControllerNotReady(JemError):
     reason = "ControllerNotReady"
     message = "JEM controller is not ready; retry"
+    grpc_code = "UNAVAILABLE"
+
+
+class StoreUnavailable(JemError):
+    """The controller's store refused a write (a full disk, an I/O error): nothing was changed."""
+
+    reason = "StoreUnavailable"
+    message = "JEM controller cannot write its state now; nothing was changed, retry later"
     grpc_code = "UNAVAILABLE"
 
 

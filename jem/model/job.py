@@ -182,7 +182,7 @@ class Job:
     reason: JobReason = JobReason.NONE
     reason_detail: str = ""
     priority: int = 0
-    held_by: str = ""                        # "", "user" or "admin"
+    held_by: str = ""                        # "", or who holds it: a key of reasons.HOLD_REASONS
     start_time: float | None = None
     end_time: float | None = None
     nodes: tuple[str, ...] = ()

@@ -1,5 +1,7 @@
-"""How large and how odd a request may be: every string and repeated field a user
-sends has a bound, checked before the controller takes any shared lock.
+"""How large, how odd and how many requests may be: every string and repeated field a
+user sends has a bound, checked before the controller takes any shared lock; and each
+user's share of the controller (jobs queued and running, submissions per second, open
+streams) has one too, enforced by jem.controller.fairuse.
 
 A request over a bound is refused with Slurm's ESLURM_PATHNAME_TOO_LONG wording
 ("Pathname of a file, directory or other parameter too long"), naming the field
@@ -36,15 +38,28 @@ class InputLimits:
     max_name_len: int = 1024                    # a job or step name, account, partition, QOS, constraint, ...
     max_dependency_jobs: int = 1000             # jobs one --dependency names
     max_array_text: int = 8192                  # the --array text (the task count is max_array_size)
+    # Fair use of the controller (root and operators are exempt; 0 means no limit):
+    max_submit_jobs_per_user: int = 20000       # queued or running jobs (array tasks each count), Slurm's MaxSubmitJobs
+    max_submit_jobs_per_account: int = 0
+    max_running_jobs_per_user: int = 0          # more wait with reason AssocMaxJobsLimit (Slurm's MaxJobs)
+    max_running_jobs_per_account: int = 0
+    submit_rate_burst: int = 100                # submissions a user may send at once (Slurm's rl_bucket_size)
+    submit_rate_per_s: int = 20                 # and then per second (rl_refill_rate); 0: no rate limit
+    max_streams_per_user: int = 16              # open WatchJobs and step streams of one user
 
     def check(self) -> None:
-        """Raise ValueError naming a field that is not a positive number."""
+        """Raise ValueError naming a field that is not a positive number (or, for those
+        where 0 means "no limit", a non-negative one)."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{f.name}: expected a positive number, got {value!r}")
+            least = 0 if f.name in _ZERO_IS_UNLIMITED else 1
+            if not isinstance(value, int) or value < least:
+                raise ValueError(f"{f.name}: expected a {'non-negative' if least == 0 else 'positive'} number, "
+                                 f"got {value!r}")
 
 
+_ZERO_IS_UNLIMITED = {"max_submit_jobs_per_user", "max_submit_jobs_per_account", "max_running_jobs_per_user",
+                      "max_running_jobs_per_account", "submit_rate_per_s"}
 DEFAULT_LIMITS = InputLimits()
 
 
@@ -93,3 +108,14 @@ def clamp_time_limit(value: int | None) -> int | None:
 def _shown(text: str, width: int = 40) -> str:
     """The start of a user's text, for a message (never the whole of a huge one)."""
     return text if len(text) <= width else text[:width] + "..."
+
+
+def check_filter_size(job_filter, limits: InputLimits) -> None:
+    """A listing's filter (jem.model.jobfilter.JobFilter) within the same bounds as a job's fields."""
+    for name in ("users", "partitions", "names", "accounts", "qos", "nodes", "job_ids", "array_tasks", "states"):
+        values = getattr(job_filter, name)
+        if len(values) > limits.max_args:
+            raise ParameterTooLong(f"{name}: {len(values)} values, more than the cluster's limit of {limits.max_args}")
+        if name not in ("job_ids", "array_tasks", "states"):
+            for value in values:
+                check_text(name, value, limits.max_name_len)

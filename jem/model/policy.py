@@ -1,9 +1,10 @@
 """Who may do what: the one authorization policy every servicer asks.
 
 Callers are identities the authenticator established (never claims). The
-rules, Slurm's: a job's owner or root acts on a job; root alone changes
-nodes, holds as an administrator, raises time limits, sets a negative nice,
-mints tokens for others; node N's certificate alone acts as node N (or, on a
+rules, Slurm's: a job's owner or an operator (root, or a user whose
+AdminLevel is Operator or Administrator) acts on a job; operators alone
+change nodes, hold as an administrator, raise time limits, set a negative
+nice; root alone mints tokens for others; node N's certificate alone acts as node N (or, on a
 loopback controller without TLS, root through the credential service). Every denial is
 PERMISSION_DENIED with Slurm's words, "Access/permission denied", and a
 detail naming what was refused.
@@ -11,6 +12,16 @@ detail naming what was refused.
 
 from jem.model.errors import NotJobOwner, PermissionDenied
 from jem.model.identity import Identity
+
+
+def may_see_job(identity: Identity, owner_uid: int, *, jobs_private: bool) -> bool:
+    """Whether the caller may see that a job exists (PrivateData=jobs: only their own, unless an operator)."""
+    return not jobs_private or identity.may_act_on(owner_uid)
+
+
+def may_see_usage(identity: Identity, user: str, *, usage_private: bool) -> bool:
+    """Whether the caller may see `user`'s fair-share usage (PrivateData=usage)."""
+    return not usage_private or identity.is_operator or identity.user == user
 
 
 def may_see_job_secrets(identity: Identity, owner_uid: int) -> bool:
@@ -23,10 +34,10 @@ def require_job_access(identity: Identity, *, owner_uid: int, owner: str, job_id
         raise NotJobOwner(f"job {job_id} belongs to {owner}")
 
 
-def require_root(identity: Identity, what: str) -> None:
-    """`what` completes "only root may ...": "change nodes", "raise a time limit"."""
-    if not identity.is_root:
-        raise PermissionDenied(f"only root may {what}")
+def require_operator(identity: Identity, what: str) -> None:
+    """`what` completes "only an operator may ...": "change nodes", "raise a time limit"."""
+    if not identity.is_operator:
+        raise PermissionDenied(f"only root or an operator may {what}")
 
 
 def require_node_agent(identity: Identity, *, controller_uid: int) -> None:

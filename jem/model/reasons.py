@@ -28,3 +28,11 @@ class JobReason(enum.Enum):
     PARTITION_NODE_LIMIT = "PartitionNodeLimit"
     OUT_OF_MEMORY = "OutOfMemory"
     JOB_ARRAY_TASK_LIMIT = "JobArrayTaskLimit"
+    ASSOC_MAX_JOBS_LIMIT = "AssocMaxJobsLimit"
+    LAUNCH_FAILED_REQUEUE_HELD = "launch failed requeued held"
+
+
+# Who holds a pending job (Job.held_by), and the reason it shows. Every hold but the
+# owner's own is released by an operator only.
+HOLD_REASONS = {"user": JobReason.JOB_HELD_USER, "admin": JobReason.JOB_HELD_ADMIN,
+                "requeue_limit": JobReason.LAUNCH_FAILED_REQUEUE_HELD}

@@ -8,7 +8,7 @@ both end in `jem.scheduler.plan.plan_pass`.
 import numpy as np
 
 from jem.model.features import FeatureBits, parse_constraint
-from jem.model.reasons import JobReason
+from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.resources import N_RES
 from jem.scheduler import fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
@@ -21,10 +21,8 @@ _REASON = {plan.RESOURCES: JobReason.RESOURCES, plan.PRIORITY: JobReason.PRIORIT
 
 def ineligibility(job: PendingJob, snapshot_partitions: dict, now: float) -> JobReason | None:
     """Why `job` may not be considered at all this cycle, or None if it may."""
-    if job.held_by == "admin":
-        return JobReason.JOB_HELD_ADMIN
     if job.held_by:
-        return JobReason.JOB_HELD_USER
+        return HOLD_REASONS[job.held_by]
     if job.begin_time is not None and job.begin_time > now:
         return JobReason.BEGIN_TIME
     partition = snapshot_partitions.get(job.partition)

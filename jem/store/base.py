@@ -7,7 +7,9 @@ controller may acknowledge or act on them as soon as it returns.
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.job import Job
+from jem.model.jobfilter import JobFilter
 from jem.model.partition import Partition
 from jem.model.states import JobEvent
 from jem.model.step import Step
@@ -21,6 +23,14 @@ class JobChange:
     event: JobEvent
     time: float          # epoch seconds
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """Some of a listing's jobs, and the id to go on after (0: no more rows)."""
+
+    jobs: list[Job]
+    next_after_job_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +73,18 @@ class Store(Protocol):
     def get_job(self, job_id: int) -> Job | None:
         """One job, whatever its age."""
 
-    def list_jobs(self, *, users: Sequence[str] = (), states: Sequence[str] = (),
-                  job_ids: Sequence[int] = (), array_job_ids: Sequence[int] = ()) -> list[Job]:
-        """Jobs matching every non-empty filter, ordered by id (`array_job_ids`: every record of those arrays)."""
+    def list_jobs(self, job_filter: JobFilter, *, after_job_id: int = 0, limit: int = 0) -> JobPage:
+        """Jobs that `job_filter` matches, with ids above `after_job_id`, in id order; at most
+        `limit` rows are read (0: all) and the page says where to go on."""
+
+    def add_audit(self, records: Sequence[AuditRecord]) -> None:
+        """Append audit records (one transaction)."""
+
+    def list_audit(self, query: AuditQuery) -> list[AuditRecord]:
+        """The newest `query.limit` records that match, oldest first."""
+
+    def forget_audit(self, *, before: float) -> int:
+        """Drop records older than `before`; returns how many."""
 
     def job_events(self, job_id: int) -> list[EventRecord]:
         """The job's events in the order they were committed."""

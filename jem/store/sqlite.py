@@ -13,9 +13,12 @@ import threading
 from dataclasses import asdict
 from typing import Sequence
 
+from jem.model.audit import AuditQuery, AuditRecord
+from jem.model.errors import StoreUnavailable
 from jem.model.job import Job
 from jem.model.partition import Partition
-from jem.store.base import EventRecord, JobChange, NodeRecord
+from jem.model.jobfilter import JobFilter
+from jem.store.base import EventRecord, JobChange, JobPage, NodeRecord
 from jem.model.step import Step
 from jem.store.codec import job_from_json, job_to_json, step_from_json, step_to_json
 
@@ -41,6 +44,20 @@ CREATE TABLE IF NOT EXISTS job_events (
     detail  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events(job_id, seq);
+CREATE TABLE IF NOT EXISTS audit (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    time    REAL NOT NULL,
+    user    TEXT NOT NULL,
+    uid     INTEGER NOT NULL,
+    peer    TEXT NOT NULL,
+    method  TEXT NOT NULL,
+    request TEXT NOT NULL,
+    result  TEXT NOT NULL,
+    detail  TEXT NOT NULL,
+    job_id  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit(time);
+CREATE INDEX IF NOT EXISTS audit_by_job ON audit(job_id) WHERE job_id > 0;
 CREATE TABLE IF NOT EXISTS nodes (
     name        TEXT PRIMARY KEY,
     is_drained  INTEGER NOT NULL,
@@ -135,18 +152,58 @@ class SqliteStore:
             row = self._db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return job_from_json(job_id, row[0]) if row else None
 
-    def list_jobs(self, *, users: Sequence[str] = (), states: Sequence[str] = (),
-                  job_ids: Sequence[int] = (), array_job_ids: Sequence[int] = ()) -> list[Job]:
-        clauses, args = [], []
-        for column, values in (("user", users), ("state", states), ("job_id", job_ids),
-                               ("array_job_id", array_job_ids)):
+    def list_jobs(self, job_filter: JobFilter, *, after_job_id: int = 0, limit: int = 0) -> JobPage:
+        clauses, args = ["job_id > ?"], [after_job_id]
+        for column, values in (("user", job_filter.users), ("state", [s.value for s in job_filter.states]),
+                               ("partition", job_filter.partitions)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                args.extend(values)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+                args.extend(sorted(values))
+        if job_filter.job_ids:   # an array's id names its records too
+            marks = ", ".join("?" * len(job_filter.job_ids))
+            clauses.append(f"(job_id IN ({marks}) OR array_job_id IN ({marks}))")
+            args.extend(sorted(job_filter.job_ids) * 2)
+        if job_filter.alive_until is not None:
+            clauses.append("submit_time <= ?")
+            args.append(job_filter.alive_until)
+        if job_filter.alive_from is not None:
+            clauses.append("(end_time IS NULL OR end_time >= ?)")
+            args.append(job_filter.alive_from)
+        query = f"SELECT job_id, record FROM jobs WHERE {' AND '.join(clauses)} ORDER BY job_id"
+        if limit:
+            query += f" LIMIT {int(limit)}"
         with self._lock:
-            rows = self._db.execute(f"SELECT job_id, record FROM jobs{where} ORDER BY job_id", args).fetchall()
-        return [job_from_json(job_id, record) for job_id, record in rows]
+            rows = self._db.execute(query, args).fetchall()
+        jobs = [job for job in (job_from_json(job_id, record) for job_id, record in rows) if job_filter.matches(job)]
+        return JobPage(jobs, rows[-1][0] if limit and len(rows) == limit else 0)
+
+    def add_audit(self, records: Sequence[AuditRecord]) -> None:
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO audit (time, user, uid, peer, method, request, result, detail, job_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.time, r.user, r.uid, r.peer, r.method, r.request, r.result, r.detail, r.job_id) for r in records])
+
+    def list_audit(self, query: AuditQuery) -> list[AuditRecord]:
+        clauses, args = ["1"], []
+        for clause, value, is_set in (("time >= ?", query.since, query.since is not None),
+                                      ("time <= ?", query.until, query.until is not None),
+                                      ("user = ?", query.user, bool(query.user)),
+                                      ("job_id = ?", query.job_id, bool(query.job_id))):
+            if is_set:
+                clauses.append(clause)
+                args.append(value)
+        with self._lock:   # the newest `limit` records, returned oldest first
+            rows = self._db.execute(
+                "SELECT seq, time, user, uid, peer, method, request, result, detail, job_id FROM audit"
+                f" WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?", [*args, max(query.limit, 0)]).fetchall()
+        return [AuditRecord(time=t, user=u, uid=uid, peer=p, method=m, request=r, result=res, detail=d, job_id=j,
+                            seq=seq) for seq, t, u, uid, p, m, r, res, d, j in reversed(rows)]
+
+    def forget_audit(self, *, before: float) -> int:
+        """Drop records older than `before`; returns how many."""
+        with self._lock, self._transaction():
+            return self._db.execute("DELETE FROM audit WHERE time < ?", (before,)).rowcount
 
     def job_events(self, job_id: int) -> list[EventRecord]:
         with self._lock:
@@ -217,14 +274,41 @@ class SqliteStore:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error. A write SQLite refuses (a full disk,
+    an I/O error), in the body or at COMMIT, leaves no transaction open and is raised as
+    StoreUnavailable: the caller knows nothing was stored."""
 
     def __init__(self, db: sqlite3.Connection):
         self._db = db
 
     def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(exc) from exc
 
     def __exit__(self, exc_type, exc, tb):
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return False
+            except sqlite3.OperationalError as commit_error:
+                self._rollback()
+                raise _unavailable(commit_error) from commit_error
+            except sqlite3.Error:
+                self._rollback()
+                raise
+        self._rollback()
+        if isinstance(exc, sqlite3.OperationalError):
+            raise _unavailable(exc) from exc
         return False
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+
+def _unavailable(error: sqlite3.OperationalError) -> StoreUnavailable:
+    """SQLite's OperationalError is a write refused for want of room or a working disk (full,
+    I/O error, locked): not the request's fault, and nothing was stored. Other errors are ours."""
+    return StoreUnavailable(f"the store refused a write: {error}")

@@ -67,6 +67,11 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.IssueTokenRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.IssueTokenResponse.FromString,
                 _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/jem.v1.AdminService/ListAudit',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -119,6 +124,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAudit(self, request, context):
+        """ListAudit returns the audit trail: every state-changing request, with who
+        made it, from where, and its result. Operators see every record; other
+        users only their own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -151,6 +165,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.IssueToken,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.IssueTokenRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.IssueTokenResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ListAuditRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ListAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -317,6 +336,33 @@ class AdminService:
             '/jem.v1.AdminService/IssueToken',
             jem_dot_v1_dot_admin__pb2.IssueTokenRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.IssueTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ListAudit',
+            jem_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

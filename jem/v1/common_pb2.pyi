@@ -52,6 +52,8 @@ class JobReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_REASON_PARTITION_NODE_LIMIT: _ClassVar[JobReason]
     JOB_REASON_OUT_OF_MEMORY: _ClassVar[JobReason]
     JOB_REASON_JOB_ARRAY_TASK_LIMIT: _ClassVar[JobReason]
+    JOB_REASON_ASSOC_MAX_JOBS_LIMIT: _ClassVar[JobReason]
+    JOB_REASON_LAUNCH_FAILED_REQUEUE_HELD: _ClassVar[JobReason]
 
 class SignalScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -105,6 +107,8 @@ JOB_REASON_RAISED_SIGNAL: JobReason
 JOB_REASON_PARTITION_NODE_LIMIT: JobReason
 JOB_REASON_OUT_OF_MEMORY: JobReason
 JOB_REASON_JOB_ARRAY_TASK_LIMIT: JobReason
+JOB_REASON_ASSOC_MAX_JOBS_LIMIT: JobReason
+JOB_REASON_LAUNCH_FAILED_REQUEUE_HELD: JobReason
 SIGNAL_SCOPE_UNSPECIFIED: SignalScope
 SIGNAL_SCOPE_STEPS: SignalScope
 SIGNAL_SCOPE_BATCH: SignalScope

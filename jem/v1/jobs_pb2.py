@@ -28,7 +28,7 @@ from jem.v1 import common_pb2 as jem_dot_v1_dot_common__pb2
 from jem.v1 import steps_pb2 as jem_dot_v1_dot_steps__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11jem/v1/jobs.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\x1a\x12jem/v1/steps.proto\"\\\n\x10SubmitJobRequest\x12\x1d\n\x04spec\x18\x01 \x01(\x0b\x32\x0f.jem.v1.JobSpec\x12\x11\n\ttest_only\x18\x02 \x01(\x08\x12\x16\n\x0euser_signature\x18\x03 \x01(\t\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"*\n\x0eGetJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"|\n\x0fListJobsRequest\x12\r\n\x05users\x18\x01 \x03(\t\x12 \n\x06states\x18\x02 \x03(\x0e\x32\x10.jem.v1.JobState\x12\x12\n\npartitions\x18\x03 \x03(\t\x12\x0f\n\x07job_ids\x18\x04 \x03(\x03\x12\x13\n\x0binclude_old\x18\x05 \x01(\x08\"-\n\x10ListJobsResponse\x12\x19\n\x04jobs\x18\x01 \x03(\x0b\x32\x0b.jem.v1.Job\"n\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06signal\x18\x02 \x01(\x05\x12\x16\n\x0e\x61rray_task_ids\x18\x03 \x03(\x05\x12\"\n\x05scope\x18\x04 \x01(\x0e\x32\x13.jem.v1.SignalScope\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\" \n\x0eHoldJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"\"\n\x0fHoldJobResponse\x12\x0f\n\x07held_by\x18\x01 \x01(\t\"#\n\x11ReleaseJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12ReleaseJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\"\xce\x01\n\x10UpdateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctime_limit_s\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x11\n\x04nice\x18\x04 \x01(\x05H\x02\x88\x01\x01\x12\x16\n\tpartition\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x14\n\x07n_nodes\x18\x06 \x01(\x05H\x04\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_time_limit_sB\x07\n\x05_niceB\x0c\n\n_partitionB\n\n\x08_n_nodes\"-\n\x11UpdateJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"2\n\x10WatchJobsRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\x03\x12\r\n\x05users\x18\x02 \x03(\t\"s\n\x11WatchJobsResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x18\n\x03job\x18\x04 \x01(\x0b\x32\x0b.jem.v1.Job\"#\n\x11RequeueJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12RequeueJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState2\xd4\x05\n\nJobService\x12@\n\tSubmitJob\x12\x18.jem.v1.SubmitJobRequest\x1a\x19.jem.v1.SubmitJobResponse\x12\x37\n\x06GetJob\x12\x15.jem.v1.GetJobRequest\x1a\x16.jem.v1.GetJobResponse\x12=\n\x08ListJobs\x12\x17.jem.v1.ListJobsRequest\x1a\x18.jem.v1.ListJobsResponse\x12@\n\tCancelJob\x12\x18.jem.v1.CancelJobRequest\x1a\x19.jem.v1.CancelJobResponse\x12:\n\x07HoldJob\x12\x16.jem.v1.HoldJobRequest\x1a\x17.jem.v1.HoldJobResponse\x12\x43\n\nReleaseJob\x12\x19.jem.v1.ReleaseJobRequest\x1a\x1a.jem.v1.ReleaseJobResponse\x12@\n\tUpdateJob\x12\x18.jem.v1.UpdateJobRequest\x1a\x19.jem.v1.UpdateJobResponse\x12\x43\n\nRequeueJob\x12\x19.jem.v1.RequeueJobRequest\x1a\x1a.jem.v1.RequeueJobResponse\x12\x42\n\tWatchJobs\x12\x18.jem.v1.WatchJobsRequest\x1a\x19.jem.v1.WatchJobsResponse0\x01\x12<\n\x07RunStep\x12\x16.jem.v1.RunStepRequest\x1a\x17.jem.v1.RunStepResponse0\x01\x12@\n\tListSteps\x12\x18.jem.v1.ListStepsRequest\x1a\x19.jem.v1.ListStepsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11jem/v1/jobs.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\x1a\x12jem/v1/steps.proto\"\\\n\x10SubmitJobRequest\x12\x1d\n\x04spec\x18\x01 \x01(\x0b\x32\x0f.jem.v1.JobSpec\x12\x11\n\ttest_only\x18\x02 \x01(\x08\x12\x16\n\x0euser_signature\x18\x03 \x01(\t\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"*\n\x0eGetJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"\xeb\x02\n\x0fListJobsRequest\x12\r\n\x05users\x18\x01 \x03(\t\x12 \n\x06states\x18\x02 \x03(\x0e\x32\x10.jem.v1.JobState\x12\x12\n\npartitions\x18\x03 \x03(\t\x12\x0f\n\x07job_ids\x18\x04 \x03(\x03\x12\x13\n\x0binclude_old\x18\x05 \x01(\x08\x12\r\n\x05names\x18\x06 \x03(\t\x12\x10\n\x08\x61\x63\x63ounts\x18\x07 \x03(\t\x12\x0b\n\x03qos\x18\x08 \x03(\t\x12\r\n\x05nodes\x18\t \x03(\t\x12&\n\x0b\x61rray_tasks\x18\n \x03(\x0b\x32\x11.jem.v1.ArrayTask\x12.\n\nalive_from\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61live_until\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\r \x01(\x05\x12\x14\n\x0c\x61\x66ter_job_id\x18\x0e \x01(\x03\"2\n\tArrayTask\x12\x14\n\x0c\x61rray_job_id\x18\x01 \x01(\x03\x12\x0f\n\x07task_id\x18\x02 \x01(\x05\"H\n\x10ListJobsResponse\x12\x19\n\x04jobs\x18\x01 \x03(\x0b\x32\x0b.jem.v1.Job\x12\x19\n\x11next_after_job_id\x18\x02 \x01(\x03\"n\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06signal\x18\x02 \x01(\x05\x12\x16\n\x0e\x61rray_task_ids\x18\x03 \x03(\x05\x12\"\n\x05scope\x18\x04 \x01(\x0e\x32\x13.jem.v1.SignalScope\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\" \n\x0eHoldJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"\"\n\x0fHoldJobResponse\x12\x0f\n\x07held_by\x18\x01 \x01(\t\"#\n\x11ReleaseJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12ReleaseJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\"\xce\x01\n\x10UpdateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctime_limit_s\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x11\n\x04nice\x18\x04 \x01(\x05H\x02\x88\x01\x01\x12\x16\n\tpartition\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x14\n\x07n_nodes\x18\x06 \x01(\x05H\x04\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_time_limit_sB\x07\n\x05_niceB\x0c\n\n_partitionB\n\n\x08_n_nodes\"-\n\x11UpdateJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"2\n\x10WatchJobsRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\x03\x12\r\n\x05users\x18\x02 \x03(\t\"s\n\x11WatchJobsResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x18\n\x03job\x18\x04 \x01(\x0b\x32\x0b.jem.v1.Job\"#\n\x11RequeueJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12RequeueJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState2\xd4\x05\n\nJobService\x12@\n\tSubmitJob\x12\x18.jem.v1.SubmitJobRequest\x1a\x19.jem.v1.SubmitJobResponse\x12\x37\n\x06GetJob\x12\x15.jem.v1.GetJobRequest\x1a\x16.jem.v1.GetJobResponse\x12=\n\x08ListJobs\x12\x17.jem.v1.ListJobsRequest\x1a\x18.jem.v1.ListJobsResponse\x12@\n\tCancelJob\x12\x18.jem.v1.CancelJobRequest\x1a\x19.jem.v1.CancelJobResponse\x12:\n\x07HoldJob\x12\x16.jem.v1.HoldJobRequest\x1a\x17.jem.v1.HoldJobResponse\x12\x43\n\nReleaseJob\x12\x19.jem.v1.ReleaseJobRequest\x1a\x1a.jem.v1.ReleaseJobResponse\x12@\n\tUpdateJob\x12\x18.jem.v1.UpdateJobRequest\x1a\x19.jem.v1.UpdateJobResponse\x12\x43\n\nRequeueJob\x12\x19.jem.v1.RequeueJobRequest\x1a\x1a.jem.v1.RequeueJobResponse\x12\x42\n\tWatchJobs\x12\x18.jem.v1.WatchJobsRequest\x1a\x19.jem.v1.WatchJobsResponse0\x01\x12<\n\x07RunStep\x12\x16.jem.v1.RunStepRequest\x1a\x17.jem.v1.RunStepResponse0\x01\x12@\n\tListSteps\x12\x18.jem.v1.ListStepsRequest\x1a\x19.jem.v1.ListStepsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,34 +43,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETJOBREQUEST']._serialized_end=265
   _globals['_GETJOBRESPONSE']._serialized_start=267
   _globals['_GETJOBRESPONSE']._serialized_end=309
-  _globals['_LISTJOBSREQUEST']._serialized_start=311
-  _globals['_LISTJOBSREQUEST']._serialized_end=435
-  _globals['_LISTJOBSRESPONSE']._serialized_start=437
-  _globals['_LISTJOBSRESPONSE']._serialized_end=482
-  _globals['_CANCELJOBREQUEST']._serialized_start=484
-  _globals['_CANCELJOBREQUEST']._serialized_end=594
-  _globals['_CANCELJOBRESPONSE']._serialized_start=596
-  _globals['_CANCELJOBRESPONSE']._serialized_end=648
-  _globals['_HOLDJOBREQUEST']._serialized_start=650
-  _globals['_HOLDJOBREQUEST']._serialized_end=682
-  _globals['_HOLDJOBRESPONSE']._serialized_start=684
-  _globals['_HOLDJOBRESPONSE']._serialized_end=718
-  _globals['_RELEASEJOBREQUEST']._serialized_start=720
-  _globals['_RELEASEJOBREQUEST']._serialized_end=755
-  _globals['_RELEASEJOBRESPONSE']._serialized_start=757
-  _globals['_RELEASEJOBRESPONSE']._serialized_end=810
-  _globals['_UPDATEJOBREQUEST']._serialized_start=813
-  _globals['_UPDATEJOBREQUEST']._serialized_end=1019
-  _globals['_UPDATEJOBRESPONSE']._serialized_start=1021
-  _globals['_UPDATEJOBRESPONSE']._serialized_end=1066
-  _globals['_WATCHJOBSREQUEST']._serialized_start=1068
-  _globals['_WATCHJOBSREQUEST']._serialized_end=1118
-  _globals['_WATCHJOBSRESPONSE']._serialized_start=1120
-  _globals['_WATCHJOBSRESPONSE']._serialized_end=1235
-  _globals['_REQUEUEJOBREQUEST']._serialized_start=1237
-  _globals['_REQUEUEJOBREQUEST']._serialized_end=1272
-  _globals['_REQUEUEJOBRESPONSE']._serialized_start=1274
-  _globals['_REQUEUEJOBRESPONSE']._serialized_end=1327
-  _globals['_JOBSERVICE']._serialized_start=1330
-  _globals['_JOBSERVICE']._serialized_end=2054
+  _globals['_LISTJOBSREQUEST']._serialized_start=312
+  _globals['_LISTJOBSREQUEST']._serialized_end=675
+  _globals['_ARRAYTASK']._serialized_start=677
+  _globals['_ARRAYTASK']._serialized_end=727
+  _globals['_LISTJOBSRESPONSE']._serialized_start=729
+  _globals['_LISTJOBSRESPONSE']._serialized_end=801
+  _globals['_CANCELJOBREQUEST']._serialized_start=803
+  _globals['_CANCELJOBREQUEST']._serialized_end=913
+  _globals['_CANCELJOBRESPONSE']._serialized_start=915
+  _globals['_CANCELJOBRESPONSE']._serialized_end=967
+  _globals['_HOLDJOBREQUEST']._serialized_start=969
+  _globals['_HOLDJOBREQUEST']._serialized_end=1001
+  _globals['_HOLDJOBRESPONSE']._serialized_start=1003
+  _globals['_HOLDJOBRESPONSE']._serialized_end=1037
+  _globals['_RELEASEJOBREQUEST']._serialized_start=1039
+  _globals['_RELEASEJOBREQUEST']._serialized_end=1074
+  _globals['_RELEASEJOBRESPONSE']._serialized_start=1076
+  _globals['_RELEASEJOBRESPONSE']._serialized_end=1129
+  _globals['_UPDATEJOBREQUEST']._serialized_start=1132
+  _globals['_UPDATEJOBREQUEST']._serialized_end=1338
+  _globals['_UPDATEJOBRESPONSE']._serialized_start=1340
+  _globals['_UPDATEJOBRESPONSE']._serialized_end=1385
+  _globals['_WATCHJOBSREQUEST']._serialized_start=1387
+  _globals['_WATCHJOBSREQUEST']._serialized_end=1437
+  _globals['_WATCHJOBSRESPONSE']._serialized_start=1439
+  _globals['_WATCHJOBSRESPONSE']._serialized_end=1554
+  _globals['_REQUEUEJOBREQUEST']._serialized_start=1556
+  _globals['_REQUEUEJOBREQUEST']._serialized_end=1591
+  _globals['_REQUEUEJOBRESPONSE']._serialized_start=1593
+  _globals['_REQUEUEJOBRESPONSE']._serialized_end=1646
+  _globals['_JOBSERVICE']._serialized_start=1649
+  _globals['_JOBSERVICE']._serialized_end=2373
 # @@protoc_insertion_point(module_scope)

@@ -41,24 +41,52 @@ class GetJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_common_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
-    __slots__ = ("users", "states", "partitions", "job_ids", "include_old")
+    __slots__ = ("users", "states", "partitions", "job_ids", "include_old", "names", "accounts", "qos", "nodes", "array_tasks", "alive_from", "alive_until", "page_size", "after_job_id")
     USERS_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_OLD_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    QOS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_TASKS_FIELD_NUMBER: _ClassVar[int]
+    ALIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    ALIVE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     users: _containers.RepeatedScalarFieldContainer[str]
     states: _containers.RepeatedScalarFieldContainer[_common_pb2.JobState]
     partitions: _containers.RepeatedScalarFieldContainer[str]
     job_ids: _containers.RepeatedScalarFieldContainer[int]
     include_old: bool
-    def __init__(self, users: _Optional[_Iterable[str]] = ..., states: _Optional[_Iterable[_Union[_common_pb2.JobState, str]]] = ..., partitions: _Optional[_Iterable[str]] = ..., job_ids: _Optional[_Iterable[int]] = ..., include_old: _Optional[bool] = ...) -> None: ...
+    names: _containers.RepeatedScalarFieldContainer[str]
+    accounts: _containers.RepeatedScalarFieldContainer[str]
+    qos: _containers.RepeatedScalarFieldContainer[str]
+    nodes: _containers.RepeatedScalarFieldContainer[str]
+    array_tasks: _containers.RepeatedCompositeFieldContainer[ArrayTask]
+    alive_from: _timestamp_pb2.Timestamp
+    alive_until: _timestamp_pb2.Timestamp
+    page_size: int
+    after_job_id: int
+    def __init__(self, users: _Optional[_Iterable[str]] = ..., states: _Optional[_Iterable[_Union[_common_pb2.JobState, str]]] = ..., partitions: _Optional[_Iterable[str]] = ..., job_ids: _Optional[_Iterable[int]] = ..., include_old: _Optional[bool] = ..., names: _Optional[_Iterable[str]] = ..., accounts: _Optional[_Iterable[str]] = ..., qos: _Optional[_Iterable[str]] = ..., nodes: _Optional[_Iterable[str]] = ..., array_tasks: _Optional[_Iterable[_Union[ArrayTask, _Mapping]]] = ..., alive_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., alive_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., after_job_id: _Optional[int] = ...) -> None: ...
+
+class ArrayTask(_message.Message):
+    __slots__ = ("array_job_id", "task_id")
+    ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    array_job_id: int
+    task_id: int
+    def __init__(self, array_job_id: _Optional[int] = ..., task_id: _Optional[int] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "next_after_job_id")
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.Job]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.Job, _Mapping]]] = ...) -> None: ...
+    next_after_job_id: int
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_common_pb2.Job, _Mapping]]] = ..., next_after_job_id: _Optional[int] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
     __slots__ = ("job_id", "signal", "array_task_ids", "scope")

@@ -75,13 +75,28 @@ def split_list(values: list[str]) -> list[str]:
     return [part for value in values for part in value.split(",") if part]
 
 
+def is_digits(text: str) -> bool:
+    """Whether `text` is a decimal number as int() reads it ("²" and "١" are digits to str.isdigit)."""
+    return text.isascii() and text.isdigit()
+
+
+def node_names(texts: list[str]) -> list[str]:
+    """The nodes of host lists (`n[1-4],m1`); Failure names a malformed or too large one."""
+    import hostlist
+
+    try:
+        return hostlist.expand_hostlist(",".join(texts))
+    except hostlist.BadHostlist as exc:
+        raise Failure(f"Invalid node name specified: {','.join(texts)} ({exc})") from None
+
+
 def user_names(values: list[str]) -> list[str]:
     """User names from names or numeric uids; unknown uids stay as given."""
     import pwd
 
     names = []
     for value in split_list(values):
-        if value.isdigit():
+        if is_digits(value):
             try:
                 value = pwd.getpwuid(int(value)).pw_name
             except KeyError:

@@ -110,6 +110,13 @@ def job_id_selection(texts: list[str]) -> tuple[list[int], dict[int, set[int]]]:
     return job_ids, tasks_wanted
 
 
-def is_selected_task(job, tasks_wanted: dict[int, set[int]]) -> bool:
-    """False for an array task that -j named other tasks of."""
-    return job.array_job_id not in tasks_wanted or job.array_task_id in tasks_wanted[job.array_job_id]
+def job_filter(*, users=(), states=(), partitions=(), job_ids=(), tasks_wanted=None, accounts=(), names=(), qos=(),
+               nodes=(), alive_from: float | None = None, alive_until: float | None = None):
+    """The JobFilter of a command's selection options (the controller applies it)."""
+    from jem.model.jobfilter import JobFilter
+
+    return JobFilter(
+        users=frozenset(users), states=frozenset(states), partitions=frozenset(partitions),
+        job_ids=frozenset(job_ids), accounts=frozenset(accounts), names=frozenset(names), qos=frozenset(qos),
+        nodes=frozenset(nodes), alive_from=alive_from, alive_until=alive_until,
+        array_tasks=frozenset((array, task) for array, tasks in (tasks_wanted or {}).items() for task in tasks))

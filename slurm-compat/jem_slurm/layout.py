@@ -13,6 +13,14 @@ from typing import Callable, NamedTuple
 _SPEC = re.compile(r"%(\.?)(\d*)([A-Za-z%#])")
 
 
+MAX_WIDTH = 4096   # columns a field may ask for: `%999999999999i` must not allocate gigabytes
+
+
+def field_width(digits: str, default: int = 0) -> int:
+    """A field's width from its digits (ASCII only), at most MAX_WIDTH; `default` without digits."""
+    return min(int(digits), MAX_WIDTH) if digits.isascii() and digits.isdigit() else default
+
+
 class Field(NamedTuple):
     """One `%` field of a format: its letter, width (0: as wide as the value) and justification.
 
@@ -40,7 +48,7 @@ def parse_format(text: str) -> list[str | Field]:
         if letter == "%":
             parts.append("%")
         else:
-            parts.append(Field(letter, int(width) if width else 0, bool(dot)))
+            parts.append(Field(letter, field_width(width), bool(dot)))
         pos = match.end()
     if pos < len(text):
         parts.append(text[pos:])

@@ -11,8 +11,8 @@ import os
 import sys
 import time
 
-from jem_slurm import jobview, sacct_fields
-from jem_slurm.command import Failure, connect, current_user, run, split_list, user_names
+from jem_slurm import jobview, layout, sacct_fields
+from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list, user_names
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 from jem_slurm.times import parse_time
 
@@ -50,8 +50,8 @@ def _columns(text: str) -> list[tuple[str, int, bool]]:
             raise Failure(f'Invalid field requested: "{name}"')
         size = sacct_fields.FIELDS[field][0]
         is_left = field in sacct_fields.LEFT_JUSTIFIED
-        if width.lstrip("-").isdigit():
-            size = int(width.lstrip("-"))
+        if is_digits(width.lstrip("-")):
+            size = layout.field_width(width.lstrip("-"))
             is_left = width.startswith("-")   # an explicit width right-justifies even JobID
         columns.append((field, size, is_left))
     return columns
@@ -93,6 +93,8 @@ def _window(args: dict, now: float) -> tuple[float, float]:
 
 
 def _select(args: dict, client, now: float) -> list:
+    from jem.model.states import JobState
+
     try:
         job_ids, tasks_wanted = jobview.job_id_selection(split_list(args.get("jobs", [])))
     except ValueError as exc:
@@ -101,26 +103,19 @@ def _select(args: dict, client, now: float) -> list:
     if not users and "allusers" not in args and not job_ids and os.getuid() != 0:
         users = [current_user()]
     start, end = _window(args, now)
-    states = _states(args.get("state", []))
-    jobs = client.list_jobs(users=users, job_ids=job_ids, partitions=split_list(args.get("partition", [])),
-                            include_old=True)
-    names, accounts = set(split_list(args.get("name", []))), set(split_list(args.get("accounts", [])))
-    qos = set(split_list(args.get("qos", [])))
-    nodes = set()
-    if "nodelist" in args:
-        import hostlist
-
-        nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
-    selected = [
-        j for j in jobs
-        if j.submit_time <= end and (j.end_time is None or j.end_time >= start)
-        and (not states or j.state.value in states) and (not names or j.spec.name in names)
-        and (not accounts or j.spec.account in accounts) and (not nodes or nodes & set(j.nodes))
-        and jobview.is_selected_task(j, tasks_wanted)
-        and (not qos or (j.spec.qos or "normal") in qos)
-    ]
-    return sorted(selected, key=lambda j: j.list_order)
-
+    state_names = _states(args.get("state", []))
+    states = {JobState[name] for name in state_names if name in JobState.__members__}
+    if state_names and not states:   # only states JEM never gives a job (RESIZING, REVOKED)
+        return []
+    nodes = node_names(args["nodelist"]) if "nodelist" in args else ()
+    job_filter = jobview.job_filter(
+        users=users, states=states, partitions=split_list(args.get("partition", [])), job_ids=job_ids,
+        tasks_wanted=tasks_wanted, names=split_list(args.get("name", [])),
+        accounts=split_list(args.get("accounts", [])), qos=split_list(args.get("qos", [])), nodes=nodes,
+        alive_from=start, alive_until=end)
+    jobs = client.list_jobs(job_filter, include_old=True)
+    return sorted((j for j in jobs if job_filter.wants_task(j.array_job_id, j.array_task_id)),
+                  key=lambda j: j.list_order)
 
 
 def _has_batch(steps) -> bool:

@@ -9,7 +9,7 @@ values sbatch's option parser rejects, 1 for the rest).
 import re
 import shlex
 
-from jem_slurm.command import Failure
+from jem_slurm.command import Failure, is_digits
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 
 PARSE_ERROR = 255  # what Slurm 22.05's sbatch exits with on an option value it cannot parse
@@ -112,7 +112,7 @@ def _gpu_count(text: str) -> int:
     total = 0
     for item in text.split(","):
         parts = item.strip().split(":")
-        if not parts[-1].isdigit() or len(parts) > 2:
+        if not is_digits(parts[-1]) or len(parts) > 2:
             raise Failure("Invalid generic resource (gres) specification")
         total += int(parts[-1])
     return total

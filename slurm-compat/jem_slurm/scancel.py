@@ -9,7 +9,8 @@ makes the exit status 1.
 import signal
 import sys
 
-from jem_slurm.command import Failure, connect, current_user, run, split_list
+from jem_slurm import jobview
+from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "scancel"
@@ -27,7 +28,7 @@ _QUIET_WHEN_CANCELLING = {"JobNotFound", "AlreadyDone"}
 
 def signal_number(text: str) -> int:
     """A signal from its number or name (KILL, SIGKILL, usr1)."""
-    if text.isdigit() and 0 < int(text) < 65:
+    if is_digits(text) and 0 < int(text) < 65:
         return int(text)
     name = text.upper()
     name = name if name.startswith("SIG") else "SIG" + name
@@ -70,7 +71,7 @@ def _users(values: list[str]) -> list[str]:
     users = []
     for name in split_list(values):
         try:
-            users.append(pwd.getpwuid(int(name)).pw_name if name.isdigit() else pwd.getpwnam(name).pw_name)
+            users.append(pwd.getpwuid(int(name)).pw_name if is_digits(name) else pwd.getpwnam(name).pw_name)
         except KeyError:
             raise Failure(f"Invalid user name: {name}") from None
     return users
@@ -113,17 +114,13 @@ def _scancel(argv: list[str]) -> int:
         if filters:
             from jem.model.states import JobState
 
-            jobs = client.list_jobs(users=users, job_ids=[i for i, _ in job_ids],
-                                    partitions=split_list(args.get("partition", [])),
-                                    states=states or [JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED])
-            accounts, names = set(split_list(args.get("account", []))), set(split_list(args.get("name", [])))
-            nodes = set()
-            if "nodelist" in args:
-                import hostlist
-
-                nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
-            job_ids = [(j.job_id, ()) for j in jobs if (not accounts or j.spec.account in accounts)
-                       and (not names or j.spec.name in names) and (not nodes or nodes & set(j.nodes))]
+            nodes = node_names(args["nodelist"]) if "nodelist" in args else ()
+            job_filter = jobview.job_filter(
+                users=users, job_ids=[i for i, _ in job_ids], partitions=split_list(args.get("partition", [])),
+                states=states or [JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED],
+                accounts=split_list(args.get("account", [])), names=split_list(args.get("name", [])),
+                qos=split_list(args.get("qos", [])), nodes=nodes)
+            job_ids = [(j.job_id, ()) for j in client.list_jobs(job_filter)]
         from jem.model.arrays import format_job_label
         from jem.model.errors import JemError
 

@@ -11,7 +11,7 @@ import time
 import hostlist
 
 from jem_slurm import scontrol_show
-from jem_slurm.command import Failure, connect, run
+from jem_slurm.command import Failure, connect, is_digits, node_names, run
 
 PROG = "scontrol"
 
@@ -22,10 +22,10 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
     entity, names = words[0].lower(), words[1:]
     now = time.time()
     if entity in ("hostnames", "hostname"):
-        print("\n".join(hostlist.expand_hostlist(",".join(names))))
+        print("\n".join(node_names(names)))
         return 0
     if entity == "hostlist":
-        print(hostlist.collect_hostlist(hostlist.expand_hostlist(",".join(names))))
+        print(hostlist.collect_hostlist(node_names(names)))
         return 0
     if entity not in ("job", "jobs", "node", "nodes", "partition", "partitions", "config"):
         raise Failure(f"invalid entity:{words[0]} for keyword:show ", prefix=None)
@@ -51,7 +51,7 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
         elif entity.startswith("node"):
             infos = client.list_nodes()
             if names:
-                wanted = set(hostlist.expand_hostlist(",".join(names)))
+                wanted = set(node_names(names))
                 infos = [i for i in infos if i.node.name in wanted]
                 if not infos:
                     raise Failure(f"Node {names[0]} not found", prefix=None)
@@ -73,7 +73,7 @@ def _job_ids(words: list[str], keyword: str = "hold") -> list[int]:
     for word in ",".join(words).split(","):
         if not word:
             continue
-        if not word.isdigit():
+        if not is_digits(word):
             raise Failure(f"Invalid job id specified for job {word}", prefix=None)
         ids.append(int(word))
     if not ids:
@@ -117,7 +117,7 @@ def _update_job(pairs: dict[str, str]) -> int:
     from jem.model.units import parse_time_limit
 
     job_text = pairs.pop("jobid", pairs.pop("job", ""))
-    if not job_text.isdigit():
+    if not is_digits(job_text):
         raise Failure(f"Invalid job id specified for job {job_text}", prefix=None)
     fields: dict = {}
     for key, value in pairs.items():
@@ -138,8 +138,8 @@ def _update_job(pairs: dict[str, str]) -> int:
                 raise Failure("Invalid Nice value") from None
         elif key == "numnodes":
             low, _, high = value.partition("-")
-            if not low.isdigit() or (high and high != low):
-                raise Failure(f"Invalid NumNodes value: {value}" if not low.isdigit() else
+            if not is_digits(low) or (high and high != low):
+                raise Failure(f"Invalid NumNodes value: {value}" if not is_digits(low) else
                               "JEM allocates an exact node count: give NumNodes=N", prefix=None)
             fields["n_nodes"] = int(low)
         elif key in ("numcpus", "numtasks", "minmemorynode", "minmemorycpu", "dependency",
@@ -160,7 +160,7 @@ def _update_job(pairs: dict[str, str]) -> int:
 def _update_node(pairs: dict[str, str]) -> int:
     from jem.model.errors import JemError
 
-    names = hostlist.expand_hostlist(pairs.pop("nodename", ""))
+    names = node_names([pairs.pop("nodename", "")])
     state = pairs.pop("state", "").upper()
     reason = pairs.pop("reason", "")
     if pairs:

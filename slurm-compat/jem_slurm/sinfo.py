@@ -12,7 +12,7 @@ import time
 import hostlist
 
 from jem_slurm import jobview, layout
-from jem_slurm.command import Failure, connect, run, split_list
+from jem_slurm.command import Failure, connect, node_names, run, split_list
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "sinfo"
@@ -142,7 +142,7 @@ def _sinfo(argv: list[str]) -> int:
     if wanted:
         partitions = [p for p in partitions if p.name in wanted]
     if "nodes" in args:
-        names = set(hostlist.expand_hostlist(",".join(args["nodes"])))
+        names = set(node_names(args["nodes"]))
         infos = [i for i in infos if i.node.name in names]
     if "states" in args:
         states = {s.lower() for s in split_list(args["states"])}

@@ -8,7 +8,7 @@ import time
 from jem.model.states import JobState
 
 from jem_slurm import jobview, jsonrows, layout, squeue_fields
-from jem_slurm.command import Failure, connect, current_user, run, split_list
+from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.states import SLURM_STATE_NAMES, parse_states
 
@@ -44,7 +44,7 @@ def _long_format(text: str) -> tuple[list, dict[str, str]]:
         letter, header = entry
         is_right = size.startswith(".")
         digits = size.lstrip(".")
-        parts.append(layout.Field(letter, int(digits) if digits.isdigit() else 20, is_right))
+        parts.append(layout.Field(letter, layout.field_width(digits, default=20), is_right))
         headers[letter] = header or squeue_fields.FIELDS[letter][0]
     return parts, headers
 
@@ -93,7 +93,7 @@ def _select(args: dict, client) -> list:
 
     users = []
     for name in split_list(args.get("user", [])):
-        if name.isdigit():
+        if is_digits(name):
             try:
                 name = pwd.getpwuid(int(name)).pw_name
             except KeyError:
@@ -121,25 +121,18 @@ def _select(args: dict, client) -> list:
         job_ids, tasks_wanted = jobview.job_id_selection(split_list(args.get("jobs", [])))
     except ValueError as exc:
         raise Failure(f"Invalid job id: {exc}") from None
-    jobs = client.list_jobs(users=users, states=states, partitions=split_list(args.get("partition", [])),
-                            job_ids=job_ids)
+    nodes = node_names(args["nodelist"]) if "nodelist" in args else ()
+    job_filter = jobview.job_filter(
+        users=users, states=states, partitions=split_list(args.get("partition", [])), job_ids=job_ids,
+        tasks_wanted=tasks_wanted, accounts=split_list(args.get("account", [])),
+        names=split_list(args.get("name", [])), qos=split_list(args.get("qos", [])), nodes=nodes)
+    jobs = client.list_jobs(job_filter)
     if len(job_ids) == 1 and not jobs:
         raise Failure("slurm_load_jobs error: Invalid job id specified", prefix=None)
-    accounts = set(split_list(args.get("account", [])))
-    names = set(split_list(args.get("name", [])))
-    qos = set(split_list(args.get("qos", [])))
-    nodes = set()
-    if "nodelist" in args:
-        import hostlist
-
-        nodes = set(hostlist.expand_hostlist(",".join(args["nodelist"])))
     if "array" in args or tasks_wanted:
-        jobs = [task for j in jobs for task in _one_row_per_task(j)]
-    if not (accounts or names or nodes or qos or tasks_wanted):
-        return jobs
-    return [j for j in jobs if (not accounts or j.spec.account in accounts) and (not names or j.spec.name in names)
-            and (not nodes or nodes & set(j.nodes)) and (not qos or (j.spec.qos or "normal") in qos)
-            and jobview.is_selected_task(j, tasks_wanted)]
+        jobs = [task for j in jobs for task in _one_row_per_task(j)
+                if job_filter.wants_task(task.array_job_id, task.array_task_id)]
+    return jobs
 
 
 def _one_row_per_task(job) -> list:

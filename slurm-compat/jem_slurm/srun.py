@@ -14,7 +14,7 @@ import signal
 import sys
 
 from jem_slurm import sbatch_options
-from jem_slurm.command import Failure, connect, run
+from jem_slurm.command import Failure, connect, is_digits, run
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.srun_io import relay_step
 
@@ -71,10 +71,10 @@ def _step_spec(settings: dict, argv: list[str], *, inside: bool, ends_job: bool)
     from jem.model.step import StepSpec
 
     n_tasks = settings.get("ntasks", 0)
-    if inside and not n_tasks and "nodes" not in settings and os.environ.get("SLURM_NTASKS", "").isdigit():
+    if inside and not n_tasks and "nodes" not in settings and is_digits(os.environ.get("SLURM_NTASKS", "")):
         n_tasks = int(os.environ["SLURM_NTASKS"])   # srun's input variable, set by sbatch -n
     job_nodes = os.environ.get("SLURM_JOB_NUM_NODES", "")
-    if inside and n_tasks and "nodes" not in settings and job_nodes.isdigit() and n_tasks < int(job_nodes):
+    if inside and n_tasks and "nodes" not in settings and is_digits(job_nodes) and n_tasks < int(job_nodes):
         print(f"{PROG}: Warning: can't run {n_tasks} processes on {job_nodes} nodes, setting nnodes to {n_tasks}",
               file=sys.stderr)
     return StepSpec(

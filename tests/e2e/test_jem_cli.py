@@ -185,6 +185,66 @@ def test_jem_down_leaves_no_process(tmp_path):
     assert not os.path.exists(os.path.join(state_dir, "env"))
 
 
+def test_jem_up_resumes_a_cluster_whose_controller_died_and_its_jobs_go_on(tmp_path):
+    state_dir = str(tmp_path / "state")
+    jem("up", "--nodes", "2", "--cpus-per-node", "1", "--mem-per-node", "512", "--state-dir", state_dir)
+    try:
+        env = dict(os.environ, JEM_STATE_DIR=state_dir)
+        env.pop("JEM_CONTROLLER", None)
+        job_id = jem("submit", "--parsable", "--wrap", "sleep 300", env=env, cwd=str(tmp_path)).stdout.strip()
+        _wait(lambda: _job(env, tmp_path, job_id)["state"] == "RUNNING", "the job to run")
+        with open(os.path.join(state_dir, "pids")) as f:
+            pids = json.load(f)
+        job_processes = processes_mentioning("sleep 300")
+        psutil.Process(pids["controller"]).kill()
+        psutil.Process(pids["controller"]).wait(10)
+        out = jem("up", "--nodes", "2", "--state-dir", state_dir).stdout
+        assert "resumed" in out and "started the controller and 0 agent(s)" in out
+        with open(os.path.join(state_dir, "pids")) as f:
+            after = json.load(f)
+        assert after["agents"] == pids["agents"] and after["controller"] != pids["controller"]
+        assert _job(env, tmp_path, job_id)["state"] == "RUNNING"
+        assert all(p.is_running() for p in job_processes)   # the same processes: nothing restarted
+        refused = jem("up", "--state-dir", state_dir, check=False)
+        assert refused.returncode == 1 and "already running" in refused.stderr
+    finally:
+        jem("down", "--state-dir", state_dir)
+    assert processes_mentioning(state_dir) == []
+
+
+def test_jem_down_stops_a_controller_started_by_hand(tmp_path):
+    state_dir = str(tmp_path / "state")
+    jem("up", "--nodes", "1", "--cpus-per-node", "1", "--mem-per-node", "512", "--state-dir", state_dir)
+    with open(os.path.join(state_dir, "pids")) as f:
+        pids = json.load(f)
+    psutil.Process(pids["controller"]).kill()
+    psutil.Process(pids["controller"]).wait(10)
+    by_hand = subprocess.Popen([*JEM, "controller", "--config", "jem.toml"], cwd=state_dir, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait(lambda: os.path.exists(os.path.join(state_dir, "controller.addr")), "the hand-started controller")
+        out = jem("down", "--state-dir", state_dir).stdout
+        assert "1 agents, 1 controller" in out
+        assert by_hand.wait(30) is not None
+        assert processes_mentioning(state_dir) == []
+    finally:
+        if by_hand.poll() is None:
+            by_hand.kill()
+
+
+def _job(env: dict, cwd, job_id: str) -> dict:
+    return json.loads(jem("show", job_id, "--json", env=env, cwd=str(cwd)).stdout)
+
+
+def _wait(predicate, what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def test_jem_run_makes_a_job_for_its_step_and_jem_steps_lists_it(local_cluster, tmp_path):
     env = {k: v for k, v in local_cluster["env"].items() if not k.startswith(("SLURM_", "JEM_JOB"))}
     result = jem("run", "-n", "2", "-l", "--", "sh", "-c", "echo task $SLURM_PROCID; exit 5", env=env,

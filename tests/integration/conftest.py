@@ -1,6 +1,9 @@
 """Fixtures that start a real cluster per test and tear it down afterwards."""
 
+import contextlib
 import os
+import subprocess
+import uuid
 
 import pytest
 
@@ -32,14 +35,26 @@ def make_cluster(tmp_path):
         c.stop()
 
 
-@pytest.fixture(scope="session")
-def stranger():
-    """A real Unix user (not root) for the length of the test session; removed after."""
-    import subprocess
-    import uuid
-    name = f"jemx{uuid.uuid4().hex[:6]}"
+@contextlib.contextmanager
+def unix_user(prefix: str = "jemx"):
+    """A real Unix user (not root), made with useradd -m and removed with its home after."""
+    name = f"{prefix}{uuid.uuid4().hex[:6]}"
     subprocess.run(["useradd", "-m", name], check=True)
     try:
         yield name
     finally:
         subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def stranger():
+    """A real Unix user (not root) for the length of the test session; removed after."""
+    with unix_user() as name:
+        yield name
+
+
+@pytest.fixture
+def operator_user():
+    """A second real Unix user, for one test (the tests that use it make it an Operator)."""
+    with unix_user("jemo") as name:
+        yield name

@@ -11,6 +11,7 @@ from harness import wait_until
 from jem import convert
 from jem.agent.confined import LaunchError
 from jem.model.errors import InvalidJobSpec, ParameterTooLong, PermissionDenied
+from jem.model.jobfilter import JobFilter
 from jem.model.node import NodeState
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
@@ -133,3 +134,17 @@ def test_launch_error_is_what_exec_refuses():
     with pytest.raises(LaunchError, match="cannot start job"):
         start_confined(["/bin/true"], credentials=Credentials({}, None), working_dir="/", files=files,
                        env={"A": "x\0y"}, cgroup=None)
+
+
+def test_listings_come_in_pages_however_many_and_large_the_jobs(cluster):
+    path = "/" + "p" * 4000   # each job near the path limit: 1,200 of them are more than one page's bytes
+    with cluster.client() as root:
+        ids = [root.submit(cluster.spec(SLEEP, hold=True, stdout_pattern=path, name=f"j{i}")) for i in range(1200)]
+        request = jobs_pb2.ListJobsRequest(page_size=500)
+        first = root._jobs.ListJobs(request, metadata=root._metadata, timeout=30)
+        assert len(first.jobs) <= 500 and first.next_after_job_id == first.jobs[-1].job_id
+        assert [j.job_id for j in root.list_jobs()] == ids     # the client follows the pages
+        assert [j.job_id for j in root.list_jobs(JobFilter(names=frozenset({"j7", "j1100"})))] == [ids[7], ids[1100]]
+        for job_id in ids:
+            root.cancel(job_id)
+        assert len(root.list_jobs(include_old=True)) == 1200

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from jem.model.jobfilter import JobFilter
 from jem.model.errors import InvalidArraySpec
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def _records(client, array_id):
-    return client.list_jobs(job_ids=[array_id], include_old=True)
+    return client.list_jobs(JobFilter(job_ids=frozenset({array_id})), include_old=True)
 
 
 def _wait_all_ended(cluster, client, array_id, timeout_s=40.0):

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness import LocalCluster
+from jem.model.jobfilter import JobFilter
 from jem.model.errors import NotJobOwner, Unauthenticated
 
 AUDIENCE = "portal.example"
@@ -83,7 +84,7 @@ def test_an_external_token_acts_as_the_user_in_its_claim_and_only_as_them(jwt_cl
         with jwt_cluster.client(token=token) as user:
             theirs = user.submit(jwt_cluster.spec("#!/bin/sh\nsleep 30\n", hold=True))
             assert user.get_job(theirs).user == stranger
-            assert {j.job_id for j in user.list_jobs(users=[stranger])} == {theirs}
+            assert {j.job_id for j in user.list_jobs(JobFilter(users=frozenset({stranger})))} == {theirs}
             with pytest.raises(NotJobOwner):
                 user.cancel(roots_job)
             user.cancel(theirs)
@@ -93,7 +94,7 @@ def test_an_external_token_acts_as_the_user_in_its_claim_and_only_as_them(jwt_cl
 
 def test_jem_token_jwts_still_work_beside_external_ones(jwt_cluster, stranger):
     with jwt_cluster.client_as(stranger) as user:
-        assert user.list_jobs(users=["root"]) is not None
+        assert user.list_jobs(JobFilter(users=frozenset({"root"}))) is not None
 
 
 def test_forged_external_tokens_are_refused(jwt_cluster, issuer, stranger, tmp_path):

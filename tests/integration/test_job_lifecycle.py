@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from jem.model.jobfilter import JobFilter
 from jem.model.errors import JobNotFound, NotJobOwner, PartitionTimeLimit, Unsatisfiable, UnknownPartition
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
@@ -111,7 +112,7 @@ def test_jobs_wait_for_resources_and_then_run(cluster):
     # 2 nodes x 2 CPUs: four 2-CPU jobs run two at a time.
     with cluster.client() as client:
         ids = [client.submit(cluster.spec("#!/bin/sh\nsleep 1\n", cpus_per_task=2)) for _ in range(4)]
-        pending = wait_until(lambda: [j for j in client.list_jobs(job_ids=ids) if j.state is JobState.PENDING
+        pending = wait_until(lambda: [j for j in client.list_jobs(JobFilter(job_ids=frozenset(ids))) if j.state is JobState.PENDING
                                       and j.reason in (JobReason.RESOURCES, JobReason.PRIORITY)],
                              what="a job waiting for resources")
         assert pending[0].reason in (JobReason.RESOURCES, JobReason.PRIORITY)

@@ -19,6 +19,7 @@ import grpc
 import pytest
 
 from harness import wait_until
+from jem.model.jobfilter import JobFilter
 from jem import convert
 from jem.model.errors import NotJobOwner, PermissionDenied, Unauthenticated
 from jem.model.execution import Launch
@@ -326,7 +327,7 @@ def test_jwt_from_jem_token_acts_as_that_user_only(cluster, stranger):
             stranger, cluster.authd_socket)),), timeout=10).token
         with cluster.client(token=jwt) as user:
             theirs = user.submit(cluster.spec("#!/bin/sh\nsleep 30\n", hold=True))
-            assert {j.job_id for j in user.list_jobs(users=[stranger])} == {theirs}
+            assert {j.job_id for j in user.list_jobs(JobFilter(users=frozenset({stranger})))} == {theirs}
             assert user.get_job(theirs).user == stranger
             with pytest.raises(NotJobOwner):
                 user.cancel(roots_job)

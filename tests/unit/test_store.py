@@ -5,6 +5,7 @@ import sqlite3
 import pytest
 
 from jem.model.job import Job, JobShape, JobSpec
+from jem.model.jobfilter import JobFilter
 from jem.model.resources import Resources
 from jem.model.states import JobEvent, JobState
 from jem.store import JobChange, SqliteStore
@@ -58,7 +59,7 @@ def test_load_jobs_skips_jobs_ended_long_ago(tmp_path):
     live_id, _ = store.add_job(_job(), time=6.0)
     assert [j.job_id for j in store.load_jobs(ended_after=100.0)] == [live_id]
     assert [j.job_id for j in store.load_jobs(ended_after=None)] == [old_id, live_id]
-    assert [j.job_id for j in store.list_jobs(states=["CANCELLED"])] == [old_id]
+    assert [j.job_id for j in store.list_jobs(JobFilter(states=frozenset({JobState.CANCELLED}))).jobs] == [old_id]
 
 
 def test_a_failed_commit_writes_nothing(tmp_path):
@@ -93,7 +94,7 @@ def test_a_job_being_killed_and_array_records_read_back_whole(tmp_path):
     store.commit([JobChange(array, JobEvent.KILL, 2.0)])
     store.close()
     store = SqliteStore(str(tmp_path / "jem.db"))
-    records = store.list_jobs(array_job_ids=[array_id])
+    records = store.list_jobs(JobFilter(job_ids=frozenset({array_id}))).jobs
     assert [r.job_id for r in records] == [array_id, task]
     assert records[0].kill_cause is JobEvent.CANCEL and records[0].array_pending == (1, 2, 3)
     assert records[1].array_task_id == 0 and records[1].array_job_id == array_id
@@ -110,8 +111,24 @@ def test_new_tasks_and_their_arrays_change_are_one_transaction(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         store.add_jobs(tasks, time=2.0, changes=[JobChange(array, JobEvent.UPDATE, 2.0),
                                                  JobChange(ghost, JobEvent.UPDATE, 2.0)])
-    assert [j.job_id for j in store.list_jobs(array_job_ids=[array_id])] == [array_id]
+    assert [j.job_id for j in store.list_jobs(JobFilter(job_ids=frozenset({array_id}))).jobs] == [array_id]
     assert store.get_job(array_id).array_pending == (0, 1, 2)
     added, seqs = store.add_jobs(tasks, time=2.0, changes=[JobChange(array, JobEvent.UPDATE, 2.0)])
     assert len(added) == 2 and len(seqs) == 1
-    assert [j.array_task_id for j in store.list_jobs(array_job_ids=[array_id])] == [None, 0, 1]
+    assert [j.array_task_id for j in store.list_jobs(JobFilter(job_ids=frozenset({array_id}))).jobs] == [None, 0, 1]
+
+
+def test_a_listing_pages_by_id_and_filters_in_the_store(tmp_path):
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    ids = [store.add_job(_job(user="ann" if i % 2 else "bob", submit_time=10.0 + i), time=10.0 + i)[0]
+           for i in range(10)]
+    anns = [i for n, i in enumerate(ids) if n % 2]
+    page = store.list_jobs(JobFilter(users=frozenset({"ann"})), limit=3)
+    assert [j.job_id for j in page.jobs] == anns[:3] and page.next_after_job_id == anns[2]
+    rest = store.list_jobs(JobFilter(users=frozenset({"ann"})), after_job_id=page.next_after_job_id, limit=3)
+    assert [j.job_id for j in rest.jobs] == anns[3:] and rest.next_after_job_id == 0
+    # Filters the store has no column for are applied to what it read: a page may hold fewer.
+    named = store.list_jobs(JobFilter(names=frozenset({"nobody"})), limit=4)
+    assert named.jobs == [] and named.next_after_job_id == ids[3]
+    window = store.list_jobs(JobFilter(alive_until=12.5))
+    assert [j.job_id for j in window.jobs] == ids[:3]
