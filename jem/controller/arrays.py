@@ -31,8 +31,8 @@ def split_tasks(state: ClusterState, *, now: float) -> None:
     records' changes are committed in one transaction (a task is never split off twice)."""
     tasks: list[Job] = []
     changes: list[JobChange] = []
-    for record in state.jobs.pending():
-        if record.array_pending and not record.held_by and not record.dependency:
+    for record in state.jobs.unsplit_arrays():
+        if not record.held_by and not record.dependency:
             change = _split_some(state, record, tasks, now=now)
             if change is not None:
                 changes.append(change)

@@ -20,12 +20,11 @@ def resolve_dependencies(state: ClusterState, *, now: float) -> None:
     """Clear met dependencies and set the reasons of the rest (commits any cancels)."""
     changes = []
     lookups = _Lookups(state)
-    for job in state.jobs.pending():
-        if not job.dependency:
-            continue
+    for job in state.jobs.waiting_on_dependencies():
         status = dependency_status(state, job, now=now, lookups=lookups)
         if status is DependencyStatus.MET:
-            job.dependency = ""
+            job.dependency = ""   # not stored: a restarted controller finds it met again
+            state.jobs.reindex(job)
             if job.reason in (JobReason.DEPENDENCY, JobReason.DEPENDENCY_NEVER_SATISFIED):
                 job.reason = JobReason.NONE
         elif status is DependencyStatus.WAITING:

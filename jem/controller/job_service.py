@@ -83,18 +83,21 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 return self._wire.list_response([j for j in jobs if job_filter.matches(j)],
                                                 next_after_job_id=page.next_after_job_id, max_bytes=MAX_PAGE_BYTES)
         with self._state.lock:
-            all_jobs = self._state.jobs.all()
+            jobs = self._state.jobs
             selected, next_after = [], 0
-            for job in all_jobs:
-                if job.job_id <= request.after_job_id or not job_filter.matches(job):
+            # From the page's first id on (and only the named users' jobs when it names some):
+            # a page costs what it reads, not a scan of the whole queue.
+            for job_id in jobs.after(request.after_job_id, users=job_filter.users):
+                job = jobs.find(job_id)
+                if not job_filter.matches(job):
                     continue
                 if len(selected) == page_size:
                     next_after = selected[-1].job_id
                     break
                 selected.append(job)
             data = self._wire.list_response(selected, next_after_job_id=next_after, max_bytes=MAX_PAGE_BYTES)
-            if self._wire.is_oversized(len(all_jobs)):
-                self._wire.forget_all_but({j.job_id for j in all_jobs})
+            if self._wire.is_oversized(jobs.count_in_memory()):
+                self._wire.forget_all_but({j.job_id for j in jobs.all()})
         return data
 
     def _may_see(self, identity: Identity, owner_uid: int) -> bool:

@@ -7,12 +7,12 @@ watchers after. Callers hold the controller lock.
 """
 
 import heapq
-from collections import Counter
 
+from jem.controller.jobindex import JobIndex
 from jem.model.arrays import accepted_array
 from jem.model.job import Job
 from jem.model.jobfilter import JobFilter
-from jem.model.states import JobEvent, JobState
+from jem.model.states import JobEvent
 from jem.store import JobChange, Store
 from jem.controller.watch import EventBus
 
@@ -22,16 +22,7 @@ class JobTable:
         self._store = store
         self._bus = bus
         self._jobs: dict[int, Job] = {}
-        self._pending_ids: set[int] = set()
-        self._live_ids: set[int] = set()
-        # Jobs not ended: id -> (user, account, tasks it stands for), and the tasks per user and
-        # account, kept as jobs change so that a submission's limits cost no scan of the queue.
-        self._active: dict[int, tuple[str, str, int]] = {}
-        self._active_tasks_by_user: Counter[str] = Counter()
-        self._active_tasks_by_account: Counter[str] = Counter()
-        # (end time, id) of ended jobs in memory, soonest first: forget_ended, run
-        # every cycle, looks only at those due rather than at every job.
-        self._ended: list[tuple[float, int]] = []
+        self._index = JobIndex()
         self._array_members: dict[int, set[int]] = {}   # array id -> ids of its records in memory
 
     def load(self, *, ended_after: float) -> int:
@@ -84,13 +75,35 @@ class JobTable:
         return self._jobs.get(job_id)
 
     def pending(self) -> list[Job]:
-        return [self._jobs[job_id] for job_id in sorted(self._pending_ids)]
+        return self._in_id_order(self._index.pending)
+
+    def schedulable(self) -> list[Job]:
+        """Pending jobs the scheduler may plan: not held, no unmet dependency, not an array's record
+        of tasks still to split off."""
+        return self._in_id_order(self._index.schedulable)
+
+    def waiting_on_dependencies(self) -> list[Job]:
+        return self._in_id_order(self._index.dependent)
+
+    def unsplit_arrays(self) -> list[Job]:
+        """Array records that still stand for tasks not split off."""
+        return self._in_id_order(self._index.unsplit)
+
+    def count_in_memory(self) -> int:
+        return len(self._jobs)
 
     def all(self) -> list[Job]:
-        return [self._jobs[job_id] for job_id in sorted(self._jobs)]
+        return [self._jobs[job_id] for job_id in self._index.ids_after(0)]
 
     def live(self) -> list[Job]:
-        return [self._jobs[job_id] for job_id in sorted(self._live_ids)]
+        return self._in_id_order(self._index.live)
+
+    def after(self, after_job_id: int, *, users: frozenset[str] = frozenset()) -> list[int]:
+        """Ids in memory above `after_job_id`, ascending; with `users`, only theirs."""
+        if not users:
+            return self._index.ids_after(after_job_id)
+        ids = set().union(*(self._index.by_user.get(user, ()) for user in users))
+        return sorted(job_id for job_id in ids if job_id > after_job_id)
 
     def array_records(self, array_job_id: int) -> list[Job]:
         """Every record of an array (its own and its split-off tasks), in id order.
@@ -115,15 +128,17 @@ class JobTable:
     def forget_ended(self, *, ended_before: float) -> int:
         """Drop jobs that ended before `ended_before` from memory (they stay stored)."""
         n_forgotten = 0
-        while self._ended and self._ended[0][0] < ended_before:
-            end_time, job_id = heapq.heappop(self._ended)
+        ended = self._index.ended
+        while ended and ended[0][0] < ended_before:
+            end_time, job_id = heapq.heappop(ended)
             job = self._jobs.get(job_id)
             if job is None or not job.state.is_terminal or job.end_time is None:
                 continue    # forgotten already, or requeued since
             if job.end_time != end_time:
-                heapq.heappush(self._ended, (job.end_time, job_id))
+                heapq.heappush(ended, (job.end_time, job_id))
                 continue
             del self._jobs[job_id]
+            self._index.remove(job)
             n_forgotten += 1
             members = self._array_members.get(job.array_job_id)
             if members is not None:
@@ -134,39 +149,20 @@ class JobTable:
 
     def count_active(self) -> int:
         """Records not ended (an array's unsplit tasks share one)."""
-        return len(self._active)
+        return self._index.n_active
 
     def active_tasks_of_user(self, user: str) -> int:
         """Queued or running jobs of `user`, each array task counted (Slurm's MaxSubmitJobs count)."""
-        return self._active_tasks_by_user[user]
+        return self._index.active_tasks_by_user[user]
 
     def active_tasks_of_account(self, account: str) -> int:
-        return self._active_tasks_by_account[account]
+        return self._index.active_tasks_by_account[account]
 
     def _remember(self, job: Job) -> None:
         self._jobs[job.job_id] = job
         if job.array_job_id:
             self._array_members.setdefault(job.array_job_id, set()).add(job.job_id)
-        if job.state is JobState.PENDING:
-            self._pending_ids.add(job.job_id)
-        else:
-            self._pending_ids.discard(job.job_id)
-        if job.is_live:
-            self._live_ids.add(job.job_id)
-        else:
-            self._live_ids.discard(job.job_id)
-        if job.state.is_terminal and job.end_time is not None:
-            heapq.heappush(self._ended, (job.end_time, job.job_id))
-        self._count_active(job)
+        self._index.update(job)
 
-    def _count_active(self, job: Job) -> None:
-        before = self._active.pop(job.job_id, None)
-        if before is not None:
-            user, account, tasks = before
-            self._active_tasks_by_user[user] -= tasks
-            self._active_tasks_by_account[account] -= tasks
-        if not job.state.is_terminal:
-            tasks = len(job.array_pending) + (1 if not job.array_pending or job.array_task_id is not None else 0)
-            self._active[job.job_id] = (job.user, job.spec.account, tasks)
-            self._active_tasks_by_user[job.user] += tasks
-            self._active_tasks_by_account[job.spec.account] += tasks
+    def _in_id_order(self, ids: set[int]) -> list[Job]:
+        return [self._jobs[job_id] for job_id in sorted(ids)]

@@ -15,6 +15,7 @@ A cycle:
 3. after releasing the lock, sends the launches, one RPC per node.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -37,12 +38,14 @@ from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
 from jem.scheduler.fairshare import Usage
 from jem.scheduler.policy import Policy
-from jem.scheduler.snapshot import take_snapshot
+from jem.scheduler.snapshot import pending_views, take_snapshot
 
 log = logging.getLogger(__name__)
 
 
 USAGE_FILE = "fairshare_usage.json"
+CYCLE_REST_FACTOR = 2.0   # after a cycle of T seconds, none for 2T: at most a third of a core
+RECORD_CHUNK = 2000       # waiting jobs' reasons and priorities written per hold of the lock
 
 
 def load_usage(path: str, *, half_life_s: int) -> Usage:
@@ -106,15 +109,18 @@ class SchedulingLoop:
             self._wakeup.clear()
             if self._stopping.is_set():
                 return
+            t0 = time.monotonic()
             try:
                 self.run_cycle()
                 self.check_nodes()
                 signals.send_due_warnings(self._state, now=self._clock(), sent=self._warned)
             except Exception:  # the loop must survive a bad cycle; the traceback says why
                 log.exception("scheduling cycle failed cycle=%d", self.cycle_id)
-            # A burst of submits and job ends is planned in fewer, larger cycles; the
-            # first event after a quiet spell is still planned at once.
-            self._stopping.wait(min_gap)
+            # A burst of submits and job ends is planned in fewer, larger cycles; the first
+            # event after a quiet spell is still planned at once. A cycle that took long (a
+            # queue of 100,000) rests CYCLE_REST_FACTOR times as long: the loop never takes
+            # more than its share of the controller's CPU from the requests it serves.
+            self._stopping.wait(max(min_gap, CYCLE_REST_FACTOR * (time.monotonic() - t0)))
 
     def run_cycle(self) -> Decisions:
         state = self._state
@@ -130,17 +136,27 @@ class SchedulingLoop:
                 for j in live if j.state is JobState.RUNNING])
             resolve_dependencies(state, now=now)
             split_tasks(state, now=now)
-            # An array's record standing for several tasks, and a job with an unmet
-            # dependency, are not the scheduler's to plan.
-            pending = [j for j in state.jobs.pending() if not j.dependency and not j.array_pending]
-            quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
-            pending = self._within_quota(pending, quota)
-            if not pending:
+            # Held jobs, jobs with an unmet dependency and an array's record standing for
+            # tasks still to split off are not the scheduler's to plan (JobTable.schedulable).
+            candidates = state.jobs.schedulable()
+            if not candidates:
                 return Decisions()
-            snapshot = take_snapshot(pending, state.nodes.all(), state.partitions, running_jobs=live,
-                                     usage=state.usage.by_user)
-            decisions = plan_cycle(snapshot, now, policy=self.policy)
-            changes = []
+            cluster = take_snapshot([], state.nodes.all(), state.partitions, running_jobs=live,
+                                    usage=state.usage.by_user)
+        # What grows with the queue is done without the lock, so that submissions, heartbeats and
+        # listings go on meanwhile: the jobs' views, the plan. Each decision is checked again
+        # against live state under the lock below.
+        quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
+        pending, over_quota = [], []
+        for job in candidates:
+            (pending if quota.allows(job) else over_quota).append(job)
+        if not pending:
+            self._hold_back([j.job_id for j in over_quota])
+            return Decisions()
+        decisions = plan_cycle(dataclasses.replace(cluster, pending=pending_views(pending)), now, policy=self.policy)
+        changes = []
+        with state.lock:
+            quota = RunningQuota(state.jobs.live(), state.config.limits, operators=set(state.config.admin_levels()))
             for start in decisions.starts:
                 job = state.jobs.find(start.job_id)
                 if not self._still_valid(job, start.node_names):
@@ -155,8 +171,9 @@ class SchedulingLoop:
                 first = state.nodes.get(start.node_names[0])
                 launches[first.name].append(self._launch_of(job))
                 addresses[first.name] = first.agent_address
-            self._record_waiting(decisions)
+            self._hold_back([j.job_id for j in over_quota])
             state.commit(changes)
+        self._record_waiting(decisions)
         for node_name, node_launches in launches.items():
             state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
         cycle_ms = (time.perf_counter() - t0) * 1000
@@ -165,35 +182,43 @@ class SchedulingLoop:
                  len(decisions.planned_starts), cycle_ms)
         return decisions
 
-    @staticmethod
-    def _within_quota(pending: list[Job], quota: RunningQuota) -> list[Job]:
-        """The pending jobs whose user and account may start one more; the others wait with
-        reason AssocMaxJobsLimit, unplanned (they hold no reservation meanwhile)."""
-        allowed = []
-        for job in pending:
-            if quota.allows(job):
-                allowed.append(job)
-            else:
-                job.reason, job.planned_start = JobReason.ASSOC_MAX_JOBS_LIMIT, None
-        return allowed
+    def _hold_back(self, job_ids: list[int]) -> None:
+        """Jobs whose user or account runs as many jobs as it may: reason AssocMaxJobsLimit, and
+        no planned start (they hold no reservation meanwhile)."""
+        if not job_ids:
+            return
+        with self._state.lock:
+            for job_id in job_ids:
+                job = self._state.jobs.find(job_id)
+                if job is not None and job.is_pending and not job.held_by:
+                    job.reason, job.planned_start = JobReason.ASSOC_MAX_JOBS_LIMIT, None
 
     def _record_waiting(self, decisions: Decisions) -> None:
-        """Reasons and planned starts of the jobs left pending, and multifactor priorities (lock held)."""
-        for job_id, reason in decisions.reasons.items():
-            job = self._state.jobs.find(job_id)
-            if job is not None and job.is_pending:
-                job.reason = reason
-                job.planned_start = decisions.planned_starts.get(job_id)
-        for job_id, priority in decisions.priorities.items():
-            job = self._state.jobs.find(job_id)
-            if job is not None and job.is_pending:
-                job.priority = priority
+        """Reasons and planned starts of the jobs left pending, and multifactor priorities. Taken in
+        chunks of RECORD_CHUNK jobs, each under the lock and none for long: with a queue of 100,000
+        the whole would hold the lock for a few hundred ms."""
+        jobs = self._state.jobs
+        reasons, planned, priorities = decisions.reasons, decisions.planned_starts, decisions.priorities
+        job_ids = list(reasons.keys() | priorities.keys())
+        for first in range(0, len(job_ids), RECORD_CHUNK):
+            with self._state.lock:
+                for job_id in job_ids[first:first + RECORD_CHUNK]:
+                    job = jobs.find(job_id)
+                    if job is None or not job.is_pending or job.held_by:   # (held while the cycle planned)
+                        continue
+                    if job_id in reasons:
+                        job.reason, job.planned_start = reasons[job_id], planned.get(job_id)
+                    if job_id in priorities:
+                        job.priority = priorities[job_id]
 
     def _still_valid(self, job: Job | None, node_names: tuple[str, ...]) -> bool:
-        if job is None or job.state is not JobState.PENDING or job.held_by:
+        if job is None or job.state is not JobState.PENDING or job.held_by or job.dependency:
             return False
+        partition = self._state.partition(job.spec.partition)   # (an update may have moved it)
         for name in node_names:
             node = self._state.nodes.get(name)
+            if partition is None or not partition.has_node(name):
+                return False
             if not node.is_schedulable or not job.shape.per_node.fits_in(node.free):
                 return False
             if job.spec.exclusive and node.job_ids:

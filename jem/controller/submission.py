@@ -22,6 +22,7 @@ from jem.model import policy
 from jem.model.identity import Identity
 from jem.model.job import Job, JobShape, JobSpec, shape_job
 from jem.model.limits import InputLimits, clamp_epoch, clamp_time_limit
+from jem.model.sharing import shared_spec
 from jem.model.node import Node
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
@@ -84,8 +85,8 @@ def checked_spec(spec: JobSpec, limits: InputLimits) -> JobSpec:
     `limits` (InvalidJobSpec or ParameterTooLong otherwise). No lock is held: nothing here
     grows with the cluster, and a huge request is refused before it touches shared state."""
     spec.validate(limits)
-    return dataclasses.replace(spec, time_limit_s=clamp_time_limit(spec.time_limit_s),
-                               begin_time=clamp_epoch(spec.begin_time))
+    return shared_spec(dataclasses.replace(spec, time_limit_s=clamp_time_limit(spec.time_limit_s),
+                                           begin_time=clamp_epoch(spec.begin_time)))
 
 
 def _parsed_dependency(text: str, limits: InputLimits) -> Dependency | None:

@@ -75,17 +75,7 @@ def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[
                  tuple(sorted((name, n.gres_free(name)) for name in n.gres)))
         for n in sorted(nodes, key=lambda n: n.name)
     )
-    pending = tuple(
-        PendingJob(
-            job_id=j.job_id, priority=j.priority, submit_time=j.submit_time,
-            partition=j.spec.partition, n_nodes=j.shape.n_nodes, per_node=j.shape.per_node,
-            held_by=j.held_by, begin_time=j.spec.begin_time, time_limit_s=j.time_limit_s,
-            account=j.spec.account, user=j.user, nice=j.spec.nice, planned_start=j.planned_start,
-            constraint=j.spec.constraint, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node,
-            qos=j.spec.qos,
-        )
-        for j in pending_jobs
-    )
+    pending = pending_views(pending_jobs)
     running = tuple(
         RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=j.shape.per_node, start_time=j.start_time or 0.0,
                    time_limit_s=j.time_limit_s, account=j.spec.account, user=j.user,
@@ -94,3 +84,20 @@ def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[
     )
     return Snapshot(nodes=node_views, partitions=partitions, pending=pending, running=running,
                     usage=dict(usage or {}))
+
+
+def pending_views(jobs: Iterable[Job]) -> tuple[PendingJob, ...]:
+    """What the scheduler reads of each pending job. The controller may call this without its
+    lock (a job's spec and shape are replaced whole, never changed in place): what changes
+    meanwhile makes a decision stale, and the controller checks each one again before it acts."""
+    return tuple(
+        PendingJob(
+            job_id=j.job_id, priority=j.priority, submit_time=j.submit_time,
+            partition=j.spec.partition, n_nodes=j.shape.n_nodes, per_node=j.shape.per_node,
+            held_by=j.held_by, begin_time=j.spec.begin_time, time_limit_s=j.time_limit_s,
+            account=j.spec.account, user=j.user, nice=j.spec.nice, planned_start=j.planned_start,
+            constraint=j.spec.constraint, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node,
+            qos=j.spec.qos,
+        )
+        for j in jobs
+    )

@@ -10,6 +10,7 @@ import json
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
+from jem.model.sharing import shared_spec
 from jem.model.states import JobEvent, JobState
 from jem.model.step import Step
 
@@ -47,7 +48,7 @@ def job_from_json(job_id: int, text: str) -> Job:
     shape = data.pop("shape")
     return Job(
         job_id=job_id,
-        spec=JobSpec(**spec),
+        spec=shared_spec(JobSpec(**spec)),
         shape=JobShape(shape["n_nodes"], shape["n_tasks"], Resources(**shape["per_node"])),
         state=JobState(data.pop("state")),
         reason=JobReason(data.pop("reason")),

@@ -143,9 +143,11 @@ class SqliteStore:
         if ended_after is not None:
             query += " WHERE end_time IS NULL OR end_time > ?"
             args = (ended_after,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY job_id", args).fetchall()
-        return [job_from_json(job_id, record) for job_id, record in rows]
+        jobs = []
+        with self._lock:   # row by row: all the rows' text at once was a second copy of the queue
+            for job_id, record in self._db.execute(query + " ORDER BY job_id", args):
+                jobs.append(job_from_json(job_id, record))
+        return jobs
 
     def get_job(self, job_id: int) -> Job | None:
         with self._lock:

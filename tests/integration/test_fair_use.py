@@ -118,10 +118,10 @@ def test_running_jobs_per_user_wait_with_slurms_reason(make_cluster, stranger):
 
 
 def _try_watch(client) -> grpc.StatusCode:
-    """Open a WatchJobs stream for a second: DEADLINE_EXCEEDED means the controller took it
+    """Open a WatchJobs stream for two seconds: DEADLINE_EXCEEDED means the controller took it
     (and it saw no event), RESOURCE_EXHAUSTED that it refused it."""
     call = client._jobs.WatchJobs(jobs_pb2.WatchJobsRequest(job_ids=[1 << 40]), metadata=client._metadata,
-                                  timeout=1)
+                                  timeout=2)
     try:
         for _ in call:
             pass
@@ -134,7 +134,7 @@ def test_open_streams_per_user_are_capped_and_freed(make_cluster, stranger):
     cluster = limits_cluster(make_cluster, max_streams_per_user=2)
     with cluster.client_as(stranger) as user:
         held = [user._jobs.WatchJobs(jobs_pb2.WatchJobsRequest(), metadata=user._metadata) for _ in range(2)]
-        wait_until(lambda: _try_watch(user) is grpc.StatusCode.RESOURCE_EXHAUSTED, 20,
+        wait_until(lambda: _try_watch(user) is grpc.StatusCode.RESOURCE_EXHAUSTED, 60,
                    what="a third stream of the user refused")
         with pytest.raises(TooManyStreams):
             next(iter(user.watch()))
@@ -142,6 +142,6 @@ def test_open_streams_per_user_are_capped_and_freed(make_cluster, stranger):
             assert _try_watch(root) is grpc.StatusCode.DEADLINE_EXCEEDED
             assert [n.node.name for n in root.list_nodes()]
         held[0].cancel()   # a closed stream gives its slot back
-        wait_until(lambda: _try_watch(user) is grpc.StatusCode.DEADLINE_EXCEEDED, 20,
+        wait_until(lambda: _try_watch(user) is grpc.StatusCode.DEADLINE_EXCEEDED, 60,
                    what="a new stream once one is closed")
         held[1].cancel()

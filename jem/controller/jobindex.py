@@ -1,0 +1,96 @@
+"""What the controller asks of its jobs, kept up to date as each job changes (JobTable calls
+`update` with every job it remembers and `remove` with every one it forgets), so that no
+question costs a scan of every job in memory: with 100,000 queued jobs a scan is ~50 ms,
+and the scheduling loop, submissions and listings would each pay it under the lock.
+"""
+
+import bisect
+import heapq
+from collections import Counter
+
+from jem.model.job import Job
+from jem.model.states import JobState
+
+
+class JobIndex:
+    def __init__(self):
+        self.pending: set[int] = set()
+        self.live: set[int] = set()                 # holding nodes: running, suspended, completing
+        self.schedulable: set[int] = set()          # pending, not held, no unmet dependency, not an unsplit array
+        self.dependent: set[int] = set()            # pending with an unmet dependency
+        self.unsplit: set[int] = set()              # array records with tasks not split off yet
+        self.by_user: dict[str, set[int]] = {}
+        # (end time, id) of ended jobs, soonest first: what forget_ended looks at.
+        self.ended: list[tuple[float, int]] = []
+        # Jobs not ended: id -> (user, account, tasks it stands for), and the tasks per user and account.
+        self._active: dict[int, tuple[str, str, int]] = {}
+        self.active_tasks_by_user: Counter[str] = Counter()
+        self.active_tasks_by_account: Counter[str] = Counter()
+        self._sorted: list[int] = []    # every id in memory, ascending (rebuilt when it falls out of order)
+        self._is_sorted = True
+        self._ids: set[int] = set()
+
+    def update(self, job: Job) -> None:
+        job_id = job.job_id
+        if job_id not in self._ids:
+            self._ids.add(job_id)
+            if self._sorted and job_id < self._sorted[-1]:
+                self._is_sorted = False
+            self._sorted.append(job_id)
+            self.by_user.setdefault(job.user, set()).add(job_id)
+        is_pending = job.state is JobState.PENDING
+        _put(self.pending, job_id, is_pending)
+        _put(self.live, job_id, job.is_live)
+        _put(self.dependent, job_id, is_pending and bool(job.dependency))
+        _put(self.unsplit, job_id, is_pending and bool(job.array_pending))
+        _put(self.schedulable, job_id, is_pending and not job.held_by and not job.dependency
+             and not job.array_pending)
+        if job.state.is_terminal and job.end_time is not None:
+            heapq.heappush(self.ended, (job.end_time, job_id))
+        self._count_active(job)
+
+    def remove(self, job: Job) -> None:
+        job_id = job.job_id
+        self._ids.discard(job_id)
+        self._is_sorted = False   # the id leaves the sorted list when it is next rebuilt
+        for ids in (self.pending, self.live, self.schedulable, self.dependent, self.unsplit):
+            ids.discard(job_id)
+        user_ids = self.by_user.get(job.user)
+        if user_ids is not None:
+            user_ids.discard(job_id)
+            if not user_ids:
+                del self.by_user[job.user]
+        self._uncount(job_id)
+
+    def ids_after(self, after_job_id: int) -> list[int]:
+        """Every id in memory above `after_job_id`, ascending."""
+        if not self._is_sorted:
+            self._sorted = sorted(self._ids)
+            self._is_sorted = True
+        return self._sorted[bisect.bisect_right(self._sorted, after_job_id):]
+
+    def _count_active(self, job: Job) -> None:
+        self._uncount(job.job_id)
+        if not job.state.is_terminal:
+            tasks = len(job.array_pending) + (1 if not job.array_pending or job.array_task_id is not None else 0)
+            self._active[job.job_id] = (job.user, job.spec.account, tasks)
+            self.active_tasks_by_user[job.user] += tasks
+            self.active_tasks_by_account[job.spec.account] += tasks
+
+    def _uncount(self, job_id: int) -> None:
+        before = self._active.pop(job_id, None)
+        if before is not None:
+            user, account, tasks = before
+            self.active_tasks_by_user[user] -= tasks
+            self.active_tasks_by_account[account] -= tasks
+
+    @property
+    def n_active(self) -> int:
+        return len(self._active)
+
+
+def _put(ids: set[int], job_id: int, is_member: bool) -> None:
+    if is_member:
+        ids.add(job_id)
+    else:
+        ids.discard(job_id)
