@@ -503,3 +503,49 @@ def audit_query_to_pb(query: AuditQuery) -> admin_pb2.ListAuditRequest:
 def audit_query_from_pb(pb: admin_pb2.ListAuditRequest) -> AuditQuery:
     return AuditQuery(since=time_from_pb(pb, "since"), until=time_from_pb(pb, "until"), user=pb.user,
                       job_id=pb.job_id, limit=pb.limit or 1000)
+
+
+# ---------------------------------------------------------------- audit summaries
+
+# Never in a summary: what runs, its secrets, and credentials.
+_SECRET_FIELDS = {"script", "environment", "user_signature", "credential", "token", "script_args", "argv"}
+_MAX_VALUE = 64          # characters of one value kept in a summary
+AUDIT_SUMMARY_MAX = 1000  # characters of a summary
+
+
+def audit_summary(message) -> str:
+    """`message`'s set fields as "name=value ..." (nested messages flattened, long lists counted,
+    long strings cut, secrets left out)."""
+    parts: list[str] = []
+    _summarize(message, "", parts)
+    text = " ".join(parts)
+    return text if len(text) <= AUDIT_SUMMARY_MAX else text[:AUDIT_SUMMARY_MAX - 3] + "..."
+
+
+def _summarize(message, prefix: str, parts: list[str]) -> None:
+    for field, value in message.ListFields():
+        if field.name in _SECRET_FIELDS:
+            parts.append(f"{prefix}{field.name}=<{_size(value)}>")
+            continue
+        name = prefix + field.name
+        if field.message_type is not None and not field.is_repeated:
+            _summarize(value, name + ".", parts)
+        elif field.is_repeated:
+            items = list(value)
+            shown = ",".join(_short(item) for item in items[:8])
+            parts.append(f"{name}={shown}" + (f",...({len(items)})" if len(items) > 8 else ""))
+        else:
+            parts.append(f"{name}={_short(value)}")
+
+
+def _size(value) -> str:
+    try:
+        return f"{len(value)}"
+    except TypeError:
+        return "set"
+
+
+def _short(value) -> str:
+    text = str(value) if not hasattr(value, "ListFields") else "{" + audit_summary(value) + "}"
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE] + "..."

@@ -50,6 +50,7 @@ class JobCgroup(Protocol):
     path: str
 
     def attach(self, pid: int) -> None: ...
+    def procs_files(self) -> list[str]: ...
     def pids(self) -> list[int]: ...
     def signal_all(self, signum: int) -> int: ...
     def is_oom_killed(self) -> bool: ...
@@ -121,6 +122,10 @@ class JobCgroupV2:
 
     def attach(self, pid: int) -> None:
         _write(os.path.join(self.path, "cgroup.procs"), str(pid))
+
+    def procs_files(self) -> list[str]:
+        """The file a process writes its pid to, to join the cgroup."""
+        return [os.path.join(self.path, "cgroup.procs")]
 
     def pids(self) -> list[int]:
         return _pids_in(os.path.join(self.path, "cgroup.procs"))
@@ -249,8 +254,12 @@ class JobCgroupV1:
         self.path = paths["freezer"]
 
     def attach(self, pid: int) -> None:
-        for path in self.paths.values():
-            _write(os.path.join(path, "cgroup.procs"), str(pid))
+        for path in self.procs_files():
+            _write(path, str(pid))
+
+    def procs_files(self) -> list[str]:
+        """The files a process writes its pid to, to join the cgroup (one per controller)."""
+        return [os.path.join(path, "cgroup.procs") for path in self.paths.values()]
 
     def pids(self) -> list[int]:
         return _pids_in(os.path.join(self.paths["freezer"], "cgroup.procs"))

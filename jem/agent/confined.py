@@ -1,6 +1,7 @@
 """The confined start of a user's program on this node: as the user, in a new
-session, inside a cgroup before its first instruction. Used for batch scripts
-(`running.py`) and for step tasks (`steps.py`).
+session, inside a cgroup before its first instruction. Step tasks (`steps.py`)
+start here; batch scripts run the same start-up line under their keeper
+(`keeper.py`), which moves it into the cgroup and says "go" as the agent does here.
 
 The agent (root) runs one `/bin/sh -c` start-up line, already as the user (uid,
 gid, supplementary groups): when asked, it waits until the agent has put it in
@@ -71,21 +72,37 @@ class StartFiles:
     open_mode: str = "truncate"     # or "append" (sbatch --open-mode)
 
 
+def start_line(command: list[str], *, working_dir: str, files: StartFiles, waits_for_go: bool) -> list[str]:
+    """The start-up shell's argv for `command` (see the module docstring); with `waits_for_go`
+    it first waits for "go" on its stdin (it is not in its cgroup yet)."""
+    return ["/bin/sh", "-c", _START, "jem-job-start", working_dir, files.stdin_path or os.devnull,
+            files.stdout_path, files.stderr_path, "1" if waits_for_go else "0", files.open_mode or "truncate",
+            *command]
+
+
+def as_user_argv(argv: list[str], credentials: Credentials) -> list[str] | None:
+    """`argv` run as the credentials' user by a small exec'd helper (setpriv): `argv` itself when
+    no change of user is needed, None when one is and there is no setpriv. A helper rather than
+    a change of user in a forked child: the start can then use vfork (or posix_spawn), which
+    costs a fraction of a fork of a large process."""
+    run_as = credentials.run_as
+    if not run_as:
+        return argv
+    if not _SETPRIV:
+        return None
+    return [_SETPRIV, f"--reuid={run_as['user']}", f"--regid={run_as['group']}",
+            f"--groups={','.join(map(str, run_as['extra_groups']))}", "--", *argv]
+
+
 def start_confined(command: list[str], *, credentials: Credentials, working_dir: str, files: StartFiles,
                    env: dict[str, str], cgroup: JobCgroup | None) -> subprocess.Popen:
     """Start `command` confined as described above. The caller serializes calls
     with any writing of files `command` may exec (ETXTBSY)."""
-    argv = ["/bin/sh", "-c", _START, "jem-job-start", working_dir, files.stdin_path or os.devnull,
-            files.stdout_path, files.stderr_path, "1" if cgroup is not None else "0", files.open_mode or "truncate",
-            *command]
+    argv = start_line(command, working_dir=working_dir, files=files, waits_for_go=cgroup is not None)
     run_as = credentials.run_as
-    if run_as and _SETPRIV:
-        # Drop to the user in a small exec'd helper rather than in the child of
-        # this (large, threaded) process: subprocess can then use vfork, which
-        # costs a fraction of a fork.
-        argv = [_SETPRIV, f"--reuid={run_as['user']}", f"--regid={run_as['group']}",
-                f"--groups={','.join(map(str, run_as['extra_groups']))}", "--", *argv]
-        run_as = {}
+    as_user = as_user_argv(argv, credentials)
+    if as_user is not None:
+        argv, run_as = as_user, {}
     go_read, go_write = os.pipe() if cgroup is not None else (subprocess.DEVNULL, None)
     try:
         try:

@@ -1,10 +1,12 @@
 """The agent process: serve AgentService, register, heartbeat, report, shut down cleanly.
 
-`jem agent --controller ADDR --name NODE` lands in `serve`. The agent keeps
-trying to reach the controller (it may start first, or restart); when a
-heartbeat says the controller does not know it, it registers again, telling
-the controller which jobs it still runs. On SIGTERM it kills its jobs
-(reported as ended by node shutdown), delivers the reports, and exits.
+`jem agent --controller ADDR --name NODE` lands in `serve`. At start it takes
+over the jobs a predecessor left (they outlive an agent that dies: see
+`running.py`). The agent keeps trying to reach the controller (it may start
+first, or restart); when a heartbeat says the controller does not know it, it
+registers again under a new node epoch, telling the controller which runs it
+still holds. On SIGTERM it kills its jobs (reported as ended by node
+shutdown), delivers the reports, and exits.
 """
 
 import logging
@@ -139,9 +141,10 @@ class Agent:
         if self.options.capacity.gpus and self.gpu_isolation == "none":
             log.warning("GPUs are not isolated: jobs see only their CUDA_VISIBLE_DEVICES but can open any GPU (%s)",
                         self.cgroups.device_isolation_error if self.cgroups is not None else "no cgroups")
-        leftovers = self.jobs.kill_leftovers()
-        if leftovers:
-            log.warning("killed jobs a previous agent left running job_ids=%s", leftovers)
+        left = self.jobs.recover()   # before the first registration, which lists what it holds
+        if left:
+            log.warning("took over the jobs a previous agent left %s",
+                        " ".join(f"{r.fate.name.lower()}={r.job_id}" for r in left))
         if self.health is not None:
             self.health.run_once()
             self.health.start()
@@ -159,6 +162,7 @@ class Agent:
         self.reporter.stop()
         if self.health is not None:
             self.health.stop()
+        self.jobs.close()
         if self.cgroups is not None:
             self.cgroups.remove_base()
         self._server.stop(grace=1).wait()
@@ -172,13 +176,16 @@ class Agent:
         return (("jem-token", fetch_token(self._authd_socket)),)
 
     def _register(self) -> None:
+        epoch, runs = self.jobs.begin_registration()   # what runs, then what ended: a job is in one or the other
+        unreported = self.reporter.unreported_runs()
         response = self._controller.RegisterNode(agent_pb2.RegisterNodeRequest(
             name=self.options.name, agent_address=self.address, capacity=resources_to_pb(self.options.capacity),
-            running_job_ids=self.jobs.running_ids() + self.reporter.unreported_ids(),
+            running_job_ids=[job_id for job_id, _ in runs + unreported], runs=_runs_pb(runs),
+            unreported_runs=_runs_pb(unreported), epoch=epoch,
             cgroup_mode=self.cgroup_mode, boot_id=self.boot_id, gpu_isolation=self.gpu_isolation,
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
         self._heartbeat_interval_s = float(response.heartbeat_interval_s or 5)
-        log.info("registered node=%s controller=%s", self.options.name, self.options.controller)
+        log.info("registered node=%s controller=%s epoch=%d", self.options.name, self.options.controller, epoch)
 
     def _heartbeat_loop(self) -> None:
         registered = False
@@ -204,20 +211,31 @@ class Agent:
                 self._stopping.wait(self._heartbeat_interval_s)
 
     def _heartbeat(self) -> bool:
+        runs = self.jobs.held_runs()
+        unreported = self.reporter.unreported_runs()
         response = self._controller.Heartbeat(agent_pb2.HeartbeatRequest(
-            name=self.options.name, running_job_ids=self.jobs.running_ids(), boot_id=self.boot_id,
-            unreported_job_ids=self.reporter.unreported_ids(),
+            name=self.options.name, running_job_ids=[job_id for job_id, _ in runs], boot_id=self.boot_id,
+            unreported_job_ids=[job_id for job_id, _ in unreported], runs=_runs_pb(runs),
+            unreported_runs=_runs_pb(unreported),
             health_error=self.health.error if self.health is not None else "",
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
-        for job_id in response.orphan_job_ids:
-            log.warning("killing orphan job job_id=%d", job_id)
-            self.jobs.signal(job_id, 0, kill_wait_s=SHUTDOWN_KILL_WAIT_S)
+        # A controller that names runs kills exactly those; an older one names jobs.
+        orphans = ([(r.job_id, r.restart_count) for r in response.orphan_runs] if response.orphan_runs
+                   else [(job_id, None) for job_id in response.orphan_job_ids])
+        for job_id, run in orphans:
+            log.warning("killing orphan job job_id=%d run=%s", job_id, run)
+            self.jobs.signal(job_id, 0, kill_wait_s=SHUTDOWN_KILL_WAIT_S, restart_count=run)
         return response.is_registered
 
     def _send_reports(self, reports: list[JobReport]) -> None:
         self._controller.ReportJobEvents(agent_pb2.ReportJobEventsRequest(
             name=self.options.name, reports=[report_to_pb(r) for r in reports],
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
+
+
+def _runs_pb(runs: list[tuple[int, int | None]]) -> list[agent_pb2.JobRun]:
+    """The runs whose number is known, as JobRun messages."""
+    return [agent_pb2.JobRun(job_id=job_id, restart_count=run) for job_id, run in runs if run is not None]
 
 
 def advertised_host(listen_host: str, controller: str) -> str:

@@ -92,6 +92,11 @@ class Reporter:
         with self._cond:
             return [r.job_id for r in self._queue]
 
+    def unreported_runs(self) -> list[tuple[int, int | None]]:
+        """(job id, run) of each report not acknowledged yet; run None where unknown."""
+        with self._cond:
+            return [(r.job_id, r.restart_count) for r in self._queue]
+
     def flush(self, timeout_s: float) -> bool:
         """Wait until everything queued was acknowledged; False on timeout."""
         with self._cond:

@@ -1,19 +1,29 @@
-"""The jobs running on this node: launch as the user, confine, watch, signal,
-time-limit, reap.
+"""The batch jobs running on this node: launch as the user, confine, watch, signal,
+time-limit, report their ends; and the fencing of each job's runs.
 
-Each job's batch script runs in a new session as the submitting user (when the
-agent is root), inside its own cgroup when the node has them: a one-line sh
-that will exec the script first waits for a word on a pipe from the agent, which
-sends it once the sh is in the job's cgroup. So the first instruction already
-runs confined, every process it forks, double-forked daemons included, stays in
-the cgroup, and if the agent dies in between, the pipe closes and the start is
-abandoned (nothing is left waiting). Signals and kills go to every process of the cgroup (frozen while
-signalled); without cgroups, to the process group and the script's descendants.
+Each job's batch script runs under the agent's keeper (`keeper.py`), a small
+process that is its parent, outlives the agent and records how the script ended
+in the job's spool directory (`runrecord.py`), as Slurm's slurmstepd outlives
+slurmd. The script runs in a new session as the submitting user (when the agent
+is root), inside its own cgroup when the node has them, from its first
+instruction on. Signals and kills go to every process of the cgroup (frozen
+while signalled); without cgroups, to the process group and the script's
+descendants.
 
-A waiter thread per job waits for the script to exit without reaping it, kills
-whatever the job left behind, reads usage and OOM kills from the cgroup, reaps
-with wait4, removes the cgroup and hands the report to the reporter. Launches
-are idempotent: a job id seen before is never run again by this agent process.
+A waiter thread per job waits until the keeper has recorded the job's end (its
+`done` pipe closes), reads the status, kills whatever the job left in its
+cgroup, reads usage and OOM kills from the cgroup, removes it and hands the
+report to the reporter. A restarted agent finds the runs its predecessor started
+(`recovery.py`): it watches those that go on (the script's pidfd, then the
+status its keeper writes), and reports those that ended meanwhile.
+
+Fencing (`fencing.py`): each run of a job is its restart count (the
+controller's run number), and each launch carries the node epoch of the
+registration it was sent under (`epoch.py`). A run is started once; a launch of
+an earlier run than the agent holds, or sent under an earlier epoch, is refused
+(not run, not reported: the controller finds it missing); a later run of a job
+the agent holds first kills the earlier one and waits until it has ended; an
+order (signal, kill) for a run the agent does not hold reaches nothing.
 
 CPUs and GPUs: the controller gives each job concrete CPU and GPU indices on
 the node (lowest free first); the agent maps CPU indices onto the machine's CPUs
@@ -26,21 +36,24 @@ only by the agent and is handled by directory descriptors without following any
 link. What root reads back from it lives where the job's user cannot write.
 """
 
-import collections
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import psutil
-
+from jem.agent import runrecord
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
-from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
+from jem.agent.confined import Credentials, LaunchError, StartFiles, as_user_argv, credentials_for, start_line
 from jem.agent.environment import job_environment
+from jem.agent.epoch import next_epoch
+from jem.agent.fencing import ANY_RUN, Admission, RunFence
+from jem.agent.keepers import Keepers, StartOrder
+from jem.agent.processes import DRAIN_TIMEOUT_S, drain_cgroup, leads_session_of, signal_tree, wait_readable
+from jem.agent.recovery import Fate, LeftRun, find_left_runs
+from jem.agent.runrecord import EndStatus, RunRecord
 from jem.agent.spool import Spool
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
@@ -49,24 +62,35 @@ from jem.model.resources import Resources
 
 log = logging.getLogger(__name__)
 
-REMEMBERED_JOBS = 100_000   # ended job ids kept to refuse duplicate launches
-DRAIN_TIMEOUT_S = 10.0      # wait for a killed job's last process to go
+STATUS_WAIT_S = (0.001, 0.1)   # first and longest wait for a keeper's status after the script's exit
+EARLIER_RUN_TIMEOUT_S = DRAIN_TIMEOUT_S + 5.0   # wait for an earlier run to end before the next starts
+Run = tuple[int, int]       # (job id, restart count)
+
+
 @dataclass
 class RunningJob:
-    launch: Launch
-    process: subprocess.Popen
-    start_time: float
+    """One run of a batch job here: its record, its script's pid (process group and
+    session), and what tells its end: the keeper's `done` pipe (a job this agent
+    started), or else the script's pidfd and then the keeper's status (a job taken over)."""
+
+    run: RunRecord
+    job_pid: int
     cgroup: JobCgroup | None
-    cpu_slots: tuple[int, ...]
-    gpu_slots: tuple[int, ...]
+    done_fd: int | None = None        # end of file once the keeper has recorded the end
+    job_pidfd: int | None = None      # readable once the script has exited
+    keeper_pidfd: int | None = None   # readable once the keeper has exited
     end_cause: JobEnd | None = None
     timers: list[threading.Timer] = field(default_factory=list)
+
+    @property
+    def job_id(self) -> int:
+        return self.run.job_id
 
     def signal_all(self, signum: int) -> int:
         """Signal every process of the job."""
         if self.cgroup is not None:
             return self.cgroup.signal_all(signum)
-        return _signal_tree(self.process.pid, signum)
+        return signal_tree(self.job_pid, signum)
 
 
 class RunningJobs:
@@ -82,27 +106,41 @@ class RunningJobs:
         self._gpu_devices = gpu_devices if len(gpu_devices) >= n_gpus else ()
         # Checked from / down and held open; raises UnsafeSpool (an OSError) where a user could write.
         self._spool = Spool(spool_dir)
+        self._keepers = Keepers(self._spool.path)
         self._report = report
         self._clock = clock
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)   # a job left `_jobs`
         self._jobs: dict[int, RunningJob] = {}
-        # job id -> the latest run (restart count) launched here: each run starts once,
-        # and a requeued job's next run starts even where an earlier one ran.
-        self._seen: collections.OrderedDict[int, int] = collections.OrderedDict()
-        # Kills that arrived before their launch (the two RPCs race): the launch is
-        # then reported as killed without running anything.
-        self._killed_early: set[int] = set()
-        self._launching: set[int] = set()
+        self._fence = RunFence()   # under _lock
         self._is_closed = False
         self._is_root = os.geteuid() == 0
         # Writing a script and forking must not overlap: a child forked by another
-        # thread holds the script's write descriptor until it execs, and exec of the
-        # script then fails with ETXTBSY ("Text file busy").
+        # thread (a step task's) holds the script's write descriptor until it execs, and
+        # exec of the script then fails with ETXTBSY ("Text file busy").
         self._spawn_lock = threading.Lock()
 
     def running_ids(self) -> list[int]:
         with self._lock:
             return sorted(self._jobs)
+
+    def held_runs(self) -> list[Run]:
+        """The runs running here or being started."""
+        with self._lock:
+            return self._held_runs()
+
+    def _held_runs(self) -> list[Run]:
+        runs = {job_id: job.run.restart_count for job_id, job in self._jobs.items()}
+        runs.update(self._fence.starting())
+        return sorted(runs.items())
+
+    def begin_registration(self) -> tuple[int, list[Run]]:
+        """Move to a new node epoch and list the runs held, in one step: a launch admitted
+        before is in the list, one sent under an earlier epoch after it is refused."""
+        epoch = next_epoch(self._spool)
+        with self._lock:
+            self._fence.epoch = epoch
+            return epoch, self._held_runs()
 
     def refuse(self, launch: Launch, why: str) -> None:
         """Run nothing for `launch` and report it failed to launch, saying `why` (the controller
@@ -112,94 +150,137 @@ class RunningJobs:
         self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1, start_time=now,
                                end_time=now, detail=why, restart_count=launch.restart_count))
 
-    def launch(self, launch: Launch) -> None:
-        """Start `launch` unless this agent has started this run of the job before."""
+    def launch(self, launch: Launch, *, epoch: int = 0) -> bool:
+        """Start `launch` unless this agent has started this run before; refuse it (False)
+        when it is older than what the agent holds (see the module docstring). `epoch`:
+        the node epoch it was sent under (0: unknown, an older controller)."""
+        job_id, run = launch.job_id, launch.restart_count
         with self._lock:
             if self._is_closed:
-                self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.NODE_SHUTDOWN,
-                                       detail="the node's agent is shutting down",
-                                       restart_count=launch.restart_count))
-                return
-            if self._seen.get(launch.job_id, -1) >= launch.restart_count:
-                return
-            self._seen[launch.job_id] = launch.restart_count
-            self._seen.move_to_end(launch.job_id)
-            if len(self._seen) > REMEMBERED_JOBS:
-                self._seen.popitem(last=False)
-            killed_early = launch.job_id in self._killed_early
-            self._killed_early.discard(launch.job_id)
-            if not killed_early:
-                self._launching.add(launch.job_id)
+                self._report(JobReport(job_id, has_ended=True, end=JobEnd.NODE_SHUTDOWN,
+                                       detail="the node's agent is shutting down", restart_count=run))
+                return True
+            latest, node_epoch = self._fence.latest(job_id), self._fence.epoch
+            admission = self._fence.admit(job_id, run, epoch=epoch)
+            earlier = self._jobs.get(job_id)
+        if admission is Admission.STALE:
+            log.warning("launch refused job_id=%d run=%d epoch=%d why=stale: the node holds run %s at epoch %d",
+                        job_id, run, epoch, latest, node_epoch)
+            return False
+        if admission is Admission.REPEAT:
+            return True
+        killed_early = admission is Admission.KILLED_EARLY
+        if earlier is not None and not killed_early and not self._end_earlier_run(earlier, run):
+            self._fail_launch(launch, "an earlier run of the job did not end", self._clock())
+            return True
+        with self._lock:
             cpu_slots = _claim(self._free_cpu_slots, launch.cpu_ids, launch.alloc.cpus)
             gpu_slots = _claim(self._free_gpu_slots, launch.gpu_ids, launch.alloc.gpus)
         t_start = self._clock()
         if killed_early:
             self._release(cpu_slots, gpu_slots)
-            self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.KILLED, start_time=t_start,
-                                   end_time=t_start, detail="killed before it started",
-                                   restart_count=launch.restart_count))
-            return
+            self._report(JobReport(job_id, has_ended=True, end=JobEnd.KILLED, start_time=t_start,
+                                   end_time=t_start, detail="killed before it started", restart_count=run))
+            return True
+        record = RunRecord(job_id, run, t_start, launch.time_limit_s, launch.kill_wait_s, cpu_slots, gpu_slots)
         cgroup = None
         try:
             cgroup = self._make_cgroup(launch, cpu_slots, gpu_slots)
             with self._spawn_lock:
-                process = self._spawn(launch, cgroup, gpu_slots)
+                job = self._spawn(launch, record, cgroup)
         except Exception as exc:   # whatever the job's own request makes fail ends the job, never the node
             if not isinstance(exc, LaunchError):
-                log.exception("launch failed unexpectedly job_id=%d", launch.job_id)
+                log.exception("launch failed unexpectedly job_id=%d", job_id)
                 exc = LaunchError(f"cannot start job: {exc}")
-            log.warning("launch failed job_id=%d reason=%s", launch.job_id, exc)
-            self._spool.remove_job(launch.job_id)
+            log.warning("launch failed job_id=%d reason=%s", job_id, exc)
+            self._spool.remove_job(job_id)
             if cgroup is not None:
+                drain_cgroup(cgroup, exclude=None)
                 cgroup.remove()
             self._release(cpu_slots, gpu_slots)
-            with self._lock:
-                self._launching.discard(launch.job_id)
-                self._killed_early.discard(launch.job_id)
-            self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1,
-                                   start_time=t_start, end_time=self._clock(), detail=str(exc),
-                                   restart_count=launch.restart_count))
-            return
-        job = RunningJob(launch, process, t_start, cgroup, cpu_slots, gpu_slots)
+            self._fail_launch(launch, str(exc), t_start)
+            return True
         with self._lock:
-            self._jobs[launch.job_id] = job
-            self._launching.discard(launch.job_id)
-            killed_while_launching = launch.job_id in self._killed_early
-            self._killed_early.discard(launch.job_id)
+            self._jobs[job_id] = job
+            self._fence.end_start(job_id)
+            killed_while_launching = self._fence.take_early_kill(job_id, run)
         if killed_while_launching:
             self.kill(job, JobEnd.KILLED, kill_wait_s=launch.kill_wait_s)
-        if launch.time_limit_s is not None:
-            self._start_timer(job, launch.time_limit_s, self._on_time_limit)
-        threading.Thread(target=self._wait, args=(job,), name=f"job-{launch.job_id}", daemon=True).start()
-        log.debug("job started job_id=%d pid=%d", launch.job_id, process.pid)
+        self._watch(job)
+        log.debug("job started job_id=%d run=%d pid=%d", job_id, run, job.job_pid)
+        return True
 
-    def signal(self, job_id: int, signum: int, *, kill_wait_s: int,
-               scope: SignalScope = SignalScope.FULL) -> int | None:
-        """Send `signum` to the batch script's processes `scope` names (0: kill the job); its
-        steps' tasks are StepTasks' (STEPS signals nothing here). None if not running here."""
+    def _fail_launch(self, launch: Launch, why: str, t_start: float) -> None:
         with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None and signum == 0 and (job_id not in self._seen or job_id in self._launching):
-                self._killed_early.add(job_id)   # the launch, still to come or under way, honours it
-                return 0
+            self._fence.end_start(launch.job_id)
+            self._fence.forget_kill(launch.job_id)
+        self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1,
+                               start_time=t_start, end_time=self._clock(), detail=why,
+                               restart_count=launch.restart_count))
+
+    def _end_earlier_run(self, earlier: RunningJob, run: int) -> bool:
+        """Kill the earlier run `earlier` of a job whose run `run` arrived, and wait until it
+        has ended (reported, cgroup and spool gone). False if it would not end."""
+        log.warning("killing an earlier run job_id=%d run=%d newer_run=%d", earlier.job_id,
+                    earlier.run.restart_count, run)
+        self._set_cause(earlier, JobEnd.KILLED)
+        earlier.signal_all(signal.SIGCONT)
+        earlier.signal_all(signal.SIGKILL)
+        with self._ended:
+            return self._ended.wait_for(lambda: self._jobs.get(earlier.job_id) is not earlier,
+                                        timeout=EARLIER_RUN_TIMEOUT_S)
+
+    def signal(self, job_id: int, signum: int, *, kill_wait_s: int, scope: SignalScope = SignalScope.FULL,
+               restart_count: int | None = None) -> int | None:
+        """Send `signum` to the batch script's processes `scope` names (0: kill the job); its
+        steps' tasks are StepTasks' (STEPS signals nothing here). `restart_count`: the run the
+        order is for (None: whichever runs). None if that run does not run here."""
+        with self._lock:
+            job, earlier, is_kept = self._target(job_id, signum, restart_count)
+        if earlier is not None:
+            self.kill(earlier, JobEnd.KILLED, kill_wait_s=kill_wait_s)
+            return 0
         if job is None:
-            return None
+            return 0 if is_kept else None
         if signum == 0:
             return self.kill(job, JobEnd.KILLED, kill_wait_s=kill_wait_s)
         if scope is SignalScope.BATCH:
-            return kill_each([job.process.pid], signum)
+            return kill_each([job.job_pid], signum)
         if scope is SignalScope.STEPS:
             return 0
         return job.signal_all(signum)
 
+    def _target(self, job_id: int, signum: int,
+                run: int | None) -> tuple[RunningJob | None, RunningJob | None, bool]:
+        """(the job an order for `run` reaches, an earlier run it ends instead, whether it is
+        a kill kept for a launch still to come or under way). Lock held."""
+        job = self._jobs.get(job_id)
+        if job is not None and run is not None and run != job.run.restart_count:
+            if run < job.run.restart_count or signum != 0:
+                return None, None, False   # an order for a run this agent does not hold
+            self._fence.keep_kill_of_later_run(job_id, run)   # the earlier one here is stale
+            return None, job, False
+        if job is not None or signum != 0:
+            return job, None, False
+        return None, None, self._fence.keep_kill(job_id, run)
+
     def kill(self, job: RunningJob, cause: JobEnd, *, kill_wait_s: int) -> int:
         """SIGCONT+SIGTERM the whole job now, SIGKILL after `kill_wait_s` (Slurm's KillWait)."""
-        if job.end_cause is None:
-            job.end_cause = cause
+        self._set_cause(job, cause)
         job.signal_all(signal.SIGCONT)
         n = job.signal_all(signal.SIGTERM)
         self._start_timer(job, kill_wait_s, lambda j: j.signal_all(signal.SIGKILL))
         return n
+
+    def _set_cause(self, job: RunningJob, cause: JobEnd) -> None:
+        """Why the agent ends the job (the first reason wins), kept in the spool for a later agent."""
+        if job.end_cause is not None:
+            return
+        job.end_cause = cause
+        try:
+            runrecord.write_cause(self._spool, job.job_id, cause)
+        except OSError as exc:
+            log.warning("kill cause not recorded job_id=%d error=%s", job.job_id, exc)
 
     def shut_down(self, *, kill_wait_s: int) -> None:
         """Refuse new launches, let launches under way finish, then kill every job
@@ -209,7 +290,7 @@ class RunningJobs:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._launching:
+                if not self._fence.starting():
                     break
             time.sleep(0.01)
         with self._lock:
@@ -218,15 +299,64 @@ class RunningJobs:
             self.kill(job, JobEnd.NODE_SHUTDOWN, kill_wait_s=kill_wait_s)
 
     def wait_all(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        with self._ended:
+            return self._ended.wait_for(lambda: not self._jobs, timeout=timeout_s)
+
+    def close(self) -> None:
+        """Let the keeper go: it takes no more jobs, and keeps those running until they end."""
+        self._keepers.close()
+
+    # ------------------------------------------------------------ after a restart
+
+    def recover(self) -> list[LeftRun]:
+        """At agent start: take over the runs a predecessor left (see `recovery.py`): watch
+        those that go on, report those that ended, kill and report those lost. Returns them."""
+        if self._cgroups is not None:
+            for cgroup in self._cgroups.existing_jobs("steps").values():   # their streams broke with the agent
+                drain_cgroup(cgroup, exclude=None)
+                cgroup.remove()
+        left = find_left_runs(self._spool, self._cgroups)
+        for found in left:
+            run = found.run
             with self._lock:
-                if not self._jobs:
-                    return True
-            time.sleep(0.05)
-        return False
+                self._fence.note(found.job_id, run.restart_count if run is not None else ANY_RUN)
+            if run is None:
+                self._report_lost_cgroup(found)
+                continue
+            keeper = found.keeper
+            job = RunningJob(run, keeper.job_pid if keeper else 0, found.cgroup, job_pidfd=found.job_pidfd,
+                             keeper_pidfd=found.keeper_pidfd,
+                             end_cause=runrecord.read_cause(self._spool, found.job_id))
+            with self._lock:
+                _claim(self._free_cpu_slots, run.cpu_slots, 0)
+                _claim(self._free_gpu_slots, run.gpu_slots, 0)
+                self._jobs[found.job_id] = job
+            log.warning("job left by a previous agent job_id=%d run=%d fate=%s", found.job_id, run.restart_count,
+                        found.fate.value)
+            if found.fate is Fate.GOES_ON:
+                self._watch(job)
+            else:
+                self._finish(job, found.status)
+        return left
+
+    def _report_lost_cgroup(self, found: LeftRun) -> None:
+        """A job cgroup without a run record: nothing says which run it was; kill what is in it."""
+        drain_cgroup(found.cgroup, exclude=None)
+        found.cgroup.remove()
+        self._spool.remove_job(found.job_id)
+        now = self._clock()
+        log.warning("killed job left by a previous agent job_id=%d", found.job_id)
+        self._report(JobReport(found.job_id, has_ended=True, end=JobEnd.NODE_SHUTDOWN, start_time=now, end_time=now,
+                               detail="the node's agent restarted; the job was killed"))
 
     # ------------------------------------------------------------ internals
+
+    def _watch(self, job: RunningJob) -> None:
+        """Enforce the run's time limit (counted from its start) and wait for its end."""
+        if job.run.time_limit_s is not None:
+            remaining_s = job.run.start_time + job.run.time_limit_s - self._clock()
+            self._start_timer(job, max(0.0, remaining_s), self._on_time_limit)
+        threading.Thread(target=self._wait, args=(job,), name=f"job-{job.job_id}", daemon=True).start()
 
     def _start_timer(self, job: RunningJob, delay_s: float, action: Callable[[RunningJob], object]) -> None:
         timer = threading.Timer(delay_s, action, args=(job,))
@@ -235,8 +365,8 @@ class RunningJobs:
         timer.start()
 
     def _on_time_limit(self, job: RunningJob) -> None:
-        log.info("time limit reached job_id=%d", job.launch.job_id)
-        self.kill(job, JobEnd.TIME_LIMIT, kill_wait_s=job.launch.kill_wait_s)
+        log.info("time limit reached job_id=%d", job.job_id)
+        self.kill(job, JobEnd.TIME_LIMIT, kill_wait_s=job.run.kill_wait_s)
 
     def _release(self, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> None:
         with self._lock:
@@ -285,7 +415,10 @@ class RunningJobs:
         except OSError as exc:
             raise LaunchError(f"cannot create the step's cgroup: {exc}") from None
 
-    def _spawn(self, launch: Launch, cgroup: JobCgroup | None, gpu_slots: tuple[int, ...]) -> subprocess.Popen:
+    # ------------------------------------------------------------ start and end
+
+    def _spawn(self, launch: Launch, record: RunRecord, cgroup: JobCgroup | None) -> RunningJob:
+        """Write the script and start it under the keeper (which records the run)."""
         spec = launch.spec
         credentials = credentials_for(launch.uid, launch.gid, launch.user, node_name=self._node_name)
         if not os.path.isdir(spec.working_dir):
@@ -294,9 +427,32 @@ class RunningJobs:
             script_path = self._spool.write_script(launch.job_id, launch.spec.script,
                                                    owner=(launch.uid, launch.gid) if self._is_root else None)
         except OSError as exc:
-            self._spool.remove_job(launch.job_id)
             raise LaunchError(f"cannot write the job's script in {self._spool.job_dir(launch.job_id)}: "
                               f"{exc.strerror or exc}") from None
+        order = self._order(launch, record, cgroup, credentials, script_path)
+        # What the start-up shell itself says (a file it cannot open) goes to a file root made in the
+        # spool's root-only private dir: the shell (the user) gets the descriptor, never a path, so
+        # nothing the job does can change what root reads back as the job's start error.
+        try:
+            start_errors = self._spool.open_start_errors(launch.job_id)
+        except OSError as exc:
+            raise LaunchError(f"cannot create the job's start-up log in the spool: {exc.strerror or exc}") from None
+        try:
+            job_dir = self._spool.open_job_dir(launch.job_id)
+            try:
+                started = self._keepers.start(order, job_dir_fd=job_dir, out_fd=start_errors)
+            finally:
+                os.close(job_dir)
+        except OSError as exc:
+            raise LaunchError(f"cannot open the job's spool directory: {exc.strerror or exc}") from None
+        finally:
+            os.close(start_errors)
+        return RunningJob(record, started.job_pid, cgroup, done_fd=started.done_fd)
+
+    def _order(self, launch: Launch, record: RunRecord, cgroup: JobCgroup | None, credentials: Credentials,
+               script_path: str) -> StartOrder:
+        """What the keeper is to start for `launch`: the start-up shell as the user, its environment."""
+        spec = launch.spec
         values = PatternValues(launch.job_id, spec.name, launch.user, self._node_name,
                                array_job_id=launch.array_job_id or None, array_task_id=launch.array_task_id)
         default_stdout = DEFAULT_ARRAY_STDOUT if launch.array_job_id else DEFAULT_STDOUT
@@ -305,83 +461,85 @@ class RunningJobs:
                        if spec.stderr_pattern else stdout_path)
         env = job_environment(launch, node_name=self._node_name, user_entry=credentials.entry)
         if launch.alloc.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, gpu_slots))
-        # What the start-up shell itself says (a file it cannot open) goes to a file root made in the
-        # spool's root-only private dir: the shell (the user) gets the descriptor, never a path, so
-        # nothing the job does can change what root reads back as the job's start error.
-        try:
-            start_errors = self._spool.open_start_errors(launch.job_id)
-        except OSError as exc:
-            self._spool.remove_job(launch.job_id)
-            raise LaunchError(f"cannot create the job's start-up log in the spool: {exc.strerror or exc}") from None
-        try:
-            files = StartFiles(spec.stdin_path, stdout_path, stderr_path, start_errors, start_errors,
-                               open_mode=spec.open_mode or "truncate")
-            return start_confined([script_path, *spec.script_args], credentials=credentials,
-                                  working_dir=spec.working_dir, files=files, env=env, cgroup=cgroup)
-        except LaunchError:
-            self._spool.remove_job(launch.job_id)
-            raise
-        finally:
-            os.close(start_errors)
+            env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, record.gpu_slots))
+        # out/err: the keeper gives the start-up shell the start-errors file as stdout and stderr.
+        files = StartFiles(spec.stdin_path, stdout_path, stderr_path, None, None,
+                           open_mode=spec.open_mode or "truncate")
+        command = [script_path, *spec.script_args]
+        cgroup_procs = cgroup.procs_files() if cgroup is not None else []
+        argv = as_user_argv(start_line(command, working_dir=spec.working_dir, files=files,
+                                       waits_for_go=bool(cgroup_procs)), credentials)
+        if argv is not None:
+            return StartOrder(argv, env, cgroup_procs, record.as_dict())
+        run_as = credentials.run_as   # no setpriv: the keeper's child changes user itself (after joining the cgroup)
+        return StartOrder(start_line(command, working_dir=spec.working_dir, files=files, waits_for_go=False),
+                          env, cgroup_procs, record.as_dict(),
+                          become=(run_as["user"], run_as["group"], list(run_as["extra_groups"])))
 
     def _wait(self, job: RunningJob) -> None:
-        pid = job.process.pid
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        # Whatever the script left behind dies with it. The zombie still holds the
-        # process group id, so the group kill reaches only the job's processes.
-        leftovers = _signal_group(pid, signal.SIGKILL)
-        if job.cgroup is not None:
-            leftovers += _drain_cgroup(job.cgroup, exclude=pid)
-        _, status, rusage = os.wait4(pid, 0)
-        job.process.returncode = os.waitstatus_to_exitcode(status)
-        t_end = self._clock()
+        """Wait until the job's keeper has recorded its end (or died without), then finish the job."""
+        if job.done_fd is not None:
+            wait_readable(job.done_fd, None)
+            status = runrecord.read_status(self._spool, job.job_id)
+        else:
+            if job.job_pidfd is not None:
+                wait_readable(job.job_pidfd, None)
+            status = self._await_status(job)
+        for fd in (job.done_fd, job.job_pidfd, job.keeper_pidfd):
+            if fd is not None:
+                os.close(fd)
+        job.done_fd = job.job_pidfd = job.keeper_pidfd = None
+        self._finish(job, status)
+
+    def _await_status(self, job: RunningJob) -> EndStatus | None:
+        """The status a keeper writes right after the script of a job taken over has exited;
+        None once the keeper is gone without writing it."""
+        wait_s = STATUS_WAIT_S[0]
+        while True:
+            status = runrecord.read_status(self._spool, job.job_id)
+            if status is not None or job.keeper_pidfd is None:
+                return status
+            if wait_readable(job.keeper_pidfd, wait_s):   # the keeper exited: what it wrote is there
+                return runrecord.read_status(self._spool, job.job_id)
+            wait_s = min(wait_s * 2, STATUS_WAIT_S[1])
+
+    def _finish(self, job: RunningJob, status: EndStatus | None) -> None:
+        """Kill what the job left, read its usage, clean up and report its end: as `status`
+        says, or, without one (its keeper died without a word), as lost with the node."""
         for timer in job.timers:
             timer.cancel()
-        usage = JobUsage(cpu_user_us=int(rusage.ru_utime * 1e6), cpu_system_us=int(rusage.ru_stime * 1e6),
-                         max_rss_kib=rusage.ru_maxrss)
+        if status is None and job.cgroup is None and leads_session_of(job.job_pid, self._spool.job_dir(job.job_id)):
+            signal_tree(job.job_pid, signal.SIGKILL)   # a job whose keeper is gone: no one else would kill it
+        leftovers = drain_cgroup(job.cgroup, exclude=None) if job.cgroup is not None else 0
+        t_end = status.end_time if status is not None else self._clock()
+        usage = (JobUsage(cpu_user_us=status.user_us, cpu_system_us=status.system_us, max_rss_kib=status.max_rss_kib)
+                 if status is not None else JobUsage())
         end = job.end_cause or JobEnd.EXITED
+        detail = ""
+        if status is None:
+            end, detail = JobEnd.NODE_SHUTDOWN, "the job's keeper ended without recording the job's end; it was killed"
         if job.cgroup is not None:
             measured = job.cgroup.usage()
             usage = JobUsage(cpu_user_us=measured.cpu_user_us, cpu_system_us=measured.cpu_system_us,
                              max_rss_kib=measured.peak_bytes // 1024 if measured.peak_bytes else usage.max_rss_kib)
-            if job.end_cause is None and job.cgroup.is_oom_killed():
+            if job.end_cause is None and status is not None and job.cgroup.is_oom_killed():
                 end = JobEnd.OUT_OF_MEMORY
             job.cgroup.remove()
-        detail = self._spool.read_start_errors(job.launch.job_id)
-        self._spool.remove_job(job.launch.job_id)
-        self._release(job.cpu_slots, job.gpu_slots)   # before the report: the next launch may follow it
-        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-        exit_signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        log.debug("job ended job_id=%d end=%s exit_code=%d signal=%d leftovers=%d", job.launch.job_id, end.value,
-                  exit_code, exit_signal, leftovers)
-        self._report(JobReport(job.launch.job_id, has_ended=True, end=end, exit_code=exit_code,
-                               exit_signal=exit_signal, start_time=job.start_time, end_time=t_end, usage=usage,
-                               detail=detail, restart_count=job.launch.restart_count))
+        detail = detail or self._spool.read_start_errors(job.job_id)
+        self._spool.remove_job(job.job_id)
+        self._release(job.run.cpu_slots, job.run.gpu_slots)   # before the report: the next launch may follow it
+        exit_code = status.exit_code if status is not None else 0
+        exit_signal = status.exit_signal if status is not None else 0
+        log.debug("job ended job_id=%d run=%d end=%s exit_code=%d signal=%d leftovers=%d", job.job_id,
+                  job.run.restart_count, end.value, exit_code, exit_signal, leftovers)
+        self._report(JobReport(job.job_id, has_ended=True, end=end, exit_code=exit_code, exit_signal=exit_signal,
+                               start_time=job.run.start_time, end_time=t_end, usage=usage, detail=detail,
+                               restart_count=job.run.restart_count))
         # Only now is the job gone: whoever waits for no running jobs finds its report queued.
-        with self._lock:
-            self._jobs.pop(job.launch.job_id, None)
-
-    def kill_leftovers(self) -> list[int]:
-        """At agent start: kill the processes of job cgroups a previous agent left (it
-        died without its jobs), remove the cgroups and report those jobs ended by the
-        node's failure. Returns their ids."""
-        if self._cgroups is None:
-            return []
-        for cgroup in self._cgroups.existing_jobs("steps").values():   # step tasks of those jobs elsewhere
-            _drain_cgroup(cgroup, exclude=None)
-            cgroup.remove()
-        found = self._cgroups.existing_jobs()
-        for job_id, cgroup in found.items():
-            with self._lock:
-                self._seen.setdefault(job_id, -1)   # its run is unknown: block none
-            _drain_cgroup(cgroup, exclude=None)
-            cgroup.remove()
-            now = self._clock()
-            log.warning("killed job left by a previous agent job_id=%d", job_id)
-            self._report(JobReport(job_id, has_ended=True, end=JobEnd.NODE_SHUTDOWN, start_time=now, end_time=now,
-                                   detail="the node's agent restarted; the job was killed"))
-        return sorted(found)
+        with self._ended:
+            if self._jobs.get(job.job_id) is job:
+                del self._jobs[job.job_id]
+            self._ended.notify_all()
 
 
 def _claim(free: set[int], given: tuple[int, ...], n: int) -> tuple[int, ...]:
@@ -390,43 +548,3 @@ def _claim(free: set[int], given: tuple[int, ...], n: int) -> tuple[int, ...]:
     chosen = tuple(given) if given else tuple(sorted(free)[:n])
     free.difference_update(chosen)
     return chosen
-
-
-def _drain_cgroup(cgroup: JobCgroup, *, exclude: int | None) -> int:
-    """SIGKILL every process of `cgroup` (but the zombie `exclude`) until none is left."""
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    killed = 0
-    while time.monotonic() < deadline:
-        alive = [p for p in cgroup.pids() if p != exclude]
-        if not alive:
-            return killed
-        killed += cgroup.signal_all(signal.SIGKILL)
-        time.sleep(0.01)
-    log.warning("job processes survive SIGKILL cgroup=%s", cgroup.path)
-    return killed
-
-
-def _signal_group(pgid: int, signum: int) -> int:
-    try:
-        os.killpg(pgid, signum)
-        return 1
-    except (ProcessLookupError, PermissionError):
-        return 0
-
-
-def _signal_tree(pid: int, signum: int) -> int:
-    """Signal the job's process group and every descendant of its script, including
-    ones that left the group. Returns how many processes were signalled."""
-    try:
-        descendants = psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        descendants = []
-    count = _signal_group(pid, signum)
-    for process in descendants:
-        try:
-            if os.getpgid(process.pid) != pid:
-                process.send_signal(signum)
-                count += 1
-        except (psutil.Error, ProcessLookupError):
-            pass
-    return count

@@ -9,6 +9,8 @@ whose user signature does not verify came from the controller all the same
 launch failure, or its tasks as failed to start, so the node stays up.
 """
 
+import logging
+
 import grpc
 
 from jem.agent.trust import ControllerTrust
@@ -17,10 +19,20 @@ from jem.security import tls
 from jem.security.revocation import RevocationList
 from jem.agent.running import RunningJobs
 from jem.agent.steps import StepTasks
-from jem.convert import launch_from_pb, scope_from_pb, task_exit_to_pb, task_order_from_pb, task_output_to_pb
+from jem.convert import (audit_summary, launch_from_pb, scope_from_pb, task_exit_to_pb, task_order_from_pb,
+                         task_output_to_pb)
 from jem.model.execution import SignalScope
 from jem.model.step import TaskExit
 from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
+
+audit_log = logging.getLogger("jem.audit")
+
+
+def _audit(context, method: str, request, result: str, detail: str = "") -> None:
+    """The agent's audit line for a controller request (the controller's trail has the user's):
+    from where, what (a summary: never a script, an environment or a credential), what came of it."""
+    audit_log.info("audit principal=controller peer=%s method=%s result=%s request=%r detail=%r",
+                   context.peer() or "", method, result, audit_summary(request), detail)
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
@@ -50,22 +62,27 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:   # every credential first: a batch with one bad credential starts nothing
             self._trust.check_launches([(launch, pb.credential) for launch, pb in zip(launches, request.launches)])
         except JemError as exc:
+            _audit(context, "LaunchJobs", request, exc.reason, str(exc))
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         accepted = []
-        for launch in launches:
+        for launch, pb in zip(launches, request.launches):
             try:
                 self._trust.check_launch_signature(launch)
             except BadUserSignature as exc:
                 self._jobs.refuse(launch, str(exc))
             else:
-                self._jobs.launch(launch)
+                if not self._jobs.launch(launch, epoch=pb.node_epoch):
+                    continue   # stale (an earlier run or epoch): not run, and not accepted
             accepted.append(launch.job_id)
+        _audit(context, "LaunchJobs", request, "ok", f"accepted {accepted}")
         return agent_pb2.LaunchJobsResponse(accepted_job_ids=accepted)
 
     def SignalJob(self, request, context):
         self._check_peer(context)
         scope = scope_from_pb(request.scope)
-        n = self._jobs.signal(request.job_id, request.signal, kill_wait_s=request.kill_wait_s, scope=scope)
+        run = request.restart_count if request.HasField("restart_count") else None
+        n = self._jobs.signal(request.job_id, request.signal, kill_wait_s=request.kill_wait_s, scope=scope,
+                              restart_count=run)
         # The job's step tasks here: all of a STEPS signal's targets; for FULL, those outside the
         # batch script's cgroup (on its node, signal_all above reached them already).
         if request.signal and (scope is SignalScope.STEPS or (scope is SignalScope.FULL and n is None)):
@@ -73,7 +90,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             if n_tasks is not None:
                 n = (n or 0) + n_tasks
         if n is None:
+            _audit(context, "SignalJob", request, "JobNotFound")
             context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
+        _audit(context, "SignalJob", request, "ok", f"{n} processes")
         return agent_pb2.SignalJobResponse(n_processes=n)
 
     def RunStepTasks(self, request, context):
@@ -82,14 +101,17 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:
             self._trust.check_step_order(order, request.credential)
         except JemError as exc:
+            _audit(context, "RunStepTasks", request, exc.reason, str(exc))
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         try:
             self._trust.check_step_signature(order)
         except BadUserSignature as exc:
+            _audit(context, "RunStepTasks", request, exc.reason, str(exc))
             for task_id in order.task_ids:
                 yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(
                     TaskExit(task_id, self._trust.node_name, exit_code=1, launch_error=str(exc))))
             return
+        _audit(context, "RunStepTasks", request, "ok")
         for event in self._steps.run(order, context.is_active):
             if isinstance(event, TaskExit):
                 yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(event))

@@ -12,6 +12,11 @@ user can write, and root never follows a symbolic link in it:
 - `<spool>/job<N>/` (the agent's, 0711) holds the job's `script`, owned by the
   job's user (0700). The user can run it by path, but cannot list that
   directory or put anything in it.
+- `job<N>/` also holds the records of the job's run there, each root's (0600)
+  and written whole under a temporary name, then renamed: `run` and `status`
+  (written by the job's keeper, `keeper.py`: what was launched and who keeps
+  it; how it ended) and `cause` (why the agent killed it). A restarted agent
+  finds its predecessor's jobs from them (`recovery.py`).
 - `<spool>/private/` and `<spool>/reports/` (the agent's, 0700) hold what root
   reads back. One is the start-up shell's complaints
   (`private/job<N>.start-errors`): root creates that file and passes its
@@ -23,10 +28,13 @@ O_EXCL, and owned with fchown. Nothing is chowned or chmodded by path.
 """
 
 import errno
+import json
 import logging
 import os
 import shutil
 import stat
+
+from jem.agent.keeper import write_record
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +137,42 @@ class Spool:
             os.close(fd)
         return data.decode(errors="replace").partition("\n")[0].strip()
 
+    def open_job_dir(self, job_id: int) -> int:
+        """A descriptor of the job's existing `job<N>/` (never through a link); the caller closes it."""
+        return os.open(_job_dir_name(job_id), _DIR, dir_fd=self._fd)
+
+    def job_ids(self) -> list[int]:
+        """The jobs that have a `job<N>/` here."""
+        return sorted(int(name[3:]) for name in os.listdir(self._fd)
+                      if name.startswith("job") and name[3:].isdigit())
+
+    def write_job_record(self, job_id: int, name: str, record: dict) -> None:
+        """Write the record `name` of the job's run (see the module docstring)."""
+        dir_fd = self.open_job_dir(job_id)
+        try:
+            write_record(dir_fd, name, record)
+        finally:
+            os.close(dir_fd)
+
+    def read_job_record(self, job_id: int, name: str) -> dict | None:
+        """The record `name` of the job's run, or None when there is none (or it is not one
+        the agent's user wrote)."""
+        try:
+            dir_fd = self.open_job_dir(job_id)
+        except OSError:
+            return None
+        try:
+            return _read_record(dir_fd, name, os.path.join(self.job_dir(job_id), name))
+        finally:
+            os.close(dir_fd)
+
+    def write_private_record(self, name: str, record: dict) -> None:
+        """Write the record `name` in the root-only `private/`."""
+        write_record(self._private_fd, name, record)
+
+    def read_private_record(self, name: str) -> dict | None:
+        return _read_record(self._private_fd, name, os.path.join(self.path, PRIVATE, name))
+
     def remove_job(self, job_id: int) -> None:
         """Remove whatever the spool holds for the job (never through a link)."""
         _remove_entry(_job_dir_name(job_id), self._fd)
@@ -152,6 +196,26 @@ def _job_dir_name(job_id: int) -> str:
 
 def _start_errors_name(job_id: int) -> str:
     return f"job{int(job_id)}.start-errors"
+
+
+def _read_record(dir_fd: int, name: str, path: str) -> dict | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or st.st_mode & _WRITABLE_BY_OTHERS or not stat.S_ISREG(st.st_mode):
+            log.warning("record ignored: not the agent's own path=%s", path)
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            record = json.loads(f.read())
+    except (OSError, ValueError) as exc:
+        log.warning("unreadable record ignored path=%s error=%s", path, exc)
+        return None
+    finally:
+        os.close(fd)
+    return record if isinstance(record, dict) else None
 
 
 def _unlink_quietly(name: str, dir_fd: int) -> None:

@@ -110,7 +110,9 @@ class ControllerCallInterceptor(grpc.ServerInterceptor):
         try:
             self._trust.check_call(metadata)
         except JemError as exc:
-            log.warning("refused agent call method=%s why=%s", handler_call_details.method, exc.detail)
+            # An audit line too: who it was is unknown, which is the point.
+            logging.getLogger("jem.audit").warning("audit principal=unauthenticated method=%s result=%s detail=%r",
+                                                   handler_call_details.method, exc.reason, exc.detail)
             return _refusal(str(exc))
         return continuation(handler_call_details)
 

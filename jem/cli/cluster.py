@@ -110,6 +110,7 @@ run_dir = "{_shared_dirs(state_dir)[0]}"
 interval_s = 1.0
 heartbeat_interval_s = 2
 node_timeout_s = 10
+node_dead_timeout_s = 100
 kill_wait_s = 5
 
 [[nodes]]

@@ -4,6 +4,12 @@ Calls are asynchronous (futures) so the scheduling loop never waits on an
 agent; a failed launch is handed to the caller's `on_error`. A failure does not say
 whether the agent started the jobs (UNAVAILABLE covers both "never connected"
 and "connection lost mid-call"), so the callback must not simply requeue them.
+
+Each launch is stamped with the node epoch of the node's latest registration
+(`note_registration`), and names its run (restart count): the agent's fencing
+token. A launch is stamped when it is sent, right after its start was
+committed: a registration that came in between cannot have settled the job as
+lost (it started less than `launch_grace_s` ago), so the new epoch is right for it.
 """
 
 import logging
@@ -40,6 +46,12 @@ class AgentLinks:
         self._lock = threading.Lock()
         self._stubs: dict[str, agent_pb2_grpc.AgentServiceStub] = {}
         self._channels: dict[str, grpc.Channel] = {}
+        self._epochs: dict[str, int] = {}   # node name -> the epoch of its latest registration
+
+    def note_registration(self, node_name: str, epoch: int) -> None:
+        """The node's agent registered under `epoch`: later launches there carry it."""
+        with self._lock:
+            self._epochs[node_name] = epoch
 
     def _stub(self, node_name: str, address: str) -> agent_pb2_grpc.AgentServiceStub:
         key = f"{node_name}@{address}"
@@ -54,7 +66,9 @@ class AgentLinks:
 
     def launch(self, node_name: str, address: str, launches: list[Launch], *, on_error: LaunchErrorCallback) -> None:
         """Send `launches` to the agent; if the call fails, `on_error(node, address, job ids, why)` runs."""
-        request = agent_pb2.LaunchJobsRequest(launches=[self._launch_pb(launch) for launch in launches])
+        with self._lock:
+            epoch = self._epochs.get(node_name, 0)
+        request = agent_pb2.LaunchJobsRequest(launches=[self._launch_pb(launch, epoch) for launch in launches])
         job_ids = [launch.job_id for launch in launches]
         future = self._stub(node_name, address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,
                                                        metadata=self._keys.agent_call_metadata())
@@ -70,9 +84,11 @@ class AgentLinks:
         future.add_done_callback(done)
 
     def signal(self, node_name: str, address: str, job_id: int, *, signal: int, kill_wait_s: int,
-               scope: SignalScope = SignalScope.FULL) -> None:
+               scope: SignalScope = SignalScope.FULL, restart_count: int | None = None) -> None:
+        """Send `signal` (0: kill) to the job on the node; `restart_count`: the run it is for
+        (None: whichever runs there)."""
         request = agent_pb2.SignalJobRequest(job_id=job_id, signal=signal, kill_wait_s=kill_wait_s,
-                                             scope=SCOPE_TO_PB[scope])
+                                             scope=SCOPE_TO_PB[scope], restart_count=restart_count)
         future = self._stub(node_name, address).SignalJob.future(request, timeout=RPC_TIMEOUT_S,
                                                       metadata=self._keys.agent_call_metadata())
 
@@ -93,9 +109,10 @@ class AgentLinks:
                                                    digest=step_spec_digest(order.spec))
         return self._stub(node_name, address).RunStepTasks(pb, metadata=self._keys.agent_call_metadata())
 
-    def _launch_pb(self, launch: Launch) -> agent_pb2.JobLaunch:
+    def _launch_pb(self, launch: Launch, epoch: int) -> agent_pb2.JobLaunch:
         pb = launch_to_pb(launch)
         pb.credential = self._keys.launch_credential(launch)
+        pb.node_epoch = epoch
         return pb
 
     def close(self) -> None:

@@ -17,6 +17,8 @@ from typing import Callable
 import grpc
 
 from jem.controller.interceptors import current_identity, current_node, wrapped_handler
+from jem.convert import AUDIT_SUMMARY_MAX as _MAX_SUMMARY
+from jem.convert import audit_summary as summary
 from jem.model.audit import AuditRecord
 from jem.model.errors import JemError, StoreUnavailable
 from jem.store import Store
@@ -30,51 +32,9 @@ AUDITED = {
     "jem.v1.AdminService": {"DrainNode", "ResumeNode", "IssueToken"},
     "jem.v1.NodeService": {"RegisterNode", "ReportJobEvents"},
 }
-# Never in a summary: what runs, its secrets, and credentials.
-_SECRET_FIELDS = {"script", "environment", "user_signature", "credential", "token", "script_args", "argv"}
-_MAX_VALUE = 64          # characters of one value kept in a summary
-_MAX_SUMMARY = 1000      # characters of a summary
 MAX_PENDING = 100_000    # records kept while the store refuses them
 BATCH_WAIT_S = 0.05      # how long the writer gathers a batch
 KEEP_CHECK_S = 3600.0    # how often records older than the cluster's audit_keep_days are dropped
-
-
-def summary(message) -> str:
-    """`message`'s set fields as "name=value ..." (nested messages flattened, long lists counted,
-    long strings cut, secrets left out)."""
-    parts: list[str] = []
-    _summarize(message, "", parts)
-    text = " ".join(parts)
-    return text if len(text) <= _MAX_SUMMARY else text[:_MAX_SUMMARY - 3] + "..."
-
-
-def _summarize(message, prefix: str, parts: list[str]) -> None:
-    for field, value in message.ListFields():
-        if field.name in _SECRET_FIELDS:
-            parts.append(f"{prefix}{field.name}=<{_size(value)}>")
-            continue
-        name = prefix + field.name
-        if field.message_type is not None and not field.is_repeated:
-            _summarize(value, name + ".", parts)
-        elif field.is_repeated:
-            items = list(value)
-            shown = ",".join(_short(item) for item in items[:8])
-            parts.append(f"{name}={shown}" + (f",...({len(items)})" if len(items) > 8 else ""))
-        else:
-            parts.append(f"{name}={_short(value)}")
-
-
-def _size(value) -> str:
-    try:
-        return f"{len(value)}"
-    except TypeError:
-        return "set"
-
-
-def _short(value) -> str:
-    text = str(value) if not hasattr(value, "ListFields") else "{" + summary(value) + "}"
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE] + "..."
 
 
 class AuditLog:

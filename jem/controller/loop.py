@@ -27,7 +27,7 @@ from jem.controller import lifecycle, signals
 from jem.controller.arrays import split_tasks
 from jem.controller.dependencies import resolve_dependencies
 from jem.controller.fairuse import RunningQuota
-from jem.controller.reports import fail_jobs_on_nodes
+from jem.controller.reports import settle_dead_nodes
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
@@ -239,21 +239,25 @@ class SchedulingLoop:
         )
 
     def check_nodes(self) -> None:
-        """Take silent nodes DOWN and end or requeue the jobs of nodes down for longer
-        than the node timeout (counted from controller start for nodes that have not
-        registered since); forget old ended jobs."""
+        """Take silent nodes DOWN (no new work; their jobs stay RUNNING until the node confirms
+        they are gone, see reports.py); declare nodes silent for node_dead_timeout_s
+        dead (counted from controller start for nodes not heard from since) and settle their
+        jobs; forget old ended jobs. Silence is never the controller's own: a pause of the
+        controller of more than a heartbeat interval restarts every node's count (nodes.py)."""
         state = self._state
-        now = self._clock()
-        timeout = state.config.scheduler.node_timeout_s
+        scheduler = state.config.scheduler
         with state.lock:
-            state.nodes.mark_unresponsive(now=now, timeout_s=timeout)
-            stranded = {n.name for n in state.nodes.all()
-                        if not n.is_responding and n.job_ids
-                        and now - max(n.last_heartbeat, self._t_started) > timeout}
-            if stranded:
-                state.commit(fail_jobs_on_nodes(state, stranded, now=now, why="node not responding"))
-            state.jobs.forget_ended(ended_before=now - state.config.scheduler.min_job_age_s)
-        if stranded:
+            now = self._clock()   # under the lock: a wait for it is the controller's stall, not the nodes'
+            state.nodes.mark_unresponsive(now=now, timeout_s=scheduler.node_timeout_s,
+                                          stall_s=scheduler.heartbeat_interval_s)
+            dead = state.nodes.dead(now=now, timeout_s=scheduler.node_dead_timeout_s,
+                                    since=self._t_started)
+            kills = settle_dead_nodes(state, dead, now=now, why="node not responding") if dead else []
+            state.jobs.forget_ended(ended_before=now - scheduler.min_job_age_s)
+        for node_name, address, job_id, run in kills:
+            state.agents.signal(node_name, address, job_id, signal=0, kill_wait_s=scheduler.kill_wait_s,
+                                restart_count=run)
+        if dead:
             self.wake()
         if now - self._t_usage_saved >= defaults.USAGE_SAVE_INTERVAL_S:
             self.save_usage()

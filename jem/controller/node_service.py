@@ -1,4 +1,8 @@
-"""NodeService servicer: agents register, heartbeat and report on jobs."""
+"""NodeService servicer: agents register, heartbeat and report on jobs.
+
+Agents name the runs they hold (`JobRun`: job id and restart count); an older
+agent names job ids only, which count as holding whichever run is current.
+"""
 
 import os
 import time
@@ -19,13 +23,19 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
     def RegisterNode(self, request, context):
         _require_agent(request.name)
         now = self._clock()
+        # The epoch first: a launch sent once the node is up again must carry it.
+        self._state.agents.note_registration(request.name, request.epoch)
         with self._state.lock:
             self._state.nodes.register(
                 request.name, address=request.agent_address, capacity=resources_from_pb(request.capacity),
                 boot_id=request.boot_id, cgroup_mode=request.cgroup_mode, gpu_isolation=request.gpu_isolation,
                 now=now,
             )
-        reconcile_node(self._state, request.name, known_job_ids=set(request.running_job_ids), now=now)
+        # running_job_ids: what runs and what ended unreported, which the lists of runs split.
+        unreported = _held(request.unreported_runs, ())
+        ended = {job_id for job_id, _ in unreported}
+        reconcile_node(self._state, request.name, unreported=unreported, now=now,
+                       running=_held(request.runs, [i for i in request.running_job_ids if i not in ended]))
         self._state.wake_scheduler()
         return agent_pb2.RegisterNodeResponse(
             heartbeat_interval_s=int(max(1, self._state.config.scheduler.heartbeat_interval_s)),
@@ -36,20 +46,33 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
         _require_agent(request.name)
         now = self._clock()
         with self._state.lock:
+            recorded = self._clock()
+            self._state.nodes.note_heartbeat_lag(recorded - now, now=recorded,
+                                                 stall_s=self._state.config.scheduler.heartbeat_interval_s)
             node = self._state.nodes.heartbeat(request.name, boot_id=request.boot_id, now=now)
             if node is not None:
                 self._state.nodes.apply_health(node, request.health_error.strip())
         if node is None:
             return agent_pb2.HeartbeatResponse(is_registered=False)
-        known = set(request.running_job_ids) | set(request.unreported_job_ids)
-        orphans = reconcile_node(self._state, request.name, known_job_ids=known, now=now)
-        return agent_pb2.HeartbeatResponse(is_registered=True, orphan_job_ids=orphans)
+        orphans = reconcile_node(self._state, request.name, running=_held(request.runs, request.running_job_ids),
+                                 unreported=_held(request.unreported_runs, request.unreported_job_ids), now=now)
+        return agent_pb2.HeartbeatResponse(
+            is_registered=True, orphan_job_ids=sorted({job_id for job_id, _ in orphans}),
+            orphan_runs=[agent_pb2.JobRun(job_id=job_id, restart_count=run) for job_id, run in orphans
+                         if run is not None])
 
     def ReportJobEvents(self, request, context):
         _require_agent(request.name)
         reports = [report_from_pb(r) for r in request.reports]
         n = apply_reports(self._state, request.name, reports, now=self._clock())
         return agent_pb2.ReportJobEventsResponse(n_acked=n)
+
+
+def _held(runs, job_ids) -> set[tuple[int, int | None]]:
+    """The runs an agent names, and the jobs it names without a run (run None)."""
+    held: set[tuple[int, int | None]] = {(r.job_id, r.restart_count) for r in runs}
+    named = {job_id for job_id, _ in held}
+    return held | {(job_id, None) for job_id in job_ids if job_id not in named}
 
 
 def _require_agent(node_name: str) -> None:

@@ -1,12 +1,26 @@
-"""The controller's table of nodes: registration, heartbeats, drains and allocations.
+"""The controller's table of nodes: registration, heartbeats, silence, drains and allocations.
 
 Allocation bookkeeping is exact integer arithmetic (CPUs, MiB, GPUs): a job's
 per-node request is added to each of its nodes at start and removed at end.
 Drains are written to the store so they survive a restart. Callers hold the
 controller lock.
+
+Silence: a node not heard from for `node_timeout_s` is DOWN (it gets no new
+work; its jobs stay as they are, see `reports.py`), and one silent for
+`node_dead_timeout_s` is dead (its jobs are settled). Silence is
+measured by the controller's clock, so a controller that stalls would blame the
+nodes for its own pause: when it notices one of more than a heartbeat interval,
+every node's silence counts again from the moment it resumed. It notices two
+kinds: its whole process did not run (stopped, paused, starved: `StallWatch`,
+a thread that should wake every fraction of a second, woke late), or heartbeats
+waited for the controller's lock (`note_heartbeat_lag`). The scheduling loop's
+own pace is no stall: it takes the lock only for its cycles, and heartbeats are
+heard meanwhile.
 """
 
 import logging
+import threading
+import time
 
 from jem.model.config import Config
 from jem.model.errors import InvalidArgument, NodeNotFound
@@ -21,6 +35,39 @@ HEALTH_REASON_PREFIX = "health check: "
 MAX_REASON_LEN = 512
 
 
+class StallWatch:
+    """Notices pauses of the whole controller process: a thread that wakes every fraction of
+    `stall_s`. A wake (or a look, when the thread has not woken yet) more than `stall_s` later
+    than planned means no thread ran meanwhile: the process was stopped, paused or starved."""
+
+    def __init__(self, *, stall_s: float):
+        self._stall_s = stall_s
+        self._period_s = min(1.0, max(0.05, stall_s / 4))
+        self._lock = threading.Lock()
+        self._last_wake = time.monotonic()
+        self._paused_s = 0.0   # the longest pause seen since the last take
+        threading.Thread(target=self._run, name="stall-watch", daemon=True).start()
+
+    def take_pause_s(self) -> float:
+        """The longest pause (seconds over `stall_s`) since the last call, then forget it; 0 if none."""
+        with self._lock:
+            self._note(time.monotonic())
+            paused_s, self._paused_s = self._paused_s, 0.0
+            return paused_s
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._period_s)
+            with self._lock:
+                self._note(time.monotonic())
+
+    def _note(self, now: float) -> None:
+        late_s = now - self._last_wake - self._period_s
+        if late_s > self._stall_s:
+            self._paused_s = max(self._paused_s, late_s)
+        self._last_wake = now
+
+
 class NodeTable:
     def __init__(self, config: Config, store: Store):
         self._config = config
@@ -31,6 +78,8 @@ class NodeTable:
             node = self._nodes.get(record.name)
             if node is not None and record.is_drained:
                 node.is_drained, node.reason = True, record.reason
+        self._t_resumed = 0.0                  # when the controller last resumed from a stall of its own
+        self._stall_watch: StallWatch | None = None   # started by the first check for silent nodes
 
     def get(self, name: str) -> Node:
         node = self._nodes.get(name)
@@ -70,14 +119,44 @@ class NodeTable:
         node.last_heartbeat = now
         return node
 
-    def mark_unresponsive(self, *, now: float, timeout_s: float) -> list[Node]:
-        """Take nodes silent for longer than `timeout_s` DOWN; returns them."""
-        silent = [n for n in self._nodes.values() if n.is_responding and now - n.last_heartbeat > timeout_s]
+    def mark_unresponsive(self, *, now: float, timeout_s: float, stall_s: float) -> list[Node]:
+        """Take nodes silent for longer than `timeout_s` DOWN; returns them. A pause of the whole
+        controller of more than `stall_s` first restarts every node's silence (module docstring)."""
+        if self._stall_watch is None:
+            self._stall_watch = StallWatch(stall_s=stall_s)
+        paused_s = self._stall_watch.take_pause_s()
+        if paused_s:
+            self.note_stall(now=now, why=f"the controller did not run for {paused_s:.1f} s")
+        silent = [n for n in self._nodes.values() if n.is_responding and self.silence_s(n, now=now) > timeout_s]
         for node in silent:
             node.is_responding = False
             node.reason = "Not responding"
-            log.warning("node down node=%s reason=%s silent_s=%.1f", node.name, node.reason, now - node.last_heartbeat)
+            log.warning("node down node=%s reason=%s silent_s=%.1f", node.name, node.reason,
+                        self.silence_s(node, now=now))
         return silent
+
+    def note_heartbeat_lag(self, lag_s: float, *, now: float, stall_s: float) -> None:
+        """A heartbeat that arrived `lag_s` before it could be recorded (it waited for the
+        controller's lock): more than `stall_s` is the controller's stall, not the nodes'."""
+        if lag_s > stall_s:
+            self.note_stall(now=now, why=f"a heartbeat waited {lag_s:.1f} s for the controller")
+
+    def note_stall(self, *, now: float, why: str) -> None:
+        """The controller could not hear nodes until `now`: their silence counts from then."""
+        log.warning("controller stalled: node silence counts from now why=%r", why)
+        self._t_resumed = max(self._t_resumed, now)
+
+    def silence_s(self, node: Node, *, now: float, since: float = 0.0) -> float:
+        """How long the controller has not heard from `node`: since its last heartbeat, since
+        `since` (the controller's start, for nodes not heard from since), or since the
+        controller resumed from a stall, whichever is latest."""
+        return now - max(node.last_heartbeat, since, self._t_resumed)
+
+    def dead(self, *, now: float, timeout_s: float, since: float) -> set[str]:
+        """The DOWN nodes holding jobs that have been silent for longer than `timeout_s`
+        (see `silence_s` for `since`)."""
+        return {n.name for n in self._nodes.values()
+                if not n.is_responding and n.job_ids and self.silence_s(n, now=now, since=since) > timeout_s}
 
     def mark_unreachable(self, name: str, *, address: str, why: str) -> bool:
         """Take a node DOWN at once because its agent at `address` failed a call; False if the

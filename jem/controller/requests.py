@@ -51,13 +51,13 @@ def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
                                                  detail=f"by {identity.user}"))
             elif target.is_live and target.state is not JobState.COMPLETING:
                 changes.append(lifecycle.kill_job(target, JobEvent.CANCEL, now, detail=f"cancel by {identity.user}"))
-                kills.append((target, signals.kill_targets(state, target)))
+                kills.append((target.job_id, target.restart_count, signals.kill_targets(state, target)))
         if not changes and not any(t.state is JobState.COMPLETING for t in targets):
             raise AlreadyDone(format_job_label(job_id, array_task_ids) if array_task_ids else job.label)
         state.commit(changes)
         result = job.state if any(t is job for t in targets) else targets[0].state
-    for target, nodes in kills:
-        signals.send(state, target.job_id, nodes, signal=0)
+    for target_id, run, nodes in kills:
+        signals.send(state, target_id, nodes, signal=0, run=run)
     return result
 
 
@@ -98,9 +98,9 @@ def signal_job(state: ClusterState, job_id: int, identity: Identity, *, signal: 
             if job.state is JobState.PENDING:
                 raise JobStateConflict(f"job {job_id} is pending execution")
             raise AlreadyDone(str(job_id))
-        sends = [(t, signals.signal_targets(state, t, scope)) for t in targets]
-    for target, nodes in sends:
-        signals.send(state, target.job_id, nodes, signal=signal, scope=scope)
+        sends = [(t.job_id, t.restart_count, signals.signal_targets(state, t, scope)) for t in targets]
+    for target_id, run, nodes in sends:
+        signals.send(state, target_id, nodes, signal=signal, scope=scope, run=run)
     return targets[0].state
 
 
@@ -120,8 +120,8 @@ def requeue_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
             state.wake_scheduler()
             return job.state
         state.commit([lifecycle.kill_job(job, JobEvent.REQUEUE, now, detail=f"requeue by {identity.user}")])
-        targets = signals.kill_targets(state, job)
-    signals.send(state, job.job_id, targets, signal=0)
+        targets, run = signals.kill_targets(state, job), job.restart_count
+    signals.send(state, job.job_id, targets, signal=0, run=run)
     state.steps.cancel(job_id)   # its steps' tasks on the other nodes die too
     return JobState.COMPLETING
 

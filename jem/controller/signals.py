@@ -30,12 +30,13 @@ def signal_targets(state: ClusterState, job: Job, scope: SignalScope) -> list[Ta
     return _targets(state, job.nodes[:1] if scope is SignalScope.BATCH else job.nodes)
 
 
-def send(state: ClusterState, job_id: int, targets: list[Target], *, signal: int,
+def send(state: ClusterState, job_id: int, targets: list[Target], *, signal: int, run: int,
          scope: SignalScope = SignalScope.FULL) -> None:
-    """Send one SignalJob per target (signal 0: kill)."""
+    """Send one SignalJob per target (signal 0: kill), for run `run` of the job only: an agent
+    that holds another run of it (a later one, after a requeue) is not touched."""
     for node_name, address in targets:
         state.agents.signal(node_name, address, job_id, signal=signal,
-                            kill_wait_s=state.config.scheduler.kill_wait_s, scope=scope)
+                            kill_wait_s=state.config.scheduler.kill_wait_s, scope=scope, restart_count=run)
 
 
 def send_due_warnings(state: ClusterState, *, now: float, sent: set[tuple[int, int]]) -> int:
@@ -53,11 +54,12 @@ def send_due_warnings(state: ClusterState, *, now: float, sent: set[tuple[int, i
             if now >= job.start_time + job.time_limit_s - spec.warn_time_s:
                 scope = SignalScope.BATCH if spec.warn_batch_only else SignalScope.STEPS
                 sent.add((job.job_id, job.restart_count))
-                due.append((job.job_id, spec.warn_signal, scope, signal_targets(state, job, scope)))
+                due.append((job.job_id, job.restart_count, spec.warn_signal, scope,
+                            signal_targets(state, job, scope)))
         sent.intersection_update(live)   # forget runs that ended
-    for job_id, signum, scope, targets in due:
+    for job_id, run, signum, scope, targets in due:
         log.info("warning signal job_id=%d signal=%d scope=%s", job_id, signum, scope.value)
-        send(state, job_id, targets, signal=signum, scope=scope)
+        send(state, job_id, targets, signal=signum, scope=scope, run=run)
     return len(due)
 
 

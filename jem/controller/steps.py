@@ -168,6 +168,7 @@ def end_allocation(state: ClusterState, step: Step, *, now: float) -> None:
                                                                                            JobEvent.FAIL)
         state.commit([lifecycle.kill_job(job, cause, now, detail=f"step {step.step_id} ended")])
         node = state.nodes.get(job.nodes[0])
-        address = node.agent_address
+        address, run = node.agent_address, job.restart_count
     if address:
-        state.agents.signal(node.name, address, job.job_id, signal=0, kill_wait_s=state.config.scheduler.kill_wait_s)
+        state.agents.signal(node.name, address, job.job_id, signal=0, kill_wait_s=state.config.scheduler.kill_wait_s,
+                            restart_count=run)

@@ -69,6 +69,7 @@ class SchedulerConfig:
     min_job_age_s: float = defaults.MIN_JOB_AGE_S
     heartbeat_interval_s: float = defaults.HEARTBEAT_INTERVAL_S
     node_timeout_s: float = defaults.NODE_TIMEOUT_S
+    node_dead_timeout_s: float = defaults.NODE_DEAD_TIMEOUT_S   # silent this long: its jobs are settled
     launch_grace_s: float = defaults.LAUNCH_GRACE_S
     max_job_count: int = defaults.MAX_JOB_COUNT
     max_array_size: int = defaults.MAX_ARRAY_SIZE        # tasks in one job array, at most
@@ -224,6 +225,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
     store = _section(StoreConfig, "store", raw.get("store", {}))
     if scheduler.max_array_size < 1:
         raise ConfigError(f"scheduler.max_array_size: expected a positive number of tasks, got {scheduler.max_array_size}")
+    if scheduler.node_dead_timeout_s < scheduler.node_timeout_s:
+        raise ConfigError(f"scheduler.node_dead_timeout_s: expected at least node_timeout_s "
+                          f"({scheduler.node_timeout_s}), got {scheduler.node_dead_timeout_s}")
     for key in ("interval_s", "heartbeat_interval_s", "node_timeout_s"):
         if getattr(scheduler, key) <= 0:
             raise ConfigError(f"scheduler.{key}: expected a positive number of seconds, got {getattr(scheduler, key)}")

@@ -10,7 +10,9 @@ SCHEDULER_MIN_GAP_S = 0.01             # seconds at least between two cycles: ev
 KILL_WAIT_S = 30                       # seconds between SIGTERM and SIGKILL (Slurm's KillWait)
 MIN_JOB_AGE_S = 300.0                   # seconds a finished job stays in the queue view (Slurm's MinJobAge)
 HEARTBEAT_INTERVAL_S = 5.0             # seconds between agent heartbeats
-NODE_TIMEOUT_S = 30.0                  # seconds without heartbeat before a node is DOWN
+NODE_TIMEOUT_S = 30.0                  # seconds without heartbeat before a node is DOWN (no new work)
+NODE_DEAD_TIMEOUT_S = 300.0            # seconds without heartbeat before its jobs are requeued or end NODE_FAIL
+                                       # (Slurm's default SlurmdTimeout); until then they stay RUNNING
 LAUNCH_GRACE_S = 10.0                  # seconds a launched job may be missing from heartbeats
 STORE_SYNCHRONOUS = "normal"           # SQLite synchronous mode: "normal" or "full"
 PRIORITY_BASE = 1_000_000              # priority of a job with nice 0 (until multifactor priority)

@@ -31,7 +31,7 @@ JOB_END_LAUNCH_FAILED: JobEnd
 JOB_END_NODE_SHUTDOWN: JobEnd
 
 class JobLaunch(_message.Message):
-    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "restart_count", "credential", "user_signature")
+    __slots__ = ("job_id", "spec", "user", "uid", "gid", "nodes", "alloc", "time_limit_s", "kill_wait_s", "submit_dir", "cluster_name", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "restart_count", "credential", "user_signature", "node_epoch")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class JobLaunch(_message.Message):
     RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     USER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    NODE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: _common_pb2.JobSpec
     user: str
@@ -70,7 +71,8 @@ class JobLaunch(_message.Message):
     restart_count: int
     credential: str
     user_signature: str
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., restart_count: _Optional[int] = ..., credential: _Optional[str] = ..., user_signature: _Optional[str] = ...) -> None: ...
+    node_epoch: int
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., submit_dir: _Optional[str] = ..., cluster_name: _Optional[str] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., restart_count: _Optional[int] = ..., credential: _Optional[str] = ..., user_signature: _Optional[str] = ..., node_epoch: _Optional[int] = ...) -> None: ...
 
 class LaunchJobsRequest(_message.Message):
     __slots__ = ("launches",)
@@ -85,16 +87,18 @@ class LaunchJobsResponse(_message.Message):
     def __init__(self, accepted_job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SignalJobRequest(_message.Message):
-    __slots__ = ("job_id", "signal", "kill_wait_s", "scope")
+    __slots__ = ("job_id", "signal", "kill_wait_s", "scope", "restart_count")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     KILL_WAIT_S_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     signal: int
     kill_wait_s: int
     scope: _common_pb2.SignalScope
-    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., scope: _Optional[_Union[_common_pb2.SignalScope, str]] = ...) -> None: ...
+    restart_count: int
+    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., scope: _Optional[_Union[_common_pb2.SignalScope, str]] = ..., restart_count: _Optional[int] = ...) -> None: ...
 
 class SignalJobResponse(_message.Message):
     __slots__ = ("n_processes",)
@@ -126,8 +130,16 @@ class JobReport(_message.Message):
     restart_count: int
     def __init__(self, job_id: _Optional[int] = ..., has_ended: _Optional[bool] = ..., end: _Optional[_Union[JobEnd, str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., detail: _Optional[str] = ..., restart_count: _Optional[int] = ...) -> None: ...
 
+class JobRun(_message.Message):
+    __slots__ = ("job_id", "restart_count")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    restart_count: int
+    def __init__(self, job_id: _Optional[int] = ..., restart_count: _Optional[int] = ...) -> None: ...
+
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("name", "agent_address", "capacity", "running_job_ids", "cgroup_mode", "boot_id", "gpu_isolation")
+    __slots__ = ("name", "agent_address", "capacity", "running_job_ids", "cgroup_mode", "boot_id", "gpu_isolation", "runs", "unreported_runs", "epoch")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +147,9 @@ class RegisterNodeRequest(_message.Message):
     CGROUP_MODE_FIELD_NUMBER: _ClassVar[int]
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
     GPU_ISOLATION_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    UNREPORTED_RUNS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     name: str
     agent_address: str
     capacity: _common_pb2.Resources
@@ -142,7 +157,10 @@ class RegisterNodeRequest(_message.Message):
     cgroup_mode: str
     boot_id: str
     gpu_isolation: str
-    def __init__(self, name: _Optional[str] = ..., agent_address: _Optional[str] = ..., capacity: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., cgroup_mode: _Optional[str] = ..., boot_id: _Optional[str] = ..., gpu_isolation: _Optional[str] = ...) -> None: ...
+    runs: _containers.RepeatedCompositeFieldContainer[JobRun]
+    unreported_runs: _containers.RepeatedCompositeFieldContainer[JobRun]
+    epoch: int
+    def __init__(self, name: _Optional[str] = ..., agent_address: _Optional[str] = ..., capacity: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., cgroup_mode: _Optional[str] = ..., boot_id: _Optional[str] = ..., gpu_isolation: _Optional[str] = ..., runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ..., unreported_runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class RegisterNodeResponse(_message.Message):
     __slots__ = ("heartbeat_interval_s", "cluster_name")
@@ -153,26 +171,32 @@ class RegisterNodeResponse(_message.Message):
     def __init__(self, heartbeat_interval_s: _Optional[int] = ..., cluster_name: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("name", "running_job_ids", "boot_id", "unreported_job_ids", "health_error")
+    __slots__ = ("name", "running_job_ids", "boot_id", "unreported_job_ids", "health_error", "runs", "unreported_runs")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RUNNING_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
     UNREPORTED_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     HEALTH_ERROR_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    UNREPORTED_RUNS_FIELD_NUMBER: _ClassVar[int]
     name: str
     running_job_ids: _containers.RepeatedScalarFieldContainer[int]
     boot_id: str
     unreported_job_ids: _containers.RepeatedScalarFieldContainer[int]
     health_error: str
-    def __init__(self, name: _Optional[str] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., boot_id: _Optional[str] = ..., unreported_job_ids: _Optional[_Iterable[int]] = ..., health_error: _Optional[str] = ...) -> None: ...
+    runs: _containers.RepeatedCompositeFieldContainer[JobRun]
+    unreported_runs: _containers.RepeatedCompositeFieldContainer[JobRun]
+    def __init__(self, name: _Optional[str] = ..., running_job_ids: _Optional[_Iterable[int]] = ..., boot_id: _Optional[str] = ..., unreported_job_ids: _Optional[_Iterable[int]] = ..., health_error: _Optional[str] = ..., runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ..., unreported_runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("is_registered", "orphan_job_ids")
+    __slots__ = ("is_registered", "orphan_job_ids", "orphan_runs")
     IS_REGISTERED_FIELD_NUMBER: _ClassVar[int]
     ORPHAN_JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    ORPHAN_RUNS_FIELD_NUMBER: _ClassVar[int]
     is_registered: bool
     orphan_job_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, is_registered: _Optional[bool] = ..., orphan_job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    orphan_runs: _containers.RepeatedCompositeFieldContainer[JobRun]
+    def __init__(self, is_registered: _Optional[bool] = ..., orphan_job_ids: _Optional[_Iterable[int]] = ..., orphan_runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ...) -> None: ...
 
 class ReportJobEventsRequest(_message.Message):
     __slots__ = ("name", "reports")

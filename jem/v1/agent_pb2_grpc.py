@@ -31,6 +31,12 @@ class AgentServiceStub:
     """AgentService is served by each node agent; the controller calls it to start
     and signal jobs. Calls are idempotent: a launch of a job the agent already
     runs or ran is acknowledged without running it again.
+
+    Fencing: each run of a job is named by its restart count (the run number),
+    and each launch also carries the node epoch of the registration it was sent
+    under. An agent refuses a launch of an earlier run than it holds, or sent
+    under an earlier epoch, and kills an earlier run of a job before it starts a
+    later one; an order (signal, kill) for a run it does not hold reaches nothing.
     """
 
     def __init__(self, channel):
@@ -60,6 +66,12 @@ class AgentServiceServicer:
     """AgentService is served by each node agent; the controller calls it to start
     and signal jobs. Calls are idempotent: a launch of a job the agent already
     runs or ran is acknowledged without running it again.
+
+    Fencing: each run of a job is named by its restart count (the run number),
+    and each launch also carries the node epoch of the registration it was sent
+    under. An agent refuses a launch of an earlier run than it holds, or sent
+    under an earlier epoch, and kills an earlier run of a job before it starts a
+    later one; an order (signal, kill) for a run it does not hold reaches nothing.
     """
 
     def LaunchJobs(self, request, context):
@@ -117,6 +129,12 @@ class AgentService:
     """AgentService is served by each node agent; the controller calls it to start
     and signal jobs. Calls are idempotent: a launch of a job the agent already
     runs or ran is acknowledged without running it again.
+
+    Fencing: each run of a job is named by its restart count (the run number),
+    and each launch also carries the node epoch of the registration it was sent
+    under. An agent refuses a launch of an earlier run than it holds, or sent
+    under an earlier epoch, and kills an earlier run of a job before it starts a
+    later one; an order (signal, kill) for a run it does not hold reaches nothing.
     """
 
     @staticmethod

@@ -21,23 +21,9 @@ from jem.model.execution import JobEnd, JobReport, Launch
 from jem.model.job import JobSpec
 from jem.model.resources import Resources
 
+from agent_reports import Reports
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="users, chown and root-only files need root")
-
-
-class Reports:
-    def __init__(self):
-        self.items: list[JobReport] = []
-        self.arrived = threading.Condition()
-
-    def __call__(self, report: JobReport) -> None:
-        with self.arrived:
-            self.items.append(report)
-            self.arrived.notify_all()
-
-    def wait(self, n: int = 1, timeout_s: float = 20.0) -> list[JobReport]:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.items) >= n, timeout_s), self.items
-            return list(self.items)
 
 
 def wait_until(predicate, timeout_s: float = 10.0, what: str = "the condition"):

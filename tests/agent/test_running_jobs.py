@@ -11,21 +11,7 @@ from jem.model.execution import JobEnd, JobReport, Launch
 from jem.model.job import JobSpec
 from jem.model.resources import Resources
 
-
-class Reports:
-    def __init__(self):
-        self.items: list[JobReport] = []
-        self.arrived = threading.Condition()
-
-    def __call__(self, report: JobReport) -> None:
-        with self.arrived:
-            self.items.append(report)
-            self.arrived.notify_all()
-
-    def wait(self, n: int = 1, timeout_s: float = 20.0) -> list[JobReport]:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.items) >= n, timeout_s), self.items
-            return list(self.items)
+from agent_reports import Reports
 
 
 def launch(tmp_path, job_id: int, script: str, *, uid: int | None = None, time_limit_s: int | None = None,

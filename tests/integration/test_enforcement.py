@@ -184,7 +184,7 @@ def test_second_user_job_runs_as_that_user_and_cannot_touch_others(node_cluster,
 
 
 @pytest.mark.parametrize("mode", ["auto"])
-def test_restarted_agent_kills_what_its_dead_predecessor_left(node_cluster):
+def test_restarted_agent_takes_over_what_its_dead_predecessor_left(node_cluster):
     marker = f"jemtest-{uuid.uuid4().hex[:8]}"
     with node_cluster.client() as client:
         job_id = client.submit(node_cluster.spec(f"#!/bin/bash\nexec -a {marker} sleep 300\n", requeue=False))
@@ -192,9 +192,12 @@ def test_restarted_agent_kills_what_its_dead_predecessor_left(node_cluster):
         node_cluster.stop_process(node_cluster.agents["n1"], signal.SIGKILL)
         assert processes_with_marker(marker)            # the job outlives its agent...
         node_cluster.start_agent("n1")
+        node_cluster.wait_nodes_up(["n1"])
+        assert client.get_job(job_id).state is JobState.RUNNING   # ...and the new agent keeps it
+        client.cancel(job_id)
         job = node_cluster.wait_job(client, job_id)
-    assert job.state is JobState.NODE_FAIL               # ...until the new agent ends it
-    wait_until(lambda: not processes_with_marker(marker), 5, what="the left job to be killed")
+    assert job.state is JobState.CANCELLED
+    wait_until(lambda: not processes_with_marker(marker), 5, what="the job's processes to be killed")
     assert job_dirs(node_cluster) == []
 
 

@@ -3,13 +3,14 @@
 import os
 import signal
 
+import psutil
 import pytest
 
 from jem.model.node import NodeState
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
 
-from harness import wait_until
+from harness import processes_with_marker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,28 +48,83 @@ def test_running_job_survives_a_controller_restart_and_ends_once(cluster):
         assert f.read() == "ran\n"
 
 
-def test_killed_agent_takes_its_node_down_and_its_jobs_fail_or_requeue(make_cluster):
-    c = make_cluster(extra_config="node_timeout_s = 3")
+def _kill_machine(c, name: str) -> None:
+    """What a node's sudden death does: its agent, its jobs' keepers and its jobs' processes die."""
+    c.stop_process(c.agents[name], signal.SIGKILL)
+    spool = os.path.join(c.spool_root, name)
+    for process in processes_with_marker(spool):   # the keepers (and the agent's factory) first
+        try:
+            if "keeper.py" in " ".join(process.cmdline()):
+                process.kill()
+        except psutil.Error:   # gone meanwhile (the factory of the killed agent exits by itself)
+            pass
+    for path in c.cgroup_dirs():
+        if f"/{name}/job_" in path:
+            with open(os.path.join(path, "cgroup.procs")) as f:
+                for pid in f.read().split():
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_node_silent_past_the_dead_timeout_has_its_jobs_failed_or_requeued(make_cluster):
+    # DOWN after 1.5 s of silence, dead (its jobs settled) after 15 s.
+    c = make_cluster(extra_config="node_timeout_s = 1.5\nnode_dead_timeout_s = 15")
     c.start()
     with c.client() as client:
         # Pin both jobs onto n1 by draining n2 first.
         client.drain_node("n2", "test")
         no_requeue = client.submit(c.spec("#!/bin/sh\nsleep 60\n", requeue=False))
         requeue = client.submit(c.spec("#!/bin/sh\necho $SLURM_JOB_ID ran on $SLURMD_NODENAME >> ran.txt\nsleep 60\n"))
-        wait_until(lambda: all(client.get_job(j).state is JobState.RUNNING for j in (no_requeue, requeue)),
-                   what="jobs to start")
+        ran = os.path.join(c.workdir, "ran.txt")
+        wait_until(lambda: all(client.get_job(j).state is JobState.RUNNING for j in (no_requeue, requeue))
+                   and os.path.exists(ran), what="jobs to start")
         assert client.get_job(requeue).nodes == ("n1",)
         client.resume_node("n2")
-        c.stop_process(c.agents["n1"], signal.SIGKILL)
+        _kill_machine(c, "n1")
         wait_until(lambda: {i.node.name: i.state for i in client.list_nodes()}["n1"] is NodeState.DOWN, 15,
                    what="n1 to go down")
-        failed = c.wait_job(client, no_requeue, timeout_s=15)
+        # DOWN is not dead: the jobs stay RUNNING until the node is declared dead.
+        assert all(client.get_job(j).state is JobState.RUNNING for j in (no_requeue, requeue))
+        failed = c.wait_job(client, no_requeue, timeout_s=40)
         assert failed.state is JobState.NODE_FAIL and failed.reason is JobReason.NODE_FAIL
         rerun = wait_until(lambda: (j := client.get_job(requeue)).state is JobState.RUNNING and j.nodes == ("n2",)
                            and j, 15, what="requeued job to run on n2")
         assert rerun.restart_count == 1
+        # The node comes back: its agent finds the first run lost and reports it, which changes nothing.
+        c.start_agent("n1")
+        c.wait_nodes_up(["n1"])
+        wait_until(lambda: "fate=lost" in c.log("agent-n1.log") or "lost=" in c.log("agent-n1.log"),
+                   what="n1's agent to report the run it lost")
+        wait_until(lambda: not os.path.exists(os.path.join(c.spool_root, "n1", f"job{requeue}")),
+                   what="n1's agent to clean up the lost run")
+        job = client.get_job(requeue)
+        assert (job.state, job.nodes, job.restart_count) == (JobState.RUNNING, ("n2",), 1)
+        with open(ran) as f:
+            assert f.read() == f"{requeue} ran on n1\n{requeue} ran on n2\n"
         client.cancel(requeue)
         c.wait_job(client, requeue)
+
+
+def test_a_killed_agent_node_goes_down_and_its_restart_takes_the_jobs_over(make_cluster):
+    c = make_cluster(extra_config="node_timeout_s = 2\nnode_dead_timeout_s = 20")
+    c.start()
+    with c.client() as client:
+        client.drain_node("n2", "test")
+        job_id = client.submit(c.spec("#!/bin/sh\necho ran >> ran.txt\nsleep 60\n"))
+        wait_until(lambda: client.get_job(job_id).state is JobState.RUNNING
+                   and os.path.exists(os.path.join(c.workdir, "ran.txt")), what="job to start")
+        client.resume_node("n2")
+        c.stop_process(c.agents["n1"], signal.SIGKILL)
+        wait_until(lambda: {i.node.name: i.state for i in client.list_nodes()}["n1"] is NodeState.DOWN, 15,
+                   what="n1 to go down")
+        c.start_agent("n1")
+        c.wait_nodes_up(["n1"])
+        # The job went on under its keeper: the new agent holds it, and a cancel reaches it.
+        job = client.get_job(job_id)
+        assert (job.state, job.nodes, job.restart_count) == (JobState.RUNNING, ("n1",), 0)
+        client.cancel(job_id)
+        assert c.wait_job(client, job_id).state is JobState.CANCELLED
+    with open(os.path.join(c.workdir, "ran.txt")) as f:
+        assert f.read() == "ran\n"
 
 
 def test_agent_restart_reregisters_and_node_returns(cluster):
