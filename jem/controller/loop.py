@@ -266,7 +266,7 @@ class SchedulingLoop:
         """A launch RPC failed: take the node DOWN now, so that nothing more is sent
         there. The jobs stay as they are: the agent may have started them before the
         connection broke. If it comes back, reconciliation on registration finds which
-        it runs (the rest are lost: requeued or NODE_FAIL); if not, the node timeout
-        ends or requeues them. Either way no job runs twice."""
+        it runs (the rest are lost: requeued or NODE_FAIL); if not, they are settled
+        once the node is declared dead (node_dead_timeout_s). Either way no job runs twice."""
         with self._state.lock:
             self._state.nodes.mark_unreachable(node_name, address=address, why=why)
