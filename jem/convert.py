@@ -443,6 +443,18 @@ def task_order_from_pb(pb: steps_pb2.StepTasksRequest) -> TaskOrder:
     )
 
 
+# ---------------------------------------------------------------- runs
+
+
+def runs_to_pb(runs) -> list[agent_pb2.JobRun]:
+    """(job id, run) pairs as JobRun messages; pairs whose run is not known (None) are left out."""
+    return [agent_pb2.JobRun(job_id=job_id, restart_count=run) for job_id, run in runs if run is not None]
+
+
+def runs_from_pb(pbs) -> list[tuple[int, int]]:
+    return [(pb.job_id, pb.restart_count) for pb in pbs]
+
+
 # ---------------------------------------------------------------- listings
 
 

@@ -29,7 +29,7 @@ from jem.agent.spool import checked_spool_dir, node_spool_path
 from jem.agent.service import AgentServicer
 from jem.agent.trust import ControllerCallInterceptor, ControllerTrust
 from jem.agent.steps import StepTasks
-from jem.convert import report_to_pb, resources_to_pb
+from jem.convert import report_to_pb, resources_to_pb, runs_from_pb, runs_to_pb
 from jem.model import defaults
 from jem.model.clientconfig import load_client_config
 from jem.model.errors import Unauthenticated
@@ -180,8 +180,8 @@ class Agent:
         unreported = self.reporter.unreported_runs()
         response = self._controller.RegisterNode(agent_pb2.RegisterNodeRequest(
             name=self.options.name, agent_address=self.address, capacity=resources_to_pb(self.options.capacity),
-            running_job_ids=[job_id for job_id, _ in runs + unreported], runs=_runs_pb(runs),
-            unreported_runs=_runs_pb(unreported), epoch=epoch,
+            running_job_ids=[job_id for job_id, _ in runs + unreported], runs=runs_to_pb(runs),
+            unreported_runs=runs_to_pb(unreported), epoch=epoch,
             cgroup_mode=self.cgroup_mode, boot_id=self.boot_id, gpu_isolation=self.gpu_isolation,
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
         self._heartbeat_interval_s = float(response.heartbeat_interval_s or 5)
@@ -215,12 +215,12 @@ class Agent:
         unreported = self.reporter.unreported_runs()
         response = self._controller.Heartbeat(agent_pb2.HeartbeatRequest(
             name=self.options.name, running_job_ids=[job_id for job_id, _ in runs], boot_id=self.boot_id,
-            unreported_job_ids=[job_id for job_id, _ in unreported], runs=_runs_pb(runs),
-            unreported_runs=_runs_pb(unreported),
+            unreported_job_ids=[job_id for job_id, _ in unreported], runs=runs_to_pb(runs),
+            unreported_runs=runs_to_pb(unreported),
             health_error=self.health.error if self.health is not None else "",
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
         # A controller that names runs kills exactly those; an older one names jobs.
-        orphans = ([(r.job_id, r.restart_count) for r in response.orphan_runs] if response.orphan_runs
+        orphans = (runs_from_pb(response.orphan_runs) if response.orphan_runs
                    else [(job_id, None) for job_id in response.orphan_job_ids])
         for job_id, run in orphans:
             log.warning("killing orphan job job_id=%d run=%s", job_id, run)
@@ -233,9 +233,6 @@ class Agent:
         ), timeout=RPC_TIMEOUT_S, metadata=self._metadata())
 
 
-def _runs_pb(runs: list[tuple[int, int | None]]) -> list[agent_pb2.JobRun]:
-    """The runs whose number is known, as JobRun messages."""
-    return [agent_pb2.JobRun(job_id=job_id, restart_count=run) for job_id, run in runs if run is not None]
 
 
 def advertised_host(listen_host: str, controller: str) -> str:

@@ -10,7 +10,7 @@ import time
 from jem.controller.interceptors import current_identity, current_node
 from jem.controller.reports import apply_reports, reconcile_node
 from jem.controller.state import ClusterState
-from jem.convert import report_from_pb, resources_from_pb
+from jem.convert import report_from_pb, resources_from_pb, runs_from_pb, runs_to_pb
 from jem.model import policy
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
@@ -58,8 +58,7 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
                                  unreported=_held(request.unreported_runs, request.unreported_job_ids), now=now)
         return agent_pb2.HeartbeatResponse(
             is_registered=True, orphan_job_ids=sorted({job_id for job_id, _ in orphans}),
-            orphan_runs=[agent_pb2.JobRun(job_id=job_id, restart_count=run) for job_id, run in orphans
-                         if run is not None])
+            orphan_runs=runs_to_pb(orphans))
 
     def ReportJobEvents(self, request, context):
         _require_agent(request.name)
@@ -70,7 +69,7 @@ class NodeServicer(agent_pb2_grpc.NodeServiceServicer):
 
 def _held(runs, job_ids) -> set[tuple[int, int | None]]:
     """The runs an agent names, and the jobs it names without a run (run None)."""
-    held: set[tuple[int, int | None]] = {(r.job_id, r.restart_count) for r in runs}
+    held: set[tuple[int, int | None]] = set(runs_from_pb(runs))
     named = {job_id for job_id, _ in held}
     return held | {(job_id, None) for job_id in job_ids if job_id not in named}
 

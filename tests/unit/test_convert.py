@@ -130,3 +130,8 @@ def test_a_lazy_job_keeps_what_is_set_and_copies_as_a_plain_job():
     assert type(copy.copy(lazy[0])) is Job and copy.copy(lazy[0]) == lazy[0]
     for copied in (copy.deepcopy(lazy[0]), pickle.loads(pickle.dumps(lazy[0]))):
         assert type(copied) is Job and type(copied.spec) is JobSpec and copied == lazy[0]
+
+
+def test_runs_go_to_the_wire_and_back_without_the_unknown_ones():
+    pbs = convert.runs_to_pb([(5, 0), (7, None), (9, 3)])
+    assert convert.runs_from_pb(pbs) == [(5, 0), (9, 3)]
