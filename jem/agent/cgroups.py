@@ -262,7 +262,9 @@ class JobCgroupV1:
         return [os.path.join(path, "cgroup.procs") for path in self.paths.values()]
 
     def pids(self) -> list[int]:
-        return _pids_in(os.path.join(self.paths["freezer"], "cgroup.procs"))
+        """Every process in any of the job's controllers: one still joining (its pid written to
+        some controllers' cgroup.procs, not yet all) is the job's too."""
+        return sorted(set().union(*(_pids_in(path) for path in self.procs_files())))
 
     def signal_all(self, signum: int) -> int:
         """Freeze, signal every process, thaw: nothing forks away in between."""
@@ -289,7 +291,10 @@ class JobCgroupV1:
         return CgroupUsage(stat.get("user", 0) * to_us, stat.get("system", 0) * to_us, peak)
 
     def remove(self) -> bool:
-        return all([_rmdir(path) for path in self.paths.values()])
+        """Remove every controller's directory, the freezer's last, stopping at one that a
+        process still holds: what is left can still be frozen and killed, then removed again."""
+        others = [path for controller, path in self.paths.items() if controller != "freezer"]
+        return all(_rmdir(path) for path in [*others, self.paths["freezer"]])
 
 
 class CgroupsV1:

@@ -211,6 +211,7 @@ class Agent:
                 self._stopping.wait(self._heartbeat_interval_s)
 
     def _heartbeat(self) -> bool:
+        self.jobs.retry_cgroups()
         runs = self.jobs.held_runs()
         unreported = self.reporter.unreported_runs()
         response = self._controller.Heartbeat(agent_pb2.HeartbeatRequest(

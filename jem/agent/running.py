@@ -110,6 +110,7 @@ class RunningJobs:
         self._report = report
         self._clock = clock
         self._lock = threading.Lock()
+        self._unremoved: list[JobCgroup] = []   # job cgroups a late process held when they were removed
         self._ended = threading.Condition(self._lock)   # a job left `_jobs`
         self._jobs: dict[int, RunningJob] = {}
         self._fence = RunFence()   # under _lock
@@ -196,7 +197,7 @@ class RunningJobs:
             self._spool.remove_job(job_id)
             if cgroup is not None:
                 drain_cgroup(cgroup, exclude=None)
-                cgroup.remove()
+                self._remove_cgroup(cgroup)
             self._release(cpu_slots, gpu_slots)
             self._fail_launch(launch, str(exc), t_start)
             return True
@@ -305,6 +306,25 @@ class RunningJobs:
     def close(self) -> None:
         """Let the keeper go: it takes no more jobs, and keeps those running until they end."""
         self._keepers.close()
+        self.retry_cgroups()
+
+    def retry_cgroups(self) -> int:
+        """Kill what is left in the job cgroups that could not be removed, and remove them again
+        (the agent calls this with each heartbeat); returns how many are still there."""
+        with self._lock:
+            pending, self._unremoved = self._unremoved, []
+        for cgroup in pending:
+            drain_cgroup(cgroup, exclude=None)
+            self._remove_cgroup(cgroup)
+        with self._lock:
+            return len(self._unremoved)
+
+    def _remove_cgroup(self, cgroup: JobCgroup) -> None:
+        """Remove a drained job cgroup. One that a process still holds (a step's task that was
+        joining it as the job ended) is kept, and removed again by `retry_cgroups`."""
+        if not cgroup.remove():
+            with self._lock:
+                self._unremoved.append(cgroup)
 
     # ------------------------------------------------------------ after a restart
 
@@ -314,7 +334,7 @@ class RunningJobs:
         if self._cgroups is not None:
             for cgroup in self._cgroups.existing_jobs("steps").values():   # their streams broke with the agent
                 drain_cgroup(cgroup, exclude=None)
-                cgroup.remove()
+                self._remove_cgroup(cgroup)
         left = find_left_runs(self._spool, self._cgroups)
         for found in left:
             run = found.run
@@ -342,7 +362,7 @@ class RunningJobs:
     def _report_lost_cgroup(self, found: LeftRun) -> None:
         """A job cgroup without a run record: nothing says which run it was; kill what is in it."""
         drain_cgroup(found.cgroup, exclude=None)
-        found.cgroup.remove()
+        self._remove_cgroup(found.cgroup)
         self._spool.remove_job(found.job_id)
         now = self._clock()
         log.warning("killed job left by a previous agent job_id=%d", found.job_id)
@@ -524,7 +544,7 @@ class RunningJobs:
                              max_rss_kib=measured.peak_bytes // 1024 if measured.peak_bytes else usage.max_rss_kib)
             if job.end_cause is None and status is not None and job.cgroup.is_oom_killed():
                 end = JobEnd.OUT_OF_MEMORY
-            job.cgroup.remove()
+            self._remove_cgroup(job.cgroup)
         detail = detail or self._spool.read_start_errors(job.job_id)
         self._spool.remove_job(job.job_id)
         self._release(job.run.cpu_slots, job.run.gpu_slots)   # before the report: the next launch may follow it

@@ -15,7 +15,7 @@ import uuid
 import psutil
 import pytest
 
-from jem.agent.cgroups import open_cgroups
+from jem.agent.cgroups import CgroupLimits, open_cgroups
 from jem.agent.recovery import Fate
 from jem.agent.running import RunningJobs
 from jem.model.execution import JobEnd, JobReport, Launch
@@ -247,3 +247,23 @@ def test_a_launch_sent_under_an_earlier_epoch_is_refused_and_a_kill_of_a_later_r
         assert (killed.end, killed.restart_count) == (JobEnd.KILLED, 1) and not (tmp_path / "h.runs").exists()
     finally:
         running.close()
+
+
+@needs_root
+def test_a_cgroup_a_late_process_held_is_removed_with_the_next_heartbeat(tmp_path, spool, cgroup_name):
+    """A step's task that joins the job's cgroup as the job ends (its pid written to some controllers
+    only) is killed with the job, and a cgroup that could not be removed is removed again later."""
+    cgroups = open_cgroups("auto", name=f"{cgroup_name}/n1")
+    running = RunningJobs(node_name="n1", spool_dir=spool, report=lambda r: None, cgroups=cgroups)
+    cgroup = cgroups.create(7, CgroupLimits(cpu_ids=None, mem_bytes=None, denied_devices=()))
+    late = subprocess.Popen(["sleep", "300"])
+    try:
+        with open(cgroup.procs_files()[0], "w") as f:   # in one controller, not (yet) the others
+            f.write(str(late.pid))
+        assert late.pid in cgroup.pids()
+        running._remove_cgroup(cgroup)                  # as the job's end does, with the task still there
+        assert running.retry_cgroups() == 0 and late.wait(5) == -signal.SIGKILL
+        assert not any(os.path.exists(os.path.dirname(path)) for path in cgroup.procs_files())
+    finally:
+        if late.poll() is None:
+            late.kill()
