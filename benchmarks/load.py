@@ -61,6 +61,8 @@ from jem.model.jobfilter import JobFilter
 from jem.model.node import NodeState
 from jem.model.states import JobState
 
+from localcluster import jem, use_cluster_env
+
 USER_PREFIX = "jemload-"
 PROBE_NODE = "probe1"
 DEFAULT_MAX_JOB_COUNT = 100_000          # jem.model.defaults.MAX_JOB_COUNT, the [scheduler] default
@@ -99,18 +101,6 @@ def job_spec(n_env: int, *, name: str = "load", waiting: bool = False) -> JobSpe
 
 
 # ------------------------------------------------------------------ cluster set-up
-
-def jem(*args: str, state_dir: str) -> None:
-    subprocess.run([sys.executable, "-m", "jem.cli.main", *args, "--state-dir", state_dir], check=True,
-                   stdout=subprocess.DEVNULL)
-
-
-def _use_cluster_env(state_dir: str) -> None:
-    with open(os.path.join(state_dir, "env")) as f:
-        for line in f:
-            key, value = line.removeprefix("export ").strip().split("=", 1)
-            os.environ[key] = value
-
 
 def _read(path: str) -> str:
     with open(path) as f:
@@ -480,7 +470,7 @@ def run(args: argparse.Namespace, state_dir: str, users: dict, say) -> dict:
         jem("down", state_dir=state_dir)
         jem(*up, state_dir=state_dir)
     say(f"cluster up in {time.monotonic() - t:.1f} s")
-    _use_cluster_env(state_dir)
+    use_cluster_env(state_dir)
     security_dir = os.path.join(state_dir, "security")
     ca_file = os.path.join(security_dir, "ca.crt")
     address = _read(os.path.join(state_dir, "controller.addr"))

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,10 +31,7 @@ from jem.model.job import JobSpec
 from jem.model.jobfilter import JobFilter
 from jem.model.states import JobState
 
-
-def jem(*args: str, state_dir: str) -> None:
-    subprocess.run([sys.executable, "-m", "jem.cli.main", *args, "--state-dir", state_dir], check=True,
-                   stdout=subprocess.DEVNULL)
+from localcluster import jem, use_cluster_env
 
 
 def trivial(workdir: str, body: str = "true", out: str = "/dev/null") -> JobSpec:
@@ -126,13 +122,6 @@ def measure_latency(client: Client, workdir: str, runs: int) -> dict:
             "start_latency_ms_min": samples[0], "start_latency_ms_max": samples[-1]}
 
 
-def _use_cluster_env(state_dir: str) -> None:
-    with open(os.path.join(state_dir, "env")) as f:
-        for line in f:
-            key, value = line.removeprefix("export ").strip().split("=", 1)
-            os.environ[key] = value
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=4)
@@ -149,7 +138,7 @@ def main() -> int:
         try:
             with open(os.path.join(state_dir, "controller.addr")) as f:
                 address = f.read().strip()
-            _use_cluster_env(state_dir)   # its client.toml: the CA and the credential service
+            use_cluster_env(state_dir)   # its client.toml: the CA and the credential service
             with Client(address) as client:
                 result = {"nodes": args.nodes, "cpus_per_node": args.cpus_per_node, "jobs": args.jobs}
                 result.update(measure_latency(client, workdir, args.latency_runs))

@@ -17,8 +17,7 @@ from typing import Callable
 import grpc
 
 from jem.controller.interceptors import current_identity, current_node, wrapped_handler
-from jem.convert import AUDIT_SUMMARY_MAX as _MAX_SUMMARY
-from jem.convert import audit_summary as summary
+from jem.convert import AUDIT_SUMMARY_MAX, audit_summary
 from jem.model.audit import AuditRecord
 from jem.model.errors import JemError, StoreUnavailable
 from jem.store import Store
@@ -178,7 +177,7 @@ class AuditInterceptor(grpc.ServerInterceptor):
             if error is None:
                 result, detail = "ok", ""
             elif isinstance(error, JemError):
-                result, detail = error.reason, str(error)[:_MAX_SUMMARY]
+                result, detail = error.reason, str(error)[:AUDIT_SUMMARY_MAX]
             else:
                 result, detail = "InternalError", type(error).__name__
             now, peer = self._clock(), context.peer() or ""
@@ -187,6 +186,6 @@ class AuditInterceptor(grpc.ServerInterceptor):
                 [(getattr(request, "job_id", 0) or getattr(response, "job_id", 0) or 0, request)]
             for job_id, part in parts:
                 self._audit.record(AuditRecord(time=now, user=user, uid=uid, peer=peer, method=method,
-                                               request=summary(part), result=result, detail=detail,
+                                               request=audit_summary(part), result=result, detail=detail,
                                                job_id=int(job_id)))
         return record

@@ -57,8 +57,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             job = self._state.jobs.get(request.job_id)
             if job is None or not self._may_see(identity, job.uid):
                 raise JobNotFound(str(request.job_id))
-            is_owner_side = policy.may_see_job_secrets(identity, job.uid)
-            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=is_owner_side))
+            with_script = policy.may_see_job_secrets(identity, job.uid)
+            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=with_script))
 
     def ListJobs(self, request, context):
         return jobs_pb2.ListJobsResponse.FromString(self.list_jobs_bytes(request, context))

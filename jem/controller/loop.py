@@ -7,12 +7,15 @@ conservative backfill, priority weights, fair-share) comes from the config once.
 A cycle:
 
 1. under the lock, charges running jobs' CPU time to fair-share usage, clears
-   met dependencies, splits eligible array tasks off their array's record,
-   takes a snapshot of the jobs free to run and calls the scheduler (pure);
-2. re-checks each decision against live state (a node may have gone since),
-   commits the starts in one transaction, and records pending reasons, planned
-   starts and multifactor priorities;
-3. after releasing the lock, sends the launches, one RPC per node.
+   met dependencies, splits eligible array tasks off their array's record, and
+   copies the nodes, the running jobs and the list of jobs free to run;
+2. without the lock, holds back the jobs over their user's running-job quota,
+   builds the others' views and calls the scheduler (pure);
+3. under the lock again, re-checks each decision against live state (a node
+   may have gone, a job been held, since), commits the starts in one
+   transaction, then sends the launches, one RPC per node, after releasing it;
+   pending reasons, planned starts and multifactor priorities are written in
+   chunks, each under the lock. A cycle of T seconds is followed by 2T of rest.
 """
 
 import dataclasses
