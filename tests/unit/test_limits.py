@@ -109,3 +109,17 @@ def test_limits_come_from_the_limits_section():
         parse_config({"limits": {"max_args": 0}})
     with pytest.raises(ConfigError, match="limits.max_scripts"):
         parse_config({"limits": {"max_scripts": 1}})
+
+
+def test_users_and_private_data_come_from_the_config_and_bad_values_are_named():
+    from jem.model.identity import AdminLevel
+    config = parse_config({"cluster": {"private_data": ["jobs", "usage"]},
+                           "users": [{"name": "alice", "admin_level": "operator"}, {"name": "bob"}]})
+    assert config.cluster.is_private("jobs") and not config.cluster.is_private("accounts")
+    assert config.admin_levels() == {"alice": AdminLevel.OPERATOR}
+    for raw, key in [({"cluster": {"private_data": ["secrets"]}}, "cluster.private_data"),
+                     ({"cluster": {"private_data": "jobs"}}, "cluster.private_data"),
+                     ({"users": [{"name": "a", "admin_level": "root"}]}, "admin_level"),
+                     ({"users": [{"name": "a"}, {"name": "a"}]}, "users")]:
+        with pytest.raises(ConfigError, match=key):
+            parse_config(raw)
