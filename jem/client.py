@@ -341,6 +341,13 @@ class Client:
             self._call(self._admin.DrainNode, _message(admin_pb2.DrainNodeRequest, name=name, reason=reason)).node)
         return NodeInfo(node, state, tuple(parts))
 
+    def down_node(self, name: str, reason: str) -> NodeInfo:
+        """Take a node DOWN until resumed (scontrol update state=down): its jobs are killed, then
+        requeued or ended NODE_FAIL (operators only; a reason is required)."""
+        node, state, parts = convert.node_from_pb(
+            self._call(self._admin.DownNode, _message(admin_pb2.DownNodeRequest, name=name, reason=reason)).node)
+        return NodeInfo(node, state, tuple(parts))
+
     def resume_node(self, name: str) -> NodeInfo:
         node, state, parts = convert.node_from_pb(
             self._call(self._admin.ResumeNode, _message(admin_pb2.ResumeNodeRequest, name=name)).node)

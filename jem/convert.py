@@ -263,7 +263,7 @@ def node_to_pb(node: Node, partitions: list[str]) -> admin_pb2.Node:
         name=node.name, state=NODE_STATE_TO_PB[node.state], capacity=resources_to_pb(node.capacity),
         allocated=resources_to_pb(node.allocated), reason=node.reason, agent_address=node.agent_address,
         partitions=partitions, job_ids=sorted(node.job_ids), cgroup_mode=node.cgroup_mode,
-        gpu_isolation=node.gpu_isolation,
+        gpu_isolation=node.gpu_isolation, is_responding=node.is_responding,
         features=node.features, gres=node.gres, gres_allocated=node.gres_allocated,
     )
     if node.last_heartbeat:
@@ -277,6 +277,7 @@ def node_from_pb(pb: admin_pb2.Node) -> tuple[Node, NodeState, list[str]]:
         name=pb.name, capacity=resources_from_pb(pb.capacity), allocated=resources_from_pb(pb.allocated),
         reason=pb.reason, agent_address=pb.agent_address, last_heartbeat=time_from_pb(pb, "last_heartbeat") or 0.0,
         cgroup_mode=pb.cgroup_mode, gpu_isolation=pb.gpu_isolation, job_ids=set(pb.job_ids),
+        is_responding=pb.is_responding,
         features=tuple(pb.features), gres=dict(pb.gres), gres_allocated=dict(pb.gres_allocated),
     )
     return node, NODE_STATE_FROM_PB[pb.state], list(pb.partitions)
@@ -429,6 +430,7 @@ def task_order_to_pb(order: TaskOrder) -> steps_pb2.StepTasksRequest:
         job_nodes=order.job_nodes, n_tasks=order.n_tasks, alloc=resources_to_pb(order.alloc),
         cpu_ids=order.cpu_ids, gpu_ids=order.gpu_ids, job_name=order.job_name, array_job_id=order.array_job_id,
         array_task_id=order.array_task_id, user_signature=order.user_signature,
+        restart_count=order.restart_count, node_epoch=order.node_epoch,
     )
 
 
@@ -440,6 +442,7 @@ def task_order_from_pb(pb: steps_pb2.StepTasksRequest) -> TaskOrder:
         gpu_ids=tuple(pb.gpu_ids), job_name=pb.job_name, array_job_id=pb.array_job_id,
         array_task_id=pb.array_task_id if pb.HasField("array_task_id") else None,
         user_signature=pb.user_signature,
+        restart_count=pb.restart_count if pb.HasField("restart_count") else None, node_epoch=pb.node_epoch,
     )
 
 

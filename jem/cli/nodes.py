@@ -1,11 +1,11 @@
-"""`jem nodes`, `jem drain`, `jem resume`."""
+"""`jem nodes`, `jem drain`, `jem down-node`, `jem resume`."""
 
 import argparse
 import json
 
 from jem.cli.table import render_table
 from jem.cli.views import NODE_HEADERS, node_as_dict, node_row
-from jem.client import Client
+from jem.client import Client, NodeInfo
 
 
 def add_parsers(sub) -> None:
@@ -16,7 +16,13 @@ def add_parsers(sub) -> None:
     p.add_argument("node")
     p.add_argument("--reason", required=True, help="why (shown with the node)")
     p.set_defaults(run=run_drain)
-    p = sub.add_parser("resume", help="undo a drain (root)")
+    p = sub.add_parser("down-node", help="take a node DOWN now (scontrol update state=down): its jobs are "
+                                         "killed, then requeued or ended NODE_FAIL; nothing starts there until "
+                                         "`jem resume` (root)")
+    p.add_argument("node")
+    p.add_argument("--reason", required=True, help="why (shown with the node)")
+    p.set_defaults(run=run_down)
+    p = sub.add_parser("resume", help="undo a drain or a down (root)")
     p.add_argument("node")
     p.set_defaults(run=run_resume)
 
@@ -33,13 +39,19 @@ def run_nodes(args: argparse.Namespace) -> int:
 
 def run_drain(args: argparse.Namespace) -> int:
     with Client() as client:
-        info = client.drain_node(args.node, args.reason)
-    print(f"{info.node.name} {info.state.value}")
-    return 0
+        return _print_state(client.drain_node(args.node, args.reason))
+
+
+def run_down(args: argparse.Namespace) -> int:
+    with Client() as client:
+        return _print_state(client.down_node(args.node, args.reason))
 
 
 def run_resume(args: argparse.Namespace) -> int:
     with Client() as client:
-        info = client.resume_node(args.node)
+        return _print_state(client.resume_node(args.node))
+
+
+def _print_state(info: NodeInfo) -> int:
     print(f"{info.node.name} {info.state.value}")
     return 0

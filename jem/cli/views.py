@@ -68,7 +68,8 @@ JOB_HEADERS = ["JOBID", "PARTITION", "NAME", "USER", "STATE", "TIME", "TIME_LIMI
 def node_as_dict(info: NodeInfo) -> dict:
     node = info.node
     return {
-        "name": node.name, "state": info.state.value, "partitions": list(info.partitions),
+        "name": node.name, "state": info.state.value, "is_responding": node.is_responding,
+        "partitions": list(info.partitions),
         "cpus": node.capacity.cpus, "cpus_allocated": node.allocated.cpus, "mem_mib": node.capacity.mem_mib,
         "mem_allocated_mib": node.allocated.mem_mib, "gpus": node.capacity.gpus,
         "gpus_allocated": node.allocated.gpus, "reason": node.reason, "agent_address": node.agent_address,

@@ -2,9 +2,12 @@
 Changes need an operator (root, or AdminLevel Operator or Administrator)."""
 
 import dataclasses
+import time
 
+from jem.controller import nodedown
 from jem.controller.authn import identity_of_user
 from jem.controller.interceptors import current_identity
+from jem.controller.reports import send_kills
 from jem.controller.state import ClusterState
 from jem.convert import audit_query_from_pb, audit_to_pb, node_to_pb, partition_to_pb, share_row_to_pb, time_to_pb
 from jem.model import defaults, policy
@@ -14,8 +17,9 @@ from jem.v1 import admin_pb2, admin_pb2_grpc
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, state: ClusterState):
+    def __init__(self, state: ClusterState, *, clock=time.time):
         self._state = state
+        self._clock = clock
 
     def _node_pb(self, node):
         return node_to_pb(node, self._state.partition_names_of(node.name))
@@ -36,6 +40,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         with self._state.lock:
             node = self._state.nodes.resume(request.name)
             response = admin_pb2.ResumeNodeResponse(node=self._node_pb(node))
+        self._state.wake_scheduler()
+        return response
+
+    def DownNode(self, request, context):
+        _require_operator()
+        with self._state.lock:
+            kills = nodedown.down_node(self._state, request.name, request.reason, now=self._clock())
+            response = admin_pb2.DownNodeResponse(node=self._node_pb(self._state.nodes.get(request.name)))
+        send_kills(self._state, kills)
         self._state.wake_scheduler()
         return response
 

@@ -2,8 +2,10 @@
 
 Allocation bookkeeping is exact integer arithmetic (CPUs, MiB, GPUs): a job's
 per-node request is added to each of its nodes at start and removed at end.
-Drains are written to the store so they survive a restart. Callers hold the
-controller lock.
+An administrator's drains and DOWNs are written to the store (before memory
+changes) so they survive a restart; a DOWN node stays DOWN, with the
+administrator's reason, whether or not its agent answers, until resumed (what
+becomes of its jobs: `nodedown.py`). Callers hold the controller lock.
 
 Silence: a node not heard from for `node_timeout_s` is DOWN (it gets no new
 work; its jobs stay as they are, see `reports.py`), and one silent for
@@ -74,12 +76,17 @@ class NodeTable:
         self._store = store
         self._nodes: dict[str, Node] = {n.name: Node(n.name, n.capacity, features=n.features, gres=dict(n.gres))
                                         for n in config.nodes}
-        for record in store.load_nodes():
-            node = self._nodes.get(record.name)
-            if node is not None and record.is_drained:
-                node.is_drained, node.reason = True, record.reason
+        self._records = {record.name: record for record in store.load_nodes()}   # kept for dynamic nodes that join
+        for node in self._nodes.values():
+            self._restore(node)
         self._t_resumed = 0.0                  # when the controller last resumed from a stall of its own
         self._stall_watch: StallWatch | None = None   # started by the first check for silent nodes
+
+    def _restore(self, node: Node) -> None:
+        """Give `node` the drain and DOWN an administrator left on it before a restart."""
+        record = self._records.pop(node.name, None)
+        if record is not None and (record.is_drained or record.is_down):
+            node.is_drained, node.is_down, node.reason = record.is_drained, record.is_down, record.reason
 
     def get(self, name: str) -> Node:
         node = self._nodes.get(name)
@@ -98,6 +105,7 @@ class NodeTable:
             if not self._config.cluster.dynamic_nodes:
                 raise NodeNotFound(f"{name} is not configured and the cluster is not dynamic")
             node = self._nodes[name] = Node(name, capacity)
+            self._restore(node)
             log.info("node joined node=%s cpus=%d mem_mib=%d", name, capacity.cpus, capacity.mem_mib)
         elif capacity != node.capacity:
             log.warning("node reports other resources than configured node=%s configured=%s reported=%s",
@@ -107,7 +115,7 @@ class NodeTable:
         node.agent_address, node.boot_id, node.cgroup_mode = address, boot_id, cgroup_mode
         node.gpu_isolation = gpu_isolation
         node.is_responding, node.last_heartbeat = True, now
-        if not node.is_drained:
+        if not node.is_drained and not node.is_down:
             node.reason = ""
         return node
 
@@ -130,7 +138,8 @@ class NodeTable:
         silent = [n for n in self._nodes.values() if n.is_responding and self.silence_s(n, now=now) > timeout_s]
         for node in silent:
             node.is_responding = False
-            node.reason = "Not responding"
+            if not node.is_down:   # an administrator's reason says more
+                node.reason = "Not responding"
             log.warning("node down node=%s reason=%s silent_s=%.1f", node.name, node.reason,
                         self.silence_s(node, now=now))
         return silent
@@ -165,13 +174,18 @@ class NodeTable:
         node = self._nodes.get(name)
         if node is None or not node.is_responding or node.agent_address != address:
             return False
-        node.is_responding, node.reason = False, why
+        node.is_responding = False
+        if not node.is_down:
+            node.reason = why
         log.warning("node down node=%s reason=%r", name, why)
         return True
 
     def apply_health(self, node: Node, error: str) -> None:
-        """Drain a node whose health check fails (reason: its output); resume it when the
-        check passes again, unless an administrator drained it for another reason."""
+        """Drain a node whose health check fails (reason: its output); undrain it when the
+        check passes again, unless an administrator drained it for another reason. A node
+        an administrator took DOWN is theirs: its health changes nothing."""
+        if node.is_down:
+            return
         reason = f"{HEALTH_REASON_PREFIX}{error}"[:MAX_REASON_LEN] if error else ""
         if error and (not node.is_drained or node.reason.startswith(HEALTH_REASON_PREFIX)) and node.reason != reason:
             self.drain(node.name, reason)
@@ -179,19 +193,31 @@ class NodeTable:
             self.resume(node.name)
 
     def drain(self, name: str, reason: str) -> Node:
-        if not reason.strip():
-            raise InvalidArgument("a reason is required to drain a node")
+        _require_reason(reason, "drain")
         node = self.get(name)
+        self._store.save_node(NodeRecord(name, True, reason, is_down=node.is_down))
         node.is_drained, node.reason = True, reason
-        self._store.save_node(NodeRecord(name, True, reason))
         log.info("node drained node=%s reason=%r", name, reason)
         return node
 
-    def resume(self, name: str) -> Node:
+    def down(self, name: str, reason: str) -> Node:
+        """Take a node DOWN until `resume` (scontrol update state=down): no new work, whatever
+        its agent says. Its jobs are the caller's to kill or settle (`nodedown.py`)."""
+        _require_reason(reason, "down")
         node = self.get(name)
-        node.is_drained = False
-        node.reason = "" if node.is_responding else node.reason
+        self._store.save_node(NodeRecord(name, node.is_drained, reason, is_down=True))
+        node.is_down, node.reason = True, reason
+        log.warning("node down by an administrator node=%s reason=%r responding=%s", name, reason,
+                    node.is_responding)
+        return node
+
+    def resume(self, name: str) -> Node:
+        """Undo a drain and an administrator's DOWN. A silent node stays DOWN until its agent
+        registers again."""
+        node = self.get(name)
         self._store.save_node(NodeRecord(name, False, ""))
+        node.is_drained = node.is_down = False
+        node.reason = "" if node.is_responding else "Not responding"
         log.info("node resumed node=%s", name)
         return node
 
@@ -230,3 +256,8 @@ class NodeTable:
                 node.job_ids.discard(job_id)
                 node.cpu_ids.pop(job_id, None)
                 node.gpu_ids.pop(job_id, None)
+
+
+def _require_reason(reason: str, action: str) -> None:
+    if not reason.strip():
+        raise InvalidArgument(f"a reason is required to {action} a node")

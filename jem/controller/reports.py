@@ -11,6 +11,8 @@ jobs stay RUNNING; only a node declared dead (silent for `[scheduler]
 node_dead_timeout_s`, or so declared by an administrator: `settle_dead_nodes`) has its jobs
 settled without a word from it. A job whose batch script runs on another node
 that is up is then killed there first, and settled when that kill is confirmed.
+An administrator's DOWN of a node whose agent answers kills its jobs the same way
+(`nodedown.py`).
 
 Every report names its run (restart count): a report of an earlier run than
 the job's current one, a duplicate, or one about a job the controller already
@@ -133,6 +135,26 @@ def _settle(state: ClusterState, job: Job, *, now: float, why: str) -> JobChange
 Kill = tuple[str, str, int, int]   # (node name, agent address, job id, run): a kill to send
 
 
+def kill_for_node_failure(state: ClusterState, job: Job, *, now: float, why: str) -> tuple[JobChange, list[Kill]]:
+    """Mark a live job killed because a node of it failed (cause REQUEUE where it may be
+    requeued, else NODE_FAIL) and say where the kill goes: its batch script's node. It is
+    settled only when that node confirms its run gone (`apply_reports`, `reconcile_node`),
+    or is declared dead. Caller holds the lock, commits the change and sends the kill after."""
+    requeue = lifecycle.may_requeue(job, cluster_default=state.config.cluster.requeue_on_node_failure)
+    change = lifecycle.kill_job(job, JobEvent.REQUEUE if requeue else JobEvent.NODE_FAIL, now, detail=why)
+    batch_node = state.nodes.get(job.nodes[0])
+    if not batch_node.agent_address:   # its agent's registration or death settles it
+        return change, []
+    return change, [(batch_node.name, batch_node.agent_address, job.job_id, job.restart_count)]
+
+
+def send_kills(state: ClusterState, kills: list[Kill]) -> None:
+    """Send the kills `settle_dead_nodes` or `kill_for_node_failure` asked for (lock not held)."""
+    for node_name, address, job_id, run in kills:
+        state.agents.signal(node_name, address, job_id, signal=0, kill_wait_s=state.config.scheduler.kill_wait_s,
+                            restart_count=run)
+
+
 def settle_dead_nodes(state: ClusterState, node_names: set[str], *, now: float, why: str) -> list[Kill]:
     """Nodes declared dead (never to be heard from about their jobs): requeue or end (NODE_FAIL)
     the jobs whose batch script ran on one of them, and kill those whose batch script runs on
@@ -145,12 +167,9 @@ def settle_dead_nodes(state: ClusterState, node_names: set[str], *, now: float, 
         if job.nodes[0] in node_names:
             changes.append(_settle(state, job, now=now, why=why))
         elif job.kill_cause is None:
-            requeue = lifecycle.may_requeue(job, cluster_default=state.config.cluster.requeue_on_node_failure)
-            changes.append(lifecycle.kill_job(job, JobEvent.REQUEUE if requeue else JobEvent.NODE_FAIL, now,
-                                              detail=why))
-            batch_node = state.nodes.get(job.nodes[0])
-            if batch_node.agent_address:   # else its agent's registration or death settles it
-                kills.append((batch_node.name, batch_node.agent_address, job.job_id, job.restart_count))
+            change, job_kills = kill_for_node_failure(state, job, now=now, why=why)
+            changes.append(change)
+            kills += job_kills
     if changes:
         log.warning("nodes declared dead nodes=%s why=%s jobs=%s", ",".join(sorted(node_names)), why,
                     [c.job.job_id for c in changes])

@@ -29,6 +29,7 @@ class Node:
     allocated: Resources = field(default_factory=Resources)
     is_responding: bool = False      # registered and heartbeating
     is_drained: bool = False         # an administrator drained it (kept across restarts)
+    is_down: bool = False            # an administrator took it DOWN (kept across restarts, until resumed)
     reason: str = ""                 # why drained or down
     agent_address: str = ""
     last_heartbeat: float = 0.0
@@ -46,8 +47,9 @@ class Node:
 
     @property
     def state(self) -> NodeState:
-        """The state sinfo shows, derived from responsiveness, drain and allocation."""
-        if not self.is_responding:
+        """The state sinfo shows, derived from responsiveness, an administrator's DOWN,
+        drain and allocation."""
+        if not self.is_responding or self.is_down:
             return NodeState.DOWN
         if self.is_drained:
             return NodeState.DRAINING if self.job_ids else NodeState.DRAINED
@@ -60,7 +62,7 @@ class Node:
     @property
     def is_schedulable(self) -> bool:
         """True when new jobs may start here."""
-        return self.is_responding and not self.is_drained
+        return self.is_responding and not self.is_drained and not self.is_down
 
     @property
     def free(self) -> Resources:

@@ -47,11 +47,13 @@ class EventRecord:
 
 @dataclass(frozen=True, slots=True)
 class NodeRecord:
-    """What survives a controller restart about a node: an administrator's drain."""
+    """What survives a controller restart about a node: an administrator's drain and DOWN,
+    and why (one reason for both, as Slurm keeps one)."""
 
     name: str
     is_drained: bool
     reason: str
+    is_down: bool = False
 
 
 class Store(Protocol):
@@ -90,7 +92,7 @@ class Store(Protocol):
         """The job's events in the order they were committed."""
 
     def save_node(self, record: NodeRecord) -> None:
-        """Remember a node's drain state."""
+        """Remember a node's drain and DOWN state."""
 
     def load_nodes(self) -> list[NodeRecord]:
         """Every node record."""

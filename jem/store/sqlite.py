@@ -61,7 +61,8 @@ CREATE INDEX IF NOT EXISTS audit_by_job ON audit(job_id) WHERE job_id > 0;
 CREATE TABLE IF NOT EXISTS nodes (
     name        TEXT PRIMARY KEY,
     is_drained  INTEGER NOT NULL,
-    reason      TEXT NOT NULL
+    reason      TEXT NOT NULL,
+    is_down     INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS steps (
     job_id  INTEGER NOT NULL REFERENCES jobs(job_id),
@@ -94,6 +95,9 @@ class SqliteStore:
         if "array_job_id" not in columns:  # a database from before job arrays
             self._db.execute("ALTER TABLE jobs ADD COLUMN array_job_id INTEGER NOT NULL DEFAULT 0")
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_by_array ON jobs(array_job_id) WHERE array_job_id > 0")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(nodes)")}
+        if "is_down" not in columns:  # a database from before scontrol's state=down
+            self._db.execute("ALTER TABLE nodes ADD COLUMN is_down INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -218,15 +222,16 @@ class SqliteStore:
     def save_node(self, record: NodeRecord) -> None:
         with self._lock, self._transaction():
             self._db.execute(
-                "INSERT INTO nodes (name, is_drained, reason) VALUES (?, ?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET is_drained = excluded.is_drained, reason = excluded.reason",
-                (record.name, int(record.is_drained), record.reason),
+                "INSERT INTO nodes (name, is_drained, reason, is_down) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET is_drained = excluded.is_drained, reason = excluded.reason,"
+                " is_down = excluded.is_down",
+                (record.name, int(record.is_drained), record.reason, int(record.is_down)),
             )
 
     def load_nodes(self) -> list[NodeRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT name, is_drained, reason FROM nodes ORDER BY name").fetchall()
-        return [NodeRecord(name, bool(drained), reason) for name, drained, reason in rows]
+            rows = self._db.execute("SELECT name, is_drained, reason, is_down FROM nodes ORDER BY name").fetchall()
+        return [NodeRecord(name, bool(drained), reason, is_down=bool(down)) for name, drained, reason, down in rows]
 
     def save_partitions(self, partitions: Sequence[Partition]) -> None:
         with self._lock, self._transaction():

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from jem.v1 import common_pb2 as jem_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jem/v1/admin.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\"\x95\x01\n\x10ListAuditRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"9\n\x11ListAuditResponse\x12$\n\x07records\x18\x01 \x03(\x0b\x32\x13.jem.v1.AuditRecord\"\xbe\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\x03\x12\x0c\n\x04peer\x18\x05 \x01(\t\x12\x0e\n\x06method\x18\x06 \x01(\t\x12\x0f\n\x07request\x18\x07 \x01(\t\x12\x0e\n\x06result\x18\x08 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\x12\x0e\n\x06job_id\x18\n \x01(\x03\"5\n\x11IssueTokenRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x12\n\nlifespan_s\x18\x02 \x01(\x03\"P\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12+\n\x07\x65xpires\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x04\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05state\x18\x02 \x01(\x0e\x32\x11.jem.v1.NodeState\x12#\n\x08\x63\x61pacity\x18\x03 \x01(\x0b\x32\x11.jem.v1.Resources\x12$\n\tallocated\x18\x04 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x15\n\ragent_address\x18\x06 \x01(\t\x12\x32\n\x0elast_heartbeat\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npartitions\x18\x08 \x03(\t\x12\x0f\n\x07job_ids\x18\t \x03(\x03\x12\x13\n\x0b\x63group_mode\x18\n \x01(\t\x12\x15\n\rgpu_isolation\x18\x0b \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x14 \x03(\t\x12$\n\x04gres\x18\x15 \x03(\x0b\x32\x16.jem.v1.Node.GresEntry\x12\x37\n\x0egres_allocated\x18\x16 \x03(\x0b\x32\x1f.jem.v1.Node.GresAllocatedEntry\x1a+\n\tGresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x34\n\x12GresAllocatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xaf\x01\n\tPartition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nis_default\x18\x02 \x01(\x08\x12\r\n\x05is_up\x18\x03 \x01(\x08\x12\r\n\x05nodes\x18\x04 \x03(\t\x12\x12\n\nmax_time_s\x18\x05 \x01(\x03\x12\x16\n\x0e\x64\x65\x66\x61ult_time_s\x18\x06 \x01(\x03\x12\x1f\n\x17\x64\x65\x66\x61ult_mem_per_cpu_mib\x18\x07 \x01(\x03\x12\x15\n\rpriority_tier\x18\x08 \x01(\x05\"!\n\x10ListNodesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"0\n\x11ListNodesResponse\x12\x1b\n\x05nodes\x18\x01 \x03(\x0b\x32\x0c.jem.v1.Node\"0\n\x10\x44rainNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"/\n\x11\x44rainNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"!\n\x11ResumeNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x12ResumeNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"&\n\x15ListPartitionsRequest\x12\r\n\x05names\x18\x01 \x03(\t\"?\n\x16ListPartitionsResponse\x12%\n\npartitions\x18\x01 \x03(\x0b\x32\x11.jem.v1.Partition\"\xba\x01\n\x10ShareAssociation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x12\n\nraw_shares\x18\x04 \x01(\x03\x12\x13\n\x0bnorm_shares\x18\x05 \x01(\x01\x12\x11\n\traw_usage\x18\x06 \x01(\x01\x12\x17\n\x0f\x65\x66\x66\x65\x63tive_usage\x18\x07 \x01(\x01\x12\x10\n\x08level_fs\x18\x08 \x01(\x01\x12\x11\n\tfairshare\x18\t \x01(\x01\"%\n\x11ListSharesRequest\x12\x10\n\x08\x61\x63\x63ounts\x18\x01 \x03(\t\"W\n\x12ListSharesResponse\x12.\n\x0c\x61ssociations\x18\x01 \x03(\x0b\x32\x18.jem.v1.ShareAssociation\x12\x11\n\talgorithm\x18\x02 \x01(\t2\xf4\x03\n\x0c\x41\x64minService\x12@\n\tListNodes\x12\x18.jem.v1.ListNodesRequest\x1a\x19.jem.v1.ListNodesResponse\x12@\n\tDrainNode\x12\x18.jem.v1.DrainNodeRequest\x1a\x19.jem.v1.DrainNodeResponse\x12\x43\n\nResumeNode\x12\x19.jem.v1.ResumeNodeRequest\x1a\x1a.jem.v1.ResumeNodeResponse\x12O\n\x0eListPartitions\x12\x1d.jem.v1.ListPartitionsRequest\x1a\x1e.jem.v1.ListPartitionsResponse\x12\x43\n\nListShares\x12\x19.jem.v1.ListSharesRequest\x1a\x1a.jem.v1.ListSharesResponse\x12\x43\n\nIssueToken\x12\x19.jem.v1.IssueTokenRequest\x1a\x1a.jem.v1.IssueTokenResponse\x12@\n\tListAudit\x12\x18.jem.v1.ListAuditRequest\x1a\x19.jem.v1.ListAuditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jem/v1/admin.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\"\x95\x01\n\x10ListAuditRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\x05\"9\n\x11ListAuditResponse\x12$\n\x07records\x18\x01 \x03(\x0b\x32\x13.jem.v1.AuditRecord\"\xbe\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\x03\x12\x0c\n\x04peer\x18\x05 \x01(\t\x12\x0e\n\x06method\x18\x06 \x01(\t\x12\x0f\n\x07request\x18\x07 \x01(\t\x12\x0e\n\x06result\x18\x08 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\x12\x0e\n\x06job_id\x18\n \x01(\x03\"5\n\x11IssueTokenRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x12\n\nlifespan_s\x18\x02 \x01(\x03\"P\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12+\n\x07\x65xpires\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x98\x04\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05state\x18\x02 \x01(\x0e\x32\x11.jem.v1.NodeState\x12#\n\x08\x63\x61pacity\x18\x03 \x01(\x0b\x32\x11.jem.v1.Resources\x12$\n\tallocated\x18\x04 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x15\n\ragent_address\x18\x06 \x01(\t\x12\x32\n\x0elast_heartbeat\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npartitions\x18\x08 \x03(\t\x12\x0f\n\x07job_ids\x18\t \x03(\x03\x12\x13\n\x0b\x63group_mode\x18\n \x01(\t\x12\x15\n\rgpu_isolation\x18\x0b \x01(\t\x12\x15\n\ris_responding\x18\x0c \x01(\x08\x12\x10\n\x08\x66\x65\x61tures\x18\x14 \x03(\t\x12$\n\x04gres\x18\x15 \x03(\x0b\x32\x16.jem.v1.Node.GresEntry\x12\x37\n\x0egres_allocated\x18\x16 \x03(\x0b\x32\x1f.jem.v1.Node.GresAllocatedEntry\x1a+\n\tGresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x34\n\x12GresAllocatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xaf\x01\n\tPartition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nis_default\x18\x02 \x01(\x08\x12\r\n\x05is_up\x18\x03 \x01(\x08\x12\r\n\x05nodes\x18\x04 \x03(\t\x12\x12\n\nmax_time_s\x18\x05 \x01(\x03\x12\x16\n\x0e\x64\x65\x66\x61ult_time_s\x18\x06 \x01(\x03\x12\x1f\n\x17\x64\x65\x66\x61ult_mem_per_cpu_mib\x18\x07 \x01(\x03\x12\x15\n\rpriority_tier\x18\x08 \x01(\x05\"!\n\x10ListNodesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"0\n\x11ListNodesResponse\x12\x1b\n\x05nodes\x18\x01 \x03(\x0b\x32\x0c.jem.v1.Node\"0\n\x10\x44rainNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"/\n\x11\x44rainNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"!\n\x11ResumeNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x12ResumeNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"/\n\x0f\x44ownNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\".\n\x10\x44ownNodeResponse\x12\x1a\n\x04node\x18\x01 \x01(\x0b\x32\x0c.jem.v1.Node\"&\n\x15ListPartitionsRequest\x12\r\n\x05names\x18\x01 \x03(\t\"?\n\x16ListPartitionsResponse\x12%\n\npartitions\x18\x01 \x03(\x0b\x32\x11.jem.v1.Partition\"\xba\x01\n\x10ShareAssociation\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x12\n\nraw_shares\x18\x04 \x01(\x03\x12\x13\n\x0bnorm_shares\x18\x05 \x01(\x01\x12\x11\n\traw_usage\x18\x06 \x01(\x01\x12\x17\n\x0f\x65\x66\x66\x65\x63tive_usage\x18\x07 \x01(\x01\x12\x10\n\x08level_fs\x18\x08 \x01(\x01\x12\x11\n\tfairshare\x18\t \x01(\x01\"%\n\x11ListSharesRequest\x12\x10\n\x08\x61\x63\x63ounts\x18\x01 \x03(\t\"W\n\x12ListSharesResponse\x12.\n\x0c\x61ssociations\x18\x01 \x03(\x0b\x32\x18.jem.v1.ShareAssociation\x12\x11\n\talgorithm\x18\x02 \x01(\t2\xb3\x04\n\x0c\x41\x64minService\x12@\n\tListNodes\x12\x18.jem.v1.ListNodesRequest\x1a\x19.jem.v1.ListNodesResponse\x12@\n\tDrainNode\x12\x18.jem.v1.DrainNodeRequest\x1a\x19.jem.v1.DrainNodeResponse\x12\x43\n\nResumeNode\x12\x19.jem.v1.ResumeNodeRequest\x1a\x1a.jem.v1.ResumeNodeResponse\x12=\n\x08\x44ownNode\x12\x17.jem.v1.DownNodeRequest\x1a\x18.jem.v1.DownNodeResponse\x12O\n\x0eListPartitions\x12\x1d.jem.v1.ListPartitionsRequest\x1a\x1e.jem.v1.ListPartitionsResponse\x12\x43\n\nListShares\x12\x19.jem.v1.ListSharesRequest\x1a\x1a.jem.v1.ListSharesResponse\x12\x43\n\nIssueToken\x12\x19.jem.v1.IssueTokenRequest\x1a\x1a.jem.v1.IssueTokenResponse\x12@\n\tListAudit\x12\x18.jem.v1.ListAuditRequest\x1a\x19.jem.v1.ListAuditResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,35 +49,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ISSUETOKENRESPONSE']._serialized_start=543
   _globals['_ISSUETOKENRESPONSE']._serialized_end=623
   _globals['_NODE']._serialized_start=626
-  _globals['_NODE']._serialized_end=1139
-  _globals['_NODE_GRESENTRY']._serialized_start=1042
-  _globals['_NODE_GRESENTRY']._serialized_end=1085
-  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_start=1087
-  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_end=1139
-  _globals['_PARTITION']._serialized_start=1142
-  _globals['_PARTITION']._serialized_end=1317
-  _globals['_LISTNODESREQUEST']._serialized_start=1319
-  _globals['_LISTNODESREQUEST']._serialized_end=1352
-  _globals['_LISTNODESRESPONSE']._serialized_start=1354
-  _globals['_LISTNODESRESPONSE']._serialized_end=1402
-  _globals['_DRAINNODEREQUEST']._serialized_start=1404
-  _globals['_DRAINNODEREQUEST']._serialized_end=1452
-  _globals['_DRAINNODERESPONSE']._serialized_start=1454
-  _globals['_DRAINNODERESPONSE']._serialized_end=1501
-  _globals['_RESUMENODEREQUEST']._serialized_start=1503
-  _globals['_RESUMENODEREQUEST']._serialized_end=1536
-  _globals['_RESUMENODERESPONSE']._serialized_start=1538
-  _globals['_RESUMENODERESPONSE']._serialized_end=1586
-  _globals['_LISTPARTITIONSREQUEST']._serialized_start=1588
-  _globals['_LISTPARTITIONSREQUEST']._serialized_end=1626
-  _globals['_LISTPARTITIONSRESPONSE']._serialized_start=1628
-  _globals['_LISTPARTITIONSRESPONSE']._serialized_end=1691
-  _globals['_SHAREASSOCIATION']._serialized_start=1694
-  _globals['_SHAREASSOCIATION']._serialized_end=1880
-  _globals['_LISTSHARESREQUEST']._serialized_start=1882
-  _globals['_LISTSHARESREQUEST']._serialized_end=1919
-  _globals['_LISTSHARESRESPONSE']._serialized_start=1921
-  _globals['_LISTSHARESRESPONSE']._serialized_end=2008
-  _globals['_ADMINSERVICE']._serialized_start=2011
-  _globals['_ADMINSERVICE']._serialized_end=2511
+  _globals['_NODE']._serialized_end=1162
+  _globals['_NODE_GRESENTRY']._serialized_start=1065
+  _globals['_NODE_GRESENTRY']._serialized_end=1108
+  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_start=1110
+  _globals['_NODE_GRESALLOCATEDENTRY']._serialized_end=1162
+  _globals['_PARTITION']._serialized_start=1165
+  _globals['_PARTITION']._serialized_end=1340
+  _globals['_LISTNODESREQUEST']._serialized_start=1342
+  _globals['_LISTNODESREQUEST']._serialized_end=1375
+  _globals['_LISTNODESRESPONSE']._serialized_start=1377
+  _globals['_LISTNODESRESPONSE']._serialized_end=1425
+  _globals['_DRAINNODEREQUEST']._serialized_start=1427
+  _globals['_DRAINNODEREQUEST']._serialized_end=1475
+  _globals['_DRAINNODERESPONSE']._serialized_start=1477
+  _globals['_DRAINNODERESPONSE']._serialized_end=1524
+  _globals['_RESUMENODEREQUEST']._serialized_start=1526
+  _globals['_RESUMENODEREQUEST']._serialized_end=1559
+  _globals['_RESUMENODERESPONSE']._serialized_start=1561
+  _globals['_RESUMENODERESPONSE']._serialized_end=1609
+  _globals['_DOWNNODEREQUEST']._serialized_start=1611
+  _globals['_DOWNNODEREQUEST']._serialized_end=1658
+  _globals['_DOWNNODERESPONSE']._serialized_start=1660
+  _globals['_DOWNNODERESPONSE']._serialized_end=1706
+  _globals['_LISTPARTITIONSREQUEST']._serialized_start=1708
+  _globals['_LISTPARTITIONSREQUEST']._serialized_end=1746
+  _globals['_LISTPARTITIONSRESPONSE']._serialized_start=1748
+  _globals['_LISTPARTITIONSRESPONSE']._serialized_end=1811
+  _globals['_SHAREASSOCIATION']._serialized_start=1814
+  _globals['_SHAREASSOCIATION']._serialized_end=2000
+  _globals['_LISTSHARESREQUEST']._serialized_start=2002
+  _globals['_LISTSHARESREQUEST']._serialized_end=2039
+  _globals['_LISTSHARESRESPONSE']._serialized_start=2041
+  _globals['_LISTSHARESRESPONSE']._serialized_end=2128
+  _globals['_ADMINSERVICE']._serialized_start=2131
+  _globals['_ADMINSERVICE']._serialized_end=2694
 # @@protoc_insertion_point(module_scope)

@@ -52,6 +52,11 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.ResumeNodeRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.ResumeNodeResponse.FromString,
                 _registered_method=True)
+        self.DownNode = channel.unary_unary(
+                '/jem.v1.AdminService/DownNode',
+                request_serializer=jem_dot_v1_dot_admin__pb2.DownNodeRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.DownNodeResponse.FromString,
+                _registered_method=True)
         self.ListPartitions = channel.unary_unary(
                 '/jem.v1.AdminService/ListPartitions',
                 request_serializer=jem_dot_v1_dot_admin__pb2.ListPartitionsRequest.SerializeToString,
@@ -95,7 +100,20 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResumeNode(self, request, context):
-        """ResumeNode undoes a drain. NOT_FOUND for an unknown node.
+        """ResumeNode undoes a drain and an administrator's DOWN. NOT_FOUND for an
+        unknown node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownNode(self, request, context):
+        """DownNode takes a node out of service at once (scontrol update state=down):
+        it is DOWN until ResumeNode, whether or not its agent answers, and its jobs
+        are killed, then requeued or ended NODE_FAIL once its agent confirms their
+        processes are gone. A node whose agent does not answer is declared dead:
+        its jobs are settled at once. NOT_FOUND for an unknown node,
+        INVALID_ARGUMENT without a reason, PERMISSION_DENIED unless an operator.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -150,6 +168,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ResumeNode,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.ResumeNodeRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.ResumeNodeResponse.SerializeToString,
+            ),
+            'DownNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DownNode,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.DownNodeRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.DownNodeResponse.SerializeToString,
             ),
             'ListPartitions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPartitions,
@@ -255,6 +278,33 @@ class AdminService:
             '/jem.v1.AdminService/ResumeNode',
             jem_dot_v1_dot_admin__pb2.ResumeNodeRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.ResumeNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/DownNode',
+            jem_dot_v1_dot_admin__pb2.DownNodeRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.DownNodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -157,9 +157,14 @@ def _update_job(pairs: dict[str, str]) -> int:
     return 0
 
 
-def _update_node(pairs: dict[str, str]) -> int:
-    from jem.model.errors import JemError
+# What each node state of `update NodeName=... State=...` asks of the controller. Slurm's
+# UNDRAIN keeps a DOWN node DOWN; JEM's resumes it (one ResumeNode for both).
+NODE_ACTIONS = {"DOWN": "down", "DRAIN": "drain", "RESUME": "resume", "UNDRAIN": "resume", "IDLE": "resume"}
 
+
+def node_update(pairs: dict[str, str]) -> tuple[list[str], str, str]:
+    """(node names, action: "down", "drain" or "resume", reason) that `update NodeName=...`
+    pairs (keys in lower case) ask for; Failure with Slurm's message for what they cannot."""
     names = node_names([pairs.pop("nodename", "")])
     state = pairs.pop("state", "").upper()
     reason = pairs.pop("reason", "")
@@ -168,14 +173,23 @@ def _update_node(pairs: dict[str, str]) -> int:
         raise Failure(f"Update of {key} is not supported yet by JEM")
     if state in ("DRAIN", "DOWN") and not reason:
         raise Failure("You must specify a reason when DOWNING or DRAINING a node. Request denied", prefix=None)
-    if state not in ("DRAIN", "RESUME", "UNDRAIN", "IDLE"):
+    if state not in NODE_ACTIONS:
         raise Failure(f"Invalid node state specified: {state}" if state else "No node state specified",
                       prefix=None)
+    return names, NODE_ACTIONS[state], reason
+
+
+def _update_node(pairs: dict[str, str]) -> int:
+    from jem.model.errors import JemError
+
+    names, action, reason = node_update(pairs)
     status = 0
     with connect() as client:
+        act = {"down": lambda name: client.down_node(name, reason),
+               "drain": lambda name: client.drain_node(name, reason), "resume": client.resume_node}[action]
         for name in names:
             try:
-                client.drain_node(name, reason) if state == "DRAIN" else client.resume_node(name)
+                act(name)
             except JemError as exc:
                 if exc.reason == "ControllerUnreachable":
                     raise

@@ -88,6 +88,14 @@ _NODE_STATE = {"IDLE": "IDLE", "MIXED": "MIXED", "ALLOCATED": "ALLOCATED", "DRAI
                "DRAINED": "IDLE+DRAIN", "DOWN": "DOWN+NOT_RESPONDING"}
 
 
+def node_state_text(info) -> str:
+    """A node's State= as Slurm prints it: plain `DOWN` for a node an administrator took down
+    whose agent answers, `DOWN+NOT_RESPONDING` for one that does not respond."""
+    if info.state.value == "DOWN" and info.node.is_responding:
+        return "DOWN"
+    return _NODE_STATE[info.state.value]
+
+
 def node_record(info, *, is_one_line: bool = False) -> str:
     node = info.node
     cap, alloc = node.capacity, node.allocated
@@ -103,7 +111,7 @@ def node_record(info, *, is_one_line: bool = False) -> str:
          ("Port", address[1] if len(address) == 2 else 0), ("Version", "22.05.8")],
         [("RealMemory", cap.mem_mib), ("AllocMem", alloc.mem_mib), ("FreeMem", "N/A"), ("Sockets", 1),
          ("Boards", 1)],
-        [("State", _NODE_STATE[info.state.value]), ("ThreadsPerCore", 1), ("TmpDisk", 0), ("Weight", 1),
+        [("State", node_state_text(info)), ("ThreadsPerCore", 1), ("TmpDisk", 0), ("Weight", 1),
          ("Owner", "N/A"), ("MCS_label", "N/A")],
         [("Partitions", ",".join(info.partitions))],
         [("LastBusyTime", jobview.iso(node.last_heartbeat, "None") if node.job_ids else "None")],

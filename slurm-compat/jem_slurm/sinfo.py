@@ -2,7 +2,8 @@
 
 Rows group a partition's nodes whose shown values are all equal, in node
 order; states print as Slurm's compact (`idle`, `mix`, `alloc`, `drain`,
-`drng`, `down*`) or long names.
+`drng`, `down`) or long names, with `*` after a node that does not respond
+(a DOWN node whose agent answers was taken down by an administrator).
 """
 
 import json
@@ -45,15 +46,24 @@ HEADERS = {
 }
 
 
+def state_names(info) -> tuple[str, str]:
+    """(compact, long) state of a node as sinfo prints it: `down` for a node an administrator
+    took down whose agent answers, `down*` for one that does not respond."""
+    state = info.state.value
+    if state == "DOWN" and info.node.is_responding:
+        return "down", "down"
+    return _COMPACT[state], _LONG[state]
+
+
 def _node_values(info, partition) -> dict[str, str]:
     from jem.model.units import format_duration
 
     node = info.node
-    state = info.state.value
+    compact, long_name = state_names(info)
     limit = format_duration(partition.max_time_s) if partition.max_time_s is not None else "infinite"
     return {
         "P": partition.name + ("*" if partition.is_default else ""), "R": partition.name,
-        "a": "up" if partition.is_up else "down", "l": limit, "t": _COMPACT[state], "T": _LONG[state],
+        "a": "up" if partition.is_up else "down", "l": limit, "t": compact, "T": long_name,
         "c": str(node.capacity.cpus), "m": str(node.capacity.mem_mib),
         "G": jobview.gres_text(node.capacity.gpus, node.gres),
         "E": node.reason or "none", "e": "N/A", "O": "N/A", "h": "NO", "s": "1-infinite", "g": "all", "r": "no",
@@ -101,7 +111,7 @@ def _reason_rows(infos) -> list[dict[str, str]]:
 
 
 def _as_json(partitions, infos) -> dict:
-    nodes = [{"name": i.node.name, "hostname": i.node.name, "state": _LONG[i.state.value].rstrip("*"),
+    nodes = [{"name": i.node.name, "hostname": i.node.name, "state": state_names(i)[1].rstrip("*"),
               "cpus": i.node.capacity.cpus, "alloc_cpus": i.node.allocated.cpus,
               "real_memory": i.node.capacity.mem_mib, "alloc_memory": i.node.allocated.mem_mib,
               "gres": f"gpu:{i.node.capacity.gpus}" if i.node.capacity.gpus else "", "reason": i.node.reason,
@@ -146,8 +156,7 @@ def _sinfo(argv: list[str]) -> int:
         infos = [i for i in infos if i.node.name in names]
     if "states" in args:
         states = {s.lower() for s in split_list(args["states"])}
-        infos = [i for i in infos if {_COMPACT[i.state.value].rstrip("*"), _LONG[i.state.value].rstrip("*"),
-                                      i.state.value.lower()} & states]
+        infos = [i for i in infos if {*(name.rstrip("*") for name in state_names(i)), i.state.value.lower()} & states]
     if "json" in args:
         print(json.dumps(_as_json(partitions, infos), indent=2))
         return 0

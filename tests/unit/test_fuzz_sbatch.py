@@ -126,13 +126,14 @@ class FakeClient(Client):
         if isinstance(request, admin_pb2.ListPartitionsRequest):
             return admin_pb2.ListPartitionsResponse(partitions=[convert.partition_to_pb(p, list(p.node_names))
                                                                 for p in PARTITIONS])
-        if isinstance(request, (admin_pb2.DrainNodeRequest, admin_pb2.ResumeNodeRequest)):
+        node_answers = {admin_pb2.DrainNodeRequest: admin_pb2.DrainNodeResponse,
+                        admin_pb2.DownNodeRequest: admin_pb2.DownNodeResponse,
+                        admin_pb2.ResumeNodeRequest: admin_pb2.ResumeNodeResponse}
+        if type(request) in node_answers:
             node = next((n for n in NODES if n.name == request.name), None)
             if node is None:
                 raise NodeNotFound(request.name)
-            response = (admin_pb2.DrainNodeResponse if isinstance(request, admin_pb2.DrainNodeRequest)
-                        else admin_pb2.ResumeNodeResponse)
-            return response(node=self._node(node))
+            return node_answers[type(request)](node=self._node(node))
         job = by_id.get(request.job_id)
         if job is None:
             raise JobNotFound(str(request.job_id))
