@@ -1,13 +1,21 @@
-"""Fencing of a job's runs on this node: which launch the agent admits, and which
-orders reach which run.
+"""Fencing of a job's runs on this node: which launch and step order the agent admits,
+and which orders reach which run.
 
 A run is named by the job's restart count (the controller's run number); each
-launch also carries the node epoch of the registration it was sent under
-(`epoch.py`). The agent admits each run of a job once, refuses a launch of an
+launch and step order also carries the node epoch of the registration it was sent
+under (`epoch.py`). The agent admits each run of a job once, refuses a launch of an
 earlier run than it has admitted or one sent under an earlier epoch, and keeps a
 kill that overtook its launch (the two RPCs race) for that launch, which then
 runs nothing. Killing the earlier run a later one replaces is the caller's
 (`running.py`): this class only decides.
+
+A step order (srun) names the run it was decided for. On the job's batch node it
+must be the run held there: its tasks join that run's cgroup, so an order for run R
+that arrives after the job was requeued and started again as run R+1 never starts
+tasks in R+1 (nor, once R ended, anywhere). On the job's other nodes the agent
+holds at most the job's shared steps cgroup and knows the job's runs only from
+step orders: it refuses one for an earlier run than the latest it has seen. Both
+refusals, and an order under an earlier epoch, raise StaleRun.
 
 Not thread-safe: the caller holds its lock around every call.
 """
@@ -15,7 +23,9 @@ Not thread-safe: the caller holds its lock around every call.
 import collections
 import enum
 
-REMEMBERED_JOBS = 100_000   # job ids whose latest run is kept, to refuse stale launches
+from jem.model.errors import StaleRun
+
+REMEMBERED_JOBS = 100_000   # job ids whose latest run is kept, to refuse stale launches and step orders
 ANY_RUN = -1                # a kill that names no run: whichever run comes
 
 
@@ -28,16 +38,30 @@ class Admission(enum.Enum):
     KILLED_EARLY = "killed early"   # a kill for it came first: report it killed, run nothing
 
 
+class StepAdmission(enum.Enum):
+    """Where a step order admitted by `RunFence.admit_step` runs its tasks."""
+
+    JOIN = "join"     # in the job's batch run held here (its cgroup)
+    SHARE = "share"   # in the job's shared steps cgroup: the batch script runs elsewhere
+    WAIT = "wait"     # on the batch node, the run's launch is still to come or under way: ask again
+
+
 class RunFence:
     def __init__(self):
         self._latest: collections.OrderedDict[int, int] = collections.OrderedDict()  # job id -> latest run admitted
+        # job id -> the latest run step orders named, where the job's batch script runs elsewhere
+        self._step_runs: collections.OrderedDict[int, int] = collections.OrderedDict()
         self._killed_early: dict[int, int] = {}   # job id -> the run a kill named (ANY_RUN: none)
         self._starting: dict[int, int] = {}       # job id -> the run being started
         self.epoch = 0                            # of the latest registration
 
+    def is_stale_epoch(self, epoch: int) -> bool:
+        """Whether an order sent under `epoch` (0: unknown, not checked) predates the latest registration."""
+        return bool(epoch) and epoch < self.epoch
+
     def admit(self, job_id: int, run: int, *, epoch: int) -> Admission:
         """Decide on a launch of `run` sent under `epoch` (0: unknown, not checked)."""
-        if epoch and epoch < self.epoch:
+        if self.is_stale_epoch(epoch):
             return Admission.STALE
         latest = self._latest.get(job_id, ANY_RUN)
         if latest > run:
@@ -50,12 +74,41 @@ class RunFence:
         self._starting[job_id] = run
         return Admission.START
 
+    def admit_step(self, job_id: int, run: int | None, *, epoch: int, held: int | None,
+                   is_batch_node: bool) -> StepAdmission:
+        """Decide on a step order for `run` of the job (None: an older controller's, no run
+        checked) sent under `epoch` (0: unknown, not checked), where `held` is the run of the
+        job's batch script running here (None: none) and `is_batch_node` says whether the
+        order names this node as the job's first. Raises StaleRun for an order of a run over
+        here, or under an earlier epoch (see the module docstring).
+
+        On the batch node, an order for run 2 while run 1 is held, or while nothing of the
+        job was admitted yet, waits (WAIT) for run 2's launch; once run 2 ended here (it was
+        admitted, and is neither held nor starting), the order is stale."""
+        if self.is_stale_epoch(epoch):
+            raise StaleRun(f"order for job {job_id} sent under node epoch {epoch}; the node registered since "
+                           f"(epoch {self.epoch})")
+        if run is None:
+            if held is not None:
+                return StepAdmission.JOIN
+            return StepAdmission.WAIT if is_batch_node else StepAdmission.SHARE
+        latest = self._latest.get(job_id, ANY_RUN)
+        if is_batch_node:
+            if held == run:
+                return StepAdmission.JOIN
+            if latest < run or self._starting.get(job_id) == run:
+                return StepAdmission.WAIT
+            raise StaleRun(f"order for run {run} of job {job_id}; the node holds "
+                           f"{'no run' if held is None else f'run {held}'} of it")
+        seen = max(latest, self._step_runs.get(job_id, ANY_RUN))
+        if seen > run:
+            raise StaleRun(f"order for run {run} of job {job_id}; the node has seen run {seen} of it")
+        _remember(self._step_runs, job_id, run)
+        return StepAdmission.SHARE
+
     def note(self, job_id: int, run: int) -> None:
         """`run` of the job is (or was) here: no earlier one may start (ANY_RUN: a run unknown)."""
-        self._latest[job_id] = run
-        self._latest.move_to_end(job_id)
-        if len(self._latest) > REMEMBERED_JOBS:
-            self._latest.popitem(last=False)
+        _remember(self._latest, job_id, run)
 
     def latest(self, job_id: int) -> int | None:
         return self._latest.get(job_id)
@@ -99,3 +152,11 @@ class RunFence:
 
     def forget_kill(self, job_id: int) -> None:
         self._killed_early.pop(job_id, None)
+
+
+def _remember(runs: collections.OrderedDict[int, int], job_id: int, run: int) -> None:
+    """Record `run` as the job's latest in `runs`, which keeps the REMEMBERED_JOBS most recent jobs."""
+    runs[job_id] = run
+    runs.move_to_end(job_id)
+    if len(runs) > REMEMBERED_JOBS:
+        runs.popitem(last=False)

@@ -23,7 +23,8 @@ registration it was sent under (`epoch.py`). A run is started once; a launch of
 an earlier run than the agent holds, or sent under an earlier epoch, is refused
 (not run, not reported: the controller finds it missing); a later run of a job
 the agent holds first kills the earlier one and waits until it has ended; an
-order (signal, kill) for a run the agent does not hold reaches nothing.
+order (signal, kill) for a run the agent does not hold reaches nothing, and a
+step order for one is refused (`admit_step`).
 
 CPUs and GPUs: the controller gives each job concrete CPU and GPU indices on
 the node (lowest free first); the agent maps CPU indices onto the machine's CPUs
@@ -49,7 +50,7 @@ from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
 from jem.agent.confined import Credentials, LaunchError, StartFiles, as_user_argv, credentials_for, start_line
 from jem.agent.environment import job_environment
 from jem.agent.epoch import next_epoch
-from jem.agent.fencing import ANY_RUN, Admission, RunFence
+from jem.agent.fencing import ANY_RUN, Admission, RunFence, StepAdmission
 from jem.agent.keepers import Keepers, StartOrder
 from jem.agent.processes import DRAIN_TIMEOUT_S, drain_cgroup, leads_session_of, signal_tree, wait_readable
 from jem.agent.recovery import Fate, LeftRun, find_left_runs
@@ -414,15 +415,16 @@ class RunningJobs:
         """Held around every start of a user's program on this node (see __init__)."""
         return self._spawn_lock
 
-    def batch_cgroup(self, job_id: int) -> JobCgroup | None:
-        """The cgroup of the job's batch script when it runs here (None otherwise or without cgroups)."""
+    def admit_step(self, job_id: int, run: int | None, *, epoch: int,
+                   is_batch_node: bool) -> tuple[StepAdmission, JobCgroup | None]:
+        """Fence a step order for `run` of the job sent under `epoch` (`RunFence.admit_step`:
+        raises StaleRun) against the run held here; with JOIN, also that run's cgroup (None
+        without cgroups), read under the same lock, so the tasks join the run they were for."""
         with self._lock:
             job = self._jobs.get(job_id)
-        return job.cgroup if job is not None else None
-
-    def runs(self, job_id: int) -> bool:
-        with self._lock:
-            return job_id in self._jobs
+            admission = self._fence.admit_step(job_id, run, epoch=epoch, is_batch_node=is_batch_node,
+                                               held=job.run.restart_count if job is not None else None)
+        return admission, job.cgroup if admission is StepAdmission.JOIN else None
 
     def step_cgroup(self, job_id: int, alloc: Resources, cpu_slots: tuple[int, ...],
                     gpu_slots: tuple[int, ...]) -> JobCgroup | None:

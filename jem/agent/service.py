@@ -6,7 +6,9 @@ credential before anything runs: a bad controller credential refuses the
 whole call (UNAUTHENTICATED: whoever sent it is not the controller). Work
 whose user signature does not verify came from the controller all the same
 (a JWT submission, or a controller that was misled): it is reported as a
-launch failure, or its tasks as failed to start, so the node stays up.
+launch failure, or its tasks as failed to start, so the node stays up. A step
+order for a run of its job this node no longer holds, or sent under an earlier
+node epoch, is then refused FAILED_PRECONDITION, reason StaleRun (`fencing.py`).
 """
 
 import logging
@@ -14,7 +16,7 @@ import logging
 import grpc
 
 from jem.agent.trust import ControllerTrust
-from jem.model.errors import BadUserSignature, JemError
+from jem.model.errors import BadUserSignature, JemError, StaleRun
 from jem.security import tls
 from jem.security.revocation import RevocationList
 from jem.agent.running import RunningJobs
@@ -33,6 +35,13 @@ def _audit(context, method: str, request, result: str, detail: str = "") -> None
     from where, what (a summary: never a script, an environment or a credential), what came of it."""
     audit_log.info("audit principal=controller peer=%s method=%s result=%s request=%r detail=%r",
                    context.peer() or "", method, result, audit_summary(request), detail)
+
+
+def _refuse(context, exc: JemError) -> None:
+    """End the call with `exc`'s status code and its reason in the trailing metadata
+    `jem-reason`, which the controller reads (never the message)."""
+    context.set_trailing_metadata((("jem-reason", exc.reason),))
+    context.abort(getattr(grpc.StatusCode, exc.grpc_code), str(exc))
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
@@ -111,8 +120,13 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(
                     TaskExit(task_id, self._trust.node_name, exit_code=1, launch_error=str(exc))))
             return
+        try:   # fenced by the job's run and the node's epoch: an order for a run over here starts nothing
+            events = self._steps.run(order, context.is_active)
+        except StaleRun as exc:
+            _audit(context, "RunStepTasks", request, exc.reason, str(exc))
+            _refuse(context, exc)
         _audit(context, "RunStepTasks", request, "ok")
-        for event in self._steps.run(order, context.is_active):
+        for event in events:
             if isinstance(event, TaskExit):
                 yield steps_pb2.StepTasksResponse(exit=task_exit_to_pb(event))
             else:

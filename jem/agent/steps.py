@@ -8,6 +8,10 @@ kills them with it). Elsewhere the step gets a `steps_<job>` cgroup holding the
 job's resources on this node, shared by the job's concurrent steps here and
 removed after the last. Each task runs in a session of its own, so whatever a
 task leaves behind is killed with its process group when it exits.
+
+Each order is fenced by the job's run and the node's epoch before any task starts
+(`fencing.RunFence.admit_step`): on the batch node only the run held there takes
+tasks, elsewhere no run earlier than the latest seen; any other is refused (StaleRun).
 """
 
 import logging
@@ -25,7 +29,9 @@ import hostlist
 from jem.agent.cgroups import JobCgroup
 from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
 from jem.agent.environment import tasks_per_node_text
+from jem.agent.fencing import StepAdmission
 from jem.agent.running import RunningJobs
+from jem.model.errors import StaleRun
 from jem.model.filenames import PatternValues, expand_pattern
 from jem.model.job import JobUsage
 from jem.model.step import TaskExit, TaskOrder, TaskOutput
@@ -105,13 +111,37 @@ class StepTasks:
         return count
 
     def run(self, order: TaskOrder, is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
-        """Start the order's tasks and yield their output and exits until every task
-        ended; when `is_active()` turns false, kill them and stop."""
+        """Fence the order (`_admit`: raises StaleRun here, before anything starts), then return
+        the stream that starts its tasks and yields their output and exits until every task
+        ended; when `is_active()` turns false, the stream kills them and stops."""
+        admission, batch_cgroup = self._admit(order)
+        return self._run(order, admission, batch_cgroup, is_active)
+
+    def _admit(self, order: TaskOrder) -> tuple[StepAdmission, JobCgroup | None]:
+        """Where the order's tasks run here (`RunningJobs.admit_step`). On the batch script's
+        node, the launch of the order's run (sent when the job started, perhaps still on its
+        way) gets a moment to arrive, so that the tasks join its cgroup; an order whose run has
+        not come by then is refused. An older controller's order, naming no run, then runs in
+        the job's shared steps cgroup, as before."""
+        is_batch_node = order.job_nodes[:1] == (self._node_name,)
+        deadline = time.monotonic() + BATCH_WAIT_S
+        while True:
+            admission, cgroup = self._jobs.admit_step(order.job_id, order.restart_count, epoch=order.node_epoch,
+                                                      is_batch_node=is_batch_node)
+            if admission is not StepAdmission.WAIT:
+                return admission, cgroup
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        if order.restart_count is None:
+            return StepAdmission.SHARE, None
+        raise StaleRun(f"order for run {order.restart_count} of job {order.job_id}; that run did not start on "
+                       f"this node within {BATCH_WAIT_S:g} s")
+
+    def _run(self, order: TaskOrder, admission: StepAdmission, batch_cgroup: JobCgroup | None,
+             is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
         events: queue.Queue = queue.Queue()
-        if order.job_nodes[:1] == (self._node_name,):
-            self._await_batch(order.job_id)
-        batch_cgroup = self._jobs.batch_cgroup(order.job_id)
-        shared = batch_cgroup is None and not self._jobs.runs(order.job_id)
+        shared = admission is StepAdmission.SHARE
         try:
             cgroup = batch_cgroup if not shared else self._shared.acquire(
                 order.job_id, lambda: self._jobs.step_cgroup(order.job_id, order.alloc, order.cpu_ids, order.gpu_ids))
@@ -134,13 +164,6 @@ class StepTasks:
                     self._running.pop(order.job_id, None)
             if shared and cgroup is not None:
                 self._shared.release(order.job_id)
-
-    def _await_batch(self, job_id: int) -> None:
-        """On the batch script's node, give its launch (sent when the job started,
-        perhaps still on its way) a moment to arrive, so that the step joins its cgroup."""
-        deadline = time.monotonic() + BATCH_WAIT_S
-        while not self._jobs.runs(job_id) and time.monotonic() < deadline:
-            time.sleep(0.01)
 
     def _start_all(self, order: TaskOrder, cgroup: JobCgroup | None,
                    events: queue.Queue) -> tuple[list[_Task], list[TaskExit]]:

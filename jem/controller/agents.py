@@ -49,9 +49,14 @@ class AgentLinks:
         self._epochs: dict[str, int] = {}   # node name -> the epoch of its latest registration
 
     def note_registration(self, node_name: str, epoch: int) -> None:
-        """The node's agent registered under `epoch`: later launches there carry it."""
+        """The node's agent registered under `epoch`: later launches and step orders there carry it."""
         with self._lock:
             self._epochs[node_name] = epoch
+
+    def epoch(self, node_name: str) -> int:
+        """The epoch of the node's latest registration (0: none heard since this controller started)."""
+        with self._lock:
+            return self._epochs.get(node_name, 0)
 
     def _stub(self, node_name: str, address: str) -> agent_pb2_grpc.AgentServiceStub:
         key = f"{node_name}@{address}"
@@ -66,8 +71,7 @@ class AgentLinks:
 
     def launch(self, node_name: str, address: str, launches: list[Launch], *, on_error: LaunchErrorCallback) -> None:
         """Send `launches` to the agent; if the call fails, `on_error(node, address, job ids, why)` runs."""
-        with self._lock:
-            epoch = self._epochs.get(node_name, 0)
+        epoch = self.epoch(node_name)
         request = agent_pb2.LaunchJobsRequest(launches=[self._launch_pb(launch, epoch) for launch in launches])
         job_ids = [launch.job_id for launch in launches]
         future = self._stub(node_name, address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,

@@ -162,9 +162,11 @@ def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
 def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: float, name: str | None = None,
                time_limit_s: int | None = None, nice: int | None = None, partition: str | None = None,
                n_nodes: int | None = None) -> Job:
-    """Change a job's name (any time), or a pending job's time limit, nice, partition or node count
-    (the job is shaped again, and refused if it could then never run). Every value is checked
-    before the job changes at all: a refused request leaves it as it was."""
+    """Change a job's name (while it is pending or running), or a pending job's time limit, nice,
+    partition or node count (the job is shaped again, and refused if it could then never run).
+    Every value is checked before the job changes at all: a refused request leaves it as it was.
+    Where the state machine allows no update (a job being killed or suspended) `lifecycle.change`
+    refuses it (IllegalTransition, FAILED_PRECONDITION) before anything is committed."""
     limits = state.config.limits
     if name is not None:
         check_text("name", name, limits.max_name_len)
@@ -180,7 +182,7 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         raise InvalidArgument("node count must be positive")
     with state.lock:
         job = _owned_job(state, job_id, identity)
-        if job.state.is_terminal or job.state is JobState.COMPLETING:   # nothing of it changes any more
+        if job.state.is_terminal:
             raise AlreadyDone(str(job_id))
         if (time_limit_s is not None or nice is not None or partition is not None or n_nodes is not None) \
                 and not job.is_pending:

@@ -7,6 +7,11 @@ RUNNING before any task starts and its end is stored before the caller hears of
 it. Concurrent steps of a job may share its CPUs (like srun --overlap); Slurm
 would make the later step wait.
 
+Each node's order names the job's run (restart count) and the node's epoch, both
+read under the lock that saw the job RUNNING: the agent refuses (StaleRun) an order
+for a run it no longer holds, so a step decided before a requeue never starts tasks
+in the next run (`jem.agent.fencing`). Its tasks end with a launch error.
+
 A step that `ends_job` is the whole work of an allocation made for it (srun
 outside a job): when it ends, its job is killed with the step's end owed, so the
 job ends COMPLETED or FAILED with the step's exit code.
@@ -24,7 +29,7 @@ from jem.controller import lifecycle
 from jem.controller.state import ClusterState
 from jem.convert import task_exit_from_pb, task_output_from_pb
 from jem.model import policy
-from jem.model.errors import AlreadyDone, JobNotFound, JobStateConflict
+from jem.model.errors import AlreadyDone, JobNotFound, JobStateConflict, StaleRun
 from jem.model.identity import Identity
 from jem.model.job import Job
 from jem.model.states import JobEvent, JobState
@@ -64,8 +69,10 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
         n_cpus = len(layout.nodes) * job.shape.per_node.cpus
         step = Step(job_id, step_id, spec.step_name, layout.nodes, layout.n_tasks, n_cpus, start_time=now,
                     ends_job=spec.ends_job)
-        orders = [(name, state.nodes.get(name).agent_address, _order(job, step, spec, i, layout.task_ids[i],
-                                                                             user_signature))
+        # Each order names the job's run and the node's epoch now, under the lock that saw the job
+        # RUNNING: a requeue, or a registration that settles the run, after this makes it stale.
+        orders = [(name, state.nodes.get(name).agent_address,
+                   _order(job, step, spec, i, layout.task_ids[i], user_signature, node_epoch=state.agents.epoch(name)))
                   for i, name in enumerate(layout.nodes)]
     try:
         state.store.save_step(step)
@@ -77,13 +84,14 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
 
 
 def _order(job: Job, step: Step, spec: StepSpec, node_index: int, task_ids: tuple[int, ...],
-           user_signature: str) -> TaskOrder:
+           user_signature: str, *, node_epoch: int) -> TaskOrder:
     return TaskOrder(
         job_id=job.job_id, step_id=step.step_id, spec=spec, user=job.user, uid=job.uid, gid=job.gid,
         task_ids=task_ids, step_nodes=step.nodes, job_nodes=job.nodes, n_tasks=step.n_tasks,
         alloc=job.shape.per_node, cpu_ids=job.cpu_ids[node_index] if job.cpu_ids else (),
         gpu_ids=job.gpu_ids[node_index] if job.gpu_ids else (), job_name=job.spec.name,
         array_job_id=job.array_job_id, array_task_id=job.array_task_id, user_signature=user_signature,
+        restart_count=job.restart_count, node_epoch=node_epoch,
     )
 
 
@@ -144,16 +152,27 @@ def _relay(state: ClusterState, node: str, address: str, order: TaskOrder, event
                 events.put(task_output_from_pb(response.output))
     except grpc.RpcError as exc:
         is_cancel = exc.code() == grpc.StatusCode.CANCELLED
-        if not is_cancel:
+        is_stale = _reason(exc) == StaleRun.reason   # the agent holds another run of the job: nothing ran
+        if is_stale:
+            log.warning("step tasks refused job_id=%d step=%d node=%s run=%s reason=%s", order.job_id,
+                        order.step_id, node, order.restart_count, StaleRun.reason)
+        elif not is_cancel:
             log.warning("step tasks lost job_id=%d step=%d node=%s code=%s", order.job_id, order.step_id, node,
                         exc.code().name)
+        why = f"node {node} refused the tasks: {exc.details()}" if is_stale else \
+            f"lost contact with node {node}: {exc.details()}"
         for task_id in sorted(set(order.task_ids) - ended):
             # Cancelled: the agent was killing it (SIGTERM first) when the call ended.
             events.put(TaskExit(task_id, node, exit_signal=int(signal.SIGTERM)) if is_cancel else
-                       TaskExit(task_id, node, exit_code=1, launch_error=f"lost contact with node {node}: "
-                                                                         f"{exc.details()}"))
+                       TaskExit(task_id, node, exit_code=1, launch_error=why))
     finally:
         events.put(_NODE_DONE)
+
+
+def _reason(exc: grpc.RpcError) -> str:
+    """The `jem-reason` an agent's refusal names (its JemError's type), "" for none."""
+    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    return dict(trailing or ()).get("jem-reason", "")
 
 
 def end_allocation(state: ClusterState, step: Step, *, now: float) -> None:

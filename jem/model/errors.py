@@ -162,6 +162,20 @@ class JobStateConflict(JemError):
     grpc_code = "FAILED_PRECONDITION"
 
 
+class IllegalTransition(JobStateConflict):
+    """An event the job's state does not allow (`jem.model.states.transition`). A request
+    that meets one is answered as Slurm answers a request the job's state refuses, never as
+    an internal error. `state` and `event` are set where it is raised (the client, which
+    has only the message, leaves them None)."""
+
+    reason = "IllegalTransition"
+
+    def __init__(self, detail: str = "", *, state=None, event=None):
+        super().__init__(detail)
+        self.state = state   # the job's JobState, None for "no job yet"
+        self.event = event   # the JobEvent refused
+
+
 class JobIsPending(JobStateConflict):
     """A request that needs a started (or ended) job, on a pending one."""
 
@@ -219,6 +233,17 @@ class StepTooLarge(JemError):
     reason = "StepTooLarge"
     message = "More processors requested than permitted"
     grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class StaleRun(JemError):
+    """An order for a run of a job the node does not hold (the job was requeued and runs
+    again, or its run ended there), or sent under an earlier node epoch (the node registered
+    since): refused, never run (`jem.agent.fencing`). Slurm's slurmd refuses such a step
+    with ESLURMD_CREDENTIAL_REVOKED."""
+
+    reason = "StaleRun"
+    message = "Job credential revoked"
+    grpc_code = "FAILED_PRECONDITION"
 
 
 class StaleDecision(JemError):

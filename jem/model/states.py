@@ -22,6 +22,8 @@ report its processes gone; the end event then names why it was killed.
 
 import enum
 
+from jem.model.errors import IllegalTransition
+
 
 class JobState(enum.Enum):
     """A job's state, named exactly as Slurm names it."""
@@ -93,15 +95,6 @@ class JobEvent(enum.Enum):
     REQUEUE = "requeue"
 
 
-class IllegalTransition(ValueError):
-    """An event that the job's current state does not allow."""
-
-    def __init__(self, state: JobState | None, event: JobEvent):
-        super().__init__(f"event {event.value!r} is not allowed in state {state.value if state else None}")
-        self.state = state
-        self.event = event
-
-
 _S = JobState
 _LIVE = (_S.RUNNING, _S.COMPLETING)
 _END_EVENTS = {
@@ -141,7 +134,8 @@ _TABLE: dict[tuple[JobState | None, JobEvent], JobState] = {
 def transition(state: JobState | None, event: JobEvent) -> JobState:
     """Return the state after `event` happens to a job in `state`.
 
-    Raises IllegalTransition when the event is not allowed. Pure: no I/O, no clock.
+    Raises IllegalTransition (a JobStateConflict: FAILED_PRECONDITION, "Job state does not
+    allow this request") when the event is not allowed. Pure: no I/O, no clock.
 
     >>> transition(JobState.PENDING, JobEvent.START)
     <JobState.RUNNING: 'RUNNING'>
@@ -149,7 +143,8 @@ def transition(state: JobState | None, event: JobEvent) -> JobState:
     try:
         return _TABLE[(state, event)]
     except KeyError:
-        raise IllegalTransition(state, event) from None
+        raise IllegalTransition(f"event {event.value!r} is not allowed in state {state.value if state else None}",
+                                state=state, event=event) from None
 
 
 def allowed_events(state: JobState | None) -> frozenset[JobEvent]:

@@ -184,3 +184,8 @@ class TaskOrder:
     array_job_id: int = 0               # the job's array (%A), 0 outside arrays
     array_task_id: int | None = None    # the job's index in it (%a)
     user_signature: str = ""            # the caller's signed step digest (jem.security.signatures); "" if none
+    # Fencing (jem.agent.fencing): the job's run when the controller decided on the step, and the
+    # node's epoch then; the agent refuses an order for a run it no longer holds, or under an
+    # earlier epoch. None and 0: unknown (an older controller), not checked.
+    restart_count: int | None = None
+    node_epoch: int = 0

@@ -37,6 +37,10 @@ class AgentServiceStub:
     under. An agent refuses a launch of an earlier run than it holds, or sent
     under an earlier epoch, and kills an earlier run of a job before it starts a
     later one; an order (signal, kill) for a run it does not hold reaches nothing.
+    A step order (RunStepTasks) names its run and epoch too: one for a run other
+    than the one held (on the batch node), an earlier run than the latest seen
+    (on the job's other nodes) or an earlier epoch is refused with
+    FAILED_PRECONDITION (reason StaleRun) before any task starts.
     """
 
     def __init__(self, channel):
@@ -72,6 +76,10 @@ class AgentServiceServicer:
     under. An agent refuses a launch of an earlier run than it holds, or sent
     under an earlier epoch, and kills an earlier run of a job before it starts a
     later one; an order (signal, kill) for a run it does not hold reaches nothing.
+    A step order (RunStepTasks) names its run and epoch too: one for a run other
+    than the one held (on the batch node), an earlier run than the latest seen
+    (on the job's other nodes) or an earlier epoch is refused with
+    FAILED_PRECONDITION (reason StaleRun) before any task starts.
     """
 
     def LaunchJobs(self, request, context):
@@ -93,7 +101,7 @@ class AgentServiceServicer:
     def RunStepTasks(self, request, context):
         """RunStepTasks runs a step's tasks on this node, confined to the job's cgroup,
         and streams their output and exits until all have ended; cancelling the call
-        kills them.
+        kills them. FAILED_PRECONDITION (StaleRun) for an order of a stale run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -135,6 +143,10 @@ class AgentService:
     under. An agent refuses a launch of an earlier run than it holds, or sent
     under an earlier epoch, and kills an earlier run of a job before it starts a
     later one; an order (signal, kill) for a run it does not hold reaches nothing.
+    A step order (RunStepTasks) names its run and epoch too: one for a run other
+    than the one held (on the batch node), an earlier run than the latest seen
+    (on the job's other nodes) or an earlier epoch is refused with
+    FAILED_PRECONDITION (reason StaleRun) before any task starts.
     """
 
     @staticmethod

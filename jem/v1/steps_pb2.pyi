@@ -143,7 +143,7 @@ class ListStepsResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ...) -> None: ...
 
 class StepTasksRequest(_message.Message):
-    __slots__ = ("job_id", "step_id", "spec", "user", "uid", "gid", "task_ids", "step_nodes", "job_nodes", "n_tasks", "alloc", "cpu_ids", "gpu_ids", "job_name", "array_job_id", "array_task_id", "credential", "user_signature")
+    __slots__ = ("job_id", "step_id", "spec", "user", "uid", "gid", "task_ids", "step_nodes", "job_nodes", "n_tasks", "alloc", "cpu_ids", "gpu_ids", "job_name", "array_job_id", "array_task_id", "credential", "user_signature", "restart_count", "node_epoch")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +162,8 @@ class StepTasksRequest(_message.Message):
     ARRAY_TASK_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     USER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NODE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     step_id: int
     spec: StepSpec
@@ -180,7 +182,9 @@ class StepTasksRequest(_message.Message):
     array_task_id: int
     credential: str
     user_signature: str
-    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., spec: _Optional[_Union[StepSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., task_ids: _Optional[_Iterable[int]] = ..., step_nodes: _Optional[_Iterable[str]] = ..., job_nodes: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., job_name: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., credential: _Optional[str] = ..., user_signature: _Optional[str] = ...) -> None: ...
+    restart_count: int
+    node_epoch: int
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., spec: _Optional[_Union[StepSpec, _Mapping]] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., task_ids: _Optional[_Iterable[int]] = ..., step_nodes: _Optional[_Iterable[str]] = ..., job_nodes: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., alloc: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ..., job_name: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., credential: _Optional[str] = ..., user_signature: _Optional[str] = ..., restart_count: _Optional[int] = ..., node_epoch: _Optional[int] = ...) -> None: ...
 
 class StepTasksResponse(_message.Message):
     __slots__ = ("output", "exit")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from jem.model.errors import JobStateConflict
 from jem.model.states import (
     TERMINAL_STATES,
     IllegalTransition,
@@ -111,9 +112,10 @@ def test_submit_of_an_existing_job_is_illegal():
             transition(state, E.SUBMIT)
 
 
-def test_illegal_transition_is_a_value_error_naming_state_and_event():
-    with pytest.raises(ValueError, match=r"'complete'.*PENDING"):
+def test_illegal_transition_is_a_job_state_conflict_naming_state_and_event():
+    with pytest.raises(JobStateConflict, match=r"'complete'.*PENDING") as info:
         transition(S.PENDING, E.COMPLETE)
+    assert info.value.grpc_code == "FAILED_PRECONDITION" and not isinstance(info.value, ValueError)
 
 
 def test_a_whole_lifetime():
