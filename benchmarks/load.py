@@ -6,10 +6,13 @@ Starts `jem up` in a temporary state directory (as root: it creates Unix users
 `jemload-*` with useradd and removes them at the end), then:
 - queue: `--queued` jobs that never start written into the store while the
   controller is stopped, then the controller is started again and loads them as
-  ordinary pending jobs of their users: by default waiting for a begin time a day
-  away (every scheduling cycle plans them all), with `--queue held` held ("queued_by": "store"; the
-  records are copies of one job submitted through the controller, so they are
-  what a submit makes). `--clients` users own `--own-jobs` each, `--bulk-users`
+  ordinary pending jobs of their users ("queued_by": "store"; the records are
+  copies of one job submitted through the controller, so they are what a submit
+  makes). `--queue`: `blocked` (the default, the heaviest): eligible jobs waiting
+  for resources, which every scheduling cycle plans: each node is held by a
+  job of root's that sleeps through the run (the probe node is drained);
+  `waiting`: jobs waiting for a begin time a day away (no cycle plans them);
+  `held`: held jobs. `--clients` users own `--own-jobs` each, `--bulk-users`
   others the rest. If the queue would leave no room under the default
   MaxJobCount, jem.toml's [scheduler] max_job_count is raised (reported).
   One extra node, `probe1`, is added to jem.toml for the heartbeat probe.
@@ -86,18 +89,29 @@ def percentile(samples: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def job_spec(n_env: int, *, name: str = "load", waiting: bool = False) -> JobSpec:
-    """A held job of typical size: a short batch script and an exported environment of
-    `n_env` variables (sbatch exports the caller's, a few KB). `waiting`: not held but not to
-    start for a day (--begin): pending, and planned by every scheduling cycle."""
+def job_spec(n_env: int, *, name: str = "load", queue: str = "held") -> JobSpec:
+    """A job of typical size: a short batch script and an exported environment of `n_env`
+    variables (sbatch exports the caller's, a few KB). `queue` (see --queue): held, waiting
+    (not to start for a day: --begin) or blocked (neither: it waits for resources)."""
     script = ("#!/bin/bash\n#SBATCH --job-name=load\n#SBATCH --ntasks=1\n#SBATCH --time=01:00:00\n"
               "module load gcc/12 openmpi/4\ncd $SLURM_SUBMIT_DIR\n"
               "srun ./simulate --input cases/case-0042.in --steps 100000 --checkpoint every=600s\n")
     environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/home/user", "LANG": "C.UTF-8",
                    **{f"LOAD_VAR_{i:03d}": f"value-{i:03d}-" + "x" * 32 for i in range(n_env)}}
     return JobSpec(script=script, name=name, working_dir="/tmp", stdout_pattern="/dev/null",
-                   environment=environment, time_limit_s=3600, hold=not waiting,
-                   begin_time=time.time() + 86400 if waiting else None)
+                   environment=environment, time_limit_s=3600, hold=queue == "held",
+                   begin_time=time.time() + 86400 if queue == "waiting" else None)
+
+
+def occupy_nodes(client: Client, nodes: set[str]) -> list[int]:
+    """One job of root's holding each node whole (sleeping past the run); returns their ids once
+    all of them run, so that the queue's jobs wait for resources."""
+    job_ids = [client.submit(JobSpec(script="#!/bin/sh\nsleep 100000\n", name="occupy", working_dir="/tmp",
+                                     stdout_pattern="/dev/null", exclusive=True, time_limit_s=86400))
+               for _ in nodes]
+    _wait_for("the nodes to be occupied", lambda: {n for j in client.list_jobs(JobFilter(job_ids=frozenset(job_ids)))
+                                                   if j.state is JobState.RUNNING for n in j.nodes} >= nodes, 120)
+    return job_ids
 
 
 # ------------------------------------------------------------------ cluster set-up
@@ -476,9 +490,13 @@ def run(args: argparse.Namespace, state_dir: str, users: dict, say) -> dict:
     address = _read(os.path.join(state_dir, "controller.addr"))
     with Client(address) as root:
         tokens = {name: root.issue_token(user=name)[0] for name in [*listers, flood_user, *bulk]}
+    real_nodes = {f"n{i}" for i in range(1, args.nodes + 1)}
+    if args.queue == "blocked":
+        with Client(address) as root:
+            occupy_nodes(root, real_nodes)
     template_owner = bulk[0] if bulk else listers[0]
     with Client(address, token=tokens[template_owner], ca_file=ca_file, auth="jem") as client:
-        template_id = client.submit(job_spec(args.env_vars, waiting=args.queue == "waiting"))
+        template_id = client.submit(job_spec(args.env_vars, queue=args.queue))
 
     # The queue: written into the store while the controller is down, loaded when it starts again.
     n_own = min(args.own_jobs, args.queued // max(1, len(listers)))
@@ -515,7 +533,7 @@ def run(args: argparse.Namespace, state_dir: str, users: dict, say) -> dict:
     say(f"controller restarted with the queue in {result['controller_start_s']:.1f} s (pid {controller.pid})")
     root = Client(address)
     try:
-        real_nodes = {f"n{i}" for i in range(1, args.nodes + 1)}
+        root.drain_node(PROBE_NODE, "load benchmark: heartbeat probe only")   # (it runs no job)
         _wait_for("every node up", lambda: all(
             i.state is not NodeState.DOWN for i in root.list_nodes() if i.node.name in real_nodes)
             and real_nodes <= {i.node.name for i in root.list_nodes()}, 120, 0.5)
@@ -676,9 +694,9 @@ def targets(result: dict) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queued", type=int, default=100_000, help="jobs in the queue (default 100000)")
-    parser.add_argument("--queue", choices=["waiting", "held"], default="waiting",
-                        help="the queued jobs: waiting (pending until --begin tomorrow, so every scheduling "
-                             "cycle plans them all; default) or held")
+    parser.add_argument("--queue", choices=["blocked", "waiting", "held"], default="blocked",
+                        help="the queued jobs: blocked (eligible, waiting for resources: every scheduling cycle "
+                             "plans them all; default), waiting (until --begin tomorrow) or held")
     parser.add_argument("--clients", type=int, default=10, help="listing clients, one user each (default 10)")
     parser.add_argument("--duration-s", type=int, default=60, help="measurement window (default 60)")
     parser.add_argument("--list-hz", type=float, default=10.0, help="each listing client's rate (default 10)")

@@ -122,6 +122,11 @@ class RunningQuota:
         for job in running:
             self.take(job)
 
+    @property
+    def is_unlimited(self) -> bool:
+        """No running-job limit is set: every job is allowed."""
+        return not self._user_limit and not self._account_limit
+
     def allows(self, job: Job) -> bool:
         if job.uid == 0 or job.user in self._operators:
             return True

@@ -2,6 +2,10 @@
 `update` with every job it remembers and `remove` with every one it forgets), so that no
 question costs a scan of every job in memory: with 100,000 queued jobs a scan is ~50 ms,
 and the scheduling loop, submissions and listings would each pay it under the lock.
+
+A job waiting for its begin time (sbatch --begin) is not schedulable until then: the loop
+advances the index's clock each cycle (`begun`), so that a queue of jobs that may not start
+yet costs a cycle nothing.
 """
 
 import bisect
@@ -16,7 +20,14 @@ class JobIndex:
     def __init__(self):
         self.pending: set[int] = set()
         self.live: set[int] = set()                 # holding nodes: running, suspended, completing
-        self.schedulable: set[int] = set()          # pending, not held, no unmet dependency, not an unsplit array
+        self.schedulable: set[int] = set()          # ready to plan: pending, not held, no unmet dependency,
+                                                    # not an unsplit array, its begin time reached
+        # Jobs otherwise ready whose begin time was still to come when the clock was last
+        # advanced (`begun`): (begin time, id) soonest first, and each one's begin time.
+        self._begins: list[tuple[float, int]] = []
+        self._begin_at: dict[int, float] = {}
+        self._newly_deferred: set[int] = set()      # deferred since `take_newly_deferred` last took them
+        self._now = 0.0
         self.dependent: set[int] = set()            # pending with an unmet dependency
         self.unsplit: set[int] = set()              # array records with tasks not split off yet
         self.by_user: dict[str, set[int]] = {}
@@ -43,8 +54,16 @@ class JobIndex:
         _put(self.live, job_id, job.is_live)
         _put(self.dependent, job_id, is_pending and bool(job.dependency))
         _put(self.unsplit, job_id, is_pending and bool(job.array_pending))
-        _put(self.schedulable, job_id, is_pending and not job.held_by and not job.dependency
-             and not job.array_pending)
+        is_ready = is_pending and not job.held_by and not job.dependency and not job.array_pending
+        begins = job.spec.begin_time if is_ready else None
+        is_deferred = begins is not None and begins > self._now
+        _put(self.schedulable, job_id, is_ready and not is_deferred)
+        if not is_deferred:
+            self._begin_at.pop(job_id, None)
+        elif self._begin_at.get(job_id) != begins:
+            self._begin_at[job_id] = begins
+            heapq.heappush(self._begins, (begins, job_id))
+            self._newly_deferred.add(job_id)
         if job.state.is_terminal and job.end_time is not None:
             heapq.heappush(self.ended, (job.end_time, job_id))
         self._count_active(job)
@@ -53,14 +72,33 @@ class JobIndex:
         job_id = job.job_id
         self._ids.discard(job_id)
         self._is_sorted = False   # the id leaves the sorted list when it is next rebuilt
-        for ids in (self.pending, self.live, self.schedulable, self.dependent, self.unsplit):
+        for ids in (self.pending, self.live, self.schedulable, self.dependent, self.unsplit, self._newly_deferred):
             ids.discard(job_id)
+        self._begin_at.pop(job_id, None)
         user_ids = self.by_user.get(job.user)
         if user_ids is not None:
             user_ids.discard(job_id)
             if not user_ids:
                 del self.by_user[job.user]
         self._uncount(job_id)
+
+    def begun(self, now: float) -> list[int]:
+        """Advance the index's clock to `now`; returns the deferred jobs whose begin time came (the
+        caller updates each, which makes it schedulable)."""
+        self._now = now
+        due = []
+        while self._begins and self._begins[0][0] <= now:
+            begins, job_id = heapq.heappop(self._begins)
+            if self._begin_at.get(job_id) == begins:   # (else a later update moved or cleared it)
+                del self._begin_at[job_id]
+                due.append(job_id)
+        return due
+
+    def take_newly_deferred(self) -> list[int]:
+        """The jobs deferred to a begin time since the last call that still are."""
+        ids = [job_id for job_id in self._newly_deferred if job_id in self._begin_at]
+        self._newly_deferred = set()
+        return ids
 
     def ids_after(self, after_job_id: int) -> list[int]:
         """Every id in memory above `after_job_id`, ascending."""

@@ -79,8 +79,17 @@ class JobTable:
 
     def schedulable(self) -> list[Job]:
         """Pending jobs the scheduler may plan: not held, no unmet dependency, not an array's record
-        of tasks still to split off."""
+        of tasks still to split off, begin time reached (as of the last `begin`)."""
         return self._in_id_order(self._index.schedulable)
+
+    def begin(self, now: float) -> list[int]:
+        """Make the jobs whose begin time came by `now` schedulable; returns the jobs deferred to
+        a begin time still to come since the last call (their reason is BeginTime)."""
+        for job_id in self._index.begun(now):
+            job = self._jobs.get(job_id)
+            if job is not None:
+                self._index.update(job)
+        return self._index.take_newly_deferred()
 
     def waiting_on_dependencies(self) -> list[Job]:
         return self._in_id_order(self._index.dependent)

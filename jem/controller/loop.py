@@ -30,7 +30,7 @@ from jem.controller import lifecycle, signals
 from jem.controller.arrays import split_tasks
 from jem.controller.dependencies import resolve_dependencies
 from jem.controller.fairuse import RunningQuota
-from jem.controller.reports import settle_dead_nodes
+from jem.controller.reports import send_kills, settle_dead_nodes
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
@@ -41,7 +41,7 @@ from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
 from jem.scheduler.fairshare import Usage
 from jem.scheduler.policy import Policy
-from jem.scheduler.snapshot import pending_views, take_snapshot
+from jem.scheduler.snapshot import PendingViews, take_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class SchedulingLoop:
         self.policy = Policy.from_config(state.config)
         self._usage_path = usage_path
         self._t_usage_saved = clock()
+        self._views = PendingViews()   # the pending jobs' views, kept across cycles (scheduler thread only)
 
     def start(self) -> None:
         self._thread.start()
@@ -139,8 +140,11 @@ class SchedulingLoop:
                 for j in live if j.state is JobState.RUNNING])
             resolve_dependencies(state, now=now)
             split_tasks(state, now=now)
-            # Held jobs, jobs with an unmet dependency and an array's record standing for
-            # tasks still to split off are not the scheduler's to plan (JobTable.schedulable).
+            for job_id in state.jobs.begin(now):
+                job = state.jobs.find(job_id)
+                job.reason, job.planned_start = JobReason.BEGIN_TIME, None
+            # Held jobs, jobs with an unmet dependency or a begin time to come and an array's
+            # record standing for tasks still to split off are not the scheduler's to plan.
             candidates = state.jobs.schedulable()
             if not candidates:
                 return Decisions()
@@ -151,12 +155,15 @@ class SchedulingLoop:
         # against live state under the lock below.
         quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
         pending, over_quota = [], []
-        for job in candidates:
-            (pending if quota.allows(job) else over_quota).append(job)
+        if quota.is_unlimited:
+            pending = candidates
+        else:
+            for job in candidates:
+                (pending if quota.allows(job) else over_quota).append(job)
         if not pending:
             self._hold_back([j.job_id for j in over_quota])
             return Decisions()
-        decisions = plan_cycle(dataclasses.replace(cluster, pending=pending_views(pending)), now, policy=self.policy)
+        decisions = plan_cycle(dataclasses.replace(cluster, pending=self._views.of(pending)), now, policy=self.policy)
         changes = []
         with state.lock:
             quota = RunningQuota(state.jobs.live(), state.config.limits, operators=set(state.config.admin_levels()))
@@ -176,7 +183,7 @@ class SchedulingLoop:
                 addresses[first.name] = first.agent_address
             self._hold_back([j.job_id for j in over_quota])
             state.commit(changes)
-        self._record_waiting(decisions)
+        self._record_waiting(pending, decisions)
         for node_name, node_launches in launches.items():
             state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
         cycle_ms = (time.perf_counter() - t0) * 1000
@@ -196,23 +203,22 @@ class SchedulingLoop:
                 if job is not None and job.is_pending and not job.held_by:
                     job.reason, job.planned_start = JobReason.ASSOC_MAX_JOBS_LIMIT, None
 
-    def _record_waiting(self, decisions: Decisions) -> None:
+    def _record_waiting(self, planned_jobs: list[Job], decisions: Decisions) -> None:
         """Reasons and planned starts of the jobs left pending, and multifactor priorities. Taken in
-        chunks of RECORD_CHUNK jobs, each under the lock and none for long: with a queue of 100,000
-        the whole would hold the lock for a few hundred ms."""
-        jobs = self._state.jobs
+        chunks of RECORD_CHUNK jobs, each under the lock and none for long, with a pause between
+        them in which the requests that waited for the lock take it (a thread that releases a lock
+        and takes it again at once would keep it from them)."""
         reasons, planned, priorities = decisions.reasons, decisions.planned_starts, decisions.priorities
-        job_ids = list(reasons.keys() | priorities.keys())
-        for first in range(0, len(job_ids), RECORD_CHUNK):
+        for first in range(0, len(planned_jobs), RECORD_CHUNK):
             with self._state.lock:
-                for job_id in job_ids[first:first + RECORD_CHUNK]:
-                    job = jobs.find(job_id)
-                    if job is None or not job.is_pending or job.held_by:   # (held while the cycle planned)
+                for job in planned_jobs[first:first + RECORD_CHUNK]:
+                    reason = reasons.get(job.job_id)   # (none for a job started)
+                    if reason is None or job.state is not JobState.PENDING or job.held_by:   # (held meanwhile)
                         continue
-                    if job_id in reasons:
-                        job.reason, job.planned_start = reasons[job_id], planned.get(job_id)
-                    if job_id in priorities:
-                        job.priority = priorities[job_id]
+                    job.reason, job.planned_start = reason, planned.get(job.job_id)
+                    if priorities:
+                        job.priority = priorities.get(job.job_id, job.priority)
+            time.sleep(0)
 
     def _still_valid(self, job: Job | None, node_names: tuple[str, ...]) -> bool:
         if job is None or job.state is not JobState.PENDING or job.held_by or job.dependency:
@@ -257,9 +263,7 @@ class SchedulingLoop:
                                     since=self._t_started)
             kills = settle_dead_nodes(state, dead, now=now, why="node not responding") if dead else []
             state.jobs.forget_ended(ended_before=now - scheduler.min_job_age_s)
-        for node_name, address, job_id, run in kills:
-            state.agents.signal(node_name, address, job_id, signal=0, kill_wait_s=scheduler.kill_wait_s,
-                                restart_count=run)
+        send_kills(state, kills)
         if dead:
             self.wake()
         if now - self._t_usage_saved >= defaults.USAGE_SAVE_INTERVAL_S:

@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent import futures
@@ -247,8 +248,16 @@ def _lock_state_dir(state_dir: str):
     return f
 
 
+GIL_SWITCH_INTERVAL_S = 0.001   # CPython's default is 0.005
+
+
 def serve(config: Config) -> None:
     """Run a controller until SIGTERM or SIGINT."""
+    # A request thread waits for the interpreter lock while the scheduling thread plans a big
+    # queue, once for each time it blocked (the lock, the store, the network): at the default
+    # interval of 5 ms that made a submit's p99 several times its p50. 1 ms costs the planning
+    # thread little (a switch is a few microseconds).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     controller = Controller(config)
     controller.start()
     stopping = threading.Event()

@@ -38,6 +38,7 @@ def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, n
     keys = [(j.account or fairshare.DEFAULT_ACCOUNT, j.user) for j in jobs]
     factors = fairshare.user_factors(policy.fairshare.algorithm, policy.accounts, dict(snapshot.usage), set(keys))
     tiers = {p.name: p.priority_tier for p in snapshot.partitions}
+    qos_factors = {name: policy.qos_factor(name) for name in {j.qos for j in jobs}}
     max_tier = max(max(tiers.values(), default=1), 1)
     return multifactor_priority(
         policy.priority,
@@ -47,7 +48,7 @@ def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, n
         cluster_cpus=sum(n.capacity.cpus for n in snapshot.nodes),
         partition_factor=np.array([tiers.get(j.partition, 0) / max_tier for j in jobs], dtype=np.float64),
         nice=np.array([j.nice for j in jobs], dtype=np.int64),
-        qos_factor=np.array([policy.qos_factor(j.qos) for j in jobs], dtype=np.float64))
+        qos_factor=np.array([qos_factors[j.qos] for j in jobs], dtype=np.float64))
 
 
 def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[plan.Cluster, plan.Running, plan.Queue]:
@@ -99,15 +100,24 @@ def _running_arrays(snapshot: Snapshot, node_idx: dict[str, int], gres_names: li
 
 def _queue_arrays(queue: list[PendingJob], part_row: dict[str, int], gres_names: list[str],
                   bits: FeatureBits) -> plan.Queue:
-    constraints = [parse_constraint(j.constraint) for j in queue]
+    n_jobs = len(queue)
+    requests = np.zeros((n_jobs, N_RES + len(gres_names)), dtype=np.int64)
+    requests[:, :N_RES] = np.array([j.per_node.as_row() for j in queue], dtype=np.int64).reshape(n_jobs, N_RES)
+    if gres_names:
+        for job_idx, j in enumerate(queue):
+            if j.gres_per_node:
+                requests[job_idx, N_RES:] = _gres_row(j.gres_per_node, gres_names)
+    # Each distinct constraint is parsed once per pass: a queue of 100,000 holds few distinct
+    # ones, and parsing each job's own took most of a pass's time.
+    masks = {text: (bits.mask(c.all_of), bits.mask(c.any_of))
+             for text in {j.constraint for j in queue} for c in (parse_constraint(text),)}
     return plan.Queue(
-        requests=np.array([j.per_node.as_row() + _gres_row(j.gres_per_node, gres_names) for j in queue],
-                          dtype=np.int64).reshape(len(queue), N_RES + len(gres_names)),
+        requests=requests,
         n_nodes=np.array([j.n_nodes for j in queue], dtype=np.int64),
         part_idx=np.array([part_row[j.partition] for j in queue], dtype=np.intp),
         duration_s=np.array([j.time_limit_s or plan.UNLIMITED_S for j in queue], dtype=np.int64),
-        feat_all=np.array([bits.mask(c.all_of) for c in constraints], dtype=np.uint64),
-        feat_any=np.array([bits.mask(c.any_of) for c in constraints], dtype=np.uint64),
+        feat_all=np.array([masks[j.constraint][0] for j in queue], dtype=np.uint64),
+        feat_any=np.array([masks[j.constraint][1] for j in queue], dtype=np.uint64),
         exclusive=np.array([j.is_exclusive for j in queue], dtype=np.uint8))
 
 
@@ -120,13 +130,14 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     and those holding a reservation a planned start."""
     decisions = Decisions()
     partitions = {p.name: p for p in snapshot.partitions}
-    eligible: list[PendingJob] = []
-    for job in snapshot.pending:
-        reason = ineligibility(job, partitions, now)
-        if reason is None:
-            eligible.append(job)
-        else:
-            decisions.reasons[job.job_id] = reason
+    up = {p.name for p in snapshot.partitions if p.is_up}
+    eligible = [j for j in snapshot.pending if not j.held_by and j.partition in up
+                and (j.begin_time is None or j.begin_time <= now)]   # (what `ineligibility` finds None for)
+    if len(eligible) < len(snapshot.pending):
+        for job in snapshot.pending:
+            reason = ineligibility(job, partitions, now)
+            if reason is not None:
+                decisions.reasons[job.job_id] = reason
     if not eligible:
         return decisions
     priorities = job_priorities(eligible, snapshot, policy, now)
@@ -138,15 +149,16 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     now_s = int(now)
     result = plan.plan_pass(*pass_inputs(snapshot, queue, now_s), now_s=now_s,
                             reservation_depth=policy.reservation_depth)
-    for job_idx, job in enumerate(queue):
-        status = int(result.status[job_idx])
-        if status in (plan.STARTED, plan.BACKFILLED):
+    reasons, planned = decisions.reasons, decisions.planned_starts
+    # (plain ints from the arrays: per job they are read faster)
+    for job_idx, (job, status, start_s) in enumerate(zip(queue, result.status.tolist(), result.start_s.tolist())):
+        if status == plan.STARTED or status == plan.BACKFILLED:
             kind = StartKind.BACKFILL if status == plan.BACKFILLED else (
                 StartKind.RESERVED if job.planned_start is not None else StartKind.IMMEDIATE)
             names = tuple(snapshot.nodes[i].name for i in result.nodes_of(job_idx))
             decisions.starts.append(Start(job.job_id, names, kind))
             continue
-        decisions.reasons[job.job_id] = _REASON[status]
-        if result.start_s[job_idx] >= 0:
-            decisions.planned_starts[job.job_id] = float(result.start_s[job_idx])
+        reasons[job.job_id] = _REASON[status]
+        if start_s >= 0:
+            planned[job.job_id] = float(start_s)
     return decisions

@@ -2,6 +2,7 @@
 
 import os
 import threading
+import time
 import uuid
 
 import pytest
@@ -217,3 +218,14 @@ def test_signal_before_the_time_limit_reaches_the_batch_shell_alone_with_b(clust
         wait_until(lambda: os.path.exists(log), timeout_s=15, what="the warning signal")
         client.cancel(job_id)
     assert open(log).read().split() == ["shell"]
+
+
+def test_a_job_waits_for_its_begin_time_with_reason_begintime_then_runs(cluster):
+    with cluster.client() as client:
+        begin = time.time() + 3
+        job_id = client.submit(cluster.spec("#!/bin/sh\ndate +%s.%N\n", begin_time=begin))
+        wait_until(lambda: client.get_job(job_id).reason is JobReason.BEGIN_TIME, what="reason BeginTime")
+        assert client.get_job(job_id).state is JobState.PENDING
+        job = cluster.wait_job(client, job_id)
+    assert job.state is JobState.COMPLETED
+    assert job.start_time >= begin

@@ -89,8 +89,9 @@ def test_a_munge_credential_makes_the_caller_munged_says_whatever_the_metadata_c
                                                                                       stranger):
     metadata = (("jem-munge", credential_as(stranger, munged.socket_path)), ("jem-uid", "0"), ("jem-gid", "0"),
                 ("jem-user", "root"))
-    response = job_stub(munge_cluster).SubmitJob(submit_request(munge_cluster, "#!/bin/sh\nsleep 30\n"),
-                                                 metadata=metadata, timeout=10)
+    request = submit_request(munge_cluster, "#!/bin/sh\nsleep 30\n")
+    request.spec.hold = True   # (whose it is is the question; run, it may end before the cancel)
+    response = job_stub(munge_cluster).SubmitJob(request, metadata=metadata, timeout=10)
     with munge_cluster.client() as root:
         job = root.get_job(response.job_id)
         assert (job.user, job.uid) == (stranger, pwd.getpwnam(stranger).pw_uid)

@@ -1,5 +1,7 @@
 """jem.scheduler.cycle.plan_cycle: eligibility reasons, queue order, and first fit (policy fcfs) on a snapshot."""
 
+import dataclasses
+
 import pytest
 
 from jem.model.job import Job, JobShape, JobSpec
@@ -11,7 +13,7 @@ from jem.scheduler import cycle
 from jem.scheduler.cycle import ineligibility
 from jem.scheduler.decisions import Decisions, StartKind
 from jem.scheduler.policy import FCFS
-from jem.scheduler.snapshot import NodeView, PendingJob, Snapshot, take_snapshot
+from jem.scheduler.snapshot import NodeView, PendingJob, PendingViews, Snapshot, pending_views, take_snapshot
 
 NOW = 1_700_000_000.0
 
@@ -279,3 +281,20 @@ def test_take_snapshot_orders_nodes_by_name_and_plans_from_live_objects():
     decisions = plan_cycle(snap, NOW)
     assert started(decisions) == {1: ("n2",)}
     assert decisions.reasons == {2: JobReason.RESOURCES}
+
+
+def test_pending_views_are_kept_across_cycles_and_made_again_when_their_job_changed():
+    shape = JobShape(n_nodes=1, n_tasks=1, per_node=Resources(2, 100, 0))
+    jobs = [Job(job_id=i, spec=JobSpec(script="#!/bin/sh\n", partition="batch"), user="ann", uid=1000, gid=1000,
+                submit_time=float(i), shape=shape, time_limit_s=None, priority=10) for i in (1, 2, 3)]
+    views = PendingViews()
+    first = views.of(jobs)
+    assert first == pending_views(jobs)
+    jobs[0].priority = 11                                                    # a field changed
+    jobs[1].spec = dataclasses.replace(jobs[1].spec, partition="other")      # its spec replaced (scontrol update)
+    second = views.of(jobs)
+    assert second == pending_views(jobs)
+    assert second[0].priority == 11 and second[1].partition == "other"
+    assert second[2] is first[2]                                             # unchanged: the same view
+    assert views.of(jobs[2:]) == (first[2],)                                 # and the others forgotten
+    assert views.of(jobs[:1])[0] is not second[0]
