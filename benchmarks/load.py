@@ -71,7 +71,7 @@ PROBE_NODE = "probe1"
 DEFAULT_MAX_JOB_COUNT = 100_000          # jem.model.defaults.MAX_JOB_COUNT, the [scheduler] default
 # What squeue lists when -t is not given (slurm-compat/jem_slurm/squeue.py DEFAULT_STATES).
 SQUEUE_STATES = frozenset({JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING})
-CYCLE_LINE = re.compile(r" cycle cycle=(\d+) .*?pending=(\d+) .*?cycle_ms=([0-9.]+)")
+CYCLE_LINE = re.compile(r" cycle cycle=(\d+) .*?pending=(\d+) .*?snapshot_ms=([0-9.]+) cycle_ms=([0-9.]+)")
 
 
 def log(text: str) -> None:
@@ -451,11 +451,13 @@ def cycle_figures(log_path: str, start: int, end: int) -> dict:
     with open(log_path, "rb") as f:
         f.seek(start)
         text = f.read(end - start).decode(errors="replace")
-    cycles = [(int(m[1]), int(m[2]), float(m[3])) for m in CYCLE_LINE.finditer(text)]
-    times = [ms for _, _, ms in cycles]
+    cycles = [(int(m[1]), int(m[2]), float(m[3]), float(m[4])) for m in CYCLE_LINE.finditer(text)]
+    times = [ms for _, _, _, ms in cycles]
+    locked = [ms for _, _, ms, _ in cycles]
     return {"cycles": len(cycles), "cycle_ms_p50": percentile(times, 50), "cycle_ms_p99": percentile(times, 99),
             "cycle_ms_max": max(times) if times else None,
-            "cycle_pending_max": max((p for _, p, _ in cycles), default=None),
+            "cycle_snapshot_ms_max": max(locked) if locked else None,   # the cycle's first hold of the lock
+            "cycle_pending_max": max((p for _, p, _, _ in cycles), default=None),
             "log_node_down_lines": text.count(" node down "),
             "log_controller_stalled_lines": text.count("controller stalled")}
 

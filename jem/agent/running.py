@@ -47,7 +47,7 @@ from typing import Callable
 
 from jem.agent import runrecord
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
-from jem.agent.confined import Credentials, LaunchError, StartFiles, as_user_argv, credentials_for, start_line
+from jem.agent.confined import Credentials, LaunchError, StartFiles, credentials_for, start_line
 from jem.agent.environment import job_environment
 from jem.agent.epoch import next_epoch
 from jem.agent.fencing import ANY_RUN, Admission, RunFence, StepAdmission
@@ -489,11 +489,13 @@ class RunningJobs:
                            open_mode=spec.open_mode or "truncate")
         command = [script_path, *spec.script_args]
         cgroup_procs = cgroup.procs_files() if cgroup is not None else []
-        argv = as_user_argv(start_line(command, working_dir=spec.working_dir, files=files,
-                                       waits_for_go=bool(cgroup_procs)), credentials)
-        if argv is not None:
-            return StartOrder(argv, env, cgroup_procs, record.as_dict())
-        run_as = credentials.run_as   # no setpriv: the keeper's child changes user itself (after joining the cgroup)
+        run_as = credentials.run_as
+        if not run_as:   # the agent's own user: the keeper spawns the shell, which waits to be confined
+            return StartOrder(start_line(command, working_dir=spec.working_dir, files=files,
+                                         waits_for_go=bool(cgroup_procs)), env, cgroup_procs, record.as_dict())
+        # Another user: the keeper's forked child joins the cgroup and changes user itself before
+        # it execs the shell. The keeper is small, so its fork costs less than an exec of setpriv
+        # and the "go" that the shell would then wait for (one exec and a round trip per job).
         return StartOrder(start_line(command, working_dir=spec.working_dir, files=files, waits_for_go=False),
                           env, cgroup_procs, record.as_dict(),
                           become=(run_as["user"], run_as["group"], list(run_as["extra_groups"])))

@@ -134,6 +134,7 @@ class SchedulingLoop:
         launches: dict[str, list[Launch]] = defaultdict(list)
         addresses: dict[str, str] = {}
         with state.lock:
+            t_locked = time.perf_counter()
             live = state.jobs.live()
             state.usage.advance(int(now), [
                 (j.spec.account, j.user, j.shape.per_node.cpus * len(j.nodes), int(j.start_time or now), None)
@@ -150,6 +151,7 @@ class SchedulingLoop:
                 return Decisions()
             cluster = take_snapshot([], state.nodes.all(), state.partitions, running_jobs=live,
                                     usage=state.usage.by_user)
+            snapshot_ms = (time.perf_counter() - t_locked) * 1000
         # What grows with the queue is done without the lock, so that submissions, heartbeats and
         # listings go on meanwhile: the jobs' views, the plan. Each decision is checked again
         # against live state under the lock below.
@@ -187,9 +189,9 @@ class SchedulingLoop:
         for node_name, node_launches in launches.items():
             state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
         cycle_ms = (time.perf_counter() - t0) * 1000
-        log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d cycle_ms=%.2f",
-                 self.cycle_id, self.policy.name, len(pending), len(changes), decisions.n_backfilled,
-                 len(decisions.planned_starts), cycle_ms)
+        log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d snapshot_ms=%.2f "
+                 "cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending), len(changes),
+                 decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, cycle_ms)
         return decisions
 
     def _hold_back(self, job_ids: list[int]) -> None:
