@@ -83,8 +83,9 @@ def start_line(command: list[str], *, working_dir: str, files: StartFiles, waits
 def as_user_argv(argv: list[str], credentials: Credentials) -> list[str] | None:
     """`argv` run as the credentials' user by a small exec'd helper (setpriv): `argv` itself when
     no change of user is needed, None when one is and there is no setpriv. A helper rather than
-    a change of user in a forked child: the start can then use vfork (or posix_spawn), which
-    costs a fraction of a fork of a large process."""
+    a change of user in a forked child: the agent (a large process) can then start step tasks
+    with vfork (or posix_spawn), which costs a fraction of a fork of itself. (Batch scripts
+    start from the small keeper, whose forked child changes user itself.)"""
     run_as = credentials.run_as
     if not run_as:
         return argv

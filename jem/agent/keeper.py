@@ -14,13 +14,13 @@ keeper of its own; the old one goes on with the old jobs.
 
 For each order the keeper:
 
-1. starts the job's start-up shell (`confined.start_line`) with posix_spawn
-   (a vfork: one job start costs about one exec, not a fork of Python), in a
-   session of its own, as the user through `setpriv` when the agent says so;
-   when the job has cgroups, the shell waits on its stdin until the keeper has
-   moved it into them and written "go", so the script's first instruction
-   already runs confined (without setpriv, a forked child confines itself and
-   changes user before it execs);
+1. starts the job's start-up shell (`confined.start_line`) in a session of its
+   own, confined before its first instruction: for a job of another user than
+   the agent's (the order says whom to `become`), a forked child of the keeper
+   (a small process: its fork is cheap) moves itself into the job's cgroups,
+   changes user and execs the shell; for a job of the agent's own user, the
+   shell is started with posix_spawn (a vfork) and waits on its stdin until
+   the keeper has moved it into the cgroups and written "go";
 2. writes RUN_FILE into the job's spool directory: what the agent launched
    (the order's `record`), with its own pid and start time and the job's pid;
 3. answers the agent: the job's pid, and a pipe (`done`) whose other end the
