@@ -353,6 +353,12 @@ class Client:
             self._call(self._admin.ResumeNode, _message(admin_pb2.ResumeNodeRequest, name=name)).node)
         return NodeInfo(node, state, tuple(parts))
 
+    def undrain_node(self, name: str) -> NodeInfo:
+        """Undo a drain only: a node taken DOWN stays DOWN (scontrol update state=undrain)."""
+        node, state, parts = convert.node_from_pb(
+            self._call(self._admin.UndrainNode, _message(admin_pb2.UndrainNodeRequest, name=name)).node)
+        return NodeInfo(node, state, tuple(parts))
+
     def list_partitions(self) -> list[Partition]:
         response = self._call(self._admin.ListPartitions, _message(admin_pb2.ListPartitionsRequest))
         return [convert.partition_from_pb(p) for p in response.partitions]

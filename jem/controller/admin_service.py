@@ -36,12 +36,19 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             return admin_pb2.DrainNodeResponse(node=self._node_pb(self._state.nodes.drain(request.name, request.reason)))
 
     def ResumeNode(self, request, context):
+        return admin_pb2.ResumeNodeResponse(node=self._back_in_service(self._state.nodes.resume, request.name))
+
+    def UndrainNode(self, request, context):
+        return admin_pb2.UndrainNodeResponse(node=self._back_in_service(self._state.nodes.undrain, request.name))
+
+    def _back_in_service(self, change, name: str):
+        """Apply `change` (NodeTable.resume or .undrain) to node `name` and wake the scheduler,
+        which may now use it; the node as sent back."""
         _require_operator()
         with self._state.lock:
-            node = self._state.nodes.resume(request.name)
-            response = admin_pb2.ResumeNodeResponse(node=self._node_pb(node))
+            node_pb = self._node_pb(change(name))
         self._state.wake_scheduler()
-        return response
+        return node_pb
 
     def DownNode(self, request, context):
         _require_operator()

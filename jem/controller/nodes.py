@@ -200,6 +200,17 @@ class NodeTable:
         log.info("node drained node=%s reason=%r", name, reason)
         return node
 
+    def undrain(self, name: str) -> Node:
+        """Undo a drain only (scontrol update state=undrain): a node taken DOWN stays DOWN, with
+        its reason."""
+        node = self.get(name)
+        self._store.save_node(NodeRecord(name, False, node.reason if node.is_down else "", is_down=node.is_down))
+        node.is_drained = False
+        if not node.is_down:
+            node.reason = "" if node.is_responding else "Not responding"
+        log.info("node undrained node=%s", name)
+        return node
+
     def down(self, name: str, reason: str) -> Node:
         """Take a node DOWN until `resume` (scontrol update state=down): no new work, whatever
         its agent says. Its jobs are the caller's to kill or settle (`nodedown.py`)."""

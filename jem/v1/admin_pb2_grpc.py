@@ -52,6 +52,11 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.ResumeNodeRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.ResumeNodeResponse.FromString,
                 _registered_method=True)
+        self.UndrainNode = channel.unary_unary(
+                '/jem.v1.AdminService/UndrainNode',
+                request_serializer=jem_dot_v1_dot_admin__pb2.UndrainNodeRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.UndrainNodeResponse.FromString,
+                _registered_method=True)
         self.DownNode = channel.unary_unary(
                 '/jem.v1.AdminService/DownNode',
                 request_serializer=jem_dot_v1_dot_admin__pb2.DownNodeRequest.SerializeToString,
@@ -102,6 +107,14 @@ class AdminServiceServicer:
     def ResumeNode(self, request, context):
         """ResumeNode undoes a drain and an administrator's DOWN. NOT_FOUND for an
         unknown node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndrainNode(self, request, context):
+        """UndrainNode undoes a drain only: a node an administrator took DOWN stays
+        DOWN (Slurm's state=UNDRAIN). NOT_FOUND for an unknown node.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +181,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ResumeNode,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.ResumeNodeRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.ResumeNodeResponse.SerializeToString,
+            ),
+            'UndrainNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndrainNode,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.UndrainNodeRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.UndrainNodeResponse.SerializeToString,
             ),
             'DownNode': grpc.unary_unary_rpc_method_handler(
                     servicer.DownNode,
@@ -278,6 +296,33 @@ class AdminService:
             '/jem.v1.AdminService/ResumeNode',
             jem_dot_v1_dot_admin__pb2.ResumeNodeRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.ResumeNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndrainNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/UndrainNode',
+            jem_dot_v1_dot_admin__pb2.UndrainNodeRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.UndrainNodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -157,13 +157,13 @@ def _update_job(pairs: dict[str, str]) -> int:
     return 0
 
 
-# What each node state of `update NodeName=... State=...` asks of the controller. Slurm's
-# UNDRAIN keeps a DOWN node DOWN; JEM's resumes it (one ResumeNode for both).
-NODE_ACTIONS = {"DOWN": "down", "DRAIN": "drain", "RESUME": "resume", "UNDRAIN": "resume", "IDLE": "resume"}
+# What each node state of `update NodeName=... State=...` asks of the controller: UNDRAIN
+# undoes a drain only (a DOWN node stays DOWN), RESUME and IDLE a drain and a DOWN.
+NODE_ACTIONS = {"DOWN": "down", "DRAIN": "drain", "RESUME": "resume", "UNDRAIN": "undrain", "IDLE": "resume"}
 
 
 def node_update(pairs: dict[str, str]) -> tuple[list[str], str, str]:
-    """(node names, action: "down", "drain" or "resume", reason) that `update NodeName=...`
+    """(node names, action: "down", "drain", "undrain" or "resume", reason) that `update NodeName=...`
     pairs (keys in lower case) ask for; Failure with Slurm's message for what they cannot."""
     names = node_names([pairs.pop("nodename", "")])
     state = pairs.pop("state", "").upper()
@@ -186,7 +186,8 @@ def _update_node(pairs: dict[str, str]) -> int:
     status = 0
     with connect() as client:
         act = {"down": lambda name: client.down_node(name, reason),
-               "drain": lambda name: client.drain_node(name, reason), "resume": client.resume_node}[action]
+               "drain": lambda name: client.drain_node(name, reason), "undrain": client.undrain_node,
+               "resume": client.resume_node}[action]
         for name in names:
             try:
                 act(name)

@@ -52,6 +52,22 @@ def test_scontrol_down_shows_in_sinfo_and_show_node_until_resume(cluster):
     assert slurm(cluster, "sinfo", "-h", "-o", "%t %N").stdout.split() == ["idle", "n[1-2]"]
 
 
+def test_scontrol_undrain_undoes_a_drain_but_leaves_a_down_node_down(cluster):
+    def update(*argv: str) -> None:
+        assert slurm(cluster, "scontrol", "update", *argv).returncode == 0
+
+    update("nodename=n[1-2]", "state=drain", "reason=maintenance")
+    update("nodename=n2", "state=down", "reason=bad psu")
+    try:
+        update("nodename=n[1-2]", "state=undrain")
+        nodes = jem_nodes(cluster)
+        assert (nodes["n1"]["state"], nodes["n2"]["state"], nodes["n2"]["reason"]) == ("IDLE", "DOWN", "bad psu")
+        assert slurm(cluster, "sinfo", "-h", "-N", "-o", "%N %t").stdout.split("\n")[:2] == ["n1 idle", "n2 down"]
+    finally:
+        update("nodename=n[1-2]", "state=resume")
+    assert slurm(cluster, "sinfo", "-h", "-o", "%t %N").stdout.split() == ["idle", "n[1-2]"]
+
+
 def test_scontrol_down_without_a_reason_is_refused_as_slurm_refuses_it(cluster):
     for argv in (["NodeName=n1", "State=DOWN"], ["NodeName=n1", "State=DOWN", "Reason="]):
         result = slurm(cluster, "scontrol", "update", *argv)

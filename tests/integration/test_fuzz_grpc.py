@@ -444,7 +444,8 @@ def test_arbitrary_steps_get_an_answer(fuzz, request, in_running_job, signature)
 # ---------------------------------------------------------------- AdminService
 
 ADMIN_METHODS = {"ListNodes": admin_pb2.ListNodesRequest, "DrainNode": admin_pb2.DrainNodeRequest,
-                 "DownNode": admin_pb2.DownNodeRequest, "ResumeNode": admin_pb2.ResumeNodeRequest, "ListPartitions": admin_pb2.ListPartitionsRequest,
+                 "DownNode": admin_pb2.DownNodeRequest, "ResumeNode": admin_pb2.ResumeNodeRequest,
+                 "UndrainNode": admin_pb2.UndrainNodeRequest, "ListPartitions": admin_pb2.ListPartitionsRequest,
                  "ListShares": admin_pb2.ListSharesRequest, "IssueToken": admin_pb2.IssueTokenRequest}
 
 
@@ -452,7 +453,7 @@ ADMIN_METHODS = {"ListNodes": admin_pb2.ListNodesRequest, "DrainNode": admin_pb2
 @given(data=st.data(), method=st.sampled_from(sorted(ADMIN_METHODS)), real_node=st.booleans())
 def test_arbitrary_admin_requests_get_an_answer(fuzz, data, method, real_node):
     request = data.draw(messages(ADMIN_METHODS[method].DESCRIPTOR), label="request")
-    if real_node and method in ("DrainNode", "DownNode", "ResumeNode"):
+    if real_node and method in ("DrainNode", "DownNode", "ResumeNode", "UndrainNode"):
         request.name = data.draw(st.sampled_from(fuzz.cluster.node_names), label="node")
     try:
         fuzz.unary(fuzz.admin, method, request)
@@ -483,7 +484,7 @@ def test_arbitrary_requests_of_a_user_who_is_not_root_get_an_answer(fuzz, strang
         request.job_id = fuzz.victim() if target == "victim" else fuzz.ensure_running()
     code, response = fuzz.unary(fuzz.admin if method in ADMIN_METHODS else fuzz.jobs, method, request, metadata)
     if method in ("CancelJob", "HoldJob", "ReleaseJob", "UpdateJob", "RequeueJob", "DrainNode", "DownNode",
-                  "ResumeNode") and target != "random":
+                  "ResumeNode", "UndrainNode") and target != "random":
         assert code is not OK, f"a plain user changed root's job or a node: {method}({_short(request)})"
 
 

@@ -195,6 +195,26 @@ def test_a_drained_node_taken_down_and_resumed_is_back_in_service(tmp_path):
     assert state.nodes.get("n1").state is NodeState.IDLE
 
 
+def test_undrain_undoes_a_drain_only_and_a_down_node_stays_down_across_a_restart(tmp_path):
+    state = make_state(tmp_path)
+    with state.lock:
+        state.nodes.drain("n1", "disk")
+        state.nodes.drain("n2", "disk")
+    down(state, "n1", "fan")
+    register(state, "n2", now=11.0)
+    with state.lock:
+        state.nodes.undrain("n1")
+        state.nodes.undrain("n2")
+    assert (state.nodes.get("n1").state, state.nodes.get("n1").reason) == (NodeState.DOWN, "fan")
+    assert (state.nodes.get("n2").state, state.nodes.get("n2").reason) == (NodeState.IDLE, "")
+    restarted = NodeTable(CONFIG, state.store)
+    assert [(restarted.get(n).is_drained, restarted.get(n).is_down) for n in ("n1", "n2")] == \
+        [(False, True), (False, False)]
+    with state.lock:
+        state.nodes.resume("n1")
+    assert not state.nodes.get("n1").is_down and not state.nodes.get("n1").is_drained
+
+
 def test_a_down_needs_a_reason_and_a_known_node(tmp_path):
     state = make_state(tmp_path)
     with pytest.raises(InvalidArgument, match="a reason is required to down a node"):

@@ -18,7 +18,7 @@ REASON_REQUIRED = "You must specify a reason when DOWNING or DRAINING a node. Re
     ({"nodename": "n1", "state": "DOWN", "reason": "x"}, (["n1"], "down", "x")),
     ({"nodename": "n1", "state": "Drain", "reason": "disk"}, (["n1"], "drain", "disk")),
     ({"nodename": "n1", "state": "resume"}, (["n1"], "resume", "")),
-    ({"nodename": "n1", "state": "undrain"}, (["n1"], "resume", "")),
+    ({"nodename": "n1", "state": "undrain"}, (["n1"], "undrain", "")),
     ({"nodename": "n1", "state": "idle"}, (["n1"], "resume", "")),
 ])
 def test_node_updates_name_their_nodes_action_and_reason(pairs, expected):
