@@ -130,14 +130,13 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     and those holding a reservation a planned start."""
     decisions = Decisions()
     partitions = {p.name: p for p in snapshot.partitions}
-    up = {p.name for p in snapshot.partitions if p.is_up}
-    eligible = [j for j in snapshot.pending if not j.held_by and j.partition in up
-                and (j.begin_time is None or j.begin_time <= now)]   # (what `ineligibility` finds None for)
-    if len(eligible) < len(snapshot.pending):
-        for job in snapshot.pending:
-            reason = ineligibility(job, partitions, now)
-            if reason is not None:
-                decisions.reasons[job.job_id] = reason
+    eligible: list[PendingJob] = []
+    for job in snapshot.pending:
+        reason = ineligibility(job, partitions, now)
+        if reason is None:
+            eligible.append(job)
+        else:
+            decisions.reasons[job.job_id] = reason
     if not eligible:
         return decisions
     priorities = job_priorities(eligible, snapshot, policy, now)

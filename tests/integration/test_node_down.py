@@ -169,3 +169,29 @@ def test_a_plain_user_cannot_take_a_node_down_and_the_attempt_is_audited(cluster
         assert record.result == "PermissionDenied" and f"name={target}" in record.request
         root.cancel(job_id)
         assert cluster.wait_job(root, job_id).state is JobState.CANCELLED
+
+
+def test_a_plain_user_cannot_undrain_or_resume_a_node_taken_down(cluster, stranger):
+    target = cluster.node_names[0]
+    stub = admin_pb2_grpc.AdminServiceStub(controller_channel(cluster))
+
+    def refused(method: str, request) -> None:
+        with pytest.raises(grpc.RpcError) as caught:
+            getattr(stub, method)(request, metadata=(("jem-token", token_as(stranger, cluster.authd_socket)),),
+                                  timeout=10)
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED, method
+
+    with cluster.client() as root:
+        root.drain_node(target, "disk")
+        try:
+            refused("UndrainNode", admin_pb2.UndrainNodeRequest(name=target))
+            assert (node_info(root, target).state, node_info(root, target).node.reason) == (NodeState.DRAINED, "disk")
+            root.down_node(target, "bad psu")
+            refused("ResumeNode", admin_pb2.ResumeNodeRequest(name=target))
+            refused("UndrainNode", admin_pb2.UndrainNodeRequest(name=target))
+            assert (node_info(root, target).state, node_info(root, target).node.reason) == (NodeState.DOWN, "bad psu")
+            root.undrain_node(target)   # root may: the drain goes, the DOWN stays
+            assert (node_info(root, target).state, node_info(root, target).node.reason) == (NodeState.DOWN, "bad psu")
+        finally:
+            root.resume_node(target)
+        wait_until(lambda: node_info(root, target).state is NodeState.IDLE, what="the node back in service")
