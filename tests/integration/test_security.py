@@ -50,7 +50,8 @@ def token_as(user: str, socket_path: str, audience: str = tokens.AUD_CONTROLLER,
         print(json.loads(data)["token"])
     """)
     out = subprocess.run([SYSTEM_PYTHON, "-c", code], user=user, group=pwd.getpwnam(user).pw_gid,
-                         capture_output=True, text=True, check=True, cwd="/")
+                         capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, f"fetching a token as {user} failed ({out.returncode}): {out.stderr}"
     return out.stdout.strip()
 
 
