@@ -29,11 +29,28 @@ def run_call(conn: socket.socket) -> None:
     try:
         command, argv = _take_request(conn)
         conn.sendall(b"P" + os.getpid().to_bytes(4, "little"))
-        conn.close()
         code = _run_command(command, argv)
     except BaseException as exc:  # the child must reach os._exit: nothing may unwind into the server's loop
         print(f"jem: command server: {exc!r}", file=sys.__stderr__, flush=True)
+    _answer(conn, code)
     os._exit(code)
+
+
+def _answer(conn: socket.socket, code: int) -> None:
+    """Give the caller its status now, its stdin, stdout and stderr closed first (a reader of
+    the output sees its end), rather than after this process is torn down and the server has
+    reaped it (milliseconds for a fork of the large server). The server still sends the
+    status it reaps, which a caller that has this one never reads."""
+    for fd in (0, 1, 2):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        conn.sendall(b"X" + code.to_bytes(4, "little", signed=True))
+    except OSError:
+        pass  # the caller is gone
+    conn.close()
 
 
 def _take_request(conn: socket.socket) -> tuple[str, list[str]]:

@@ -21,7 +21,10 @@ Wire format, all integers 4-byte little-endian:
              body = NUL-joined command, umask, ignored signals ("2,15"),
              n_args, args..., env "K=V"...
   replies  = b"P" + child pid (the command runs), then b"X" + status
-             (exit code >= 0, or -signal); or b"R" alone (restart: run here).
+             (exit code >= 0, or -signal: from the child as its command
+             ends, or from the server when it reaps a child that did not
+             say, one killed by a signal; a second X is never read); or
+             b"R" alone (restart: run here).
 """
 
 import os

@@ -8,7 +8,10 @@ values sbatch's option parser rejects, 1 for the rest).
 
 import re
 import shlex
+import sys
+import time
 
+from jem.model import gres, units
 from jem_slurm.command import Failure, is_digits
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 
@@ -119,8 +122,6 @@ def _gpu_count(text: str) -> int:
 
 
 def _signal_spec(text: str) -> str:
-    from jem.model import units
-
     try:
         units.parse_signal_warning(text)
     except ValueError:
@@ -130,8 +131,6 @@ def _signal_spec(text: str) -> str:
 
 def warn_signal_fields(text: str) -> dict:
     """JobSpec fields of a checked --signal value."""
-    from jem.model import units
-
     if not text:
         return {}
     number, seconds, is_batch_only = units.parse_signal_warning(text)
@@ -140,8 +139,6 @@ def warn_signal_fields(text: str) -> dict:
 
 def check_value(option: Option, value: str | None):
     """The parsed value of one setting; raises Failure with Slurm's message."""
-    from jem.model import gres, units
-
     name = option.name
     if name in UNSUPPORTED:
         raise Failure(f"--{option.long} is not supported yet by JEM")
@@ -178,13 +175,9 @@ def check_value(option: Option, value: str | None):
             raise Failure("Invalid --open-mode specification", code=PARSE_ERROR)
         return value
     if name == "begin":
-        import time
-
         try:
             return units.parse_begin_time(value, now=time.time())
         except ValueError:
-            import sys
-
             print(f"Invalid time specification (pos=0): {value}", file=sys.stderr)
             raise Failure("Invalid --begin specification", code=PARSE_ERROR) from None
     return value if option.arg != NONE else True
