@@ -55,7 +55,10 @@ def _queue_held_jobs(env: dict, n_jobs: int) -> None:
 
 def _cluster_env(root: str, *, use_server: bool) -> dict:
     state = os.path.join(root, "state")
-    subprocess.run([*JEM, "up", "--nodes", "1", "--state-dir", state], check=True, capture_output=True)
+    up = subprocess.run([*JEM, "up", "--nodes", "1", "--state-dir", state], capture_output=True, text=True)
+    if up.returncode != 0:   # what it did start, it stops
+        subprocess.run([*JEM, "down", "--state-dir", state], capture_output=True)
+        raise SystemExit(f"jem up failed: {up.stderr.strip()}")
     env = dict(os.environ, JEM_RUNTIME_DIR=os.path.join(root, "run"))
     if not use_server:
         env["JEM_NO_SERVER"] = "1"
@@ -77,7 +80,11 @@ def main() -> int:
     parser.add_argument("--no-formats", action="store_true", help="with --queued, time the default squeue only")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="jem-shim-bench-")
-    env = _cluster_env(root, use_server=not args.no_server)
+    try:
+        env = _cluster_env(root, use_server=not args.no_server)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     try:
         job_id = subprocess.run(["sbatch", "--parsable", "--wrap", "true"], env=env, cwd=root, check=True,
                                 capture_output=True, text=True).stdout.strip()

@@ -25,6 +25,7 @@ from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 MAX_PAGE_JOBS = 5000         # jobs in one ListJobs response at most
 MAX_PAGE_BYTES = 8 << 20     # and about this many bytes (a client accepts 64 MiB in one message)
+LOCK_CHUNK_JOBS = 256        # jobs a listing reads per hold of the cluster state lock
 
 
 def add_job_service(servicer: "JobServicer", server: grpc.Server) -> None:
@@ -82,20 +83,25 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 jobs = [self._state.jobs.find(j.job_id) or j for j in page.jobs]
                 return self._wire.list_response([j for j in jobs if job_filter.matches(j)],
                                                 next_after_job_id=page.next_after_job_id, max_bytes=MAX_PAGE_BYTES)
+        # From the page's first id on (and only the named users' jobs when it names some):
+        # a page costs what it reads, not a scan of the whole queue. The lock is held for
+        # LOCK_CHUNK_JOBS jobs at a time, never a whole page: a submission waits for a chunk
+        # (about a millisecond), not for a listing.
+        with self._state.lock:
+            ids = self._state.jobs.after(request.after_job_id, users=job_filter.users)
+        page = self._wire.page(max_jobs=page_size, max_bytes=MAX_PAGE_BYTES)
+        for first in range(0, len(ids), LOCK_CHUNK_JOBS):
+            with self._state.lock:
+                jobs = self._state.jobs
+                for job_id in ids[first:first + LOCK_CHUNK_JOBS]:
+                    job = jobs.find(job_id)   # (None: it left memory meanwhile)
+                    if job is not None and job_filter.matches(job) and not page.add(job):
+                        break
+            if page.is_full:
+                break
+        data = page.response()
         with self._state.lock:
             jobs = self._state.jobs
-            selected, next_after = [], 0
-            # From the page's first id on (and only the named users' jobs when it names some):
-            # a page costs what it reads, not a scan of the whole queue.
-            for job_id in jobs.after(request.after_job_id, users=job_filter.users):
-                job = jobs.find(job_id)
-                if not job_filter.matches(job):
-                    continue
-                if len(selected) == page_size:
-                    next_after = selected[-1].job_id
-                    break
-                selected.append(job)
-            data = self._wire.list_response(selected, next_after_job_id=next_after, max_bytes=MAX_PAGE_BYTES)
             if self._wire.is_oversized(jobs.count_in_memory()):
                 self._wire.forget_all_but({j.job_id for j in jobs.all()})
         return data

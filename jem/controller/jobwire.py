@@ -58,18 +58,15 @@ class JobWire:
         """The serialized ListJobsResponse of `jobs`, in their order, and where the listing goes
         on. With `max_bytes`, jobs stop at that size (at least one is sent), and the response
         then goes on after the last one sent."""
-        parts, size = [], 0
+        page = self.page(max_bytes=max_bytes)
         for job in jobs:
-            framed = self.framed(job)
-            if max_bytes and parts and size + len(framed) > max_bytes:
-                next_after_job_id = parts_last_id
+            if not page.add(job):
                 break
-            parts.append(framed)
-            size += len(framed)
-            parts_last_id = job.job_id
-        if next_after_job_id:
-            parts.append(_NEXT_AFTER_KEY + _varint(next_after_job_id))
-        return b"".join(parts)
+        return page.response(next_after_job_id=next_after_job_id)
+
+    def page(self, *, max_jobs: int = 0, max_bytes: int = 0) -> "Page":
+        """An empty page of a ListJobsResponse, filled a job at a time (`Page.add`)."""
+        return Page(self, max_jobs=max_jobs, max_bytes=max_bytes)
 
     def forget_all_but(self, job_ids: set[int]) -> None:
         """Drop the bytes of jobs that left the queue view (the caller decides when: see `is_oversized`)."""
@@ -77,3 +74,40 @@ class JobWire:
 
     def is_oversized(self, n_jobs: int) -> bool:
         return len(self._entries) > 2 * n_jobs + 1024
+
+
+class Page:
+    """One ListJobsResponse built a job at a time, so that its builder may let go of the
+    cluster state lock between jobs (each `add` runs under it: it reads the job and the
+    wire's cache). Full at `max_jobs` jobs or about `max_bytes` (at least one job is sent);
+    the response then goes on after the last job sent."""
+
+    def __init__(self, wire: JobWire, *, max_jobs: int = 0, max_bytes: int = 0):
+        self._wire = wire
+        self._max_jobs, self._max_bytes = max_jobs, max_bytes
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._last_job_id = 0
+        self.is_full = False
+
+    def add(self, job: Job) -> bool:
+        """Add `job`; False (the job not added, the page full) when it has no room for it."""
+        if self._max_jobs and len(self._parts) == self._max_jobs:
+            self.is_full = True
+            return False
+        framed = self._wire.framed(job)
+        if self._max_bytes and self._parts and self._size + len(framed) > self._max_bytes:
+            self.is_full = True
+            return False
+        self._parts.append(framed)
+        self._size += len(framed)
+        self._last_job_id = job.job_id
+        return True
+
+    def response(self, *, next_after_job_id: int = 0) -> bytes:
+        """The serialized response: the jobs added, and where the listing goes on (after the
+        last job sent when the page is full, else `next_after_job_id`)."""
+        next_after = self._last_job_id if self.is_full else next_after_job_id
+        if next_after:
+            return b"".join(self._parts) + _NEXT_AFTER_KEY + _varint(next_after)
+        return b"".join(self._parts)

@@ -45,6 +45,26 @@ def test_forgetting_keeps_only_the_named_jobs():
     assert wire.list_response(jobs[:3]) == _fresh(jobs[:3])
 
 
+def test_a_page_stops_at_its_job_count_or_size_and_says_where_the_listing_goes_on():
+    wire = JobWire()
+    jobs = [_job(i) for i in range(1, 11)]
+    page = wire.page(max_jobs=4)
+    added = [job.job_id for job in jobs if page.add(job)]
+    assert added == [1, 2, 3, 4] and page.is_full
+    listed = jobs_pb2.ListJobsResponse.FromString(page.response(next_after_job_id=99))
+    assert [j.job_id for j in listed.jobs] == [1, 2, 3, 4] and listed.next_after_job_id == 4
+    one_job = len(wire.framed(jobs[0]))
+    page = wire.page(max_bytes=int(2.5 * one_job))
+    assert [page.add(job) for job in jobs[:3]] == [True, True, False]
+    assert jobs_pb2.ListJobsResponse.FromString(page.response()).next_after_job_id == 2
+    page = wire.page(max_bytes=1)   # at least one job, whatever its size
+    assert page.add(jobs[0]) and not page.add(jobs[1])
+    page = wire.page(max_jobs=20)   # room for all: the listing goes on where the caller says
+    assert all(page.add(job) for job in jobs) and not page.is_full
+    assert page.response(next_after_job_id=0) == _fresh(jobs)
+    assert jobs_pb2.ListJobsResponse.FromString(page.response(next_after_job_id=77)).next_after_job_id == 77
+
+
 IMMUTABLE = (int, float, str, bool, type(None), tuple, enum.Enum)
 
 
