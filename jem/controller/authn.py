@@ -20,11 +20,15 @@ and groups from this host's NSS (pwd/grp).
   credential, decoded by munged. The uid and gid are munged's answer, the
   credential must be restricted to the controller's uid and carry the payload
   `jem-controller`; munged refuses it expired, replayed, or made with another key.
+
+A user's name and groups are NSS's answer of at most NSS_CACHE_S ago (`UserDirectory`).
 """
 
 import os
 import pwd
-from typing import Protocol
+import threading
+import time
+from typing import Callable, Protocol
 
 from jem.model.config import AuthConfig
 from jem.model.errors import ControllerNotReady, Unauthenticated
@@ -45,6 +49,15 @@ class Authenticator(Protocol):
 
 def identity_of_uid(uid: int, gid: int) -> Identity:
     """The identity of `uid` as this host's NSS knows it; Unauthenticated if it knows none."""
+    return _directory.lookup(("uid", uid, gid), lambda: _uid_identity(uid, gid))
+
+
+def identity_of_user(name: str) -> Identity:
+    """The identity of the user `name` as this host's NSS knows it; Unauthenticated if it knows none."""
+    return _directory.lookup(("name", name), lambda: _named_identity(name))
+
+
+def _uid_identity(uid: int, gid: int) -> Identity:
     try:
         entry = pwd.getpwuid(uid)
     except KeyError:
@@ -52,7 +65,7 @@ def identity_of_uid(uid: int, gid: int) -> Identity:
     return Identity(user=entry.pw_name, uid=uid, gid=gid, groups=_groups(entry.pw_name, gid))
 
 
-def identity_of_user(name: str) -> Identity:
+def _named_identity(name: str) -> Identity:
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
@@ -66,6 +79,42 @@ def _groups(name: str, gid: int) -> tuple[int, ...]:
         return tuple(sorted(set(os.getgrouplist(name, gid))))
     except OSError:
         return (gid,)
+
+
+NSS_CACHE_S = 60.0       # how long a user's entry and groups are believed (Slurm's GroupUpdateTime: 600 s)
+NSS_CACHE_ENTRIES = 4096
+
+
+class UserDirectory:
+    """Identities as NSS gave them, each kept `ttl_s`. Without it every request reads NSS
+    (the files backend parses /etc/group whole for a user's groups; LDAP asks a server)
+    while holding the interpreter, which every other request then waits for. A user added
+    to or removed from a group is seen within `ttl_s`, as with Slurm's group cache. An
+    unknown user is never kept: the next request asks again."""
+
+    def __init__(self, *, ttl_s: float = NSS_CACHE_S, max_entries: int = NSS_CACHE_ENTRIES, clock=time.monotonic):
+        self._ttl_s, self._max_entries, self._clock = ttl_s, max_entries, clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, tuple[float, Identity]] = {}
+
+    def lookup(self, key: tuple, resolve: Callable[[], Identity]) -> Identity:
+        """The identity kept for `key`, or `resolve()`'s (raising Unauthenticated when NSS knows no one)."""
+        now = self._clock()
+        with self._lock:
+            kept = self._entries.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        identity = resolve()
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self._max_entries:
+                    self._entries.clear()
+            self._entries[key] = (now + self._ttl_s, identity)
+        return identity
+
+
+_directory = UserDirectory()
 
 
 class CredentialServiceAuthenticator:

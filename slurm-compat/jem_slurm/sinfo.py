@@ -72,6 +72,15 @@ def _node_values(info, partition) -> dict[str, str]:
     }
 
 
+def _known_or_literal(part):
+    """A field sinfo knows, or, as Slurm's sinfo does with one it does not, its text printed
+    as written after a complaint on stderr."""
+    if isinstance(part, layout.Field) and part.letter not in HEADERS:
+        print(f"Invalid node format specification: {part.letter}", file=sys.stderr)
+        return f"%{part.letter}"
+    return part
+
+
 def _rows(parts, partitions, infos, *, per_node: bool) -> list[dict[str, str]]:
     """Group (partition, node) pairs by their shown values; D, N, C and F summarize each group."""
     letters = {p.letter for p in parts if isinstance(p, layout.Field)} - {"D", "N", "n", "o", "C", "F"}
@@ -175,7 +184,7 @@ def _sinfo(argv: list[str]) -> int:
     node_width = max([9] + [len(i.node.name) for i in infos]) if is_nodes else 0
     fmt = fmt.replace("%#P", f"%{part_width}P" if not is_nodes else f"%.{part_width}P")
     fmt = fmt.replace("%#N", f"%{node_width}N")
-    parts = layout.parse_format(fmt)
+    parts = [_known_or_literal(part) for part in layout.parse_format(fmt)]
     if "list_reasons" in args and "format" not in args:
         rows = _reason_rows(infos)
     else:

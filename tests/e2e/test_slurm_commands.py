@@ -173,6 +173,13 @@ def test_node_drain_and_resume_show_in_sinfo(cluster):
     assert [n["name"] for n in nodes] == ["n1", "n2"]
 
 
+def test_sinfo_prints_a_field_it_does_not_know_as_written_and_says_so(cluster):
+    result = slurm(cluster, "sinfo", "-h", "-o", "%i %t")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["%i", "idle"]
+    assert result.stderr == "Invalid node format specification: i\n"
+
+
 def test_test_only_validates_without_queueing(cluster):
     before = slurm(cluster, "squeue", "-t", "all", "-h", "-o", "%i").stdout
     result = slurm(cluster, "sbatch", "--test-only", "--wrap", "true")
