@@ -28,6 +28,7 @@ from collections import defaultdict
 
 from jem.controller import lifecycle, signals
 from jem.controller.arrays import split_tasks
+from jem.controller.collector import Collector
 from jem.controller.dependencies import resolve_dependencies
 from jem.controller.fairuse import RunningQuota
 from jem.controller.reports import send_kills, settle_dead_nodes
@@ -79,6 +80,7 @@ class SchedulingLoop:
         self.policy = Policy.from_config(state.config)
         self._usage_path = usage_path
         self._t_usage_saved = clock()
+        self._collector = Collector()
         self._views = PendingViews()   # the pending jobs' views, kept across cycles (scheduler thread only)
 
     def start(self) -> None:
@@ -120,6 +122,7 @@ class SchedulingLoop:
                 signals.send_due_warnings(self._state, now=self._clock(), sent=self._warned)
             except Exception:  # the loop must survive a bad cycle; the traceback says why
                 log.exception("scheduling cycle failed cycle=%d", self.cycle_id)
+            self._collector.settle()   # what a cycle made and kept leaves the collector's sight
             # A burst of submits and job ends is planned in fewer, larger cycles; the first
             # event after a quiet spell is still planned at once. A cycle that took long (a
             # queue of 100,000) rests CYCLE_REST_FACTOR times as long: the loop never takes
