@@ -77,7 +77,8 @@ def _named_identity(name: str) -> Identity:
 def _groups(name: str, gid: int) -> tuple[int, ...]:
     try:
         return tuple(sorted(set(os.getgrouplist(name, gid))))
-    except OSError:
+    except OSError:   # NSS failed for now (a directory server away): this request only, never kept
+        _directory.do_not_keep()
         return (gid,)
 
 
@@ -96,6 +97,11 @@ class UserDirectory:
         self._ttl_s, self._max_entries, self._clock = ttl_s, max_entries, clock
         self._lock = threading.Lock()
         self._entries: dict[tuple, tuple[float, Identity]] = {}
+        self._unsure = threading.local()   # set by a resolve that had to guess (`do_not_keep`)
+
+    def do_not_keep(self) -> None:
+        """Called during a `resolve`: its answer is a guess for this request, not to be kept."""
+        self._unsure.value = True
 
     def lookup(self, key: tuple, resolve: Callable[[], Identity]) -> Identity:
         """The identity kept for `key`, or `resolve()`'s (raising Unauthenticated when NSS knows no one)."""
@@ -104,7 +110,10 @@ class UserDirectory:
             kept = self._entries.get(key)
         if kept is not None and kept[0] > now:
             return kept[1]
+        self._unsure.value = False
         identity = resolve()
+        if self._unsure.value:
+            return identity
         with self._lock:
             if len(self._entries) >= self._max_entries:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}

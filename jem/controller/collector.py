@@ -36,10 +36,14 @@ class Collector:
         now = self._clock()
         if now - self._last_full >= self._full_every_s:
             self._last_full = now
+            frozen = gc.get_freeze_count()
             gc.unfreeze()
             t0 = time.perf_counter()
             found = gc.collect()
-            log.info("full garbage collection unreachable=%d ms=%.1f", found, (time.perf_counter() - t0) * 1000)
+            # What `found` counts waited for this collection: if it grows from hour to hour,
+            # something long-lived makes reference cycles and this policy should be looked at.
+            log.info("full garbage collection frozen=%d unreachable=%d ms=%.1f", frozen, found,
+                     (time.perf_counter() - t0) * 1000)
         else:
             gc.collect(1)
         gc.freeze()

@@ -26,26 +26,33 @@ N_FDS = 4  # stdin, stdout, stderr, working directory
 def run_call(conn: socket.socket) -> None:
     """Read the request on `conn`, report our pid, run the command and exit with its status (never returns)."""
     code = 1
-    try:
-        command, argv = _take_request(conn)
-        conn.sendall(b"P" + os.getpid().to_bytes(4, "little"))
-        code = _run_command(command, argv)
-    except BaseException as exc:  # the child must reach os._exit: nothing may unwind into the server's loop
-        print(f"jem: command server: {exc!r}", file=sys.__stderr__, flush=True)
-    _answer(conn, code)
-    os._exit(code)
+    try:   # the child must reach os._exit: nothing may unwind into the server's loop
+        try:
+            command, argv = _take_request(conn)
+            conn.sendall(b"P" + os.getpid().to_bytes(4, "little"))
+            code = _run_command(command, argv)
+        except BaseException as exc:
+            print(f"jem: command server: {exc!r}", file=sys.__stderr__, flush=True)
+        _answer(conn, code)
+    finally:
+        os._exit(code)
 
 
 def _answer(conn: socket.socket, code: int) -> None:
-    """Give the caller its status now, its stdin, stdout and stderr closed first (a reader of
-    the output sees its end), rather than after this process is torn down and the server has
-    reaped it (milliseconds for a fork of the large server). The server still sends the
-    status it reaps, which a caller that has this one never reads."""
-    for fd in (0, 1, 2):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+    """Give the caller its status now, rather than after this process is torn down and the
+    server has reaped it (milliseconds for a fork of the large server). The caller's stdin,
+    stdout and stderr are let go first (replaced by /dev/null, so that no descriptor opened
+    meanwhile lands on 0-2), and the signals the caller forwards are blocked: nothing may
+    unwind into the server's loop. The server still sends the status it reaps, which a
+    caller that has this one never reads."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
     try:
         conn.sendall(b"X" + code.to_bytes(4, "little", signed=True))
     except OSError:

@@ -42,7 +42,9 @@ HEADERS = {
     "N": "NODELIST", "n": "HOSTNAMES", "o": "NODE_ADDR", "c": "CPUS", "m": "MEMORY", "G": "GRES", "E": "REASON",
     "C": "CPUS(A/I/O/T)", "F": "NODES(A/I/O/T)", "e": "FREE_MEM", "O": "CPU_LOAD", "h": "OVERSUBS",
     "s": "JOB_SIZE", "g": "GROUPS", "r": "ROOT", "z": "S:C:T", "d": "TMP_DISK", "w": "WEIGHT", "f": "AVAIL_FE",
-    "H": "TIMESTAMP", "u": "USER",
+    "H": "TIMESTAMP", "u": "USER", "A": "NODES(A/I)", "b": "ACTIVE_FEATURES", "B": "MAX_CPUS_PER_NODE",
+    "I": "PRIO_JOB_FACTOR", "L": "DEFAULTTIME", "M": "PREEMPT_MODE", "p": "PRIO_TIER", "S": "ALLOCNODES",
+    "U": "USER", "v": "VERSION", "V": "CLUSTER", "X": "SOCKETS", "Y": "CORES", "Z": "THREADS",
 }
 
 
@@ -69,6 +71,10 @@ def _node_values(info, partition) -> dict[str, str]:
         "E": node.reason or "none", "e": "N/A", "O": "N/A", "h": "NO", "s": "1-infinite", "g": "all", "r": "no",
         "z": f"1:{node.capacity.cpus}:1", "d": "0", "w": "1", "f": jobview.features_text(node.features), "H": "Unknown",
         "u": "root" if node.reason else "Unknown", "o": node.name, "n": node.name,
+        "b": jobview.features_text(node.features), "B": "UNLIMITED", "I": "1", "M": "OFF", "S": "all",
+        "L": format_duration(partition.default_time_s) if partition.default_time_s is not None else "n/a",
+        "p": str(partition.priority_tier), "U": "root(0)" if node.reason else "Unknown", "v": "N/A", "V": "N/A",
+        "X": "1", "Y": str(node.capacity.cpus), "Z": "1",
     }
 
 
@@ -77,13 +83,13 @@ def _known_or_literal(part):
     as written after a complaint on stderr."""
     if isinstance(part, layout.Field) and part.letter not in HEADERS:
         print(f"Invalid node format specification: {part.letter}", file=sys.stderr)
-        return f"%{part.letter}"
+        return f"%{'.' if part.is_right else ''}{part.width or ''}{part.letter}"
     return part
 
 
 def _rows(parts, partitions, infos, *, per_node: bool) -> list[dict[str, str]]:
     """Group (partition, node) pairs by their shown values; D, N, C and F summarize each group."""
-    letters = {p.letter for p in parts if isinstance(p, layout.Field)} - {"D", "N", "n", "o", "C", "F"}
+    letters = {p.letter for p in parts if isinstance(p, layout.Field)} - {"D", "N", "n", "o", "C", "F", "A"}
     groups: dict[tuple, list] = {}
     for partition in partitions:
         for info in infos:
@@ -106,6 +112,7 @@ def _rows(parts, partitions, infos, *, per_node: bool) -> list[dict[str, str]]:
         n_alloc = sum(1 for _, info in members if info.state.value in ("ALLOCATED", "MIXED", "DRAINING"))
         n_other = sum(1 for _, info in members if info.state.value in ("DOWN", "DRAINED"))
         values["F"] = f"{n_alloc}/{len(members) - n_alloc - n_other}/{n_other}/{len(members)}"
+        values["A"] = f"{n_alloc}/{len(members) - n_alloc - n_other}"
         rows.append(values)
     return rows
 

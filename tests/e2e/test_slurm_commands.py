@@ -174,10 +174,10 @@ def test_node_drain_and_resume_show_in_sinfo(cluster):
 
 
 def test_sinfo_prints_a_field_it_does_not_know_as_written_and_says_so(cluster):
-    result = slurm(cluster, "sinfo", "-h", "-o", "%i %t")
+    result = slurm(cluster, "sinfo", "-h", "-o", "%.5j %t %A %X:%Y:%Z")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["%i", "idle"]
-    assert result.stderr == "Invalid node format specification: i\n"
+    assert result.stdout.split() == ["%.5j", "idle", "0/2", "1:4:1"]
+    assert result.stderr == "Invalid node format specification: j\n"
 
 
 def test_test_only_validates_without_queueing(cluster):

@@ -59,3 +59,17 @@ def test_keys_are_separate_and_the_directory_stays_bounded():
     assert len(directory._entries) <= 8
     assert directory.lookup(("uid", 99, 99), lambda: pytest.fail("kept")).user == "u99"
     assert directory.lookup(("uid", 7, 8), lambda: _identity((8,))).groups == (8,)   # another gid: another key
+
+
+def test_a_guess_made_while_nss_failed_is_not_kept():
+    clock, asked = Clock(), []
+    directory = UserDirectory(ttl_s=60.0, clock=clock)
+
+    def groups_unavailable():
+        asked.append(1)
+        directory.do_not_keep()
+        return _identity((1000,))   # the primary group only, for this request
+
+    directory.lookup(("name", "alice"), groups_unavailable)
+    assert directory.lookup(("name", "alice"), lambda: _identity((1000, 2000))).groups == (1000, 2000)
+    assert directory.lookup(("name", "alice"), lambda: pytest.fail("kept")).groups == (1000, 2000)
