@@ -65,14 +65,14 @@ def _sort_key(spec: str, now: float):
            "M": lambda j: (j.end_time or now) - j.start_time if j.start_time else 0,
            "l": lambda j: j.time_limit_s if j.time_limit_s is not None else 1 << 62,
            "t": lambda j: j.state.compact, "T": lambda j: j.state.value,
-           "p": lambda j: j.priority}
+           "p": lambda j: j.priority, "i": lambda j: j.list_order}
 
     def sort(jobs: list) -> list:
         for letter, descending in reversed(keys):
             if letter in raw:
                 key = raw[letter]
             elif letter in numeric:
-                key = (lambda lt: lambda j: float(squeue_fields.FIELDS[lt][1](j, now) or 0))(letter)
+                key = (lambda lt: lambda j: _as_number(squeue_fields.FIELDS[lt][1](j, now)))(letter)
             elif letter in squeue_fields.FIELDS:
                 key = (lambda lt: lambda j: squeue_fields.FIELDS[lt][1](j, now))(letter)
             else:
@@ -81,6 +81,14 @@ def _sort_key(spec: str, now: float):
         return jobs
 
     return sort
+
+
+def _as_number(text) -> tuple:
+    """A numeric column's sort key: numbers by value, before anything else ("N/A") by text."""
+    try:
+        return (0, float(text or 0), "")
+    except ValueError:
+        return (1, 0.0, str(text))
 
 
 def _default_sort(jobs: list) -> list:

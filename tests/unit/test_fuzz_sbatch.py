@@ -13,6 +13,7 @@ command's own error: exit 0, 1 or (sbatch's parse errors) 255, with Slurm's
 import contextlib
 import io
 import os
+import re
 import tempfile
 import time
 from unittest import mock
@@ -364,6 +365,18 @@ def test_squeue_command_lines_get_a_listing_or_slurms_error(argv):
     with _isolated():
         code, out, err = run_command(squeue, argv)
     check_answer("squeue", argv, code, out, err)
+
+
+@pytest.mark.parametrize("order", ["-i", "i", "-A", "D", "-C"])
+def test_squeue_sorts_by_job_id_an_array_record_too(order):
+    """A job id column holds `6_[2-9%2]` for an array's unsplit tasks: sorted by its ids, not refused."""
+    with _isolated():
+        code, out, err = run_command(squeue, ["-S", order, "-h", "-o", "%i"])
+    check_answer("squeue", ["-S", order], code, out, err, codes=(0,))
+    if order in ("-i", "i"):
+        labels = out.split()
+        assert labels == sorted(labels, key=lambda label: [int(x) for x in re.findall(r"\d+", label)[:2]],
+                                reverse=order == "-i")
 
 
 @FUZZ
