@@ -25,32 +25,57 @@ def operator_headroom(max_job_count: int) -> int:
     return max(100, max_job_count // 100)
 
 
+# A refused submission's answer is held back for half the time until the caller's next token
+# (at most TARPIT_MAX_S), for at most TARPIT_SLOTS_PER_USER of a user's calls at once: a loop
+# that resends at once, as fast as answers come, then costs the controller a few calls a
+# second rather than hundreds, and the held calls take at most that many RPC threads.
+TARPIT_MAX_S = 0.1
+TARPIT_SLOTS_PER_USER = 4
+
+
 class SubmitRate:
     """A token bucket per uid (Slurm's rl_bucket_size / rl_refill_rate): `burst` submissions
     at once, then `per_s` each second. Thread-safe; costs no lock of the controller's."""
 
-    def __init__(self, *, burst: int, per_s: int, clock=time.monotonic):
-        self._burst, self._per_s, self._clock = burst, per_s, clock
+    def __init__(self, *, burst: int, per_s: int, clock=time.monotonic, sleep=time.sleep):
+        self._burst, self._per_s, self._clock, self._sleep = burst, per_s, clock, sleep
         self._lock = threading.Lock()
         self._buckets: dict[int, tuple[float, float]] = {}   # uid -> (tokens, when counted)
+        self._held: dict[int, int] = {}                      # uid -> refusals being held back
 
     def take(self, identity: Identity) -> None:
-        """One submission of `identity`; RateLimited (saying when to retry) if its bucket is empty."""
+        """One submission of `identity`; RateLimited (saying when to retry) if its bucket is
+        empty, answered after a pause (see TARPIT_MAX_S). Call it holding no lock."""
         if self._per_s <= 0 or identity.is_operator:
             return
+        uid = identity.uid
         now = self._clock()
         with self._lock:
-            tokens, then = self._buckets.get(identity.uid, (float(self._burst), now))
+            tokens, then = self._buckets.get(uid, (float(self._burst), now))
             tokens = min(float(self._burst), tokens + (now - then) * self._per_s)
-            if tokens < 1.0:
-                self._buckets[identity.uid] = (tokens, now)
-                wait = (1.0 - tokens) / self._per_s
-                raise RateLimited(f"user {identity.user} may submit {self._per_s} jobs per second "
-                                  f"(after a burst of {self._burst})", retry_after_s=wait)
-            self._buckets[identity.uid] = (tokens - 1.0, now)
-            if len(self._buckets) > 100_000:   # forget full buckets: they are the default
-                self._buckets = {uid: b for uid, b in self._buckets.items()
-                                 if b[0] + (now - b[1]) * self._per_s < self._burst}
+            if tokens >= 1.0:
+                self._buckets[uid] = (tokens - 1.0, now)
+                if len(self._buckets) > 100_000:   # forget full buckets: they are the default
+                    self._buckets = {u: b for u, b in self._buckets.items()
+                                     if b[0] + (now - b[1]) * self._per_s < self._burst}
+                return
+            self._buckets[uid] = (tokens, now)
+            wait = (1.0 - tokens) / self._per_s
+            n_held = self._held.get(uid, 0)
+            pause = min(wait / 2, TARPIT_MAX_S) if n_held < TARPIT_SLOTS_PER_USER else 0.0
+            if pause:
+                self._held[uid] = n_held + 1
+        if pause:
+            try:
+                self._sleep(pause)
+            finally:
+                with self._lock:
+                    if self._held[uid] <= 1:
+                        del self._held[uid]
+                    else:
+                        self._held[uid] -= 1
+        raise RateLimited(f"user {identity.user} may submit {self._per_s} jobs per second "
+                          f"(after a burst of {self._burst})", retry_after_s=wait - pause)
 
 
 class StreamSlots:
