@@ -28,12 +28,13 @@ def resolve_dependencies(state: ClusterState, *, now: float) -> None:
             if job.reason in (JobReason.DEPENDENCY, JobReason.DEPENDENCY_NEVER_SATISFIED):
                 job.reason = JobReason.NONE
         elif status is DependencyStatus.WAITING:
-            job.reason = JobReason.DEPENDENCY if not job.held_by else job.reason
+            if not job.held_by and job.reason is not JobReason.DEPENDENCY:   # (set only when it changes)
+                job.reason = JobReason.DEPENDENCY
         elif state.config.scheduler.kill_invalid_depend:
             changes.append(lifecycle.end_job(job, JobEvent.CANCEL, state.nodes, now,
                                              reason=JobReason.DEPENDENCY_NEVER_SATISFIED,
                                              detail=f"dependency never satisfied: {job.dependency}"))
-        elif not job.held_by:
+        elif not job.held_by and job.reason is not JobReason.DEPENDENCY_NEVER_SATISFIED:
             job.reason = JobReason.DEPENDENCY_NEVER_SATISFIED
     state.commit(changes)
 

@@ -1,5 +1,6 @@
 """JobService servicer: decode the request, call the operation, encode the answer."""
 
+import bisect
 import dataclasses
 import queue
 import time
@@ -8,7 +9,7 @@ import grpc
 
 from jem.controller import requests
 from jem.controller.interceptors import current_identity
-from jem.controller.jobwire import JobWire
+from jem.controller.jobwire import SEGMENT_IDS, JobWire
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
@@ -25,7 +26,7 @@ from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 MAX_PAGE_JOBS = 5000         # jobs in one ListJobs response at most
 MAX_PAGE_BYTES = 8 << 20     # and about this many bytes (a client accepts 64 MiB in one message)
-LOCK_CHUNK_JOBS = 256        # jobs a listing reads per hold of the cluster state lock
+IDS_PER_READ = 4096          # ids a listing takes from the index at a time
 
 
 def add_job_service(servicer: "JobServicer", server: grpc.Server) -> None:
@@ -84,21 +85,35 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 return self._wire.list_response([j for j in jobs if job_filter.matches(j)],
                                                 next_after_job_id=page.next_after_job_id, max_bytes=MAX_PAGE_BYTES)
         # From the page's first id on (and only the named users' jobs when it names some):
-        # a page costs what it reads, not a scan of the whole queue. The lock is held for
-        # LOCK_CHUNK_JOBS jobs at a time, never a whole page: a submission waits for a chunk
-        # (about a millisecond), not for a listing.
-        with self._state.lock:
-            ids = self._state.jobs.after(request.after_job_id, users=job_filter.users)
+        # a page costs what it reads, not a scan of the whole queue. The lock is held for one
+        # segment of ids (jobwire.SEGMENT_IDS) at a time, never a whole page: a submission
+        # waits for a segment (well under a millisecond), not for a listing. A scan of the
+        # queue reuses each unchanged segment's bytes whole (jobwire).
         page = self._wire.page(max_jobs=page_size, max_bytes=MAX_PAGE_BYTES)
-        for first in range(0, len(ids), LOCK_CHUNK_JOBS):
-            with self._state.lock:
-                jobs = self._state.jobs
-                for job_id in ids[first:first + LOCK_CHUNK_JOBS]:
-                    job = jobs.find(job_id)   # (None: it left memory meanwhile)
-                    if job is not None and job_filter.matches(job) and not page.add(job):
-                        break
-            if page.is_full:
+        by_segment = not job_filter.users
+        after_job_id = request.after_job_id
+        while not page.is_full:
+            with self._state.lock:   # (ids a block at a time: a page of a big queue copies no more)
+                ids = self._state.jobs.after(after_job_id, users=job_filter.users, limit=IDS_PER_READ)
+            is_last_block = len(ids) < IDS_PER_READ
+            if not is_last_block:   # the block ends where a segment does: segments are read whole
+                cut = bisect.bisect_left(ids, ids[-1] // SEGMENT_IDS * SEGMENT_IDS)
+                ids = ids[:cut] if cut else ids
+            first = 0
+            while first < len(ids) and not page.is_full:
+                end = bisect.bisect_left(ids, (ids[first] // SEGMENT_IDS + 1) * SEGMENT_IDS, first)
+                with self._state.lock:
+                    jobs = self._state.jobs
+                    if by_segment:
+                        self._wire.add_segment(page, job_filter, ids[first:end], jobs.find_all)
+                    else:
+                        for job in jobs.find_all(ids[first:end]):
+                            if job is not None and job_filter.matches(job) and not page.add(job):
+                                break
+                first = end
+            if is_last_block:
                 break
+            after_job_id = ids[-1]
         data = page.response()
         with self._state.lock:
             jobs = self._state.jobs

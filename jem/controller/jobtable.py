@@ -2,8 +2,9 @@
 
 Holds every job not ended plus those ended within `min_job_age_s` (the queue
 view); older ones are read from the store on demand. Every change goes
-through `add` or `commit`, which write the store first and publish to
-watchers after. Callers hold the controller lock.
+through `add` (or its three steps, `reserve`, `store_new`, `admit`) or
+`commit`, which write the store first and publish to watchers after. Callers
+hold the controller lock, except around `store_new`.
 """
 
 import heapq
@@ -24,6 +25,7 @@ class JobTable:
         self._jobs: dict[int, Job] = {}
         self._index = JobIndex()
         self._array_members: dict[int, set[int]] = {}   # array id -> ids of its records in memory
+        self._n_tickets = 0                             # reservations made (`reserve`)
 
     def load(self, *, ended_after: float) -> int:
         """Fill the table from the store (at controller start); returns the count."""
@@ -33,11 +35,44 @@ class JobTable:
 
     def add(self, job: Job, *, now: float) -> int:
         """Store a new job (assigning its id) and remember it."""
-        job_id, seq = self._store.add_job(job, time=now)
-        job.job_id = job_id
+        ticket = self.reserve(job)
+        try:
+            seq = self.store_new(job, now=now)
+        except BaseException:
+            self.release(ticket)
+            raise
+        self.admit(ticket, job, seq=seq, now=now)
+        return job.job_id
+
+    # A submission in three steps, so that its transaction runs without the lock (submission.py):
+    # `reserve` (lock held), `store_new` (lock NOT held), then `admit` or, if the store
+    # refused, `release` (lock held). Until it is admitted, the job is in the store, counts
+    # against the queue's limits, and is not in memory: nobody knows its id yet.
+
+    def reserve(self, job: Job) -> int:
+        """Count `job` (not stored yet) against the queue's limits until `admit` or `release`;
+        returns its ticket."""
+        self._n_tickets += 1
+        ticket = -self._n_tickets
+        self._index.count_arriving(ticket, job)
+        return ticket
+
+    def store_new(self, job: Job, *, now: float) -> int:
+        """Store a reserved job, assigning its id; returns the submit event's sequence number.
+        The one method called without the lock: it touches only the store, which orders its
+        writers itself."""
+        job.job_id, seq = self._store.add_job(job, time=now)
+        return seq
+
+    def admit(self, ticket: int, job: Job, *, seq: int, now: float) -> None:
+        """Remember a stored job in place of its reservation, and publish its submission."""
+        self._index.uncount(ticket)
         self._remember(job)
         self._bus.publish(seq, now, JobEvent.SUBMIT.value, job)
-        return job_id
+
+    def release(self, ticket: int) -> None:
+        """Drop a reservation whose job was not stored."""
+        self._index.uncount(ticket)
 
     def add_with(self, jobs: list[Job], changes: list[JobChange], *, now: float) -> None:
         """Store new jobs (assigning their ids) and changes of known jobs in one transaction."""
@@ -74,6 +109,10 @@ class JobTable:
         """A job in the queue view, or None."""
         return self._jobs.get(job_id)
 
+    def find_all(self, job_ids: list[int]) -> list[Job | None]:
+        """`find` of each id, in order (in one C-level loop)."""
+        return list(map(self._jobs.get, job_ids))
+
     def pending(self) -> list[Job]:
         return self._in_id_order(self._index.pending)
 
@@ -107,12 +146,14 @@ class JobTable:
     def live(self) -> list[Job]:
         return self._in_id_order(self._index.live)
 
-    def after(self, after_job_id: int, *, users: frozenset[str] = frozenset()) -> list[int]:
-        """Ids in memory above `after_job_id`, ascending; with `users`, only theirs."""
+    def after(self, after_job_id: int, *, users: frozenset[str] = frozenset(), limit: int = 0) -> list[int]:
+        """Ids in memory above `after_job_id`, ascending (the first `limit` of them when given);
+        with `users`, only theirs."""
         if not users:
-            return self._index.ids_after(after_job_id)
+            return self._index.ids_after(after_job_id, limit=limit)
         ids = set().union(*(self._index.by_user.get(user, ()) for user in users))
-        return sorted(job_id for job_id in ids if job_id > after_job_id)
+        found = sorted(job_id for job_id in ids if job_id > after_job_id)
+        return found[:limit] if limit else found
 
     def array_records(self, array_job_id: int) -> list[Job]:
         """Every record of an array (its own and its split-off tasks), in id order.

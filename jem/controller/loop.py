@@ -205,7 +205,8 @@ class SchedulingLoop:
         with self._state.lock:
             for job_id in job_ids:
                 job = self._state.jobs.find(job_id)
-                if job is not None and job.is_pending and not job.held_by:
+                if job is not None and job.is_pending and not job.held_by and \
+                        (job.reason is not JobReason.ASSOC_MAX_JOBS_LIMIT or job.planned_start is not None):
                     job.reason, job.planned_start = JobReason.ASSOC_MAX_JOBS_LIMIT, None
 
     def _record_waiting(self, planned_jobs: list[Job], decisions: Decisions) -> None:
@@ -220,9 +221,17 @@ class SchedulingLoop:
                     reason = reasons.get(job.job_id)   # (none for a job started)
                     if reason is None or job.state is not JobState.PENDING or job.held_by:   # (held meanwhile)
                         continue
-                    job.reason, job.planned_start = reason, planned.get(job.job_id)
+                    # Set only what changed: a set field marks the job changed for listings
+                    # (jem.model.job.ChangeStamped), and most jobs keep their values cycle to cycle.
+                    planned_start = planned.get(job.job_id)
+                    if job.reason is not reason:
+                        job.reason = reason
+                    if job.planned_start != planned_start:
+                        job.planned_start = planned_start
                     if priorities:
-                        job.priority = priorities.get(job.job_id, job.priority)
+                        priority = priorities.get(job.job_id, job.priority)
+                        if job.priority != priority:
+                            job.priority = priority
             time.sleep(0)
 
     def _still_valid(self, job: Job | None, node_names: tuple[str, ...]) -> bool:

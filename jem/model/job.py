@@ -6,6 +6,7 @@ is the controller's record, changed only through the state machine in
 `jem.model.states` and committed to the store before anyone acts on it.
 """
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -157,7 +158,7 @@ def shape_job(spec: JobSpec, *, largest_node_cpus: int, default_mem_per_cpu_mib:
     return JobShape(n_nodes=n_nodes, n_tasks=n_tasks, per_node=Resources(cpus, mem, spec.gpus_per_node))
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class JobUsage:
     """What a job consumed, as its agent measured it."""
 
@@ -166,8 +167,32 @@ class JobUsage:
     max_rss_kib: int = 0
 
 
+_next_stamp = itertools.count(1).__next__   # (a C call: atomic under the GIL)
+_set_slot = object.__setattr__
+
+
+class ChangeStamped:
+    """An object that knows when it last changed: `change_stamp`, from a counter shared by every
+    such object, rises whenever one of its fields is set.
+
+    What it is for: the controller's listings keep each job's serialized bytes and reuse them
+    while its stamp is the one they were made at (jem.controller.jobwire), instead of comparing
+    every field of 100,000 jobs on each listing. That holds because every field of a `Job`
+    holds an immutable value (tests/unit/test_jobwire.py checks it): a job changes only by
+    having a field set. A field set to the value it had counts as a change too (comparing
+    first would cost every set, and construction most of all): code that rewrites many jobs
+    with what they mostly hold already, as each scheduling cycle does, compares first.
+    """
+
+    __slots__ = ("change_stamp",)
+
+    def __setattr__(self, name: str, value) -> None:
+        _set_slot(self, name, value)
+        _set_slot(self, "change_stamp", _next_stamp())
+
+
 @dataclass(slots=True)
-class Job:
+class Job(ChangeStamped):
     """The controller's record of one job."""
 
     job_id: int

@@ -6,6 +6,7 @@ All amounts are integers: CPUs in cores, memory in MiB, GPUs in devices.
 """
 
 import enum
+import operator
 from dataclasses import dataclass
 
 
@@ -18,6 +19,7 @@ class Res(enum.IntEnum):
 
 
 N_RES = len(Res)
+ROW_FIELDS = ("cpus", "mem_mib", "gpus")   # the Resources field of each Res column, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,7 @@ class Resources:
 
     def as_row(self) -> tuple[int, ...]:
         """The amounts in `Res` column order."""
-        return (self.cpus, self.mem_mib, self.gpus)
+        return _row(self)
 
     def __add__(self, other: "Resources") -> "Resources":
         return Resources(self.cpus + other.cpus, self.mem_mib + other.mem_mib, self.gpus + other.gpus)
@@ -41,3 +43,6 @@ class Resources:
     def fits_in(self, other: "Resources") -> bool:
         """True when every amount is at most `other`'s."""
         return self.cpus <= other.cpus and self.mem_mib <= other.mem_mib and self.gpus <= other.gpus
+
+
+_row = operator.attrgetter(*ROW_FIELDS)

@@ -5,11 +5,13 @@ clock is an argument), so the controller and the simulator run the same code:
 both end in `jem.scheduler.plan.plan_pass`.
 """
 
+import operator
+
 import numpy as np
 
 from jem.model.features import FeatureBits, parse_constraint
 from jem.model.reasons import HOLD_REASONS, JobReason
-from jem.model.resources import N_RES
+from jem.model.resources import N_RES, ROW_FIELDS
 from jem.scheduler import fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
 from jem.scheduler.policy import Policy
@@ -51,14 +53,26 @@ def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, n
         qos_factor=np.array([qos_factors[j.qos] for j in jobs], dtype=np.float64))
 
 
+def _column(values, dtype, n: int) -> np.ndarray:
+    return np.fromiter(values, dtype=dtype, count=n)
+
+
+_PER_NODE, _CONSTRAINT = operator.attrgetter("per_node"), operator.attrgetter("constraint")
+_N_NODES, _PARTITION = operator.attrgetter("n_nodes"), operator.attrgetter("partition")
+_TIME_LIMIT, _EXCLUSIVE = operator.attrgetter("time_limit_s"), operator.attrgetter("is_exclusive")
+_GRES = operator.attrgetter("gres_per_node")
+
+
 def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[plan.Cluster, plan.Running, plan.Queue]:
     """The arrays of one pass: node matrices, running allocations, and `queue` (in priority order).
     Columns are Res's, then one per GRES name (sorted) that a node has or a job asks for."""
     nodes = snapshot.nodes
-    gres_names = sorted({name for n in nodes for name, _ in n.gres} | {name for j in queue for name, _ in j.gres_per_node})
+    # (what the queue's jobs ask for read in C-level loops, as in _queue_arrays)
+    asked = {name for gres in set(map(_GRES, queue)) for name, _ in gres}
+    gres_names = sorted({name for n in nodes for name, _ in n.gres} | asked)
     bits = FeatureBits(name for n in nodes for name in n.features)
     partitions = {p.name: p for p in snapshot.partitions}
-    part_names = sorted({j.partition for j in queue})
+    part_names = sorted(set(map(_PARTITION, queue)))
     part_row = {name: row for row, name in enumerate(part_names)}
     node_idx = {n.name: i for i, n in enumerate(nodes)}
     n_res = N_RES + len(gres_names)
@@ -100,25 +114,34 @@ def _running_arrays(snapshot: Snapshot, node_idx: dict[str, int], gres_names: li
 
 def _queue_arrays(queue: list[PendingJob], part_row: dict[str, int], gres_names: list[str],
                   bits: FeatureBits) -> plan.Queue:
+    # Each column is read in C-level loops (map over attribute getters): a queue of 100,000
+    # read job by job in Python took most of a cycle's time in the controller.
     n_jobs = len(queue)
     requests = np.zeros((n_jobs, N_RES + len(gres_names)), dtype=np.int64)
-    requests[:, :N_RES] = np.array([j.per_node.as_row() for j in queue], dtype=np.int64).reshape(n_jobs, N_RES)
+    per_node = list(map(_PER_NODE, queue))
+    for column, name in enumerate(ROW_FIELDS):
+        requests[:, column] = _column(map(operator.attrgetter(name), per_node), np.int64, n_jobs)
     if gres_names:
         for job_idx, j in enumerate(queue):
             if j.gres_per_node:
                 requests[job_idx, N_RES:] = _gres_row(j.gres_per_node, gres_names)
     # Each distinct constraint is parsed once per pass: a queue of 100,000 holds few distinct
     # ones, and parsing each job's own took most of a pass's time.
-    masks = {text: (bits.mask(c.all_of), bits.mask(c.any_of))
-             for text in {j.constraint for j in queue} for c in (parse_constraint(text),)}
+    constraints = list(map(_CONSTRAINT, queue))
+    parsed = {text: parse_constraint(text) for text in set(constraints)}
+    all_of = {text: bits.mask(c.all_of) for text, c in parsed.items()}
+    any_of = {text: bits.mask(c.any_of) for text, c in parsed.items()}
+    durations = list(map(_TIME_LIMIT, queue))
+    if None in durations or 0 in durations:   # (no limit, as is 0)
+        durations = [d or plan.UNLIMITED_S for d in durations]
     return plan.Queue(
         requests=requests,
-        n_nodes=np.array([j.n_nodes for j in queue], dtype=np.int64),
-        part_idx=np.array([part_row[j.partition] for j in queue], dtype=np.intp),
-        duration_s=np.array([j.time_limit_s or plan.UNLIMITED_S for j in queue], dtype=np.int64),
-        feat_all=np.array([masks[j.constraint][0] for j in queue], dtype=np.uint64),
-        feat_any=np.array([masks[j.constraint][1] for j in queue], dtype=np.uint64),
-        exclusive=np.array([j.is_exclusive for j in queue], dtype=np.uint8))
+        n_nodes=_column(map(_N_NODES, queue), np.int64, n_jobs),
+        part_idx=_column(map(part_row.__getitem__, map(_PARTITION, queue)), np.intp, n_jobs),
+        duration_s=np.array(durations, dtype=np.int64).reshape(n_jobs),
+        feat_all=_column(map(all_of.__getitem__, constraints), np.uint64, n_jobs),
+        feat_any=_column(map(any_of.__getitem__, constraints), np.uint64, n_jobs),
+        exclusive=_column(map(_EXCLUSIVE, queue), np.uint8, n_jobs))
 
 
 def _end_s(start_time: float, time_limit_s: int | None) -> int:

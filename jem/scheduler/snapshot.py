@@ -96,32 +96,24 @@ def pending_views(jobs: Iterable[Job]) -> tuple[PendingJob, ...]:
 class PendingViews:
     """Each pending job's view kept from one cycle to the next and made again only for a job
     that changed since: with a queue of 100,000, making every view each cycle cost ~0.4 s of
-    the controller's CPU. A view depends on the job's spec and shape (replaced whole, never
-    changed in place: compared by identity) and on the fields `_inputs` names."""
+    the controller's CPU. A job changed when its `change_stamp` did (jem.model.job.ChangeStamped:
+    any field set); the stamp is read before the fields, so a view made while the job changes
+    is made again next cycle."""
 
     def __init__(self):
-        self._views: dict[int, tuple[tuple, PendingJob]] = {}   # job id -> (its inputs, its view)
+        self._views: dict[int, tuple[int, PendingJob]] = {}   # job id -> (its stamp, its view)
 
     def of(self, jobs: Iterable[Job]) -> tuple[PendingJob, ...]:
         """The views of `jobs` (as `pending_views`); forgets the jobs not among them."""
         before, kept = self._views, {}
         for job in jobs:
-            inputs = _inputs(job)
+            stamp = job.change_stamp
             cached = before.get(job.job_id)
-            if cached is None or not _same(cached[0], inputs):
-                cached = (inputs, _view(job))
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, _view(job))
             kept[job.job_id] = cached
         self._views = kept
         return tuple(view for _, view in kept.values())
-
-
-def _inputs(job: Job) -> tuple:
-    return (job.spec, job.shape, job.priority, job.held_by, job.planned_start, job.time_limit_s,
-            job.submit_time, job.user)
-
-
-def _same(a: tuple, b: tuple) -> bool:
-    return a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:]
 
 
 def _view(j: Job) -> PendingJob:

@@ -3,7 +3,9 @@
 import dataclasses
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from jem.model.features import FeatureBits, parse_constraint
 from jem.model.job import Job, JobShape, JobSpec
 from jem.model.node import Node
 from jem.model.partition import Partition
@@ -298,3 +300,37 @@ def test_pending_views_are_kept_across_cycles_and_made_again_when_their_job_chan
     assert second[2] is first[2]                                             # unchanged: the same view
     assert views.of(jobs[2:]) == (first[2],)                                 # and the others forgotten
     assert views.of(jobs[:1])[0] is not second[0]
+
+
+def _queue_arrays_job_by_job(queue, part_row, gres_names, bits):
+    """The reference: each job's row read one job at a time."""
+    masks = [(bits.mask(parse_constraint(j.constraint).all_of), bits.mask(parse_constraint(j.constraint).any_of))
+             for j in queue]
+    return {
+        "requests": [list(j.per_node.as_row()) + list(cycle._gres_row(j.gres_per_node, gres_names)) for j in queue],
+        "n_nodes": [j.n_nodes for j in queue],
+        "part_idx": [part_row[j.partition] for j in queue],
+        "duration_s": [j.time_limit_s or cycle.plan.UNLIMITED_S for j in queue],
+        "feat_all": [m[0] for m in masks],
+        "feat_any": [m[1] for m in masks],
+        "exclusive": [int(j.is_exclusive) for j in queue],
+    }
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 64), st.integers(0, 4096), st.integers(0, 2), st.integers(1, 3),
+                          st.sampled_from(["batch", "gpu"]), st.sampled_from([None, 0, 60, 3600]),
+                          st.sampled_from(["", "a", "a&b", "a|c", "b"]), st.booleans(),
+                          st.sampled_from([(), (("nvme", 1),), (("fpga", 2), ("nvme", 1))])), max_size=40))
+def test_the_queue_arrays_are_each_jobs_row_in_order(rows):
+    queue = [PendingJob(job_id=i + 1, priority=0, submit_time=0.0, partition=part, n_nodes=n_nodes,
+                        per_node=Resources(cpus, mem, gpus), held_by="", begin_time=None, time_limit_s=limit,
+                        constraint=constraint, is_exclusive=exclusive, gres_per_node=gres)
+             for i, (cpus, mem, gpus, n_nodes, part, limit, constraint, exclusive, gres) in enumerate(rows)]
+    part_row, gres_names, bits = {"batch": 0, "gpu": 1}, ["fpga", "nvme"], FeatureBits(["a", "b", "c"])
+    arrays = cycle._queue_arrays(queue, part_row, gres_names, bits)
+    expected = _queue_arrays_job_by_job(queue, part_row, gres_names, bits)
+    for name, values in expected.items():
+        got = getattr(arrays, name)
+        assert got.tolist() == values, name
+        assert len(got) == len(queue)

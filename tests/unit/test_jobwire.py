@@ -1,13 +1,18 @@
-"""ListJobs' cached job bytes: equal to a fresh encoding, rebuilt on any change, and safe for every Job field."""
+"""ListJobs' cached job bytes: equal to a fresh encoding, rebuilt on any change, and safe for every
+Job field; a segment's bytes reused whole only while none of its jobs changed, came or went."""
 
 import dataclasses
 import enum
 import types
 import typing
 
-from jem.controller.jobwire import JobWire
+from hypothesis import given, settings, strategies as st
+
+from jem.controller.jobwire import SEGMENT_IDS, JobWire
 from jem.convert import job_to_pb
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
+from jem.model.jobfilter import JobFilter
+from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.states import JobState
 from jem.v1 import jobs_pb2
@@ -28,7 +33,7 @@ def test_a_listing_is_byte_for_byte_a_fresh_encoding_and_follows_every_change():
     jobs = [_job(i) for i in range(1, 400)]  # ids past 127 and messages past 127 bytes need two-byte varints
     assert wire.list_response(jobs) == _fresh(jobs)
     jobs[0].state = JobState.RUNNING
-    jobs[1].usage.cpu_user_us = 5  # changed in place
+    jobs[1].usage = JobUsage(cpu_user_us=5)
     jobs[2].spec = dataclasses.replace(jobs[2].spec, name="renamed")
     jobs[3].planned_start = 99.0
     assert wire.list_response(jobs) == _fresh(jobs)
@@ -75,11 +80,113 @@ def _kinds(hint) -> tuple:
     return tuple(typing.get_origin(m) or m for m in members)
 
 
-def test_every_job_field_is_immutable_or_flattened_in_the_fingerprint():
-    """A field changed in place would keep its fingerprint and serve stale bytes: JobWire must flatten it."""
+def test_every_job_field_is_immutable():
+    """A field changed in place would keep the job's change stamp and serve stale bytes."""
     hints = typing.get_type_hints(Job)
-    flattened = {"usage"}
     for field in dataclasses.fields(Job):
-        for kind in () if field.name in flattened else _kinds(hints[field.name]):
+        for kind in _kinds(hints[field.name]):
             is_frozen = dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen
             assert is_frozen or issubclass(kind, IMMUTABLE), f"Job.{field.name}: a {kind} may change in place"
+
+
+def test_setting_a_field_raises_the_stamp_and_nothing_else_does():
+    job, other = _job(1), _job(2)
+    before = job.change_stamp
+    job.priority = job.priority        # the same value: still a set
+    assert job.change_stamp > before
+    before = job.change_stamp
+    other.reason = JobReason.PRIORITY
+    assert job.change_stamp == before and other.change_stamp > before
+
+
+def _segment_listing(wire: JobWire, table: dict[int, Job], job_filter: JobFilter, *, after: int = 0,
+                     max_jobs: int = 0, max_bytes: int = 0) -> bytes:
+    """What ListJobs' scan does: the ids above `after`, a segment at a time."""
+    ids = sorted(i for i in table if i > after)
+    page = wire.page(max_jobs=max_jobs, max_bytes=max_bytes)
+    first = 0
+    while first < len(ids) and not page.is_full:
+        end = first
+        while end < len(ids) and ids[end] // SEGMENT_IDS == ids[first] // SEGMENT_IDS:
+            end += 1
+        wire.add_segment(page, job_filter, ids[first:end], lambda some: [table.get(i) for i in some])
+        first = end
+    return page.response()
+
+
+def _fresh_page(table: dict[int, Job], job_filter: JobFilter, *, after: int = 0, max_jobs: int = 0) -> bytes:
+    jobs = [table[i] for i in sorted(table) if i > after and job_filter.matches(table[i])]
+    if max_jobs and len(jobs) > max_jobs:
+        response = jobs_pb2.ListJobsResponse(jobs=[job_to_pb(j, with_script=False) for j in jobs[:max_jobs]],
+                                             next_after_job_id=jobs[max_jobs - 1].job_id)
+        return response.SerializeToString()
+    return _fresh(jobs)
+
+
+def test_a_segment_is_reused_while_unchanged_and_rebuilt_when_a_job_changes_comes_or_goes():
+    wire = JobWire()
+    table = {i: _job(i) for i in range(1, 300)}
+    pending = JobFilter(states=frozenset({JobState.PENDING}))
+    assert _segment_listing(wire, table, pending) == _fresh_page(table, pending)
+    built = dict(wire._entries)
+    assert _segment_listing(wire, table, pending) == _fresh_page(table, pending)
+    assert all(wire._entries[i] is built[i] for i in built)      # nothing rebuilt
+    table[70].state = JobState.RUNNING                           # leaves the filter
+    table[72].reason = JobReason.PRIORITY                        # changes its bytes
+    del table[140]                                               # gone
+    table[141].reason = JobReason.RESOURCES
+    table[400] = _job(400)                                       # new, in a new segment
+    table[130] = _job(130)                                       # replaced by another object
+    assert _segment_listing(wire, table, pending) == _fresh_page(table, pending)
+    assert _segment_listing(wire, table, JobFilter()) == _fresh_page(table, JobFilter())
+
+
+def test_a_page_boundary_within_a_segment_and_a_byte_limit_are_kept():
+    wire = JobWire()
+    table = {i: _job(i) for i in range(1, 500)}
+    everything = JobFilter()
+    for _ in range(2):   # the second time from the kept segments
+        page = jobs_pb2.ListJobsResponse.FromString(_segment_listing(wire, table, everything, max_jobs=100))
+        assert [j.job_id for j in page.jobs] == list(range(1, 101)) and page.next_after_job_id == 100
+        page = jobs_pb2.ListJobsResponse.FromString(
+            _segment_listing(wire, table, everything, after=100, max_jobs=100))
+        assert [j.job_id for j in page.jobs] == list(range(101, 201)) and page.next_after_job_id == 200
+    max_bytes = sum(len(wire.framed(table[i])) for i in range(1, 71)) + 1   # 70 jobs, within a segment
+    page = jobs_pb2.ListJobsResponse.FromString(_segment_listing(wire, table, everything, max_bytes=max_bytes))
+    assert [j.job_id for j in page.jobs] == list(range(1, 71)) and page.next_after_job_id == 70
+
+
+_CHANGES = st.one_of(
+    st.tuples(st.just("state"), st.sampled_from([JobState.PENDING, JobState.RUNNING, JobState.COMPLETED])),
+    st.tuples(st.just("reason"), st.sampled_from([JobReason.NONE, JobReason.PRIORITY, JobReason.RESOURCES])),
+    st.tuples(st.just("priority"), st.integers(0, 3)),
+    st.tuples(st.just("planned_start"), st.sampled_from([None, 10.0, 20.0])),
+    st.tuples(st.just("usage"), st.builds(JobUsage, cpu_user_us=st.integers(0, 3))),
+    st.tuples(st.just("user"), st.sampled_from(["u", "v"])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(1, 200), st.one_of(_CHANGES, st.just(("remove", None)))),
+                      max_size=40),
+       filters=st.lists(st.sampled_from([JobFilter(), JobFilter(states=frozenset({JobState.PENDING})),
+                                         JobFilter(names=frozenset({"j7", "j150"})),
+                                         JobFilter(states=frozenset({JobState.RUNNING, JobState.PENDING}))]),
+                        min_size=1, max_size=3),
+       max_jobs=st.sampled_from([0, 1, 63, 64, 65, 150]), after=st.integers(0, 130))
+def test_segment_listings_always_equal_a_fresh_encoding(steps, filters, max_jobs, after):
+    """The oracle: after any changes, a listing from kept segments is the fresh encoding of what it lists."""
+    wire = JobWire()
+    table = {i: _job(i) for i in range(1, 201, 2)}
+    for job_filter in filters:
+        _segment_listing(wire, table, job_filter, max_jobs=max_jobs)
+    for job_id, (field, value) in steps:
+        if field == "remove":
+            table.pop(job_id, None)
+        elif job_id in table:
+            setattr(table[job_id], field, value)
+        else:
+            table[job_id] = _job(job_id)
+        for job_filter in filters:
+            assert _segment_listing(wire, table, job_filter, after=after, max_jobs=max_jobs) == \
+                _fresh_page(table, job_filter, after=after, max_jobs=max_jobs)
