@@ -45,13 +45,16 @@ def _split_some(state: ClusterState, record: Job, tasks_out: list[Job], *, now: 
     throttle = accepted_array(record.spec.array).max_running
     room = throttle - active if throttle else len(record.array_pending)
     if room <= 0:
-        record.reason = JobReason.JOB_ARRAY_TASK_LIMIT
+        if record.reason is not JobReason.JOB_ARRAY_TASK_LIMIT:   # (set only when it changes: a set is a change)
+            record.reason = JobReason.JOB_ARRAY_TASK_LIMIT
         return None
     waiting = [t for t in tasks if t.is_pending and not t.held_by and not t.dependency]
     want = min(room, len(record.array_pending), MAX_SPLIT_PER_CYCLE,
                max(1, _copies_that_fit(state, record)) - len(waiting))
     if want <= 0:
-        record.reason = waiting[0].reason if waiting else JobReason.NONE
+        reason = waiting[0].reason if waiting else JobReason.NONE
+        if record.reason is not reason:
+            record.reason = reason
         return None
     split = record.array_pending[:want]
     for index in split:

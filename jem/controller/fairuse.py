@@ -26,11 +26,13 @@ def operator_headroom(max_job_count: int) -> int:
 
 
 # A refused submission's answer is held back for half the time until the caller's next token
-# (at most TARPIT_MAX_S), for at most TARPIT_SLOTS_PER_USER of a user's calls at once: a loop
-# that resends at once, as fast as answers come, then costs the controller a few calls a
-# second rather than hundreds, and the held calls take at most that many RPC threads.
+# (at most TARPIT_MAX_S), for at most TARPIT_SLOTS_PER_USER of a user's calls at once and
+# TARPIT_SLOTS of all users' (well under UNARY_RESERVE_THREADS): a loop that resends at once,
+# as fast as answers come, then costs the controller tens of calls a second rather than
+# hundreds, and the held calls never take the threads other calls need.
 TARPIT_MAX_S = 0.1
 TARPIT_SLOTS_PER_USER = 4
+TARPIT_SLOTS = 16
 
 
 class SubmitRate:
@@ -42,6 +44,7 @@ class SubmitRate:
         self._lock = threading.Lock()
         self._buckets: dict[int, tuple[float, float]] = {}   # uid -> (tokens, when counted)
         self._held: dict[int, int] = {}                      # uid -> refusals being held back
+        self._n_held = 0                                     # and in all
 
     def take(self, identity: Identity) -> None:
         """One submission of `identity`; RateLimited (saying when to retry) if its bucket is
@@ -62,14 +65,17 @@ class SubmitRate:
             self._buckets[uid] = (tokens, now)
             wait = (1.0 - tokens) / self._per_s
             n_held = self._held.get(uid, 0)
-            pause = min(wait / 2, TARPIT_MAX_S) if n_held < TARPIT_SLOTS_PER_USER else 0.0
+            has_slot = n_held < TARPIT_SLOTS_PER_USER and self._n_held < TARPIT_SLOTS
+            pause = min(wait / 2, TARPIT_MAX_S) if has_slot else 0.0
             if pause:
                 self._held[uid] = n_held + 1
+                self._n_held += 1
         if pause:
             try:
                 self._sleep(pause)
             finally:
                 with self._lock:
+                    self._n_held -= 1
                     if self._held[uid] <= 1:
                         del self._held[uid]
                     else:

@@ -9,7 +9,7 @@ import grpc
 
 from jem.controller import requests
 from jem.controller.interceptors import current_identity
-from jem.controller.jobwire import SEGMENT_IDS, JobWire
+from jem.controller.jobwire import SEGMENT_IDS, JobWire, encoded
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
@@ -79,11 +79,23 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             return b""
         page_size = min(request.page_size, MAX_PAGE_JOBS) if request.page_size > 0 else MAX_PAGE_JOBS
         if request.include_old:
-            page = self._state.store.list_jobs(job_filter, after_job_id=request.after_job_id, limit=page_size)
+            stored = self._state.store.list_jobs(job_filter, after_job_id=request.after_job_id, limit=page_size)
             with self._state.lock:   # jobs still in memory as they are now
-                jobs = [self._state.jobs.find(j.job_id) or j for j in page.jobs]
-                return self._wire.list_response([j for j in jobs if job_filter.matches(j)],
-                                                next_after_job_id=page.next_after_job_id, max_bytes=MAX_PAGE_BYTES)
+                in_memory = {j.job_id: self._state.jobs.find(j.job_id) for j in stored.jobs}
+                kept = {job_id: self._wire.framed(job) for job_id, job in in_memory.items()
+                        if job is not None and job_filter.matches(job)}
+            # The others are as stored (old jobs do not change): encoded without the lock.
+            page = self._wire.page(max_bytes=MAX_PAGE_BYTES)
+            for job in stored.jobs:
+                if in_memory[job.job_id] is not None:
+                    framed = kept.get(job.job_id)
+                elif job_filter.matches(job):
+                    framed = encoded(job)
+                else:
+                    framed = None
+                if framed is not None and not page.add_framed(job.job_id, framed):
+                    break
+            return page.response(next_after_job_id=stored.next_after_job_id)
         # From the page's first id on (and only the named users' jobs when it names some):
         # a page costs what it reads, not a scan of the whole queue. The lock is held for one
         # segment of ids (jobwire.SEGMENT_IDS) at a time, never a whole page: a submission
@@ -93,9 +105,12 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         by_segment = not job_filter.users
         after_job_id = request.after_job_id
         while not page.is_full:
-            with self._state.lock:   # (ids a block at a time: a page of a big queue copies no more)
-                ids = self._state.jobs.after(after_job_id, users=job_filter.users, limit=IDS_PER_READ)
-            is_last_block = len(ids) < IDS_PER_READ
+            # Ids a block at a time, so that a page of a big queue copies no more of them (the
+            # named users' all at once: their own jobs, gathered from a set per user).
+            with self._state.lock:
+                ids = self._state.jobs.after(after_job_id, users=job_filter.users,
+                                             limit=0 if job_filter.users else IDS_PER_READ)
+            is_last_block = bool(job_filter.users) or len(ids) < IDS_PER_READ
             if not is_last_block:   # the block ends where a segment does: segments are read whole
                 cut = bisect.bisect_left(ids, ids[-1] // SEGMENT_IDS * SEGMENT_IDS)
                 ids = ids[:cut] if cut else ids

@@ -33,8 +33,7 @@ class JobIndex:
         self.by_user: dict[str, set[int]] = {}
         # (end time, id) of ended jobs, soonest first: what forget_ended looks at.
         self.ended: list[tuple[float, int]] = []
-        # Jobs not ended, and jobs being stored (`count_arriving`): id or ticket -> (user, account,
-        # tasks it stands for); and the tasks per user and account.
+        # Jobs not ended: id -> (user, account, tasks it stands for), and the tasks per user and account.
         self._active: dict[int, tuple[str, str, int]] = {}
         self.active_tasks_by_user: Counter[str] = Counter()
         self.active_tasks_by_account: Counter[str] = Counter()
@@ -109,20 +108,11 @@ class JobIndex:
         first = bisect.bisect_right(self._sorted, after_job_id)
         return self._sorted[first:first + limit] if limit else self._sorted[first:]
 
-    def count_arriving(self, ticket: int, job: Job) -> None:
-        """Count `job`, not stored yet, as active under `ticket` (a key no job id takes: below 0)
-        until `uncount(ticket)`, so that limits hold while it is being stored."""
-        self._count_active(job, key=ticket)
-
-    def uncount(self, ticket: int) -> None:
-        self._uncount(ticket)
-
-    def _count_active(self, job: Job, *, key: int | None = None) -> None:
-        key = job.job_id if key is None else key
-        self._uncount(key)
+    def _count_active(self, job: Job) -> None:
+        self._uncount(job.job_id)
         if not job.state.is_terminal:
             tasks = len(job.array_pending) + (1 if not job.array_pending or job.array_task_id is not None else 0)
-            self._active[key] = (job.user, job.spec.account, tasks)
+            self._active[job.job_id] = (job.user, job.spec.account, tasks)
             self.active_tasks_by_user[job.user] += tasks
             self.active_tasks_by_account[job.spec.account] += tasks
 

@@ -2,9 +2,8 @@
 
 Holds every job not ended plus those ended within `min_job_age_s` (the queue
 view); older ones are read from the store on demand. Every change goes
-through `add` (or its three steps, `reserve`, `store_new`, `admit`) or
-`commit`, which write the store first and publish to watchers after. Callers
-hold the controller lock, except around `store_new`.
+through `add` or `commit`, which write the store first and publish to
+watchers after. Callers hold the controller lock.
 """
 
 import heapq
@@ -25,7 +24,6 @@ class JobTable:
         self._jobs: dict[int, Job] = {}
         self._index = JobIndex()
         self._array_members: dict[int, set[int]] = {}   # array id -> ids of its records in memory
-        self._n_tickets = 0                             # reservations made (`reserve`)
 
     def load(self, *, ended_after: float) -> int:
         """Fill the table from the store (at controller start); returns the count."""
@@ -35,44 +33,11 @@ class JobTable:
 
     def add(self, job: Job, *, now: float) -> int:
         """Store a new job (assigning its id) and remember it."""
-        ticket = self.reserve(job)
-        try:
-            seq = self.store_new(job, now=now)
-        except BaseException:
-            self.release(ticket)
-            raise
-        self.admit(ticket, job, seq=seq, now=now)
-        return job.job_id
-
-    # A submission in three steps, so that its transaction runs without the lock (submission.py):
-    # `reserve` (lock held), `store_new` (lock NOT held), then `admit` or, if the store
-    # refused, `release` (lock held). Until it is admitted, the job is in the store, counts
-    # against the queue's limits, and is not in memory: nobody knows its id yet.
-
-    def reserve(self, job: Job) -> int:
-        """Count `job` (not stored yet) against the queue's limits until `admit` or `release`;
-        returns its ticket."""
-        self._n_tickets += 1
-        ticket = -self._n_tickets
-        self._index.count_arriving(ticket, job)
-        return ticket
-
-    def store_new(self, job: Job, *, now: float) -> int:
-        """Store a reserved job, assigning its id; returns the submit event's sequence number.
-        The one method called without the lock: it touches only the store, which orders its
-        writers itself."""
-        job.job_id, seq = self._store.add_job(job, time=now)
-        return seq
-
-    def admit(self, ticket: int, job: Job, *, seq: int, now: float) -> None:
-        """Remember a stored job in place of its reservation, and publish its submission."""
-        self._index.uncount(ticket)
+        job_id, seq = self._store.add_job(job, time=now)
+        job.job_id = job_id
         self._remember(job)
         self._bus.publish(seq, now, JobEvent.SUBMIT.value, job)
-
-    def release(self, ticket: int) -> None:
-        """Drop a reservation whose job was not stored."""
-        self._index.uncount(ticket)
+        return job_id
 
     def add_with(self, jobs: list[Job], changes: list[JobChange], *, now: float) -> None:
         """Store new jobs (assigning their ids) and changes of known jobs in one transaction."""

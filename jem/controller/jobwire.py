@@ -46,6 +46,13 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+def encoded(job: Job) -> bytes:
+    """The job as one framed `jobs` entry, made now and kept nowhere (a job read from the store:
+    each read is a new object with a new stamp, so keeping it would only fill the cache)."""
+    data = job_to_pb(job, with_script=False).SerializeToString()
+    return _JOBS_KEY + _varint(len(data)) + data
+
+
 class JobWire:
     """Jobs' framed bytes, and segments' per filter. Callers serialize access (the cluster state lock)."""
 
@@ -61,8 +68,7 @@ class JobWire:
         entry = self._entries.get(job.job_id)
         if entry is not None and entry[0] == stamp:
             return entry[1]
-        data = job_to_pb(job, with_script=False).SerializeToString()
-        framed = _JOBS_KEY + _varint(len(data)) + data
+        framed = encoded(job)
         self._entries[job.job_id] = (stamp, framed)
         return framed
 
@@ -70,11 +76,13 @@ class JobWire:
                     find_all: Callable[[list[int]], list[Job | None]]) -> None:
         """Add to `page` the jobs of `ids` (ascending, within one segment) that `job_filter`
         matches, as far as the page has room; `find_all` gives the jobs in memory (None for one
-        gone meanwhile)."""
+        gone meanwhile). Segments are kept only for filters that list much of the queue: one
+        naming jobs or job names (`squeue -j`, `--name`, each poll its own) would only push
+        plain `squeue`'s out of the cache."""
         jobs = find_all(ids)
         if not all(jobs):   # (a job is always true: this looks for None in C)
             jobs = [job for job in jobs if job is not None]
-        elif jobs and page.has_room():
+        elif jobs and page.has_room() and not (job_filter.job_ids or job_filter.names or job_filter.array_tasks):
             # Kept by first id: a page that starts within a segment keeps that part apart.
             key, stamp, segments = tuple(ids), max(map(_STAMP, jobs)), self._segments_of(job_filter)
             kept = segments.get(ids[0])
@@ -142,13 +150,17 @@ class Page:
         if self._max_jobs and len(self._parts) == self._max_jobs:
             self.is_full = True
             return False
-        framed = self._wire.framed(job)
-        if self._max_bytes and self._parts and self._size + len(framed) > self._max_bytes:
+        return self.add_framed(job.job_id, self._wire.framed(job))
+
+    def add_framed(self, job_id: int, framed: bytes) -> bool:
+        """Add a job's framed entry (`encoded`, `JobWire.framed`); False when it has no room for it."""
+        if (self._max_jobs and len(self._parts) == self._max_jobs) or \
+                (self._max_bytes and self._parts and self._size + len(framed) > self._max_bytes):
             self.is_full = True
             return False
         self._parts.append(framed)
         self._size += len(framed)
-        self._last_job_id = job.job_id
+        self._last_job_id = job_id
         return True
 
     def has_room(self) -> bool:
@@ -160,8 +172,10 @@ class Page:
         added) if not."""
         if not parts:
             return True
+        # (No "at least one" here, unlike `add`: a page's first segment over the size goes job by
+        # job, so that a few huge jobs never make a page of 64 of them.)
         if (self._max_jobs and len(self._parts) + len(parts) > self._max_jobs) or \
-                (self._max_bytes and self._parts and self._size + size > self._max_bytes):
+                (self._max_bytes and self._size + size > self._max_bytes):
             return False
         self._parts.extend(parts)
         self._size += size

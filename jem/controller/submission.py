@@ -75,23 +75,9 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
             priority=basic_priority(spec.nice, is_held=bool(held_by)),
             array_pending=array_pending, dependency=dependency, user_signature=user_signature,
         )
-        ticket = state.jobs.reserve(job)
-    # The transaction is a submission's longest step, and each of its statements lets go of
-    # the GIL: held under the lock, it made every request and the scheduling loop wait for
-    # a GIL hand-off per statement (~8 ms a submit with a 100,000-job queue listed). So it
-    # runs without the lock, the job counted against the queue's limits meanwhile; the job
-    # joins memory once stored. (A job stored but not admitted when the controller dies is
-    # loaded with the rest at restart, as one whose answer was lost.)
-    try:
-        seq = state.jobs.store_new(job, now=now)
-    except BaseException:
-        with state.lock:
-            state.jobs.release(ticket)
-        raise
-    with state.lock:
-        state.jobs.admit(ticket, job, seq=seq, now=now)
+        job_id = state.jobs.add(job, now=now)
     state.wake_scheduler()
-    return job.job_id
+    return job_id
 
 
 def checked_spec(spec: JobSpec, limits: InputLimits) -> JobSpec:

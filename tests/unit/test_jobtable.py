@@ -119,23 +119,3 @@ def test_a_deferred_job_held_or_ended_meanwhile_is_not_released_by_its_begin_tim
     assert [j.job_id for j in table.schedulable()] == [held]   # released after its begin time: ready at once
     store.close()
 
-
-def test_a_job_being_stored_counts_against_the_limits_and_joins_memory_once_admitted(tmp_path):
-    """A submission stores its job without the controller's lock (submission.submit_job): from
-    `reserve` on the job counts as queued for its user and account, though not in memory yet."""
-    table, store = _table(tmp_path)
-    watcher = table._bus.subscribe(job_ids=set(), users={"ann"})
-    job, refused = _job(), _job()
-    ticket = table.reserve(job)
-    other = table.reserve(refused)
-    assert table.count_active() == 2 and table.active_tasks_of_user("ann") == 2
-    assert table.after(0) == []                                   # nothing in memory yet
-    seq = table.store_new(job, now=10.0)
-    assert job.job_id > 0 and store.get_job(job.job_id) is not None and table.find(job.job_id) is None
-    assert watcher.queue.empty()                                  # not published before it is in memory
-    table.admit(ticket, job, seq=seq, now=10.0)
-    table.release(other)                                          # (its store write failed)
-    assert table.find(job.job_id) is job and [j.job_id for j in table.pending()] == [job.job_id]
-    assert table.count_active() == 1 and table.active_tasks_of_user("ann") == 1
-    assert watcher.queue.get_nowait().seq == seq
-    store.close()

@@ -190,3 +190,15 @@ def test_segment_listings_always_equal_a_fresh_encoding(steps, filters, max_jobs
         for job_filter in filters:
             assert _segment_listing(wire, table, job_filter, after=after, max_jobs=max_jobs) == \
                 _fresh_page(table, job_filter, after=after, max_jobs=max_jobs)
+
+
+def test_a_page_never_takes_a_whole_segment_past_its_size():
+    """The first segment of a page goes job by job when it is over the page's size: a few huge
+    jobs (long argument lists) never make a page of 64 of them."""
+    wire = JobWire()
+    table = {i: _job(i) for i in range(1, 65)}
+    for i in (1, 2, 3):
+        table[i].spec = dataclasses.replace(table[i].spec, script_args=("x" * 5000,))
+    _segment_listing(wire, table, JobFilter())               # (kept whole, with no limit)
+    page = jobs_pb2.ListJobsResponse.FromString(_segment_listing(wire, table, JobFilter(), max_bytes=6000))
+    assert [j.job_id for j in page.jobs] == [1] and page.next_after_job_id == 1

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from jem.controller.fairuse import TARPIT_MAX_S, TARPIT_SLOTS_PER_USER, SubmitRate
+from jem.controller.fairuse import TARPIT_MAX_S, TARPIT_SLOTS, TARPIT_SLOTS_PER_USER, SubmitRate
 from jem.model.errors import RateLimited
 from jem.model.identity import AdminLevel, Identity
 
@@ -73,6 +73,49 @@ def test_operators_and_a_disabled_limit_are_never_paused():
         limited.take(operator)
         unlimited.take(ALICE)
     assert t.slept == []
+
+
+def _refuse_in_threads(rate: SubmitRate, identities) -> list[threading.Thread]:
+    """A refused call of each of `identities`, each in its own thread (started)."""
+    threads = []
+    for identity in identities:
+        def refused(identity=identity):
+            try:
+                rate.take(identity)
+            except RateLimited:
+                pass
+        thread = threading.Thread(target=refused)
+        thread.start()
+        threads.append(thread)
+    return threads
+
+
+def test_all_users_together_hold_at_most_a_few_paused_answers():
+    """Many flooding users: their paused answers never take more than TARPIT_SLOTS RPC threads."""
+    release = threading.Event()
+    paused = []
+
+    def sleep(seconds: float) -> None:
+        paused.append(seconds)
+        release.wait(10)
+
+    rate = SubmitRate(burst=1, per_s=1, sleep=sleep)
+    users = [Identity(user=f"u{i}", uid=2000 + i, gid=2000) for i in range(TARPIT_SLOTS)]
+    for identity in users:
+        rate.take(identity)          # each one's burst
+    threads = _refuse_in_threads(rate, users)
+    for _ in range(1000):
+        if len(paused) == TARPIT_SLOTS:
+            break
+        threading.Event().wait(0.01)
+    late = Identity(user="late", uid=3000, gid=3000)
+    rate.take(late)
+    with pytest.raises(RateLimited):   # all slots held: answered at once
+        rate.take(late)
+    assert len(paused) == TARPIT_SLOTS
+    release.set()
+    for thread in threads:
+        thread.join(10)
 
 
 def test_a_user_holds_at_most_a_few_paused_answers_at_once():
