@@ -81,10 +81,11 @@ class JobTable:
     def pending(self) -> list[Job]:
         return self._in_id_order(self._index.pending)
 
-    def schedulable(self) -> list[Job]:
-        """Pending jobs the scheduler may plan: not held, no unmet dependency, not an array's record
-        of tasks still to split off, begin time reached (as of the last `begin`)."""
-        return self._in_id_order(self._index.schedulable)
+    def schedulable_ids(self) -> list[int]:
+        """The pending jobs the scheduler may plan, in no order (a copy made in one C-level call):
+        not held, no unmet dependency, not an array's record of tasks still to split off, begin
+        time reached (as of the last `begin`)."""
+        return list(self._index.schedulable)
 
     def begin(self, now: float) -> list[int]:
         """Make the jobs whose begin time came by `now` schedulable; returns the jobs deferred to

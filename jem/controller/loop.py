@@ -149,12 +149,16 @@ class SchedulingLoop:
                 job.reason, job.planned_start = JobReason.BEGIN_TIME, None
             # Held jobs, jobs with an unmet dependency or a begin time to come and an array's
             # record standing for tasks still to split off are not the scheduler's to plan.
-            candidates = state.jobs.schedulable()
-            if not candidates:
+            candidate_ids = state.jobs.schedulable_ids()
+            if not candidate_ids:
                 return Decisions()
             cluster = take_snapshot([], state.nodes.all(), state.partitions, running_jobs=live,
                                     usage=state.usage.by_user)
             snapshot_ms = (time.perf_counter() - t_locked) * 1000
+        # The candidates in id order, found without the lock (with 100,000 of them, ~10 ms that
+        # every request would otherwise wait for): a job that left meanwhile is skipped, and
+        # one that changed is checked again below before it starts.
+        candidates = [job for job in state.jobs.find_all(sorted(candidate_ids)) if job is not None]
         # What grows with the queue is done without the lock, so that submissions, heartbeats and
         # listings go on meanwhile: the jobs' views, the plan. Each decision is checked again
         # against live state under the lock below.
