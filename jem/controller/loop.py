@@ -8,7 +8,7 @@ A cycle:
 
 1. under the lock, charges running jobs' CPU time to fair-share usage, clears
    met dependencies, splits eligible array tasks off their array's record, and
-   copies the nodes, the running jobs and the list of jobs free to run;
+   copies the nodes, the running jobs and the ids of the jobs free to run;
 2. without the lock, holds back the jobs over their user's running-job quota,
    builds the others' views and calls the scheduler (pure);
 3. under the lock again, re-checks each decision against live state (a node
