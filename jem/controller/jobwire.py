@@ -106,16 +106,6 @@ class JobWire:
         self._segments[job_filter] = segments   # (last in order: the most recently used)
         return segments
 
-    def list_response(self, jobs: list[Job], *, next_after_job_id: int = 0, max_bytes: int = 0) -> bytes:
-        """The serialized ListJobsResponse of `jobs`, in their order, and where the listing goes
-        on. With `max_bytes`, jobs stop at that size (at least one is sent), and the response
-        then goes on after the last one sent."""
-        page = self.page(max_bytes=max_bytes)
-        for job in jobs:
-            if not page.add(job):
-                break
-        return page.response(next_after_job_id=next_after_job_id)
-
     def page(self, *, max_jobs: int = 0, max_bytes: int = 0) -> "Page":
         """An empty page of a ListJobsResponse, filled a job (`Page.add`) or a segment at a time."""
         return Page(self, max_jobs=max_jobs, max_bytes=max_bytes)

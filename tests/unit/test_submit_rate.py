@@ -75,83 +75,75 @@ def test_operators_and_a_disabled_limit_are_never_paused():
     assert t.slept == []
 
 
-def _refuse_in_threads(rate: SubmitRate, identities) -> list[threading.Thread]:
-    """A refused call of each of `identities`, each in its own thread (started)."""
-    threads = []
-    for identity in identities:
-        def refused(identity=identity):
-            try:
-                rate.take(identity)
-            except RateLimited:
-                pass
-        thread = threading.Thread(target=refused)
+class HeldSleep:
+    """A `sleep` that holds each paused answer until `release`."""
+
+    def __init__(self):
+        self.paused: list[float] = []
+        self._release = threading.Event()
+
+    def __call__(self, seconds: float) -> None:
+        self.paused.append(seconds)
+        self._release.wait(10)
+
+    def wait_for(self, n: int) -> None:
+        for _ in range(1000):
+            if len(self.paused) >= n:
+                return
+            threading.Event().wait(0.01)
+
+    def release(self) -> None:
+        self._release.set()
+
+
+def _refuse_in_threads(rate: SubmitRate, identities, errors: list) -> list[threading.Thread]:
+    """A refused call of each of `identities`, each in its own thread (started); their errors go to `errors`."""
+    def refused(identity):
+        try:
+            rate.take(identity)
+        except RateLimited as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=refused, args=(identity,)) for identity in identities]
+    for thread in threads:
         thread.start()
-        threads.append(thread)
     return threads
 
 
 def test_all_users_together_hold_at_most_a_few_paused_answers():
     """Many flooding users: their paused answers never take more than TARPIT_SLOTS RPC threads."""
-    release = threading.Event()
-    paused = []
-
-    def sleep(seconds: float) -> None:
-        paused.append(seconds)
-        release.wait(10)
-
+    sleep, errors = HeldSleep(), []
     rate = SubmitRate(burst=1, per_s=1, sleep=sleep)
     users = [Identity(user=f"u{i}", uid=2000 + i, gid=2000) for i in range(TARPIT_SLOTS)]
     for identity in users:
         rate.take(identity)          # each one's burst
-    threads = _refuse_in_threads(rate, users)
-    for _ in range(1000):
-        if len(paused) == TARPIT_SLOTS:
-            break
-        threading.Event().wait(0.01)
+    threads = _refuse_in_threads(rate, users, errors)
+    sleep.wait_for(TARPIT_SLOTS)
     late = Identity(user="late", uid=3000, gid=3000)
     rate.take(late)
     with pytest.raises(RateLimited):   # all slots held: answered at once
         rate.take(late)
-    assert len(paused) == TARPIT_SLOTS
-    release.set()
+    assert len(sleep.paused) == TARPIT_SLOTS
+    sleep.release()
     for thread in threads:
         thread.join(10)
+    assert len(errors) == TARPIT_SLOTS
 
 
 def test_a_user_holds_at_most_a_few_paused_answers_at_once():
     """Parallel resends: the first TARPIT_SLOTS_PER_USER are held; the rest are answered at once
     (they would otherwise each hold one of the controller's RPC threads)."""
-    release = threading.Event()
-    paused = []
-
-    def sleep(seconds: float) -> None:
-        paused.append(seconds)
-        release.wait(10)
-
+    sleep, errors = HeldSleep(), []
     rate = SubmitRate(burst=1, per_s=1, sleep=sleep)
     rate.take(ALICE)
-    errors: list[Exception] = []
-
-    def refused() -> None:
-        try:
-            rate.take(ALICE)
-        except RateLimited as exc:
-            errors.append(exc)
-
-    held = [threading.Thread(target=refused) for _ in range(TARPIT_SLOTS_PER_USER)]
-    for thread in held:
-        thread.start()
-    for _ in range(1000):
-        if len(paused) == TARPIT_SLOTS_PER_USER:
-            break
-        threading.Event().wait(0.01)
+    held = _refuse_in_threads(rate, [ALICE] * TARPIT_SLOTS_PER_USER, errors)
+    sleep.wait_for(TARPIT_SLOTS_PER_USER)
     with pytest.raises(RateLimited):       # one more: not held
         rate.take(ALICE)
-    assert len(paused) == TARPIT_SLOTS_PER_USER
-    release.set()
+    assert len(sleep.paused) == TARPIT_SLOTS_PER_USER
+    sleep.release()
     for thread in held:
         thread.join(10)
     assert len(errors) == TARPIT_SLOTS_PER_USER
     with pytest.raises(RateLimited):       # the slots are free again
         rate.take(ALICE)
-    assert len(paused) == TARPIT_SLOTS_PER_USER + 1
+    assert len(sleep.paused) == TARPIT_SLOTS_PER_USER + 1
