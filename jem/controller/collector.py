@@ -7,7 +7,8 @@ stalls were the slowest submissions (p99 ~100 ms, max ~0.5 s). The records
 that make it long (jobs, their specs, the scheduler's views) live for hours
 and are freed by reference counting, not by the collector.
 
-So the scheduling loop calls `settle` after each cycle: the young generations
+So the controller turns automatic collection off (`take_over`) and the
+scheduling loop calls `settle` after each cycle: the young generations
 are collected (cheap: only objects made since the last collection), then
 what survived is frozen (`gc.freeze`: out of the collector's sight, still
 freed by reference counting when its last reference goes). Reference cycles
@@ -23,6 +24,20 @@ import time
 log = logging.getLogger(__name__)
 
 FULL_COLLECTION_EVERY_S = 3600.0
+
+
+def take_over() -> None:
+    """Turn CPython's automatic collections off in this process: the scheduling loop's
+    `Collector.settle` collects instead (the controller's `serve` calls this; tests that run
+    a loop in their own process keep automatic collection).
+
+    An automatic collection runs in whichever thread allocates the 700th new container, and
+    walks every young container whole. During a cycle the young containers include the
+    queue's lists of 100,000 (candidates, views, order, decisions): a young collection then
+    held the interpreter lock 3-60 ms, and a full one 25-50 ms, several times a cycle
+    (benchmarks/load.py). After a cycle those lists are gone, and `settle`'s young collection
+    takes about a millisecond."""
+    gc.disable()
 
 
 class Collector:

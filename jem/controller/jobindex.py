@@ -14,6 +14,7 @@ from collections import Counter
 
 from jem.model.job import Job
 from jem.model.states import JobState
+from jem.scheduler import bulk
 
 
 class JobIndex:
@@ -103,7 +104,7 @@ class JobIndex:
     def ids_after(self, after_job_id: int, *, limit: int = 0) -> list[int]:
         """Every id in memory above `after_job_id`, ascending (the first `limit` when given)."""
         if not self._is_sorted:
-            self._sorted = sorted(self._ids)
+            self._sorted = bulk.sorted_ints(self._ids)
             self._is_sorted = True
         first = bisect.bisect_right(self._sorted, after_job_id)
         return self._sorted[first:first + limit] if limit else self._sorted[first:]

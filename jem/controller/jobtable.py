@@ -13,6 +13,7 @@ from jem.model.arrays import accepted_array
 from jem.model.job import Job
 from jem.model.jobfilter import JobFilter
 from jem.model.states import JobEvent
+from jem.scheduler import bulk
 from jem.store import JobChange, Store
 from jem.controller.watch import EventBus
 
@@ -76,7 +77,7 @@ class JobTable:
 
     def find_all(self, job_ids: list[int]) -> list[Job | None]:
         """`find` of each id, in order (in one C-level loop)."""
-        return list(map(self._jobs.get, job_ids))
+        return bulk.mapped(self._jobs.get, job_ids)
 
     def pending(self) -> list[Job]:
         return self._in_id_order(self._index.pending)
@@ -85,7 +86,7 @@ class JobTable:
         """The pending jobs the scheduler may plan, in no order (a copy made in one C-level call):
         not held, no unmet dependency, not an array's record of tasks still to split off, begin
         time reached (as of the last `begin`)."""
-        return list(self._index.schedulable)
+        return bulk.listed(self._index.schedulable)
 
     def begin(self, now: float) -> list[int]:
         """Make the jobs whose begin time came by `now` schedulable; returns the jobs deferred to

@@ -38,6 +38,7 @@ from jem.model.execution import Launch
 from jem.model.job import Job
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
+from jem.scheduler import bulk
 from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
 from jem.scheduler.fairshare import Usage
@@ -158,7 +159,7 @@ class SchedulingLoop:
         # The candidates in id order, found without the lock (with 100,000 of them, ~10 ms that
         # every request would otherwise wait for): a job that left meanwhile is skipped, and
         # one that changed is checked again below before it starts.
-        candidates = [job for job in state.jobs.find_all(sorted(candidate_ids)) if job is not None]
+        candidates = [job for job in state.jobs.find_all(bulk.sorted_ints(candidate_ids)) if job is not None]
         # What grows with the queue is done without the lock, so that submissions, heartbeats and
         # listings go on meanwhile: the jobs' views, the plan. Each decision is checked again
         # against live state under the lock below.

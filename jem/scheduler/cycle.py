@@ -12,7 +12,7 @@ import numpy as np
 from jem.model.features import FeatureBits, parse_constraint
 from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.resources import N_RES, ROW_FIELDS
-from jem.scheduler import fairshare, plan
+from jem.scheduler import bulk, fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
 from jem.scheduler.policy import Policy
 from jem.scheduler.priority import multifactor_priority, queue_order
@@ -36,7 +36,7 @@ def ineligibility(job: PendingJob, snapshot_partitions: dict, now: float) -> Job
 def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, now: float) -> np.ndarray:
     """(n_jobs,) int64: multifactor priorities under the policy's weights, else each job's own."""
     if not policy.priority.is_multifactor:
-        return np.array([j.priority for j in jobs], dtype=np.int64)
+        return bulk.column(_PRIORITY, jobs, np.int64)
     keys = [(j.account or fairshare.DEFAULT_ACCOUNT, j.user) for j in jobs]
     factors = fairshare.user_factors(policy.fairshare.algorithm, policy.accounts, dict(snapshot.usage), set(keys))
     tiers = {p.name: p.priority_tier for p in snapshot.partitions}
@@ -44,23 +44,21 @@ def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, n
     max_tier = max(max(tiers.values(), default=1), 1)
     return multifactor_priority(
         policy.priority,
-        age_s=np.array([now - max(j.submit_time, j.begin_time or 0.0) for j in jobs], dtype=np.float64),
-        fairshare=np.array([factors[k] for k in keys], dtype=np.float64),
-        cpus=np.array([j.per_node.cpus * j.n_nodes for j in jobs], dtype=np.int64),
+        age_s=bulk.to_array([now - max(j.submit_time, j.begin_time or 0.0) for j in jobs], np.float64),
+        fairshare=bulk.to_array([factors[k] for k in keys], np.float64),
+        cpus=bulk.to_array([j.per_node.cpus * j.n_nodes for j in jobs], np.int64),
         cluster_cpus=sum(n.capacity.cpus for n in snapshot.nodes),
-        partition_factor=np.array([tiers.get(j.partition, 0) / max_tier for j in jobs], dtype=np.float64),
-        nice=np.array([j.nice for j in jobs], dtype=np.int64),
-        qos_factor=np.array([qos_factors[j.qos] for j in jobs], dtype=np.float64))
-
-
-def _column(values, dtype, n: int) -> np.ndarray:
-    return np.fromiter(values, dtype=dtype, count=n)
+        partition_factor=bulk.to_array([tiers.get(j.partition, 0) / max_tier for j in jobs], np.float64),
+        nice=bulk.column(_NICE, jobs, np.int64),
+        qos_factor=bulk.to_array([qos_factors[j.qos] for j in jobs], np.float64))
 
 
 _PER_NODE, _CONSTRAINT = operator.attrgetter("per_node"), operator.attrgetter("constraint")
 _N_NODES, _PARTITION = operator.attrgetter("n_nodes"), operator.attrgetter("partition")
 _TIME_LIMIT, _EXCLUSIVE = operator.attrgetter("time_limit_s"), operator.attrgetter("is_exclusive")
 _GRES = operator.attrgetter("gres_per_node")
+_PRIORITY, _NICE = operator.attrgetter("priority"), operator.attrgetter("nice")
+_SUBMIT_TIME, _JOB_ID = operator.attrgetter("submit_time"), operator.attrgetter("job_id")
 
 
 def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[plan.Cluster, plan.Running, plan.Queue]:
@@ -68,11 +66,11 @@ def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tupl
     Columns are Res's, then one per GRES name (sorted) that a node has or a job asks for."""
     nodes = snapshot.nodes
     # (what the queue's jobs ask for read in C-level loops, as in _queue_arrays)
-    asked = {name for gres in set(map(_GRES, queue)) for name, _ in gres}
+    asked = {name for gres in bulk.distinct(_GRES, queue) for name, _ in gres}
     gres_names = sorted({name for n in nodes for name, _ in n.gres} | asked)
     bits = FeatureBits(name for n in nodes for name in n.features)
     partitions = {p.name: p for p in snapshot.partitions}
-    part_names = sorted(set(map(_PARTITION, queue)))
+    part_names = sorted(bulk.distinct(_PARTITION, queue))
     part_row = {name: row for row, name in enumerate(part_names)}
     node_idx = {n.name: i for i, n in enumerate(nodes)}
     n_res = N_RES + len(gres_names)
@@ -114,34 +112,34 @@ def _running_arrays(snapshot: Snapshot, node_idx: dict[str, int], gres_names: li
 
 def _queue_arrays(queue: list[PendingJob], part_row: dict[str, int], gres_names: list[str],
                   bits: FeatureBits) -> plan.Queue:
-    # Each column is read in C-level loops (map over attribute getters): a queue of 100,000
-    # read job by job in Python took most of a cycle's time in the controller.
+    # Each column is read in C-level loops (map over attribute getters, jem.scheduler.bulk): a
+    # queue of 100,000 read job by job in Python took most of a cycle's time in the controller.
     n_jobs = len(queue)
     requests = np.zeros((n_jobs, N_RES + len(gres_names)), dtype=np.int64)
-    per_node = list(map(_PER_NODE, queue))
+    per_node = bulk.mapped(_PER_NODE, queue)
     for column, name in enumerate(ROW_FIELDS):
-        requests[:, column] = _column(map(operator.attrgetter(name), per_node), np.int64, n_jobs)
+        requests[:, column] = bulk.column(operator.attrgetter(name), per_node, np.int64)
     if gres_names:
         for job_idx, j in enumerate(queue):
             if j.gres_per_node:
                 requests[job_idx, N_RES:] = _gres_row(j.gres_per_node, gres_names)
     # Each distinct constraint is parsed once per pass: a queue of 100,000 holds few distinct
     # ones, and parsing each job's own took most of a pass's time.
-    constraints = list(map(_CONSTRAINT, queue))
-    parsed = {text: parse_constraint(text) for text in set(constraints)}
+    constraints = bulk.mapped(_CONSTRAINT, queue)
+    parsed = {text: parse_constraint(text) for text in bulk.distinct(_CONSTRAINT, queue)}
     all_of = {text: bits.mask(c.all_of) for text, c in parsed.items()}
     any_of = {text: bits.mask(c.any_of) for text, c in parsed.items()}
-    durations = list(map(_TIME_LIMIT, queue))
+    durations = bulk.mapped(_TIME_LIMIT, queue)
     if None in durations or 0 in durations:   # (no limit, as is 0)
         durations = [d or plan.UNLIMITED_S for d in durations]
     return plan.Queue(
         requests=requests,
-        n_nodes=_column(map(_N_NODES, queue), np.int64, n_jobs),
-        part_idx=_column(map(part_row.__getitem__, map(_PARTITION, queue)), np.intp, n_jobs),
-        duration_s=np.array(durations, dtype=np.int64).reshape(n_jobs),
-        feat_all=_column(map(all_of.__getitem__, constraints), np.uint64, n_jobs),
-        feat_any=_column(map(any_of.__getitem__, constraints), np.uint64, n_jobs),
-        exclusive=_column(map(_EXCLUSIVE, queue), np.uint8, n_jobs))
+        n_nodes=bulk.column(_N_NODES, queue, np.int64),
+        part_idx=bulk.column(part_row.__getitem__, bulk.mapped(_PARTITION, queue), np.intp),
+        duration_s=bulk.to_array(durations, np.int64),
+        feat_all=bulk.column(all_of.__getitem__, constraints, np.uint64),
+        feat_any=bulk.column(any_of.__getitem__, constraints, np.uint64),
+        exclusive=bulk.column(_EXCLUSIVE, queue, np.uint8))
 
 
 def _end_s(start_time: float, time_limit_s: int | None) -> int:
@@ -165,15 +163,15 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     priorities = job_priorities(eligible, snapshot, policy, now)
     if policy.priority.is_multifactor:
         decisions.priorities = {j.job_id: int(p) for j, p in zip(eligible, priorities)}
-    order = queue_order(priorities, np.array([j.submit_time for j in eligible]),
-                        np.array([j.job_id for j in eligible]))
+    order = queue_order(priorities, bulk.column(_SUBMIT_TIME, eligible, np.float64),
+                        bulk.column(_JOB_ID, eligible, np.int64))
     queue = [eligible[i] for i in order]
     now_s = int(now)
     result = plan.plan_pass(*pass_inputs(snapshot, queue, now_s), now_s=now_s,
                             reservation_depth=policy.reservation_depth)
     reasons, planned = decisions.reasons, decisions.planned_starts
     # (plain ints from the arrays: per job they are read faster)
-    for job_idx, (job, status, start_s) in enumerate(zip(queue, result.status.tolist(), result.start_s.tolist())):
+    for job_idx, (job, status, start_s) in enumerate(zip(queue, bulk.to_list(result.status), bulk.to_list(result.start_s))):
         if status == plan.STARTED or status == plan.BACKFILLED:
             kind = StartKind.BACKFILL if status == plan.BACKFILLED else (
                 StartKind.RESERVED if job.planned_start is not None else StartKind.IMMEDIATE)

@@ -4,7 +4,7 @@ The controller builds it under its lock from its live tables; the scheduler
 reads only this, so a cycle never sees state change under it.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from jem.model.job import Job
@@ -103,17 +103,25 @@ class PendingViews:
     def __init__(self):
         self._views: dict[int, tuple[int, PendingJob]] = {}   # job id -> (its stamp, its view)
 
-    def of(self, jobs: Iterable[Job]) -> tuple[PendingJob, ...]:
-        """The views of `jobs` (as `pending_views`); forgets the jobs not among them."""
-        before, kept = self._views, {}
+    def of(self, jobs: Sequence[Job]) -> tuple[PendingJob, ...]:
+        """The views of `jobs` (as `pending_views`); forgets the jobs not among them.
+
+        The table is changed in place, never made anew: a new 100,000-entry dict would be
+        young to the garbage collector, and the loop's collection after each cycle
+        (jem.controller.collector) would walk every entry, tens of ms holding the GIL."""
+        views = self._views
+        out = []
         for job in jobs:
             stamp = job.change_stamp
-            cached = before.get(job.job_id)
+            cached = views.get(job.job_id)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, _view(job))
-            kept[job.job_id] = cached
-        self._views = kept
-        return tuple(view for _, view in kept.values())
+                cached = views[job.job_id] = (stamp, _view(job))
+            out.append(cached[1])
+        if len(views) > len(out):
+            kept = {view.job_id for view in out}
+            for job_id in [job_id for job_id in views if job_id not in kept]:
+                del views[job_id]
+        return tuple(out)
 
 
 def _view(j: Job) -> PendingJob:

@@ -47,3 +47,34 @@ def test_young_garbage_goes_each_cycle_and_frozen_garbage_at_the_next_full_colle
         assert kept_ref() is None
     finally:
         gc.unfreeze()
+
+
+def test_take_over_leaves_collection_to_the_loop(tmp_path):
+    """In the process that takes over (the controller's), CPython collects nothing by itself:
+    a reference cycle stays until `settle` runs."""
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent("""
+        import gc, weakref
+        from jem.controller import collector
+
+        class Cycle:
+            def __init__(self):
+                self.me = self
+
+        collector.take_over()
+        assert not gc.isenabled()
+        garbage = Cycle()
+        ref = weakref.ref(garbage)
+        del garbage
+        junk = [Cycle() for _ in range(50_000)]   # far past the automatic thresholds
+        del junk
+        assert ref() is not None, "collected automatically"
+        collector.Collector().settle()
+        assert ref() is None, "settle did not collect it"
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
