@@ -36,7 +36,12 @@ def take_over() -> None:
     queue's lists of 100,000 (candidates, views, order, decisions): a young collection then
     held the interpreter lock 3-60 ms, and a full one 25-50 ms, several times a cycle
     (benchmarks/load.py). After a cycle those lists are gone, and `settle`'s young collection
-    takes about a millisecond."""
+    takes about a millisecond.
+
+    What the process holds now (the queue it loaded) is collected once and frozen first, so
+    that the loop's first young collection does not walk it."""
+    gc.collect()
+    gc.freeze()
     gc.disable()
 
 

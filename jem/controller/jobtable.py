@@ -76,14 +76,14 @@ class JobTable:
         return self._jobs.get(job_id)
 
     def find_all(self, job_ids: list[int]) -> list[Job | None]:
-        """`find` of each id, in order (in one C-level loop)."""
+        """`find` of each id, in order (in C-level loops over slices: jem.scheduler.bulk)."""
         return bulk.mapped(self._jobs.get, job_ids)
 
     def pending(self) -> list[Job]:
         return self._in_id_order(self._index.pending)
 
     def schedulable_ids(self) -> list[int]:
-        """The pending jobs the scheduler may plan, in no order (a copy made in one C-level call):
+        """The pending jobs the scheduler may plan, in no order (copied in C-level slices, lock held):
         not held, no unmet dependency, not an array's record of tasks still to split off, begin
         time reached (as of the last `begin`)."""
         return bulk.listed(self._index.schedulable)

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 USAGE_FILE = "fairshare_usage.json"
 CYCLE_REST_FACTOR = 2.0   # after a cycle of T seconds, none for 2T: at most a third of a core
+SETTLE_EVERY_S = 5.0      # the longest a quiet loop goes without collecting garbage
 RECORD_CHUNK = 2000       # waiting jobs' reasons and priorities written per hold of the lock
 
 
@@ -112,7 +113,7 @@ class SchedulingLoop:
         interval = self._state.config.scheduler.interval_s
         min_gap = self._state.config.scheduler.min_gap_s
         while not self._stopping.is_set():
-            self._wakeup.wait(interval)
+            self._wait_for_work(interval)
             self._wakeup.clear()
             if self._stopping.is_set():
                 return
@@ -129,6 +130,17 @@ class SchedulingLoop:
             # queue of 100,000) rests CYCLE_REST_FACTOR times as long: the loop never takes
             # more than its share of the controller's CPU from the requests it serves.
             self._stopping.wait(max(min_gap, CYCLE_REST_FACTOR * (time.monotonic() - t0)))
+
+    def _wait_for_work(self, interval_s: float) -> None:
+        """Until woken, or `interval_s` passed. Meanwhile the collector settles every
+        SETTLE_EVERY_S: in the controller it is the only garbage collection (collector.take_over),
+        and requests that do not wake the loop (listings) still make garbage."""
+        deadline = time.monotonic() + interval_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wakeup.wait(min(left, SETTLE_EVERY_S)):
+                return
+            self._collector.settle()
 
     def run_cycle(self) -> Decisions:
         state = self._state

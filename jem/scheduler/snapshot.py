@@ -104,7 +104,7 @@ class PendingViews:
         self._views: dict[int, tuple[int, PendingJob]] = {}   # job id -> (its stamp, its view)
 
     def of(self, jobs: Sequence[Job]) -> tuple[PendingJob, ...]:
-        """The views of `jobs` (as `pending_views`); forgets the jobs not among them.
+        """The views of `jobs` (distinct jobs, as `pending_views`); forgets the jobs not among them.
 
         The table is changed in place, never made anew: a new 100,000-entry dict would be
         young to the garbage collector, and the loop's collection after each cycle
