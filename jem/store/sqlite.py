@@ -8,7 +8,6 @@ after the jobs table is purged.
 """
 
 import json
-import logging
 import sqlite3
 import threading
 from dataclasses import asdict
@@ -22,8 +21,6 @@ from jem.model.jobfilter import JobFilter
 from jem.store.base import EventRecord, JobChange, JobPage, NodeRecord
 from jem.model.step import Step
 from jem.store.codec import job_from_json, job_to_json, step_from_json, step_to_json
-
-log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -101,12 +98,8 @@ class SqliteStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(nodes)")}
         if "is_down" not in columns:  # a database from before scontrol's state=down
             self._db.execute("ALTER TABLE nodes ADD COLUMN is_down INTEGER NOT NULL DEFAULT 0")
-        self._db.execute("PRAGMA wal_autocheckpoint=0")   # the checkpointer's job, off the writers' path
-        self._checkpointer = _Checkpointer(path)
-
 
     def close(self) -> None:
-        self._checkpointer.stop()
         with self._lock:
             self._db.close()
 
@@ -285,38 +278,6 @@ class SqliteStore:
 
     def _transaction(self):
         return _Transaction(self._db)
-
-
-class _Checkpointer:
-    """Copies the write-ahead log back into the database every CHECKPOINT_EVERY_S, from a
-    thread and a connection of its own.
-
-    SQLite's automatic checkpoint runs inside the commit that fills the log past 1,000
-    pages: that commit, a submission holding the controller's lock, then copied the pages
-    and waited for the disk, and every request behind the lock waited with it. A PASSIVE
-    checkpoint from another connection blocks no writer and no reader; the log restarts
-    from its beginning once a checkpoint has caught up with it."""
-
-    CHECKPOINT_EVERY_S = 1.0
-
-    def __init__(self, path: str):
-        self._path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="checkpoint", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=10)
-        self._db.close()
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.CHECKPOINT_EVERY_S):
-            try:
-                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:   # a full disk, an I/O error: the writers will say so; try again
-                log.warning("checkpoint failed path=%s error=%s", self._path, exc)
 
 
 class _Transaction:

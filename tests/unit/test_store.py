@@ -1,8 +1,6 @@
 """The SQLite store: committed before return, ids never reused, events append-only."""
 
-import os
 import sqlite3
-import time
 
 import pytest
 
@@ -134,39 +132,3 @@ def test_a_listing_pages_by_id_and_filters_in_the_store(tmp_path):
     assert named.jobs == [] and named.next_after_job_id == ids[3]
     window = store.list_jobs(JobFilter(alive_until=12.5))
     assert [j.job_id for j in window.jobs] == ids[:3]
-
-
-def _filled_past_the_automatic_checkpoint(tmp_path, monkeypatch, *, checkpoint_every_s: float):
-    """A store (and its path, and its database file's size before) whose log got more than
-    SQLite's automatic checkpoint would let it hold (1,000 pages of 4 KiB)."""
-    from jem.store import sqlite as sqlite_store
-    monkeypatch.setattr(sqlite_store._Checkpointer, "CHECKPOINT_EVERY_S", checkpoint_every_s)
-    path = str(tmp_path / "jem.db")
-    store = SqliteStore(path)
-    size_before = os.path.getsize(path)
-    spec = JobSpec(script="#!/bin/sh\n" + "#" * 8000 + "\n", partition="p")
-    for _ in range(700):
-        store.add_job(_job(spec=spec), time=10.0)
-    return store, path, size_before
-
-
-def test_commits_leave_the_checkpoint_to_the_checkpointer(tmp_path, monkeypatch):
-    """A commit that fills the log does not copy it back itself (that wait was the controller's,
-    lock held): the database file stays as it was until the checkpointer runs."""
-    store, path, size_before = _filled_past_the_automatic_checkpoint(tmp_path, monkeypatch, checkpoint_every_s=3600)
-    try:
-        assert os.path.getsize(path + "-wal") > 4_000_000
-        assert os.path.getsize(path) == size_before
-    finally:
-        store.close()
-
-
-def test_the_checkpointer_copies_the_log_back(tmp_path, monkeypatch):
-    store, path, size_before = _filled_past_the_automatic_checkpoint(tmp_path, monkeypatch, checkpoint_every_s=0.05)
-    try:
-        deadline = time.monotonic() + 30
-        while os.path.getsize(path) < size_before + 4_000_000 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert os.path.getsize(path) >= size_before + 4_000_000
-    finally:
-        store.close()
