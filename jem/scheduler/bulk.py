@@ -9,7 +9,8 @@ wait gives it up), so a cycle made of such calls slowed every submission it over
 tens of ms (benchmarks/load.py: submit p99 ~85 ms whether cycles came every second or every
 five). Done SLICE items at a time, the same work is as fast, and between slices a thread
 that asked for the lock gets it (CPython hands it over when a thread runs bytecode after
-the switch interval, here between two slices).
+the switch interval, here between two slices), as long as nothing between the slices gives
+the lock up and takes it straight back (see `_joined`). benchmarks/gil_wait.py measures it.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -22,22 +23,12 @@ SLICE = 2048   # items per C-level call: a few hundred microseconds at most
 
 def column(getter: Callable, items: Sequence, dtype) -> np.ndarray:
     """np.array of getter(item) for each item, as `dtype`."""
-    n = len(items)
-    out = np.empty(n, dtype=dtype)
-    for start in range(0, n, SLICE):
-        part = items[start:start + SLICE]
-        out[start:start + len(part)] = np.fromiter(map(getter, part), dtype=dtype, count=len(part))
-    return out
+    return _joined([np.fromiter(map(getter, part), dtype=dtype, count=len(part)) for part in _slices(items)], dtype)
 
 
 def to_array(values: Sequence, dtype) -> np.ndarray:
     """np.array(values, dtype) of a sequence of scalars."""
-    n = len(values)
-    out = np.empty(n, dtype=dtype)
-    for start in range(0, n, SLICE):
-        part = values[start:start + SLICE]
-        out[start:start + len(part)] = part
-    return out
+    return _joined([np.fromiter(part, dtype=dtype, count=len(part)) for part in _slices(values)], dtype)
 
 
 def to_list(array: np.ndarray) -> list:
@@ -71,6 +62,19 @@ def listed(items: Iterable) -> list:
     while part := list(islice(iterator, SLICE)):
         out.extend(part)
     return out
+
+
+def _slices(items: Sequence) -> list[Sequence]:
+    return [items[start:start + SLICE] for start in range(0, len(items), SLICE)]
+
+
+def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+    # The slices are built into arrays of their own and joined once at the end, not copied one
+    # by one into a result: numpy gives up the interpreter lock while it copies more than a few
+    # hundred items, and a thread that gives it up and takes it straight back many times over
+    # keeps it from the others (CPython asks a thread to hand the lock over only when it was
+    # held for a whole switch interval without anyone taking it, and each retake restarts that).
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
 def sorted_ints(values: Iterable[int]) -> list[int]:
