@@ -69,11 +69,13 @@ def _slices(items: Sequence) -> list[Sequence]:
 
 
 def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
-    # The slices are built into arrays of their own and joined once at the end, not copied one
-    # by one into a result: numpy gives up the interpreter lock while it copies more than a few
-    # hundred items, and a thread that gives it up and takes it straight back many times over
-    # keeps it from the others (CPython asks a thread to hand the lock over only when it was
-    # held for a whole switch interval without anyone taking it, and each retake restarts that).
+    # The slices are built into arrays of their own and joined by one np.concatenate at the
+    # end, not each copied into a result as it is made: numpy gives up the interpreter lock
+    # while it copies more than a few hundred items, and a thread that gives it up and takes
+    # it straight back, slice after slice, keeps it from the others (CPython asks a thread to
+    # hand the lock over only when it was held for a whole switch interval without anyone
+    # taking it, and each retake restarts that count). concatenate's own copies come back to
+    # back and take microseconds in all.
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
