@@ -8,7 +8,7 @@ that make it long (jobs, their specs, the scheduler's views) live for hours
 and are freed by reference counting, not by the collector.
 
 So the controller turns automatic collection off (`take_over`) and the
-scheduling loop calls `settle` after each cycle: the young generations
+scheduling loop calls `settle` after each cycle (and every few seconds while it waits): the young generations
 are collected (cheap: only objects made since the last collection), then
 what survived is frozen (`gc.freeze`: out of the collector's sight, still
 freed by reference counting when its last reference goes). Reference cycles

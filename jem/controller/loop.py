@@ -129,16 +129,20 @@ class SchedulingLoop:
             # event after a quiet spell is still planned at once. A cycle that took long (a
             # queue of 100,000) rests CYCLE_REST_FACTOR times as long: the loop never takes
             # more than its share of the controller's CPU from the requests it serves.
-            self._stopping.wait(max(min_gap, CYCLE_REST_FACTOR * (time.monotonic() - t0)))
+            self._settle_while_waiting(self._stopping, max(min_gap, CYCLE_REST_FACTOR * (time.monotonic() - t0)))
 
     def _wait_for_work(self, interval_s: float) -> None:
-        """Until woken, or `interval_s` passed. Meanwhile the collector settles every
+        """Until woken, or `interval_s` passed."""
+        self._settle_while_waiting(self._wakeup, interval_s)
+
+    def _settle_while_waiting(self, event: threading.Event, timeout_s: float) -> None:
+        """Until `event` is set, or `timeout_s` passed. Meanwhile the collector settles every
         SETTLE_EVERY_S: in the controller it is the only garbage collection (collector.take_over),
         and requests that do not wake the loop (listings) still make garbage."""
-        deadline = time.monotonic() + interval_s
+        deadline = time.monotonic() + timeout_s
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or self._wakeup.wait(min(left, SETTLE_EVERY_S)):
+            if left <= 0 or event.wait(min(left, SETTLE_EVERY_S)):
                 return
             self._collector.settle()
 

@@ -1,7 +1,7 @@
-"""The scheduling loop's wait between cycles: the collector settles while it waits (in the
-controller it is the only garbage collection), and a wake ends the wait."""
+"""The scheduling loop's waits (for work, and its rest after a cycle): the collector settles
+while it waits (in the controller it is the only garbage collection), and the event ends the
+wait. A fake clock and event make it exact."""
 
-import threading
 import types
 
 from jem.controller import loop
@@ -15,27 +15,51 @@ class CountingCollector:
         self.settled += 1
 
 
-def waiting_loop():
-    return types.SimpleNamespace(_wakeup=threading.Event(), _collector=CountingCollector())
+class FakeTime:
+    """time.monotonic for the loop module, moved on by FakeEvent.wait."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class FakeEvent:
+    """An event set once the clock reaches `set_at` (never, by default); wait() moves the clock."""
+
+    def __init__(self, clock: FakeTime, set_at: float = float("inf")):
+        self._clock, self._set_at, self.timeouts = clock, set_at, []
+
+    def wait(self, timeout: float) -> bool:
+        self.timeouts.append(timeout)
+        if self._clock.now + timeout >= self._set_at:
+            self._clock.now = self._set_at
+            return True
+        self._clock.now += timeout
+        return False
+
+
+def waiting_loop(monkeypatch, **event):
+    clock = FakeTime()
+    monkeypatch.setattr(loop, "time", clock)
+    monkeypatch.setattr(loop, "SETTLE_EVERY_S", 5.0)
+    fake = types.SimpleNamespace(_wakeup=FakeEvent(clock, **event), _collector=CountingCollector())
+    fake._settle_while_waiting = types.MethodType(loop.SchedulingLoop._settle_while_waiting, fake)
+    return fake, clock
 
 
 def test_a_quiet_wait_settles_every_settle_period_until_the_interval_ends(monkeypatch):
-    monkeypatch.setattr(loop, "SETTLE_EVERY_S", 0.02)
-    fake = waiting_loop()
-    loop.SchedulingLoop._wait_for_work(fake, 0.2)
-    assert fake._collector.settled >= 3
+    fake, clock = waiting_loop(monkeypatch)
+    loop.SchedulingLoop._wait_for_work(fake, 12.0)
+    assert fake._wakeup.timeouts == [5.0, 5.0, 2.0]
+    assert fake._collector.settled == 3
+    assert clock.now == 12.0
 
 
-def test_a_wake_ends_the_wait(monkeypatch):
-    monkeypatch.setattr(loop, "SETTLE_EVERY_S", 0.02)
-    fake = waiting_loop()
-    waiter = threading.Thread(target=loop.SchedulingLoop._wait_for_work, args=(fake, 3600.0), daemon=True)
-    waiter.start()
-    for _ in range(1000):                # until it is waiting (and settling)
-        if fake._collector.settled:
-            break
-        waiter.join(0.01)
-    assert fake._collector.settled
-    fake._wakeup.set()
-    waiter.join(10)
-    assert not waiter.is_alive()
+def test_a_wake_ends_the_wait_at_once(monkeypatch):
+    fake, clock = waiting_loop(monkeypatch, set_at=7.0)
+    loop.SchedulingLoop._wait_for_work(fake, 3600.0)
+    assert clock.now == 7.0
+    assert fake._collector.settled == 1   # the one full period before the wake
+
