@@ -26,11 +26,13 @@ from typing import Callable, Iterator, Sequence
 
 import grpc
 
-from jem import convert
+from jem import accountingwire, convert
 from jem.model import defaults
+from jem.model.accounting import AssociationChange, QosChange
+from jem.model.associations import Association, AssociationFilter, Qos, User
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError, JobNotFound,
-                              RateLimited)
+                              LimitExceeded, RateLimited)
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.job import Job, JobSpec
@@ -178,6 +180,9 @@ class Client:
         if cls is RateLimited:
             return RateLimited(text.removeprefix(cls.message + ": "),
                                retry_after_s=_seconds(trailing.get("jem-retry-after-s", "1")))
+        if cls is LimitExceeded:
+            detail = text.removeprefix(cls.message).removeprefix(": ")
+            return LimitExceeded(detail, limit_reason=trailing.get("jem-limit-reason", ""))
         if cls is None:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 return ControllerUnreachable(f"{self.address}: {text}")
@@ -373,3 +378,54 @@ class Client:
         request = _message(admin_pb2.IssueTokenRequest, user=user, lifespan_s=lifespan_s)
         response = self._call(self._admin.IssueToken, request)
         return response.token, convert.time_from_pb(response, "expires")
+
+    # ------------------------------------------------------------ accounting (sacctmgr)
+
+    def list_associations(self, where: AssociationFilter = AssociationFilter()
+                          ) -> tuple[list[Association], list[tuple[User, str]]]:
+        """(the associations `where` selects, by account then user; their users with AdminLevel)."""
+        request = admin_pb2.ListAssociationsRequest()
+        accountingwire.filter_to_pb(where, request.filter)
+        response = self._call(self._admin.ListAssociations, request)
+        return ([accountingwire.association_from_pb(pb) for pb in response.associations],
+                [(User(pb.name, pb.default_account), pb.admin_level) for pb in response.users])
+
+    def add_accounts(self, accounts: Sequence[Association]) -> list[Association]:
+        request = _message(admin_pb2.AddAccountsRequest,
+                           accounts=[accountingwire.association_to_pb(a) for a in accounts])
+        return [accountingwire.association_from_pb(pb) for pb in self._call(self._admin.AddAccounts, request).added]
+
+    def add_users(self, associations: Sequence[Association], *, default_account: str = "") -> list[Association]:
+        request = _message(admin_pb2.AddUsersRequest, default_account=default_account,
+                           associations=[accountingwire.association_to_pb(a) for a in associations])
+        return [accountingwire.association_from_pb(pb) for pb in self._call(self._admin.AddUsers, request).added]
+
+    def modify_associations(self, where: AssociationFilter, change: AssociationChange) -> list[Association]:
+        with convert.checked_values():
+            request = admin_pb2.ModifyAssociationsRequest(change=accountingwire.association_change_to_pb(change))
+            accountingwire.filter_to_pb(where, request.filter)
+        response = self._call(self._admin.ModifyAssociations, request)
+        return [accountingwire.association_from_pb(pb) for pb in response.modified]
+
+    def delete_associations(self, where: AssociationFilter) -> list[Association]:
+        request = admin_pb2.DeleteAssociationsRequest()
+        accountingwire.filter_to_pb(where, request.filter)
+        response = self._call(self._admin.DeleteAssociations, request)
+        return [accountingwire.association_from_pb(pb) for pb in response.deleted]
+
+    def list_qos(self, names: Sequence[str] = ()) -> list[Qos]:
+        response = self._call(self._admin.ListQos, _message(admin_pb2.ListQosRequest, names=names))
+        return [accountingwire.qos_from_pb(pb) for pb in response.qos]
+
+    def add_qos(self, qos: Sequence[Qos]) -> list[Qos]:
+        request = _message(admin_pb2.AddQosRequest, qos=[accountingwire.qos_to_pb(q) for q in qos])
+        return [accountingwire.qos_from_pb(pb) for pb in self._call(self._admin.AddQos, request).added]
+
+    def modify_qos(self, names: Sequence[str], change: QosChange) -> list[Qos]:
+        with convert.checked_values():
+            request = admin_pb2.ModifyQosRequest(names=names, change=accountingwire.qos_change_to_pb(change))
+        return [accountingwire.qos_from_pb(pb) for pb in self._call(self._admin.ModifyQos, request).modified]
+
+    def delete_qos(self, names: Sequence[str]) -> list[Qos]:
+        request = _message(admin_pb2.DeleteQosRequest, names=names)
+        return [accountingwire.qos_from_pb(pb) for pb in self._call(self._admin.DeleteQos, request).deleted]

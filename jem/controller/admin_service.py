@@ -1,19 +1,26 @@
-"""AdminService servicer: nodes, partitions, the fair-share tree and the audit trail.
-Changes need an operator (root, or AdminLevel Operator or Administrator)."""
+"""AdminService servicer: nodes, partitions, the fair-share tree, accounts and QOS (sacctmgr),
+and the audit trail. Changes need an operator (root, or AdminLevel Operator or Administrator)."""
 
 import dataclasses
+import logging
 import time
 
+from jem.accountingwire import (association_change_from_pb, association_from_pb, association_to_pb, filter_from_pb,
+                                qos_change_from_pb, qos_from_pb, qos_to_pb, user_to_pb)
 from jem.controller import nodedown
 from jem.controller.authn import identity_of_user
 from jem.controller.interceptors import current_identity
 from jem.controller.reports import send_kills
 from jem.controller.state import ClusterState
 from jem.convert import audit_query_from_pb, audit_to_pb, node_to_pb, partition_to_pb, share_row_to_pb, time_to_pb
-from jem.model import defaults, policy
-from jem.model.errors import InvalidLifespan, Unauthenticated, UserNotFound
+from jem.model import accounting, defaults, policy
+from jem.model.associations import AssociationFilter, User
+from jem.model.errors import InvalidLifespan, InvalidSetting, Unauthenticated, UserNotFound
+from jem.model.identity import AdminLevel
 from jem.scheduler.fairshare import DEFAULT_ACCOUNT, share_rows
 from jem.v1 import admin_pb2, admin_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
@@ -100,6 +107,95 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             query = dataclasses.replace(query, user=identity.user)
         return admin_pb2.ListAuditResponse(records=[audit_to_pb(r) for r in self._state.store.list_audit(query)])
 
+    # ---------------------------------------------------------------- accounting (sacctmgr)
+
+    def ListAssociations(self, request, context):
+        table = self._state.accounting_table
+        where = filter_from_pb(request.filter)
+        assocs = sorted((a for a in table.associations.values() if where.matches(a)), key=lambda a: (a.account, a.user))
+        identity = current_identity()
+        cluster = self._state.config.cluster
+        if not identity.is_operator:
+            if cluster.is_private("accounts"):   # only the accounts they are in
+                own = set(table.user_accounts(identity.user))
+                assocs = [a for a in assocs if a.account in own]
+            if cluster.is_private("users"):      # only themselves among users
+                assocs = [a for a in assocs if not a.is_user or a.user == identity.user]
+        levels = self._state.config.admin_levels()
+        users = sorted({a.user for a in assocs if a.is_user})
+        return admin_pb2.ListAssociationsResponse(
+            associations=[association_to_pb(a) for a in assocs],
+            users=[user_to_pb(table.users.get(u) or User(u, ""), levels.get(u, AdminLevel.NONE).label) for u in users])
+
+    def AddAccounts(self, request, context):
+        accounts = [association_from_pb(pb) for pb in request.accounts]
+        added = self._change("add accounts", lambda t: accounting.add_accounts(t, accounts))
+        return admin_pb2.AddAccountsResponse(added=[association_to_pb(a) for a in added])
+
+    def AddUsers(self, request, context):
+        assocs = [association_from_pb(pb) for pb in request.associations]
+        added = self._change("add users", lambda t: accounting.add_users(t, assocs,
+                                                                         default_account=request.default_account))
+        return admin_pb2.AddUsersResponse(added=[association_to_pb(a) for a in added])
+
+    def ModifyAssociations(self, request, context):
+        where, change = _selective(filter_from_pb(request.filter)), association_change_from_pb(request.change)
+        if change.is_empty:
+            raise InvalidSetting("nothing to set")
+        changed = self._change("modify associations", lambda t: accounting.modify_associations(t, where, change))
+        return admin_pb2.ModifyAssociationsResponse(modified=[association_to_pb(a) for a in changed])
+
+    def DeleteAssociations(self, request, context):
+        where = _selective(filter_from_pb(request.filter))
+        index = self._state.jobs.index
+
+        def in_use(assoc) -> bool:   # (lock held: _change holds it)
+            return any(key[0] == assoc.account and (not assoc.is_user or key[1] == assoc.user)
+                       for keys in index.active_keys_of_user.values() for key in keys)
+
+        deleted = self._change("delete associations", lambda t: accounting.delete_associations(t, where, in_use=in_use))
+        return admin_pb2.DeleteAssociationsResponse(deleted=[association_to_pb(a) for a in deleted])
+
+    def ListQos(self, request, context):
+        names = set(request.names)
+        table = self._state.accounting_table
+        return admin_pb2.ListQosResponse(qos=[qos_to_pb(q) for name, q in sorted(table.qos.items())
+                                              if not names or name in names])
+
+    def AddQos(self, request, context):
+        qos = [qos_from_pb(pb) for pb in request.qos]
+        added = self._change("add QOS", lambda t: accounting.add_qos(t, qos), require=policy.require_administrator)
+        return admin_pb2.AddQosResponse(added=[qos_to_pb(q) for q in added])
+
+    def ModifyQos(self, request, context):
+        change = qos_change_from_pb(request.change)
+        if change.is_empty:
+            raise InvalidSetting("nothing to set")
+        changed = self._change("modify QOS", lambda t: accounting.modify_qos(t, request.names, change),
+                               require=policy.require_administrator)
+        return admin_pb2.ModifyQosResponse(modified=[qos_to_pb(q) for q in changed])
+
+    def DeleteQos(self, request, context):
+        index = self._state.jobs.index
+
+        def in_use(name: str) -> bool:
+            return any(qos == name and n for (qos, _), n in index.active_tasks_by_qos_partition.items())
+
+        deleted = self._change("delete QOS", lambda t: accounting.delete_qos(t, request.names, in_use=in_use),
+                               require=policy.require_administrator)
+        return admin_pb2.DeleteQosResponse(deleted=[qos_to_pb(q) for q in deleted])
+
+    def _change(self, what: str, change, *, require=policy.require_operator):
+        """Apply an accounting change: stored, then used from the next cycle. Accounts and users
+        are an operator's to change, QOS an administrator's (Slurm's AdminLevel): `require`."""
+        require(current_identity(), what)
+        state = self._state
+        with state.lock:
+            changed = state.accounting.change(change)
+        log.info("accounting changed what=%s entities=%d", what.replace(" ", "_"), len(changed))
+        state.wake_scheduler()
+        return changed
+
     def IssueToken(self, request, context):
         identity = current_identity()
         user = request.user or identity.user
@@ -118,6 +214,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
 
 MAX_AUDIT_RECORDS = 10_000   # records in one ListAudit answer at most
+
+
+def _selective(where: AssociationFilter) -> AssociationFilter:
+    """A filter for a change or deletion must select something by name (sacctmgr refuses
+    "No conditions given")."""
+    if not (where.accounts or where.users or where.parents):
+        raise InvalidSetting("no conditions given: name the accounts or users")
+    return where
 
 
 def _require_operator() -> None:

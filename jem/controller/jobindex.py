@@ -34,10 +34,15 @@ class JobIndex:
         self.by_user: dict[str, set[int]] = {}
         # (end time, id) of ended jobs, soonest first: what forget_ended looks at.
         self.ended: list[tuple[float, int]] = []
-        # Jobs not ended: id -> (user, account, tasks it stands for), and the tasks per user and account.
-        self._active: dict[int, tuple[str, str, int]] = {}
+        # Jobs not ended: id -> ((account, user, qos, partition), tasks it stands for), and the
+        # tasks per user, per account, per (qos, partition) and per each such key (what
+        # submit limits count: jem.controller.submitlimits).
+        self._active: dict[int, tuple[tuple[str, str, str, str], int]] = {}
         self.active_tasks_by_user: Counter[str] = Counter()
         self.active_tasks_by_account: Counter[str] = Counter()
+        self.active_tasks_by_qos_partition: Counter[tuple[str, str]] = Counter()
+        self.active_tasks_by_key: Counter[tuple[str, str, str, str]] = Counter()
+        self.active_keys_of_user: dict[str, set[tuple[str, str, str, str]]] = {}
         self._sorted: list[int] = []    # every id in memory, ascending (rebuilt when it falls out of order)
         self._is_sorted = True
         self._ids: set[int] = set()
@@ -113,16 +118,28 @@ class JobIndex:
         self._uncount(job.job_id)
         if not job.state.is_terminal:
             tasks = len(job.array_pending) + (1 if not job.array_pending or job.array_task_id is not None else 0)
-            self._active[job.job_id] = (job.user, job.spec.account, tasks)
+            key = (job.spec.account, job.user, job.spec.qos, job.spec.partition)
+            self._active[job.job_id] = (key, tasks)
             self.active_tasks_by_user[job.user] += tasks
-            self.active_tasks_by_account[job.spec.account] += tasks
+            self.active_tasks_by_account[key[0]] += tasks
+            self.active_tasks_by_qos_partition[key[2], key[3]] += tasks
+            self.active_tasks_by_key[key] += tasks
+            self.active_keys_of_user.setdefault(job.user, set()).add(key)
 
     def _uncount(self, job_id: int) -> None:
         before = self._active.pop(job_id, None)
         if before is not None:
-            user, account, tasks = before
-            self.active_tasks_by_user[user] -= tasks
-            self.active_tasks_by_account[account] -= tasks
+            key, tasks = before
+            self.active_tasks_by_user[key[1]] -= tasks
+            self.active_tasks_by_account[key[0]] -= tasks
+            self.active_tasks_by_qos_partition[key[2], key[3]] -= tasks
+            self.active_tasks_by_key[key] -= tasks
+            if not self.active_tasks_by_key[key]:
+                del self.active_tasks_by_key[key]
+                keys = self.active_keys_of_user[key[1]]
+                keys.discard(key)
+                if not keys:
+                    del self.active_keys_of_user[key[1]]
 
     @property
     def n_active(self) -> int:

@@ -164,6 +164,11 @@ class JobTable:
                     del self._array_members[job.array_job_id]
         return n_forgotten
 
+    @property
+    def index(self) -> JobIndex:
+        """The table's index (read under the controller's lock only)."""
+        return self._index
+
     def count_active(self) -> int:
         """Records not ended (an array's unsplit tasks share one)."""
         return self._index.n_active

@@ -9,8 +9,9 @@ A cycle:
 1. under the lock, charges running jobs' CPU time to fair-share usage, clears
    met dependencies, splits eligible array tasks off their array's record, and
    copies the nodes, the running jobs and the ids of the jobs free to run;
-2. without the lock, holds back the jobs over their user's running-job quota,
-   builds the others' views and calls the scheduler (pure);
+2. without the lock, holds back the jobs over their user's running-job quota or
+   an association's or QOS' limit (jem.scheduler.limits, with its reason), builds
+   the others' views and calls the scheduler (pure);
 3. under the lock again, re-checks each decision against live state (a node
    may have gone, a job been held, since), commits the starts in one
    transaction, then sends the launches, one RPC per node, after releasing it;
@@ -27,6 +28,7 @@ import time
 from collections import defaultdict
 
 from jem.controller import lifecycle, signals
+from jem.controller.admission import limited_job
 from jem.controller.arrays import split_tasks
 from jem.controller.collector import Collector
 from jem.controller.dependencies import resolve_dependencies
@@ -36,12 +38,14 @@ from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
 from jem.model.job import Job
+from jem.model.partition import Partition
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
 from jem.scheduler import bulk
 from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
 from jem.scheduler.fairshare import Usage
+from jem.scheduler.limits import Ledger, LimitedJob
 from jem.scheduler.policy import Policy
 from jem.scheduler.snapshot import PendingViews, take_snapshot
 
@@ -51,6 +55,7 @@ log = logging.getLogger(__name__)
 USAGE_FILE = "fairshare_usage.json"
 CYCLE_REST_FACTOR = 2.0   # after a cycle of T seconds, none for 2T: at most a third of a core
 SETTLE_EVERY_S = 5.0      # the longest a quiet loop goes without collecting garbage
+_NO_PARTITION = Partition("", ())   # (a job whose partition left the configuration: no partition QOS)
 RECORD_CHUNK = 2000       # waiting jobs' reasons and priorities written per hold of the lock
 
 
@@ -84,6 +89,9 @@ class SchedulingLoop:
         self._t_usage_saved = clock()
         self._collector = Collector()
         self._views = PendingViews()   # the pending jobs' views, kept across cycles (scheduler thread only)
+        self._limited_views: dict[int, tuple[int, LimitedJob]] = {}   # job id -> (its stamp, what limits read)
+        self._limits_version = -1
+        self._policy_version = -1
 
     def start(self) -> None:
         self._thread.start()
@@ -180,34 +188,55 @@ class SchedulingLoop:
         # listings go on meanwhile: the jobs' views, the plan. Each decision is checked again
         # against live state under the lock below.
         quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
-        pending, over_quota = [], []
-        if quota.is_unlimited:
+        ledger = self._ledger(live, now)
+        pending, held_back = [], []   # (held back: (job id, reason) over a quota or limit)
+        if quota.is_unlimited and ledger is None:
             pending = candidates
         else:
             for job in candidates:
-                (pending if quota.allows(job) else over_quota).append(job)
+                if not quota.allows(job):
+                    held_back.append((job.job_id, JobReason.ASSOC_MAX_JOBS_LIMIT))
+                elif ledger is not None and (rule := ledger.blocking(self._limited(job))) is not None:
+                    held_back.append((job.job_id, rule.reason))
+                else:
+                    pending.append(job)
+        if len(self._limited_views) > 2 * len(candidates) + len(live) + 1024:   # (forget ended jobs)
+            keep = {job.job_id for job in candidates} | {job.job_id for job in live}
+            self._limited_views = {k: v for k, v in self._limited_views.items() if k in keep}
         if not pending:
-            self._hold_back([j.job_id for j in over_quota])
+            self._hold_back(held_back)
             return Decisions()
+        table = state.accounting_table
+        if table.version != self._policy_version:   # (shares and QOS priorities changed)
+            self.policy, self._policy_version = self.policy.with_accounting(table), table.version
         decisions = plan_cycle(dataclasses.replace(cluster, pending=self._views.of(pending)), now, policy=self.policy)
         changes = []
         with state.lock:
-            quota = RunningQuota(state.jobs.live(), state.config.limits, operators=set(state.config.admin_levels()))
+            live = state.jobs.live()
+            quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
+            ledger = self._ledger(live, now)
             for start in decisions.starts:
                 job = state.jobs.find(start.job_id)
                 if not self._still_valid(job, start.node_names):
                     log.debug("stale decision job_id=%d", start.job_id)
                     continue
-                if not quota.allows(job):   # its user's earlier starts in this cycle used the quota
+                # Earlier starts in this cycle may have used what a quota or limit allows.
+                if not quota.allows(job):
                     job.reason = JobReason.ASSOC_MAX_JOBS_LIMIT
                     continue
+                if ledger is not None:
+                    limited = self._limited(job)
+                    if (rule := ledger.blocking(limited)) is not None:
+                        job.reason, job.planned_start = rule.reason, None
+                        continue
+                    ledger.take(limited)
                 quota.take(job)
                 changes.append(lifecycle.start_job(job, start.node_names, state.nodes, now))
                 log.debug("start job_id=%d kind=%s nodes=%s", job.job_id, start.kind.value, ",".join(start.node_names))
                 first = state.nodes.get(start.node_names[0])
                 launches[first.name].append(self._launch_of(job))
                 addresses[first.name] = first.agent_address
-            self._hold_back([j.job_id for j in over_quota])
+            self._hold_back(held_back)
             state.commit(changes)
         self._record_waiting(pending, decisions)
         for node_name, node_launches in launches.items():
@@ -218,17 +247,42 @@ class SchedulingLoop:
                  decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, cycle_ms)
         return decisions
 
-    def _hold_back(self, job_ids: list[int]) -> None:
-        """Jobs whose user or account runs as many jobs as it may: reason AssocMaxJobsLimit, and
-        no planned start (they hold no reservation meanwhile)."""
-        if not job_ids:
+    def _hold_back(self, held_back: list[tuple[int, JobReason]]) -> None:
+        """Jobs over their user's running-job quota (AssocMaxJobsLimit) or an association or QOS
+        limit: that reason, and no planned start (they hold no reservation meanwhile)."""
+        if not held_back:
             return
         with self._state.lock:
-            for job_id in job_ids:
+            for job_id, reason in held_back:
                 job = self._state.jobs.find(job_id)
                 if job is not None and job.is_pending and not job.held_by and \
-                        (job.reason is not JobReason.ASSOC_MAX_JOBS_LIMIT or job.planned_start is not None):
-                    job.reason, job.planned_start = JobReason.ASSOC_MAX_JOBS_LIMIT, None
+                        (job.reason is not reason or job.planned_start is not None):
+                    job.reason, job.planned_start = reason, None
+
+    def _ledger(self, live: list[Job], now: float) -> Ledger | None:
+        """What the running jobs hold of each association's and QOS' limits (None: no limit is set,
+        or the cluster does not enforce them)."""
+        state = self._state
+        table = state.accounting_table
+        if not table.has_limits or not state.config.accounting.enforces("limits"):
+            return None
+        if table.version != self._limits_version:   # (a job's view depends on the table too)
+            self._limited_views.clear()
+            self._limits_version = table.version
+        return Ledger(table, [(self._limited(j), None if j.time_limit_s is None else
+                               int((j.start_time or now) + j.time_limit_s - now))
+                              for j in live if j.state is JobState.RUNNING])
+
+    def _limited(self, job: Job) -> LimitedJob:
+        """What limits read of `job`, kept while the job does not change."""
+        stamp = job.change_stamp
+        cached = self._limited_views.get(job.job_id)
+        if cached is None or cached[0] != stamp:
+            partition = self._state.partition(job.spec.partition)
+            view = limited_job(job.spec, job.user, job.shape, job.time_limit_s,
+                               partition if partition is not None else _NO_PARTITION)
+            cached = self._limited_views[job.job_id] = (stamp, view)
+        return cached[1]
 
     def _record_waiting(self, planned_jobs: list[Job], decisions: Decisions) -> None:
         """Reasons and planned starts of the jobs left pending, and multifactor priorities. Taken in

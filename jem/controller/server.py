@@ -29,6 +29,7 @@ import grpc
 
 from jem.controller import collector
 from jem.controller.admin_service import AdminServicer
+from jem.controller.accounting import AccountingBook
 from jem.controller.agents import AgentLinks
 from jem.controller.audit import AuditInterceptor, AuditLog
 from jem.controller.authn import authenticators_for
@@ -104,7 +105,7 @@ class Controller:
             submit_rate=SubmitRate(burst=config.limits.submit_rate_burst, per_s=config.limits.submit_rate_per_s),
             streams=StreamSlots(per_user=config.limits.max_streams_per_user,
                                 total=MAX_RPC_THREADS - UNARY_RESERVE_THREADS),
-            keys=self.keys,
+            keys=self.keys, accounting=AccountingBook.load(store, config),
         )
         _end_lost_steps(store, now)
         n_jobs = self.state.jobs.load(ended_after=now - config.scheduler.min_job_age_s)

@@ -14,6 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from jem.controller.accounting import AccountingBook, configured_table
 from jem.controller.agents import AgentLinks
 from jem.controller.credentials import ControllerKeys
 from jem.controller.fairuse import StreamSlots, SubmitRate
@@ -21,6 +22,8 @@ from jem.controller.jobtable import JobTable
 from jem.controller.nodes import NodeTable
 from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
+from jem.model.accounting import new_table
+from jem.model.associations import AccountingTable
 from jem.model.config import Config
 from jem.model.partition import Partition
 from jem.scheduler.fairshare import Usage
@@ -43,6 +46,7 @@ class ClusterState:
     submit_rate: SubmitRate              # each user's submissions per second (no lock needed)
     streams: StreamSlots                 # each user's open streams (no lock needed)
     keys: ControllerKeys | None = None   # the controller's signing key (jem token, credentials)
+    accounting: AccountingBook | None = None   # associations and QOS (None: the configuration's alone)
     lock: threading.RLock = field(default_factory=threading.RLock)
     wakeup: threading.Event = field(default_factory=threading.Event)   # the scheduling loop waits on it
 
@@ -100,6 +104,13 @@ class ClusterState:
             if partition.name == name:
                 return partition
         return None
+
+    @property
+    def accounting_table(self) -> AccountingTable:
+        """The accounting table now (read without the lock: it is replaced whole, never changed)."""
+        if self.accounting is None:
+            return configured_table(new_table(), self.config)
+        return self.accounting.table
 
     def partition_names_of(self, node_name: str) -> list[str]:
         return [p.name for p in self.config.partitions if p.has_node(node_name)]

@@ -4,19 +4,22 @@
 whose per-node request exceeds every node of its partition, or that wants
 more such nodes than the partition has, is refused with Unsatisfiable. So is
 a constraint (-C) no node of the partition meets (InvalidFeature), a GRES no
-node has (InvalidGres) and a QOS the configuration lacks (InvalidQos). "Not
-now" is the scheduler's business.
+node has (InvalidGres), more nodes than its MaxNodes (InvalidNodeCount), and what site
+policy refuses (jem.controller.admission: account, QOS, access lists, submit limits).
+"Not now" is the scheduler's business.
 """
 
 import dataclasses
 
+from jem.controller.admission import check_partition_size, check_submit_limits, limited_job, resolve_account_and_qos
 from jem.controller.fairuse import check_queue_room
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.arrays import parse_array
 from jem.model.dependency import Dependency, parse_dependency
-from jem.model.errors import (DependencyProblem, InvalidFeature, InvalidGres, InvalidQos,
-                              ParameterTooLong, PartitionTimeLimit, Unsatisfiable, UnknownPartition)
+from jem.model.associations import AccountingTable
+from jem.model.errors import (DependencyProblem, InvalidFeature, InvalidGres, ParameterTooLong, PartitionTimeLimit,
+                              Unsatisfiable, UnknownPartition)
 from jem.model.features import parse_constraint
 from jem.model import policy
 from jem.model.identity import Identity
@@ -48,24 +51,27 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
     if user_signature and state.keys is not None:
         signatures.check_signature(user_signature, state.keys.authd_keys, audience=AUD_JOB, uid=identity.uid,
                                    gid=identity.gid, digest=spec_digest(spec))
+    table = state.accounting_table   # (one version throughout)
     with state.lock:
         partition = _partition_for(state, spec.partition)
-        qos = state.config.qos_named(spec.qos)
-        if qos is None:
-            raise InvalidQos(spec.qos)
         spec = dataclasses.replace(
-            spec, partition=partition.name, name=spec.name or "sbatch",
-            working_dir=spec.working_dir or defaults.JOB_WORKING_DIR, qos=qos.name,
+            resolve_account_and_qos(table, state.config, spec, identity, partition),
+            partition=partition.name, name=spec.name or "sbatch",
+            working_dir=spec.working_dir or defaults.JOB_WORKING_DIR,
         )
-        time_limit = partition.resolve_time_limit(spec.time_limit_s, is_unlimited=spec.time_limit_unlimited)
+        time_limit = _time_limit(table, spec, identity.user, partition)
         if not partition.allows_time_limit(time_limit):
             raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "
                                      f"MaxTime of {format_duration(partition.max_time_s)}")
         shape = shape_in_partition(state, spec, partition)
+        check_partition_size(partition, shape)
         dependency = _checked_dependency(state, dependency)
+        n_tasks = len(array_pending) or 1
+        check_submit_limits(table, state.config, limited_job(spec, identity.user, shape, time_limit, partition),
+                            state.jobs.index, n_tasks=n_tasks)
         if test_only:
             return 0
-        check_queue_room(state.jobs, identity, account=spec.account, n_tasks=len(array_pending) or 1,
+        check_queue_room(state.jobs, identity, account=spec.account, n_tasks=n_tasks,
                          limits=state.config.limits, max_job_count=state.config.scheduler.max_job_count)
         held_by = "user" if spec.hold else ""
         job = Job(
@@ -78,6 +84,17 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
         job_id = state.jobs.add(job, now=now)
     state.wake_scheduler()
     return job_id
+
+
+def _time_limit(table: AccountingTable, spec: JobSpec, user: str, partition: Partition) -> int | None:
+    """The job's own time limit, else its partition's DefaultTime, else the MaxWall of its QOS or
+    association when shorter than the partition's MaxTime (as Slurm's _set_time_limit)."""
+    if spec.time_limit_s is None and not spec.time_limit_unlimited and partition.default_time_s is None:
+        walls = [table.qos[q].limits.max_wall_s for q in (partition.qos, spec.qos) if q in table.qos]
+        wall = next((w for w in walls if w is not None), table.effective_max(spec.account, user, "max_wall_s"))
+        if wall is not None and (partition.max_time_s is None or wall < partition.max_time_s):
+            return wall
+    return partition.resolve_time_limit(spec.time_limit_s, is_unlimited=spec.time_limit_unlimited)
 
 
 def checked_spec(spec: JobSpec, limits: InputLimits) -> JobSpec:

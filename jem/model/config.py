@@ -13,12 +13,13 @@ from typing import Any
 import hostlist
 
 from jem.model import defaults
-from jem.model.errors import ConfigError, InvalidFeature
+from jem.model.errors import ConfigError, InvalidFeature, InvalidSetting
 from jem.model.features import check_feature_names
 from jem.model.identity import AdminLevel
 from jem.model.limits import InputLimits
 from jem.model.partition import Partition
 from jem.model.resources import Resources
+from jem.model.settings import parse_association_settings, parse_qos_settings
 from jem.model.units import parse_mem_mib, parse_time_limit
 
 
@@ -112,19 +113,40 @@ class FairshareConfig:
 
 @dataclass(frozen=True, slots=True)
 class AccountConfig:
-    """An account of the fair-share tree: `shares` under `parent` ("root" at the top)."""
+    """An account of the fair-share tree: `shares` under `parent` ("root" at the top). In the
+    controller's config it also seeds the accounting table (jem.controller.accounting): its
+    sacctmgr `settings` (limits, QOS, ...) and the `users` given an association in it."""
 
     name: str
     shares: int = defaults.ACCOUNT_SHARES
     parent: str = "root"
+    settings: tuple[str, ...] = ()      # sacctmgr's Name=Value (jem.model.settings), checked at load
+    users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class QosConfig:
-    """A quality of service: its priority feeds the QOS factor (priority / the largest one)."""
+    """A quality of service: its priority feeds the QOS factor (priority / the largest one);
+    `settings` (sacctmgr's Name=Value) seed its limits and flags."""
 
     name: str
     priority: int = 0
+    settings: tuple[str, ...] = ()
+
+
+ENFORCE_WORDS = ("associations", "limits", "qos")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountingConfig:
+    """Slurm's AccountingStorageEnforce: `associations` refuses a job whose user has no association
+    with its account; `limits` applies the associations' and QOS' limits; `qos` refuses a QOS
+    the job's association may not use."""
+
+    enforce: tuple[str, ...] = ("limits", "qos")
+
+    def enforces(self, word: str) -> bool:
+        return word in self.enforce
 
 
 DEFAULT_QOS = QosConfig("normal", 0)
@@ -165,6 +187,8 @@ class Config:
     qos: tuple[QosConfig, ...] = (DEFAULT_QOS,)   # always holds "normal"
     limits: InputLimits = field(default_factory=InputLimits)
     users: tuple[UserConfig, ...] = ()
+    accounting: AccountingConfig = field(default_factory=AccountingConfig)
+    root_settings: tuple[str, ...] = ()   # an [[accounts]] entry named "root": settings of the tree's top
 
     def admin_levels(self) -> dict[str, AdminLevel]:
         """user name -> AdminLevel, for the users that have one."""
@@ -205,7 +229,7 @@ def read_toml(path: str) -> dict[str, Any]:
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
-                              "accounts", "qos", "auth", "limits", "users"})
+                              "accounts", "qos", "auth", "limits", "users", "accounting"})
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     for what in cluster.private_data:
         if what not in PRIVATE_DATA_CLASSES:
@@ -249,10 +273,13 @@ def parse_config(raw: dict[str, Any]) -> Config:
         raise ConfigError(f"partitions: duplicate partition name in {names}")
     if sum(p.is_default for p in partitions) > 1:
         raise ConfigError("partitions: more than one partition has default = true")
+    accounts = _accounts(raw.get("accounts", []))
+    root = [a for a in accounts if a.name == "root"]
     return Config(cluster=cluster, scheduler=scheduler, store=store, auth=auth, nodes=nodes, partitions=partitions,
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
-                  accounts=_accounts(raw.get("accounts", [])), qos=_qos(raw.get("qos", [])), limits=limits,
-                  users=_users(raw.get("users", [])))
+                  accounts=tuple(a for a in accounts if a.name != "root"), qos=_qos(raw.get("qos", [])),
+                  limits=limits, users=_users(raw.get("users", [])), accounting=_accounting(raw.get("accounting", {})),
+                  root_settings=root[0].settings if root else ())
 
 
 AUTH_METHODS = ("jem", "munge")
@@ -326,8 +353,9 @@ def _fairshare(table: Any) -> FairshareConfig:
     return fairshare
 
 
-def _named_tables(section: str, entries: Any, known: set[str]) -> list[tuple[str, dict]]:
-    """(where, table) of each [[section]] entry: a table with a unique name and only `known` keys."""
+def _named_tables(section: str, entries: Any, known: set[str] | None) -> list[tuple[str, dict]]:
+    """(where, table) of each [[section]] entry: a table with a unique name and only `known` keys
+    (None: any key; the caller checks them)."""
     if not isinstance(entries, list):
         raise ConfigError(f"{section}: expected an array of tables ([[{section}]])")
     result = []
@@ -335,7 +363,8 @@ def _named_tables(section: str, entries: Any, known: set[str]) -> list[tuple[str
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
             raise ConfigError(f"{section}[{i}]: expected a table with a name")
         where = f"{section}[{entry['name']}]"
-        _reject_unknown(f"{where}.", entry, known)
+        if known is not None:
+            _reject_unknown(f"{where}.", entry, known)
         result.append((where, entry))
     names = [entry["name"] for _, entry in result]
     if len(set(names)) != len(names):
@@ -344,18 +373,55 @@ def _named_tables(section: str, entries: Any, known: set[str]) -> list[tuple[str
 
 
 def _accounts(entries: Any) -> tuple[AccountConfig, ...]:
+    """[[accounts]]: name, shares, parent, users, and any sacctmgr setting of an account in snake
+    case (`grp_tres = "cpu=8"`, `max_jobs = 4`, `qos = ["normal", "high"]`). An entry named
+    "root" sets the top of the tree (settings only)."""
     result = []
-    for where, entry in _named_tables("accounts", entries, {"name", "shares", "parent"}):
-        if entry["name"] == "root":
-            raise ConfigError(f"{where}.name: 'root' is the top of the tree, not an account")
+    for where, entry in _named_tables("accounts", entries, None):
+        settings = _settings(where, entry, {"name", "shares", "parent", "users"}, parse_association_settings)
+        if entry["name"] == "root" and ({"shares", "parent", "users"} & set(entry)):
+            raise ConfigError(f"{where}: root is the top of the tree: it takes settings only")
+        users = entry.get("users", [])
+        if not isinstance(users, list) or not all(isinstance(u, str) and u for u in users):
+            raise ConfigError(f"{where}.users: expected a list of user names")
         result.append(AccountConfig(
             name=entry["name"], shares=_typed(f"{where}.shares", entry.get("shares", defaults.ACCOUNT_SHARES), int),
-            parent=_typed(f"{where}.parent", entry.get("parent", "root"), str)))
+            parent=_typed(f"{where}.parent", entry.get("parent", "root"), str), settings=settings,
+            users=tuple(users)))
     names = [a.name for a in result]
     for account in result:
         if account.parent != "root" and account.parent not in names:
             raise ConfigError(f"accounts[{account.name}].parent: no account named {account.parent!r}")
     return tuple(result)
+
+
+def _settings(where: str, entry: dict, own_keys: set[str], parse) -> tuple[str, ...]:
+    """The entry's keys beyond `own_keys` as sacctmgr settings (`max_jobs = 4` -> "maxjobs=4"),
+    checked with `parse` (jem.model.settings); ConfigError names a bad key."""
+    settings = []
+    for key, value in entry.items():
+        if key in own_keys:
+            continue
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ConfigError(f"{where}.{key}: expected a string, a number or a list, got {value!r}")
+        setting = f"{key.replace('_', '')}={value}"
+        try:
+            parse([setting])
+        except InvalidSetting as exc:
+            raise ConfigError(f"{where}.{key}: {exc}") from None
+        settings.append(setting)
+    return tuple(settings)
+
+
+def _accounting(table: Any) -> AccountingConfig:
+    accounting = _section(AccountingConfig, "accounting", table)
+    enforce = tuple(accounting.enforce) if isinstance(accounting.enforce, (list, tuple)) else None
+    if enforce is None or any(word not in ENFORCE_WORDS for word in enforce):
+        raise ConfigError(f"accounting.enforce: expected a list of {', '.join(ENFORCE_WORDS)}, "
+                          f"got {accounting.enforce!r}")
+    return AccountingConfig(enforce=enforce)
 
 
 def _users(entries: Any) -> tuple[UserConfig, ...]:
@@ -374,9 +440,12 @@ def _users(entries: Any) -> tuple[UserConfig, ...]:
 
 
 def _qos(entries: Any) -> tuple[QosConfig, ...]:
-    """[[qos]] entries (name, priority); "normal" with priority 0 is added unless listed."""
-    result = [QosConfig(entry["name"], _typed(f"{where}.priority", entry.get("priority", 0), int))
-              for where, entry in _named_tables("qos", entries, {"name", "priority"})]
+    """[[qos]] entries (name, priority, and any sacctmgr setting of a QOS in snake case:
+    `max_jobs_per_user = 2`, `flags = ["DenyOnLimit"]`); "normal" with priority 0 is added
+    unless listed."""
+    result = [QosConfig(entry["name"], _typed(f"{where}.priority", entry.get("priority", 0), int),
+                        settings=_settings(where, entry, {"name", "priority"}, parse_qos_settings))
+              for where, entry in _named_tables("qos", entries, None)]
     if DEFAULT_QOS.name not in [q.name for q in result]:
         result.insert(0, DEFAULT_QOS)
     return tuple(result)
@@ -450,6 +519,22 @@ def _nodes(entries: Any) -> tuple[NodeConfig, ...]:
     return tuple(result)
 
 
+def _name_list(key: str, value: Any) -> tuple[str, ...]:
+    """A list of names, or one comma-separated string of them (Slurm's AllowAccounts=a,b)."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v and v.strip() == v for v in value):
+        raise ConfigError(f"{key}: expected a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _positive(key: str, value: Any) -> int:
+    number = _typed(key, value, int)
+    if number < 1:
+        raise ConfigError(f"{key}: expected a positive number, got {number}")
+    return number
+
+
 def _names(key: str, names: Any) -> tuple[str, ...]:
     try:
         return check_feature_names(names, key)
@@ -500,7 +585,8 @@ def _partition(i: int, entry: Any, node_names: list[str]) -> Partition:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a table")
     _reject_unknown(f"{where}.", entry, {"name", "nodes", "default", "state", "max_time", "default_time",
-                                         "default_mem_per_cpu_mib", "priority_tier"})
+                                         "default_mem_per_cpu_mib", "priority_tier", "max_nodes",
+                                         "allow_accounts", "allow_qos", "allow_groups", "qos"})
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}.name: expected a partition name, got {name!r}")
@@ -526,6 +612,11 @@ def _partition(i: int, entry: Any, node_names: list[str]) -> Partition:
         default_mem_per_cpu_mib=None if mem is None else _typed(f"{where}.default_mem_per_cpu_mib", mem, int),
         priority_tier=_typed(f"{where}.priority_tier", entry.get("priority_tier", 1), int),
         has_all_nodes=nodes_value == "ALL",
+        max_nodes=_positive(f"{where}.max_nodes", entry["max_nodes"]) if "max_nodes" in entry else None,
+        allow_accounts=_name_list(f"{where}.allow_accounts", entry.get("allow_accounts", [])),
+        allow_qos=_name_list(f"{where}.allow_qos", entry.get("allow_qos", [])),
+        allow_groups=_name_list(f"{where}.allow_groups", entry.get("allow_groups", [])),
+        qos=_typed(f"{where}.qos", entry.get("qos", ""), str),
     )
     if "default_time" in entry and not partition.allows_time_limit(default_time):
         raise ConfigError(f"{where}.default_time: longer than max_time")

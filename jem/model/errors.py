@@ -198,11 +198,75 @@ class AlreadyDone(JemError):
 
 
 class LimitExceeded(JemError):
-    """A submission over a per-user or per-account limit (Slurm's ESLURM_ACCOUNTING_POLICY)."""
+    """A submission over a per-user or per-account limit (Slurm's ESLURM_ACCOUNTING_POLICY). An
+    association or QOS limit names itself in `limit_reason` (Slurm's reason, e.g.
+    AssocMaxSubmitJobLimit), which sbatch prints on a line of its own before the message."""
+
+    def __init__(self, detail: str = "", *, limit_reason: str = ""):
+        super().__init__(detail)
+        self.limit_reason = limit_reason
 
     reason = "LimitExceeded"
     message = "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)"
     grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class InvalidAccount(JemError):
+    """A job's account that does not exist, or that its user (or its partition) may not use
+    (Slurm's ESLURM_INVALID_ACCOUNT)."""
+
+    reason = "InvalidAccount"
+    message = "Invalid account or account/partition combination specified"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class InvalidNodeCount(JemError):
+    """More nodes than the partition's MaxNodes (Slurm's ESLURM_INVALID_NODE_COUNT)."""
+
+    reason = "InvalidNodeCount"
+    message = "Node count specification invalid"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class PartitionAccessDenied(JemError):
+    """A partition whose AllowGroups the job's user is in none of (Slurm's ESLURM_JOB_MISSING_REQUIRED_PARTITION_GROUP)."""
+
+    reason = "PartitionAccessDenied"
+    message = "User's group not permitted to use this partition"
+    grpc_code = "PERMISSION_DENIED"
+
+
+# Managing associations and QOS (sacctmgr, `jem accounts`).
+class AccountingEntityExists(JemError):
+    """An account, user association or QOS added that is there already."""
+
+    reason = "AccountingEntityExists"
+    message = "Already existing account, user association or QOS"
+    grpc_code = "ALREADY_EXISTS"
+
+
+class AccountingEntityNotFound(JemError):
+    """An account, user association or QOS named that is not there."""
+
+    reason = "AccountingEntityNotFound"
+    message = "No such account, user association or QOS"
+    grpc_code = "NOT_FOUND"
+
+
+class AccountingEntityInUse(JemError):
+    """A deletion that would leave the tree broken or jobs without their account or QOS."""
+
+    reason = "AccountingEntityInUse"
+    message = "Account, user association or QOS in use"
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class InvalidSetting(JemError):
+    """A sacctmgr setting (Name=Value) that is unknown or has a bad value."""
+
+    reason = "InvalidSetting"
+    message = "Invalid setting"
+    grpc_code = "INVALID_ARGUMENT"
 
 
 class RateLimited(JemError):

@@ -16,6 +16,17 @@ class Partition:
     default_mem_per_cpu_mib: int | None = None  # None: the smallest node's memory per CPU
     priority_tier: int = 1
     has_all_nodes: bool = False              # nodes = "ALL": also nodes that join later
+    max_nodes: int | None = None             # nodes one job may have here (None: no limit)
+    allow_accounts: tuple[str, ...] = ()     # (): every account
+    allow_qos: tuple[str, ...] = ()          # (): every QOS
+    allow_groups: tuple[str, ...] = ()       # Unix groups whose members may use it (): everyone
+    qos: str = ""                            # the partition QOS, whose limits come before the job's QOS'
+
+    def allows_account(self, account: str) -> bool:
+        return not self.allow_accounts or account in self.allow_accounts
+
+    def allows_qos(self, qos: str) -> bool:
+        return not self.allow_qos or qos in self.allow_qos
 
     def has_node(self, name: str) -> bool:
         return self.has_all_nodes or name in self.node_names

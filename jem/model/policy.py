@@ -40,6 +40,12 @@ def require_operator(identity: Identity, what: str) -> None:
         raise PermissionDenied(f"only root or an operator may {what}")
 
 
+def require_administrator(identity: Identity, what: str) -> None:
+    """`what` completes "only an administrator may ...": Slurm keeps QOS to AdminLevel Administrator."""
+    if not identity.is_administrator:
+        raise PermissionDenied(f"only root or an administrator may {what}")
+
+
 def require_node_agent(identity: Identity, *, controller_uid: int) -> None:
     """Agents run as root, or as the controller's own user (a personal cluster of one user)."""
     if not identity.is_root and identity.uid != controller_uid:

@@ -5,9 +5,11 @@ cycle; a reload builds a new one. Depth 0 is plain priority order (fcfs), 1
 is EASY, CONSERVATIVE_DEPTH gives every pending job a reservation.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from jem.model import defaults
+from jem.model.associations import ROOT, AccountingTable
 from jem.model.config import (CONSERVATIVE_DEPTH, DEFAULT_QOS, AccountConfig, Config, FairshareConfig, PriorityConfig,
                               QosConfig)
 
@@ -26,6 +28,16 @@ class Policy:
     def from_config(cls, config: Config) -> "Policy":
         return cls(reservation_depth=config.scheduler.effective_depth, priority=config.priority,
                    fairshare=config.fairshare, accounts=config.accounts, qos=config.qos)
+
+    def with_accounting(self, table: AccountingTable) -> "Policy":
+        """This policy with the fair-share tree and QOS priorities of `table` (itself when they are
+        the same already)."""
+        accounts = tuple(AccountConfig(a.account, a.shares, a.parent) for a in table.associations.values()
+                         if not a.is_user and a.account != ROOT)
+        qos = tuple(QosConfig(q.name, q.priority) for q in table.qos.values())
+        if accounts == self.accounts and qos == self.qos:
+            return self
+        return dataclasses.replace(self, accounts=accounts, qos=qos)
 
     def qos_factor(self, name: str) -> float:
         """A QOS's priority over the largest one, in [0, 1] ("" is "normal"; unknown: 0)."""

@@ -7,6 +7,7 @@ controller may acknowledge or act on them as soon as it returns.
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+from jem.model.associations import AccountingTable
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.job import Job
 from jem.model.jobfilter import JobFilter
@@ -99,6 +100,12 @@ class Store(Protocol):
 
     def save_partitions(self, partitions: Sequence[Partition]) -> None:
         """Record the partitions in force (replaces the previous set)."""
+
+    def load_accounting(self) -> AccountingTable:
+        """Every association, accounting user and QOS stored (root and "normal" always)."""
+
+    def save_accounting(self, table: AccountingTable, *, previous: AccountingTable) -> None:
+        """Store `table`, which was `previous` before one change (only the difference is written)."""
 
     def save_step(self, step: Step) -> None:
         """Store a job step (insert, or replace the record of the same job and step id)."""

@@ -1,4 +1,4 @@
-"""Job records to and from JSON text, for the store's `record` column.
+"""Job, association and QOS records to and from JSON text, for the store's `record` columns.
 
 Enums are stored by value and tuples as lists; `planned_start` is not stored
 (the scheduler recomputes it every cycle).
@@ -7,12 +7,14 @@ Enums are stored by value and tuples as lists; `planned_start` is not stored
 import enum
 import json
 
+from jem.model.associations import TRES_LIMITS, Association, Limits, PreemptMode, Qos, QosFlag
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.sharing import shared_spec
 from jem.model.states import JobEvent, JobState
 from jem.model.step import Step
+from jem.model.tres import Tres
 
 
 def _fields(record) -> dict:
@@ -70,3 +72,37 @@ def step_from_json(text: str) -> Step:
     data = json.loads(text)
     return Step(**(data | {"nodes": tuple(data["nodes"]), "state": JobState(data["state"]),
                            "usage": JobUsage(**data["usage"])}))
+
+
+def association_to_json(assoc: Association) -> str:
+    return _dumps(_accounting_fields(assoc))
+
+
+def association_from_json(text: str) -> Association:
+    data = json.loads(text)
+    return Association(**(data | {"limits": _limits_from(data["limits"]), "qos": tuple(data["qos"])}))
+
+
+def qos_to_json(qos: Qos) -> str:
+    return _dumps(_accounting_fields(qos))
+
+
+def qos_from_json(text: str) -> Qos:
+    data = json.loads(text)
+    return Qos(**(data | {
+        "limits": _limits_from(data["limits"]), "flags": frozenset(QosFlag(f) for f in data["flags"]),
+        "preempt": tuple(data["preempt"]), "preempt_mode": PreemptMode(data["preempt_mode"])}))
+
+
+def _accounting_fields(record) -> dict:
+    """An association's or QOS's fields, with its limits' TRES as plain dicts and flags sorted."""
+    data = _fields(record)
+    data["limits"] = {name: dict(value) if name in TRES_LIMITS else value
+                      for name, value in _fields(record.limits).items()}
+    if "flags" in data:
+        data["flags"] = sorted(flag.value for flag in data["flags"])
+    return data
+
+
+def _limits_from(data: dict) -> Limits:
+    return Limits(**{name: Tres(value) if name in TRES_LIMITS else value for name, value in data.items()})

@@ -13,6 +13,8 @@ import threading
 from dataclasses import asdict
 from typing import Sequence
 
+from jem.model.accounting import new_table
+from jem.model.associations import AccountingTable, User
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.errors import StoreUnavailable
 from jem.model.job import Job
@@ -20,7 +22,8 @@ from jem.model.partition import Partition
 from jem.model.jobfilter import JobFilter
 from jem.store.base import EventRecord, JobChange, JobPage, NodeRecord
 from jem.model.step import Step
-from jem.store.codec import job_from_json, job_to_json, step_from_json, step_to_json
+from jem.store.codec import (association_from_json, association_to_json, job_from_json, job_to_json, qos_from_json,
+                             qos_to_json, step_from_json, step_to_json)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -72,6 +75,20 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (job_id, step_id)
 );
 CREATE TABLE IF NOT EXISTS partitions (
+    name    TEXT PRIMARY KEY,
+    record  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS associations (
+    account TEXT NOT NULL,
+    user    TEXT NOT NULL,
+    record  TEXT NOT NULL,
+    PRIMARY KEY (account, user)
+);
+CREATE TABLE IF NOT EXISTS accounting_users (
+    name            TEXT PRIMARY KEY,
+    default_account TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS qos (
     name    TEXT PRIMARY KEY,
     record  TEXT NOT NULL
 );
@@ -241,6 +258,30 @@ class SqliteStore:
                 [(p.name, json.dumps(asdict(p))) for p in partitions],
             )
 
+    def load_accounting(self) -> AccountingTable:
+        with self._lock:
+            assocs = self._db.execute("SELECT record FROM associations").fetchall()
+            users = self._db.execute("SELECT name, default_account FROM accounting_users").fetchall()
+            qos = self._db.execute("SELECT record FROM qos").fetchall()
+        return new_table([association_from_json(r) for r, in assocs], [User(n, d) for n, d in users],
+                         [qos_from_json(r) for r, in qos])
+
+    def save_accounting(self, table: AccountingTable, *, previous: AccountingTable) -> None:
+        """Write what differs between `previous` (as stored) and `table`, in one transaction."""
+        assoc_rows, assoc_gone = _differences(previous.associations, table.associations)
+        user_rows, users_gone = _differences(previous.users, table.users)
+        qos_rows, qos_gone = _differences(previous.qos, table.qos)
+        with self._lock, self._transaction():
+            self._db.executemany("DELETE FROM associations WHERE account = ? AND user = ?", assoc_gone)
+            self._db.executemany("INSERT OR REPLACE INTO associations (account, user, record) VALUES (?, ?, ?)",
+                                 [(a.account, a.user, association_to_json(a)) for a in assoc_rows])
+            self._db.executemany("DELETE FROM accounting_users WHERE name = ?", [(n,) for n in users_gone])
+            self._db.executemany("INSERT OR REPLACE INTO accounting_users (name, default_account) VALUES (?, ?)",
+                                 [(u.name, u.default_account) for u in user_rows])
+            self._db.executemany("DELETE FROM qos WHERE name = ?", [(n,) for n in qos_gone])
+            self._db.executemany("INSERT OR REPLACE INTO qos (name, record) VALUES (?, ?)",
+                                 [(q.name, qos_to_json(q)) for q in qos_rows])
+
     def save_step(self, step: Step) -> None:
         with self._lock, self._transaction():
             self._db.execute(
@@ -313,6 +354,12 @@ class _Transaction:
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+
+def _differences(before: dict, after: dict) -> tuple[list, list]:
+    """(the values of `after` new or changed since `before`, the keys `after` lacks)."""
+    return ([value for key, value in after.items() if before.get(key) != value],
+            [key for key in before if key not in after])
 
 
 def _unavailable(error: sqlite3.OperationalError) -> StoreUnavailable:

@@ -11,6 +11,294 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Limits(_message.Message):
+    __slots__ = ("grp_tres", "grp_tres_run_mins", "grp_jobs", "grp_submit_jobs", "max_tres_per_job", "max_tres_per_user", "max_jobs", "max_submit_jobs", "max_wall_s")
+    class GrpTresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class GrpTresRunMinsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class MaxTresPerJobEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class MaxTresPerUserEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    GRP_TRES_FIELD_NUMBER: _ClassVar[int]
+    GRP_TRES_RUN_MINS_FIELD_NUMBER: _ClassVar[int]
+    GRP_JOBS_FIELD_NUMBER: _ClassVar[int]
+    GRP_SUBMIT_JOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRES_PER_JOB_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRES_PER_USER_FIELD_NUMBER: _ClassVar[int]
+    MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SUBMIT_JOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WALL_S_FIELD_NUMBER: _ClassVar[int]
+    grp_tres: _containers.ScalarMap[str, int]
+    grp_tres_run_mins: _containers.ScalarMap[str, int]
+    grp_jobs: int
+    grp_submit_jobs: int
+    max_tres_per_job: _containers.ScalarMap[str, int]
+    max_tres_per_user: _containers.ScalarMap[str, int]
+    max_jobs: int
+    max_submit_jobs: int
+    max_wall_s: int
+    def __init__(self, grp_tres: _Optional[_Mapping[str, int]] = ..., grp_tres_run_mins: _Optional[_Mapping[str, int]] = ..., grp_jobs: _Optional[int] = ..., grp_submit_jobs: _Optional[int] = ..., max_tres_per_job: _Optional[_Mapping[str, int]] = ..., max_tres_per_user: _Optional[_Mapping[str, int]] = ..., max_jobs: _Optional[int] = ..., max_submit_jobs: _Optional[int] = ..., max_wall_s: _Optional[int] = ...) -> None: ...
+
+class Association(_message.Message):
+    __slots__ = ("account", "user", "parent", "shares", "limits", "qos", "default_qos", "description", "organization")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    QOS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_QOS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    user: str
+    parent: str
+    shares: int
+    limits: Limits
+    qos: _containers.RepeatedScalarFieldContainer[str]
+    default_qos: str
+    description: str
+    organization: str
+    def __init__(self, account: _Optional[str] = ..., user: _Optional[str] = ..., parent: _Optional[str] = ..., shares: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., qos: _Optional[_Iterable[str]] = ..., default_qos: _Optional[str] = ..., description: _Optional[str] = ..., organization: _Optional[str] = ...) -> None: ...
+
+class AccountingUser(_message.Message):
+    __slots__ = ("name", "default_account", "admin_level")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    default_account: str
+    admin_level: str
+    def __init__(self, name: _Optional[str] = ..., default_account: _Optional[str] = ..., admin_level: _Optional[str] = ...) -> None: ...
+
+class AssociationFilter(_message.Message):
+    __slots__ = ("accounts", "users", "parents", "only_accounts", "only_users")
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    PARENTS_FIELD_NUMBER: _ClassVar[int]
+    ONLY_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    ONLY_USERS_FIELD_NUMBER: _ClassVar[int]
+    accounts: _containers.RepeatedScalarFieldContainer[str]
+    users: _containers.RepeatedScalarFieldContainer[str]
+    parents: _containers.RepeatedScalarFieldContainer[str]
+    only_accounts: bool
+    only_users: bool
+    def __init__(self, accounts: _Optional[_Iterable[str]] = ..., users: _Optional[_Iterable[str]] = ..., parents: _Optional[_Iterable[str]] = ..., only_accounts: _Optional[bool] = ..., only_users: _Optional[bool] = ...) -> None: ...
+
+class NameList(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AssociationChange(_message.Message):
+    __slots__ = ("shares", "limits", "qos", "qos_added", "qos_removed", "default_qos", "description", "organization", "parent", "default_account")
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    QOS_FIELD_NUMBER: _ClassVar[int]
+    QOS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    QOS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_QOS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    shares: int
+    limits: Limits
+    qos: NameList
+    qos_added: _containers.RepeatedScalarFieldContainer[str]
+    qos_removed: _containers.RepeatedScalarFieldContainer[str]
+    default_qos: str
+    description: str
+    organization: str
+    parent: str
+    default_account: str
+    def __init__(self, shares: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., qos: _Optional[_Union[NameList, _Mapping]] = ..., qos_added: _Optional[_Iterable[str]] = ..., qos_removed: _Optional[_Iterable[str]] = ..., default_qos: _Optional[str] = ..., description: _Optional[str] = ..., organization: _Optional[str] = ..., parent: _Optional[str] = ..., default_account: _Optional[str] = ...) -> None: ...
+
+class ListAssociationsRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: AssociationFilter
+    def __init__(self, filter: _Optional[_Union[AssociationFilter, _Mapping]] = ...) -> None: ...
+
+class ListAssociationsResponse(_message.Message):
+    __slots__ = ("associations", "users")
+    ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    associations: _containers.RepeatedCompositeFieldContainer[Association]
+    users: _containers.RepeatedCompositeFieldContainer[AccountingUser]
+    def __init__(self, associations: _Optional[_Iterable[_Union[Association, _Mapping]]] = ..., users: _Optional[_Iterable[_Union[AccountingUser, _Mapping]]] = ...) -> None: ...
+
+class AddAccountsRequest(_message.Message):
+    __slots__ = ("accounts",)
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    accounts: _containers.RepeatedCompositeFieldContainer[Association]
+    def __init__(self, accounts: _Optional[_Iterable[_Union[Association, _Mapping]]] = ...) -> None: ...
+
+class AddAccountsResponse(_message.Message):
+    __slots__ = ("added",)
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    added: _containers.RepeatedCompositeFieldContainer[Association]
+    def __init__(self, added: _Optional[_Iterable[_Union[Association, _Mapping]]] = ...) -> None: ...
+
+class AddUsersRequest(_message.Message):
+    __slots__ = ("associations", "default_account")
+    ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    associations: _containers.RepeatedCompositeFieldContainer[Association]
+    default_account: str
+    def __init__(self, associations: _Optional[_Iterable[_Union[Association, _Mapping]]] = ..., default_account: _Optional[str] = ...) -> None: ...
+
+class AddUsersResponse(_message.Message):
+    __slots__ = ("added",)
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    added: _containers.RepeatedCompositeFieldContainer[Association]
+    def __init__(self, added: _Optional[_Iterable[_Union[Association, _Mapping]]] = ...) -> None: ...
+
+class ModifyAssociationsRequest(_message.Message):
+    __slots__ = ("filter", "change")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    filter: AssociationFilter
+    change: AssociationChange
+    def __init__(self, filter: _Optional[_Union[AssociationFilter, _Mapping]] = ..., change: _Optional[_Union[AssociationChange, _Mapping]] = ...) -> None: ...
+
+class ModifyAssociationsResponse(_message.Message):
+    __slots__ = ("modified",)
+    MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    modified: _containers.RepeatedCompositeFieldContainer[Association]
+    def __init__(self, modified: _Optional[_Iterable[_Union[Association, _Mapping]]] = ...) -> None: ...
+
+class DeleteAssociationsRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: AssociationFilter
+    def __init__(self, filter: _Optional[_Union[AssociationFilter, _Mapping]] = ...) -> None: ...
+
+class DeleteAssociationsResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: _containers.RepeatedCompositeFieldContainer[Association]
+    def __init__(self, deleted: _Optional[_Iterable[_Union[Association, _Mapping]]] = ...) -> None: ...
+
+class Qos(_message.Message):
+    __slots__ = ("name", "description", "priority", "limits", "flags", "preempt", "preempt_mode", "grace_time_s", "preempt_exempt_time_s")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    PREEMPT_FIELD_NUMBER: _ClassVar[int]
+    PREEMPT_MODE_FIELD_NUMBER: _ClassVar[int]
+    GRACE_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    PREEMPT_EXEMPT_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    priority: int
+    limits: Limits
+    flags: _containers.RepeatedScalarFieldContainer[str]
+    preempt: _containers.RepeatedScalarFieldContainer[str]
+    preempt_mode: str
+    grace_time_s: int
+    preempt_exempt_time_s: int
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., priority: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., flags: _Optional[_Iterable[str]] = ..., preempt: _Optional[_Iterable[str]] = ..., preempt_mode: _Optional[str] = ..., grace_time_s: _Optional[int] = ..., preempt_exempt_time_s: _Optional[int] = ...) -> None: ...
+
+class QosChange(_message.Message):
+    __slots__ = ("description", "priority", "limits", "flags", "flags_added", "flags_removed", "preempt", "preempt_mode", "grace_time_s", "preempt_exempt_time_s")
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    PREEMPT_FIELD_NUMBER: _ClassVar[int]
+    PREEMPT_MODE_FIELD_NUMBER: _ClassVar[int]
+    GRACE_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    PREEMPT_EXEMPT_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    priority: int
+    limits: Limits
+    flags: NameList
+    flags_added: _containers.RepeatedScalarFieldContainer[str]
+    flags_removed: _containers.RepeatedScalarFieldContainer[str]
+    preempt: NameList
+    preempt_mode: str
+    grace_time_s: int
+    preempt_exempt_time_s: int
+    def __init__(self, description: _Optional[str] = ..., priority: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., flags: _Optional[_Union[NameList, _Mapping]] = ..., flags_added: _Optional[_Iterable[str]] = ..., flags_removed: _Optional[_Iterable[str]] = ..., preempt: _Optional[_Union[NameList, _Mapping]] = ..., preempt_mode: _Optional[str] = ..., grace_time_s: _Optional[int] = ..., preempt_exempt_time_s: _Optional[int] = ...) -> None: ...
+
+class ListQosRequest(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListQosResponse(_message.Message):
+    __slots__ = ("qos",)
+    QOS_FIELD_NUMBER: _ClassVar[int]
+    qos: _containers.RepeatedCompositeFieldContainer[Qos]
+    def __init__(self, qos: _Optional[_Iterable[_Union[Qos, _Mapping]]] = ...) -> None: ...
+
+class AddQosRequest(_message.Message):
+    __slots__ = ("qos",)
+    QOS_FIELD_NUMBER: _ClassVar[int]
+    qos: _containers.RepeatedCompositeFieldContainer[Qos]
+    def __init__(self, qos: _Optional[_Iterable[_Union[Qos, _Mapping]]] = ...) -> None: ...
+
+class AddQosResponse(_message.Message):
+    __slots__ = ("added",)
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    added: _containers.RepeatedCompositeFieldContainer[Qos]
+    def __init__(self, added: _Optional[_Iterable[_Union[Qos, _Mapping]]] = ...) -> None: ...
+
+class ModifyQosRequest(_message.Message):
+    __slots__ = ("names", "change")
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    change: QosChange
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., change: _Optional[_Union[QosChange, _Mapping]] = ...) -> None: ...
+
+class ModifyQosResponse(_message.Message):
+    __slots__ = ("modified",)
+    MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    modified: _containers.RepeatedCompositeFieldContainer[Qos]
+    def __init__(self, modified: _Optional[_Iterable[_Union[Qos, _Mapping]]] = ...) -> None: ...
+
+class DeleteQosRequest(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteQosResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: _containers.RepeatedCompositeFieldContainer[Qos]
+    def __init__(self, deleted: _Optional[_Iterable[_Union[Qos, _Mapping]]] = ...) -> None: ...
+
 class ListAuditRequest(_message.Message):
     __slots__ = ("since", "until", "user", "job_id", "limit")
     SINCE_FIELD_NUMBER: _ClassVar[int]

@@ -82,6 +82,51 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
                 _registered_method=True)
+        self.ListAssociations = channel.unary_unary(
+                '/jem.v1.AdminService/ListAssociations',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ListAssociationsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ListAssociationsResponse.FromString,
+                _registered_method=True)
+        self.AddAccounts = channel.unary_unary(
+                '/jem.v1.AdminService/AddAccounts',
+                request_serializer=jem_dot_v1_dot_admin__pb2.AddAccountsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.AddAccountsResponse.FromString,
+                _registered_method=True)
+        self.AddUsers = channel.unary_unary(
+                '/jem.v1.AdminService/AddUsers',
+                request_serializer=jem_dot_v1_dot_admin__pb2.AddUsersRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.AddUsersResponse.FromString,
+                _registered_method=True)
+        self.ModifyAssociations = channel.unary_unary(
+                '/jem.v1.AdminService/ModifyAssociations',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ModifyAssociationsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ModifyAssociationsResponse.FromString,
+                _registered_method=True)
+        self.DeleteAssociations = channel.unary_unary(
+                '/jem.v1.AdminService/DeleteAssociations',
+                request_serializer=jem_dot_v1_dot_admin__pb2.DeleteAssociationsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.DeleteAssociationsResponse.FromString,
+                _registered_method=True)
+        self.ListQos = channel.unary_unary(
+                '/jem.v1.AdminService/ListQos',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ListQosRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ListQosResponse.FromString,
+                _registered_method=True)
+        self.AddQos = channel.unary_unary(
+                '/jem.v1.AdminService/AddQos',
+                request_serializer=jem_dot_v1_dot_admin__pb2.AddQosRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.AddQosResponse.FromString,
+                _registered_method=True)
+        self.ModifyQos = channel.unary_unary(
+                '/jem.v1.AdminService/ModifyQos',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ModifyQosRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ModifyQosResponse.FromString,
+                _registered_method=True)
+        self.DeleteQos = channel.unary_unary(
+                '/jem.v1.AdminService/DeleteQos',
+                request_serializer=jem_dot_v1_dot_admin__pb2.DeleteQosRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.DeleteQosResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -164,6 +209,77 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAssociations(self, request, context):
+        """ListAssociations returns the accounts and user associations a filter
+        selects, with the users known to accounting. With PrivateData=accounts a
+        user who is not an operator sees only the associations of their accounts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddAccounts(self, request, context):
+        """AddAccounts adds accounts under existing parents. ALREADY_EXISTS for one
+        there already, NOT_FOUND for a missing parent or QOS, PERMISSION_DENIED
+        unless an operator. Every change applies from the next scheduling cycle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddUsers(self, request, context):
+        """AddUsers gives users associations with existing accounts (errors as AddAccounts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ModifyAssociations(self, request, context):
+        """ModifyAssociations changes every association a filter selects. NOT_FOUND
+        when it selects none, INVALID_ARGUMENT for a change that would break the tree.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAssociations(self, request, context):
+        """DeleteAssociations deletes the associations a filter selects (an account's
+        user associations with it). FAILED_PRECONDITION for root, for an account with
+        sub-accounts left, and while jobs are active under one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQos(self, request, context):
+        """ListQos returns the QOS, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddQos(self, request, context):
+        """AddQos adds QOS (ALREADY_EXISTS, NOT_FOUND for a QOS it may preempt).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ModifyQos(self, request, context):
+        """ModifyQos changes the named QOS (NOT_FOUND for one that is not there).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteQos(self, request, context):
+        """DeleteQos deletes QOS. FAILED_PRECONDITION for "normal", for one an
+        association names, and while jobs of it are active.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +327,51 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListAudit,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.ListAuditRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.ListAuditResponse.SerializeToString,
+            ),
+            'ListAssociations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssociations,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ListAssociationsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ListAssociationsResponse.SerializeToString,
+            ),
+            'AddAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddAccounts,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.AddAccountsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.AddAccountsResponse.SerializeToString,
+            ),
+            'AddUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddUsers,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.AddUsersRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.AddUsersResponse.SerializeToString,
+            ),
+            'ModifyAssociations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyAssociations,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ModifyAssociationsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ModifyAssociationsResponse.SerializeToString,
+            ),
+            'DeleteAssociations': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAssociations,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.DeleteAssociationsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.DeleteAssociationsResponse.SerializeToString,
+            ),
+            'ListQos': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQos,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ListQosRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ListQosResponse.SerializeToString,
+            ),
+            'AddQos': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddQos,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.AddQosRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.AddQosResponse.SerializeToString,
+            ),
+            'ModifyQos': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyQos,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ModifyQosRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ModifyQosResponse.SerializeToString,
+            ),
+            'DeleteQos': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQos,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.DeleteQosRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.DeleteQosResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -458,6 +619,249 @@ class AdminService:
             '/jem.v1.AdminService/ListAudit',
             jem_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssociations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ListAssociations',
+            jem_dot_v1_dot_admin__pb2.ListAssociationsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ListAssociationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/AddAccounts',
+            jem_dot_v1_dot_admin__pb2.AddAccountsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.AddAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/AddUsers',
+            jem_dot_v1_dot_admin__pb2.AddUsersRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.AddUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyAssociations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ModifyAssociations',
+            jem_dot_v1_dot_admin__pb2.ModifyAssociationsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ModifyAssociationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAssociations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/DeleteAssociations',
+            jem_dot_v1_dot_admin__pb2.DeleteAssociationsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.DeleteAssociationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ListQos',
+            jem_dot_v1_dot_admin__pb2.ListQosRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ListQosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddQos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/AddQos',
+            jem_dot_v1_dot_admin__pb2.AddQosRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.AddQosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyQos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ModifyQos',
+            jem_dot_v1_dot_admin__pb2.ModifyQosRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ModifyQosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/DeleteQos',
+            jem_dot_v1_dot_admin__pb2.DeleteQosRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.DeleteQosResponse.FromString,
             options,
             channel_credentials,
             insecure,

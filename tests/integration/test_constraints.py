@@ -25,6 +25,10 @@ weight_qos = 1000
 [[qos]]
 name = "high"
 priority = 100
+
+[[accounts]]   # (with [accounting] enforce's "qos", a QOS is one the job's association may use)
+name = "root"
+qos = ["normal", "high"]
 """
 
 

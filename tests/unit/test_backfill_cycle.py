@@ -138,7 +138,7 @@ parent = "g1"
     ({"fairshare": {"half_life": "0"}}, "fairshare.half_life"),
     ({"accounts": [{"name": "a"}, {"name": "a"}]}, "accounts"),
     ({"accounts": [{"name": "a", "parent": "nope"}]}, "accounts[a].parent"),
-    ({"accounts": [{"name": "root"}]}, "accounts[root].name"),
+    ({"accounts": [{"name": "root", "shares": 5}]}, "accounts[root]"),
     ({"accounts": [{"name": "a", "shares": "many"}]}, "accounts[a].shares"),
     ({"accounts": [{"name": "a", "color": "red"}]}, "accounts[a].color"),
 ])

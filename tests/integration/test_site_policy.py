@@ -1,0 +1,125 @@
+"""Site policy on a real controller and agents: association and QOS limits pend jobs with Slurm's
+reasons or refuse them at submit, and a limit changed over AdminService applies at once."""
+
+import pytest
+
+from harness import wait_until
+from jem.model.accounting import AssociationChange
+from jem.model.associations import Association, AssociationFilter
+from jem.model.errors import (AccountingEntityInUse, InvalidAccount, InvalidNodeCount, InvalidQos, LimitExceeded,
+                              PermissionDenied)
+from jem.model.reasons import JobReason
+from jem.model.states import JobState
+from jem.model.tres import Tres
+
+pytestmark = pytest.mark.integration
+
+SLEEP = "#!/bin/sh\nsleep 120\n"
+POLICY = """
+[[qos]]
+name = "high"
+priority = 10
+max_jobs_per_user = 1
+
+[[qos]]
+name = "strict"
+flags = ["DenyOnLimit"]
+max_wall = "10:00"
+max_tres_per_job = "cpu=2"
+
+[[accounts]]
+name = "root"
+qos = ["normal", "high", "strict"]
+
+[[accounts]]
+name = "physics"
+grp_tres = "cpu=2"
+
+[[accounts]]
+name = "theory"
+parent = "physics"
+
+[[accounts]]
+name = "chem"
+max_submit_jobs = 2
+max_wall = "30:00"
+
+[[partitions]]
+name = "small"
+max_nodes = 1
+allow_accounts = ["chem"]
+"""
+
+
+def test_limits_pend_with_slurms_reasons_and_refuse_at_submit(make_cluster):
+    cluster = make_cluster(n_nodes=2, cpus=4, extra_config=POLICY).start()
+    with cluster.client() as client:
+        def spec(**fields):
+            return cluster.spec(SLEEP, n_tasks=1, time_limit_s=600, **fields)
+
+        # GrpTRES=cpu=2 on physics holds its sub-account's jobs too.
+        physics = [client.submit(spec(account=a)) for a in ("physics", "theory", "theory")]
+        for job_id in physics[:2]:
+            cluster.wait_job(client, job_id, states={JobState.RUNNING})
+        wait_until(lambda: client.get_job(physics[2]).reason is JobReason.ASSOC_GRP_CPU_LIMIT,
+                   what="the third physics job held by its account's GrpTRES")
+        assert client.get_job(physics[2]).planned_start is None
+        # A QOS's MaxJobsPerUser.
+        high = [client.submit(spec(qos="high")) for _ in range(2)]
+        cluster.wait_job(client, high[0], states={JobState.RUNNING})
+        wait_until(lambda: client.get_job(high[1]).reason is JobReason.QOS_MAX_JOBS_PER_USER_LIMIT,
+                   what="the second high job held by MaxJobsPerUser")
+        # An association's MaxWall pends (no DenyOnLimit): Slurm's AssocMaxWallDurationPerJobLimit.
+        long_chem = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=3600, account="chem"))
+        wait_until(lambda: client.get_job(long_chem).reason is JobReason.ASSOC_MAX_WALL_DURATION_PER_JOB_LIMIT,
+                   what="the long chem job held by MaxWall")
+        # A job without a time limit gets its association's MaxWall (shorter than the partition's).
+        assert client.get_job(client.submit(cluster.spec(SLEEP, n_tasks=1, account="chem", hold=True))) \
+            .time_limit_s == 1800
+        # MaxSubmitJobs refuses the third job of chem at submit, naming the limit.
+        with pytest.raises(LimitExceeded) as refused:
+            client.submit(spec(account="chem"))
+        assert refused.value.limit_reason == "AssocMaxSubmitJobLimit"
+        # DenyOnLimit refuses what would pend: a time or a size over the QOS's.
+        with pytest.raises(LimitExceeded) as too_long:
+            client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=1200, qos="strict"))
+        assert too_long.value.limit_reason == "QOSMaxWallDurationPerJobLimit"
+        with pytest.raises(LimitExceeded) as too_big:
+            client.submit(cluster.spec(SLEEP, n_tasks=3, time_limit_s=60, qos="strict"))
+        assert too_big.value.limit_reason == "QOSMaxCpuPerJobLimit"
+        # Partition policy: AllowAccounts and MaxNodes refuse at submit.
+        with pytest.raises(InvalidAccount):
+            client.submit(spec(partition="small", account="physics"))
+        with pytest.raises(InvalidNodeCount):
+            client.submit(cluster.spec(SLEEP, n_nodes=2, time_limit_s=60, partition="small", account="chem"))
+        with pytest.raises(InvalidQos):
+            client.submit(spec(qos="nonesuch"))
+        # A limit raised over AdminService applies without a restart: the held job starts.
+        client.modify_associations(AssociationFilter(accounts=frozenset({"physics"}), only_accounts=True),
+                                   AssociationChange(limits={"grp_tres": Tres(cpu=3)}))
+        cluster.wait_job(client, physics[2], states={JobState.RUNNING})
+        # An account with active jobs cannot be deleted.
+        with pytest.raises(AccountingEntityInUse):
+            client.delete_associations(AssociationFilter(accounts=frozenset({"chem"})))
+        for job in client.list_jobs():
+            if job.state in (JobState.PENDING, JobState.RUNNING):
+                client.cancel(job.job_id)
+
+
+def test_only_operators_change_accounting_and_associations_are_enforced(make_cluster, stranger):
+    config = POLICY + '\n[accounting]\nenforce = ["associations", "limits", "qos"]\n'
+    cluster = make_cluster(n_nodes=1, cpus=2, extra_config=config).start()
+    user = stranger
+    with cluster.client() as admin, cluster.client_as(user) as client:
+        with pytest.raises(PermissionDenied):
+            client.add_accounts([Association("mine")])
+        with pytest.raises(InvalidAccount):   # no association yet
+            client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60))
+        admin.add_users([Association("chem", user)])
+        job_id = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60))
+        assert client.get_job(job_id).spec.account == "chem"   # the user's default account
+        admin.modify_associations(AssociationFilter(accounts=frozenset({"chem"}), users=frozenset({user})),
+                                  AssociationChange(qos=("normal", "high")))
+        with pytest.raises(InvalidQos):   # no longer among the QOS of the user's association
+            client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, qos="strict"))
+        client.cancel(job_id)
