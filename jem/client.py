@@ -381,13 +381,16 @@ class Client:
 
     # ------------------------------------------------------------ accounting (sacctmgr)
 
-    def list_associations(self, where: AssociationFilter = AssociationFilter()
+    def list_associations(self, where: AssociationFilter = AssociationFilter(), *, effective: bool = False
                           ) -> tuple[list[Association], list[tuple[User, str]]]:
-        """(the associations `where` selects, by account then user; their users with AdminLevel)."""
+        """(the associations `where` selects, by account then user; their users with AdminLevel).
+        With `effective`, each as it applies: Max* limits, QOS list and default QOS inherited
+        from the accounts above it filled in (as sacctmgr shows them)."""
         request = admin_pb2.ListAssociationsRequest()
         accountingwire.filter_to_pb(where, request.filter)
         response = self._call(self._admin.ListAssociations, request)
-        return ([accountingwire.association_from_pb(pb) for pb in response.associations],
+        return ([accountingwire.association_from_pb(pb)
+                 for pb in (response.effective if effective else response.associations)],
                 [(User(pb.name, pb.default_account), pb.admin_level) for pb in response.users])
 
     def add_accounts(self, accounts: Sequence[Association]) -> list[Association]:

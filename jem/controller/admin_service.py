@@ -125,6 +125,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         users = sorted({a.user for a in assocs if a.is_user})
         return admin_pb2.ListAssociationsResponse(
             associations=[association_to_pb(a) for a in assocs],
+            effective=[association_to_pb(table.effective(a)) for a in assocs],
             users=[user_to_pb(table.users.get(u) or User(u, ""), levels.get(u, AdminLevel.NONE).label) for u in users])
 
     def AddAccounts(self, request, context):

@@ -257,6 +257,8 @@ class SchedulingLoop:
                 job = self._state.jobs.find(job_id)
                 if job is not None and job.is_pending and not job.held_by and \
                         (job.reason is not reason or job.planned_start is not None):
+                    if job.reason is JobReason.REQ_NODE_NOT_AVAIL:
+                        job.reason_detail = ""
                     job.reason, job.planned_start = reason, None
 
     def _ledger(self, live: list[Job], now: float) -> Ledger | None:
@@ -290,6 +292,7 @@ class SchedulingLoop:
         them in which the requests that waited for the lock take it (a thread that releases a lock
         and takes it again at once would keep it from them)."""
         reasons, planned, priorities = decisions.reasons, decisions.planned_starts, decisions.priorities
+        details = decisions.reason_details
         for first in range(0, len(planned_jobs), RECORD_CHUNK):
             with self._state.lock:
                 for job in planned_jobs[first:first + RECORD_CHUNK]:
@@ -299,6 +302,10 @@ class SchedulingLoop:
                     # Set only what changed: a set field marks the job changed for listings
                     # (jem.model.job.ChangeStamped), and most jobs keep their values cycle to cycle.
                     planned_start = planned.get(job.job_id)
+                    detail = details.get(job.job_id)
+                    if detail is not None or job.reason is JobReason.REQ_NODE_NOT_AVAIL:
+                        if job.reason_detail != (detail or ""):   # (the nodes ReqNodeNotAvail names)
+                            job.reason_detail = detail or ""
                     if job.reason is not reason:
                         job.reason = reason
                     if job.planned_start != planned_start:

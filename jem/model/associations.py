@@ -18,6 +18,7 @@ Limits (None: not set; a `Tres` holds only the TRES it limits):
 so the scheduler reads a consistent one without a lock.
 """
 
+import dataclasses
 import enum
 import functools
 from dataclasses import dataclass, field
@@ -210,6 +211,16 @@ class AccountingTable:
         for a in reversed(self.chain(account, user)):
             amounts.update(getattr(a.limits, name))
         return Tres(amounts)
+
+    def effective(self, assoc: Association) -> Association:
+        """`assoc` as it applies (what sacctmgr shows): its Max* limits, QOS list and default QOS
+        filled in from the nearest association up the tree that sets them."""
+        account, user = assoc.account, assoc.user
+        limits = dataclasses.replace(
+            assoc.limits, max_tres_per_job=self.effective_max_tres(account, user, "max_tres_per_job"),
+            **{name: self.effective_max(account, user, name) for name in ("max_jobs", "max_submit_jobs", "max_wall_s")})
+        return dataclasses.replace(assoc, limits=limits, qos=self.allowed_qos(account, user),
+                                   default_qos=self.default_qos(account, user))
 
     def default_account(self, user: str) -> str:
         record = self.users.get(user)

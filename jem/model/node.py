@@ -6,6 +6,8 @@ Resources are integers (CPUs, MiB, GPUs); times are epoch seconds.
 import enum
 from dataclasses import dataclass, field
 
+import hostlist
+
 from jem.model.resources import Resources
 
 
@@ -83,3 +85,8 @@ class Node:
             gpu_ids = tuple(i for i in range(self.capacity.gpus) if i not in held)[:n_gpus]
         self.cpu_ids[job_id], self.gpu_ids[job_id] = cpu_ids, gpu_ids
         return cpu_ids, gpu_ids
+
+
+def node_list(names) -> str:
+    """Node names in Slurm's compact form: n[1-3,5]."""
+    return hostlist.collect_hostlist(list(names))

@@ -14,10 +14,10 @@ naming the setting.
 from collections.abc import Iterable
 
 from jem.model.accounting import UNSET, AssociationChange, QosChange
-from jem.model.associations import PreemptMode, QosFlag
+from jem.model.associations import Limits, PreemptMode, QosFlag
 from jem.model.errors import InvalidSetting
-from jem.model.tres import parse_tres
-from jem.model.units import parse_time_limit
+from jem.model.tres import format_tres, parse_tres
+from jem.model.units import format_duration, parse_time_limit
 
 # Setting name (lower case) -> Limits field, for associations and for QOS.
 _ASSOC_LIMITS = {
@@ -156,3 +156,25 @@ def _limit_value(item: str, field: str, value: str) -> object:
         seconds = _seconds(item, value)
         return seconds if seconds else UNSET
     return _count(item, value, least=0)
+
+
+# Each limit's name as sacctmgr shows it (Slurm's long names), for associations and for QOS.
+ASSOCIATION_LIMIT_NAMES = {"grp_tres": "GrpTRES", "grp_tres_run_mins": "GrpTRESRunMins", "grp_jobs": "GrpJobs",
+                           "grp_submit_jobs": "GrpSubmitJobs", "max_tres_per_job": "MaxTRES", "max_jobs": "MaxJobs",
+                           "max_submit_jobs": "MaxSubmitJobs", "max_wall_s": "MaxWall"}
+QOS_LIMIT_NAMES = ASSOCIATION_LIMIT_NAMES | {"max_tres_per_user": "MaxTRESPerUser", "max_jobs": "MaxJobsPerUser",
+                                             "max_submit_jobs": "MaxSubmitJobsPerUser"}
+
+
+def limit_settings(limits: Limits, *, is_qos: bool) -> list[str]:
+    """The limits set, as `Name=Value` settings this module parses back (MaxWall as Slurm prints times)."""
+    names = QOS_LIMIT_NAMES if is_qos else ASSOCIATION_LIMIT_NAMES
+    settings = []
+    for field, name in names.items():
+        value = getattr(limits, field)
+        if value is None or (not isinstance(value, int) and not value):
+            continue
+        text = format_duration(value) if field == "max_wall_s" else \
+            format_tres(value) if not isinstance(value, int) else str(value)
+        settings.append(f"{name}={text}")
+    return settings

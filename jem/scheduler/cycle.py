@@ -10,6 +10,7 @@ import operator
 import numpy as np
 
 from jem.model.features import FeatureBits, parse_constraint
+from jem.model.node import node_list
 from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.resources import N_RES, ROW_FIELDS
 from jem.scheduler import bulk, fairshare, plan
@@ -170,6 +171,8 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     result = plan.plan_pass(*pass_inputs(snapshot, queue, now_s), now_s=now_s,
                             reservation_depth=policy.reservation_depth)
     reasons, planned = decisions.reasons, decisions.planned_starts
+    blocked: dict = {}   # (unavailable_nodes' answers per job shape)
+    some_out_of_service = not all(n.is_schedulable for n in snapshot.nodes)
     # (plain ints from the arrays: per job they are read faster)
     for job_idx, (job, status, start_s) in enumerate(zip(queue, bulk.to_list(result.status), bulk.to_list(result.start_s))):
         if status == plan.STARTED or status == plan.BACKFILLED:
@@ -181,4 +184,35 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
         reasons[job.job_id] = _REASON[status]
         if start_s >= 0:
             planned[job.job_id] = float(start_s)
+        elif status == plan.RESOURCES and some_out_of_service:
+            unavailable = unavailable_nodes(job, snapshot, blocked)
+            if unavailable:   # (it fits only with nodes out of service: Slurm's ReqNodeNotAvail)
+                reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
+                decisions.reason_details[job.job_id] = "UnavailableNodes:" + unavailable
     return decisions
+
+
+def unavailable_nodes(job: PendingJob, snapshot: Snapshot, cache: dict) -> str:
+    """When `job` could never start on its partition's nodes in service, however long it waited,
+    but could with the drained or down ones: those (a hostlist); else "". `cache` holds the
+    answer per job shape (jobs of one shape share it)."""
+    key = (job.partition, job.n_nodes, job.per_node, job.constraint, job.gres_per_node, job.is_exclusive)
+    answer = cache.get(key)
+    if answer is None:
+        partition = next((p for p in snapshot.partitions if p.name == job.partition), None)
+        members = [n for n in snapshot.nodes if partition is not None and partition.has_node(n.name)]
+        able = [n for n in members if _could_hold(job, n)]
+        usable = [n for n in able if n.is_schedulable]
+        answer = cache[key] = node_list(n.name for n in members if not n.is_schedulable) \
+            if len(usable) < job.n_nodes <= len(able) else ""
+    return answer
+
+
+def _could_hold(job: PendingJob, node) -> bool:
+    """Whether `node` could hold one node's share of `job` were it empty."""
+    if not job.per_node.fits_in(node.capacity):
+        return False
+    if job.constraint and not parse_constraint(job.constraint).is_met_by(node.features):
+        return False
+    gres = dict(node.gres)
+    return all(gres.get(name, 0) >= count for name, count in job.gres_per_node)

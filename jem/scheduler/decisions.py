@@ -34,6 +34,7 @@ class Decisions:
     reasons: dict[int, JobReason] = field(default_factory=dict)
     planned_starts: dict[int, float] = field(default_factory=dict)
     priorities: dict[int, int] = field(default_factory=dict)
+    reason_details: dict[int, str] = field(default_factory=dict)   # (ReqNodeNotAvail: "UnavailableNodes:n[1-2]")
 
     @property
     def n_backfilled(self) -> int:

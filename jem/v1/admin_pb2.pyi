@@ -144,12 +144,14 @@ class ListAssociationsRequest(_message.Message):
     def __init__(self, filter: _Optional[_Union[AssociationFilter, _Mapping]] = ...) -> None: ...
 
 class ListAssociationsResponse(_message.Message):
-    __slots__ = ("associations", "users")
+    __slots__ = ("associations", "users", "effective")
     ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
     USERS_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FIELD_NUMBER: _ClassVar[int]
     associations: _containers.RepeatedCompositeFieldContainer[Association]
     users: _containers.RepeatedCompositeFieldContainer[AccountingUser]
-    def __init__(self, associations: _Optional[_Iterable[_Union[Association, _Mapping]]] = ..., users: _Optional[_Iterable[_Union[AccountingUser, _Mapping]]] = ...) -> None: ...
+    effective: _containers.RepeatedCompositeFieldContainer[Association]
+    def __init__(self, associations: _Optional[_Iterable[_Union[Association, _Mapping]]] = ..., users: _Optional[_Iterable[_Union[AccountingUser, _Mapping]]] = ..., effective: _Optional[_Iterable[_Union[Association, _Mapping]]] = ...) -> None: ...
 
 class AddAccountsRequest(_message.Message):
     __slots__ = ("accounts",)

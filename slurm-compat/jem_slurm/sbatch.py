@@ -93,6 +93,8 @@ def _submission_failure(exc, spec) -> Failure:
     lines = []
     if exc.reason == "UnknownPartition" and spec.partition:
         lines.append(f"invalid partition specified: {spec.partition}")
+    elif getattr(exc, "limit_reason", ""):   # (slurmctld sends the limit's reason name before the error)
+        lines.append(exc.limit_reason)
     elif exc.reason == "Unsatisfiable":
         numbers = [int(n) for n in re.findall(r"(\d+) (?:CPUs|MiB|GPUs)", exc.detail)]
         if len(numbers) == 6:

@@ -17,8 +17,18 @@ from jem_slurm import jobview
 _IN_PARENS = {reason: f"({reason.value})" for reason in JobReason}
 
 
+def reason_text(job) -> str:
+    """The reason as squeue prints it: Slurm shows a job's state description in its place when
+    there is one (ReqNodeNotAvail names the nodes: "ReqNodeNotAvail, UnavailableNodes:n[1-2]")."""
+    if job.reason is JobReason.REQ_NODE_NOT_AVAIL and job.reason_detail:
+        return f"{job.reason.value}, {job.reason_detail}"
+    return job.reason.value
+
+
 def _reason_or_nodes(job, now) -> str:
     if job.state is JobState.PENDING or (not job.nodes and job.reason is not JobReason.NONE):
+        if job.reason is JobReason.REQ_NODE_NOT_AVAIL:
+            return f"({reason_text(job)})"
         return _IN_PARENS[job.reason]
     return jobview.node_list(job)
 
@@ -71,7 +81,7 @@ FIELDS = {
     "L": ("TIME_LEFT", _time_left),
     "D": ("NODES", lambda j, now: str(j.shape.n_nodes)),
     "R": ("NODELIST(REASON)", _reason_or_nodes),
-    "r": ("REASON", lambda j, now: j.reason.value),
+    "r": ("REASON", lambda j, now: reason_text(j)),
     "P": ("PARTITION", lambda j, now: j.spec.partition),
     "N": ("NODELIST", lambda j, now: jobview.node_list(j)),
     "B": ("EXEC_HOST", lambda j, now: j.nodes[0] if j.nodes else "n/a"),

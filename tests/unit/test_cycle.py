@@ -205,11 +205,21 @@ def test_memory_and_gpus_count_as_well_as_cpus():
     assert started(plan_cycle(snap, NOW)) == {1: ("n3",)}
 
 
-def test_unschedulable_node_is_skipped():
+def test_unschedulable_node_is_skipped_and_a_job_that_needs_it_waits_for_it():
     snap = snapshot([node("n1", is_schedulable=False), node("n2")], [BATCH], [job(1), job(2, n_nodes=2)])
     decisions = plan_cycle(snap, NOW)
     assert started(decisions) == {1: ("n2",)}
-    assert decisions.reasons == {2: JobReason.RESOURCES}
+    # Job 2 could never start on n2 alone: Slurm's "ReqNodeNotAvail, UnavailableNodes:n1", not Resources.
+    assert decisions.reasons == {2: JobReason.REQ_NODE_NOT_AVAIL}
+    assert decisions.reason_details == {2: "UnavailableNodes:n1"}
+
+
+def test_a_job_that_fits_the_nodes_in_service_waits_for_resources_not_for_a_drained_node():
+    snap = snapshot([node("n1", is_schedulable=False), node("n2"), node("n3")], [partition(nodes=("n1", "n2", "n3"))],
+                    [job(1, n_nodes=2, cpus=8), job(2, n_nodes=2, cpus=8)])
+    decisions = plan_cycle(snap, NOW)
+    assert started(decisions) == {1: ("n2", "n3")}
+    assert decisions.reasons == {2: JobReason.RESOURCES} and decisions.reason_details == {}
 
 
 def test_jobs_use_only_their_partitions_nodes():
