@@ -20,6 +20,9 @@ from jem.scheduler.priority import multifactor_priority, queue_order
 from jem.scheduler.snapshot import PendingJob, Snapshot
 
 _REASON = {plan.RESOURCES: JobReason.RESOURCES, plan.PRIORITY: JobReason.PRIORITY}
+# What Slurm's squeue shows for a job that names no nodes and fits only with nodes out of service
+# (its state description; the reason is ReqNodeNotAvail).
+NODES_NOT_AVAILABLE = "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions"
 
 
 def ineligibility(job: PendingJob, snapshot_partitions: dict, now: float) -> JobReason | None:
@@ -185,10 +188,9 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
         if start_s >= 0:
             planned[job.job_id] = float(start_s)
         elif status == plan.RESOURCES and some_out_of_service:
-            unavailable = unavailable_nodes(job, snapshot, blocked)
-            if unavailable:   # (it fits only with nodes out of service: Slurm's ReqNodeNotAvail)
+            if unavailable_nodes(job, snapshot, blocked):   # (it fits only with nodes out of service)
                 reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
-                decisions.reason_details[job.job_id] = "UnavailableNodes:" + unavailable
+                decisions.reason_details[job.job_id] = NODES_NOT_AVAILABLE
     return decisions
 
 

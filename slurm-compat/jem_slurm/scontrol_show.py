@@ -10,6 +10,7 @@ import os
 import hostlist
 
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
+from jem.model.reasons import JobReason
 from jem.model.units import format_mem_mib
 
 from jem_slurm import jobview
@@ -38,6 +39,8 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
     stdout = _path(job, spec.stdout_pattern or (DEFAULT_ARRAY_STDOUT if job.array_job_id else DEFAULT_STDOUT))
     stderr = _path(job, spec.stderr_pattern) if spec.stderr_pattern else stdout
     reason = job.reason.value + (f" ({job.reason_detail})" if job.reason_detail else "")
+    if job.reason is JobReason.REQ_NODE_NOT_AVAIL and job.reason_detail:   # (Slurm: the description, "_" for " ")
+        reason = job.reason_detail.replace(" ", "_")
     lines = [
         [("JobId", job.job_id), ("JobName", spec.name)],
         [("UserId", f"{job.user}({job.uid})"), ("GroupId", f"{group}({job.gid})"), ("MCS_label", "N/A")],

@@ -19,9 +19,9 @@ _IN_PARENS = {reason: f"({reason.value})" for reason in JobReason}
 
 def reason_text(job) -> str:
     """The reason as squeue prints it: Slurm shows a job's state description in its place when
-    there is one (ReqNodeNotAvail names the nodes: "ReqNodeNotAvail, UnavailableNodes:n[1-2]")."""
+    there is one ("Nodes required for job are DOWN, DRAINED or ..." for ReqNodeNotAvail)."""
     if job.reason is JobReason.REQ_NODE_NOT_AVAIL and job.reason_detail:
-        return f"{job.reason.value}, {job.reason_detail}"
+        return job.reason_detail
     return job.reason.value
 
 

@@ -209,9 +209,10 @@ def test_unschedulable_node_is_skipped_and_a_job_that_needs_it_waits_for_it():
     snap = snapshot([node("n1", is_schedulable=False), node("n2")], [BATCH], [job(1), job(2, n_nodes=2)])
     decisions = plan_cycle(snap, NOW)
     assert started(decisions) == {1: ("n2",)}
-    # Job 2 could never start on n2 alone: Slurm's "ReqNodeNotAvail, UnavailableNodes:n1", not Resources.
+    # Job 2 could never start on n2 alone: Slurm's ReqNodeNotAvail (squeue shows its description), not Resources.
     assert decisions.reasons == {2: JobReason.REQ_NODE_NOT_AVAIL}
-    assert decisions.reason_details == {2: "UnavailableNodes:n1"}
+    assert decisions.reason_details == {2: "Nodes required for job are DOWN, DRAINED or reserved for jobs in "
+                                           "higher priority partitions"}
 
 
 def test_a_job_that_fits_the_nodes_in_service_waits_for_resources_not_for_a_drained_node():
