@@ -72,7 +72,7 @@ def workload(n_nodes: int, n_pending: int, n_running: int, seed: int):
     membership = np.ones((1, n_nodes), dtype=np.uint8)
     requests, n_req, limits = jobs(rng, n_running, n_nodes, p_small=0.97)
     empty = np.zeros(0, dtype=np.intp)
-    status, _, offsets, nodes = bf.backfill(
+    status, _, offsets, nodes, _ = bf.backfill(
         capacity, usable, membership=membership, requests=requests, n_nodes_req=n_req,
         part_idx=np.zeros(n_running, dtype=np.intp), duration_s=np.ones(n_running, dtype=np.int64),
         run_node=empty, run_end=np.zeros(0, dtype=np.int64), run_alloc=np.zeros((0, N_RES), dtype=np.int64),

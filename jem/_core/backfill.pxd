@@ -6,6 +6,7 @@ cdef enum:
     BF_RESOURCES = 1     # blocked: waits for resources (with a planned start if it holds a reservation)
     BF_PRIORITY = 2      # waits behind higher-priority jobs (no reservation)
     BF_BACKFILLED = 3    # starts now, ahead of a blocked higher-priority job, delaying no reservation
+    BF_LIMIT = 4         # its nodes are free now, an association or QOS limit is not (no reservation)
 
 # Per-node availability profiles: one linked list of segments per node, in a pool.
 # Segment s covers [seg_time[s], seg_time[seg_next[s]]) (the last one up to BF_INF)
@@ -29,6 +30,18 @@ cdef struct Ask:
     uint64_t feat_all        # a node must have every one of these features
     uint64_t feat_any        # ... and, when nonzero, at least one of these
     bint is_exclusive        # the job takes whole nodes
+
+# Association and QOS limits as resources over time: one one-column profile per limit
+# ("group": a holder's column with its limit), whose units are the limit less what the
+# holder's running jobs hold, and step up as they end. Job j counts in the groups
+# job_grp[job_off[j]:job_off[j+1]] (job_amt units each) and must fit in those of them
+# where job_binds is 1 (a group whose limit a QOS masks for j still counts j's usage).
+cdef struct Groups:
+    Profiles prof
+    const intp_t *job_off     # (n_jobs + 1,)
+    const intp_t *job_grp     # (n_member,) group of each membership
+    const int64_t *job_amt    # (n_member,) units the job holds there
+    const uint8_t *job_binds  # (n_member,) 1 where the group's limit binds the job
 
 cdef bint fits_window(Profiles *p, intp_t node_idx, const int64_t *request,
                       int64_t t0, int64_t t1) noexcept nogil
@@ -71,4 +84,7 @@ cdef int backfill_pass(
     int64_t[::1] out_status,             # (n_jobs,) BF_* per job
     int64_t[::1] out_start,              # (n_jobs,) planned start (now if started), -1 if none
     intp_t[::1] out_nodes,               # (offsets[n_jobs],) node index per slot, -1 if none
+    Groups *groups,                      # the limits, or NULL for none
+    intp_t estimate_depth,               # jobs given an estimate after the pass, at most (0: none)
+    uint8_t *out_estimated,              # (n_jobs,) set to 1 where out_start is an estimate; NULL if depth 0
 ) noexcept nogil                         # returns 0, or -1 if the segment pool ran out

@@ -7,6 +7,7 @@ STARTED: int
 RESOURCES: int
 PRIORITY: int
 BACKFILLED: int
+LIMIT: int          # its nodes are free now, an association or QOS limit is not
 INF: int            # 2**60 s: "never" / unlimited
 CONSERVATIVE: int   # a reservation depth that gives every pending job a reservation
 
@@ -29,5 +30,10 @@ def backfill(
     feat_all: npt.NDArray[np.uint64] | None = None,  # (n_jobs,) const uint64_t[::1] features all required
     feat_any: npt.NDArray[np.uint64] | None = None,  # (n_jobs,) const uint64_t[::1] one required (0: none)
     exclusive: npt.NDArray[np.uint8] | None = None,  # (n_jobs,) const uint8_t[::1] 1: takes whole nodes
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.intp]]: ...
-    # (status (n_jobs,), start (n_jobs,), offsets (n_jobs + 1,), nodes (offsets[-1],))
+    limits: tuple | None = None,  # (grp_free (n_groups,) int64, grun_group (n_gpairs,) intp, grun_end (n_gpairs,)
+                                  #  int64, grun_amt (n_gpairs,) int64, job_off (n_jobs + 1,) intp,
+                                  #  job_grp (n_member,) intp, job_amt (n_member,) int64, job_binds (n_member,) uint8)
+    estimate_depth: int = 0,      # jobs left without a start that get an estimate, at most
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.intp],
+           npt.NDArray[np.uint8]]: ...
+    # (status (n_jobs,), start (n_jobs,), offsets (n_jobs + 1,), nodes (offsets[-1],), estimated (n_jobs,))

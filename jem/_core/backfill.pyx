@@ -17,6 +17,14 @@ A does not fit now; with depth 1 it reserves [100, 150). B fits in the free
 CPU and ends by 100: it is backfilled. C would hold that CPU past 100, when A
 needs all four: it waits (Priority).
 
+Association and QOS limits are resources over time too: each limit ("group") is a
+one-column profile of what it has left, stepping up as the running jobs that hold
+it end. A job must fit in every limit that binds it, at the same time as on its
+nodes; one whose nodes are free now but a limit is not is LIMIT (it takes no
+reservation and blocks nothing). After the pass, `estimate_depth` jobs still
+without a start get an estimate: where conservative backfill would plan them,
+given everything started, reserved or estimated before them (never reserved).
+
 Node features and exclusive jobs narrow where a job may go: a node qualifies
 when its feature bitmask holds all of the job's `feat_all` bits and, if
 `feat_any` is nonzero, one of its bits. An exclusive job takes the node's
@@ -36,6 +44,7 @@ STARTED = BF_STARTED
 RESOURCES = BF_RESOURCES
 PRIORITY = BF_PRIORITY
 BACKFILLED = BF_BACKFILLED
+LIMIT = BF_LIMIT
 INF = 1 << 60
 CONSERVATIVE = 1 << 40   # a reservation depth no queue reaches
 
@@ -183,37 +192,35 @@ cdef int64_t _select_nth(int64_t *a, intp_t m, intp_t k) noexcept nogil:
     return a[k]
 
 
-cdef int64_t _reserve_one(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
-                          Ask *ask, int64_t duration, int64_t now, intp_t *out) noexcept nogil:
-    """_reserve for a one-node job: the first node (index order) with the earliest fit.
+cdef int64_t _find_one(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
+                       Ask *ask, int64_t duration, int64_t t0, intp_t *out) noexcept nogil:
+    """_find for a one-node job: the first node (index order) with the earliest fit from t0.
     Each node's search stops at the best start found so far, so most nodes are cut short."""
     cdef intp_t node_idx, best_node = -1
     cdef int64_t best = BF_INF, t
     for node_idx in range(usable.shape[0]):
         if _may_use(p, usable, membership, ask, node_idx) and _fits_cap(p, node_idx, _request_on(p, ask, node_idx)):
-            t = earliest_fit(p, node_idx, _request_on(p, ask, node_idx), now, duration, best)
+            t = earliest_fit(p, node_idx, _request_on(p, ask, node_idx), t0, duration, best)
             if t < best:
                 best, best_node = t, node_idx
     if best_node < 0:
         return -1
-    if subtract(p, best_node, _request_on(p, ask, best_node), best, min(best + duration, BF_INF)) != 0:
-        return -2
     out[0] = best_node
     return best
 
 
-cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
-                      Ask *ask, intp_t n_wanted, int64_t duration, int64_t now,
-                      int64_t[::1] node_start, int64_t[::1] select_buf, intp_t *out) noexcept nogil:
-    """Earliest start t at which `n_wanted` allowed nodes each hold `request` for `duration`;
-    reserve it on the first such nodes (index order). Returns t, -1 if never, -2 if the pool is full.
+cdef int64_t _find(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
+                   Ask *ask, intp_t n_wanted, int64_t duration, int64_t t0,
+                   int64_t[::1] node_start, int64_t[::1] select_buf, intp_t *out) noexcept nogil:
+    """Earliest start t >= t0 at which `n_wanted` allowed nodes each hold the request for
+    `duration`, and the first such nodes (index order) in `out`; -1 if never. Nothing is taken.
 
     Each node's earliest fit from t is computed lazily; t jumps to the n-th smallest of
     them until n nodes agree on it (profiles with reservations are not monotone)."""
     cdef intp_t n_nodes = usable.shape[0], node_idx, m, found
-    cdef int64_t t = now, t_n
+    cdef int64_t t = t0, t_n
     if n_wanted == 1:
-        return _reserve_one(p, usable, membership, ask, duration, now, out)
+        return _find_one(p, usable, membership, ask, duration, t0, out)
     for node_idx in range(n_nodes):
         node_start[node_idx] = -1
     while True:
@@ -241,11 +248,79 @@ cdef int64_t _reserve(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, :
         if found == n_wanted:
             break
         if _may_use(p, usable, membership, ask, node_idx) and node_start[node_idx] == t:
-            if subtract(p, node_idx, _request_on(p, ask, node_idx), t, min(t + duration, BF_INF)) != 0:
-                return -2
             out[found] = node_idx
             found += 1
     return t
+
+
+cdef inline bint _groups_fit(Groups *g, intp_t job_idx, int64_t t0, int64_t t1) noexcept nogil:
+    """True when every limit binding the job holds its units during [t0, t1)."""
+    cdef intp_t k
+    if g == NULL:
+        return True
+    for k in range(g.job_off[job_idx], g.job_off[job_idx + 1]):
+        if g.job_binds[k] and not fits_window(&g.prof, g.job_grp[k], &g.job_amt[k], t0, t1):
+            return False
+    return True
+
+
+cdef int64_t _groups_earliest(Groups *g, intp_t job_idx, int64_t t0, int64_t duration) noexcept nogil:
+    """Earliest t >= t0 at which every limit binding the job holds its units for `duration`;
+    BF_INF if never. Each limit's earliest fit from t moves t on until all agree."""
+    cdef intp_t k
+    cdef int64_t t = t0, u
+    cdef bint moved = True
+    if g == NULL:
+        return t0
+    while moved:
+        moved = False
+        for k in range(g.job_off[job_idx], g.job_off[job_idx + 1]):
+            if g.job_binds[k]:
+                u = earliest_fit(&g.prof, g.job_grp[k], &g.job_amt[k], t, duration, BF_INF)
+                if u >= BF_INF:
+                    return BF_INF
+                if u > t:
+                    t = u
+                    moved = True
+    return t
+
+
+cdef int _take(Profiles *p, Groups *g, intp_t job_idx, Ask *ask, const intp_t *nodes, intp_t n,
+               int64_t t0, int64_t t1) noexcept nogil:
+    """Take the job's units on `nodes` and in every limit it counts in, during [t0, t1). 0, or -1
+    if a segment pool is full."""
+    cdef intp_t k
+    for k in range(n):
+        if subtract(p, nodes[k], _request_on(p, ask, nodes[k]), t0, t1) != 0:
+            return -1
+    if g != NULL:
+        for k in range(g.job_off[job_idx], g.job_off[job_idx + 1]):
+            if subtract(&g.prof, g.job_grp[k], &g.job_amt[k], t0, t1) != 0:
+                return -1
+    return 0
+
+
+cdef int64_t _reserve(Profiles *p, Groups *g, intp_t job_idx, const uint8_t[::1] usable,
+                      const uint8_t[:, ::1] membership, Ask *ask, intp_t n_wanted, int64_t duration, int64_t now,
+                      int64_t[::1] node_start, int64_t[::1] select_buf, intp_t *out) noexcept nogil:
+    """The earliest start at which the job's nodes and every limit binding it agree, taken there
+    (nodes in `out`). Returns it, -1 if never, -2 if a segment pool is full."""
+    cdef int64_t t = now, t_nodes, t_limits
+    while True:
+        t_nodes = _find(p, usable, membership, ask, n_wanted, duration, t, node_start, select_buf, out)
+        if t_nodes < 0:
+            return -1
+        t_limits = _groups_earliest(g, job_idx, t_nodes, duration)
+        if t_limits >= BF_INF:
+            for t in range(n_wanted):
+                out[t] = -1
+            return -1
+        if t_limits == t_nodes:
+            break
+        t = t_limits
+    if _take(p, g, job_idx, ask, out, n_wanted, t_nodes, min(t_nodes + duration, BF_INF)) != 0:
+        return -2
+    return t_nodes
 
 
 cdef intp_t _fit_now(Profiles *p, const uint8_t[::1] usable, const uint8_t[:, ::1] membership,
@@ -284,9 +359,12 @@ cdef int backfill_pass(
     int64_t[::1] out_status,
     int64_t[::1] out_start,
     intp_t[::1] out_nodes,
+    Groups *groups,
+    intp_t estimate_depth,
+    uint8_t *out_estimated,
 ) noexcept nogil:
     cdef intp_t n_jobs = requests.shape[0], job_idx, k, n_wanted, part, found, shape
-    cdef intp_t n_reserved = 0
+    cdef intp_t n_reserved = 0, n_estimated = 0
     cdef int64_t end, duration, t
     cdef bint any_blocked = False
     cdef intp_t *slots
@@ -313,11 +391,17 @@ cdef int backfill_pass(
         if duration < shape_fail[shape]:
             found = _fit_now(p, usable, membership, &ask, n_wanted, now, end, slots)
         if found == n_wanted:
-            for k in range(found):
-                if subtract(p, slots[k], _request_on(p, &ask, slots[k]), now, end) != 0:
+            if _groups_fit(groups, job_idx, now, end):
+                if _take(p, groups, job_idx, &ask, slots, found, now, end) != 0:
                     return -1
-            out_status[job_idx] = BF_BACKFILLED if any_blocked and reservation_depth > 0 else BF_STARTED
-            out_start[job_idx] = now
+                out_status[job_idx] = BF_BACKFILLED if any_blocked and reservation_depth > 0 else BF_STARTED
+                out_start[job_idx] = now
+                continue
+            # Its nodes are free, a limit is not: it neither blocks its partition nor takes a
+            # reservation (as in Slurm); the estimates below plan it.
+            for k in range(found):
+                slots[k] = -1
+            out_status[job_idx] = BF_LIMIT
             continue
         if duration < shape_fail[shape]:
             shape_fail[shape] = duration
@@ -328,7 +412,8 @@ cdef int backfill_pass(
         if reservation_depth == 0:
             part_blocked[part] = 1
         elif n_reserved < reservation_depth:
-            t = _reserve(p, usable, membership, &ask, n_wanted, duration, now, node_start, select_buf, slots)
+            t = _reserve(p, groups, job_idx, usable, membership, &ask, n_wanted, duration, now, node_start,
+                         select_buf, slots)
             if t == -2:
                 return -1
             if t >= 0:
@@ -336,6 +421,33 @@ cdef int backfill_pass(
                 n_reserved += 1
         else:
             out_status[job_idx] = BF_PRIORITY
+    # Estimates: every job left without a start, in priority order, planned as conservative
+    # backfill would plan it (after everything started, reserved or estimated before it), and
+    # taken there so that later estimates see it. Nothing is reserved by an estimate.
+    for job_idx in range(n_jobs):
+        if n_estimated >= estimate_depth:
+            break
+        if out_start[job_idx] >= 0:
+            continue
+        n_wanted = n_nodes_req[job_idx]
+        duration = duration_s[job_idx]
+        ask.request = &requests[job_idx, 0]
+        ask.part = part_idx[job_idx]
+        ask.feat_all = feat_all[job_idx]
+        ask.feat_any = feat_any[job_idx]
+        ask.is_exclusive = exclusive[job_idx] != 0
+        slots = &out_nodes[offsets[job_idx]]
+        t = _reserve(p, groups, job_idx, usable, membership, &ask, n_wanted, duration, now, node_start,
+                     select_buf, slots)
+        if t == -2:
+            return -1
+        n_estimated += 1
+        if t >= 0:
+            out_start[job_idx] = t
+            out_estimated[job_idx] = 1
+        else:
+            for k in range(n_wanted):
+                slots[k] = -1
     return 0
 
 
@@ -438,9 +550,36 @@ def _job_filters(n_nodes, n_jobs, node_features, feat_all, feat_any, exclusive):
     return given
 
 
+def _limit_arrays(limits, n_jobs, now):
+    """The limits' arrays, checked and prepared for build_profiles (see `backfill`)."""
+    grp_free, grun_group, grun_end, grun_amt, job_off, job_grp, job_amt, job_binds = limits
+    for arr, name, dtype in ((grp_free, "grp_free", np.int64), (grun_group, "grun_group", np.intp),
+                             (grun_end, "grun_end", np.int64), (grun_amt, "grun_amt", np.int64),
+                             (job_off, "job_off", np.intp), (job_grp, "job_grp", np.intp),
+                             (job_amt, "job_amt", np.int64), (job_binds, "job_binds", np.uint8)):
+        _require(arr, name, dtype, 1)
+    n_groups, n_member = grp_free.shape[0], job_grp.shape[0]
+    if job_off.shape[0] != n_jobs + 1 or job_off[0] != 0 or job_off[n_jobs] != n_member \
+            or (n_jobs and np.any(np.diff(job_off) < 0)):
+        raise ValueError("backfill: job_off must be (n_jobs + 1,) offsets from 0 to len(job_grp)")
+    if job_amt.shape[0] != n_member or job_binds.shape[0] != n_member:
+        raise ValueError("backfill: job_amt and job_binds must be as long as job_grp")
+    if n_member and (job_grp.min() < 0 or job_grp.max() >= n_groups) or np.any(job_amt < 0):
+        raise ValueError("backfill: job_grp out of range, or a negative amount")
+    if grun_end.shape[0] != grun_group.shape[0] or grun_amt.shape[0] != grun_group.shape[0] \
+            or (grun_group.shape[0] and (grun_group.min() < 0 or grun_group.max() >= n_groups)):
+        raise ValueError("backfill: running limit usage disagrees")
+    ends = np.minimum(np.maximum(grun_end, now + 1), INF)
+    keep = ends < INF
+    order = np.lexsort((ends[keep], grun_group[keep]))
+    return (np.ascontiguousarray(grp_free.reshape(n_groups, 1)), np.ascontiguousarray(grun_group[keep][order]),
+            np.ascontiguousarray(ends[keep][order]),
+            np.ascontiguousarray(grun_amt[keep][order].reshape(-1, 1)), job_off, job_grp, job_amt, job_binds)
+
+
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth, shape_idx=None,
-             node_features=None, feat_all=None, feat_any=None, exclusive=None):
+             node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0):
     """Plan one backfill pass over jobs given in priority order.
 
     free (n_nodes, n_res) int64 units free now; usable (n_nodes,) uint8;
@@ -464,6 +603,21 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     RESOURCES or PRIORITY; start[j] is now for started jobs, the reserved start
     for jobs holding a reservation, else -1; job j's nodes (started or reserved)
     are nodes[offsets[j]:offsets[j+1]], -1 otherwise. No input is modified.
+
+    limits, optional: association and QOS limits as resources over time, a tuple
+    (grp_free, grun_group, grun_end, grun_amt, job_off, job_grp, job_amt, job_binds):
+    grp_free (n_groups,) int64 units of each limit free now (its limit less what
+    running jobs hold; may be negative); grun_* (n_gpairs,) intp/int64/int64: units
+    that return to a group at a running job's expected end; job_off (n_jobs + 1,)
+    intp and job_grp, job_amt, job_binds (n_member,) intp/int64/uint8: the groups
+    each job counts in, its units there, and 1 where the group's limit binds it. A
+    job whose nodes fit now but a binding limit does not is LIMIT: it takes no
+    reservation and blocks nothing.
+    estimate_depth: after the pass, this many jobs (in order) left without a start
+    get an estimate: the start conservative backfill would plan for them, given
+    everything before them; `estimated[j]` is 1 where start[j] is one.
+
+    Returns (status, start, offsets, nodes, estimated).
     """
     _check(free, usable, membership, requests, n_nodes_req, part_idx, duration_s, run_node, run_end, run_alloc)
     if reservation_depth < 0:
@@ -548,12 +702,57 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     cdef int64_t[::1] start_v = start
     cdef intp_t[::1] nodes_v = nodes
     cdef intp_t depth = min(int(reservation_depth), CONSERVATIVE)
+    cdef intp_t n_estimates = max(0, min(int(estimate_depth), n_jobs))
+    estimated = np.zeros(n_jobs + 1, dtype=np.uint8)
+    cdef uint8_t[::1] estimated_v = estimated
+    cdef Groups groups
+    cdef Groups *groups_p = NULL
+    cdef const int64_t[:, ::1] g_free_v
+    cdef const intp_t[::1] g_run_v
+    cdef const int64_t[::1] g_end_v
+    cdef const int64_t[:, ::1] g_amt_v
+    cdef const intp_t[::1] job_off_v
+    cdef const intp_t[::1] job_grp_v
+    cdef const int64_t[::1] job_amt_v
+    cdef const uint8_t[::1] job_binds_v
+    cdef int64_t[::1] g_time_v, g_avail_v, g_cap_v
+    cdef intp_t[::1] g_next_v, g_head_v
+    if limits is not None:
+        g_free, g_run, g_end, g_amt, job_off, job_grp, job_amt, job_binds = _limit_arrays(limits, n_jobs, now_c)
+        n_groups = g_free.shape[0]
+        g_capacity = n_groups + g_run.shape[0] + 2 * job_grp.shape[0] + 1
+        g_time, g_avail = np.empty(g_capacity, dtype=np.int64), np.empty(g_capacity + 1, dtype=np.int64)
+        g_next, g_head = np.empty(g_capacity, dtype=np.intp), np.empty(n_groups + 1, dtype=np.intp)
+        g_cap = np.empty(n_groups + 1, dtype=np.int64)
+        job_grp, job_amt, job_binds = (np.concatenate([job_grp, np.zeros(1, dtype=np.intp)]),
+                                       np.concatenate([job_amt, np.zeros(1, dtype=np.int64)]),
+                                       np.concatenate([job_binds, np.zeros(1, dtype=np.uint8)]))
+        g_free_v, g_run_v, g_end_v, g_amt_v = g_free, g_run, g_end, g_amt
+        job_off_v, job_grp_v, job_amt_v, job_binds_v = job_off, job_grp, job_amt, job_binds
+        g_time_v, g_avail_v, g_next_v, g_head_v, g_cap_v = g_time, g_avail, g_next, g_head, g_cap
+        groups.prof.seg_time = &g_time_v[0]
+        groups.prof.seg_avail = &g_avail_v[0]
+        groups.prof.seg_next = &g_next_v[0]
+        groups.prof.head = &g_head_v[0]
+        groups.prof.cap = &g_cap_v[0]
+        groups.prof.whole = &g_cap_v[0]
+        groups.prof.features = &features_v[0]
+        groups.prof.n_used = 0
+        groups.prof.capacity = g_capacity
+        groups.prof.n_res = 1
+        groups.job_off = &job_off_v[0]
+        groups.job_grp = &job_grp_v[0]
+        groups.job_amt = &job_amt_v[0]
+        groups.job_binds = &job_binds_v[0]
+        groups_p = &groups
+        with nogil:
+            build_profiles(&groups.prof, g_free_v, g_run_v, g_end_v, g_amt_v, now_c)
     cdef int rc
     with nogil:
         build_profiles(&p, free_v, r_node_v, r_end_v, r_alloc_v, now_c)
         rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
                            feat_all_v, feat_any_v, exclusive_v, now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
-                           status_v, start_v, nodes_v)
+                           status_v, start_v, nodes_v, groups_p, n_estimates, &estimated_v[0])
     if rc != 0:
         raise RuntimeError("backfill: segment pool exhausted (a bug: its capacity is an upper bound)")
-    return status, start, offsets, nodes
+    return status, start, offsets, nodes, estimated[:n_jobs]

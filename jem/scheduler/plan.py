@@ -68,7 +68,7 @@ def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, r
     """Plan one pass: which jobs start now and where, and when the reserved ones will.
     `shape_idx` (n_jobs,) intp, optional: equal for jobs of equal partition, node count
     and request, different otherwise (the kernel computes it when None)."""
-    status, start, offsets, nodes = backfill.backfill(
+    status, start, offsets, nodes, _ = backfill.backfill(
         cluster.free, cluster.usable, membership=cluster.membership, requests=queue.requests,
         n_nodes_req=queue.n_nodes, part_idx=queue.part_idx, duration_s=queue.duration_s,
         run_node=running.node_idx, run_end=running.end_s, run_alloc=running.alloc, now=now_s,

@@ -107,15 +107,21 @@ def random_inputs(rng, *, n_nodes, n_jobs, n_parts, n_pairs, n_res=N_RES, with_f
 
 
 def run(args, depth, impl=bf):
+    """(status, start, offsets, nodes) of a pass without limits or estimates."""
+    return run_full(args, depth, impl)[:4]
+
+
+def run_full(args, depth, impl=bf, **options):
+    """(status, start, offsets, nodes, estimated); `options`: limits=, estimate_depth=."""
     extra = {k: v for k, v in args.items() if k not in ("free", "usable", "shape_idx")}
     if "shape_idx" in args:
         extra["shape_idx"] = args["shape_idx"]
-    return impl.backfill(args["free"], args["usable"], now=NOW, reservation_depth=depth, **extra)
+    return tuple(impl.backfill(args["free"], args["usable"], now=NOW, reservation_depth=depth, **extra, **options))
 
 
 def assert_matches_oracle(args, depth):
     status, start, offsets, nodes = run(args, depth)
-    ref = run(args, depth, backfill_ref)
+    ref = tuple(run(args, depth, backfill_ref))
     assert status.dtype == np.int64 and start.dtype == np.int64 and nodes.dtype == np.intp
     assert (status.tolist(), start.tolist(), offsets.tolist(), nodes.tolist()) == ref
 
@@ -370,3 +376,97 @@ def test_further_resource_columns_are_counted_like_cpus():
     args = one_job_on(free, node_features=[0, 0], request=(1, 0, 0, 2))
     assert run(args, 1)[3].tolist() == [1]
     assert_matches_oracle(args, 1)
+
+
+# ---------------------------------------------------------------- limits and estimates
+
+@st.composite
+def limit_groups(draw, n_jobs, *, strict=False):
+    """Random limit groups for a queue of n_jobs: 0-4 groups (free now -2..6), running usage that
+    returns within 60 s (or never), and each job's memberships (amount 0-3, binding or not).
+    `strict`: at least one group, none over its limit now, every membership binding."""
+    n_groups = draw(st.integers(1 if strict else 0, 4))
+    if n_groups == 0:
+        return None
+    grp_free = draw(st.lists(st.integers(0 if strict else -2, 6), min_size=n_groups, max_size=n_groups))
+    n_pairs = draw(st.integers(0, 6))
+    grun_group = draw(st.lists(st.integers(0, n_groups - 1), min_size=n_pairs, max_size=n_pairs))
+    grun_end = draw(st.lists(st.one_of(st.integers(NOW - 5, NOW + 60), st.just(bf.INF)),
+                             min_size=n_pairs, max_size=n_pairs))
+    grun_amt = draw(st.lists(st.integers(0, 4), min_size=n_pairs, max_size=n_pairs))
+    job_off, job_grp, job_amt, job_binds = [0], [], [], []
+    for _ in range(n_jobs):
+        members = draw(st.lists(st.integers(0, n_groups - 1), unique=True, max_size=n_groups))
+        for g in members:
+            job_grp.append(g)
+            job_amt.append(draw(st.integers(0, 3)))
+            job_binds.append(1 if strict else draw(st.sampled_from((1, 1, 0))))
+        job_off.append(len(job_grp))
+    return limit_arrays(grp_free, grun_group, grun_end, grun_amt, job_off, job_grp, job_amt, job_binds)
+
+
+def limit_arrays(grp_free, grun_group, grun_end, grun_amt, job_off, job_grp, job_amt, job_binds):
+    return (np.array(grp_free, dtype=np.int64), np.array(grun_group, dtype=np.intp),
+            np.array(grun_end, dtype=np.int64), np.array(grun_amt, dtype=np.int64),
+            np.array(job_off, dtype=np.intp), np.array(job_grp, dtype=np.intp),
+            np.array(job_amt, dtype=np.int64), np.array(job_binds, dtype=np.uint8))
+
+
+@st.composite
+def limited_scenarios(draw, *, strict=False):
+    args, depth = draw(scenarios())
+    n_jobs = args["requests"].shape[0]
+    return args, depth, draw(limit_groups(n_jobs, strict=strict)), draw(st.sampled_from((0, 1, 3, n_jobs)))
+
+
+@PROPERTY_SETTINGS
+@given(limited_scenarios())
+def test_limits_and_estimates_agree_with_oracle(scenario):
+    args, depth, limits, estimate_depth = scenario
+    status, start, offsets, nodes, estimated = run_full(args, depth, limits=limits, estimate_depth=estimate_depth)
+    ref = run_full(args, depth, backfill_ref, limits=limits, estimate_depth=estimate_depth)
+    assert estimated.dtype == np.uint8
+    assert (status.tolist(), start.tolist(), offsets.tolist(), nodes.tolist(), estimated.tolist()) == ref
+
+
+@PROPERTY_SETTINGS
+@given(limited_scenarios(strict=True))
+def test_no_plan_breaks_a_limit_at_any_instant(scenario):
+    """Where every member is bound by its group's limit and the limit is not over already, what
+    started, reserved and estimated jobs hold there never exceeds it, at any time."""
+    args, depth, limits, estimate_depth = scenario
+    grp_free, grun_group, grun_end, grun_amt, job_off, job_grp, job_amt, job_binds = limits
+    status, start, _, _, _ = run_full(args, depth, limits=limits, estimate_depth=estimate_depth)
+    durations = np.minimum(args["duration_s"], bf.INF)
+    placed = [(j, int(start[j]), min(int(start[j]) + int(durations[j]), bf.INF)) for j in range(len(start))
+              if start[j] >= 0]
+    times = {NOW} | {t for _, t0, t1 in placed for t in (t0, t1)} | {max(int(e), NOW + 1) for e in grun_end}
+    for g in range(grp_free.shape[0]):
+        for t in sorted(times):
+            free = int(grp_free[g]) + sum(int(a) for grp, e, a in zip(grun_group, grun_end, grun_amt)
+                                          if grp == g and max(int(e), NOW + 1) <= t)
+            held = sum(int(job_amt[k]) for j, t0, t1 in placed if t0 <= t < t1
+                       for k in range(job_off[j], job_off[j + 1]) if job_grp[k] == g)
+            assert held <= free, (g, t)
+
+
+def test_a_job_held_by_a_limit_takes_no_reservation_and_is_estimated_after_it():
+    """One free node; job 0 is held by a limit (one unit, held by a running job until NOW + 50):
+    it gets no reservation and blocks nothing, job 1 starts, and job 0's estimate is NOW + 50."""
+    args = make_inputs([[4, 4096, 0]], [1], [[1]], [[1, 1, 0], [1, 1, 0]], [1, 1], [0, 0], [100, 100],
+                       [], [], [])
+    limits = limit_arrays([0], [0], [NOW + 50], [1], [0, 1, 1], [0], [1], [1])
+    status, start, _, _, estimated = run_full(args, 1, limits=limits, estimate_depth=2)
+    assert status.tolist() == [bf.LIMIT, bf.STARTED]
+    assert start.tolist() == [NOW + 50, NOW] and estimated.tolist() == [1, 0]
+    status, start, _, _, estimated = run_full(args, 1, limits=limits)
+    assert start.tolist() == [-1, NOW] and estimated.tolist() == [0, 0]
+
+
+def test_estimates_plan_every_waiting_job_after_those_ahead():
+    """One node of 4 CPUs busy until NOW + 100; three 4-CPU jobs of 100 s: EASY reserves the
+    first at NOW + 100; the estimates put the others at NOW + 200 and NOW + 300."""
+    args = make_inputs([[0, 4096, 0]], [1], [[1]], [[4, 1, 0]] * 3, [1] * 3, [0] * 3, [100] * 3,
+                       [0], [NOW + 100], [[4, 0, 0]])
+    status, start, _, _, estimated = run_full(args, 1, estimate_depth=3)
+    assert start.tolist() == [NOW + 100, NOW + 200, NOW + 300] and estimated.tolist() == [0, 1, 1]

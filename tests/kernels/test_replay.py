@@ -51,7 +51,7 @@ def per_pass_oracle(procs, submit, run, size, estimate, depth):
             arrived += 1
         if not queue or min(int(size[j]) for j in queue) > free:
             continue
-        status, _, _, _ = backfill_ref.backfill(
+        status, *_ = backfill_ref.backfill(
             [[free, 0, 0]], [1], membership=[[1]], requests=[[int(size[j]), 0, 0] for j in queue],
             n_nodes_req=[1] * len(queue), part_idx=[0] * len(queue), duration_s=[int(estimate[j]) for j in queue],
             run_node=[0] * len(running), run_end=[start[j] + int(estimate[j]) for j in running],

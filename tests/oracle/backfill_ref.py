@@ -12,6 +12,13 @@ A job may use a node that is usable, in its partition, has all of its
 An exclusive job asks, on each node, for the node's whole capacity: its free
 units now plus everything any running job holds there.
 
+Association and QOS limits are one more kind of "node": a group with one unit
+column (its limit less what running jobs hold, stepping up as they end). A job
+counts its units in every group it is a member of, and must fit in those whose
+limit binds it; a job whose nodes fit now but a limit does not is LIMIT (no
+reservation, blocks nothing). Estimates: after the pass, jobs without a start
+are planned in order as conservative backfill would, without reserving.
+
 Status codes match jem._core.backfill; arguments mirror the kernel's.
 """
 
@@ -19,6 +26,7 @@ STARTED = 0
 RESOURCES = 1
 PRIORITY = 2
 BACKFILLED = 3
+LIMIT = 4
 INF = 1 << 60
 
 
@@ -89,11 +97,47 @@ class Ask:
         return not self.is_exclusive or all(r <= w for r, w in zip(self.request, self.plan.whole[node_idx]))
 
 
+class Limits:
+    """The limit groups as one-column plans, and each job's memberships."""
+
+    def __init__(self, limits, now):
+        grp_free, grun_group, grun_end, grun_amt, job_off, job_grp, job_amt, job_binds = limits
+        self.plan = Plan([[int(x)] for x in grp_free], grun_group, grun_end, [[int(x)] for x in grun_amt], now)
+        self.members = [[(int(job_grp[k]), int(job_amt[k]), bool(job_binds[k]))
+                         for k in range(int(job_off[j]), int(job_off[j + 1]))] for j in range(len(job_off) - 1)]
+
+    def fit(self, job, t0, t1):
+        return all(self.plan.fits(g, [amount], t0, t1) for g, amount, binds in self.members[job] if binds)
+
+    def breakpoints(self, job):
+        times = set()
+        for g, _, binds in self.members[job]:
+            if binds:
+                times |= self.plan.breakpoints(g)
+        return times
+
+    def take(self, job, t0, t1):
+        for g, amount, _ in self.members[job]:
+            self.plan.place(g, [amount], t0, t1)
+
+
+class NoLimits:
+    def fit(self, job, t0, t1):
+        return True
+
+    def breakpoints(self, job):
+        return set()
+
+    def take(self, job, t0, t1):
+        pass
+
+
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth,
-             node_features=None, feat_all=None, feat_any=None, exclusive=None):
-    """One pass; returns (status, start, offsets, nodes) as lists of ints (see the kernel)."""
+             node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0):
+    """One pass; returns (status, start, offsets, nodes, estimated) as lists of ints (see the kernel)."""
     now = int(now)
+    groups = NoLimits() if limits is None else Limits(limits, now)
     n_jobs = len(requests)
     node_features = [0] * len(free) if node_features is None else [int(x) for x in node_features]
     feat_all = [0] * n_jobs if feat_all is None else [int(x) for x in feat_all]
@@ -105,6 +149,7 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         offsets.append(offsets[-1] + int(n_nodes_req[j]))
     nodes = [-1] * offsets[-1]
     status, start = [], []
+    allowed_of, asks = [], []
     blocked_parts = set()
     any_blocked = False
     n_reserved = 0
@@ -116,6 +161,8 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         ask = Ask(plan, request, bool(exclusive[j]))
         allowed = [n for n in range(len(free)) if usable[n] and membership[part][n] and ask.may_use(n)
                    and has_features(node_features[n], feat_all[j], feat_any[j])]
+        allowed_of.append(allowed)
+        asks.append(ask)
         if reservation_depth == 0 and part in blocked_parts:
             status.append(PRIORITY)
             start.append(-1)
@@ -123,9 +170,14 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         end = min(now + duration, INF)
         chosen = [n for n in allowed if plan.fits(n, ask.on(n), now, end)][:wanted]
         if len(chosen) == wanted:
+            if not groups.fit(j, now, end):
+                status.append(LIMIT)
+                start.append(-1)
+                continue
             for k, node_idx in enumerate(chosen):
                 plan.place(node_idx, ask.on(node_idx), now, end)
                 nodes[offsets[j] + k] = node_idx
+            groups.take(j, now, end)
             status.append(BACKFILLED if any_blocked and reservation_depth > 0 else STARTED)
             start.append(now)
             continue
@@ -136,25 +188,38 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
             start.append(-1)
         elif n_reserved < reservation_depth:
             status.append(RESOURCES)
-            start.append(_reserve(plan, allowed, ask, wanted, duration, nodes, offsets[j]))
+            start.append(_reserve(plan, groups, j, allowed, ask, wanted, duration, nodes, offsets[j]))
             n_reserved += start[-1] >= 0
         else:
             status.append(PRIORITY)
             start.append(-1)
-    return status, start, offsets, nodes
+    estimated = [0] * n_jobs
+    n_estimated = 0
+    for j in range(n_jobs):
+        if n_estimated >= estimate_depth:
+            break
+        if start[j] >= 0:
+            continue
+        n_estimated += 1
+        start[j] = _reserve(plan, groups, j, allowed_of[j], asks[j], int(n_nodes_req[j]),
+                            min(int(duration_s[j]), INF), nodes, offsets[j])
+        estimated[j] = int(start[j] >= 0)
+    return status, start, offsets, nodes, estimated
 
 
-def _reserve(plan, allowed, ask, wanted, duration, nodes, first_slot):
-    """Earliest time at which `wanted` allowed nodes fit the request for `duration`; place it there."""
-    candidates = {plan.now}
+def _reserve(plan, groups, job, allowed, ask, wanted, duration, nodes, first_slot):
+    """Earliest time at which `wanted` allowed nodes fit the request for `duration` and every limit
+    binding the job holds its units; place it there."""
+    candidates = {plan.now} | {t for t in groups.breakpoints(job) if plan.now <= t < INF}
     for node_idx in allowed:
         candidates |= {t for t in plan.breakpoints(node_idx) if plan.now <= t < INF}
     for t in sorted(candidates):
         end = min(t + duration, INF)
         chosen = [n for n in allowed if plan.fits(n, ask.on(n), t, end)][:wanted]
-        if len(chosen) == wanted:
+        if len(chosen) == wanted and groups.fit(job, t, end):
             for k, node_idx in enumerate(chosen):
                 plan.place(node_idx, ask.on(node_idx), t, end)
                 nodes[first_slot + k] = node_idx
+            groups.take(job, t, end)
             return t
     return -1
