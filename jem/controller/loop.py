@@ -37,6 +37,7 @@ from jem.controller.reports import send_kills, settle_dead_nodes
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
+from jem.model.associations import AccountingTable
 from jem.model.job import Job
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
@@ -45,7 +46,7 @@ from jem.scheduler import bulk
 from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
 from jem.scheduler.fairshare import Usage
-from jem.scheduler.limits import Ledger, LimitedJob
+from jem.scheduler.limits import PLANNED_KINDS, Ledger, LimitedJob
 from jem.scheduler.policy import Policy
 from jem.scheduler.snapshot import PendingViews, take_snapshot
 
@@ -188,15 +189,20 @@ class SchedulingLoop:
         # listings go on meanwhile: the jobs' views, the plan. Each decision is checked again
         # against live state under the lock below.
         quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
-        ledger = self._ledger(live, now)
+        table = state.accounting_table   # (one version for the whole cycle)
+        ledger = self._ledger(table, live, now)
         pending, held_back = [], []   # (held back: (job id, reason) over a quota or limit)
         if quota.is_unlimited and ledger is None:
             pending = candidates
         else:
+            # The limits the planner holds over time (GrpTRES, GrpJobs, MaxJobs, MaxTRESPerUser)
+            # are planned: such a job waits with its reason and an estimate. The others (a job
+            # over MaxWall or MaxTRESPerJob, GrpTRESRunMins) hold a job back here, unplanned.
             for job in candidates:
                 if not quota.allows(job):
                     held_back.append((job.job_id, JobReason.ASSOC_MAX_JOBS_LIMIT))
-                elif ledger is not None and (rule := ledger.blocking(self._limited(job))) is not None:
+                elif ledger is not None and \
+                        (rule := ledger.blocking(self._limited(job), skip=PLANNED_KINDS)) is not None:
                     held_back.append((job.job_id, rule.reason))
                 else:
                     pending.append(job)
@@ -206,15 +212,20 @@ class SchedulingLoop:
         if not pending:
             self._hold_back(held_back)
             return Decisions()
-        table = state.accounting_table
         if table.version != self._policy_version:   # (shares and QOS priorities changed)
             self.policy, self._policy_version = self.policy.with_accounting(table), table.version
-        decisions = plan_cycle(dataclasses.replace(cluster, pending=self._views.of(pending)), now, policy=self.policy)
+        limited = {}
+        if ledger is not None:
+            limited = {job.job_id: self._limited(job) for job in pending}
+            limited.update((job.job_id, self._limited(job)) for job in live if job.state is JobState.RUNNING)
+        snapshot = dataclasses.replace(cluster, pending=self._views.of(pending),
+                                       accounting=table if ledger is not None else None, limited=limited)
+        decisions = plan_cycle(snapshot, now, policy=self.policy)
         changes = []
         with state.lock:
             live = state.jobs.live()
             quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
-            ledger = self._ledger(live, now)
+            ledger = self._ledger(table, live, now)
             for start in decisions.starts:
                 job = state.jobs.find(start.job_id)
                 if not self._still_valid(job, start.node_names):
@@ -261,12 +272,10 @@ class SchedulingLoop:
                         job.reason_detail = ""
                     job.reason, job.planned_start = reason, None
 
-    def _ledger(self, live: list[Job], now: float) -> Ledger | None:
+    def _ledger(self, table: AccountingTable, live: list[Job], now: float) -> Ledger | None:
         """What the running jobs hold of each association's and QOS' limits (None: no limit is set,
         or the cluster does not enforce them)."""
-        state = self._state
-        table = state.accounting_table
-        if not table.has_limits or not state.config.accounting.enforces("limits"):
+        if not table.has_limits or not self._state.config.accounting.enforces("limits"):
             return None
         if table.version != self._limits_version:   # (a job's view depends on the table too)
             self._limited_views.clear()
@@ -292,7 +301,7 @@ class SchedulingLoop:
         them in which the requests that waited for the lock take it (a thread that releases a lock
         and takes it again at once would keep it from them)."""
         reasons, planned, priorities = decisions.reasons, decisions.planned_starts, decisions.priorities
-        details = decisions.reason_details
+        details, estimated = decisions.reason_details, decisions.estimated
         for first in range(0, len(planned_jobs), RECORD_CHUNK):
             with self._state.lock:
                 for job in planned_jobs[first:first + RECORD_CHUNK]:
@@ -302,6 +311,9 @@ class SchedulingLoop:
                     # Set only what changed: a set field marks the job changed for listings
                     # (jem.model.job.ChangeStamped), and most jobs keep their values cycle to cycle.
                     planned_start = planned.get(job.job_id)
+                    is_estimate = job.job_id in estimated
+                    if job.planned_start_is_estimate != is_estimate:
+                        job.planned_start_is_estimate = is_estimate
                     detail = details.get(job.job_id)
                     if detail is not None or job.reason is JobReason.REQ_NODE_NOT_AVAIL:
                         if job.reason_detail != (detail or ""):   # (the nodes ReqNodeNotAvail names)

@@ -77,6 +77,7 @@ class SchedulerConfig:
     kill_invalid_depend: bool = False                    # end jobs whose dependency can never be met
     policy: str = defaults.SCHEDULER_POLICY              # "fcfs", "easy" or "conservative"
     reservation_depth: int = defaults.RESERVATION_DEPTH  # jobs holding a reservation under "easy"
+    estimate_depth: int = defaults.ESTIMATE_DEPTH        # waiting jobs (in priority order) given an estimated start
 
     @property
     def effective_depth(self) -> int:

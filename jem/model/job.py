@@ -219,7 +219,8 @@ class Job(ChangeStamped):
     kill_cause: JobEvent | None = None       # the end event owed once a killed job's processes are gone
     kill_time: float | None = None           # when the kill was sent (resent if the job outlives it)
     usage: JobUsage = field(default_factory=JobUsage)
-    planned_start: float | None = None       # not persisted: the scheduler's latest estimate
+    planned_start: float | None = None       # not persisted: the scheduler's planned start
+    planned_start_is_estimate: bool = False  # not persisted: planned_start is an estimate, not a reservation
     array_task_id: int | None = None         # this job's index in its array; None outside arrays and
                                              # for an array's record while it still stands for several tasks
     array_parent_id: int = 0                 # a split-off task: the id of the array's own record

@@ -15,6 +15,7 @@ from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.resources import N_RES, ROW_FIELDS
 from jem.scheduler import bulk, fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
+from jem.scheduler.limits import Ledger, plan_limits
 from jem.scheduler.policy import Policy
 from jem.scheduler.priority import multifactor_priority, queue_order
 from jem.scheduler.snapshot import PendingJob, Snapshot
@@ -171,27 +172,50 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
                         bulk.column(_JOB_ID, eligible, np.int64))
     queue = [eligible[i] for i in order]
     now_s = int(now)
+    limits, ledger = _limit_inputs(snapshot, queue, now_s)
     result = plan.plan_pass(*pass_inputs(snapshot, queue, now_s), now_s=now_s,
-                            reservation_depth=policy.reservation_depth)
-    reasons, planned = decisions.reasons, decisions.planned_starts
+                            reservation_depth=policy.reservation_depth, limits=limits,
+                            estimate_depth=policy.estimate_depth)
+    reasons, planned, estimated = decisions.reasons, decisions.planned_starts, decisions.estimated
     blocked: dict = {}   # (unavailable_nodes' answers per job shape)
     some_out_of_service = not all(n.is_schedulable for n in snapshot.nodes)
     # (plain ints from the arrays: per job they are read faster)
-    for job_idx, (job, status, start_s) in enumerate(zip(queue, bulk.to_list(result.status), bulk.to_list(result.start_s))):
+    for job_idx, (job, status, start_s, is_estimate) in enumerate(zip(
+            queue, bulk.to_list(result.status), bulk.to_list(result.start_s), bulk.to_list(result.estimated))):
         if status == plan.STARTED or status == plan.BACKFILLED:
             kind = StartKind.BACKFILL if status == plan.BACKFILLED else (
-                StartKind.RESERVED if job.planned_start is not None else StartKind.IMMEDIATE)
+                StartKind.RESERVED if job.planned_start is not None and not job.planned_is_estimate
+                else StartKind.IMMEDIATE)
             names = tuple(snapshot.nodes[i].name for i in result.nodes_of(job_idx))
             decisions.starts.append(Start(job.job_id, names, kind))
             continue
-        reasons[job.job_id] = _REASON[status]
+        if status == plan.LIMIT:
+            rule = ledger.blocking(snapshot.limited[job.job_id]) if ledger is not None else None
+            reasons[job.job_id] = rule.reason if rule is not None else JobReason.RESOURCES
+        else:
+            reasons[job.job_id] = _REASON[status]
         if start_s >= 0:
             planned[job.job_id] = float(start_s)
+            if is_estimate:
+                estimated.add(job.job_id)
         elif status == plan.RESOURCES and some_out_of_service:
             if unavailable_nodes(job, snapshot, blocked):   # (it fits only with nodes out of service)
                 reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
                 decisions.reason_details[job.job_id] = NODES_NOT_AVAILABLE
     return decisions
+
+
+def _limit_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[tuple | None, Ledger | None]:
+    """The kernel's limit arrays for `queue` and a ledger of the running jobs (for the reason of a
+    job a limit holds), or (None, None) when no limit applies."""
+    table, limited = snapshot.accounting, snapshot.limited
+    if table is None or not table.has_limits:
+        return None, None
+    running = [(limited[r.job_id], _end_s(r.start_time, r.time_limit_s)) for r in snapshot.running
+               if r.job_id in limited]
+    limits = plan_limits(table, [limited[j.job_id] for j in queue], running)
+    ledger = Ledger(table, [(job, None if end_s >= plan.UNLIMITED_S else end_s - now_s) for job, end_s in running])
+    return limits, ledger
 
 
 def unavailable_nodes(job: PendingJob, snapshot: Snapshot, cache: dict) -> str:

@@ -26,15 +26,16 @@ class Start:
 @dataclass(slots=True)
 class Decisions:
     """The output of a cycle. Every pending job of the snapshot is in exactly one of
-    `starts` or `reasons`; a waiting job that holds a reservation also has a planned
-    start (epoch seconds). `priorities` holds the multifactor priorities computed this
+    `starts` or `reasons`; a waiting job that holds a reservation, or was given an
+    estimate (its id in `estimated`), also has a planned start (epoch seconds). `priorities` holds the multifactor priorities computed this
     cycle (empty when the policy has no weights)."""
 
     starts: list[Start] = field(default_factory=list)
     reasons: dict[int, JobReason] = field(default_factory=dict)
     planned_starts: dict[int, float] = field(default_factory=dict)
     priorities: dict[int, int] = field(default_factory=dict)
-    reason_details: dict[int, str] = field(default_factory=dict)   # (ReqNodeNotAvail: "UnavailableNodes:n[1-2]")
+    reason_details: dict[int, str] = field(default_factory=dict)   # (ReqNodeNotAvail: Slurm's description)
+    estimated: set[int] = field(default_factory=set)   # the planned starts that are estimates, not reservations
 
     @property
     def n_backfilled(self) -> int:

@@ -26,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from jem.model.associations import INT_LIMITS, AccountingTable, QosFlag
 from jem.model.reasons import JobReason, limit_reason
 from jem.model.tres import Tres
@@ -163,12 +165,14 @@ class Ledger:
             rules = self._rules[key] = rules_of(job, self._table)
         return rules
 
-    def blocking(self, job: LimitedJob) -> Rule | None:
-        """The first rule `job` would break by starting now (submit-count rules are the
-        submission's: not checked here)."""
+    def blocking(self, job: LimitedJob, *, skip: frozenset[str] = frozenset()) -> Rule | None:
+        """The first rule `job` would break by starting now, of the kinds not in `skip`
+        (submit-count rules are the submission's: never checked here)."""
         minutes = run_minutes(job)
         for rule in self.rules(job):
             kind = rule.kind
+            if kind in skip:
+                continue
             if kind == "job_tres":
                 if job.tres.get(rule.tres, 0) > rule.limit:
                     return rule
@@ -206,3 +210,69 @@ class Ledger:
             for name, amount in job.tres.items():
                 tres[name] += amount
                 run_mins[name] += amount * minutes
+
+
+PLANNED_KINDS = frozenset({"tres", "jobs"})   # the limits the planner holds as resources over time
+
+
+def column_amount(job: LimitedJob, column: str) -> int:
+    """What `job` holds of a limit's column: 1 of "jobs", else its amount of that TRES."""
+    return 1 if column == "jobs" else job.tres.get(column, 0)
+
+
+def plan_limits(table: AccountingTable, queue: list[LimitedJob], running: list[tuple[LimitedJob, int]]):
+    """The kernel's limit arrays (jem._core.backfill's `limits`) for `queue` (in plan order) and the
+    running jobs (each with its expected end, backfill.INF if none); None when no limit the
+    planner holds (GrpTRES, GrpJobs, MaxTRESPerUser, MaxJobs[PerUser]) binds a queued job.
+
+    One group per (holder, column, limit) some queued job's rule names; a job counts in every
+    group of a holder it belongs to (its usage counts whether or not the limit binds it), and
+    must fit in those of its own rules."""
+    groups: dict[tuple, int] = {}                 # (holder, column, limit) -> group index
+    by_holder: dict[tuple, list[tuple[int, str]]] = defaultdict(list)   # holder -> (group, column)
+    binding: dict[tuple, set[int]] = {}           # job key -> the groups binding its jobs
+    keys = [(j.account, j.user, j.qos, j.partition_qos) for j in queue]
+    for job, key in zip(queue, keys):
+        if key in binding:
+            continue
+        bound = binding[key] = set()
+        for rule in rules_of(job, table):
+            if rule.kind in PLANNED_KINDS:
+                column = rule.tres or "jobs"
+                index = groups.get((rule.holder, column, rule.limit))
+                if index is None:
+                    index = groups[(rule.holder, column, rule.limit)] = len(groups)
+                    by_holder[rule.holder].append((index, column))
+                bound.add(index)
+    if not groups:
+        return None
+    holders: dict[tuple, list[tuple]] = {}
+
+    def members(job: LimitedJob, key: tuple) -> list[tuple[int, str]]:
+        found = holders.get(key)
+        if found is None:
+            found = holders[key] = [g for h in holders_of(job, table) for g in by_holder.get(h, ())]
+        return found
+
+    free = [limit for (_, _, limit) in groups]
+    grun_group, grun_end, grun_amt = [], [], []
+    for job, end_s in running:
+        for index, column in members(job, (job.account, job.user, job.qos, job.partition_qos)):
+            amount = column_amount(job, column)
+            if amount:
+                free[index] -= amount
+                grun_group.append(index)
+                grun_end.append(end_s)
+                grun_amt.append(amount)
+    job_off, job_grp, job_amt, job_binds = [0], [], [], []
+    for job, key in zip(queue, keys):
+        bound = binding[key]
+        for index, column in members(job, key):
+            job_grp.append(index)
+            job_amt.append(column_amount(job, column))
+            job_binds.append(index in bound)
+        job_off.append(len(job_grp))
+    return (np.array(free, dtype=np.int64), np.array(grun_group, dtype=np.intp),
+            np.array(grun_end, dtype=np.int64), np.array(grun_amt, dtype=np.int64),
+            np.array(job_off, dtype=np.intp), np.array(job_grp, dtype=np.intp),
+            np.array(job_amt, dtype=np.int64), np.array(job_binds, dtype=np.uint8))

@@ -18,6 +18,7 @@ STARTED = backfill.STARTED
 BACKFILLED = backfill.BACKFILLED
 RESOURCES = backfill.RESOURCES
 PRIORITY = backfill.PRIORITY
+LIMIT = backfill.LIMIT
 UNLIMITED_S = backfill.INF     # a time limit or an end that never comes
 
 
@@ -51,10 +52,11 @@ class Queue:
 
 @dataclass(frozen=True, slots=True)
 class PassResult:
-    status: np.ndarray        # (n_jobs,) STARTED, BACKFILLED, RESOURCES or PRIORITY
-    start_s: np.ndarray       # (n_jobs,) now if started, the reserved start if reserved, else -1
+    status: np.ndarray        # (n_jobs,) STARTED, BACKFILLED, RESOURCES, PRIORITY or LIMIT
+    start_s: np.ndarray       # (n_jobs,) now if started, the reserved or estimated start, else -1
     offsets: np.ndarray       # (n_jobs + 1,) intp
-    nodes: np.ndarray         # (offsets[-1],) intp node indices of started or reserved jobs
+    nodes: np.ndarray         # (offsets[-1],) intp node indices of started, reserved or estimated jobs
+    estimated: np.ndarray     # (n_jobs,) uint8: 1 where start_s is an estimate
 
     def nodes_of(self, job_idx: int) -> np.ndarray:
         return self.nodes[self.offsets[job_idx]:self.offsets[job_idx + 1]]
@@ -64,14 +66,17 @@ NO_RUNNING = Running(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np
 
 
 def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, reservation_depth: int,
-              shape_idx: np.ndarray | None = None) -> PassResult:
+              shape_idx: np.ndarray | None = None, limits: tuple | None = None, estimate_depth: int = 0) -> PassResult:
     """Plan one pass: which jobs start now and where, and when the reserved ones will.
     `shape_idx` (n_jobs,) intp, optional: equal for jobs of equal partition, node count
-    and request, different otherwise (the kernel computes it when None)."""
-    status, start, offsets, nodes, _ = backfill.backfill(
+    and request, different otherwise (the kernel computes it when None). `limits`: the
+    association and QOS limits as jem.scheduler.limits.plan_limits gives them (None: none);
+    `estimate_depth`: jobs left waiting that get an estimated start."""
+    status, start, offsets, nodes, estimated = backfill.backfill(
         cluster.free, cluster.usable, membership=cluster.membership, requests=queue.requests,
         n_nodes_req=queue.n_nodes, part_idx=queue.part_idx, duration_s=queue.duration_s,
         run_node=running.node_idx, run_end=running.end_s, run_alloc=running.alloc, now=now_s,
         reservation_depth=reservation_depth, shape_idx=shape_idx, node_features=cluster.node_features,
-        feat_all=queue.feat_all, feat_any=queue.feat_any, exclusive=queue.exclusive)
-    return PassResult(status, start, offsets, nodes)
+        feat_all=queue.feat_all, feat_any=queue.feat_any, exclusive=queue.exclusive, limits=limits,
+        estimate_depth=estimate_depth)
+    return PassResult(status, start, offsets, nodes, estimated)

@@ -19,6 +19,7 @@ POLICY_DEPTHS = {"fcfs": 0, "easy": defaults.RESERVATION_DEPTH, "conservative": 
 @dataclass(frozen=True, slots=True)
 class Policy:
     reservation_depth: int = defaults.RESERVATION_DEPTH
+    estimate_depth: int = 0            # waiting jobs given an estimated start after the pass (0: none)
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     fairshare: FairshareConfig = field(default_factory=FairshareConfig)
     accounts: tuple[AccountConfig, ...] = ()
@@ -26,7 +27,8 @@ class Policy:
 
     @classmethod
     def from_config(cls, config: Config) -> "Policy":
-        return cls(reservation_depth=config.scheduler.effective_depth, priority=config.priority,
+        return cls(reservation_depth=config.scheduler.effective_depth, estimate_depth=config.scheduler.estimate_depth,
+                   priority=config.priority,
                    fairshare=config.fairshare, accounts=config.accounts, qos=config.qos)
 
     def with_accounting(self, table: AccountingTable) -> "Policy":

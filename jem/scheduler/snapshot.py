@@ -7,10 +7,12 @@ reads only this, so a cycle never sees state change under it.
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from jem.model.associations import AccountingTable
 from jem.model.job import Job
 from jem.model.node import Node
 from jem.model.partition import Partition
 from jem.model.resources import Resources
+from jem.scheduler.limits import LimitedJob
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,8 @@ class PendingJob:
     account: str = ""
     user: str = ""
     nice: int = 0
-    planned_start: float | None = None   # the previous cycle's reservation, if any
+    planned_start: float | None = None   # the previous cycle's reservation or estimate, if any
+    planned_is_estimate: bool = False    # planned_start is an estimate, not a reservation
     constraint: str = ""                 # required features (jem.model.features syntax)
     is_exclusive: bool = False
     gres_per_node: tuple[tuple[str, int], ...] = ()
@@ -65,6 +68,10 @@ class Snapshot:
     pending: tuple[PendingJob, ...]
     running: tuple[RunningJob, ...] = ()
     usage: Mapping[tuple[str, str], float] = field(default_factory=dict)  # fair-share CPU-seconds (decayed)
+    # Association and QOS limits: the table (None: none enforced) and what limits read of each
+    # pending and running job, by id (jem.scheduler.limits).
+    accounting: AccountingTable | None = None
+    limited: Mapping[int, LimitedJob] = field(default_factory=dict)
 
 
 def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[Partition, ...], *,
@@ -130,6 +137,7 @@ def _view(j: Job) -> PendingJob:
         partition=j.spec.partition, n_nodes=j.shape.n_nodes, per_node=j.shape.per_node,
         held_by=j.held_by, begin_time=j.spec.begin_time, time_limit_s=j.time_limit_s,
         account=j.spec.account, user=j.user, nice=j.spec.nice, planned_start=j.planned_start,
+        planned_is_estimate=j.planned_start_is_estimate,
         constraint=j.spec.constraint, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node,
         qos=j.spec.qos,
     )

@@ -1,7 +1,7 @@
 """Job, association and QOS records to and from JSON text, for the store's `record` columns.
 
-Enums are stored by value and tuples as lists; `planned_start` is not stored
-(the scheduler recomputes it every cycle).
+Enums are stored by value and tuples as lists; `planned_start` (and whether it is an
+estimate) is not stored (the scheduler recomputes it every cycle).
 """
 
 import enum
@@ -38,7 +38,7 @@ def _dumps(data: dict) -> str:
 
 def job_to_json(job: Job) -> str:
     data = _fields(job)
-    del data["job_id"], data["planned_start"]
+    del data["job_id"], data["planned_start"], data["planned_start_is_estimate"]
     return _dumps(data)
 
 

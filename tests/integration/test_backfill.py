@@ -57,9 +57,14 @@ def test_easy_backfills_a_short_job_and_plans_the_blocked_one(make_cluster):
         wide_job = client.get_job(wide)
         assert wide_job.state is JobState.PENDING and wide_job.reason is JobReason.RESOURCES
         assert wide_job.planned_start == pytest.approx(int(started) + 120, abs=1)
-        assert client.get_job(long).state is JobState.PENDING and client.get_job(long).planned_start is None
+        assert not wide_job.planned_start_is_estimate            # (EASY's reservation)
+        # Every other waiting job has an estimate: the long one after the wide one's reservation.
+        long_job = client.get_job(long)
+        assert long_job.state is JobState.PENDING and long_job.planned_start_is_estimate
+        assert long_job.planned_start == pytest.approx(int(started) + 180, abs=1)
         listed = {j["job_id"]: j for j in json.loads(jem(cluster, "jobs", "--json"))["jobs"]}
         assert listed[wide]["planned_start_time"] == pytest.approx(wide_job.planned_start)
+        assert listed[wide]["planned_start_kind"] == "reservation" and listed[long]["planned_start_kind"] == "estimate"
         assert listed[wide]["reason"] == "Resources" and listed[long]["reason"] == "Priority"
         shares = json.loads(jem(cluster, "shares", "--json"))
         table = jem(cluster, "shares").splitlines()

@@ -63,7 +63,10 @@ def test_limits_pend_with_slurms_reasons_and_refuse_at_submit(make_cluster):
             cluster.wait_job(client, job_id, states={JobState.RUNNING})
         wait_until(lambda: client.get_job(physics[2]).reason is JobReason.ASSOC_GRP_CPU_LIMIT,
                    what="the third physics job held by its account's GrpTRES")
-        assert client.get_job(physics[2]).planned_start is None
+        # Beyond Slurm: it has an estimate, when the first of physics' jobs ends by its time limit.
+        first_end = min(client.get_job(j).start_time + 600 for j in physics[:2])
+        held = client.get_job(physics[2])
+        assert held.planned_start_is_estimate and int(held.planned_start) == int(first_end)
         # A QOS's MaxJobsPerUser.
         high = [client.submit(spec(qos="high")) for _ in range(2)]
         cluster.wait_job(client, high[0], states={JobState.RUNNING})

@@ -57,7 +57,7 @@ jobs = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(tables(), st.lists(st.tuples(jobs, st.integers(0, 5 * 3600)), max_size=6), jobs)
 def test_the_ledger_holds_back_exactly_what_the_oracle_finds(table, running, job):
-    ledger = Ledger(table, running)
+    ledger = Ledger(table, [(r, left if r.time_limit_s is not None else None) for r, left in running])
     run_left = {id(r): -(-left // 60) if r.time_limit_s is not None else 1 << 40 for r, left in running}
     broken = limits_ref.broken_limits(table, [r for r, _ in running], job, run_left)
     rule = ledger.blocking(job)
