@@ -3,6 +3,7 @@
     python benchmarks/backfill_pass.py --nodes 10000 --pending 100000 --running 20000 --policy easy --json
     python benchmarks/backfill_pass.py --nodes 1000 --pending 10000 --running 2000 --policy conservative --json
     python benchmarks/backfill_pass.py --nodes 100 --pending 300 --running 200 --policy easy --impl reference --json
+    python benchmarks/backfill_pass.py --nodes 10000 --pending 100000 --running 20000 --limits --estimates 0 --json
 
 The cluster: nodes with 64 CPUs and 256 GiB, every eighth with 4 GPUs. Jobs
 are either 1-32 CPUs on one node (97% of the running, half of the pending ones)
@@ -15,6 +16,13 @@ random elapsed times (jobs that do not fit are dropped). Seeded: the same argume
 Cython core (only at small sizes: it is slow by design). `--level cycle` times
 the controller's whole `plan_cycle` instead (snapshot objects -> priority
 order -> arrays -> kernel -> decisions) on the same workload.
+
+`--limits` adds site policy: 200 accounts (GrpTRES=cpu= a share of the cluster)
+and 2,000 users, ten per account (MaxJobs and MaxTRESPerUser-like per-user
+limits as user associations: MaxJobs=20, GrpTRES=cpu=256), each job of a
+random user, planned as resources over time. `--estimates N` gives the first N
+waiting jobs an estimated start after the pass (default: all, as the
+controller does); 0 plans reservations only.
 """
 
 import argparse
@@ -27,6 +35,10 @@ import time
 import numpy as np
 
 from jem._core import backfill as bf
+from jem.model.accounting import add_accounts, add_users, new_table
+from jem.model.associations import Association, Limits
+from jem.model.tres import Tres, job_tres
+from jem.scheduler.limits import LimitedJob, plan_limits
 from jem.model.partition import Partition
 from jem.model.resources import N_RES, Resources
 from jem.scheduler.cycle import plan_cycle
@@ -91,6 +103,37 @@ def workload(n_nodes: int, n_pending: int, n_running: int, seed: int):
                 run_end=run_end, run_alloc=run_alloc), len(placed)
 
 
+N_ACCOUNTS, USERS_PER_ACCOUNT = 200, 10
+
+
+def policy_table(n_nodes: int):
+    """200 accounts, each with GrpTRES=cpu= a fiftieth of the cluster, and ten users each with
+    MaxJobs=20 and GrpTRES=cpu=256."""
+    table = new_table()
+    table, _ = add_accounts(table, [Association(f"a{a}", limits=Limits(grp_tres=Tres(cpu=max(n_nodes * CPUS // 50, 64))))
+                                    for a in range(N_ACCOUNTS)])
+    table, _ = add_users(table, [Association(f"a{a}", f"u{a}_{u}", limits=Limits(max_jobs=20, grp_tres=Tres(cpu=256)))
+                                 for a in range(N_ACCOUNTS) for u in range(USERS_PER_ACCOUNT)])
+    return table
+
+
+def limit_inputs(rng, inputs: dict, n_running_jobs: int):
+    """The kernel's limit arrays: every pending and running (job, node) pair of a random user."""
+    table = policy_table(len(inputs["free"]))
+
+    def limited(n_jobs, requests, n_req, limits):
+        users = rng.integers(0, N_ACCOUNTS * USERS_PER_ACCOUNT, size=n_jobs)
+        return [LimitedJob(f"a{u // USERS_PER_ACCOUNT}", f"u{u // USERS_PER_ACCOUNT}_{u % USERS_PER_ACCOUNT}", "normal",
+                           "", job_tres(cpus=int(r[0]) * int(n), mem_mib=int(r[1]) * int(n), n_nodes=int(n),
+                                        gpus=int(r[2])), int(t))
+                for u, r, n, t in zip(users, requests, n_req, limits)]
+
+    queue = limited(len(inputs["requests"]), inputs["requests"], inputs["n_nodes_req"], inputs["duration_s"])
+    pairs = len(inputs["run_node"])
+    running = limited(pairs, inputs["run_alloc"], np.ones(pairs, dtype=np.int64), inputs["run_end"] - NOW)
+    return plan_limits(table, queue, [(job, int(end)) for job, end in zip(running, inputs["run_end"])])
+
+
 def snapshot_of(inputs: dict, capacity: np.ndarray) -> Snapshot:
     """The same workload as the controller's snapshot objects: one partition of every node,
     each running (job, node) pair as a one-node running job."""
@@ -132,9 +175,18 @@ def main() -> int:
                         help="time the kernel's pass alone, or the controller's whole plan_cycle")
     parser.add_argument("--repeat", type=int, default=3, help="passes to time (the best is reported)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--limits", action="store_true", help="200 accounts and 2,000 users with limits")
+    parser.add_argument("--estimates", type=int, default=None,
+                        help="waiting jobs given an estimated start (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON line (the default output too)")
     args = parser.parse_args()
     inputs, n_running = workload(args.nodes, args.pending, args.running, args.seed)
+    estimate_depth = args.pending if args.estimates is None else args.estimates
+    limits_s, options = 0.0, {"estimate_depth": estimate_depth}
+    if args.limits:
+        t0 = time.perf_counter()
+        options["limits"] = limit_inputs(np.random.default_rng(args.seed + 1), inputs, n_running)
+        limits_s = time.perf_counter() - t0
     if args.level == "cycle":
         seconds, counts = time_cycle(inputs, args.policy, args.repeat)
         print(json.dumps({"level": "cycle", "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
@@ -145,14 +197,17 @@ def main() -> int:
     times = []
     for _ in range(args.repeat if args.impl == "core" else 1):
         t0 = time.perf_counter()
-        status, start, _, _ = impl.backfill(now=NOW, reservation_depth=DEPTH[args.policy], **inputs)
+        status, start, _, _, estimated = impl.backfill(now=NOW, reservation_depth=DEPTH[args.policy], **inputs,
+                                                       **options)
         times.append(time.perf_counter() - t0)
-    status = np.asarray(status)
+    status, start, estimated = np.asarray(status), np.asarray(start), np.asarray(estimated)
     print(json.dumps({
         "level": "kernel", "impl": args.impl, "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
-        "running": n_running, "seconds_per_pass": round(min(times), 4),
+        "running": n_running, "limits": args.limits, "estimate_depth": estimate_depth,
+        "seconds_per_pass": round(min(times), 4), "limit_arrays_s": round(limits_s, 4),
         "started": int((status == bf.STARTED).sum()), "backfilled": int((status == bf.BACKFILLED).sum()),
-        "reserved": int((np.asarray(start) > NOW).sum()),
+        "limit_held": int((status == bf.LIMIT).sum()),
+        "reserved": int(((start > NOW) & (estimated == 0)).sum()), "estimated": int(estimated.sum()),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }))
     return 0

@@ -25,17 +25,18 @@ CLEAR = -1   # a TRES amount of -1 in a change clears that TRES's limit (sacctmg
 class Tres(Mapping[str, int]):
     """TRES name -> amount; immutable and hashable, iterated in Slurm's order."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_by_name")
 
     def __init__(self, amounts: Mapping[str, int] | None = None, **kwargs: int):
         merged = dict(amounts or {}, **kwargs)
         self._items = tuple(sorted(((k, int(v)) for k, v in merged.items()), key=lambda kv: _order(kv[0])))
+        self._by_name = dict(self._items)
 
     def __getitem__(self, name: str) -> int:
-        for key, value in self._items:
-            if key == name:
-                return value
-        raise KeyError(name)
+        return self._by_name[name]
+
+    def get(self, name: str, default=None):
+        return self._by_name.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
         return (key for key, _ in self._items)

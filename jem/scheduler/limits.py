@@ -22,6 +22,7 @@ it; a third job of 1 CPU in physics (or in a sub-account) is held with
 AssocGrpCpuLimit until one of them ends, while bob's jobs in chemistry are not.
 """
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import numpy as np
 from jem.model.associations import INT_LIMITS, AccountingTable, QosFlag
 from jem.model.reasons import JobReason, limit_reason
 from jem.model.tres import Tres
+from jem.scheduler import bulk
 
 UNLIMITED_MINUTES = 1 << 40   # the minutes left of a job without a time limit
 
@@ -227,52 +229,93 @@ def plan_limits(table: AccountingTable, queue: list[LimitedJob], running: list[t
 
     One group per (holder, column, limit) some queued job's rule names; a job counts in every
     group of a holder it belongs to (its usage counts whether or not the limit binds it), and
-    must fit in those of its own rules."""
+    must fit in those of its own rules. Jobs of one (account, user, QOS, partition QOS) share
+    their groups: each such key's memberships are worked out once, and the per-job arrays are
+    gathered from them with numpy (a queue of 100,000 has a few thousand keys)."""
     groups: dict[tuple, int] = {}                 # (holder, column, limit) -> group index
     by_holder: dict[tuple, list[tuple[int, str]]] = defaultdict(list)   # holder -> (group, column)
-    binding: dict[tuple, set[int]] = {}           # job key -> the groups binding its jobs
-    keys = [(j.account, j.user, j.qos, j.partition_qos) for j in queue]
-    for job, key in zip(queue, keys):
-        if key in binding:
-            continue
+    queue_keys = bulk.mapped(_KEY, queue)
+    key_jobs: dict[tuple, LimitedJob] = {}        # one job of each key
+    for key, job in zip(queue_keys, queue):
+        key_jobs.setdefault(key, job)
+    binding: dict[tuple, set[int]] = {}
+    for key, job in key_jobs.items():
         bound = binding[key] = set()
         for rule in rules_of(job, table):
             if rule.kind in PLANNED_KINDS:
                 column = rule.tres or "jobs"
-                index = groups.get((rule.holder, column, rule.limit))
-                if index is None:
-                    index = groups[(rule.holder, column, rule.limit)] = len(groups)
+                index = groups.setdefault((rule.holder, column, rule.limit), len(groups))
+                if index == len(groups) - 1 and (index, column) not in by_holder[rule.holder]:
                     by_holder[rule.holder].append((index, column))
                 bound.add(index)
     if not groups:
         return None
-    holders: dict[tuple, list[tuple]] = {}
+    columns = sorted({column for _, column, _ in groups})
+    column_idx = {column: i for i, column in enumerate(columns)}
+    template_of: dict[tuple, int] = {}            # key -> its template's index
+    t_grp: list[int] = []                          # the templates, one after another: each membership's
+    t_col: list[int] = []                          # group, column index and binding flag
+    t_bind: list[int] = []
+    t_off = [0]
 
-    def members(job: LimitedJob, key: tuple) -> list[tuple[int, str]]:
-        found = holders.get(key)
-        if found is None:
-            found = holders[key] = [g for h in holders_of(job, table) for g in by_holder.get(h, ())]
-        return found
+    def template(key: tuple, job: LimitedJob) -> int:
+        index = template_of.get(key)
+        if index is None:
+            bound = binding.get(key, set())
+            for h in holders_of(job, table):
+                for g, column in by_holder.get(h, ()):
+                    t_grp.append(g)
+                    t_col.append(column_idx[column])
+                    t_bind.append(int(g in bound))
+            t_off.append(len(t_grp))
+            index = template_of[key] = len(t_off) - 2
+        return index
 
-    free = [limit for (_, _, limit) in groups]
-    grun_group, grun_end, grun_amt = [], [], []
-    for job, end_s in running:
-        for index, column in members(job, (job.account, job.user, job.qos, job.partition_qos)):
-            amount = column_amount(job, column)
-            if amount:
-                free[index] -= amount
-                grun_group.append(index)
-                grun_end.append(end_s)
-                grun_amt.append(amount)
-    job_off, job_grp, job_amt, job_binds = [0], [], [], []
-    for job, key in zip(queue, keys):
-        bound = binding[key]
-        for index, column in members(job, key):
-            job_grp.append(index)
-            job_amt.append(column_amount(job, column))
-            job_binds.append(index in bound)
-        job_off.append(len(job_grp))
-    return (np.array(free, dtype=np.int64), np.array(grun_group, dtype=np.intp),
-            np.array(grun_end, dtype=np.int64), np.array(grun_amt, dtype=np.int64),
-            np.array(job_off, dtype=np.intp), np.array(job_grp, dtype=np.intp),
-            np.array(job_amt, dtype=np.int64), np.array(job_binds, dtype=np.uint8))
+    run_jobs = [job for job, _ in running]
+    run_templates = [template(key, job) for key, job in zip(bulk.mapped(_KEY, run_jobs), run_jobs)]
+    queue_templates = [template(key, job) for key, job in zip(queue_keys, queue)]
+    t_grp_a, t_col_a, t_bind_a = (np.array(t_grp, dtype=np.intp), np.array(t_col, dtype=np.intp),
+                                  np.array(t_bind, dtype=np.uint8))
+    t_off_a = np.array(t_off, dtype=np.intp)
+    grp_free = np.array([limit for (_, _, limit) in groups], dtype=np.int64)
+    run_pos, run_off = _positions(t_off_a, run_templates)
+    run_rows = np.repeat(np.arange(len(run_jobs)), np.diff(run_off))
+    run_grp = t_grp_a[run_pos]
+    run_amt = _amounts(run_jobs, columns)[run_rows, t_col_a[run_pos]]
+    np.subtract.at(grp_free, run_grp, run_amt)
+    held = run_amt > 0
+    run_end = np.array([end for _, end in running], dtype=np.int64)[run_rows]
+    pos, job_off = _positions(t_off_a, queue_templates)
+    rows = np.repeat(np.arange(len(queue)), np.diff(job_off))
+    job_amt = _amounts(queue, columns)[rows, t_col_a[pos]]
+    return (grp_free, np.ascontiguousarray(run_grp[held]), np.ascontiguousarray(run_end[held]),
+            np.ascontiguousarray(run_amt[held]), job_off, np.ascontiguousarray(t_grp_a[pos]),
+            np.ascontiguousarray(job_amt), np.ascontiguousarray(t_bind_a[pos]))
+
+
+def _KEY(job: LimitedJob) -> tuple:
+    return (job.account, job.user, job.qos, job.partition_qos)
+
+
+def _positions(t_off: np.ndarray, templates: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(each membership's position in the concatenated templates, (n + 1,) offsets) of jobs whose
+    templates are `templates`."""
+    index = np.array(templates, dtype=np.intp)
+    lengths = (t_off[index + 1] - t_off[index]) if len(index) else np.zeros(0, dtype=np.intp)
+    offsets = np.zeros(len(index) + 1, dtype=np.intp)
+    np.cumsum(lengths, out=offsets[1:])
+    pos = np.arange(offsets[-1], dtype=np.intp) - np.repeat(offsets[:-1], lengths) + np.repeat(t_off[index], lengths)
+    return pos, offsets
+
+
+def _amounts(jobs: list[LimitedJob], columns: list[str]) -> np.ndarray:
+    """(n_jobs, n_columns) int64: each job's amount of each column ("jobs": 1)."""
+    out = np.ones((len(jobs), len(columns)), dtype=np.int64)
+    tres = bulk.mapped(_TRES, jobs)
+    for i, column in enumerate(columns):
+        if column != "jobs":
+            out[:, i] = bulk.column(lambda t, c=column: t.get(c, 0), tres, np.int64)
+    return out
+
+
+_TRES = operator.attrgetter("tres")

@@ -1,21 +1,26 @@
 """jem.scheduler.limits against its plain-Python oracle (tests/oracle/limits_ref.py): on random
 account trees, QOS, limits and running jobs (hypothesis), the ledger holds a job back exactly
-when the oracle finds a limit it would break, with one of the oracle's reasons; and jobs the
-ledger takes count as running ones do."""
+when the oracle finds a limit it would break, with one of the oracle's reasons; jobs the
+ledger takes count as running ones do; and the planner, given plan_limits' groups, starts
+what the ledger allows."""
 
+import numpy as np
 from hypothesis import given, settings, strategies as st
+
+from jem._core import backfill
 
 from jem.model.accounting import add_accounts, add_qos, add_users, new_table
 from jem.model.associations import Association, Limits, Qos, QosFlag
 from jem.model.reasons import JobReason
 from jem.model.tres import Tres
-from jem.scheduler.limits import Ledger, LimitedJob, rules_of
+from jem.scheduler.limits import PLANNED_KINDS, Ledger, LimitedJob, plan_limits, rules_of
 from tests.oracle import limits_ref
 
 ACCOUNTS = ("a", "b", "c")
 USERS = ("u1", "u2")
 QOS = ("normal", "q1", "q2")
 TRES_NAMES = ("cpu", "mem", "node", "gres/gpu")
+NOW = 1_000_000
 
 
 def tres_limits():
@@ -87,3 +92,31 @@ def test_a_qos_limit_masks_the_associations_and_the_partition_qos_comes_first():
     assert [r.limit for r in rules_of(one, table) if r.kind == "jobs"] == [5]    # the partition QOS's
     over = LimitedJob("a", "u", "over", "part", Tres(cpu=1), 60)
     assert [r.limit for r in rules_of(over, table) if r.kind == "jobs"] == [1]   # OverPartQOS: the job's
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables(), st.lists(st.tuples(jobs, st.integers(1, 5 * 3600)), max_size=5), st.lists(jobs, max_size=8))
+def test_the_planner_starts_what_the_ledger_allows(table, running, queue):
+    """On one node that holds everything, the kernel with plan_limits' groups starts a queue's jobs
+    exactly as the ledger, taking each job it allows in order, would (the limits the planner holds;
+    the others are the loop's to check before the plan)."""
+    skip = frozenset({"job_tres", "job_wall", "run_mins", "submit"})
+    queue = [j for j in queue if Ledger(table, []).blocking(j, skip=PLANNED_KINDS) is None]
+    ledger = Ledger(table, [(r, left) for r, left in running])
+    expected = []
+    for job in queue:
+        if ledger.blocking(job, skip=skip) is None:
+            ledger.take(job)
+            expected.append(backfill.STARTED)
+        else:
+            expected.append(backfill.LIMIT)
+    limits = plan_limits(table, queue, [(r, NOW + left) for r, left in running])
+    n = len(queue)
+    status, *_ = backfill.backfill(
+        np.full((1, 3), 1 << 40, dtype=np.int64), np.ones(1, dtype=np.uint8), membership=np.ones((1, 1), np.uint8),
+        requests=np.ones((n, 3), dtype=np.int64), n_nodes_req=np.ones(n, dtype=np.int64),
+        part_idx=np.zeros(n, dtype=np.intp), duration_s=np.array([j.time_limit_s or backfill.INF for j in queue],
+                                                                 dtype=np.int64),
+        run_node=np.zeros(0, dtype=np.intp), run_end=np.zeros(0, dtype=np.int64),
+        run_alloc=np.zeros((0, 3), dtype=np.int64), now=NOW, reservation_depth=1, limits=limits)
+    assert status.tolist() == expected
