@@ -36,6 +36,7 @@ from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, InternalE
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.job import Job, JobSpec
+from jem.model.jobpriority import JobPriority
 from jem.model.jobfilter import JobFilter
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
@@ -378,6 +379,14 @@ class Client:
         request = _message(admin_pb2.IssueTokenRequest, user=user, lifespan_s=lifespan_s)
         response = self._call(self._admin.IssueToken, request)
         return response.token, convert.time_from_pb(response, "expires")
+
+    def list_priorities(self, *, job_ids: Sequence[int] = (), users: Sequence[str] = (),
+                        partitions: Sequence[str] = ()) -> tuple[dict[str, float], list[JobPriority]]:
+        """(the PriorityWeight of each factor, the pending jobs chosen with their factors), as sprio shows them."""
+        request = _message(jobs_pb2.ListPrioritiesRequest, job_ids=job_ids, users=users, partitions=partitions)
+        response = self._call(self._jobs.ListPriorities, request)
+        return (convert.priority_weights_from_pb(response.weights),
+                [convert.job_priority_from_pb(pb) for pb in response.jobs])
 
     # ------------------------------------------------------------ accounting (sacctmgr)
 

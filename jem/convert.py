@@ -18,6 +18,7 @@ from jem.model.errors import InvalidArgument
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
+from jem.model.jobpriority import JobPriority
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.jobfilter import JobFilter
 from jem.model.lazyjob import lazy_jobs_maker
@@ -566,3 +567,24 @@ def _short(value) -> str:
     text = str(value) if not hasattr(value, "ListFields") else "{" + audit_summary(value) + "}"
     text = text.replace("\n", "\\n")
     return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE] + "..."
+
+
+_FACTOR_NAMES = ("age", "fairshare", "job_size", "partition", "qos")
+
+
+def job_priority_to_pb(row: JobPriority) -> jobs_pb2.JobPriority:
+    return jobs_pb2.JobPriority(job_id=row.job_id, user=row.user, account=row.account, partition=row.partition,
+                                priority=row.priority, nice=row.nice, cpus=row.cpus,
+                                factors=jobs_pb2.PriorityFactors(**row.factors),
+                                weighted=jobs_pb2.PriorityFactors(**row.weighted))
+
+
+def job_priority_from_pb(pb: jobs_pb2.JobPriority) -> JobPriority:
+    return JobPriority(job_id=pb.job_id, user=pb.user, account=pb.account, partition=pb.partition,
+                       priority=pb.priority, nice=pb.nice, cpus=pb.cpus,
+                       factors={name: getattr(pb.factors, name) for name in _FACTOR_NAMES},
+                       weighted={name: getattr(pb.weighted, name) for name in _FACTOR_NAMES})
+
+
+def priority_weights_from_pb(pb: jobs_pb2.PriorityFactors) -> dict[str, float]:
+    return {name: getattr(pb, name) for name in _FACTOR_NAMES}

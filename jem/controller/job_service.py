@@ -10,11 +10,12 @@ import grpc
 from jem.controller import requests
 from jem.controller.interceptors import current_identity
 from jem.controller.jobwire import SEGMENT_IDS, JobWire, encoded
+from jem.controller.priorities import list_priorities
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
-from jem.convert import (STATE_TO_PB, filter_from_pb, job_to_pb, scope_from_pb, spec_from_pb, step_spec_from_pb,
-                         step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
+from jem.convert import (STATE_TO_PB, filter_from_pb, job_priority_to_pb, job_to_pb, scope_from_pb, spec_from_pb,
+                         step_spec_from_pb, step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
 from jem.model import policy
 from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
 from jem.model.identity import Identity
@@ -206,6 +207,13 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                           if (job := self._state.jobs.get(job_id)) is not None}
             steps = [s for s in steps if self._may_see(identity, owners.get(s.job_id, -1))]
         return steps_pb2.ListStepsResponse(steps=[step_to_pb(step) for step in steps])
+
+    def ListPriorities(self, request, context):
+        weights, rows = list_priorities(self._state, current_identity(), now=self._clock(),
+                                        job_ids=frozenset(request.job_ids), users=frozenset(request.users),
+                                        partitions=frozenset(request.partitions))
+        return jobs_pb2.ListPrioritiesResponse(weights=jobs_pb2.PriorityFactors(**weights),
+                                               jobs=[job_priority_to_pb(row) for row in rows])
 
     def WatchJobs(self, request, context):
         with self._state.streams.slot(current_identity()):

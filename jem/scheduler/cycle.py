@@ -17,7 +17,7 @@ from jem.scheduler import bulk, fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
 from jem.scheduler.limits import Ledger, plan_limits
 from jem.scheduler.policy import Policy
-from jem.scheduler.priority import multifactor_priority, queue_order
+from jem.scheduler.priority import factor_values, multifactor_priority, queue_order
 from jem.scheduler.snapshot import PendingJob, Snapshot
 
 _REASON = {plan.RESOURCES: JobReason.RESOURCES, plan.PRIORITY: JobReason.PRIORITY}
@@ -42,19 +42,28 @@ def job_priorities(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, n
     """(n_jobs,) int64: multifactor priorities under the policy's weights, else each job's own."""
     if not policy.priority.is_multifactor:
         return bulk.column(_PRIORITY, jobs, np.int64)
+    return multifactor_priority(policy.priority, nice=bulk.column(_NICE, jobs, np.int64),
+                                **_factor_inputs(jobs, snapshot, policy, now))
+
+
+def priority_factors(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, now: float) -> dict[str, np.ndarray]:
+    """Each of FACTORS of each job normalized to [0, 1] ((n_jobs,) float64 per name), as the
+    cycle computes them (what sprio shows; all zero when the policy has no weights)."""
+    return factor_values(policy.priority, **_factor_inputs(jobs, snapshot, policy, now))
+
+
+def _factor_inputs(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, now: float) -> dict:
     keys = [(j.account or fairshare.DEFAULT_ACCOUNT, j.user) for j in jobs]
     factors = fairshare.user_factors(policy.fairshare.algorithm, policy.accounts, dict(snapshot.usage), set(keys))
     tiers = {p.name: p.priority_tier for p in snapshot.partitions}
     qos_factors = {name: policy.qos_factor(name) for name in {j.qos for j in jobs}}
     max_tier = max(max(tiers.values(), default=1), 1)
-    return multifactor_priority(
-        policy.priority,
+    return dict(
         age_s=bulk.to_array([now - max(j.submit_time, j.begin_time or 0.0) for j in jobs], np.float64),
         fairshare=bulk.to_array([factors[k] for k in keys], np.float64),
         cpus=bulk.to_array([j.per_node.cpus * j.n_nodes for j in jobs], np.int64),
         cluster_cpus=sum(n.capacity.cpus for n in snapshot.nodes),
         partition_factor=bulk.to_array([tiers.get(j.partition, 0) / max_tier for j in jobs], np.float64),
-        nice=bulk.column(_NICE, jobs, np.int64),
         qos_factor=bulk.to_array([qos_factors[j.qos] for j in jobs], np.float64))
 
 
@@ -157,17 +166,23 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     decisions = Decisions()
     partitions = {p.name: p for p in snapshot.partitions}
     eligible: list[PendingJob] = []
+    waiting: list[PendingJob] = []   # not eligible this cycle, not held: their priority is still shown
     for job in snapshot.pending:
         reason = ineligibility(job, partitions, now)
         if reason is None:
             eligible.append(job)
         else:
             decisions.reasons[job.job_id] = reason
+            if not job.held_by:
+                waiting.append(job)
+    if policy.priority.is_multifactor and waiting:   # (as Slurm's: a job in a DOWN partition has one too)
+        decisions.priorities = {j.job_id: int(p) for j, p in zip(waiting, job_priorities(waiting, snapshot, policy,
+                                                                                         now))}
     if not eligible:
         return decisions
     priorities = job_priorities(eligible, snapshot, policy, now)
     if policy.priority.is_multifactor:
-        decisions.priorities = {j.job_id: int(p) for j, p in zip(eligible, priorities)}
+        decisions.priorities.update((j.job_id, int(p)) for j, p in zip(eligible, priorities))
     order = queue_order(priorities, bulk.column(_SUBMIT_TIME, eligible, np.float64),
                         bulk.column(_JOB_ID, eligible, np.int64))
     queue = [eligible[i] for i in order]

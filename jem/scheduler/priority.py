@@ -38,16 +38,35 @@ def queue_order(priority: np.ndarray, submit_time: np.ndarray, job_id: np.ndarra
     return np.lexsort((job_id, submit_time, -priority))
 
 
+FACTORS = ("age", "fairshare", "job_size", "partition", "qos")   # Slurm's factors JEM computes, in sprio's order
+
+
+def factor_values(weights: PriorityConfig, *, age_s: np.ndarray, fairshare: np.ndarray, cpus: np.ndarray,
+                  cluster_cpus: int, partition_factor: np.ndarray,
+                  qos_factor: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Each factor of each job, normalized to [0, 1] ((n_jobs,) float64 per name of FACTORS):
+    what sprio -n shows; the priority adds them up times their weights."""
+    n_jobs = len(age_s)
+    return {"age": np.minimum(np.maximum(age_s, 0), weights.max_age_s) / weights.max_age_s,
+            "fairshare": np.asarray(fairshare, dtype=np.float64),
+            "job_size": np.minimum(cpus / max(cluster_cpus, 1), 1.0),
+            "partition": np.asarray(partition_factor, dtype=np.float64),
+            "qos": np.zeros(n_jobs) if qos_factor is None else np.asarray(qos_factor, dtype=np.float64)}
+
+
+def weighted(weights: PriorityConfig, factors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each factor times its PriorityWeight (float64: sprio rounds each down to show it)."""
+    return {name: getattr(weights, f"weight_{name}") * values for name, values in factors.items()}
+
+
 def multifactor_priority(weights: PriorityConfig, *, age_s: np.ndarray, fairshare: np.ndarray, cpus: np.ndarray,
                          cluster_cpus: int, partition_factor: np.ndarray, nice: np.ndarray,
                          qos_factor: np.ndarray | None = None) -> np.ndarray:
     """Priorities (n_jobs,) int64 from per-job factors, all arrays (n_jobs,):
     age_s seconds queued, fairshare in [0, 1], cpus requested in all, partition_factor in [0, 1], nice,
     qos_factor in [0, 1] (None: all 0)."""
-    age = np.minimum(np.maximum(age_s, 0), weights.max_age_s) / weights.max_age_s
-    size = np.minimum(cpus / max(cluster_cpus, 1), 1.0)
-    total = (weights.weight_age * age + weights.weight_fairshare * fairshare + weights.weight_job_size * size
-             + weights.weight_partition * partition_factor)
-    if qos_factor is not None:
-        total = total + weights.weight_qos * qos_factor
+    parts = weighted(weights, factor_values(weights, age_s=age_s, fairshare=fairshare, cpus=cpus,
+                                            cluster_cpus=cluster_cpus, partition_factor=partition_factor,
+                                            qos_factor=qos_factor))
+    total = parts["age"] + parts["fairshare"] + parts["job_size"] + parts["partition"] + parts["qos"]
     return np.maximum(np.floor(total).astype(np.int64) - nice.astype(np.int64), 1)

@@ -183,3 +183,57 @@ class RequeueJobResponse(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: _common_pb2.JobState
     def __init__(self, state: _Optional[_Union[_common_pb2.JobState, str]] = ...) -> None: ...
+
+class ListPrioritiesRequest(_message.Message):
+    __slots__ = ("job_ids", "users", "partitions")
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    users: _containers.RepeatedScalarFieldContainer[str]
+    partitions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., users: _Optional[_Iterable[str]] = ..., partitions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PriorityFactors(_message.Message):
+    __slots__ = ("age", "fairshare", "job_size", "partition", "qos")
+    AGE_FIELD_NUMBER: _ClassVar[int]
+    FAIRSHARE_FIELD_NUMBER: _ClassVar[int]
+    JOB_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    QOS_FIELD_NUMBER: _ClassVar[int]
+    age: float
+    fairshare: float
+    job_size: float
+    partition: float
+    qos: float
+    def __init__(self, age: _Optional[float] = ..., fairshare: _Optional[float] = ..., job_size: _Optional[float] = ..., partition: _Optional[float] = ..., qos: _Optional[float] = ...) -> None: ...
+
+class JobPriority(_message.Message):
+    __slots__ = ("job_id", "user", "partition", "priority", "factors", "weighted", "nice", "cpus", "account")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    FACTORS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_FIELD_NUMBER: _ClassVar[int]
+    NICE_FIELD_NUMBER: _ClassVar[int]
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    user: str
+    partition: str
+    priority: int
+    factors: PriorityFactors
+    weighted: PriorityFactors
+    nice: int
+    cpus: int
+    account: str
+    def __init__(self, job_id: _Optional[int] = ..., user: _Optional[str] = ..., partition: _Optional[str] = ..., priority: _Optional[int] = ..., factors: _Optional[_Union[PriorityFactors, _Mapping]] = ..., weighted: _Optional[_Union[PriorityFactors, _Mapping]] = ..., nice: _Optional[int] = ..., cpus: _Optional[int] = ..., account: _Optional[str] = ...) -> None: ...
+
+class ListPrioritiesResponse(_message.Message):
+    __slots__ = ("jobs", "weights")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[JobPriority]
+    weights: PriorityFactors
+    def __init__(self, jobs: _Optional[_Iterable[_Union[JobPriority, _Mapping]]] = ..., weights: _Optional[_Union[PriorityFactors, _Mapping]] = ...) -> None: ...

@@ -94,6 +94,11 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_steps__pb2.ListStepsRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_steps__pb2.ListStepsResponse.FromString,
                 _registered_method=True)
+        self.ListPriorities = channel.unary_unary(
+                '/jem.v1.JobService/ListPriorities',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -185,6 +190,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPriorities(self, request, context):
+        """ListPriorities returns pending jobs' multifactor priority and its factors,
+        as sprio shows them. With PrivateData=jobs a user sees only their own jobs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -242,6 +255,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListSteps,
                     request_deserializer=jem_dot_v1_dot_steps__pb2.ListStepsRequest.FromString,
                     response_serializer=jem_dot_v1_dot_steps__pb2.ListStepsResponse.SerializeToString,
+            ),
+            'ListPriorities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPriorities,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -544,6 +562,33 @@ class JobService:
             '/jem.v1.JobService/ListSteps',
             jem_dot_v1_dot_steps__pb2.ListStepsRequest.SerializeToString,
             jem_dot_v1_dot_steps__pb2.ListStepsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPriorities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/ListPriorities',
+            jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.ListPrioritiesResponse.FromString,
             options,
             channel_credentials,
             insecure,
