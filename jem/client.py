@@ -36,6 +36,7 @@ from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, InternalE
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.job import Job, JobSpec
+from jem.model.explanation import Explanation
 from jem.model.jobpriority import JobPriority
 from jem.model.jobfilter import JobFilter
 from jem.model.node import Node, NodeState
@@ -387,6 +388,11 @@ class Client:
         response = self._call(self._jobs.ListPriorities, request)
         return (convert.priority_weights_from_pb(response.weights),
                 [convert.job_priority_from_pb(pb) for pb in response.jobs])
+
+    def explain_job(self, job_id: int) -> Explanation:
+        """Why the job waits (jem why)."""
+        response = self._call(self._jobs.ExplainJob, _message(jobs_pb2.ExplainJobRequest, job_id=job_id))
+        return convert.explanation_from_pb(response)
 
     # ------------------------------------------------------------ accounting (sacctmgr)
 

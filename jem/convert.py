@@ -18,6 +18,7 @@ from jem.model.errors import InvalidArgument
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
+from jem.model.explanation import Explanation, HeldLimit, RunningEnd
 from jem.model.jobpriority import JobPriority
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.jobfilter import JobFilter
@@ -588,3 +589,50 @@ def job_priority_from_pb(pb: jobs_pb2.JobPriority) -> JobPriority:
 
 def priority_weights_from_pb(pb: jobs_pb2.PriorityFactors) -> dict[str, float]:
     return {name: getattr(pb, name) for name in _FACTOR_NAMES}
+
+
+def _running_end_to_pb(end: RunningEnd) -> jobs_pb2.RunningEnd:
+    pb = jobs_pb2.RunningEnd(job_id=end.job_id, nodes=end.nodes)
+    if end.end_time != float("inf"):
+        time_to_pb(end.end_time, pb.end_time)
+    return pb
+
+
+def _running_end_from_pb(pb: jobs_pb2.RunningEnd) -> RunningEnd:
+    end = time_from_pb(pb, "end_time")
+    return RunningEnd(pb.job_id, tuple(pb.nodes), end if end is not None else float("inf"))
+
+
+def explanation_to_pb(e: Explanation) -> jobs_pb2.ExplainJobResponse:
+    pb = jobs_pb2.ExplainJobResponse(
+        job_id=e.job_id, user=e.user, partition=e.partition, state=STATE_TO_PB[JobState(e.state)],
+        reason=REASON_TO_PB[JobReason(e.reason)], reason_detail=e.reason_detail,
+        planned_start_is_estimate=e.planned_start_is_estimate, after=[_running_end_to_pb(a) for a in e.after],
+        jobs_ahead=e.jobs_ahead, notes=e.notes)
+    time_to_pb(e.planned_start, pb.planned_start)
+    if e.limit is not None:
+        pb.limit.CopyFrom(jobs_pb2.HeldLimit(holder=e.limit.holder, setting=e.limit.setting, in_use=e.limit.in_use,
+                                             asked=e.limit.asked,
+                                             holders=[_running_end_to_pb(h) for h in e.limit.holders]))
+    if e.priority is not None:
+        pb.priority.CopyFrom(job_priority_to_pb(e.priority))
+    for name in ("fairshare", "account_shares", "account_usage"):
+        if getattr(e, name) is not None:
+            setattr(pb, name, getattr(e, name))
+    return pb
+
+
+def explanation_from_pb(pb: jobs_pb2.ExplainJobResponse) -> Explanation:
+    limit = None
+    if pb.HasField("limit"):
+        limit = HeldLimit(pb.limit.holder, pb.limit.setting, pb.limit.in_use, pb.limit.asked,
+                          tuple(_running_end_from_pb(h) for h in pb.limit.holders))
+    return Explanation(
+        job_id=pb.job_id, user=pb.user, partition=pb.partition, state=STATE_FROM_PB[pb.state].value,
+        reason=REASON_FROM_PB[pb.reason].value, reason_detail=pb.reason_detail,
+        planned_start=time_from_pb(pb, "planned_start"), planned_start_is_estimate=pb.planned_start_is_estimate,
+        after=tuple(_running_end_from_pb(a) for a in pb.after), limit=limit, jobs_ahead=pb.jobs_ahead,
+        priority=job_priority_from_pb(pb.priority) if pb.HasField("priority") else None,
+        **{name: getattr(pb, name) if pb.HasField(name) else None
+           for name in ("fairshare", "account_shares", "account_usage")},
+        notes=tuple(pb.notes))

@@ -27,8 +27,8 @@ def _command_modules(argv: list[str]) -> tuple:
         from jem.cli import sim
         return (sim,)
     from jem.cli import cluster, daemons, jobs, nodes, shares, sim, slurmpath, steps, submit
-    from jem.cli import accounts, audit, auth, ca
-    return (cluster, daemons, submit, jobs, steps, nodes, slurmpath, shares, accounts, sim, ca, auth, audit)
+    from jem.cli import accounts, audit, auth, ca, why
+    return (cluster, daemons, submit, jobs, why, steps, nodes, slurmpath, shares, accounts, sim, ca, auth, audit)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

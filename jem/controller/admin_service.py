@@ -82,7 +82,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         with state.lock:
             users = {(j.spec.account or DEFAULT_ACCOUNT, j.user) for j in state.jobs.all()}
             usage = dict(state.usage.by_user)
-            rows = share_rows(state.config.fairshare.algorithm, state.config.accounts, usage, users)
+            rows = share_rows(state.config.fairshare.algorithm, state.fairshare_accounts(), usage, users)
         identity = current_identity()
         if not identity.is_operator:
             own_accounts = {r.account for r in rows if r.user == identity.user}

@@ -8,13 +8,14 @@ import time
 import grpc
 
 from jem.controller import requests
+from jem.controller.explain import explain_job
 from jem.controller.interceptors import current_identity
 from jem.controller.jobwire import SEGMENT_IDS, JobWire, encoded
 from jem.controller.priorities import list_priorities
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
-from jem.convert import (STATE_TO_PB, filter_from_pb, job_priority_to_pb, job_to_pb, scope_from_pb, spec_from_pb,
+from jem.convert import (STATE_TO_PB, explanation_to_pb, filter_from_pb, job_priority_to_pb, job_to_pb, scope_from_pb, spec_from_pb,
                          step_spec_from_pb, step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
 from jem.model import policy
 from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
@@ -214,6 +215,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                                         partitions=frozenset(request.partitions))
         return jobs_pb2.ListPrioritiesResponse(weights=jobs_pb2.PriorityFactors(**weights),
                                                jobs=[job_priority_to_pb(row) for row in rows])
+
+    def ExplainJob(self, request, context):
+        return explanation_to_pb(explain_job(self._state, current_identity(), request.job_id, now=self._clock()))
 
     def WatchJobs(self, request, context):
         with self._state.streams.slot(current_identity()):

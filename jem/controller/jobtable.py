@@ -14,6 +14,7 @@ from jem.model.job import Job
 from jem.model.jobfilter import JobFilter
 from jem.model.states import JobEvent
 from jem.scheduler import bulk
+from jem.scheduler.fairshare import DEFAULT_ACCOUNT
 from jem.store import JobChange, Store
 from jem.controller.watch import EventBus
 
@@ -168,6 +169,12 @@ class JobTable:
     def index(self) -> JobIndex:
         """The table's index (read under the controller's lock only)."""
         return self._index
+
+    def share_users(self) -> frozenset[tuple[str, str]]:
+        """(account, user) of every job queued or running: the users the fair-share tree ranks
+        ("" accounts as jem.scheduler.fairshare.DEFAULT_ACCOUNT)."""
+        return frozenset((account or DEFAULT_ACCOUNT, user)
+                         for user, keys in self._index.active_keys_of_user.items() for account, *_ in keys)
 
     def count_active(self) -> int:
         """Records not ended (an array's unsplit tasks share one)."""

@@ -180,6 +180,7 @@ class SchedulingLoop:
                 return Decisions()
             cluster = take_snapshot([], state.nodes.all(), state.partitions, running_jobs=live,
                                     usage=state.usage.by_user)
+            share_users = state.jobs.share_users()
             snapshot_ms = (time.perf_counter() - t_locked) * 1000
         # The candidates in id order, found without the lock (with 100,000 of them, ~10 ms that
         # every request would otherwise wait for): a job that left meanwhile is skipped, and
@@ -218,7 +219,7 @@ class SchedulingLoop:
         if ledger is not None:
             limited = {job.job_id: self._limited(job) for job in pending}
             limited.update((job.job_id, self._limited(job)) for job in live if job.state is JobState.RUNNING)
-        snapshot = dataclasses.replace(cluster, pending=self._views.of(pending),
+        snapshot = dataclasses.replace(cluster, pending=self._views.of(pending), share_users=share_users,
                                        accounting=table if ledger is not None else None, limited=limited)
         decisions = plan_cycle(snapshot, now, policy=self.policy)
         changes = []

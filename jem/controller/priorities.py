@@ -5,6 +5,8 @@ Views of the chosen jobs, the nodes and the fair-share usage are copied under th
 factors are computed after it is released.
 """
 
+import dataclasses
+
 from jem.controller.state import ClusterState
 from jem.model import policy
 from jem.model.identity import Identity
@@ -26,7 +28,9 @@ def list_priorities(state: ClusterState, identity: Identity, *, now: float, job_
                   and (not partitions or j.spec.partition in partitions)
                   and policy.may_see_job(identity, j.uid, jobs_private=jobs_private)]
         chosen.sort(key=lambda j: j.job_id)
-        snapshot = take_snapshot([], state.nodes.all(), state.partitions, usage=state.usage.by_user)
+        snapshot = dataclasses.replace(take_snapshot([], state.nodes.all(), state.partitions,
+                                                     usage=state.usage.by_user),
+                                       share_users=state.jobs.share_users())
         views = pending_views(chosen)
         priorities = [j.priority for j in chosen]
     scheduling = Policy.from_config(state.config).with_accounting(state.accounting_table)

@@ -24,7 +24,8 @@ from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
 from jem.model.accounting import new_table
 from jem.model.associations import AccountingTable
-from jem.model.config import Config
+from jem.model.config import AccountConfig, Config
+from jem.scheduler.policy import accounts_of
 from jem.model.partition import Partition
 from jem.scheduler.fairshare import Usage
 from jem.model.job import Job
@@ -111,6 +112,10 @@ class ClusterState:
         if self.accounting is None:
             return configured_table(new_table(), self.config)
         return self.accounting.table
+
+    def fairshare_accounts(self) -> tuple[AccountConfig, ...]:
+        """The fair-share tree's accounts as the accounting table has them now."""
+        return accounts_of(self.accounting_table)
 
     def partition_names_of(self, node_name: str) -> list[str]:
         return [p.name for p in self.config.partitions if p.has_node(node_name)]

@@ -54,7 +54,8 @@ def priority_factors(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy,
 
 def _factor_inputs(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, now: float) -> dict:
     keys = [(j.account or fairshare.DEFAULT_ACCOUNT, j.user) for j in jobs]
-    factors = fairshare.user_factors(policy.fairshare.algorithm, policy.accounts, dict(snapshot.usage), set(keys))
+    factors = fairshare.user_factors(policy.fairshare.algorithm, policy.accounts, dict(snapshot.usage),
+                                     set(keys) | snapshot.share_users)
     tiers = {p.name: p.priority_tier for p in snapshot.partitions}
     qos_factors = {name: policy.qos_factor(name) for name in {j.qos for j in jobs}}
     max_tier = max(max(tiers.values(), default=1), 1)
@@ -175,14 +176,15 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
             decisions.reasons[job.job_id] = reason
             if not job.held_by:
                 waiting.append(job)
-    if policy.priority.is_multifactor and waiting:   # (as Slurm's: a job in a DOWN partition has one too)
-        decisions.priorities = {j.job_id: int(p) for j, p in zip(waiting, job_priorities(waiting, snapshot, policy,
-                                                                                         now))}
+    if not eligible and not waiting:
+        return decisions
+    # (as Slurm's, a job not eligible this cycle (a DOWN partition) has a priority too)
+    ranked = job_priorities(eligible + waiting, snapshot, policy, now)
+    priorities = ranked[:len(eligible)]
+    if policy.priority.is_multifactor:
+        decisions.priorities = {j.job_id: int(p) for j, p in zip(eligible + waiting, bulk.to_list(ranked))}
     if not eligible:
         return decisions
-    priorities = job_priorities(eligible, snapshot, policy, now)
-    if policy.priority.is_multifactor:
-        decisions.priorities.update((j.job_id, int(p)) for j, p in zip(eligible, priorities))
     order = queue_order(priorities, bulk.column(_SUBMIT_TIME, eligible, np.float64),
                         bulk.column(_JOB_ID, eligible, np.int64))
     queue = [eligible[i] for i in order]

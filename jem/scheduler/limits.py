@@ -52,6 +52,7 @@ class LimitedJob:
 @dataclass(frozen=True, slots=True)
 class Rule:
     holder: tuple
+    field: str                  # the jem.model.associations.Limits field it comes from
     kind: str                   # "job_tres", "job_wall", "tres", "jobs", "run_mins", "submit"
     tres: str                   # the TRES of a TRES limit ("" for others)
     limit: int
@@ -118,7 +119,7 @@ def _add_int(rules: list[Rule], taken: set, field: str, value: int | None, holde
     if value is None or (field, "") in taken:
         return
     taken.add((field, ""))
-    rules.append(Rule(holder, _KIND[field], "", value, limit_reason(is_qos=is_qos, field=field)))
+    rules.append(Rule(holder, field, _KIND[field], "", value, limit_reason(is_qos=is_qos, field=field)))
 
 
 def _add_tres(rules: list[Rule], taken: set, field: str, value: Tres, holder: tuple, *, is_qos: bool) -> None:
@@ -126,7 +127,8 @@ def _add_tres(rules: list[Rule], taken: set, field: str, value: Tres, holder: tu
         if (field, tres) in taken:
             continue
         taken.add((field, tres))
-        rules.append(Rule(holder, _KIND[field], tres, amount, limit_reason(is_qos=is_qos, field=field, tres=tres)))
+        rules.append(Rule(holder, field, _KIND[field], tres, amount,
+                          limit_reason(is_qos=is_qos, field=field, tres=tres)))
 
 
 def never_fits(job: LimitedJob, rule: Rule) -> bool:
@@ -193,6 +195,16 @@ class Ledger:
                 if asked and self._held(self._run_mins, rule) + asked * minutes > rule.limit:
                     return rule
         return None
+
+    def in_use(self, rule: Rule) -> int:
+        """What the holder's running jobs hold of `rule`'s limit (jobs, TRES or TRES-minutes)."""
+        if rule.kind == "jobs":
+            return self._jobs.get(rule.holder, 0)
+        if rule.kind == "tres":
+            return self._held(self._tres, rule)
+        if rule.kind == "run_mins":
+            return self._held(self._run_mins, rule)
+        return 0
 
     def take(self, job: LimitedJob) -> None:
         self._add(job, run_minutes(job))

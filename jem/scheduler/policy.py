@@ -34,8 +34,7 @@ class Policy:
     def with_accounting(self, table: AccountingTable) -> "Policy":
         """This policy with the fair-share tree and QOS priorities of `table` (itself when they are
         the same already)."""
-        accounts = tuple(AccountConfig(a.account, a.shares, a.parent) for a in table.associations.values()
-                         if not a.is_user and a.account != ROOT)
+        accounts = accounts_of(table)
         qos = tuple(QosConfig(q.name, q.priority) for q in table.qos.values())
         if accounts == self.accounts and qos == self.qos:
             return self
@@ -55,6 +54,12 @@ class Policy:
         if self.reservation_depth >= CONSERVATIVE_DEPTH:
             return "conservative"
         return "easy" if self.reservation_depth == 1 else f"easy:{self.reservation_depth}"
+
+
+def accounts_of(table: AccountingTable) -> tuple[AccountConfig, ...]:
+    """The fair-share tree's accounts (name, shares, parent) in an accounting table."""
+    return tuple(AccountConfig(a.account, a.shares, a.parent) for a in table.associations.values()
+                 if not a.is_user and a.account != ROOT)
 
 
 FCFS = Policy(reservation_depth=0)

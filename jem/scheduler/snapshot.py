@@ -68,6 +68,9 @@ class Snapshot:
     pending: tuple[PendingJob, ...]
     running: tuple[RunningJob, ...] = ()
     usage: Mapping[tuple[str, str], float] = field(default_factory=dict)  # fair-share CPU-seconds (decayed)
+    # The (account, user) pairs the fair-share tree ranks (Fair Tree's factor depends on the
+    # siblings): every pair with a job queued or running; () means the pending jobs' own.
+    share_users: frozenset[tuple[str, str]] = frozenset()
     # Association and QOS limits: the table (None: none enforced) and what limits read of each
     # pending and running job, by id (jem.scheduler.limits).
     accounting: AccountingTable | None = None

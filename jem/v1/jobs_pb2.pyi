@@ -237,3 +237,69 @@ class ListPrioritiesResponse(_message.Message):
     jobs: _containers.RepeatedCompositeFieldContainer[JobPriority]
     weights: PriorityFactors
     def __init__(self, jobs: _Optional[_Iterable[_Union[JobPriority, _Mapping]]] = ..., weights: _Optional[_Union[PriorityFactors, _Mapping]] = ...) -> None: ...
+
+class ExplainJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    def __init__(self, job_id: _Optional[int] = ...) -> None: ...
+
+class RunningEnd(_message.Message):
+    __slots__ = ("job_id", "nodes", "end_time")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    nodes: _containers.RepeatedScalarFieldContainer[str]
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, job_id: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class HeldLimit(_message.Message):
+    __slots__ = ("holder", "setting", "in_use", "asked", "holders")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    SETTING_FIELD_NUMBER: _ClassVar[int]
+    IN_USE_FIELD_NUMBER: _ClassVar[int]
+    ASKED_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    setting: str
+    in_use: int
+    asked: int
+    holders: _containers.RepeatedCompositeFieldContainer[RunningEnd]
+    def __init__(self, holder: _Optional[str] = ..., setting: _Optional[str] = ..., in_use: _Optional[int] = ..., asked: _Optional[int] = ..., holders: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ...) -> None: ...
+
+class ExplainJobResponse(_message.Message):
+    __slots__ = ("job_id", "user", "partition", "state", "reason", "reason_detail", "planned_start", "planned_start_is_estimate", "after", "limit", "jobs_ahead", "priority", "fairshare", "account_shares", "account_usage", "notes")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REASON_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_START_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_START_IS_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    JOBS_AHEAD_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    FAIRSHARE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_SHARES_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_USAGE_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    user: str
+    partition: str
+    state: _common_pb2.JobState
+    reason: _common_pb2.JobReason
+    reason_detail: str
+    planned_start: _timestamp_pb2.Timestamp
+    planned_start_is_estimate: bool
+    after: _containers.RepeatedCompositeFieldContainer[RunningEnd]
+    limit: HeldLimit
+    jobs_ahead: int
+    priority: JobPriority
+    fairshare: float
+    account_shares: float
+    account_usage: float
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[int] = ..., user: _Optional[str] = ..., partition: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., reason: _Optional[_Union[_common_pb2.JobReason, str]] = ..., reason_detail: _Optional[str] = ..., planned_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., planned_start_is_estimate: _Optional[bool] = ..., after: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ..., limit: _Optional[_Union[HeldLimit, _Mapping]] = ..., jobs_ahead: _Optional[int] = ..., priority: _Optional[_Union[JobPriority, _Mapping]] = ..., fairshare: _Optional[float] = ..., account_shares: _Optional[float] = ..., account_usage: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -99,6 +99,11 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesResponse.FromString,
                 _registered_method=True)
+        self.ExplainJob = channel.unary_unary(
+                '/jem.v1.JobService/ExplainJob',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.ExplainJobRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.ExplainJobResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -198,6 +203,15 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExplainJob(self, request, context):
+        """ExplainJob says why a job waits (jem why): its planned start and what it
+        rests on, the limit that holds it, the jobs ahead, its priority's factors
+        and its user's fair share. NOT_FOUND for a job the caller may not see.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +274,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListPriorities,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesResponse.SerializeToString,
+            ),
+            'ExplainJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainJob,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.ExplainJobRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.ExplainJobResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -589,6 +608,33 @@ class JobService:
             '/jem.v1.JobService/ListPriorities',
             jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.ListPrioritiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/ExplainJob',
+            jem_dot_v1_dot_jobs__pb2.ExplainJobRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.ExplainJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

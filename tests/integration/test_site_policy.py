@@ -1,6 +1,11 @@
 """Site policy on a real controller and agents: association and QOS limits pend jobs with Slurm's
 reasons or refuse them at submit, and a limit changed over AdminService applies at once."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from harness import wait_until
@@ -126,3 +131,32 @@ def test_only_operators_change_accounting_and_associations_are_enforced(make_clu
         with pytest.raises(InvalidQos):   # no longer among the QOS of the user's association
             client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, qos="strict"))
         client.cancel(job_id)
+
+
+def test_jem_why_names_the_limit_the_jobs_holding_it_and_the_estimate(make_cluster):
+    cluster = make_cluster(n_nodes=1, cpus=4, extra_config=POLICY).start()
+    env = dict(os.environ, JEM_CONFIG=os.path.join(cluster.run_dir, "client.toml"))
+    with cluster.client() as client:
+        running = [client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=600, account="physics"))
+                   for _ in range(2)]
+        for job_id in running:
+            cluster.wait_job(client, job_id, states={JobState.RUNNING})
+        held = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=600, account="physics"))
+        wait_until(lambda: client.get_job(held).planned_start is not None, what="the held job's estimate")
+        explanation = client.explain_job(held)
+        text = subprocess.run([sys.executable, "-m", "jem.cli.main", "why", str(held)], capture_output=True,
+                              text=True, env=env, timeout=60)
+        as_json = json.loads(subprocess.run([sys.executable, "-m", "jem.cli.main", "why", str(held), "--json"],
+                                            capture_output=True, text=True, env=env, timeout=60).stdout)
+        ends = sorted(client.get_job(j).start_time + 600 for j in running)
+        for job_id in (*running, held):
+            client.cancel(job_id)
+    assert explanation.reason == "AssocGrpCpuLimit" and explanation.planned_start_is_estimate
+    assert explanation.limit.setting == "GrpTRES=cpu=2" and explanation.limit.holder == "account physics"
+    assert explanation.limit.in_use == 2 and explanation.limit.asked == 1
+    assert [h.job_id for h in explanation.limit.holders] == sorted(running, key=lambda j: j)
+    assert int(explanation.planned_start) == int(ends[0])
+    assert [a.job_id for a in explanation.after] and explanation.after[0].job_id in running
+    assert text.returncode == 0, text.stderr
+    assert "Held by the limit GrpTRES=cpu=2 of account physics" in text.stdout and "(an estimate)" in text.stdout
+    assert as_json["planned_start_kind"] == "estimate" and as_json["limit"]["in_use"] == 2
