@@ -37,16 +37,17 @@ from jem.controller.reports import send_kills, settle_dead_nodes
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
-from jem.model.associations import AccountingTable
+from jem.model.associations import AccountingTable, PreemptMode
 from jem.model.job import Job
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
-from jem.model.states import JobState
+from jem.model.states import JobEvent, JobState
 from jem.scheduler import bulk
 from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
 from jem.scheduler.fairshare import Usage
 from jem.scheduler.limits import PLANNED_KINDS, Ledger, LimitedJob
+from jem.scheduler.preemption import Preemption
 from jem.scheduler.policy import Policy
 from jem.scheduler.snapshot import PendingViews, take_snapshot
 
@@ -179,7 +180,8 @@ class SchedulingLoop:
             if not candidate_ids:
                 return Decisions()
             cluster = take_snapshot([], state.nodes.all(), state.partitions, running_jobs=live,
-                                    usage=state.usage.by_user)
+                                    usage=state.usage.by_user,
+                                    requeue_by_default=state.config.cluster.requeue_on_node_failure)
             share_users = state.jobs.share_users()
             snapshot_ms = (time.perf_counter() - t_locked) * 1000
         # The candidates in id order, found without the lock (with 100,000 of them, ~10 ms that
@@ -220,7 +222,7 @@ class SchedulingLoop:
             limited = {job.job_id: self._limited(job) for job in pending}
             limited.update((job.job_id, self._limited(job)) for job in live if job.state is JobState.RUNNING)
         snapshot = dataclasses.replace(cluster, pending=self._views.of(pending), share_users=share_users,
-                                       accounting=table if ledger is not None else None, limited=limited)
+                                       accounting=table, limited=limited)
         decisions = plan_cycle(snapshot, now, policy=self.policy)
         changes = []
         with state.lock:
@@ -249,15 +251,44 @@ class SchedulingLoop:
                 launches[first.name].append(self._launch_of(job))
                 addresses[first.name] = first.agent_address
             self._hold_back(held_back)
+            preempt_kills = self._preempt(decisions.preemptions, changes, now)
             state.commit(changes)
         self._record_waiting(pending, decisions)
         for node_name, node_launches in launches.items():
             state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
+        for node_name, address, job_id, run, wait_s in preempt_kills:   # (SIGTERM now, SIGKILL after the grace)
+            state.agents.signal(node_name, address, job_id, signal=0, kill_wait_s=wait_s, restart_count=run)
         cycle_ms = (time.perf_counter() - t0) * 1000
         log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d snapshot_ms=%.2f "
                  "cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending), len(changes),
                  decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, cycle_ms)
         return decisions
+
+    def _preempt(self, preemptions: list[Preemption], changes: list, now: float) -> list[tuple]:
+        """Kill the victims the plan chose (still running, not being killed): cause PREEMPT (they
+        end PREEMPTED), or REQUEUE when their mode is REQUEUE and they may be requeued. The kills
+        to send once the lock is released: (node, address, job id, run, seconds to SIGKILL).
+        Lock held; appends to `changes`."""
+        state = self._state
+        kills = []
+        for preemption in preemptions:
+            victim = state.jobs.find(preemption.victim_id)
+            if victim is None or victim.state is not JobState.RUNNING or victim.kill_cause is not None:
+                continue
+            requeue = preemption.mode is PreemptMode.REQUEUE and lifecycle.may_requeue(
+                victim, cluster_default=state.config.cluster.requeue_on_node_failure)
+            if requeue:   # (as Slurm's: back in the queue, eligible again only after a while, so that its
+                # preemptor, not itself, gets the nodes it leaves)
+                victim.spec = dataclasses.replace(victim.spec, begin_time=now + defaults.PREEMPT_REQUEUE_DELAY_S)
+            changes.append(lifecycle.kill_job(victim, JobEvent.REQUEUE if requeue else JobEvent.PREEMPT, now,
+                                              detail=f"preempted by job {preemption.preemptor_id}"))
+            log.info("preempt job_id=%d by=%d mode=%s grace_s=%d", victim.job_id, preemption.preemptor_id,
+                     "requeue" if requeue else "cancel", preemption.grace_time_s)
+            node = state.nodes.get(victim.nodes[0])
+            if node.agent_address:
+                kills.append((node.name, node.agent_address, victim.job_id, victim.restart_count,
+                              max(preemption.grace_time_s, state.config.scheduler.kill_wait_s)))
+        return kills
 
     def _hold_back(self, held_back: list[tuple[int, JobReason]]) -> None:
         """Jobs over their user's running-job quota (AssocMaxJobsLimit) or an association or QOS

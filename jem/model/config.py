@@ -78,6 +78,9 @@ class SchedulerConfig:
     policy: str = defaults.SCHEDULER_POLICY              # "fcfs", "easy" or "conservative"
     reservation_depth: int = defaults.RESERVATION_DEPTH  # jobs holding a reservation under "easy"
     estimate_depth: int = defaults.ESTIMATE_DEPTH        # waiting jobs (in priority order) given an estimated start
+    preempt_type: str = "none"                           # Slurm's PreemptType: "none", "qos", "partition_prio"
+    preempt_mode: str = "cancel"                         # the cluster's PreemptMode: "off", "cancel", "requeue"
+    preempt_exempt_time: str = "0"                       # PreemptExemptTime (Slurm time forms)
 
     @property
     def effective_depth(self) -> int:
@@ -256,6 +259,12 @@ def parse_config(raw: dict[str, Any]) -> Config:
     for key in ("interval_s", "heartbeat_interval_s", "node_timeout_s"):
         if getattr(scheduler, key) <= 0:
             raise ConfigError(f"scheduler.{key}: expected a positive number of seconds, got {getattr(scheduler, key)}")
+    if scheduler.preempt_type not in ("none", "qos", "partition_prio"):
+        raise ConfigError(f"scheduler.preempt_type: expected none, qos or partition_prio, got {scheduler.preempt_type!r}")
+    if scheduler.preempt_mode not in ("off", "cancel", "requeue"):
+        raise ConfigError(f"scheduler.preempt_mode: expected off, cancel or requeue, got {scheduler.preempt_mode!r} "
+                          f"(JEM does not offer SUSPEND yet)")
+    _time("scheduler.preempt_exempt_time", scheduler.preempt_exempt_time)
     if scheduler.policy not in SCHEDULER_POLICIES:
         raise ConfigError(f"scheduler.policy: expected one of {', '.join(SCHEDULER_POLICIES)}, "
                           f"got {scheduler.policy!r}")

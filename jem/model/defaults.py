@@ -20,6 +20,7 @@ MAX_ARRAY_SIZE = 1001                 # tasks in one job array (Slurm's MaxArray
 MAX_JOB_COUNT = 100_000                # jobs in the queue view at once (Slurm's MaxJobCount)
 SCHEDULER_POLICY = "easy"              # "fcfs", "easy" or "conservative" backfill
 RESERVATION_DEPTH = 1                  # jobs that hold a reservation under "easy" (Slurm's bf depth)
+PREEMPT_REQUEUE_DELAY_S = 1201         # a job requeued by preemption is eligible again this much later (Slurm's)
 ESTIMATE_DEPTH = 1000                  # waiting jobs given an estimated start each cycle, at most
 PRIORITY_MAX_AGE_S = 7 * 86400         # seconds of queue age at which the age factor reaches 1 (PriorityMaxAge)
 FAIRSHARE_ALGORITHM = "fair_tree"      # "fair_tree" or "classic"

@@ -16,9 +16,10 @@ from jem.model.resources import N_RES, ROW_FIELDS
 from jem.scheduler import bulk, fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
 from jem.scheduler.limits import Ledger, plan_limits
+from jem.scheduler.preemption import Preemption, choose_victims, may_preempt, victim_mode
 from jem.scheduler.policy import Policy
 from jem.scheduler.priority import factor_values, multifactor_priority, queue_order
-from jem.scheduler.snapshot import PendingJob, Snapshot
+from jem.scheduler.snapshot import PendingJob, RunningJob, Snapshot
 
 _REASON = {plan.RESOURCES: JobReason.RESOURCES, plan.PRIORITY: JobReason.PRIORITY}
 # What Slurm's squeue shows for a job that names no nodes and fits only with nodes out of service
@@ -219,14 +220,48 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
             if unavailable_nodes(job, snapshot, blocked):   # (it fits only with nodes out of service)
                 reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
                 decisions.reason_details[job.job_id] = NODES_NOT_AVAILABLE
+    if policy.preemption.preempt_type != "none":
+        decisions.preemptions = _preemptions(snapshot, queue, bulk.to_list(result.status), policy, now)
     return decisions
+
+
+def _preemptions(snapshot: Snapshot, queue: list[PendingJob], statuses: list[int], policy: Policy,
+                 now: float) -> list[Preemption]:
+    """The victims for the first job in queue order that waits for resources and may push
+    running jobs off to get them (one preemptor a cycle: it holds the reservation the freed
+    nodes go to)."""
+    settings = policy.preemption
+    partitions = {p.name: p for p in snapshot.partitions}
+    for job, status in zip(queue, statuses):
+        if status != plan.RESOURCES:
+            continue
+        candidates = [r for r in snapshot.running if may_preempt(job, r, snapshot, settings, now)]
+        if not candidates:
+            continue
+        partition = partitions[job.partition]
+        constraint = parse_constraint(job.constraint)
+
+        def node_ok(node, partition=partition, constraint=constraint, job=job) -> bool:
+            return node.is_schedulable and partition.has_node(node.name) and constraint.is_met_by(node.features) \
+                and _could_hold(job, node)
+
+        victims = choose_victims(job, snapshot, candidates, node_ok=node_ok, now=now)
+        if victims:
+            return [Preemption(v.job_id, job.job_id, victim_mode(v, snapshot.accounting, settings),
+                               _grace_time(v, snapshot)) for v in victims]
+    return []
+
+
+def _grace_time(victim: RunningJob, snapshot: Snapshot) -> int:
+    qos = snapshot.accounting.qos.get(victim.qos) if snapshot.accounting is not None else None
+    return qos.grace_time_s if qos is not None else 0
 
 
 def _limit_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[tuple | None, Ledger | None]:
     """The kernel's limit arrays for `queue` and a ledger of the running jobs (for the reason of a
     job a limit holds), or (None, None) when no limit applies."""
     table, limited = snapshot.accounting, snapshot.limited
-    if table is None or not table.has_limits:
+    if table is None or not table.has_limits or not limited:
         return None, None
     running = [(limited[r.job_id], _end_s(r.start_time, r.time_limit_s)) for r in snapshot.running
                if r.job_id in limited]

@@ -9,9 +9,11 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from jem.model import defaults
-from jem.model.associations import ROOT, AccountingTable
+from jem.model.associations import ROOT, AccountingTable, PreemptMode
 from jem.model.config import (CONSERVATIVE_DEPTH, DEFAULT_QOS, AccountConfig, Config, FairshareConfig, PriorityConfig,
                               QosConfig)
+from jem.model.units import parse_time_limit
+from jem.scheduler.preemption import PreemptPolicy
 
 POLICY_DEPTHS = {"fcfs": 0, "easy": defaults.RESERVATION_DEPTH, "conservative": CONSERVATIVE_DEPTH}
 
@@ -20,6 +22,7 @@ POLICY_DEPTHS = {"fcfs": 0, "easy": defaults.RESERVATION_DEPTH, "conservative": 
 class Policy:
     reservation_depth: int = defaults.RESERVATION_DEPTH
     estimate_depth: int = 0            # waiting jobs given an estimated start after the pass (0: none)
+    preemption: PreemptPolicy = field(default_factory=PreemptPolicy)
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     fairshare: FairshareConfig = field(default_factory=FairshareConfig)
     accounts: tuple[AccountConfig, ...] = ()
@@ -27,8 +30,11 @@ class Policy:
 
     @classmethod
     def from_config(cls, config: Config) -> "Policy":
-        return cls(reservation_depth=config.scheduler.effective_depth, estimate_depth=config.scheduler.estimate_depth,
-                   priority=config.priority,
+        scheduler = config.scheduler
+        preemption = PreemptPolicy(preempt_type=scheduler.preempt_type, mode=PreemptMode(scheduler.preempt_mode.upper()),
+                                   exempt_time_s=parse_time_limit(scheduler.preempt_exempt_time) or 0)
+        return cls(reservation_depth=scheduler.effective_depth, estimate_depth=scheduler.estimate_depth,
+                   preemption=preemption, priority=config.priority,
                    fairshare=config.fairshare, accounts=config.accounts, qos=config.qos)
 
     def with_accounting(self, table: AccountingTable) -> "Policy":

@@ -59,6 +59,10 @@ class RunningJob:
     user: str = ""
     is_exclusive: bool = False           # holds all of each node (GRES too)
     gres_per_node: tuple[tuple[str, int], ...] = ()
+    qos: str = ""
+    partition: str = ""
+    is_killed: bool = False              # being killed already (its end is on its way)
+    is_requeueable: bool = False         # --requeue, or the cluster's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,8 @@ class Snapshot:
 
 
 def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[Partition, ...], *,
-                  running_jobs: Iterable[Job] = (), usage: Mapping[tuple[str, str], float] | None = None) -> Snapshot:
+                  running_jobs: Iterable[Job] = (), usage: Mapping[tuple[str, str], float] | None = None,
+                  requeue_by_default: bool = False) -> Snapshot:
     """Copy what the scheduler needs out of the controller's live objects (`usage` is copied too)."""
     node_views = tuple(
         NodeView(n.name, n.capacity, n.allocated, n.is_schedulable, n.features, tuple(sorted(n.gres.items())),
@@ -89,7 +94,9 @@ def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[
     running = tuple(
         RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=j.shape.per_node, start_time=j.start_time or 0.0,
                    time_limit_s=j.time_limit_s, account=j.spec.account, user=j.user,
-                   is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node)
+                   is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node, qos=j.spec.qos,
+                   partition=j.spec.partition, is_killed=j.kill_cause is not None,
+                   is_requeueable=j.spec.requeue if j.spec.requeue is not None else requeue_by_default)
         for j in running_jobs
     )
     return Snapshot(nodes=node_views, partitions=partitions, pending=pending, running=running,

@@ -1,0 +1,86 @@
+"""Preemption in the scheduling cycle (jem.scheduler.preemption through plan_cycle): which running
+jobs a blocked job pushes off, under preempt/qos and preempt/partition_prio."""
+
+import dataclasses
+
+from jem.model.accounting import add_qos, new_table
+from jem.model.associations import PreemptMode, Qos
+from jem.model.partition import Partition
+from jem.model.resources import Resources
+from jem.scheduler.cycle import plan_cycle
+from jem.scheduler.policy import Policy
+from jem.scheduler.preemption import PreemptPolicy
+from jem.scheduler.snapshot import NodeView, PendingJob, RunningJob, Snapshot
+
+NOW = 100_000.0
+
+
+def node(name, cpus=4, used=0) -> NodeView:
+    return NodeView(name, Resources(cpus, 4096, 0), Resources(used, used * 100, 0), True)
+
+
+def running(job_id, node_name, cpus, *, started_ago, qos="low", partition="batch", killed=False) -> RunningJob:
+    return RunningJob(job_id=job_id, node_names=(node_name,), per_node=Resources(cpus, cpus * 100, 0),
+                      start_time=NOW - started_ago, time_limit_s=86400, qos=qos, partition=partition,
+                      is_killed=killed)
+
+
+def pending(job_id, cpus, *, qos="high", partition="batch") -> PendingJob:
+    return PendingJob(job_id=job_id, priority=100, submit_time=NOW - 10, partition=partition, n_nodes=1,
+                      per_node=Resources(cpus, cpus * 100, 0), held_by="", begin_time=None, time_limit_s=600,
+                      qos=qos)
+
+
+def table(*, exempt_s=None, mode=PreemptMode.OFF, grace_s=0):
+    t, _ = add_qos(new_table(), [Qos("low", preempt_mode=mode, grace_time_s=grace_s, preempt_exempt_time_s=exempt_s)])
+    t, _ = add_qos(t, [Qos("high", preempt=("low",))])
+    return t
+
+
+POLICY = Policy(reservation_depth=1, preemption=PreemptPolicy(preempt_type="qos", mode=PreemptMode.CANCEL))
+BATCH = Partition("batch", ("n1", "n2"))
+
+
+def snapshot(nodes, runs, jobs, *, accounting=None, partitions=(BATCH,)) -> Snapshot:
+    return Snapshot(nodes=tuple(nodes), partitions=tuple(partitions), pending=tuple(jobs), running=tuple(runs),
+                    accounting=accounting or table())
+
+
+def test_the_youngest_victim_that_makes_room_is_pushed_off():
+    runs = [running(1, "n1", 2, started_ago=3600), running(2, "n1", 2, started_ago=300),
+            running(3, "n2", 1, started_ago=60), running(4, "n2", 3, started_ago=7200)]
+    snap = snapshot([node("n1", used=4), node("n2", used=4)], runs, [pending(10, 2)])
+    decisions = plan_cycle(snap, NOW, policy=POLICY)
+    assert [(p.victim_id, p.preemptor_id, p.mode) for p in decisions.preemptions] == [(2, 10, PreemptMode.CANCEL)]
+
+
+def test_only_the_qos_a_job_may_preempt_and_not_before_the_exempt_time():
+    runs = [running(1, "n1", 4, started_ago=30, qos="normal")]
+    snap = snapshot([node("n1", used=4)], runs, [pending(10, 2)], partitions=(Partition("batch", ("n1",)),))
+    assert plan_cycle(snap, NOW, policy=POLICY).preemptions == []          # (normal is not low)
+    runs = [running(1, "n1", 4, started_ago=30)]
+    snap = dataclasses.replace(snap, running=tuple(runs), accounting=table(exempt_s=60))
+    assert plan_cycle(snap, NOW, policy=POLICY).preemptions == []          # (exempt for its first 60 s)
+    snap = dataclasses.replace(snap, accounting=table(exempt_s=10, mode=PreemptMode.REQUEUE, grace_s=30))
+    [preemption] = plan_cycle(snap, NOW, policy=POLICY).preemptions
+    assert preemption.mode is PreemptMode.REQUEUE and preemption.grace_time_s == 30
+
+
+def test_a_job_waiting_out_its_victims_grace_pushes_nobody_else_off():
+    runs = [running(1, "n1", 2, started_ago=300, killed=True), running(2, "n1", 2, started_ago=100)]
+    snap = snapshot([node("n1", used=4)], runs, [pending(10, 2)], partitions=(Partition("batch", ("n1",)),))
+    assert plan_cycle(snap, NOW, policy=POLICY).preemptions == []
+
+
+def test_partition_priority_preempts_jobs_of_lower_tiers_only():
+    low = Partition("low", ("n1",), priority_tier=1)
+    high = Partition("high", ("n1",), priority_tier=10)
+    runs = [running(1, "n1", 4, started_ago=600, qos="normal", partition="low")]
+    policy = dataclasses.replace(POLICY, preemption=PreemptPolicy(preempt_type="partition_prio"))
+    snap = snapshot([node("n1", used=4)], runs, [pending(10, 4, qos="normal", partition="high")],
+                    partitions=(low, high))
+    assert [p.victim_id for p in plan_cycle(snap, NOW, policy=policy).preemptions] == [1]
+    snap = dataclasses.replace(snap, pending=(pending(11, 4, qos="normal", partition="low"),))
+    assert plan_cycle(snap, NOW, policy=policy).preemptions == []
+    assert plan_cycle(dataclasses.replace(snap, pending=(pending(10, 4, qos="normal", partition="high"),)), NOW,
+                      policy=POLICY).preemptions == []   # (preempt/qos: normal preempts nothing)
