@@ -10,7 +10,7 @@ import pytest
 from slurm_cluster import JEM, slurm, start_cluster, stop_cluster, wait_for_state
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun")
+COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "sacctmgr", "sprio", "sshare")
 
 
 @pytest.fixture(scope="module")
