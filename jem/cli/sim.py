@@ -10,7 +10,9 @@ import os
 import sys
 
 from jem.cli.table import render_table
+from jem.model.accounting import new_table
 from jem.model.config import Config, load_config
+from jem.model.seeding import configured_table
 from jem.scheduler.policy import POLICY_DEPTHS, Policy
 from jem.scheduler.sim import SimResult, simulate
 from jem.scheduler.swf import read_swf
@@ -21,7 +23,7 @@ def add_parsers(sub) -> None:
     p.add_argument("trace", help="Standard Workload Format file, plain or gzipped")
     p.add_argument("--policy", choices=sorted(POLICY_DEPTHS), default=None,
                    help="backfill policy (default: the config's [scheduler] policy, else easy)")
-    p.add_argument("--config", help="jem.toml whose [priority], [fairshare], [[accounts]] and [scheduler] apply")
+    p.add_argument("--config", help="jem.toml whose [priority], [fairshare], [[accounts]] (limits too), [[qos]] and [scheduler] apply")
     p.add_argument("--procs", type=int, help="processors of the machine (default: the header's MaxProcs/MaxNodes)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--csv", metavar="FILE", help="write job_id,submit,start,end,procs per job")
@@ -48,7 +50,9 @@ def run_sim(args: argparse.Namespace) -> int:
         trace = read_swf(args.trace, procs=args.procs)
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
-    result = simulate(trace, policy, progress=_progress_bar() if sys.stderr.isatty() else None)
+    accounting = configured_table(new_table(), config) if config.accounting.enforces("limits") else None
+    result = simulate(trace, policy, progress=_progress_bar() if sys.stderr.isatty() else None,
+                      accounting=accounting)
     summary = result.summary()
     if args.json:
         print(json.dumps(summary))

@@ -29,7 +29,10 @@ import numpy as np
 from jem._core.records import format_records
 from jem._core.replay import replay
 from jem.model.resources import N_RES, Res
+from jem.model.associations import AccountingTable
+from jem.model.tres import job_tres
 from jem.scheduler import fairshare, plan
+from jem.scheduler.limits import LimitedJob, plan_limits
 from jem.scheduler.policy import Policy
 from jem.scheduler.priority import multifactor_priority, queue_order
 from jem.scheduler.swf import Trace
@@ -79,10 +82,19 @@ class SimResult:
         span = int(self.end_s.max() - tr.submit_s.min())
         bsld = np.maximum((wait + tr.run_s) / np.maximum(tr.run_s, BSLD_TAU_S), 1.0)
         work = float((tr.run_s * tr.size).sum())
-        return {"jobs": len(tr), "makespan_s": span, "avg_wait_s": round(float(wait.mean()), 3),
-                "avg_bsld": round(float(bsld.mean()), 4),
+        accounts = {name: dict(figures) for name, figures in self.accounts.items()}
+        groups = np.array([f"g{g}" for g in tr.group.tolist()])
+        started = self.start_s >= 0
+        for name, figures in accounts.items():
+            mine = (groups == name) & started
+            figures["avg_wait_s"] = round(float(wait[mine].mean()), 3) if mine.any() else None
+            figures["avg_bsld"] = round(float(bsld[mine].mean()), 4) if mine.any() else None
+            figures["never_started"] = int(((groups == name) & ~started).sum())
+        done = started if not started.all() else slice(None)
+        return {"jobs": len(tr), "makespan_s": span, "avg_wait_s": round(float(wait[done].mean()), 3),
+                "avg_bsld": round(float(bsld[done].mean()), 4),
                 "utilization": round(work / (tr.procs * span), 6) if span > 0 else 0.0,
-                "sim_seconds": round(self.sim_seconds, 3), "accounts": self.accounts}
+                "sim_seconds": round(self.sim_seconds, 3), "accounts": accounts}
 
 
 def account_usage(trace: Trace) -> dict[str, dict[str, float]]:
@@ -137,6 +149,19 @@ class _Ordering:
         self.usage = fairshare.Usage(half_life_s=policy.fairshare.half_life_s)
         self.factors = fairshare.FactorCache(policy.fairshare.algorithm, policy.accounts)
         self.running: dict[int, tuple[str, str, int, int, int]] = {}   # job -> (account, user, cpus, start, end)
+        self.limits: AccountingTable | None = None       # the limits planned under (None: none)
+        self.expected_ends: dict[int, int] = {}          # running job -> start + estimate
+        self._limited: dict[int, LimitedJob] = {}
+
+    def limited(self, job: int) -> LimitedJob:
+        """What limits read of trace job `job` (account g<gid>, user u<uid>, QOS normal, 1 node)."""
+        view = self._limited.get(job)
+        if view is None:
+            size, tr = int(self.trace.size[job]), self.trace
+            view = self._limited[job] = LimitedJob(
+                self.keys[job][0], self.keys[job][1], "normal", "",
+                job_tres(cpus=size, mem_mib=0, n_nodes=1, gpus=0), int(tr.estimate_s[job]))
+        return view
 
     def advance(self, now: int) -> None:
         """Charge fair-share usage up to `now` (before the jobs ending by now are forgotten)."""
@@ -155,13 +180,17 @@ class _Ordering:
         return pending[queue_order(priority, tr.submit_s[pending], pending)]
 
 
-def simulate(trace: Trace, policy: Policy, *, progress: Callable[[int, int], None] | None = None) -> SimResult:
-    """Replay `trace` under `policy`; `progress(arrived, total)` is called now and then."""
+def simulate(trace: Trace, policy: Policy, *, progress: Callable[[int, int], None] | None = None,
+             accounting: AccountingTable | None = None) -> SimResult:
+    """Replay `trace` under `policy`; `progress(arrived, total)` is called now and then.
+    `accounting`: the associations' and QOS' limits to plan under (a trace's jobs are of
+    account g<gid>, user u<uid>, QOS normal), as the controller's cycle plans them."""
     t0 = time.perf_counter()
     if progress is not None:
         progress(0, len(trace))
-    if policy.priority.is_multifactor:
-        start = _simulate_by_priority(trace, policy, progress)
+    limits = accounting if accounting is not None and accounting.has_limits else None
+    if policy.priority.is_multifactor or limits is not None:
+        start = _simulate_by_priority(trace, policy, progress, limits)
     else:
         start = replay(trace.submit_s, trace.run_s, trace.size, trace.estimate_s, procs=trace.procs,
                        reservation_depth=policy.reservation_depth)
@@ -170,11 +199,13 @@ def simulate(trace: Trace, policy: Policy, *, progress: Callable[[int, int], Non
     return SimResult(trace, start, time.perf_counter() - t0, accounts=account_usage(trace))
 
 
-def _simulate_by_priority(trace: Trace, policy: Policy, progress: Callable[[int, int], None] | None) -> np.ndarray:
-    """The event loop in Python, for queues in multifactor priority order."""
+def _simulate_by_priority(trace: Trace, policy: Policy, progress: Callable[[int, int], None] | None,
+                          limits: AccountingTable | None = None) -> np.ndarray:
+    """The event loop in Python, for queues in multifactor priority order or under limits."""
     n = len(trace)
     start = np.full(n, -1, dtype=np.int64)
     machine, ordering = _Machine(trace.procs), _Ordering(trace, policy)
+    ordering.limits = limits
     completions: list[tuple[int, int]] = []
     pending = np.zeros(0, dtype=np.int64)
     arrived, step = 0, max(n // 100, 1)
@@ -186,6 +217,7 @@ def _simulate_by_priority(trace: Trace, policy: Policy, progress: Callable[[int,
             job = heapq.heappop(completions)[1]
             machine.finish(job)
             ordering.running.pop(job, None)
+            ordering.expected_ends.pop(job, None)
         first = arrived
         while arrived < n and trace.submit_s[arrived] <= now:
             arrived += 1
@@ -208,8 +240,13 @@ def _schedule(trace: Trace, policy: Policy, machine: _Machine, ordering: _Orderi
     queue = plan.Queue(requests, np.ones(n_jobs, dtype=np.int64), np.zeros(n_jobs, dtype=np.intp),
                        np.ascontiguousarray(trace.estimate_s[queue_jobs]))
     cluster, running = machine.arrays()
+    limits = None
+    if ordering.limits is not None:
+        limits = plan_limits(ordering.limits, [ordering.limited(j) for j in queue_jobs.tolist()],
+                             [(ordering.limited(j), end) for j, end in ordering.expected_ends.items()])
     result = plan.plan_pass(cluster, running, queue, now_s=now, reservation_depth=policy.reservation_depth,
-                            shape_idx=trace.size[queue_jobs].astype(np.intp))  # one node: the size is the shape
+                            shape_idx=trace.size[queue_jobs].astype(np.intp),   # one node: the size is the shape
+                            limits=limits)
     started = (result.status == plan.STARTED) | (result.status == plan.BACKFILLED)
     for job in queue_jobs[started].tolist():
         start[job] = now
@@ -217,4 +254,5 @@ def _schedule(trace: Trace, policy: Policy, machine: _Machine, ordering: _Orderi
         heapq.heappush(completions, (now + int(trace.run_s[job]), job))
         ordering.running[job] = (ordering.keys[job][0], ordering.keys[job][1], int(trace.size[job]), now,
                                  now + int(trace.run_s[job]))
+        ordering.expected_ends[job] = now + int(trace.estimate_s[job])
     return queue_jobs[~started]

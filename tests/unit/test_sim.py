@@ -145,8 +145,25 @@ def test_json_has_exactly_the_documented_keys(tmp_path, capsys):
     assert out["avg_wait_s"] == pytest.approx((0 + 100 + 90) / 3, abs=1e-3)
     assert out["utilization"] == pytest.approx((100 * 8 + 50 * 4 + 20 * 4) / (8 * 150))
     assert out["avg_bsld"] == pytest.approx((1 + 150 / 50 + 110 / 20) / 3, abs=1e-3)
-    assert out["accounts"] == {"g1": {"cpu_seconds": 800, "usage_fraction": 0.740741},
-                               "g2": {"cpu_seconds": 280, "usage_fraction": 0.259259}}
+    assert out["accounts"] == {
+        "g1": {"cpu_seconds": 800, "usage_fraction": 0.740741, "avg_wait_s": 0.0, "avg_bsld": 1.0, "never_started": 0},
+        "g2": {"cpu_seconds": 280, "usage_fraction": 0.259259, "avg_wait_s": 95.0, "avg_bsld": 4.25,
+               "never_started": 0}}
+
+
+def test_a_site_policy_replays_with_the_accounts_limits(tmp_path, capsys):
+    """Account g1 may hold 4 processors: of its two 4-processor jobs submitted together on an idle
+    8-processor machine, the second waits for the first, while g2's job starts at once."""
+    swf = write_swf(tmp_path / "t.swf", [(1, 0, 100, 4, 4, 100, 1, 1), (2, 0, 100, 4, 4, 100, 1, 1),
+                                         (3, 0, 50, 4, 4, 50, 2, 2)])
+    config = tmp_path / "jem.toml"
+    config.write_text('[[accounts]]\nname = "g1"\ngrp_tres = "cpu=4"\n[[accounts]]\nname = "g2"\n')
+    assert main(["sim", str(swf), "--json", "--config", str(config)]) == 0
+    limited = json.loads(capsys.readouterr().out)
+    assert main(["sim", str(swf), "--json"]) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert limited["accounts"]["g1"]["avg_wait_s"] == 50.0 and limited["accounts"]["g2"]["avg_wait_s"] == 0.0
+    assert free["accounts"]["g1"]["avg_wait_s"] == 0.0 and free["accounts"]["g2"]["avg_wait_s"] == 100.0
 
 
 def test_text_output_and_missing_matplotlib(tmp_path, capsys):
