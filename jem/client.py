@@ -38,6 +38,7 @@ from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.job import Job, JobSpec
 from jem.model.explanation import Explanation
 from jem.model.jobpriority import JobPriority
+from jem.model.reservation import Reservation
 from jem.model.jobfilter import JobFilter
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
@@ -447,3 +448,28 @@ class Client:
     def delete_qos(self, names: Sequence[str]) -> list[Qos]:
         request = _message(admin_pb2.DeleteQosRequest, names=names)
         return [accountingwire.qos_from_pb(pb) for pb in self._call(self._admin.DeleteQos, request).deleted]
+
+    # ------------------------------------------------------------ reservations (scontrol)
+
+    def list_reservations(self, names: Sequence[str] = ()) -> list[Reservation]:
+        response = self._call(self._admin.ListReservations, _message(admin_pb2.ListReservationsRequest, names=names))
+        return [convert.reservation_from_pb(pb) for pb in response.reservations]
+
+    def create_reservation(self, reservation: Reservation, *, node_count: int = 0) -> Reservation:
+        """Create `reservation` (operators only); with `node_count` and no node names, that many
+        usable nodes of its partition are picked. Returns it as stored."""
+        with convert.checked_values():
+            pb = convert.reservation_to_pb(reservation)
+            pb.node_count = node_count
+        response = self._call(self._admin.CreateReservation, admin_pb2.CreateReservationRequest(reservation=pb))
+        return convert.reservation_from_pb(response.reservation)
+
+    def update_reservation(self, reservation: Reservation) -> Reservation:
+        with convert.checked_values():
+            pb = convert.reservation_to_pb(reservation)
+        response = self._call(self._admin.UpdateReservation, admin_pb2.UpdateReservationRequest(reservation=pb))
+        return convert.reservation_from_pb(response.reservation)
+
+    def delete_reservation(self, name: str) -> Reservation:
+        response = self._call(self._admin.DeleteReservation, _message(admin_pb2.DeleteReservationRequest, name=name))
+        return convert.reservation_from_pb(response.reservation)

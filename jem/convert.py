@@ -14,18 +14,19 @@ from typing import Iterator
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from jem.model.arrays import accepted_array, format_ranges
-from jem.model.errors import InvalidArgument
 from jem.model.audit import AuditQuery, AuditRecord
-from jem.model.idlists import id_list_text, parse_id_list
+from jem.model.errors import InvalidArgument, InvalidReservation
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.explanation import Explanation, HeldLimit, RunningEnd
-from jem.model.jobpriority import JobPriority
+from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
+from jem.model.jobpriority import JobPriority
 from jem.model.jobfilter import JobFilter
 from jem.model.lazyjob import lazy_jobs_maker
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
+from jem.model.reservation import Reservation, ReservationFlag
 from jem.model.resources import Resources
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
@@ -131,6 +132,7 @@ def _spec_pb(spec: JobSpec) -> common_pb2.JobSpec:
         open_mode=spec.open_mode, warn_signal=spec.warn_signal, warn_time_s=spec.warn_time_s,
         warn_batch_only=spec.warn_batch_only,
         constraint=spec.constraint, exclusive=spec.exclusive, qos=spec.qos, gres_per_node=dict(spec.gres_per_node),
+        reservation=spec.reservation,
     )
     if spec.time_limit_s is not None:
         pb.time_limit_s = spec.time_limit_s
@@ -178,6 +180,7 @@ _SPEC_READERS = {
     "warn_batch_only": operator.attrgetter("warn_batch_only"),
     "constraint": operator.attrgetter("constraint"), "exclusive": operator.attrgetter("exclusive"),
     "qos": operator.attrgetter("qos"), "gres_per_node": lambda pb: tuple(sorted(pb.gres_per_node.items())),
+    "reservation": operator.attrgetter("reservation"),
 }
 
 
@@ -636,3 +639,23 @@ def explanation_from_pb(pb: jobs_pb2.ExplainJobResponse) -> Explanation:
         **{name: getattr(pb, name) if pb.HasField(name) else None
            for name in ("fairshare", "account_shares", "account_usage")},
         notes=tuple(pb.notes))
+
+
+def reservation_to_pb(r: Reservation) -> admin_pb2.Reservation:
+    pb = admin_pb2.Reservation(name=r.name, node_names=r.node_names, users=r.users, accounts=r.accounts,
+                               flags=sorted(f.value for f in r.flags), partition=r.partition)
+    time_to_pb(r.start_time, pb.start_time)
+    time_to_pb(r.end_time, pb.end_time)
+    return pb
+
+
+def reservation_from_pb(pb: admin_pb2.Reservation) -> Reservation:
+    """InvalidReservation for a flag JEM does not know."""
+    try:
+        flags = frozenset(ReservationFlag(f) for f in pb.flags)
+    except ValueError:
+        raise InvalidReservation(f"flags {','.join(pb.flags)}: JEM knows "
+                                 f"{', '.join(f.value for f in ReservationFlag)}") from None
+    return Reservation(name=pb.name, start_time=time_from_pb(pb, "start_time") or 0.0,
+                       end_time=time_from_pb(pb, "end_time") or 0.0, node_names=tuple(pb.node_names),
+                       users=tuple(pb.users), accounts=tuple(pb.accounts), flags=flags, partition=pb.partition)

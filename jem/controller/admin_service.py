@@ -12,7 +12,9 @@ from jem.controller.authn import identity_of_user
 from jem.controller.interceptors import current_identity
 from jem.controller.reports import send_kills
 from jem.controller.state import ClusterState
-from jem.convert import audit_query_from_pb, audit_to_pb, node_to_pb, partition_to_pb, share_row_to_pb, time_to_pb
+from jem.controller.reservations import pick_nodes
+from jem.convert import (audit_query_from_pb, audit_to_pb, node_to_pb, partition_to_pb, reservation_from_pb,
+                         reservation_to_pb, share_row_to_pb, time_to_pb)
 from jem.model import accounting, defaults, policy
 from jem.model.associations import AssociationFilter, User
 from jem.model.errors import InvalidLifespan, InvalidSetting, Unauthenticated, UserNotFound
@@ -196,6 +198,42 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         log.info("accounting changed what=%s entities=%d", what.replace(" ", "_"), len(changed))
         state.wake_scheduler()
         return changed
+
+    # ---------------------------------------------------------------- reservations (scontrol)
+
+    def ListReservations(self, request, context):
+        names = set(request.names)
+        identity = current_identity()
+        if self._state.config.cluster.is_private("reservations") and not identity.is_operator:
+            return admin_pb2.ListReservationsResponse()
+        return admin_pb2.ListReservationsResponse(reservations=[
+            reservation_to_pb(r) for r in self._state.reservation_list if not names or r.name in names])
+
+    def CreateReservation(self, request, context):
+        policy.require_operator(current_identity(), "create reservations")
+        reservation = reservation_from_pb(request.reservation)
+        with self._state.lock:
+            if request.reservation.node_count and not reservation.node_names:
+                reservation = dataclasses.replace(reservation, node_names=pick_nodes(
+                    self._state, request.reservation.node_count, reservation.partition))
+            created = self._state.reservations.create(self._state, reservation, now=self._clock())
+        self._state.wake_scheduler()
+        return admin_pb2.CreateReservationResponse(reservation=reservation_to_pb(created))
+
+    def UpdateReservation(self, request, context):
+        policy.require_operator(current_identity(), "update reservations")
+        new = reservation_from_pb(request.reservation)
+        with self._state.lock:
+            updated = self._state.reservations.update(self._state, new.name, lambda _: new, now=self._clock())
+        self._state.wake_scheduler()
+        return admin_pb2.UpdateReservationResponse(reservation=reservation_to_pb(updated))
+
+    def DeleteReservation(self, request, context):
+        policy.require_operator(current_identity(), "delete reservations")
+        with self._state.lock:
+            deleted = self._state.reservations.delete(request.name)
+        self._state.wake_scheduler()
+        return admin_pb2.DeleteReservationResponse(reservation=reservation_to_pb(deleted))
 
     def IssueToken(self, request, context):
         identity = current_identity()

@@ -41,6 +41,7 @@ from jem.controller.jobtable import JobTable
 from jem.controller.loop import USAGE_FILE, SchedulingLoop, load_usage
 from jem.controller.node_service import NodeServicer
 from jem.controller.nodes import NodeTable
+from jem.controller.reservations import ReservationBook
 from jem.controller.state import ClusterState
 from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
@@ -105,7 +106,7 @@ class Controller:
             submit_rate=SubmitRate(burst=config.limits.submit_rate_burst, per_s=config.limits.submit_rate_per_s),
             streams=StreamSlots(per_user=config.limits.max_streams_per_user,
                                 total=MAX_RPC_THREADS - UNARY_RESERVE_THREADS),
-            keys=self.keys, accounting=AccountingBook.load(store, config),
+            keys=self.keys, accounting=AccountingBook.load(store, config), reservations=ReservationBook(store),
         )
         _end_lost_steps(store, now)
         n_jobs = self.state.jobs.load(ended_after=now - config.scheduler.min_job_age_s)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from jem.controller.accounting import AccountingBook, configured_table
 from jem.controller.agents import AgentLinks
+from jem.controller.reservations import ReservationBook
 from jem.controller.credentials import ControllerKeys
 from jem.controller.fairuse import StreamSlots, SubmitRate
 from jem.controller.jobtable import JobTable
@@ -48,6 +49,7 @@ class ClusterState:
     streams: StreamSlots                 # each user's open streams (no lock needed)
     keys: ControllerKeys | None = None   # the controller's signing key (jem token, credentials)
     accounting: AccountingBook | None = None   # associations and QOS (None: the configuration's alone)
+    reservations: ReservationBook | None = None   # advance reservations (None: none)
     lock: threading.RLock = field(default_factory=threading.RLock)
     wakeup: threading.Event = field(default_factory=threading.Event)   # the scheduling loop waits on it
 
@@ -112,6 +114,11 @@ class ClusterState:
         if self.accounting is None:
             return configured_table(new_table(), self.config)
         return self.accounting.table
+
+    @property
+    def reservation_list(self) -> tuple:
+        """Every reservation (read without the lock: replaced whole, never changed)."""
+        return self.reservations.all if self.reservations is not None else ()
 
     def fairshare_accounts(self) -> tuple[AccountConfig, ...]:
         """The fair-share tree's accounts as the accounting table has them now."""

@@ -13,6 +13,7 @@ import dataclasses
 
 from jem.controller.admission import check_partition_size, check_submit_limits, limited_job, resolve_account_and_qos
 from jem.controller.fairuse import check_queue_room
+from jem.controller.reservations import check_job_reservation
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.arrays import parse_array
@@ -59,6 +60,9 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
             partition=partition.name, name=spec.name or "sbatch",
             working_dir=spec.working_dir or defaults.JOB_WORKING_DIR,
         )
+        if spec.reservation:
+            check_job_reservation(state.reservations.get(spec.reservation) if state.reservations else None,
+                                  spec.reservation, identity.user, spec.account)
         time_limit = _time_limit(table, spec, identity.user, partition)
         if not partition.allows_time_limit(time_limit):
             raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "

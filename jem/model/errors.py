@@ -236,6 +236,32 @@ class PartitionAccessDenied(JemError):
     grpc_code = "PERMISSION_DENIED"
 
 
+# Reservations (scontrol create reservation).
+class InvalidReservation(JemError):
+    """A reservation that cannot be: no nodes, an end before its start, an unknown one named."""
+
+    reason = "InvalidReservation"
+    message = "Requested reservation is invalid"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class ReservationAccessDenied(JemError):
+    """A job naming a reservation that does not admit its user or account."""
+
+    reason = "ReservationAccessDenied"
+    message = "Access denied to requested reservation"
+    grpc_code = "PERMISSION_DENIED"
+
+
+class ReservationBusy(JemError):
+    """A reservation over nodes that running jobs or another reservation hold then (Slurm's
+    ESLURM_NODES_BUSY; IGNORE_JOBS or OVERLAP allow it)."""
+
+    reason = "ReservationBusy"
+    message = "Requested nodes are busy"
+    grpc_code = "FAILED_PRECONDITION"
+
+
 # Managing associations and QOS (sacctmgr, `jem accounts`).
 class AccountingEntityExists(JemError):
     """An account, user association or QOS added that is there already."""

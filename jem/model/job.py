@@ -60,6 +60,7 @@ class JobSpec:
     exclusive: bool = False          # the job takes whole nodes
     qos: str = ""                    # "": the default QOS, "normal"
     gres_per_node: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count) per node
+    reservation: str = ""            # the advance reservation to run in (--reservation); "": none
 
     def validate(self, limits: InputLimits = DEFAULT_LIMITS) -> None:
         """Raise InvalidJobSpec naming the first field that is malformed, or ParameterTooLong
@@ -98,7 +99,7 @@ class JobSpec:
         check_environment("environment", self.environment, limits)
         for name in ("working_dir", "stdout_pattern", "stderr_pattern", "stdin_path"):
             check_text(name, getattr(self, name), limits.max_path_len)
-        for name in ("name", "account", "partition", "qos", "constraint"):
+        for name in ("name", "account", "partition", "qos", "constraint", "reservation"):
             check_text(name, getattr(self, name), limits.max_name_len)
         check_text("dependency", self.dependency, limits.max_arg_size)   # its job count: submission.py
         check_text("array", self.array, limits.max_array_text)

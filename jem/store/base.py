@@ -12,6 +12,7 @@ from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.job import Job
 from jem.model.jobfilter import JobFilter
 from jem.model.partition import Partition
+from jem.model.reservation import Reservation
 from jem.model.states import JobEvent
 from jem.model.step import Step
 
@@ -106,6 +107,15 @@ class Store(Protocol):
 
     def save_accounting(self, table: AccountingTable, *, previous: AccountingTable) -> None:
         """Store `table`, which was `previous` before one change (only the difference is written)."""
+
+    def load_reservations(self) -> list[Reservation]:
+        """Every reservation stored, by name."""
+
+    def save_reservation(self, reservation: Reservation) -> None:
+        """Store a new or changed reservation."""
+
+    def delete_reservation(self, name: str) -> None:
+        """Forget a reservation."""
 
     def save_step(self, step: Step) -> None:
         """Store a job step (insert, or replace the record of the same job and step id)."""

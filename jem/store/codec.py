@@ -9,6 +9,7 @@ import json
 
 from jem.model.associations import TRES_LIMITS, Association, Limits, PreemptMode, Qos, QosFlag
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
+from jem.model.reservation import Reservation, ReservationFlag
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.model.sharing import shared_spec
@@ -106,3 +107,16 @@ def _accounting_fields(record) -> dict:
 
 def _limits_from(data: dict) -> Limits:
     return Limits(**{name: Tres(value) if name in TRES_LIMITS else value for name, value in data.items()})
+
+
+def reservation_to_json(reservation: Reservation) -> str:
+    data = _fields(reservation)
+    data["flags"] = sorted(flag.value for flag in reservation.flags)
+    return _dumps(data)
+
+
+def reservation_from_json(text: str) -> Reservation:
+    data = json.loads(text)
+    return Reservation(**(data | {"node_names": tuple(data["node_names"]), "users": tuple(data["users"]),
+                                  "accounts": tuple(data["accounts"]),
+                                  "flags": frozenset(ReservationFlag(f) for f in data["flags"])}))

@@ -19,11 +19,12 @@ from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.errors import StoreUnavailable
 from jem.model.job import Job
 from jem.model.partition import Partition
+from jem.model.reservation import Reservation
 from jem.model.jobfilter import JobFilter
 from jem.store.base import EventRecord, JobChange, JobPage, NodeRecord
 from jem.model.step import Step
 from jem.store.codec import (association_from_json, association_to_json, job_from_json, job_to_json, qos_from_json,
-                             qos_to_json, step_from_json, step_to_json)
+                             qos_to_json, reservation_from_json, reservation_to_json, step_from_json, step_to_json)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -89,6 +90,10 @@ CREATE TABLE IF NOT EXISTS accounting_users (
     default_account TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS qos (
+    name    TEXT PRIMARY KEY,
+    record  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reservations (
     name    TEXT PRIMARY KEY,
     record  TEXT NOT NULL
 );
@@ -281,6 +286,20 @@ class SqliteStore:
             self._db.executemany("DELETE FROM qos WHERE name = ?", [(n,) for n in qos_gone])
             self._db.executemany("INSERT OR REPLACE INTO qos (name, record) VALUES (?, ?)",
                                  [(q.name, qos_to_json(q)) for q in qos_rows])
+
+    def load_reservations(self) -> list[Reservation]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM reservations ORDER BY name").fetchall()
+        return [reservation_from_json(record) for record, in rows]
+
+    def save_reservation(self, reservation: Reservation) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO reservations (name, record) VALUES (?, ?)",
+                             (reservation.name, reservation_to_json(reservation)))
+
+    def delete_reservation(self, name: str) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM reservations WHERE name = ?", (name,))
 
     def save_step(self, step: Step) -> None:
         with self._lock, self._transaction():

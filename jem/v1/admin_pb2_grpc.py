@@ -127,6 +127,26 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.DeleteQosRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.DeleteQosResponse.FromString,
                 _registered_method=True)
+        self.ListReservations = channel.unary_unary(
+                '/jem.v1.AdminService/ListReservations',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ListReservationsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ListReservationsResponse.FromString,
+                _registered_method=True)
+        self.CreateReservation = channel.unary_unary(
+                '/jem.v1.AdminService/CreateReservation',
+                request_serializer=jem_dot_v1_dot_admin__pb2.CreateReservationRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.CreateReservationResponse.FromString,
+                _registered_method=True)
+        self.UpdateReservation = channel.unary_unary(
+                '/jem.v1.AdminService/UpdateReservation',
+                request_serializer=jem_dot_v1_dot_admin__pb2.UpdateReservationRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.UpdateReservationResponse.FromString,
+                _registered_method=True)
+        self.DeleteReservation = channel.unary_unary(
+                '/jem.v1.AdminService/DeleteReservation',
+                request_serializer=jem_dot_v1_dot_admin__pb2.DeleteReservationRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.DeleteReservationResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -280,6 +300,37 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReservations(self, request, context):
+        """ListReservations returns the advance reservations, by name (with
+        PrivateData=reservations, operators only see them all; others none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateReservation(self, request, context):
+        """CreateReservation sets nodes aside (scontrol create reservation). Operators
+        only. INVALID_ARGUMENT for a bad one, FAILED_PRECONDITION when its nodes
+        are busy then (running jobs, another reservation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateReservation(self, request, context):
+        """UpdateReservation replaces a reservation's fields (errors as CreateReservation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteReservation(self, request, context):
+        """DeleteReservation removes one (INVALID_ARGUMENT for an unknown name).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -372,6 +423,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteQos,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.DeleteQosRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.DeleteQosResponse.SerializeToString,
+            ),
+            'ListReservations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReservations,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ListReservationsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ListReservationsResponse.SerializeToString,
+            ),
+            'CreateReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReservation,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.CreateReservationRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.CreateReservationResponse.SerializeToString,
+            ),
+            'UpdateReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateReservation,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.UpdateReservationRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.UpdateReservationResponse.SerializeToString,
+            ),
+            'DeleteReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteReservation,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.DeleteReservationRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.DeleteReservationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -862,6 +933,114 @@ class AdminService:
             '/jem.v1.AdminService/DeleteQos',
             jem_dot_v1_dot_admin__pb2.DeleteQosRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.DeleteQosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReservations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ListReservations',
+            jem_dot_v1_dot_admin__pb2.ListReservationsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ListReservationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/CreateReservation',
+            jem_dot_v1_dot_admin__pb2.CreateReservationRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.CreateReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/UpdateReservation',
+            jem_dot_v1_dot_admin__pb2.UpdateReservationRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.UpdateReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/DeleteReservation',
+            jem_dot_v1_dot_admin__pb2.DeleteReservationRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.DeleteReservationResponse.FromString,
             options,
             channel_credentials,
             insecure,

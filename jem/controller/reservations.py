@@ -1,0 +1,98 @@
+"""The reservations (scontrol create/update/delete reservation): checked, stored, then used.
+
+A new or changed reservation must name nodes the cluster has (or a node count, which picks
+that many usable nodes of its partition, idle ones first), must not share nodes and time
+with another reservation unless one of them has OVERLAP, and must not start while running
+jobs still hold its nodes by their time limits unless it has IGNORE_JOBS (Slurm's "Requested
+nodes are busy"). Changes are made under the controller's lock, stored before they are
+used, and wake the scheduler. `ReservationBook.all` is an immutable tuple the scheduling
+loop reads without the lock.
+"""
+
+import logging
+
+from jem.model.errors import InvalidReservation, ReservationAccessDenied, ReservationBusy
+from jem.model.reservation import Reservation, ReservationFlag
+from jem.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class ReservationBook:
+    def __init__(self, store: Store):
+        self._store = store
+        self.all: tuple[Reservation, ...] = tuple(store.load_reservations())
+
+    def get(self, name: str) -> Reservation | None:
+        return next((r for r in self.all if r.name == name), None)
+
+    def create(self, state, reservation: Reservation, *, now: float) -> Reservation:
+        """Lock held (`state`: the ClusterState, for its nodes and jobs)."""
+        if self.get(reservation.name) is not None:
+            raise InvalidReservation(f"{reservation.name} exists already")
+        return self._put(state, reservation, now=now)
+
+    def update(self, state, name: str, change, *, now: float) -> Reservation:
+        """`change(reservation) -> reservation`. Lock held."""
+        current = self.get(name)
+        if current is None:
+            raise InvalidReservation(f"no reservation named {name}")
+        return self._put(state, change(current), now=now, replacing=name)
+
+    def delete(self, name: str) -> Reservation:
+        current = self.get(name)
+        if current is None:
+            raise InvalidReservation(f"no reservation named {name}")
+        self._store.delete_reservation(name)
+        self.all = tuple(r for r in self.all if r.name != name)
+        log.info("reservation deleted name=%s", name)
+        return current
+
+    def _put(self, state, reservation: Reservation, *, now: float, replacing: str = "") -> Reservation:
+        reservation.check()
+        known = {n.name for n in state.nodes.all()}
+        unknown = [n for n in reservation.node_names if n not in known]
+        if unknown:
+            raise InvalidReservation(f"no nodes named {','.join(unknown)}")
+        window = reservation.window(now)
+        if window is None:
+            raise InvalidReservation("it would be over already")
+        if ReservationFlag.OVERLAP not in reservation.flags:
+            for other in self.all:
+                if other.name != replacing and ReservationFlag.OVERLAP not in other.flags \
+                        and reservation.overlaps(other, now):
+                    raise ReservationBusy(f"reservation {other.name} holds some of these nodes then")
+        if ReservationFlag.IGNORE_JOBS not in reservation.flags:
+            nodes = set(reservation.node_names)
+            for job in state.jobs.live():
+                if nodes.intersection(job.nodes) and not reservation.admits(job.user, job.spec.account) and \
+                        (job.time_limit_s is None or (job.start_time or now) + job.time_limit_s > window[0]):
+                    raise ReservationBusy(f"job {job.job_id} runs on {','.join(sorted(nodes.intersection(job.nodes)))} "
+                                          f"past its start (IGNORE_JOBS allows it)")
+        self._store.save_reservation(reservation)
+        self.all = tuple(sorted([r for r in self.all if r.name != (replacing or reservation.name)] + [reservation],
+                                key=lambda r: r.name))
+        log.info("reservation saved name=%s nodes=%s", reservation.name, ",".join(reservation.node_names))
+        return reservation
+
+
+def pick_nodes(state, count: int, partition_name: str) -> tuple[str, ...]:
+    """`count` usable nodes of a partition (idle ones first, then by name), for NodeCnt=. Lock held."""
+    partition = state.partition(partition_name) if partition_name else state.config.default_partition
+    if partition is None:
+        raise InvalidReservation(f"no partition named {partition_name}")
+    usable = [n for n in state.nodes.all() if partition.has_node(n.name) and n.is_schedulable]
+    usable.sort(key=lambda n: (bool(n.job_ids), n.name))
+    if len(usable) < count:
+        raise InvalidReservation(f"{count} nodes asked for; partition {partition.name} has {len(usable)} usable")
+    return tuple(sorted(n.name for n in usable[:count]))
+
+
+def check_job_reservation(reservation: Reservation | None, name: str, user: str, account: str) -> None:
+    """A job naming reservation `name` (found as `reservation`, or None) may use it."""
+    if reservation is None:
+        raise InvalidReservation(f"no reservation named {name}")
+    if not reservation.admits(user, account):
+        raise ReservationAccessDenied(f"reservation {name} admits neither user {user} nor account {account or '(none)'}")
+
+

@@ -1,0 +1,90 @@
+"""Advance reservations (Slurm's `scontrol create reservation`): nodes set aside for some users or
+accounts over a window of time, a maintenance window being the common case.
+
+Times are epoch seconds. A DAILY or WEEKLY reservation repeats: its window is the current
+or next occurrence (`window`). While a window is on, only the jobs that name the
+reservation (sbatch --reservation) and whose user or account it admits may use its nodes;
+other jobs may use them before it only if they end before it by their time limits.
+"""
+
+import enum
+from dataclasses import dataclass
+
+from jem.model.errors import InvalidReservation
+
+DAY_S = 86400
+
+
+class ReservationFlag(enum.Enum):
+    """The flags JEM acts on; the value is Slurm's name."""
+
+    MAINT = "MAINT"                # maintenance: jobs it blocks wait with "ReqNodeNotAvail, Reserved for maintenance"
+    IGNORE_JOBS = "IGNORE_JOBS"    # created even where running jobs would still run at its start
+    OVERLAP = "OVERLAP"            # may share nodes and time with other reservations
+    DAILY = "DAILY"                # repeats every day
+    WEEKLY = "WEEKLY"              # repeats every week
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    name: str
+    start_time: float
+    end_time: float
+    node_names: tuple[str, ...]
+    users: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    flags: frozenset[ReservationFlag] = frozenset()
+    partition: str = ""
+
+    @property
+    def period_s(self) -> int:
+        """0, or the seconds after which it repeats."""
+        if ReservationFlag.DAILY in self.flags:
+            return DAY_S
+        return 7 * DAY_S if ReservationFlag.WEEKLY in self.flags else 0
+
+    def window(self, now: float) -> tuple[float, float] | None:
+        """The current or next [start, end) of it; None once it is over for good."""
+        start, end = self.start_time, self.end_time
+        period = self.period_s
+        if period and end <= now:
+            skip = int((now - end) // period) + 1
+            start, end = start + skip * period, end + skip * period
+        return (start, end) if end > now else None
+
+    def is_active(self, now: float) -> bool:
+        window = self.window(now)
+        return window is not None and window[0] <= now
+
+    def admits(self, user: str, account: str) -> bool:
+        return user in self.users or (bool(account) and account in self.accounts)
+
+    def check(self) -> None:
+        """InvalidReservation naming what is wrong."""
+        if not self.name or any(c.isspace() or c in ",=" for c in self.name):
+            raise InvalidReservation(f"name {self.name!r}")
+        if self.end_time <= self.start_time:
+            raise InvalidReservation("its end is not after its start")
+        if not self.node_names:
+            raise InvalidReservation("no nodes")
+        if not self.users and not self.accounts:
+            raise InvalidReservation("no users or accounts (Users= or Accounts=)")
+        if ReservationFlag.DAILY in self.flags and ReservationFlag.WEEKLY in self.flags:
+            raise InvalidReservation("DAILY and WEEKLY both")
+        if self.period_s and self.end_time - self.start_time > self.period_s:
+            raise InvalidReservation("longer than the period it repeats with")
+
+    def overlaps(self, other: "Reservation", now: float) -> bool:
+        """Whether the two share a node at some time (from now; repeats compared over a week)."""
+        if not set(self.node_names) & set(other.node_names):
+            return False
+        mine, theirs = self._windows(now), other._windows(now)
+        return any(a < d and c < b for a, b in mine for c, d in theirs)
+
+    def _windows(self, now: float) -> list[tuple[float, float]]:
+        first = self.window(now)
+        if first is None:
+            return []
+        if not self.period_s:
+            return [first]
+        return [(first[0] + k * self.period_s, first[1] + k * self.period_s) for k in range(7 * DAY_S // self.period_s + 1)]
