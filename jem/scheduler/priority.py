@@ -55,7 +55,7 @@ def factor_values(weights: PriorityConfig, *, age_s: np.ndarray, fairshare: np.n
 
 
 def weighted(weights: PriorityConfig, factors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each factor times its PriorityWeight (float64: sprio rounds each down to show it)."""
+    """Each factor times its PriorityWeight (float64: sprio shows each to the nearest whole number)."""
     return {name: getattr(weights, f"weight_{name}") * values for name, values in factors.items()}
 
 
