@@ -294,7 +294,8 @@ def partition_to_pb(p: Partition, node_names: list[str]) -> admin_pb2.Partition:
     return admin_pb2.Partition(
         name=p.name, is_default=p.is_default, is_up=p.is_up, nodes=node_names, max_time_s=p.max_time_s or 0,
         default_time_s=p.default_time_s or 0, default_mem_per_cpu_mib=p.default_mem_per_cpu_mib or 0,
-        priority_tier=p.priority_tier,
+        priority_tier=p.priority_tier, max_nodes=p.max_nodes or 0, allow_accounts=p.allow_accounts,
+        allow_qos=p.allow_qos, allow_groups=p.allow_groups, qos=p.qos,
     )
 
 
@@ -303,6 +304,8 @@ def partition_from_pb(pb: admin_pb2.Partition) -> Partition:
         name=pb.name, node_names=tuple(pb.nodes), is_default=pb.is_default, is_up=pb.is_up,
         max_time_s=pb.max_time_s or None, default_time_s=pb.default_time_s or None,
         default_mem_per_cpu_mib=pb.default_mem_per_cpu_mib or None, priority_tier=pb.priority_tier,
+        max_nodes=pb.max_nodes or None, allow_accounts=tuple(pb.allow_accounts), allow_qos=tuple(pb.allow_qos),
+        allow_groups=tuple(pb.allow_groups), qos=pb.qos,
     )
 
 

@@ -309,6 +309,8 @@ cdef int64_t _reserve(Profiles *p, Groups *g, intp_t job_idx, const uint8_t[::1]
     while True:
         t_nodes = _find(p, usable, membership, ask, n_wanted, duration, t, node_start, select_buf, out)
         if t_nodes < 0:
+            for t in range(n_wanted):   # (an earlier round may have filled `out`)
+                out[t] = -1
             return -1
         t_limits = _groups_earliest(g, job_idx, t_nodes, duration)
         if t_limits >= BF_INF:
@@ -579,7 +581,8 @@ def _limit_arrays(limits, n_jobs, now):
 
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth, shape_idx=None,
-             node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0):
+             node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0,
+             blocks=None):
     """Plan one backfill pass over jobs given in priority order.
 
     free (n_nodes, n_res) int64 units free now; usable (n_nodes,) uint8;
@@ -617,6 +620,11 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     get an estimate: the start conservative backfill would plan for them, given
     everything before them; `estimated[j]` is 1 where start[j] is one.
 
+    blocks, optional: windows in which nodes take no job of this pass (an advance
+    reservation the jobs are not in), a tuple (block_node (n_blocks,) intp,
+    block_start (n_blocks,) int64, block_end (n_blocks,) int64): a job fits on such a
+    node only if it ends by block_start or starts at block_end or later.
+
     Returns (status, start, offsets, nodes, estimated).
     """
     _check(free, usable, membership, requests, n_nodes_req, part_idx, duration_s, run_node, run_end, run_alloc)
@@ -647,7 +655,16 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         if shape_idx.shape[0] != n_jobs or (n_jobs and shape_idx.min() < 0):
             raise ValueError("backfill: shape_idx must be (n_jobs,) non-negative values")
         n_shapes = int(shape_idx.max()) + 1 if n_jobs else 0
-    capacity = n_nodes + r_node.shape[0] + 2 * int(offsets[n_jobs]) + 1
+    if blocks is None:
+        blocks = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    block_node, block_start, block_end = blocks
+    for arr, name, dtype in ((block_node, "block_node", np.intp), (block_start, "block_start", np.int64),
+                             (block_end, "block_end", np.int64)):
+        _require(arr, name, dtype, 1)
+    if not (block_node.shape[0] == block_start.shape[0] == block_end.shape[0]) or \
+            (block_node.shape[0] and (block_node.min() < 0 or block_node.max() >= n_nodes)):
+        raise ValueError("backfill: blocks disagree, or name a node out of range")
+    capacity = n_nodes + r_node.shape[0] + 2 * int(offsets[n_jobs]) + 2 * block_node.shape[0] + 1
     seg_time = np.empty(capacity, dtype=np.int64)
     seg_avail = np.empty(capacity * n_res + 1, dtype=np.int64)
     seg_next = np.empty(capacity, dtype=np.intp)
@@ -747,10 +764,21 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         groups_p = &groups
         with nogil:
             build_profiles(&groups.prof, g_free_v, g_run_v, g_end_v, g_amt_v, now_c)
-    cdef int rc
+    cdef int rc = 0
+    cdef const intp_t[::1] block_node_v = block_node
+    cdef const int64_t[::1] block_start_v = block_start
+    cdef const int64_t[::1] block_end_v = block_end
+    blocked_units = np.ascontiguousarray(whole[:n_nodes * n_res].reshape(n_nodes, n_res) + 1)   # (beyond all of it)
+    cdef const int64_t[:, ::1] block_units_v = blocked_units
+    cdef intp_t k
     with nogil:
         build_profiles(&p, free_v, r_node_v, r_end_v, r_alloc_v, now_c)
-        rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
+        for k in range(block_node_v.shape[0]):
+            if block_end_v[k] > now_c and rc == 0:
+                rc = subtract(&p, block_node_v[k], &block_units_v[block_node_v[k], 0], max(block_start_v[k], now_c),
+                              min(block_end_v[k], BF_INF))
+        if rc == 0:
+            rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
                            feat_all_v, feat_any_v, exclusive_v, now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
                            status_v, start_v, nodes_v, groups_p, n_estimates, &estimated_v[0])
     if rc != 0:

@@ -181,8 +181,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def DeleteQos(self, request, context):
         index = self._state.jobs.index
 
-        def in_use(name: str) -> bool:
-            return any(qos == name and n for (qos, _), n in index.active_tasks_by_qos_partition.items())
+        partition_qos = {p.qos for p in self._state.config.partitions}
+
+        def in_use(name: str) -> bool:   # (by active jobs, or as a partition's QOS)
+            return name in partition_qos or \
+                any(qos == name and n for (qos, _), n in index.active_tasks_by_qos_partition.items())
 
         deleted = self._change("delete QOS", lambda t: accounting.delete_qos(t, request.names, in_use=in_use),
                                require=policy.require_administrator)

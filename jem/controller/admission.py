@@ -3,7 +3,9 @@ lists, and the association and QOS limits a submission is checked against (Slurm
 acct_policy_validate with AccountingStorageEnforce from [accounting] enforce).
 
 - The account is the job's, else its user's default account. With `associations`
-  enforced, the user must have an association with it (InvalidAccount otherwise).
+  enforced, or `limits` or `qos` once any user has an association (Slurm's `limits`
+  and `qos` imply `associations`), the user must have an association with it; an
+  account accounting does not know is refused once any is defined (InvalidAccount).
 - The QOS is the job's, else the association's default; it must exist, and with `qos`
   enforced be one the association may use (InvalidQos otherwise).
 - A partition's AllowAccounts and AllowQos refuse others' jobs (InvalidAccount,
@@ -36,8 +38,10 @@ def resolve_account_and_qos(table: AccountingTable, config: Config, spec: JobSpe
     enforce = config.accounting
     user = identity.user
     account = spec.account or table.default_account(user)
-    if enforce.enforces("associations") and table.association(account, user) is None:
+    if requires_association(table, config) and table.association(account, user) is None:
         raise InvalidAccount(f"user {user} has no association with account {account or '(none)'}")
+    if account and table.account(account) is None and not table.is_empty:
+        raise InvalidAccount(f"no account named {account}")
     if not partition.allows_account(account):
         raise InvalidAccount(f"partition {partition.name} does not allow account {account or '(none)'}")
     qos = spec.qos or table.default_qos(account, user)
@@ -50,6 +54,17 @@ def resolve_account_and_qos(table: AccountingTable, config: Config, spec: JobSpe
     if partition.allow_groups and not identity.is_root and not _in_groups(identity, partition.allow_groups):
         raise PartitionAccessDenied(f"partition {partition.name} allows the groups {','.join(partition.allow_groups)}")
     return dataclasses.replace(spec, account=account, qos=qos)
+
+
+def requires_association(table: AccountingTable, config: Config) -> bool:
+    """Whether a job's user must have an association with its account: when `associations` is
+    enforced, and (as Slurm's `limits` and `qos` imply it) when `limits` or `qos` is and some
+    user has an association (else anyone may name any account, or none, and accounts' limits
+    could be escaped by naming another)."""
+    enforce = config.accounting
+    if enforce.enforces("associations"):
+        return True
+    return (enforce.enforces("limits") or enforce.enforces("qos")) and bool(table.users)
 
 
 def check_partition_size(partition: Partition, shape: JobShape) -> None:

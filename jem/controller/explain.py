@@ -6,6 +6,8 @@ that hold it; the jobs ahead are the pending jobs of its partition the queue ord
 first; the priority's factors are sprio's (jem.controller.priorities).
 """
 
+import dataclasses
+
 from jem.controller.admission import limited_job
 from jem.controller.priorities import list_priorities
 from jem.controller.state import ClusterState
@@ -33,8 +35,10 @@ def explain_job(state: ClusterState, identity: Identity, job_id: int, *, now: fl
                                                  jobs_private=state.config.cluster.is_private("jobs")):
             raise JobNotFound(str(job_id))
         running = [j for j in state.jobs.live() if j.state is JobState.RUNNING]
+        jobs_private = state.config.cluster.is_private("jobs")
+        visible = {j.job_id for j in running if policy.may_see_job(identity, j.uid, jobs_private=jobs_private)}
         ends = [RunningEnd(j.job_id, j.nodes, (j.start_time or now) + j.time_limit_s) for j in running
-                if j.time_limit_s is not None]
+                if j.time_limit_s is not None and j.job_id in visible]
         explanation = Explanation(
             job_id=job.job_id, user=job.user, partition=job.spec.partition, state=job.state.value,
             reason=job.reason.value, reason_detail=job.reason_detail, planned_start=job.planned_start,
@@ -49,6 +53,8 @@ def explain_job(state: ClusterState, identity: Identity, job_id: int, *, now: fl
         limit = None
         if table.has_limits and job.reason.value.startswith(("Assoc", "QOS")):
             limit = _held_limit(table, job, partition, running, now, state)
+            if limit is not None:   # (PrivateData=jobs: others' jobs that hold it are not named)
+                limit = dataclasses.replace(limit, holders=tuple(h for h in limit.holders if h.job_id in visible))
         account = job.spec.account or DEFAULT_ACCOUNT
         users = set(state.jobs.share_users())   # (the users the cycle ranks)
         usage = dict(state.usage.by_user)

@@ -222,7 +222,7 @@ class SchedulingLoop:
             limited = {job.job_id: self._limited(job) for job in pending}
             limited.update((job.job_id, self._limited(job)) for job in live if job.state is JobState.RUNNING)
         snapshot = dataclasses.replace(cluster, pending=self._views.of(pending), share_users=share_users,
-                                       accounting=table, limited=limited)
+                                       accounting=table, limited=limited, reservations=state.reservation_list)
         decisions = plan_cycle(snapshot, now, policy=self.policy)
         changes = []
         with state.lock:
@@ -246,6 +246,7 @@ class SchedulingLoop:
                     ledger.take(limited)
                 quota.take(job)
                 changes.append(lifecycle.start_job(job, start.node_names, state.nodes, now))
+                self._end_by_reservation(job, now)
                 log.debug("start job_id=%d kind=%s nodes=%s", job.job_id, start.kind.value, ",".join(start.node_names))
                 first = state.nodes.get(start.node_names[0])
                 launches[first.name].append(self._launch_of(job))
@@ -264,6 +265,18 @@ class SchedulingLoop:
                  decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, cycle_ms)
         return decisions
 
+    def _end_by_reservation(self, job: Job, now: float) -> None:
+        """A job started in a reservation ends by the reservation's end at the latest: its time
+        limit is cut to that (the agent enforces it). Lock held; before the start is committed."""
+        if not job.spec.reservation or self._state.reservations is None:
+            return
+        reservation = self._state.reservations.get(job.spec.reservation)
+        window = reservation.window(now) if reservation is not None else None
+        if window is not None and window[0] <= now:
+            left_s = max(1, int(window[1] - now))
+            if job.time_limit_s is None or job.time_limit_s > left_s:
+                job.time_limit_s = left_s
+
     def _preempt(self, preemptions: list[Preemption], changes: list, now: float) -> list[tuple]:
         """Kill the victims the plan chose (still running, not being killed): cause PREEMPT (they
         end PREEMPTED), or REQUEUE when their mode is REQUEUE and they may be requeued. The kills
@@ -272,6 +285,9 @@ class SchedulingLoop:
         state = self._state
         kills = []
         for preemption in preemptions:
+            preemptor = state.jobs.find(preemption.preemptor_id)
+            if preemptor is None or preemptor.state is not JobState.PENDING or preemptor.held_by:
+                continue   # (it left, started or was held meanwhile: nobody is pushed off for it)
             victim = state.jobs.find(preemption.victim_id)
             if victim is None or victim.state is not JobState.RUNNING or victim.kill_cause is not None:
                 continue

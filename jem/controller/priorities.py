@@ -24,7 +24,8 @@ def list_priorities(state: ClusterState, identity: Identity, *, now: float, job_
     jobs_private = state.config.cluster.is_private("jobs")
     with state.lock:
         chosen = [j for j in state.jobs.pending()
-                  if (not job_ids or j.job_id in job_ids) and (not users or j.user in users)
+                  if (j.spec.begin_time is None or j.spec.begin_time <= now)   # (Slurm's: not before it is eligible)
+                  and (not job_ids or j.job_id in job_ids) and (not users or j.user in users)
                   and (not partitions or j.spec.partition in partitions)
                   and policy.may_see_job(identity, j.uid, jobs_private=jobs_private)]
         chosen.sort(key=lambda j: j.job_id)

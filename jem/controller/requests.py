@@ -10,18 +10,20 @@ import logging
 
 from jem.controller import arrays, lifecycle, signals
 from jem.controller.arrays import is_whole_array
+from jem.controller.admission import check_partition_size, check_submit_limits, limited_job, resolve_account_and_qos
 from jem.controller.state import ClusterState
 from jem.controller.submission import shape_in_partition
 from jem.model import policy
 from jem.model.arrays import format_job_label
 from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNotFound, JobStateConflict,
-                              RequeueDisabled, UnknownPartition)
+                              PartitionTimeLimit, RequeueDisabled, UnknownPartition)
 from jem.model.execution import SignalScope
 from jem.model.identity import Identity
 from jem.model.job import NICE_LIMIT, Job
 from jem.model.limits import check_text, clamp_time_limit
 from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.states import JobEvent, JobState
+from jem.model.units import format_duration
 from jem.scheduler.priority import basic_priority
 
 log = logging.getLogger(__name__)
@@ -199,6 +201,11 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         spec = dataclasses.replace(job.spec, **changes)
         shape = shape_in_partition(state, spec, state.partition(spec.partition)) \
             if partition is not None or n_nodes is not None else job.shape
+        if (partition is not None or n_nodes is not None or time_limit_s is not None) and not identity.is_operator:
+            # The owner's job moved or grown must be one they could have submitted there: the
+            # partition's access lists, MaxNodes and MaxTime, and the limits a job is refused over
+            # (its own tasks are counted already). Operators may place a job anywhere (Slurm's).
+            _check_policy_again(state, job, spec, shape, identity)
         updated = dataclasses.replace(job, spec=spec, shape=shape)
         if time_limit_s is not None:
             updated.time_limit_s = time_limit_s
@@ -208,3 +215,18 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         state.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
     state.wake_scheduler()
     return updated
+
+
+def _check_policy_again(state: ClusterState, job: Job, spec, shape, identity: Identity) -> None:
+    """Site policy over a pending job's new spec and shape, as at submit (lock held)."""
+    partition = state.partition(spec.partition)
+    table = state.accounting_table
+    owner = dataclasses.replace(identity, user=job.user, uid=job.uid, gid=job.gid)
+    resolve_account_and_qos(table, state.config, spec, owner, partition)
+    check_partition_size(partition, shape)
+    time_limit = job.time_limit_s if spec.time_limit_s is None else spec.time_limit_s
+    if not partition.allows_time_limit(time_limit):
+        raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "
+                                 f"MaxTime of {format_duration(partition.max_time_s)}")
+    check_submit_limits(table, state.config, limited_job(spec, job.user, shape, time_limit, partition),
+                        state.jobs.index, n_tasks=0)

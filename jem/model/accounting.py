@@ -230,7 +230,7 @@ def delete_qos(table: AccountingTable, names: Iterable[str], *,
             if name in assoc.qos or assoc.default_qos == name:
                 raise AccountingEntityInUse(f"QOS {name} is named by {_describe(assoc)}")
         if in_use is not None and in_use(name):
-            raise AccountingEntityInUse(f"jobs with QOS {name} are active; cancel them first")
+            raise AccountingEntityInUse(f"QOS {name} is in use (by active jobs, or as a partition's QOS)")
     deleted = [table.qos[n] for n in names]
     by_name = {n: q for n, q in table.qos.items() if n not in names}
     by_name = {n: dataclasses.replace(q, preempt=tuple(p for p in q.preempt if p not in names))

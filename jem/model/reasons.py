@@ -31,6 +31,8 @@ class JobReason(enum.Enum):
     ASSOC_MAX_JOBS_LIMIT = "AssocMaxJobsLimit"
     LAUNCH_FAILED_REQUEUE_HELD = "launch failed requeued held"
     REQ_NODE_NOT_AVAIL = "ReqNodeNotAvail"
+    RESERVATION = "Reservation"                  # its reservation has not begun
+    RESERVATION_DELETED = "ReservationDeleted"   # the reservation it names is gone
     ACCOUNT_NOT_ALLOWED = "AccountNotAllowed"
     QOS_NOT_ALLOWED = "QOSNotAllowed"
     # Association and QOS limits (jem.scheduler.limits; `limit_reason` picks one).

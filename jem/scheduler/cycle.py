@@ -5,6 +5,7 @@ clock is an argument), so the controller and the simulator run the same code:
 both end in `jem.scheduler.plan.plan_pass`.
 """
 
+import dataclasses
 import operator
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from jem.model.features import FeatureBits, parse_constraint
 from jem.model.node import node_list
 from jem.model.reasons import HOLD_REASONS, JobReason
+from jem.model.reservation import ReservationFlag
 from jem.model.resources import N_RES, ROW_FIELDS
 from jem.scheduler import bulk, fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
@@ -190,10 +192,38 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
                         bulk.column(_JOB_ID, eligible, np.int64))
     queue = [eligible[i] for i in order]
     now_s = int(now)
+    windows = {r.name: (r, w) for r in snapshot.reservations if (w := r.window(now)) is not None}
+    queue, members = _by_reservation(queue, windows, decisions, now)
+    extra_running = []   # (node index, end, units) of the members started now: the main pass sees them
+    for name, jobs in members.items():
+        reservation, (_, end) = windows[name]
+        result = _member_pass(snapshot, jobs, reservation, end, windows, now_s, policy)
+        _record_pass(decisions, snapshot, jobs, result, None, now)
+        for job_idx, status in enumerate(bulk.to_list(result.status)):
+            if status == plan.STARTED or status == plan.BACKFILLED:
+                row = pass_inputs(snapshot, [jobs[job_idx]], now_s)[2].requests[0]
+                extra_running.extend((int(n), min(now_s + int(result_duration(jobs[job_idx], end, now_s)), plan.UNLIMITED_S),
+                                      row) for n in result.nodes_of(job_idx))
+    if not queue:
+        return decisions
     limits, ledger = _limit_inputs(snapshot, queue, now_s)
-    result = plan.plan_pass(*pass_inputs(snapshot, queue, now_s), now_s=now_s,
-                            reservation_depth=policy.reservation_depth, limits=limits,
-                            estimate_depth=policy.estimate_depth)
+    cluster, running, q = pass_inputs(snapshot, queue, now_s)
+    if extra_running:
+        cluster, running = _with_running(cluster, running, extra_running)
+    result = plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
+                            limits=limits, estimate_depth=policy.estimate_depth,
+                            blocks=_blocks(snapshot, windows.values()) if windows else None)
+    _record_pass(decisions, snapshot, queue, result, ledger, now)
+    if windows:
+        _maintenance_reasons(decisions, snapshot, queue, result, windows, now)
+    if policy.preemption.preempt_type != "none":
+        decisions.preemptions = _preemptions(snapshot, queue, bulk.to_list(result.status), policy, now, ledger)
+    return decisions
+
+
+def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJob], result: plan.PassResult,
+                 ledger: Ledger | None, now: float) -> None:
+    """The starts, reasons and planned starts of one pass's `queue` into `decisions`."""
     reasons, planned, estimated = decisions.reasons, decisions.planned_starts, decisions.estimated
     blocked: dict = {}   # (unavailable_nodes' answers per job shape)
     some_out_of_service = not all(n.is_schedulable for n in snapshot.nodes)
@@ -206,34 +236,133 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
                 else StartKind.IMMEDIATE)
             names = tuple(snapshot.nodes[i].name for i in result.nodes_of(job_idx))
             decisions.starts.append(Start(job.job_id, names, kind))
+            if ledger is not None:   # (what it takes of its limits counts for the jobs after it)
+                ledger.take(snapshot.limited[job.job_id])
             continue
-        if status == plan.LIMIT:
-            rule = ledger.blocking(snapshot.limited[job.job_id]) if ledger is not None else None
-            reasons[job.job_id] = rule.reason if rule is not None else JobReason.RESOURCES
+        # A limit that holds the job shows before Resources or Priority, as in Slurm.
+        rule = ledger.blocking(snapshot.limited[job.job_id]) if ledger is not None else None
+        if rule is not None:
+            reasons[job.job_id] = rule.reason
         else:
-            reasons[job.job_id] = _REASON[status]
+            reasons[job.job_id] = JobReason.RESOURCES if status == plan.LIMIT else _REASON[status]
         if start_s >= 0:
             planned[job.job_id] = float(start_s)
             if is_estimate:
                 estimated.add(job.job_id)
-        elif status == plan.RESOURCES and some_out_of_service:
+        elif status == plan.RESOURCES and some_out_of_service and rule is None:
             if unavailable_nodes(job, snapshot, blocked):   # (it fits only with nodes out of service)
                 reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
                 decisions.reason_details[job.job_id] = NODES_NOT_AVAILABLE
-    if policy.preemption.preempt_type != "none":
-        decisions.preemptions = _preemptions(snapshot, queue, bulk.to_list(result.status), policy, now)
-    return decisions
+
+
+# ---------------------------------------------------------------- advance reservations
+
+def _by_reservation(queue: list[PendingJob], windows: dict, decisions: Decisions, now: float):
+    """(the jobs of no reservation, in order; each reservation's jobs whose window is on, in
+    order). A job whose reservation has not begun waits (Reservation) with its start as an
+    estimate; one whose reservation is gone waits (ReservationDeleted)."""
+    rest, members = [], {}
+    for job in queue:
+        if not job.reservation:
+            rest.append(job)
+            continue
+        found = windows.get(job.reservation)
+        if found is None:
+            decisions.reasons[job.job_id] = JobReason.RESERVATION_DELETED
+            continue
+        start, _ = found[1]
+        if start > now:
+            decisions.reasons[job.job_id] = JobReason.RESERVATION
+            decisions.planned_starts[job.job_id] = float(start)
+            decisions.estimated.add(job.job_id)
+            continue
+        members.setdefault(job.reservation, []).append(job)
+    return rest, members
+
+
+def result_duration(job: PendingJob, end: float, now_s: int) -> int:
+    """A reservation's job runs until the reservation's end at the latest."""
+    limit = job.time_limit_s or plan.UNLIMITED_S
+    return max(1, min(limit, int(end) - now_s))
+
+
+def _member_pass(snapshot: Snapshot, jobs: list[PendingJob], reservation, end: float, windows: dict, now_s: int,
+                 policy: Policy) -> plan.PassResult:
+    """A pass over a reservation's jobs: on its nodes only, ending by its end, kept out of the
+    windows of the other reservations."""
+    cluster, running, q = pass_inputs(snapshot, jobs, now_s)
+    mine = np.array([n.name in set(reservation.node_names) for n in snapshot.nodes], dtype=np.uint8)
+    cluster = dataclasses.replace(cluster, membership=np.ascontiguousarray(cluster.membership & mine))
+    q = dataclasses.replace(q, duration_s=bulk.to_array([result_duration(j, end, now_s) for j in jobs], np.int64))
+    others = [w for name, w in windows.items() if name != reservation.name]
+    limits, _ = _limit_inputs(snapshot, jobs, now_s)
+    return plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
+                          limits=limits, estimate_depth=policy.estimate_depth,
+                          blocks=_blocks(snapshot, others) if others else None)
+
+
+def _blocks(snapshot: Snapshot, windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(node, start, end) of every reservation window given, for the kernel."""
+    index = {n.name: i for i, n in enumerate(snapshot.nodes)}
+    rows = [(index[name], int(start), int(min(end, plan.UNLIMITED_S))) for reservation, (start, end) in windows
+            for name in reservation.node_names if name in index]
+    return (np.array([r[0] for r in rows], dtype=np.intp), np.array([r[1] for r in rows], dtype=np.int64),
+            np.array([r[2] for r in rows], dtype=np.int64))
+
+
+def _with_running(cluster: plan.Cluster, running: plan.Running, extra: list) -> tuple[plan.Cluster, plan.Running]:
+    """The arrays with `extra` (node index, end, units) taken from the nodes now and back at their ends."""
+    free = cluster.free.copy()
+    for node_idx, _, row in extra:
+        free[node_idx] -= row
+    return (dataclasses.replace(cluster, free=free),
+            plan.Running(node_idx=np.concatenate([running.node_idx, np.array([e[0] for e in extra], dtype=np.intp)]),
+                         end_s=np.concatenate([running.end_s, np.array([e[1] for e in extra], dtype=np.int64)]),
+                         alloc=np.ascontiguousarray(np.vstack([running.alloc] + [e[2].reshape(1, -1) for e in extra]))))
+
+
+MAINTENANCE = "ReqNodeNotAvail, Reserved for maintenance"   # what Slurm's squeue shows for such a job
+
+
+def _maintenance_reasons(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJob],
+                         result: plan.PassResult, windows: dict, now: float) -> None:
+    """A job waiting for resources that cannot end before a maintenance reservation on its
+    partition's nodes begins waits for it: Slurm's "ReqNodeNotAvail, Reserved for maintenance"."""
+    maint = [(r, w) for r, w in windows.values() if ReservationFlag.MAINT in r.flags]
+    if not maint:
+        return
+    partitions = {p.name: p for p in snapshot.partitions}
+    for job, status in zip(queue, bulk.to_list(result.status)):
+        if status not in (plan.RESOURCES, plan.PRIORITY):
+            continue
+        partition = partitions.get(job.partition)
+        limit = job.time_limit_s or plan.UNLIMITED_S
+        if partition is not None and any(now + limit > start and any(partition.has_node(n) for n in r.node_names)
+                                         for r, (start, _) in maint):
+            decisions.reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
+            decisions.reason_details[job.job_id] = MAINTENANCE
 
 
 def _preemptions(snapshot: Snapshot, queue: list[PendingJob], statuses: list[int], policy: Policy,
-                 now: float) -> list[Preemption]:
-    """The victims for the first job in queue order that waits for resources and may push
-    running jobs off to get them (one preemptor a cycle: it holds the reservation the freed
-    nodes go to)."""
+                 now: float, ledger: Ledger | None) -> list[Preemption]:
+    """The victims for the first job in queue order that waits for resources (not for a limit:
+    pushing others off would not start it) and may push running jobs off to get them (one
+    preemptor a cycle: it holds the reservation the freed nodes go to)."""
     settings = policy.preemption
     partitions = {p.name: p for p in snapshot.partitions}
+    table = snapshot.accounting
+    tiers = {p.name: p.priority_tier for p in snapshot.partitions}
+    lowest_tier = min(tiers.values(), default=0)
     for job, status in zip(queue, statuses):
         if status != plan.RESOURCES:
+            continue
+        if settings.preempt_type == "qos":   # (most jobs' QOS preempt nothing: skipped at once)
+            qos = table.qos.get(job.qos or "normal") if table is not None else None
+            if qos is None or not qos.preempt:
+                continue
+        elif tiers.get(job.partition, 0) <= lowest_tier:
+            continue
+        if ledger is not None and ledger.blocking(snapshot.limited[job.job_id]) is not None:
             continue
         candidates = [r for r in snapshot.running if may_preempt(job, r, snapshot, settings, now)]
         if not candidates:

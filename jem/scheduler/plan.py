@@ -66,17 +66,19 @@ NO_RUNNING = Running(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np
 
 
 def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, reservation_depth: int,
-              shape_idx: np.ndarray | None = None, limits: tuple | None = None, estimate_depth: int = 0) -> PassResult:
+              shape_idx: np.ndarray | None = None, limits: tuple | None = None, estimate_depth: int = 0,
+              blocks: tuple | None = None) -> PassResult:
     """Plan one pass: which jobs start now and where, and when the reserved ones will.
     `shape_idx` (n_jobs,) intp, optional: equal for jobs of equal partition, node count
     and request, different otherwise (the kernel computes it when None). `limits`: the
     association and QOS limits as jem.scheduler.limits.plan_limits gives them (None: none);
-    `estimate_depth`: jobs left waiting that get an estimated start."""
+    `estimate_depth`: jobs left waiting that get an estimated start; `blocks`: (node, start,
+    end) arrays of windows the pass's jobs may not use (reservations they are not in)."""
     status, start, offsets, nodes, estimated = backfill.backfill(
         cluster.free, cluster.usable, membership=cluster.membership, requests=queue.requests,
         n_nodes_req=queue.n_nodes, part_idx=queue.part_idx, duration_s=queue.duration_s,
         run_node=running.node_idx, run_end=running.end_s, run_alloc=running.alloc, now=now_s,
         reservation_depth=reservation_depth, shape_idx=shape_idx, node_features=cluster.node_features,
         feat_all=queue.feat_all, feat_any=queue.feat_any, exclusive=queue.exclusive, limits=limits,
-        estimate_depth=estimate_depth)
+        estimate_depth=estimate_depth, blocks=blocks)
     return PassResult(status, start, offsets, nodes, estimated)

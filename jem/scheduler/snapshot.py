@@ -11,6 +11,7 @@ from jem.model.associations import AccountingTable
 from jem.model.job import Job
 from jem.model.node import Node
 from jem.model.partition import Partition
+from jem.model.reservation import Reservation
 from jem.model.resources import Resources
 from jem.scheduler.limits import LimitedJob
 
@@ -46,6 +47,7 @@ class PendingJob:
     is_exclusive: bool = False
     gres_per_node: tuple[tuple[str, int], ...] = ()
     qos: str = ""                        # "": the default QOS
+    reservation: str = ""                # the advance reservation it runs in ("": none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class Snapshot:
     # pending and running job, by id (jem.scheduler.limits).
     accounting: AccountingTable | None = None
     limited: Mapping[int, LimitedJob] = field(default_factory=dict)
+    reservations: tuple[Reservation, ...] = ()
 
 
 def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[Partition, ...], *,
@@ -149,5 +152,5 @@ def _view(j: Job) -> PendingJob:
         account=j.spec.account, user=j.user, nice=j.spec.nice, planned_start=j.planned_start,
         planned_is_estimate=j.planned_start_is_estimate,
         constraint=j.spec.constraint, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node,
-        qos=j.spec.qos,
+        qos=j.spec.qos, reservation=j.spec.reservation,
     )

@@ -410,7 +410,7 @@ class Node(_message.Message):
     def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.NodeState, str]] = ..., capacity: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., allocated: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., reason: _Optional[str] = ..., agent_address: _Optional[str] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partitions: _Optional[_Iterable[str]] = ..., job_ids: _Optional[_Iterable[int]] = ..., cgroup_mode: _Optional[str] = ..., gpu_isolation: _Optional[str] = ..., is_responding: _Optional[bool] = ..., features: _Optional[_Iterable[str]] = ..., gres: _Optional[_Mapping[str, int]] = ..., gres_allocated: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Partition(_message.Message):
-    __slots__ = ("name", "is_default", "is_up", "nodes", "max_time_s", "default_time_s", "default_mem_per_cpu_mib", "priority_tier")
+    __slots__ = ("name", "is_default", "is_up", "nodes", "max_time_s", "default_time_s", "default_mem_per_cpu_mib", "priority_tier", "max_nodes", "allow_accounts", "allow_qos", "allow_groups", "qos")
     NAME_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     IS_UP_FIELD_NUMBER: _ClassVar[int]
@@ -419,6 +419,11 @@ class Partition(_message.Message):
     DEFAULT_TIME_S_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MEM_PER_CPU_MIB_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_TIER_FIELD_NUMBER: _ClassVar[int]
+    MAX_NODES_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_QOS_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    QOS_FIELD_NUMBER: _ClassVar[int]
     name: str
     is_default: bool
     is_up: bool
@@ -427,7 +432,12 @@ class Partition(_message.Message):
     default_time_s: int
     default_mem_per_cpu_mib: int
     priority_tier: int
-    def __init__(self, name: _Optional[str] = ..., is_default: _Optional[bool] = ..., is_up: _Optional[bool] = ..., nodes: _Optional[_Iterable[str]] = ..., max_time_s: _Optional[int] = ..., default_time_s: _Optional[int] = ..., default_mem_per_cpu_mib: _Optional[int] = ..., priority_tier: _Optional[int] = ...) -> None: ...
+    max_nodes: int
+    allow_accounts: _containers.RepeatedScalarFieldContainer[str]
+    allow_qos: _containers.RepeatedScalarFieldContainer[str]
+    allow_groups: _containers.RepeatedScalarFieldContainer[str]
+    qos: str
+    def __init__(self, name: _Optional[str] = ..., is_default: _Optional[bool] = ..., is_up: _Optional[bool] = ..., nodes: _Optional[_Iterable[str]] = ..., max_time_s: _Optional[int] = ..., default_time_s: _Optional[int] = ..., default_mem_per_cpu_mib: _Optional[int] = ..., priority_tier: _Optional[int] = ..., max_nodes: _Optional[int] = ..., allow_accounts: _Optional[_Iterable[str]] = ..., allow_qos: _Optional[_Iterable[str]] = ..., allow_groups: _Optional[_Iterable[str]] = ..., qos: _Optional[str] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
     __slots__ = ("names",)

@@ -108,6 +108,8 @@ class JobReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_REASON_QOS_MAX_JOBS_PER_USER_LIMIT: _ClassVar[JobReason]
     JOB_REASON_QOS_MAX_SUBMIT_JOB_PER_USER_LIMIT: _ClassVar[JobReason]
     JOB_REASON_QOS_MAX_WALL_DURATION_PER_JOB_LIMIT: _ClassVar[JobReason]
+    JOB_REASON_RESERVATION: _ClassVar[JobReason]
+    JOB_REASON_RESERVATION_DELETED: _ClassVar[JobReason]
 
 class SignalScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -217,6 +219,8 @@ JOB_REASON_QOS_MAX_GRES_PER_USER: JobReason
 JOB_REASON_QOS_MAX_JOBS_PER_USER_LIMIT: JobReason
 JOB_REASON_QOS_MAX_SUBMIT_JOB_PER_USER_LIMIT: JobReason
 JOB_REASON_QOS_MAX_WALL_DURATION_PER_JOB_LIMIT: JobReason
+JOB_REASON_RESERVATION: JobReason
+JOB_REASON_RESERVATION_DELETED: JobReason
 SIGNAL_SCOPE_UNSPECIFIED: SignalScope
 SIGNAL_SCOPE_STEPS: SignalScope
 SIGNAL_SCOPE_BATCH: SignalScope

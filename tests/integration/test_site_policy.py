@@ -160,3 +160,30 @@ def test_jem_why_names_the_limit_the_jobs_holding_it_and_the_estimate(make_clust
     assert text.returncode == 0, text.stderr
     assert "Held by the limit GrpTRES=cpu=2 of account physics" in text.stdout and "(an estimate)" in text.stdout
     assert as_json["planned_start_kind"] == "estimate" and as_json["limit"]["in_use"] == 2
+
+
+def test_a_job_moved_to_another_partition_is_held_to_its_policy_as_at_submit(make_cluster, stranger):
+    cluster = make_cluster(n_nodes=2, cpus=2, extra_config=POLICY + '\n[[partitions]]\nname = "open"\nmax_nodes = 1\n')
+    cluster.start()
+    with cluster.client() as admin, cluster.client_as(stranger) as client:
+        admin.add_users([Association("physics", stranger), Association("chem", stranger)])
+        job_id = client.submit(cluster.spec(SLEEP, n_tasks=2, time_limit_s=60, account="physics", hold=True))
+        with pytest.raises(InvalidAccount):   # (small allows chem only)
+            client.update(job_id, partition="small")
+        with pytest.raises(InvalidNodeCount):
+            client.update(job_id, partition="open", n_nodes=2)
+        with pytest.raises(InvalidAccount):   # (an account accounting does not know)
+            client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, account="nosuch"))
+        with pytest.raises(InvalidAccount):   # (users have associations now: only their own accounts)
+            admin.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, account="physics"))
+        client.cancel(job_id)
+
+
+def test_a_config_that_lists_qos_lets_everyone_use_them_as_before(make_cluster):
+    cluster = make_cluster(n_nodes=1, cpus=2, extra_config='[[qos]]\nname = "high"\npriority = 10\n').start()
+    with cluster.client() as client:
+        job_id = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, qos="high", hold=True))
+        assert client.get_job(job_id).spec.qos == "high"
+        [root] = [a for a in client.list_associations()[0] if a.account == "root"]
+        client.cancel(job_id)
+    assert root.qos == ("normal", "high")

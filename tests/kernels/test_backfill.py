@@ -470,3 +470,36 @@ def test_estimates_plan_every_waiting_job_after_those_ahead():
                        [0], [NOW + 100], [[4, 0, 0]])
     status, start, _, _, estimated = run_full(args, 1, estimate_depth=3)
     assert start.tolist() == [NOW + 100, NOW + 200, NOW + 300] and estimated.tolist() == [0, 1, 1]
+
+
+@st.composite
+def blocked_scenarios(draw):
+    args, depth = draw(scenarios())
+    n_nodes = args["free"].shape[0]
+    n_blocks = draw(st.integers(0, 3)) if n_nodes else 0
+    nodes = draw(st.lists(st.integers(0, max(n_nodes - 1, 0)), min_size=n_blocks, max_size=n_blocks))
+    starts = draw(st.lists(st.integers(NOW - 10, NOW + 60), min_size=n_blocks, max_size=n_blocks))
+    lengths = draw(st.lists(st.integers(1, 60), min_size=n_blocks, max_size=n_blocks))
+    blocks = (np.array(nodes, dtype=np.intp), np.array(starts, dtype=np.int64),
+              np.array([s + n for s, n in zip(starts, lengths)], dtype=np.int64))
+    return args, depth, blocks, draw(st.sampled_from((0, 3)))
+
+
+@PROPERTY_SETTINGS
+@given(blocked_scenarios())
+def test_blocked_windows_agree_with_oracle_and_are_never_entered(scenario):
+    """A node's blocked window (a reservation the pass's jobs are not in) takes no job: whatever
+    starts, reserves or is estimated there ends by the window's start or starts at its end."""
+    args, depth, blocks, estimate_depth = scenario
+    status, start, offsets, nodes, estimated = run_full(args, depth, blocks=blocks, estimate_depth=estimate_depth)
+    ref = run_full(args, depth, backfill_ref, blocks=blocks, estimate_depth=estimate_depth)
+    assert (status.tolist(), start.tolist(), offsets.tolist(), nodes.tolist(), estimated.tolist()) == ref
+    durations = np.minimum(args["duration_s"], bf.INF)
+    for j in range(len(start)):
+        if start[j] < 0:
+            continue
+        t0, t1 = int(start[j]), min(int(start[j]) + int(durations[j]), bf.INF)
+        for node_idx in nodes[offsets[j]:offsets[j + 1]].tolist():
+            for b_node, b0, b1 in zip(*blocks):
+                if b_node == node_idx and b1 > NOW:
+                    assert t1 <= max(int(b0), NOW) or t0 >= int(b1), (j, node_idx, t0, t1, b0, b1)

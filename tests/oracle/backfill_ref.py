@@ -134,8 +134,11 @@ class NoLimits:
 
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth,
-             node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0):
-    """One pass; returns (status, start, offsets, nodes, estimated) as lists of ints (see the kernel)."""
+             node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0,
+             blocks=None):
+    """One pass; returns (status, start, offsets, nodes, estimated) as lists of ints (see the kernel).
+    `blocks`: (node, start, end) windows no job of the pass may use, placed before it as more than
+    all of the node."""
     now = int(now)
     groups = NoLimits() if limits is None else Limits(limits, now)
     n_jobs = len(requests)
@@ -144,6 +147,11 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     feat_any = [0] * n_jobs if feat_any is None else [int(x) for x in feat_any]
     exclusive = [0] * n_jobs if exclusive is None else [int(x) for x in exclusive]
     plan = Plan(free, run_node, run_end, run_alloc, now)
+    if blocks is not None:
+        for node_idx, t0, t1 in zip(*blocks):
+            if int(t1) > now:
+                plan.place(int(node_idx), [w + 1 for w in plan.whole[int(node_idx)]], max(int(t0), now),
+                           min(int(t1), INF))
     offsets = [0]
     for j in range(n_jobs):
         offsets.append(offsets[-1] + int(n_nodes_req[j]))
