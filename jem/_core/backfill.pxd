@@ -87,4 +87,6 @@ cdef int backfill_pass(
     Groups *groups,                      # the limits, or NULL for none
     intp_t estimate_depth,               # jobs given an estimate after the pass, at most (0: none)
     uint8_t *out_estimated,              # (n_jobs,) set to 1 where out_start is an estimate; NULL if depth 0
+    const uint8_t *no_reserve,           # (n_jobs,) 1 where a blocked job takes no reservation (a QOS's
+                                         #   NoReserve); NULL: none
 ) noexcept nogil                         # returns 0, or -1 if the segment pool ran out

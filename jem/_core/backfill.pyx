@@ -364,6 +364,7 @@ cdef int backfill_pass(
     Groups *groups,
     intp_t estimate_depth,
     uint8_t *out_estimated,
+    const uint8_t *no_reserve,
 ) noexcept nogil:
     cdef intp_t n_jobs = requests.shape[0], job_idx, k, n_wanted, part, found, shape
     cdef intp_t n_reserved = 0, n_estimated = 0
@@ -413,6 +414,8 @@ cdef int backfill_pass(
         out_status[job_idx] = BF_RESOURCES
         if reservation_depth == 0:
             part_blocked[part] = 1
+        elif no_reserve != NULL and no_reserve[job_idx]:
+            pass   # (RESOURCES, without a reservation; the next blocked job may take the slot)
         elif n_reserved < reservation_depth:
             t = _reserve(p, groups, job_idx, usable, membership, &ask, n_wanted, duration, now, node_start,
                          select_buf, slots)
@@ -582,7 +585,7 @@ def _limit_arrays(limits, n_jobs, now):
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth, shape_idx=None,
              node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0,
-             blocks=None):
+             blocks=None, no_reserve=None):
     """Plan one backfill pass over jobs given in priority order.
 
     free (n_nodes, n_res) int64 units free now; usable (n_nodes,) uint8;
@@ -624,6 +627,9 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     reservation the jobs are not in), a tuple (block_node (n_blocks,) intp,
     block_start (n_blocks,) int64, block_end (n_blocks,) int64): a job fits on such a
     node only if it ends by block_start or starts at block_end or later.
+
+    no_reserve, optional: (n_jobs,) uint8, 1 where a blocked job takes no reservation (a
+    QOS's NoReserve flag): it waits with RESOURCES and the next blocked job may take the slot.
 
     Returns (status, start, offsets, nodes, estimated).
     """
@@ -718,6 +724,13 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     cdef int64_t[::1] status_v = status
     cdef int64_t[::1] start_v = start
     cdef intp_t[::1] nodes_v = nodes
+    if no_reserve is None:
+        no_reserve = np.zeros(n_jobs, dtype=np.uint8)
+    _require(no_reserve, "no_reserve", np.uint8, 1)
+    if no_reserve.shape[0] != n_jobs:
+        raise ValueError(f"backfill: no_reserve must have {n_jobs} entries")
+    no_reserve = np.concatenate([no_reserve, np.zeros(1, dtype=np.uint8)])
+    cdef const uint8_t[::1] no_reserve_v = no_reserve
     cdef intp_t depth = min(int(reservation_depth), CONSERVATIVE)
     cdef intp_t n_estimates = max(0, min(int(estimate_depth), n_jobs))
     estimated = np.zeros(n_jobs + 1, dtype=np.uint8)
@@ -780,7 +793,7 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         if rc == 0:
             rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
                            feat_all_v, feat_any_v, exclusive_v, now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
-                           status_v, start_v, nodes_v, groups_p, n_estimates, &estimated_v[0])
+                           status_v, start_v, nodes_v, groups_p, n_estimates, &estimated_v[0], &no_reserve_v[0])
     if rc != 0:
         raise RuntimeError("backfill: segment pool exhausted (a bug: its capacity is an upper bound)")
     return status, start, offsets, nodes, estimated[:n_jobs]

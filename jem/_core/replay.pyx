@@ -205,7 +205,7 @@ cdef int replay_loop(
         if backfill_pass(p, usable1, member1, requests[:q], ones_n[:q], zeros_n[:q], duration[:q], shape[:q],
                          no_features[:q], no_features[:q], not_exclusive[:q], now, reservation_depth,
                          offsets[:q + 1], shape_fail, blocked, node_start, select_buf,
-                         status[:q], start_buf[:q], nodes_buf[:q], NULL, 0, NULL) != 0:
+                         status[:q], start_buf[:q], nodes_buf[:q], NULL, 0, NULL, NULL) != 0:
             return -1
         for k in range(q):
             if status[k] == BF_STARTED or status[k] == BF_BACKFILLED:

@@ -10,6 +10,7 @@ import operator
 
 import numpy as np
 
+from jem.model.associations import QosFlag
 from jem.model.features import FeatureBits, parse_constraint
 from jem.model.node import node_list
 from jem.model.reasons import HOLD_REASONS, JobReason
@@ -102,7 +103,13 @@ def pass_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tupl
             membership[row] = [n.name in members for n in nodes]
     node_features = np.array([bits.mask(n.features) for n in nodes], dtype=np.uint64)
     cluster = plan.Cluster(free, usable, membership, node_features)
-    return cluster, _running_arrays(snapshot, node_idx, gres_names), _queue_arrays(queue, part_row, gres_names, bits)
+    queue_arrays = _queue_arrays(queue, part_row, gres_names, bits)
+    table = snapshot.accounting
+    no_reserve = {q.name for q in table.qos.values() if QosFlag.NO_RESERVE in q.flags} if table is not None else ()
+    if no_reserve:   # (a QOS's NoReserve: its blocked jobs take no reservation)
+        queue_arrays = dataclasses.replace(queue_arrays, no_reserve=bulk.column(
+            lambda j: (j.qos or "normal") in no_reserve, queue, np.uint8))
+    return cluster, _running_arrays(snapshot, node_idx, gres_names), queue_arrays
 
 
 def _gres_row(counts: tuple[tuple[str, int], ...], gres_names: list[str]) -> tuple[int, ...]:

@@ -48,6 +48,7 @@ class Queue:
     feat_all: np.ndarray | None = None    # (n_jobs,) uint64 features a node must all have; None: none
     feat_any: np.ndarray | None = None    # (n_jobs,) uint64 features a node must have one of (0: no rule)
     exclusive: np.ndarray | None = None   # (n_jobs,) uint8 1 where the job takes whole nodes
+    no_reserve: np.ndarray | None = None  # (n_jobs,) uint8 1 where a blocked job takes no reservation (NoReserve)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,5 +81,5 @@ def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, r
         run_node=running.node_idx, run_end=running.end_s, run_alloc=running.alloc, now=now_s,
         reservation_depth=reservation_depth, shape_idx=shape_idx, node_features=cluster.node_features,
         feat_all=queue.feat_all, feat_any=queue.feat_any, exclusive=queue.exclusive, limits=limits,
-        estimate_depth=estimate_depth, blocks=blocks)
+        estimate_depth=estimate_depth, blocks=blocks, no_reserve=queue.no_reserve)
     return PassResult(status, start, offsets, nodes, estimated)

@@ -482,17 +482,25 @@ def blocked_scenarios(draw):
     lengths = draw(st.lists(st.integers(1, 60), min_size=n_blocks, max_size=n_blocks))
     blocks = (np.array(nodes, dtype=np.intp), np.array(starts, dtype=np.int64),
               np.array([s + n for s, n in zip(starts, lengths)], dtype=np.int64))
-    return args, depth, blocks, draw(st.sampled_from((0, 3)))
+    n_jobs = args["requests"].shape[0]
+    no_reserve = np.array(draw(st.lists(st.sampled_from((0, 0, 1)), min_size=n_jobs, max_size=n_jobs)),
+                          dtype=np.uint8)
+    return args, depth, blocks, draw(st.sampled_from((0, 3))), no_reserve
 
 
 @PROPERTY_SETTINGS
 @given(blocked_scenarios())
-def test_blocked_windows_agree_with_oracle_and_are_never_entered(scenario):
+def test_blocked_windows_and_no_reserve_agree_with_oracle_and_windows_are_never_entered(scenario):
     """A node's blocked window (a reservation the pass's jobs are not in) takes no job: whatever
-    starts, reserves or is estimated there ends by the window's start or starts at its end."""
-    args, depth, blocks, estimate_depth = scenario
-    status, start, offsets, nodes, estimated = run_full(args, depth, blocks=blocks, estimate_depth=estimate_depth)
-    ref = run_full(args, depth, backfill_ref, blocks=blocks, estimate_depth=estimate_depth)
+    starts, reserves or is estimated there ends by the window's start or starts at its end. A
+    NoReserve job blocked takes no reservation (the oracle says the same)."""
+    args, depth, blocks, estimate_depth, no_reserve = scenario
+    status, start, offsets, nodes, estimated = run_full(args, depth, blocks=blocks, estimate_depth=estimate_depth,
+                                                        no_reserve=no_reserve)
+    ref = run_full(args, depth, backfill_ref, blocks=blocks, estimate_depth=estimate_depth, no_reserve=no_reserve)
+    for j in range(len(start)):
+        if no_reserve[j] and status[j] == bf.RESOURCES:
+            assert start[j] < 0 or estimated[j]
     assert (status.tolist(), start.tolist(), offsets.tolist(), nodes.tolist(), estimated.tolist()) == ref
     durations = np.minimum(args["duration_s"], bf.INF)
     for j in range(len(start)):

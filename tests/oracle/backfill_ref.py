@@ -135,7 +135,7 @@ class NoLimits:
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth,
              node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0,
-             blocks=None):
+             blocks=None, no_reserve=None):
     """One pass; returns (status, start, offsets, nodes, estimated) as lists of ints (see the kernel).
     `blocks`: (node, start, end) windows no job of the pass may use, placed before it as more than
     all of the node."""
@@ -193,6 +193,9 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         if reservation_depth == 0:
             blocked_parts.add(part)
             status.append(RESOURCES)
+            start.append(-1)
+        elif no_reserve is not None and no_reserve[j]:
+            status.append(RESOURCES)   # (NoReserve: blocked, no reservation, the slot left to the next)
             start.append(-1)
         elif n_reserved < reservation_depth:
             status.append(RESOURCES)

@@ -78,3 +78,22 @@ def test_daily_windows_repeat_and_a_reservation_is_checked():
         dataclasses.replace(daily, users=(), accounts=()).check()
     other = Reservation("other", NOW + 1000, NOW + 2000, ("n2",), users=("x",))
     assert other.overlaps(daily, NOW) is False and other.overlaps(maint(0, 5000), NOW)
+
+
+def test_a_noreserve_qos_job_takes_no_reservation_and_leaves_it_to_the_next():
+    from jem.model.accounting import add_qos, new_table
+    from jem.model.associations import Qos, QosFlag
+    table, _ = add_qos(new_table(), [Qos("scavenger", flags=frozenset({QosFlag.NO_RESERVE}))])
+    busy = dataclasses.replace(node("n1"), allocated=Resources(4, 100, 0))
+    first = dataclasses.replace(job(1), qos="scavenger")
+    from jem.scheduler.snapshot import RunningJob
+    running = RunningJob(job_id=9, node_names=("n1",), per_node=Resources(4, 100, 0), start_time=NOW - 10,
+                         time_limit_s=110)   # (ends at NOW + 100)
+    snap = Snapshot(nodes=(busy,), partitions=(Partition("batch", ("n1",)),), pending=(first, job(2)),
+                    accounting=table, running=(running,))
+    decisions = plan_cycle(snap, NOW, policy=Policy(reservation_depth=1))
+    assert decisions.reasons == {1: JobReason.RESOURCES, 2: JobReason.RESOURCES}
+    # The reservation at NOW + 100 goes to job 2; job 1 (NoReserve) holds none.
+    assert decisions.planned_starts == {2: NOW + 100}
+    without = plan_cycle(dataclasses.replace(snap, accounting=None), NOW, policy=Policy(reservation_depth=1))
+    assert without.planned_starts == {1: NOW + 100}
