@@ -17,7 +17,8 @@ Cython core (only at small sizes: it is slow by design). `--level cycle` times
 the controller's whole `plan_cycle` instead (snapshot objects -> priority
 order -> arrays -> kernel -> decisions) on the same workload.
 
-`--limits` adds site policy: 200 accounts (GrpTRES=cpu= a share of the cluster)
+`--maintenance` adds one maintenance reservation (a tenth of the nodes blocked from 2 h to
+6 h from now). `--limits` adds site policy: 200 accounts (GrpTRES=cpu= a share of the cluster)
 and 2,000 users, ten per account (MaxJobs and MaxTRESPerUser-like per-user
 limits as user associations: MaxJobs=20, GrpTRES=cpu=256), each job of a
 random user, planned as resources over time. `--estimates N` gives the first N
@@ -176,6 +177,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="passes to time (the best is reported)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--limits", action="store_true", help="200 accounts and 2,000 users with limits")
+    parser.add_argument("--maintenance", action="store_true",
+                        help="one maintenance reservation: a tenth of the nodes, from 2 h to 6 h from now")
     parser.add_argument("--estimates", type=int, default=None,
                         help="waiting jobs given an estimated start (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON line (the default output too)")
@@ -187,6 +190,10 @@ def main() -> int:
         t0 = time.perf_counter()
         options["limits"] = limit_inputs(np.random.default_rng(args.seed + 1), inputs, n_running)
         limits_s = time.perf_counter() - t0
+    if args.maintenance:
+        nodes = np.arange(0, args.nodes, 10, dtype=np.intp)
+        options["blocks"] = (nodes, np.full(len(nodes), NOW + 2 * 3600, dtype=np.int64),
+                             np.full(len(nodes), NOW + 6 * 3600, dtype=np.int64))
     if args.level == "cycle":
         seconds, counts = time_cycle(inputs, args.policy, args.repeat)
         print(json.dumps({"level": "cycle", "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
@@ -203,7 +210,7 @@ def main() -> int:
     status, start, estimated = np.asarray(status), np.asarray(start), np.asarray(estimated)
     print(json.dumps({
         "level": "kernel", "impl": args.impl, "policy": args.policy, "nodes": args.nodes, "pending": args.pending,
-        "running": n_running, "limits": args.limits, "estimate_depth": estimate_depth,
+        "running": n_running, "limits": args.limits, "maintenance": args.maintenance, "estimate_depth": estimate_depth,
         "seconds_per_pass": round(min(times), 4), "limit_arrays_s": round(limits_s, 4),
         "started": int((status == bf.STARTED).sum()), "backfilled": int((status == bf.BACKFILLED).sum()),
         "limit_held": int((status == bf.LIMIT).sum()),

@@ -419,6 +419,8 @@ class SchedulingLoop:
                                     since=self._t_started)
             kills = settle_dead_nodes(state, dead, now=now, why="node not responding") if dead else []
             state.jobs.forget_ended(ended_before=now - scheduler.min_job_age_s)
+            if state.reservations is not None:
+                state.reservations.forget_ended(now)
         send_kills(state, kills)
         if dead:
             self.wake()

@@ -48,6 +48,14 @@ class ReservationBook:
         log.info("reservation deleted name=%s", name)
         return current
 
+    def forget_ended(self, now: float) -> list[str]:
+        """Delete the reservations that are over for good (not repeating, past their end), as
+        Slurm purges them; their names. Lock held."""
+        ended = [r.name for r in self.all if r.window(now) is None]
+        for name in ended:
+            self.delete(name)
+        return ended
+
     def _put(self, state, reservation: Reservation, *, now: float, replacing: str = "") -> Reservation:
         reservation.check()
         known = {n.name for n in state.nodes.all()}
@@ -65,7 +73,7 @@ class ReservationBook:
         if ReservationFlag.IGNORE_JOBS not in reservation.flags:
             nodes = set(reservation.node_names)
             for job in state.jobs.live():
-                if nodes.intersection(job.nodes) and not reservation.admits(job.user, job.spec.account) and \
+                if nodes.intersection(job.nodes) and \
                         (job.time_limit_s is None or (job.start_time or now) + job.time_limit_s > window[0]):
                     raise ReservationBusy(f"job {job.job_id} runs on {','.join(sorted(nodes.intersection(job.nodes)))} "
                                           f"past its start (IGNORE_JOBS allows it)")

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from jem.model.errors import InvalidReservation
+from jem.model.limits import MAX_EPOCH_S
 
 DAY_S = 86400
 
@@ -65,6 +66,8 @@ class Reservation:
             raise InvalidReservation(f"name {self.name!r}")
         if self.end_time <= self.start_time:
             raise InvalidReservation("its end is not after its start")
+        if self.end_time > MAX_EPOCH_S:
+            raise InvalidReservation("it ends after the year 9999")
         if not self.node_names:
             raise InvalidReservation("no nodes")
         if not self.users and not self.accounts:

@@ -19,8 +19,8 @@ USAGE = """Usage: sbatch [OPTIONS(0)...] [ : [OPTIONS(N)...]] script(0) [args(0)
 JEM's sbatch takes Slurm's options: -J -p -A -q -N -n -c --ntasks-per-node --mem
 --mem-per-cpu --gres=gpu[:type]:N[,name:N] -G/--gpus --gpus-per-node -t -o -e -i -D -H
 --begin --export --requeue --no-requeue --exclusive -C --nice --parsable
---test-only --signal --open-mode --wckey --comment --mail-type --mail-user --wrap.
-Not yet supported by JEM: --array --dependency --wait --nodelist --exclude --reservation.
+--test-only --signal --open-mode --wckey --comment --mail-type --mail-user --wrap --reservation.
+Not yet supported by JEM: --array --dependency --wait --nodelist --exclude.
 """
 
 
@@ -81,7 +81,7 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
         open_mode="append" if settings.get("open_mode", "t")[0].lower() == "a" else "",
         **opts.warn_signal_fields(settings.get("signal", "")),
         constraint=settings.get("constraint", ""), exclusive="exclusive" in settings, qos=settings.get("qos", ""),
-        gres_per_node=gres,
+        gres_per_node=gres, reservation=settings.get("reservation", ""),
     )
 
 

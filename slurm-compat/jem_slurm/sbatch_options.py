@@ -35,13 +35,13 @@ OPTIONS = OptionTable([
     _O("propagate", "", OPTIONAL), _O("no-kill", "k", OPTIONAL), _O("kill-on-invalid-dep", "", REQUIRED),
     _O("help", "h", NONE), _O("usage", "", NONE), _O("version", "V", NONE),
     _O("array", "a", REQUIRED), _O("dependency", "d", REQUIRED), _O("wait", "W", NONE),
+    _O("reservation", "", REQUIRED),
     # Known to Slurm, not yet to JEM's controller: refused by name, never silently dropped.
-    _O("nodelist", "w", REQUIRED), _O("exclude", "x", REQUIRED), _O("reservation", "", REQUIRED),
+    _O("nodelist", "w", REQUIRED), _O("exclude", "x", REQUIRED),
     _O("mem-per-gpu", "", REQUIRED), _O("gpus-per-task", "", REQUIRED), _O("ntasks-per-gpu", "", REQUIRED),
 ])
 
-UNSUPPORTED = {"nodelist", "exclude", "reservation", "mem_per_gpu",
-               "gpus_per_task", "ntasks_per_gpu"}
+UNSUPPORTED = {"nodelist", "exclude", "mem_per_gpu", "gpus_per_task", "ntasks_per_gpu"}
 
 # SBATCH_<NAME> input variable -> the long option it stands for (sbatch(1), INPUT ENVIRONMENT VARIABLES).
 ENV_OPTIONS = {

@@ -1,8 +1,9 @@
-"""scontrol: show job|node|partition|config|hostnames|hostlist, hold, release, requeue, update of jobs and nodes.
+"""scontrol: show job|node|partition|reservation|config|hostnames|hostlist, hold, release, requeue,
+update of jobs, nodes and reservations, create and delete of reservations.
 
 Messages and exit codes follow Slurm 22.05's scontrol: `Invalid job id
 specified for job 42` and exit 1 for a request the controller refuses,
-`invalid keyword: X` for an unknown command.
+`invalid keyword: X` for an unknown command; reservations as jem_slurm.reservations words them.
 """
 
 import sys
@@ -10,7 +11,7 @@ import time
 
 import hostlist
 
-from jem_slurm import scontrol_show
+from jem_slurm import reservations, scontrol_show
 from jem_slurm.command import Failure, connect, is_digits, node_names, run
 
 PROG = "scontrol"
@@ -19,8 +20,11 @@ PROG = "scontrol"
 def _show(words: list[str], *, is_one_line: bool) -> int:
     if not words:
         raise Failure("invalid entity: for keyword:show ", prefix=None)
-    entity, names = words[0].lower(), words[1:]
+    entity, has_eq, _ = words[0].lower().partition("=")   # `show res=NAME` is `show res NAME`
+    names = [words[0].partition("=")[2]] + words[1:] if has_eq else words[1:]
     now = time.time()
+    if reservations.names_reservation(entity):
+        return _show_reservations(names, now, is_one_line=is_one_line)
     if entity in ("hostnames", "hostname"):
         print("\n".join(node_names(names)))
         return 0
@@ -65,6 +69,22 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
                     raise Failure(f"Partition {names[0]} not found", prefix=None)
             for partition in partitions:
                 print(scontrol_show.partition_record(partition, infos, is_one_line=is_one_line))
+    return 0
+
+
+def _show_reservations(names: list[str], now: float, *, is_one_line: bool) -> int:
+    if len(names) > 1:
+        raise Failure("too many arguments for keyword:show", prefix=None)
+    with connect() as client:
+        found = client.list_reservations(names) if names else client.list_reservations()
+        cpus = {i.node.name: i.node.capacity.cpus for i in client.list_nodes()} if found else {}
+    if names and not found:
+        print(f"Reservation {names[0]} not found")
+        return 1
+    if not found:
+        print("No reservations in the system")
+    for reservation in found:
+        print(scontrol_show.reservation_record(reservation, now, cpus_by_node=cpus, is_one_line=is_one_line))
     return 0
 
 
@@ -199,6 +219,125 @@ def _update_node(pairs: dict[str, str]) -> int:
     return status
 
 
+def _is_prefix(tag: str, name: str, least: int = 3) -> bool:
+    """scontrol's xstrncasecmp(tag, name, MAX(len(tag), least)) == 0."""
+    return least <= len(tag) <= len(name) and name[:len(tag)].lower() == tag.lower()
+
+
+def _reservation_refusal(client, exc, *, reservation, node_count: int, now: float, note: str) -> Exception:
+    """What a refused create or update prints, in Slurm's errno texts: a refused operator check is
+    Slurm's `Invalid user id`, busy nodes held by another reservation its overlap message, and a
+    NodeCnt= that cannot be met is busy nodes too (Slurm would reserve fewer). A create refused
+    for busy nodes prints scontrol's note about partitions first, as Slurm's does (on stdout)."""
+    if exc.reason == "ControllerUnreachable":
+        return exc
+    message = "Invalid user id" if exc.reason == "PermissionDenied" else exc.message
+    if exc.reason == "ReservationBusy" or (exc.reason == "InvalidReservation" and node_count):
+        if reservations.overlapping(reservation, client.list_reservations(), now=now):
+            message = "Requested reservation overlaps with another reservation"
+        else:
+            message = "Requested nodes are busy"
+            if note == reservations.CREATED:
+                print("Note, unless nodes are directly requested a reservation must exist in a single partition.\n"
+                      "If no partition is requested the default partition is assumed.")
+    return reservations.refusal(message, note=note)
+
+
+def _create(words: list[str]) -> int:
+    if not words:
+        raise Failure("too few arguments for create keyword", prefix=None)
+    for word in words:
+        tag = word.partition("=")[0]
+        if _is_prefix(tag, "ReservationName"):
+            return _create_reservation(words)
+        if _is_prefix(tag, "PartitionName") or _is_prefix(tag, "NodeName"):
+            raise Failure(f"create {'PartitionName' if tag[0] in 'pP' else 'NodeName'} is not supported by JEM")
+    raise Failure(f"Invalid creation entity: {words[0]}")
+
+
+def _create_reservation(words: list[str]) -> int:
+    from jem.model.errors import JemError
+
+    now = time.time()
+    request = reservations.parse_request(words, now=now, note=reservations.CREATED)
+    start, end = reservations.check_create(request)
+    with connect() as client:
+        infos, partitions = client.list_nodes(), client.list_partitions()
+        taken = {r.name for r in client.list_reservations()}
+        new, node_count = reservations.new_reservation(request, start=start, end=end, infos=infos,
+                                                       partitions=partitions, taken=taken)
+        try:
+            created = client.create_reservation(new, node_count=node_count)
+        except JemError as exc:
+            raise _reservation_refusal(client, exc, reservation=new, node_count=node_count, now=now,
+                                       note=reservations.CREATED) from None
+    print(f"Reservation created: {created.name}")
+    return 0
+
+
+def _update_reservation(words: list[str]) -> int:
+    from jem.model.errors import JemError
+
+    now = time.time()
+    note = reservations.UPDATED
+    request = reservations.parse_request(words, now=now, note=note)
+    with connect() as client:
+        current = client.list_reservations([request.name]) if request.name else []
+        if not current:
+            raise reservations.refusal("Requested reservation is invalid", note=note)
+        infos = client.list_nodes() if request.nodes is not None else ()
+        partitions = client.list_partitions() if request.partition else ()
+        new = reservations.updated_reservation(current[0], request, infos=infos, partitions=partitions)
+        try:
+            client.update_reservation(new)
+        except JemError as exc:
+            raise _reservation_refusal(client, exc, reservation=new, node_count=0, now=now, note=note) from None
+    print("Reservation updated.")
+    return 0
+
+
+def _delete(words: list[str]) -> int:
+    """`delete ReservationName=NAME` (or `delete res NAME`): silent on success, as Slurm."""
+    from jem.model.errors import JemError
+
+    if not words:
+        raise Failure("too few arguments for delete keyword", prefix=None)
+    tag, has_eq, name = words[0].partition("=")
+    if not has_eq:
+        if len(words) < 2:
+            raise Failure("Proper format is 'delete <ENTITY>=<ID>' or 'delete <ENTITY> <ID>'")
+        name = words[1]
+    if _is_prefix(tag, "PartitionName") or _is_prefix(tag, "NodeName"):
+        raise Failure(f"delete {'PartitionName' if tag[0] in 'pP' else 'NodeName'} is not supported by JEM")
+    if not _is_prefix(tag, "ReservationName"):
+        raise Failure(f"Invalid deletion entity: {words[0]}", prefix=None)
+    try:
+        with connect() as client:
+            client.delete_reservation(name)
+    except JemError as exc:
+        if exc.reason == "ControllerUnreachable":
+            raise
+        what = f"delete_reservation {words[0]}"[:63]   # (scontrol's 64-byte buffer)
+        raise Failure(f"{what}: {'Invalid user id' if exc.reason == 'PermissionDenied' else exc.message}",
+                      prefix=None) from None
+    return 0
+
+
+def _update(words: list[str]) -> int:
+    """update routes on its keys: JobId before a reservation's name, then NodeName, as scontrol does."""
+    tags = [word.partition("=")[0].rstrip("+-") for word in words]
+    if not any(tag.lower() in ("jobid", "job") for tag in tags) and \
+            any(_is_prefix(tag, "ReservationName") for tag in tags):
+        return _update_reservation(words)
+    pairs = _pairs(words)
+    if "jobid" in pairs or "job" in pairs:
+        return _update_job(pairs)
+    if "nodename" in pairs:
+        return _update_node(pairs)
+    raise Failure("No valid entity in update command", "Input line must include \"NodeName\", "
+                  "\"PartitionName\", \"Reservation\", \"JobId\", or \"SlurmctldDebug\"", prefix=None)
+
+
 def _scontrol(argv: list[str]) -> int:
     is_one_line = False
     words = []
@@ -220,14 +359,12 @@ def _scontrol(argv: list[str]) -> int:
     if keyword in ("hold", "uhold", "release", "requeue"):
         return _each_job("hold" if keyword == "uhold" else keyword, rest)
     if keyword == "update":
-        pairs = _pairs(rest)
-        if "jobid" in pairs or "job" in pairs:
-            return _update_job(pairs)
-        if "nodename" in pairs:
-            return _update_node(pairs)
-        raise Failure("No valid entity in update command", "Input line must include \"NodeName\", "
-                      "\"PartitionName\", \"Reservation=<name>\", \"JobId\", or \"StepId\"", prefix=None)
-    if keyword in ("requeuehold", "suspend", "resume", "top", "reboot", "create", "delete"):
+        return _update(rest)
+    if keyword == "create":
+        return _create(rest)
+    if keyword == "delete":
+        return _delete(rest)
+    if keyword in ("requeuehold", "suspend", "resume", "top", "reboot"):
         raise Failure(f"{keyword} is not supported yet by JEM")
     raise Failure(f"invalid keyword: {words[0]}", prefix=None)
 

@@ -1,4 +1,4 @@
-"""scontrol's `show` records (job, node, partition, config) in Slurm's key=value layout.
+"""scontrol's `show` records (job, node, partition, reservation, config) in Slurm's key=value layout.
 
 Each record is a first line and indented continuation lines of key=value
 pairs (one line with -o/--oneliner), followed by a blank line.
@@ -84,6 +84,32 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
     if shape.per_node.gpus or spec.gres_per_node:
         per_node = jobview.gres_text(shape.per_node.gpus, spec.gres_per_node)
         lines.insert(-7, [("TresPerNode", ",".join(f"gres:{item}" for item in per_node.split(",")))])
+    if spec.reservation:   # (Slurm: its own line after Features=)
+        after = next(n for n, line in enumerate(lines) if line[0][0] == "Features") + 1
+        lines.insert(after, [("Reservation", spec.reservation)])
+    return _record(lines, is_one_line=is_one_line)
+
+
+def reservation_record(reservation, now: float, *, cpus_by_node: dict[str, int], is_one_line: bool = False) -> str:
+    """`scontrol show reservation`'s record. CoreCnt and TRES count the CPUs of its nodes (JEM
+    reserves whole nodes); Features, Groups, Licenses, BurstBuffer, Watts and MaxStartDelay are
+    Slurm's unset values, JEM having none of them."""
+    from jem_slurm import reservations
+
+    start, end = reservations.shown_window(reservation, now)
+    cpus = sum(cpus_by_node.get(name, 0) for name in reservation.node_names)
+    lines = [
+        [("ReservationName", reservation.name), ("StartTime", reservations.time_text(start)),
+         ("EndTime", reservations.time_text(end)), ("Duration", reservations.duration_text(end - start))],
+        [("Nodes", hostlist.collect_hostlist(list(reservation.node_names)) or "(null)"),
+         ("NodeCnt", len(reservation.node_names)), ("CoreCnt", cpus), ("Features", "(null)"),
+         ("PartitionName", reservation.partition or "(null)"), ("Flags", reservations.flags_text(reservation))],
+        [("TRES", f"cpu={cpus}")],
+        [("Users", ",".join(reservation.users) or "(null)"), ("Groups", "(null)"),
+         ("Accounts", ",".join(reservation.accounts) or "(null)"), ("Licenses", "(null)"),
+         ("State", reservations.state_text(reservation, now)), ("BurstBuffer", "(null)"), ("Watts", "n/a")],
+        [("MaxStartDelay", "(null)")],
+    ]
     return _record(lines, is_one_line=is_one_line)
 
 

@@ -1,4 +1,5 @@
-"""sinfo: JEM's partitions and nodes in Slurm's grouped rows (default, -l, -N, -R, -s, -o) and --json.
+"""sinfo: JEM's partitions and nodes in Slurm's grouped rows (default, -l, -N, -R, -s, -o) and --json;
+-T/--reservation lists the advance reservations.
 
 Rows group a partition's nodes whose shown values are all equal, in node
 order; states print as Slurm's compact (`idle`, `mix`, `alloc`, `drain`,
@@ -32,6 +33,7 @@ OPTIONS = OptionTable([
     _O("list_reasons", "R", NONE), _O("summarize", "s", NONE), _O("sort", "S", REQUIRED),
     _O("states", "t", REQUIRED), _O("json", "", NONE), _O("verbose", "v", NONE), _O("help", "", NONE),
     _O("usage", "", NONE), _O("version", "V", NONE), _O("local", "", NONE), _O("federation", "", NONE),
+    _O("reservation", "T", NONE),
 ])
 _COMPACT = {"IDLE": "idle", "MIXED": "mix", "ALLOCATED": "alloc", "DRAINING": "drng", "DRAINED": "drain",
             "DOWN": "down*"}
@@ -145,6 +147,19 @@ def _as_json(partitions, infos) -> dict:
             "errors": [], "nodes": nodes, "partitions": parts}
 
 
+def _reservation_report(args: dict) -> int:
+    """sinfo -T: one row per reservation in Slurm's fixed columns. Like Slurm's sinfo it ignores
+    the node and partition options and formats; -l adds the date line, -h drops it and the header."""
+    from jem_slurm import reservations
+
+    with connect() as client:
+        found = client.list_reservations()
+    out = [time.strftime("%a %b %d %H:%M:%S %Y")] if "long" in args and "noheader" not in args else []
+    out.extend(reservations.sinfo_lines(found, time.time(), has_header="noheader" not in args))
+    print("\n".join(out))
+    return 0
+
+
 def _sinfo(argv: list[str]) -> int:
     found, operands = OPTIONS.parse(argv, stop_at_operand=False)
     args: dict = {}
@@ -159,6 +174,8 @@ def _sinfo(argv: list[str]) -> int:
     if "version" in args:
         print("slurm 22.05.8 (JEM slurm-compat)")
         return 0
+    if "reservation" in args and "json" not in args:
+        return _reservation_report(args)
     if "Format" in args:
         raise Failure("--Format is not supported yet by JEM; use -o")
     with connect() as client:

@@ -1,8 +1,8 @@
 """squeue's job fields: each `%` letter's header and value, and the `-O/--Format` names for them.
 
 Values come from a jem.model Job and the time `now` (epoch seconds). Where JEM
-keeps nothing for a field (QOS, features, reservations) it shows what Slurm shows
-for an unset one.
+keeps nothing for a field (comment, wckey, ...) or the job sets nothing (no QOS,
+features or reservation) it shows what Slurm shows for an unset one.
 """
 
 import functools
@@ -103,7 +103,7 @@ FIELDS = {
     "Z": ("WORK_DIR", lambda j, now: j.spec.working_dir),
     "E": ("DEPENDENCY", lambda j, now: jobview.dependency_text(j)),
     "f": ("FEATURES", lambda j, now: j.spec.constraint or "(null)"),
-    "v": ("RESERVATION", lambda j, now: "(null)"),
+    "v": ("RESERVATION", lambda j, now: j.spec.reservation or "(null)"),
     "w": ("WCKEY", lambda j, now: "(null)"),
     "h": ("OVER_SUBSCRIBE", lambda j, now: "NO" if j.spec.exclusive else "OK"),
     "O": ("CONTIGUOUS", lambda j, now: "0"),

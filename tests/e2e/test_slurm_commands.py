@@ -76,7 +76,7 @@ def test_export_none_passes_only_slurm_variables_and_the_named_ones(cluster, tmp
     assert out_none.read_text() == "marker= extra=yes\n"
 
 
-@pytest.mark.parametrize("option", ["--nodelist=n1", "--exclude=n2", "--reservation=maint"])
+@pytest.mark.parametrize("option", ["--nodelist=n1", "--exclude=n2"])
 def test_options_jem_lacks_fail_clearly_and_queue_nothing(cluster, option):
     before = slurm(cluster, "squeue", "-t", "all", "-h", "-o", "%i").stdout
     result = slurm(cluster, "sbatch", option, "--wrap", "true")

@@ -127,6 +127,8 @@ class FakeClient(Client):
         if isinstance(request, admin_pb2.ListPartitionsRequest):
             return admin_pb2.ListPartitionsResponse(partitions=[convert.partition_to_pb(p, list(p.node_names))
                                                                 for p in PARTITIONS])
+        if isinstance(request, admin_pb2.ListReservationsRequest):
+            return admin_pb2.ListReservationsResponse()
         node_answers = {admin_pb2.DrainNodeRequest: admin_pb2.DrainNodeResponse,
                         admin_pb2.DownNodeRequest: admin_pb2.DownNodeResponse,
                         admin_pb2.ResumeNodeRequest: admin_pb2.ResumeNodeResponse}

@@ -1,0 +1,347 @@
+"""Advance reservations through the Slurm-compatible commands: scontrol create, update, delete and show
+reservation, sinfo -T, sbatch --reservation and squeue's reservation column.
+
+Expected outputs, messages and exit codes are those a real Slurm 22.05 (../shared/slurm-ref) gave
+for the same command lines, with JEM's node names and CPU counts. Every test starts with no
+reservation (the autouse fixture deletes what a test left) and holds its jobs (-H), so that
+nothing here depends on what the scheduler does with a reservation's jobs.
+"""
+
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import psutil
+import pytest
+from slurm_cluster import slurm, start_cluster, stop_cluster, wait_for, wait_for_state
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WHEN = "2030-01-07T10:00:00"   # a window in the future: INACTIVE, and no job can be in its way
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = start_cluster(str(tmp_path_factory.mktemp("reservations")), n_nodes=3)
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
+
+
+@pytest.fixture(autouse=True)
+def no_reservations_left(cluster):
+    yield
+    for name in re.findall(r"^ReservationName=(\S+)", scontrol(cluster, "show", "-o", "res").stdout, re.M):
+        assert scontrol(cluster, "delete", f"ReservationName={name}").returncode == 0
+
+
+def scontrol(cluster, *argv: str):
+    return slurm(cluster, "scontrol", *argv)
+
+
+def expect(result, stdout: str = "", stderr: str = "", code: int = 0) -> None:
+    assert (result.stdout, result.stderr, result.returncode) == (stdout, stderr, code)
+
+
+def lines(text: str) -> str:
+    """Text written as `|`-led lines (so that trailing blanks and blank lines stay visible)."""
+    return "".join(line.split("|", 1)[1] + "\n" for line in textwrap.dedent(text).strip("\n").splitlines())
+
+
+def create(cluster, *settings: str) -> None:
+    name = next(s.split("=", 1)[1] for s in settings if s.lower().startswith("reservationname="))
+    expect(scontrol(cluster, "create", "reservation", *settings), f"Reservation created: {name}\n")
+
+
+def maint(cluster) -> None:
+    create(cluster, "ReservationName=maint", f"StartTime={WHEN}", "Duration=120", "Nodes=n[1-2]",
+           f"Users={ME}", "Flags=MAINT")
+
+
+BUSY_NOTE = ("Note, unless nodes are directly requested a reservation must exist in a single partition.\n"
+             "If no partition is requested the default partition is assumed.\n")
+MAINT_RECORD = lines(f"""
+    |ReservationName=maint StartTime=2030-01-07T10:00:00 EndTime=2030-01-07T12:00:00 Duration=02:00:00
+    |   Nodes=n[1-2] NodeCnt=2 CoreCnt=8 Features=(null) PartitionName=(null) Flags=MAINT,SPEC_NODES
+    |   TRES=cpu=8
+    |   Users={ME} Groups=(null) Accounts=(null) Licenses=(null) State=INACTIVE BurstBuffer=(null) Watts=n/a
+    |   MaxStartDelay=(null)
+    |
+    """)
+
+
+def test_no_reservations_is_said_as_slurm_says_it(cluster):
+    for argv in (["scontrol", "show", "reservation"], ["scontrol", "show", "res"], ["scontrol", "-o", "show", "res"],
+                 ["sinfo", "-T"], ["sinfo", "--reservation", "-h"]):
+        expect(slurm(cluster, *argv), "No reservations in the system\n")
+
+
+def test_create_on_named_nodes_and_show_it_as_slurm_does(cluster):
+    maint(cluster)
+    expect(scontrol(cluster, "show", "reservation", "maint"), MAINT_RECORD)
+    expect(scontrol(cluster, "show", "ReservationName=maint"), MAINT_RECORD)
+    expect(scontrol(cluster, "show", "-o", "res", "maint"), " ".join(
+        line.strip() for line in MAINT_RECORD.splitlines() if line) + "\n")
+    expect(scontrol(cluster, "show", "res", "nosuch"), "Reservation nosuch not found\n", code=1)
+    expect(scontrol(cluster, "show", "res", "maint", "extra"), "", "too many arguments for keyword:show\n", 1)
+
+
+def test_create_by_node_count_picks_from_the_default_partition(cluster):
+    expect(scontrol(cluster, "create", "res", "reservationname=soon", "starttime=now", "dur=60", "nodecnt=1",
+                    f"users={ME}"), "Reservation created: soon\n")
+    shown = scontrol(cluster, "show", "res", "soon")
+    match = re.fullmatch(lines(f"""
+        |ReservationName=soon StartTime=({ISO}) EndTime=({ISO}) Duration=01:00:00
+        |   Nodes=n1 NodeCnt=1 CoreCnt=4 Features=\\(null\\) PartitionName=debug Flags=
+        |   TRES=cpu=4
+        |   Users={ME} Groups=\\(null\\) Accounts=\\(null\\) Licenses=\\(null\\) State=ACTIVE BurstBuffer=\\(null\\) Watts=n/a
+        |   MaxStartDelay=\\(null\\)
+        |
+        """), shown.stdout)
+    assert match and shown.returncode == 0, shown
+    start, end = match.groups()
+    row = slurm(cluster, "sinfo", "-T", "-h").stdout
+    assert row == f"soon         ACTIVE  {start}  {end}     01:00:00  n1\n"
+    # More nodes than the partition can give: Slurm's note, then its busy error.
+    expect(scontrol(cluster, "create", "res", "ReservationName=big", "StartTime=now", "Duration=10", "NodeCnt=9",
+                    f"Users={ME}"), BUSY_NOTE, "Error creating the reservation: Requested nodes are busy\n", 1)
+
+
+def test_nodes_a_running_job_holds_are_busy_unless_ignore_jobs(cluster):
+    job = slurm(cluster, "sbatch", "--parsable", "-t", "10", "-o", "/dev/null", "--wrap", "sleep 300").stdout.strip()
+    try:
+        node = wait_for(lambda: slurm(cluster, "squeue", "-h", "-t", "R", "-j", job, "-o", "%N").stdout.strip(),
+                        timeout_s=30, what=f"job {job} to run")
+        settings = ["StartTime=now", "Duration=10", f"Nodes={node}", "Accounts=elsewhere"]
+        expect(scontrol(cluster, "create", "res", "ReservationName=x", *settings), BUSY_NOTE,
+               "Error creating the reservation: Requested nodes are busy\n", 1)
+        create(cluster, "ReservationName=anyway", *settings, "Flags=IGNORE_JOBS")
+    finally:
+        assert slurm(cluster, "scancel", job).returncode == 0
+        wait_for_state(cluster, job, {"CANCELLED"})
+
+
+def test_show_and_sinfo_list_every_reservation(cluster):
+    maint(cluster)
+    create(cluster, "ReservationName=a_rather_long_reservation_name", "StartTime=2030-02-01T00:00:00",
+           "EndTime=2030-02-02T06:30:00", "Nodes=n3", "Accounts=physics,chem", "Flags=WEEKLY,IGNORE_JOBS,OVERLAP")
+    expect(scontrol(cluster, "show", "res"), lines("""
+        |ReservationName=a_rather_long_reservation_name StartTime=2030-02-01T00:00:00 EndTime=2030-02-02T06:30:00 Duration=1-06:30:00
+        |   Nodes=n3 NodeCnt=1 CoreCnt=4 Features=(null) PartitionName=(null) Flags=OVERLAP,IGNORE_JOBS,WEEKLY,SPEC_NODES
+        |   TRES=cpu=4
+        |   Users=(null) Groups=(null) Accounts=physics,chem Licenses=(null) State=INACTIVE BurstBuffer=(null) Watts=n/a
+        |   MaxStartDelay=(null)
+        |
+        """) + MAINT_RECORD)
+    rows = lines("""
+        |a_rather_long_reservation_name  INACTIVE  2030-02-01T00:00:00  2030-02-02T06:30:00   1-06:30:00  n3
+        |maint                           INACTIVE  2030-01-07T10:00:00  2030-01-07T12:00:00     02:00:00  n[1-2]
+        """)
+    expect(slurm(cluster, "sinfo", "-T"), "RESV_NAME                          STATE           START_TIME      "
+                                          "       END_TIME     DURATION  NODELIST\n" + rows)
+    expect(slurm(cluster, "sinfo", "--reservation", "-h", "-p", "debug", "-o", "%P"), rows)
+
+
+def test_update_changes_only_what_it_names(cluster):
+    if "nobody" not in {p.pw_name for p in pwd.getpwall()}:
+        pytest.skip("needs a user named nobody")
+    maint(cluster)
+    expect(scontrol(cluster, "update", "ReservationName=maint", "Duration=180", "Users+=nobody",
+                    "Flags+=IGNORE_JOBS"), "Reservation updated.\n")
+    expect(scontrol(cluster, "show", "res", "maint"),
+           MAINT_RECORD.replace("12:00:00 Duration=02", "13:00:00 Duration=03")
+           .replace("MAINT,SPEC", "MAINT,IGNORE_JOBS,SPEC").replace(f"Users={ME}", f"Users={ME},nobody"))
+    # A new start keeps the duration; - removes users and flags.
+    expect(scontrol(cluster, "update", "Reservation=maint", "StartTime=2030-01-07T09:00:00", "Users-=nobody",
+                    "Flags=-MAINT,IGNORE_JOBS"), "Reservation updated.\n")
+    expect(scontrol(cluster, "show", "res", "maint"), MAINT_RECORD.replace("10:00:00", "09:00:00")
+           .replace("EndTime=2030-01-07T12:00:00 Duration=02", "EndTime=2030-01-07T12:00:00 Duration=03")
+           .replace("Flags=MAINT,SPEC_NODES", "Flags=SPEC_NODES"))
+    for argv, message in ((["ReservationName=nosuch", "Duration=10"], "Requested reservation is invalid"),
+                          (["ReservationName=maint", "Users="], "Reservation request lacks users, groups or accounts"),
+                          (["ReservationName=maint", "EndTime=2030-01-07T08:00:00"], "Invalid time specified"),
+                          (["ReservationName=maint", "Nodes=n9"], "Invalid node name specified")):
+        expect(scontrol(cluster, "update", *argv), "",
+               f"Error updating the reservation: {message}\nslurm_update error: {message}\n", 1)
+    expect(scontrol(cluster, "update", "ReservationName=maint", "Duration=abc"), "",
+           "scontrol: error: Invalid duration Duration=abc.  No reservation update.\nslurm_update error: No error\n", 1)
+
+
+def test_delete_is_silent_and_names_what_it_could_not_delete(cluster):
+    maint(cluster)
+    expect(scontrol(cluster, "delete", "ReservationName=maint"))
+    expect(scontrol(cluster, "show", "res"), "No reservations in the system\n")
+    expect(scontrol(cluster, "delete", "ReservationName=maint"), "",
+           "delete_reservation ReservationName=maint: Requested reservation is invalid\n", 1)
+    expect(scontrol(cluster, "delete", "res", "maint"), "",
+           "delete_reservation res: Requested reservation is invalid\n", 1)
+    expect(scontrol(cluster, "delete", "maint"), "",
+           "scontrol: error: Proper format is 'delete <ENTITY>=<ID>' or 'delete <ENTITY> <ID>'\n", 1)
+    expect(scontrol(cluster, "delete", "Bogus=1"), "", "Invalid deletion entity: Bogus=1\n", 1)
+
+
+CREATE_ERRORS = [
+    # (settings after `create reservation`, stderr); each exits 1 with nothing on stdout.
+    (["ReservationName=maint", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}"],
+     "Error creating the reservation: Duplicate reservation name\n"),
+    (["ReservationName=x", f"StartTime={WHEN}", "Duration=10", "Nodes=n2", f"Users={ME}"],
+     "Error creating the reservation: Requested reservation overlaps with another reservation\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n9", f"Users={ME}"],
+     "Error creating the reservation: Invalid node name specified\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", "Users=no_such_user_here"],
+     "Error creating the reservation: Invalid user id\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "PartitionName=nosuch"],
+     "Error creating the reservation: Invalid partition name specified\n"),
+    (["ReservationName=x", "Duration=10", "Nodes=n3", f"Users={ME}"],
+     "scontrol: error: A start time must be given.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Nodes=n3", f"Users={ME}"],
+     "scontrol: error: An end time or duration must be given.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", f"Users={ME}"],
+     "scontrol: error: CoreCnt, Nodes, NodeCnt, BurstBuffer, Licenses or Watts must be specified.  "
+     "No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3"],
+     "scontrol: error: Either Users/Groups and/or Accounts must be specified.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=bogus", "Duration=10", "Nodes=n3", f"Users={ME}"],
+     "Invalid time specification (pos=0): bogus\n"
+     "scontrol: error: Invalid start time StartTime=bogus.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=abc", "Nodes=n3", f"Users={ME}"],
+     "scontrol: error: Invalid duration Duration=abc.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=2030-05-05T10:00", "Duration=30", "EndTime=2030-05-05T11:00", "Nodes=n3",
+      f"Users={ME}"], "scontrol: error: StartTime + Duration does not equal EndTime.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "EndTime=2020-01-01T00:00:00", "Nodes=n3", f"Users={ME}"],
+     "scontrol: error: Start time cannot be after end time.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Flags=BOGUS"],
+     "scontrol: error: Error parsing flags BOGUS.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Bogus=1"],
+     "scontrol: error: Unknown parameter Bogus=1.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Node=n3", f"Users={ME}"],
+     "scontrol: error: Unknown parameter Node=n3.  No reservation created.\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Users=nobody"],
+     "scontrol: error: Parameter Users=nobody specified more than once\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "NodeCnt=abc", f"Users={ME}"],
+     "scontrol: error: Invalid node count abc\n"),
+    # Slurm's, but not JEM's: refused by name.
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Flags=FLEX"],
+     "scontrol: error: Flags=FLEX is not supported yet by JEM\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Features=big"],
+     "scontrol: error: Features is not supported yet by JEM\n"),
+]
+
+
+def test_create_errors_are_slurms(cluster):
+    maint(cluster)
+    for settings, stderr in CREATE_ERRORS:
+        expect(scontrol(cluster, "create", "reservation", *settings), "", stderr, 1)
+    expect(scontrol(cluster, "create"), "", "too few arguments for create keyword\n", 1)
+    expect(scontrol(cluster, "create", "Bogus=1"), "", "scontrol: error: Invalid creation entity: Bogus=1\n", 1)
+    expect(scontrol(cluster, "show", "-o", "res"), " ".join(line.strip() for line in MAINT_RECORD.splitlines()
+                                                            if line) + "\n")   # nothing else was made
+
+
+def job_ids(cluster) -> list[str]:
+    return slurm(cluster, "squeue", "-t", "all", "-h", "-o", "%i").stdout.split()
+
+
+def test_sbatch_reservation_is_sent_shown_and_checked(cluster, tmp_path):
+    create(cluster, "ReservationName=work", "StartTime=now", "Duration=60", "Nodes=n3", f"Users={ME}")
+    create(cluster, "ReservationName=theirs", "StartTime=now", "Duration=60", "Nodes=n2", "Accounts=elsewhere")
+    before = job_ids(cluster)
+    for name, message in (("nosuch", "Requested reservation is invalid"),
+                          ("theirs", "Access denied to requested reservation")):
+        expect(slurm(cluster, "sbatch", f"--reservation={name}", "--wrap", "true"), "",
+               f"sbatch: error: Batch job submission failed: {message}\n", 1)
+    assert job_ids(cluster) == before
+    script = tmp_path / "in_work.sh"
+    script.write_text("#!/bin/sh\n#SBATCH --reservation=work\ntrue\n")
+    held = [slurm(cluster, "sbatch", "--parsable", "-H", *args) for args in
+            (["--reservation=work", "--wrap", "true"], [str(script)], ["--wrap", "true"])]
+    assert [(r.returncode, r.stderr) for r in held] == [(0, "")] * 3
+    ids = [r.stdout.strip() for r in held]
+    try:
+        expect(slurm(cluster, "squeue", "-j", ",".join(ids), "-S", "i", "-o", "%.8i %v %.9P"), lines(f"""
+            |   JOBID RESERVATION PARTITION
+            |{ids[0]:>8} work     debug
+            |{ids[1]:>8} work     debug
+            |{ids[2]:>8} (null)     debug
+            """))
+        expect(slurm(cluster, "squeue", "-j", ids[0], "-O", "jobid,reservation"), lines(f"""
+            |JOBID               RESERVATION         
+            |{ids[0]:<20}work                
+            """))
+        shown = scontrol(cluster, "show", "job", ids[0]).stdout
+        assert "   Features=(null) DelayBoot=00:00:00\n   Reservation=work\n   OverSubscribe=" in shown
+        assert "Reservation=" not in scontrol(cluster, "show", "job", ids[2]).stdout
+    finally:
+        assert slurm(cluster, "scancel", *ids).returncode == 0
+
+
+# ---------------------------------------------------------------- another Unix user
+
+@pytest.fixture
+def other_user():
+    """A Unix user made with useradd -m for this test, removed after with its home."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("needs root, useradd and runuser")
+    name = f"jrv{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
+    uid = pwd.getpwnam(name).pw_uid
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        wait_for(lambda: not [p for p in psutil.process_iter(["uids"])
+                              if p.info["uids"] and p.info["uids"].real == uid], what=f"{name}'s processes to end")
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+def _python_for_others() -> str | None:
+    """An interpreter of this Python's version that other users may run (this one may live under
+    a 0700 home)."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for path in (sys.executable, f"/usr/bin/python{version}", "/usr/bin/python3"):
+        if path and os.path.exists(path) and all(os.stat(d).st_mode & 0o005 == 0o005 for d in _dirs_of(path)):
+            return path
+    return None
+
+
+def _dirs_of(path: str) -> list[str]:
+    found, path = [], os.path.dirname(os.path.realpath(path))
+    while path not in ("/", ""):
+        found.append(path)
+        path = os.path.dirname(path)
+    return found
+
+
+def as_user(cluster, user, *argv: str, python: str):
+    """scontrol run in-process by `user` from this checkout, with the cluster's client config."""
+    import grpc
+
+    paths = [os.path.join(REPO, "slurm-compat"), REPO, os.path.dirname(os.path.dirname(grpc.__file__))]
+    env = {"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, "PYTHONPATH": ":".join(paths), "JEM_NO_SERVER": "1",
+           "JEM_CONFIG": cluster["env"]["JEM_CONFIG"], "JEM_CONTROLLER": cluster["env"]["JEM_CONTROLLER"]}
+    return subprocess.run([shutil.which("runuser"), "-u", user.pw_name, "--", python, "-s", "-m",
+                           "jem_slurm.scontrol", *argv], capture_output=True, text=True, env=env, cwd=user.pw_dir,
+                          timeout=60)
+
+
+def test_another_user_may_look_but_not_create_change_or_delete(cluster, other_user):
+    python = _python_for_others()
+    probe = python and as_user(cluster, other_user, "show", "res", python=python)
+    if not probe or probe.returncode != 0:
+        pytest.skip(f"no Python this checkout runs under that another user may run: {probe and probe.stderr}")
+    maint(cluster)
+    expect(as_user(cluster, other_user, "show", "res", python=python), MAINT_RECORD)
+    expect(as_user(cluster, other_user, "create", "res", "ReservationName=mine", "StartTime=now", "Duration=10",
+                   "Nodes=n3", f"Users={other_user.pw_name}", python=python), "",
+           "Error creating the reservation: Invalid user id\n", 1)
+    expect(as_user(cluster, other_user, "update", "ReservationName=maint", "Duration=10", python=python), "",
+           "Error updating the reservation: Invalid user id\nslurm_update error: Invalid user id\n", 1)
+    expect(as_user(cluster, other_user, "delete", "ReservationName=maint", python=python), "",
+           "delete_reservation ReservationName=maint: Invalid user id\n", 1)
+    expect(scontrol(cluster, "show", "res"), MAINT_RECORD)
