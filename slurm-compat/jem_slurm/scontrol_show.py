@@ -170,11 +170,14 @@ def partition_record(partition, infos, *, is_one_line: bool = False) -> str:
 
     lines = [
         [("PartitionName", partition.name)],
-        [("AllowGroups", "ALL"), ("AllowAccounts", "ALL"), ("AllowQos", "ALL")],
-        [("AllocNodes", "ALL"), ("Default", "YES" if partition.is_default else "NO"), ("QoS", "N/A")],
+        [("AllowGroups", ",".join(partition.allow_groups) or "ALL"),
+         ("AllowAccounts", ",".join(partition.allow_accounts) or "ALL"),
+         ("AllowQos", ",".join(partition.allow_qos) or "ALL")],
+        [("AllocNodes", "ALL"), ("Default", "YES" if partition.is_default else "NO"), ("QoS", partition.qos or "N/A")],
         [("DefaultTime", "NONE" if partition.default_time_s is None else format_duration(partition.default_time_s)),
          ("DisableRootJobs", "NO"), ("ExclusiveUser", "NO"), ("GraceTime", 0), ("Hidden", "NO")],
-        [("MaxNodes", "UNLIMITED"), ("MaxTime", limit(partition.max_time_s)), ("MinNodes", 0), ("LLN", "NO"),
+        [("MaxNodes", partition.max_nodes or "UNLIMITED"), ("MaxTime", limit(partition.max_time_s)), ("MinNodes", 0),
+         ("LLN", "NO"),
          ("MaxCPUsPerNode", "UNLIMITED")],
         [("Nodes", hostlist.collect_hostlist([i.node.name for i in members]) if members else "(null)")],
         [("PriorityJobFactor", 1), ("PriorityTier", partition.priority_tier), ("RootOnly", "NO"),
