@@ -144,7 +144,10 @@ def test_drained_node_gets_no_new_jobs_and_resume_restores_it(cluster):
         jobs = [cluster.wait_job(client, j) for j in ids]
         assert all(j.nodes == ("n2",) for j in jobs)
         two_nodes = client.submit(cluster.spec("#!/bin/sh\ntrue\n", n_nodes=2))
-        wait_until(lambda: client.get_job(two_nodes).reason is JobReason.RESOURCES, what="Resources reason")
+        # It needs the drained node: Slurm's ReqNodeNotAvail (squeue shows "Nodes required for job
+        # are DOWN, DRAINED or reserved ..."), not Resources.
+        wait_until(lambda: client.get_job(two_nodes).reason is JobReason.REQ_NODE_NOT_AVAIL,
+                   what="ReqNodeNotAvail reason")
         assert client.resume_node("n1").state is NodeState.IDLE
         assert cluster.wait_job(client, two_nodes).state is JobState.COMPLETED
 
