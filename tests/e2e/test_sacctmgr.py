@@ -327,7 +327,9 @@ def test_delete_users_accounts_and_refusals(cluster):
            stderr=" You are not allowed to remove the root account.\n Use remove cluster instead.\n", code=1)
     expect(sacctmgr(cluster, "-i", "delete", "user"),
            stderr=" No conditions given to remove, not executing.\n", code=1)
-    # An account with a job still waiting in it stays.
+    # An account with a job still waiting in it stays. (Root needs an association with it: once
+    # users have associations, limits and qos enforced imply associations, as in Slurm.)
+    assert sacctmgr(cluster, "-i", "add", "user", "root", "account=dchem").returncode == 0
     submitted = slurm(cluster, "sbatch", "--parsable", "-H", "-A", "dchem", "--wrap", "sleep 300")
     assert submitted.returncode == 0, submitted.stderr
     expect(sacctmgr(cluster, "-i", "delete", "account", "dchem"), stderr=" Error with request: Account, user "
