@@ -217,8 +217,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         reservation = reservation_from_pb(request.reservation)
         with self._state.lock:
             if request.reservation.node_count and not reservation.node_names:
+                now = self._clock()
                 reservation = dataclasses.replace(reservation, node_names=pick_nodes(
-                    self._state, request.reservation.node_count, reservation.partition))
+                    self._state, request.reservation.node_count, reservation.partition,
+                    window=reservation.window(now), now=now))
             created = self._state.reservations.create(self._state, reservation, now=self._clock())
         self._state.wake_scheduler()
         return admin_pb2.CreateReservationResponse(reservation=reservation_to_pb(created))

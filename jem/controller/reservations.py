@@ -73,6 +73,8 @@ class ReservationBook:
         if ReservationFlag.IGNORE_JOBS not in reservation.flags:
             nodes = set(reservation.node_names)
             for job in state.jobs.live():
+                if job.spec.reservation == reservation.name:
+                    continue   # (its own jobs, running in it already)
                 if nodes.intersection(job.nodes) and \
                         (job.time_limit_s is None or (job.start_time or now) + job.time_limit_s > window[0]):
                     raise ReservationBusy(f"job {job.job_id} runs on {','.join(sorted(nodes.intersection(job.nodes)))} "
@@ -84,12 +86,23 @@ class ReservationBook:
         return reservation
 
 
-def pick_nodes(state, count: int, partition_name: str) -> tuple[str, ...]:
-    """`count` usable nodes of a partition (idle ones first, then by name), for NodeCnt=. Lock held."""
+def pick_nodes(state, count: int, partition_name: str, *, window: tuple[float, float] | None = None,
+               now: float = 0.0) -> tuple[str, ...]:
+    """`count` usable nodes of a partition (idle ones first, then by name), for NodeCnt=, none of
+    another reservation's over `window`. Lock held."""
+    if count < 1:
+        raise InvalidReservation(f"a node count of {count}")
     partition = state.partition(partition_name) if partition_name else state.config.default_partition
     if partition is None:
         raise InvalidReservation(f"no partition named {partition_name}")
-    usable = [n for n in state.nodes.all() if partition.has_node(n.name) and n.is_schedulable]
+    taken: set[str] = set()
+    if window is not None and state.reservations is not None:
+        for other in state.reservations.all:
+            other_window = other.window(now)
+            if other_window is not None and other_window[0] < window[1] and window[0] < other_window[1] \
+                    and ReservationFlag.OVERLAP not in other.flags:
+                taken.update(other.node_names)
+    usable = [n for n in state.nodes.all() if partition.has_node(n.name) and n.is_schedulable and n.name not in taken]
     usable.sort(key=lambda n: (bool(n.job_ids), n.name))
     if len(usable) < count:
         raise InvalidReservation(f"{count} nodes asked for; partition {partition.name} has {len(usable)} usable")

@@ -78,16 +78,24 @@ class Reservation:
             raise InvalidReservation("longer than the period it repeats with")
 
     def overlaps(self, other: "Reservation", now: float) -> bool:
-        """Whether the two share a node at some time (from now; repeats compared over a week)."""
+        """Whether the two share a node at some time from now: the windows of each are compared
+        from now until a week past the later of their first windows (a week holds every way two
+        daily or weekly ones can meet)."""
         if not set(self.node_names) & set(other.node_names):
             return False
-        mine, theirs = self._windows(now), other._windows(now)
+        firsts = [r.window(now) for r in (self, other)]
+        if None in firsts:
+            return False
+        until = max(first[0] for first in firsts) + 7 * DAY_S
+        mine, theirs = self._windows(now, until), other._windows(now, until)
         return any(a < d and c < b for a, b in mine for c, d in theirs)
 
-    def _windows(self, now: float) -> list[tuple[float, float]]:
+    def _windows(self, now: float, until: float) -> list[tuple[float, float]]:
+        """Its windows from now that start before `until`."""
         first = self.window(now)
         if first is None:
             return []
         if not self.period_s:
             return [first]
-        return [(first[0] + k * self.period_s, first[1] + k * self.period_s) for k in range(7 * DAY_S // self.period_s + 1)]
+        count = int((until - first[0]) // self.period_s) + 2
+        return [(first[0] + k * self.period_s, first[1] + k * self.period_s) for k in range(max(count, 1))]

@@ -27,12 +27,13 @@ def configured_table(table: AccountingTable, config: Config) -> AccountingTable:
         table, _ = modify_associations(table, _only_account(ROOT), parse_association_settings(config.root_settings))
     configured_qos = tuple(q.name for q in config.qos)
     root = table.account(ROOT)
-    if not root.qos and set(configured_qos) - {"normal"} and \
+    wanted = tuple(dict.fromkeys((root.qos or ("normal",)) + configured_qos))
+    if set(configured_qos) - {"normal"} and wanted != root.qos and \
             not any(setting.lower().startswith("qos") for setting in config.root_settings):
         # (a jem.toml that lists QOS and says nothing of who may use them: everyone may, as before
-        # accounting enforced QOS lists; the list is root's, where sacctmgr shows and changes it)
+        # accounting enforced QOS lists; they join root's list, where sacctmgr shows and changes it)
         table, _ = modify_associations(table, _only_account(ROOT), parse_association_settings(
-            ["qos=" + ",".join(dict.fromkeys(("normal",) + configured_qos))]))
+            ["qos=" + ",".join(wanted)]))
     for account in _parents_first(config):
         change = dataclasses.replace(parse_association_settings(account.settings), shares=account.shares,
                                      parent=account.parent)

@@ -201,22 +201,16 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     now_s = int(now)
     windows = {r.name: (r, w) for r in snapshot.reservations if (w := r.window(now)) is not None}
     queue, members = _by_reservation(queue, windows, decisions, now)
-    extra_running = []   # (node index, end, units) of the members started now: the main pass sees them
+    # A reservation's jobs run on its nodes and end by its end, and the main pass blocks those
+    # nodes over that window: the two passes never share a node at a time.
     for name, jobs in members.items():
         reservation, (_, end) = windows[name]
-        result = _member_pass(snapshot, jobs, reservation, end, windows, now_s, policy)
-        _record_pass(decisions, snapshot, jobs, result, None, now)
-        for job_idx, status in enumerate(bulk.to_list(result.status)):
-            if status == plan.STARTED or status == plan.BACKFILLED:
-                row = pass_inputs(snapshot, [jobs[job_idx]], now_s)[2].requests[0]
-                extra_running.extend((int(n), min(now_s + int(result_duration(jobs[job_idx], end, now_s)), plan.UNLIMITED_S),
-                                      row) for n in result.nodes_of(job_idx))
+        result, member_ledger = _member_pass(snapshot, jobs, reservation, end, windows, now_s, policy)
+        _record_pass(decisions, snapshot, jobs, result, member_ledger, now)
     if not queue:
         return decisions
     limits, ledger = _limit_inputs(snapshot, queue, now_s)
     cluster, running, q = pass_inputs(snapshot, queue, now_s)
-    if extra_running:
-        cluster, running = _with_running(cluster, running, extra_running)
     result = plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
                             limits=limits, estimate_depth=policy.estimate_depth,
                             blocks=_blocks(snapshot, windows.values()) if windows else None)
@@ -277,6 +271,9 @@ def _by_reservation(queue: list[PendingJob], windows: dict, decisions: Decisions
         if found is None:
             decisions.reasons[job.job_id] = JobReason.RESERVATION_DELETED
             continue
+        if not found[0].admits(job.user, job.account):   # (it may have changed since the job was submitted)
+            decisions.reasons[job.job_id] = JobReason.RESERVATION
+            continue
         start, _ = found[1]
         if start > now:
             decisions.reasons[job.job_id] = JobReason.RESERVATION
@@ -298,14 +295,17 @@ def _member_pass(snapshot: Snapshot, jobs: list[PendingJob], reservation, end: f
     """A pass over a reservation's jobs: on its nodes only, ending by its end, kept out of the
     windows of the other reservations."""
     cluster, running, q = pass_inputs(snapshot, jobs, now_s)
-    mine = np.array([n.name in set(reservation.node_names) for n in snapshot.nodes], dtype=np.uint8)
+    names = set(reservation.node_names)
+    mine = np.array([n.name in names for n in snapshot.nodes], dtype=np.uint8)
     cluster = dataclasses.replace(cluster, membership=np.ascontiguousarray(cluster.membership & mine))
     q = dataclasses.replace(q, duration_s=bulk.to_array([result_duration(j, end, now_s) for j in jobs], np.int64))
-    others = [w for name, w in windows.items() if name != reservation.name]
-    limits, _ = _limit_inputs(snapshot, jobs, now_s)
+    # The other reservations' windows, and its own nodes after its end (no plan past it).
+    blocks = [w for name, w in windows.items() if name != reservation.name]
+    blocks.append((reservation, (end, plan.UNLIMITED_S)))
+    limits, ledger = _limit_inputs(snapshot, jobs, now_s)
     return plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
                           limits=limits, estimate_depth=policy.estimate_depth,
-                          blocks=_blocks(snapshot, others) if others else None)
+                          blocks=_blocks(snapshot, blocks)), ledger
 
 
 def _blocks(snapshot: Snapshot, windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -315,17 +315,6 @@ def _blocks(snapshot: Snapshot, windows) -> tuple[np.ndarray, np.ndarray, np.nda
             for name in reservation.node_names if name in index]
     return (np.array([r[0] for r in rows], dtype=np.intp), np.array([r[1] for r in rows], dtype=np.int64),
             np.array([r[2] for r in rows], dtype=np.int64))
-
-
-def _with_running(cluster: plan.Cluster, running: plan.Running, extra: list) -> tuple[plan.Cluster, plan.Running]:
-    """The arrays with `extra` (node index, end, units) taken from the nodes now and back at their ends."""
-    free = cluster.free.copy()
-    for node_idx, _, row in extra:
-        free[node_idx] -= row
-    return (dataclasses.replace(cluster, free=free),
-            plan.Running(node_idx=np.concatenate([running.node_idx, np.array([e[0] for e in extra], dtype=np.intp)]),
-                         end_s=np.concatenate([running.end_s, np.array([e[1] for e in extra], dtype=np.int64)]),
-                         alloc=np.ascontiguousarray(np.vstack([running.alloc] + [e[2].reshape(1, -1) for e in extra]))))
 
 
 MAINTENANCE = "ReqNodeNotAvail, Reserved for maintenance"   # what Slurm's squeue shows for such a job
@@ -340,8 +329,9 @@ def _maintenance_reasons(decisions: Decisions, snapshot: Snapshot, queue: list[P
         return
     partitions = {p.name: p for p in snapshot.partitions}
     for job, status in zip(queue, bulk.to_list(result.status)):
-        if status not in (plan.RESOURCES, plan.PRIORITY):
-            continue
+        if status not in (plan.RESOURCES, plan.PRIORITY) or \
+                decisions.reasons.get(job.job_id) not in (JobReason.RESOURCES, JobReason.PRIORITY):
+            continue   # (a limit's reason, or ReqNodeNotAvail already, shows first)
         partition = partitions.get(job.partition)
         limit = job.time_limit_s or plan.UNLIMITED_S
         if partition is not None and any(now + limit > start and any(partition.has_node(n) for n in r.node_names)
@@ -377,15 +367,28 @@ def _preemptions(snapshot: Snapshot, queue: list[PendingJob], statuses: list[int
         partition = partitions[job.partition]
         constraint = parse_constraint(job.constraint)
 
-        def node_ok(node, partition=partition, constraint=constraint, job=job) -> bool:
+        reserved = _reserved_nodes(snapshot, job, now)   # (a job outside a reservation never gets those)
+
+        def node_ok(node, partition=partition, constraint=constraint, job=job, reserved=reserved) -> bool:
             return node.is_schedulable and partition.has_node(node.name) and constraint.is_met_by(node.features) \
-                and _could_hold(job, node)
+                and node.name not in reserved and _could_hold(job, node)
 
         victims = choose_victims(job, snapshot, candidates, node_ok=node_ok, now=now)
         if victims:
             return [Preemption(v.job_id, job.job_id, victim_mode(v, snapshot.accounting, settings),
                                _grace_time(v, snapshot)) for v in victims]
     return []
+
+
+def _reserved_nodes(snapshot: Snapshot, job: PendingJob, now: float) -> set[str]:
+    """The nodes of reservations whose window meets [now, now + the job's time limit)."""
+    end = now + (job.time_limit_s or plan.UNLIMITED_S)
+    found: set[str] = set()
+    for reservation in snapshot.reservations:
+        window = reservation.window(now)
+        if window is not None and window[0] < end:
+            found.update(reservation.node_names)
+    return found
 
 
 def _grace_time(victim: RunningJob, snapshot: Snapshot) -> int:

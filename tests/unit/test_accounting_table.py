@@ -118,3 +118,15 @@ def test_the_store_keeps_the_table_and_writes_only_changes(tmp_path):
     store.close()
     loaded = SqliteStore(str(tmp_path / "jem.db")).load_accounting()
     assert loaded.associations == smaller.associations and loaded.qos == smaller.qos and loaded.users == {}
+
+
+def test_qos_a_config_lists_join_roots_list_at_every_start():
+    from jem.model.config import parse_config
+    from jem.model.seeding import configured_table
+    first = configured_table(new_table(), parse_config({"qos": [{"name": "a"}]}))
+    assert first.account("root").qos == ("normal", "a")
+    again = configured_table(first, parse_config({"qos": [{"name": "a"}, {"name": "b"}]}))
+    assert again.account("root").qos == ("normal", "a", "b")
+    stated = configured_table(new_table(), parse_config({"qos": [{"name": "a"}],
+                                                         "accounts": [{"name": "root", "qos": ["normal"]}]}))
+    assert stated.account("root").qos == ("normal",)

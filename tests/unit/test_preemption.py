@@ -84,3 +84,12 @@ def test_partition_priority_preempts_jobs_of_lower_tiers_only():
     assert plan_cycle(snap, NOW, policy=policy).preemptions == []
     assert plan_cycle(dataclasses.replace(snap, pending=(pending(10, 4, qos="normal", partition="high"),)), NOW,
                       policy=POLICY).preemptions == []   # (preempt/qos: normal preempts nothing)
+
+
+def test_nodes_of_a_reservation_are_never_counted_on():
+    from jem.model.reservation import Reservation
+    runs = [running(1, "n1", 4, started_ago=600), running(2, "n2", 4, started_ago=600)]
+    reservation = Reservation("r", NOW - 60, NOW + 3600, ("n1",), users=("x",))
+    snap = dataclasses.replace(snapshot([node("n1", used=4), node("n2", used=4)], runs, [pending(10, 4)]),
+                               reservations=(reservation,))
+    assert [p.victim_id for p in plan_cycle(snap, NOW, policy=POLICY).preemptions] == [2]

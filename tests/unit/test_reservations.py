@@ -26,7 +26,7 @@ def node(name) -> NodeView:
 def job(job_id, *, limit_s=3600, reservation="", cpus=4) -> PendingJob:
     return PendingJob(job_id=job_id, priority=100 - job_id, submit_time=NOW - 100, partition="batch", n_nodes=1,
                       per_node=Resources(cpus, 100, 0), held_by="", begin_time=None, time_limit_s=limit_s,
-                      reservation=reservation)
+                      reservation=reservation, user="root")
 
 
 def maint(start_in_s, length_s, *, nodes=("n1", "n2"), flags=(ReservationFlag.MAINT,)) -> Reservation:
@@ -97,3 +97,20 @@ def test_a_noreserve_qos_job_takes_no_reservation_and_leaves_it_to_the_next():
     assert decisions.planned_starts == {2: NOW + 100}
     without = plan_cycle(dataclasses.replace(snap, accounting=None), NOW, policy=Policy(reservation_depth=1))
     assert without.planned_starts == {1: NOW + 100}
+
+
+def test_a_job_its_reservation_no_longer_admits_does_not_run_in_it():
+    window = dataclasses.replace(maint(-60, 1800, flags=()), users=("alice",))
+    mine = dataclasses.replace(job(1, reservation="maint"), user="bob")
+    decisions = plan_cycle(snapshot([mine], [window]), NOW, policy=EASY)
+    assert started(decisions) == {} and decisions.reasons[1] is JobReason.RESERVATION
+
+
+def test_overlaps_are_found_however_far_ahead():
+    daily = Reservation("daily", NOW, NOW + 3600, ("n1",), users=("a",), flags=frozenset({ReservationFlag.DAILY}))
+    later = Reservation("later", NOW + 14 * 86400 + 600, NOW + 14 * 86400 + 1200, ("n1",), users=("b",))
+    elsewhere = dataclasses.replace(later, node_names=("n2",))
+    assert daily.overlaps(later, NOW) and later.overlaps(daily, NOW)
+    assert not daily.overlaps(elsewhere, NOW)
+    assert not daily.overlaps(dataclasses.replace(later, start_time=NOW + 14 * 86400 + 3700,
+                                                  end_time=NOW + 14 * 86400 + 7000), NOW)

@@ -1,0 +1,57 @@
+"""Advance reservations and `jem why` on a real cluster: a maintenance reservation lets only jobs
+that end in time start before it, its own jobs start at its start, and a waiting job starts when
+`jem why` said it would."""
+
+import time
+
+import pytest
+
+from harness import wait_until
+from jem.model.reasons import JobReason
+from jem.model.reservation import Reservation, ReservationFlag
+from jem.model.states import JobState
+
+pytestmark = pytest.mark.integration
+
+SLEEP = "#!/bin/sh\nsleep 300\n"
+
+
+def test_a_maintenance_reservation_lets_only_jobs_that_end_in_time_start_before_it(make_cluster):
+    cluster = make_cluster(n_nodes=1, cpus=2).start()
+    with cluster.client() as client:
+        start = time.time() + 12
+        client.create_reservation(Reservation("maint", start, start + 600, ("n1",), users=("root",),
+                                              flags=frozenset({ReservationFlag.MAINT})))
+        short = client.submit(cluster.spec("#!/bin/sh\nsleep 1\n", n_tasks=1, time_limit_s=5))
+        long = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60))
+        member = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=3600, reservation="maint"))
+        cluster.wait_job(client, short)   # (it ends in time: it started at once)
+        wait_until(lambda: client.get_job(long).reason is JobReason.REQ_NODE_NOT_AVAIL, what="long job's reason")
+        waiting = client.get_job(long)
+        wait_until(lambda: client.get_job(member).reason is JobReason.RESERVATION, what="member's reason")
+        assert int(client.get_job(member).planned_start) == int(start)
+        started = cluster.wait_job(client, member, states={JobState.RUNNING}, timeout_s=30)
+        # Within its window it runs until the reservation's end at the latest.
+        assert started.start_time >= start - 1 and started.time_limit_s <= 600
+        assert client.get_job(long).state is JobState.PENDING
+        for job_id in (long, member):
+            client.cancel(job_id)
+        client.delete_reservation("maint")
+    assert waiting.reason_detail == "ReqNodeNotAvail, Reserved for maintenance"
+    assert waiting.planned_start >= start + 600 - 1   # (after the maintenance)
+
+
+def test_a_waiting_job_starts_when_jem_why_said(make_cluster):
+    """Every job runs to its time limit: the waiting job's planned start is the running one's end."""
+    cluster = make_cluster(n_nodes=1, cpus=2).start()
+    with cluster.client() as client:
+        first = client.submit(cluster.spec(SLEEP, n_tasks=2, time_limit_s=8))
+        cluster.wait_job(client, first, states={JobState.RUNNING})
+        second = client.submit(cluster.spec(SLEEP, n_tasks=2, time_limit_s=60))
+        wait_until(lambda: client.get_job(second).planned_start is not None, what="the second job's plan")
+        said = client.explain_job(second)
+        started = cluster.wait_job(client, second, states={JobState.RUNNING}, timeout_s=30)
+        client.cancel(second)
+    assert [a.job_id for a in said.after] == [first] and not said.planned_start_is_estimate
+    # Within a scheduling cycle of it (the time limit is enforced, the kill confirmed, then a cycle).
+    assert abs(started.start_time - said.planned_start) <= 4, (started.start_time, said.planned_start)
