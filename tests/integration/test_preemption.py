@@ -49,6 +49,7 @@ def test_a_high_qos_job_preempts_a_low_one_which_ends_preempted(make_cluster):
         cluster.wait_job(client, high, states={JobState.RUNNING}, timeout_s=60)
         ended = client.get_job(victim)
         client.cancel(high)
+        cluster.wait_job(client, high)   # (ended before the cluster stops: no kill cut short)
     assert ended.state is JobState.PREEMPTED
     # SIGTERM at once (its grace time is 30 s: it did not wait for SIGKILL).
     assert open(mark).read() == "term\n"
@@ -64,6 +65,8 @@ def test_a_requeue_mode_victim_goes_back_to_the_queue(make_cluster):
         requeued = client.get_job(victim)
         for job_id in (high, victim):
             client.cancel(job_id)
+        for job_id in (high, victim):
+            cluster.wait_job(client, job_id)
     assert requeued.state is JobState.PENDING and requeued.restart_count == 1
     # (Slurm's: it is eligible again some 20 minutes later, so that its preemptor gets the nodes)
     assert requeued.spec.begin_time >= requeued.submit_time + 1200

@@ -36,6 +36,8 @@ def test_a_maintenance_reservation_lets_only_jobs_that_end_in_time_start_before_
         assert client.get_job(long).state is JobState.PENDING
         for job_id in (long, member):
             client.cancel(job_id)
+        for job_id in (long, member):
+            cluster.wait_job(client, job_id)   # (ended before the cluster stops: no kill cut short)
         client.delete_reservation("maint")
     assert waiting.reason_detail == "ReqNodeNotAvail, Reserved for maintenance"
     assert waiting.planned_start >= start + 600 - 1   # (after the maintenance)
@@ -52,6 +54,7 @@ def test_a_waiting_job_starts_when_jem_why_said(make_cluster):
         said = client.explain_job(second)
         started = cluster.wait_job(client, second, states={JobState.RUNNING}, timeout_s=30)
         client.cancel(second)
+        cluster.wait_job(client, second)
     assert [a.job_id for a in said.after] == [first] and not said.planned_start_is_estimate
     # Within a scheduling cycle of it (the time limit is enforced, the kill confirmed, then a cycle).
     assert abs(started.start_time - said.planned_start) <= 4, (started.start_time, said.planned_start)

@@ -19,6 +19,15 @@ from jem.model.tres import Tres
 
 pytestmark = pytest.mark.integration
 
+
+def cancel_and_wait(cluster, client, job_ids) -> None:
+    """Cancel the jobs and wait until each has ended (its processes and cgroups gone), so that
+    stopping the cluster never cuts a kill short."""
+    for job_id in job_ids:
+        client.cancel(job_id)
+    for job_id in job_ids:
+        cluster.wait_job(client, job_id)
+
 SLEEP = "#!/bin/sh\nsleep 120\n"
 POLICY = """
 [[qos]]
@@ -109,9 +118,8 @@ def test_limits_pend_with_slurms_reasons_and_refuse_at_submit(make_cluster):
         # An account with active jobs cannot be deleted.
         with pytest.raises(AccountingEntityInUse):
             client.delete_associations(AssociationFilter(accounts=frozenset({"chem"})))
-        for job in client.list_jobs():
-            if job.state in (JobState.PENDING, JobState.RUNNING):
-                client.cancel(job.job_id)
+        cancel_and_wait(cluster, client, [job.job_id for job in client.list_jobs()
+                                          if job.state in (JobState.PENDING, JobState.RUNNING)])
 
 
 def test_only_operators_change_accounting_and_associations_are_enforced(make_cluster, stranger):
@@ -130,7 +138,7 @@ def test_only_operators_change_accounting_and_associations_are_enforced(make_clu
                                   AssociationChange(qos=("normal", "high")))
         with pytest.raises(InvalidQos):   # no longer among the QOS of the user's association
             client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, qos="strict"))
-        client.cancel(job_id)
+        cancel_and_wait(cluster, client, [job_id])
 
 
 def test_jem_why_names_the_limit_the_jobs_holding_it_and_the_estimate(make_cluster):
@@ -149,8 +157,7 @@ def test_jem_why_names_the_limit_the_jobs_holding_it_and_the_estimate(make_clust
         as_json = json.loads(subprocess.run([sys.executable, "-m", "jem.cli.main", "why", str(held), "--json"],
                                             capture_output=True, text=True, env=env, timeout=60).stdout)
         ends = sorted(client.get_job(j).start_time + 600 for j in running)
-        for job_id in (*running, held):
-            client.cancel(job_id)
+        cancel_and_wait(cluster, client, [*running, held])
     assert explanation.reason == "AssocGrpCpuLimit" and explanation.planned_start_is_estimate
     assert explanation.limit.setting == "GrpTRES=cpu=2" and explanation.limit.holder == "account physics"
     assert explanation.limit.in_use == 2 and explanation.limit.asked == 1
