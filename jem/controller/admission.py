@@ -24,11 +24,13 @@ import os
 from jem.controller.jobindex import JobIndex
 from jem.model.associations import ROOT, AccountingTable, QosFlag
 from jem.model.config import Config
-from jem.model.errors import InvalidAccount, InvalidNodeCount, InvalidQos, LimitExceeded, PartitionAccessDenied
+from jem.model.errors import (InvalidAccount, InvalidNodeCount, InvalidQos, LimitExceeded, PartitionAccessDenied,
+                              PartitionTimeLimit)
 from jem.model.identity import Identity
 from jem.model.job import JobShape, JobSpec
 from jem.model.partition import Partition
 from jem.model.tres import job_tres
+from jem.model.units import format_duration
 from jem.scheduler.limits import LimitedJob, Rule, never_fits, rules_of
 
 
@@ -65,6 +67,13 @@ def requires_association(table: AccountingTable, config: Config) -> bool:
     if enforce.enforces("associations"):
         return True
     return (enforce.enforces("limits") or enforce.enforces("qos")) and bool(table.users)
+
+
+def check_partition_time(partition: Partition, time_limit_s: int | None) -> None:
+    """A job's time limit within its partition's MaxTime (Slurm's EnforcePartLimits=ALL refuses it)."""
+    if not partition.allows_time_limit(time_limit_s):
+        raise PartitionTimeLimit(f"{format_duration(time_limit_s)} exceeds partition {partition.name}'s "
+                                 f"MaxTime of {format_duration(partition.max_time_s)}")
 
 
 def check_partition_size(partition: Partition, shape: JobShape) -> None:

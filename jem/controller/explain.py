@@ -29,13 +29,12 @@ from jem.scheduler.priority import queue_order_key
 def explain_job(state: ClusterState, identity: Identity, job_id: int, *, now: float) -> Explanation:
     """JobNotFound for a job the caller may not see."""
     table = state.accounting_table
+    jobs_private = state.config.cluster.is_private("jobs")
     with state.lock:
         job = state.jobs.get(job_id)
-        if job is None or not policy.may_see_job(identity, job.uid,
-                                                 jobs_private=state.config.cluster.is_private("jobs")):
+        if job is None or not policy.may_see_job(identity, job.uid, jobs_private=jobs_private):
             raise JobNotFound(str(job_id))
         running = [j for j in state.jobs.live() if j.state is JobState.RUNNING]
-        jobs_private = state.config.cluster.is_private("jobs")
         visible = {j.job_id for j in running if policy.may_see_job(identity, j.uid, jobs_private=jobs_private)}
         ends = [RunningEnd(j.job_id, j.nodes, (j.start_time or now) + j.time_limit_s) for j in running
                 if j.time_limit_s is not None and j.job_id in visible]
@@ -68,10 +67,8 @@ def explain_job(state: ClusterState, identity: Identity, job_id: int, *, now: fl
     account_row = next((r for r in rows if r.account == account and not r.user), None)
     if not policy.may_see_usage(identity, job.user, usage_private=state.config.cluster.is_private("usage")):
         own = account_row = None
-    return Explanation(
-        **{f: getattr(explanation, f) for f in ("job_id", "user", "partition", "state", "reason", "reason_detail",
-                                                 "planned_start", "planned_start_is_estimate")},
-        after=after, limit=limit, jobs_ahead=ahead, priority=priorities[0] if priorities else None,
+    return dataclasses.replace(
+        explanation, after=after, limit=limit, jobs_ahead=ahead, priority=priorities[0] if priorities else None,
         fairshare=own.factor if own is not None else None,
         account_shares=account_row.norm_shares if account_row is not None else None,
         account_usage=account_row.effective_usage if account_row is not None else None,

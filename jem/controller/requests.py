@@ -10,20 +10,20 @@ import logging
 
 from jem.controller import arrays, lifecycle, signals
 from jem.controller.arrays import is_whole_array
-from jem.controller.admission import check_partition_size, check_submit_limits, limited_job, resolve_account_and_qos
+from jem.controller.admission import (check_partition_size, check_partition_time, check_submit_limits, limited_job,
+                                     resolve_account_and_qos)
 from jem.controller.state import ClusterState
 from jem.controller.submission import shape_in_partition
 from jem.model import policy
 from jem.model.arrays import format_job_label
 from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNotFound, JobStateConflict,
-                              PartitionTimeLimit, RequeueDisabled, UnknownPartition)
+                              RequeueDisabled, UnknownPartition)
 from jem.model.execution import SignalScope
 from jem.model.identity import Identity
 from jem.model.job import NICE_LIMIT, Job
 from jem.model.limits import check_text, clamp_time_limit
 from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.states import JobEvent, JobState
-from jem.model.units import format_duration
 from jem.scheduler.priority import basic_priority
 
 log = logging.getLogger(__name__)
@@ -225,8 +225,6 @@ def _check_policy_again(state: ClusterState, job: Job, spec, shape, identity: Id
     resolve_account_and_qos(table, state.config, spec, owner, partition)
     check_partition_size(partition, shape)
     time_limit = job.time_limit_s if spec.time_limit_s is None else spec.time_limit_s
-    if not partition.allows_time_limit(time_limit):
-        raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "
-                                 f"MaxTime of {format_duration(partition.max_time_s)}")
+    check_partition_time(partition, time_limit)
     check_submit_limits(table, state.config, limited_job(spec, job.user, shape, time_limit, partition),
                         state.jobs.index, n_tasks=0)

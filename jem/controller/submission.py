@@ -11,7 +11,8 @@ policy refuses (jem.controller.admission: account, QOS, access lists, submit lim
 
 import dataclasses
 
-from jem.controller.admission import check_partition_size, check_submit_limits, limited_job, resolve_account_and_qos
+from jem.controller.admission import (check_partition_size, check_partition_time, check_submit_limits, limited_job,
+                                     resolve_account_and_qos)
 from jem.controller.fairuse import check_queue_room
 from jem.controller.reservations import check_job_reservation
 from jem.controller.state import ClusterState
@@ -19,8 +20,8 @@ from jem.model import defaults
 from jem.model.arrays import parse_array
 from jem.model.dependency import Dependency, parse_dependency
 from jem.model.associations import AccountingTable
-from jem.model.errors import (DependencyProblem, InvalidFeature, InvalidGres, ParameterTooLong, PartitionTimeLimit,
-                              Unsatisfiable, UnknownPartition)
+from jem.model.errors import (DependencyProblem, InvalidFeature, InvalidGres, ParameterTooLong, Unsatisfiable,
+                              UnknownPartition)
 from jem.model.features import parse_constraint
 from jem.model import policy
 from jem.model.identity import Identity
@@ -30,7 +31,6 @@ from jem.model.sharing import shared_spec
 from jem.model.node import Node
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
-from jem.model.units import format_duration
 from jem.scheduler.priority import basic_priority
 from jem.security import signatures
 from jem.security.digest import spec_digest
@@ -64,9 +64,7 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
             check_job_reservation(state.reservations.get(spec.reservation) if state.reservations else None,
                                   spec.reservation, identity.user, spec.account)
         time_limit = _time_limit(table, spec, identity.user, partition)
-        if not partition.allows_time_limit(time_limit):
-            raise PartitionTimeLimit(f"{format_duration(time_limit)} exceeds partition {partition.name}'s "
-                                     f"MaxTime of {format_duration(partition.max_time_s)}")
+        check_partition_time(partition, time_limit)
         shape = shape_in_partition(state, spec, partition)
         check_partition_size(partition, shape)
         dependency = _checked_dependency(state, dependency)

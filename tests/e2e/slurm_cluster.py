@@ -5,9 +5,15 @@ a module's tests share one cluster and `jem down` runs when the module ends.
 """
 
 import os
+import pwd
+import shutil
 import subprocess
 import sys
 import time
+import uuid
+
+import psutil
+import pytest
 
 JEM = [sys.executable, "-m", "jem.cli.main"]
 
@@ -64,3 +70,54 @@ def wait_for_state(cluster: dict, job_id: str, states: set[str], timeout_s: floa
             return state
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} is {state!r}, not one of {sorted(states)}")
+
+
+# ---------------------------------------------------------------- a second Unix user
+
+@pytest.fixture
+def other_user():
+    """A Unix user made with useradd -m for this test, removed after with its home (import it
+    into a test module to use it)."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("needs root, useradd and runuser")
+    name = f"jeu{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
+    uid = pwd.getpwnam(name).pw_uid
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        wait_for(lambda: not [p for p in psutil.process_iter(["uids"])
+                              if p.info["uids"] and p.info["uids"].real == uid], what=f"{name}'s processes to end")
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+def python_for_others() -> str | None:
+    """An interpreter of this Python's version that other users may run (this one may live under
+    a 0700 home)."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for path in (sys.executable, f"/usr/bin/python{version}", "/usr/bin/python3"):
+        if path and os.path.exists(path) and all(os.stat(d).st_mode & 0o005 == 0o005 for d in _dirs_of(path)):
+            return path
+    return None
+
+
+def _dirs_of(path: str) -> list[str]:
+    found, path = [], os.path.dirname(os.path.realpath(path))
+    while path not in ("/", ""):
+        found.append(path)
+        path = os.path.dirname(path)
+    return found
+
+
+def as_user(cluster, user, command: str, *argv: str, python: str) -> subprocess.CompletedProcess:
+    """The Slurm-compatible `command` run in-process by `user` from this checkout, with the
+    cluster's client config."""
+    import grpc
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    paths = [os.path.join(repo, "slurm-compat"), repo, os.path.dirname(os.path.dirname(grpc.__file__))]
+    env = {"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, "PYTHONPATH": ":".join(paths), "JEM_NO_SERVER": "1",
+           "JEM_CONFIG": cluster["env"]["JEM_CONFIG"], "JEM_CONTROLLER": cluster["env"]["JEM_CONTROLLER"]}
+    return subprocess.run([shutil.which("runuser"), "-u", user.pw_name, "--", python, "-s", "-m",
+                           f"jem_slurm.{command}", *argv], capture_output=True, text=True, env=env, cwd=user.pw_dir,
+                          timeout=60)

@@ -8,14 +8,10 @@ Each test names its own accounts and removes what it made, so they share one clu
 
 import os
 import pwd
-import shutil
-import subprocess
-import sys
-import uuid
 
-import psutil
 import pytest
-from slurm_cluster import slurm, start_cluster, stop_cluster, wait_for, wait_for_state
+from slurm_cluster import other_user  # noqa: F401  (a fixture)
+from slurm_cluster import as_user, python_for_others, slurm, start_cluster, stop_cluster, wait_for, wait_for_state
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -365,66 +361,15 @@ def test_a_maxjobs_limit_set_with_sacctmgr_pends_the_second_job(cluster):
 # ------------------------------------------------------------------ a second Unix user
 
 
-def _python_for_others() -> str | None:
-    """An interpreter of this Python's version that other users may run (this one may live under
-    a 0700 home)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for path in (sys.executable, f"/usr/bin/python{version}", "/usr/bin/python3"):
-        if path and os.path.exists(path) and all(os.stat(d).st_mode & 0o005 == 0o005 for d in _dirs_of(path)):
-            return path
-    return None
-
-
-def _dirs_of(path: str) -> list[str]:
-    path = os.path.realpath(path)
-    return [os.path.dirname(path)] + [p for p in _parents(os.path.dirname(path))]
-
-
-def _parents(path: str) -> list[str]:
-    found = []
-    while path not in ("/", ""):
-        path = os.path.dirname(path)
-        found.append(path)
-    return found
-
-
-@pytest.fixture
-def other_user():
-    """A Unix user made with useradd -m for this test, removed after with its home."""
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("needs root, useradd and runuser")
-    name = f"jsm{uuid.uuid4().hex[:6]}"
-    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
-    uid = pwd.getpwnam(name).pw_uid
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        wait_for(lambda: not [p for p in psutil.process_iter(["uids"])
-                              if p.info["uids"] and p.info["uids"].real == uid], what=f"{name}'s processes to end")
-        subprocess.run(["userdel", "-r", name], capture_output=True)
-
-
-def as_user(cluster, user, *argv: str, python: str):
-    """sacctmgr run in-process by `user` from this checkout, with the cluster's client config."""
-    import grpc
-
-    paths = [os.path.join(REPO, "slurm-compat"), REPO, os.path.dirname(os.path.dirname(grpc.__file__))]
-    env = {"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, "PYTHONPATH": ":".join(paths),
-           "JEM_CONFIG": cluster["env"]["JEM_CONFIG"], "JEM_CONTROLLER": cluster["env"]["JEM_CONTROLLER"]}
-    return subprocess.run([shutil.which("runuser"), "-u", user.pw_name, "--", python, "-s", "-m",
-                           "jem_slurm.sacctmgr", *argv], capture_output=True, text=True, env=env, cwd=user.pw_dir,
-                          timeout=60)
-
-
 def test_another_user_may_look_but_not_change(cluster, other_user):
-    python = _python_for_others()
-    probe = python and as_user(cluster, other_user, "show", "qos", "normal", "-n", "format=name", python=python)
+    python = python_for_others()
+    probe = python and as_user(cluster, other_user, "sacctmgr", "show", "qos", "normal", "-n", "format=name", python=python)
     if not probe or probe.returncode != 0:
         pytest.skip(f"no Python this checkout runs under that another user may run: {probe and probe.stderr}")
     assert sacctmgr(cluster, "-i", "add", "account", "ochem").returncode == 0
     assert sacctmgr(cluster, "-i", "add", "user", other_user.pw_name, "account=ochem").returncode == 0
     try:
-        expect(as_user(cluster, other_user, "-i", "add", "account", "x", python=python), lines("""
+        expect(as_user(cluster, other_user, "sacctmgr", "-i", "add", "account", "x", python=python), lines("""
             | Adding Account(s)
             |  x
             | Settings
@@ -433,14 +378,14 @@ def test_another_user_may_look_but_not_change(cluster, other_user):
             | Associations
             |  A = x          C = cluster   
             """), " Problem adding accounts: Access/permission denied\n", 1)
-        expect(as_user(cluster, other_user, "-i", "modify", "user", other_user.pw_name, "set", "MaxJobs=5",
+        expect(as_user(cluster, other_user, "sacctmgr", "-i", "modify", "user", other_user.pw_name, "set", "MaxJobs=5",
                        python=python), " Nothing modified\n", "sacctmgr: accounting_storage/slurmdbd: "
                "acct_storage_p_modify_assocs: Request didn't affect anything or your user doesn't have privilege "
                "to perform this action\n", 1)
-        expect(as_user(cluster, other_user, "-i", "delete", "account", "ochem", python=python),
+        expect(as_user(cluster, other_user, "sacctmgr", "-i", "delete", "account", "ochem", python=python),
                stderr="sacctmgr: error: Your user doesn't have privilege to perform this action\n"
                       " Error with request: Access/permission denied\n", code=1)
-        expect(as_user(cluster, other_user, "show", "assoc", "where", "account=ochem", "format=account,user,maxjobs",
+        expect(as_user(cluster, other_user, "sacctmgr", "show", "assoc", "where", "account=ochem", "format=account,user,maxjobs",
                        "-P", python=python), f"Account|User|MaxJobs\nochem||\nochem|{other_user.pw_name}|\n")
     finally:
         assert sacctmgr(cluster, "-i", "delete", "account", "ochem").returncode == 0

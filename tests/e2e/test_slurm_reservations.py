@@ -10,15 +10,11 @@ nothing here depends on what the scheduler does with a reservation's jobs.
 import os
 import pwd
 import re
-import shutil
-import subprocess
-import sys
 import textwrap
-import uuid
 
-import psutil
 import pytest
-from slurm_cluster import slurm, start_cluster, stop_cluster, wait_for, wait_for_state
+from slurm_cluster import other_user  # noqa: F401  (a fixture)
+from slurm_cluster import as_user, python_for_others, slurm, start_cluster, stop_cluster, wait_for, wait_for_state
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -284,64 +280,18 @@ def test_sbatch_reservation_is_sent_shown_and_checked(cluster, tmp_path):
 
 # ---------------------------------------------------------------- another Unix user
 
-@pytest.fixture
-def other_user():
-    """A Unix user made with useradd -m for this test, removed after with its home."""
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
-        pytest.skip("needs root, useradd and runuser")
-    name = f"jrv{uuid.uuid4().hex[:6]}"
-    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
-    uid = pwd.getpwnam(name).pw_uid
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        wait_for(lambda: not [p for p in psutil.process_iter(["uids"])
-                              if p.info["uids"] and p.info["uids"].real == uid], what=f"{name}'s processes to end")
-        subprocess.run(["userdel", "-r", name], capture_output=True)
-
-
-def _python_for_others() -> str | None:
-    """An interpreter of this Python's version that other users may run (this one may live under
-    a 0700 home)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for path in (sys.executable, f"/usr/bin/python{version}", "/usr/bin/python3"):
-        if path and os.path.exists(path) and all(os.stat(d).st_mode & 0o005 == 0o005 for d in _dirs_of(path)):
-            return path
-    return None
-
-
-def _dirs_of(path: str) -> list[str]:
-    found, path = [], os.path.dirname(os.path.realpath(path))
-    while path not in ("/", ""):
-        found.append(path)
-        path = os.path.dirname(path)
-    return found
-
-
-def as_user(cluster, user, *argv: str, python: str):
-    """scontrol run in-process by `user` from this checkout, with the cluster's client config."""
-    import grpc
-
-    paths = [os.path.join(REPO, "slurm-compat"), REPO, os.path.dirname(os.path.dirname(grpc.__file__))]
-    env = {"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, "PYTHONPATH": ":".join(paths), "JEM_NO_SERVER": "1",
-           "JEM_CONFIG": cluster["env"]["JEM_CONFIG"], "JEM_CONTROLLER": cluster["env"]["JEM_CONTROLLER"]}
-    return subprocess.run([shutil.which("runuser"), "-u", user.pw_name, "--", python, "-s", "-m",
-                           "jem_slurm.scontrol", *argv], capture_output=True, text=True, env=env, cwd=user.pw_dir,
-                          timeout=60)
-
-
 def test_another_user_may_look_but_not_create_change_or_delete(cluster, other_user):
-    python = _python_for_others()
-    probe = python and as_user(cluster, other_user, "show", "res", python=python)
+    python = python_for_others()
+    probe = python and as_user(cluster, other_user, "scontrol", "show", "res", python=python)
     if not probe or probe.returncode != 0:
         pytest.skip(f"no Python this checkout runs under that another user may run: {probe and probe.stderr}")
     maint(cluster)
-    expect(as_user(cluster, other_user, "show", "res", python=python), MAINT_RECORD)
-    expect(as_user(cluster, other_user, "create", "res", "ReservationName=mine", "StartTime=now", "Duration=10",
+    expect(as_user(cluster, other_user, "scontrol", "show", "res", python=python), MAINT_RECORD)
+    expect(as_user(cluster, other_user, "scontrol", "create", "res", "ReservationName=mine", "StartTime=now", "Duration=10",
                    "Nodes=n3", f"Users={other_user.pw_name}", python=python), "",
            "Error creating the reservation: Invalid user id\n", 1)
-    expect(as_user(cluster, other_user, "update", "ReservationName=maint", "Duration=10", python=python), "",
+    expect(as_user(cluster, other_user, "scontrol", "update", "ReservationName=maint", "Duration=10", python=python), "",
            "Error updating the reservation: Invalid user id\nslurm_update error: Invalid user id\n", 1)
-    expect(as_user(cluster, other_user, "delete", "ReservationName=maint", python=python), "",
+    expect(as_user(cluster, other_user, "scontrol", "delete", "ReservationName=maint", python=python), "",
            "delete_reservation ReservationName=maint: Invalid user id\n", 1)
     expect(scontrol(cluster, "show", "res"), MAINT_RECORD)
