@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from jem.model.errors import InvalidReservation
-from jem.model.limits import MAX_EPOCH_S
+from jem.model.limits import DEFAULT_LIMITS, MAX_EPOCH_S
 
 DAY_S = 86400
 
@@ -62,8 +62,13 @@ class Reservation:
 
     def check(self) -> None:
         """InvalidReservation naming what is wrong."""
-        if not self.name or any(c.isspace() or c in ",=" for c in self.name):
-            raise InvalidReservation(f"name {self.name!r}")
+        if not self.name or len(self.name) > DEFAULT_LIMITS.max_name_len or any(c.isspace() or c in ",=" or
+                                                                              c == "\0" for c in self.name):
+            raise InvalidReservation(f"name {self.name[:70]!r}")
+        names = self.users + self.accounts + (self.partition,)
+        if len(names) > DEFAULT_LIMITS.max_args or any(len(n) > DEFAULT_LIMITS.max_name_len or "\0" in n
+                                                       for n in names):
+            raise InvalidReservation("users, accounts or partition: too many, too long, or with a NUL byte")
         if self.end_time <= self.start_time:
             raise InvalidReservation("its end is not after its start")
         if self.end_time > MAX_EPOCH_S:

@@ -5,14 +5,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from harness import wait_until
-from jem.model.accounting import AssociationChange
+from jem.model.accounting import AssociationChange, QosChange
 from jem.model.associations import Association, AssociationFilter
-from jem.model.errors import (AccountingEntityInUse, InvalidAccount, InvalidNodeCount, InvalidQos, LimitExceeded,
-                              PermissionDenied)
+from jem.model.errors import (AccountingEntityInUse, InvalidAccount, InvalidNodeCount, InvalidQos, InvalidReservation,
+                              InvalidSetting, JobNotFound, LimitExceeded, PermissionDenied)
+from jem.model.reservation import Reservation
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
 from jem.model.tres import Tres
@@ -194,3 +196,39 @@ def test_a_config_that_lists_qos_lets_everyone_use_them_as_before(make_cluster):
         [root] = [a for a in client.list_associations()[0] if a.account == "root"]
         client.cancel(job_id)
     assert root.qos == ("normal", "high")
+
+
+def test_what_others_may_not_see_or_change_stays_theirs(make_cluster, stranger, operator_user):
+    """PrivateData=jobs,accounts: a user's `jem why` names none of others' jobs and their listing of
+    associations holds only their own accounts; an Operator may not change a QOS (that is an
+    Administrator's); oversize or odd names are refused, not stored."""
+    cluster = make_cluster(n_nodes=1, cpus=2, extra_config=POLICY)
+    with open(cluster.config_path) as f:
+        text = f.read()
+    text = text.replace('name = "test"\n', 'name = "test"\nprivate_data = ["jobs", "accounts"]\n', 1)
+    with open(cluster.config_path, "w") as f:
+        f.write(text + f'\n[[users]]\nname = "{operator_user}"\nadmin_level = "operator"\n')
+    cluster.start()
+    with cluster.client() as admin, cluster.client_as(stranger) as client, \
+            cluster.client_as(operator_user) as operator:
+        admin.add_users([Association("chem", stranger), Association("physics", "root")])
+        roots = admin.submit(cluster.spec(SLEEP, n_tasks=2, time_limit_s=300, account="physics"))
+        cluster.wait_job(admin, roots, states={JobState.RUNNING})
+        theirs = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, account="chem"))
+        wait_until(lambda: client.get_job(theirs).planned_start is not None, what="the stranger's plan")
+        with pytest.raises(JobNotFound):
+            client.explain_job(roots)
+        said = client.explain_job(theirs)
+        listed = {a.account for a in client.list_associations()[0]}
+        with pytest.raises(PermissionDenied):
+            operator.modify_qos(["high"], QosChange(priority=1000))
+        operator.modify_associations(AssociationFilter(accounts=frozenset({"chem"}), only_accounts=True),
+                                     AssociationChange(limits={"max_jobs": 3}))   # (accounts are an operator's)
+        with pytest.raises(InvalidSetting):
+            admin.add_accounts([Association("a" * 2000)])
+        with pytest.raises(InvalidReservation):
+            admin.create_reservation(Reservation("x" * 2000, time.time() + 60, time.time() + 120, ("n1",),
+                                                 users=("root",)))
+        cancel_and_wait(cluster, admin, [roots, theirs])
+    assert said.after == () and said.planned_start is not None   # (root's job it waits for is not named)
+    assert listed == {"chem"}
