@@ -35,6 +35,7 @@ from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, InternalE
                               LimitExceeded, RateLimited)
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
+from jem.model.controllerinfo import ControllerInfo
 from jem.model.job import Job, JobSpec
 from jem.model.explanation import Explanation
 from jem.model.jobpriority import JobPriority
@@ -389,6 +390,12 @@ class Client:
         response = self._call(self._jobs.ListPriorities, request)
         return (convert.priority_weights_from_pb(response.weights),
                 [convert.job_priority_from_pb(pb) for pb in response.jobs])
+
+    def ping(self) -> ControllerInfo:
+        """Who the controller is: its cluster's name, host and version (scontrol ping)."""
+        response = self._call(self._jobs.Ping, jobs_pb2.PingRequest())
+        return ControllerInfo(cluster_name=response.cluster_name, host=response.host, version=response.version,
+                              server_time=convert.time_from_pb(response, "server_time") or 0.0)
 
     def explain_job(self, job_id: int) -> Explanation:
         """Why the job waits (jem why)."""

@@ -208,6 +208,7 @@ def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
     time_to_pb(job.end_time, pb.end_time)
     time_to_pb(job.planned_start, pb.planned_start_time)
     pb.planned_start_is_estimate = job.planned_start_is_estimate
+    pb.planned_nodes.extend(job.planned_nodes)
     return pb
 
 
@@ -241,6 +242,7 @@ _JOB_READERS = {
     "exit_signal": operator.attrgetter("exit_signal"), "restart_count": operator.attrgetter("restart_count"),
     "usage": lambda pb: usage_from_pb(pb.usage), "planned_start": _time("planned_start_time"),
     "planned_start_is_estimate": operator.attrgetter("planned_start_is_estimate"),
+    "planned_nodes": lambda pb: tuple(pb.planned_nodes),
     "cpu_ids": lambda pb: tuple(parse_id_list(text) for text in pb.cpu_ids),
     "gpu_ids": lambda pb: tuple(parse_id_list(text) for text in pb.gpu_ids),
     "array_task_id": _optional("array_task_id"),

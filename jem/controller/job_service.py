@@ -3,6 +3,7 @@
 import bisect
 import dataclasses
 import queue
+import socket
 import time
 
 import grpc
@@ -19,6 +20,7 @@ from jem.convert import (STATE_TO_PB, explanation_to_pb, filter_from_pb, job_pri
                          step_spec_from_pb, step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
 from jem.model import policy
 from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
+from jem.model.controllerinfo import jem_version
 from jem.model.identity import Identity
 from jem.model.jobfilter import JobFilter
 from jem.model.limits import check_filter_size
@@ -218,6 +220,12 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def ExplainJob(self, request, context):
         return explanation_to_pb(explain_job(self._state, current_identity(), request.job_id, now=self._clock()))
+
+    def Ping(self, request, context):
+        response = jobs_pb2.PingResponse(cluster_name=self._state.config.cluster.name, host=socket.gethostname(),
+                                         version=jem_version())
+        time_to_pb(self._clock(), response.server_time)
+        return response
 
     def WatchJobs(self, request, context):
         with self._state.streams.slot(current_identity()):

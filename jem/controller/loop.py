@@ -370,6 +370,9 @@ class SchedulingLoop:
                         job.reason = reason
                     if job.planned_start != planned_start:
                         job.planned_start = planned_start
+                    planned_nodes = decisions.planned_nodes.get(job.job_id, ())
+                    if job.planned_nodes != planned_nodes:
+                        job.planned_nodes = planned_nodes
                     if priorities:
                         priority = priorities.get(job.job_id, job.priority)
                         if job.priority != priority:

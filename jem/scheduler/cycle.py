@@ -227,6 +227,7 @@ def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJo
     """The starts, reasons and planned starts of one pass's `queue` into `decisions`."""
     reasons, planned, estimated = decisions.reasons, decisions.planned_starts, decisions.estimated
     blocked: dict = {}   # (unavailable_nodes' answers per job shape)
+    names = [node.name for node in snapshot.nodes]
     some_out_of_service = not all(n.is_schedulable for n in snapshot.nodes)
     # (plain ints from the arrays: per job they are read faster)
     for job_idx, (job, status, start_s, is_estimate) in enumerate(zip(
@@ -235,8 +236,7 @@ def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJo
             kind = StartKind.BACKFILL if status == plan.BACKFILLED else (
                 StartKind.RESERVED if job.planned_start is not None and not job.planned_is_estimate
                 else StartKind.IMMEDIATE)
-            names = tuple(snapshot.nodes[i].name for i in result.nodes_of(job_idx))
-            decisions.starts.append(Start(job.job_id, names, kind))
+            decisions.starts.append(Start(job.job_id, tuple(names[i] for i in result.nodes_of(job_idx)), kind))
             if ledger is not None:   # (what it takes of its limits counts for the jobs after it)
                 ledger.take(snapshot.limited[job.job_id])
             continue
@@ -248,6 +248,7 @@ def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJo
             reasons[job.job_id] = JobReason.RESOURCES if status == plan.LIMIT else _REASON[status]
         if start_s >= 0:
             planned[job.job_id] = float(start_s)
+            decisions.planned_nodes[job.job_id] = tuple(names[i] for i in result.nodes_of(job_idx))
             if is_estimate:
                 estimated.add(job.job_id)
         elif status == plan.RESOURCES and some_out_of_service and rule is None:

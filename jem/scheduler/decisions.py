@@ -36,6 +36,7 @@ class Decisions:
     priorities: dict[int, int] = field(default_factory=dict)
     reason_details: dict[int, str] = field(default_factory=dict)   # (ReqNodeNotAvail: Slurm's description)
     estimated: set[int] = field(default_factory=set)   # the planned starts that are estimates, not reservations
+    planned_nodes: dict[int, tuple[str, ...]] = field(default_factory=dict)   # the nodes of each planned start
     preemptions: list = field(default_factory=list)      # jem.scheduler.preemption.Preemption: jobs to push off
 
     @property

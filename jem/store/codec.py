@@ -39,7 +39,7 @@ def _dumps(data: dict) -> str:
 
 def job_to_json(job: Job) -> str:
     data = _fields(job)
-    del data["job_id"], data["planned_start"], data["planned_start_is_estimate"]
+    del data["job_id"], data["planned_start"], data["planned_start_is_estimate"], data["planned_nodes"]
     return _dumps(data)
 
 

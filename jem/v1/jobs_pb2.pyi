@@ -269,7 +269,7 @@ class HeldLimit(_message.Message):
     def __init__(self, holder: _Optional[str] = ..., setting: _Optional[str] = ..., in_use: _Optional[int] = ..., asked: _Optional[int] = ..., holders: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ...) -> None: ...
 
 class ExplainJobResponse(_message.Message):
-    __slots__ = ("job_id", "user", "partition", "state", "reason", "reason_detail", "planned_start", "planned_start_is_estimate", "after", "limit", "jobs_ahead", "priority", "fairshare", "account_shares", "account_usage", "notes")
+    __slots__ = ("job_id", "user", "partition", "state", "reason", "reason_detail", "planned_start", "planned_start_is_estimate", "after", "limit", "jobs_ahead", "priority", "fairshare", "account_shares", "account_usage", "notes", "what_ifs")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +286,7 @@ class ExplainJobResponse(_message.Message):
     ACCOUNT_SHARES_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_USAGE_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    WHAT_IFS_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     user: str
     partition: str
@@ -302,4 +303,45 @@ class ExplainJobResponse(_message.Message):
     account_shares: float
     account_usage: float
     notes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_id: _Optional[int] = ..., user: _Optional[str] = ..., partition: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., reason: _Optional[_Union[_common_pb2.JobReason, str]] = ..., reason_detail: _Optional[str] = ..., planned_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., planned_start_is_estimate: _Optional[bool] = ..., after: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ..., limit: _Optional[_Union[HeldLimit, _Mapping]] = ..., jobs_ahead: _Optional[int] = ..., priority: _Optional[_Union[JobPriority, _Mapping]] = ..., fairshare: _Optional[float] = ..., account_shares: _Optional[float] = ..., account_usage: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+    what_ifs: _containers.RepeatedCompositeFieldContainer[WhatIf]
+    def __init__(self, job_id: _Optional[int] = ..., user: _Optional[str] = ..., partition: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., reason: _Optional[_Union[_common_pb2.JobReason, str]] = ..., reason_detail: _Optional[str] = ..., planned_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., planned_start_is_estimate: _Optional[bool] = ..., after: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ..., limit: _Optional[_Union[HeldLimit, _Mapping]] = ..., jobs_ahead: _Optional[int] = ..., priority: _Optional[_Union[JobPriority, _Mapping]] = ..., fairshare: _Optional[float] = ..., account_shares: _Optional[float] = ..., account_usage: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ..., what_ifs: _Optional[_Iterable[_Union[WhatIf, _Mapping]]] = ...) -> None: ...
+
+class WhatIf(_message.Message):
+    __slots__ = ("change", "start_time", "is_estimate")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    IS_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    change: str
+    start_time: _timestamp_pb2.Timestamp
+    is_estimate: bool
+    def __init__(self, change: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_estimate: _Optional[bool] = ...) -> None: ...
+
+class SuspendJobRequest(_message.Message):
+    __slots__ = ("job_id", "resume")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    resume: bool
+    def __init__(self, job_id: _Optional[int] = ..., resume: _Optional[bool] = ...) -> None: ...
+
+class SuspendJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _common_pb2.Job
+    def __init__(self, job: _Optional[_Union[_common_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class PingRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PingResponse(_message.Message):
+    __slots__ = ("cluster_name", "host", "version", "server_time")
+    CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    cluster_name: str
+    host: str
+    version: str
+    server_time: _timestamp_pb2.Timestamp
+    def __init__(self, cluster_name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -104,6 +104,16 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_jobs__pb2.ExplainJobRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.ExplainJobResponse.FromString,
                 _registered_method=True)
+        self.SuspendJob = channel.unary_unary(
+                '/jem.v1.JobService/SuspendJob',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.SuspendJobRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.SuspendJobResponse.FromString,
+                _registered_method=True)
+        self.Ping = channel.unary_unary(
+                '/jem.v1.JobService/Ping',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.PingRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.PingResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -212,6 +222,23 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SuspendJob(self, request, context):
+        """SuspendJob suspends a running job (its processes stopped through the cgroup
+        freezer, its nodes kept) or resumes a suspended one (scontrol suspend/resume).
+        Operators only: PERMISSION_DENIED; NOT_FOUND; FAILED_PRECONDITION when the
+        job's state does not allow it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Ping(self, request, context):
+        """Ping answers who the controller is (scontrol ping, jem ping); any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -279,6 +306,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ExplainJob,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.ExplainJobRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.ExplainJobResponse.SerializeToString,
+            ),
+            'SuspendJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuspendJob,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.SuspendJobRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.SuspendJobResponse.SerializeToString,
+            ),
+            'Ping': grpc.unary_unary_rpc_method_handler(
+                    servicer.Ping,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.PingRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.PingResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -635,6 +672,60 @@ class JobService:
             '/jem.v1.JobService/ExplainJob',
             jem_dot_v1_dot_jobs__pb2.ExplainJobRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.ExplainJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuspendJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/SuspendJob',
+            jem_dot_v1_dot_jobs__pb2.SuspendJobRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.SuspendJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Ping(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/Ping',
+            jem_dot_v1_dot_jobs__pb2.PingRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.PingResponse.FromString,
             options,
             channel_credentials,
             insecure,
