@@ -258,6 +258,11 @@ class Client:
         response = self._call(self._jobs.RequeueJob, _message(jobs_pb2.RequeueJobRequest, job_id=job_id))
         return convert.state_from_pb(response.state)
 
+    def suspend(self, job_id: int, *, resume: bool = False) -> Job:
+        """Suspend a running job, or resume a suspended one (scontrol suspend/resume; operators)."""
+        response = self._call(self._jobs.SuspendJob, jobs_pb2.SuspendJobRequest(job_id=job_id, resume=resume))
+        return convert.job_from_pb(response.job)
+
     def hold(self, job_id: int) -> str:
         return self._call(self._jobs.HoldJob, _message(jobs_pb2.HoldJobRequest, job_id=job_id)).held_by
 
