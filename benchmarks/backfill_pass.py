@@ -22,8 +22,12 @@ order -> arrays -> kernel -> decisions) on the same workload.
 and 2,000 users, ten per account (MaxJobs and MaxTRESPerUser-like per-user
 limits as user associations: MaxJobs=20, GrpTRES=cpu=256), each job of a
 random user, planned as resources over time. `--estimates N` gives the first N
-waiting jobs an estimated start after the pass (default: all, as the
-controller does); 0 plans reservations only.
+waiting jobs an estimated start after the pass (default: all); 0 plans
+reservations only. `--estimate-budget S` ends the estimates after S seconds and
+`--forecast` forecasts the rest, as the controller does ([scheduler]
+estimate_budget_ms, 300 by default):
+
+    python benchmarks/backfill_pass.py --nodes 10000 --pending 100000 --running 20000 --estimate-budget 0.3 --forecast --json
 """
 
 import argparse
@@ -185,11 +189,16 @@ def main() -> int:
                         help="one maintenance reservation: a tenth of the nodes, from 2 h to 6 h from now")
     parser.add_argument("--estimates", type=int, default=None,
                         help="waiting jobs given an estimated start (default: all)")
+    parser.add_argument("--estimate-budget", type=float, default=0.0,
+                        help="seconds the estimates may take (default: no bound)")
+    parser.add_argument("--forecast", action="store_true", help="forecast the jobs the estimates did not reach")
     parser.add_argument("--json", action="store_true", help="print one JSON line (the default output too)")
     args = parser.parse_args()
     inputs, n_running = workload(args.nodes, args.pending, args.running, args.seed)
     estimate_depth = args.pending if args.estimates is None else args.estimates
     limits_s, options = 0.0, {"estimate_depth": estimate_depth}
+    if args.estimate_budget or args.forecast:   # (the oracle has neither: it plans every estimate)
+        options.update(estimate_budget_s=args.estimate_budget, forecast=args.forecast)
     if args.limits:
         options["limits"], limits_s = limit_inputs(np.random.default_rng(args.seed + 1), inputs, n_running)
     if args.maintenance:
@@ -216,7 +225,9 @@ def main() -> int:
         "seconds_per_pass": round(min(times), 4), "plan_limits_s": round(limits_s, 4),
         "started": int((status == bf.STARTED).sum()), "backfilled": int((status == bf.BACKFILLED).sum()),
         "limit_held": int((status == bf.LIMIT).sum()),
-        "reserved": int(((start > NOW) & (estimated == 0)).sum()), "estimated": int(estimated.sum()),
+        "reserved": int(((start > NOW) & (estimated == 0)).sum()), "estimated": int((estimated == 1).sum()),
+        "forecast": int((estimated == 2).sum()), "without_start": int(((start < 0) & (status != bf.STARTED)
+                                                                      & (status != bf.BACKFILLED)).sum()),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }))
     return 0

@@ -17,7 +17,7 @@ from jem.model.arrays import accepted_array, format_ranges
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.errors import InvalidArgument, InvalidReservation
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
-from jem.model.explanation import Explanation, HeldLimit, RunningEnd
+from jem.model.explanation import Explanation, HeldLimit, RunningEnd, WhatIf
 from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.jobpriority import JobPriority
@@ -209,6 +209,7 @@ def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
     time_to_pb(job.planned_start, pb.planned_start_time)
     pb.planned_start_is_estimate = job.planned_start_is_estimate
     pb.planned_nodes.extend(job.planned_nodes)
+    pb.planned_start_is_forecast = job.planned_start_is_forecast
     return pb
 
 
@@ -243,6 +244,7 @@ _JOB_READERS = {
     "usage": lambda pb: usage_from_pb(pb.usage), "planned_start": _time("planned_start_time"),
     "planned_start_is_estimate": operator.attrgetter("planned_start_is_estimate"),
     "planned_nodes": lambda pb: tuple(pb.planned_nodes),
+    "planned_start_is_forecast": operator.attrgetter("planned_start_is_forecast"),
     "cpu_ids": lambda pb: tuple(parse_id_list(text) for text in pb.cpu_ids),
     "gpu_ids": lambda pb: tuple(parse_id_list(text) for text in pb.gpu_ids),
     "array_task_id": _optional("array_task_id"),
@@ -611,12 +613,23 @@ def _running_end_from_pb(pb: jobs_pb2.RunningEnd) -> RunningEnd:
     return RunningEnd(pb.job_id, tuple(pb.nodes), end if end is not None else float("inf"))
 
 
+def _what_if_to_pb(w: WhatIf) -> jobs_pb2.WhatIf:
+    pb = jobs_pb2.WhatIf(change=w.change, is_estimate=w.is_estimate)
+    time_to_pb(w.start_time, pb.start_time)
+    return pb
+
+
+def _what_if_from_pb(pb: jobs_pb2.WhatIf) -> WhatIf:
+    return WhatIf(pb.change, time_from_pb(pb, "start_time"), pb.is_estimate)
+
+
 def explanation_to_pb(e: Explanation) -> jobs_pb2.ExplainJobResponse:
     pb = jobs_pb2.ExplainJobResponse(
         job_id=e.job_id, user=e.user, partition=e.partition, state=STATE_TO_PB[JobState(e.state)],
         reason=REASON_TO_PB[JobReason(e.reason)], reason_detail=e.reason_detail,
-        planned_start_is_estimate=e.planned_start_is_estimate, after=[_running_end_to_pb(a) for a in e.after],
-        jobs_ahead=e.jobs_ahead, notes=e.notes)
+        planned_start_is_estimate=e.planned_start_is_estimate,
+        planned_start_is_forecast=e.planned_start_is_forecast, after=[_running_end_to_pb(a) for a in e.after],
+        jobs_ahead=e.jobs_ahead, notes=e.notes, what_ifs=[_what_if_to_pb(w) for w in e.what_ifs])
     time_to_pb(e.planned_start, pb.planned_start)
     if e.limit is not None:
         pb.limit.CopyFrom(jobs_pb2.HeldLimit(holder=e.limit.holder, setting=e.limit.setting, in_use=e.limit.in_use,
@@ -639,11 +652,12 @@ def explanation_from_pb(pb: jobs_pb2.ExplainJobResponse) -> Explanation:
         job_id=pb.job_id, user=pb.user, partition=pb.partition, state=STATE_FROM_PB[pb.state].value,
         reason=REASON_FROM_PB[pb.reason].value, reason_detail=pb.reason_detail,
         planned_start=time_from_pb(pb, "planned_start"), planned_start_is_estimate=pb.planned_start_is_estimate,
+        planned_start_is_forecast=pb.planned_start_is_forecast,
         after=tuple(_running_end_from_pb(a) for a in pb.after), limit=limit, jobs_ahead=pb.jobs_ahead,
         priority=job_priority_from_pb(pb.priority) if pb.HasField("priority") else None,
         **{name: getattr(pb, name) if pb.HasField(name) else None
            for name in ("fairshare", "account_shares", "account_usage")},
-        notes=tuple(pb.notes))
+        notes=tuple(pb.notes), what_ifs=tuple(_what_if_from_pb(w) for w in pb.what_ifs))
 
 
 def reservation_to_pb(r: Reservation) -> admin_pb2.Reservation:

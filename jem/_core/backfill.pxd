@@ -89,4 +89,6 @@ cdef int backfill_pass(
     uint8_t *out_estimated,              # (n_jobs,) set to 1 where out_start is an estimate; NULL if depth 0
     const uint8_t *no_reserve,           # (n_jobs,) 1 where a blocked job takes no reservation (a QOS's
                                          #   NoReserve); NULL: none
+    int64_t estimate_budget_ns,          # nanoseconds the estimates may take (0: no bound)
+    intp_t *out_estimates_end,           # set to the first job the estimates did not reach (n_jobs: none)
 ) noexcept nogil                         # returns 0, or -1 if the segment pool ran out

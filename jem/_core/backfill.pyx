@@ -25,6 +25,16 @@ reservation and blocks nothing). After the pass, `estimate_depth` jobs still
 without a start get an estimate: where conservative backfill would plan them,
 given everything started, reserved or estimated before them (never reserved).
 
+An exact estimate costs a search over every node, and the searches grow with
+the plan (about 0.2-0.4 ms each at 10,000 nodes): a time budget may end them
+early. With `forecast`, each job the estimates did not reach gets a forecast
+instead: its partition's nodes pooled into one (their availability after the
+pass, summed), the job's whole request (per node times nodes) placed there in
+queue order, each no earlier than the partition's forecast before it, and in
+its limits as an estimate is. Pooling ignores how the units are spread over
+nodes, node features and exclusivity: a forecast is coarser than an estimate,
+and marked as one (estimated 2).
+
 Node features and exclusive jobs narrow where a job may go: a node qualifies
 when its feature bitmask holds all of the job's `feat_all` bits and, if
 `feat_any` is nonzero, one of its bits. An exclusive job takes the node's
@@ -36,6 +46,7 @@ the node after it.
 import numpy as np
 
 cimport numpy as cnp
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from jem._core._types cimport int64_t, intp_t, uint8_t, uint64_t
 
 cnp.import_array()
@@ -49,6 +60,12 @@ INF = 1 << 60
 CONSERVATIVE = 1 << 40   # a reservation depth no queue reaches
 
 cdef int64_t BF_INF = 1 << 60
+
+
+cdef inline int64_t _clock_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
 cdef inline int64_t _end_of(Profiles *p, intp_t s) noexcept nogil:
@@ -81,7 +98,12 @@ cdef int64_t earliest_fit(Profiles *p, intp_t node_idx, const int64_t *request,
                           int64_t t0, int64_t duration, int64_t limit) noexcept nogil:
     """Earliest t >= t0 with `request` available during [t, t + duration); BF_INF if none
     before `limit` (the search stops there: pass BF_INF for no limit)."""
-    cdef intp_t s = p.head[node_idx]
+    return _earliest_from(p, p.head[node_idx], request, t0, duration, limit)
+
+
+cdef int64_t _earliest_from(Profiles *p, intp_t s, const int64_t *request,
+                            int64_t t0, int64_t duration, int64_t limit) noexcept nogil:
+    """earliest_fit, the walk starting at segment s of the node (seg_time[s] <= t0)."""
     cdef int64_t cand = t0, end
     if t0 >= limit:
         return BF_INF
@@ -116,7 +138,12 @@ cdef intp_t _split(Profiles *p, intp_t s, int64_t t) noexcept nogil:
 cdef int subtract(Profiles *p, intp_t node_idx, const int64_t *request,
                   int64_t t0, int64_t t1) noexcept nogil:
     """Take `request` from the node during [t0, t1) (t0 >= the node's first segment). 0, or -1 if the pool is full."""
-    cdef intp_t s = p.head[node_idx], r
+    return _subtract_from(p, p.head[node_idx], request, t0, t1)
+
+
+cdef int _subtract_from(Profiles *p, intp_t s, const int64_t *request, int64_t t0, int64_t t1) noexcept nogil:
+    """subtract, the walk starting at segment s of the node (seg_time[s] <= t0)."""
+    cdef intp_t r
     while _end_of(p, s) <= t0:
         s = p.seg_next[s]
     if p.seg_time[s] < t0:
@@ -264,9 +291,21 @@ cdef inline bint _groups_fit(Groups *g, intp_t job_idx, int64_t t0, int64_t t1) 
     return True
 
 
-cdef int64_t _groups_earliest(Groups *g, intp_t job_idx, int64_t t0, int64_t duration) noexcept nogil:
+cdef inline intp_t _hint(Profiles *p, intp_t grp, intp_t *group_hint, int64_t t0) noexcept nogil:
+    """Where a walk to t0 over a group's profile may start: the segment the group's last
+    forecast began in, when that is not after t0 (segments are only ever split after it), else
+    the head. Forecasts of one partition come in time order, so most walks start near t0."""
+    cdef intp_t s = group_hint[grp] if group_hint != NULL else -1
+    if s >= 0 and p.seg_time[s] <= t0:
+        return s
+    return p.head[grp]
+
+
+cdef int64_t _groups_earliest(Groups *g, intp_t job_idx, int64_t t0, int64_t duration,
+                              intp_t *group_hint) noexcept nogil:
     """Earliest t >= t0 at which every limit binding the job holds its units for `duration`;
-    BF_INF if never. Each limit's earliest fit from t moves t on until all agree."""
+    BF_INF if never. Each limit's earliest fit from t moves t on until all agree. `group_hint`
+    (NULL: none): where each group's walk may start (see _hint)."""
     cdef intp_t k
     cdef int64_t t = t0, u
     cdef bint moved = True
@@ -276,7 +315,8 @@ cdef int64_t _groups_earliest(Groups *g, intp_t job_idx, int64_t t0, int64_t dur
         moved = False
         for k in range(g.job_off[job_idx], g.job_off[job_idx + 1]):
             if g.job_binds[k]:
-                u = earliest_fit(&g.prof, g.job_grp[k], &g.job_amt[k], t, duration, BF_INF)
+                u = _earliest_from(&g.prof, _hint(&g.prof, g.job_grp[k], group_hint, t), &g.job_amt[k], t, duration,
+                                   BF_INF)
                 if u >= BF_INF:
                     return BF_INF
                 if u > t:
@@ -312,7 +352,7 @@ cdef int64_t _reserve(Profiles *p, Groups *g, intp_t job_idx, const uint8_t[::1]
             for t in range(n_wanted):   # (an earlier round may have filled `out`)
                 out[t] = -1
             return -1
-        t_limits = _groups_earliest(g, job_idx, t_nodes, duration)
+        t_limits = _groups_earliest(g, job_idx, t_nodes, duration, NULL)
         if t_limits >= BF_INF:
             for t in range(n_wanted):
                 out[t] = -1
@@ -365,9 +405,12 @@ cdef int backfill_pass(
     intp_t estimate_depth,
     uint8_t *out_estimated,
     const uint8_t *no_reserve,
+    int64_t estimate_budget_ns,
+    intp_t *out_estimates_end,
 ) noexcept nogil:
     cdef intp_t n_jobs = requests.shape[0], job_idx, k, n_wanted, part, found, shape
     cdef intp_t n_reserved = 0, n_estimated = 0
+    cdef int64_t deadline_ns = 0
     cdef int64_t end, duration, t
     cdef bint any_blocked = False
     cdef intp_t *slots
@@ -429,8 +472,12 @@ cdef int backfill_pass(
     # Estimates: every job left without a start, in priority order, planned as conservative
     # backfill would plan it (after everything started, reserved or estimated before it), and
     # taken there so that later estimates see it. Nothing is reserved by an estimate.
+    if estimate_budget_ns > 0:
+        deadline_ns = _clock_ns() + estimate_budget_ns
+    out_estimates_end[0] = n_jobs
     for job_idx in range(n_jobs):
-        if n_estimated >= estimate_depth:
+        if n_estimated >= estimate_depth or (deadline_ns and _clock_ns() > deadline_ns):
+            out_estimates_end[0] = job_idx   # (the jobs from here on were not reached)
             break
         if out_start[job_idx] >= 0:
             continue
@@ -454,6 +501,88 @@ cdef int backfill_pass(
             for k in range(n_wanted):
                 slots[k] = -1
     return 0
+
+
+cdef int forecast_pass(Profiles *p, Profiles *pool, Groups *g, const uint8_t[::1] usable,
+                       const uint8_t[:, ::1] membership, const int64_t[:, ::1] requests,
+                       const int64_t[::1] n_nodes_req, const intp_t[::1] part_idx, const int64_t[::1] duration_s,
+                       const intp_t[::1] shape_idx, const uint64_t[::1] feat_all, const uint64_t[::1] feat_any,
+                       const uint8_t[::1] exclusive, intp_t first_job, int64_t now, int64_t[::1] shape_ok,
+                       int64_t[::1] cursor, int64_t[::1] pool_request, intp_t *group_hint,
+                       int64_t[::1] out_start, uint8_t *out_estimated) noexcept nogil:
+    """Forecasts for the jobs from `first_job` on still without a start (see the module
+    docstring): `pool` holds one profile per partition. 0, or -1 if a segment pool is full."""
+    cdef intp_t job_idx, n_wanted, part, shape, node_idx, r, k, n_ok, s, grp
+    cdef int64_t t, t_pool, t_limits = 0, duration
+    cdef Ask ask
+    for job_idx in range(first_job, requests.shape[0]):
+        if out_start[job_idx] >= 0:
+            continue
+        n_wanted = n_nodes_req[job_idx]
+        part = part_idx[job_idx]
+        ask.request = &requests[job_idx, 0]
+        ask.part = part
+        ask.feat_all = feat_all[job_idx]
+        ask.feat_any = feat_any[job_idx]
+        ask.is_exclusive = exclusive[job_idx] != 0
+        shape = shape_idx[job_idx]
+        if shape_ok[shape] < 0:   # (once per shape: does it fit on enough nodes at all?)
+            n_ok = 0
+            for node_idx in range(usable.shape[0]):
+                if _may_use(p, usable, membership, &ask, node_idx) and \
+                        _fits_cap(p, node_idx, _request_on(p, &ask, node_idx)):
+                    n_ok += 1
+            shape_ok[shape] = 1 if n_ok >= n_wanted else 0
+        if shape_ok[shape] == 0:
+            continue
+        for r in range(p.n_res):
+            pool_request[r] = requests[job_idx, r] * n_wanted
+        duration = duration_s[job_idx]
+        t = cursor[part]
+        while True:
+            t_pool = earliest_fit(pool, part, &pool_request[0], t, duration, BF_INF)
+            if t_pool >= BF_INF:
+                break
+            t_limits = _groups_earliest(g, job_idx, t_pool, duration, group_hint)
+            if t_limits == t_pool or t_limits >= BF_INF:
+                break
+            t = t_limits
+        if t_pool >= BF_INF or t_limits >= BF_INF:
+            continue
+        if subtract(pool, part, &pool_request[0], t_pool, min(t_pool + duration, BF_INF)) != 0:
+            return -1
+        if g != NULL:
+            for k in range(g.job_off[job_idx], g.job_off[job_idx + 1]):
+                grp = g.job_grp[k]
+                s = _hint(&g.prof, grp, group_hint, t_pool)
+                if _subtract_from(&g.prof, s, &g.job_amt[k], t_pool, min(t_pool + duration, BF_INF)) != 0:
+                    return -1
+                # (a later search from t_pool or after may start at the segment holding t_pool)
+                while g.prof.seg_next[s] != -1 and g.prof.seg_time[g.prof.seg_next[s]] <= t_pool:
+                    s = g.prof.seg_next[s]
+                group_hint[grp] = s
+        out_start[job_idx] = t_pool
+        out_estimated[job_idx] = 2
+        # Later forecasts of the partition start no earlier: what lies before is never read again.
+        cursor[part] = t_pool
+        s = pool.head[part]
+        while pool.seg_next[s] != -1 and pool.seg_time[pool.seg_next[s]] <= t_pool:
+            s = pool.seg_next[s]
+        pool.head[part] = s
+    return 0
+
+
+cdef void segment_nodes(Profiles *p, intp_t n_nodes, intp_t[::1] seg_node, intp_t[::1] seg_prev) noexcept nogil:
+    """Each used segment's node, and the segment before it on its node (-1 for the first)."""
+    cdef intp_t node_idx, s, prev
+    for node_idx in range(n_nodes):
+        s = p.head[node_idx]
+        prev = -1
+        while s != -1:
+            seg_node[s] = node_idx
+            seg_prev[s] = prev
+            prev = s
+            s = p.seg_next[s]
 
 
 cdef int build_profiles(Profiles *p, const int64_t[:, ::1] free, const intp_t[::1] run_node,
@@ -585,7 +714,7 @@ def _limit_arrays(limits, n_jobs, now):
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth, shape_idx=None,
              node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0,
-             blocks=None, no_reserve=None):
+             blocks=None, no_reserve=None, estimate_budget_s=0.0, forecast=False):
     """Plan one backfill pass over jobs given in priority order.
 
     free (n_nodes, n_res) int64 units free now; usable (n_nodes,) uint8;
@@ -622,6 +751,9 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     estimate_depth: after the pass, this many jobs (in order) left without a start
     get an estimate: the start conservative backfill would plan for them, given
     everything before them; `estimated[j]` is 1 where start[j] is one.
+    estimate_budget_s: seconds the estimates may take, at most (0: no bound); the
+    jobs they did not reach get none, or with `forecast` a forecast (estimated[j] 2:
+    see the module docstring). Only the budget makes a pass's outcome depend on time.
 
     blocks, optional: windows in which nodes take no job of this pass (an advance
     reservation the jobs are not in), a tuple (block_node (n_blocks,) intp,
@@ -778,6 +910,8 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         with nogil:
             build_profiles(&groups.prof, g_free_v, g_run_v, g_end_v, g_amt_v, now_c)
     cdef int rc = 0
+    cdef intp_t estimates_end = n_jobs
+    cdef int64_t budget_ns = int(max(0.0, estimate_budget_s) * 1e9)
     cdef const intp_t[::1] block_node_v = block_node
     cdef const int64_t[::1] block_start_v = block_start
     cdef const int64_t[::1] block_end_v = block_end
@@ -793,7 +927,92 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         if rc == 0:
             rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
                            feat_all_v, feat_any_v, exclusive_v, now_c, depth, offsets_v, shape_fail_v, blocked_v, node_start_v, select_v,
-                           status_v, start_v, nodes_v, groups_p, n_estimates, &estimated_v[0], &no_reserve_v[0])
+                           status_v, start_v, nodes_v, groups_p, n_estimates, &estimated_v[0], &no_reserve_v[0],
+                           budget_ns, &estimates_end)
+    if rc == 0 and forecast and estimates_end < n_jobs and np.any(start[estimates_end:] < 0):
+        rc = _forecast(&p, groups_p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,
+                       feat_all_v, feat_any_v, exclusive_v, estimates_end, now_c, n_shapes, usable, membership,
+                       seg_time, seg_avail, n_nodes, start_v, &estimated_v[0])
     if rc != 0:
         raise RuntimeError("backfill: segment pool exhausted (a bug: its capacity is an upper bound)")
     return status, start, offsets, nodes, estimated[:n_jobs]
+
+
+cdef int _forecast(Profiles *p, Groups *groups_p, const uint8_t[::1] usable_v, const uint8_t[:, ::1] membership_v,
+                   const int64_t[:, ::1] requests_v, const int64_t[::1] n_nodes_v, const intp_t[::1] part_v,
+                   const int64_t[::1] duration_v, const intp_t[::1] shape_v, const uint64_t[::1] feat_all_v,
+                   const uint64_t[::1] feat_any_v, const uint8_t[::1] exclusive_v, intp_t first_job, int64_t now_c,
+                   intp_t n_shapes, usable, membership, seg_time, seg_avail, intp_t n_nodes,
+                   int64_t[::1] start_v, uint8_t *estimated) except? -2:
+    """Build one pooled profile per partition from the nodes' profiles after the pass (a usable
+    member node adds what it has free, a blocked window counting as nothing), then forecast."""
+    cdef intp_t n_res = p.n_res, n_used = p.n_used, n_parts = membership.shape[0]
+    seg_node = np.empty(n_used + 1, dtype=np.intp)
+    seg_prev = np.empty(n_used + 1, dtype=np.intp)
+    cdef intp_t[::1] seg_node_v = seg_node
+    cdef intp_t[::1] seg_prev_v = seg_prev
+    with nogil:
+        segment_nodes(p, n_nodes, seg_node_v, seg_prev_v)
+    seg_node, seg_prev = seg_node[:n_used], seg_prev[:n_used]
+    times = seg_time[:n_used]
+    have = np.maximum(seg_avail[:n_used * n_res].reshape(n_used, n_res), 0)
+    before = np.where((seg_prev >= 0)[:, None], have[np.maximum(seg_prev, 0)], 0)
+    delta = have - before                    # (what each segment changes of its node's share)
+    p_time, p_avail, p_next, p_head = [], [], [], np.empty(n_parts + 1, dtype=np.intp)
+    n_pool = 0
+    for part in range(n_parts):
+        member = (np.asarray(membership[part], dtype=bool) & np.asarray(usable, dtype=bool))[seg_node]
+        t, d = times[member], delta[member]
+        if t.shape[0] == 0:
+            t, d = np.array([now_c], dtype=np.int64), np.zeros((1, n_res), dtype=np.int64)
+        order = np.argsort(t, kind="stable")
+        t, d = t[order], d[order]
+        first = np.flatnonzero(np.concatenate(([True], t[1:] != t[:t.shape[0] - 1])))
+        step_time, step_avail = t[first], np.cumsum(np.add.reduceat(d, first, axis=0), axis=0)
+        k = step_time.shape[0]
+        p_head[part] = n_pool
+        p_time.append(step_time)
+        p_avail.append(step_avail)
+        nxt = np.arange(n_pool + 1, n_pool + k + 1, dtype=np.intp)
+        nxt[k - 1] = -1
+        p_next.append(nxt)
+        n_pool += k
+    capacity = n_pool + 2 * (requests_v.shape[0] - first_job) + 1
+    pool_time = np.empty(capacity, dtype=np.int64)
+    pool_avail = np.empty(capacity * n_res + 1, dtype=np.int64)
+    pool_next = np.empty(capacity, dtype=np.intp)
+    pool_time[:n_pool] = np.concatenate(p_time)
+    pool_avail[:n_pool * n_res] = np.concatenate(p_avail).ravel()
+    pool_next[:n_pool] = np.concatenate(p_next)
+    pool_cap = np.zeros((n_parts + 1) * n_res, dtype=np.int64)   # (unread: the pool's search is unbounded)
+    cdef int64_t[::1] pool_time_v = pool_time
+    cdef int64_t[::1] pool_avail_v = pool_avail
+    cdef intp_t[::1] pool_next_v = pool_next
+    cdef intp_t[::1] pool_head_v = p_head
+    cdef int64_t[::1] pool_cap_v = pool_cap
+    cdef Profiles pool
+    pool.seg_time = &pool_time_v[0]
+    pool.seg_avail = &pool_avail_v[0]
+    pool.seg_next = &pool_next_v[0]
+    pool.head = &pool_head_v[0]
+    pool.cap = &pool_cap_v[0]
+    pool.whole = &pool_cap_v[0]
+    pool.features = p.features
+    pool.n_used = n_pool
+    pool.capacity = capacity
+    pool.n_res = n_res
+    shape_ok = np.full(n_shapes + 1, -1, dtype=np.int64)
+    cursor = np.full(n_parts + 1, now_c, dtype=np.int64)
+    pool_request = np.empty(n_res + 1, dtype=np.int64)
+    cdef int64_t[::1] shape_ok_v = shape_ok
+    cdef int64_t[::1] cursor_v = cursor
+    cdef int64_t[::1] pool_request_v = pool_request
+    n_groups = groups_p.prof.capacity if groups_p != NULL else 0
+    group_hint = np.full(n_groups + 1, -1, dtype=np.intp)   # (indexed by group: fewer than segments)
+    cdef intp_t[::1] group_hint_v = group_hint
+    cdef int rc
+    with nogil:
+        rc = forecast_pass(p, &pool, groups_p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v,
+                           shape_v, feat_all_v, feat_any_v, exclusive_v, first_job, now_c, shape_ok_v, cursor_v,
+                           pool_request_v, &group_hint_v[0], start_v, estimated)
+    return rc

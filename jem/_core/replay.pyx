@@ -172,7 +172,7 @@ cdef int replay_loop(
     int64_t[::1] select_buf, int64_t[::1] status, int64_t[::1] start_buf, intp_t[::1] nodes_buf,
     int64_t[::1] out_start,
 ) noexcept nogil:
-    cdef intp_t n = submit_s.shape[0], arrived = 0, k, j, q
+    cdef intp_t n = submit_s.shape[0], arrived = 0, k, j, q, estimates_end
     cdef int64_t now, free = procs, min_size
     s.q_next[n], s.q_prev[n] = n, n
     while arrived < n or s.n_heap > 0:
@@ -205,7 +205,7 @@ cdef int replay_loop(
         if backfill_pass(p, usable1, member1, requests[:q], ones_n[:q], zeros_n[:q], duration[:q], shape[:q],
                          no_features[:q], no_features[:q], not_exclusive[:q], now, reservation_depth,
                          offsets[:q + 1], shape_fail, blocked, node_start, select_buf,
-                         status[:q], start_buf[:q], nodes_buf[:q], NULL, 0, NULL, NULL) != 0:
+                         status[:q], start_buf[:q], nodes_buf[:q], NULL, 0, NULL, NULL, 0, &estimates_end) != 0:
             return -1
         for k in range(q):
             if status[k] == BF_STARTED or status[k] == BF_BACKFILLED:

@@ -48,11 +48,14 @@ class CgroupUsage:
 
 class JobCgroup(Protocol):
     path: str
+    is_suspended: bool   # frozen by `suspend` until `resume`
 
     def attach(self, pid: int) -> None: ...
     def procs_files(self) -> list[str]: ...
     def pids(self) -> list[int]: ...
     def signal_all(self, signum: int) -> int: ...
+    def suspend(self) -> None: ...
+    def resume(self) -> None: ...
     def is_oom_killed(self) -> bool: ...
     def usage(self) -> CgroupUsage: ...
     def remove(self) -> bool: ...
@@ -119,6 +122,30 @@ def _rmdir(path: str) -> bool:
 class JobCgroupV2:
     def __init__(self, path: str):
         self.path = path
+        self.is_suspended = False   # frozen until `resume`: a signal in between leaves it frozen
+
+    def suspend(self) -> None:
+        """Freeze every process of the job until `resume` (scontrol suspend, preemption's SUSPEND)."""
+        self.is_suspended = True
+        self._freeze()
+
+    def resume(self) -> None:
+        self.is_suspended = False
+        _write(os.path.join(self.path, "cgroup.freeze"), "0")
+
+    def _freeze(self) -> bool:
+        """Freeze the cgroup and wait (FREEZE_TIMEOUT_S at most) until it is; False where the kernel
+        has no v2 freezer."""
+        freeze = os.path.join(self.path, "cgroup.freeze")
+        if not os.path.exists(freeze):
+            return False
+        _write(freeze, "1")
+        deadline = time.monotonic() + FREEZE_TIMEOUT_S
+        while _keyed(os.path.join(self.path, "cgroup.events")).get("frozen") != 1:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        return True
 
     def attach(self, pid: int) -> None:
         _write(os.path.join(self.path, "cgroup.procs"), str(pid))
@@ -137,20 +164,12 @@ class JobCgroupV2:
             n = len(self.pids())
             _write(kill_file, "1")
             return n
-        freeze = os.path.join(self.path, "cgroup.freeze")
-        can_freeze = os.path.exists(freeze)
-        if can_freeze:
-            _write(freeze, "1")
-            deadline = time.monotonic() + FREEZE_TIMEOUT_S
-            while _keyed(os.path.join(self.path, "cgroup.events")).get("frozen") != 1:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.005)
+        can_freeze = self._freeze()
         try:
             return kill_each(self.pids(), signum)
         finally:
-            if can_freeze:
-                _write(freeze, "0")
+            if can_freeze and not self.is_suspended:
+                _write(os.path.join(self.path, "cgroup.freeze"), "0")
 
     def is_oom_killed(self) -> bool:
         return _keyed(os.path.join(self.path, "memory.events")).get("oom_kill", 0) > 0
@@ -252,6 +271,24 @@ class JobCgroupV1:
     def __init__(self, paths: dict[str, str]):
         self.paths = paths                      # controller -> directory
         self.path = paths["freezer"]
+        self.is_suspended = False               # frozen until `resume`: a signal in between leaves it frozen
+
+    def suspend(self) -> None:
+        """Freeze every process of the job until `resume` (scontrol suspend, preemption's SUSPEND)."""
+        self.is_suspended = True
+        self._freeze()
+
+    def resume(self) -> None:
+        self.is_suspended = False
+        _write(os.path.join(self.paths["freezer"], "freezer.state"), "THAWED")
+
+    def _freeze(self) -> None:
+        """Freeze the cgroup and wait (FREEZE_TIMEOUT_S at most) until it is."""
+        state = os.path.join(self.paths["freezer"], "freezer.state")
+        _write(state, "FROZEN")
+        deadline = time.monotonic() + FREEZE_TIMEOUT_S
+        while _read(state).strip() != "FROZEN" and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def attach(self, pid: int) -> None:
         for path in self.procs_files():
@@ -267,16 +304,13 @@ class JobCgroupV1:
         return sorted(set().union(*(_pids_in(path) for path in self.procs_files())))
 
     def signal_all(self, signum: int) -> int:
-        """Freeze, signal every process, thaw: nothing forks away in between."""
-        state = os.path.join(self.paths["freezer"], "freezer.state")
-        _write(state, "FROZEN")
-        deadline = time.monotonic() + FREEZE_TIMEOUT_S
-        while _read(state).strip() != "FROZEN" and time.monotonic() < deadline:
-            time.sleep(0.005)
+        """Freeze, signal every process, thaw (unless suspended): nothing forks away in between."""
+        self._freeze()
         try:
             return kill_each(self.pids(), signum)
         finally:
-            _write(state, "THAWED")
+            if not self.is_suspended:
+                _write(os.path.join(self.paths["freezer"], "freezer.state"), "THAWED")
 
     def is_oom_killed(self) -> bool:
         return _keyed(os.path.join(self.paths["memory"], "memory.oom_control")).get("oom_kill", 0) > 0

@@ -26,7 +26,10 @@ def wait_readable(fd: int, timeout_s: float | None) -> bool:
 
 
 def drain_cgroup(cgroup: JobCgroup, *, exclude: int | None) -> int:
-    """SIGKILL every process of `cgroup` (but the zombie `exclude`) until none is left."""
+    """SIGKILL every process of `cgroup` (but the zombie `exclude`) until none is left. A
+    suspended cgroup is thawed first: in v1 a frozen process does not die until it thaws."""
+    if cgroup.is_suspended:
+        cgroup.resume()
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     killed = 0
     while time.monotonic() < deadline:

@@ -26,6 +26,14 @@ the agent holds first kills the earlier one and waits until it has ended; an
 order (signal, kill) for a run the agent does not hold reaches nothing, and a
 step order for one is refused (`admit_step`).
 
+Suspension (`suspension.py`): a run may be frozen and thawed (scontrol suspend,
+PreemptMode SUSPEND); its time limit's timer stops meanwhile and restarts with
+the deadline moved by the time it was suspended. A kill thaws it first, and a
+kill the controller gives a cause for writes Slurm's `*** JOB N ON node
+CANCELLED AT ... ***` line into the job's stderr first (`joblog.py`), as does
+the time limit. A preemptor runs on slots of the job it suspended: a run that
+ends frees only the slots no other run holds.
+
 CPUs and GPUs: the controller gives each job concrete CPU and GPU indices on
 the node (lowest free first); the agent maps CPU indices onto the machine's CPUs
 (round robin when a node declares more CPUs than it has) for the cpuset, and
@@ -45,16 +53,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from jem.agent import runrecord
+from jem.agent import runrecord, suspension
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
 from jem.agent.confined import Credentials, LaunchError, StartFiles, credentials_for, start_line
 from jem.agent.environment import job_environment
 from jem.agent.epoch import next_epoch
 from jem.agent.fencing import ANY_RUN, Admission, RunFence, StepAdmission
+from jem.agent.joblog import KillReason, kill_line, write_to_job_stderr
 from jem.agent.keepers import Keepers, StartOrder
 from jem.agent.processes import DRAIN_TIMEOUT_S, drain_cgroup, leads_session_of, signal_tree, wait_readable
 from jem.agent.recovery import Fate, LeftRun, find_left_runs
-from jem.agent.runrecord import EndStatus, RunRecord
+from jem.agent.runrecord import EndStatus, RunRecord, SuspendRecord
 from jem.agent.spool import Spool
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
@@ -82,15 +91,21 @@ class RunningJob:
     keeper_pidfd: int | None = None   # readable once the keeper has exited
     end_cause: JobEnd | None = None
     timers: list[threading.Timer] = field(default_factory=list)
+    limit_timer: threading.Timer | None = None      # the time limit's: stopped while suspended
+    suspend: SuspendRecord = field(default_factory=SuspendRecord)   # (suspension.py)
 
     @property
     def job_id(self) -> int:
         return self.run.job_id
 
     def signal_all(self, signum: int) -> int:
-        """Signal every process of the job."""
+        """Signal every process of the job (none once its cgroup is gone: a kill's SIGKILL timer
+        may fire just after the job ended and its cgroup was removed)."""
         if self.cgroup is not None:
-            return self.cgroup.signal_all(signum)
+            try:
+                return self.cgroup.signal_all(signum)
+            except FileNotFoundError:
+                return 0
         return signal_tree(self.job_pid, signum)
 
 
@@ -121,6 +136,8 @@ class RunningJobs:
         # thread (a step task's) holds the script's write descriptor until it execs, and
         # exec of the script then fails with ETXTBSY ("Text file busy").
         self._spawn_lock = threading.Lock()
+        self._suspend_lock = threading.Lock()   # one suspend, resume or kill's thaw at a time
+        self._early_reasons: dict[int, KillReason] = {}   # job id -> why a kill kept for its launch came
 
     def running_ids(self) -> list[int]:
         with self._lock:
@@ -180,7 +197,9 @@ class RunningJobs:
             gpu_slots = _claim(self._free_gpu_slots, launch.gpu_ids, launch.alloc.gpus)
         t_start = self._clock()
         if killed_early:
-            self._release(cpu_slots, gpu_slots)
+            with self._lock:
+                self._early_reasons.pop(job_id, None)
+            self._release(cpu_slots, gpu_slots, owner=job_id)
             self._report(JobReport(job_id, has_ended=True, end=JobEnd.KILLED, start_time=t_start,
                                    end_time=t_start, detail="killed before it started", restart_count=run))
             return True
@@ -199,7 +218,7 @@ class RunningJobs:
             if cgroup is not None:
                 drain_cgroup(cgroup, exclude=None)
                 self._remove_cgroup(cgroup)
-            self._release(cpu_slots, gpu_slots)
+            self._release(cpu_slots, gpu_slots, owner=job_id)
             self._fail_launch(launch, str(exc), t_start)
             return True
         with self._lock:
@@ -207,7 +226,9 @@ class RunningJobs:
             self._fence.end_start(job_id)
             killed_while_launching = self._fence.take_early_kill(job_id, run)
         if killed_while_launching:
-            self.kill(job, JobEnd.KILLED, kill_wait_s=launch.kill_wait_s)
+            with self._lock:
+                reason = self._early_reasons.pop(job_id, None)
+            self.kill(job, JobEnd.KILLED, kill_wait_s=launch.kill_wait_s, reason=reason)
         self._watch(job)
         log.debug("job started job_id=%d run=%d pid=%d", job_id, run, job.job_pid)
         return True
@@ -216,6 +237,7 @@ class RunningJobs:
         with self._lock:
             self._fence.end_start(launch.job_id)
             self._fence.forget_kill(launch.job_id)
+            self._early_reasons.pop(launch.job_id, None)
         self._report(JobReport(launch.job_id, has_ended=True, end=JobEnd.LAUNCH_FAILED, exit_code=1,
                                start_time=t_start, end_time=self._clock(), detail=why,
                                restart_count=launch.restart_count))
@@ -226,6 +248,8 @@ class RunningJobs:
         log.warning("killing an earlier run job_id=%d run=%d newer_run=%d", earlier.job_id,
                     earlier.run.restart_count, run)
         self._set_cause(earlier, JobEnd.KILLED)
+        with self._suspend_lock:
+            suspension.thaw(earlier, self._spool, now=self._clock())
         earlier.signal_all(signal.SIGCONT)
         earlier.signal_all(signal.SIGKILL)
         with self._ended:
@@ -233,19 +257,22 @@ class RunningJobs:
                                         timeout=EARLIER_RUN_TIMEOUT_S)
 
     def signal(self, job_id: int, signum: int, *, kill_wait_s: int, scope: SignalScope = SignalScope.FULL,
-               restart_count: int | None = None) -> int | None:
-        """Send `signum` to the batch script's processes `scope` names (0: kill the job); its
-        steps' tasks are StepTasks' (STEPS signals nothing here). `restart_count`: the run the
-        order is for (None: whichever runs). None if that run does not run here."""
+               restart_count: int | None = None, reason: KillReason = KillReason.CANCEL) -> int | None:
+        """Send `signum` to the batch script's processes `scope` names (0: kill the job, for
+        `reason`); its steps' tasks are StepTasks' (STEPS signals nothing here). `restart_count`:
+        the run the order is for (None: whichever runs). None if that run does not run here."""
         with self._lock:
             job, earlier, is_kept = self._target(job_id, signum, restart_count)
         if earlier is not None:
             self.kill(earlier, JobEnd.KILLED, kill_wait_s=kill_wait_s)
             return 0
         if job is None:
+            if is_kept:   # (for the launch it waits for: its line says why too)
+                with self._lock:
+                    self._early_reasons[job_id] = reason
             return 0 if is_kept else None
         if signum == 0:
-            return self.kill(job, JobEnd.KILLED, kill_wait_s=kill_wait_s)
+            return self.kill(job, JobEnd.KILLED, kill_wait_s=kill_wait_s, reason=reason)
         if scope is SignalScope.BATCH:
             return kill_each([job.job_pid], signum)
         if scope is SignalScope.STEPS:
@@ -266,9 +293,18 @@ class RunningJobs:
             return job, None, False
         return None, None, self._fence.keep_kill(job_id, run)
 
-    def kill(self, job: RunningJob, cause: JobEnd, *, kill_wait_s: int) -> int:
-        """SIGCONT+SIGTERM the whole job now, SIGKILL after `kill_wait_s` (Slurm's KillWait)."""
+    def kill(self, job: RunningJob, cause: JobEnd, *, kill_wait_s: int, reason: KillReason | None = None) -> int:
+        """SIGCONT+SIGTERM the whole job now, SIGKILL after `kill_wait_s` (Slurm's KillWait). A
+        suspended job is thawed first (frozen, it would neither handle SIGTERM nor, in v1, die).
+        With a `reason`, the first kill writes Slurm's `*** JOB N ON node CANCELLED AT ... ***`
+        line into the job's stderr (`joblog.py`)."""
+        is_first = job.end_cause is None
         self._set_cause(job, cause)
+        if is_first and reason is not None:
+            write_to_job_stderr(job.job_pid, kill_line(job.job_id, self._node_name, self._clock(), reason),
+                                not_into=self._spool.start_errors_file(job.job_id))
+        with self._suspend_lock:
+            suspension.thaw(job, self._spool, now=self._clock())
         job.signal_all(signal.SIGCONT)
         n = job.signal_all(signal.SIGTERM)
         self._start_timer(job, kill_wait_s, lambda j: j.signal_all(signal.SIGKILL))
@@ -283,6 +319,25 @@ class RunningJobs:
             runrecord.write_cause(self._spool, job.job_id, cause)
         except OSError as exc:
             log.warning("kill cause not recorded job_id=%d error=%s", job.job_id, exc)
+
+    def suspend(self, job_id: int, *, restart_count: int | None, resume: bool) -> float | None:
+        """Suspend (or resume) the run of the job held here (`suspension.py`); `restart_count`:
+        the run the order is for (None: whichever runs). The seconds the run has been suspended
+        in all, or None if that run does not run here. A job being killed is never frozen again."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or (restart_count is not None and restart_count != job.run.restart_count):
+            return None
+        now = self._clock()
+        with self._suspend_lock:
+            if resume:
+                if suspension.thaw(job, self._spool, now=now) and job.end_cause is None:
+                    self._arm_time_limit(job)
+            elif job.end_cause is None and suspension.freeze(job, self._spool, now=now):
+                if job.limit_timer is not None:
+                    job.limit_timer.cancel()
+                    job.limit_timer = None
+            return job.suspend.suspended_s(now)
 
     def shut_down(self, *, kill_wait_s: int) -> None:
         """Refuse new launches, let launches under way finish, then kill every job
@@ -348,6 +403,7 @@ class RunningJobs:
             job = RunningJob(run, keeper.job_pid if keeper else 0, found.cgroup, job_pidfd=found.job_pidfd,
                              keeper_pidfd=found.keeper_pidfd,
                              end_cause=runrecord.read_cause(self._spool, found.job_id))
+            suspension.restore(job, self._spool)
             with self._lock:
                 _claim(self._free_cpu_slots, run.cpu_slots, 0)
                 _claim(self._free_gpu_slots, run.gpu_slots, 0)
@@ -373,11 +429,21 @@ class RunningJobs:
     # ------------------------------------------------------------ internals
 
     def _watch(self, job: RunningJob) -> None:
-        """Enforce the run's time limit (counted from its start) and wait for its end."""
-        if job.run.time_limit_s is not None:
-            remaining_s = job.run.start_time + job.run.time_limit_s - self._clock()
-            self._start_timer(job, max(0.0, remaining_s), self._on_time_limit)
+        """Enforce the run's time limit (counted from its start, less the time it was suspended)
+        and wait for its end."""
+        if job.suspend.since is None:
+            self._arm_time_limit(job)
         threading.Thread(target=self._wait, args=(job,), name=f"job-{job.job_id}", daemon=True).start()
+
+    def _arm_time_limit(self, job: RunningJob) -> None:
+        """(Re)start the timer that kills the run at its deadline (`suspension.deadline`)."""
+        deadline = suspension.deadline(job)
+        if deadline is None:
+            return
+        if job.limit_timer is not None:
+            job.limit_timer.cancel()
+        self._start_timer(job, max(0.0, deadline - self._clock()), self._on_time_limit)
+        job.limit_timer = job.timers[-1]
 
     def _start_timer(self, job: RunningJob, delay_s: float, action: Callable[[RunningJob], object]) -> None:
         timer = threading.Timer(delay_s, action, args=(job,))
@@ -387,12 +453,15 @@ class RunningJobs:
 
     def _on_time_limit(self, job: RunningJob) -> None:
         log.info("time limit reached job_id=%d", job.job_id)
-        self.kill(job, JobEnd.TIME_LIMIT, kill_wait_s=job.run.kill_wait_s)
+        self.kill(job, JobEnd.TIME_LIMIT, kill_wait_s=job.run.kill_wait_s, reason=KillReason.TIME_LIMIT)
 
-    def _release(self, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> None:
+    def _release(self, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...], *, owner: int) -> None:
+        """Free the slots of the job `owner`'s run that ended, but those another job's run holds
+        too (a preemptor runs on the slots of the job it suspended, which holds them still)."""
         with self._lock:
-            self._free_cpu_slots.update(cpu_slots)
-            self._free_gpu_slots.update(gpu_slots)
+            others = [j.run for j in self._jobs.values() if j.job_id != owner]
+            self._free_cpu_slots.update(set(cpu_slots).difference(*(r.cpu_slots for r in others)))
+            self._free_gpu_slots.update(set(gpu_slots).difference(*(r.gpu_slots for r in others)))
 
     def _make_cgroup(self, launch: Launch, cpu_slots: tuple[int, ...], gpu_slots: tuple[int, ...]) -> JobCgroup | None:
         if self._cgroups is None:
@@ -409,6 +478,11 @@ class RunningJobs:
         return CgroupLimits(cpu_ids=cpu_ids, mem_bytes=mem, denied_devices=denied)
 
     # ------------------------------------------------------------ for job steps
+
+    @property
+    def cgroups(self) -> Cgroups | None:
+        """The node's job cgroups (None: the node has none)."""
+        return self._cgroups
 
     @property
     def spawn_lock(self) -> threading.Lock:
@@ -551,7 +625,8 @@ class RunningJobs:
             self._remove_cgroup(job.cgroup)
         detail = detail or self._spool.read_start_errors(job.job_id)
         self._spool.remove_job(job.job_id)
-        self._release(job.run.cpu_slots, job.run.gpu_slots)   # before the report: the next launch may follow it
+        # (before the report: the next launch may follow it)
+        self._release(job.run.cpu_slots, job.run.gpu_slots, owner=job.job_id)
         exit_code = status.exit_code if status is not None else 0
         exit_signal = status.exit_signal if status is not None else 0
         log.debug("job ended job_id=%d run=%d end=%s exit_code=%d signal=%d leftovers=%d", job.job_id,

@@ -2,7 +2,8 @@
 directory so that the run outlives the agent: what was launched and who keeps it
 (`run`, written by the job's keeper once the script started, from what the agent
 ordered), how it ended (`status`, written by the keeper when the script exited;
-`keeper.py`) and why the agent killed it (`cause`). Times are epoch seconds, CPU
+`keeper.py`), why the agent killed it (`cause`) and how long it was suspended
+(`suspend`: its time limit's clock stops meanwhile). Times are epoch seconds, CPU
 times microseconds.
 """
 
@@ -14,6 +15,7 @@ from jem.agent.spool import Spool
 from jem.model.execution import JobEnd
 
 CAUSE_FILE = "cause"
+SUSPEND_FILE = "suspend"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +101,31 @@ def read_cause(spool: Spool, job_id: int) -> JobEnd | None:
         return None if data is None else JobEnd(data["cause"])
     except (KeyError, ValueError):
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendRecord:
+    """How long the run has been suspended: `total_s` seconds in suspensions that ended, and,
+    while it is suspended, since when (`since`; None while it runs). Its deadline is its start
+    plus its time limit plus all of that."""
+
+    total_s: float = 0.0
+    since: float | None = None
+
+    def suspended_s(self, now: float) -> float:
+        """Seconds suspended in all, counting the suspension going on up to `now`."""
+        return self.total_s + (max(0.0, now - self.since) if self.since is not None else 0.0)
+
+
+def write_suspend(spool: Spool, job_id: int, record: SuspendRecord) -> None:
+    spool.write_job_record(job_id, SUSPEND_FILE, {"total_s": record.total_s, "since": record.since})
+
+
+def read_suspend(spool: Spool, job_id: int) -> SuspendRecord:
+    """The run's suspend record; a run never suspended (or a damaged record) has none: zero."""
+    data = spool.read_job_record(job_id, SUSPEND_FILE)
+    try:
+        return SuspendRecord() if data is None else SuspendRecord(
+            float(data["total_s"]), None if data["since"] is None else float(data["since"]))
+    except (KeyError, TypeError, ValueError):
+        return SuspendRecord()

@@ -15,6 +15,7 @@ import logging
 
 import grpc
 
+from jem.agent.joblog import KillReason
 from jem.agent.trust import ControllerTrust
 from jem.model.errors import BadUserSignature, JemError, StaleRun
 from jem.security import tls
@@ -28,6 +29,13 @@ from jem.model.step import TaskExit
 from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
 audit_log = logging.getLogger("jem.audit")
+
+# The words of the stderr line for each cause the controller gives (joblog.py).
+_KILL_REASONS = {
+    agent_pb2.KILL_CAUSE_UNSPECIFIED: KillReason.CANCEL, agent_pb2.KILL_CAUSE_CANCEL: KillReason.CANCEL,
+    agent_pb2.KILL_CAUSE_PREEMPTION: KillReason.PREEMPTION, agent_pb2.KILL_CAUSE_NODE_FAILURE: KillReason.NODE_FAILURE,
+    agent_pb2.KILL_CAUSE_REQUEUE: KillReason.REQUEUE,
+}
 
 
 def _audit(context, method: str, request, result: str, detail: str = "") -> None:
@@ -91,7 +99,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         scope = scope_from_pb(request.scope)
         run = request.restart_count if request.HasField("restart_count") else None
         n = self._jobs.signal(request.job_id, request.signal, kill_wait_s=request.kill_wait_s, scope=scope,
-                              restart_count=run)
+                              restart_count=run, reason=_KILL_REASONS.get(request.cause, KillReason.CANCEL))
         # The job's step tasks here: all of a STEPS signal's targets; for FULL, those outside the
         # batch script's cgroup (on its node, signal_all above reached them already).
         if request.signal and (scope is SignalScope.STEPS or (scope is SignalScope.FULL and n is None)):
@@ -103,6 +111,19 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
         _audit(context, "SignalJob", request, "ok", f"{n} processes")
         return agent_pb2.SignalJobResponse(n_processes=n)
+
+    def SuspendRun(self, request, context):
+        """Freeze or thaw the run here: the batch script's cgroup (its steps' tasks on this node
+        with it), and the job's step tasks that run outside it."""
+        self._check_peer(context)
+        run = request.restart_count if request.HasField("restart_count") else None
+        suspended_s = self._jobs.suspend(request.job_id, restart_count=run, resume=request.resume)
+        has_steps = self._steps.suspend(request.job_id, resume=request.resume)
+        if suspended_s is None and not has_steps:
+            _audit(context, "SuspendRun", request, "JobNotFound")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
+        _audit(context, "SuspendRun", request, "ok")
+        return agent_pb2.SuspendRunResponse(suspended_s=suspended_s or 0.0)
 
     def RunStepTasks(self, request, context):
         self._check_peer(context)

@@ -122,6 +122,15 @@ class Spool:
         _unlink_quietly(name, self._private_fd)
         return os.open(name, _NEW_FILE, 0o600, dir_fd=self._private_fd)
 
+    def start_errors_file(self, job_id: int) -> tuple[int, int] | None:
+        """(device, inode) of the job's start-up log, or None: the one file of the spool a job's
+        process holds open (the start-up shell's stderr until it opens the job's own)."""
+        try:
+            found = os.stat(_start_errors_name(job_id), dir_fd=self._private_fd, follow_symlinks=False)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+
     def read_start_errors(self, job_id: int) -> str:
         """The first line the start-up shell wrote, or ""."""
         try:

@@ -77,7 +77,14 @@ class _SharedCgroups:
                 self._users[job_id] = (cgroup, count - 1)
                 return
             del self._users[job_id]
+        if cgroup.is_suspended:   # (a frozen v1 process does not die until thawed)
+            cgroup.resume()
         cgroup.signal_all(signal.SIGKILL)
+
+    def get(self, job_id: int) -> JobCgroup | None:
+        with self._lock:
+            held = self._users.get(job_id)
+            return held[0] if held is not None else None
         deadline = time.monotonic() + DRAIN_S
         while cgroup.pids() and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -109,6 +116,31 @@ class StepTasks:
                 except (ProcessLookupError, PermissionError):
                     pass
         return count
+
+    def suspend(self, job_id: int, *, resume: bool) -> bool:
+        """Freeze (or thaw) the job's step tasks here that run outside its batch script's cgroup:
+        its shared `steps_<job>` cgroup, or, without cgroups, each task's session (SIGSTOP,
+        SIGCONT). Tasks in the batch script's cgroup go with it (`RunningJobs.suspend`).
+        Whether the job has step tasks here."""
+        cgroup = self._shared.get(job_id)
+        if cgroup is not None:
+            if resume:
+                cgroup.resume()
+            else:
+                cgroup.suspend()
+            return True
+        with self._lock:
+            tasks = list(self._running.get(job_id, ()))
+        if not tasks:
+            return False
+        if self._jobs.cgroups is None:
+            for task in tasks:
+                if task.process.returncode is None:
+                    try:
+                        os.killpg(task.process.pid, signal.SIGCONT if resume else signal.SIGSTOP)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+        return True
 
     def run(self, order: TaskOrder, is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
         """Fence the order (`_admit`: raises StaleRun here, before anything starts), then return

@@ -27,8 +27,9 @@ def _command_modules(argv: list[str]) -> tuple:
         from jem.cli import sim
         return (sim,)
     from jem.cli import cluster, daemons, jobs, nodes, shares, sim, slurmpath, steps, submit
-    from jem.cli import accounts, audit, auth, ca, why
-    return (cluster, daemons, submit, jobs, why, steps, nodes, slurmpath, shares, accounts, sim, ca, auth, audit)
+    from jem.cli import accounts, audit, auth, ca, ping, why
+    return (cluster, daemons, submit, jobs, why, steps, nodes, slurmpath, shares, accounts, sim, ca, auth, audit,
+            ping)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -28,6 +28,7 @@ def job_as_dict(job: Job) -> dict:
         "submit_time": job.submit_time, "start_time": job.start_time, "end_time": job.end_time,
         "planned_start_time": job.planned_start,
         "planned_start_kind": None if job.planned_start is None else (
+            "forecast" if job.planned_start_is_forecast else
             "estimate" if job.planned_start_is_estimate else "reservation"),
         "time_limit_s": job.time_limit_s, "n_nodes": job.shape.n_nodes, "n_tasks": job.shape.n_tasks,
         "cpus_per_task": spec.cpus_per_task, "cpus_per_node": job.shape.per_node.cpus,

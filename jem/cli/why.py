@@ -1,20 +1,22 @@
 """`jem why JOBID`: why a job waits, in words (or --json): its planned start and what it rests on,
-the limit that holds it and the jobs holding it, the jobs ahead, its priority's factors and
-its user's fair share (the controller's ExplainJob)."""
+the limit that holds it and the jobs holding it, the jobs ahead, its priority's factors, its
+user's fair share, and what its owner could change to start it sooner (the controller's ExplainJob)."""
 
 import argparse
 import dataclasses
 import json
 import math
+import time
 
 from jem.cli.views import iso
 from jem.client import Client
 from jem.model.errors import InvalidArgument
-from jem.model.explanation import Explanation, RunningEnd
+from jem.model.explanation import Explanation, RunningEnd, WhatIf
 from jem.model.node import node_list
 
 FACTOR_LABELS = (("age", "age"), ("fairshare", "fair-share"), ("job_size", "job size"), ("partition", "partition"),
                  ("qos", "QOS"))
+CHANGE_LABELS = {"TimeLimit": "A shorter time limit", "NumNodes": "Fewer nodes", "Partition": "Another partition"}
 
 
 def add_parsers(sub) -> None:
@@ -40,15 +42,30 @@ def as_dict(e: Explanation) -> dict:
     data = dataclasses.asdict(e)
     data["planned_start_time"] = data.pop("planned_start")
     data["planned_start_kind"] = None if e.planned_start is None else (
-        "estimate" if e.planned_start_is_estimate else "reservation")
-    del data["planned_start_is_estimate"]
+        "forecast" if e.planned_start_is_forecast else "estimate" if e.planned_start_is_estimate else "reservation")
+    del data["planned_start_is_estimate"], data["planned_start_is_forecast"]
 
     def finite(value):
         return value if not isinstance(value, float) or math.isfinite(value) else None
 
     for end in [*data["after"], *(data["limit"]["holders"] if data["limit"] else ())]:
         end["end_time"] = finite(end["end_time"])
+    for what_if in data["what_ifs"]:   # (as the planned start: a kind, not a flag)
+        is_estimate = what_if.pop("is_estimate")
+        what_if["start_kind"] = None if what_if["start_time"] is None else (
+            "estimate" if is_estimate else "reservation")
     return data
+
+
+def _what_if(w: WhatIf, now: float) -> str:
+    """A shorter time limit (TimeLimit=00:30:00) would start it at 2026-12-07T14:05:00 (a reservation)."""
+    label = CHANGE_LABELS.get(w.change.partition("=")[0], "The change")
+    if w.start_time is None:
+        return f"  {label} ({w.change}) could not start it."
+    if w.start_time <= now:
+        return f"  {label} ({w.change}) would start it now."
+    kind = "an estimate" if w.is_estimate else "a reservation"
+    return f"  {label} ({w.change}) would start it at {iso(w.start_time)} ({kind})."
 
 
 def _ends(ends: tuple[RunningEnd, ...]) -> str:
@@ -69,7 +86,8 @@ def describe(e: Explanation) -> list[str]:
         if e.limit.holders:
             lines.append(f"  Holding it: {_ends(e.limit.holders[:5])}" + (" ..." if len(e.limit.holders) > 5 else ""))
     if e.planned_start is not None:
-        kind = "an estimate" if e.planned_start_is_estimate else "a reservation the scheduler holds for it"
+        kind = "a forecast" if e.planned_start_is_forecast else \
+            "an estimate" if e.planned_start_is_estimate else "a reservation the scheduler holds for it"
         line = f"  Planned start: {iso(e.planned_start)} ({kind})"
         if e.after:
             line += f", when {_ends(e.after)} ends by its time limit"
@@ -85,5 +103,7 @@ def describe(e: Explanation) -> list[str]:
         if e.account_shares is not None and e.account_usage is not None:
             line += f"; its account has {e.account_shares:.6f} of the shares and {e.account_usage:.6f} of the usage"
         lines.append(line + ".")
+    now = time.time()
+    lines.extend(_what_if(w, now) for w in e.what_ifs)
     lines.extend(f"  Note: {note}" for note in e.notes)
     return lines

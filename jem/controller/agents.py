@@ -1,4 +1,4 @@
-"""gRPC links from the controller to node agents: launch and signal jobs, run step tasks.
+"""gRPC links from the controller to node agents: launch, signal and suspend jobs, run step tasks.
 
 Calls are asynchronous (futures) so the scheduling loop never waits on an
 agent; a failed launch is handed to the caller's `on_error`. A failure does not say
@@ -23,12 +23,17 @@ from jem.convert import SCOPE_TO_PB, launch_to_pb, task_order_to_pb
 from jem.security import tls
 from jem.security.digest import step_spec_digest
 from jem.model.execution import Launch, SignalScope
+from jem.model.states import JobEvent
 from jem.model.step import TaskOrder
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 10.0
+
+# Why a kill is sent, as the agent's stderr line says it (`*** JOB N ... CANCELLED AT t DUE TO ... ***`).
+_KILL_CAUSES = {JobEvent.CANCEL: agent_pb2.KILL_CAUSE_CANCEL, JobEvent.PREEMPT: agent_pb2.KILL_CAUSE_PREEMPTION,
+                JobEvent.NODE_FAIL: agent_pb2.KILL_CAUSE_NODE_FAILURE, JobEvent.REQUEUE: agent_pb2.KILL_CAUSE_REQUEUE}
 
 LaunchErrorCallback = Callable[[str, str, list[int], str], None]
 
@@ -88,11 +93,14 @@ class AgentLinks:
         future.add_done_callback(done)
 
     def signal(self, node_name: str, address: str, job_id: int, *, signal: int, kill_wait_s: int,
-               scope: SignalScope = SignalScope.FULL, restart_count: int | None = None) -> None:
+               scope: SignalScope = SignalScope.FULL, restart_count: int | None = None,
+               cause: JobEvent | None = None) -> None:
         """Send `signal` (0: kill) to the job on the node; `restart_count`: the run it is for
-        (None: whichever runs there)."""
+        (None: whichever runs there); `cause`: why a kill is sent (CANCEL, PREEMPT, NODE_FAIL,
+        REQUEUE; None: not said), for the line the agent writes in the job's stderr."""
         request = agent_pb2.SignalJobRequest(job_id=job_id, signal=signal, kill_wait_s=kill_wait_s,
-                                             scope=SCOPE_TO_PB[scope], restart_count=restart_count)
+                                             scope=SCOPE_TO_PB[scope], restart_count=restart_count,
+                                             cause=_KILL_CAUSES.get(cause, agent_pb2.KILL_CAUSE_UNSPECIFIED))
         future = self._stub(node_name, address).SignalJob.future(request, timeout=RPC_TIMEOUT_S,
                                                       metadata=self._keys.agent_call_metadata())
 
@@ -100,6 +108,23 @@ class AgentLinks:
             error = f.exception()
             if error is not None and not (isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.NOT_FOUND):
                 log.warning("signal failed node=%s job_id=%d signal=%d error=%s", node_name, job_id, signal, error)
+
+        future.add_done_callback(done)
+
+    def suspend(self, node_name: str, address: str, job_id: int, *, resume: bool, restart_count: int) -> None:
+        """Freeze (or thaw, `resume`) run `restart_count` of the job on the node (its processes
+        there, step tasks included). Asynchronous; a failure is logged: the node's agent that
+        missed a suspend goes on running the job (its state says SUSPENDED), one that missed a
+        resume keeps it frozen until it is killed, as Slurm's slurmd would."""
+        request = agent_pb2.SuspendRunRequest(job_id=job_id, restart_count=restart_count, resume=resume)
+        future = self._stub(node_name, address).SuspendRun.future(request, timeout=RPC_TIMEOUT_S,
+                                                       metadata=self._keys.agent_call_metadata())
+
+        def done(f: grpc.Future) -> None:
+            error = f.exception()
+            if error is not None and not (isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.NOT_FOUND):
+                log.warning("%s failed node=%s job_id=%d error=%s", "resume" if resume else "suspend", node_name,
+                            job_id, error)
 
         future.add_done_callback(done)
 

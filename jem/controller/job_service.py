@@ -8,7 +8,7 @@ import time
 
 import grpc
 
-from jem.controller import requests
+from jem.controller import requests, suspension
 from jem.controller.explain import explain_job
 from jem.controller.interceptors import current_identity
 from jem.controller.jobwire import SEGMENT_IDS, JobWire, encoded
@@ -180,6 +180,12 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         job = requests.update_job(self._state, request.job_id, current_identity(), now=self._clock(), **fields)
         with self._state.lock:
             return jobs_pb2.UpdateJobResponse(job=job_to_pb(job))
+
+    def SuspendJob(self, request, context):
+        job = suspension.suspend_job(self._state, request.job_id, current_identity(), now=self._clock(),
+                                     resume=request.resume)
+        with self._state.lock:
+            return jobs_pb2.SuspendJobResponse(job=job_to_pb(job))
 
     def RunStep(self, request, context):
         identity = current_identity()

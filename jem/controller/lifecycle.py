@@ -9,7 +9,7 @@ returned changes (store first), then act. Callers hold the controller lock.
 import dataclasses
 import logging
 
-from jem.controller.nodes import NodeTable
+from jem.controller.nodes import NodeTable, Suspension
 from jem.model.job import Job, JobUsage
 from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.states import JobEvent, JobState, transition
@@ -82,6 +82,26 @@ def kill_job(job: Job, cause: JobEvent, now: float, detail: str = "") -> JobChan
     """Mark a live job COMPLETING; `cause` is the end event owed once its processes are gone."""
     job.kill_cause, job.kill_time = cause, now
     return change(job, JobEvent.KILL, now, detail or cause.value)
+
+
+def suspend_job(job: Job, nodes: NodeTable, now: float, *, preemptor_id: int = 0, detail: str = "") -> JobChange:
+    """RUNNING -> SUSPENDED: its time limit's clock stops. It keeps its share of its nodes, or,
+    suspended for `preemptor_id`, lends it to that job alone (which must start next, on it)."""
+    result = change(job, JobEvent.SUSPEND, now, detail)
+    earlier = nodes.suspensions.get(job.job_id)
+    nodes.suspensions[job.job_id] = Suspension(now, earlier.total_s if earlier is not None else 0.0, preemptor_id)
+    if preemptor_id:
+        nodes.lend(job.job_id, preemptor_id)
+    return result
+
+
+def resume_job(job: Job, nodes: NodeTable, now: float, detail: str = "") -> JobChange:
+    """SUSPENDED -> RUNNING: the time it was suspended is added to what its time limit allows."""
+    result = change(job, JobEvent.RESUME, now, detail)
+    earlier = nodes.suspensions.get(job.job_id)
+    nodes.suspensions[job.job_id] = Suspension(None, earlier.suspended_s(now) if earlier is not None else 0.0)
+    nodes.resume_owed.discard(job.job_id)
+    return result
 
 
 def may_requeue(job: Job, *, cluster_default: bool) -> bool:

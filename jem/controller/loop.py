@@ -27,27 +27,28 @@ import threading
 import time
 from collections import defaultdict
 
-from jem.controller import lifecycle, signals
+from jem.controller import lifecycle, signals, suspension
 from jem.controller.admission import limited_job
 from jem.controller.arrays import split_tasks
 from jem.controller.collector import Collector
 from jem.controller.dependencies import resolve_dependencies
 from jem.controller.fairuse import RunningQuota
+from jem.controller.preemption import Preemptions
 from jem.controller.reports import send_kills, settle_dead_nodes
+from jem.controller.reservations import end_by_reservation
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
-from jem.model.associations import AccountingTable, PreemptMode
+from jem.model.associations import AccountingTable
 from jem.model.job import Job
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
-from jem.model.states import JobEvent, JobState
+from jem.model.states import JobState
 from jem.scheduler import bulk
 from jem.scheduler.cycle import plan_cycle
 from jem.scheduler.decisions import Decisions
 from jem.scheduler.fairshare import Usage
 from jem.scheduler.limits import PLANNED_KINDS, Ledger, LimitedJob
-from jem.scheduler.preemption import Preemption
 from jem.scheduler.policy import Policy
 from jem.scheduler.snapshot import PendingViews, take_snapshot
 
@@ -94,6 +95,8 @@ class SchedulingLoop:
         self._limited_views: dict[int, tuple[int, LimitedJob]] = {}   # job id -> (its stamp, what limits read)
         self._limits_version = -1
         self._policy_version = -1
+        self._preemptions = Preemptions(state, warned=self._warned, limited=self._limited, clock=clock)
+        suspension.restore(state)   # (the jobs' allocations were made again before: see suspension.restore)
 
     def start(self) -> None:
         self._thread.start()
@@ -130,6 +133,7 @@ class SchedulingLoop:
             t0 = time.monotonic()
             try:
                 self.run_cycle()
+                self._preemptions.send_due_kills()
                 self.check_nodes()
                 signals.send_due_warnings(self._state, now=self._clock(), sent=self._warned)
             except Exception:  # the loop must survive a bad cycle; the traceback says why
@@ -163,6 +167,10 @@ class SchedulingLoop:
         self.cycle_id += 1
         launches: dict[str, list[Launch]] = defaultdict(list)
         addresses: dict[str, str] = {}
+        if state.nodes.resume_owed:   # (read without the lock: an addition missed now is seen next cycle)
+            with state.lock:
+                resumes = suspension.resume_owed(state, now=now)
+            suspension.send(state, resumes)
         with state.lock:
             t_locked = time.perf_counter()
             live = state.jobs.live()
@@ -179,9 +187,11 @@ class SchedulingLoop:
             candidate_ids = state.jobs.schedulable_ids()
             if not candidate_ids:
                 return Decisions()
+            extra_time_s, own_shares = suspension.planning_times(state, live, now=now)
             cluster = take_snapshot([], state.nodes.all(), state.partitions, running_jobs=live,
                                     usage=state.usage.by_user,
-                                    requeue_by_default=state.config.cluster.requeue_on_node_failure)
+                                    requeue_by_default=state.config.cluster.requeue_on_node_failure,
+                                    extra_time_s=extra_time_s, own_shares=own_shares)
             share_users = state.jobs.share_users()
             snapshot_ms = (time.perf_counter() - t_locked) * 1000
         # The candidates in id order, found without the lock (with 100,000 of them, ~10 ms that
@@ -194,7 +204,7 @@ class SchedulingLoop:
         quota = RunningQuota(live, state.config.limits, operators=set(state.config.admin_levels()))
         table = state.accounting_table   # (one version for the whole cycle)
         ledger = self._ledger(table, live, now)
-        pending, held_back = [], []   # (held back: (job id, reason) over a quota or limit)
+        pending, held_back = [], []   # (held back: (job id, reason, forecast start) over a quota or limit)
         if quota.is_unlimited and ledger is None:
             pending = candidates
         else:
@@ -203,10 +213,10 @@ class SchedulingLoop:
             # over MaxWall or MaxTRESPerJob, GrpTRESRunMins) hold a job back here, unplanned.
             for job in candidates:
                 if not quota.allows(job):
-                    held_back.append((job.job_id, JobReason.ASSOC_MAX_JOBS_LIMIT))
+                    held_back.append((job.job_id, JobReason.ASSOC_MAX_JOBS_LIMIT, None))
                 elif ledger is not None and \
                         (rule := ledger.blocking(self._limited(job), skip=PLANNED_KINDS)) is not None:
-                    held_back.append((job.job_id, rule.reason))
+                    held_back.append((job.job_id, rule.reason, self._run_mins_forecast(ledger, rule, job, now)))
                 else:
                     pending.append(job)
         if len(self._limited_views) > 2 * len(candidates) + len(live) + 1024:   # (forget ended jobs)
@@ -246,79 +256,55 @@ class SchedulingLoop:
                     ledger.take(limited)
                 quota.take(job)
                 changes.append(lifecycle.start_job(job, start.node_names, state.nodes, now))
-                self._end_by_reservation(job, now)
+                end_by_reservation(state, job, now)
                 log.debug("start job_id=%d kind=%s nodes=%s", job.job_id, start.kind.value, ",".join(start.node_names))
                 first = state.nodes.get(start.node_names[0])
                 launches[first.name].append(self._launch_of(job))
                 addresses[first.name] = first.agent_address
             self._hold_back(held_back)
-            preempt_kills = self._preempt(decisions.preemptions, changes, now)
+            acts = self._preemptions.act(decisions.preemptions, changes, now, quota=quota, ledger=ledger)
+            for job in acts.started:   # (preemptors started on the share of the jobs they suspended)
+                first = state.nodes.get(job.nodes[0])
+                launches[first.name].append(self._launch_of(job))
+                addresses[first.name] = first.agent_address
             state.commit(changes)
         self._record_waiting(pending, decisions)
+        suspension.send(state, acts.suspends)   # (frozen before their preemptors launch on their CPUs)
         for node_name, node_launches in launches.items():
             state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
-        for node_name, address, job_id, run, wait_s in preempt_kills:   # (SIGTERM now, SIGKILL after the grace)
-            state.agents.signal(node_name, address, job_id, signal=0, kill_wait_s=wait_s, restart_count=run)
+        self._preemptions.send(acts)
         cycle_ms = (time.perf_counter() - t0) * 1000
         log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d snapshot_ms=%.2f "
                  "cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending), len(changes),
                  decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, cycle_ms)
         return decisions
 
-    def _end_by_reservation(self, job: Job, now: float) -> None:
-        """A job started in a reservation ends by the reservation's end at the latest: its time
-        limit is cut to that (the agent enforces it). Lock held; before the start is committed."""
-        if not job.spec.reservation or self._state.reservations is None:
-            return
-        reservation = self._state.reservations.get(job.spec.reservation)
-        window = reservation.window(now) if reservation is not None else None
-        if window is not None and window[0] <= now:
-            left_s = max(1, int(window[1] - now))
-            if job.time_limit_s is None or job.time_limit_s > left_s:
-                job.time_limit_s = left_s
-
-    def _preempt(self, preemptions: list[Preemption], changes: list, now: float) -> list[tuple]:
-        """Kill the victims the plan chose (still running, not being killed): cause PREEMPT (they
-        end PREEMPTED), or REQUEUE when their mode is REQUEUE and they may be requeued. The kills
-        to send once the lock is released: (node, address, job id, run, seconds to SIGKILL).
-        Lock held; appends to `changes`."""
-        state = self._state
-        kills = []
-        for preemption in preemptions:
-            preemptor = state.jobs.find(preemption.preemptor_id)
-            if preemptor is None or preemptor.state is not JobState.PENDING or preemptor.held_by:
-                continue   # (it left, started or was held meanwhile: nobody is pushed off for it)
-            victim = state.jobs.find(preemption.victim_id)
-            if victim is None or victim.state is not JobState.RUNNING or victim.kill_cause is not None:
-                continue
-            requeue = preemption.mode is PreemptMode.REQUEUE and lifecycle.may_requeue(
-                victim, cluster_default=state.config.cluster.requeue_on_node_failure)
-            if requeue:   # (as Slurm's: back in the queue, eligible again only after a while, so that its
-                # preemptor, not itself, gets the nodes it leaves)
-                victim.spec = dataclasses.replace(victim.spec, begin_time=now + defaults.PREEMPT_REQUEUE_DELAY_S)
-            changes.append(lifecycle.kill_job(victim, JobEvent.REQUEUE if requeue else JobEvent.PREEMPT, now,
-                                              detail=f"preempted by job {preemption.preemptor_id}"))
-            log.info("preempt job_id=%d by=%d mode=%s grace_s=%d", victim.job_id, preemption.preemptor_id,
-                     "requeue" if requeue else "cancel", preemption.grace_time_s)
-            node = state.nodes.get(victim.nodes[0])
-            if node.agent_address:
-                kills.append((node.name, node.agent_address, victim.job_id, victim.restart_count,
-                              max(preemption.grace_time_s, state.config.scheduler.kill_wait_s)))
-        return kills
-
-    def _hold_back(self, held_back: list[tuple[int, JobReason]]) -> None:
+    def _hold_back(self, held_back: list[tuple[int, JobReason, float | None]]) -> None:
         """Jobs over their user's running-job quota (AssocMaxJobsLimit) or an association or QOS
-        limit: that reason, and no planned start (they hold no reservation meanwhile)."""
+        limit: that reason, and no planned start but a forecast where one is known (they hold no
+        reservation meanwhile)."""
         if not held_back:
             return
         with self._state.lock:
-            for job_id, reason in held_back:
+            for job_id, reason, forecast in held_back:
                 job = self._state.jobs.find(job_id)
                 if job is not None and job.is_pending and not job.held_by and \
-                        (job.reason is not reason or job.planned_start is not None):
+                        (job.reason is not reason or job.planned_start != forecast):
                     if job.reason is JobReason.REQ_NODE_NOT_AVAIL:
                         job.reason_detail = ""
-                    job.reason, job.planned_start = reason, None
+                    job.reason, job.planned_start, job.planned_nodes = reason, forecast, ()
+                    job.planned_start_is_estimate = job.planned_start_is_forecast = forecast is not None
+
+    def _run_mins_forecast(self, ledger: Ledger, rule, job: Job, now: float) -> float | None:
+        """A job a GrpTRESRunMins limit holds (the planner does not hold that limit: what a
+        running job holds of it falls as it runs) starts, at the soonest, when its holder's
+        running jobs have used enough of it: a forecast. None for any other limit (those hold it
+        for good: MaxWall, MaxTRESPerJob) or when it never fits."""
+        limited = self._limited(job)
+        if rule.kind != "run_mins" or ledger.blocking(limited, skip=PLANNED_KINDS | {"run_mins"}) is not None:
+            return None
+        wait_s = ledger.run_mins_wait_s(rule, limited)
+        return None if wait_s is None else float(int(now) + wait_s)
 
     def _ledger(self, table: AccountingTable, live: list[Job], now: float) -> Ledger | None:
         """What the running jobs hold of each association's and QOS' limits (None: no limit is set,
@@ -328,9 +314,16 @@ class SchedulingLoop:
         if table.version != self._limits_version:   # (a job's view depends on the table too)
             self._limited_views.clear()
             self._limits_version = table.version
-        return Ledger(table, [(self._limited(j), None if j.time_limit_s is None else
-                               int((j.start_time or now) + j.time_limit_s - now))
+        return Ledger(table, [(self._limited(j), self._time_left_s(j, now))
                               for j in live if j.state is JobState.RUNNING])
+
+    def _time_left_s(self, job: Job, now: float) -> int | None:
+        """Seconds until the job's time limit ends it (None: never), its suspended time added."""
+        if job.time_limit_s is None:
+            return None
+        extra = suspension.extra_time_s(self._state, job, now=now) if job.job_id in self._state.nodes.suspensions \
+            else 0
+        return None if extra is None else int((job.start_time or now) + job.time_limit_s + extra - now)
 
     def _limited(self, job: Job) -> LimitedJob:
         """What limits read of `job`, kept while the job does not change."""
@@ -362,6 +355,9 @@ class SchedulingLoop:
                     is_estimate = job.job_id in estimated
                     if job.planned_start_is_estimate != is_estimate:
                         job.planned_start_is_estimate = is_estimate
+                    is_forecast = job.job_id in decisions.forecast
+                    if job.planned_start_is_forecast != is_forecast:
+                        job.planned_start_is_forecast = is_forecast
                     detail = details.get(job.job_id)
                     if detail is not None or job.reason is JobReason.REQ_NODE_NOT_AVAIL:
                         if job.reason_detail != (detail or ""):   # (the nodes ReqNodeNotAvail names)

@@ -2,6 +2,17 @@
 
 Allocation bookkeeping is exact integer arithmetic (CPUs, MiB, GPUs): a job's
 per-node request is added to each of its nodes at start and removed at end.
+
+Suspended jobs keep their share of their nodes (`suspensions`: since when,
+and for how long before, each was suspended). One suspended by preemption
+(PreemptMode SUSPEND) lends it to its preemptor alone (`lend`): the
+preemptor's allocation takes what it can of its lenders' share on each node
+(their CPU and GPU indices too) and adds only the rest, its own part, to the
+node; so a node's allocation never exceeds its capacity and nothing is
+counted twice. When the preemptor ends, its own part is freed and its lenders
+are owed their resumption (`resume_owed`): their share was never anyone
+else's. When a lender ends first (cancelled while suspended), what it lent
+becomes the preemptor's.
 An administrator's drains and DOWNs are written to the store (before memory
 changes) so they survive a restart; a DOWN node stays DOWN, with the
 administrator's reason, whether or not its agent answers, until resumed (what
@@ -23,6 +34,7 @@ heard meanwhile.
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from jem.model.config import Config
 from jem.model.errors import InvalidArgument, NodeNotFound
@@ -70,6 +82,31 @@ class StallWatch:
         self._last_wake = now
 
 
+@dataclass(slots=True)
+class Suspension:
+    """A job suspended in its current run, now or before: the time limit's clock stops while it
+    is suspended."""
+
+    since: float | None        # when it was suspended; None while it runs again
+    total_s: float = 0.0       # seconds it was suspended before `since`
+    preemptor_id: int = 0      # while suspended: the job it lends its share to (0: an operator's suspend)
+
+    def suspended_s(self, now: float) -> float:
+        """Seconds suspended in all, counting the suspension going on up to `now`."""
+        return self.total_s + (max(0.0, now - self.since) if self.since is not None else 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    """What a suspended job lends its preemptor on one node."""
+
+    lender_id: int
+    amount: Resources
+    gres: tuple[tuple[str, int], ...]
+    cpu_ids: tuple[int, ...]
+    gpu_ids: tuple[int, ...]
+
+
 class NodeTable:
     def __init__(self, config: Config, store: Store):
         self._config = config
@@ -81,6 +118,11 @@ class NodeTable:
             self._restore(node)
         self._t_resumed = 0.0                  # when the controller last resumed from a stall of its own
         self._stall_watch: StallWatch | None = None   # started by the first check for silent nodes
+        self.suspensions: dict[int, Suspension] = {}   # job id -> its suspension in its current run
+        self.resume_owed: set[int] = set()             # lenders whose preemptor ended: to resume
+        self._lent_to: dict[int, int] = {}             # lender id -> the preemptor it lends its share to
+        self._loans: dict[int, dict[str, list[Loan]]] = {}   # preemptor id -> node -> what it borrows there
+        self._gres_held: dict[int, dict[str, tuple[tuple[str, int], ...]]] = {}   # job -> node -> GRES it adds
 
     def _restore(self, node: Node) -> None:
         """Give `node` the drain and DOWN an administrator left on it before a restart."""
@@ -238,35 +280,129 @@ class NodeTable:
                  ) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
         """Add a job's per-node request (an exclusive job: all of each node, GRES too) to
         its nodes and give it concrete CPU and GPU indices on each (the ones given, when
-        re-deriving after a restart). Returns (cpu ids, gpu ids) per node, in `names` order."""
+        re-deriving after a restart). A preemptor that was lent resources (`lend`) takes them
+        first, their indices with them, and adds only the rest. Returns (cpu ids, gpu ids) per
+        node, in `names` order."""
+        lenders = sorted(lender for lender, borrower in self._lent_to.items() if borrower == job_id)
         cpus, gpus = [], []
         for i, name in enumerate(names):
             node = self._nodes[name]
             amount = node.capacity if is_exclusive else per_node
+            node_gres = tuple(node.gres.items()) if is_exclusive else gres
+            loans = self._borrow(node, job_id, lenders=lenders, need=amount, need_gres=node_gres) if lenders else []
+            for loan in loans:
+                amount = amount - loan.amount
+                node_gres = _minus(node_gres, loan.gres)
             node.held[job_id] = amount
             node.allocated = node.allocated + amount
-            for gres_name, count in (tuple(node.gres.items()) if is_exclusive else gres):
+            for gres_name, count in node_gres:
                 node.gres_allocated[gres_name] = node.gres_allocated.get(gres_name, 0) + count
+            self._gres_held.setdefault(job_id, {})[name] = node_gres
             node.job_ids.add(job_id)
-            node_cpus, node_gpus = node.take_ids(job_id, amount.cpus, amount.gpus,
-                                                 cpu_ids=cpu_ids[i] if i < len(cpu_ids) else (),
-                                                 gpu_ids=gpu_ids[i] if i < len(gpu_ids) else ())
+            given_cpus = cpu_ids[i] if i < len(cpu_ids) else ()
+            given_gpus = gpu_ids[i] if i < len(gpu_ids) else ()
+            borrowed_cpus = tuple(c for loan in loans for c in loan.cpu_ids)
+            borrowed_gpus = tuple(g for loan in loans for g in loan.gpu_ids)
+            node_cpus, node_gpus = node.take_ids(job_id, amount.cpus, amount.gpus, cpu_ids=given_cpus,
+                                                 gpu_ids=given_gpus)
+            if not given_cpus:
+                node_cpus = borrowed_cpus + node_cpus
+            if not given_gpus:
+                node_gpus = borrowed_gpus + node_gpus
+            node.cpu_ids[job_id], node.gpu_ids[job_id] = node_cpus, node_gpus
             cpus.append(node_cpus)
             gpus.append(node_gpus)
         return tuple(cpus), tuple(gpus)
 
+    def _borrow(self, node: Node, borrower_id: int, *, lenders: list[int], need: Resources,
+                need_gres: tuple[tuple[str, int], ...]) -> list[Loan]:
+        """What `borrower_id` takes on `node` of its lenders' shares there, lender by lender, up to
+        what it needs."""
+        loans = []
+        for lender in lenders:
+            held = node.held.get(lender)
+            if held is None:
+                continue
+            amount = Resources(min(need.cpus, held.cpus), min(need.mem_mib, held.mem_mib), min(need.gpus, held.gpus))
+            lender_gres = dict(self._gres_held.get(lender, {}).get(node.name, ()))
+            gres = tuple((g, min(count, lender_gres.get(g, 0))) for g, count in need_gres if lender_gres.get(g, 0))
+            loan = Loan(lender, amount, gres, node.cpu_ids.get(lender, ())[:amount.cpus],
+                        node.gpu_ids.get(lender, ())[:amount.gpus])
+            loans.append(loan)
+            need, need_gres = need - amount, _minus(need_gres, gres)
+        self._loans.setdefault(borrower_id, {})[node.name] = loans
+        return loans
+
     def release(self, names: tuple[str, ...], per_node: Resources, job_id: int, *,
                 gres: tuple[tuple[str, int], ...] = (), is_exclusive: bool = False) -> None:
-        """Take back what `allocate` gave the job (arguments as there)."""
+        """Take back what `allocate` gave the job (arguments as there): a preemptor's own part
+        (its lenders are then owed their resumption), and a lender's share less what its
+        preemptor borrows, which becomes the preemptor's. The job's suspension ends with it."""
+        borrowed_from_me = self._lent_to.pop(job_id, None)
         for name in names:
             node = self._nodes.get(name)
-            if node is not None and job_id in node.job_ids:
-                node.allocated = node.allocated - node.held.pop(job_id, per_node)
-                for gres_name, count in (tuple(node.gres.items()) if is_exclusive else gres):
-                    node.gres_allocated[gres_name] = node.gres_allocated.get(gres_name, 0) - count
-                node.job_ids.discard(job_id)
-                node.cpu_ids.pop(job_id, None)
-                node.gpu_ids.pop(job_id, None)
+            if node is None or job_id not in node.job_ids:
+                continue
+            held = node.held.pop(job_id, per_node)
+            node_gres = self._gres_held.get(job_id, {}).get(name)
+            if node_gres is None:   # (allocated before this table kept it)
+                node_gres = tuple(node.gres.items()) if is_exclusive else gres
+            if borrowed_from_me is not None:   # what the preemptor borrows here stays allocated, as its own
+                for loan in self._loans.get(borrowed_from_me, {}).pop(name, []):
+                    if loan.lender_id != job_id:
+                        self._loans[borrowed_from_me].setdefault(name, []).append(loan)
+                        continue
+                    held, node_gres = held - loan.amount, _minus(node_gres, loan.gres)
+                    node.held[borrowed_from_me] = node.held.get(borrowed_from_me, Resources()) + loan.amount
+                    preemptor_gres = self._gres_held.setdefault(borrowed_from_me, {})
+                    preemptor_gres[name] = _plus(preemptor_gres.get(name, ()), loan.gres)
+            node.allocated = node.allocated - held
+            for gres_name, count in node_gres:
+                node.gres_allocated[gres_name] = node.gres_allocated.get(gres_name, 0) - count
+            node.job_ids.discard(job_id)
+            node.cpu_ids.pop(job_id, None)
+            node.gpu_ids.pop(job_id, None)
+        self._gres_held.pop(job_id, None)
+        if self._loans.pop(job_id, None) is not None or job_id in self._lent_to.values():
+            for lender in [lender for lender, borrower in self._lent_to.items() if borrower == job_id]:
+                del self._lent_to[lender]
+                self.resume_owed.add(lender)
+        self.suspensions.pop(job_id, None)
+        self.resume_owed.discard(job_id)
+
+    # ------------------------------------------------------------ lending (PreemptMode SUSPEND)
+
+    def lend(self, lender_id: int, borrower_id: int) -> None:
+        """The suspended job `lender_id` lends its share of its nodes to `borrower_id` alone, whose
+        `allocate` takes it (call this first)."""
+        self._lent_to[lender_id] = borrower_id
+
+    def borrower_of(self, lender_id: int) -> int:
+        """The preemptor the job lends its share to (0: none)."""
+        return self._lent_to.get(lender_id, 0)
+
+    def own_share(self, borrower_id: int) -> tuple[Resources, tuple[tuple[str, int], ...]] | None:
+        """What a preemptor running on lent resources holds of its own per node: the least over
+        its nodes (the planner frees no more than that at its end). None for any other job."""
+        if not self._loans.get(borrower_id):
+            return None
+        held = [n.held[borrower_id] for n in self._nodes.values() if borrower_id in n.held]
+        gres = list(self._gres_held.get(borrower_id, {}).values())
+        least = Resources(min(h.cpus for h in held), min(h.mem_mib for h in held), min(h.gpus for h in held))
+        names = set.intersection(*(set(dict(g)) for g in gres)) if gres else set()
+        return least, tuple(sorted((g, min(dict(node_gres)[g] for node_gres in gres)) for g in names))
+
+
+def _minus(gres: tuple[tuple[str, int], ...], taken: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    less = dict(taken)
+    return tuple((name, count - less.get(name, 0)) for name, count in gres)
+
+
+def _plus(gres: tuple[tuple[str, int], ...], added: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    total = dict(gres)
+    for name, count in added:
+        total[name] = total.get(name, 0) + count
+    return tuple(sorted(total.items()))
 
 
 def _require_reason(reason: str, action: str) -> None:

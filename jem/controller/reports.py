@@ -149,10 +149,11 @@ def kill_for_node_failure(state: ClusterState, job: Job, *, now: float, why: str
 
 
 def send_kills(state: ClusterState, kills: list[Kill]) -> None:
-    """Send the kills `settle_dead_nodes` or `kill_for_node_failure` asked for (lock not held)."""
+    """Send the kills `settle_dead_nodes` or `kill_for_node_failure` asked for (lock not held): all
+    for a node's failure, which the job's stderr says (Slurm's "DUE TO NODE FAILURE" line), requeued or not."""
     for node_name, address, job_id, run in kills:
         state.agents.signal(node_name, address, job_id, signal=0, kill_wait_s=state.config.scheduler.kill_wait_s,
-                            restart_count=run)
+                            restart_count=run, cause=JobEvent.NODE_FAIL)
 
 
 def settle_dead_nodes(state: ClusterState, node_names: set[str], *, now: float, why: str) -> list[Kill]:

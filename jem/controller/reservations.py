@@ -117,3 +117,16 @@ def check_job_reservation(reservation: Reservation | None, name: str, user: str,
         raise ReservationAccessDenied(f"reservation {name} admits neither user {user} nor account {account or '(none)'}")
 
 
+
+
+def end_by_reservation(state, job, now: float) -> None:
+    """A job started in a reservation ends by the reservation's end at the latest: its time limit
+    is cut to that (the agent enforces it). Lock held; before the start is committed."""
+    if not job.spec.reservation or state.reservations is None:
+        return
+    reservation = state.reservations.get(job.spec.reservation)
+    window = reservation.window(now) if reservation is not None else None
+    if window is not None and window[0] <= now:
+        left_s = max(1, int(window[1] - now))
+        if job.time_limit_s is None or job.time_limit_s > left_s:
+            job.time_limit_s = left_s

@@ -11,6 +11,7 @@ the RPCs are asynchronous and only log their failures.
 import logging
 
 from jem.controller.state import ClusterState
+from jem.controller.suspension import extra_time_s
 from jem.model.execution import SignalScope
 from jem.model.job import Job
 from jem.model.states import JobState
@@ -51,7 +52,9 @@ def send_due_warnings(state: ClusterState, *, now: float, sent: set[tuple[int, i
             if (not spec.warn_signal or job.state is not JobState.RUNNING or job.time_limit_s is None
                     or job.start_time is None or (job.job_id, job.restart_count) in sent):
                 continue
-            if now >= job.start_time + job.time_limit_s - spec.warn_time_s:
+            # (a job suspended a while ends that much later: its agent's clock stopped meanwhile)
+            suspended_s = extra_time_s(state, job, now=now) if job.job_id in state.nodes.suspensions else 0
+            if now >= job.start_time + job.time_limit_s + (suspended_s or 0) - spec.warn_time_s:
                 scope = SignalScope.BATCH if spec.warn_batch_only else SignalScope.STEPS
                 sent.add((job.job_id, job.restart_count))
                 due.append((job.job_id, job.restart_count, spec.warn_signal, scope,

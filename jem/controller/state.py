@@ -89,7 +89,7 @@ class ClusterState:
             self.nodes.release(job.nodes, job.shape.per_node, job.job_id, gres=job.spec.gres_per_node,
                                is_exclusive=job.spec.exclusive)
         for f in dataclasses.fields(Job):
-            if f.name not in ("planned_start", "planned_start_is_estimate", "planned_nodes"):
+            if f.name not in ("planned_start", "planned_start_is_estimate", "planned_nodes", "planned_start_is_forecast"):
                 setattr(job, f.name, getattr(stored, f.name))
         if job.is_live and job.nodes:
             self.nodes.allocate(job.nodes, job.shape.per_node, job.job_id, cpu_ids=job.cpu_ids, gpu_ids=job.gpu_ids,

@@ -78,9 +78,13 @@ class SchedulerConfig:
     policy: str = defaults.SCHEDULER_POLICY              # "fcfs", "easy" or "conservative"
     reservation_depth: int = defaults.RESERVATION_DEPTH  # jobs holding a reservation under "easy"
     estimate_depth: int = defaults.ESTIMATE_DEPTH        # waiting jobs (in priority order) given an estimated start
+    estimate_budget_ms: int = defaults.ESTIMATE_BUDGET_MS  # time the estimates may take; the rest are forecast
     preempt_type: str = "none"                           # Slurm's PreemptType: "none", "qos", "partition_prio"
-    preempt_mode: str = "cancel"                         # the cluster's PreemptMode: "off", "cancel", "requeue"
+    preempt_mode: str = "cancel"                         # the cluster's PreemptMode: "off", "cancel", "requeue", "suspend"
     preempt_exempt_time: str = "0"                       # PreemptExemptTime (Slurm time forms)
+    # PreemptParameters=send_user_signal: a victim killed by preemption first gets its --signal
+    # (if it has one and it was not sent yet), in place of the SIGTERM that starts its grace time.
+    preempt_send_user_signal: bool = defaults.PREEMPT_SEND_USER_SIGNAL
 
     @property
     def effective_depth(self) -> int:
@@ -261,9 +265,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
             raise ConfigError(f"scheduler.{key}: expected a positive number of seconds, got {getattr(scheduler, key)}")
     if scheduler.preempt_type not in ("none", "qos", "partition_prio"):
         raise ConfigError(f"scheduler.preempt_type: expected none, qos or partition_prio, got {scheduler.preempt_type!r}")
-    if scheduler.preempt_mode not in ("off", "cancel", "requeue"):
-        raise ConfigError(f"scheduler.preempt_mode: expected off, cancel or requeue, got {scheduler.preempt_mode!r} "
-                          f"(JEM does not offer SUSPEND yet)")
+    if scheduler.preempt_mode not in ("off", "cancel", "requeue", "suspend"):
+        raise ConfigError(f"scheduler.preempt_mode: expected off, cancel, requeue or suspend, "
+                          f"got {scheduler.preempt_mode!r}")
     _time("scheduler.preempt_exempt_time", scheduler.preempt_exempt_time)
     if scheduler.policy not in SCHEDULER_POLICIES:
         raise ConfigError(f"scheduler.policy: expected one of {', '.join(SCHEDULER_POLICIES)}, "

@@ -183,6 +183,28 @@ class JobIsPending(JobStateConflict):
     message = "Job is pending execution"
 
 
+class JobNotRunning(JobStateConflict):
+    """A suspend of a job that is not running (Slurm's ESLURM_JOB_NOT_RUNNING)."""
+
+    reason = "JobNotRunning"
+    message = "Job is not running"
+
+
+class JobNotSuspended(JobStateConflict):
+    """A resume of a job that is not suspended (Slurm's ESLURM_JOB_NOT_SUSPENDED)."""
+
+    reason = "JobNotSuspended"
+    message = "Job is not suspended"
+
+
+class SuspendedForPreemptor(JobStateConflict):
+    """A resume of a job suspended by preemption: its share of its nodes is lent to its
+    preemptor, and it resumes by itself when that job ends (Slurm's ESLURM_DISABLED words)."""
+
+    reason = "SuspendedForPreemptor"
+    message = "Requested operation is presently disabled"
+
+
 class RequeueDisabled(JemError):
     """A requeue of a job submitted with --no-requeue."""
 

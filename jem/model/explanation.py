@@ -1,5 +1,6 @@
 """Why a job waits (`jem why`): its planned start and what it rests on, the limit that holds it,
-the jobs ahead of it, its priority's factors and its user's fair share.
+the jobs ahead of it, its priority's factors, its user's fair share, and what its owner could
+change to start it sooner.
 
 Times are epoch seconds; a planned start is a reservation the scheduler holds or an estimate
 (what a conservative plan of the queue gives).
@@ -31,6 +32,15 @@ class HeldLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class WhatIf:
+    """A change the job's owner could make and the start the planner would then give it."""
+
+    change: str                  # as scontrol update writes it: "TimeLimit=00:10:00", "NumNodes=2", "Partition=short"
+    start_time: float | None     # None: it could not start
+    is_estimate: bool = False    # the start is an estimate, not a reservation
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     job_id: int
     user: str
@@ -40,6 +50,7 @@ class Explanation:
     reason_detail: str = ""
     planned_start: float | None = None
     planned_start_is_estimate: bool = False
+    planned_start_is_forecast: bool = False   # a coarser estimate (see jem._core.backfill)
     after: tuple[RunningEnd, ...] = ()      # running jobs whose ends the planned start waits for
     limit: HeldLimit | None = None
     jobs_ahead: int = 0                     # pending jobs of its partition that come before it
@@ -48,3 +59,4 @@ class Explanation:
     account_shares: float | None = None     # its account's normalized shares
     account_usage: float | None = None      # its account's effective usage (fraction of all)
     notes: tuple[str, ...] = field(default=())
+    what_ifs: tuple[WhatIf, ...] = ()       # each starts it sooner than it would start as it is

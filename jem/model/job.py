@@ -223,6 +223,7 @@ class Job(ChangeStamped):
     planned_start: float | None = None       # not persisted: the scheduler's planned start
     planned_start_is_estimate: bool = False  # not persisted: planned_start is an estimate, not a reservation
     planned_nodes: tuple[str, ...] = ()      # not persisted: the nodes of the planned start (SchedNodeList)
+    planned_start_is_forecast: bool = False  # not persisted: the estimate is a forecast (pooled, coarser)
     array_task_id: int | None = None         # this job's index in its array; None outside arrays and
                                              # for an array's record while it still stands for several tasks
     array_parent_id: int = 0                 # a split-off task: the id of the array's own record

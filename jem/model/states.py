@@ -10,7 +10,9 @@ acts on it.
       update ◄──┘   │              │   │ ──oom───────► OUT_OF_MEMORY
                  │  └──requeue─────┤   │ ──node_fail─► NODE_FAIL
                  │                 │   │ ──preempt───► PREEMPTED
-        cancel   │            kill │   └─suspend/resume─ SUSPENDED
+                 │                 │ suspend ▲ resume
+                 │                 │   ▼     │
+        cancel   │            kill │  SUSPENDED ──(kill, or any end event as RUNNING)
                  ▼                 ▼
              CANCELLED ◄─cancel─ COMPLETING ──(any end event)──► its end state
 
@@ -18,6 +20,9 @@ acts on it.
 run; REQUEUED is the name accounting shows for it), and so does an explicit
 requeue of an ended job (scontrol requeue): the only way out of an end state. `kill` means the controller has signalled the job and waits for the agent to
 report its processes gone; the end event then names why it was killed.
+A SUSPENDED job (scontrol suspend, or PreemptMode SUSPEND: its processes
+frozen) holds its nodes like a running one: it is killed, or ends, as a
+running job does, and `resume` runs it again.
 """
 
 import enum
@@ -96,7 +101,7 @@ class JobEvent(enum.Enum):
 
 
 _S = JobState
-_LIVE = (_S.RUNNING, _S.COMPLETING)
+_LIVE = (_S.RUNNING, _S.SUSPENDED, _S.COMPLETING)
 _END_EVENTS = {
     JobEvent.COMPLETE: _S.COMPLETED,
     JobEvent.TIMEOUT: _S.TIMEOUT,
@@ -120,6 +125,8 @@ _TABLE: dict[tuple[JobState | None, JobEvent], JobState] = {
     (_S.RUNNING, JobEvent.SUSPEND): _S.SUSPENDED,
     (_S.SUSPENDED, JobEvent.RESUME): _S.RUNNING,
     (_S.SUSPENDED, JobEvent.CANCEL): _S.CANCELLED,
+    (_S.SUSPENDED, JobEvent.FAIL): _S.FAILED,
+    (_S.SUSPENDED, JobEvent.REQUEUE): _S.PENDING,
     (_S.RUNNING, JobEvent.FAIL): _S.FAILED,
     (_S.COMPLETING, JobEvent.FAIL): _S.FAILED,
     (_S.RUNNING, JobEvent.CANCEL): _S.CANCELLED,

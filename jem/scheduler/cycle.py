@@ -19,7 +19,7 @@ from jem.model.resources import N_RES, ROW_FIELDS
 from jem.scheduler import bulk, fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
 from jem.scheduler.limits import Ledger, plan_limits
-from jem.scheduler.preemption import Preemption, choose_victims, may_preempt, victim_mode
+from jem.scheduler.preemption import Preemption, Room, may_preempt, preempt_for
 from jem.scheduler.policy import Policy
 from jem.scheduler.priority import factor_values, multifactor_priority, queue_order
 from jem.scheduler.snapshot import PendingJob, RunningJob, Snapshot
@@ -213,12 +213,14 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     cluster, running, q = pass_inputs(snapshot, queue, now_s)
     result = plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
                             limits=limits, estimate_depth=policy.estimate_depth,
+                            estimate_budget_s=policy.estimate_budget_s, forecast=policy.estimate_depth > 0,
                             blocks=_blocks(snapshot, windows.values()) if windows else None)
     _record_pass(decisions, snapshot, queue, result, ledger, now)
     if windows:
         _maintenance_reasons(decisions, snapshot, queue, result, windows, now)
     if policy.preemption.preempt_type != "none":
-        decisions.preemptions = _preemptions(snapshot, queue, bulk.to_list(result.status), policy, now, ledger)
+        decisions.preemptions = _preemptions(snapshot, queue, bulk.to_list(result.status), policy, now, ledger,
+                                             starts=decisions.starts)
     return decisions
 
 
@@ -248,9 +250,12 @@ def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJo
             reasons[job.job_id] = JobReason.RESOURCES if status == plan.LIMIT else _REASON[status]
         if start_s >= 0:
             planned[job.job_id] = float(start_s)
-            decisions.planned_nodes[job.job_id] = tuple(names[i] for i in result.nodes_of(job_idx))
             if is_estimate:
                 estimated.add(job.job_id)
+            if is_estimate == plan.FORECAST:   # (pooled: no nodes)
+                decisions.forecast.add(job.job_id)
+            else:
+                decisions.planned_nodes[job.job_id] = tuple(names[i] for i in result.nodes_of(job_idx))
         elif status == plan.RESOURCES and some_out_of_service and rule is None:
             if unavailable_nodes(job, snapshot, blocked):   # (it fits only with nodes out of service)
                 reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
@@ -342,17 +347,31 @@ def _maintenance_reasons(decisions: Decisions, snapshot: Snapshot, queue: list[P
 
 
 def _preemptions(snapshot: Snapshot, queue: list[PendingJob], statuses: list[int], policy: Policy,
-                 now: float, ledger: Ledger | None) -> list[Preemption]:
-    """The victims for the first job in queue order that waits for resources (not for a limit:
-    pushing others off would not start it) and may push running jobs off to get them (one
-    preemptor a cycle: it holds the reservation the freed nodes go to)."""
+                 now: float, ledger: Ledger | None, *, starts: list[Start] = ()) -> list[Preemption]:
+    """The victims of every job in queue order that waits for resources or behind a blocked job
+    (not for a limit: pushing others off would not start it) and may push running jobs off to
+    get them. What one preemptor counts on, a later one does not (`preemption.Room`), nor what
+    this cycle's `starts` take."""
     settings = policy.preemption
-    partitions = {p.name: p for p in snapshot.partitions}
     table = snapshot.accounting
     tiers = {p.name: p.priority_tier for p in snapshot.partitions}
     lowest_tier = min(tiers.values(), default=0)
+    room = Room(snapshot)
+    if starts:
+        by_id = {job.job_id: job for job in queue}
+        nodes = {node.name: node for node in snapshot.nodes}
+        for start in starts:
+            if (started := by_id.get(start.job_id)) is not None:
+                room.take(started, [nodes[name] for name in start.node_names])
+    by_kind: dict[tuple[str, str], list[RunningJob]] = {}   # (QOS, partition) -> the running jobs it may push off
+    # (once every job that could be a victim is taken and no killed job's share is left, the rest
+    # of a long queue has nothing to count on: not looked at)
+    could_go = {r.job_id for r in snapshot.running if not r.is_killed and not r.is_suspended}
+    found: list[Preemption] = []
     for job, status in zip(queue, statuses):
-        if status != plan.RESOURCES:
+        if not room.dying and could_go <= room.taken:
+            break
+        if status not in (plan.RESOURCES, plan.PRIORITY):
             continue
         if settings.preempt_type == "qos":   # (most jobs' QOS preempt nothing: skipped at once)
             qos = table.qos.get(job.qos or "normal") if table is not None else None
@@ -362,23 +381,28 @@ def _preemptions(snapshot: Snapshot, queue: list[PendingJob], statuses: list[int
             continue
         if ledger is not None and ledger.blocking(snapshot.limited[job.job_id]) is not None:
             continue
-        candidates = [r for r in snapshot.running if may_preempt(job, r, snapshot, settings, now)]
-        if not candidates:
-            continue
-        partition = partitions[job.partition]
-        constraint = parse_constraint(job.constraint)
+        key = (job.qos, job.partition)
+        if key not in by_kind:
+            by_kind[key] = [r for r in snapshot.running if may_preempt(job, r, snapshot, settings, now)]
+        candidates = [r for r in by_kind[key] if r.job_id not in room.taken]
+        if candidates or room.dying:
+            found += _preempt_for(job, snapshot, candidates=candidates, settings=settings, now=now, room=room)
+    return found
 
-        reserved = _reserved_nodes(snapshot, job, now)   # (a job outside a reservation never gets those)
 
-        def node_ok(node, partition=partition, constraint=constraint, job=job, reserved=reserved) -> bool:
-            return node.is_schedulable and partition.has_node(node.name) and constraint.is_met_by(node.features) \
-                and node.name not in reserved and _could_hold(job, node)
+def _preempt_for(job: PendingJob, snapshot: Snapshot, *, candidates: list[RunningJob], settings, now: float,
+                 room: Room) -> list[Preemption]:
+    """One preemptor's victims (all of one kind: see jem.scheduler.preemption), claimed in `room`."""
+    partition = next(p for p in snapshot.partitions if p.name == job.partition)
+    constraint = parse_constraint(job.constraint)
+    reserved = _reserved_nodes(snapshot, job, now)   # (a job outside a reservation never gets those)
 
-        victims = choose_victims(job, snapshot, candidates, node_ok=node_ok, now=now)
-        if victims:
-            return [Preemption(v.job_id, job.job_id, victim_mode(v, snapshot.accounting, settings),
-                               _grace_time(v, snapshot)) for v in victims]
-    return []
+    def node_ok(node) -> bool:
+        return node.is_schedulable and partition.has_node(node.name) and constraint.is_met_by(node.features) \
+            and node.name not in reserved and _could_hold(job, node)
+
+    return preempt_for(job, snapshot, candidates, settings, node_ok=node_ok, now=now, room=room,
+                       grace_time=lambda victim: _grace_time(victim, snapshot))
 
 
 def _reserved_nodes(snapshot: Snapshot, job: PendingJob, now: float) -> set[str]:

@@ -37,6 +37,7 @@ class Decisions:
     reason_details: dict[int, str] = field(default_factory=dict)   # (ReqNodeNotAvail: Slurm's description)
     estimated: set[int] = field(default_factory=set)   # the planned starts that are estimates, not reservations
     planned_nodes: dict[int, tuple[str, ...]] = field(default_factory=dict)   # the nodes of each planned start
+    forecast: set[int] = field(default_factory=set)    # the estimates that are forecasts (a subset of `estimated`)
     preemptions: list = field(default_factory=list)      # jem.scheduler.preemption.Preemption: jobs to push off
 
     @property

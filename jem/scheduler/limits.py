@@ -159,8 +159,9 @@ class Ledger:
         self._run_mins: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._rules: dict[tuple, list[Rule]] = {}
         self._holders: dict[tuple, list[tuple]] = {}
+        self._running: dict[tuple, list[tuple[int | None, Tres]]] = defaultdict(list)   # holder -> (s left, TRES)
         for job, left_s in running:
-            self._add(job, UNLIMITED_MINUTES if left_s is None else -(-max(left_s, 0) // 60))
+            self._add(job, UNLIMITED_MINUTES if left_s is None else -(-max(left_s, 0) // 60), left_s)
 
     def rules(self, job: LimitedJob) -> list[Rule]:
         key = (job.account, job.user, job.qos, job.partition_qos)
@@ -207,18 +208,47 @@ class Ledger:
         return 0
 
     def take(self, job: LimitedJob) -> None:
-        self._add(job, run_minutes(job))
+        self._add(job, run_minutes(job), job.time_limit_s)
+
+    def run_mins_wait_s(self, rule: Rule, job: LimitedJob) -> int | None:
+        """Seconds from now until the holder's running jobs, each running to its time limit, have
+        used enough of a GrpTRESRunMins `rule` for `job` to fit in it (0: it fits now); None if
+        they never will (a job without a time limit, or one asking more than the limit). What the
+        other waiting jobs will take meanwhile is not counted: a forecast, not a plan."""
+        asked = job.tres.get(rule.tres, 0) * run_minutes(job)
+        if asked > rule.limit:
+            return None
+        held = [(left_s, tres.get(rule.tres, 0)) for left_s, tres in self._running.get(rule.holder, ())]
+        held = [(left_s, amount) for left_s, amount in held if amount]
+
+        def fits_after(wait_s: int) -> bool:
+            minutes = sum(amount * (UNLIMITED_MINUTES if left_s is None else -(-max(left_s - wait_s, 0) // 60))
+                          for left_s, amount in held)
+            return minutes + asked <= rule.limit
+
+        latest = max((left_s for left_s, _ in held if left_s is not None), default=0)
+        if not fits_after(max(latest, 0)):
+            return None
+        lo, hi = 0, max(latest, 0)   # (what the running jobs hold only falls as they run)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if fits_after(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
 
     def _held(self, table: dict, rule: Rule) -> int:
         counts = table.get(rule.holder)
         return counts.get(rule.tres, 0) if counts is not None else 0
 
-    def _add(self, job: LimitedJob, minutes: int) -> None:
+    def _add(self, job: LimitedJob, minutes: int, left_s: int | None) -> None:
         key = (job.account, job.user, job.qos, job.partition_qos)
         holders = self._holders.get(key)
         if holders is None:
             holders = self._holders[key] = holders_of(job, self._table)
         for holder in holders:
+            self._running[holder].append((left_s, job.tres))
             self._jobs[holder] += 1
             tres, run_mins = self._tres[holder], self._run_mins[holder]
             for name, amount in job.tres.items():
@@ -300,9 +330,12 @@ def plan_limits(table: AccountingTable, queue: list[LimitedJob], running: list[t
     pos, job_off = _positions(t_off_a, queue_templates)
     rows = np.repeat(np.arange(len(queue)), np.diff(job_off))
     job_amt = _amounts(queue, columns)[rows, t_col_a[pos]]
+    # A job that asks none of a column is not held by its limit, even one over it already (as the
+    # Ledger: a QOS's MaxTRESPerUser=mem=0 holds no job that asks no memory).
+    binds = (t_bind_a[pos] & (job_amt > 0)).astype(np.uint8)
     return (grp_free, np.ascontiguousarray(run_grp[held]), np.ascontiguousarray(run_end[held]),
             np.ascontiguousarray(run_amt[held]), job_off, np.ascontiguousarray(t_grp_a[pos]),
-            np.ascontiguousarray(job_amt), np.ascontiguousarray(t_bind_a[pos]))
+            np.ascontiguousarray(job_amt), np.ascontiguousarray(binds))
 
 
 def _KEY(job: LimitedJob) -> tuple:

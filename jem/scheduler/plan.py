@@ -20,6 +20,8 @@ RESOURCES = backfill.RESOURCES
 PRIORITY = backfill.PRIORITY
 LIMIT = backfill.LIMIT
 UNLIMITED_S = backfill.INF     # a time limit or an end that never comes
+ESTIMATE = 1                   # PassResult.estimated: an estimate (where conservative backfill would plan it)
+FORECAST = 2                   # ... a forecast (beyond the estimates: the partition pooled, the queue in order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class PassResult:
     start_s: np.ndarray       # (n_jobs,) now if started, the reserved or estimated start, else -1
     offsets: np.ndarray       # (n_jobs + 1,) intp
     nodes: np.ndarray         # (offsets[-1],) intp node indices of started, reserved or estimated jobs
-    estimated: np.ndarray     # (n_jobs,) uint8: 1 where start_s is an estimate
+    estimated: np.ndarray     # (n_jobs,) uint8: ESTIMATE or FORECAST where start_s is one, else 0
 
     def nodes_of(self, job_idx: int) -> np.ndarray:
         return self.nodes[self.offsets[job_idx]:self.offsets[job_idx + 1]]
@@ -68,18 +70,20 @@ NO_RUNNING = Running(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np
 
 def plan_pass(cluster: Cluster, running: Running, queue: Queue, *, now_s: int, reservation_depth: int,
               shape_idx: np.ndarray | None = None, limits: tuple | None = None, estimate_depth: int = 0,
-              blocks: tuple | None = None) -> PassResult:
+              blocks: tuple | None = None, estimate_budget_s: float = 0.0, forecast: bool = False) -> PassResult:
     """Plan one pass: which jobs start now and where, and when the reserved ones will.
     `shape_idx` (n_jobs,) intp, optional: equal for jobs of equal partition, node count
     and request, different otherwise (the kernel computes it when None). `limits`: the
     association and QOS limits as jem.scheduler.limits.plan_limits gives them (None: none);
-    `estimate_depth`: jobs left waiting that get an estimated start; `blocks`: (node, start,
-    end) arrays of windows the pass's jobs may not use (reservations they are not in)."""
+    `estimate_depth`: jobs left waiting that get an estimated start, `estimate_budget_s` the
+    seconds those may take (0: no bound), `forecast`: the rest get a forecast; `blocks`: (node,
+    start, end) arrays of windows the pass's jobs may not use (reservations they are not in)."""
     status, start, offsets, nodes, estimated = backfill.backfill(
         cluster.free, cluster.usable, membership=cluster.membership, requests=queue.requests,
         n_nodes_req=queue.n_nodes, part_idx=queue.part_idx, duration_s=queue.duration_s,
         run_node=running.node_idx, run_end=running.end_s, run_alloc=running.alloc, now=now_s,
         reservation_depth=reservation_depth, shape_idx=shape_idx, node_features=cluster.node_features,
         feat_all=queue.feat_all, feat_any=queue.feat_any, exclusive=queue.exclusive, limits=limits,
-        estimate_depth=estimate_depth, blocks=blocks, no_reserve=queue.no_reserve)
+        estimate_depth=estimate_depth, blocks=blocks, no_reserve=queue.no_reserve,
+        estimate_budget_s=estimate_budget_s, forecast=forecast)
     return PassResult(status, start, offsets, nodes, estimated)

@@ -22,6 +22,7 @@ POLICY_DEPTHS = {"fcfs": 0, "easy": defaults.RESERVATION_DEPTH, "conservative": 
 class Policy:
     reservation_depth: int = defaults.RESERVATION_DEPTH
     estimate_depth: int = 0            # waiting jobs given an estimated start after the pass (0: none)
+    estimate_budget_s: float = 0.0     # seconds those estimates may take (0: no bound); the rest are forecast
     preemption: PreemptPolicy = field(default_factory=PreemptPolicy)
     priority: PriorityConfig = field(default_factory=PriorityConfig)
     fairshare: FairshareConfig = field(default_factory=FairshareConfig)
@@ -34,6 +35,7 @@ class Policy:
         preemption = PreemptPolicy(preempt_type=scheduler.preempt_type, mode=PreemptMode(scheduler.preempt_mode.upper()),
                                    exempt_time_s=parse_time_limit(scheduler.preempt_exempt_time) or 0)
         return cls(reservation_depth=scheduler.effective_depth, estimate_depth=scheduler.estimate_depth,
+                   estimate_budget_s=scheduler.estimate_budget_ms / 1000,
                    preemption=preemption, priority=config.priority,
                    fairshare=config.fairshare, accounts=config.accounts, qos=config.qos)
 

@@ -2,6 +2,15 @@
 
 The controller builds it under its lock from its live tables; the scheduler
 reads only this, so a cycle never sees state change under it.
+
+Suspension: a running job's view has its time limit lengthened by the time it
+was suspended (its clock stopped meanwhile), and a suspended job's end is when
+it would end resumed (after its preemptor, for a job suspended by preemption;
+unknown, so never, for an operator's suspend). A preemptor running on the share
+of the jobs it suspended is seen holding only its own part of each node (that
+part frees when it ends; the rest goes back to them): each node's allocation is
+the sum of its running jobs' views, never more, so the planner never counts a
+CPU twice nor frees one that is not free.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,6 +22,7 @@ from jem.model.node import Node
 from jem.model.partition import Partition
 from jem.model.reservation import Reservation
 from jem.model.resources import Resources
+from jem.model.states import JobState
 from jem.scheduler.limits import LimitedJob
 
 
@@ -65,6 +75,17 @@ class RunningJob:
     partition: str = ""
     is_killed: bool = False              # being killed already (its end is on its way)
     is_requeueable: bool = False         # --requeue, or the cluster's default
+    is_suspended: bool = False           # its processes frozen (its share kept, or lent to its preemptor)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnShare:
+    """What a preemptor holds of its own on each of its nodes, beyond what the jobs it suspended
+    lent it (the least over its nodes, where they differ: the planner then frees no more than
+    is freed at its end). Never exclusive: an exclusive one's whole node is partly lent."""
+
+    per_node: Resources
+    gres_per_node: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +107,14 @@ class Snapshot:
 
 def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[Partition, ...], *,
                   running_jobs: Iterable[Job] = (), usage: Mapping[tuple[str, str], float] | None = None,
-                  requeue_by_default: bool = False) -> Snapshot:
-    """Copy what the scheduler needs out of the controller's live objects (`usage` is copied too)."""
+                  requeue_by_default: bool = False, extra_time_s: Mapping[int, int | None] | None = None,
+                  own_shares: Mapping[int, OwnShare] | None = None) -> Snapshot:
+    """Copy what the scheduler needs out of the controller's live objects (`usage` is copied too).
+    `extra_time_s`: seconds to add to a live job's time limit (the time it was, or will be,
+    suspended; None: its end is unknown); `own_shares`: what a preemptor running on lent
+    resources holds of its own on each node (see the module docstring)."""
+    extra_time_s = extra_time_s or {}
+    own_shares = own_shares or {}
     node_views = tuple(
         NodeView(n.name, n.capacity, n.allocated, n.is_schedulable, n.features, tuple(sorted(n.gres.items())),
                  tuple(sorted((name, n.gres_free(name)) for name in n.gres)))
@@ -96,14 +123,29 @@ def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[
     pending = pending_views(pending_jobs)
     running = tuple(
         RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=j.shape.per_node, start_time=j.start_time or 0.0,
-                   time_limit_s=j.time_limit_s, account=j.spec.account, user=j.user,
-                   is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node, qos=j.spec.qos,
+                   time_limit_s=_limit(j.time_limit_s, extra_time_s.get(j.job_id, 0)), account=j.spec.account,
+                   user=j.user, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node, qos=j.spec.qos,
                    partition=j.spec.partition, is_killed=j.kill_cause is not None,
-                   is_requeueable=j.spec.requeue if j.spec.requeue is not None else requeue_by_default)
+                   is_requeueable=j.spec.requeue if j.spec.requeue is not None else requeue_by_default,
+                   is_suspended=j.state is JobState.SUSPENDED)
+        if j.job_id not in own_shares else
+        RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=own_shares[j.job_id].per_node,
+                   start_time=j.start_time or 0.0, time_limit_s=_limit(j.time_limit_s, extra_time_s.get(j.job_id, 0)),
+                   account=j.spec.account, user=j.user, gres_per_node=own_shares[j.job_id].gres_per_node,
+                   qos=j.spec.qos, partition=j.spec.partition, is_killed=j.kill_cause is not None,
+                   is_requeueable=j.spec.requeue if j.spec.requeue is not None else requeue_by_default,
+                   is_suspended=j.state is JobState.SUSPENDED)
         for j in running_jobs
     )
     return Snapshot(nodes=node_views, partitions=partitions, pending=pending, running=running,
                     usage=dict(usage or {}))
+
+
+def _limit(time_limit_s: int | None, extra_s: int | None) -> int | None:
+    """A time limit lengthened by `extra_s` (None: unknown, so no end)."""
+    if time_limit_s is None or extra_s is None:
+        return None
+    return time_limit_s + extra_s
 
 
 def pending_views(jobs: Iterable[Job]) -> tuple[PendingJob, ...]:

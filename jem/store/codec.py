@@ -40,6 +40,7 @@ def _dumps(data: dict) -> str:
 def job_to_json(job: Job) -> str:
     data = _fields(job)
     del data["job_id"], data["planned_start"], data["planned_start_is_estimate"], data["planned_nodes"]
+    del data["planned_start_is_forecast"]
     return _dumps(data)
 
 

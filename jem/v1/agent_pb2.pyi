@@ -13,6 +13,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class KillCause(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    KILL_CAUSE_UNSPECIFIED: _ClassVar[KillCause]
+    KILL_CAUSE_CANCEL: _ClassVar[KillCause]
+    KILL_CAUSE_PREEMPTION: _ClassVar[KillCause]
+    KILL_CAUSE_NODE_FAILURE: _ClassVar[KillCause]
+    KILL_CAUSE_REQUEUE: _ClassVar[KillCause]
+
 class JobEnd(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_END_UNSPECIFIED: _ClassVar[JobEnd]
@@ -22,6 +30,11 @@ class JobEnd(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_END_OUT_OF_MEMORY: _ClassVar[JobEnd]
     JOB_END_LAUNCH_FAILED: _ClassVar[JobEnd]
     JOB_END_NODE_SHUTDOWN: _ClassVar[JobEnd]
+KILL_CAUSE_UNSPECIFIED: KillCause
+KILL_CAUSE_CANCEL: KillCause
+KILL_CAUSE_PREEMPTION: KillCause
+KILL_CAUSE_NODE_FAILURE: KillCause
+KILL_CAUSE_REQUEUE: KillCause
 JOB_END_UNSPECIFIED: JobEnd
 JOB_END_EXITED: JobEnd
 JOB_END_TIME_LIMIT: JobEnd
@@ -87,18 +100,36 @@ class LaunchJobsResponse(_message.Message):
     def __init__(self, accepted_job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SignalJobRequest(_message.Message):
-    __slots__ = ("job_id", "signal", "kill_wait_s", "scope", "restart_count")
+    __slots__ = ("job_id", "signal", "kill_wait_s", "scope", "restart_count", "cause")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     KILL_WAIT_S_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     signal: int
     kill_wait_s: int
     scope: _common_pb2.SignalScope
     restart_count: int
-    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., scope: _Optional[_Union[_common_pb2.SignalScope, str]] = ..., restart_count: _Optional[int] = ...) -> None: ...
+    cause: KillCause
+    def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., kill_wait_s: _Optional[int] = ..., scope: _Optional[_Union[_common_pb2.SignalScope, str]] = ..., restart_count: _Optional[int] = ..., cause: _Optional[_Union[KillCause, str]] = ...) -> None: ...
+
+class SuspendRunRequest(_message.Message):
+    __slots__ = ("job_id", "restart_count", "resume")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    restart_count: int
+    resume: bool
+    def __init__(self, job_id: _Optional[int] = ..., restart_count: _Optional[int] = ..., resume: _Optional[bool] = ...) -> None: ...
+
+class SuspendRunResponse(_message.Message):
+    __slots__ = ("suspended_s",)
+    SUSPENDED_S_FIELD_NUMBER: _ClassVar[int]
+    suspended_s: float
+    def __init__(self, suspended_s: _Optional[float] = ...) -> None: ...
 
 class SignalJobResponse(_message.Message):
     __slots__ = ("n_processes",)

@@ -59,6 +59,11 @@ class AgentServiceStub:
                 request_serializer=jem_dot_v1_dot_agent__pb2.SignalJobRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_agent__pb2.SignalJobResponse.FromString,
                 _registered_method=True)
+        self.SuspendRun = channel.unary_unary(
+                '/jem.v1.AgentService/SuspendRun',
+                request_serializer=jem_dot_v1_dot_agent__pb2.SuspendRunRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_agent__pb2.SuspendRunResponse.FromString,
+                _registered_method=True)
         self.RunStepTasks = channel.unary_stream(
                 '/jem.v1.AgentService/RunStepTasks',
                 request_serializer=jem_dot_v1_dot_steps__pb2.StepTasksRequest.SerializeToString,
@@ -98,6 +103,18 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SuspendRun(self, request, context):
+        """SuspendRun freezes every process of one run of a job on this node (the
+        cgroup freezer; SIGSTOP without cgroups), or thaws them (resume). The time
+        a run spends suspended does not count against its time limit: the agent
+        moves the run's deadline by it. Idempotent: suspending a suspended run, or
+        resuming a running one, changes nothing. NOT_FOUND if the run does not run
+        here (an order for another run than the one held reaches nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RunStepTasks(self, request, context):
         """RunStepTasks runs a step's tasks on this node, confined to the job's cgroup,
         and streams their output and exits until all have ended; cancelling the call
@@ -119,6 +136,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.SignalJob,
                     request_deserializer=jem_dot_v1_dot_agent__pb2.SignalJobRequest.FromString,
                     response_serializer=jem_dot_v1_dot_agent__pb2.SignalJobResponse.SerializeToString,
+            ),
+            'SuspendRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuspendRun,
+                    request_deserializer=jem_dot_v1_dot_agent__pb2.SuspendRunRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_agent__pb2.SuspendRunResponse.SerializeToString,
             ),
             'RunStepTasks': grpc.unary_stream_rpc_method_handler(
                     servicer.RunStepTasks,
@@ -193,6 +215,33 @@ class AgentService:
             '/jem.v1.AgentService/SignalJob',
             jem_dot_v1_dot_agent__pb2.SignalJobRequest.SerializeToString,
             jem_dot_v1_dot_agent__pb2.SignalJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuspendRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AgentService/SuspendRun',
+            jem_dot_v1_dot_agent__pb2.SuspendRunRequest.SerializeToString,
+            jem_dot_v1_dot_agent__pb2.SuspendRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -269,7 +269,7 @@ class HeldLimit(_message.Message):
     def __init__(self, holder: _Optional[str] = ..., setting: _Optional[str] = ..., in_use: _Optional[int] = ..., asked: _Optional[int] = ..., holders: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ...) -> None: ...
 
 class ExplainJobResponse(_message.Message):
-    __slots__ = ("job_id", "user", "partition", "state", "reason", "reason_detail", "planned_start", "planned_start_is_estimate", "after", "limit", "jobs_ahead", "priority", "fairshare", "account_shares", "account_usage", "notes", "what_ifs")
+    __slots__ = ("job_id", "user", "partition", "state", "reason", "reason_detail", "planned_start", "planned_start_is_estimate", "after", "limit", "jobs_ahead", "priority", "fairshare", "account_shares", "account_usage", "notes", "what_ifs", "planned_start_is_forecast")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
@@ -287,6 +287,7 @@ class ExplainJobResponse(_message.Message):
     ACCOUNT_USAGE_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     WHAT_IFS_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_START_IS_FORECAST_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     user: str
     partition: str
@@ -304,7 +305,8 @@ class ExplainJobResponse(_message.Message):
     account_usage: float
     notes: _containers.RepeatedScalarFieldContainer[str]
     what_ifs: _containers.RepeatedCompositeFieldContainer[WhatIf]
-    def __init__(self, job_id: _Optional[int] = ..., user: _Optional[str] = ..., partition: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., reason: _Optional[_Union[_common_pb2.JobReason, str]] = ..., reason_detail: _Optional[str] = ..., planned_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., planned_start_is_estimate: _Optional[bool] = ..., after: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ..., limit: _Optional[_Union[HeldLimit, _Mapping]] = ..., jobs_ahead: _Optional[int] = ..., priority: _Optional[_Union[JobPriority, _Mapping]] = ..., fairshare: _Optional[float] = ..., account_shares: _Optional[float] = ..., account_usage: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ..., what_ifs: _Optional[_Iterable[_Union[WhatIf, _Mapping]]] = ...) -> None: ...
+    planned_start_is_forecast: bool
+    def __init__(self, job_id: _Optional[int] = ..., user: _Optional[str] = ..., partition: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., reason: _Optional[_Union[_common_pb2.JobReason, str]] = ..., reason_detail: _Optional[str] = ..., planned_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., planned_start_is_estimate: _Optional[bool] = ..., after: _Optional[_Iterable[_Union[RunningEnd, _Mapping]]] = ..., limit: _Optional[_Union[HeldLimit, _Mapping]] = ..., jobs_ahead: _Optional[int] = ..., priority: _Optional[_Union[JobPriority, _Mapping]] = ..., fairshare: _Optional[float] = ..., account_shares: _Optional[float] = ..., account_usage: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ..., what_ifs: _Optional[_Iterable[_Union[WhatIf, _Mapping]]] = ..., planned_start_is_forecast: _Optional[bool] = ...) -> None: ...
 
 class WhatIf(_message.Message):
     __slots__ = ("change", "start_time", "is_estimate")

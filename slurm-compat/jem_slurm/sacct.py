@@ -12,6 +12,7 @@ import sys
 import time
 
 from jem_slurm import jobview, layout, sacct_fields
+from jem_slurm.cluster import cluster_name
 from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list, user_names
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 from jem_slurm.times import parse_time
@@ -127,8 +128,8 @@ def _rows(job, now: float, steps: list, *, with_steps: bool) -> list:
     return sacct_fields.rows_for(job, now, with_steps=with_steps, steps=steps, has_batch=_has_batch(steps))
 
 
-def _job_json(job, now: float, steps: list) -> dict:
-    return sacct_fields.job_as_json(job, now, steps, has_batch=_has_batch(steps))
+def _job_json(job, now: float, steps: list, *, cluster: str) -> dict:
+    return sacct_fields.job_as_json(job, now, steps, cluster_name=cluster, has_batch=_has_batch(steps))
 
 
 def _sacct(argv: list[str]) -> int:
@@ -157,7 +158,9 @@ def _sacct(argv: list[str]) -> int:
     columns = _columns(fmt)
     now = time.time()
     with_steps = "allocations" not in args
+    wants_cluster = "json" in args or any(name == "Cluster" for name, _, _ in columns)
     with connect() as client:
+        cluster = cluster_name(client) if wants_cluster else ""
         jobs = _select(args, client, now)
         started = [j.job_id for j in jobs if j.start_time is not None]
         steps_of: dict[int, list] = {}
@@ -168,7 +171,8 @@ def _sacct(argv: list[str]) -> int:
         print(json.dumps({"meta": {"plugin": {"type": "openapi/dbv0.0.38", "name": "JEM slurm-compat"},
                                    "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5},
                                              "release": "22.05.8"}},
-                          "errors": [], "jobs": [_job_json(j, now, steps_of.get(j.job_id, [])) for j in jobs]},
+                          "errors": [],
+                          "jobs": [_job_json(j, now, steps_of.get(j.job_id, []), cluster=cluster) for j in jobs]},
                          indent=2))
         return 0
     rows = [row for job in jobs for row in _rows(job, now, steps_of.get(job.job_id, []), with_steps=with_steps)]
@@ -182,8 +186,9 @@ def _sacct(argv: list[str]) -> int:
         else:
             lines.append(" ".join(_cell(name, w, left) for name, w, left in columns) + " ")
             lines.append(" ".join("-" * w for _, w, _ in columns) + " ")
+    getters = sacct_fields.getters(cluster)
     for row in rows:
-        values = [sacct_fields.FIELDS[name][1](row) for name, _, _ in columns]
+        values = [getters[name](row) for name, _, _ in columns]
         if is_parsable:
             lines.append(delimiter.join(values) + trail)
         else:

@@ -192,7 +192,7 @@ FIELDS = {
     "QOS": (10, _job_only(lambda r: r.job.spec.qos or "normal")),
     "Reason": (20, _job_only(lambda r: r.job.reason.value)),
     "Suspended": (10, lambda r: "00:00:00"),
-    "Cluster": (10, lambda r: ""),
+    "Cluster": (10, None),   # the cluster's name: `getters` gives it
     "Comment": (15, lambda r: ""),
     "Constraints": (19, lambda r: ""),
     "Restarts": (8, _job_only(lambda r: str(r.job.restart_count))),
@@ -203,6 +203,12 @@ FIELDS = {
                                         f"node={r.job.shape.n_nodes}")),
 }
 LEFT_JUSTIFIED = {"JobID", "JobIDRaw"}
+
+
+def getters(cluster_name: str) -> dict:
+    """name -> value(row) of every field, the Cluster field's value being `cluster_name`."""
+    return {**{name: value for name, (_, value) in FIELDS.items()}, "Cluster": lambda row: cluster_name}
+
 BY_LOWER = {name.lower(): name for name in FIELDS}
 DEFAULT_FORMAT = "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode"
 BRIEF_FORMAT = "JobID,State,ExitCode"
@@ -221,8 +227,8 @@ def rows_for(job, now: float, *, with_steps: bool, steps=(), has_batch: bool = T
     return rows
 
 
-def job_as_json(job, now: float, step_records=(), *, has_batch: bool = True) -> dict:
-    """One job in the shape of Slurm's sacct --json (a common subset)."""
+def job_as_json(job, now: float, step_records=(), *, cluster_name: str, has_batch: bool = True) -> dict:
+    """One job of cluster `cluster_name` in the shape of Slurm's sacct --json (a common subset)."""
     def exit_code(job) -> dict:
         status = "SUCCESS" if not job.exit_code and not job.exit_signal else (
             "SIGNALED" if job.exit_signal else "FAILED")
@@ -262,7 +268,8 @@ def job_as_json(job, now: float, step_records=(), *, has_batch: bool = True) -> 
                                             "count": step.usage.max_rss_kib * 1024}]}},
         })
     return {
-        "account": job.spec.account, "job_id": job.job_id, "name": job.spec.name, "user": job.user,
+        "account": job.spec.account, "cluster": cluster_name, "job_id": job.job_id, "name": job.spec.name,
+        "user": job.user,
         "group": jobview.group_name(job.gid), "partition": job.spec.partition, "nodes": jobview.node_list(job),
         "allocation_nodes": job.shape.n_nodes, "state": {"current": job.state.value, "reason": job.reason.value},
         "exit_code": exit_code(job), "derived_exit_code": exit_code(job), "time": times,

@@ -23,9 +23,10 @@ import sys
 from dataclasses import dataclass, field
 
 from jem_slurm import sacctmgr_fields as out
+from jem_slurm.cluster import cluster_name
 from jem_slurm.command import Failure, connect, run
 from jem_slurm.getopt import NONE, Option, OptionTable
-from jem_slurm.sacctmgr_fields import CLUSTER, matches
+from jem_slurm.sacctmgr_fields import matches
 
 PROG = "sacctmgr"
 VERSION = "slurm 22.05.8 (JEM slurm-compat)"
@@ -150,14 +151,14 @@ def _checked(p: Words, *, unknown_to_stdout: bool = False) -> Words:
     return p
 
 
-def _filter(p: Words, *, names_are: str, only: str = ""):
-    """The AssociationFilter of `p`'s names (accounts or users) and conditions; `only` "accounts"
-    or "users" keeps to those associations."""
+def _filter(p: Words, *, names_are: str, cluster: str, only: str = ""):
+    """The AssociationFilter of `p`'s names (accounts or users) and conditions on cluster `cluster`;
+    `only` "accounts" or "users" keeps to those associations."""
     from jem.model.associations import AssociationFilter
 
     where = {k: frozenset(v) for k, v in p.where.items()}
     where[names_are] |= frozenset(p.names)
-    if where["clusters"] and CLUSTER not in where["clusters"]:
+    if where["clusters"] and cluster not in where["clusters"]:
         where["accounts"] = _NOTHING   # another cluster's
     return AssociationFilter(accounts=where["accounts"], users=where["users"], parents=where["parents"],
                              only_accounts=only == "accounts", only_users=only == "users")
@@ -300,9 +301,9 @@ def _no_conditions_ok(p: Words, s: Session) -> bool:
     return False
 
 
-def _check_clusters(p: Words) -> None:
-    """add's `cluster=`: JEM's one cluster, or Slurm's refusal of another."""
-    unknown = [c for c in p.where["clusters"] if c != CLUSTER]
+def _check_clusters(p: Words, cluster: str) -> None:
+    """add's `cluster=`: JEM's one cluster (named `cluster`), or Slurm's refusal of another."""
+    unknown = [c for c in p.where["clusters"] if c != cluster]
     if unknown:
         raise Failure(*[f" This cluster '{c}' doesn't exist.\n        Contact your admin to add it to accounting."
                         for c in unknown], prefix=None)
@@ -324,11 +325,12 @@ def add_account(words: list[str], s: Session) -> int:
     p = _checked(_parse(_plain(words), out.ACCOUNT_SETTINGS, Words(), bare="name", unknown=_UNKNOWN_OPTION))
     if not p.names:
         raise Failure(" Need name of account to add.", prefix=None)
-    _check_clusters(p)
     change = _change(p, parse_association_settings)
     parent = change.parent or ROOT
     desc, org = p.text.get("description"), p.text.get("organization")
     with connect() as client:
+        cluster = cluster_name(client)
+        _check_clusters(p, cluster)
         where = AssociationFilter(accounts=frozenset(p.names + [parent]), only_accounts=True)
         existing = {a.account for a in client.list_associations(where)[0]}
         new = [n for n in p.names if n not in existing]
@@ -336,12 +338,12 @@ def add_account(words: list[str], s: Session) -> int:
             print(" Nothing new added.")
             return 1
         if parent not in existing:
-            raise Failure(*[f" Parent account '{parent}' doesn't exist on cluster {CLUSTER}\n        Contact your "
+            raise Failure(*[f" Parent account '{parent}' doesn't exist on cluster {cluster}\n        Contact your "
                             "admin to add this account." for _ in new], " No associations created.", prefix=None)
         print(" Adding Account(s)\n" + "".join(f"  {n}\n" for n in new) + " Settings\n"
               f"  Description     = {desc or 'Account Name'}\n"
               f"  Organization    = {org or 'Parent/Account Name'}\n Associations\n"
-              + "".join(f"  A = {n:<10.10} C = {CLUSTER:<10.10}\n" for n in new)
+              + "".join(f"  A = {n:<10.10} C = {cluster:<10.10}\n" for n in new)
               + (" Settings\n" + out.association_settings(change, parent=parent) if p.settings or desc or org else ""),
               end="")
         accounts = [changed_association(Association(n, parent=parent, description=desc or n,
@@ -360,13 +362,14 @@ def add_user(words: list[str], s: Session) -> int:
     p = _checked(_parse(_plain(words), out.ADD_USER_WORDS, Words(), bare="name", unknown=" Unknown option: %s"))
     if not p.names:
         raise Failure(" Need name of user to add.", prefix=None)
-    _check_clusters(p)
     default = p.text.get("default_account")
     accounts = p.where["accounts"] + ([default] if default and default not in p.where["accounts"] else [])
     if not accounts:
         raise Failure(" Need name of account to add user to.", prefix=None)
     change = _change(p, parse_association_settings)
     with connect() as client:
+        cluster = cluster_name(client)
+        _check_clusters(p, cluster)
         everything = client.list_associations()[0]
         existing = {a.account for a in everything if not a.is_user}
         known, pairs = {a.user for a in everything if a.is_user}, {a.key for a in everything}
@@ -396,7 +399,7 @@ def add_user(words: list[str], s: Session) -> int:
         if new_users:
             print(" Adding User(s)\n" + "".join(f"  {u}\n" for u in new_users)
                   + (f" Settings =\n  Default Account = {default}\n" if default else ""), end="")
-        print(" Associations =\n" + "".join(f"  U = {a.user:<9.9} A = {a.account:<10.10} C = {CLUSTER:<10.10}\n"
+        print(" Associations =\n" + "".join(f"  U = {a.user:<9.9} A = {a.account:<10.10} C = {cluster:<10.10}\n"
                                             for a in added)
               + (" Non Default Settings\n" + out.association_settings(change) if p.has_assoc_words else ""), end="")
         assocs = [changed_association(a, change) for a in added]
@@ -437,14 +440,16 @@ def _fields(p: Words, default: str, *, is_tree: bool = False) -> list:
         raise Failure(f"Unknown field '{str(exc).lower()}'", prefix=None) from None
 
 
-def _listing(where, p: Words):
-    """(the associations `where` selects, as they apply unless WOPLimits; their users and admin
-    levels; every association as set, in a table)."""
+def _listing(p: Words, *, names_are: str, only: str = ""):
+    """(the associations `p` selects (see `_filter`), as they apply unless WOPLimits; their users
+    and admin levels; every association as set, in a table; the cluster's name)."""
     from jem.model.accounting import new_table
 
     with connect() as client:
+        cluster = cluster_name(client)
+        where = _filter(p, names_are=names_are, only=only, cluster=cluster)
         shown, users = client.list_associations(where, effective="raw" not in p.flags)
-        return shown, users, new_table(client.list_associations()[0])
+        return shown, users, new_table(client.list_associations()[0]), cluster
 
 
 def _default_qos(a, table, p: Words) -> str:
@@ -462,11 +467,12 @@ def show_account(words: list[str], s: Session) -> int:
     p = _checked(_parse(_plain(words), out.ACCOUNT_CONDS, Words(), bare="name", unknown=_UNKNOWN_CONDITION))
     with_assoc = s.with_assoc or "withassoc" in p.flags
     fields = _fields(p, out.ACCOUNT_FORMAT + (out.WITH_ASSOC_FORMAT if with_assoc else ""))
-    shown, _, table = _listing(_filter(p, names_are="accounts", only="" if with_assoc else "accounts"), p)
+    shown, _, table, cluster = _listing(p, names_are="accounts", only="" if with_assoc else "accounts")
     rows = []
     for a in sorted(shown, key=out.name_key):
         own = out.account_values(table.account(a.account) or a)
-        rows.append({**out.association_values(a, default_qos=_default_qos(a, table, p)), **own} if with_assoc else own)
+        rows.append({**out.association_values(a, default_qos=_default_qos(a, table, p), cluster=cluster), **own}
+                    if with_assoc else own)
     return _print_table(fields, rows, s)
 
 
@@ -474,11 +480,11 @@ def show_user(words: list[str], s: Session) -> int:
     p = _checked(_parse(_plain(words), out.USER_CONDS, Words(), bare="name", unknown=_UNKNOWN_CONDITION))
     with_assoc = s.with_assoc or "withassoc" in p.flags
     fields = _fields(p, out.USER_FORMAT + (out.USER_ASSOC_FORMAT if with_assoc else ""))
-    shown, users, table = _listing(_filter(p, names_are="users", only="users"), p)
+    shown, users, table, cluster = _listing(p, names_are="users", only="users")
     rows = []
     for user, level in sorted(users, key=lambda u: u[0].name):
         own = {"user": user.name, "default_account": user.default_account, "admin": level}
-        rows += [{**out.association_values(a, default_qos=_default_qos(a, table, p)), **own}
+        rows += [{**out.association_values(a, default_qos=_default_qos(a, table, p), cluster=cluster), **own}
                  for a in sorted(shown, key=out.name_key) if a.user == user.name] if with_assoc else [own]
     return _print_table(fields, rows, s)
 
@@ -487,10 +493,10 @@ def show_association(words: list[str], s: Session) -> int:
     p = _checked(_parse(_plain(words), out.LIST_ASSOC_CONDS, Words(), bare="-Ids", unknown=" Unknown condition: %s"))
     is_tree = "tree" in p.flags
     fields = _fields(p, out.ASSOC_FORMAT + ("" if "raw" in p.flags else out.ASSOC_LIMITS_FORMAT), is_tree=is_tree)
-    shown, _, table = _listing(_filter(p, names_are="accounts"), p)
+    shown, _, table, cluster = _listing(p, names_are="accounts")
     rows = []
     for depth, a in out.hierarchy(shown):
-        rows.append(out.association_values(a, default_qos=_default_qos(a, table, p)))
+        rows.append(out.association_values(a, default_qos=_default_qos(a, table, p), cluster=cluster))
         if is_tree:
             rows[-1]["account"] = " " * depth + a.account
     return _print_table(fields, rows, s)
@@ -535,16 +541,18 @@ def _modify(words: list[str], s: Session, *, noun: str) -> int:
         return 0
     names_are = f"{noun}s"
     with connect() as client:
+        cluster = cluster_name(client)
         everything = client.list_associations()[0]
         steps, status = [], 0
         if own:
-            where = _named(_filter(p, names_are=names_are, only=names_are), p, everything, names_are)
+            where = _named(_filter(p, names_are=names_are, only=names_are, cluster=cluster), p, everything,
+                           names_are)
             names = sorted({a.account if is_account else a.user for a in everything if where.matches(a)})
             default = own.get("default_account")
             lacking = [u for u in names if default and (default, u) not in {a.key for a in everything}]
             if lacking:
                 print(f" Can't modify because these users aren't associated with new default account '{default}'...\n"
-                      + "".join(f"  U = {u} C = {CLUSTER}\n" for u in lacking), end="")
+                      + "".join(f"  U = {u} C = {cluster}\n" for u in lacking), end="")
                 return 1
             if not names:
                 print(" Nothing modified")
@@ -554,18 +562,19 @@ def _modify(words: list[str], s: Session, *, noun: str) -> int:
                               _call(lambda: client.modify_associations(where, AssociationChange(**own)),
                                     _modify_failed, names_are)))
         if p.settings:
-            status |= _association_step(client, p, change, noun, everything, steps)
+            status |= _association_step(client, p, change, noun=noun, everything=everything, steps=steps,
+                                        cluster=cluster)
         return (_run(s, steps) or status) if steps else status
 
 
-def _association_step(client, p: Words, change, noun: str, everything: list, steps: list) -> int:
+def _association_step(client, p: Words, change, *, noun: str, everything: list, steps: list, cluster: str) -> int:
     """Add the step changing the associations `p` selects: accounts' own (or, `where user=`, their
     users'), or users'. With an account Slurm lists the users that take a changed Max* limit or
     QOS from it. 1 (no step) when nothing is selected; 0 and no step, with Slurm's message, when the
     change would leave some outside their default QOS."""
     names_are = f"{noun}s"
     only = "users" if noun == "user" or p.where["users"] else "accounts"
-    where = _named(_filter(p, names_are=names_are, only=only), p, everything, names_are)
+    where = _named(_filter(p, names_are=names_are, only=only, cluster=cluster), p, everything, names_are)
     chosen = sorted((a for a in everything if where.matches(a)), key=out.name_key)
     if not chosen:
         print(" Nothing modified")
@@ -578,7 +587,7 @@ def _association_step(client, p: Words, change, noun: str, everything: list, ste
                   "they the default can be set to this.", file=sys.stderr)
             for a in lacking:
                 user = f"U = {a.user:<9}" if a.is_user else ""
-                print(f"  DefQOS = {a.default_qos:<10} C = {CLUSTER:<10} A = {a.account:<20} {user}", file=sys.stderr)
+                print(f"  DefQOS = {a.default_qos:<10} C = {cluster:<10} A = {a.account:<20} {user}", file=sys.stderr)
             return 0
     handed_down = {name for name in ("max_jobs", "max_submit_jobs", "max_wall_s", "max_tres_per_job")
                    if name in change.limits}
@@ -586,9 +595,10 @@ def _association_step(client, p: Words, change, noun: str, everything: list, ste
     handed_down |= {"qos"} if change.qos is not None or change.qos_added or change.qos_removed else set()
     lines = []
     for a in chosen:
-        lines.append(out.change_line(a))
+        lines.append(out.change_line(a, cluster=cluster))
         if not a.is_user and handed_down:
-            lines += [out.change_line(u) for u in out.inheriting_users(a.account, handed_down, everything)]
+            lines += [out.change_line(u, cluster=cluster)
+                      for u in out.inheriting_users(a.account, handed_down, everything)]
     steps.append((f" Modified {noun} associations...\n" + "".join(line + "\n" for line in lines),
                   _call(lambda: client.modify_associations(where, change), _modify_failed, "assocs")))
     return 0
@@ -654,8 +664,9 @@ def _delete(p: Words, s: Session, *, noun: str) -> int:
     if not p.has_conditions:
         raise Failure(" No conditions given to remove, not executing.", prefix=None)
     is_account, is_assoc = noun == "account", any(p.where.values())
-    where = _filter(p, names_are=f"{noun}s", only="" if is_account else "users")
     with connect() as client:
+        cluster = cluster_name(client)
+        where = _filter(p, names_are=f"{noun}s", only="" if is_account else "users", cluster=cluster)
         everything = client.list_associations()[0]
         if is_account and not is_assoc:
             table = new_table(everything)
@@ -669,7 +680,7 @@ def _delete(p: Words, s: Session, *, noun: str) -> int:
             left = {a.user for a in everything if a.is_user and not where.matches(a)}
             gone = sorted({a.user for a in chosen if a.is_user} - left)
             text = (f" Deleting {noun} associations...\n"
-                    + "".join(out.change_line(a, account_width=10) + "\n" for a in chosen)
+                    + "".join(out.change_line(a, cluster=cluster, account_width=10) + "\n" for a in chosen)
                     + (" Deleting users (No Associations)...\n" + "".join(f"  {u}\n" for u in gone) if gone else ""))
         else:
             names = sorted({a.account for a in chosen if a.account in p.names} if is_account

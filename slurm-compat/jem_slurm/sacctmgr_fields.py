@@ -21,8 +21,6 @@ from jem.model.tres import format_tres
 
 from jem_slurm.sacct_fields import hms
 
-CLUSTER = "cluster"   # the cluster's name: JEM's client cannot ask the controller for it yet
-
 USAGE = """\
 sacctmgr [<OPTION>] [<COMMAND>]
     Valid <OPTION> values are:
@@ -387,11 +385,12 @@ def flags_text(flags) -> str:
     return ",".join(f.value for f in QosFlag if f in flags)
 
 
-def association_values(a: Association, *, default_qos: str) -> dict[str, str]:
-    """What an association's fields show (Max* limits and QOS as they apply, from `effective`)."""
+def association_values(a: Association, *, default_qos: str, cluster: str) -> dict[str, str]:
+    """What an association's fields show (Max* limits and QOS as they apply, from `effective`);
+    `cluster` is the cluster's name."""
     limits = a.limits
     return {
-        "account": a.account, "user": a.user, "cluster": CLUSTER, "share": str(a.shares),
+        "account": a.account, "user": a.user, "cluster": cluster, "share": str(a.shares),
         "parent": "" if a.is_user else a.parent, "qos": ",".join(sorted(a.qos)), "default_qos": default_qos,
         "grp_jobs": _number(limits.grp_jobs), "grp_submit": _number(limits.grp_submit_jobs),
         "grp_tres": format_tres(limits.grp_tres), "grp_tres_run_mins": format_tres(limits.grp_tres_run_mins),
@@ -530,12 +529,12 @@ def _sibling_key(a: Association):
     return (not a.is_user, a.user or a.account, a.account)
 
 
-def change_line(a: Association, *, account_width: int = 20) -> str:
-    """An association changed or deleted, as slurmdbd names it: `C = x A = acct of parent`, or
-    `C = x A = acct U = user` (deletions pad the account to 10, modifications to 20)."""
+def change_line(a: Association, *, cluster: str, account_width: int = 20) -> str:
+    """An association of cluster `cluster` changed or deleted, as slurmdbd names it: `C = x A = acct
+    of parent`, or `C = x A = acct U = user` (deletions pad the account to 10, modifications to 20)."""
     if a.is_user:
-        return f"  C = {CLUSTER:<10} A = {a.account:<{account_width}} U = {a.user:<9}"
-    return f"  C = {CLUSTER:<10} A = {a.account}" + (f" of {a.parent}" if a.parent else "")
+        return f"  C = {cluster:<10} A = {a.account:<{account_width}} U = {a.user:<9}"
+    return f"  C = {cluster:<10} A = {a.account}" + (f" of {a.parent}" if a.parent else "")
 
 
 def qos_order(qos: list) -> list:

@@ -1,5 +1,6 @@
 """scontrol: show job|node|partition|reservation|config|hostnames|hostlist, hold, release, requeue,
-update of jobs, nodes and reservations, create and delete of reservations.
+suspend and resume (jem_slurm.scontrol_suspend), ping, update of jobs, nodes and reservations,
+create and delete of reservations.
 
 Messages and exit codes follow Slurm 22.05's scontrol: `Invalid job id
 specified for job 42` and exit 1 for a request the controller refuses,
@@ -12,6 +13,7 @@ import time
 import hostlist
 
 from jem_slurm import reservations, scontrol_show
+from jem_slurm.cluster import cluster_name
 from jem_slurm.command import Failure, connect, is_digits, node_names, run
 
 PROG = "scontrol"
@@ -37,7 +39,7 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
 
     with connect() as client:
         if entity == "config":
-            print(scontrol_show.config_text(client.address, now))
+            print(scontrol_show.config_text(client.address, now, cluster_name=cluster_name(client)))
         elif entity.startswith("job"):
             try:
                 jobs = [client.get_job(int(n)) for n in names] if names else sorted(
@@ -338,6 +340,35 @@ def _update(words: list[str]) -> int:
                   "\"PartitionName\", \"Reservation\", \"JobId\", or \"SlurmctldDebug\"", prefix=None)
 
 
+# What `scontrol ping` adds when the controller does not answer (Slurm's words, on stdout).
+DOWN_BANNER = ("*****************************************\n"
+               "** RESTORE SLURMCTLD DAEMON TO SERVICE **\n"
+               "*****************************************")
+
+
+def _ping(keyword: str, words: list[str]) -> int:
+    """`Slurmctld(primary) at HOST is UP`, exit 0; DOWN (named by the address asked), the banner and
+    exit 1 when the controller cannot be reached or is not ready. JEM has no backup controller."""
+    from jem.model.errors import ControllerNotReady, ControllerUnreachable
+
+    if words:
+        raise Failure(f"too many arguments for keyword:{keyword}", prefix=None)
+    with connect() as client:
+        try:
+            host = client.ping().host
+        except (ControllerUnreachable, ControllerNotReady):
+            print(f"Slurmctld(primary) at {_host_of(client.address)} is DOWN\n{DOWN_BANNER}")
+            return 1
+    print(f"Slurmctld(primary) at {host} is UP")
+    return 0
+
+
+def _host_of(address: str) -> str:
+    """The host of a `host:port` address (`[::1]:6817` -> `::1`)."""
+    host, has_port, _ = address.rpartition(":")
+    return (host if has_port else address).strip("[]")
+
+
 def _scontrol(argv: list[str]) -> int:
     is_one_line = False
     words = []
@@ -364,7 +395,13 @@ def _scontrol(argv: list[str]) -> int:
         return _create(rest)
     if keyword == "delete":
         return _delete(rest)
-    if keyword in ("requeuehold", "suspend", "resume", "top", "reboot"):
+    if _is_prefix(keyword, "ping"):
+        return _ping(words[0], rest)
+    if _is_prefix(keyword, "suspend", 2) or _is_prefix(keyword, "resume"):
+        from jem_slurm.scontrol_suspend import run_suspend
+
+        return run_suspend(words[0], rest, resume=keyword.startswith("r"), connect=connect)
+    if keyword in ("requeuehold", "top", "reboot"):
         raise Failure(f"{keyword} is not supported yet by JEM")
     raise Failure(f"invalid keyword: {words[0]}", prefix=None)
 

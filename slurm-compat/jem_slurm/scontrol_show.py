@@ -13,7 +13,7 @@ from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternVal
 from jem.model.reasons import JobReason
 from jem.model.units import format_mem_mib
 
-from jem_slurm import jobview
+from jem_slurm import jobview, startplan
 from jem_slurm.sacct_fields import hms
 
 
@@ -41,6 +41,8 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
     reason = job.reason.value + (f" ({job.reason_detail})" if job.reason_detail else "")
     if job.reason is JobReason.REQ_NODE_NOT_AVAIL and job.reason_detail:   # (Slurm: the description, "_" for " ")
         reason = job.reason_detail.replace(" ", "_")
+    # Slurm prints SchedNodeList= only for a job with sched nodes; StartBasis= is JEM's own.
+    sched_nodes, basis = startplan.sched_nodes(job), startplan.basis(job)
     lines = [
         [("JobId", job.job_id), ("JobName", spec.name)],
         [("UserId", f"{job.user}({job.uid})"), ("GroupId", f"{group}({job.gid})"), ("MCS_label", "N/A")],
@@ -54,12 +56,14 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
          ("EligibleTime", jobview.iso(spec.begin_time or job.submit_time))],
         [("AccrueTime", jobview.iso(job.submit_time, "Unknown"))],
         [("StartTime", jobview.iso(job.start_time or job.planned_start, "Unknown")),
-         ("EndTime", jobview.iso(jobview.expected_end(job), "Unknown")), ("Deadline", "N/A")],
+         ("EndTime", jobview.iso(jobview.expected_end(job) or startplan.planned_end(job), "Unknown")),
+         ("Deadline", "N/A"), *([("StartBasis", basis)] if basis else [])],
         [("SuspendTime", "None"), ("SecsPreSuspend", 0), ("LastSchedEval", jobview.iso(job.submit_time)),
          ("Scheduler", "Main")],
         [("Partition", spec.partition), ("AllocNode:Sid", "localhost:0")],
         [("ReqNodeList", "(null)"), ("ExcNodeList", "(null)")],
-        [("NodeList", jobview.node_list(job) or ("(null)" if job.is_pending else ""))],
+        [("NodeList", jobview.node_list(job) or ("(null)" if job.is_pending else "")),
+         *([("SchedNodeList", sched_nodes)] if sched_nodes else [])],
         *([[("BatchHost", job.nodes[0])]] if job.nodes else []),
         [("NumNodes", shape.n_nodes), ("NumCPUs", cpus), ("NumTasks", shape.n_tasks),
          ("CPUs/Task", spec.cpus_per_task), ("ReqB:S:C:T", "0:0:*:*")],
@@ -193,9 +197,9 @@ def partition_record(partition, infos, *, is_one_line: bool = False) -> str:
     return _record(lines, is_one_line=is_one_line)
 
 
-def config_text(address: str, now: float) -> str:
+def config_text(address: str, now: float, *, cluster_name: str) -> str:
     pairs = [
-        ("ClusterName", "jem"), ("SLURM_VERSION", "22.05.8 (JEM slurm-compat)"),
+        ("ClusterName", cluster_name), ("SLURM_VERSION", "22.05.8 (JEM slurm-compat)"),
         ("SlurmctldHost[0]", address), ("SlurmctldPort", address.rsplit(":", 1)[-1]),
         ("SchedulerType", "jem (priority-order first fit)"), ("SelectType", "jem"),
         ("JobRequeue", 1), ("ProctrackType", "jem agent cgroups"), ("TaskPlugin", "jem agent cgroups"),

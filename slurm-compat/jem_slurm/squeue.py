@@ -8,6 +8,7 @@ import time
 from jem.model.states import JobState
 
 from jem_slurm import jobview, jsonrows, layout, squeue_fields
+from jem_slurm.cluster import cluster_name
 from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.states import SLURM_STATE_NAMES, parse_states
@@ -61,7 +62,7 @@ def _sort_key(spec: str, now: float):
         keys.append((letter, descending))
 
     numeric = {"i", "A", "D", "C", "Q", "p", "U", "G", "y"}
-    raw = {"V": lambda j: j.submit_time, "S": lambda j: j.start_time or j.planned_start or 0,
+    raw = {"V": lambda j: j.submit_time, "S": lambda j: _start_key(j, now),
            "M": lambda j: (j.end_time or now) - j.start_time if j.start_time else 0,
            "l": lambda j: j.time_limit_s if j.time_limit_s is not None else 1 << 62,
            "t": lambda j: j.state.compact, "T": lambda j: j.state.value,
@@ -81,6 +82,15 @@ def _sort_key(spec: str, now: float):
         return jobs
 
     return sort
+
+
+def _start_key(job, now: float) -> float:
+    """-S S as Slurm's squeue sorts: a job with no start (N/A) last, a pending job whose
+    planned start has passed at `now`."""
+    start = job.start_time if job.start_time is not None else job.planned_start
+    if not start:
+        return float(0xffffffff)
+    return max(start, now) if job.is_pending else start
 
 
 def _as_number(text) -> tuple:
@@ -167,6 +177,21 @@ def _options(argv: list[str]) -> dict:
     return args
 
 
+def _layout(args: dict) -> tuple[list, dict[str, str]]:
+    """(the layout parts, the header per letter) of -O, -o, their variables or the default format."""
+    text_format = args.get("format") or os.environ.get("SQUEUE_FORMAT")
+    long_format = args.get("Format") or (None if text_format else os.environ.get("SQUEUE_FORMAT2"))
+    if long_format and not args.get("format"):
+        return _long_format(long_format)
+    fmt = text_format or (START_FORMAT if "start" in args else LONG_FORMAT if "long" in args else DEFAULT_FORMAT)
+    if "-" in fmt and "%-" in fmt:
+        print(f"{PROG}: error: Invalid job format specification: -", file=sys.stderr)
+    parts = layout.parse_format(fmt)
+    headers = {p.letter: squeue_fields.FIELDS[p.letter][0] for p in parts
+               if isinstance(p, layout.Field) and p.letter in squeue_fields.FIELDS}
+    return parts, headers
+
+
 def _squeue(argv: list[str]) -> int:
     args = _options(argv)
     if "help" in args or "usage" in args:
@@ -178,37 +203,31 @@ def _squeue(argv: list[str]) -> int:
         return 0
     if "steps" in args or "iterate" in args:
         raise Failure(f"--{'steps' if 'steps' in args else 'iterate'} is not supported yet by JEM")
-    if "start" in args:
+    if "start" in args:   # (Slurm's --start: --states=PENDING --sort=S, each unless given)
         args.setdefault("states", ["PD"])
+        args.setdefault("sort", "S")
+    parts, headers = ([], {}) if "json" in args else _layout(args)
+    wants_cluster = "json" in args or any(isinstance(p, layout.Field) and p.letter == "cluster" for p in parts)
     now = time.time()
     with connect() as client:
         jobs = _select(args, client)
+        cluster = cluster_name(client) if wants_cluster else ""
     jobs = _default_sort(jobs)
     if "sort" in args:
         jobs = _sort_key(args["sort"], now)(jobs)
     if "json" in args:
         meta = {"plugin": {"type": "openapi/v0.0.38", "name": "JEM slurm-compat"},
                 "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
-        rows = [squeue_fields.job_as_json(j, now) for j in jobs]
+        rows = [squeue_fields.job_as_json(j, now, cluster_name=cluster) for j in jobs]
         print(jsonrows.dumps_indented({"meta": meta, "errors": []}, "jobs", rows))
         return 0
-    text_format = args.get("format") or os.environ.get("SQUEUE_FORMAT")
-    long_format = args.get("Format") or (None if text_format else os.environ.get("SQUEUE_FORMAT2"))
-    if long_format and not args.get("format"):
-        parts, headers = _long_format(long_format)
-    else:
-        fmt = text_format or (START_FORMAT if "start" in args else LONG_FORMAT if "long" in args else DEFAULT_FORMAT)
-        if "-" in fmt and "%-" in fmt:
-            print(f"{PROG}: error: Invalid job format specification: -", file=sys.stderr)
-        parts = layout.parse_format(fmt)
-        headers = {p.letter: squeue_fields.FIELDS[p.letter][0] for p in parts
-                   if isinstance(p, layout.Field) and p.letter in squeue_fields.FIELDS}
     out = []
     if "long" in args:
         out.append(time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now)))
     if "noheader" not in args:
         out.append(layout.render(parts, headers))
-    out.extend(layout.lines(parts, squeue_fields.GETTERS, jobs, now))
+    getters = squeue_fields.getters(cluster) if wants_cluster else squeue_fields.GETTERS
+    out.extend(layout.lines(parts, getters, jobs, now))
     if out:
         print("\n".join(out))
     return 0

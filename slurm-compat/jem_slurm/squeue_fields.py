@@ -11,7 +11,7 @@ from jem.model.reasons import JobReason
 from jem.model.states import JobState
 from jem.model.units import format_duration, format_mem_mib
 
-from jem_slurm import jobview
+from jem_slurm import jobview, startplan
 
 
 _IN_PARENS = {reason: f"({reason.value})" for reason in JobReason}
@@ -51,7 +51,13 @@ def _start(job, now) -> str:
 def _end(job, now) -> str:
     if job.end_time is None and job.start_time is not None and job.time_limit_s is None:
         return "NONE"
-    return jobview.iso(jobview.expected_end(job))
+    return jobview.iso(_expected_end(job))
+
+
+def _expected_end(job) -> float | None:
+    """The end Slurm shows: the real or expected one of a started job, else start + limit of a planned one."""
+    end = jobview.expected_end(job)
+    return end if end is not None else startplan.planned_end(job)
 
 
 # Most listed jobs show one of a few durations (every pending job 0:00): a C-level cache
@@ -110,7 +116,7 @@ FIELDS = {
     "n": ("REQ_NODES", lambda j, now: ""),
     "x": ("EXC_NODES", lambda j, now: ""),
     "z": ("S:C:T", lambda j, now: "*:*:*"),
-    "Y": ("SCHEDNODES", lambda j, now: "(null)"),
+    "Y": ("SCHEDNODES", lambda j, now: startplan.sched_nodes(j) or "(null)"),
     "H": ("SOCKETS_PER_NODE", lambda j, now: "*"),
     "I": ("CORES_PER_SOCKET", lambda j, now: "*"),
     "J": ("THREADS_PER_CORE", lambda j, now: "*"),
@@ -135,13 +141,24 @@ FIELDS["X"] = ("EXIT_CODE", lambda j, now: jobview.exit_code(j))
 FIELDS["1"] = ("STDOUT", lambda j, now: j.spec.stdout_pattern or "slurm-%j.out")
 FIELDS["2"] = ("STDERR", lambda j, now: j.spec.stderr_pattern or j.spec.stdout_pattern or "slurm-%j.out")
 FIELDS["3"] = ("STDIN", lambda j, now: j.spec.stdin_path or "/dev/null")
+# JEM's own: a pending job's planned start is a RESERVATION or an ESTIMATE (see jem_slurm.startplan).
+# Slurm gives every letter of -o a meaning, so this one is -O StartBasis only.
+LONG_FIELDS["startbasis"] = ("startbasis", "START_BASIS")
+FIELDS["startbasis"] = ("START_BASIS", lambda j, now: startplan.basis(j) or "N/A")
+# -O Cluster: the cluster's name, asked of the controller only when shown (`getters`).
+LONG_FIELDS["cluster"] = ("cluster", "CLUSTER")
 
 
 # letter -> value(job, now): what layout.lines maps over the jobs
 GETTERS = {letter: value for letter, (header, value) in FIELDS.items()}
 
 
-def job_as_json(job, now: float) -> dict:
+def getters(cluster_name: str) -> dict:
+    """GETTERS with the cluster field's value, `cluster_name`."""
+    return {**GETTERS, "cluster": lambda job, now: cluster_name}
+
+
+def job_as_json(job, now: float, *, cluster_name: str) -> dict:
     """One job in the shape of Slurm's squeue --json (a common subset of data_parser's fields)."""
     spec = job.spec
     return {
@@ -154,11 +171,11 @@ def job_as_json(job, now: float) -> dict:
         "tres_per_node": f"gres:gpu:{job.shape.per_node.gpus}" if job.shape.per_node.gpus else "",
         "time_limit": None if job.time_limit_s is None else job.time_limit_s // 60,
         "submit_time": int(job.submit_time), "start_time": int(job.start_time or job.planned_start or 0),
-        "end_time": int(jobview.expected_end(job) or 0), "eligible_time": int(spec.begin_time or job.submit_time),
+        "end_time": int(_expected_end(job) or 0), "eligible_time": int(spec.begin_time or job.submit_time),
         "priority": job.priority, "nice": spec.nice, "exit_code": job.exit_code, "exit_signal": job.exit_signal,
         "batch_flag": True, "batch_host": job.nodes[0] if job.nodes else "", "requeue": spec.requeue is not False,
         "restart_cnt": job.restart_count, "current_working_directory": spec.working_dir,
         "standard_output": spec.stdout_pattern, "standard_error": spec.stderr_pattern,
         "standard_input": spec.stdin_path or "/dev/null", "qos": spec.qos or "normal", "array_job_id": job.array_job_id,
-        "array_task_id": job.array_task_id, "dependency": job.dependency, "comment": "", "cluster": "",
+        "array_task_id": job.array_task_id, "dependency": job.dependency, "comment": "", "cluster": cluster_name,
     }

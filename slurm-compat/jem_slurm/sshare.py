@@ -25,12 +25,12 @@ import pwd
 import sys
 
 from jem_slurm import layout
+from jem_slurm.cluster import cluster_name
 from jem_slurm.command import Failure, connect, current_user, run
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "sshare"
 VERSION = "slurm 22.05.8 (JEM slurm-compat)"
-CLUSTER = "cluster"   # the cluster's name as sacctmgr shows it (the client cannot ask the controller yet)
 ROOT = "root"
 
 # Slurm's field table (process.c): name, width (negative: left-justified), kind.
@@ -229,12 +229,12 @@ class Cells:
         return ("%*.*e " if width > 0 else "%-*.*e ") % (precision, precision, value)
 
 
-def _value(name: str, line: Line, account_name: str):
-    """The value of field `name` for `line`: str, int, float or None (unset)."""
+def _value(name: str, line: Line, account_name: str, cluster: str):
+    """The value of field `name` for `line` of cluster `cluster`: str, int, float or None (unset)."""
     if name == "Account":
         return account_name
     if name == "Cluster":
-        return CLUSTER
+        return cluster
     if name == "User":
         return line.user
     if name == "RawShares":
@@ -256,8 +256,10 @@ def _value(name: str, line: Line, account_name: str):
     return None   # ID, Partition, GrpTRESMins, TRESRunMins: JEM keeps none
 
 
-def render(fields: list[tuple[str, int, str]], lines: list[Line], cells: Cells, *, header: bool) -> list[str]:
-    """The output lines: the header (and its dashes) when `header`, then one per Line."""
+def render(fields: list[tuple[str, int, str]], lines: list[Line], cells: Cells, *, header: bool,
+           cluster: str) -> list[str]:
+    """The output lines: the header (and its dashes) when `header`, then one per Line; `cluster`
+    is the cluster's name (needed only for a Cluster field)."""
     out = []
     last = len(fields) - 1
     if header:
@@ -269,7 +271,7 @@ def render(fields: list[tuple[str, int, str]], lines: list[Line], cells: Cells, 
     for line, account_name in zip(lines, tree_names(lines)):
         row = []
         for i, (name, width, kind) in enumerate(fields):
-            value = _value(name, line, account_name)
+            value = _value(name, line, account_name, cluster)
             if kind == "double":
                 row.append(cells.double(value, width, i == last))
             elif kind == "uint":
@@ -416,19 +418,20 @@ def _sshare(argv: list[str]) -> int:
             print(f"\t: {name}", file=sys.stderr)
     with connect() as client:
         algorithm, rows = client.list_shares()
-    is_tree = algorithm != "classic"
-    if args["format"]:
-        names = char_list(args["format"])
-    else:
-        names = char_list([FORMATS[(is_tree, "long" in args, "partition" in args)]])
-    fields = parse_fields(names)
+        is_tree = algorithm != "classic"
+        if args["format"]:
+            names = char_list(args["format"])
+        else:
+            names = char_list([FORMATS[(is_tree, "long" in args, "partition" in args)]])
+        fields = parse_fields(names)
+        cluster = cluster_name(client) if any(name == "Cluster" for name, _, _ in fields) else ""
     accounts = {a.lower() for a in args["accounts"]}
     wanted_users = None if users is None else {u.lower() for u in users}
     lines = [line for line in slurm_order(share_tree(algorithm, rows))
              if (not accounts or line.account.lower() in accounts)
              and (not line.is_user or wanted_users is None or line.name.lower() in wanted_users)
              and (line.is_user or "Users" not in args)]
-    out = render(fields, lines, Cells(args["parsable"]), header="noheader" not in args)
+    out = render(fields, lines, Cells(args["parsable"]), header="noheader" not in args, cluster=cluster)
     if out:
         sys.stdout.write("\n".join(out) + "\n")
     return 0

@@ -2,7 +2,7 @@
 command are the reference), its commit prompt, its errors and exit codes, a second Unix user's
 refused changes, and a limit set with it pending a job with Slurm's reason.
 
-The cluster's name is not known to JEM's client yet: sacctmgr shows "cluster" (C = cluster).
+The cluster's name is the controller's ([cluster] name; `jem up` names it "local": C = local).
 Each test names its own accounts and removes what it made, so they share one cluster.
 """
 
@@ -80,7 +80,7 @@ ADD_PHYSICS = lines("""
     |  Description     = physics
     |  Organization    = sci
     | Associations
-    |  A = physics    C = cluster   
+    |  A = physics    C = local     
     | Settings
     |  Parent        = root
     """)
@@ -110,7 +110,7 @@ def test_add_account_lowercases_names_and_texts_and_defaults_them(cluster):
         |  Description     = bio logy
         |  Organization    = mixedcase
         | Associations
-        |  A = bio        C = cluster   
+        |  A = bio        C = local     
         | Settings
         |  Parent        = root
         """))
@@ -121,12 +121,12 @@ def test_add_account_lowercases_names_and_texts_and_defaults_them(cluster):
         |  Description     = Account Name
         |  Organization    = Parent/Account Name
         | Associations
-        |  A = mathdept   C = cluster   
+        |  A = mathdept   C = local     
         | Settings
         |  Parent        = bio
         """))
     expect(sacctmgr(cluster, "-i", "add", "account", "orphan", "parent=nosuch"), stderr=lines("""
-        | Parent account 'nosuch' doesn't exist on cluster cluster
+        | Parent account 'nosuch' doesn't exist on cluster local
         |        Contact your admin to add this account.
         | No associations created.
         """), code=1)
@@ -147,7 +147,7 @@ def test_add_user_to_accounts_with_a_default_account(cluster):
         | Adding User(s)
         |  smalice
         | Associations =
-        |  U = smalice   A = phys       C = cluster   
+        |  U = smalice   A = phys       C = local     
         | Non Default Settings
         """))
     expect(sacctmgr(cluster, "-i", "add", "user", "smalice", "account=phys"), " Nothing new added.\n", code=1)
@@ -157,11 +157,11 @@ def test_add_user_to_accounts_with_a_default_account(cluster):
         | Settings =
         |  Default Account = chem
         | Associations =
-        |  U = smbob     A = chem       C = cluster   
+        |  U = smbob     A = chem       C = local     
         """))
     expect(sacctmgr(cluster, "add", "user", "smalice", "account=chem", "MaxJobs=2", stdin="y"), lines("""
         | Associations =
-        |  U = smalice   A = chem       C = cluster   
+        |  U = smalice   A = chem       C = local     
         | Non Default Settings
         |  MaxJobs       = 2
         """) + PROMPT)
@@ -236,23 +236,23 @@ def test_modify_accounts_and_users_and_show_the_associations(cluster):
     expect(sacctmgr(cluster, "-i", "modify", "account", "tphys", "set", "GrpTRES=cpu=4", "MaxJobs=3", "GrpJobs=5",
                     "MaxSubmitJobs=10", "MaxWall=1:00:00"), lines("""
         | Modified account associations...
-        |  C = cluster    A = tphys of root
-        |  C = cluster    A = tphys                U = tua      
-        |  C = cluster    A = tphys                U = tub      
+        |  C = local      A = tphys of root
+        |  C = local      A = tphys                U = tua      
+        |  C = local      A = tphys                U = tub      
         """))
     expect(sacctmgr(cluster, "-i", "modify", "user", "tua", "set", "MaxJobs=1"), lines("""
         | Modified user associations...
-        |  C = cluster    A = tphys                U = tua      
+        |  C = local      A = tphys                U = tua      
         """))
     expect(sacctmgr(cluster, "-i", "modify", "user", "where", "name=tua", "account=tphys", "set", "qos+=fast"),
-           " Modified user associations...\n  C = cluster    A = tphys                U = tua      \n")
+           " Modified user associations...\n  C = local      A = tphys                U = tua      \n")
     expect(sacctmgr(cluster, "-i", "modify", "user", "where", "name=tub", "set", "defaultqos=fast"), stderr=lines("""
         | These associations don't have access to their default qos.
         | Please give them access before they the default can be set to this.
-        |  DefQOS = fast       C = cluster    A = tphys                U = tub      
+        |  DefQOS = fast       C = local      A = tphys                U = tub      
         """))
     expect(sacctmgr(cluster, "modify", "account", "ttheory", "set", "MaxWall=90", stdin="y"),
-           " Modified account associations...\n  C = cluster    A = ttheory of tphys\n" + PROMPT)
+           " Modified account associations...\n  C = local      A = ttheory of tphys\n" + PROMPT)
     expect(sacctmgr(cluster, "show", "assoc", "where", "account=tphys,ttheory"), golden("show_assoc.txt"))
     expect(sacctmgr(cluster, "show", "assoc", "tree", "where", "account=tphys,ttheory", "format=account,user,maxjobs"),
            lines("""
@@ -279,11 +279,11 @@ def test_modify_accounts_and_users_and_show_the_associations(cluster):
     expect(sacctmgr(cluster, "show", "account", "tphys", "-s", "format=account,user,maxjobs,qos", "-P"),
            "Account|User|MaxJobs|QOS\ntphys||3|normal\ntphys|tua|1|fast,normal\ntphys|tub|3|normal\n")
     expect(sacctmgr(cluster, "-i", "modify", "user", "tua", "set", "MaxJobs=-1", "MaxWall=1-02:03:04", "GrpTRES=cpu=3"),
-           " Modified user associations...\n  C = cluster    A = tphys                U = tua      \n")
+           " Modified user associations...\n  C = local      A = tphys                U = tua      \n")
     expect(sacctmgr(cluster, "show", "assoc", "where", "user=tua", "format=user,maxjobs,maxwall,grptres", "-P"),
            "User|MaxJobs|MaxWall|GrpTRES\ntua|3|1-02:04:00|cpu=3\n")
     expect(sacctmgr(cluster, "-i", "modify", "user", "tua", "set", "MaxWall=-1", "GrpTRES=cpu=-1"),
-           " Modified user associations...\n  C = cluster    A = tphys                U = tua      \n")
+           " Modified user associations...\n  C = local      A = tphys                U = tua      \n")
     expect(sacctmgr(cluster, "show", "assoc", "where", "user=tua", "format=user,maxwall,grptres", "-P", "-n"),
            "tua|01:00:00|\n")
     expect(sacctmgr(cluster, "-i", "modify", "user", "nosuch", "set", "MaxJobs=1"), " Nothing modified\n", code=1)
@@ -305,11 +305,11 @@ def test_delete_users_accounts_and_refusals(cluster):
     assert sacctmgr(cluster, "-i", "add", "user", "dua", "account=dphys,dchem").returncode == 0
     assert sacctmgr(cluster, "-i", "add", "user", "dub", "account=dchem").returncode == 0
     expect(sacctmgr(cluster, "-i", "delete", "user", "dua", "account=dphys"),
-           " Deleting user associations...\n  C = cluster    A = dphys      U = dua      \n")
+           " Deleting user associations...\n  C = local      A = dphys      U = dua      \n")
     expect(sacctmgr(cluster, "-i", "delete", "user", "dua", "account=dphys"), " Nothing deleted\n", code=1)
     expect(sacctmgr(cluster, "-i", "delete", "user", "dub", "account=dchem"), lines("""
         | Deleting user associations...
-        |  C = cluster    A = dchem      U = dub      
+        |  C = local      A = dchem      U = dub      
         | Deleting users (No Associations)...
         |  dub
         """))
@@ -340,7 +340,7 @@ def test_a_maxjobs_limit_set_with_sacctmgr_pends_the_second_job(cluster):
     assert sacctmgr(cluster, "-i", "add", "account", "limited").returncode == 0
     assert sacctmgr(cluster, "-i", "add", "user", ME, "account=limited").returncode == 0
     expect(sacctmgr(cluster, "-i", "modify", "user", "where", f"name={ME}", "account=limited", "set", "MaxJobs=1"),
-           f" Modified user associations...\n  C = cluster    A = limited              U = {ME:<9}\n")
+           f" Modified user associations...\n  C = local      A = limited              U = {ME:<9}\n")
     jobs = []
     try:
         for _ in range(2):
@@ -376,7 +376,7 @@ def test_another_user_may_look_but_not_change(cluster, other_user):
             |  Description     = Account Name
             |  Organization    = Parent/Account Name
             | Associations
-            |  A = x          C = cluster   
+            |  A = x          C = local     
             """), " Problem adding accounts: Access/permission denied\n", 1)
         expect(as_user(cluster, other_user, "sacctmgr", "-i", "modify", "user", other_user.pw_name, "set", "MaxJobs=5",
                        python=python), " Nothing modified\n", "sacctmgr: accounting_storage/slurmdbd: "

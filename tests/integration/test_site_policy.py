@@ -60,6 +60,10 @@ name = "chem"
 max_submit_jobs = 2
 max_wall = "30:00"
 
+[[accounts]]
+name = "bio"
+grp_tres_run_mins = "cpu=30"
+
 [[partitions]]
 name = "small"
 max_nodes = 1
@@ -83,6 +87,17 @@ def test_limits_pend_with_slurms_reasons_and_refuse_at_submit(make_cluster):
         first_end = min(client.get_job(j).start_time + 600 for j in physics[:2])
         held = client.get_job(physics[2])
         assert held.planned_start_is_estimate and int(held.planned_start) == int(first_end)
+        # GrpTRESRunMins=cpu=30 on bio: a 1-CPU job of 20 minutes holds 20 CPU-minutes, a second
+        # would add 20. It waits with Slurm's reason and a forecast: once the first has 10
+        # minutes left (the planner does not hold this limit: what a job holds of it falls as it runs).
+        bio = [client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=1200, account="bio")) for _ in range(2)]
+        cluster.wait_job(client, bio[0], states={JobState.RUNNING})
+        wait_until(lambda: client.get_job(bio[1]).reason is JobReason.ASSOC_GRP_CPU_RUN_MINUTES_LIMIT
+                   and client.get_job(bio[1]).planned_start is not None,
+                   what="the second bio job held by GrpTRESRunMins, with a forecast")
+        held = client.get_job(bio[1])
+        assert held.planned_start_is_forecast and held.planned_start_is_estimate
+        assert abs(held.planned_start - (client.get_job(bio[0]).start_time + 600)) <= 60
         # A QOS's MaxJobsPerUser.
         high = [client.submit(spec(qos="high")) for _ in range(2)]
         cluster.wait_job(client, high[0], states={JobState.RUNNING})

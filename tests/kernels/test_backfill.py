@@ -420,13 +420,16 @@ def limited_scenarios(draw, *, strict=False):
 
 
 @PROPERTY_SETTINGS
-@given(limited_scenarios())
-def test_limits_and_estimates_agree_with_oracle(scenario):
+@given(limited_scenarios(), st.booleans())
+def test_limits_estimates_and_forecasts_agree_with_oracle(scenario, forecast):
     args, depth, limits, estimate_depth = scenario
-    status, start, offsets, nodes, estimated = run_full(args, depth, limits=limits, estimate_depth=estimate_depth)
-    ref = run_full(args, depth, backfill_ref, limits=limits, estimate_depth=estimate_depth)
+    status, start, offsets, nodes, estimated = run_full(args, depth, limits=limits, estimate_depth=estimate_depth,
+                                                        forecast=forecast)
+    ref = run_full(args, depth, backfill_ref, limits=limits, estimate_depth=estimate_depth, forecast=forecast)
     assert estimated.dtype == np.uint8
     assert (status.tolist(), start.tolist(), offsets.tolist(), nodes.tolist(), estimated.tolist()) == ref
+    if not forecast:
+        assert 2 not in estimated.tolist()
 
 
 @PROPERTY_SETTINGS
@@ -436,7 +439,7 @@ def test_no_plan_breaks_a_limit_at_any_instant(scenario):
     started, reserved and estimated jobs hold there never exceeds it, at any time."""
     args, depth, limits, estimate_depth = scenario
     grp_free, grun_group, grun_end, grun_amt, job_off, job_grp, job_amt, job_binds = limits
-    status, start, _, _, _ = run_full(args, depth, limits=limits, estimate_depth=estimate_depth)
+    status, start, _, _, _ = run_full(args, depth, limits=limits, estimate_depth=estimate_depth, forecast=True)
     durations = np.minimum(args["duration_s"], bf.INF)
     placed = [(j, int(start[j]), min(int(start[j]) + int(durations[j]), bf.INF)) for j in range(len(start))
               if start[j] >= 0]
@@ -472,6 +475,33 @@ def test_estimates_plan_every_waiting_job_after_those_ahead():
     assert start.tolist() == [NOW + 100, NOW + 200, NOW + 300] and estimated.tolist() == [0, 1, 1]
 
 
+def test_forecasts_pool_a_partition_in_order_beyond_the_estimates():
+    """Two 4-CPU nodes, each busy until NOW + 100 (node 0) and NOW + 200 (node 1); four jobs of
+    100 s: two 1-node 4-CPU jobs, a 2-node 4-CPU job, a 1-CPU job. EASY reserves job 0 on node 0
+    at NOW + 100; one estimate puts job 1 on node 1 at NOW + 200. The forecasts pool the nodes
+    (after both plans: 0 CPUs until NOW + 200, 4 until NOW + 300, 8 after) and place job 2's
+    8 CPUs at NOW + 300; job 3 may start no earlier than that, and the pool is full until
+    NOW + 400. A job that fits on no node (5 CPUs) gets no forecast."""
+    args = make_inputs([[0, 4096, 0], [0, 4096, 0]], [1, 1], [[1, 1]],
+                       [[4, 1, 0], [4, 1, 0], [4, 1, 0], [1, 1, 0], [5, 1, 0]], [1, 1, 2, 1, 1], [0] * 5,
+                       [100] * 5, [0, 1], [NOW + 100, NOW + 200], [[4, 0, 0], [4, 0, 0]])
+    status, start, offsets, nodes, estimated = run_full(args, 1, estimate_depth=1, forecast=True)
+    assert start.tolist() == [NOW + 100, NOW + 200, NOW + 300, NOW + 400, -1]
+    assert estimated.tolist() == [0, 1, 2, 2, 0]
+    assert nodes[offsets[2]:offsets[4]].tolist() == [-1, -1, -1]   # (a forecast names no nodes)
+    ref = run_full(args, 1, backfill_ref, estimate_depth=1, forecast=True)
+    assert (status.tolist(), start.tolist(), offsets.tolist(), nodes.tolist(), estimated.tolist()) == ref
+
+
+def test_an_estimate_budget_leaves_the_rest_to_forecasts():
+    """A budget of a nanosecond ends the estimates at once: every waiting job after the reserved
+    one is forecast instead (the only way a pass's outcome depends on time)."""
+    args = make_inputs([[0, 4096, 0]], [1], [[1]], [[4, 1, 0]] * 3, [1] * 3, [0] * 3, [100] * 3,
+                       [0], [NOW + 100], [[4, 0, 0]])
+    _, start, _, _, estimated = run_full(args, 1, estimate_depth=3, estimate_budget_s=1e-9, forecast=True)
+    assert start.tolist() == [NOW + 100, NOW + 200, NOW + 300] and estimated.tolist() == [0, 2, 2]
+
+
 @st.composite
 def blocked_scenarios(draw):
     args, depth = draw(scenarios())
@@ -485,7 +515,7 @@ def blocked_scenarios(draw):
     n_jobs = args["requests"].shape[0]
     no_reserve = np.array(draw(st.lists(st.sampled_from((0, 0, 1)), min_size=n_jobs, max_size=n_jobs)),
                           dtype=np.uint8)
-    return args, depth, blocks, draw(st.sampled_from((0, 3))), no_reserve
+    return args, depth, blocks, draw(st.sampled_from((0, 3))), no_reserve, draw(st.booleans())
 
 
 @PROPERTY_SETTINGS
@@ -494,10 +524,11 @@ def test_blocked_windows_and_no_reserve_agree_with_oracle_and_windows_are_never_
     """A node's blocked window (a reservation the pass's jobs are not in) takes no job: whatever
     starts, reserves or is estimated there ends by the window's start or starts at its end. A
     NoReserve job blocked takes no reservation (the oracle says the same)."""
-    args, depth, blocks, estimate_depth, no_reserve = scenario
+    args, depth, blocks, estimate_depth, no_reserve, forecast = scenario
     status, start, offsets, nodes, estimated = run_full(args, depth, blocks=blocks, estimate_depth=estimate_depth,
-                                                        no_reserve=no_reserve)
-    ref = run_full(args, depth, backfill_ref, blocks=blocks, estimate_depth=estimate_depth, no_reserve=no_reserve)
+                                                        no_reserve=no_reserve, forecast=forecast)
+    ref = run_full(args, depth, backfill_ref, blocks=blocks, estimate_depth=estimate_depth, no_reserve=no_reserve,
+                   forecast=forecast)
     for j in range(len(start)):
         if no_reserve[j] and status[j] == bf.RESOURCES:
             assert start[j] < 0 or estimated[j]

@@ -18,6 +18,11 @@ counts its units in every group it is a member of, and must fit in those whose
 limit binds it; a job whose nodes fit now but a limit does not is LIMIT (no
 reservation, blocks nothing). Estimates: after the pass, jobs without a start
 are planned in order as conservative backfill would, without reserving.
+Forecasts: the jobs after those the estimates reached (estimate_depth) that can
+fit on enough nodes at all are placed in order on their partition's pooled
+availability (the sum over its usable nodes of what each has, never less than
+nothing), per node request times node count, no earlier than the partition's
+forecast before, and in their limits.
 
 Status codes match jem._core.backfill; arguments mirror the kernel's.
 """
@@ -135,7 +140,7 @@ class NoLimits:
 def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, duration_s,
              run_node, run_end, run_alloc, now, reservation_depth,
              node_features=None, feat_all=None, feat_any=None, exclusive=None, limits=None, estimate_depth=0,
-             blocks=None, no_reserve=None):
+             blocks=None, no_reserve=None, forecast=False):
     """One pass; returns (status, start, offsets, nodes, estimated) as lists of ints (see the kernel).
     `blocks`: (node, start, end) windows no job of the pass may use, placed before it as more than
     all of the node."""
@@ -206,8 +211,10 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
             start.append(-1)
     estimated = [0] * n_jobs
     n_estimated = 0
+    estimates_end = n_jobs
     for j in range(n_jobs):
         if n_estimated >= estimate_depth:
+            estimates_end = j
             break
         if start[j] >= 0:
             continue
@@ -215,7 +222,63 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         start[j] = _reserve(plan, groups, j, allowed_of[j], asks[j], int(n_nodes_req[j]),
                             min(int(duration_s[j]), INF), nodes, offsets[j])
         estimated[j] = int(start[j] >= 0)
+    if forecast:
+        pools = {}
+        for j in range(estimates_end, n_jobs):
+            if start[j] >= 0:
+                continue
+            cap = [[f + sum(alloc[r] for _, alloc in plan.releases[n]) for r, f in enumerate(plan.free[n])]
+                   for n in range(len(free))]
+            if sum(all(x <= c for x, c in zip(asks[j].on(n), cap[n])) for n in allowed_of[j]) < int(n_nodes_req[j]):
+                continue
+            part = int(part_idx[j])
+            pool = pools.setdefault(part, Pool(plan, [n for n in range(len(free))
+                                                      if usable[n] and membership[part][n]]))
+            start[j] = pool.forecast(groups, j, [int(x) * int(n_nodes_req[j]) for x in requests[j]],
+                                     min(int(duration_s[j]), INF))
+            estimated[j] = 2 if start[j] >= 0 else 0
     return status, start, offsets, nodes, estimated
+
+
+class Pool:
+    """A partition's nodes as one: at each time the sum of what each has (at least nothing),
+    less the forecasts placed on it."""
+
+    def __init__(self, plan, members):
+        self.plan, self.members, self.placed, self.cursor = plan, members, [], plan.now
+
+    def available(self, t):
+        units = [0] * len(self.plan.free[0])
+        for n in self.members:
+            units = [u + max(a, 0) for u, a in zip(units, self.plan.available(n, t))]
+        for t0, t1, req in self.placed:
+            if t0 <= t < t1:
+                units = [u - r for u, r in zip(units, req)]
+        return units
+
+    def breakpoints(self):
+        times = set()
+        for n in self.members:
+            times |= self.plan.breakpoints(n)
+        for t0, t1, _ in self.placed:
+            times |= {t0, t1}
+        return times
+
+    def fits(self, request, t0, t1):
+        return all(all(r <= a for r, a in zip(request, self.available(t)))
+                   for t in [t0] + [t for t in self.breakpoints() if t0 < t < t1])
+
+    def forecast(self, groups, job, request, duration):
+        candidates = {self.cursor} | {t for t in self.breakpoints() | groups.breakpoints(job)
+                                      if self.cursor <= t < INF}
+        for t in sorted(candidates):
+            end = min(t + duration, INF)
+            if self.fits(request, t, end) and groups.fit(job, t, end):
+                self.placed.append((t, end, request))
+                groups.take(job, t, end)
+                self.cursor = t
+                return t
+        return -1
 
 
 def _reserve(plan, groups, job, allowed, ask, wanted, duration, nodes, first_slot):

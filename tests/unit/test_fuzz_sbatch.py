@@ -129,6 +129,8 @@ class FakeClient(Client):
                                                                 for p in PARTITIONS])
         if isinstance(request, admin_pb2.ListReservationsRequest):
             return admin_pb2.ListReservationsResponse()
+        if isinstance(request, jobs_pb2.PingRequest):
+            return jobs_pb2.PingResponse(cluster_name="fuzz", host="fake-controller", version="0")
         node_answers = {admin_pb2.DrainNodeRequest: admin_pb2.DrainNodeResponse,
                         admin_pb2.DownNodeRequest: admin_pb2.DownNodeResponse,
                         admin_pb2.ResumeNodeRequest: admin_pb2.ResumeNodeResponse}
@@ -148,6 +150,7 @@ class FakeClient(Client):
             jobs_pb2.ReleaseJobRequest: lambda: jobs_pb2.ReleaseJobResponse(state=state),
             jobs_pb2.RequeueJobRequest: lambda: jobs_pb2.RequeueJobResponse(state=state),
             jobs_pb2.UpdateJobRequest: lambda: jobs_pb2.UpdateJobResponse(job=convert.job_to_pb(job)),
+            jobs_pb2.SuspendJobRequest: lambda: jobs_pb2.SuspendJobResponse(job=convert.job_to_pb(job)),
         }
         return answers[type(request)]()
 
@@ -406,13 +409,15 @@ def test_sinfo_command_lines_get_a_listing_or_slurms_error(argv):
 
 
 SCONTROL_WORDS = ["show", "job", "jobs", "node", "nodes", "partition", "config", "hostnames", "hostlist", "hold",
-                  "uhold", "release", "requeue", "update", "suspend", "-o", "--oneliner", "-d", "-V"]
+                  "uhold", "release", "requeue", "update", "suspend", "resume", "ping", "-o", "--oneliner", "-d",
+                  "-V"]
 
 
 @FUZZ
 @given(head=st.sampled_from([[], ["show"], ["show", "job"], ["show", "node"], ["show", "partition"],
                              ["show", "hostnames"], ["show", "hostlist"], ["hold"], ["release"], ["requeue"],
-                             ["update"], ["update", "JobId=1"], ["update", "JobId=3"], ["update", "NodeName=n1"]]),
+                             ["update"], ["update", "JobId=1"], ["update", "JobId=3"], ["update", "NodeName=n1"],
+                             ["suspend"], ["resume"], ["ping"], ["show", "config"]]),
        rest=st.lists(st.one_of(st.sampled_from(SCONTROL_WORDS), VALUES,
                                st.tuples(st.sampled_from(["JobId", "Job", "TimeLimit", "Partition", "Name", "Nice",
                                                           "NumNodes", "NodeName", "State", "Reason", "Priority",

@@ -120,3 +120,44 @@ def test_the_planner_starts_what_the_ledger_allows(table, running, queue):
         run_node=np.zeros(0, dtype=np.intp), run_end=np.zeros(0, dtype=np.int64),
         run_alloc=np.zeros((0, 3), dtype=np.int64), now=NOW, reservation_depth=1, limits=limits)
     assert status.tolist() == expected
+
+
+def test_a_limit_over_already_holds_no_job_that_asks_none_of_it():
+    """QOS q2's MaxTRESPerUser=cpu=2,mem=0 is over for mem (a running job of the user holds 1 MiB
+    in it as its partition QOS): a queued q2 job that asks no memory is held by neither the
+    Ledger nor the planner (hypothesis found the planner holding it)."""
+    table, _ = add_qos(new_table(), [Qos("q2", limits=Limits(max_tres_per_user=Tres(cpu=2, mem=0)))])
+    table, _ = add_accounts(table, [Association("a")])
+    table, _ = add_users(table, [Association("a", user="u1")])
+    running = LimitedJob("a", "u1", "normal", "q2", Tres({"cpu": 1, "mem": 1, "node": 1}), None)
+    queued = LimitedJob("a", "u1", "q2", "", Tres({"cpu": 1, "mem": 0, "node": 1}), None)
+    assert Ledger(table, [(running, None)]).blocking(queued) is None
+    limits = plan_limits(table, [queued], [(running, NOW + 60)])
+    status, *_ = backfill.backfill(
+        np.full((1, 3), 1 << 40, dtype=np.int64), np.ones(1, dtype=np.uint8), membership=np.ones((1, 1), np.uint8),
+        requests=np.ones((1, 3), dtype=np.int64), n_nodes_req=np.ones(1, dtype=np.int64),
+        part_idx=np.zeros(1, dtype=np.intp), duration_s=np.array([backfill.INF], dtype=np.int64),
+        run_node=np.zeros(0, dtype=np.intp), run_end=np.zeros(0, dtype=np.int64),
+        run_alloc=np.zeros((0, 3), dtype=np.int64), now=NOW, reservation_depth=1, limits=limits)
+    assert status.tolist() == [backfill.STARTED]
+
+
+def test_a_run_mins_limit_forecasts_when_the_running_jobs_have_used_enough_of_it():
+    """GrpTRESRunMins=cpu=600 on account a; a running job of 4 CPUs with 100 minutes left holds
+    400 CPU-minutes. A 2-CPU job of 150 minutes (300) fits once the running job holds 300 or less:
+    75 minutes left, 25 minutes (1,500 s) from now. One of 400 minutes never fits; one without a
+    time limit never either."""
+    table, _ = add_accounts(new_table(), [Association("a", limits=Limits(grp_tres_run_mins=Tres(cpu=600)))])
+    table, _ = add_users(table, [Association("a", user="u")])
+    running = LimitedJob("a", "u", "normal", "", Tres({"cpu": 4, "node": 1}), 6000)
+    ledger = Ledger(table, [(running, 6000)])
+
+    def job(minutes):
+        return LimitedJob("a", "u", "normal", "", Tres({"cpu": 2, "node": 1}), None if minutes is None else minutes * 60)
+
+    rule = ledger.blocking(job(150))
+    assert rule is not None and rule.kind == "run_mins"
+    assert ledger.run_mins_wait_s(rule, job(150)) == 1500
+    assert ledger.run_mins_wait_s(rule, job(400)) is None
+    assert ledger.run_mins_wait_s(rule, job(None)) is None
+    assert ledger.blocking(job(50)) is None   # (100 more fits now)

@@ -93,3 +93,62 @@ def test_nodes_of_a_reservation_are_never_counted_on():
     snap = dataclasses.replace(snapshot([node("n1", used=4), node("n2", used=4)], runs, [pending(10, 4)]),
                                reservations=(reservation,))
     assert [p.victim_id for p in plan_cycle(snap, NOW, policy=POLICY).preemptions] == [2]
+
+
+def suspend_table():
+    t, _ = add_qos(new_table(), [Qos("low", preempt_mode=PreemptMode.SUSPEND), Qos("cheap")])
+    t, _ = add_qos(t, [Qos("high", preempt=("low", "cheap"))])
+    return t
+
+
+def test_suspend_mode_victims_come_with_the_nodes_their_preemptor_starts_on_now():
+    runs = [running(1, "n1", 4, started_ago=600), running(2, "n2", 2, started_ago=60, qos="cheap")]
+    snap = snapshot([node("n1", used=4), node("n2", used=2)], runs, [pending(10, 4)], accounting=suspend_table())
+    [preemption] = plan_cycle(snap, NOW, policy=POLICY).preemptions
+    assert (preemption.victim_id, preemption.mode, preemption.grace_time_s, preemption.node_names) == \
+        (1, PreemptMode.SUSPEND, 0, ("n1",))
+
+
+def test_a_suspended_job_is_never_a_victim_again():
+    runs = [dataclasses.replace(running(1, "n1", 4, started_ago=600), is_suspended=True)]
+    snap = snapshot([node("n1", used=4)], runs, [pending(10, 4)], accounting=suspend_table(),
+                    partitions=(Partition("batch", ("n1",)),))
+    assert plan_cycle(snap, NOW, policy=POLICY).preemptions == []
+
+
+def test_two_preemptors_in_one_cycle_each_get_victims_of_their_own():
+    # n1: A (2 CPUs) and B (2 CPUs) of QOS low; two high jobs of 2 CPUs each; the second may not
+    # count on B's share, which the first takes: it takes A's.
+    runs = [running(1, "n1", 2, started_ago=3600), running(2, "n1", 2, started_ago=300)]
+    snap = snapshot([node("n1", used=4)], runs, [pending(10, 2), pending(11, 2)],
+                    partitions=(Partition("batch", ("n1",)),))
+    found = [(p.victim_id, p.preemptor_id) for p in plan_cycle(snap, NOW, policy=POLICY).preemptions]
+    assert found == [(2, 10), (1, 11)]
+
+
+def test_no_two_preemptors_count_on_the_same_free_cpus():
+    # n1 has 2 CPUs free and B (2 CPUs, low): the first high job (4 CPUs) counts on both; the second
+    # (3 CPUs: it cannot start on the 2 free ones) finds nothing left to take, and does not push
+    # anyone off for room already promised.
+    runs = [running(2, "n1", 2, started_ago=300)]
+    snap = snapshot([node("n1", used=2)], runs, [pending(10, 4), pending(11, 3)],
+                    partitions=(Partition("batch", ("n1",)),))
+    assert [(p.victim_id, p.preemptor_id) for p in plan_cycle(snap, NOW, policy=POLICY).preemptions] == [(2, 10)]
+
+
+def test_jobs_being_killed_count_for_the_first_preemptor_only():
+    runs = [running(1, "n1", 4, started_ago=300, killed=True), running(2, "n2", 4, started_ago=100)]
+    snap = snapshot([node("n1", used=4), node("n2", used=4)], runs, [pending(10, 4), pending(11, 4)])
+    assert [(p.victim_id, p.preemptor_id) for p in plan_cycle(snap, NOW, policy=POLICY).preemptions] == [(2, 11)]
+
+
+def test_no_preemptor_counts_on_what_a_job_started_this_cycle_takes():
+    """n1 (4 CPUs) runs low job 1 on 2; job 10 (high, 4 CPUs) is blocked, job 11 (2 CPUs, 10 min)
+    backfills on the 2 free CPUs this cycle. Pushing job 1 off would then free only 2 of the 4
+    job 10 needs: nobody is preempted (job 1 would be killed in vain)."""
+    n1 = Partition("batch", ("n1",))
+    runs = [running(1, "n1", 2, started_ago=600)]
+    snap = snapshot([node("n1", used=2)], runs, [pending(10, 4), pending(11, 2, qos="normal")], partitions=(n1,))
+    decisions = plan_cycle(snap, NOW, policy=POLICY)
+    assert [s.job_id for s in decisions.starts] == [11]
+    assert decisions.preemptions == []
