@@ -132,7 +132,7 @@ def _spec_pb(spec: JobSpec) -> common_pb2.JobSpec:
         open_mode=spec.open_mode, warn_signal=spec.warn_signal, warn_time_s=spec.warn_time_s,
         warn_batch_only=spec.warn_batch_only,
         constraint=spec.constraint, exclusive=spec.exclusive, qos=spec.qos, gres_per_node=dict(spec.gres_per_node),
-        reservation=spec.reservation,
+        reservation=spec.reservation, gpu_type=spec.gpu_type,
     )
     if spec.time_limit_s is not None:
         pb.time_limit_s = spec.time_limit_s
@@ -180,7 +180,7 @@ _SPEC_READERS = {
     "warn_batch_only": operator.attrgetter("warn_batch_only"),
     "constraint": operator.attrgetter("constraint"), "exclusive": operator.attrgetter("exclusive"),
     "qos": operator.attrgetter("qos"), "gres_per_node": lambda pb: tuple(sorted(pb.gres_per_node.items())),
-    "reservation": operator.attrgetter("reservation"),
+    "reservation": operator.attrgetter("reservation"), "gpu_type": operator.attrgetter("gpu_type"),
 }
 
 
@@ -275,7 +275,7 @@ def node_to_pb(node: Node, partitions: list[str]) -> admin_pb2.Node:
         allocated=resources_to_pb(node.allocated), reason=node.reason, agent_address=node.agent_address,
         partitions=partitions, job_ids=sorted(node.job_ids), cgroup_mode=node.cgroup_mode,
         gpu_isolation=node.gpu_isolation, is_responding=node.is_responding,
-        features=node.features, gres=node.gres, gres_allocated=node.gres_allocated,
+        features=node.features, gres=node.gres, gres_allocated=node.gres_allocated, gpu_type=node.gpu_type,
     )
     if node.last_heartbeat:
         time_to_pb(node.last_heartbeat, pb.last_heartbeat)
@@ -290,6 +290,7 @@ def node_from_pb(pb: admin_pb2.Node) -> tuple[Node, NodeState, list[str]]:
         cgroup_mode=pb.cgroup_mode, gpu_isolation=pb.gpu_isolation, job_ids=set(pb.job_ids),
         is_responding=pb.is_responding,
         features=tuple(pb.features), gres=dict(pb.gres), gres_allocated=dict(pb.gres_allocated),
+        gpu_type=pb.gpu_type,
     )
     return node, NODE_STATE_FROM_PB[pb.state], list(pb.partitions)
 
@@ -662,7 +663,8 @@ def explanation_from_pb(pb: jobs_pb2.ExplainJobResponse) -> Explanation:
 
 def reservation_to_pb(r: Reservation) -> admin_pb2.Reservation:
     pb = admin_pb2.Reservation(name=r.name, node_names=r.node_names, users=r.users, accounts=r.accounts,
-                               flags=sorted(f.value for f in r.flags), partition=r.partition)
+                               flags=sorted(f.value for f in r.flags), partition=r.partition,
+                               core_count=r.core_count)
     time_to_pb(r.start_time, pb.start_time)
     time_to_pb(r.end_time, pb.end_time)
     return pb
@@ -677,4 +679,5 @@ def reservation_from_pb(pb: admin_pb2.Reservation) -> Reservation:
                                  f"{', '.join(f.value for f in ReservationFlag)}") from None
     return Reservation(name=pb.name, start_time=time_from_pb(pb, "start_time") or 0.0,
                        end_time=time_from_pb(pb, "end_time") or 0.0, node_names=tuple(pb.node_names),
-                       users=tuple(pb.users), accounts=tuple(pb.accounts), flags=flags, partition=pb.partition)
+                       users=tuple(pb.users), accounts=tuple(pb.accounts), flags=flags, partition=pb.partition,
+                       core_count=pb.core_count)

@@ -758,7 +758,10 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     blocks, optional: windows in which nodes take no job of this pass (an advance
     reservation the jobs are not in), a tuple (block_node (n_blocks,) intp,
     block_start (n_blocks,) int64, block_end (n_blocks,) int64): a job fits on such a
-    node only if it ends by block_start or starts at block_end or later.
+    node only if it ends by block_start or starts at block_end or later. A fourth
+    array, block_units (n_blocks, k <= n_res) int64, makes each window take only those
+    units of its node (a reservation of some of its cores; columns past k: none), or,
+    where a row starts with -1, all of it as above: the rest stay usable.
 
     no_reserve, optional: (n_jobs,) uint8, 1 where a blocked job takes no reservation (a
     QOS's NoReserve flag): it waits with RESOURCES and the next blocked job may take the slot.
@@ -795,7 +798,8 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
         n_shapes = int(shape_idx.max()) + 1 if n_jobs else 0
     if blocks is None:
         blocks = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    block_node, block_start, block_end = blocks
+    block_node, block_start, block_end = blocks[:3]
+    block_units = blocks[3] if len(blocks) > 3 else None
     for arr, name, dtype in ((block_node, "block_node", np.intp), (block_start, "block_start", np.int64),
                              (block_end, "block_end", np.int64)):
         _require(arr, name, dtype, 1)
@@ -915,14 +919,26 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     cdef const intp_t[::1] block_node_v = block_node
     cdef const int64_t[::1] block_start_v = block_start
     cdef const int64_t[::1] block_end_v = block_end
-    blocked_units = np.ascontiguousarray(whole[:n_nodes * n_res].reshape(n_nodes, n_res) + 1)   # (beyond all of it)
-    cdef const int64_t[:, ::1] block_units_v = blocked_units
+    # What each window takes of its node: all of it and more (no job of the pass fits there, even
+    # one asking nothing), or the units given (a reservation of some cores: the rest stay usable).
+    whole_rows = whole[:n_nodes * n_res].reshape(n_nodes, n_res)[block_node] + 1
+    if block_units is None:
+        block_units = np.ascontiguousarray(whole_rows)
+    else:
+        _require(block_units, "block_units", np.int64, 2)
+        if block_units.shape[0] != block_node.shape[0] or block_units.shape[1] > n_res or \
+                np.any((block_units < 0) & (block_units[:, :1] >= 0)):
+            raise ValueError("backfill: block_units must be (n_blocks, k <= n_res): units, or a row of -1")
+        padded = np.zeros((block_units.shape[0], n_res), dtype=np.int64)
+        padded[:, :block_units.shape[1]] = block_units
+        block_units = np.ascontiguousarray(np.where(block_units[:, :1] < 0, whole_rows, padded))
+    cdef const int64_t[:, ::1] block_units_v = block_units
     cdef intp_t k
     with nogil:
         build_profiles(&p, free_v, r_node_v, r_end_v, r_alloc_v, now_c)
         for k in range(block_node_v.shape[0]):
             if block_end_v[k] > now_c and rc == 0:
-                rc = subtract(&p, block_node_v[k], &block_units_v[block_node_v[k], 0], max(block_start_v[k], now_c),
+                rc = subtract(&p, block_node_v[k], &block_units_v[k, 0], max(block_start_v[k], now_c),
                               min(block_end_v[k], BF_INF))
         if rc == 0:
             rc = backfill_pass(&p, usable_v, membership_v, requests_v, n_nodes_v, part_v, duration_v, shape_v,

@@ -80,15 +80,15 @@ class _SharedCgroups:
         if cgroup.is_suspended:   # (a frozen v1 process does not die until thawed)
             cgroup.resume()
         cgroup.signal_all(signal.SIGKILL)
+        deadline = time.monotonic() + DRAIN_S
+        while cgroup.pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cgroup.remove()
 
     def get(self, job_id: int) -> JobCgroup | None:
         with self._lock:
             held = self._users.get(job_id)
             return held[0] if held is not None else None
-        deadline = time.monotonic() + DRAIN_S
-        while cgroup.pids() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        cgroup.remove()
 
 
 class StepTasks:

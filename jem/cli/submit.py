@@ -7,7 +7,7 @@ import time
 
 from jem.client import Client
 from jem.model.errors import InvalidJobSpec
-from jem.model.gres import parse_gres
+from jem.model.gres import GresRequest, parse_gpus, parse_gres
 from jem.model.job import JobSpec
 from jem.model.units import parse_begin_time, parse_mem_mib, parse_signal_warning, parse_time_limit
 
@@ -25,8 +25,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--ntasks-per-node", type=int, default=0)
     p.add_argument("--mem", default=None, help="memory per node (500, 4G, 1T)")
     p.add_argument("--mem-per-cpu", default=None, help="memory per CPU (500, 4G)")
-    p.add_argument("-G", "--gpus", type=int, default=0, help="GPUs per node")
-    p.add_argument("--gres", default="", help="generic resources per node (gpu:2,nvme:1)")
+    p.add_argument("-G", "--gpus", default="", help="GPUs per node, of a type if given ([TYPE:]N: 2, a100:2)")
+    p.add_argument("--gres", default="", help="generic resources per node (gpu:2, gpu:a100:2,nvme:1)")
     p.add_argument("-C", "--constraint", default="", help="required node features (a, a&b, a|b)")
     p.add_argument("--exclusive", action="store_true", help="take whole nodes")
     p.add_argument("-q", "--qos", default="", help="quality of service (default: normal)")
@@ -83,14 +83,17 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             raise InvalidJobSpec(f"{field}: {exc}") from None
 
     time_limit = parse("time", parse_time_limit, args.time) if args.time is not None else None
-    gres_gpus, gres = parse("gres", parse_gres, args.gres) if args.gres else (0, ())
+    gres = parse("gres", parse_gres, args.gres) if args.gres else GresRequest()
+    gpus = parse("gpus", parse_gpus, args.gpus) if args.gpus else GresRequest()
+    if gpus.gpus and gres.gpus:
+        raise InvalidJobSpec("gpus: give GPUs by --gpus or by --gres, not both")
     return JobSpec(
         script=script, name=args.job_name or default_name, account=args.account, partition=args.partition,
         n_nodes=args.nodes, n_tasks=args.ntasks, cpus_per_task=args.cpus_per_task,
         n_tasks_per_node=args.ntasks_per_node,
         mem_per_node_mib=parse("mem", parse_mem_mib, args.mem) if args.mem is not None else None,
         mem_per_cpu_mib=parse("mem-per-cpu", parse_mem_mib, args.mem_per_cpu) if args.mem_per_cpu is not None else None,
-        gpus_per_node=args.gpus or gres_gpus, time_limit_s=time_limit,
+        gpus_per_node=gpus.gpus or gres.gpus, gpu_type=gpus.gpu_type or gres.gpu_type, time_limit_s=time_limit,
         time_limit_unlimited=args.time is not None and time_limit is None,
         script_args=tuple(args.script_args), working_dir=os.path.abspath(args.chdir or os.getcwd()),
         environment=dict(os.environ), stdout_pattern=args.output, stderr_pattern=args.error,
@@ -98,7 +101,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         begin_time=parse("begin", lambda v: parse_begin_time(v, now=time.time()), args.begin) if args.begin else None,
         nice=args.nice, requeue=args.requeue, array=args.array, dependency=args.dependency,
         open_mode=args.open_mode, **_signal_warning(args.signal),
-        constraint=args.constraint, exclusive=args.exclusive, qos=args.qos, gres_per_node=gres,
+        constraint=args.constraint, exclusive=args.exclusive, qos=args.qos, gres_per_node=gres.others,
     )
 
 

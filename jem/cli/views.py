@@ -33,6 +33,7 @@ def job_as_dict(job: Job) -> dict:
         "time_limit_s": job.time_limit_s, "n_nodes": job.shape.n_nodes, "n_tasks": job.shape.n_tasks,
         "cpus_per_task": spec.cpus_per_task, "cpus_per_node": job.shape.per_node.cpus,
         "mem_per_node_mib": job.shape.per_node.mem_mib, "gpus_per_node": job.shape.per_node.gpus,
+        "gpu_type": spec.gpu_type or None,
         "nodes": list(job.nodes), "node_list": hostlist.collect_hostlist(list(job.nodes)) if job.nodes else "",
         "cpu_ids": {node: id_list_text(ids) for node, ids in zip(job.nodes, job.cpu_ids)},
         "gpu_ids": {node: id_list_text(ids) for node, ids in zip(job.nodes, job.gpu_ids) if ids},
@@ -78,7 +79,7 @@ def node_as_dict(info: NodeInfo) -> dict:
         "gpus_allocated": node.allocated.gpus, "reason": node.reason, "agent_address": node.agent_address,
         "last_heartbeat": node.last_heartbeat or None, "cgroup_mode": node.cgroup_mode,
         "gpu_isolation": node.gpu_isolation, "job_ids": sorted(node.job_ids), "features": list(node.features),
-        "gres": dict(node.gres), "gres_allocated": dict(node.gres_allocated),
+        "gpu_type": node.gpu_type or None, "gres": dict(node.gres), "gres_allocated": dict(node.gres_allocated),
     }
 
 
@@ -88,8 +89,13 @@ NODE_HEADERS = ["NODE", "STATE", "CPUS(A/T)", "MEM_MIB(A/T)", "GPUS(A/T)", "PART
 def node_row(info: NodeInfo) -> list[str]:
     node = info.node
     return [node.name, info.state.value, f"{node.allocated.cpus}/{node.capacity.cpus}",
-            f"{node.allocated.mem_mib}/{node.capacity.mem_mib}", f"{node.allocated.gpus}/{node.capacity.gpus}",
+            f"{node.allocated.mem_mib}/{node.capacity.mem_mib}", _gpus_text(node),
             ",".join(info.partitions), ",".join(node.features) or "-", node.reason]
+
+
+def _gpus_text(node) -> str:
+    """GPUs allocated/total, with their type when the node gives one: `1/4 a100`."""
+    return f"{node.allocated.gpus}/{node.capacity.gpus}" + (f" {node.gpu_type}" if node.gpu_type else "")
 
 
 def show_job_text(job: Job) -> str:
@@ -105,7 +111,8 @@ def show_job_text(job: Job) -> str:
         ("Partition", d["partition"]), ("NodeList", d["node_list"] or "(null)"),
         ("NumNodes", d["n_nodes"]), ("NumTasks", d["n_tasks"]), ("CPUs/Task", d["cpus_per_task"]),
         ("CPUsPerNode", d["cpus_per_node"]), ("MemPerNode", f"{d['mem_per_node_mib']}M"),
-        ("GPUsPerNode", d["gpus_per_node"]), ("WorkDir", d["working_dir"]),
+        ("GPUsPerNode", d["gpus_per_node"]), *([("GPUType", d["gpu_type"])] if d["gpu_type"] else []),
+        ("WorkDir", d["working_dir"]),
         ("StdOut", d["stdout"]), ("StdErr", d["stderr"]), ("Restarts", job.restart_count),
     ]
     return "\n".join(f"   {k}={v}" if i else f"{k}={v}" for i, (k, v) in enumerate(pairs))

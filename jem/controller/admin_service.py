@@ -12,7 +12,7 @@ from jem.controller.authn import identity_of_user
 from jem.controller.interceptors import current_identity
 from jem.controller.reports import send_kills
 from jem.controller.state import ClusterState
-from jem.controller.reservations import pick_nodes
+from jem.controller.reservations import nodes_for_cores, pick_nodes
 from jem.convert import (audit_query_from_pb, audit_to_pb, node_to_pb, partition_to_pb, reservation_from_pb,
                          reservation_to_pb, share_row_to_pb, time_to_pb)
 from jem.model import accounting, defaults, policy
@@ -216,11 +216,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         policy.require_operator(current_identity(), "create reservations")
         reservation = reservation_from_pb(request.reservation)
         with self._state.lock:
-            if request.reservation.node_count and not reservation.node_names:
+            node_count = request.reservation.node_count
+            if not node_count and not reservation.node_names and reservation.core_count:
+                node_count = nodes_for_cores(self._state, reservation.core_count, reservation.partition)
+            if node_count and not reservation.node_names:
                 now = self._clock()
                 reservation = dataclasses.replace(reservation, node_names=pick_nodes(
-                    self._state, request.reservation.node_count, reservation.partition,
-                    window=reservation.window(now), now=now))
+                    self._state, node_count, reservation.partition, window=reservation.window(now), now=now))
             created = self._state.reservations.create(self._state, reservation, now=self._clock())
         self._state.wake_scheduler()
         return admin_pb2.CreateReservationResponse(reservation=reservation_to_pb(created))

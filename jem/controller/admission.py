@@ -83,11 +83,13 @@ def check_partition_size(partition: Partition, shape: JobShape) -> None:
 
 
 def limited_job(spec: JobSpec, user: str, shape: JobShape, time_limit_s: int | None, partition: Partition) -> LimitedJob:
-    """What limits read of a job (its TRES totals over its nodes)."""
+    """What limits read of a job (its TRES totals over its nodes; a typed GPU request counts in
+    both gres/gpu and gres/gpu:TYPE, as Slurm's)."""
     per_node = shape.per_node
     return LimitedJob(account=spec.account, user=user, qos=spec.qos, partition_qos=partition.qos,
                       tres=job_tres(cpus=per_node.cpus * shape.n_nodes, mem_mib=per_node.mem_mib * shape.n_nodes,
-                                    n_nodes=shape.n_nodes, gpus=per_node.gpus, gres=spec.gres_per_node),
+                                    n_nodes=shape.n_nodes, gpus=per_node.gpus, gpu_type=spec.gpu_type,
+                                    gres=spec.gres_per_node),
                       time_limit_s=time_limit_s)
 
 

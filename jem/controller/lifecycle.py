@@ -62,6 +62,8 @@ def requeue_job(job: Job, nodes: NodeTable, now: float, detail: str) -> JobChang
     job.exit_code, job.exit_signal, job.usage = 0, 0, JobUsage()
     job.restart_count += 1
     job.reason, job.reason_detail = JobReason.BEGIN_TIME_REQUEUE, detail
+    if job.time_limit_cut:   # (a reservation's end cut it for the run that ended: the next may run elsewhere)
+        job.time_limit_s, job.time_limit_cut, job.uncut_time_limit_s = job.uncut_time_limit_s, False, None
     return change(job, JobEvent.REQUEUE, now, detail)
 
 

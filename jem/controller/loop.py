@@ -35,7 +35,7 @@ from jem.controller.dependencies import resolve_dependencies
 from jem.controller.fairuse import RunningQuota
 from jem.controller.preemption import Preemptions
 from jem.controller.reports import send_kills, settle_dead_nodes
-from jem.controller.reservations import end_by_reservation
+from jem.controller.reservations import end_by_reservation, enters_reservation
 from jem.controller.state import ClusterState
 from jem.model import defaults
 from jem.model.execution import Launch
@@ -191,7 +191,8 @@ class SchedulingLoop:
             cluster = take_snapshot([], state.nodes.all(), state.partitions, running_jobs=live,
                                     usage=state.usage.by_user,
                                     requeue_by_default=state.config.cluster.requeue_on_node_failure,
-                                    extra_time_s=extra_time_s, own_shares=own_shares)
+                                    extra_time_s=extra_time_s, own_shares=own_shares,
+                                    ends_by=self._kill_deadlines(live))
             share_users = state.jobs.share_users()
             snapshot_ms = (time.perf_counter() - t_locked) * 1000
         # The candidates in id order, found without the lock (with 100,000 of them, ~10 ms that
@@ -244,6 +245,12 @@ class SchedulingLoop:
                 if not self._still_valid(job, start.node_names):
                     log.debug("stale decision job_id=%d", start.job_id)
                     continue
+                # A reservation made (or changed) since the snapshot: a start planned without it
+                # may not run into it (its creation checked only the jobs running then).
+                if state.reservation_list is not snapshot.reservations and enters_reservation(
+                        state.reservation_list, job, start.node_names, now, drawn_into=start.reservation):
+                    log.debug("start into a new reservation job_id=%d", start.job_id)
+                    continue
                 # Earlier starts in this cycle may have used what a quota or limit allows.
                 if not quota.allows(job):
                     job.reason = JobReason.ASSOC_MAX_JOBS_LIMIT
@@ -256,7 +263,7 @@ class SchedulingLoop:
                     ledger.take(limited)
                 quota.take(job)
                 changes.append(lifecycle.start_job(job, start.node_names, state.nodes, now))
-                end_by_reservation(state, job, now)
+                end_by_reservation(state, job, now, drawn_into=start.reservation)
                 log.debug("start job_id=%d kind=%s nodes=%s", job.job_id, start.kind.value, ",".join(start.node_names))
                 first = state.nodes.get(start.node_names[0])
                 launches[first.name].append(self._launch_of(job))
@@ -278,6 +285,20 @@ class SchedulingLoop:
                  "cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending), len(changes),
                  decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, cycle_ms)
         return decisions
+
+    def _kill_deadlines(self, live: list[Job]) -> dict[int, float]:
+        """When each job being killed is gone at the latest: SIGKILL after the kill wait, or its
+        QOS's GraceTime (a preemption's). Lock held."""
+        if not any(job.kill_cause is not None for job in live):
+            return {}
+        table, kill_wait_s = self._state.accounting_table, self._state.config.scheduler.kill_wait_s
+        deadlines = {}
+        for job in live:
+            if job.kill_cause is not None and job.kill_time is not None:
+                qos = table.qos.get(job.spec.qos or "normal")
+                grace_s = qos.grace_time_s if qos is not None else 0
+                deadlines[job.job_id] = job.kill_time + max(kill_wait_s, grace_s)
+        return deadlines
 
     def _hold_back(self, held_back: list[tuple[int, JobReason, float | None]]) -> None:
         """Jobs over their user's running-job quota (AssocMaxJobsLimit) or an association or QOS

@@ -111,7 +111,8 @@ class NodeTable:
     def __init__(self, config: Config, store: Store):
         self._config = config
         self._store = store
-        self._nodes: dict[str, Node] = {n.name: Node(n.name, n.capacity, features=n.features, gres=dict(n.gres))
+        self._nodes: dict[str, Node] = {n.name: Node(n.name, n.capacity, features=n.features, gres=dict(n.gres),
+                                             gpu_type=n.gpu_type)
                                         for n in config.nodes}
         self._records = {record.name: record for record in store.load_nodes()}   # kept for dynamic nodes that join
         for node in self._nodes.values():

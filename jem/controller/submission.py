@@ -3,8 +3,8 @@
 "Never" is decided here, at submit time (Slurm's EnforcePartLimits=ALL): a job
 whose per-node request exceeds every node of its partition, or that wants
 more such nodes than the partition has, is refused with Unsatisfiable. So is
-a constraint (-C) no node of the partition meets (InvalidFeature), a GRES no
-node has (InvalidGres), more nodes than its MaxNodes (InvalidNodeCount), and what site
+a constraint (-C) no node of the partition meets (InvalidFeature), a GRES or GPU
+type no node has (InvalidGres), more nodes than its MaxNodes (InvalidNodeCount), and what site
 policy refuses (jem.controller.admission: account, QOS, access lists, submit limits).
 "Not now" is the scheduler's business.
 """
@@ -160,12 +160,17 @@ def _shape(spec: JobSpec, partition: Partition, members: list[Node]) -> JobShape
 
 
 def _able_members(spec: JobSpec, partition: Partition, members: list[Node]) -> list[Node]:
-    """The members with the job's features and enough of each GRES it asks for."""
+    """The members with the job's features, its GPU type and enough of each GRES it asks for."""
     constraint = parse_constraint(spec.constraint)
     if constraint.names:
         members = [n for n in members if constraint.is_met_by(n.features)]
         if not members:
             raise InvalidFeature(f"{spec.constraint!r}: no node of partition {partition.name} has these features")
+    if spec.gpu_type:   # (Slurm refuses a type no node has as a GRES it does not know)
+        members = [n for n in members if n.gpu_type == spec.gpu_type]
+        if not members:
+            raise InvalidGres(f"gpu:{spec.gpu_type}: no node of partition {partition.name}"
+                              f"{' with these features' if constraint.names else ''} has GPUs of this type")
     for name, count in spec.gres_per_node:
         if count and not any(name in n.gres for n in members):
             raise InvalidGres(f"{name}: no node of partition {partition.name} has it")

@@ -15,6 +15,7 @@ import hostlist
 from jem.model import defaults
 from jem.model.errors import ConfigError, InvalidFeature, InvalidSetting
 from jem.model.features import check_feature_names
+from jem.model.gres import check_gpu_type
 from jem.model.identity import AdminLevel
 from jem.model.limits import InputLimits
 from jem.model.partition import Partition
@@ -179,6 +180,7 @@ class NodeConfig:
     capacity: Resources
     features: tuple[str, ...] = ()           # what -C may ask for
     gres: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count), names sorted
+    gpu_type: str = ""                       # its GPUs' type (gres.conf Type=); "": untyped
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +239,8 @@ def read_toml(path: str) -> dict[str, Any]:
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
-                              "accounts", "qos", "auth", "limits", "users", "accounting"})
+                              "accounts", "qos", "auth", "limits", "users", "accounting",
+                              "sim"})   # ([sim]: jem sim's own, read by jem.scheduler.sim_config; ignored here)
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     for what in cluster.private_data:
         if what not in PRIVATE_DATA_CLASSES:
@@ -512,7 +515,8 @@ def _nodes(entries: Any) -> tuple[NodeConfig, ...]:
         where = f"nodes[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected a table, got {entry!r}")
-        _reject_unknown(f"{where}.", entry, {"names", "cpus", "mem_mib", "mem", "gpus", "features", "gres"})
+        _reject_unknown(f"{where}.", entry,
+                        {"names", "cpus", "mem_mib", "mem", "gpus", "gpu_type", "features", "gres"})
         names = _expand(f"{where}.names", entry.get("names"))
         cpus = _typed(f"{where}.cpus", entry.get("cpus", 1), int)
         if cpus < 1:
@@ -525,8 +529,9 @@ def _nodes(entries: Any) -> tuple[NodeConfig, ...]:
         else:
             mem = _typed(f"{where}.mem_mib", entry.get("mem_mib", 1024), int)
         gpus = _typed(f"{where}.gpus", entry.get("gpus", 0), int)
+        gpu_type = _node_gpu_type(where, entry.get("gpu_type", ""), gpus)
         features, gres = _node_features(where, entry.get("features", [])), _node_gres(where, entry.get("gres", {}))
-        result.extend(NodeConfig(name, Resources(cpus, mem, gpus), features, gres) for name in names)
+        result.extend(NodeConfig(name, Resources(cpus, mem, gpus), features, gres, gpu_type) for name in names)
     seen = [n.name for n in result]
     if len(set(seen)) != len(seen):
         raise ConfigError("nodes: a node name is listed twice")
@@ -560,6 +565,19 @@ def _node_features(where: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{where}.features: expected a list of names such as [\"intel\", \"ib\"], got {value!r}")
     return _names(f"{where}.features", value)
+
+
+def _node_gpu_type(where: str, value: Any, gpus: int) -> str:
+    """`gpu_type = "a100"`: one type for all of the entry's GPUs, so the entry must have some."""
+    gpu_type = _typed(f"{where}.gpu_type", value, str)
+    if not gpu_type:
+        return ""
+    if gpus < 1:
+        raise ConfigError(f"{where}.gpu_type: {gpu_type!r} given to nodes without GPUs ({where}.gpus = {gpus})")
+    try:
+        return check_gpu_type(gpu_type)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.gpu_type: {exc}") from None
 
 
 def _node_gres(where: str, value: Any) -> tuple[tuple[str, int], ...]:

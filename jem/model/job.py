@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from jem.model.arrays import accepted_array, format_ranges
 from jem.model.errors import InvalidJobSpec, ParameterTooLong
 from jem.model.features import parse_constraint
+from jem.model.gres import check_gpu_type, typed_constraint
 from jem.model.limits import DEFAULT_LIMITS, InputLimits, check_args, check_environment, check_text
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
@@ -61,6 +62,7 @@ class JobSpec:
     qos: str = ""                    # "": the default QOS, "normal"
     gres_per_node: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count) per node
     reservation: str = ""            # the advance reservation to run in (--reservation); "": none
+    gpu_type: str = ""               # the type its GPUs must have (--gres=gpu:a100:2); "": any GPU
 
     def validate(self, limits: InputLimits = DEFAULT_LIMITS) -> None:
         """Raise InvalidJobSpec naming the first field that is malformed, or ParameterTooLong
@@ -86,11 +88,17 @@ class JobSpec:
             ("warn_signal", 0 <= self.warn_signal < 65, "not a signal number"),
             ("warn_time_s", 0 <= self.warn_time_s <= 65535, "must be 0..65535 seconds"),
             ("gres_per_node", all(count >= 0 for _, count in self.gres_per_node), "counts must not be negative"),
+            ("gpu_type", not self.gpu_type or self.gpus_per_node > 0, "a GPU type needs a GPU count"),
         )
         for name, is_ok, why in checks:
             if not is_ok:
                 raise InvalidJobSpec(f"{name}: {why}")
-        parse_constraint(self.constraint)
+        if self.gpu_type:
+            try:
+                check_gpu_type(self.gpu_type)
+            except ValueError as exc:
+                raise InvalidJobSpec(f"gpu_type: {exc}") from None
+        parse_constraint(typed_constraint(self.constraint, self.gpu_type))
 
     def check_sizes(self, limits: InputLimits) -> None:
         """Every string within its bound and free of NUL bytes (jem.model.limits)."""
@@ -99,7 +107,7 @@ class JobSpec:
         check_environment("environment", self.environment, limits)
         for name in ("working_dir", "stdout_pattern", "stderr_pattern", "stdin_path"):
             check_text(name, getattr(self, name), limits.max_path_len)
-        for name in ("name", "account", "partition", "qos", "constraint", "reservation"):
+        for name in ("name", "account", "partition", "qos", "constraint", "reservation", "gpu_type"):
             check_text(name, getattr(self, name), limits.max_name_len)
         check_text("dependency", self.dependency, limits.max_arg_size)   # its job count: submission.py
         check_text("array", self.array, limits.max_array_text)
@@ -230,6 +238,8 @@ class Job(ChangeStamped):
     array_pending: tuple[int, ...] = ()      # the array's own record: indices not yet split off as tasks
     dependency: str = ""                     # what of spec.dependency is not met yet ("" once met)
     user_signature: str = ""                 # the submitter's signed job digest, kept across requeues; "" if none
+    time_limit_cut: bool = False             # time_limit_s was cut to a reservation's end (this run only) ...
+    uncut_time_limit_s: int | None = None    # ... from this, which a requeue gives back
 
     @property
     def array_job_id(self) -> int:

@@ -41,8 +41,9 @@ class Node:
     job_ids: set[int] = field(default_factory=set)
     cpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the CPU indices it holds
     gpu_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)   # job id -> the GPU indices it holds
-    # Features and further countable resources (GRES), from the configuration.
+    # Features, the GPUs' type and further countable resources (GRES), from the configuration.
     features: tuple[str, ...] = ()
+    gpu_type: str = ""               # its GPUs' type (gres.conf Type=); "": untyped
     gres: dict[str, int] = field(default_factory=dict)             # name -> count the node has
     gres_allocated: dict[str, int] = field(default_factory=dict)   # name -> count running jobs hold
     held: dict[int, Resources] = field(default_factory=dict)       # job id -> what it holds (exclusive: all)

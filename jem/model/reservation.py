@@ -5,6 +5,9 @@ Times are epoch seconds. A DAILY or WEEKLY reservation repeats: its window is th
 or next occurrence (`window`). While a window is on, only the jobs that name the
 reservation (sbatch --reservation) and whose user or account it admits may use its nodes;
 other jobs may use them before it only if they end before it by their time limits.
+A MAGNETIC reservation draws in the jobs it admits that name no reservation: they try it
+first. A FLEX reservation's jobs may also start before it, use nodes outside it, and run
+past its end.
 """
 
 import enum
@@ -24,6 +27,8 @@ class ReservationFlag(enum.Enum):
     OVERLAP = "OVERLAP"            # may share nodes and time with other reservations
     DAILY = "DAILY"                # repeats every day
     WEEKLY = "WEEKLY"              # repeats every week
+    FLEX = "FLEX"                  # its jobs may start before it, use nodes outside it, and run past its end
+    MAGNETIC = "MAGNETIC"          # jobs it admits run in it without naming it (sbatch --reservation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,16 @@ class Reservation:
     accounts: tuple[str, ...] = ()
     flags: frozenset[ReservationFlag] = frozenset()
     partition: str = ""
+    core_count: int = 0        # CoreCnt=: cores reserved, spread over its nodes (cores_on); 0: whole nodes
+
+    def cores_on(self, node_name: str) -> int | None:
+        """The cores it takes of `node_name` (CoreCnt= spread evenly, the first nodes one more
+        where it does not divide); None where it takes the whole node (or does not hold it).
+        E.g. CoreCnt=5 over n1,n2: 3 of n1, 2 of n2."""
+        if not self.core_count or node_name not in self.node_names:
+            return None
+        share, extra = divmod(self.core_count, len(self.node_names))
+        return share + (1 if self.node_names.index(node_name) < extra else 0)
 
     @property
     def period_s(self) -> int:
@@ -75,6 +90,9 @@ class Reservation:
             raise InvalidReservation("it ends after the year 9999")
         if not self.node_names:
             raise InvalidReservation("no nodes")
+        if self.core_count < 0 or (self.core_count and self.core_count < len(self.node_names)):
+            raise InvalidReservation(f"CoreCnt={self.core_count}: at least one core of each of its "
+                                     f"{len(self.node_names)} nodes")
         if not self.users and not self.accounts:
             raise InvalidReservation("no users or accounts (Users= or Accounts=)")
         if ReservationFlag.DAILY in self.flags and ReservationFlag.WEEKLY in self.flags:

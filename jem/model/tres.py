@@ -121,12 +121,17 @@ def format_tres(tres: Mapping[str, int]) -> str:
 def job_tres(*, cpus: int, mem_mib: int, n_nodes: int, gpus: int, gpu_type: str = "",
              gres: tuple[tuple[str, int], ...] = ()) -> Tres:
     """What a job holds, counted as limits count it: its totals over all its nodes (`gpus` and
-    `gres` per node; `cpus` and `mem_mib` in all). Billing is its CPUs."""
+    `gres` per node; `cpus` and `mem_mib` in all). Billing is its CPUs. A GPU type is named in
+    lower case, as TRES names are read (parse_tres; Slurm's database keeps them so).
+
+    >>> job_tres(cpus=2, mem_mib=1024, n_nodes=2, gpus=1, gpu_type="A100")
+    Tres(cpu=2, mem=1024, node=2, billing=2, gres/gpu=2, gres/gpu:a100=2)
+    """
     amounts = {"cpu": cpus, "mem": mem_mib, "node": n_nodes, "billing": cpus}
     if gpus:
         amounts["gres/gpu"] = gpus * n_nodes
         if gpu_type:
-            amounts[f"gres/gpu:{gpu_type}"] = gpus * n_nodes
+            amounts[f"gres/gpu:{gpu_type.lower()}"] = gpus * n_nodes
     for name, count in gres:
         if count:
             amounts[f"gres/{name}"] = count * n_nodes

@@ -15,7 +15,7 @@ from jem.model.features import FeatureBits, parse_constraint
 from jem.model.node import node_list
 from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.reservation import ReservationFlag
-from jem.model.resources import N_RES, ROW_FIELDS
+from jem.model.resources import N_RES, ROW_FIELDS, Res
 from jem.scheduler import bulk, fairshare, plan
 from jem.scheduler.decisions import Decisions, Start, StartKind
 from jem.scheduler.limits import Ledger, plan_limits
@@ -200,21 +200,33 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     queue = [eligible[i] for i in order]
     now_s = int(now)
     windows = {r.name: (r, w) for r in snapshot.reservations if (w := r.window(now)) is not None}
-    queue, members = _by_reservation(queue, windows, decisions, now)
+    position = {job.job_id: k for k, job in enumerate(queue)}
+    queue, members, second_try = _by_reservation(queue, windows, decisions, now, partitions)
     # A reservation's jobs run on its nodes and end by its end, and the main pass blocks those
-    # nodes over that window: the two passes never share a node at a time.
+    # nodes over that window: the two passes never share a node at a time. A job a MAGNETIC
+    # reservation drew in, or one of a FLEX reservation, that does not start in it is planned
+    # by the main pass too (outside the reservation's window and nodes).
+    retry = []
     for name, jobs in members.items():
         reservation, (_, end) = windows[name]
         result, member_ledger = _member_pass(snapshot, jobs, reservation, end, windows, now_s, policy)
         _record_pass(decisions, snapshot, jobs, result, member_ledger, now)
+        started = {s.job_id for s in decisions.starts}
+        for job in jobs:
+            if job.job_id not in second_try:
+                continue
+            if job.job_id not in started:
+                decisions.forget(job.job_id)
+                retry.append(job)
+            elif not job.reservation:   # (drawn in: it runs in the reservation, and ends by its end)
+                decisions.starts = [dataclasses.replace(s, reservation=name) if s.job_id == job.job_id else s
+                                    for s in decisions.starts]
+    if retry:
+        queue = sorted(queue + retry, key=lambda job: position[job.job_id])
     if not queue:
         return decisions
-    limits, ledger = _limit_inputs(snapshot, queue, now_s)
-    cluster, running, q = pass_inputs(snapshot, queue, now_s)
-    result = plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
-                            limits=limits, estimate_depth=policy.estimate_depth,
-                            estimate_budget_s=policy.estimate_budget_s, forecast=policy.estimate_depth > 0,
-                            blocks=_blocks(snapshot, windows.values()) if windows else None)
+    blocks = reservation_blocks(snapshot, windows.values()) if windows else None
+    result, ledger = main_pass(_cores_as_blocked(snapshot, windows, now), queue, now_s, policy, blocks=blocks)
     _record_pass(decisions, snapshot, queue, result, ledger, now)
     if windows:
         _maintenance_reasons(decisions, snapshot, queue, result, windows, now)
@@ -264,14 +276,23 @@ def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJo
 
 # ---------------------------------------------------------------- advance reservations
 
-def _by_reservation(queue: list[PendingJob], windows: dict, decisions: Decisions, now: float):
+def _by_reservation(queue: list[PendingJob], windows: dict, decisions: Decisions, now: float, partitions: dict):
     """(the jobs of no reservation, in order; each reservation's jobs whose window is on, in
-    order). A job whose reservation has not begun waits (Reservation) with its start as an
-    estimate; one whose reservation is gone waits (ReservationDeleted)."""
-    rest, members = [], {}
+    order; the ids of those among them to plan in the main pass too if they do not start in
+    their reservation: the jobs a MAGNETIC reservation drew in, and a FLEX reservation's). A
+    job whose reservation has not begun waits (Reservation) with its start as an estimate,
+    but a FLEX reservation's is planned as any job; one whose reservation is gone waits
+    (ReservationDeleted)."""
+    rest, members, second_try = [], {}, set()
+    magnets = [r for r, (start, _) in windows.values() if ReservationFlag.MAGNETIC in r.flags and start <= now]
     for job in queue:
         if not job.reservation:
-            rest.append(job)
+            magnet = next((r for r in magnets if _draws(r, job, partitions)), None)
+            if magnet is None:
+                rest.append(job)
+            else:
+                members.setdefault(magnet.name, []).append(job)
+                second_try.add(job.job_id)
             continue
         found = windows.get(job.reservation)
         if found is None:
@@ -281,13 +302,68 @@ def _by_reservation(queue: list[PendingJob], windows: dict, decisions: Decisions
             decisions.reasons[job.job_id] = JobReason.RESERVATION
             continue
         start, _ = found[1]
+        is_flex = ReservationFlag.FLEX in found[0].flags
+        if start > now and is_flex:
+            rest.append(job)
+            continue
         if start > now:
             decisions.reasons[job.job_id] = JobReason.RESERVATION
             decisions.planned_starts[job.job_id] = float(start)
             decisions.estimated.add(job.job_id)
             continue
         members.setdefault(job.reservation, []).append(job)
-    return rest, members
+        if is_flex:
+            second_try.add(job.job_id)
+    return rest, members, second_try
+
+
+def _draws(reservation, job: PendingJob, partitions: dict) -> bool:
+    """Whether a MAGNETIC reservation draws `job` in: it admits its user or account, and some of
+    its nodes are in the job's partition."""
+    if not reservation.admits(job.user, job.account) or reservation.partition not in ("", job.partition):
+        return False
+    partition = partitions.get(job.partition)
+    return partition is not None and any(partition.has_node(name) for name in reservation.node_names)
+
+
+def _cores_as_blocked(snapshot: Snapshot, windows: dict, now: float) -> Snapshot:
+    """The snapshot the main pass plans on where a reservation of cores is on: the CPUs its own
+    running jobs hold there are counted in its blocked window (which takes all its cores, used or
+    not), not a second time as held (their memory and GPUs stay held)."""
+    on = {r.name: r for r, (start, _) in windows.values() if r.core_count and start <= now}
+    if not on:
+        return snapshot
+    freed: dict[str, int] = {}
+    running = []
+    for r in snapshot.running:
+        if r.reservation in on and not r.is_exclusive:
+            for name in r.node_names:
+                freed[name] = freed.get(name, 0) + r.per_node.cpus
+            r = dataclasses.replace(r, per_node=dataclasses.replace(r.per_node, cpus=0))
+        running.append(r)
+    if not freed:
+        return snapshot
+    nodes = tuple(dataclasses.replace(n, allocated=dataclasses.replace(n.allocated, cpus=n.allocated.cpus - freed[n.name]))
+                  if n.name in freed else n for n in snapshot.nodes)
+    return dataclasses.replace(snapshot, nodes=nodes, running=tuple(running))
+
+
+def main_pass(snapshot: Snapshot, queue: list[PendingJob], now_s: int, policy: Policy, *, blocks,
+              estimate_depth: int | None = None) -> tuple[plan.PassResult, Ledger | None]:
+    """The cycle's main pass over `queue` (in queue order, no reservation's jobs), kept out of the
+    reservations' `blocks` (reservation_blocks), with the association and QOS limits, and the
+    ledger of the running jobs' limits. `estimate_depth` (None: the policy's, with its time
+    budget and forecasts) plans that many exact estimates instead (jem why's what-ifs)."""
+    limits, ledger = limit_inputs(snapshot, queue, now_s)
+    cluster, running, q = pass_inputs(snapshot, queue, now_s)
+    if estimate_depth is None:
+        estimates = dict(estimate_depth=policy.estimate_depth, estimate_budget_s=policy.estimate_budget_s,
+                         forecast=policy.estimate_depth > 0)
+    else:
+        estimates = dict(estimate_depth=estimate_depth)
+    result = plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
+                            limits=limits, blocks=blocks, **estimates)
+    return result, ledger
 
 
 def result_duration(job: PendingJob, end: float, now_s: int) -> int:
@@ -299,26 +375,52 @@ def result_duration(job: PendingJob, end: float, now_s: int) -> int:
 def _member_pass(snapshot: Snapshot, jobs: list[PendingJob], reservation, end: float, windows: dict, now_s: int,
                  policy: Policy) -> plan.PassResult:
     """A pass over a reservation's jobs: on its nodes only, ending by its end, kept out of the
-    windows of the other reservations."""
+    windows of the other reservations. A reservation of cores (CoreCnt=) gives them those cores
+    of each node, less what its running jobs hold there (the other jobs' CPUs are not its: of
+    the running jobs, only its own are planned to free theirs)."""
+    if reservation.core_count:
+        snapshot = dataclasses.replace(snapshot, running=tuple(r for r in snapshot.running
+                                                               if r.reservation == reservation.name))
     cluster, running, q = pass_inputs(snapshot, jobs, now_s)
     names = set(reservation.node_names)
     mine = np.array([n.name in names for n in snapshot.nodes], dtype=np.uint8)
     cluster = dataclasses.replace(cluster, membership=np.ascontiguousarray(cluster.membership & mine))
-    q = dataclasses.replace(q, duration_s=bulk.to_array([result_duration(j, end, now_s) for j in jobs], np.int64))
-    # The other reservations' windows, and its own nodes after its end (no plan past it).
-    blocks = [w for name, w in windows.items() if name != reservation.name]
-    blocks.append((reservation, (end, plan.UNLIMITED_S)))
-    limits, ledger = _limit_inputs(snapshot, jobs, now_s)
+    if reservation.core_count:
+        free = cluster.free.copy()
+        for i, node in enumerate(snapshot.nodes):
+            if node.name in names:
+                held = sum(r.per_node.cpus for r in snapshot.running if node.name in r.node_names)
+                free[i, Res.CPU] = max(0, min(free[i, Res.CPU], reservation.cores_on(node.name) - held))
+        cluster = dataclasses.replace(cluster, free=free)
+    blocks = [w for name, w in windows.items() if name != reservation.name]   # (the other reservations' windows)
+    if ReservationFlag.FLEX not in reservation.flags:   # (its jobs end by its end: no plan past it)
+        q = dataclasses.replace(q, duration_s=bulk.to_array([result_duration(j, end, now_s) for j in jobs], np.int64))
+        blocks.append((reservation, (end, plan.UNLIMITED_S)))
+    limits, ledger = limit_inputs(snapshot, jobs, now_s)
     return plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,
                           limits=limits, estimate_depth=policy.estimate_depth,
-                          blocks=_blocks(snapshot, blocks)), ledger
+                          blocks=reservation_blocks(snapshot, blocks)), ledger
 
 
-def _blocks(snapshot: Snapshot, windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(node, start, end) of every reservation window given, for the kernel."""
+REPEAT_HORIZON_S = 30 * 86400   # a DAILY or WEEKLY reservation's windows are blocked this far ahead
+
+
+def reservation_blocks(snapshot: Snapshot, windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(node, start, end) of every reservation window given, for the kernel; a DAILY or WEEKLY
+    one's later windows too, up to REPEAT_HORIZON_S ahead (a job longer than its period must
+    not run across the next one)."""
     index = {n.name: i for i, n in enumerate(snapshot.nodes)}
-    rows = [(index[name], int(start), int(min(end, plan.UNLIMITED_S))) for reservation, (start, end) in windows
-            for name in reservation.node_names if name in index]
+    spans = []
+    for reservation, (start, end) in windows:
+        period = reservation.period_s if end < plan.UNLIMITED_S else 0
+        repeats = range(REPEAT_HORIZON_S // period + 1) if period else range(1)
+        spans.extend((reservation, start + k * period, end + k * period) for k in repeats)
+    rows = [(index[name], int(start), int(min(end, plan.UNLIMITED_S)), reservation.cores_on(name))
+            for reservation, start, end in spans for name in reservation.node_names if name in index]
+    if any(r[3] is not None for r in rows):   # (a reservation of cores takes those, the others whole nodes)
+        units = np.array([[-1 if r[3] is None else r[3]] for r in rows], dtype=np.int64).reshape(len(rows), 1)
+        return (np.array([r[0] for r in rows], dtype=np.intp), np.array([r[1] for r in rows], dtype=np.int64),
+                np.array([r[2] for r in rows], dtype=np.int64), units)
     return (np.array([r[0] for r in rows], dtype=np.intp), np.array([r[1] for r in rows], dtype=np.int64),
             np.array([r[2] for r in rows], dtype=np.int64))
 
@@ -348,10 +450,13 @@ def _maintenance_reasons(decisions: Decisions, snapshot: Snapshot, queue: list[P
 
 def _preemptions(snapshot: Snapshot, queue: list[PendingJob], statuses: list[int], policy: Policy,
                  now: float, ledger: Ledger | None, *, starts: list[Start] = ()) -> list[Preemption]:
-    """The victims of every job in queue order that waits for resources or behind a blocked job
+    """The victims of the jobs in queue order that wait for resources or behind a blocked job
     (not for a limit: pushing others off would not start it) and may push running jobs off to
-    get them. What one preemptor counts on, a later one does not (`preemption.Room`), nor what
-    this cycle's `starts` take."""
+    get them, up to the first blocked job of their partition that does not preempt: what its
+    reservation covers, a job behind it would not get, however many it pushed off (and it would
+    push more off next cycle: `jem sim` on a real trace showed one job preempting thousands).
+    What one preemptor counts on, a later one does not (`preemption.Room`), nor what this
+    cycle's `starts` take."""
     settings = policy.preemption
     table = snapshot.accounting
     tiers = {p.name: p.priority_tier for p in snapshot.partitions}
@@ -368,25 +473,31 @@ def _preemptions(snapshot: Snapshot, queue: list[PendingJob], statuses: list[int
     # of a long queue has nothing to count on: not looked at)
     could_go = {r.job_id for r in snapshot.running if not r.is_killed and not r.is_suspended}
     found: list[Preemption] = []
+    held_up: set[str] = set()   # partitions where a blocked job ahead preempts nobody
     for job, status in zip(queue, statuses):
         if not room.dying and could_go <= room.taken:
             break
-        if status not in (plan.RESOURCES, plan.PRIORITY):
-            continue
-        if settings.preempt_type == "qos":   # (most jobs' QOS preempt nothing: skipped at once)
-            qos = table.qos.get(job.qos or "normal") if table is not None else None
-            if qos is None or not qos.preempt:
-                continue
-        elif tiers.get(job.partition, 0) <= lowest_tier:
+        if status not in (plan.RESOURCES, plan.PRIORITY) or job.partition in held_up:
             continue
         if ledger is not None and ledger.blocking(snapshot.limited[job.job_id]) is not None:
             continue
-        key = (job.qos, job.partition)
-        if key not in by_kind:
-            by_kind[key] = [r for r in snapshot.running if may_preempt(job, r, snapshot, settings, now)]
-        candidates = [r for r in by_kind[key] if r.job_id not in room.taken]
-        if candidates or room.dying:
-            found += _preempt_for(job, snapshot, candidates=candidates, settings=settings, now=now, room=room)
+        mine: list[Preemption] = []
+        claims = room.n_claims
+        if settings.preempt_type == "qos":   # (most jobs' QOS preempt nothing: skipped at once)
+            qos = table.qos.get(job.qos or "normal") if table is not None else None
+            may = qos is not None and bool(qos.preempt)
+        else:
+            may = tiers.get(job.partition, 0) > lowest_tier
+        if may:
+            key = (job.qos, job.partition)
+            if key not in by_kind:
+                by_kind[key] = [r for r in snapshot.running if may_preempt(job, r, snapshot, settings, now)]
+            candidates = [r for r in by_kind[key] if r.job_id not in room.taken]
+            if candidates or room.dying:
+                mine = _preempt_for(job, snapshot, candidates=candidates, settings=settings, now=now, room=room)
+        if room.n_claims == claims:   # (it counted on nothing: no victims, no jobs being killed)
+            held_up.add(job.partition)
+        found += mine
     return found
 
 
@@ -421,7 +532,7 @@ def _grace_time(victim: RunningJob, snapshot: Snapshot) -> int:
     return qos.grace_time_s if qos is not None else 0
 
 
-def _limit_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[tuple | None, Ledger | None]:
+def limit_inputs(snapshot: Snapshot, queue: list[PendingJob], now_s: int) -> tuple[tuple | None, Ledger | None]:
     """The kernel's limit arrays for `queue` and a ledger of the running jobs (for the reason of a
     job a limit holds), or (None, None) when no limit applies."""
     table, limited = snapshot.accounting, snapshot.limited

@@ -21,6 +21,7 @@ class Start:
     job_id: int
     node_names: tuple[str, ...]
     kind: StartKind = StartKind.IMMEDIATE
+    reservation: str = ""   # the MAGNETIC reservation it starts in without naming it ("": none)
 
 
 @dataclass(slots=True)
@@ -39,6 +40,14 @@ class Decisions:
     planned_nodes: dict[int, tuple[str, ...]] = field(default_factory=dict)   # the nodes of each planned start
     forecast: set[int] = field(default_factory=set)    # the estimates that are forecasts (a subset of `estimated`)
     preemptions: list = field(default_factory=list)      # jem.scheduler.preemption.Preemption: jobs to push off
+
+    def forget(self, job_id: int) -> None:
+        """Drop what a pass decided for a job that is planned again by a later pass."""
+        self.starts = [s for s in self.starts if s.job_id != job_id]
+        for table in (self.reasons, self.planned_starts, self.reason_details, self.planned_nodes):
+            table.pop(job_id, None)
+        self.estimated.discard(job_id)
+        self.forecast.discard(job_id)
 
     @property
     def n_backfilled(self) -> int:

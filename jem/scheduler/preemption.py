@@ -99,6 +99,7 @@ class Room:
                 for name in running.node_names:
                     self.dying.setdefault(name, []).append(running)
         self.taken: set[int] = set()
+        self.n_claims = 0   # preemptors that counted on something (victims, or jobs being killed)
 
     def take(self, job: PendingJob, nodes: list[NodeView]) -> None:
         """`job` starts on `nodes` this cycle, on what is free there: no preemptor counts on that."""
@@ -111,6 +112,7 @@ class Room:
         """`job` counts on `nodes`: its victims' share there (and, `with_dying`, that of the jobs
         being killed) is its now, and so its hold. Victims that die (not suspended) free their
         share of their other nodes soon: later preemptors may count on it."""
+        self.n_claims += 1
         names = {n.name for n in nodes}
         for node in nodes:
             gone = [v for v in victims if node.name in v.node_names]

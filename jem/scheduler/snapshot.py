@@ -11,12 +11,17 @@ of the jobs it suspended is seen holding only its own part of each node (that
 part frees when it ends; the rest goes back to them): each node's allocation is
 the sum of its running jobs' views, never more, so the planner never counts a
 CPU twice nor frees one that is not free.
+
+GPU types are features here (jem.model.gres): a node's view carries the feature its GPU
+type implies (`gpu:a100`) and a typed job's view requires it in its constraint, so the
+cycle's feature masks, and preemption's node filter, match types with no code of their own.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from jem.model.associations import AccountingTable
+from jem.model.gres import node_features, typed_constraint
 from jem.model.job import Job
 from jem.model.node import Node
 from jem.model.partition import Partition
@@ -32,7 +37,7 @@ class NodeView:
     capacity: Resources
     allocated: Resources
     is_schedulable: bool
-    features: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()                # with the one its GPU type implies (module docstring)
     gres: tuple[tuple[str, int], ...] = ()        # (name, count the node has), names sorted
     gres_free: tuple[tuple[str, int], ...] = ()   # (name, count free now)
 
@@ -53,7 +58,7 @@ class PendingJob:
     nice: int = 0
     planned_start: float | None = None   # the previous cycle's reservation or estimate, if any
     planned_is_estimate: bool = False    # planned_start is an estimate, not a reservation
-    constraint: str = ""                 # required features (jem.model.features syntax)
+    constraint: str = ""                 # required features (jem.model.features syntax), its GPU type's too
     is_exclusive: bool = False
     gres_per_node: tuple[tuple[str, int], ...] = ()
     qos: str = ""                        # "": the default QOS
@@ -76,6 +81,7 @@ class RunningJob:
     is_killed: bool = False              # being killed already (its end is on its way)
     is_requeueable: bool = False         # --requeue, or the cluster's default
     is_suspended: bool = False           # its processes frozen (its share kept, or lent to its preemptor)
+    reservation: str = ""                # the advance reservation it runs in ("": none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,33 +114,47 @@ class Snapshot:
 def take_snapshot(pending_jobs: list[Job], nodes: list[Node], partitions: tuple[Partition, ...], *,
                   running_jobs: Iterable[Job] = (), usage: Mapping[tuple[str, str], float] | None = None,
                   requeue_by_default: bool = False, extra_time_s: Mapping[int, int | None] | None = None,
-                  own_shares: Mapping[int, OwnShare] | None = None) -> Snapshot:
+                  own_shares: Mapping[int, OwnShare] | None = None,
+                  ends_by: Mapping[int, float] | None = None) -> Snapshot:
     """Copy what the scheduler needs out of the controller's live objects (`usage` is copied too).
     `extra_time_s`: seconds to add to a live job's time limit (the time it was, or will be,
     suspended; None: its end is unknown); `own_shares`: what a preemptor running on lent
-    resources holds of its own on each node (see the module docstring)."""
+    resources holds of its own on each node (see the module docstring); `ends_by`: when a
+    job being killed is gone at the latest (its kill's SIGKILL): the planner sees it end then,
+    not at its time limit (else what a preemptor waits for goes to the jobs behind it)."""
     extra_time_s = extra_time_s or {}
     own_shares = own_shares or {}
+    ends_by = ends_by or {}
+
+    def limit_of(j: Job) -> int | None:
+        limit = _limit(j.time_limit_s, extra_time_s.get(j.job_id, 0))
+        end_by = ends_by.get(j.job_id)
+        if end_by is not None and j.start_time is not None:
+            cut = max(1, int(end_by - j.start_time))
+            limit = cut if limit is None else min(limit, cut)
+        return limit
+
     node_views = tuple(
-        NodeView(n.name, n.capacity, n.allocated, n.is_schedulable, n.features, tuple(sorted(n.gres.items())),
+        NodeView(n.name, n.capacity, n.allocated, n.is_schedulable, node_features(n.features, n.gpu_type),
+                 tuple(sorted(n.gres.items())),
                  tuple(sorted((name, n.gres_free(name)) for name in n.gres)))
         for n in sorted(nodes, key=lambda n: n.name)
     )
     pending = pending_views(pending_jobs)
     running = tuple(
         RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=j.shape.per_node, start_time=j.start_time or 0.0,
-                   time_limit_s=_limit(j.time_limit_s, extra_time_s.get(j.job_id, 0)), account=j.spec.account,
+                   time_limit_s=limit_of(j), account=j.spec.account,
                    user=j.user, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node, qos=j.spec.qos,
                    partition=j.spec.partition, is_killed=j.kill_cause is not None,
                    is_requeueable=j.spec.requeue if j.spec.requeue is not None else requeue_by_default,
-                   is_suspended=j.state is JobState.SUSPENDED)
+                   is_suspended=j.state is JobState.SUSPENDED, reservation=j.spec.reservation)
         if j.job_id not in own_shares else
         RunningJob(job_id=j.job_id, node_names=j.nodes, per_node=own_shares[j.job_id].per_node,
-                   start_time=j.start_time or 0.0, time_limit_s=_limit(j.time_limit_s, extra_time_s.get(j.job_id, 0)),
+                   start_time=j.start_time or 0.0, time_limit_s=limit_of(j),
                    account=j.spec.account, user=j.user, gres_per_node=own_shares[j.job_id].gres_per_node,
                    qos=j.spec.qos, partition=j.spec.partition, is_killed=j.kill_cause is not None,
                    is_requeueable=j.spec.requeue if j.spec.requeue is not None else requeue_by_default,
-                   is_suspended=j.state is JobState.SUSPENDED)
+                   is_suspended=j.state is JobState.SUSPENDED, reservation=j.spec.reservation)
         for j in running_jobs
     )
     return Snapshot(nodes=node_views, partitions=partitions, pending=pending, running=running,
@@ -193,6 +213,6 @@ def _view(j: Job) -> PendingJob:
         held_by=j.held_by, begin_time=j.spec.begin_time, time_limit_s=j.time_limit_s,
         account=j.spec.account, user=j.user, nice=j.spec.nice, planned_start=j.planned_start,
         planned_is_estimate=j.planned_start_is_estimate,
-        constraint=j.spec.constraint, is_exclusive=j.spec.exclusive, gres_per_node=j.spec.gres_per_node,
-        qos=j.spec.qos, reservation=j.spec.reservation,
+        constraint=typed_constraint(j.spec.constraint, j.spec.gpu_type), is_exclusive=j.spec.exclusive,
+        gres_per_node=j.spec.gres_per_node, qos=j.spec.qos, reservation=j.spec.reservation,
     )

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jem.scheduler import bulk, fairshare, plan
-from jem.scheduler.cycle import _blocks, _limit_inputs, ineligibility, job_priorities, pass_inputs
+from jem.scheduler.cycle import ineligibility, job_priorities, limit_inputs, main_pass, reservation_blocks
 from jem.scheduler.limits import PLANNED_KINDS, LimitedJob
 from jem.scheduler.policy import Policy
 from jem.scheduler.priority import queue_order, queue_order_key
@@ -131,9 +131,9 @@ class _Planner:
         self.snapshot, self.now, self.policy = snapshot, now, policy
         self.now_s = int(now)
         self.partitions = {p.name: p for p in snapshot.partitions}
-        _, self.ledger = _limit_inputs(snapshot, [], self.now_s)
+        _, self.ledger = limit_inputs(snapshot, [], self.now_s)
         windows = [(r, w) for r in snapshot.reservations if (w := r.window(now)) is not None]
-        self.blocks = _blocks(snapshot, windows) if windows else None
+        self.blocks = reservation_blocks(snapshot, windows) if windows else None
         self.block_starts = [int(start) for _, (start, _) in windows]
         # The jobs the cycle's main pass plans, in queue order: eligible, in no reservation (a
         # reservation's jobs run on its nodes, which the main pass never uses in its window),
@@ -178,10 +178,8 @@ class _Planner:
         snapshot = self.snapshot
         if snapshot.limited and variant.limited is not None:
             snapshot = dataclasses.replace(snapshot, limited=ChainMap({job.job_id: variant.limited}, snapshot.limited))
-        limits, _ = _limit_inputs(snapshot, queue, self.now_s)
-        cluster, running, arrays = pass_inputs(snapshot, queue, self.now_s)
-        result = plan.plan_pass(cluster, running, arrays, now_s=self.now_s, limits=limits, blocks=self.blocks,
-                                reservation_depth=self.policy.reservation_depth, estimate_depth=len(queue))
+        result, _ = main_pass(snapshot, queue, self.now_s, self.policy, blocks=self.blocks,
+                              estimate_depth=len(queue))
         self.n_passes += 1
         starts = bulk.to_list(result.start_s)
         cuts = [t for t in starts[:-1] if t > self.now_s] + self.block_starts

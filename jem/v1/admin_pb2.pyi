@@ -362,7 +362,7 @@ class IssueTokenResponse(_message.Message):
     def __init__(self, token: _Optional[str] = ..., expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("name", "state", "capacity", "allocated", "reason", "agent_address", "last_heartbeat", "partitions", "job_ids", "cgroup_mode", "gpu_isolation", "is_responding", "features", "gres", "gres_allocated")
+    __slots__ = ("name", "state", "capacity", "allocated", "reason", "agent_address", "last_heartbeat", "partitions", "job_ids", "cgroup_mode", "gpu_isolation", "is_responding", "features", "gres", "gres_allocated", "gpu_type")
     class GresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -392,6 +392,7 @@ class Node(_message.Message):
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     GRES_FIELD_NUMBER: _ClassVar[int]
     GRES_ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    GPU_TYPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: _common_pb2.NodeState
     capacity: _common_pb2.Resources
@@ -407,7 +408,8 @@ class Node(_message.Message):
     features: _containers.RepeatedScalarFieldContainer[str]
     gres: _containers.ScalarMap[str, int]
     gres_allocated: _containers.ScalarMap[str, int]
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.NodeState, str]] = ..., capacity: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., allocated: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., reason: _Optional[str] = ..., agent_address: _Optional[str] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partitions: _Optional[_Iterable[str]] = ..., job_ids: _Optional[_Iterable[int]] = ..., cgroup_mode: _Optional[str] = ..., gpu_isolation: _Optional[str] = ..., is_responding: _Optional[bool] = ..., features: _Optional[_Iterable[str]] = ..., gres: _Optional[_Mapping[str, int]] = ..., gres_allocated: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    gpu_type: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.NodeState, str]] = ..., capacity: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., allocated: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., reason: _Optional[str] = ..., agent_address: _Optional[str] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partitions: _Optional[_Iterable[str]] = ..., job_ids: _Optional[_Iterable[int]] = ..., cgroup_mode: _Optional[str] = ..., gpu_isolation: _Optional[str] = ..., is_responding: _Optional[bool] = ..., features: _Optional[_Iterable[str]] = ..., gres: _Optional[_Mapping[str, int]] = ..., gres_allocated: _Optional[_Mapping[str, int]] = ..., gpu_type: _Optional[str] = ...) -> None: ...
 
 class Partition(_message.Message):
     __slots__ = ("name", "is_default", "is_up", "nodes", "max_time_s", "default_time_s", "default_mem_per_cpu_mib", "priority_tier", "max_nodes", "allow_accounts", "allow_qos", "allow_groups", "qos")
@@ -552,7 +554,7 @@ class ListSharesResponse(_message.Message):
     def __init__(self, associations: _Optional[_Iterable[_Union[ShareAssociation, _Mapping]]] = ..., algorithm: _Optional[str] = ...) -> None: ...
 
 class Reservation(_message.Message):
-    __slots__ = ("name", "start_time", "end_time", "node_names", "users", "accounts", "flags", "partition", "node_count")
+    __slots__ = ("name", "start_time", "end_time", "node_names", "users", "accounts", "flags", "partition", "node_count", "core_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -562,6 +564,7 @@ class Reservation(_message.Message):
     FLAGS_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     NODE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CORE_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
@@ -571,7 +574,8 @@ class Reservation(_message.Message):
     flags: _containers.RepeatedScalarFieldContainer[str]
     partition: str
     node_count: int
-    def __init__(self, name: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_names: _Optional[_Iterable[str]] = ..., users: _Optional[_Iterable[str]] = ..., accounts: _Optional[_Iterable[str]] = ..., flags: _Optional[_Iterable[str]] = ..., partition: _Optional[str] = ..., node_count: _Optional[int] = ...) -> None: ...
+    core_count: int
+    def __init__(self, name: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_names: _Optional[_Iterable[str]] = ..., users: _Optional[_Iterable[str]] = ..., accounts: _Optional[_Iterable[str]] = ..., flags: _Optional[_Iterable[str]] = ..., partition: _Optional[str] = ..., node_count: _Optional[int] = ..., core_count: _Optional[int] = ...) -> None: ...
 
 class ListReservationsRequest(_message.Message):
     __slots__ = ("names",)

@@ -244,7 +244,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[int] = ..., mem_mib: _Optional[int] = ..., gpus: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path", "array", "dependency", "open_mode", "warn_signal", "warn_time_s", "warn_batch_only", "constraint", "exclusive", "qos", "gres_per_node", "reservation")
+    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path", "array", "dependency", "open_mode", "warn_signal", "warn_time_s", "warn_batch_only", "constraint", "exclusive", "qos", "gres_per_node", "reservation", "gpu_type")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +293,7 @@ class JobSpec(_message.Message):
     QOS_FIELD_NUMBER: _ClassVar[int]
     GRES_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    GPU_TYPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     account: str
     partition: str
@@ -327,7 +328,8 @@ class JobSpec(_message.Message):
     qos: str
     gres_per_node: _containers.ScalarMap[str, int]
     reservation: str
-    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., array: _Optional[str] = ..., dependency: _Optional[str] = ..., open_mode: _Optional[str] = ..., warn_signal: _Optional[int] = ..., warn_time_s: _Optional[int] = ..., warn_batch_only: _Optional[bool] = ..., constraint: _Optional[str] = ..., exclusive: _Optional[bool] = ..., qos: _Optional[str] = ..., gres_per_node: _Optional[_Mapping[str, int]] = ..., reservation: _Optional[str] = ...) -> None: ...
+    gpu_type: str
+    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., array: _Optional[str] = ..., dependency: _Optional[str] = ..., open_mode: _Optional[str] = ..., warn_signal: _Optional[int] = ..., warn_time_s: _Optional[int] = ..., warn_batch_only: _Optional[bool] = ..., constraint: _Optional[str] = ..., exclusive: _Optional[bool] = ..., qos: _Optional[str] = ..., gres_per_node: _Optional[_Mapping[str, int]] = ..., reservation: _Optional[str] = ..., gpu_type: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "array_pending", "dependency", "label", "planned_start_is_estimate", "planned_nodes", "planned_start_is_forecast")

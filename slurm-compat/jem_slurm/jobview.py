@@ -9,6 +9,8 @@ import functools
 
 import hostlist
 
+from jem.model.tres import job_tres
+
 
 def iso(t: float | None, missing: str = "N/A") -> str:
     if not t:
@@ -85,10 +87,25 @@ def array_task_text(job) -> str:
     return "N/A"
 
 
-def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]") -> str:
-    """Slurm's Gres list, "gpu:2,nvme:1", or "(null)" when there is none."""
-    items = ([f"gpu:{gpus}"] if gpus else []) + [f"{name}:{count}" for name, count in dict(gres).items() if count]
+def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]", *, gpu_type: str = "") -> str:
+    """Slurm's Gres list, "gpu:2,nvme:1" ("gpu:a100:2" for typed GPUs), or "(null)" when there is none."""
+    gpu = f"gpu:{gpu_type}:{gpus}" if gpu_type else f"gpu:{gpus}"
+    items = ([gpu] if gpus else []) + [f"{name}:{count}" for name, count in dict(gres).items() if count]
     return ",".join(items) or "(null)"
+
+
+def tres_per_node(job) -> str:
+    """Slurm 22.05's TresPerNode of a job, "gres:gpu:a100:2,gres:nvme:1", or "" when it asks for no GRES."""
+    per_node = gres_text(job.shape.per_node.gpus, job.spec.gres_per_node, gpu_type=job.spec.gpu_type)
+    return "" if per_node == "(null)" else ",".join(f"gres:{item}" for item in per_node.split(","))
+
+
+def gres_tres(job, n_nodes: int) -> list[str]:
+    """The job's GRES as TRES items over `n_nodes` nodes, as limits count them (jem.model.tres):
+    ["gres/gpu=2", "gres/gpu:a100=2"] for a typed request, both names."""
+    tres = job_tres(cpus=0, mem_mib=0, n_nodes=n_nodes, gpus=job.shape.per_node.gpus, gpu_type=job.spec.gpu_type,
+                    gres=job.spec.gres_per_node)
+    return [f"{name}={amount}" for name, amount in tres.items() if name.startswith("gres/")]
 
 
 def features_text(features: "tuple[str, ...] | list[str]") -> str:

@@ -30,19 +30,20 @@ _KEYS = (("ReservationName", 1), ("Accounts", 1), ("BurstBuffer", 2), ("StartTim
          ("CPUCnt", 5), ("CPUCount", 5), ("Nodes", 5), ("Features", 2), ("Groups", 1), ("Licenses", 2),
          ("MaxStartDelay", 2), ("PartitionName", 1), ("TRES", 1), ("Users", 1), ("Watts", 1))
 _SAME_AS = {"NodeCount": "NodeCnt", "CoreCount": "CoreCnt", "CPUCnt": "CoreCnt", "CPUCount": "CoreCnt"}
-_NOT_IN_JEM = {"BurstBuffer", "CoreCnt", "Features", "Groups", "Licenses", "MaxStartDelay", "TRES", "Watts"}
+_NOT_IN_JEM = {"BurstBuffer", "Features", "Groups", "Licenses", "MaxStartDelay", "TRES", "Watts"}
 
 # Flags=: (name, least prefix length, JEM's flag or None for one JEM lacks), in parse_resv_flags' order.
-_FLAGS = (("Maintenance", 3, ReservationFlag.MAINT), ("Overlap", 1, ReservationFlag.OVERLAP), ("Flex", 1, None),
+_FLAGS = (("Maintenance", 3, ReservationFlag.MAINT), ("Overlap", 1, ReservationFlag.OVERLAP),
+          ("Flex", 1, ReservationFlag.FLEX),
           ("Ignore_Jobs", 1, ReservationFlag.IGNORE_JOBS), ("Daily", 1, ReservationFlag.DAILY),
           ("Weekday", 1, None), ("Weekend", 1, None), ("Weekly", 1, ReservationFlag.WEEKLY),
           ("Any_Nodes", 1, None), ("License_Only", 1, None), ("Static_Alloc", 1, None), ("Part_Nodes", 2, None),
-          ("Magnetic", 3, None), ("Promiscuous", 2, None), ("PURGE_COMP", 2, None), ("First_Cores", 1, None),
+          ("Magnetic", 3, ReservationFlag.MAGNETIC), ("Promiscuous", 2, ReservationFlag.MAGNETIC), ("PURGE_COMP", 2, None), ("First_Cores", 1, None),
           ("Time_Float", 1, None), ("Replace", 1, None), ("Replace_Down", 8, None),
           ("NO_HOLD_JOBS_AFTER_END", 1, None))
 # The order reservation_flags_string prints them in.
-_FLAG_ORDER = (ReservationFlag.MAINT, ReservationFlag.OVERLAP, ReservationFlag.IGNORE_JOBS, ReservationFlag.DAILY,
-               ReservationFlag.WEEKLY)
+_FLAG_ORDER = (ReservationFlag.MAINT, ReservationFlag.FLEX, ReservationFlag.OVERLAP, ReservationFlag.IGNORE_JOBS,
+               ReservationFlag.DAILY, ReservationFlag.WEEKLY)
 
 
 @dataclasses.dataclass
@@ -56,6 +57,7 @@ class Request:
     duration_s: int | None = None
     nodes: str | None = None             # a host list as given, or ALL
     node_count: int = 0
+    core_count: int = 0
     users: list[str] | None = None       # items, each "+name", "-name" or "name"
     accounts: list[str] | None = None
     flags_on: set[ReservationFlag] = dataclasses.field(default_factory=set)
@@ -141,6 +143,12 @@ def _set(request: Request, key: str, *, value: str, op: str, word: str, now: flo
         if not is_digits(value):
             raise parse_error(f"Invalid node count {value}", note=note)
         request.node_count = int(value)
+    elif key == "CoreCnt":
+        # (Slurm also takes one count per node, "2,2": JEM spreads one total over the nodes)
+        if not is_digits(value):
+            raise parse_error(f"Invalid core count {value}" if "," not in value
+                              else "CoreCnt=N,N (a count per node) is not supported yet by JEM", note=note)
+        request.core_count = int(value)
     elif key == "Nodes":
         request.nodes = value
     elif key == "PartitionName":
@@ -228,7 +236,7 @@ def _times(request: Request, *, note: str) -> tuple[float, float]:
 def check_create(request: Request) -> tuple[float, float]:
     """(start, end) of a create request, after the checks scontrol makes before it asks slurmctld."""
     start, end = _times(request, note=CREATED)
-    if not request.nodes and not request.node_count and not request.partition:
+    if not request.nodes and not request.node_count and not request.partition and not request.core_count:
         raise parse_error(f"CoreCnt, Nodes, NodeCnt, BurstBuffer, Licenses or Watts must be specified.  {CREATED}",
                           note=CREATED)
     if not request.users and not request.accounts:
@@ -260,13 +268,18 @@ def new_reservation(request: Request, *, start: float, end: float, infos, partit
     elif request.node_count:
         nodes, node_count = (), request.node_count
         partition = partition or next((p.name for p in partitions if p.is_default), "")
+    elif request.core_count:
+        nodes = ()
     else:
         nodes = tuple(i.node.name for i in infos if partition in i.partitions)
     name = request.name if request.name is not None else _generated_name(users[0] if users else accounts[0], taken)
     if name in taken:
         raise refusal("Duplicate reservation name", note=CREATED)
+    if request.core_count and not nodes and not node_count:   # (CoreCnt= alone: the controller picks the nodes)
+        partition = partition or next((p.name for p in partitions if p.is_default), "")
     return Reservation(name=name, start_time=start, end_time=end, node_names=nodes, users=tuple(dict.fromkeys(users)),
-                       accounts=accounts, flags=frozenset(request.flags_on), partition=partition or ""), node_count
+                       accounts=accounts, flags=frozenset(request.flags_on), partition=partition or "",
+                       core_count=request.core_count), node_count
 
 
 def _generated_name(base: str, taken: set[str]) -> str:
@@ -281,6 +294,8 @@ def updated_reservation(current: Reservation, request: Request, *, infos, partit
     Users=a replaces the list (+a, -a add and remove). Failure with scontrol's words."""
     if request.node_count:
         raise parse_error("Update of NodeCnt is not supported yet by JEM", note=UPDATED)
+    if request.core_count:
+        raise parse_error("Update of CoreCnt is not supported yet by JEM", note=UPDATED)
     start = request.start if request.start is not None else current.start_time
     if request.duration_s is not None:
         end = start + request.duration_s
@@ -343,6 +358,8 @@ def flags_text(reservation: Reservation) -> str:
     names = [flag.value for flag in _FLAG_ORDER if flag in reservation.flags]
     if not reservation.partition:
         names.append("SPEC_NODES")
+    if ReservationFlag.MAGNETIC in reservation.flags:   # (Slurm prints it last)
+        names.append(ReservationFlag.MAGNETIC.value)
     return ",".join(names)
 
 

@@ -145,6 +145,12 @@ def _max_rss(row: Row) -> str:
     return kib(row.job.usage.max_rss_kib) if row.is_step and row.job.state.is_terminal else ""
 
 
+def _tres_text(items: list[str], gres: "list[str] | tuple[()]") -> str:
+    """sacct's TRES list: `name=value` items sorted as text, as sacct sorts them
+    (`cpu=2,gres/gpu:a100=2,gres/gpu=2,mem=1G,node=1`: `:` sorts before `=`)."""
+    return ",".join(sorted([*items, *gres]))
+
+
 def _job_only(fn):
     return lambda row: "" if row.is_step else fn(row)
 
@@ -196,11 +202,15 @@ FIELDS = {
     "Comment": (15, lambda r: ""),
     "Constraints": (19, lambda r: ""),
     "Restarts": (8, _job_only(lambda r: str(r.job.restart_count))),
-    "AllocTRES": (10, lambda r: f"cpu={_alloc_cpus(r)},mem={format_mem_mib(r.job.shape.per_node.mem_mib)},"
-                                f"node={_n_nodes(r)}" if r.job.nodes else ""),
-    "ReqTRES": (10, _job_only(lambda r: f"cpu={jobview.total_cpus(r.job)},"
-                                        f"mem={format_mem_mib(r.job.shape.per_node.mem_mib)},"
-                                        f"node={r.job.shape.n_nodes}")),
+    "AllocTRES": (10, lambda r: _tres_text([f"cpu={_alloc_cpus(r)}",
+                                            f"mem={format_mem_mib(r.job.shape.per_node.mem_mib)}",
+                                            f"node={_n_nodes(r)}"],
+                                           () if r.is_step else jobview.gres_tres(r.job, _n_nodes(r)))
+                  if r.job.nodes else ""),
+    "ReqTRES": (10, _job_only(lambda r: _tres_text([f"cpu={jobview.total_cpus(r.job)}",
+                                                    f"mem={format_mem_mib(r.job.shape.per_node.mem_mib)}",
+                                                    f"node={r.job.shape.n_nodes}"],
+                                                   jobview.gres_tres(r.job, r.job.shape.n_nodes)))),
 }
 LEFT_JUSTIFIED = {"JobID", "JobIDRaw"}
 

@@ -5,6 +5,7 @@ exits non-zero before or instead of queueing anything: 255 for an option
 value sbatch cannot parse, 1 (or $SLURM_EXIT_ERROR) for a rejected submission.
 """
 
+import dataclasses
 import os
 import re
 import sys
@@ -17,7 +18,7 @@ WRAP_SCRIPT = "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n{}\n"
 USAGE = """Usage: sbatch [OPTIONS(0)...] [ : [OPTIONS(N)...]] script(0) [args(0)...]
 
 JEM's sbatch takes Slurm's options: -J -p -A -q -N -n -c --ntasks-per-node --mem
---mem-per-cpu --gres=gpu[:type]:N[,name:N] -G/--gpus --gpus-per-node -t -o -e -i -D -H
+--mem-per-cpu --gres=gpu[:type]:N[,name:N] -G/--gpus=[type:]N --gpus-per-node=[type:]N -t -o -e -i -D -H
 --begin --export --requeue --no-requeue --exclusive -C --nice --parsable
 --test-only --signal --open-mode --wckey --comment --mail-type --mail-user --wrap --reservation.
 Not yet supported by JEM: --array --dependency --wait --nodelist --exclude.
@@ -56,21 +57,23 @@ def _check_script(script: str) -> None:
 
 def build_spec(settings: dict, script: str, default_name: str, script_args: list[str], env: dict[str, str]):
     """The JobSpec for the merged settings."""
+    from jem.model.gres import GresRequest
     from jem.model.job import JobSpec
 
     workdir = os.path.abspath(settings.get("chdir") or os.getcwd())
     n_nodes = settings.get("nodes", 0)
-    gres_gpus, gres = settings.get("gres", (0, ()))
-    gpus = gres_gpus if "gres" in settings else settings.get("gpus_per_node", 0)
+    gres = settings.get("gres", GresRequest())
+    gpus = gres if "gres" in settings else settings.get("gpus_per_node", GresRequest())
     if "gpus" in settings:  # --gpus counts the whole job's GPUs
-        gpus = -(-settings["gpus"] // max(n_nodes, 1))
+        gpus = settings["gpus"]
+        gpus = dataclasses.replace(gpus, gpus=-(-gpus.gpus // max(n_nodes, 1)))
     requeue = True if "requeue" in settings else False if "no_requeue" in settings else None
     stdin_path = settings.get("input", "")
     return JobSpec(
         script=script, name=settings.get("job_name") or default_name, account=settings.get("account", ""),
         partition=settings.get("partition", ""), n_nodes=n_nodes, n_tasks=settings.get("ntasks", 0),
         cpus_per_task=settings.get("cpus_per_task", 1), n_tasks_per_node=settings.get("ntasks_per_node", 0),
-        mem_per_node_mib=settings.get("mem"), mem_per_cpu_mib=settings.get("mem_per_cpu"), gpus_per_node=gpus,
+        mem_per_node_mib=settings.get("mem"), mem_per_cpu_mib=settings.get("mem_per_cpu"), gpus_per_node=gpus.gpus,
         time_limit_s=settings.get("time"), time_limit_unlimited="time" in settings and settings["time"] is None,
         script_args=tuple(script_args), working_dir=workdir,
         environment=opts.export_environment(settings.get("export", "ALL"), env),
@@ -81,7 +84,7 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
         open_mode="append" if settings.get("open_mode", "t")[0].lower() == "a" else "",
         **opts.warn_signal_fields(settings.get("signal", "")),
         constraint=settings.get("constraint", ""), exclusive="exclusive" in settings, qos=settings.get("qos", ""),
-        gres_per_node=gres, reservation=settings.get("reservation", ""),
+        gres_per_node=gres.others, reservation=settings.get("reservation", ""), gpu_type=gpus.gpu_type,
     )
 
 

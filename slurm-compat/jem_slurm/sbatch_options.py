@@ -12,7 +12,7 @@ import sys
 import time
 
 from jem.model import gres, units
-from jem_slurm.command import Failure, is_digits
+from jem_slurm.command import Failure
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 
 PARSE_ERROR = 255  # what Slurm 22.05's sbatch exits with on an option value it cannot parse
@@ -110,17 +110,6 @@ def _node_count(text: str) -> int:
     return int(match.group(1))
 
 
-def _gpu_count(text: str) -> int:
-    """GPUs from --gpus=[type:]N[,...]."""
-    total = 0
-    for item in text.split(","):
-        parts = item.strip().split(":")
-        if not is_digits(parts[-1]) or len(parts) > 2:
-            raise Failure("Invalid generic resource (gres) specification")
-        total += int(parts[-1])
-    return total
-
-
 def _signal_spec(text: str) -> str:
     try:
         units.parse_signal_warning(text)
@@ -156,13 +145,11 @@ def check_value(option: Option, value: str | None):
         return _node_count(value)
     if name in ("ntasks", "cpus_per_task", "ntasks_per_node"):
         return _positive_int(value, option.long)
-    if name == "gres":
+    if name in ("gres", "gpus", "gpus_per_node"):   # a gres.GresRequest; --gpus: [type:]N[,...]
         try:
-            return gres.parse_gres(value)
+            return gres.parse_gres(value) if name == "gres" else gres.parse_gpus(value)
         except ValueError:
             raise Failure("Invalid generic resource (gres) specification") from None
-    if name in ("gpus", "gpus_per_node"):
-        return _gpu_count(value)
     if name == "nice":
         try:
             return int(value) if value is not None else 100

@@ -67,9 +67,9 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         *([[("BatchHost", job.nodes[0])]] if job.nodes else []),
         [("NumNodes", shape.n_nodes), ("NumCPUs", cpus), ("NumTasks", shape.n_tasks),
          ("CPUs/Task", spec.cpus_per_task), ("ReqB:S:C:T", "0:0:*:*")],
-        [("TRES", f"cpu={cpus},mem={format_mem_mib(shape.per_node.mem_mib * shape.n_nodes)},node={shape.n_nodes},"
-                  f"billing={cpus}" + (f",gres/gpu={shape.per_node.gpus * shape.n_nodes}"
-                                       if shape.per_node.gpus else ""))],
+        [("TRES", ",".join([f"cpu={cpus},mem={format_mem_mib(shape.per_node.mem_mib * shape.n_nodes)},"
+                            f"node={shape.n_nodes},billing={cpus}",
+                            *(t for t in jobview.gres_tres(job, shape.n_nodes) if t.startswith("gres/gpu"))]))],
         [("Socks/Node", "*"), ("NtasksPerN:B:S:C", f"{spec.n_tasks_per_node}:0:*:*"), ("CoreSpec", "*")],
         [("MinCPUsNode", shape.per_node.cpus),
          ("MinMemoryNode", mem) if spec.mem_per_node_mib is not None else
@@ -85,9 +85,9 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("StdOut", stdout)],
         [("Power", "")],
     ]
-    if shape.per_node.gpus or spec.gres_per_node:
-        per_node = jobview.gres_text(shape.per_node.gpus, spec.gres_per_node)
-        lines.insert(-7, [("TresPerNode", ",".join(f"gres:{item}" for item in per_node.split(",")))])
+    per_node = jobview.tres_per_node(job)
+    if per_node:
+        lines.insert(-7, [("TresPerNode", per_node)])
     if spec.reservation:   # (Slurm: its own line after Features=)
         after = next(n for n, line in enumerate(lines) if line[0][0] == "Features") + 1
         lines.insert(after, [("Reservation", spec.reservation)])
@@ -95,13 +95,13 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
 
 
 def reservation_record(reservation, now: float, *, cpus_by_node: dict[str, int], is_one_line: bool = False) -> str:
-    """`scontrol show reservation`'s record. CoreCnt and TRES count the CPUs of its nodes (JEM
-    reserves whole nodes); Features, Groups, Licenses, BurstBuffer, Watts and MaxStartDelay are
-    Slurm's unset values, JEM having none of them."""
+    """`scontrol show reservation`'s record. CoreCnt and TRES count the cores it takes (CoreCnt=),
+    else the CPUs of its nodes; Features, Groups, Licenses, BurstBuffer, Watts and MaxStartDelay
+    are Slurm's unset values, JEM having none of them."""
     from jem_slurm import reservations
 
     start, end = reservations.shown_window(reservation, now)
-    cpus = sum(cpus_by_node.get(name, 0) for name in reservation.node_names)
+    cpus = reservation.core_count or sum(cpus_by_node.get(name, 0) for name in reservation.node_names)
     lines = [
         [("ReservationName", reservation.name), ("StartTime", reservations.time_text(start)),
          ("EndTime", reservations.time_text(end)), ("Duration", reservations.duration_text(end - start))],
@@ -129,10 +129,17 @@ def node_state_text(info) -> str:
     return _NODE_STATE[info.state.value]
 
 
+def _gpu_tres(gpus: int, gpu_type: str) -> str:
+    """",gres/gpu=4,gres/gpu:a100=4" (a typed node's GPUs count under both names), or "" for none."""
+    if not gpus:
+        return ""
+    return f",gres/gpu={gpus}" + (f",gres/gpu:{gpu_type.lower()}={gpus}" if gpu_type else "")
+
+
 def node_record(info, *, is_one_line: bool = False) -> str:
     node = info.node
     cap, alloc = node.capacity, node.allocated
-    gres = jobview.gres_text(cap.gpus, node.gres)
+    gres = jobview.gres_text(cap.gpus, node.gres, gpu_type=node.gpu_type)
     address = node.agent_address.rsplit(":", 1)
     lines = [
         [("NodeName", node.name), ("Arch", os.uname().machine), ("CoresPerSocket", cap.cpus)],
@@ -149,10 +156,10 @@ def node_record(info, *, is_one_line: bool = False) -> str:
         [("Partitions", ",".join(info.partitions))],
         [("LastBusyTime", jobview.iso(node.last_heartbeat, "None") if node.job_ids else "None")],
         [("CfgTRES", f"cpu={cap.cpus},mem={format_mem_mib(cap.mem_mib)},billing={cap.cpus}"
-                     + (f",gres/gpu={cap.gpus}" if cap.gpus else ""))],
+                     + _gpu_tres(cap.gpus, node.gpu_type))],
         [("AllocTRES", ",".join(p for p in (f"cpu={alloc.cpus}" if alloc.cpus else "",
                                             f"mem={format_mem_mib(alloc.mem_mib)}" if alloc.mem_mib else "",
-                                            f"gres/gpu={alloc.gpus}" if alloc.gpus else "") if p))],
+                                            _gpu_tres(alloc.gpus, node.gpu_type)[1:]) if p))],
         [("CapWatts", "n/a")],
         [("CurrentWatts", 0), ("AveWatts", 0)],
         [("ExtSensorsJoules", "n/s"), ("ExtSensorsWatts", 0), ("ExtSensorsTemp", "n/s")],

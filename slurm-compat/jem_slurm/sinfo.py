@@ -69,7 +69,7 @@ def _node_values(info, partition) -> dict[str, str]:
         "P": partition.name + ("*" if partition.is_default else ""), "R": partition.name,
         "a": "up" if partition.is_up else "down", "l": limit, "t": compact, "T": long_name,
         "c": str(node.capacity.cpus), "m": str(node.capacity.mem_mib),
-        "G": jobview.gres_text(node.capacity.gpus, node.gres),
+        "G": jobview.gres_text(node.capacity.gpus, node.gres, gpu_type=node.gpu_type),
         "E": node.reason or "none", "e": "N/A", "O": "N/A", "h": "NO", "s": "1-infinite", "g": "all", "r": "no",
         "z": f"1:{node.capacity.cpus}:1", "d": "0", "w": "1", "f": jobview.features_text(node.features), "H": "Unknown",
         "u": "root" if node.reason else "Unknown", "o": node.name, "n": node.name,
@@ -132,7 +132,8 @@ def _as_json(partitions, infos) -> dict:
     nodes = [{"name": i.node.name, "hostname": i.node.name, "state": state_names(i)[1].rstrip("*"),
               "cpus": i.node.capacity.cpus, "alloc_cpus": i.node.allocated.cpus,
               "real_memory": i.node.capacity.mem_mib, "alloc_memory": i.node.allocated.mem_mib,
-              "gres": f"gpu:{i.node.capacity.gpus}" if i.node.capacity.gpus else "", "reason": i.node.reason,
+              "gres": jobview.gres_text(i.node.capacity.gpus, {}, gpu_type=i.node.gpu_type).replace("(null)", ""),
+              "reason": i.node.reason,
               "partitions": list(i.partitions)} for i in infos]
     parts = [{"name": p.name, "nodes": hostlist.collect_hostlist(
                   [i.node.name for i in infos if p.name in i.partitions]),

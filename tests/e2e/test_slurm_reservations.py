@@ -170,6 +170,33 @@ def test_update_changes_only_what_it_names(cluster):
            "scontrol: error: Invalid duration Duration=abc.  No reservation update.\nslurm_update error: No error\n", 1)
 
 
+def test_flex_and_magnetic_are_taken_and_shown_in_slurms_order(cluster):
+    create(cluster, "ReservationName=drawn", f"StartTime={WHEN}", "Duration=60", "Nodes=n3", f"Users={ME}",
+           "Flags=MAGNETIC,FLEX")
+    record = scontrol(cluster, "show", "-o", "res", "drawn").stdout
+    assert " Flags=FLEX,SPEC_NODES,MAGNETIC " in record
+    expect(scontrol(cluster, "update", "ReservationName=drawn", "Flags-=FLEX"), "Reservation updated.\n")
+    assert " Flags=SPEC_NODES,MAGNETIC " in scontrol(cluster, "show", "-o", "res", "drawn").stdout
+    expect(scontrol(cluster, "delete", "ReservationName=drawn"))
+
+
+def test_a_reservation_of_cores_is_made_shown_and_shares_its_node(cluster):
+    create(cluster, "ReservationName=cores", f"StartTime={WHEN}", "Duration=60", "Nodes=n3", "CoreCnt=2",
+           f"Users={ME}")
+    record = scontrol(cluster, "show", "-o", "res", "cores").stdout
+    assert " NodeCnt=1 CoreCnt=2 " in record and " TRES=cpu=2 " in record
+    # Another reservation of the other cores of n3 at the same time fits beside it; more do not.
+    create(cluster, "ReservationName=more", f"StartTime={WHEN}", "Duration=60", "Nodes=n3", "CoreCnt=2",
+           f"Users={ME}")
+    result = scontrol(cluster, "create", "reservation", "ReservationName=full", f"StartTime={WHEN}", "Duration=60",
+                      "Nodes=n3", "CoreCnt=1", f"Users={ME}")
+    assert result.returncode == 1 and "Error creating the reservation" in result.stderr
+    expect(scontrol(cluster, "update", "ReservationName=cores", "CoreCnt=1"), "",
+           "scontrol: error: Update of CoreCnt is not supported yet by JEM\nslurm_update error: No error\n", 1)
+    for name in ("cores", "more"):
+        expect(scontrol(cluster, "delete", f"ReservationName={name}"))
+
+
 def test_delete_is_silent_and_names_what_it_could_not_delete(cluster):
     maint(cluster)
     expect(scontrol(cluster, "delete", "ReservationName=maint"))
@@ -224,8 +251,8 @@ CREATE_ERRORS = [
     (["ReservationName=x", "StartTime=now", "Duration=10", "NodeCnt=abc", f"Users={ME}"],
      "scontrol: error: Invalid node count abc\n"),
     # Slurm's, but not JEM's: refused by name.
-    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Flags=FLEX"],
-     "scontrol: error: Flags=FLEX is not supported yet by JEM\n"),
+    (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Flags=WEEKDAY"],
+     "scontrol: error: Flags=WEEKDAY is not supported yet by JEM\n"),
     (["ReservationName=x", "StartTime=now", "Duration=10", "Nodes=n3", f"Users={ME}", "Features=big"],
      "scontrol: error: Features is not supported yet by JEM\n"),
 ]

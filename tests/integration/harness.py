@@ -67,6 +67,36 @@ def wait_until(predicate, timeout_s: float = 20.0, interval_s: float = 0.05, wha
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def cancel_and_wait(cluster, client, job_ids) -> None:
+    """Cancel the jobs (those ended already are skipped) and wait until each has ended, its
+    processes and cgroups gone, so that stopping the cluster never cuts a kill short (an agent
+    stopped mid-kill leaves a job behind)."""
+    from jem.model.errors import AlreadyDone
+
+    for job_id in job_ids:
+        try:
+            client.cancel(job_id)
+        except AlreadyDone:
+            pass
+    for job_id in job_ids:
+        cluster.wait_job(client, job_id)
+
+
+SLURM_COMMANDS = ("sbatch", "squeue", "sinfo", "scontrol", "sacct")
+
+
+def command(cluster, *argv: str) -> subprocess.CompletedProcess:
+    """`jem ...`, or one of the Slurm-compatible commands (argv[0] = "sbatch", ...), against the cluster."""
+    env = dict(os.environ, JEM_CONFIG=os.path.join(cluster.run_dir, "client.toml"))
+    if argv[0] in SLURM_COMMANDS:
+        runner = [sys.executable, "-c", f"import sys; from jem_slurm.{argv[0]} import main; sys.exit(main())"]
+        argv = argv[1:]
+    else:
+        runner = [sys.executable, "-m", "jem.cli.main"]
+    return subprocess.run([*runner, *argv], capture_output=True, text=True, env=env, timeout=60,
+                          cwd=cluster.workdir)
+
+
 class LocalCluster:
     """Controller + named agents; processes are started in their own sessions."""
 

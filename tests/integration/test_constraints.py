@@ -2,9 +2,6 @@
 controller and agents, with jem submit/nodes and the Slurm-compatible commands."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -12,7 +9,7 @@ from jem.model.errors import InvalidFeature, InvalidGres, InvalidQos
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
 
-from harness import wait_until
+from harness import command, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +29,6 @@ qos = ["normal", "high"]
 """
 
 
-def command(cluster, *argv: str) -> subprocess.CompletedProcess:
-    """`jem ...` or one of the Slurm-compatible commands (argv[0] = "sbatch", ...) against the cluster."""
-    env = dict(os.environ, JEM_CONFIG=os.path.join(cluster.run_dir, "client.toml"))
-    if argv[0] in ("sbatch", "squeue", "sinfo", "scontrol", "sacct"):
-        runner = [sys.executable, "-c", f"import sys; from jem_slurm.{argv[0]} import main; sys.exit(main())"]
-        argv = argv[1:]
-    else:
-        runner = [sys.executable, "-m", "jem.cli.main"]
-    return subprocess.run([*runner, *argv], capture_output=True, text=True, env=env, timeout=60,
-                          cwd=cluster.workdir)
 
 
 def test_features_gres_and_qos_pick_nodes_and_are_shown(make_cluster):

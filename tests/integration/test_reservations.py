@@ -58,3 +58,43 @@ def test_a_waiting_job_starts_when_jem_why_said(make_cluster):
     assert [a.job_id for a in said.after] == [first] and not said.planned_start_is_estimate
     # Within a scheduling cycle of it (the time limit is enforced, the kill confirmed, then a cycle).
     assert abs(started.start_time - said.planned_start) <= 4, (started.start_time, said.planned_start)
+
+
+def test_reservations_of_cores_magnetic_and_flex_on_a_real_cluster(make_cluster):
+    """One 4-CPU node. CoreCnt=2 for root, now: root's 2-CPU job runs in it beside another 2-CPU
+    job (the other cores), a third 2-CPU job outside it waits. Then a MAGNETIC reservation of the
+    node draws in a job that names none (it ends by the reservation's end), and a FLEX one lets
+    its job run past its end (its time limit is not cut)."""
+    cluster = make_cluster(n_nodes=1, cpus=4).start()
+    with cluster.client() as client:
+        now = time.time()
+        client.create_reservation(Reservation("cores", now, now + 3600, ("n1",), users=("root",), core_count=2))
+        inside = client.submit(cluster.spec(SLEEP, n_tasks=2, time_limit_s=600, reservation="cores"))
+        cluster.wait_job(client, inside, states={JobState.RUNNING})
+        beside = client.submit(cluster.spec(SLEEP, n_tasks=2, time_limit_s=600))   # (the reserved cores in use)
+        cluster.wait_job(client, beside, states={JobState.RUNNING})
+        third = client.submit(cluster.spec(SLEEP, n_tasks=2, time_limit_s=600))
+        wait_until(lambda: client.get_job(third).reason is not JobReason.NONE, what="the third job's reason")
+        assert client.get_job(third).state is JobState.PENDING
+        for job_id in (inside, beside, third):
+            client.cancel(job_id)
+        for job_id in (inside, beside, third):
+            cluster.wait_job(client, job_id)
+        client.delete_reservation("cores")
+        now = time.time()
+        client.create_reservation(Reservation("magnet", now, now + 300, ("n1",), users=("root",),
+                                              flags=frozenset({ReservationFlag.MAGNETIC})))
+        drawn = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=3600))
+        started = cluster.wait_job(client, drawn, states={JobState.RUNNING})
+        assert started.time_limit_s <= 300   # (drawn in: it ends by the reservation's end)
+        client.cancel(drawn)
+        cluster.wait_job(client, drawn)
+        client.delete_reservation("magnet")
+        now = time.time()
+        client.create_reservation(Reservation("flex", now, now + 300, ("n1",), users=("root",),
+                                              flags=frozenset({ReservationFlag.FLEX})))
+        flex = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=3600, reservation="flex"))
+        started = cluster.wait_job(client, flex, states={JobState.RUNNING})
+        assert started.time_limit_s == 3600   # (FLEX: it may run past the end)
+        client.cancel(flex)
+        cluster.wait_job(client, flex)

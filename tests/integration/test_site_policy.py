@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import wait_until
+from harness import cancel_and_wait, wait_until
 from jem.model.accounting import AssociationChange, QosChange
 from jem.model.associations import Association, AssociationFilter
 from jem.model.errors import (AccountingEntityInUse, InvalidAccount, InvalidNodeCount, InvalidQos, InvalidReservation,
@@ -22,13 +22,6 @@ from jem.model.tres import Tres
 pytestmark = pytest.mark.integration
 
 
-def cancel_and_wait(cluster, client, job_ids) -> None:
-    """Cancel the jobs and wait until each has ended (its processes and cgroups gone), so that
-    stopping the cluster never cuts a kill short."""
-    for job_id in job_ids:
-        client.cancel(job_id)
-    for job_id in job_ids:
-        cluster.wait_job(client, job_id)
 
 SLEEP = "#!/bin/sh\nsleep 120\n"
 POLICY = """

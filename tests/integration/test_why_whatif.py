@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import wait_until
+from harness import cancel_and_wait, wait_until
 from jem.model.states import JobState
 
 pytestmark = pytest.mark.integration
@@ -18,12 +18,6 @@ pytestmark = pytest.mark.integration
 SLEEP = "#!/bin/sh\nsleep 600\n"
 
 
-def cancel_and_wait(cluster, client, job_ids) -> None:
-    """Cancel the jobs and wait until each has ended, so that stopping the cluster never cuts a kill short."""
-    for job_id in job_ids:
-        client.cancel(job_id)
-    for job_id in job_ids:
-        cluster.wait_job(client, job_id)
 
 
 def why(cluster, job_id, *args) -> subprocess.CompletedProcess:

@@ -502,6 +502,20 @@ def test_an_estimate_budget_leaves_the_rest_to_forecasts():
     assert start.tolist() == [NOW + 100, NOW + 200, NOW + 300] and estimated.tolist() == [0, 2, 2]
 
 
+def test_a_window_of_some_cores_leaves_the_rest_of_its_node_usable():
+    """One free 4-CPU node, 2 of its CPUs reserved over [NOW, NOW + 100) for other jobs: a 2-CPU
+    job of 100 s starts now beside them, a 3-CPU job at NOW + 100. A window of the whole node
+    holds both back: NOW + 100, then NOW + 200."""
+    args = make_inputs([[4, 4096, 0]], [1], [[1]], [[2, 1, 0], [3, 1, 0]], [1, 1], [0, 0], [100, 500], [], [], [])
+    window = (np.array([0], dtype=np.intp), np.array([NOW], dtype=np.int64), np.array([NOW + 100], dtype=np.int64))
+    cores = window + (np.array([[2]], dtype=np.int64),)   # (the CPU column only)
+    _, start, _, _, _ = run_full(args, 1, blocks=cores, estimate_depth=2)
+    assert start.tolist() == [NOW, NOW + 100]
+    assert run_full(args, 1, backfill_ref, blocks=cores, estimate_depth=2)[1] == [NOW, NOW + 100]
+    _, start, _, _, _ = run_full(args, 1, blocks=window, estimate_depth=2)
+    assert start.tolist() == [NOW + 100, NOW + 200]
+
+
 @st.composite
 def blocked_scenarios(draw):
     args, depth = draw(scenarios())
@@ -512,6 +526,11 @@ def blocked_scenarios(draw):
     lengths = draw(st.lists(st.integers(1, 60), min_size=n_blocks, max_size=n_blocks))
     blocks = (np.array(nodes, dtype=np.intp), np.array(starts, dtype=np.int64),
               np.array([s + n for s, n in zip(starts, lengths)], dtype=np.int64))
+    if draw(st.booleans()):   # (some units of the node only, a reservation of cores; or, -1s, all of it)
+        n_cols = draw(st.integers(1, args["free"].shape[1]))
+        units = draw(st.lists(st.one_of(st.lists(st.integers(0, 8), min_size=n_cols, max_size=n_cols),
+                                        st.just([-1] * n_cols)), min_size=n_blocks, max_size=n_blocks))
+        blocks += (np.array(units, dtype=np.int64).reshape(n_blocks, n_cols),)
     n_jobs = args["requests"].shape[0]
     no_reserve = np.array(draw(st.lists(st.sampled_from((0, 0, 1)), min_size=n_jobs, max_size=n_jobs)),
                           dtype=np.uint8)
@@ -539,6 +558,6 @@ def test_blocked_windows_and_no_reserve_agree_with_oracle_and_windows_are_never_
             continue
         t0, t1 = int(start[j]), min(int(start[j]) + int(durations[j]), bf.INF)
         for node_idx in nodes[offsets[j]:offsets[j + 1]].tolist():
-            for b_node, b0, b1 in zip(*blocks):
-                if b_node == node_idx and b1 > NOW:
+            for b_node, b0, b1 in zip(*blocks[:3]):
+                if len(blocks) == 3 and b_node == node_idx and b1 > NOW:   # (a window of the whole node)
                     assert t1 <= max(int(b0), NOW) or t0 >= int(b1), (j, node_idx, t0, t1, b0, b1)

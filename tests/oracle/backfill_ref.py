@@ -153,10 +153,14 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
     exclusive = [0] * n_jobs if exclusive is None else [int(x) for x in exclusive]
     plan = Plan(free, run_node, run_end, run_alloc, now)
     if blocks is not None:
-        for node_idx, t0, t1 in zip(*blocks):
+        units = blocks[3] if len(blocks) > 3 else [None] * len(blocks[0])
+        for node_idx, t0, t1, taken in zip(*blocks[:3], units):
             if int(t1) > now:
-                plan.place(int(node_idx), [w + 1 for w in plan.whole[int(node_idx)]], max(int(t0), now),
-                           min(int(t1), INF))
+                whole = [w + 1 for w in plan.whole[int(node_idx)]]
+                if taken is not None and int(taken[0]) >= 0:   # (some units; columns not given: none)
+                    whole = [int(u) for u in taken] + [0] * (len(whole) - len(taken))
+                taken = whole
+                plan.place(int(node_idx), taken, max(int(t0), now), min(int(t1), INF))
     offsets = [0]
     for j in range(n_jobs):
         offsets.append(offsets[-1] + int(n_nodes_req[j]))

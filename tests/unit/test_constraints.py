@@ -6,7 +6,7 @@ import pytest
 from jem.model.config import parse_config
 from jem.model.errors import ConfigError, InvalidFeature
 from jem.model.features import MISSING_BIT, Constraint, FeatureBits, parse_constraint
-from jem.model.gres import parse_gres
+from jem.model.gres import GresRequest, parse_gres
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
@@ -44,7 +44,8 @@ def test_feature_bits_are_in_name_order_and_unknown_names_match_no_node():
 
 
 def test_gres_lists():
-    assert parse_gres("gpu:a100:2,nvme:1,nvme") == (2, (("nvme", 2),))
+    assert parse_gres("gpu:a100:2,nvme:1,nvme") == GresRequest(2, "a100", (("nvme", 2),))
+    assert parse_gres("gpu:2,nvme") == GresRequest(2, "", (("nvme", 1),))
     with pytest.raises(ValueError):
         parse_gres("nvme:fast:1")
 

@@ -12,6 +12,7 @@ from jem.model.partition import Partition
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
 from jem.scheduler import cycle
+from jem.model.states import JobState
 from jem.scheduler.cycle import ineligibility
 from jem.scheduler.decisions import Decisions, StartKind
 from jem.scheduler.policy import FCFS
@@ -294,6 +295,21 @@ def test_take_snapshot_orders_nodes_by_name_and_plans_from_live_objects():
     decisions = plan_cycle(snap, NOW)
     assert started(decisions) == {1: ("n2",)}
     assert decisions.reasons == {2: JobReason.RESOURCES}
+
+
+def test_a_job_being_killed_is_planned_to_end_by_its_kill_not_its_time_limit():
+    """A job of an hour (or of no limit) killed 10 s after it started, SIGKILL due 30 s later: the
+    planner sees it end at start + 40 s (what it frees goes to the job waiting for it then)."""
+    spec = JobSpec(script="#!/bin/sh\n", partition="batch")
+    shape = JobShape(n_nodes=1, n_tasks=1, per_node=Resources(2, 100, 0))
+    nodes = [Node("n1", Resources(2, 1000, 0), is_responding=True)]
+    for limit in (3600, None):
+        job = Job(job_id=1, spec=spec, user="ann", uid=1000, gid=1000, submit_time=0.0, shape=shape,
+                  time_limit_s=limit, state=JobState.RUNNING, start_time=NOW, nodes=("n1",))
+        snap = take_snapshot([], nodes, (partition("batch", ["n1"]),), running_jobs=[job], ends_by={1: NOW + 40})
+        assert snap.running[0].time_limit_s == 40
+        assert take_snapshot([], nodes, (partition("batch", ["n1"]),), running_jobs=[job]).running[0].time_limit_s \
+            == limit
 
 
 def test_pending_views_are_kept_across_cycles_and_made_again_when_their_job_changed():

@@ -26,3 +26,26 @@ def test_a_job_its_nodes_keep_failing_under_is_held_after_slurms_five_requeues(t
     assert job.held_by == "requeue_limit"
     assert job.reason is JobReason.LAUNCH_FAILED_REQUEUE_HELD and job.reason.value == "launch failed requeued held"
     assert job.priority == 0
+
+
+def test_a_requeued_job_gets_back_the_time_limit_a_reservations_end_cut(tmp_path):
+    """A job started in a reservation with 10 minutes left runs 10 minutes at most; requeued, it
+    may run elsewhere for its own hour again (and a job with no limit, without one)."""
+    from types import SimpleNamespace
+
+    from jem.controller.reservations import end_by_reservation
+    from jem.model.reservation import Reservation
+
+    config = parse_config({"nodes": [{"names": "n1", "cpus": 4, "mem_mib": 1000}],
+                           "partitions": [{"name": "p", "nodes": "ALL"}]})
+    nodes = NodeTable(config, SqliteStore(str(tmp_path / "jem.db")))
+    window = Reservation("r", 0.0, 1600.0, ("n1",), users=("ann",))
+    state = SimpleNamespace(reservations=SimpleNamespace(get=lambda name: window if name == "r" else None))
+    for limit in (3600, None):
+        job = Job(job_id=1, spec=JobSpec(script="#!/bin/sh\n", partition="p", reservation="r"), user="ann", uid=1,
+                  gid=1, submit_time=0.0, shape=JobShape(1, 1, Resources(1, 100, 0)), time_limit_s=limit)
+        end_by_reservation(state, job, 1000.0)
+        lifecycle.start_job(job, ("n1",), nodes, now=1000.0)
+        assert job.time_limit_s == 600
+        lifecycle.requeue_job(job, nodes, now=1100.0, detail="requeued")
+        assert job.time_limit_s == limit and not job.time_limit_cut

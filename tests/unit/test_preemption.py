@@ -152,3 +152,18 @@ def test_no_preemptor_counts_on_what_a_job_started_this_cycle_takes():
     decisions = plan_cycle(snap, NOW, policy=POLICY)
     assert [s.job_id for s in decisions.starts] == [11]
     assert decisions.preemptions == []
+
+
+def test_no_job_behind_a_blocked_job_that_preempts_nobody_pushes_anyone_off():
+    """n1 runs low job 1 and normal job 2 (2 CPUs each). Job 10 (normal: it preempts nobody, 4
+    CPUs) waits first; high job 11 (2 CPUs) behind it could push job 1 off, but what job 1 leaves
+    would go to job 10's reservation, not to it (and it would push another off next cycle: jem
+    sim on a real trace showed the churn). In another partition, nothing holds it up."""
+    runs = [running(1, "n1", 2, started_ago=600), running(2, "n1", 2, started_ago=600, qos="normal")]
+    one = Partition("batch", ("n1",))
+    snap = snapshot([node("n1", used=4)], runs, [pending(10, 4, qos="normal"), pending(11, 2)], partitions=(one,))
+    assert plan_cycle(snap, NOW, policy=POLICY).preemptions == []
+    other = Partition("other", ("n1",))
+    snap = snapshot([node("n1", used=4)], runs, [pending(10, 4, qos="normal", partition="other"), pending(11, 2)],
+                    partitions=(one, other))
+    assert [(p.victim_id, p.preemptor_id) for p in plan_cycle(snap, NOW, policy=POLICY).preemptions] == [(1, 11)]

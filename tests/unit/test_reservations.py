@@ -114,3 +114,100 @@ def test_overlaps_are_found_however_far_ahead():
     assert not daily.overlaps(elsewhere, NOW)
     assert not daily.overlaps(dataclasses.replace(later, start_time=NOW + 14 * 86400 + 3700,
                                                   end_time=NOW + 14 * 86400 + 7000), NOW)
+
+
+def user_job(job_id, user, *, limit_s=3600, reservation="", n_nodes=1) -> PendingJob:
+    return dataclasses.replace(job(job_id, limit_s=limit_s, reservation=reservation), user=user, n_nodes=n_nodes)
+
+
+def test_a_magnetic_reservation_draws_in_the_jobs_it_admits_and_lets_the_others_by():
+    """MAGNETIC on n1 for alice (on now, an hour left): alice's job that names no reservation runs
+    in it (n1, ending by its end: the start says which reservation); bob's job may not use n1
+    and takes n2; alice's 2-node job cannot run in it, so it is planned as any job (after bob's)."""
+    magnet = Reservation("magnet", NOW - 60, NOW + 3600, ("n1",), users=("alice",),
+                         flags=frozenset({ReservationFlag.MAGNETIC}))
+    jobs = [user_job(1, "alice", limit_s=7200), user_job(2, "bob"), user_job(3, "alice", n_nodes=2)]
+    decisions = plan_cycle(snapshot(jobs, [magnet]), NOW, policy=EASY)
+    assert started(decisions) == {1: ("n1",), 2: ("n2",)}
+    assert {s.job_id: s.reservation for s in decisions.starts} == {1: "magnet", 2: ""}
+    assert decisions.reasons[3] is JobReason.RESOURCES and decisions.planned_starts[3] == NOW + 3600
+
+
+def test_a_flex_reservations_jobs_start_before_it_outside_it_and_run_past_its_end():
+    """FLEX: a job of a reservation that begins in an hour starts now as any job (n1 and n2 are
+    free; it ends before the window, which covers n2 only). In the window, a FLEX job longer than
+    what is left of it starts on its node all the same (it may run past the end), and one that
+    finds its node taken starts outside it."""
+    later = Reservation("flex", NOW + 3600, NOW + 7200, ("n2",), users=("root",), flags=frozenset({ReservationFlag.FLEX}))
+    decisions = plan_cycle(snapshot([job(1, limit_s=600, reservation="flex")], [later]), NOW, policy=EASY)
+    assert started(decisions) == {1: ("n1",)}
+    now_on = dataclasses.replace(later, start_time=NOW - 60, end_time=NOW + 600)
+    jobs = [job(1, limit_s=3600, reservation="flex"), job(2, limit_s=3600, reservation="flex")]
+    decisions = plan_cycle(snapshot(jobs, [now_on]), NOW, policy=EASY)
+    assert started(decisions) == {1: ("n2",), 2: ("n1",)}
+
+
+def test_a_start_planned_before_a_reservation_was_made_is_checked_against_it():
+    """The controller's last check of a start: a job of an hour may not start on n1 when a
+    reservation it is not in takes n1 in 30 minutes; it may on n2, or if it ends before, or if it
+    is the reservation's (or was drawn into it)."""
+    from types import SimpleNamespace
+
+    from jem.controller.reservations import enters_reservation
+
+    later = Reservation("later", NOW + 1800, NOW + 3600, ("n1",), users=("root",))
+
+    def of(limit_s, reservation=""):
+        return SimpleNamespace(time_limit_s=limit_s, spec=SimpleNamespace(reservation=reservation))
+
+    assert enters_reservation([later], of(3600), ("n1",), NOW)
+    assert enters_reservation([later], of(None), ("n1",), NOW)
+    assert not enters_reservation([later], of(3600), ("n2",), NOW)
+    assert not enters_reservation([later], of(1200), ("n1",), NOW)
+    assert not enters_reservation([later], of(3600, "later"), ("n1",), NOW)
+    assert not enters_reservation([later], of(3600), ("n1",), NOW, drawn_into="later")
+
+
+def test_a_job_longer_than_a_daily_reservations_period_does_not_run_across_its_next_window():
+    """A DAILY window on n1 and n2 from NOW + 1 h to NOW + 2 h: a 30-hour job may not start now
+    (it would run across tomorrow's window too, not only today's), nor right after today's."""
+    daily = maint(3600, 3600, flags=(ReservationFlag.DAILY,))
+    decisions = plan_cycle(snapshot([job(1, limit_s=30 * 3600)], [daily]), NOW, policy=EASY)
+    assert started(decisions) == {}
+    start = decisions.planned_starts[1]
+    for k in range(0, 4):   # (no window of the next days meets [start, start + 30 h))
+        w0, w1 = NOW + 3600 + k * 86400, NOW + 7200 + k * 86400
+        assert not (start < w1 and w0 < start + 30 * 3600), k
+
+
+def test_a_reservation_of_cores_leaves_the_rest_of_its_node_to_the_others():
+    """CoreCnt=2 on n1 (4 CPUs) for an hour, n2 busy: its own 2-CPU job runs in it, its 3-CPU job
+    cannot (2 cores are its); another user's 2-CPU job runs on n1's other cores, and one of 3 CPUs
+    waits for the window's end (or n2)."""
+    cores = Reservation("cores", NOW - 60, NOW + 3600, ("n1",), users=("alice",), core_count=2)
+    busy = dataclasses.replace(node("n2"), allocated=Resources(4, 0, 0))
+    jobs = [user_job(1, "alice", reservation="cores", limit_s=600), user_job(2, "alice", reservation="cores"),
+            user_job(3, "bob", limit_s=7200), user_job(4, "bob", limit_s=7200)]
+    jobs = [dataclasses.replace(j, per_node=Resources(c, 100, 0)) for j, c in zip(jobs, (2, 3, 2, 3))]
+    snap = Snapshot(nodes=(node("n1"), busy), partitions=(BATCH,), pending=tuple(jobs), reservations=(cores,))
+    decisions = plan_cycle(snap, NOW, policy=EASY)
+    assert started(decisions) == {1: ("n1",), 3: ("n1",)}
+    assert 2 not in started(decisions) and 4 not in started(decisions)
+    assert Reservation("x", 0, 1, ("n1", "n2"), users=("a",), core_count=5).cores_on("n1") == 3
+    with pytest.raises(InvalidReservation):
+        Reservation("x", 0, 1, ("n1", "n2"), users=("a",), core_count=1).check()
+
+
+def test_a_reservation_of_cores_in_use_leaves_the_other_cores_to_the_others():
+    """CoreCnt=2 on n1 (4 CPUs), its own job running on 2 of them: another user's 2-CPU job takes
+    the 2 other cores (the reserved ones are not counted twice, as used and as reserved)."""
+    from jem.scheduler.snapshot import RunningJob
+
+    cores = Reservation("cores", NOW - 60, NOW + 3600, ("n1",), users=("alice",), core_count=2)
+    inside = RunningJob(job_id=9, node_names=("n1",), per_node=Resources(2, 100, 0), start_time=NOW - 30,
+                        time_limit_s=600, reservation="cores")
+    n1 = dataclasses.replace(node("n1"), allocated=Resources(2, 100, 0))
+    busy = dataclasses.replace(node("n2"), allocated=Resources(4, 0, 0))
+    bob = dataclasses.replace(user_job(1, "bob", limit_s=7200), per_node=Resources(2, 100, 0))
+    snap = Snapshot(nodes=(n1, busy), partitions=(BATCH,), pending=(bob,), running=(inside,), reservations=(cores,))
+    assert started(plan_cycle(snap, NOW, policy=EASY)) == {1: ("n1",)}
