@@ -47,7 +47,7 @@ def end_event_for(job: Job, report: JobReport) -> tuple[JobEvent, JobReason]:
     if report.end is JobEnd.LAUNCH_FAILED:
         return JobEvent.FAIL, JobReason.LAUNCH_FAILED
     if report.end is JobEnd.NODE_SHUTDOWN:
-        return JobEvent.NODE_FAIL, JobReason.NODE_FAIL
+        return JobEvent.NODE_FAIL, JobReason.NODE_DOWN
     if report.end is JobEnd.KILLED:
         return JobEvent.CANCEL, JobReason.NONE
     if report.exit_signal:
@@ -58,7 +58,7 @@ def end_event_for(job: Job, report: JobReport) -> tuple[JobEvent, JobReason]:
 
 
 _STEP_RESULTS = (JobEvent.COMPLETE, JobEvent.FAIL)   # kill causes owed by steps.end_allocation
-_REASON_OF_CAUSE = {JobEvent.TIMEOUT: JobReason.TIME_LIMIT, JobEvent.NODE_FAIL: JobReason.NODE_FAIL}
+_REASON_OF_CAUSE = {JobEvent.TIMEOUT: JobReason.TIME_LIMIT, JobEvent.NODE_FAIL: JobReason.NODE_DOWN}
 
 
 def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport], *, now: float) -> int:
@@ -129,7 +129,7 @@ def _settle(state: ClusterState, job: Job, *, now: float, why: str) -> JobChange
                                  reason=_REASON_OF_CAUSE.get(job.kill_cause, JobReason.NONE))
     if lifecycle.may_requeue(job, cluster_default=state.config.cluster.requeue_on_node_failure):
         return lifecycle.requeue_after_failure(job, state.nodes, now, why)
-    return lifecycle.end_job(job, JobEvent.NODE_FAIL, state.nodes, now, reason=JobReason.NODE_FAIL, detail=why)
+    return lifecycle.end_job(job, JobEvent.NODE_FAIL, state.nodes, now, reason=JobReason.NODE_DOWN, detail=why)
 
 
 Kill = tuple[str, str, int, int]   # (node name, agent address, job id, run): a kill to send

@@ -22,7 +22,7 @@ class JobReason(enum.Enum):
     LAUNCH_FAILED = "LaunchFailed"
     NON_ZERO_EXIT_CODE = "NonZeroExitCode"
     TIME_LIMIT = "TimeLimit"
-    NODE_FAIL = "NodeFail"
+    NODE_FAIL = "NodeFail"                  # (what records written before JEM named it NodeDown, as Slurm does, hold)
     BEGIN_TIME_REQUEUE = "BeginTimeRequeue"
     RAISED_SIGNAL = "RaisedSignal"
     PARTITION_NODE_LIMIT = "PartitionNodeLimit"

@@ -74,7 +74,7 @@ def test_an_operator_down_kills_the_jobs_once_and_holds_the_node_until_resumed(m
                               what="the job to be requeued")
         assert is_gone(first_pid) and requeued.restart_count == 1
         failed = c.wait_job(client, ids["failed"])
-        assert (failed.state, failed.reason) == (JobState.NODE_FAIL, JobReason.NODE_FAIL)
+        assert (failed.state, failed.reason) == (JobState.NODE_FAIL, JobReason.NODE_DOWN)
 
         # The agent keeps heartbeating, and still nothing starts on n1 (n2 is drained).
         beat = node_info(client, "n1").node.last_heartbeat

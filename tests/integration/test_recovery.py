@@ -85,7 +85,7 @@ def test_a_node_silent_past_the_dead_timeout_has_its_jobs_failed_or_requeued(mak
         # DOWN is not dead: the jobs stay RUNNING until the node is declared dead.
         assert all(client.get_job(j).state is JobState.RUNNING for j in (no_requeue, requeue))
         failed = c.wait_job(client, no_requeue, timeout_s=40)
-        assert failed.state is JobState.NODE_FAIL and failed.reason is JobReason.NODE_FAIL
+        assert failed.state is JobState.NODE_FAIL and failed.reason is JobReason.NODE_DOWN
         rerun = wait_until(lambda: (j := client.get_job(requeue)).state is JobState.RUNNING and j.nodes == ("n2",)
                            and j, 15, what="requeued job to run on n2")
         assert rerun.restart_count == 1

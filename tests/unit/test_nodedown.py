@@ -97,7 +97,7 @@ def test_a_down_node_whose_agent_answers_has_its_jobs_killed_and_settled_only_on
     ended(state, "n1", requeued)
     assert (requeued.state, requeued.restart_count, requeued.nodes) == (JobState.PENDING, 1, ())
     ended(state, "n1", failed)
-    assert (failed.state, failed.reason) == (JobState.NODE_FAIL, JobReason.NODE_FAIL)
+    assert (failed.state, failed.reason) == (JobState.NODE_FAIL, JobReason.NODE_DOWN)
     assert state.nodes.get("n1").job_ids == set() and state.nodes.get("n1").state is NodeState.DOWN
 
 
