@@ -7,6 +7,7 @@ a user or account may run at once is the scheduling loop's (`over_running_limits
 """
 
 import contextlib
+import math
 import threading
 import time
 from typing import Iterator
@@ -150,6 +151,8 @@ class RunningQuota:
         self._operators = operators
         self._by_user: dict[str, int] = {}
         self._by_account: dict[str, int] = {}
+        self._ends_by_user: dict[str, list[float]] = {}      # (when each one's running jobs end by their limits)
+        self._ends_by_account: dict[str, list[float]] = {}
         for job in running:
             self.take(job)
 
@@ -167,3 +170,25 @@ class RunningQuota:
     def take(self, job: Job) -> None:
         self._by_user[job.user] = self._by_user.get(job.user, 0) + 1
         self._by_account[job.spec.account] = self._by_account.get(job.spec.account, 0) + 1
+        end = job.start_time + job.time_limit_s if job.start_time is not None and job.time_limit_s is not None \
+            else math.inf
+        self._ends_by_user.setdefault(job.user, []).append(end)
+        self._ends_by_account.setdefault(job.spec.account, []).append(end)
+
+    def freed_at(self, job: Job, *, ahead: int = 0) -> float | None:
+        """When `job`, with `ahead` of its user's jobs held by this quota before it, may start by
+        it at the soonest: once enough of its user's (and account's) running jobs have ended by
+        their time limits. None when that rests on a job without one, or on jobs not started yet.
+        E.g. a limit of 2, running jobs ending at 10 and 20: the first held job at 10, the second at 20."""
+        t = 0.0
+        for limit, ends in ((self._user_limit, self._ends_by_user.get(job.user, ())),
+                            (self._account_limit, self._ends_by_account.get(job.spec.account, ()))):
+            if limit and len(ends) >= limit:
+                k = len(ends) - limit + ahead
+                if k >= len(ends):
+                    return None
+                end = sorted(ends)[k]
+                if end == math.inf:
+                    return None
+                t = max(t, end)
+        return t

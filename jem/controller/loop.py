@@ -212,9 +212,13 @@ class SchedulingLoop:
             # The limits the planner holds over time (GrpTRES, GrpJobs, MaxJobs, MaxTRESPerUser)
             # are planned: such a job waits with its reason and an estimate. The others (a job
             # over MaxWall or MaxTRESPerJob, GrpTRESRunMins) hold a job back here, unplanned.
+            quota_held: dict[str, int] = {}   # (per user: its jobs the quota holds so far, for their forecasts)
             for job in candidates:
                 if not quota.allows(job):
-                    held_back.append((job.job_id, JobReason.ASSOC_MAX_JOBS_LIMIT, None))
+                    ahead = quota_held[job.user] = quota_held.get(job.user, -1) + 1
+                    freed_at = quota.freed_at(job, ahead=ahead)   # (a forecast: the jobs it waits for end then)
+                    held_back.append((job.job_id, JobReason.ASSOC_MAX_JOBS_LIMIT,
+                                      None if freed_at is None else max(float(int(now)), freed_at)))
                 elif ledger is not None and \
                         (rule := ledger.blocking(self._limited(job), skip=PLANNED_KINDS)) is not None:
                     held_back.append((job.job_id, rule.reason, self._run_mins_forecast(ledger, rule, job, now)))
