@@ -111,7 +111,8 @@ class Room:
               victims_die: bool) -> None:
         """`job` counts on `nodes`: its victims' share there (and, `with_dying`, that of the jobs
         being killed) is its now, and so its hold. Victims that die (not suspended) free their
-        share of their other nodes soon: later preemptors may count on it."""
+        share of their other nodes soon: later preemptors may count on it. Suspended victims lend
+        their share to `job` alone: what it does not use of it is no later preemptor's either."""
         self.n_claims += 1
         names = {n.name for n in nodes}
         for node in nodes:
@@ -119,10 +120,16 @@ class Room:
             if with_dying:
                 gone += self.dying.pop(node.name, [])
             free, gres_free = self.free[node.name], self.gres_free[node.name]
+            hold = node.capacity if job.is_exclusive else job.per_node
+            if not victims_die:   # (it takes the lent share first, then what is free)
+                lent = Resources()
+                for victim in gone:
+                    lent = lent + _held_on(victim, node)
+                self.free[node.name] = free - _beyond(hold, lent)
+                continue
             for job_gone in gone:
                 free = free + _held_on(job_gone, node)
                 _add(gres_free, node.gres if job_gone.is_exclusive else job_gone.gres_per_node)
-            hold = node.capacity if job.is_exclusive else job.per_node
             self.free[node.name] = free - hold
             _add(gres_free, node.gres if job.is_exclusive else job.gres_per_node, sign=-1)
         for victim in victims:
@@ -214,3 +221,8 @@ def _held_on(victim: RunningJob, node: NodeView) -> Resources:
 def _add(counts: dict[str, int], gres: tuple[tuple[str, int], ...], *, sign: int = 1) -> None:
     for name, count in gres:
         counts[name] = counts.get(name, 0) + sign * count
+
+
+def _beyond(need: Resources, lent: Resources) -> Resources:
+    """What of `need` the `lent` units do not cover (never less than none, unit by unit)."""
+    return Resources(max(0, need.cpus - lent.cpus), max(0, need.mem_mib - lent.mem_mib), max(0, need.gpus - lent.gpus))

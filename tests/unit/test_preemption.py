@@ -167,3 +167,17 @@ def test_no_job_behind_a_blocked_job_that_preempts_nobody_pushes_anyone_off():
     snap = snapshot([node("n1", used=4)], runs, [pending(10, 4, qos="normal", partition="other"), pending(11, 2)],
                     partitions=(one, other))
     assert [(p.victim_id, p.preemptor_id) for p in plan_cycle(snap, NOW, policy=POLICY).preemptions] == [(1, 11)]
+
+
+def test_what_a_suspended_victim_lends_is_its_preemptors_alone():
+    """n1 has 1 CPU free; SUSPEND victim 1 holds 3. Preemptor 10 (2 CPUs) takes 2 of the 3 lent:
+    the lent CPU it leaves is no later preemptor's, and the free one is still free."""
+    from jem.scheduler.preemption import Room
+
+    n1 = node("n1", used=3)
+    snap = snapshot([n1], [running(1, "n1", 3, started_ago=600)], [pending(10, 2)],
+                    partitions=(Partition("batch", ("n1",)),))
+    room = Room(snap)
+    room.claim(pending(10, 2), [n1], victims=list(snap.running), with_dying=False, victims_die=False)
+    assert room.free["n1"] == n1.capacity - n1.allocated   # (as before: the preemptor used only what was lent)
+    assert room.taken == {1}

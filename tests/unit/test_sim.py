@@ -139,16 +139,22 @@ def test_json_has_exactly_the_documented_keys(tmp_path, capsys):
                                          (3, 10, 20, 4, 4, 20, 3, 2)])
     assert main(["sim", str(swf), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"jobs", "makespan_s", "avg_wait_s", "avg_bsld", "utilization", "sim_seconds", "accounts"}
+    assert set(out) == {"jobs", "makespan_s", "avg_wait_s", "avg_bsld", "utilization", "sim_seconds", "accounts",
+                        "preempted", "requeues", "lost_cpu_s", "reservation_cuts", "suspensions", "suspended_cpu_s",
+                        "not_simulated"}
+    assert (out["preempted"], out["requeues"], out["lost_cpu_s"], out["reservation_cuts"], out["suspensions"],
+            out["suspended_cpu_s"], out["not_simulated"]) == (0, 0, 0, 0, 0, 0, [])
     # job 1 holds all 8 processors over [0, 100); then jobs 2 and 3 (4 each) start together
     assert out["jobs"] == 3 and out["makespan_s"] == 150
     assert out["avg_wait_s"] == pytest.approx((0 + 100 + 90) / 3, abs=1e-3)
     assert out["utilization"] == pytest.approx((100 * 8 + 50 * 4 + 20 * 4) / (8 * 150))
     assert out["avg_bsld"] == pytest.approx((1 + 150 / 50 + 110 / 20) / 3, abs=1e-3)
+    none_lost = {"preempted": 0, "requeues": 0, "lost_cpu_s": 0, "suspensions": 0, "suspended_cpu_s": 0}
     assert out["accounts"] == {
-        "g1": {"cpu_seconds": 800, "usage_fraction": 0.740741, "avg_wait_s": 0.0, "avg_bsld": 1.0, "never_started": 0},
+        "g1": {"cpu_seconds": 800, "usage_fraction": 0.740741, "avg_wait_s": 0.0, "avg_bsld": 1.0, "never_started": 0,
+               **none_lost},
         "g2": {"cpu_seconds": 280, "usage_fraction": 0.259259, "avg_wait_s": 95.0, "avg_bsld": 4.25,
-               "never_started": 0}}
+               "never_started": 0, **none_lost}}
 
 
 def test_a_site_policy_replays_with_the_accounts_limits(tmp_path, capsys):
