@@ -71,7 +71,7 @@ PROBE_NODE = "probe1"
 DEFAULT_MAX_JOB_COUNT = 100_000          # jem.model.defaults.MAX_JOB_COUNT, the [scheduler] default
 # What squeue lists when -t is not given (slurm-compat/jem_slurm/squeue.py DEFAULT_STATES).
 SQUEUE_STATES = frozenset({JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING})
-CYCLE_LINE = re.compile(r" cycle cycle=(\d+) .*?pending=(\d+) .*?snapshot_ms=([0-9.]+) cycle_ms=([0-9.]+)")
+CYCLE_LINE = re.compile(r" cycle cycle=(\d+) .*?pending=(\d+) .*?snapshot_ms=([0-9.]+) .*?cycle_ms=([0-9.]+)")
 
 
 def log(text: str) -> None:

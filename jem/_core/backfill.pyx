@@ -30,8 +30,9 @@ the plan (about 0.2-0.4 ms each at 10,000 nodes): a time budget may end them
 early. With `forecast`, each job the estimates did not reach gets a forecast
 instead: its partition's nodes pooled into one (their availability after the
 pass, summed), the job's whole request (per node times nodes) placed there in
-queue order, each no earlier than the partition's forecast before it, and in
-its limits as an estimate is. Pooling ignores how the units are spread over
+queue order, each no earlier than the partition's forecast before it (the first
+no earlier than the latest start planned before it there), and in its limits as
+an estimate is. Pooling ignores how the units are spread over
 nodes, node features and exclusivity: a forecast is coarser than an estimate,
 and marked as one (estimated 2).
 
@@ -1018,7 +1019,14 @@ cdef int _forecast(Profiles *p, Groups *groups_p, const uint8_t[::1] usable_v, c
     pool.capacity = capacity
     pool.n_res = n_res
     shape_ok = np.full(n_shapes + 1, -1, dtype=np.int64)
+    # A partition's forecasts start no earlier than the latest start planned before them there
+    # (started, reserved or estimated): they come after those jobs in the queue, and a start that
+    # does not hang on `now` stays put from one pass to the next.
     cursor = np.full(n_parts + 1, now_c, dtype=np.int64)
+    before = np.asarray(start_v)[:first_job]
+    planned = before >= 0
+    if planned.any():
+        np.maximum.at(cursor, np.asarray(part_v)[:first_job][planned], before[planned])
     pool_request = np.empty(n_res + 1, dtype=np.int64)
     cdef int64_t[::1] shape_ok_v = shape_ok
     cdef int64_t[::1] cursor_v = cursor

@@ -60,6 +60,17 @@ CYCLE_REST_FACTOR = 2.0   # after a cycle of T seconds, none for 2T: at most a t
 SETTLE_EVERY_S = 5.0      # the longest a quiet loop goes without collecting garbage
 _NO_PARTITION = Partition("", ())   # (a job whose partition left the configuration: no partition QOS)
 RECORD_CHUNK = 2000       # waiting jobs' reasons and priorities written per hold of the lock
+FORECAST_EVERY_S = 30.0   # the jobs beyond the exact estimates are forecast this often (they keep theirs between)
+ESTIMATE_JITTER = (5.0, 0.01)    # an estimate that moves by less than 5 s or 1% of the time to it is kept
+FORECAST_JITTER = (60.0, 0.05)   # a forecast (coarser), by less than a minute or 5%
+
+
+def estimate_jitter_s(planned_start: float, now: float, *, is_forecast: bool = False) -> float:
+    """How far an estimate may move before it is written again: 5 s, or 1% of the time to it
+    (36 s for one an hour away); a forecast a minute, or 5%. A reservation is written whenever
+    it moves."""
+    least_s, share = FORECAST_JITTER if is_forecast else ESTIMATE_JITTER
+    return max(least_s, share * (planned_start - now))
 
 
 def load_usage(path: str, *, half_life_s: int) -> Usage:
@@ -95,6 +106,7 @@ class SchedulingLoop:
         self._limited_views: dict[int, tuple[int, LimitedJob]] = {}   # job id -> (its stamp, what limits read)
         self._limits_version = -1
         self._policy_version = -1
+        self._t_forecast = float("-inf")   # when the last cycle that forecast the queue ran
         self._preemptions = Preemptions(state, warned=self._warned, limited=self._limited, clock=clock)
         suspension.restore(state)   # (the jobs' allocations were made again before: see suspension.restore)
 
@@ -238,7 +250,12 @@ class SchedulingLoop:
             limited.update((job.job_id, self._limited(job)) for job in live if job.state is JobState.RUNNING)
         snapshot = dataclasses.replace(cluster, pending=self._views.of(pending), share_users=share_users,
                                        accounting=table, limited=limited, reservations=state.reservation_list)
-        decisions = plan_cycle(snapshot, now, policy=self.policy)
+        t_plan = time.perf_counter()
+        forecast = now - self._t_forecast >= FORECAST_EVERY_S
+        decisions = plan_cycle(snapshot, now, policy=self.policy, forecast=forecast)
+        if decisions.forecasts_made:
+            self._t_forecast = now
+        plan_ms = (time.perf_counter() - t_plan) * 1000
         changes = []
         with state.lock:
             live = state.jobs.live()
@@ -279,15 +296,18 @@ class SchedulingLoop:
                 launches[first.name].append(self._launch_of(job))
                 addresses[first.name] = first.agent_address
             state.commit(changes)
+        t_record = time.perf_counter()
         self._record_waiting(pending, decisions)
+        record_ms = (time.perf_counter() - t_record) * 1000
         suspension.send(state, acts.suspends)   # (frozen before their preemptors launch on their CPUs)
         for node_name, node_launches in launches.items():
             state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
         self._preemptions.send(acts)
         cycle_ms = (time.perf_counter() - t0) * 1000
         log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d snapshot_ms=%.2f "
-                 "cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending), len(changes),
-                 decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, cycle_ms)
+                 "plan_ms=%.2f record_ms=%.2f cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending),
+                 len(changes), decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, plan_ms, record_ms,
+                 cycle_ms)
         return decisions
 
     def _kill_deadlines(self, live: list[Job]) -> dict[int, float]:
@@ -367,38 +387,60 @@ class SchedulingLoop:
         them in which the requests that waited for the lock take it (a thread that releases a lock
         and takes it again at once would keep it from them)."""
         reasons, planned, priorities = decisions.reasons, decisions.planned_starts, decisions.priorities
-        details, estimated = decisions.reason_details, decisions.estimated
+        details, estimated, forecast = decisions.reason_details, decisions.estimated, decisions.forecast
+        planned_nodes_of = decisions.planned_nodes
+        now = self._clock()
         for first in range(0, len(planned_jobs), RECORD_CHUNK):
             with self._state.lock:
                 for job in planned_jobs[first:first + RECORD_CHUNK]:
-                    reason = reasons.get(job.job_id)   # (none for a job started)
+                    job_id = job.job_id
+                    reason = reasons.get(job_id)   # (none for a job started)
                     if reason is None or job.state is not JobState.PENDING or job.held_by:   # (held meanwhile)
                         continue
                     # Set only what changed: a set field marks the job changed for listings
                     # (jem.model.job.ChangeStamped), and most jobs keep their values cycle to cycle.
-                    planned_start = planned.get(job.job_id)
-                    is_estimate = job.job_id in estimated
-                    if job.planned_start_is_estimate != is_estimate:
-                        job.planned_start_is_estimate = is_estimate
-                    is_forecast = job.job_id in decisions.forecast
-                    if job.planned_start_is_forecast != is_forecast:
-                        job.planned_start_is_forecast = is_forecast
-                    detail = details.get(job.job_id)
+                    detail = details.get(job_id)
                     if detail is not None or job.reason is JobReason.REQ_NODE_NOT_AVAIL:
                         if job.reason_detail != (detail or ""):   # (the nodes ReqNodeNotAvail names)
                             job.reason_detail = detail or ""
                     if job.reason is not reason:
                         job.reason = reason
-                    if job.planned_start != planned_start:
-                        job.planned_start = planned_start
-                    planned_nodes = decisions.planned_nodes.get(job.job_id, ())
-                    if job.planned_nodes != planned_nodes:
-                        job.planned_nodes = planned_nodes
                     if priorities:
-                        priority = priorities.get(job.job_id, job.priority)
+                        priority = priorities.get(job_id, job.priority)
                         if job.priority != priority:
                             job.priority = priority
+                    planned_start, is_estimate, is_forecast = planned.get(job_id), job_id in estimated, job_id in forecast
+                    if planned_start is None and job.planned_start_is_forecast and not decisions.forecasts_made:
+                        continue   # (a cycle that forecast nothing: it keeps the last forecast)
+                    planned_nodes = planned_nodes_of.get(job_id, ())
+                    if planned_start == job.planned_start and is_estimate == job.planned_start_is_estimate \
+                            and is_forecast == job.planned_start_is_forecast and planned_nodes == job.planned_nodes:
+                        continue   # (the common case: as last cycle)
+                    self._record_planned_start(job, planned_start, is_estimate, is_forecast, planned_nodes, now)
             time.sleep(0)
+
+    @staticmethod
+    def _record_planned_start(job: Job, planned_start: float | None, is_estimate: bool, is_forecast: bool,
+                              planned_nodes: tuple[str, ...], now: float) -> None:
+        """Write a job's new planned start, kind and nodes. An estimate that moved by less than
+        its jitter is kept, with its kind and nodes: with every waiting job estimated, many move
+        by seconds each cycle, and those near the estimates' time budget go from estimate to
+        forecast and back as the budget reaches further or not; rewriting them would mark
+        thousands of jobs changed for listings each cycle. Lock held."""
+        keep = (is_estimate and job.planned_start_is_estimate and planned_start is not None
+                and job.planned_start is not None
+                and abs(planned_start - job.planned_start) < estimate_jitter_s(
+                    job.planned_start, now, is_forecast=is_forecast or job.planned_start_is_forecast))
+        if job.planned_start_is_estimate != is_estimate:
+            job.planned_start_is_estimate = is_estimate
+        if keep:
+            return
+        if job.planned_start_is_forecast != is_forecast:
+            job.planned_start_is_forecast = is_forecast
+        if job.planned_start != planned_start:
+            job.planned_start = planned_start
+        if job.planned_nodes != planned_nodes:
+            job.planned_nodes = planned_nodes
 
     def _still_valid(self, job: Job | None, node_names: tuple[str, ...]) -> bool:
         if job is None or job.state is not JobState.PENDING or job.held_by or job.dependency:

@@ -22,7 +22,7 @@ SCHEDULER_POLICY = "easy"              # "fcfs", "easy" or "conservative" backfi
 RESERVATION_DEPTH = 1                  # jobs that hold a reservation under "easy" (Slurm's bf depth)
 PREEMPT_REQUEUE_DELAY_S = 1201         # a job requeued by preemption is eligible again this much later (Slurm's)
 PREEMPT_SEND_USER_SIGNAL = False       # PreemptParameters=send_user_signal: a victim gets its --signal at once
-ESTIMATE_DEPTH = 100_000               # waiting jobs given an exact estimated start each cycle, at most
+ESTIMATE_DEPTH = 5000                  # waiting jobs given an exact estimated start each cycle, at most
 ESTIMATE_BUDGET_MS = 100               # ... and the time those estimates may take; the rest get forecasts
 PRIORITY_MAX_AGE_S = 7 * 86400         # seconds of queue age at which the age factor reaches 1 (PriorityMaxAge)
 FAIRSHARE_ALGORITHM = "fair_tree"      # "fair_tree" or "classic"

@@ -75,7 +75,7 @@ def _factor_inputs(jobs: list[PendingJob], snapshot: Snapshot, policy: Policy, n
 _PER_NODE, _CONSTRAINT = operator.attrgetter("per_node"), operator.attrgetter("constraint")
 _N_NODES, _PARTITION = operator.attrgetter("n_nodes"), operator.attrgetter("partition")
 _TIME_LIMIT, _EXCLUSIVE = operator.attrgetter("time_limit_s"), operator.attrgetter("is_exclusive")
-_GRES = operator.attrgetter("gres_per_node")
+_GRES, _RESERVATION = operator.attrgetter("gres_per_node"), operator.attrgetter("reservation")
 _PRIORITY, _NICE = operator.attrgetter("priority"), operator.attrgetter("nice")
 _SUBMIT_TIME, _JOB_ID = operator.attrgetter("submit_time"), operator.attrgetter("job_id")
 
@@ -171,10 +171,11 @@ def _end_s(start_time: float, time_limit_s: int | None) -> int:
     return plan.UNLIMITED_S if time_limit_s is None else int(start_time) + time_limit_s
 
 
-def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> Decisions:
+def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy(), forecast: bool = True) -> Decisions:
     """Decide which pending jobs start now and on which nodes; give every other a reason,
-    and those holding a reservation a planned start."""
-    decisions = Decisions()
+    and those holding a reservation a planned start. `forecast`: the jobs beyond the exact
+    estimates get forecasts (the controller makes them every FORECAST_EVERY_S, not each cycle)."""
+    decisions = Decisions(forecasts_made=forecast and policy.estimate_depth > 0)
     partitions = {p.name: p for p in snapshot.partitions}
     eligible: list[PendingJob] = []
     waiting: list[PendingJob] = []   # not eligible this cycle, not held: their priority is still shown
@@ -200,7 +201,7 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
     queue = [eligible[i] for i in order]
     now_s = int(now)
     windows = {r.name: (r, w) for r in snapshot.reservations if (w := r.window(now)) is not None}
-    position = {job.job_id: k for k, job in enumerate(queue)}
+    in_order = queue
     queue, members, second_try = _by_reservation(queue, windows, decisions, now, partitions)
     # A reservation's jobs run on its nodes and end by its end, and the main pass blocks those
     # nodes over that window: the two passes never share a node at a time. A job a MAGNETIC
@@ -221,12 +222,14 @@ def plan_cycle(snapshot: Snapshot, now: float, *, policy: Policy = Policy()) -> 
             elif not job.reservation:   # (drawn in: it runs in the reservation, and ends by its end)
                 decisions.starts = [dataclasses.replace(s, reservation=name) if s.job_id == job.job_id else s
                                     for s in decisions.starts]
-    if retry:
-        queue = sorted(queue + retry, key=lambda job: position[job.job_id])
+    if retry:   # (back into the main pass's queue, in queue order)
+        again = {job.job_id for job in queue} | {job.job_id for job in retry}
+        queue = [job for job in in_order if job.job_id in again]
     if not queue:
         return decisions
     blocks = reservation_blocks(snapshot, windows.values()) if windows else None
-    result, ledger = main_pass(_cores_as_blocked(snapshot, windows, now), queue, now_s, policy, blocks=blocks)
+    result, ledger = main_pass(_cores_as_blocked(snapshot, windows, now), queue, now_s, policy, blocks=blocks,
+                               forecast=decisions.forecasts_made)
     _record_pass(decisions, snapshot, queue, result, ledger, now)
     if windows:
         _maintenance_reasons(decisions, snapshot, queue, result, windows, now)
@@ -244,13 +247,26 @@ def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJo
     names = [node.name for node in snapshot.nodes]
     some_out_of_service = not all(n.is_schedulable for n in snapshot.nodes)
     # (plain ints from the arrays: per job they are read faster)
-    for job_idx, (job, status, start_s, is_estimate) in enumerate(zip(
-            queue, bulk.to_list(result.status), bulk.to_list(result.start_s), bulk.to_list(result.estimated))):
+    node_idx, offsets = bulk.to_list(result.nodes), bulk.to_list(result.offsets)
+
+    def nodes_of(k: int) -> tuple[str, ...]:
+        return tuple(names[i] for i in node_idx[offsets[k]:offsets[k + 1]])
+
+    # The planned starts, in C-level loops (with every waiting job planned, ~100,000 of them).
+    waiting = (result.start_s >= 0) & (result.status != plan.STARTED) & (result.status != plan.BACKFILLED)
+    ids = bulk.column(_JOB_ID, queue, np.int64)
+    planned.update(zip(bulk.to_list(ids[waiting]), bulk.to_list(result.start_s[waiting].astype(np.float64))))
+    estimated.update(bulk.to_list(ids[waiting & (result.estimated != 0)]))
+    decisions.forecast.update(bulk.to_list(ids[waiting & (result.estimated == plan.FORECAST)]))
+    for job_idx in bulk.to_list(np.flatnonzero(waiting & (result.estimated != plan.FORECAST))):
+        decisions.planned_nodes[queue[job_idx].job_id] = nodes_of(job_idx)
+    for job_idx, (job, status, start_s) in enumerate(zip(queue, bulk.to_list(result.status),
+                                                         bulk.to_list(result.start_s))):
         if status == plan.STARTED or status == plan.BACKFILLED:
             kind = StartKind.BACKFILL if status == plan.BACKFILLED else (
                 StartKind.RESERVED if job.planned_start is not None and not job.planned_is_estimate
                 else StartKind.IMMEDIATE)
-            decisions.starts.append(Start(job.job_id, tuple(names[i] for i in result.nodes_of(job_idx)), kind))
+            decisions.starts.append(Start(job.job_id, nodes_of(job_idx), kind))
             if ledger is not None:   # (what it takes of its limits counts for the jobs after it)
                 ledger.take(snapshot.limited[job.job_id])
             continue
@@ -260,15 +276,7 @@ def _record_pass(decisions: Decisions, snapshot: Snapshot, queue: list[PendingJo
             reasons[job.job_id] = rule.reason
         else:
             reasons[job.job_id] = JobReason.RESOURCES if status == plan.LIMIT else _REASON[status]
-        if start_s >= 0:
-            planned[job.job_id] = float(start_s)
-            if is_estimate:
-                estimated.add(job.job_id)
-            if is_estimate == plan.FORECAST:   # (pooled: no nodes)
-                decisions.forecast.add(job.job_id)
-            else:
-                decisions.planned_nodes[job.job_id] = tuple(names[i] for i in result.nodes_of(job_idx))
-        elif status == plan.RESOURCES and some_out_of_service and rule is None:
+        if start_s < 0 and status == plan.RESOURCES and some_out_of_service and rule is None:
             if unavailable_nodes(job, snapshot, blocked):   # (it fits only with nodes out of service)
                 reasons[job.job_id] = JobReason.REQ_NODE_NOT_AVAIL
                 decisions.reason_details[job.job_id] = NODES_NOT_AVAILABLE
@@ -285,9 +293,11 @@ def _by_reservation(queue: list[PendingJob], windows: dict, decisions: Decisions
     (ReservationDeleted)."""
     rest, members, second_try = [], {}, set()
     magnets = [r for r, (start, _) in windows.values() if ReservationFlag.MAGNETIC in r.flags and start <= now]
+    if not magnets and not any(bulk.distinct(_RESERVATION, queue)):   # (the common case, in C-level loops)
+        return list(queue), members, second_try
     for job in queue:
         if not job.reservation:
-            magnet = next((r for r in magnets if _draws(r, job, partitions)), None)
+            magnet = next((r for r in magnets if _draws(r, job, partitions)), None) if magnets else None
             if magnet is None:
                 rest.append(job)
             else:
@@ -349,7 +359,7 @@ def _cores_as_blocked(snapshot: Snapshot, windows: dict, now: float) -> Snapshot
 
 
 def main_pass(snapshot: Snapshot, queue: list[PendingJob], now_s: int, policy: Policy, *, blocks,
-              estimate_depth: int | None = None) -> tuple[plan.PassResult, Ledger | None]:
+              estimate_depth: int | None = None, forecast: bool = True) -> tuple[plan.PassResult, Ledger | None]:
     """The cycle's main pass over `queue` (in queue order, no reservation's jobs), kept out of the
     reservations' `blocks` (reservation_blocks), with the association and QOS limits, and the
     ledger of the running jobs' limits. `estimate_depth` (None: the policy's, with its time
@@ -358,7 +368,7 @@ def main_pass(snapshot: Snapshot, queue: list[PendingJob], now_s: int, policy: P
     cluster, running, q = pass_inputs(snapshot, queue, now_s)
     if estimate_depth is None:
         estimates = dict(estimate_depth=policy.estimate_depth, estimate_budget_s=policy.estimate_budget_s,
-                         forecast=policy.estimate_depth > 0)
+                         forecast=forecast and policy.estimate_depth > 0)
     else:
         estimates = dict(estimate_depth=estimate_depth)
     result = plan.plan_pass(cluster, running, q, now_s=now_s, reservation_depth=policy.reservation_depth,

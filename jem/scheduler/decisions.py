@@ -39,6 +39,7 @@ class Decisions:
     estimated: set[int] = field(default_factory=set)   # the planned starts that are estimates, not reservations
     planned_nodes: dict[int, tuple[str, ...]] = field(default_factory=dict)   # the nodes of each planned start
     forecast: set[int] = field(default_factory=set)    # the estimates that are forecasts (a subset of `estimated`)
+    forecasts_made: bool = False   # whether this cycle forecast the jobs beyond its estimates (else they keep theirs)
     preemptions: list = field(default_factory=list)      # jem.scheduler.preemption.Preemption: jobs to push off
 
     def forget(self, job_id: int) -> None:

@@ -22,7 +22,7 @@ Forecasts: the jobs after those the estimates reached (estimate_depth) that can
 fit on enough nodes at all are placed in order on their partition's pooled
 availability (the sum over its usable nodes of what each has, never less than
 nothing), per node request times node count, no earlier than the partition's
-forecast before, and in their limits.
+forecast before (nor its latest start planned before the forecasts), and in their limits.
 
 Status codes match jem._core.backfill; arguments mirror the kernel's.
 """
@@ -236,8 +236,11 @@ def backfill(free, usable, *, membership, requests, n_nodes_req, part_idx, durat
             if sum(all(x <= c for x, c in zip(asks[j].on(n), cap[n])) for n in allowed_of[j]) < int(n_nodes_req[j]):
                 continue
             part = int(part_idx[j])
-            pool = pools.setdefault(part, Pool(plan, [n for n in range(len(free))
-                                                      if usable[n] and membership[part][n]]))
+            if part not in pools:   # (no earlier than the latest start planned before it in its partition)
+                pools[part] = Pool(plan, [n for n in range(len(free)) if usable[n] and membership[part][n]])
+                pools[part].cursor = max([now] + [start[k] for k in range(estimates_end)
+                                                  if int(part_idx[k]) == part and start[k] >= 0])
+            pool = pools[part]
             start[j] = pool.forecast(groups, j, [int(x) * int(n_nodes_req[j]) for x in requests[j]],
                                      min(int(duration_s[j]), INF))
             estimated[j] = 2 if start[j] >= 0 else 0
