@@ -86,6 +86,13 @@ def kill_job(job: Job, cause: JobEvent, now: float, detail: str = "") -> JobChan
     return change(job, JobEvent.KILL, now, detail or cause.value)
 
 
+def cancel_instead(job: Job, now: float, detail: str) -> JobChange:
+    """A job being killed to be requeued (its node failed, it was preempted or requeued) that is
+    cancelled meanwhile ends CANCELLED instead: the cancel is the later word."""
+    job.kill_cause = JobEvent.CANCEL
+    return JobChange(job, JobEvent.CANCEL, now, detail)
+
+
 def suspend_job(job: Job, nodes: NodeTable, now: float, *, preemptor_id: int = 0, detail: str = "") -> JobChange:
     """RUNNING -> SUSPENDED: its time limit's clock stops. It keeps its share of its nodes, or,
     suspended for `preemptor_id`, lends it to that job alone (which must start next, on it)."""

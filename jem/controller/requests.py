@@ -54,6 +54,8 @@ def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
             elif target.is_live and target.state is not JobState.COMPLETING:
                 changes.append(lifecycle.kill_job(target, JobEvent.CANCEL, now, detail=f"cancel by {identity.user}"))
                 kills.append((target.job_id, target.restart_count, signals.kill_targets(state, target)))
+            elif target.state is JobState.COMPLETING and target.kill_cause is JobEvent.REQUEUE:
+                changes.append(lifecycle.cancel_instead(target, now, detail=f"cancel by {identity.user}"))
         if not changes and not any(t.state is JobState.COMPLETING for t in targets):
             raise AlreadyDone(format_job_label(job_id, array_task_ids) if array_task_ids else job.label)
         state.commit(changes)

@@ -195,3 +195,20 @@ def test_a_plain_user_cannot_undrain_or_resume_a_node_taken_down(cluster, strang
         finally:
             root.resume_node(target)
         wait_until(lambda: node_info(root, target).state is NodeState.IDLE, what="the node back in service")
+
+
+def test_a_job_cancelled_while_it_is_killed_to_be_requeued_ends_cancelled(make_cluster):
+    """Found by test_fuzz_grpc: a node taken down kills its job to requeue it; a cancel that comes
+    while the job is still dying (it ignores SIGTERM) is the later word: it ends CANCELLED, not
+    back in the queue (where it ran again beside its replacement)."""
+    c = make_cluster(n_nodes=1, cpus=2)
+    c.start()
+    with c.client() as client:
+        job_id = client.submit(c.spec("#!/bin/sh\ntrap '' TERM\nsleep 60\n", requeue=True))
+        c.wait_job(client, job_id, states={JobState.RUNNING})
+        client.down_node("n1", "fuzzed")
+        assert client.get_job(job_id).state is JobState.COMPLETING
+        client.cancel(job_id)
+        client.resume_node("n1")
+        ended = c.wait_job(client, job_id, timeout_s=30)
+        assert ended.state is JobState.CANCELLED and ended.restart_count == 0
