@@ -90,7 +90,7 @@ def cancel_instead(job: Job, now: float, detail: str) -> JobChange:
     """A job being killed to be requeued (its node failed, it was preempted or requeued) that is
     cancelled meanwhile ends CANCELLED instead: the cancel is the later word."""
     job.kill_cause = JobEvent.CANCEL
-    return JobChange(job, JobEvent.CANCEL, now, detail)
+    return JobChange(job, JobEvent.KILL, now, detail)   # (killed still; now to end CANCELLED)
 
 
 def suspend_job(job: Job, nodes: NodeTable, now: float, *, preemptor_id: int = 0, detail: str = "") -> JobChange:
