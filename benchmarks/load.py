@@ -16,6 +16,9 @@ Starts `jem up` in a temporary state directory (as root: it creates Unix users
   others the rest. If the queue would leave no room under the default
   MaxJobCount, jem.toml's [scheduler] max_job_count is raised (reported).
   One extra node, `probe1`, is added to jem.toml for the heartbeat probe.
+  Measuring starts in the steady state: once every node is up and two
+  scheduling cycles have run since (the restart's own cycles, which plan the
+  whole queue anew, are reported apart: restart_cycles, restart_cycle_ms_max).
 - for `--duration-s`, each in its own process:
   * `--clients` listing clients, one per user, each listing at `--list-hz` what
     `squeue --me` lists (its user's pending/running/suspended/completing jobs)
@@ -121,6 +124,13 @@ def _read(path: str) -> str:
         return f.read().strip()
 
 
+def _read_from(path: str, start: int, end: int | None = None) -> str:
+    """The text of `path` from byte `start` (to byte `end`)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        return f.read(-1 if end is None else end - start).decode(errors="replace")
+
+
 def _wait_for(what: str, check, timeout_s: float, step_s: float = 0.1):
     deadline = time.monotonic() + timeout_s
     while True:
@@ -186,13 +196,18 @@ def start_controller(state_dir: str) -> subprocess.Popen:
     return process
 
 
-def edit_config(path: str, *, max_job_count: int | None, probe_cpus: int, probe_mem_mib: int) -> None:
+def edit_config(path: str, *, max_job_count: int | None, scheduler: list[str], probe_cpus: int,
+                probe_mem_mib: int) -> None:
+    """jem.toml with max_job_count and the --scheduler settings (`key = value` lines in TOML's
+    syntax) added to its [scheduler] table, and the probe node."""
     with open(path) as f:
         text = f.read()
-    if max_job_count is not None:
+    lines = ([f"max_job_count = {max_job_count}"] if max_job_count is not None else []) + \
+        [setting.replace("=", " = ", 1) for setting in scheduler]
+    if lines:
         if "[scheduler]\n" not in text:
-            raise RuntimeError(f"{path}: no [scheduler] section to raise max_job_count in")
-        text = text.replace("[scheduler]\n", f"[scheduler]\nmax_job_count = {max_job_count}\n", 1)
+            raise RuntimeError(f"{path}: no [scheduler] section to add {lines} to")
+        text = text.replace("[scheduler]\n", "[scheduler]\n" + "".join(line + "\n" for line in lines), 1)
     text += f'\n[[nodes]]\nnames = "{PROBE_NODE}"\ncpus = {probe_cpus}\nmem_mib = {probe_mem_mib}\n'
     with open(path, "w") as f:
         f.write(text)
@@ -448,9 +463,7 @@ class Watcher:
 
 
 def cycle_figures(log_path: str, start: int, end: int) -> dict:
-    with open(log_path, "rb") as f:
-        f.seek(start)
-        text = f.read(end - start).decode(errors="replace")
+    text = _read_from(log_path, start, end)
     cycles = [(int(m[1]), int(m[2]), float(m[3]), float(m[4])) for m in CYCLE_LINE.finditer(text)]
     times = [ms for _, _, _, ms in cycles]
     locked = [ms for _, _, ms, _ in cycles]
@@ -520,8 +533,10 @@ def run(args: argparse.Namespace, state_dir: str, users: dict, say) -> dict:
     from jem.security import ca
     ca.issue_node_cert(security_dir, PROBE_NODE, hosts=["127.0.0.1"])
     edit_config(os.path.join(state_dir, "jem.toml"), max_job_count=None if room == DEFAULT_MAX_JOB_COUNT else room,
-                probe_cpus=1, probe_mem_mib=1024)
+                scheduler=args.scheduler, probe_cpus=1, probe_mem_mib=1024)
     result["max_job_count"] = room
+    log_path = os.path.join(state_dir, "logs", "controller.log")
+    restart_log_start = os.path.getsize(log_path) if os.path.exists(log_path) else 0
     t = time.monotonic()
     controller = start_controller(state_dir)
     def served() -> str:
@@ -539,6 +554,13 @@ def run(args: argparse.Namespace, state_dir: str, users: dict, say) -> dict:
         _wait_for("every node up", lambda: all(
             i.state is not NodeState.DOWN for i in root.list_nodes() if i.node.name in real_nodes)
             and real_nodes <= {i.node.name for i in root.list_nodes()}, 120, 0.5)
+        # Steady state: two cycles with every node up (the first plans the whole queue anew, its
+        # nodes registered; what the restart costs is reported apart, restart_*).
+        settled_from = os.path.getsize(log_path)
+        _wait_for("two scheduling cycles with every node up",
+                  lambda: len(CYCLE_LINE.findall(_read_from(log_path, settled_from))) >= 2, 600, 0.2)
+        restart = cycle_figures(log_path, restart_log_start, os.path.getsize(log_path))
+        result["restart_cycles"], result["restart_cycle_ms_max"] = restart["cycles"], restart["cycle_ms_max"]
         result["controller_rss_loaded_mib"] = psutil.Process(controller.pid).memory_info().rss / 2**20
         # The queue as the controller sees it: one full listing.
         t = time.monotonic()
@@ -579,7 +601,6 @@ def run(args: argparse.Namespace, state_dir: str, users: dict, say) -> dict:
             if message[0] == "ready":
                 n_ready += 1
         say(f"{len(processes)} load processes ready; measuring for {args.duration_s} s")
-        log_path = os.path.join(state_dir, "logs", "controller.log")
         log_start = os.path.getsize(log_path)
         watcher = Watcher(root, controller.pid)
         watcher.start()
@@ -716,6 +737,10 @@ def main() -> int:
     parser.add_argument("--mem-per-node", type=int, default=4096)
     parser.add_argument("--max-job-count", type=int, default=0,
                         help="[scheduler] max_job_count (default: 100000, or the queue + 20000 when that is more)")
+    parser.add_argument("--scheduler", action="append", default=[], metavar="KEY=VALUE",
+                        help="a [scheduler] setting of jem.toml, in TOML's syntax (repeatable), "
+                             "e.g. estimate_depth=0")
+    parser.add_argument("--keep-log", default="", metavar="FILE", help="copy the controller's log to FILE")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="py-spy record the controller over the window into FILE (raw format)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
@@ -736,6 +761,8 @@ def main() -> int:
         created = create_users([*users["listers"], users["flood"], *users["bulk"]])
         result = run(args, state_dir, users, say)
     finally:
+        if args.keep_log and os.path.exists(os.path.join(state_dir, "logs", "controller.log")):
+            shutil.copyfile(os.path.join(state_dir, "logs", "controller.log"), args.keep_log)
         if os.path.exists(os.path.join(state_dir, "pids")):
             try:
                 jem("down", state_dir=state_dir)

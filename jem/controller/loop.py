@@ -107,6 +107,7 @@ class SchedulingLoop:
         self._limits_version = -1
         self._policy_version = -1
         self._t_forecast = float("-inf")   # when the last cycle that forecast the queue ran
+        self._forecast_nodes: frozenset[str] = frozenset()   # the nodes it could plan on
         self._preemptions = Preemptions(state, warned=self._warned, limited=self._limited, clock=clock)
         suspension.restore(state)   # (the jobs' allocations were made again before: see suspension.restore)
 
@@ -251,10 +252,13 @@ class SchedulingLoop:
         snapshot = dataclasses.replace(cluster, pending=self._views.of(pending), share_users=share_users,
                                        accounting=table, limited=limited, reservations=state.reservation_list)
         t_plan = time.perf_counter()
-        forecast = now - self._t_forecast >= FORECAST_EVERY_S
+        # Forecasts every FORECAST_EVERY_S, and at once when nodes came up or went away (a
+        # forecast made while agents were still registering would stand for that long).
+        up_nodes = frozenset(node.name for node in cluster.nodes if node.is_schedulable)
+        forecast = now - self._t_forecast >= FORECAST_EVERY_S or up_nodes != self._forecast_nodes
         decisions = plan_cycle(snapshot, now, policy=self.policy, forecast=forecast)
-        if decisions.forecasts_made:
-            self._t_forecast = now
+        if decisions.forecast:   # (a pass that could forecast none, its nodes not up yet: again next cycle)
+            self._t_forecast, self._forecast_nodes = now, up_nodes
         plan_ms = (time.perf_counter() - t_plan) * 1000
         changes = []
         with state.lock:
@@ -297,7 +301,7 @@ class SchedulingLoop:
                 addresses[first.name] = first.agent_address
             state.commit(changes)
         t_record = time.perf_counter()
-        self._record_waiting(pending, decisions)
+        n_recorded = self._record_waiting(pending, decisions)
         record_ms = (time.perf_counter() - t_record) * 1000
         suspension.send(state, acts.suspends)   # (frozen before their preemptors launch on their CPUs)
         for node_name, node_launches in launches.items():
@@ -305,9 +309,9 @@ class SchedulingLoop:
         self._preemptions.send(acts)
         cycle_ms = (time.perf_counter() - t0) * 1000
         log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d snapshot_ms=%.2f "
-                 "plan_ms=%.2f record_ms=%.2f cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending),
+                 "plan_ms=%.2f record_ms=%.2f recorded=%d cycle_ms=%.2f", self.cycle_id, self.policy.name, len(pending),
                  len(changes), decisions.n_backfilled, len(decisions.planned_starts), snapshot_ms, plan_ms, record_ms,
-                 cycle_ms)
+                 n_recorded, cycle_ms)
         return decisions
 
     def _kill_deadlines(self, live: list[Job]) -> dict[int, float]:
@@ -381,18 +385,21 @@ class SchedulingLoop:
             cached = self._limited_views[job.job_id] = (stamp, view)
         return cached[1]
 
-    def _record_waiting(self, planned_jobs: list[Job], decisions: Decisions) -> None:
+    def _record_waiting(self, planned_jobs: list[Job], decisions: Decisions) -> int:
         """Reasons and planned starts of the jobs left pending, and multifactor priorities. Taken in
         chunks of RECORD_CHUNK jobs, each under the lock and none for long, with a pause between
         them in which the requests that waited for the lock take it (a thread that releases a lock
-        and takes it again at once would keep it from them)."""
+        and takes it again at once would keep it from them). Returns how many jobs changed."""
         reasons, planned, priorities = decisions.reasons, decisions.planned_starts, decisions.priorities
         details, estimated, forecast = decisions.reason_details, decisions.estimated, decisions.forecast
         planned_nodes_of = decisions.planned_nodes
         now = self._clock()
+        n_changed = 0
         for first in range(0, len(planned_jobs), RECORD_CHUNK):
+            chunk = planned_jobs[first:first + RECORD_CHUNK]
             with self._state.lock:
-                for job in planned_jobs[first:first + RECORD_CHUNK]:
+                stamps = [job.change_stamp for job in chunk]
+                for job in chunk:
                     job_id = job.job_id
                     reason = reasons.get(job_id)   # (none for a job started)
                     if reason is None or job.state is not JobState.PENDING or job.held_by:   # (held meanwhile)
@@ -417,7 +424,9 @@ class SchedulingLoop:
                             and is_forecast == job.planned_start_is_forecast and planned_nodes == job.planned_nodes:
                         continue   # (the common case: as last cycle)
                     self._record_planned_start(job, planned_start, is_estimate, is_forecast, planned_nodes, now)
+                n_changed += sum(job.change_stamp != stamp for job, stamp in zip(chunk, stamps))
             time.sleep(0)
+        return n_changed
 
     @staticmethod
     def _record_planned_start(job: Job, planned_start: float | None, is_estimate: bool, is_forecast: bool,
