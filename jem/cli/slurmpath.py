@@ -19,7 +19,8 @@ from jem.model import defaults
 from jem.model.errors import JemError
 import jem_slurm.launcher as launcher
 
-COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "sacctmgr", "sprio", "sshare")
+COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "sacctmgr", "sprio", "sshare",
+            "seff")
 MAX_SHEBANG = 120  # older kernels cut #! lines at 127 bytes
 
 
