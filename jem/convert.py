@@ -664,7 +664,7 @@ def explanation_from_pb(pb: jobs_pb2.ExplainJobResponse) -> Explanation:
 def reservation_to_pb(r: Reservation) -> admin_pb2.Reservation:
     pb = admin_pb2.Reservation(name=r.name, node_names=r.node_names, users=r.users, accounts=r.accounts,
                                flags=sorted(f.value for f in r.flags), partition=r.partition,
-                               core_count=r.core_count)
+                               core_count=r.core_count, cores_per_node=r.cores_per_node)
     time_to_pb(r.start_time, pb.start_time)
     time_to_pb(r.end_time, pb.end_time)
     return pb
@@ -680,4 +680,4 @@ def reservation_from_pb(pb: admin_pb2.Reservation) -> Reservation:
     return Reservation(name=pb.name, start_time=time_from_pb(pb, "start_time") or 0.0,
                        end_time=time_from_pb(pb, "end_time") or 0.0, node_names=tuple(pb.node_names),
                        users=tuple(pb.users), accounts=tuple(pb.accounts), flags=flags, partition=pb.partition,
-                       core_count=pb.core_count)
+                       core_count=pb.core_count, cores_per_node=tuple(pb.cores_per_node))

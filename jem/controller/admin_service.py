@@ -218,7 +218,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         with self._state.lock:
             node_count = request.reservation.node_count
             if not node_count and not reservation.node_names and reservation.core_count:
-                node_count = nodes_for_cores(self._state, reservation.core_count, reservation.partition)
+                node_count = len(reservation.cores_per_node) or \
+                    nodes_for_cores(self._state, reservation.core_count, reservation.partition)
             if node_count and not reservation.node_names:
                 now = self._clock()
                 reservation = dataclasses.replace(reservation, node_names=pick_nodes(

@@ -69,7 +69,8 @@ class ReservationBook:
         if reservation.core_count:
             over = [name for name in reservation.node_names if reservation.cores_on(name) > cpus[name]]
             if over:
-                raise InvalidReservation(f"CoreCnt={reservation.core_count}: more cores than {','.join(over)} has")
+                raise InvalidReservation(f"CoreCnt={reservation.core_count_text}: more cores than "
+                                         f"{','.join(over)} has")
         if ReservationFlag.OVERLAP not in reservation.flags:
             cores_taken = dict.fromkeys(reservation.node_names, 0)   # (by the core reservations it meets)
             for other in self.all:

@@ -42,15 +42,32 @@ class Reservation:
     flags: frozenset[ReservationFlag] = frozenset()
     partition: str = ""
     core_count: int = 0        # CoreCnt=: cores reserved, spread over its nodes (cores_on); 0: whole nodes
+    cores_per_node: tuple[int, ...] = ()   # CoreCnt=N,N: the cores of each node, in node_names order; (): spread
+
+    def __post_init__(self):
+        # core_count is the sum of the counts per node (so that every "is it of cores" test reads
+        # core_count); a tuple even where a list came (a stored record's JSON)
+        if self.cores_per_node:
+            object.__setattr__(self, "cores_per_node", tuple(self.cores_per_node))
+            object.__setattr__(self, "core_count", sum(self.cores_per_node))
 
     def cores_on(self, node_name: str) -> int | None:
-        """The cores it takes of `node_name` (CoreCnt= spread evenly, the first nodes one more
-        where it does not divide); None where it takes the whole node (or does not hold it).
-        E.g. CoreCnt=5 over n1,n2: 3 of n1, 2 of n2."""
+        """The cores it takes of `node_name`: its count of that node (CoreCnt=N,N), or CoreCnt=
+        spread evenly, the first nodes one more where it does not divide; None where it takes
+        the whole node (or does not hold it). E.g. CoreCnt=5 over n1,n2: 3 of n1, 2 of n2;
+        CoreCnt=2,4 over n1,n2: 2 of n1, 4 of n2."""
         if not self.core_count or node_name not in self.node_names:
             return None
+        index = self.node_names.index(node_name)
+        if self.cores_per_node:   # (check() holds: one count per node)
+            return self.cores_per_node[index]
         share, extra = divmod(self.core_count, len(self.node_names))
-        return share + (1 if self.node_names.index(node_name) < extra else 0)
+        return share + (1 if index < extra else 0)
+
+    @property
+    def core_count_text(self) -> str:
+        """CoreCnt= as it was given: "2,4" (a count per node) or "6"."""
+        return ",".join(map(str, self.cores_per_node)) if self.cores_per_node else str(self.core_count)
 
     @property
     def period_s(self) -> int:
@@ -90,6 +107,10 @@ class Reservation:
             raise InvalidReservation("it ends after the year 9999")
         if not self.node_names:
             raise InvalidReservation("no nodes")
+        if self.cores_per_node and (len(self.cores_per_node) != len(self.node_names) or
+                                    min(self.cores_per_node) < 1):
+            raise InvalidReservation(f"CoreCnt={self.core_count_text}: a count of 1 or more for each of its "
+                                     f"{len(self.node_names)} nodes")
         if self.core_count < 0 or (self.core_count and self.core_count < len(self.node_names)):
             raise InvalidReservation(f"CoreCnt={self.core_count}: at least one core of each of its "
                                      f"{len(self.node_names)} nodes")

@@ -554,7 +554,7 @@ class ListSharesResponse(_message.Message):
     def __init__(self, associations: _Optional[_Iterable[_Union[ShareAssociation, _Mapping]]] = ..., algorithm: _Optional[str] = ...) -> None: ...
 
 class Reservation(_message.Message):
-    __slots__ = ("name", "start_time", "end_time", "node_names", "users", "accounts", "flags", "partition", "node_count", "core_count")
+    __slots__ = ("name", "start_time", "end_time", "node_names", "users", "accounts", "flags", "partition", "node_count", "core_count", "cores_per_node")
     NAME_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -565,6 +565,7 @@ class Reservation(_message.Message):
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     NODE_COUNT_FIELD_NUMBER: _ClassVar[int]
     CORE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CORES_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     name: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
@@ -575,7 +576,8 @@ class Reservation(_message.Message):
     partition: str
     node_count: int
     core_count: int
-    def __init__(self, name: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_names: _Optional[_Iterable[str]] = ..., users: _Optional[_Iterable[str]] = ..., accounts: _Optional[_Iterable[str]] = ..., flags: _Optional[_Iterable[str]] = ..., partition: _Optional[str] = ..., node_count: _Optional[int] = ..., core_count: _Optional[int] = ...) -> None: ...
+    cores_per_node: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, name: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., node_names: _Optional[_Iterable[str]] = ..., users: _Optional[_Iterable[str]] = ..., accounts: _Optional[_Iterable[str]] = ..., flags: _Optional[_Iterable[str]] = ..., partition: _Optional[str] = ..., node_count: _Optional[int] = ..., core_count: _Optional[int] = ..., cores_per_node: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ListReservationsRequest(_message.Message):
     __slots__ = ("names",)

@@ -23,6 +23,7 @@ from jem_slurm.command import Failure, is_digits
 
 UNLIMITED_S = 365 * 86400   # what slurmctld makes of Duration=UNLIMITED: a year
 CREATED, UPDATED = "No reservation created.", "No reservation update."
+CORES_INCONSISTENT = "Core count for reservation node list is not consistent!"   # (ESLURM_INVALID_CORE_CNT)
 
 # (name, least prefix length): every key of scontrol_parse_res_options (create_res.c, 22.05).
 _KEYS = (("ReservationName", 1), ("Accounts", 1), ("BurstBuffer", 2), ("StartTime", 1), ("EndTime", 1),
@@ -57,7 +58,8 @@ class Request:
     duration_s: int | None = None
     nodes: str | None = None             # a host list as given, or ALL
     node_count: int = 0
-    core_count: int = 0
+    core_count: int = 0                  # CoreCnt=: one count, or the sum of cores_per_node
+    cores_per_node: tuple[int, ...] = ()  # CoreCnt=N,N: a count per node
     users: list[str] | None = None       # items, each "+name", "-name" or "name"
     accounts: list[str] | None = None
     flags_on: set[ReservationFlag] = dataclasses.field(default_factory=set)
@@ -144,11 +146,14 @@ def _set(request: Request, key: str, *, value: str, op: str, word: str, now: flo
             raise parse_error(f"Invalid node count {value}", note=note)
         request.node_count = int(value)
     elif key == "CoreCnt":
-        # (Slurm also takes one count per node, "2,2": JEM spreads one total over the nodes)
-        if not is_digits(value):
-            raise parse_error(f"Invalid core count {value}" if "," not in value
-                              else "CoreCnt=N,N (a count per node) is not supported yet by JEM", note=note)
-        request.core_count = int(value)
+        # One count (spread over the nodes), or one per node: "2,4", empty items skipped as
+        # state_control_parse_resv_corecnt's strtok skips them ("2," is one count).
+        counts = [item for item in value.split(",") if item]
+        if not counts or not all(is_digits(count) for count in counts):
+            raise parse_error(f"Invalid core count {value}", note=note)
+        if len(counts) > 1:
+            request.cores_per_node = tuple(int(count) for count in counts)
+        request.core_count = sum(int(count) for count in counts)
     elif key == "Nodes":
         request.nodes = value
     elif key == "PartitionName":
@@ -275,11 +280,29 @@ def new_reservation(request: Request, *, start: float, end: float, infos, partit
     name = request.name if request.name is not None else _generated_name(users[0] if users else accounts[0], taken)
     if name in taken:
         raise refusal("Duplicate reservation name", note=CREATED)
+    check_cores_per_node(request.cores_per_node, len(nodes) or node_count, note=CREATED)
+    if request.cores_per_node:
+        nodes = in_node_order(nodes)
     if request.core_count and not nodes and not node_count:   # (CoreCnt= alone: the controller picks the nodes)
         partition = partition or next((p.name for p in partitions if p.is_default), "")
     return Reservation(name=name, start_time=start, end_time=end, node_names=nodes, users=tuple(dict.fromkeys(users)),
                        accounts=accounts, flags=frozenset(request.flags_on), partition=partition or "",
-                       core_count=request.core_count), node_count
+                       core_count=request.core_count, cores_per_node=request.cores_per_node), node_count
+
+
+def in_node_order(nodes: tuple[str, ...]) -> tuple[str, ...]:
+    """Nodes in the order a count per node applies to them: Slurm gives the counts to its nodes in
+    its own order (slurm.conf's, n1 n2 ... n10 as usually named), whatever order Nodes= names them
+    in; JEM's is the names' numeric order. E.g. Nodes=n4,n3 CoreCnt=1,3: 1 core of n3, 3 of n4."""
+    return tuple(hostlist.numerically_sorted(list(nodes)))
+
+
+def check_cores_per_node(counts: tuple[int, ...], n_nodes: int, *, note: str) -> None:
+    """A count per node (CoreCnt=N,N; none: nothing to check) must have one count, 1 or more, for
+    each of the `n_nodes` nodes it goes with (Nodes=, NodeCnt=): Slurm's ESLURM_INVALID_CORE_CNT
+    refusal otherwise. (Slurm 22.05 ignores counts past its nodes; JEM refuses them too.)"""
+    if counts and (len(counts) != n_nodes or 0 in counts):
+        raise refusal(CORES_INCONSISTENT, note=note)
 
 
 def _generated_name(base: str, taken: set[str]) -> str:
@@ -291,11 +314,11 @@ def _generated_name(base: str, taken: set[str]) -> str:
 def updated_reservation(current: Reservation, request: Request, *, infos, partitions) -> Reservation:
     """`current` as an update request changes it, as slurmctld's update_resv does: a new StartTime
     keeps the duration, Duration= counts from the (new) start, Flags=X adds X (-X removes it),
-    Users=a replaces the list (+a, -a add and remove). Failure with scontrol's words."""
+    Users=a replaces the list (+a, -a add and remove), CoreCnt= replaces the cores (one count, one
+    per node, or 0: whole nodes); a count per node kept with Nodes= must still have one count per
+    node. Failure with scontrol's words."""
     if request.node_count:
         raise parse_error("Update of NodeCnt is not supported yet by JEM", note=UPDATED)
-    if request.core_count:
-        raise parse_error("Update of CoreCnt is not supported yet by JEM", note=UPDATED)
     start = request.start if request.start is not None else current.start_time
     if request.duration_s is not None:
         end = start + request.duration_s
@@ -318,9 +341,16 @@ def updated_reservation(current: Reservation, request: Request, *, infos, partit
         raise refusal("Invalid partition name specified", note=UPDATED)
     nodes = current.node_names if request.nodes is None else \
         node_list(request.nodes, infos, partition=partition, note=UPDATED)
+    core_count, cores_per_node = current.core_count, current.cores_per_node
+    if "CoreCnt" in request.words:
+        core_count, cores_per_node = request.core_count, request.cores_per_node
+    check_cores_per_node(cores_per_node, len(nodes), note=UPDATED)
+    if cores_per_node:
+        nodes = in_node_order(nodes)
     flags = (current.flags | request.flags_on) - request.flags_off
     return dataclasses.replace(current, start_time=start, end_time=end, users=users, accounts=accounts,
-                               partition=partition, node_names=nodes, flags=frozenset(flags))
+                               partition=partition, node_names=nodes, flags=frozenset(flags),
+                               core_count=core_count, cores_per_node=cores_per_node)
 
 
 def overlapping(reservation: Reservation, others, *, now: float) -> bool:

@@ -96,7 +96,8 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
 
 def reservation_record(reservation, now: float, *, cpus_by_node: dict[str, int], is_one_line: bool = False) -> str:
     """`scontrol show reservation`'s record. CoreCnt and TRES count the cores it takes (CoreCnt=),
-    else the CPUs of its nodes; Features, Groups, Licenses, BurstBuffer, Watts and MaxStartDelay
+    else the CPUs of its nodes; a reservation of cores has Slurm's `  NodeName=n1 CoreIDs=0-1` line
+    for each node (`core_lines`). Features, Groups, Licenses, BurstBuffer, Watts and MaxStartDelay
     are Slurm's unset values, JEM having none of them."""
     from jem_slurm import reservations
 
@@ -108,6 +109,7 @@ def reservation_record(reservation, now: float, *, cpus_by_node: dict[str, int],
         [("Nodes", hostlist.collect_hostlist(list(reservation.node_names)) or "(null)"),
          ("NodeCnt", len(reservation.node_names)), ("CoreCnt", cpus), ("Features", "(null)"),
          ("PartitionName", reservation.partition or "(null)"), ("Flags", reservations.flags_text(reservation))],
+        *core_lines(reservation),
         [("TRES", f"cpu={cpus}")],
         [("Users", ",".join(reservation.users) or "(null)"), ("Groups", "(null)"),
          ("Accounts", ",".join(reservation.accounts) or "(null)"), ("Licenses", "(null)"),
@@ -115,6 +117,25 @@ def reservation_record(reservation, now: float, *, cpus_by_node: dict[str, int],
         [("MaxStartDelay", "(null)")],
     ]
     return _record(lines, is_one_line=is_one_line)
+
+
+def core_lines(reservation) -> list[list[tuple[str, object]]]:
+    """Slurm's lines of a reservation of cores, one per node in node order, indented two more:
+    `  NodeName=n1 CoreIDs=0-1`. JEM reserves a count of a node's cores, not given ones, so its
+    CoreIDs number them from 0 (Slurm names the cores it picked, 2-3 where another reservation
+    has 0-1). None for a reservation of whole nodes.
+
+    >>> from jem.model.reservation import Reservation
+    >>> core_lines(Reservation("r", 0, 1, ("n2", "n1"), users=("a",), cores_per_node=(4, 1)))
+    [[('  NodeName', 'n1'), ('CoreIDs', '0')], [('  NodeName', 'n2'), ('CoreIDs', '0-3')]]
+    """
+    if not reservation.core_count:
+        return []
+    lines = []
+    for name in hostlist.numerically_sorted(list(reservation.node_names)):
+        cores = reservation.cores_on(name)
+        lines.append([("  NodeName", name), ("CoreIDs", "0" if cores == 1 else f"0-{cores - 1}")])
+    return lines
 
 
 _NODE_STATE = {"IDLE": "IDLE", "MIXED": "MIXED", "ALLOCATED": "ALLOCATED", "DRAINING": "MIXED+DRAIN",

@@ -188,13 +188,57 @@ def test_a_reservation_of_cores_is_made_shown_and_shares_its_node(cluster):
     # Another reservation of the other cores of n3 at the same time fits beside it; more do not.
     create(cluster, "ReservationName=more", f"StartTime={WHEN}", "Duration=60", "Nodes=n3", "CoreCnt=2",
            f"Users={ME}")
-    result = scontrol(cluster, "create", "reservation", "ReservationName=full", f"StartTime={WHEN}", "Duration=60",
-                      "Nodes=n3", "CoreCnt=1", f"Users={ME}")
+    full = ["ReservationName=full", f"StartTime={WHEN}", "Duration=60", "Nodes=n3", "CoreCnt=1", f"Users={ME}"]
+    result = scontrol(cluster, "create", "reservation", *full)
     assert result.returncode == 1 and "Error creating the reservation" in result.stderr
-    expect(scontrol(cluster, "update", "ReservationName=cores", "CoreCnt=1"), "",
-           "scontrol: error: Update of CoreCnt is not supported yet by JEM\nslurm_update error: No error\n", 1)
-    for name in ("cores", "more"):
+    # CoreCnt= changes (Slurm 22.05 refuses: "Core-based reservation can not be updated"); to 1, a core is free.
+    result = scontrol(cluster, "update", "ReservationName=cores", "CoreCnt=3")
+    assert result.returncode == 1 and result.stderr.startswith("Error updating the reservation: ")
+    expect(scontrol(cluster, "update", "ReservationName=cores", "CoreCnt=1"), "Reservation updated.\n")
+    assert "CoreCnt=1 Features=(null) PartitionName=(null) Flags=SPEC_NODES   NodeName=n3 CoreIDs=0 TRES=cpu=1 " in \
+        scontrol(cluster, "show", "-o", "res", "cores").stdout
+    create(cluster, *full)
+    for name in ("cores", "more", "full"):
         expect(scontrol(cluster, "delete", f"ReservationName={name}"))
+
+
+def test_a_core_count_per_node_is_made_shown_and_updated(cluster):
+    """CoreCnt=1,3: the counts go to the nodes in node order (n2, n3) whatever order Nodes= names
+    them in, as Slurm gives them; show prints Slurm's NodeName= CoreIDs= line for each node."""
+    create(cluster, "ReservationName=pn", f"StartTime={WHEN}", "Duration=60", "Nodes=n3,n2", "CoreCnt=1,3",
+           f"Users={ME}")
+    expect(scontrol(cluster, "show", "res", "pn"), lines(f"""
+        |ReservationName=pn StartTime=2030-01-07T10:00:00 EndTime=2030-01-07T11:00:00 Duration=01:00:00
+        |   Nodes=n[2-3] NodeCnt=2 CoreCnt=4 Features=(null) PartitionName=(null) Flags=SPEC_NODES
+        |     NodeName=n2 CoreIDs=0
+        |     NodeName=n3 CoreIDs=0-2
+        |   TRES=cpu=4
+        |   Users={ME} Groups=(null) Accounts=(null) Licenses=(null) State=INACTIVE BurstBuffer=(null) Watts=n/a
+        |   MaxStartDelay=(null)
+        |
+        """))
+    settings = ["ReservationName=x", f"StartTime={WHEN}", "Duration=60", f"Users={ME}"]
+    inconsistent = "Core count for reservation node list is not consistent!"
+    for words in (["Nodes=n1", "CoreCnt=1,3"], ["Nodes=n1,n2,n3", "CoreCnt=1,3"], ["Nodes=n1,n2", "CoreCnt=1,0"],
+                  ["NodeCnt=3", "CoreCnt=1,3"], ["CoreCnt=1,3"]):
+        expect(scontrol(cluster, "create", "res", *settings, *words), "",
+               f"Error creating the reservation: {inconsistent}\n", 1)
+    expect(scontrol(cluster, "create", "res", *settings, "Nodes=n1", "CoreCnt=1,a"), "",
+           "scontrol: error: Invalid core count 1,a\n", 1)
+    expect(scontrol(cluster, "update", "ReservationName=pn", "CoreCnt=3,1"), "Reservation updated.\n")
+    assert " CoreCnt=4 Features=(null) PartitionName=(null) Flags=SPEC_NODES   NodeName=n2 CoreIDs=0-2   " \
+           "NodeName=n3 CoreIDs=0 TRES=cpu=4 " in scontrol(cluster, "show", "-o", "res", "pn").stdout
+    expect(scontrol(cluster, "update", "ReservationName=pn", "CoreCnt=1,2,3"), "",
+           f"Error updating the reservation: {inconsistent}\nslurm_update error: {inconsistent}\n", 1)
+    expect(scontrol(cluster, "update", "ReservationName=pn", "CoreCnt=6"), "Reservation updated.\n")
+    assert " CoreCnt=6 Features=(null) PartitionName=(null) Flags=SPEC_NODES   NodeName=n2 CoreIDs=0-2   " \
+           "NodeName=n3 CoreIDs=0-2 TRES=cpu=6 " in scontrol(cluster, "show", "-o", "res", "pn").stdout
+    expect(scontrol(cluster, "delete", "ReservationName=pn"))
+    # With NodeCnt=, the controller picks as many nodes as there are counts.
+    create(cluster, "ReservationName=picked", f"StartTime={WHEN}", "Duration=60", "NodeCnt=2", "CoreCnt=1,3",
+           f"Users={ME}")
+    assert re.search(r" NodeCnt=2 CoreCnt=4 .*   NodeName=n\d CoreIDs=0   NodeName=n\d CoreIDs=0-2 TRES=cpu=4 ",
+                     scontrol(cluster, "show", "-o", "res", "picked").stdout)
 
 
 def test_delete_is_silent_and_names_what_it_could_not_delete(cluster):

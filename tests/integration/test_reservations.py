@@ -98,3 +98,45 @@ def test_reservations_of_cores_magnetic_and_flex_on_a_real_cluster(make_cluster)
         assert started.time_limit_s == 3600   # (FLEX: it may run past the end)
         client.cancel(flex)
         cluster.wait_job(client, flex)
+
+
+def test_a_reservation_of_a_core_count_per_node_on_a_real_cluster(make_cluster):
+    """Two 4-CPU nodes. CoreCnt=3,1 over n1,n2 for root, updated to 1,3: the counts are refused
+    where a node has fewer CPUs or they disagree with the nodes. Its 3-CPU job runs on n2 (3 of
+    its cores there), its 1-CPU job on n1 (its 1 core); another 3-CPU job runs on n1's other 3
+    cores, and a 2-CPU job outside it waits (n2 has 1 core left beside the reservation)."""
+    from jem.model.errors import InvalidReservation
+
+    cluster = make_cluster(n_nodes=2, cpus=4).start()
+    with cluster.client() as client:
+        now = time.time()
+
+        def cores(counts):
+            return Reservation("cores", now, now + 3600, ("n1", "n2"), users=("root",), cores_per_node=counts)
+
+        for counts in ((5, 1), (1,), (1, 0)):
+            with pytest.raises(InvalidReservation):
+                client.create_reservation(cores(counts))
+        assert client.create_reservation(cores((3, 1))).cores_per_node == (3, 1)
+        client.update_reservation(cores((1, 3)))
+        shown = client.list_reservations(["cores"])[0]
+        assert (shown.cores_per_node, shown.core_count) == ((1, 3), 4)
+
+        def spec(n_cpus, **fields):
+            return cluster.spec(SLEEP, n_nodes=1, n_tasks=n_cpus, time_limit_s=600, **fields)
+
+        inside = client.submit(spec(3, reservation="cores"))
+        assert cluster.wait_job(client, inside, states={JobState.RUNNING}).nodes == ("n2",)
+        small = client.submit(spec(1, reservation="cores"))
+        assert cluster.wait_job(client, small, states={JobState.RUNNING}).nodes == ("n1",)
+        beside = client.submit(spec(3))   # (n1's 3 cores outside the reservation)
+        assert cluster.wait_job(client, beside, states={JobState.RUNNING}).nodes == ("n1",)
+        waiting = client.submit(spec(2))
+        wait_until(lambda: client.get_job(waiting).reason is not JobReason.NONE, what="the fourth job's reason")
+        assert client.get_job(waiting).state is JobState.PENDING
+        jobs = (inside, small, beside, waiting)
+        for job_id in jobs:
+            client.cancel(job_id)
+        for job_id in jobs:
+            cluster.wait_job(client, job_id)
+        client.delete_reservation("cores")
