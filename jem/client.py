@@ -36,6 +36,7 @@ from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, InternalE
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.controllerinfo import ControllerInfo
+from jem.model.diagnostics import Diagnostics
 from jem.model.job import Job, JobSpec
 from jem.model.explanation import Explanation
 from jem.model.jobpriority import JobPriority
@@ -349,6 +350,14 @@ class Client:
         """(fair-share algorithm, the tree's associations in sshare order)."""
         response = self._call(self._admin.ListShares, _message(admin_pb2.ListSharesRequest, accounts=accounts))
         return response.algorithm, [convert.share_row_from_pb(pb) for pb in response.associations]
+
+    def diagnostics(self) -> Diagnostics:
+        """The controller's statistics since it started or they were reset (sdiag)."""
+        return convert.diagnostics_from_pb(self._call(self._admin.GetDiagnostics, admin_pb2.GetDiagnosticsRequest()))
+
+    def reset_diagnostics(self) -> None:
+        """Start the controller's statistics afresh (sdiag -r; operators)."""
+        self._call(self._admin.ResetDiagnostics, admin_pb2.ResetDiagnosticsRequest())
 
     def drain_node(self, name: str, reason: str) -> NodeInfo:
         node, state, parts = convert.node_from_pb(

@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jem.model.arrays import accepted_array, format_ranges
 from jem.model.audit import AuditQuery, AuditRecord
+from jem.model.diagnostics import CycleCounts, Diagnostics, RpcCount
 from jem.model.errors import InvalidArgument, InvalidReservation
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.explanation import Explanation, HeldLimit, RunningEnd, WhatIf
@@ -681,3 +682,33 @@ def reservation_from_pb(pb: admin_pb2.Reservation) -> Reservation:
                        end_time=time_from_pb(pb, "end_time") or 0.0, node_names=tuple(pb.node_names),
                        users=tuple(pb.users), accounts=tuple(pb.accounts), flags=flags, partition=pb.partition,
                        core_count=pb.core_count, cores_per_node=tuple(pb.cores_per_node))
+
+
+_DIAGNOSTIC_COUNTS = ("rpcs_in_flight", "agent_calls_in_flight", "jobs_submitted", "jobs_started", "jobs_completed",
+                      "jobs_canceled", "jobs_failed", "jobs_pending", "jobs_running", "backfilled_since_start",
+                      "backfilled_since_reset", "clock_latency_us")
+_CYCLE_COUNTS = ("count", "last_us", "max_us", "sum_us", "last_depth", "depth_sum", "last_queue_len",
+                 "queue_len_sum", "last_nodes", "nodes_sum")
+
+
+def diagnostics_to_pb(d: Diagnostics) -> admin_pb2.GetDiagnosticsResponse:
+    pb = admin_pb2.GetDiagnosticsResponse(
+        **{name: getattr(d, name) for name in _DIAGNOSTIC_COUNTS},
+        cycles=admin_pb2.CycleCounts(**{name: getattr(d.cycles, name) for name in _CYCLE_COUNTS}),
+        by_method=[admin_pb2.RpcCount(name=r.name, id=r.id, count=r.count, total_us=r.total_us) for r in d.by_method],
+        by_user=[admin_pb2.RpcCount(name=r.name, id=r.id, count=r.count, total_us=r.total_us) for r in d.by_user])
+    time_to_pb(d.time, pb.time)
+    time_to_pb(d.since, pb.since)
+    if d.cycles.last_time:
+        time_to_pb(d.cycles.last_time, pb.cycles.last_time)
+    return pb
+
+
+def diagnostics_from_pb(pb: admin_pb2.GetDiagnosticsResponse) -> Diagnostics:
+    cycles = CycleCounts(**{name: getattr(pb.cycles, name) for name in _CYCLE_COUNTS},
+                         last_time=time_from_pb(pb.cycles, "last_time") or 0.0)
+    return Diagnostics(
+        time=time_from_pb(pb, "time") or 0.0, since=time_from_pb(pb, "since") or 0.0, cycles=cycles,
+        **{name: getattr(pb, name) for name in _DIAGNOSTIC_COUNTS},
+        by_method=tuple(RpcCount(r.name, r.id, r.count, r.total_us) for r in pb.by_method),
+        by_user=tuple(RpcCount(r.name, r.id, r.count, r.total_us) for r in pb.by_user))

@@ -13,12 +13,14 @@ from jem.controller.interceptors import current_identity
 from jem.controller.reports import send_kills
 from jem.controller.state import ClusterState
 from jem.controller.reservations import nodes_for_cores, pick_nodes
-from jem.convert import (audit_query_from_pb, audit_to_pb, node_to_pb, partition_to_pb, reservation_from_pb,
+from jem.convert import (audit_query_from_pb, audit_to_pb, diagnostics_to_pb, node_to_pb, partition_to_pb,
+                         reservation_from_pb,
                          reservation_to_pb, share_row_to_pb, time_to_pb)
 from jem.model import accounting, defaults, policy
 from jem.model.associations import AssociationFilter, User
-from jem.model.errors import InvalidLifespan, InvalidSetting, Unauthenticated, UserNotFound
+from jem.model.errors import InvalidLifespan, InvalidSetting, PermissionDenied, Unauthenticated, UserNotFound
 from jem.model.identity import AdminLevel
+from jem.model.states import JobState
 from jem.scheduler.fairshare import DEFAULT_ACCOUNT, share_rows
 from jem.v1 import admin_pb2, admin_pb2_grpc
 
@@ -35,9 +37,22 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     def ListNodes(self, request, context):
         names = set(request.names)
+        identity = current_identity()
         with self._state.lock:
             nodes = [n for n in self._state.nodes.all() if not names or n.name in names]
-            return admin_pb2.ListNodesResponse(nodes=[self._node_pb(n) for n in nodes])
+            return admin_pb2.ListNodesResponse(nodes=[self._listed_node_pb(n, identity) for n in nodes])
+
+    def _listed_node_pb(self, node, identity):
+        """A node as `identity` may see it: under PrivateData=jobs, of the jobs it runs an ordinary
+        user sees only their own (its state and allocation stay whole, as sinfo shows them). Lock held."""
+        pb = self._node_pb(node)
+        if self._state.config.cluster.is_private("jobs") and not identity.is_operator:
+            jobs = self._state.jobs
+            own = [job_id for job_id in pb.job_ids
+                   if (job := jobs.find(job_id)) is not None and identity.may_act_on(job.uid)]
+            del pb.job_ids[:]
+            pb.job_ids.extend(own)
+        return pb
 
     def DrainNode(self, request, context):
         _require_operator()
@@ -242,6 +257,21 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             deleted = self._state.reservations.delete(request.name)
         self._state.wake_scheduler()
         return admin_pb2.DeleteReservationResponse(reservation=reservation_to_pb(deleted))
+
+    def GetDiagnostics(self, request, context):
+        state = self._state
+        if state.config.cluster.is_private("usage") and not current_identity().is_operator:
+            raise PermissionDenied("the controller's statistics are for operators here (PrivateData=usage)")
+        with state.lock:
+            pending = len(state.jobs.pending())
+            running = sum(1 for job in state.jobs.live() if job.state is JobState.RUNNING)
+        return diagnostics_to_pb(state.stats.snapshot(jobs_pending=pending, jobs_running=running,
+                                                      agent_calls_in_flight=state.agents.in_flight))
+
+    def ResetDiagnostics(self, request, context):
+        policy.require_operator(current_identity(), "reset the controller's statistics")
+        self._state.stats.reset()
+        return admin_pb2.ResetDiagnosticsResponse()
 
     def IssueToken(self, request, context):
         identity = current_identity()

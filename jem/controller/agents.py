@@ -52,6 +52,23 @@ class AgentLinks:
         self._stubs: dict[str, agent_pb2_grpc.AgentServiceStub] = {}
         self._channels: dict[str, grpc.Channel] = {}
         self._epochs: dict[str, int] = {}   # node name -> the epoch of its latest registration
+        self._in_flight = 0                 # orders sent and not yet answered (sdiag's agent count)
+
+    @property
+    def in_flight(self) -> int:
+        """Orders (launch, signal, suspend) sent to agents and not yet answered."""
+        with self._lock:
+            return self._in_flight
+
+    def _track(self, future: grpc.Future) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+        def answered(_: grpc.Future) -> None:
+            with self._lock:
+                self._in_flight -= 1
+
+        future.add_done_callback(answered)
 
     def note_registration(self, node_name: str, epoch: int) -> None:
         """The node's agent registered under `epoch`: later launches and step orders there carry it."""
@@ -81,6 +98,7 @@ class AgentLinks:
         job_ids = [launch.job_id for launch in launches]
         future = self._stub(node_name, address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,
                                                        metadata=self._keys.agent_call_metadata())
+        self._track(future)
 
         def done(f: grpc.Future) -> None:
             error = f.exception()
@@ -103,6 +121,7 @@ class AgentLinks:
                                              cause=_KILL_CAUSES.get(cause, agent_pb2.KILL_CAUSE_UNSPECIFIED))
         future = self._stub(node_name, address).SignalJob.future(request, timeout=RPC_TIMEOUT_S,
                                                       metadata=self._keys.agent_call_metadata())
+        self._track(future)
 
         def done(f: grpc.Future) -> None:
             error = f.exception()
@@ -119,6 +138,7 @@ class AgentLinks:
         request = agent_pb2.SuspendRunRequest(job_id=job_id, restart_count=restart_count, resume=resume)
         future = self._stub(node_name, address).SuspendRun.future(request, timeout=RPC_TIMEOUT_S,
                                                        metadata=self._keys.agent_call_metadata())
+        self._track(future)
 
         def done(f: grpc.Future) -> None:
             error = f.exception()

@@ -43,6 +43,7 @@ from jem.controller.node_service import NodeServicer
 from jem.controller.nodes import NodeTable
 from jem.controller.reservations import ReservationBook
 from jem.controller.state import ClusterState
+from jem.controller.stats import StatsInterceptor
 from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
 from jem.model import defaults
@@ -122,7 +123,7 @@ class Controller:
             interceptors=[ErrorInterceptor(), IdentityInterceptor(authenticators_for(
                 config.auth, authd_keys=self.keys.authd_keys, controller_keys=self.keys.controller_keys,
                 controller_uid=os.geteuid(), replay_journal=os.path.join(self.state_dir, REPLAY_JOURNAL)),
-                config.admin_levels()), AuditInterceptor(self.audit)],
+                config.admin_levels()), StatsInterceptor(self.state.stats), AuditInterceptor(self.audit)],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", _largest_request(config))],
         )
         add_job_service(JobServicer(self.state), self.server)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from jem.controller.accounting import AccountingBook, configured_table
 from jem.controller.agents import AgentLinks
 from jem.controller.reservations import ReservationBook
+from jem.controller.stats import ControllerStats
 from jem.controller.credentials import ControllerKeys
 from jem.controller.fairuse import StreamSlots, SubmitRate
 from jem.controller.jobtable import JobTable
@@ -50,8 +51,12 @@ class ClusterState:
     keys: ControllerKeys | None = None   # the controller's signing key (jem token, credentials)
     accounting: AccountingBook | None = None   # associations and QOS (None: the configuration's alone)
     reservations: ReservationBook | None = None   # advance reservations (None: none)
+    stats: ControllerStats = field(default_factory=ControllerStats)   # sdiag's counters (their own lock)
     lock: threading.RLock = field(default_factory=threading.RLock)
     wakeup: threading.Event = field(default_factory=threading.Event)   # the scheduling loop waits on it
+
+    def __post_init__(self):
+        self.bus.observe(self.stats.job_event)
 
     def wake_scheduler(self) -> None:
         """Plan a cycle now (a job or node changed)."""

@@ -44,6 +44,11 @@ class EventBus:
     def __init__(self):
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
+        self._observers: list = []   # called with each event's name (the controller's counters)
+
+    def observe(self, observer) -> None:
+        """Call `observer(event name)` for every event published from now on (it must be quick)."""
+        self._observers.append(observer)
 
     def subscribe(self, *, job_ids: set[int], users: set[str]) -> Subscription:
         subscription = Subscription(job_ids, users)
@@ -58,6 +63,8 @@ class EventBus:
                 self._subscriptions.remove(subscription)
 
     def publish(self, seq: int, time: float, event: str, job: Job) -> None:
+        for observer in self._observers:
+            observer(event)
         with self._lock:
             targets = [s for s in self._subscriptions if s.wants(job)]
         if not targets:

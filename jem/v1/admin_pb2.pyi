@@ -626,3 +626,91 @@ class DeleteReservationResponse(_message.Message):
     RESERVATION_FIELD_NUMBER: _ClassVar[int]
     reservation: Reservation
     def __init__(self, reservation: _Optional[_Union[Reservation, _Mapping]] = ...) -> None: ...
+
+class GetDiagnosticsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RpcCount(_message.Message):
+    __slots__ = ("name", "id", "count", "total_us")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_US_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    id: int
+    count: int
+    total_us: int
+    def __init__(self, name: _Optional[str] = ..., id: _Optional[int] = ..., count: _Optional[int] = ..., total_us: _Optional[int] = ...) -> None: ...
+
+class CycleCounts(_message.Message):
+    __slots__ = ("count", "last_us", "max_us", "sum_us", "last_depth", "depth_sum", "last_queue_len", "queue_len_sum", "last_time", "last_nodes", "nodes_sum")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_US_FIELD_NUMBER: _ClassVar[int]
+    MAX_US_FIELD_NUMBER: _ClassVar[int]
+    SUM_US_FIELD_NUMBER: _ClassVar[int]
+    LAST_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_SUM_FIELD_NUMBER: _ClassVar[int]
+    LAST_QUEUE_LEN_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_LEN_SUM_FIELD_NUMBER: _ClassVar[int]
+    LAST_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_NODES_FIELD_NUMBER: _ClassVar[int]
+    NODES_SUM_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    last_us: int
+    max_us: int
+    sum_us: int
+    last_depth: int
+    depth_sum: int
+    last_queue_len: int
+    queue_len_sum: int
+    last_time: _timestamp_pb2.Timestamp
+    last_nodes: int
+    nodes_sum: int
+    def __init__(self, count: _Optional[int] = ..., last_us: _Optional[int] = ..., max_us: _Optional[int] = ..., sum_us: _Optional[int] = ..., last_depth: _Optional[int] = ..., depth_sum: _Optional[int] = ..., last_queue_len: _Optional[int] = ..., queue_len_sum: _Optional[int] = ..., last_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_nodes: _Optional[int] = ..., nodes_sum: _Optional[int] = ...) -> None: ...
+
+class GetDiagnosticsResponse(_message.Message):
+    __slots__ = ("time", "since", "rpcs_in_flight", "agent_calls_in_flight", "jobs_submitted", "jobs_started", "jobs_completed", "jobs_canceled", "jobs_failed", "jobs_pending", "jobs_running", "cycles", "backfilled_since_start", "backfilled_since_reset", "by_method", "by_user", "clock_latency_us")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    RPCS_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_CALLS_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    JOBS_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_STARTED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_CANCELED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    JOBS_PENDING_FIELD_NUMBER: _ClassVar[int]
+    JOBS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    CYCLES_FIELD_NUMBER: _ClassVar[int]
+    BACKFILLED_SINCE_START_FIELD_NUMBER: _ClassVar[int]
+    BACKFILLED_SINCE_RESET_FIELD_NUMBER: _ClassVar[int]
+    BY_METHOD_FIELD_NUMBER: _ClassVar[int]
+    BY_USER_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_LATENCY_US_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    since: _timestamp_pb2.Timestamp
+    rpcs_in_flight: int
+    agent_calls_in_flight: int
+    jobs_submitted: int
+    jobs_started: int
+    jobs_completed: int
+    jobs_canceled: int
+    jobs_failed: int
+    jobs_pending: int
+    jobs_running: int
+    cycles: CycleCounts
+    backfilled_since_start: int
+    backfilled_since_reset: int
+    by_method: _containers.RepeatedCompositeFieldContainer[RpcCount]
+    by_user: _containers.RepeatedCompositeFieldContainer[RpcCount]
+    clock_latency_us: int
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rpcs_in_flight: _Optional[int] = ..., agent_calls_in_flight: _Optional[int] = ..., jobs_submitted: _Optional[int] = ..., jobs_started: _Optional[int] = ..., jobs_completed: _Optional[int] = ..., jobs_canceled: _Optional[int] = ..., jobs_failed: _Optional[int] = ..., jobs_pending: _Optional[int] = ..., jobs_running: _Optional[int] = ..., cycles: _Optional[_Union[CycleCounts, _Mapping]] = ..., backfilled_since_start: _Optional[int] = ..., backfilled_since_reset: _Optional[int] = ..., by_method: _Optional[_Iterable[_Union[RpcCount, _Mapping]]] = ..., by_user: _Optional[_Iterable[_Union[RpcCount, _Mapping]]] = ..., clock_latency_us: _Optional[int] = ...) -> None: ...
+
+class ResetDiagnosticsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResetDiagnosticsResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -147,6 +147,16 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.DeleteReservationRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.DeleteReservationResponse.FromString,
                 _registered_method=True)
+        self.GetDiagnostics = channel.unary_unary(
+                '/jem.v1.AdminService/GetDiagnostics',
+                request_serializer=jem_dot_v1_dot_admin__pb2.GetDiagnosticsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.GetDiagnosticsResponse.FromString,
+                _registered_method=True)
+        self.ResetDiagnostics = channel.unary_unary(
+                '/jem.v1.AdminService/ResetDiagnostics',
+                request_serializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -331,6 +341,22 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDiagnostics(self, request, context):
+        """GetDiagnostics returns the controller's statistics since it started or they
+        were reset (sdiag). Everyone; a user who is not an operator gets the by-user
+        counts only for themselves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetDiagnostics(self, request, context):
+        """ResetDiagnostics starts the statistics afresh (sdiag -r). Operators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -443,6 +469,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteReservation,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.DeleteReservationRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.DeleteReservationResponse.SerializeToString,
+            ),
+            'GetDiagnostics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDiagnostics,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.GetDiagnosticsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.GetDiagnosticsResponse.SerializeToString,
+            ),
+            'ResetDiagnostics': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetDiagnostics,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1041,6 +1077,60 @@ class AdminService:
             '/jem.v1.AdminService/DeleteReservation',
             jem_dot_v1_dot_admin__pb2.DeleteReservationRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.DeleteReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDiagnostics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/GetDiagnostics',
+            jem_dot_v1_dot_admin__pb2.GetDiagnosticsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.GetDiagnosticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetDiagnostics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/ResetDiagnostics',
+            jem_dot_v1_dot_admin__pb2.ResetDiagnosticsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.ResetDiagnosticsResponse.FromString,
             options,
             channel_credentials,
             insecure,
