@@ -10,6 +10,12 @@ gave up or died), then changes to the working directory, opens the program's
 files with the user's own permissions (an agent running as root must not open
 them: `-o /etc/shadow` would be honoured), and becomes the program. An empty
 stdout or stderr path keeps the descriptor the agent gave (a pipe back to it).
+
+A missing directory of the stdout or stderr path is made first, by the user
+(`mkdir -p`, so only where the user may): tools that make a job's log
+directory just after sbatch returns (submitit's `logs/<job id>/`) count on
+Slurm's start latency of a second or more, and JEM starts a job within
+milliseconds. Slurm itself fails such a job.
 """
 
 import os
@@ -24,6 +30,7 @@ from jem.agent.cgroups import JobCgroup
 _SETPRIV = shutil.which("setpriv")   # util-linux; without it the child of the fork changes user
 _START = ("d=$1 i=$2 o=$3 e=$4 s=$5 m=$6; shift 6; "
           "if [ \"$s\" = 1 ]; then read -r go; [ \"$go\" = go ] || exit 1; fi; cd -- \"$d\" || exit 1; "
+          "for f in \"$o\" \"$e\"; do case $f in */*) [ -d \"${f%/*}/\" ] || mkdir -p -- \"${f%/*}/\"; esac; done; "
           "if [ -n \"$o\" ] && [ \"$m\" = append ]; then exec >>\"$o\" || exit 1; "
           "elif [ -n \"$o\" ]; then exec >\"$o\" || exit 1; fi; "
           "if [ -n \"$o\" ] && [ \"$e\" = \"$o\" ]; then exec 2>&1; "
