@@ -12,6 +12,9 @@ import sys
 
 from jem_slurm.getopt import UsageError
 
+# What every command's --version and -V print: Slurm's own line, which tools parse.
+SLURM_VERSION = "slurm 22.05.8"
+
 
 class Failure(Exception):
     """An error a command reports: the stderr lines (without the prefix) and the exit code."""

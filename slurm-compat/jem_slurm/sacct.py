@@ -13,7 +13,8 @@ import time
 
 from jem_slurm import jobview, layout, sacct_fields
 from jem_slurm.cluster import cluster_name
-from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list, user_names
+from jem_slurm.command import (SLURM_VERSION, Failure, connect, current_user, is_digits, node_names, run,
+                               split_list, user_names)
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 from jem_slurm.times import parse_time
 
@@ -145,7 +146,7 @@ def _sacct(argv: list[str]) -> int:
               "             [-X] [--name names] [-r partitions] [-A accounts] [--json]")
         return 0
     if "version" in args:
-        print("slurm 22.05.8 (JEM slurm-compat)")
+        print(SLURM_VERSION)
         return 0
     if "helpformat" in args:
         names = list(sacct_fields.FIELDS)

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 from jem_slurm import sacctmgr_fields as out
 from jem_slurm.cluster import cluster_name
-from jem_slurm.command import Failure, connect, run
+from jem_slurm.command import SLURM_VERSION, Failure, connect, run
 from jem_slurm.getopt import NONE, Option, OptionTable
 from jem_slurm.sacctmgr_fields import matches
 
 PROG = "sacctmgr"
-VERSION = "slurm 22.05.8 (JEM slurm-compat)"
+VERSION = SLURM_VERSION
 OPTIONS = OptionTable([Option(long, short, NONE) for long, short in (
     ("help", "h"), ("usage", ""), ("immediate", "i"), ("noheader", "n"), ("oneliner", "o"), ("parsable", "p"),
     ("parsable2", "P"), ("quiet", "Q"), ("readonly", "r"), ("associations", "s"), ("verbose", "v"),

@@ -11,7 +11,7 @@ import re
 import sys
 
 from jem_slurm import sbatch_options as opts
-from jem_slurm.command import Failure, connect, run
+from jem_slurm.command import SLURM_VERSION, Failure, connect, run
 
 PROG = "sbatch"
 WRAP_SCRIPT = "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n{}\n"
@@ -119,7 +119,7 @@ def _submit(argv: list[str]) -> int:
         print(USAGE, end="")
         return 0
     if "version" in names:
-        print("slurm 22.05.8 (JEM slurm-compat)")
+        print(SLURM_VERSION)
         return 0
     command_line: dict = {}
     opts.apply_settings(command_line, found)  # bad command-line values fail before the script is read

@@ -10,7 +10,7 @@ import signal
 import sys
 
 from jem_slurm import jobview
-from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list
+from jem_slurm.command import SLURM_VERSION, Failure, connect, current_user, is_digits, node_names, run, split_list
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "scancel"
@@ -91,7 +91,7 @@ def _scancel(argv: list[str]) -> int:
               "               [-w hosts...] [job_id[.step_id]]")
         return 0
     if "version" in args:
-        print("slurm 22.05.8 (JEM slurm-compat)")
+        print(SLURM_VERSION)
         return 0
     job_ids = _job_ids(operands)
     signum = signal_number(args["signal"]) if "signal" in args else 0

@@ -14,6 +14,7 @@ from jem.model.reasons import JobReason
 from jem.model.units import format_mem_mib
 
 from jem_slurm import jobview, startplan
+from jem_slurm.command import SLURM_VERSION
 from jem_slurm.sacct_fields import hms
 
 
@@ -227,7 +228,7 @@ def partition_record(partition, infos, *, is_one_line: bool = False) -> str:
 
 def config_text(address: str, now: float, *, cluster_name: str) -> str:
     pairs = [
-        ("ClusterName", cluster_name), ("SLURM_VERSION", "22.05.8 (JEM slurm-compat)"),
+        ("ClusterName", cluster_name), ("SLURM_VERSION", SLURM_VERSION.split()[1]),
         ("SlurmctldHost[0]", address), ("SlurmctldPort", address.rsplit(":", 1)[-1]),
         ("SchedulerType", "jem (priority-order first fit)"), ("SelectType", "jem"),
         ("JobRequeue", 1), ("ProctrackType", "jem agent cgroups"), ("TaskPlugin", "jem agent cgroups"),

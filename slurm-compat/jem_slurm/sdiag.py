@@ -12,7 +12,7 @@ lines say 0, the agent count says the orders in flight.
 import sys
 import time
 
-from jem_slurm.command import Failure, connect, run
+from jem_slurm.command import SLURM_VERSION, Failure, connect, run
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "sdiag"
@@ -108,7 +108,7 @@ def _sdiag(argv: list[str]) -> int:
         print(USAGE)
         return 0
     if "version" in given:
-        print("slurm 22.05.8")
+        print(SLURM_VERSION)
         return 0
     if "cluster" in given:
         raise Failure("-M, --cluster: JEM runs one cluster (no Slurm database of several)")

@@ -14,7 +14,7 @@ import time
 import hostlist
 
 from jem_slurm import jobview, layout
-from jem_slurm.command import Failure, connect, node_names, run, split_list
+from jem_slurm.command import SLURM_VERSION, Failure, connect, node_names, run, split_list
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "sinfo"
@@ -173,7 +173,7 @@ def _sinfo(argv: list[str]) -> int:
         print("Usage: sinfo [-l] [-N] [-R] [-s] [-h] [-o format] [-p partitions] [-n nodes] [-t states] [--json]")
         return 0
     if "version" in args:
-        print("slurm 22.05.8 (JEM slurm-compat)")
+        print(SLURM_VERSION)
         return 0
     if "reservation" in args and "json" not in args:
         return _reservation_report(args)

@@ -17,11 +17,11 @@ import os
 import sys
 
 from jem_slurm import layout
-from jem_slurm.command import Failure, connect, is_digits, run, split_list
+from jem_slurm.command import SLURM_VERSION, Failure, connect, is_digits, run, split_list
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 
 PROG = "sprio"
-VERSION = "slurm 22.05.8 (JEM slurm-compat)"
+VERSION = SLURM_VERSION
 LONG_FORMAT = "%.15i %9r %.8u %.10Y %.10S %.10A %.10B %.10F %.10J %.10P %.10Q %.11N %.20T"
 NORM_LONG_FORMAT = "%.15i %9r %.8u %10y %10a %10b %10f %10j %10p %10q %20t"
 PRIORITY_SCALE = float(0xFFFFFFFF)   # -n prints the priority over Slurm's largest one

@@ -9,7 +9,7 @@ from jem.model.states import JobState
 
 from jem_slurm import jobview, jsonrows, layout, squeue_fields
 from jem_slurm.cluster import cluster_name
-from jem_slurm.command import Failure, connect, current_user, is_digits, node_names, run, split_list
+from jem_slurm.command import SLURM_VERSION, Failure, connect, current_user, is_digits, node_names, run, split_list
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.states import SLURM_STATE_NAMES, parse_states
 
@@ -199,7 +199,7 @@ def _squeue(argv: list[str]) -> int:
               "              [-S fields] [--start] [-t states] [-u users] [-w nodes] [-h] [-l] [--json]")
         return 0
     if "version" in args:
-        print("slurm 22.05.8 (JEM slurm-compat)")
+        print(SLURM_VERSION)
         return 0
     if "steps" in args or "iterate" in args:
         raise Failure(f"--{'steps' if 'steps' in args else 'iterate'} is not supported yet by JEM")

@@ -14,7 +14,7 @@ import signal
 import sys
 
 from jem_slurm import sbatch_options
-from jem_slurm.command import Failure, connect, is_digits, run
+from jem_slurm.command import SLURM_VERSION, Failure, connect, is_digits, run
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.srun_io import relay_step
 
@@ -127,7 +127,7 @@ def _srun(argv: list[str]) -> int:
         print(USAGE, end="")
         return 0
     if "version" in names:
-        print("slurm 22.05.8 (JEM slurm-compat)")
+        print(SLURM_VERSION)
         return 0
     settings = _settings(found)
     if not operands:

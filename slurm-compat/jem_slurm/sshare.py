@@ -26,11 +26,11 @@ import sys
 
 from jem_slurm import layout
 from jem_slurm.cluster import cluster_name
-from jem_slurm.command import Failure, connect, current_user, run
+from jem_slurm.command import SLURM_VERSION, Failure, connect, current_user, run
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "sshare"
-VERSION = "slurm 22.05.8 (JEM slurm-compat)"
+VERSION = SLURM_VERSION
 ROOT = "root"
 
 # Slurm's field table (process.c): name, width (negative: left-justified), kind.

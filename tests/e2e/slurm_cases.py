@@ -202,6 +202,7 @@ PENDING_CASES = {name for name, _, _ in NEW_CASES} - {
     "sshare_error_unknown_option", "squeue_all_ended_Format", "squeue_all_ended_format", "squeue_reason_begin_time",
     "scontrol_hold", "scontrol_uhold", "squeue_reason_held_user", "scontrol_show_job_held_user",
     "squeue_running_time_limit",
+    *(f"{command}_version{short}" for command in _COMMANDS for short in ("", "_short")),
 }
 # Compared by their key names only: the values describe two different clusters.
 KEYS_ONLY = {"scontrol_show_job_keys", "scontrol_show_partition_keys", "scontrol_show_node_keys"}

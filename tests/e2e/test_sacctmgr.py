@@ -48,7 +48,7 @@ def lines(text: str) -> str:
 
 
 def test_version_help_and_command_line_errors(cluster):
-    expect(sacctmgr(cluster, "-V"), "slurm 22.05.8 (JEM slurm-compat)\n")
+    expect(sacctmgr(cluster, "-V"), "slurm 22.05.8\n")
     assert sacctmgr(cluster, "--help").stdout.startswith("sacctmgr [<OPTION>] [<COMMAND>]\n")
     expect(sacctmgr(cluster, "--bogus", "show", "account"),
            stderr="sacctmgr: unrecognized option '--bogus'\nTry \"sacctmgr --help\" for more information\n", code=1)

@@ -228,7 +228,7 @@ def test_sprio_errors_and_help(weighted):
     assert _run(weighted, "sprio", "--usage") == (0, usage, "")
     code, out, _ = _run(weighted, "sprio", "--help")
     assert code == 0 and out.startswith("Usage: sprio [OPTIONS]\n") and "  -w, --weights " in out
-    assert _run(weighted, "sprio", "-V")[:2] == (0, "slurm 22.05.8 (JEM slurm-compat)\n")
+    assert _run(weighted, "sprio", "-V")[:2] == (0, "slurm 22.05.8\n")
 
 
 # ---------------------------------------------------------------- sshare, no usage
