@@ -47,6 +47,7 @@ from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.model.utilization import ReportKind, UsageReport
 from jem.relay import RelayChannel, channel_to
 from jem.security import munge
 from jem.security.authd import AuthdConnection
@@ -265,7 +266,13 @@ class Client:
         return convert.job_from_pb(response.job)
 
     def hold(self, job_id: int) -> str:
+        """scontrol hold: an operator's is an admin hold, a user's a user hold. Who holds it now."""
         return self._call(self._jobs.HoldJob, _message(jobs_pb2.HoldJobRequest, job_id=job_id)).held_by
+
+    def user_hold(self, job_id: int) -> str:
+        """scontrol uhold: a user hold (the owner may release it) whoever asks. Who holds it now."""
+        return self._call(self._jobs.HoldJob, _message(jobs_pb2.HoldJobRequest, job_id=job_id,
+                                                       user_hold=True)).held_by
 
     def release(self, job_id: int) -> JobState:
         response = self._call(self._jobs.ReleaseJob, _message(jobs_pb2.ReleaseJobRequest, job_id=job_id))
@@ -410,6 +417,13 @@ class Client:
         response = self._call(self._jobs.Ping, jobs_pb2.PingRequest())
         return ControllerInfo(cluster_name=response.cluster_name, host=response.host, version=response.version,
                               server_time=convert.time_from_pb(response, "server_time") or 0.0)
+
+    def usage_report(self, kind: ReportKind, *, start: float, end: float, accounts: Sequence[str] = (),
+                     users: Sequence[str] = ()) -> UsageReport:
+        """CPU time over [start, end) from the controller's store (sreport): the cluster's totals
+        or its accounts' and users' usage, by `kind` (jem.model.utilization.ReportKind)."""
+        request = convert.usage_request_to_pb(kind, start=start, end=end, accounts=accounts, users=users)
+        return convert.usage_report_from_pb(self._call(self._jobs.UsageReport, request))
 
     def explain_job(self, job_id: int) -> Explanation:
         """Why the job waits (jem why)."""

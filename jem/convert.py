@@ -31,6 +31,7 @@ from jem.model.reservation import Reservation, ReservationFlag
 from jem.model.resources import Resources
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
+from jem.model.utilization import AssociationUsage, ClusterUsage, ReportKind, UsageReport
 from jem.model.step import Step, StepSpec, TaskExit, TaskOrder, TaskOutput
 from jem.v1 import admin_pb2, agent_pb2, common_pb2, jobs_pb2, steps_pb2
 
@@ -712,3 +713,44 @@ def diagnostics_from_pb(pb: admin_pb2.GetDiagnosticsResponse) -> Diagnostics:
         **{name: getattr(pb, name) for name in _DIAGNOSTIC_COUNTS},
         by_method=tuple(RpcCount(r.name, r.id, r.count, r.total_us) for r in pb.by_method),
         by_user=tuple(RpcCount(r.name, r.id, r.count, r.total_us) for r in pb.by_user))
+
+
+_REPORT_KIND_TO_PB = {ReportKind.CLUSTER: jobs_pb2.USAGE_REPORT_KIND_CLUSTER,
+                      ReportKind.ACCOUNT_TREE: jobs_pb2.USAGE_REPORT_KIND_ACCOUNT_TREE,
+                      ReportKind.USERS: jobs_pb2.USAGE_REPORT_KIND_USERS}
+_REPORT_KIND_FROM_PB = {pb: kind for kind, pb in _REPORT_KIND_TO_PB.items()}
+_CLUSTER_USAGE = ("n_cpus", "reported_cpu_s", "allocated_cpu_s", "down_cpu_s", "planned_down_cpu_s", "idle_cpu_s",
+                  "planned_cpu_s", "over_committed_cpu_s")
+
+
+def usage_request_to_pb(kind: ReportKind, *, start: float, end: float, accounts=(), users=()
+                        ) -> jobs_pb2.UsageReportRequest:
+    pb = jobs_pb2.UsageReportRequest(kind=_REPORT_KIND_TO_PB[kind], accounts=sorted(accounts), users=sorted(users))
+    time_to_pb(start, pb.start_time)
+    time_to_pb(end, pb.end_time)
+    return pb
+
+
+def report_kind_from_pb(value: int) -> ReportKind:
+    """InvalidArgument for USAGE_REPORT_KIND_UNSPECIFIED or a value this version does not know."""
+    try:
+        return _REPORT_KIND_FROM_PB[value]
+    except KeyError:
+        raise InvalidArgument("kind: USAGE_REPORT_KIND_UNSPECIFIED or an unknown kind") from None
+
+
+def usage_report_to_pb(report: UsageReport) -> jobs_pb2.UsageReportResponse:
+    pb = jobs_pb2.UsageReportResponse(
+        **{name: getattr(report.cluster, name) for name in _CLUSTER_USAGE},
+        associations=[jobs_pb2.AssociationUsage(account=r.account, user=r.user, parent_account=r.parent_account,
+                                                cpu_s=r.cpu_s) for r in report.rows])
+    time_to_pb(report.start, pb.start_time)
+    time_to_pb(report.end, pb.end_time)
+    return pb
+
+
+def usage_report_from_pb(pb: jobs_pb2.UsageReportResponse) -> UsageReport:
+    return UsageReport(start=time_from_pb(pb, "start_time") or 0.0, end=time_from_pb(pb, "end_time") or 0.0,
+                       cluster=ClusterUsage(**{name: getattr(pb, name) for name in _CLUSTER_USAGE}),
+                       rows=tuple(AssociationUsage(r.account, r.user, r.cpu_s, parent_account=r.parent_account)
+                                  for r in pb.associations))

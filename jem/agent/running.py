@@ -34,6 +34,12 @@ CANCELLED AT ... ***` line into the job's stderr first (`joblog.py`), as does
 the time limit. A preemptor runs on slots of the job it suspended: a run that
 ends frees only the slots no other run holds.
 
+Time limit: a run's limit may change while it runs or is suspended (scontrol
+update TimeLimit=, `set_time_limit`): the new one is recorded in the spool
+(`runrecord.write_limit`) and the timer set again for start + new limit + the
+time suspended; a deadline passed already kills the run at once, with the time
+limit's stderr line.
+
 CPUs and GPUs: the controller gives each job concrete CPU and GPU indices on
 the node (lowest free first); the agent maps CPU indices onto the machine's CPUs
 (round robin when a node declares more CPUs than it has) for the cpuset, and
@@ -50,7 +56,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from jem.agent import runrecord, suspension
@@ -338,6 +344,33 @@ class RunningJobs:
                     job.limit_timer.cancel()
                     job.limit_timer = None
             return job.suspend.suspended_s(now)
+
+    def set_time_limit(self, job_id: int, *, restart_count: int | None, time_limit_s: int | None) -> bool | None:
+        """Give the run of the job held here a new time limit (None: none), counted from its start
+        as before: recorded in its spool (a later agent keeps it), and its timer set again unless it
+        is suspended (a resume sets it) or being killed. `restart_count`: the run the order is for
+        (None: whichever runs). Whether the new deadline has passed already (the timer then kills
+        it at once, as its time limit), or None if that run does not run here."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or (restart_count is not None and restart_count != job.run.restart_count):
+            return None
+        with self._suspend_lock:   # (a suspend or resume re-arms from the run's limit: one at a time)
+            job.run = replace(job.run, time_limit_s=time_limit_s)
+            try:
+                runrecord.write_limit(self._spool, job_id, job.run.restart_count, time_limit_s)
+            except OSError as exc:   # (the job goes on: only an agent restarted meanwhile would lose it)
+                log.warning("time limit not recorded job_id=%d error=%s", job_id, exc)
+            log.info("time limit changed job_id=%d run=%d time_limit_s=%s", job_id, job.run.restart_count,
+                     time_limit_s)
+            if job.end_cause is not None or job.suspend.since is not None:
+                return False
+            if job.limit_timer is not None:
+                job.limit_timer.cancel()
+                job.limit_timer = None
+            self._arm_time_limit(job)
+            deadline = suspension.deadline(job)
+            return deadline is not None and deadline <= self._clock()
 
     def shut_down(self, *, kill_wait_s: int) -> None:
         """Refuse new launches, let launches under way finish, then kill every job

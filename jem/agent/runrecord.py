@@ -2,11 +2,14 @@
 directory so that the run outlives the agent: what was launched and who keeps it
 (`run`, written by the job's keeper once the script started, from what the agent
 ordered), how it ended (`status`, written by the keeper when the script exited;
-`keeper.py`), why the agent killed it (`cause`) and how long it was suspended
-(`suspend`: its time limit's clock stops meanwhile). Times are epoch seconds, CPU
-times microseconds.
+`keeper.py`), why the agent killed it (`cause`), how long it was suspended
+(`suspend`: its time limit's clock stops meanwhile) and its time limit as last
+changed (`limit`: scontrol update TimeLimit= of a running job, AgentService.SetTimeLimit;
+`run` keeps the limit it was launched with). Times are epoch seconds, CPU times
+microseconds.
 """
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -16,6 +19,7 @@ from jem.model.execution import JobEnd
 
 CAUSE_FILE = "cause"
 SUSPEND_FILE = "suspend"
+LIMIT_FILE = "limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,8 @@ class EndStatus:
 
 
 def read_run(spool: Spool, job_id: int) -> tuple[RunRecord, KeeperRecord] | None:
-    """The job's `run` record, or None when there is none (nothing was started) or it is damaged."""
+    """The job's `run` record, with its time limit as last changed (`limit`) where it was; None
+    when there is none (nothing was started) or it is damaged."""
     data = spool.read_job_record(job_id, RUN_FILE)
     if data is None or data.get("job_id") != job_id:
         return None
@@ -76,9 +81,13 @@ def read_run(spool: Spool, job_id: int) -> tuple[RunRecord, KeeperRecord] | None
                         None if data["time_limit_s"] is None else int(data["time_limit_s"]),
                         int(data["kill_wait_s"]), tuple(map(int, data["cpu_slots"])),
                         tuple(map(int, data["gpu_slots"])))
-        return run, KeeperRecord(int(data["keeper_pid"]), data["keeper_start"], int(data["job_pid"]))
+        keeper = KeeperRecord(int(data["keeper_pid"]), data["keeper_start"], int(data["job_pid"]))
     except (KeyError, TypeError, ValueError):
         return None
+    changed = _read_limit(spool, job_id)
+    if changed is not None and changed[0] == run.restart_count:
+        run = dataclasses.replace(run, time_limit_s=changed[1])
+    return run, keeper
 
 
 def read_status(spool: Spool, job_id: int) -> EndStatus | None:
@@ -129,3 +138,18 @@ def read_suspend(spool: Spool, job_id: int) -> SuspendRecord:
             float(data["total_s"]), None if data["since"] is None else float(data["since"]))
     except (KeyError, TypeError, ValueError):
         return SuspendRecord()
+
+
+def write_limit(spool: Spool, job_id: int, restart_count: int, time_limit_s: int | None) -> None:
+    """Record run `restart_count`'s time limit as changed (None: no limit); `read_run` returns it."""
+    spool.write_job_record(job_id, LIMIT_FILE, {"restart_count": restart_count, "time_limit_s": time_limit_s})
+
+
+def _read_limit(spool: Spool, job_id: int) -> tuple[int, int | None] | None:
+    """(run, time limit) of the job's `limit` record; None without one (or a damaged one)."""
+    data = spool.read_job_record(job_id, LIMIT_FILE)
+    try:
+        return None if data is None else (int(data["restart_count"]),
+                                          None if data["time_limit_s"] is None else int(data["time_limit_s"]))
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -125,6 +125,18 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         _audit(context, "SuspendRun", request, "ok")
         return agent_pb2.SuspendRunResponse(suspended_s=suspended_s or 0.0)
 
+    def SetTimeLimit(self, request, context):
+        """Give the run here a new time limit (0: none); its timer is set again (`RunningJobs.set_time_limit`)."""
+        self._check_peer(context)
+        run = request.restart_count if request.HasField("restart_count") else None
+        is_expired = self._jobs.set_time_limit(request.job_id, restart_count=run,
+                                               time_limit_s=request.time_limit_s or None)
+        if is_expired is None:
+            _audit(context, "SetTimeLimit", request, "JobNotFound")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
+        _audit(context, "SetTimeLimit", request, "ok", "expired" if is_expired else "")
+        return agent_pb2.SetTimeLimitResponse(is_expired=is_expired)
+
     def RunStepTasks(self, request, context):
         self._check_peer(context)
         order = task_order_from_pb(request)

@@ -148,6 +148,24 @@ class AgentLinks:
 
         future.add_done_callback(done)
 
+    def set_time_limit(self, node_name: str, address: str, job_id: int, *, time_limit_s: int | None,
+                       restart_count: int) -> None:
+        """Give run `restart_count` of the job on the node (its batch node, which enforces the
+        limit) the time limit `time_limit_s` (None: none). Asynchronous; a failure is logged: the
+        agent that missed it holds the run to its earlier limit."""
+        request = agent_pb2.SetTimeLimitRequest(job_id=job_id, restart_count=restart_count,
+                                                time_limit_s=time_limit_s or 0)
+        future = self._stub(node_name, address).SetTimeLimit.future(request, timeout=RPC_TIMEOUT_S,
+                                                         metadata=self._keys.agent_call_metadata())
+        self._track(future)
+
+        def done(f: grpc.Future) -> None:
+            error = f.exception()
+            if error is not None and not (isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.NOT_FOUND):
+                log.warning("time limit change failed node=%s job_id=%d error=%s", node_name, job_id, error)
+
+        future.add_done_callback(done)
+
     def run_step_tasks(self, node_name: str, address: str, order: TaskOrder):
         """Start a step's tasks on one node: the streaming call (iterate it for
         StepTasksResponse messages; `cancel()` kills the tasks). No timeout: a step

@@ -16,8 +16,10 @@ from jem.controller.priorities import list_priorities
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
+from jem.controller.usage_report import usage_report
 from jem.convert import (STATE_TO_PB, explanation_to_pb, filter_from_pb, job_priority_to_pb, job_to_pb, scope_from_pb, spec_from_pb,
                          step_spec_from_pb, step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
+from jem.convert import report_kind_from_pb, time_from_pb, usage_report_to_pb
 from jem.model import policy
 from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
 from jem.model.controllerinfo import jem_version
@@ -163,7 +165,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return jobs_pb2.CancelJobResponse(state=STATE_TO_PB[state])
 
     def HoldJob(self, request, context):
-        held_by = requests.hold_job(self._state, request.job_id, current_identity(), now=self._clock())
+        hold = requests.user_hold_job if request.user_hold else requests.hold_job   # (scontrol uhold, hold)
+        held_by = hold(self._state, request.job_id, current_identity(), now=self._clock())
         return jobs_pb2.HoldJobResponse(held_by=held_by)
 
     def ReleaseJob(self, request, context):
@@ -232,6 +235,16 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                                          version=jem_version())
         time_to_pb(self._clock(), response.server_time)
         return response
+
+    def UsageReport(self, request, context):
+        kind = report_kind_from_pb(request.kind)
+        start, end = time_from_pb(request, "start_time"), time_from_pb(request, "end_time")
+        if start is None or end is None:
+            raise InvalidArgument("start_time and end_time are required")
+        report = usage_report(self._state, current_identity(), kind=kind, start=start, end=end,
+                              accounts=frozenset(request.accounts), users=frozenset(request.users),
+                              now=self._clock())
+        return usage_report_to_pb(report)
 
     def WatchJobs(self, request, context):
         with self._state.streams.slot(current_identity()):

@@ -131,19 +131,32 @@ def requeue_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
 
 
 def hold_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> str:
-    """Hold a pending job (an array's id: its pending tasks); root's hold is an admin hold
-    (JobHeldAdmin) that users cannot lift."""
+    """scontrol hold: keep a pending job (an array's id: its pending tasks) from starting. An
+    operator's hold is an admin hold (JobHeldAdmin, which only an operator may release), whoever
+    owns the job; a user's is a user hold, and leaves an admin hold as it is (Slurm's). Who holds
+    the job now ("admin" or "user")."""
+    return _hold(state, job_id, identity, now=now, held_by="admin" if identity.is_operator else "user")
+
+
+def user_hold_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> str:
+    """scontrol uhold: a user hold (JobHeldUser, which the owner may release) whoever asks; an
+    operator's turns an admin hold into a user hold, a user's leaves it as it is."""
+    return _hold(state, job_id, identity, now=now, held_by="user")
+
+
+def _hold(state: ClusterState, job_id: int, identity: Identity, *, now: float, held_by: str) -> str:
     with state.lock:
         job = _owned_job(state, job_id, identity)
         targets = [t for t in _records(state, job, ()) if t.state is JobState.PENDING]
         if not targets:
             raise JobStateConflict(f"job {job_id} is {job.state.value}, not pending")
-        held_by = "admin" if identity.is_operator and identity.uid != job.uid else "user"
-        for target in targets:
+        changed = [t for t in targets if t.held_by != held_by and (identity.is_operator or t.held_by != "admin")]
+        for target in changed:
             target.held_by, target.priority = held_by, 0
             target.reason = HOLD_REASONS[held_by]
-        state.commit([lifecycle.change(t, JobEvent.HOLD, now, detail=held_by) for t in targets])
-        return held_by
+        if changed:
+            state.commit([lifecycle.change(t, JobEvent.HOLD, now, detail=held_by) for t in changed])
+        return targets[0].held_by
 
 
 def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: float) -> JobState:
@@ -166,57 +179,81 @@ def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
 def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: float, name: str | None = None,
                time_limit_s: int | None = None, nice: int | None = None, partition: str | None = None,
                n_nodes: int | None = None) -> Job:
-    """Change a job's name (while it is pending or running), or a pending job's time limit, nice,
+    """Change a job's name or time limit (while it is pending or running), or a pending job's nice,
     partition or node count (the job is shaped again, and refused if it could then never run).
-    Every value is checked before the job changes at all: a refused request leaves it as it was.
-    Where the state machine allows no update (a job being killed or suspended) `lifecycle.change`
-    refuses it (IllegalTransition, FAILED_PRECONDITION) before anything is committed."""
+    `time_limit_s` 0 means no limit (UNLIMITED); only an operator may raise a limit (Slurm's).
+    A running job's new limit counts from its start, as the old one did: its batch node's agent
+    is told once the change is committed, and a limit already passed ends the job at once
+    (TIMEOUT). Every value is checked before the job changes at all: a refused request leaves it
+    as it was. Where the state machine allows no update (a job being killed or suspended)
+    `lifecycle.change` refuses it (IllegalTransition, FAILED_PRECONDITION) before anything is
+    committed."""
     limits = state.config.limits
     if name is not None:
         check_text("name", name, limits.max_name_len)
     if partition is not None:
         check_text("partition", partition, limits.max_name_len)
-    if time_limit_s is not None:
-        if time_limit_s <= 0:
-            raise InvalidArgument("time limit must be positive")
-        time_limit_s = clamp_time_limit(time_limit_s)
+    if time_limit_s is not None and time_limit_s < 0:
+        raise InvalidArgument("time limit must not be negative")
     if nice is not None and not -NICE_LIMIT <= nice <= NICE_LIMIT:
         raise InvalidArgument(f"nice must be within -{NICE_LIMIT}..{NICE_LIMIT}")
     if n_nodes is not None and n_nodes <= 0:
         raise InvalidArgument("node count must be positive")
+    is_limit_changed = time_limit_s is not None
+    new_limit = clamp_time_limit(time_limit_s) or None   # (0: none)
     with state.lock:
         job = _owned_job(state, job_id, identity)
-        if job.state.is_terminal:
-            raise AlreadyDone(str(job_id))
-        if (time_limit_s is not None or nice is not None or partition is not None or n_nodes is not None) \
-                and not job.is_pending:
-            raise JobStateConflict(f"job {job_id} is {job.state.value}; only a pending job's limits can change")
-        if time_limit_s is not None and (job.time_limit_s is None or time_limit_s > job.time_limit_s):
-            policy.require_operator(identity, "raise a time limit")
-        if nice is not None and nice < 0:
-            policy.require_operator(identity, "set a negative nice value")
-        if partition is not None and state.partition(partition) is None:
-            raise UnknownPartition(partition)
-        changes = {key: value for key, value in (("name", name), ("time_limit_s", time_limit_s), ("nice", nice),
-                                                 ("partition", partition), ("n_nodes", n_nodes))
-                   if value is not None}
+        _check_update(state, job, identity, new_limit=new_limit if is_limit_changed else job.time_limit_s, nice=nice,
+                      partition=partition, n_nodes=n_nodes)
+        changes = {key: value for key, value in (("name", name), ("nice", nice), ("partition", partition),
+                                                 ("n_nodes", n_nodes)) if value is not None}
+        if is_limit_changed:
+            changes.update(time_limit_s=new_limit, time_limit_unlimited=new_limit is None)
         spec = dataclasses.replace(job.spec, **changes)
         shape = shape_in_partition(state, spec, state.partition(spec.partition)) \
             if partition is not None or n_nodes is not None else job.shape
-        if (partition is not None or n_nodes is not None or time_limit_s is not None) and not identity.is_operator:
+        if (partition is not None or n_nodes is not None or is_limit_changed) and job.is_pending \
+                and not identity.is_operator:
             # The owner's job moved or grown must be one they could have submitted there: the
             # partition's access lists, MaxNodes and MaxTime, and the limits a job is refused over
             # (its own tasks are counted already). Operators may place a job anywhere (Slurm's).
             _check_policy_again(state, job, spec, shape, identity)
         updated = dataclasses.replace(job, spec=spec, shape=shape)
-        if time_limit_s is not None:
-            updated.time_limit_s = time_limit_s
+        if is_limit_changed:   # (a reservation's cut of this run's limit is replaced by it)
+            updated.time_limit_s, updated.time_limit_cut, updated.uncut_time_limit_s = new_limit, False, None
         if nice is not None:
             updated.priority = basic_priority(nice, is_held=bool(job.held_by))
         # The store first; memory then holds `updated` in the job's place (JobTable.commit).
-        state.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(sorted(changes)))])
+        state.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(sorted(changes.keys() - {"time_limit_unlimited"})))])
+        orders = signals.kill_targets(state, updated) if is_limit_changed and updated.nodes else []
+    for node_name, address in orders:   # (the batch node's agent enforces the limit)
+        state.agents.set_time_limit(node_name, address, job_id, time_limit_s=new_limit,
+                                    restart_count=updated.restart_count)
     state.wake_scheduler()
     return updated
+
+
+def _check_update(state: ClusterState, job: Job, identity: Identity, *, new_limit: int | None, nice: int | None,
+                  partition: str | None, n_nodes: int | None) -> None:
+    """Whether `identity` may make these changes to `job` in its state (lock held): a running
+    job's nice, partition and node count stay; only an operator raises a time limit (`new_limit`,
+    None: no limit) or sets a negative nice."""
+    if job.state.is_terminal:
+        raise AlreadyDone(str(job.job_id))
+    if (nice is not None or partition is not None or n_nodes is not None) and not job.is_pending:
+        raise JobStateConflict(f"job {job.job_id} is {job.state.value}; only a pending job's nice, partition "
+                               f"or node count can change")
+    if _raises(job.time_limit_s, new_limit):
+        policy.require_operator(identity, "raise a time limit")
+    if nice is not None and nice < 0:
+        policy.require_operator(identity, "set a negative nice value")
+    if partition is not None and state.partition(partition) is None:
+        raise UnknownPartition(partition)
+
+
+def _raises(old_s: int | None, new_s: int | None) -> bool:
+    """Whether a time limit of `new_s` is longer than `old_s` (None: no limit)."""
+    return old_s is not None and (new_s is None or new_s > old_s)
 
 
 def _check_policy_again(state: ClusterState, job: Job, spec, shape, identity: Identity) -> None:

@@ -42,8 +42,10 @@ def send(state: ClusterState, job_id: int, targets: list[Target], *, signal: int
 
 def send_due_warnings(state: ClusterState, *, now: float, sent: set[tuple[int, int]]) -> int:
     """sbatch --signal: send each running job its warning signal once it is within warn_time_s
-    of its time limit (to the batch shell with B:, else to its steps). `sent` holds the
-    (job id, run) already warned, so each run is warned once. Returns how many were sent."""
+    of its time limit (to the batch shell with B:, else to its steps). The limit is the job's
+    as it is now: one changed while the job runs (scontrol update TimeLimit=) moves the warning
+    with it. `sent` holds the (job id, run) already warned, so each run is warned once, as Slurm's
+    WARN_SENT: a limit raised after the warning brings no second one. Returns how many were sent."""
     due, live = [], set()
     with state.lock:
         for job in state.jobs.live():

@@ -5,7 +5,7 @@ controller may acknowledge or act on them as soon as it returns.
 """
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from jem.model.associations import AccountingTable
 from jem.model.audit import AuditQuery, AuditRecord
@@ -15,6 +15,7 @@ from jem.model.partition import Partition
 from jem.model.reservation import Reservation
 from jem.model.states import JobEvent
 from jem.model.step import Step
+from jem.model.utilization import JobActivity
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,11 @@ class Store(Protocol):
     def list_jobs(self, job_filter: JobFilter, *, after_job_id: int = 0, limit: int = 0) -> JobPage:
         """Jobs that `job_filter` matches, with ids above `after_job_id`, in id order; at most
         `limit` rows are read (0: all) and the page says where to go on."""
+
+    def job_activity(self, *, start: float, end: float, users: frozenset[str] = frozenset()) -> Iterator[JobActivity]:
+        """Each job submitted before `end` and not ended by `start` (only `users`' when given),
+        with its events that usage reports read (jem.model.utilization.USAGE_EVENTS), in job id
+        order. A read of its own that takes no lock the controller's writes wait for."""
 
     def add_audit(self, records: Sequence[AuditRecord]) -> None:
         """Append audit records (one transaction)."""

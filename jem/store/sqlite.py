@@ -8,10 +8,12 @@ after the jobs table is purged.
 """
 
 import json
+import os
 import sqlite3
 import threading
+import urllib.parse
 from dataclasses import asdict
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from jem.model.accounting import new_table
 from jem.model.associations import AccountingTable, User
@@ -23,6 +25,7 @@ from jem.model.reservation import Reservation
 from jem.model.jobfilter import JobFilter
 from jem.store.base import EventRecord, JobChange, JobPage, NodeRecord
 from jem.model.step import Step
+from jem.model.utilization import USAGE_EVENTS, JobActivity
 from jem.store.codec import (association_from_json, association_to_json, job_from_json, job_to_json, qos_from_json,
                              qos_to_json, reservation_from_json, reservation_to_json, step_from_json, step_to_json)
 
@@ -205,6 +208,43 @@ class SqliteStore:
         jobs = [job for job in (job_from_json(job_id, record) for job_id, record in rows) if job_filter.matches(job)]
         return JobPage(jobs, rows[-1][0] if limit and len(rows) == limit else 0)
 
+    def job_activity(self, *, start: float, end: float, users: frozenset[str] = frozenset()) -> Iterator[JobActivity]:
+        """Read on a connection of its own, in one read transaction (WAL: the controller's
+        writes go on meanwhile), a job at a time: a month of jobs is never all in memory."""
+        clauses, args = ["submit_time < ?", "(end_time IS NULL OR end_time > ?)"], [end, start]
+        if users:
+            clauses.append(f"user IN ({', '.join('?' * len(users))})")
+            args.extend(sorted(users))
+        events = sorted(USAGE_EVENTS)
+        query = (
+            "WITH picked AS MATERIALIZED (SELECT job_id, user,"
+            " json_extract(record, '$.spec.account') AS account,"
+            " json_extract(record, '$.shape.n_nodes') * json_extract(record, '$.shape.per_node.cpus') AS n_cpus,"
+            " json_extract(record, '$.spec.begin_time') AS begin_time,"
+            " json_extract(record, '$.spec.hold') AS held,"
+            " json_extract(record, '$.dependency') AS dependency,"
+            " json_array_length(record, '$.array_pending') AS n_pending"
+            f" FROM jobs WHERE {' AND '.join(clauses)})"
+            " SELECT p.job_id, p.user, p.account, p.n_cpus, p.begin_time, p.held, p.dependency, p.n_pending,"
+            " e.time, e.event FROM picked p JOIN job_events e ON e.job_id = p.job_id"
+            f" WHERE e.event IN ({', '.join('?' * len(events))}) ORDER BY p.job_id, e.seq")
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            row, job_events = None, []
+            for current in db.execute(query, [*args, *events]):
+                if row is not None and current[0] != row[0]:
+                    yield _activity(row, job_events)
+                    job_events = []
+                row = current
+                job_events.append((current[8], current[9]))
+            if row is not None:
+                yield _activity(row, job_events)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
     def add_audit(self, records: Sequence[AuditRecord]) -> None:
         with self._lock, self._transaction():
             self._db.executemany(
@@ -373,6 +413,13 @@ class _Transaction:
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+
+def _activity(row: tuple, events: list[tuple[float, str]]) -> JobActivity:
+    job_id, user, account, n_cpus, begin_time, held, dependency, n_pending = row[:8]
+    return JobActivity(job_id=job_id, user=user, account=account or "", n_cpus=int(n_cpus or 0),
+                       events=tuple(events), begin_time=begin_time, is_held_at_submit=bool(held),
+                       is_waiting_on_dependency=bool(dependency), n_waiting_tasks=max(1, n_pending or 0))
 
 
 def _differences(before: dict, after: dict) -> tuple[list, list]:

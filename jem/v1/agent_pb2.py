@@ -28,17 +28,17 @@ from jem.v1 import common_pb2 as jem_dot_v1_dot_common__pb2
 from jem.v1 import steps_pb2 as jem_dot_v1_dot_steps__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jem/v1/agent.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\x1a\x12jem/v1/steps.proto\"\xb6\x03\n\tJobLaunch\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x1d\n\x04spec\x18\x02 \x01(\x0b\x32\x0f.jem.v1.JobSpec\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\x03\x12\x0b\n\x03gid\x18\x05 \x01(\x03\x12\r\n\x05nodes\x18\x06 \x03(\t\x12 \n\x05\x61lloc\x18\x07 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x14\n\x0ctime_limit_s\x18\x08 \x01(\x03\x12\x13\n\x0bkill_wait_s\x18\t \x01(\x03\x12\x12\n\nsubmit_dir\x18\n \x01(\t\x12\x14\n\x0c\x63luster_name\x18\x0b \x01(\t\x12\x0f\n\x07n_tasks\x18\x0c \x01(\x05\x12\x0f\n\x07\x63pu_ids\x18\r \x03(\x05\x12\x0f\n\x07gpu_ids\x18\x0e \x03(\x05\x12\x14\n\x0c\x61rray_job_id\x18\x1e \x01(\x03\x12\x1a\n\rarray_task_id\x18\x1f \x01(\x05H\x00\x88\x01\x01\x12\x15\n\rrestart_count\x18  \x01(\x05\x12\x12\n\ncredential\x18! \x01(\t\x12\x16\n\x0euser_signature\x18\" \x01(\t\x12\x12\n\nnode_epoch\x18# \x01(\x03\x42\x10\n\x0e_array_task_id\"8\n\x11LaunchJobsRequest\x12#\n\x08launches\x18\x01 \x03(\x0b\x32\x11.jem.v1.JobLaunch\".\n\x12LaunchJobsResponse\x12\x18\n\x10\x61\x63\x63\x65pted_job_ids\x18\x01 \x03(\x03\"\xbb\x01\n\x10SignalJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06signal\x18\x02 \x01(\x05\x12\x13\n\x0bkill_wait_s\x18\x03 \x01(\x03\x12\"\n\x05scope\x18\x04 \x01(\x0e\x32\x13.jem.v1.SignalScope\x12\x1a\n\rrestart_count\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12 \n\x05\x63\x61use\x18\x06 \x01(\x0e\x32\x11.jem.v1.KillCauseB\x10\n\x0e_restart_count\"a\n\x11SuspendRunRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x1a\n\rrestart_count\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06resume\x18\x03 \x01(\x08\x42\x10\n\x0e_restart_count\")\n\x12SuspendRunResponse\x12\x13\n\x0bsuspended_s\x18\x01 \x01(\x01\"(\n\x11SignalJobResponse\x12\x13\n\x0bn_processes\x18\x01 \x01(\x05\"\xb0\x02\n\tJobReport\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x11\n\thas_ended\x18\x02 \x01(\x08\x12\x1b\n\x03\x65nd\x18\x03 \x01(\x0e\x32\x0e.jem.v1.JobEnd\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12\x13\n\x0b\x65xit_signal\x18\x05 \x01(\x05\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x05usage\x18\x08 \x01(\x0b\x32\x10.jem.v1.JobUsage\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\x12\x1a\n\rrestart_count\x18\n \x01(\x05H\x00\x88\x01\x01\x42\x10\n\x0e_restart_count\"/\n\x06JobRun\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x15\n\rrestart_count\x18\x02 \x01(\x05\"\x8b\x02\n\x13RegisterNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\ragent_address\x18\x02 \x01(\t\x12#\n\x08\x63\x61pacity\x18\x03 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x17\n\x0frunning_job_ids\x18\x04 \x03(\x03\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x06 \x01(\t\x12\x15\n\rgpu_isolation\x18\x07 \x01(\t\x12\x1c\n\x04runs\x18\x08 \x03(\x0b\x32\x0e.jem.v1.JobRun\x12\'\n\x0funreported_runs\x18\t \x03(\x0b\x32\x0e.jem.v1.JobRun\x12\r\n\x05\x65poch\x18\n \x01(\x03\"J\n\x14RegisterNodeResponse\x12\x1c\n\x14heartbeat_interval_s\x18\x01 \x01(\x03\x12\x14\n\x0c\x63luster_name\x18\x02 \x01(\t\"\xc3\x01\n\x10HeartbeatRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0frunning_job_ids\x18\x02 \x03(\x03\x12\x0f\n\x07\x62oot_id\x18\x03 \x01(\t\x12\x1a\n\x12unreported_job_ids\x18\x04 \x03(\x03\x12\x14\n\x0chealth_error\x18\x05 \x01(\t\x12\x1c\n\x04runs\x18\x06 \x03(\x0b\x32\x0e.jem.v1.JobRun\x12\'\n\x0funreported_runs\x18\x07 \x03(\x0b\x32\x0e.jem.v1.JobRun\"g\n\x11HeartbeatResponse\x12\x15\n\ris_registered\x18\x01 \x01(\x08\x12\x16\n\x0eorphan_job_ids\x18\x02 \x03(\x03\x12#\n\x0borphan_runs\x18\x03 \x03(\x0b\x32\x0e.jem.v1.JobRun\"J\n\x16ReportJobEventsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x07reports\x18\x02 \x03(\x0b\x32\x11.jem.v1.JobReport\"*\n\x17ReportJobEventsResponse\x12\x0f\n\x07n_acked\x18\x01 \x01(\x05*\x8e\x01\n\tKillCause\x12\x1a\n\x16KILL_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11KILL_CAUSE_CANCEL\x10\x01\x12\x19\n\x15KILL_CAUSE_PREEMPTION\x10\x02\x12\x1b\n\x17KILL_CAUSE_NODE_FAILURE\x10\x03\x12\x16\n\x12KILL_CAUSE_REQUEUE\x10\x04*\xb2\x01\n\x06JobEnd\x12\x17\n\x13JOB_END_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_END_EXITED\x10\x01\x12\x16\n\x12JOB_END_TIME_LIMIT\x10\x02\x12\x12\n\x0eJOB_END_KILLED\x10\x03\x12\x19\n\x15JOB_END_OUT_OF_MEMORY\x10\x04\x12\x19\n\x15JOB_END_LAUNCH_FAILED\x10\x05\x12\x19\n\x15JOB_END_NODE_SHUTDOWN\x10\x06\x32\xa1\x02\n\x0c\x41gentService\x12\x43\n\nLaunchJobs\x12\x19.jem.v1.LaunchJobsRequest\x1a\x1a.jem.v1.LaunchJobsResponse\x12@\n\tSignalJob\x12\x18.jem.v1.SignalJobRequest\x1a\x19.jem.v1.SignalJobResponse\x12\x43\n\nSuspendRun\x12\x19.jem.v1.SuspendRunRequest\x1a\x1a.jem.v1.SuspendRunResponse\x12\x45\n\x0cRunStepTasks\x12\x18.jem.v1.StepTasksRequest\x1a\x19.jem.v1.StepTasksResponse0\x01\x32\xee\x01\n\x0bNodeService\x12I\n\x0cRegisterNode\x12\x1b.jem.v1.RegisterNodeRequest\x1a\x1c.jem.v1.RegisterNodeResponse\x12@\n\tHeartbeat\x12\x18.jem.v1.HeartbeatRequest\x1a\x19.jem.v1.HeartbeatResponse\x12R\n\x0fReportJobEvents\x12\x1e.jem.v1.ReportJobEventsRequest\x1a\x1f.jem.v1.ReportJobEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jem/v1/agent.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\x1a\x12jem/v1/steps.proto\"\xb6\x03\n\tJobLaunch\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x1d\n\x04spec\x18\x02 \x01(\x0b\x32\x0f.jem.v1.JobSpec\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\x03\x12\x0b\n\x03gid\x18\x05 \x01(\x03\x12\r\n\x05nodes\x18\x06 \x03(\t\x12 \n\x05\x61lloc\x18\x07 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x14\n\x0ctime_limit_s\x18\x08 \x01(\x03\x12\x13\n\x0bkill_wait_s\x18\t \x01(\x03\x12\x12\n\nsubmit_dir\x18\n \x01(\t\x12\x14\n\x0c\x63luster_name\x18\x0b \x01(\t\x12\x0f\n\x07n_tasks\x18\x0c \x01(\x05\x12\x0f\n\x07\x63pu_ids\x18\r \x03(\x05\x12\x0f\n\x07gpu_ids\x18\x0e \x03(\x05\x12\x14\n\x0c\x61rray_job_id\x18\x1e \x01(\x03\x12\x1a\n\rarray_task_id\x18\x1f \x01(\x05H\x00\x88\x01\x01\x12\x15\n\rrestart_count\x18  \x01(\x05\x12\x12\n\ncredential\x18! \x01(\t\x12\x16\n\x0euser_signature\x18\" \x01(\t\x12\x12\n\nnode_epoch\x18# \x01(\x03\x42\x10\n\x0e_array_task_id\"8\n\x11LaunchJobsRequest\x12#\n\x08launches\x18\x01 \x03(\x0b\x32\x11.jem.v1.JobLaunch\".\n\x12LaunchJobsResponse\x12\x18\n\x10\x61\x63\x63\x65pted_job_ids\x18\x01 \x03(\x03\"\xbb\x01\n\x10SignalJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06signal\x18\x02 \x01(\x05\x12\x13\n\x0bkill_wait_s\x18\x03 \x01(\x03\x12\"\n\x05scope\x18\x04 \x01(\x0e\x32\x13.jem.v1.SignalScope\x12\x1a\n\rrestart_count\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12 \n\x05\x63\x61use\x18\x06 \x01(\x0e\x32\x11.jem.v1.KillCauseB\x10\n\x0e_restart_count\"a\n\x11SuspendRunRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x1a\n\rrestart_count\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06resume\x18\x03 \x01(\x08\x42\x10\n\x0e_restart_count\")\n\x12SuspendRunResponse\x12\x13\n\x0bsuspended_s\x18\x01 \x01(\x01\"i\n\x13SetTimeLimitRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x1a\n\rrestart_count\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x0ctime_limit_s\x18\x03 \x01(\x03\x42\x10\n\x0e_restart_count\"*\n\x14SetTimeLimitResponse\x12\x12\n\nis_expired\x18\x01 \x01(\x08\"(\n\x11SignalJobResponse\x12\x13\n\x0bn_processes\x18\x01 \x01(\x05\"\xb0\x02\n\tJobReport\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x11\n\thas_ended\x18\x02 \x01(\x08\x12\x1b\n\x03\x65nd\x18\x03 \x01(\x0e\x32\x0e.jem.v1.JobEnd\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12\x13\n\x0b\x65xit_signal\x18\x05 \x01(\x05\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x05usage\x18\x08 \x01(\x0b\x32\x10.jem.v1.JobUsage\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\x12\x1a\n\rrestart_count\x18\n \x01(\x05H\x00\x88\x01\x01\x42\x10\n\x0e_restart_count\"/\n\x06JobRun\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x15\n\rrestart_count\x18\x02 \x01(\x05\"\x8b\x02\n\x13RegisterNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\ragent_address\x18\x02 \x01(\t\x12#\n\x08\x63\x61pacity\x18\x03 \x01(\x0b\x32\x11.jem.v1.Resources\x12\x17\n\x0frunning_job_ids\x18\x04 \x03(\x03\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x06 \x01(\t\x12\x15\n\rgpu_isolation\x18\x07 \x01(\t\x12\x1c\n\x04runs\x18\x08 \x03(\x0b\x32\x0e.jem.v1.JobRun\x12\'\n\x0funreported_runs\x18\t \x03(\x0b\x32\x0e.jem.v1.JobRun\x12\r\n\x05\x65poch\x18\n \x01(\x03\"J\n\x14RegisterNodeResponse\x12\x1c\n\x14heartbeat_interval_s\x18\x01 \x01(\x03\x12\x14\n\x0c\x63luster_name\x18\x02 \x01(\t\"\xc3\x01\n\x10HeartbeatRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0frunning_job_ids\x18\x02 \x03(\x03\x12\x0f\n\x07\x62oot_id\x18\x03 \x01(\t\x12\x1a\n\x12unreported_job_ids\x18\x04 \x03(\x03\x12\x14\n\x0chealth_error\x18\x05 \x01(\t\x12\x1c\n\x04runs\x18\x06 \x03(\x0b\x32\x0e.jem.v1.JobRun\x12\'\n\x0funreported_runs\x18\x07 \x03(\x0b\x32\x0e.jem.v1.JobRun\"g\n\x11HeartbeatResponse\x12\x15\n\ris_registered\x18\x01 \x01(\x08\x12\x16\n\x0eorphan_job_ids\x18\x02 \x03(\x03\x12#\n\x0borphan_runs\x18\x03 \x03(\x0b\x32\x0e.jem.v1.JobRun\"J\n\x16ReportJobEventsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x07reports\x18\x02 \x03(\x0b\x32\x11.jem.v1.JobReport\"*\n\x17ReportJobEventsResponse\x12\x0f\n\x07n_acked\x18\x01 \x01(\x05*\x8e\x01\n\tKillCause\x12\x1a\n\x16KILL_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11KILL_CAUSE_CANCEL\x10\x01\x12\x19\n\x15KILL_CAUSE_PREEMPTION\x10\x02\x12\x1b\n\x17KILL_CAUSE_NODE_FAILURE\x10\x03\x12\x16\n\x12KILL_CAUSE_REQUEUE\x10\x04*\xb2\x01\n\x06JobEnd\x12\x17\n\x13JOB_END_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_END_EXITED\x10\x01\x12\x16\n\x12JOB_END_TIME_LIMIT\x10\x02\x12\x12\n\x0eJOB_END_KILLED\x10\x03\x12\x19\n\x15JOB_END_OUT_OF_MEMORY\x10\x04\x12\x19\n\x15JOB_END_LAUNCH_FAILED\x10\x05\x12\x19\n\x15JOB_END_NODE_SHUTDOWN\x10\x06\x32\xec\x02\n\x0c\x41gentService\x12\x43\n\nLaunchJobs\x12\x19.jem.v1.LaunchJobsRequest\x1a\x1a.jem.v1.LaunchJobsResponse\x12@\n\tSignalJob\x12\x18.jem.v1.SignalJobRequest\x1a\x19.jem.v1.SignalJobResponse\x12\x43\n\nSuspendRun\x12\x19.jem.v1.SuspendRunRequest\x1a\x1a.jem.v1.SuspendRunResponse\x12I\n\x0cSetTimeLimit\x12\x1b.jem.v1.SetTimeLimitRequest\x1a\x1c.jem.v1.SetTimeLimitResponse\x12\x45\n\x0cRunStepTasks\x12\x18.jem.v1.StepTasksRequest\x1a\x19.jem.v1.StepTasksResponse0\x01\x32\xee\x01\n\x0bNodeService\x12I\n\x0cRegisterNode\x12\x1b.jem.v1.RegisterNodeRequest\x1a\x1c.jem.v1.RegisterNodeResponse\x12@\n\tHeartbeat\x12\x18.jem.v1.HeartbeatRequest\x1a\x19.jem.v1.HeartbeatResponse\x12R\n\x0fReportJobEvents\x12\x1e.jem.v1.ReportJobEventsRequest\x1a\x1f.jem.v1.ReportJobEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jem.v1.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_KILLCAUSE']._serialized_start=2151
-  _globals['_KILLCAUSE']._serialized_end=2293
-  _globals['_JOBEND']._serialized_start=2296
-  _globals['_JOBEND']._serialized_end=2474
+  _globals['_KILLCAUSE']._serialized_start=2302
+  _globals['_KILLCAUSE']._serialized_end=2444
+  _globals['_JOBEND']._serialized_start=2447
+  _globals['_JOBEND']._serialized_end=2625
   _globals['_JOBLAUNCH']._serialized_start=105
   _globals['_JOBLAUNCH']._serialized_end=543
   _globals['_LAUNCHJOBSREQUEST']._serialized_start=545
@@ -51,26 +51,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUSPENDRUNREQUEST']._serialized_end=938
   _globals['_SUSPENDRUNRESPONSE']._serialized_start=940
   _globals['_SUSPENDRUNRESPONSE']._serialized_end=981
-  _globals['_SIGNALJOBRESPONSE']._serialized_start=983
-  _globals['_SIGNALJOBRESPONSE']._serialized_end=1023
-  _globals['_JOBREPORT']._serialized_start=1026
-  _globals['_JOBREPORT']._serialized_end=1330
-  _globals['_JOBRUN']._serialized_start=1332
-  _globals['_JOBRUN']._serialized_end=1379
-  _globals['_REGISTERNODEREQUEST']._serialized_start=1382
-  _globals['_REGISTERNODEREQUEST']._serialized_end=1649
-  _globals['_REGISTERNODERESPONSE']._serialized_start=1651
-  _globals['_REGISTERNODERESPONSE']._serialized_end=1725
-  _globals['_HEARTBEATREQUEST']._serialized_start=1728
-  _globals['_HEARTBEATREQUEST']._serialized_end=1923
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1925
-  _globals['_HEARTBEATRESPONSE']._serialized_end=2028
-  _globals['_REPORTJOBEVENTSREQUEST']._serialized_start=2030
-  _globals['_REPORTJOBEVENTSREQUEST']._serialized_end=2104
-  _globals['_REPORTJOBEVENTSRESPONSE']._serialized_start=2106
-  _globals['_REPORTJOBEVENTSRESPONSE']._serialized_end=2148
-  _globals['_AGENTSERVICE']._serialized_start=2477
-  _globals['_AGENTSERVICE']._serialized_end=2766
-  _globals['_NODESERVICE']._serialized_start=2769
-  _globals['_NODESERVICE']._serialized_end=3007
+  _globals['_SETTIMELIMITREQUEST']._serialized_start=983
+  _globals['_SETTIMELIMITREQUEST']._serialized_end=1088
+  _globals['_SETTIMELIMITRESPONSE']._serialized_start=1090
+  _globals['_SETTIMELIMITRESPONSE']._serialized_end=1132
+  _globals['_SIGNALJOBRESPONSE']._serialized_start=1134
+  _globals['_SIGNALJOBRESPONSE']._serialized_end=1174
+  _globals['_JOBREPORT']._serialized_start=1177
+  _globals['_JOBREPORT']._serialized_end=1481
+  _globals['_JOBRUN']._serialized_start=1483
+  _globals['_JOBRUN']._serialized_end=1530
+  _globals['_REGISTERNODEREQUEST']._serialized_start=1533
+  _globals['_REGISTERNODEREQUEST']._serialized_end=1800
+  _globals['_REGISTERNODERESPONSE']._serialized_start=1802
+  _globals['_REGISTERNODERESPONSE']._serialized_end=1876
+  _globals['_HEARTBEATREQUEST']._serialized_start=1879
+  _globals['_HEARTBEATREQUEST']._serialized_end=2074
+  _globals['_HEARTBEATRESPONSE']._serialized_start=2076
+  _globals['_HEARTBEATRESPONSE']._serialized_end=2179
+  _globals['_REPORTJOBEVENTSREQUEST']._serialized_start=2181
+  _globals['_REPORTJOBEVENTSREQUEST']._serialized_end=2255
+  _globals['_REPORTJOBEVENTSRESPONSE']._serialized_start=2257
+  _globals['_REPORTJOBEVENTSRESPONSE']._serialized_end=2299
+  _globals['_AGENTSERVICE']._serialized_start=2628
+  _globals['_AGENTSERVICE']._serialized_end=2992
+  _globals['_NODESERVICE']._serialized_start=2995
+  _globals['_NODESERVICE']._serialized_end=3233
 # @@protoc_insertion_point(module_scope)

@@ -131,6 +131,22 @@ class SuspendRunResponse(_message.Message):
     suspended_s: float
     def __init__(self, suspended_s: _Optional[float] = ...) -> None: ...
 
+class SetTimeLimitRequest(_message.Message):
+    __slots__ = ("job_id", "restart_count", "time_limit_s")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TIME_LIMIT_S_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    restart_count: int
+    time_limit_s: int
+    def __init__(self, job_id: _Optional[int] = ..., restart_count: _Optional[int] = ..., time_limit_s: _Optional[int] = ...) -> None: ...
+
+class SetTimeLimitResponse(_message.Message):
+    __slots__ = ("is_expired",)
+    IS_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    is_expired: bool
+    def __init__(self, is_expired: _Optional[bool] = ...) -> None: ...
+
 class SignalJobResponse(_message.Message):
     __slots__ = ("n_processes",)
     N_PROCESSES_FIELD_NUMBER: _ClassVar[int]

@@ -64,6 +64,11 @@ class AgentServiceStub:
                 request_serializer=jem_dot_v1_dot_agent__pb2.SuspendRunRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_agent__pb2.SuspendRunResponse.FromString,
                 _registered_method=True)
+        self.SetTimeLimit = channel.unary_unary(
+                '/jem.v1.AgentService/SetTimeLimit',
+                request_serializer=jem_dot_v1_dot_agent__pb2.SetTimeLimitRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_agent__pb2.SetTimeLimitResponse.FromString,
+                _registered_method=True)
         self.RunStepTasks = channel.unary_stream(
                 '/jem.v1.AgentService/RunStepTasks',
                 request_serializer=jem_dot_v1_dot_steps__pb2.StepTasksRequest.SerializeToString,
@@ -115,6 +120,19 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetTimeLimit(self, request, context):
+        """SetTimeLimit changes the time limit of one run of a job on this node (its
+        batch node: scontrol update TimeLimit= of a running or suspended job). The
+        agent records it in the run's spool records (a restarted agent keeps it)
+        and sets its timer again: the run's deadline is its start plus the new
+        limit plus the time it spent suspended; a deadline passed already kills it
+        at once, as its time limit (TIMEOUT). NOT_FOUND if the run does not run
+        here (an order for another run than the one held reaches nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RunStepTasks(self, request, context):
         """RunStepTasks runs a step's tasks on this node, confined to the job's cgroup,
         and streams their output and exits until all have ended; cancelling the call
@@ -141,6 +159,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.SuspendRun,
                     request_deserializer=jem_dot_v1_dot_agent__pb2.SuspendRunRequest.FromString,
                     response_serializer=jem_dot_v1_dot_agent__pb2.SuspendRunResponse.SerializeToString,
+            ),
+            'SetTimeLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTimeLimit,
+                    request_deserializer=jem_dot_v1_dot_agent__pb2.SetTimeLimitRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_agent__pb2.SetTimeLimitResponse.SerializeToString,
             ),
             'RunStepTasks': grpc.unary_stream_rpc_method_handler(
                     servicer.RunStepTasks,
@@ -242,6 +265,33 @@ class AgentService:
             '/jem.v1.AgentService/SuspendRun',
             jem_dot_v1_dot_agent__pb2.SuspendRunRequest.SerializeToString,
             jem_dot_v1_dot_agent__pb2.SuspendRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTimeLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AgentService/SetTimeLimit',
+            jem_dot_v1_dot_agent__pb2.SetTimeLimitRequest.SerializeToString,
+            jem_dot_v1_dot_agent__pb2.SetTimeLimitResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,13 +28,15 @@ from jem.v1 import common_pb2 as jem_dot_v1_dot_common__pb2
 from jem.v1 import steps_pb2 as jem_dot_v1_dot_steps__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11jem/v1/jobs.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\x1a\x12jem/v1/steps.proto\"\\\n\x10SubmitJobRequest\x12\x1d\n\x04spec\x18\x01 \x01(\x0b\x32\x0f.jem.v1.JobSpec\x12\x11\n\ttest_only\x18\x02 \x01(\x08\x12\x16\n\x0euser_signature\x18\x03 \x01(\t\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"*\n\x0eGetJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"\xeb\x02\n\x0fListJobsRequest\x12\r\n\x05users\x18\x01 \x03(\t\x12 \n\x06states\x18\x02 \x03(\x0e\x32\x10.jem.v1.JobState\x12\x12\n\npartitions\x18\x03 \x03(\t\x12\x0f\n\x07job_ids\x18\x04 \x03(\x03\x12\x13\n\x0binclude_old\x18\x05 \x01(\x08\x12\r\n\x05names\x18\x06 \x03(\t\x12\x10\n\x08\x61\x63\x63ounts\x18\x07 \x03(\t\x12\x0b\n\x03qos\x18\x08 \x03(\t\x12\r\n\x05nodes\x18\t \x03(\t\x12&\n\x0b\x61rray_tasks\x18\n \x03(\x0b\x32\x11.jem.v1.ArrayTask\x12.\n\nalive_from\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61live_until\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\r \x01(\x05\x12\x14\n\x0c\x61\x66ter_job_id\x18\x0e \x01(\x03\"2\n\tArrayTask\x12\x14\n\x0c\x61rray_job_id\x18\x01 \x01(\x03\x12\x0f\n\x07task_id\x18\x02 \x01(\x05\"H\n\x10ListJobsResponse\x12\x19\n\x04jobs\x18\x01 \x03(\x0b\x32\x0b.jem.v1.Job\x12\x19\n\x11next_after_job_id\x18\x02 \x01(\x03\"n\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06signal\x18\x02 \x01(\x05\x12\x16\n\x0e\x61rray_task_ids\x18\x03 \x03(\x05\x12\"\n\x05scope\x18\x04 \x01(\x0e\x32\x13.jem.v1.SignalScope\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\" \n\x0eHoldJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"\"\n\x0fHoldJobResponse\x12\x0f\n\x07held_by\x18\x01 \x01(\t\"#\n\x11ReleaseJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12ReleaseJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\"\xce\x01\n\x10UpdateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctime_limit_s\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x11\n\x04nice\x18\x04 \x01(\x05H\x02\x88\x01\x01\x12\x16\n\tpartition\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x14\n\x07n_nodes\x18\x06 \x01(\x05H\x04\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_time_limit_sB\x07\n\x05_niceB\x0c\n\n_partitionB\n\n\x08_n_nodes\"-\n\x11UpdateJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"2\n\x10WatchJobsRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\x03\x12\r\n\x05users\x18\x02 \x03(\t\"s\n\x11WatchJobsResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x18\n\x03job\x18\x04 \x01(\x0b\x32\x0b.jem.v1.Job\"#\n\x11RequeueJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12RequeueJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\"K\n\x15ListPrioritiesRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\x03\x12\r\n\x05users\x18\x02 \x03(\t\x12\x12\n\npartitions\x18\x03 \x03(\t\"c\n\x0fPriorityFactors\x12\x0b\n\x03\x61ge\x18\x01 \x01(\x01\x12\x11\n\tfairshare\x18\x02 \x01(\x01\x12\x10\n\x08job_size\x18\x03 \x01(\x01\x12\x11\n\tpartition\x18\x04 \x01(\x01\x12\x0b\n\x03qos\x18\x05 \x01(\x01\"\xd2\x01\n\x0bJobPriority\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x03\x12(\n\x07\x66\x61\x63tors\x18\x05 \x01(\x0b\x32\x17.jem.v1.PriorityFactors\x12)\n\x08weighted\x18\x06 \x01(\x0b\x32\x17.jem.v1.PriorityFactors\x12\x0c\n\x04nice\x18\x07 \x01(\x03\x12\x0c\n\x04\x63pus\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\"e\n\x16ListPrioritiesResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.jem.v1.JobPriority\x12(\n\x07weights\x18\x02 \x01(\x0b\x32\x17.jem.v1.PriorityFactors\"#\n\x11\x45xplainJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"Y\n\nRunningEnd\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\r\n\x05nodes\x18\x02 \x03(\t\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\tHeldLimit\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0f\n\x07setting\x18\x02 \x01(\t\x12\x0e\n\x06in_use\x18\x03 \x01(\x03\x12\r\n\x05\x61sked\x18\x04 \x01(\x03\x12#\n\x07holders\x18\x05 \x03(\x0b\x32\x12.jem.v1.RunningEnd\"\xce\x04\n\x12\x45xplainJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\t\x12\x1f\n\x05state\x18\x04 \x01(\x0e\x32\x10.jem.v1.JobState\x12!\n\x06reason\x18\x05 \x01(\x0e\x32\x11.jem.v1.JobReason\x12\x15\n\rreason_detail\x18\x06 \x01(\t\x12\x31\n\rplanned_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x19planned_start_is_estimate\x18\x08 \x01(\x08\x12!\n\x05\x61\x66ter\x18\t \x03(\x0b\x32\x12.jem.v1.RunningEnd\x12 \n\x05limit\x18\n \x01(\x0b\x32\x11.jem.v1.HeldLimit\x12\x12\n\njobs_ahead\x18\x0b \x01(\x03\x12%\n\x08priority\x18\x0c \x01(\x0b\x32\x13.jem.v1.JobPriority\x12\x16\n\tfairshare\x18\r \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0e\x61\x63\x63ount_shares\x18\x0e \x01(\x01H\x01\x88\x01\x01\x12\x1a\n\raccount_usage\x18\x0f \x01(\x01H\x02\x88\x01\x01\x12\r\n\x05notes\x18\x10 \x03(\t\x12 \n\x08what_ifs\x18\x11 \x03(\x0b\x32\x0e.jem.v1.WhatIf\x12!\n\x19planned_start_is_forecast\x18\x12 \x01(\x08\x42\x0c\n\n_fairshareB\x11\n\x0f_account_sharesB\x10\n\x0e_account_usage\"]\n\x06WhatIf\x12\x0e\n\x06\x63hange\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bis_estimate\x18\x03 \x01(\x08\"3\n\x11SuspendJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06resume\x18\x02 \x01(\x08\".\n\x12SuspendJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"\r\n\x0bPingRequest\"t\n\x0cPingResponse\x12\x14\n\x0c\x63luster_name\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12/\n\x0bserver_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xe2\x07\n\nJobService\x12@\n\tSubmitJob\x12\x18.jem.v1.SubmitJobRequest\x1a\x19.jem.v1.SubmitJobResponse\x12\x37\n\x06GetJob\x12\x15.jem.v1.GetJobRequest\x1a\x16.jem.v1.GetJobResponse\x12=\n\x08ListJobs\x12\x17.jem.v1.ListJobsRequest\x1a\x18.jem.v1.ListJobsResponse\x12@\n\tCancelJob\x12\x18.jem.v1.CancelJobRequest\x1a\x19.jem.v1.CancelJobResponse\x12:\n\x07HoldJob\x12\x16.jem.v1.HoldJobRequest\x1a\x17.jem.v1.HoldJobResponse\x12\x43\n\nReleaseJob\x12\x19.jem.v1.ReleaseJobRequest\x1a\x1a.jem.v1.ReleaseJobResponse\x12@\n\tUpdateJob\x12\x18.jem.v1.UpdateJobRequest\x1a\x19.jem.v1.UpdateJobResponse\x12\x43\n\nRequeueJob\x12\x19.jem.v1.RequeueJobRequest\x1a\x1a.jem.v1.RequeueJobResponse\x12\x42\n\tWatchJobs\x12\x18.jem.v1.WatchJobsRequest\x1a\x19.jem.v1.WatchJobsResponse0\x01\x12<\n\x07RunStep\x12\x16.jem.v1.RunStepRequest\x1a\x17.jem.v1.RunStepResponse0\x01\x12@\n\tListSteps\x12\x18.jem.v1.ListStepsRequest\x1a\x19.jem.v1.ListStepsResponse\x12O\n\x0eListPriorities\x12\x1d.jem.v1.ListPrioritiesRequest\x1a\x1e.jem.v1.ListPrioritiesResponse\x12\x43\n\nExplainJob\x12\x19.jem.v1.ExplainJobRequest\x1a\x1a.jem.v1.ExplainJobResponse\x12\x43\n\nSuspendJob\x12\x19.jem.v1.SuspendJobRequest\x1a\x1a.jem.v1.SuspendJobResponse\x12\x31\n\x04Ping\x12\x13.jem.v1.PingRequest\x1a\x14.jem.v1.PingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11jem/v1/jobs.proto\x12\x06jem.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jem/v1/common.proto\x1a\x12jem/v1/steps.proto\"\\\n\x10SubmitJobRequest\x12\x1d\n\x04spec\x18\x01 \x01(\x0b\x32\x0f.jem.v1.JobSpec\x12\x11\n\ttest_only\x18\x02 \x01(\x08\x12\x16\n\x0euser_signature\x18\x03 \x01(\t\"#\n\x11SubmitJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"*\n\x0eGetJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"\xeb\x02\n\x0fListJobsRequest\x12\r\n\x05users\x18\x01 \x03(\t\x12 \n\x06states\x18\x02 \x03(\x0e\x32\x10.jem.v1.JobState\x12\x12\n\npartitions\x18\x03 \x03(\t\x12\x0f\n\x07job_ids\x18\x04 \x03(\x03\x12\x13\n\x0binclude_old\x18\x05 \x01(\x08\x12\r\n\x05names\x18\x06 \x03(\t\x12\x10\n\x08\x61\x63\x63ounts\x18\x07 \x03(\t\x12\x0b\n\x03qos\x18\x08 \x03(\t\x12\r\n\x05nodes\x18\t \x03(\t\x12&\n\x0b\x61rray_tasks\x18\n \x03(\x0b\x32\x11.jem.v1.ArrayTask\x12.\n\nalive_from\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61live_until\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\r \x01(\x05\x12\x14\n\x0c\x61\x66ter_job_id\x18\x0e \x01(\x03\"2\n\tArrayTask\x12\x14\n\x0c\x61rray_job_id\x18\x01 \x01(\x03\x12\x0f\n\x07task_id\x18\x02 \x01(\x05\"H\n\x10ListJobsResponse\x12\x19\n\x04jobs\x18\x01 \x03(\x0b\x32\x0b.jem.v1.Job\x12\x19\n\x11next_after_job_id\x18\x02 \x01(\x03\"n\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06signal\x18\x02 \x01(\x05\x12\x16\n\x0e\x61rray_task_ids\x18\x03 \x03(\x05\x12\"\n\x05scope\x18\x04 \x01(\x0e\x32\x13.jem.v1.SignalScope\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\"3\n\x0eHoldJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x11\n\tuser_hold\x18\x02 \x01(\x08\"\"\n\x0fHoldJobResponse\x12\x0f\n\x07held_by\x18\x01 \x01(\t\"#\n\x11ReleaseJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12ReleaseJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\"\xce\x01\n\x10UpdateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0ctime_limit_s\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x11\n\x04nice\x18\x04 \x01(\x05H\x02\x88\x01\x01\x12\x16\n\tpartition\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x14\n\x07n_nodes\x18\x06 \x01(\x05H\x04\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_time_limit_sB\x07\n\x05_niceB\x0c\n\n_partitionB\n\n\x08_n_nodes\"-\n\x11UpdateJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"2\n\x10WatchJobsRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\x03\x12\r\n\x05users\x18\x02 \x03(\t\"s\n\x11WatchJobsResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x18\n\x03job\x18\x04 \x01(\x0b\x32\x0b.jem.v1.Job\"#\n\x11RequeueJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"5\n\x12RequeueJobResponse\x12\x1f\n\x05state\x18\x01 \x01(\x0e\x32\x10.jem.v1.JobState\"K\n\x15ListPrioritiesRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\x03\x12\r\n\x05users\x18\x02 \x03(\t\x12\x12\n\npartitions\x18\x03 \x03(\t\"c\n\x0fPriorityFactors\x12\x0b\n\x03\x61ge\x18\x01 \x01(\x01\x12\x11\n\tfairshare\x18\x02 \x01(\x01\x12\x10\n\x08job_size\x18\x03 \x01(\x01\x12\x11\n\tpartition\x18\x04 \x01(\x01\x12\x0b\n\x03qos\x18\x05 \x01(\x01\"\xd2\x01\n\x0bJobPriority\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x03\x12(\n\x07\x66\x61\x63tors\x18\x05 \x01(\x0b\x32\x17.jem.v1.PriorityFactors\x12)\n\x08weighted\x18\x06 \x01(\x0b\x32\x17.jem.v1.PriorityFactors\x12\x0c\n\x04nice\x18\x07 \x01(\x03\x12\x0c\n\x04\x63pus\x18\x08 \x01(\x03\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\"e\n\x16ListPrioritiesResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.jem.v1.JobPriority\x12(\n\x07weights\x18\x02 \x01(\x0b\x32\x17.jem.v1.PriorityFactors\"#\n\x11\x45xplainJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\"Y\n\nRunningEnd\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\r\n\x05nodes\x18\x02 \x03(\t\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\tHeldLimit\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0f\n\x07setting\x18\x02 \x01(\t\x12\x0e\n\x06in_use\x18\x03 \x01(\x03\x12\r\n\x05\x61sked\x18\x04 \x01(\x03\x12#\n\x07holders\x18\x05 \x03(\x0b\x32\x12.jem.v1.RunningEnd\"\xce\x04\n\x12\x45xplainJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\t\x12\x1f\n\x05state\x18\x04 \x01(\x0e\x32\x10.jem.v1.JobState\x12!\n\x06reason\x18\x05 \x01(\x0e\x32\x11.jem.v1.JobReason\x12\x15\n\rreason_detail\x18\x06 \x01(\t\x12\x31\n\rplanned_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x19planned_start_is_estimate\x18\x08 \x01(\x08\x12!\n\x05\x61\x66ter\x18\t \x03(\x0b\x32\x12.jem.v1.RunningEnd\x12 \n\x05limit\x18\n \x01(\x0b\x32\x11.jem.v1.HeldLimit\x12\x12\n\njobs_ahead\x18\x0b \x01(\x03\x12%\n\x08priority\x18\x0c \x01(\x0b\x32\x13.jem.v1.JobPriority\x12\x16\n\tfairshare\x18\r \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0e\x61\x63\x63ount_shares\x18\x0e \x01(\x01H\x01\x88\x01\x01\x12\x1a\n\raccount_usage\x18\x0f \x01(\x01H\x02\x88\x01\x01\x12\r\n\x05notes\x18\x10 \x03(\t\x12 \n\x08what_ifs\x18\x11 \x03(\x0b\x32\x0e.jem.v1.WhatIf\x12!\n\x19planned_start_is_forecast\x18\x12 \x01(\x08\x42\x0c\n\n_fairshareB\x11\n\x0f_account_sharesB\x10\n\x0e_account_usage\"]\n\x06WhatIf\x12\x0e\n\x06\x63hange\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bis_estimate\x18\x03 \x01(\x08\"3\n\x11SuspendJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\x03\x12\x0e\n\x06resume\x18\x02 \x01(\x08\".\n\x12SuspendJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.jem.v1.Job\"\r\n\x0bPingRequest\"t\n\x0cPingResponse\x12\x14\n\x0c\x63luster_name\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12/\n\x0bserver_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x12UsageReportRequest\x12%\n\x04kind\x18\x01 \x01(\x0e\x32\x17.jem.v1.UsageReportKind\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x03(\t\x12\r\n\x05users\x18\x05 \x03(\t\"\xdd\x02\n\x13UsageReportResponse\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06n_cpus\x18\x03 \x01(\x03\x12\x16\n\x0ereported_cpu_s\x18\x04 \x01(\x03\x12\x17\n\x0f\x61llocated_cpu_s\x18\x05 \x01(\x03\x12\x12\n\ndown_cpu_s\x18\x06 \x01(\x03\x12\x1a\n\x12planned_down_cpu_s\x18\x07 \x01(\x03\x12\x12\n\nidle_cpu_s\x18\x08 \x01(\x03\x12\x15\n\rplanned_cpu_s\x18\t \x01(\x03\x12\x1c\n\x14over_committed_cpu_s\x18\n \x01(\x03\x12.\n\x0c\x61ssociations\x18\x0b \x03(\x0b\x32\x18.jem.v1.AssociationUsage\"X\n\x10\x41ssociationUsage\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x16\n\x0eparent_account\x18\x03 \x01(\t\x12\r\n\x05\x63pu_s\x18\x04 \x01(\x03*\x94\x01\n\x0fUsageReportKind\x12!\n\x1dUSAGE_REPORT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19USAGE_REPORT_KIND_CLUSTER\x10\x01\x12\"\n\x1eUSAGE_REPORT_KIND_ACCOUNT_TREE\x10\x02\x12\x1b\n\x17USAGE_REPORT_KIND_USERS\x10\x03\x32\xaa\x08\n\nJobService\x12@\n\tSubmitJob\x12\x18.jem.v1.SubmitJobRequest\x1a\x19.jem.v1.SubmitJobResponse\x12\x37\n\x06GetJob\x12\x15.jem.v1.GetJobRequest\x1a\x16.jem.v1.GetJobResponse\x12=\n\x08ListJobs\x12\x17.jem.v1.ListJobsRequest\x1a\x18.jem.v1.ListJobsResponse\x12@\n\tCancelJob\x12\x18.jem.v1.CancelJobRequest\x1a\x19.jem.v1.CancelJobResponse\x12:\n\x07HoldJob\x12\x16.jem.v1.HoldJobRequest\x1a\x17.jem.v1.HoldJobResponse\x12\x43\n\nReleaseJob\x12\x19.jem.v1.ReleaseJobRequest\x1a\x1a.jem.v1.ReleaseJobResponse\x12@\n\tUpdateJob\x12\x18.jem.v1.UpdateJobRequest\x1a\x19.jem.v1.UpdateJobResponse\x12\x43\n\nRequeueJob\x12\x19.jem.v1.RequeueJobRequest\x1a\x1a.jem.v1.RequeueJobResponse\x12\x42\n\tWatchJobs\x12\x18.jem.v1.WatchJobsRequest\x1a\x19.jem.v1.WatchJobsResponse0\x01\x12<\n\x07RunStep\x12\x16.jem.v1.RunStepRequest\x1a\x17.jem.v1.RunStepResponse0\x01\x12@\n\tListSteps\x12\x18.jem.v1.ListStepsRequest\x1a\x19.jem.v1.ListStepsResponse\x12O\n\x0eListPriorities\x12\x1d.jem.v1.ListPrioritiesRequest\x1a\x1e.jem.v1.ListPrioritiesResponse\x12\x43\n\nExplainJob\x12\x19.jem.v1.ExplainJobRequest\x1a\x1a.jem.v1.ExplainJobResponse\x12\x43\n\nSuspendJob\x12\x19.jem.v1.SuspendJobRequest\x1a\x1a.jem.v1.SuspendJobResponse\x12\x31\n\x04Ping\x12\x13.jem.v1.PingRequest\x1a\x14.jem.v1.PingResponse\x12\x46\n\x0bUsageReport\x12\x1a.jem.v1.UsageReportRequest\x1a\x1b.jem.v1.UsageReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jem.v1.jobs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_USAGEREPORTKIND']._serialized_start=3957
+  _globals['_USAGEREPORTKIND']._serialized_end=4105
   _globals['_SUBMITJOBREQUEST']._serialized_start=103
   _globals['_SUBMITJOBREQUEST']._serialized_end=195
   _globals['_SUBMITJOBRESPONSE']._serialized_start=197
@@ -54,51 +56,57 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELJOBRESPONSE']._serialized_start=915
   _globals['_CANCELJOBRESPONSE']._serialized_end=967
   _globals['_HOLDJOBREQUEST']._serialized_start=969
-  _globals['_HOLDJOBREQUEST']._serialized_end=1001
-  _globals['_HOLDJOBRESPONSE']._serialized_start=1003
-  _globals['_HOLDJOBRESPONSE']._serialized_end=1037
-  _globals['_RELEASEJOBREQUEST']._serialized_start=1039
-  _globals['_RELEASEJOBREQUEST']._serialized_end=1074
-  _globals['_RELEASEJOBRESPONSE']._serialized_start=1076
-  _globals['_RELEASEJOBRESPONSE']._serialized_end=1129
-  _globals['_UPDATEJOBREQUEST']._serialized_start=1132
-  _globals['_UPDATEJOBREQUEST']._serialized_end=1338
-  _globals['_UPDATEJOBRESPONSE']._serialized_start=1340
-  _globals['_UPDATEJOBRESPONSE']._serialized_end=1385
-  _globals['_WATCHJOBSREQUEST']._serialized_start=1387
-  _globals['_WATCHJOBSREQUEST']._serialized_end=1437
-  _globals['_WATCHJOBSRESPONSE']._serialized_start=1439
-  _globals['_WATCHJOBSRESPONSE']._serialized_end=1554
-  _globals['_REQUEUEJOBREQUEST']._serialized_start=1556
-  _globals['_REQUEUEJOBREQUEST']._serialized_end=1591
-  _globals['_REQUEUEJOBRESPONSE']._serialized_start=1593
-  _globals['_REQUEUEJOBRESPONSE']._serialized_end=1646
-  _globals['_LISTPRIORITIESREQUEST']._serialized_start=1648
-  _globals['_LISTPRIORITIESREQUEST']._serialized_end=1723
-  _globals['_PRIORITYFACTORS']._serialized_start=1725
-  _globals['_PRIORITYFACTORS']._serialized_end=1824
-  _globals['_JOBPRIORITY']._serialized_start=1827
-  _globals['_JOBPRIORITY']._serialized_end=2037
-  _globals['_LISTPRIORITIESRESPONSE']._serialized_start=2039
-  _globals['_LISTPRIORITIESRESPONSE']._serialized_end=2140
-  _globals['_EXPLAINJOBREQUEST']._serialized_start=2142
-  _globals['_EXPLAINJOBREQUEST']._serialized_end=2177
-  _globals['_RUNNINGEND']._serialized_start=2179
-  _globals['_RUNNINGEND']._serialized_end=2268
-  _globals['_HELDLIMIT']._serialized_start=2270
-  _globals['_HELDLIMIT']._serialized_end=2382
-  _globals['_EXPLAINJOBRESPONSE']._serialized_start=2385
-  _globals['_EXPLAINJOBRESPONSE']._serialized_end=2975
-  _globals['_WHATIF']._serialized_start=2977
-  _globals['_WHATIF']._serialized_end=3070
-  _globals['_SUSPENDJOBREQUEST']._serialized_start=3072
-  _globals['_SUSPENDJOBREQUEST']._serialized_end=3123
-  _globals['_SUSPENDJOBRESPONSE']._serialized_start=3125
-  _globals['_SUSPENDJOBRESPONSE']._serialized_end=3171
-  _globals['_PINGREQUEST']._serialized_start=3173
-  _globals['_PINGREQUEST']._serialized_end=3186
-  _globals['_PINGRESPONSE']._serialized_start=3188
-  _globals['_PINGRESPONSE']._serialized_end=3304
-  _globals['_JOBSERVICE']._serialized_start=3307
-  _globals['_JOBSERVICE']._serialized_end=4301
+  _globals['_HOLDJOBREQUEST']._serialized_end=1020
+  _globals['_HOLDJOBRESPONSE']._serialized_start=1022
+  _globals['_HOLDJOBRESPONSE']._serialized_end=1056
+  _globals['_RELEASEJOBREQUEST']._serialized_start=1058
+  _globals['_RELEASEJOBREQUEST']._serialized_end=1093
+  _globals['_RELEASEJOBRESPONSE']._serialized_start=1095
+  _globals['_RELEASEJOBRESPONSE']._serialized_end=1148
+  _globals['_UPDATEJOBREQUEST']._serialized_start=1151
+  _globals['_UPDATEJOBREQUEST']._serialized_end=1357
+  _globals['_UPDATEJOBRESPONSE']._serialized_start=1359
+  _globals['_UPDATEJOBRESPONSE']._serialized_end=1404
+  _globals['_WATCHJOBSREQUEST']._serialized_start=1406
+  _globals['_WATCHJOBSREQUEST']._serialized_end=1456
+  _globals['_WATCHJOBSRESPONSE']._serialized_start=1458
+  _globals['_WATCHJOBSRESPONSE']._serialized_end=1573
+  _globals['_REQUEUEJOBREQUEST']._serialized_start=1575
+  _globals['_REQUEUEJOBREQUEST']._serialized_end=1610
+  _globals['_REQUEUEJOBRESPONSE']._serialized_start=1612
+  _globals['_REQUEUEJOBRESPONSE']._serialized_end=1665
+  _globals['_LISTPRIORITIESREQUEST']._serialized_start=1667
+  _globals['_LISTPRIORITIESREQUEST']._serialized_end=1742
+  _globals['_PRIORITYFACTORS']._serialized_start=1744
+  _globals['_PRIORITYFACTORS']._serialized_end=1843
+  _globals['_JOBPRIORITY']._serialized_start=1846
+  _globals['_JOBPRIORITY']._serialized_end=2056
+  _globals['_LISTPRIORITIESRESPONSE']._serialized_start=2058
+  _globals['_LISTPRIORITIESRESPONSE']._serialized_end=2159
+  _globals['_EXPLAINJOBREQUEST']._serialized_start=2161
+  _globals['_EXPLAINJOBREQUEST']._serialized_end=2196
+  _globals['_RUNNINGEND']._serialized_start=2198
+  _globals['_RUNNINGEND']._serialized_end=2287
+  _globals['_HELDLIMIT']._serialized_start=2289
+  _globals['_HELDLIMIT']._serialized_end=2401
+  _globals['_EXPLAINJOBRESPONSE']._serialized_start=2404
+  _globals['_EXPLAINJOBRESPONSE']._serialized_end=2994
+  _globals['_WHATIF']._serialized_start=2996
+  _globals['_WHATIF']._serialized_end=3089
+  _globals['_SUSPENDJOBREQUEST']._serialized_start=3091
+  _globals['_SUSPENDJOBREQUEST']._serialized_end=3142
+  _globals['_SUSPENDJOBRESPONSE']._serialized_start=3144
+  _globals['_SUSPENDJOBRESPONSE']._serialized_end=3190
+  _globals['_PINGREQUEST']._serialized_start=3192
+  _globals['_PINGREQUEST']._serialized_end=3205
+  _globals['_PINGRESPONSE']._serialized_start=3207
+  _globals['_PINGRESPONSE']._serialized_end=3323
+  _globals['_USAGEREPORTREQUEST']._serialized_start=3326
+  _globals['_USAGEREPORTREQUEST']._serialized_end=3512
+  _globals['_USAGEREPORTRESPONSE']._serialized_start=3515
+  _globals['_USAGEREPORTRESPONSE']._serialized_end=3864
+  _globals['_ASSOCIATIONUSAGE']._serialized_start=3866
+  _globals['_ASSOCIATIONUSAGE']._serialized_end=3954
+  _globals['_JOBSERVICE']._serialized_start=4108
+  _globals['_JOBSERVICE']._serialized_end=5174
 # @@protoc_insertion_point(module_scope)

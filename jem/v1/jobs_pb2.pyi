@@ -5,12 +5,24 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from jem.v1 import common_pb2 as _common_pb2
 from jem.v1 import steps_pb2 as _steps_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class UsageReportKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USAGE_REPORT_KIND_UNSPECIFIED: _ClassVar[UsageReportKind]
+    USAGE_REPORT_KIND_CLUSTER: _ClassVar[UsageReportKind]
+    USAGE_REPORT_KIND_ACCOUNT_TREE: _ClassVar[UsageReportKind]
+    USAGE_REPORT_KIND_USERS: _ClassVar[UsageReportKind]
+USAGE_REPORT_KIND_UNSPECIFIED: UsageReportKind
+USAGE_REPORT_KIND_CLUSTER: UsageReportKind
+USAGE_REPORT_KIND_ACCOUNT_TREE: UsageReportKind
+USAGE_REPORT_KIND_USERS: UsageReportKind
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec", "test_only", "user_signature")
@@ -107,10 +119,12 @@ class CancelJobResponse(_message.Message):
     def __init__(self, state: _Optional[_Union[_common_pb2.JobState, str]] = ...) -> None: ...
 
 class HoldJobRequest(_message.Message):
-    __slots__ = ("job_id",)
+    __slots__ = ("job_id", "user_hold")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_HOLD_FIELD_NUMBER: _ClassVar[int]
     job_id: int
-    def __init__(self, job_id: _Optional[int] = ...) -> None: ...
+    user_hold: bool
+    def __init__(self, job_id: _Optional[int] = ..., user_hold: _Optional[bool] = ...) -> None: ...
 
 class HoldJobResponse(_message.Message):
     __slots__ = ("held_by",)
@@ -347,3 +361,55 @@ class PingResponse(_message.Message):
     version: str
     server_time: _timestamp_pb2.Timestamp
     def __init__(self, cluster_name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., server_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UsageReportRequest(_message.Message):
+    __slots__ = ("kind", "start_time", "end_time", "accounts", "users")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    kind: UsageReportKind
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    accounts: _containers.RepeatedScalarFieldContainer[str]
+    users: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[_Union[UsageReportKind, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accounts: _Optional[_Iterable[str]] = ..., users: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UsageReportResponse(_message.Message):
+    __slots__ = ("start_time", "end_time", "n_cpus", "reported_cpu_s", "allocated_cpu_s", "down_cpu_s", "planned_down_cpu_s", "idle_cpu_s", "planned_cpu_s", "over_committed_cpu_s", "associations")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    N_CPUS_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    DOWN_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_DOWN_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    IDLE_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    OVER_COMMITTED_CPU_S_FIELD_NUMBER: _ClassVar[int]
+    ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    n_cpus: int
+    reported_cpu_s: int
+    allocated_cpu_s: int
+    down_cpu_s: int
+    planned_down_cpu_s: int
+    idle_cpu_s: int
+    planned_cpu_s: int
+    over_committed_cpu_s: int
+    associations: _containers.RepeatedCompositeFieldContainer[AssociationUsage]
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., n_cpus: _Optional[int] = ..., reported_cpu_s: _Optional[int] = ..., allocated_cpu_s: _Optional[int] = ..., down_cpu_s: _Optional[int] = ..., planned_down_cpu_s: _Optional[int] = ..., idle_cpu_s: _Optional[int] = ..., planned_cpu_s: _Optional[int] = ..., over_committed_cpu_s: _Optional[int] = ..., associations: _Optional[_Iterable[_Union[AssociationUsage, _Mapping]]] = ...) -> None: ...
+
+class AssociationUsage(_message.Message):
+    __slots__ = ("account", "user", "parent_account", "cpu_s")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CPU_S_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    user: str
+    parent_account: str
+    cpu_s: int
+    def __init__(self, account: _Optional[str] = ..., user: _Optional[str] = ..., parent_account: _Optional[str] = ..., cpu_s: _Optional[int] = ...) -> None: ...

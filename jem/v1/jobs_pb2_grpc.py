@@ -114,6 +114,11 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_jobs__pb2.PingRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.PingResponse.FromString,
                 _registered_method=True)
+        self.UsageReport = channel.unary_unary(
+                '/jem.v1.JobService/UsageReport',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.UsageReportRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.UsageReportResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -239,6 +244,17 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UsageReport(self, request, context):
+        """UsageReport totals the CPU time of a period from the store, as sreport shows it:
+        the cluster's allocated, idle and planned time, or each account's and user's
+        usage. Read without the controller's lock. INVALID_ARGUMENT for an unspecified
+        kind or a period that does not end after it starts. With PrivateData=usage a
+        user who is not an operator gets only their own user rows (cluster totals stay).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +332,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.Ping,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.PingRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.PingResponse.SerializeToString,
+            ),
+            'UsageReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.UsageReport,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.UsageReportRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.UsageReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -726,6 +747,33 @@ class JobService:
             '/jem.v1.JobService/Ping',
             jem_dot_v1_dot_jobs__pb2.PingRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.PingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UsageReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/UsageReport',
+            jem_dot_v1_dot_jobs__pb2.UsageReportRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.UsageReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

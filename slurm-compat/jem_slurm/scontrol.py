@@ -1,6 +1,6 @@
-"""scontrol: show job|node|partition|reservation|config|hostnames|hostlist, hold, release, requeue,
-suspend and resume (jem_slurm.scontrol_suspend), ping, update of jobs, nodes and reservations,
-create and delete of reservations.
+"""scontrol: show job|node|partition|reservation|config|hostnames|hostlist, hold, uhold, release,
+requeue, suspend and resume (jem_slurm.scontrol_suspend), ping, update of jobs (a running job's
+TimeLimit too, and TimeLimit=+T/-T), nodes and reservations, create and delete of reservations.
 
 Messages and exit codes follow Slurm 22.05's scontrol: `Invalid job id
 specified for job 42` and exit 1 for a request the controller refuses,
@@ -14,7 +14,7 @@ import hostlist
 
 from jem_slurm import reservations, scontrol_show
 from jem_slurm.cluster import cluster_name
-from jem_slurm.command import Failure, connect, is_digits, node_names, run
+from jem_slurm.command import SLURM_VERSION, Failure, connect, is_digits, node_names, run
 
 PROG = "scontrol"
 
@@ -104,14 +104,16 @@ def _job_ids(words: list[str], keyword: str = "hold") -> list[int]:
 
 
 def _each_job(keyword: str, words: list[str]) -> int:
-    """hold, release or requeue each job named; errors as Slurm prints them (hold and release add
-    a `slurm_suspend error:` line)."""
+    """hold, uhold, release or requeue each job named; errors as Slurm prints them (all but requeue
+    add a `slurm_suspend error:` line). hold by an operator is an admin hold (JobHeldAdmin), by a
+    user a user hold; uhold is a user hold (JobHeldUser) whoever asks."""
     from jem.model.errors import JemError
 
     status = 0
     with connect() as client:
-        action = {"hold": client.hold, "release": client.release, "requeue": client.requeue}[keyword]
-        for job_id in _job_ids(words, keyword):
+        action = {"hold": client.hold, "uhold": client.user_hold, "release": client.release,
+                  "requeue": client.requeue}[keyword]
+        for job_id in _job_ids(words, "hold" if keyword == "uhold" else keyword):
             try:
                 action(job_id)
             except JemError as exc:
@@ -134,21 +136,26 @@ def _pairs(words: list[str]) -> dict[str, str]:
     return pairs
 
 
-def _update_job(pairs: dict[str, str]) -> int:
+def _update_job(pairs: dict[str, str], words: list[str]) -> int:
+    """update JobId=N ...: the pairs' keys in lower case, with a `+`/`-` of `Key+=V` kept (`words`:
+    as typed, for messages). TimeLimit=+T/-T (or TimeLimit+=T/-=T) adds to or takes from the
+    job's limit as it is, which scontrol reads first (JobId must come before it)."""
     from jem.model.errors import JemError
-    from jem.model.units import parse_time_limit
 
+    keys = list(pairs)
     job_text = pairs.pop("jobid", pairs.pop("job", ""))
     if not is_digits(job_text):
         raise Failure(f"Invalid job id specified for job {job_text}", prefix=None)
     fields: dict = {}
+    step = None   # TimeLimit's (sign, seconds): relative to the job's limit
     for key, value in pairs.items():
-        if key == "timelimit":
-            try:
-                limit = parse_time_limit(value)
-            except ValueError:
-                raise Failure("Invalid TimeLimit value") from None
-            fields["time_limit_s"] = limit if limit is not None else 0
+        tag = key.rstrip("+-")
+        if tag != key and tag != "timelimit":
+            word = next(w for w in words if w.partition("=")[0].lower() == key)
+            raise Failure(f"Option {word} does not accept [+|-]= syntax")
+        if tag == "timelimit":
+            job_index = next(i for i, k in enumerate(keys) if k in ("jobid", "job"))
+            step = _time_limit(key, value, fields, is_after_job_id=keys.index(key) > job_index)
         elif key == "partition":
             fields["partition"] = value
         elif key in ("name", "jobname"):
@@ -171,12 +178,59 @@ def _update_job(pairs: dict[str, str]) -> int:
             raise Failure(f"Update of this parameter is not supported: {key}=", "Request aborted", prefix=None)
     try:
         with connect() as client:
+            if step is not None:
+                fields["time_limit_s"] = _stepped_limit(client, int(job_text), *step)
             client.update(int(job_text), **fields)
     except JemError as exc:
         if exc.reason == "ControllerUnreachable":
             raise
         raise Failure(f"{exc.message} for job {job_text}", prefix=None) from None
     return 0
+
+
+def _time_limit(key: str, value: str, fields: dict, *, is_after_job_id: bool) -> tuple[str, int] | None:
+    """TimeLimit's value: a limit put in `fields` (seconds; 0: UNLIMITED), or (sign, seconds) to
+    add or take off. `0` is Slurm's limit of no minutes, which ends a running job at once: JEM's
+    shortest, one second (its 0 means no limit)."""
+    from jem.model.units import parse_time_limit
+
+    sign = key[len("timelimit"):]
+    if value[:1] in ("+", "-"):
+        if sign:
+            raise Failure("Invalid syntax, variations of +=- are not accepted.")
+        sign, value = value[0], value[1:]
+    try:
+        limit = parse_time_limit(value)
+    except ValueError:
+        raise Failure("Invalid TimeLimit value") from None
+    is_unlimited = value.strip().lower() in ("unlimited", "infinite")
+    if not sign:
+        fields["time_limit_s"] = 0 if is_unlimited else limit or 1
+        return None
+    if is_unlimited:
+        raise Failure("Invalid TimeLimit value")
+    if not is_after_job_id:
+        raise Failure("JobId must precede TimeLimit increment or decrement")
+    return sign, limit or 0
+
+
+def _stepped_limit(client, job_id: int, sign: str, step_s: int) -> int:
+    """The job's time limit (seconds; 0: UNLIMITED, which a step leaves as it is) moved by `step_s`."""
+    from jem.model.errors import JemError
+
+    try:
+        current = client.get_job(job_id).time_limit_s
+    except JemError as exc:
+        if exc.reason == "ControllerUnreachable":
+            raise
+        raise Failure(f"Could not load state information for job {job_id}: {exc.message}") from None
+    if current is None:
+        return 0
+    if sign == "+":
+        return current + step_s
+    if step_s > current:
+        raise Failure(f"TimeLimit decrement larger than current time limit ({-(-step_s // 60)} > {-(-current // 60)})")
+    return current - step_s or 1   # (none left: Slurm's limit of no minutes)
 
 
 # What each node state of `update NodeName=... State=...` asks of the controller: UNDRAIN
@@ -333,7 +387,7 @@ def _update(words: list[str]) -> int:
         return _update_reservation(words)
     pairs = _pairs(words)
     if "jobid" in pairs or "job" in pairs:
-        return _update_job(pairs)
+        return _update_job(pairs, words)
     if "nodename" in pairs:
         return _update_node(pairs)
     raise Failure("No valid entity in update command", "Input line must include \"NodeName\", "
@@ -378,7 +432,7 @@ def _scontrol(argv: list[str]) -> int:
         elif word in ("-d", "--details", "-a", "--all", "-Q", "--quiet", "-v", "--verbose"):
             continue
         elif word in ("-V", "--version"):
-            print("slurm 22.05.8 (JEM slurm-compat)")
+            print(SLURM_VERSION)
             return 0
         else:
             words.append(word)
@@ -388,7 +442,7 @@ def _scontrol(argv: list[str]) -> int:
     if keyword == "show":
         return _show(rest, is_one_line=is_one_line)
     if keyword in ("hold", "uhold", "release", "requeue"):
-        return _each_job("hold" if keyword == "uhold" else keyword, rest)
+        return _each_job(keyword, rest)
     if keyword == "update":
         return _update(rest)
     if keyword == "create":
