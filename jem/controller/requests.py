@@ -181,7 +181,9 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
                n_nodes: int | None = None) -> Job:
     """Change a job's name or time limit (while it is pending or running), or a pending job's nice,
     partition or node count (the job is shaped again, and refused if it could then never run).
-    `time_limit_s` 0 means no limit (UNLIMITED); only an operator may raise a limit (Slurm's).
+    `time_limit_s` 0 means no limit (UNLIMITED); only an operator may raise a running job's limit
+    or make one unlimited; an owner may raise a pending job's within its partition's MaxTime and
+    its QOS' limits (Slurm's rules).
     A running job's new limit counts from its start, as the old one did: its batch node's agent
     is told once the change is committed, and a limit already passed ends the job at once
     (TIMEOUT). Every value is checked before the job changes at all: a refused request leaves it
@@ -224,7 +226,8 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         if nice is not None:
             updated.priority = basic_priority(nice, is_held=bool(job.held_by))
         # The store first; memory then holds `updated` in the job's place (JobTable.commit).
-        state.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(sorted(changes.keys() - {"time_limit_unlimited"})))])
+        changed = sorted(changes.keys() - {"time_limit_unlimited"})
+        state.commit([lifecycle.change(updated, JobEvent.UPDATE, now, detail=",".join(changed))])
         orders = signals.kill_targets(state, updated) if is_limit_changed and updated.nodes else []
     for node_name, address in orders:   # (the batch node's agent enforces the limit)
         state.agents.set_time_limit(node_name, address, job_id, time_limit_s=new_limit,
@@ -236,15 +239,17 @@ def update_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
 def _check_update(state: ClusterState, job: Job, identity: Identity, *, new_limit: int | None, nice: int | None,
                   partition: str | None, n_nodes: int | None) -> None:
     """Whether `identity` may make these changes to `job` in its state (lock held): a running
-    job's nice, partition and node count stay; only an operator raises a time limit (`new_limit`,
-    None: no limit) or sets a negative nice."""
+    job's nice, partition and node count stay; only an operator raises a running job's time
+    limit or makes one unlimited (`new_limit` None), or sets a negative nice."""
     if job.state.is_terminal:
         raise AlreadyDone(str(job.job_id))
     if (nice is not None or partition is not None or n_nodes is not None) and not job.is_pending:
         raise JobStateConflict(f"job {job.job_id} is {job.state.value}; only a pending job's nice, partition "
                                f"or node count can change")
-    if _raises(job.time_limit_s, new_limit):
-        policy.require_operator(identity, "raise a time limit")
+    # (Slurm lets an owner raise a pending job's limit within what the job could have been
+    # submitted with: its partition's MaxTime and its QOS' limits, checked with the rest below.)
+    if _raises(job.time_limit_s, new_limit) and not (job.is_pending and new_limit is not None):
+        policy.require_operator(identity, "raise a running job's time limit, or make it unlimited")
     if nice is not None and nice < 0:
         policy.require_operator(identity, "set a negative nice value")
     if partition is not None and state.partition(partition) is None:

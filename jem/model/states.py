@@ -120,6 +120,7 @@ _TABLE: dict[tuple[JobState | None, JobEvent], JobState] = {
     (_S.PENDING, JobEvent.CANCEL): _S.CANCELLED,
     (_S.PENDING, JobEvent.FAIL): _S.FAILED,
     (_S.RUNNING, JobEvent.UPDATE): _S.RUNNING,
+    (_S.SUSPENDED, JobEvent.UPDATE): _S.SUSPENDED,   # (a name or time limit: scontrol update)
     (_S.RUNNING, JobEvent.KILL): _S.COMPLETING,
     (_S.SUSPENDED, JobEvent.KILL): _S.COMPLETING,
     (_S.RUNNING, JobEvent.SUSPEND): _S.SUSPENDED,

@@ -171,7 +171,9 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateJob(self, request, context):
-        """UpdateJob changes a job's name, or a pending job's time limit, nice, partition or node count.
+        """UpdateJob changes a job's name or time limit (pending, running or suspended),
+        or a pending job's nice, partition or node count. PERMISSION_DENIED when a
+        user raises a running job's time limit or makes one unlimited.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -19,18 +19,18 @@ from jem.model.states import JobEvent, JobState
 METHOD = "/jem.test.Probe/Update"
 
 
-def suspended_job() -> Job:
+def completing_job() -> Job:
     job = Job(job_id=7, spec=JobSpec(script="#!/bin/sh\n", partition="p"), user="ann", uid=1, gid=1,
               submit_time=0.0, shape=JobShape(1, 1, Resources(1, 100, 0)), time_limit_s=None)
-    job.state = JobState.SUSPENDED
+    job.state = JobState.COMPLETING
     return job
 
 
 @pytest.fixture
 def probe_server():
     """A real gRPC server behind the controller's ErrorInterceptor whose one method updates a
-    suspended job, as update_job would (the state machine allows no update there)."""
-    job = suspended_job()
+    job being killed, as update_job would (the state machine allows no update there)."""
+    job = completing_job()
 
     def update(request: bytes, context) -> bytes:
         lifecycle.change(dataclasses.replace(job), JobEvent.UPDATE, now=1.0)
@@ -52,8 +52,8 @@ def test_an_illegal_transition_is_a_job_state_conflict_the_client_knows_by_its_r
     assert ERRORS_BY_REASON["IllegalTransition"] is IllegalTransition
     assert ERRORS_BY_REASON["JobStateConflict"] is JobStateConflict   # its base keeps its own reason
     with pytest.raises(IllegalTransition) as info:
-        lifecycle.change(suspended_job(), JobEvent.START, now=1.0)
-    assert (info.value.state, info.value.event) == (JobState.SUSPENDED, JobEvent.START)
+        lifecycle.change(completing_job(), JobEvent.START, now=1.0)
+    assert (info.value.state, info.value.event) == (JobState.COMPLETING, JobEvent.START)
 
 
 def test_a_request_meeting_an_illegal_transition_gets_failed_precondition_not_internal(probe_server):
@@ -65,8 +65,8 @@ def test_a_request_meeting_an_illegal_transition_gets_failed_precondition_not_in
     assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert dict(error.trailing_metadata())["jem-reason"] == "IllegalTransition"
     assert error.details() == ("Job state does not allow this request: "
-                               "event 'update' is not allowed in state SUSPENDED")
-    assert job.state is JobState.SUSPENDED   # refused before anything changed
+                               "event 'update' is not allowed in state COMPLETING")
+    assert job.state is JobState.COMPLETING   # refused before anything changed
     client = Client(address, token="unused", ca_file="")
     try:
         typed = client._error(error)   # what every Client call raises for this status

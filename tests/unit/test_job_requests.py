@@ -17,16 +17,18 @@ from jem.controller.state import ClusterState
 from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
 from jem.model.config import parse_config
-from jem.model.errors import InvalidArgument, JobStateConflict, PermissionDenied
+from jem.model.errors import InvalidArgument, JobStateConflict, PartitionTimeLimit, PermissionDenied
 from jem.model.identity import AdminLevel, Identity
 from jem.model.job import Job, JobShape, JobSpec
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
+from jem.model.states import JobState
 from jem.scheduler.fairshare import Usage
 from jem.store import SqliteStore
 
 CONFIG = parse_config({"nodes": [{"names": "n[1-2]", "cpus": 8, "mem_mib": 8000}],
-                       "partitions": [{"name": "p", "nodes": "ALL"}]})
+                       "partitions": [{"name": "p", "nodes": "ALL"},
+                                      {"name": "short", "nodes": "ALL", "max_time": "00:20:00"}]})
 ROOT = Identity(user="root", uid=0, gid=0)
 ANN = Identity(user="ann", uid=1000, gid=1000, groups=())
 OPERATOR = Identity(user="olga", uid=1001, gid=1001, admin_level=AdminLevel.OPERATOR)
@@ -49,8 +51,9 @@ def state(tmp_path) -> ClusterState:
 
 
 def added(state: ClusterState, owner: Identity = ANN, *, limit_s: int | None = 600, is_started: bool = True,
-          held_by: str = "") -> int:
-    job = Job(job_id=0, spec=JobSpec(script="#!/bin/sh\n", partition="p", time_limit_s=limit_s), user=owner.user,
+          held_by: str = "", partition: str = "p") -> int:
+    job = Job(job_id=0, spec=JobSpec(script="#!/bin/sh\n", partition=partition, time_limit_s=limit_s),
+              user=owner.user,
               uid=owner.uid, gid=owner.gid, submit_time=0.0, shape=JobShape(1, 1, Resources(1, 100, 0)),
               time_limit_s=limit_s, held_by=held_by)
     with state.lock:
@@ -114,11 +117,15 @@ def test_a_limit_a_reservation_cut_is_replaced_by_the_new_one(state):
     assert (updated.time_limit_s, updated.time_limit_cut, updated.uncut_time_limit_s) == (1200, False, None)
 
 
-def test_the_owner_still_may_not_raise_a_pending_jobs_limit(state):
-    job_id = added(state, is_started=False)
-    with pytest.raises(PermissionDenied):
-        requests.update_job(state, job_id, ANN, now=5.0, time_limit_s=601)
+def test_the_owner_may_raise_a_pending_jobs_limit_within_its_partitions_max_time_only(state):
+    job_id = added(state, is_started=False, partition="short")
+    assert requests.update_job(state, job_id, ANN, now=5.0, time_limit_s=1200).time_limit_s == 1200
+    with pytest.raises(PartitionTimeLimit):
+        requests.update_job(state, job_id, ANN, now=5.0, time_limit_s=1201)
+    with pytest.raises(PermissionDenied):   # (unlimited: an operator's)
+        requests.update_job(state, job_id, ANN, now=5.0, time_limit_s=0)
     assert requests.update_job(state, job_id, ANN, now=5.0, time_limit_s=60).time_limit_s == 60
+    assert state.jobs.get(job_id).time_limit_s == 60
 
 
 # ---------------------------------------------------------------- holds
@@ -165,3 +172,12 @@ def test_a_users_hold_of_their_own_job_is_a_user_hold(state):
     assert requests.hold_job(state, job_id, ANN, now=5.0) == "user"
     assert held(state, job_id) == ("user", JobReason.JOB_HELD_USER)
     assert state.jobs.get(job_id).priority == 0
+
+
+def test_a_suspended_jobs_limit_changes_too(state):
+    job_id = added(state)
+    with state.lock:
+        state.jobs.get(job_id).state = JobState.SUSPENDED
+    updated = requests.update_job(state, job_id, OPERATOR, now=5.0, time_limit_s=1800)
+    assert (updated.state, updated.time_limit_s) == (JobState.SUSPENDED, 1800)
+    assert state.store.get_job(job_id).time_limit_s == 1800
