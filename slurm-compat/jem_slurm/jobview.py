@@ -9,6 +9,8 @@ import functools
 
 import hostlist
 
+from jem.model.reasons import JobReason
+from jem.model.states import JobState
 from jem.model.tres import job_tres
 
 
@@ -47,6 +49,56 @@ def exit_code(job) -> str:
     return f"{job.exit_code}:{job.exit_signal}"
 
 
+def wait_status(exit_code: int, exit_signal: int) -> int:
+    """The wait(2) status Slurm keeps for a process: the exit code << 8, or the signal that killed it.
+
+    >>> wait_status(3, 0), wait_status(0, 9)
+    (768, 9)
+    """
+    return exit_code << 8 if exit_code else exit_signal & 0x7f
+
+
+def status_text(status: int) -> str:
+    """A wait status as sacct's ExitCode prints it, "code:signal".
+
+    >>> status_text(1280), status_text(15)
+    ('5:0', '0:15')
+    """
+    return f"{status >> 8 & 0xff}:{status & 0x7f}"
+
+
+# The status slurmstepd gives a step whose processes the kernel killed for memory (Slurm's SIG_OOM):
+# sacct prints it 0:125, and squeue --json's exit_code 253, whatever the script's own status was.
+SIG_OOM_STATUS = 253
+
+
+def batch_status(job) -> int:
+    """The batch script's wait status as Slurm keeps it: SIG_OOM for a job ended OUT_OF_MEMORY."""
+    if job.state is JobState.OUT_OF_MEMORY:
+        return SIG_OOM_STATUS
+    return wait_status(job.exit_code, job.exit_signal)
+
+
+def derived_status(steps) -> int:
+    """DerivedExitCode's wait status: the highest of the job's srun steps (not its batch
+    script), 0 for none (man sacct; slurmctld keeps the MAX of the steps' statuses)."""
+    return max((wait_status(step.exit_code, step.exit_signal) for step in steps if step.end_time is not None),
+               default=0)
+
+
+# Slurm's words for the reasons JEM's controller names otherwise: Slurm 22.05 gives a batch
+# script killed by a signal FAIL_LAUNCH ("JobLaunchFailure"; job_complete() keeps FAIL_SIGNAL,
+# "RaisedSignal", for other uses), and NodeFail is an older record's NodeDown.
+_SLURM_REASON_NAMES = {JobReason.RAISED_SIGNAL: "JobLaunchFailure", JobReason.LAUNCH_FAILED: "JobLaunchFailure",
+                       JobReason.NODE_FAIL: "NodeDown"}
+REASON_NAMES = {reason: _SLURM_REASON_NAMES.get(reason, reason.value) for reason in JobReason}
+
+
+def reason_name(job) -> str:
+    """The job's reason as Slurm names it (squeue's %r, scontrol's Reason=)."""
+    return REASON_NAMES[job.reason]
+
+
 @functools.lru_cache(maxsize=256)  # squeue --json asks once per job, of a few groups
 def group_name(gid: int) -> str:
     import grp
@@ -71,7 +123,6 @@ def dependency_text(job) -> str:
     if not job.dependency:
         return "(null)"
     from jem.model.dependency import parse_dependency
-    from jem.model.reasons import JobReason
 
     dependency = parse_dependency(job.dependency)
     mark = "(failed)" if job.reason is JobReason.DEPENDENCY_NEVER_SATISFIED else "(unfulfilled)"
@@ -106,6 +157,23 @@ def gres_tres(job, n_nodes: int) -> list[str]:
     tres = job_tres(cpus=0, mem_mib=0, n_nodes=n_nodes, gpus=job.shape.per_node.gpus, gpu_type=job.spec.gpu_type,
                     gres=job.spec.gres_per_node)
     return [f"{name}={amount}" for name, amount in tres.items() if name.startswith("gres/")]
+
+
+def tres_text(job) -> str:
+    """The job's TRES as Slurm's job record lists them: "cpu=4,mem=400M,node=1,billing=4", then its GRES."""
+    return _tres_text(job.shape, job.spec.gpu_type, job.spec.gres_per_node)
+
+
+@functools.lru_cache(maxsize=1024)   # listed jobs share a few shapes (squeue --json asks for every job)
+def _tres_text(shape, gpu_type: str, gres_per_node: tuple) -> str:
+    from jem.model.units import format_mem_mib
+
+    cpus = shape.n_nodes * shape.per_node.cpus
+    tres = job_tres(cpus=0, mem_mib=0, n_nodes=shape.n_nodes, gpus=shape.per_node.gpus, gpu_type=gpu_type,
+                    gres=gres_per_node)
+    return ",".join([f"cpu={cpus},mem={format_mem_mib(shape.per_node.mem_mib * shape.n_nodes)},"
+                     f"node={shape.n_nodes},billing={cpus}",
+                     *(f"{name}={amount}" for name, amount in tres.items() if name.startswith("gres/"))])
 
 
 def features_text(features: "tuple[str, ...] | list[str]") -> str:

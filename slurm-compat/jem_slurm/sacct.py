@@ -3,19 +3,23 @@
 Rows are the allocation, its batch step and its srun steps (`-X` for allocations only).
 Selection follows sacct: the caller's own jobs unless -a or -u, jobs that
 overlap the window -S..-E (default: since midnight; no window with -j),
-then states (-s), names, partitions and accounts.
+then states (-s), names, partitions and accounts. --json writes the same jobs in Slurm
+22.05's document (openapi dbv0.0.38).
 """
 
 import json
 import os
+import signal
 import sys
 import time
+
+import hostlist
 
 from jem_slurm import jobview, layout, sacct_fields
 from jem_slurm.cluster import cluster_name
 from jem_slurm.command import (SLURM_VERSION, Failure, connect, current_user, is_digits, node_names, run,
                                split_list, user_names)
-from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
+from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable, UsageError
 from jem_slurm.times import parse_time
 
 PROG = "sacct"
@@ -129,18 +133,148 @@ def _rows(job, now: float, steps: list, *, with_steps: bool) -> list:
     return sacct_fields.rows_for(job, now, with_steps=with_steps, steps=steps, has_batch=_has_batch(steps))
 
 
-def _job_json(job, now: float, steps: list, *, cluster: str) -> dict:
-    return sacct_fields.job_as_json(job, now, steps, cluster_name=cluster, has_batch=_has_batch(steps))
+# ---------------------------------------------------------------- --json (Slurm 22.05's openapi dbv0.0.38)
+
+def _exit_json(status: int) -> dict:
+    """An exit code object: SIGNALED with the signal, else SUCCESS (0) or ERROR and the code.
+
+    Slurm 22.05 writes SUCCESS and 0 for every process that exited, whatever its code (its
+    dumper's bug, fixed in later versions); JEM writes ERROR and the code, as those do.
+    """
+    if status & 0x7f:
+        sig = status & 0x7f
+        name = signal.strsignal(sig) if 0 < sig < signal.NSIG else None
+        return {"status": "SIGNALED", "return_code": None,
+                "signal": {"signal_id": sig, "name": name or f"Unknown signal {sig}"}}
+    code = status >> 8 & 0xff
+    return {"status": "ERROR" if code else "SUCCESS", "return_code": code}
 
 
-def _sacct(argv: list[str]) -> int:
-    found, operands = OPTIONS.parse(argv, stop_at_operand=False)
+def _seconds(us: int) -> dict:
+    return {"seconds": us // 1_000_000, "microseconds": us % 1_000_000}
+
+
+def _tres_json(items: list[tuple[str, str | None, int, int | None]], **extra) -> list[dict]:
+    return [{"type": kind, "name": name, "id": tres_id, "count": count, **extra}
+            for kind, name, tres_id, count in items]
+
+
+def _gres_items(job, n_nodes: int) -> list:
+    """The job's GRES as TRES list items (id 1001 on: JEM numbers no TRES of its own)."""
+    items = [text.partition("=") for text in jobview.gres_tres(job, n_nodes)]
+    return [("gres", name.removeprefix("gres/"), 1001 + i, int(count)) for i, (name, _, count) in enumerate(items)]
+
+
+def _usage_tres(usage, node: str, *, with_where: bool) -> dict:
+    """A step's measured TRES as Slurm's requested (usage in) and consumed (usage out) lists: JEM
+    measures CPU time and peak memory; energy, disk, virtual memory and pages count 0."""
+    where = {"task": 0, "node": node} if with_where else {}
+    usage_in = [("cpu", None, 1, (usage.cpu_user_us + usage.cpu_system_us) // 1_000_000),
+                ("mem", None, 2, usage.max_rss_kib * 1024), ("energy", None, 3, 0), ("fs", "disk", 6, 0),
+                ("vmem", None, 7, 0), ("pages", None, 8, 0)]
+    usage_out = [("energy", None, 3, 0), ("fs", "disk", 6, 0)]
+    return {"requested": {"max": _tres_json(usage_in, **where), "min": _tres_json(usage_in, **where),
+                          "average": _tres_json(usage_in), "total": _tres_json(usage_in)},
+            "consumed": {"max": _tres_json(usage_out, **where), "min": _tres_json(usage_out, **where),
+                         "average": _tres_json(usage_out), "total": _tres_json(usage_out)}}
+
+
+def _step_json(row, now: float) -> dict:
+    """One step (the batch script or an srun step) as sacct --json shows it."""
+    job, record = row.job, row.record
+    nodes = list(record.nodes) if record is not None else list(job.nodes[:1])
+    usage = record.usage if record is not None else job.usage
+    start = record.start_time if record is not None else job.start_time
+    end = record.end_time if record is not None else job.end_time
+    cpus = record.n_cpus if record is not None else job.shape.per_node.cpus
+    frequency = {"min": None, "max": None} if record is not None else {"min": 0, "max": 0}
+    return {
+        "nodes": {"list": nodes, "count": len(nodes), "range": hostlist.collect_hostlist(nodes)},
+        "tres": {**_usage_tres(usage, nodes[0] if nodes else "", with_where=True),
+                 "allocated": _tres_json([("cpu", None, 1, cpus),
+                                          ("mem", None, 2, job.shape.per_node.mem_mib * len(nodes)),
+                                          ("node", None, 4, len(nodes))])},
+        "time": {"elapsed": jobview.elapsed_s(record if record is not None else job, now), "end": int(end or 0),
+                 "start": int(start or 0), "suspended": 0, "system": _seconds(usage.cpu_system_us),
+                 "total": _seconds(usage.cpu_user_us + usage.cpu_system_us), "user": _seconds(usage.cpu_user_us)},
+        "exit_code": _exit_json(sacct_fields.exit_status(row)),
+        "tasks": {"count": record.n_tasks if record is not None else 1}, "pid": None,
+        "CPU": {"requested_frequency": frequency,
+                "governor": [] if record is None else ["Conservative", "Performance", "PowerSave", "OnDemand",
+                                                        "UserSpace"]},
+        "kill_request_user": None, "state": sacct_fields.FIELDS["State"][1](row),
+        "statistics": {"CPU": {"actual_frequency": 0}, "energy": {"consumed": 0}},
+        "step": {"job_id": job.job_id, "het": {"component": None},
+                 "id": "batch" if record is None else record.step_id,
+                 "name": "batch" if record is None else record.name},
+        "task": {"distribution": "Unknown" if record is None else "Block"},
+    }
+
+
+def _array_json(job) -> dict:
+    """The job's array: its id, an array record's throttle and unsplit tasks (a bitmap in hex, as Slurm's)."""
+    from jem.model.arrays import accepted_array
+
+    pending = job.array_pending
+    return {"job_id": job.array_job_id,
+            "limits": {"max": {"running": {"tasks": accepted_array(job.spec.array).max_running if pending else 0}}},
+            "task": f"0x{sum(1 << i for i in pending):X}" if pending else None, "task_id": job.array_task_id}
+
+
+def _job_json(job, now: float, steps: list, *, cluster: str, with_steps: bool) -> dict:
+    """One job as Slurm 22.05's sacct --json shows it (its steps unless -X)."""
+    from jem.model.states import JobState
+
+    rows = _rows(job, now, steps, with_steps=with_steps)
+    spec, usage, has_run = job.spec, job.usage, job.start_time is not None
+    cpus, n_nodes, mem_mib = jobview.total_cpus(job), job.shape.n_nodes, job.shape.per_node.mem_mib
+    requested = [("cpu", None, 1, cpus), ("mem", None, 2, mem_mib * n_nodes), ("node", None, 4, n_nodes),
+                 ("billing", None, 5, cpus), *_gres_items(job, n_nodes)]
+    allocated = [*requested[:2], ("energy", None, 3, None), *requested[2:]] if has_run else []
+    return {
+        "account": spec.account, "comment": {"administrator": None, "job": None, "system": None},
+        "allocation_nodes": len(job.nodes), "array": _array_json(job),
+        "association": {"account": spec.account, "cluster": cluster, "partition": None, "user": job.user},
+        "cluster": cluster, "constraints": spec.constraint, "container": None,
+        "derived_exit_code": _exit_json(jobview.derived_status(steps)),
+        "time": {"elapsed": jobview.elapsed_s(job, now),
+                 "eligible": 0 if job.held_by and not has_run else int(spec.begin_time or job.submit_time),
+                 "end": int(job.end_time or 0), "start": int(job.start_time or job.end_time or 0),
+                 "submission": int(job.submit_time), "suspended": 0, "system": _seconds(usage.cpu_system_us),
+                 "limit": None if job.time_limit_s is None else job.time_limit_s // 60,
+                 "total": _seconds(usage.cpu_user_us + usage.cpu_system_us), "user": _seconds(usage.cpu_user_us)},
+        "exit_code": _exit_json(sacct_fields.exit_status(rows[0])),
+        "flags": ["CLEAR_SCHEDULING", "STARTED_ON_SCHEDULE"] if has_run else [],
+        "group": jobview.group_name(job.gid), "het": {"job_id": 0, "job_offset": None}, "job_id": job.job_id,
+        "name": spec.name, "mcs": {"label": ""}, "nodes": jobview.node_list(job) or "None assigned",
+        "partition": spec.partition, "priority": job.priority, "qos": spec.qos or "normal",
+        "required": {"CPUs": cpus, "memory": spec.mem_per_node_mib if spec.mem_per_node_mib is not None
+                     else mem_mib // max(job.shape.per_node.cpus, 1)},
+        "kill_request_user": job.user if job.state is JobState.CANCELLED else None,
+        "reservation": {"id": 0, "name": 0},   # (22.05 writes the name as a number: always 0)
+        "state": {"current": job.state.value, "reason": sacct_fields.FIELDS["Reason"][1](rows[0])},
+        "steps": [_step_json(row, now) for row in rows[1:]],
+        "tres": {"allocated": _tres_json(allocated), "requested": _tres_json(requested)},
+        "user": job.user, "wckey": {"wckey": "", "flags": []}, "working_directory": spec.working_dir,
+    }
+
+
+def _options(argv: list[str]) -> dict:
+    try:
+        found, _ = OPTIONS.parse(argv, stop_at_operand=False)
+    except UsageError as exc:   # sacct prints getopt's line alone: no "Try ... --help" line
+        raise Failure(str(exc), prefix="") from None
     args: dict = {}
     for option, value in found:
         if option.name in _LISTS:
             args.setdefault(option.name, []).append(value)
         else:
             args[option.name] = value
+    return args
+
+
+def _sacct(argv: list[str]) -> int:
+    args = _options(argv)
     if "help" in args or "usage" in args:
         print("Usage: sacct [-a] [-b] [-j jobs] [-n] [-o fields] [-p|-P] [-s states] [-S time] [-E time] [-u users]\n"
               "             [-X] [--name names] [-r partitions] [-A accounts] [--json]")
@@ -149,9 +283,7 @@ def _sacct(argv: list[str]) -> int:
         print(SLURM_VERSION)
         return 0
     if "helpformat" in args:
-        names = list(sacct_fields.FIELDS)
-        for i in range(0, len(names), 4):
-            print("".join(n.ljust(20) for n in names[i:i + 4]).rstrip())
+        print("\n".join(sacct_fields.help_lines()))
         return 0
     fmt = args.get("format") or os.environ.get("SACCT_FORMAT") or (
         sacct_fields.BRIEF_FORMAT if "brief" in args else
@@ -165,15 +297,16 @@ def _sacct(argv: list[str]) -> int:
         jobs = _select(args, client, now)
         started = [j.job_id for j in jobs if j.start_time is not None]
         steps_of: dict[int, list] = {}
-        if (with_steps or "json" in args) and started:
+        if started:   # (-X too: an allocation's ExitCode and DerivedExitCode depend on its steps)
             for step in client.list_steps(started):
                 steps_of.setdefault(step.job_id, []).append(step)
     if "json" in args:
-        print(json.dumps({"meta": {"plugin": {"type": "openapi/dbv0.0.38", "name": "JEM slurm-compat"},
+        print(json.dumps({"meta": {"plugin": {"type": "openapi/dbv0.0.38", "name": "Slurm OpenAPI DB v0.0.38"},
                                    "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5},
                                              "release": "22.05.8"}},
                           "errors": [],
-                          "jobs": [_job_json(j, now, steps_of.get(j.job_id, []), cluster=cluster) for j in jobs]},
+                          "jobs": [_job_json(j, now, steps_of.get(j.job_id, []), cluster=cluster,
+                                             with_steps=with_steps) for j in jobs]},
                          indent=2))
         return 0
     rows = [row for job in jobs for row in _rows(job, now, steps_of.get(job.job_id, []), with_steps=with_steps)]

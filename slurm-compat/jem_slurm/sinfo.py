@@ -13,6 +13,8 @@ import time
 
 import hostlist
 
+from jem.model.arrays import format_ranges
+
 from jem_slurm import jobview, layout
 from jem_slurm.command import SLURM_VERSION, Failure, connect, node_names, run, split_list
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
@@ -21,9 +23,13 @@ PROG = "sinfo"
 DEFAULT_FORMAT = "%#P %.5a %.10l %.6D %.6t %N"
 LONG_FORMAT = "%#P %.5a %.10l %.10s %.4r %.8h %.10g %.6D %.11T %N"
 NODE_FORMAT = "%#N %.6D %#P %6t"
-NODE_LONG_FORMAT = "%#N %.6D %#P %.11T %.4c %.8z %.6m %.8d %.6w %.8f %20E"
+NODE_LONG_FORMAT = "%#N %.6D %#P %.11T %4c %.8z %.6m %.8d %.6w %.8f %20E"   # (CPUS left-justified, as Slurm's)
 REASON_FORMAT = "%20E %9u %19H %N"
 SUMMARY_FORMAT = "%#P %.5a %.10l %.16F %N"
+
+USAGE = ("Usage: sinfo [-abdelNRrsTv] [-i seconds] [-t states] [-p partition] [-n nodes]\n"
+         "             [-S fields] [-o format] [-O Format] [--federation] [--local]")   # Slurm 22.05's --usage
+HELP = "Usage: sinfo [-l] [-N] [-R] [-s] [-h] [-o format] [-p partitions] [-n nodes] [-t states] [--json]"
 
 _O = Option
 OPTIONS = OptionTable([
@@ -128,24 +134,52 @@ def _reason_rows(infos) -> list[dict[str, str]]:
             for reason, names in groups.items()]
 
 
-def _as_json(partitions, infos) -> dict:
-    nodes = [{"name": i.node.name, "hostname": i.node.name, "state": state_names(i)[1].rstrip("*"),
-              "cpus": i.node.capacity.cpus, "alloc_cpus": i.node.allocated.cpus,
-              "real_memory": i.node.capacity.mem_mib, "alloc_memory": i.node.allocated.mem_mib,
-              "gres": jobview.gres_text(i.node.capacity.gpus, {}, gpu_type=i.node.gpu_type).replace("(null)", ""),
-              "reason": i.node.reason,
-              "partitions": list(i.partitions)} for i in infos]
-    parts = [{"name": p.name, "nodes": hostlist.collect_hostlist(
-                  [i.node.name for i in infos if p.name in i.partitions]),
-              "is_default": p.is_default, "state": "UP" if p.is_up else "DOWN",
-              "maximum_time": None if p.max_time_s is None else p.max_time_s // 60,
-              "default_time": None if p.default_time_s is None else p.default_time_s // 60,
-              "total_nodes": sum(1 for i in infos if p.name in i.partitions),
-              "total_cpus": sum(i.node.capacity.cpus for i in infos if p.name in i.partitions)}
-             for p in partitions]
-    return {"meta": {"plugin": {"type": "openapi/v0.0.38", "name": "JEM slurm-compat"},
-                     "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}},
-            "errors": [], "nodes": nodes, "partitions": parts}
+def _node_json(info) -> dict:
+    """One node as Slurm 22.05's sinfo --json (openapi v0.0.38) shows it. What JEM does not know
+    of a node (its architecture, OS, boot time, load, free memory) prints empty or 0."""
+    from jem.model.units import format_mem_mib
+
+    node, base = info.node, info.state.value
+    cap, alloc = node.capacity, node.allocated
+    if base in ("DRAINING", "DRAINED"):   # a flag over the state its jobs give it
+        base = "IDLE" if not node.job_ids else "ALLOCATED" if alloc.cpus >= cap.cpus else "MIXED"
+    flags = (["DRAIN"] if node.is_drained else []) + ([] if node.is_responding else ["NOT_RESPONDING"])
+    host, _, port = node.agent_address.rpartition(":")
+    gres = jobview.gres_text(cap.gpus, node.gres, gpu_type=node.gpu_type)
+    gpu_ids = sorted({i for ids in node.gpu_ids.values() for i in ids})
+    kind = f"gpu:{node.gpu_type}" if node.gpu_type else "gpu"
+    gres_used = ([f"{kind}:{len(gpu_ids)}(IDX:{format_ranges(gpu_ids) if gpu_ids else 'N/A'})"] if cap.gpus else []) \
+        + [f"{name}:{node.gres_allocated.get(name, 0)}" for name in node.gres]
+    tres_gpu = f",gres/gpu={cap.gpus}" if cap.gpus else ""
+    return {
+        "architecture": "", "burstbuffer_network_address": "", "boards": 1, "boot_time": 0, "comment": "",
+        "cores": cap.cpus, "cpu_binding": 0, "cpu_load": 0, "extra": "", "free_memory": 0, "cpus": cap.cpus,
+        "last_busy": 0, "features": ",".join(node.features), "active_features": ",".join(node.features),
+        "gres": "" if gres == "(null)" else gres, "gres_drained": "N/A", "gres_used": ",".join(gres_used),
+        "mcs_label": "", "name": node.name, "next_state_after_reboot": "invalid",
+        "address": host or node.name, "hostname": host or node.name, "state": base.lower(), "state_flags": flags,
+        "next_state_after_reboot_flags": [], "operating_system": "", "owner": None,
+        "partitions": list(info.partitions), "port": int(port) if port.isdigit() else 0,
+        "real_memory": cap.mem_mib, "reason": node.reason, "reason_changed_at": 0,
+        "reason_set_by_user": "root" if node.reason else None, "slurmd_start_time": 0, "sockets": 1, "threads": 1,
+        "temporary_disk": 0, "weight": 1,
+        "tres": f"cpu={cap.cpus},mem={format_mem_mib(cap.mem_mib)},billing={cap.cpus}{tres_gpu}",
+        "slurmd_version": SLURM_VERSION.split()[-1], "alloc_memory": alloc.mem_mib, "alloc_cpus": alloc.cpus,
+        "idle_cpus": cap.cpus - alloc.cpus,
+        "tres_used": f"cpu={alloc.cpus},mem={format_mem_mib(alloc.mem_mib)}" if alloc.cpus else None,
+        "tres_weighted": float(alloc.cpus),
+    }
+
+
+def _print_json() -> int:
+    """--json: every node, as Slurm 22.05's sinfo --json prints them (its filters do not apply there)."""
+    with connect() as client:
+        infos = client.list_nodes()
+    document = {"meta": {"plugin": {"type": "openapi/v0.0.38", "name": "Slurm OpenAPI v0.0.38"},
+                         "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}},
+                "errors": [], "nodes": [_node_json(info) for info in infos]}
+    print(json.dumps(document, indent=2))
+    return 0
 
 
 def _reservation_report(args: dict) -> int:
@@ -169,13 +203,15 @@ def _sinfo(argv: list[str]) -> int:
             args.setdefault(option.name, []).append(value)
         else:
             args[option.name] = value
-    if "help" in args or "usage" in args:
-        print("Usage: sinfo [-l] [-N] [-R] [-s] [-h] [-o format] [-p partitions] [-n nodes] [-t states] [--json]")
+    if "usage" in args or "help" in args:
+        print(USAGE if "usage" in args else HELP)
         return 0
     if "version" in args:
         print(SLURM_VERSION)
         return 0
-    if "reservation" in args and "json" not in args:
+    if "json" in args:
+        return _print_json()
+    if "reservation" in args:
         return _reservation_report(args)
     if "Format" in args:
         raise Failure("--Format is not supported yet by JEM; use -o")
@@ -191,9 +227,6 @@ def _sinfo(argv: list[str]) -> int:
     if "states" in args:
         states = {s.lower() for s in split_list(args["states"])}
         infos = [i for i in infos if {*(name.rstrip("*") for name in state_names(i)), i.state.value.lower()} & states]
-    if "json" in args:
-        print(json.dumps(_as_json(partitions, infos), indent=2))
-        return 0
     is_nodes = "Node" in args
     if "format" in args:
         fmt = args["format"]

@@ -18,6 +18,16 @@ DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
 LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
 START_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"
 
+# --usage: Slurm 22.05's text, byte for byte (its last line starts with a tab).
+USAGE = """\
+Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
+              [-n name] [-o format] [-p partitions] [--qos qos]
+              [--reservation reservation] [--sort fields] [--start]
+              [--step step_id] [-t states] [-u user_name] [--usage]
+              [-L licenses] [-w nodes] [--federation] [--local] [--sibling]
+\t      [-ahjlrsv]
+"""
+
 _O = Option
 OPTIONS = OptionTable([
     _O("account", "A", REQUIRED), _O("all", "a", NONE), _O("array", "r", NONE), _O("noheader", "h", NONE),
@@ -106,6 +116,23 @@ def _default_sort(jobs: list) -> list:
     return sorted(jobs, key=lambda j: (j.spec.partition, j.state.compact, -j.priority, j.job_id))
 
 
+def _checked(args: dict) -> tuple:
+    """The -t states (None for all), the -j selection and the -w nodes, or Failure with Slurm's words
+    for a value squeue refuses (it refuses them with --json too)."""
+    parsed = None
+    if "states" in args:
+        try:
+            parsed = parse_states(",".join(args["states"]))
+        except ValueError as exc:
+            raise Failure(f"Invalid job state specified: {exc}",
+                          f"Valid job states include: {SLURM_STATE_NAMES}\n") from None
+    try:
+        selection = jobview.job_id_selection(split_list(args.get("jobs", [])))
+    except ValueError as exc:
+        raise Failure(f"Invalid job id: {exc}") from None
+    return parsed, selection, node_names(args["nodelist"]) if "nodelist" in args else ()
+
+
 def _select(args: dict, client) -> list:
     import pwd
 
@@ -126,20 +153,11 @@ def _select(args: dict, client) -> list:
     if "me" in args:
         users.append(current_user())
     states = DEFAULT_STATES
+    parsed, (job_ids, tasks_wanted), nodes = _checked(args)
     if "states" in args:
-        try:
-            parsed = parse_states(",".join(args["states"]))
-        except ValueError as exc:
-            raise Failure(f"Invalid job state specified: {exc}",
-                          f"Valid job states include: {SLURM_STATE_NAMES}\n") from None
         states = () if parsed is None else tuple(parsed)
         if parsed is not None and not parsed:
             return []
-    try:
-        job_ids, tasks_wanted = jobview.job_id_selection(split_list(args.get("jobs", [])))
-    except ValueError as exc:
-        raise Failure(f"Invalid job id: {exc}") from None
-    nodes = node_names(args["nodelist"]) if "nodelist" in args else ()
     job_filter = jobview.job_filter(
         users=users, states=states, partitions=split_list(args.get("partition", [])), job_ids=job_ids,
         tasks_wanted=tasks_wanted, accounts=split_list(args.get("account", [])),
@@ -192,9 +210,30 @@ def _layout(args: dict) -> tuple[list, dict[str, str]]:
     return parts, headers
 
 
+def _print_json(now: float) -> int:
+    """--json: every job the controller keeps, ended ones too, as Slurm 22.05's squeue --json
+    prints them (its filters and formats do not apply there), by job id."""
+    with connect() as client:
+        jobs = client.list_jobs(jobview.job_filter())
+        cluster = cluster_name(client)
+        started = [j.job_id for j in jobs if j.start_time is not None]
+        steps_of: dict[int, list] = {}
+        for step in client.list_steps(started) if started else ():
+            steps_of.setdefault(step.job_id, []).append(step)
+    jobs = sorted(jobs, key=lambda j: j.list_order)
+    meta = {"plugin": {"type": "openapi/v0.0.38", "name": "Slurm OpenAPI v0.0.38"},
+            "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
+    columns = squeue_fields.json_columns(jobs, squeue_fields.JsonContext(now, cluster, steps_of))
+    print(jsonrows.dumps_table({"meta": meta, "errors": []}, "jobs", squeue_fields.JSON_NAMES, columns))
+    return 0
+
+
 def _squeue(argv: list[str]) -> int:
     args = _options(argv)
-    if "help" in args or "usage" in args:
+    if "usage" in args:
+        print(USAGE, end="")
+        return 0
+    if "help" in args:
         print("Usage: squeue [-A account] [--me] [-j jobs] [-n name] [-o format] [-O Format] [-p partitions]\n"
               "              [-S fields] [--start] [-t states] [-u users] [-w nodes] [-h] [-l] [--json]")
         return 0
@@ -207,20 +246,17 @@ def _squeue(argv: list[str]) -> int:
         args.setdefault("states", ["PD"])
         args.setdefault("sort", "S")
     parts, headers = ([], {}) if "json" in args else _layout(args)
-    wants_cluster = "json" in args or any(isinstance(p, layout.Field) and p.letter == "cluster" for p in parts)
+    wants_cluster = any(isinstance(p, layout.Field) and p.letter == "cluster" for p in parts)
     now = time.time()
+    if "json" in args:
+        _checked(args)
+        return _print_json(now)
     with connect() as client:
         jobs = _select(args, client)
         cluster = cluster_name(client) if wants_cluster else ""
     jobs = _default_sort(jobs)
     if "sort" in args:
         jobs = _sort_key(args["sort"], now)(jobs)
-    if "json" in args:
-        meta = {"plugin": {"type": "openapi/v0.0.38", "name": "JEM slurm-compat"},
-                "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
-        rows = [squeue_fields.job_as_json(j, now, cluster_name=cluster) for j in jobs]
-        print(jsonrows.dumps_indented({"meta": meta, "errors": []}, "jobs", rows))
-        return 0
     out = []
     if "long" in args:
         out.append(time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now)))

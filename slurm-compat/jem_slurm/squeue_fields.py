@@ -1,4 +1,5 @@
-"""squeue's job fields: each `%` letter's header and value, and the `-O/--Format` names for them.
+"""squeue's job fields: each `%` letter's header and value, the `-O/--Format` names for them,
+and the keys of a job in `--json`.
 
 Values come from a jem.model Job and the time `now` (epoch seconds). Where JEM
 keeps nothing for a field (comment, wckey, ...) or the job sets nothing (no QOS,
@@ -6,15 +7,15 @@ features or reservation) it shows what Slurm shows for an unset one.
 """
 
 import functools
+import itertools
+from typing import NamedTuple
 
+from jem.model.arrays import accepted_array, format_ranges
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
 from jem.model.units import format_duration, format_mem_mib
 
-from jem_slurm import jobview, startplan
-
-
-_IN_PARENS = {reason: f"({reason.value})" for reason in JobReason}
+from jem_slurm import jobview, jsonrows, startplan
 
 
 def reason_text(job) -> str:
@@ -22,14 +23,19 @@ def reason_text(job) -> str:
     there is one ("Nodes required for job are DOWN, DRAINED or ..." for ReqNodeNotAvail)."""
     if job.reason is JobReason.REQ_NODE_NOT_AVAIL and job.reason_detail:
         return job.reason_detail
-    return job.reason.value
+    return jobview.REASON_NAMES[job.reason]
+
+
+# The states whose NODELIST(REASON) is the reason, as Slurm's _print_job_reason_list picks them: a
+# pending job, and one that ended in one of these (FAILED: NonZeroExitCode, TIMEOUT: TimeLimit, ...);
+# every other job shows its nodes (none for one cancelled while pending).
+_REASON_STATES = frozenset({JobState.PENDING, JobState.FAILED, JobState.TIMEOUT, JobState.OUT_OF_MEMORY,
+                            JobState.DEADLINE})
 
 
 def _reason_or_nodes(job, now) -> str:
-    if job.state is JobState.PENDING or (not job.nodes and job.reason is not JobReason.NONE):
-        if job.reason is JobReason.REQ_NODE_NOT_AVAIL:
-            return f"({reason_text(job)})"
-        return _IN_PARENS[job.reason]
+    if job.state in _REASON_STATES:
+        return f"({reason_text(job)})"
     return jobview.node_list(job)
 
 
@@ -158,24 +164,153 @@ def getters(cluster_name: str) -> dict:
     return {**GETTERS, "cluster": lambda job, now: cluster_name}
 
 
-def job_as_json(job, now: float, *, cluster_name: str) -> dict:
-    """One job in the shape of Slurm's squeue --json (a common subset of data_parser's fields)."""
-    spec = job.spec
+# ---------------------------------------------------------------- --json
+
+class JsonContext(NamedTuple):
+    """What a job's --json values need besides the job: the time, the cluster's name and,
+    per job id, its srun steps (for derived_exit_code)."""
+
+    now: float
+    cluster_name: str
+    steps_of: dict
+
+
+def _array_text(job) -> str:
+    """An array record's unsplit tasks as Slurm's array_task_string: "1-4%2"; "" for other jobs."""
+    return job.label.partition("_")[2][1:-1] if job.array_pending else ""
+
+
+def _array_max_tasks(job) -> int:
+    return accepted_array(job.spec.array).max_running if job.array_pending else 0
+
+
+# What most jobs show, one object each: the --json encoder writes a value once per object.
+_NONE: list = []
+_SHOW_FLAGS = ["SHOW_ALL", "SHOW_DETAIL", "SHOW_LOCAL"]
+
+
+def _flags(job) -> list[str]:
+    """Slurm's job flags that JEM can tell: resources given explicitly, and a job that runs."""
+    if not job.is_live and job.spec.mem_per_node_mib is None and job.spec.mem_per_cpu_mib is None:
+        return _NONE
+    flags = []
+    if job.is_live:
+        flags += ["JOB_CPUS_SET"] if job.spec.cpus_per_task > 1 else []
+        flags.append("JOB_WAS_RUNNING")
+    if job.spec.mem_per_node_mib is not None or job.spec.mem_per_cpu_mib is not None:
+        flags.append("JOB_MEM_SET")
+    return flags
+
+
+def _gres_detail(job) -> list[str]:
+    """Per node, the GPUs held and their indices: ["gpu:a100:2(IDX:0-1)"]."""
+    if not job.nodes or not job.shape.per_node.gpus:
+        return _NONE
+    kind = f"gpu:{job.spec.gpu_type}" if job.spec.gpu_type else "gpu"
+    return [f"{kind}:{len(ids)}(IDX:{format_ranges(ids) if ids else 'N/A'})"
+            for ids in (job.gpu_ids or [()] * len(job.nodes))]
+
+
+def _job_resources(job):
+    """The allocation's nodes and cores (one socket, the CPU indices held), ABSENT for a job without nodes."""
+    if not job.nodes:
+        return jsonrows.ABSENT
+    cpu_ids = job.cpu_ids or [tuple(range(job.shape.per_node.cpus))] * len(job.nodes)
     return {
-        "account": spec.account, "job_id": job.job_id, "name": spec.name, "user_name": job.user,
-        "user_id": job.uid, "group_id": job.gid, "group_name": jobview.group_name(job.gid),
-        "job_state": job.state.value, "state_reason": job.reason.value, "state_description": job.reason_detail,
-        "partition": spec.partition, "nodes": jobview.node_list(job), "node_count": job.shape.n_nodes,
-        "cpus": jobview.total_cpus(job), "tasks": job.shape.n_tasks, "cpus_per_task": spec.cpus_per_task,
-        "memory_per_node": job.shape.per_node.mem_mib, "memory_per_cpu": spec.mem_per_cpu_mib,
-        "tres_per_node": jobview.tres_per_node(job),
-        "time_limit": None if job.time_limit_s is None else job.time_limit_s // 60,
-        "submit_time": int(job.submit_time), "start_time": int(job.start_time or job.planned_start or 0),
-        "end_time": int(_expected_end(job) or 0), "eligible_time": int(spec.begin_time or job.submit_time),
-        "priority": job.priority, "nice": spec.nice, "exit_code": job.exit_code, "exit_signal": job.exit_signal,
-        "batch_flag": True, "batch_host": job.nodes[0] if job.nodes else "", "requeue": spec.requeue is not False,
-        "restart_cnt": job.restart_count, "current_working_directory": spec.working_dir,
-        "standard_output": spec.stdout_pattern, "standard_error": spec.stderr_pattern,
-        "standard_input": spec.stdin_path or "/dev/null", "qos": spec.qos or "normal", "array_job_id": job.array_job_id,
-        "array_task_id": job.array_task_id, "dependency": job.dependency, "comment": "", "cluster": cluster_name,
+        "nodes": jobview.node_list(job), "allocated_cores": jobview.total_cpus(job),
+        "allocated_hosts": len(job.nodes),
+        "allocated_nodes": [{"sockets": {"0": {"cores": {str(i): "allocated" for i in ids}}}, "nodename": node,
+                             "cpus_used": 0, "memory_used": 0, "memory_allocated": job.shape.per_node.mem_mib}
+                            for node, ids in zip(job.nodes, cpu_ids)],
     }
+
+
+def _memory(job) -> tuple[int | None, int | None]:
+    """(memory_per_node, memory_per_cpu): the one the job asked for (or its default per CPU)."""
+    spec, per_node = job.spec, job.shape.per_node
+    if spec.mem_per_node_mib is not None:
+        return spec.mem_per_node_mib, None
+    return None, spec.mem_per_cpu_mib or per_node.mem_mib // max(per_node.cpus, 1)
+
+
+def _eligible(job) -> int:
+    return 0 if job.held_by else int(job.spec.begin_time or job.submit_time)
+
+
+def _started(job) -> bool:
+    return job.start_time is not None
+
+
+# Slurm 22.05's squeue --json (openapi v0.0.38) job: (key, value(job, context) or jsonrows.Same).
+# Where JEM keeps nothing it prints what Slurm prints unset; the sizes Slurm prints null for
+# (cpus_per_task, cores_per_socket, ...) are null as in Slurm, and job_resources is only there
+# for a job that has nodes.
+_S = jsonrows.Same
+JSON_FIELDS = (
+    ("account", lambda j, c: j.spec.account),
+    ("accrue_time", lambda j, c: _eligible(j)), ("admin_comment", _S("")),
+    ("array_job_id", lambda j, c: j.array_job_id), ("array_task_id", lambda j, c: j.array_task_id),
+    ("array_max_tasks", lambda j, c: _array_max_tasks(j)), ("array_task_string", lambda j, c: _array_text(j)),
+    ("association_id", _S(0)), ("batch_features", _S("")), ("batch_flag", _S(True)),
+    ("batch_host", lambda j, c: j.nodes[0] if j.nodes else ""), ("flags", lambda j, c: _flags(j)),
+    ("burst_buffer", _S("")), ("burst_buffer_state", _S("")), ("cluster", lambda j, c: c.cluster_name),
+    ("cluster_features", _S("")), ("command", _S("")), ("comment", _S("")), ("container", _S("")),
+    ("contiguous", _S(False)), ("core_spec", _S(None)), ("thread_spec", _S(None)), ("cores_per_socket", _S(None)),
+    ("billable_tres", lambda j, c: float(jobview.total_cpus(j)) if _started(j) else None),
+    ("cpus_per_task", _S(None)), ("cpu_frequency_minimum", _S(None)), ("cpu_frequency_maximum", _S(None)),
+    ("cpu_frequency_governor", _S(None)), ("cpus_per_tres", _S("")), ("deadline", _S(0)), ("delay_boot", _S(0)),
+    ("dependency", lambda j, c: jobview.dependency_text(j) if j.dependency else ""),
+    ("derived_exit_code", lambda j, c: jobview.derived_status(c.steps_of[j.job_id]) if j.job_id in c.steps_of else 0),
+    ("eligible_time", lambda j, c: _eligible(j)), ("end_time", lambda j, c: int(_expected_end(j) or 0)),
+    ("excluded_nodes", _S("")), ("exit_code", lambda j, c: jobview.batch_status(j)),
+    ("features", lambda j, c: j.spec.constraint), ("federation_origin", _S("")),
+    ("federation_siblings_active", _S("")), ("federation_siblings_viable", _S("")),
+    ("gres_detail", lambda j, c: _gres_detail(j)), ("group_id", lambda j, c: j.gid),
+    ("group_name", lambda j, c: jobview.group_name(j.gid)), ("job_id", lambda j, c: j.job_id),
+    ("job_resources", lambda j, c: _job_resources(j)), ("job_state", lambda j, c: j.state.value),
+    ("last_sched_evaluation", lambda j, c: int(j.start_time or j.submit_time)), ("licenses", _S("")),
+    ("max_cpus", _S(0)), ("max_nodes", _S(0)), ("mcs_label", _S("")), ("memory_per_tres", _S("")),
+    ("name", lambda j, c: j.spec.name), ("nodes", lambda j, c: jobview.node_list(j)),
+    ("nice", lambda j, c: j.spec.nice or None), ("tasks_per_core", _S(None)),
+    ("tasks_per_node", lambda j, c: j.spec.n_tasks_per_node), ("tasks_per_socket", _S(None)),
+    ("tasks_per_board", _S(0)), ("cpus", lambda j, c: jobview.total_cpus(j)),
+    ("node_count", lambda j, c: j.shape.n_nodes), ("tasks", lambda j, c: j.shape.n_tasks),
+    ("het_job_id", _S(0)), ("het_job_id_set", _S("")), ("het_job_offset", _S(0)),
+    ("partition", lambda j, c: j.spec.partition), ("prefer", _S("")),
+    ("memory_per_node", lambda j, c: _memory(j)[0]), ("memory_per_cpu", lambda j, c: _memory(j)[1]),
+    ("minimum_cpus_per_node", lambda j, c: j.shape.per_node.cpus), ("minimum_tmp_disk_per_node", _S(0)),
+    ("preempt_time", _S(0)), ("pre_sus_time", _S(0)), ("priority", lambda j, c: j.priority),
+    ("profile", _S(None)), ("qos", lambda j, c: j.spec.qos or "normal"), ("reboot", _S(False)),
+    ("required_nodes", _S("")), ("requeue", lambda j, c: j.spec.requeue is not False), ("resize_time", _S(0)),
+    ("restart_cnt", lambda j, c: j.restart_count), ("resv_name", lambda j, c: j.spec.reservation),
+    ("shared", _S(None)), ("show_flags", _S(_SHOW_FLAGS)),
+    ("sockets_per_board", _S(0)), ("sockets_per_node", _S(None)),
+    ("start_time", lambda j, c: int(j.start_time or j.planned_start or 0)),
+    ("state_description", lambda j, c: j.reason_detail), ("state_reason", lambda j, c: jobview.reason_name(j)),
+    ("standard_error", lambda j, c: j.spec.stderr_pattern),
+    ("standard_input", lambda j, c: j.spec.stdin_path or "/dev/null"),
+    ("standard_output", lambda j, c: j.spec.stdout_pattern), ("submit_time", lambda j, c: int(j.submit_time)),
+    ("suspend_time", _S(0)), ("system_comment", _S("")),
+    ("time_limit", lambda j, c: None if j.time_limit_s is None else j.time_limit_s // 60),
+    ("time_minimum", _S(0)), ("threads_per_core", _S(None)), ("tres_bind", _S("")), ("tres_freq", _S("")),
+    ("tres_per_job", _S("")), ("tres_per_node", lambda j, c: jobview.tres_per_node(j)),
+    ("tres_per_socket", _S("")), ("tres_per_task", _S("")), ("tres_req_str", lambda j, c: jobview.tres_text(j)),
+    ("tres_alloc_str", lambda j, c: jobview.tres_text(j) if j.nodes else ""),
+    ("user_id", lambda j, c: j.uid), ("user_name", lambda j, c: j.user), ("wckey", _S("")),
+    ("current_working_directory", lambda j, c: j.spec.working_dir),
+)
+JSON_NAMES = tuple(name for name, _ in JSON_FIELDS)
+
+
+def json_columns(jobs: list, context: JsonContext) -> list:
+    """JSON_FIELDS' values of `jobs` a column at a time, for jsonrows.dumps_table."""
+    each = itertools.repeat(context)
+    return [value if isinstance(value, jsonrows.Same) else list(map(value, jobs, each)) for _, value in JSON_FIELDS]
+
+
+def job_as_json(job, now: float, *, cluster_name: str, steps=()) -> dict:
+    """One job as Slurm 22.05's squeue --json shows it (`steps`: its srun steps)."""
+    context = JsonContext(now, cluster_name, {job.job_id: steps})
+    row = {name: value.value if isinstance(value, jsonrows.Same) else value(job, context)
+           for name, value in JSON_FIELDS}
+    return {name: value for name, value in row.items() if value is not jsonrows.ABSENT}

@@ -155,7 +155,8 @@ def _srun(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(PROG, _srun, argv)
+    # An option getopt rejects exits 255, as Slurm 22.05's srun does (a value it rejects exits 1).
+    return run(PROG, _srun, argv, usage_code=255)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from slurm_cluster import slurm, start_cluster, stop_cluster, wait_for_state
+from slurm_cluster import slurm, start_cluster, stop_cluster, wait_for, wait_for_state
 
 
 @pytest.fixture(scope="module")
@@ -128,4 +128,39 @@ def test_srun_without_a_command_and_with_a_bad_option(cluster):
     result = slurm(cluster, "srun", "-n", "2")
     assert (result.returncode, result.stderr) == (1, "srun: fatal: No command given to execute.\n")
     result = slurm(cluster, "srun", "--bogus", "true")
-    assert result.returncode == 1 and result.stderr.startswith("srun: unrecognized option '--bogus'")
+    assert (result.returncode, result.stderr) == (
+        255, "srun: unrecognized option '--bogus'\nTry \"srun --help\" for more information\n")
+
+
+def test_srun_pty_gives_the_task_a_terminal_typed_into_with_the_callers_window_size(cluster):
+    pexpect = pytest.importorskip("pexpect")
+    env = cluster["env"] | {"PS1": "PROMPT$ "}
+    child = pexpect.spawn("srun", ["--pty", "/bin/sh"], env=env, cwd=cluster["root"], timeout=30, encoding="utf-8",
+                          dimensions=(33, 101))
+    child.expect_exact("PROMPT$ ")
+    child.sendline("tty; stty size; echo node=$SLURMD_NODENAME")
+    child.expect(r"(/dev/pts/\d+)\r\n33 101\r\nnode=n1\r\n")
+    child.setwinsize(40, 120)   # srun passes the new size on (TIOCSWINSZ there): poll until it arrived
+
+    def size_seen() -> bool:
+        child.sendline("stty size")
+        child.expect(r"\r\n(\d+ \d+)\r\n")
+        return child.match.group(1) == "40 120"
+
+    wait_for(size_seen, what="the new window size on the node")
+    child.sendline("sleep 60")
+    child.sendcontrol("c")      # the tty's own ^C, in raw mode, interrupts the task's foreground job
+    child.expect_exact("PROMPT$ ")
+    child.sendline("exit 4")
+    child.expect_exact("srun: error: n1: task 0: Exited with exit code 4")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 4
+    wait_for(lambda: slurm(cluster, "squeue", "-h").stdout == "", what="srun's allocation to end")
+
+
+def test_srun_pty_without_a_terminal_runs_without_one_in_slurms_words(cluster):
+    result = slurm(cluster, "srun", "--pty", "sh", "-c", "tty; true")
+    assert result.stdout == "not a tty\n"
+    assert result.stderr == ("srun: error: ioctl(TIOCGWINSZ): Inappropriate ioctl for device\n"
+                             "srun: error: Not using a pseudo-terminal, disregarding --pty option\n")

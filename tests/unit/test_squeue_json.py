@@ -1,0 +1,85 @@
+"""squeue --json: Slurm 22.05's job keys (openapi v0.0.38) for every kind of job, and the
+column encoder (jsonrows.dumps_table) writing exactly what json.dumps(indent=2) writes."""
+
+import json
+
+from jem.model.job import Job, JobShape, JobSpec
+from jem.model.reasons import JobReason
+from jem.model.resources import Resources
+from jem.model.step import Step
+from jem.model.states import JobState
+from jem_slurm import jsonrows, squeue_fields
+
+NOW = 1_800_000_000.0
+META = {"meta": {"plugin": {"type": "openapi/v0.0.38"}}, "errors": []}
+
+
+def _job(job_id: int = 5, **fields) -> Job:
+    spec = fields.pop("spec", JobSpec(script="#!/bin/sh\n", name="w", partition="debug", working_dir="/tmp"))
+    base = dict(job_id=job_id, spec=spec, user="ann", uid=1000, gid=1000, submit_time=NOW - 100,
+                shape=JobShape(1, 1, Resources(2, 200, 0)), time_limit_s=None)
+    return Job(**{**base, **fields})
+
+
+PENDING = _job(1, reason=JobReason.PRIORITY)
+HELD_ARRAY = _job(2, spec=JobSpec(script="#!/bin/sh\n", array="1-4%2"), array_pending=(1, 2, 3, 4), held_by="user",
+                  reason=JobReason.JOB_HELD_USER)
+RUNNING = _job(3, state=JobState.RUNNING, start_time=NOW - 10, nodes=("n1", "n2"), cpu_ids=((0, 1), (2, 3)),
+               shape=JobShape(2, 2, Resources(2, 200, 0)), time_limit_s=600)
+FAILED = _job(4, state=JobState.FAILED, reason=JobReason.NON_ZERO_EXIT_CODE, start_time=NOW - 10, end_time=NOW - 5,
+              nodes=("n1",), exit_code=3)
+OOM = _job(6, state=JobState.OUT_OF_MEMORY, reason=JobReason.OUT_OF_MEMORY, start_time=NOW - 10, end_time=NOW - 5,
+           nodes=("n1",), exit_code=137)
+
+
+def test_a_job_has_slurms_keys_in_slurms_order():
+    for job in (PENDING, HELD_ARRAY):
+        assert tuple(squeue_fields.job_as_json(job, NOW, cluster_name="c")) == tuple(
+            name for name in squeue_fields.JSON_NAMES if name != "job_resources")
+    assert tuple(squeue_fields.job_as_json(RUNNING, NOW, cluster_name="c")) == squeue_fields.JSON_NAMES
+
+
+def test_values_follow_slurms_types_and_meanings():
+    running = squeue_fields.job_as_json(RUNNING, NOW, cluster_name="c")
+    assert running["job_resources"] == {
+        "nodes": "n[1-2]", "allocated_cores": 4, "allocated_hosts": 2,
+        "allocated_nodes": [
+            {"sockets": {"0": {"cores": {"0": "allocated", "1": "allocated"}}}, "nodename": "n1", "cpus_used": 0,
+             "memory_used": 0, "memory_allocated": 200},
+            {"sockets": {"0": {"cores": {"2": "allocated", "3": "allocated"}}}, "nodename": "n2", "cpus_used": 0,
+             "memory_used": 0, "memory_allocated": 200}]}
+    assert (running["time_limit"], running["billable_tres"], running["flags"]) == (10, 4.0, ["JOB_WAS_RUNNING"])
+    assert running["tres_alloc_str"] == running["tres_req_str"] == "cpu=4,mem=400M,node=2,billing=4"
+    pending = squeue_fields.job_as_json(PENDING, NOW, cluster_name="c")
+    assert (pending["time_limit"], pending["billable_tres"], pending["tres_alloc_str"]) == (None, None, "")
+    assert (pending["memory_per_node"], pending["memory_per_cpu"], pending["cpus_per_task"]) == (None, 100, None)
+    array = squeue_fields.job_as_json(HELD_ARRAY, NOW, cluster_name="c")
+    assert (array["array_job_id"], array["array_task_id"], array["array_task_string"],
+            array["array_max_tasks"], array["eligible_time"]) == (2, None, "1-4%2", 2, 0)
+
+
+def test_exit_codes_are_wait_statuses_and_derived_is_the_highest_step():
+    steps = [Step(4, 0, "sh", ("n1",), 1, 1, NOW - 9, end_time=NOW - 8, exit_code=5),
+             Step(4, 1, "sh", ("n1",), 1, 1, NOW - 8, end_time=NOW - 7, exit_signal=9)]
+    failed = squeue_fields.job_as_json(FAILED, NOW, cluster_name="c", steps=steps)
+    assert (failed["exit_code"], failed["derived_exit_code"], failed["state_reason"]) == (768, 1280, "NonZeroExitCode")
+    assert squeue_fields.job_as_json(OOM, NOW, cluster_name="c")["exit_code"] == 253   # Slurm's SIG_OOM
+
+
+def test_the_column_encoder_writes_what_json_dumps_writes():
+    jobs = [PENDING, HELD_ARRAY, RUNNING, FAILED, OOM]
+    context = squeue_fields.JsonContext(NOW, "c", {})
+    text = jsonrows.dumps_table(META, "jobs", squeue_fields.JSON_NAMES, squeue_fields.json_columns(jobs, context))
+    rows = [squeue_fields.job_as_json(job, NOW, cluster_name="c") for job in jobs]
+    assert text == json.dumps({**META, "jobs": rows}, indent=2)
+    assert jsonrows.dumps_table(META, "jobs", squeue_fields.JSON_NAMES,
+                                squeue_fields.json_columns([], context)) == json.dumps({**META, "jobs": []}, indent=2)
+
+
+def test_the_column_encoder_handles_same_absent_nested_and_odd_text():
+    names = ("a", "b", "c", "%d")
+    columns = [["x\n\"%s\" ü", "y"], jsonrows.Same([1, {"k": None}]), [jsonrows.ABSENT, {"n": [1.5, True]}],
+               [[], {}]]
+    expected = [{"a": "x\n\"%s\" ü", "b": [1, {"k": None}], "%d": []},
+                {"a": "y", "b": [1, {"k": None}], "c": {"n": [1.5, True]}, "%d": {}}]
+    assert jsonrows.dumps_table(META, "rows", names, columns) == json.dumps({**META, "rows": expected}, indent=2)
