@@ -68,7 +68,7 @@ def _uid_identity(uid: int, gid: int) -> Identity:
 def _named_identity(name: str) -> Identity:
     try:
         entry = pwd.getpwnam(name)
-    except KeyError:
+    except (KeyError, ValueError):   # (ValueError: a name with a NUL byte, which names no one)
         raise Unauthenticated(f"user {name!r} is not a user on the controller's host") from None
     return Identity(user=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid,
                     groups=_groups(entry.pw_name, entry.pw_gid))

@@ -126,6 +126,20 @@ class NodeCertificateInterceptor(grpc.ServerInterceptor):
         return wrapped_handler(handler, wrap)
 
 
+# An error's message at most, in UTF-8 bytes. gRPC sends it percent-encoded in a trailer (up to
+# 3 bytes a byte), and a client refuses trailers over 8 KiB at random and over 16 KiB always: a
+# longer one (a request's long name echoed) would reach the caller as RESOURCE_EXHAUSTED, untyped.
+MAX_MESSAGE_BYTES = 2048
+
+
+def _bounded(message: str) -> str:
+    """`message`, cut (at a character) to MAX_MESSAGE_BYTES, "..." marking the cut."""
+    data = message.encode("utf-8", "replace")
+    if len(data) <= MAX_MESSAGE_BYTES:
+        return message
+    return data[:MAX_MESSAGE_BYTES - 3].decode("utf-8", "ignore") + "..."
+
+
 def _abort(context: grpc.ServicerContext, method: str, exc: Exception):
     if isinstance(exc, JemError):
         metadata = (("jem-reason", exc.reason),)
@@ -134,7 +148,7 @@ def _abort(context: grpc.ServicerContext, method: str, exc: Exception):
         if isinstance(exc, LimitExceeded) and exc.limit_reason:
             metadata += (("jem-limit-reason", exc.limit_reason),)
         context.set_trailing_metadata(metadata)
-        context.abort(getattr(grpc.StatusCode, exc.grpc_code), str(exc))
+        context.abort(getattr(grpc.StatusCode, exc.grpc_code), _bounded(str(exc)))
     ref = uuid.uuid4().hex[:8]
     log.error("unexpected error method=%s ref=%s", method, ref, exc_info=exc)
     context.set_trailing_metadata((("jem-reason", "InternalError"),))

@@ -5,12 +5,16 @@ Every JobService and AdminService request message is generated from its descript
 and long strings, long repeated fields, enum numbers no .proto names) and sent with
 a valid credential. Whatever is sent gets an answer or a clear error: never INTERNAL
 or UNKNOWN, never a traceback or a Python exception's name in the message, and the
-controller and both agents stay up. A few jobs with odd but accepted values run for
-real on the agents and end in a terminal state with a reason.
+controller and both agents stay up. A plain user's requests to change root's jobs, the
+nodes or site policy (accounts, QOS, reservations) are all refused; root's changes of site
+policy are fuzzed on a cluster of their own, whose scheduling cycles plan waiting jobs against
+whatever they leave. A few jobs with odd but accepted values run for real on the agents and
+end in a terminal state with a reason.
 """
 
 import os
 import re
+import time
 
 import grpc
 import pytest
@@ -18,12 +22,15 @@ from google.protobuf.descriptor import FieldDescriptor as FD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import LocalCluster
+from harness import LocalCluster, cancel_and_wait, wait_until
 from jem import convert
+from jem.controller.admin_service import AdminServicer
+from jem.controller.job_service import JobServicer
 from jem.model.errors import JemError
 from jem.model.filenames import PatternValues, expand_pattern
 from jem.model.node import NodeState
 from jem.model.reasons import JobReason
+from jem.model.reservation import Reservation, ReservationFlag
 from jem.model.states import JobState
 from jem.relay import channel_to
 from jem.v1 import admin_pb2, admin_pb2_grpc, common_pb2, jobs_pb2, jobs_pb2_grpc, steps_pb2
@@ -221,6 +228,9 @@ class Fuzzer:
         shown = f"{what}({_short(request)}) -> {code.name} {details[:300]!r} jem-reason={reason!r}"
         assert code in allowed, shown
         assert reason != "InternalError", shown
+        # Every refusal is the controller's, typed, and reaches the caller whole (not one gRPC
+        # itself makes of an answer the client cannot take, such as an oversized message).
+        assert code in (OK, grpc.StatusCode.DEADLINE_EXCEEDED) or reason, shown
         text = details
         for s in sorted(request_strings(request), key=len, reverse=True):
             if s and len(s) < 4096:
@@ -296,6 +306,14 @@ class Fuzzer:
             self.victims.append(self.client.submit(self.cluster.spec(SLEEP, name="fuzz-victim", hold=True)))
         return self.victims[0]
 
+    def resume_if_suspended(self, job_id: int) -> None:
+        """Resume a job a fuzzed SuspendJob suspended (the running job, a victim a release let start)."""
+        try:
+            if self.client.get_job(job_id).state is JobState.SUSPENDED:
+                self.client.suspend(job_id, resume=True)
+        except JemError:
+            pass
+
     def cancel_quietly(self, job_id: int) -> None:
         if job_id and job_id != self.running_job:
             try:
@@ -354,12 +372,28 @@ def test_nearly_valid_submissions_get_an_answer(fuzz, data, names, test_only):
         fuzz.cancel_quietly(response.job_id)
 
 
+def served(service: str, names: tuple[str, ...]) -> dict:
+    """{name: request class} of the methods named that `service`'s .proto has and the controller
+    serves: a method being added is fuzzed from the change that serves it."""
+    module, base, servicer = {"JobService": (jobs_pb2, jobs_pb2_grpc.JobServiceServicer, JobServicer),
+                              "AdminService": (admin_pb2, admin_pb2_grpc.AdminServiceServicer, AdminServicer)}[service]
+    methods = module.DESCRIPTOR.services_by_name[service].methods_by_name
+    return {name: _message_class(methods[name].input_type) for name in names
+            if name in methods and getattr(servicer, name, None) is not getattr(base, name, None)}
+
+
 JOB_METHODS = {"GetJob": jobs_pb2.GetJobRequest, "CancelJob": jobs_pb2.CancelJobRequest,
                "HoldJob": jobs_pb2.HoldJobRequest, "ReleaseJob": jobs_pb2.ReleaseJobRequest,
-               "UpdateJob": jobs_pb2.UpdateJobRequest, "RequeueJob": jobs_pb2.RequeueJobRequest}
+               "UpdateJob": jobs_pb2.UpdateJobRequest, "RequeueJob": jobs_pb2.RequeueJobRequest,
+               "ExplainJob": jobs_pb2.ExplainJobRequest, "SuspendJob": jobs_pb2.SuspendJobRequest}
+# The requests on a job that change nothing.
+JOB_READS = {"GetJob", "ExplainJob"}
+# JobService requests that name no job.
+QUERY_METHODS = {"Ping": jobs_pb2.PingRequest, "ListPriorities": jobs_pb2.ListPrioritiesRequest,
+                 **served("JobService", ("UsageReport", "JobUsage"))}
 
 
-@fuzz_settings(120)
+@fuzz_settings(160)
 @given(data=st.data(), method=st.sampled_from(sorted(JOB_METHODS)),
        target=st.sampled_from(["victim", "running", "random"]))
 def test_arbitrary_job_requests_get_an_answer(fuzz, data, method, target):
@@ -368,11 +402,28 @@ def test_arbitrary_job_requests_get_an_answer(fuzz, data, method, target):
         request.job_id = fuzz.victim()
     elif target == "running":
         request.job_id = fuzz.ensure_running()
-    # The running job stays running: it may be signalled, not cancelled, requeued or changed.
+    # The running job stays running: it may be read, signalled, or suspended (and resumed
+    # after), not cancelled, requeued or changed.
     is_signal = method == "CancelJob" and request.signal != 0
-    if fuzz.running_job and request.job_id == fuzz.running_job and method != "GetJob" and not is_signal:
+    is_kept = method in JOB_READS or method == "SuspendJob" or is_signal
+    if fuzz.running_job and request.job_id == fuzz.running_job and not is_kept:
         request.job_id = fuzz.victim()
-    fuzz.unary(fuzz.jobs, method, request)
+    try:
+        fuzz.unary(fuzz.jobs, method, request)
+    finally:
+        if method == "SuspendJob":
+            fuzz.resume_if_suspended(request.job_id)
+
+
+@fuzz_settings(30)
+@given(data=st.data(), method=st.sampled_from(sorted(QUERY_METHODS)), with_victim=st.booleans())
+def test_arbitrary_queries_get_an_answer(fuzz, data, method, with_victim):
+    request = data.draw(messages(QUERY_METHODS[method].DESCRIPTOR), label="request")
+    if with_victim and method == "ListPriorities":
+        request.job_ids.append(fuzz.victim())
+    code, response = fuzz.unary(fuzz.jobs, method, request)
+    if method == "Ping" and response is not None:   # who answers, and nothing more
+        assert {fd.name for fd, _ in response.ListFields()} <= {"cluster_name", "host", "version", "server_time"}
 
 
 def test_requests_on_a_job_being_killed_get_an_answer(fuzz):
@@ -380,11 +431,13 @@ def test_requests_on_a_job_being_killed_get_an_answer(fuzz):
     processes (COMPLETING; the script ignores SIGTERM, so that lasts until the SIGKILL
     kill_wait_s = 2 s later). A try counts if the job was COMPLETING before and after the requests."""
     fuzz.ensure_running()
-    for _ in range(3):
+    for attempt in range(3):
         fuzz.victim()   # a victim a fuzzed release let start holds no CPU now
-        job_id = fuzz.client.submit(fuzz.cluster.spec("#!/bin/sh\ntrap '' TERM\nsleep 30\n",
+        # (the controller says RUNNING once it sent the launch: the mark says the trap is set)
+        mark = os.path.join(fuzz.cluster.workdir, f"completing-{attempt}")
+        job_id = fuzz.client.submit(fuzz.cluster.spec(f"#!/bin/sh\ntrap '' TERM\ntouch {mark}\nsleep 30\n",
                                                       name="fuzz-completing"))
-        fuzz.cluster.wait_job(fuzz.client, job_id, states={JobState.RUNNING})
+        wait_until(lambda: os.path.exists(mark), what="the job's trap to be set")
         fuzz.client.cancel(job_id)
         assert fuzz.client.get_job(job_id).state is JobState.COMPLETING
         for method, request in [
@@ -394,6 +447,9 @@ def test_requests_on_a_job_being_killed_get_an_answer(fuzz):
             ("ReleaseJob", jobs_pb2.ReleaseJobRequest(job_id=job_id)),
             ("CancelJob", jobs_pb2.CancelJobRequest(job_id=job_id, signal=10)),
             ("RequeueJob", jobs_pb2.RequeueJobRequest(job_id=job_id)),
+            ("SuspendJob", jobs_pb2.SuspendJobRequest(job_id=job_id)),
+            ("SuspendJob", jobs_pb2.SuspendJobRequest(job_id=job_id, resume=True)),
+            ("ExplainJob", jobs_pb2.ExplainJobRequest(job_id=job_id)),
             ("CancelJob", jobs_pb2.CancelJobRequest(job_id=job_id)),
         ]:
             fuzz.unary(fuzz.jobs, method, request)
@@ -446,10 +502,34 @@ def test_arbitrary_steps_get_an_answer(fuzz, request, in_running_job, signature)
 ADMIN_METHODS = {"ListNodes": admin_pb2.ListNodesRequest, "DrainNode": admin_pb2.DrainNodeRequest,
                  "DownNode": admin_pb2.DownNodeRequest, "ResumeNode": admin_pb2.ResumeNodeRequest,
                  "UndrainNode": admin_pb2.UndrainNodeRequest, "ListPartitions": admin_pb2.ListPartitionsRequest,
-                 "ListShares": admin_pb2.ListSharesRequest, "IssueToken": admin_pb2.IssueTokenRequest}
+                 "ListShares": admin_pb2.ListSharesRequest, "IssueToken": admin_pb2.IssueTokenRequest,
+                 "ListAudit": admin_pb2.ListAuditRequest, "ListAssociations": admin_pb2.ListAssociationsRequest,
+                 "ListQos": admin_pb2.ListQosRequest, "ListReservations": admin_pb2.ListReservationsRequest,
+                 **served("AdminService", ("GetDiagnostics", "ResetDiagnostics"))}
+# Site policy: accounts, users, QOS (sacctmgr) and reservations (scontrol). Root's changes are
+# fuzzed on a cluster of their own (`policy_fuzz`): they may refuse root's own jobs from then on.
+POLICY_METHODS = {"AddAccounts": admin_pb2.AddAccountsRequest, "AddUsers": admin_pb2.AddUsersRequest,
+                  "ModifyAssociations": admin_pb2.ModifyAssociationsRequest,
+                  "DeleteAssociations": admin_pb2.DeleteAssociationsRequest, "AddQos": admin_pb2.AddQosRequest,
+                  "ModifyQos": admin_pb2.ModifyQosRequest, "DeleteQos": admin_pb2.DeleteQosRequest,
+                  "CreateReservation": admin_pb2.CreateReservationRequest,
+                  "UpdateReservation": admin_pb2.UpdateReservationRequest,
+                  "DeleteReservation": admin_pb2.DeleteReservationRequest}
+# What a plain user may never do, whatever the request: change a job of root's, a node, or site policy.
+CHANGES = {"CancelJob", "HoldJob", "ReleaseJob", "UpdateJob", "RequeueJob", "SuspendJob", "DrainNode", "DownNode",
+           "ResumeNode", "UndrainNode", "ResetDiagnostics", *POLICY_METHODS}
+# The requests fuzzed by tests of their own.
+OWN_TESTS = {"SubmitJob", "ListJobs", "ListSteps", "WatchJobs", "RunStep"}
 
 
-@fuzz_settings(80)
+def test_every_request_the_controller_serves_is_fuzzed():
+    fuzzed = {*JOB_METHODS, *QUERY_METHODS, *ADMIN_METHODS, *POLICY_METHODS, *OWN_TESTS}
+    for service, module in (("JobService", jobs_pb2), ("AdminService", admin_pb2)):
+        missing = set(served(service, tuple(module.DESCRIPTOR.services_by_name[service].methods_by_name))) - fuzzed
+        assert not missing, f"{service}: fuzz these too (a table above): {sorted(missing)}"
+
+
+@fuzz_settings(100)
 @given(data=st.data(), method=st.sampled_from(sorted(ADMIN_METHODS)), real_node=st.booleans())
 def test_arbitrary_admin_requests_get_an_answer(fuzz, data, method, real_node):
     request = data.draw(messages(ADMIN_METHODS[method].DESCRIPTOR), label="request")
@@ -463,11 +543,15 @@ def test_arbitrary_admin_requests_get_an_answer(fuzz, data, method, real_node):
                 fuzz.client.resume_node(name)
 
 
-@fuzz_settings(60)
-@given(data=st.data(), method=st.sampled_from(sorted({**JOB_METHODS, **ADMIN_METHODS, "SubmitJob": None})),
+STRANGER_METHODS = {**JOB_METHODS, **QUERY_METHODS, **ADMIN_METHODS, **POLICY_METHODS}
+
+
+@fuzz_settings(100)
+@given(data=st.data(), method=st.sampled_from(sorted({*STRANGER_METHODS, "SubmitJob"})),
        target=st.sampled_from(["victim", "running", "random"]))
 def test_arbitrary_requests_of_a_user_who_is_not_root_get_an_answer(fuzz, stranger, data, method, target):
-    """The same, as a plain user (a `jem token` JWT): root's jobs and nodes are not theirs to change."""
+    """The same, as a plain user (a `jem token` JWT): root's jobs, the nodes and site policy are
+    not theirs to change."""
     if not fuzz.stranger_token:
         fuzz.stranger_token, _ = fuzz.client.issue_token(user=stranger)
     metadata = (("authorization", f"Bearer {fuzz.stranger_token}"),)
@@ -478,14 +562,112 @@ def test_arbitrary_requests_of_a_user_who_is_not_root_get_an_answer(fuzz, strang
         if response is not None:
             fuzz.cancel_quietly(response.job_id)
         return
-    cls = JOB_METHODS.get(method) or ADMIN_METHODS[method]
-    request = data.draw(messages(cls.DESCRIPTOR), label="request")
+    request = data.draw(messages(STRANGER_METHODS[method].DESCRIPTOR), label="request")
     if method in JOB_METHODS and target != "random":
         request.job_id = fuzz.victim() if target == "victim" else fuzz.ensure_running()
-    code, response = fuzz.unary(fuzz.admin if method in ADMIN_METHODS else fuzz.jobs, method, request, metadata)
-    if method in ("CancelJob", "HoldJob", "ReleaseJob", "UpdateJob", "RequeueJob", "DrainNode", "DownNode",
-                  "ResumeNode", "UndrainNode") and target != "random":
-        assert code is not OK, f"a plain user changed root's job or a node: {method}({_short(request)})"
+    is_admin = method in ADMIN_METHODS or method in POLICY_METHODS
+    code, response = fuzz.unary(fuzz.admin if is_admin else fuzz.jobs, method, request, metadata)
+    # (a random id may name a job of the user's own, which they may change; never suspend)
+    if method in CHANGES and (method not in JOB_METHODS or method == "SuspendJob" or target != "random"):
+        assert code is not OK, f"a plain user changed root's job, a node or site policy: {method}({_short(request)})"
+
+
+# ---------------------------------------------------------------- site policy, changed by root
+
+POLICY_CONFIG = """
+[[qos]]
+name = "high"
+priority = 10
+
+[[accounts]]
+name = "root"
+qos = ["normal", "high"]
+
+[[accounts]]
+name = "physics"
+grp_tres = "cpu=1"
+"""
+ACCOUNT_NAMES, QOS_NAMES, RESERVATION_NAMES = ("root", "physics"), ("normal", "high"), ("fuzzres", "fuzzres2")
+
+
+@pytest.fixture(scope="module")
+def policy_fuzz(tmp_path_factory):
+    """A cluster of its own for root's fuzzed changes of site policy: a running job fills its one
+    node, and every cycle plans three waiting jobs (of an account with a limit, of a QOS, in a
+    reservation) against whatever the changes left."""
+    cluster = LocalCluster(str(tmp_path_factory.mktemp("policy")), n_nodes=1, cpus=1, extra_config=POLICY_CONFIG)
+    fuzzer = None
+    try:
+        cluster.start()
+        fuzzer = Fuzzer(cluster)
+        client, now = fuzzer.client, time.time()
+        client.create_reservation(Reservation(RESERVATION_NAMES[0], now + 3600, now + 7200, ("n1",), users=("root",)))
+        running = client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=600))
+        cluster.wait_job(client, running, states={JobState.RUNNING})
+        fuzzer.victims = [running, *(client.submit(cluster.spec(SLEEP, n_tasks=1, time_limit_s=60, **fields))
+                                     for fields in ({"account": "physics"}, {"qos": "high"},
+                                                    {"reservation": RESERVATION_NAMES[0]}))]
+        yield fuzzer
+    finally:
+        if fuzzer is not None:
+            cancel_and_wait(cluster, fuzzer.client, fuzzer.victims)
+            fuzzer.close()
+        cluster.stop()
+
+
+def _aim_at_what_the_cluster_has(data, method: str, request, user: str) -> None:
+    """Name the accounts, users, QOS, nodes and reservations the cluster has, so that a request
+    reaches the checks past "no such name"."""
+    accounts, qos = st.sampled_from(ACCOUNT_NAMES), st.sampled_from(QOS_NAMES)
+    if method == "AddAccounts":
+        for account in request.accounts:
+            account.parent = data.draw(accounts, label="parent")
+    elif method == "AddUsers":
+        for association in request.associations:
+            association.account = data.draw(accounts, label="account")
+            association.user = data.draw(st.sampled_from(["root", user]), label="user")
+    elif method in ("ModifyAssociations", "DeleteAssociations"):
+        request.filter.accounts[:] = [data.draw(accounts, label="account")]
+    elif method in ("ModifyQos", "DeleteQos"):
+        request.names[:] = [data.draw(qos, label="qos")]
+    elif method in ("CreateReservation", "UpdateReservation"):
+        reservation = request.reservation
+        reservation.name = data.draw(st.sampled_from(RESERVATION_NAMES), label="name")
+        reservation.node_names[:] = ["n1"]
+        reservation.users[:] = ["root"]
+        reservation.flags[:] = data.draw(st.lists(st.sampled_from([f.value for f in ReservationFlag]), max_size=2),
+                                         label="flags")
+        reservation.node_count, reservation.core_count = 0, data.draw(st.integers(0, 2), label="cores")
+        reservation.start_time.seconds = int(time.time()) + data.draw(st.integers(-86400, 86400), label="start")
+        reservation.end_time.seconds = reservation.start_time.seconds + data.draw(_ints(-10, 10 ** 7), label="length")
+    elif method == "DeleteReservation":
+        request.name = data.draw(st.sampled_from(RESERVATION_NAMES), label="name")
+
+
+@fuzz_settings(150)
+@given(data=st.data(), method=st.sampled_from(sorted(POLICY_METHODS)), aimed=st.booleans())
+def test_arbitrary_changes_of_site_policy_by_root_get_an_answer(policy_fuzz, stranger, data, method, aimed):
+    request = data.draw(messages(POLICY_METHODS[method].DESCRIPTOR), label="request")
+    if aimed:
+        _aim_at_what_the_cluster_has(data, method, request, stranger)
+    policy_fuzz.unary(policy_fuzz.admin, method, request)
+
+
+def test_afterwards_the_policy_cluster_is_whole_and_no_change_left_a_traceback(policy_fuzz):
+    cluster, client = policy_fuzz.cluster, policy_fuzz.client
+    policy_fuzz.check_alive("the fuzzing of site policy")
+    assert cluster.agents["n1"].poll() is None, cluster.log("agent-n1.log")
+    assert client.list_associations()[0] and client.list_qos()
+    client.list_reservations()
+    # The scheduling loop still plans (or holds back, with a limit's reason) a waiting job over
+    # what the changes left: a released job gets a reason from the next cycle.
+    waiting = policy_fuzz.victims[1]
+    client.hold(waiting)
+    client.release(waiting)
+    wait_until(lambda: client.get_job(waiting).reason is not JobReason.NONE, what="a cycle's reason for the job")
+    problems = {name: _tracebacks(_full_log(cluster, name)) for name in ("controller.log", "agent-n1.log")}
+    assert not any(problems.values()), "\n\n".join(f"== {name}\n" + "\n--\n".join(t)
+                                                   for name, t in problems.items() if t)
 
 
 # ---------------------------------------------------------------- jobs that run, with odd accepted values
