@@ -47,6 +47,7 @@ from jem.model.partition import Partition
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
+from jem.model.stepusage import JobUsageReport
 from jem.model.utilization import ReportKind, UsageReport
 from jem.relay import RelayChannel, channel_to
 from jem.security import munge
@@ -346,6 +347,18 @@ class Client:
             request = _message(steps_pb2.ListStepsRequest, job_ids=job_ids[i:i + STEPS_BATCH])
             steps += [convert.step_from_pb(pb) for pb in self._call(self._jobs.ListSteps, request).steps]
         return steps
+
+    def job_usage(self, job_ids: Sequence[int]) -> JobUsageReport:
+        """What the running steps of the jobs have used so far, from their nodes' agents (sstat),
+        and why a job has no rows (jem.model.stepusage.UsageProblem)."""
+        job_ids = list(job_ids)
+        steps, problems = [], []
+        for i in range(0, len(job_ids), STEPS_BATCH):
+            request = _message(jobs_pb2.JobUsageRequest, job_ids=job_ids[i:i + STEPS_BATCH])
+            report = convert.job_usage_from_pb(self._call(self._jobs.JobUsage, request))
+            steps += report.steps
+            problems += report.problems
+        return JobUsageReport(steps=tuple(steps), problems=tuple(problems))
 
     # ------------------------------------------------------------ nodes and partitions
 

@@ -33,6 +33,7 @@ from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.utilization import AssociationUsage, ClusterUsage, ReportKind, UsageReport
 from jem.model.step import Step, StepSpec, TaskExit, TaskOrder, TaskOutput
+from jem.model.stepusage import Figure, JobUsageReport, StepUsage, TaskUsage, UsageProblem
 from jem.v1 import admin_pb2, agent_pb2, common_pb2, jobs_pb2, steps_pb2
 
 # ---------------------------------------------------------------- enums by name
@@ -754,3 +755,43 @@ def usage_report_from_pb(pb: jobs_pb2.UsageReportResponse) -> UsageReport:
                        cluster=ClusterUsage(**{name: getattr(pb, name) for name in _CLUSTER_USAGE}),
                        rows=tuple(AssociationUsage(r.account, r.user, r.cpu_s, parent_account=r.parent_account)
                                   for r in pb.associations))
+
+
+# ---------------------------------------------------------------- live usage (sstat)
+
+_TASK_USAGE = ("step_id", "task_id", "node", "cpu_us", "rss_kib", "max_rss_kib", "vmsize_kib", "max_vmsize_kib",
+               "pages", "read_bytes", "write_bytes")
+_FIGURE = ("max", "max_node", "max_task", "min", "min_node", "min_task", "ave", "total")
+_USAGE_PROBLEM_TO_PB = {UsageProblem.NOT_FOUND: jobs_pb2.JOB_USAGE_PROBLEM_NOT_FOUND,
+                        UsageProblem.NOT_RUNNING: jobs_pb2.JOB_USAGE_PROBLEM_NOT_RUNNING,
+                        UsageProblem.NOT_PERMITTED: jobs_pb2.JOB_USAGE_PROBLEM_NOT_PERMITTED}
+_USAGE_PROBLEM_FROM_PB = {v: k for k, v in _USAGE_PROBLEM_TO_PB.items()}
+
+
+def task_usage_to_pb(task: TaskUsage) -> agent_pb2.TaskUsage:
+    return agent_pb2.TaskUsage(**{name: getattr(task, name) for name in _TASK_USAGE}, pids=task.pids)
+
+
+def task_usage_from_pb(pb: agent_pb2.TaskUsage) -> TaskUsage:
+    return TaskUsage(**{name: getattr(pb, name) for name in _TASK_USAGE}, pids=tuple(pb.pids))
+
+
+def job_usage_to_pb(report: JobUsageReport) -> jobs_pb2.JobUsageResponse:
+    return jobs_pb2.JobUsageResponse(
+        steps=[jobs_pb2.StepUsage(job_id=s.job_id, step_id=s.step_id, n_tasks=s.n_tasks, nodes=s.nodes, pids=s.pids,
+                                  figures={name: jobs_pb2.UsageFigure(**{k: getattr(f, k) for k in _FIGURE})
+                                           for name, f in s.figures.items()})
+               for s in report.steps],
+        problems=[jobs_pb2.JobUsageError(job_id=job_id, problem=_USAGE_PROBLEM_TO_PB[problem])
+                  for job_id, problem in report.problems])
+
+
+def job_usage_from_pb(pb: jobs_pb2.JobUsageResponse) -> JobUsageReport:
+    """Problems this version does not know read as NOT_FOUND."""
+    return JobUsageReport(
+        steps=tuple(StepUsage(job_id=s.job_id, step_id=s.step_id, n_tasks=s.n_tasks, nodes=tuple(s.nodes),
+                              pids=tuple(s.pids),
+                              figures={name: Figure(**{k: getattr(f, k) for k in _FIGURE})
+                                       for name, f in s.figures.items()})
+                    for s in pb.steps),
+        problems=tuple((p.job_id, _USAGE_PROBLEM_FROM_PB.get(p.problem, UsageProblem.NOT_FOUND)) for p in pb.problems))

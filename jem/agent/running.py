@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from jem.agent import runrecord, suspension
-from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
+from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, TreeUsage, kill_each, tree_usage
 from jem.agent.confined import Credentials, LaunchError, StartFiles, credentials_for, start_line
 from jem.agent.environment import job_environment
 from jem.agent.epoch import next_epoch
@@ -344,6 +344,15 @@ class RunningJobs:
                     job.limit_timer.cancel()
                     job.limit_timer = None
             return job.suspend.suspended_s(now)
+
+    def usage_so_far(self, job_id: int, *, restart_count: int | None) -> TreeUsage | None:
+        """What the batch script of the run held here (its process tree: not the step tasks that
+        share its cgroup) has used so far (sstat's "batch" step); None if that run does not run here."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or (restart_count is not None and restart_count != job.run.restart_count):
+            return None
+        return tree_usage(job.job_pid)
 
     def set_time_limit(self, job_id: int, *, restart_count: int | None, time_limit_s: int | None) -> bool | None:
         """Give the run of the job held here a new time limit (None: none), counted from its start

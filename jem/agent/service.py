@@ -23,9 +23,10 @@ from jem.security.revocation import RevocationList
 from jem.agent.running import RunningJobs
 from jem.agent.steps import StepTasks
 from jem.convert import (audit_summary, launch_from_pb, scope_from_pb, task_exit_to_pb, task_order_from_pb,
-                         task_output_to_pb)
+                         task_output_to_pb, task_usage_to_pb)
 from jem.model.execution import SignalScope
 from jem.model.step import TaskExit
+from jem.model.stepusage import BATCH_STEP, TaskUsage
 from jem.v1 import agent_pb2, agent_pb2_grpc, steps_pb2
 
 audit_log = logging.getLogger("jem.audit")
@@ -136,6 +137,23 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
         _audit(context, "SetTimeLimit", request, "ok", "expired" if is_expired else "")
         return agent_pb2.SetTimeLimitResponse(is_expired=is_expired)
+
+    def GetRunUsage(self, request, context):
+        """The batch script's usage so far (if the run's script runs here) and each of the job's
+        step tasks' here, each task measured on its own (its process tree)."""
+        self._check_peer(context)
+        run = request.restart_count if request.HasField("restart_count") else None
+        batch = self._jobs.usage_so_far(request.job_id, restart_count=run)
+        rows = [] if batch is None or not batch.pids else [(BATCH_STEP, 0, batch)]
+        rows += self._steps.usage_so_far(request.job_id)
+        if batch is None and not rows:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id} does not run here")
+        return agent_pb2.GetRunUsageResponse(tasks=[
+            task_usage_to_pb(TaskUsage(step_id=step_id, task_id=task_id, node="", cpu_us=u.cpu_us, rss_kib=u.rss_kib,
+                                       max_rss_kib=u.max_rss_kib, vmsize_kib=u.vmsize_kib,
+                                       max_vmsize_kib=u.max_vmsize_kib, pages=u.pages, read_bytes=u.read_bytes,
+                                       write_bytes=u.write_bytes, pids=u.pids))
+            for step_id, task_id, u in rows])
 
     def RunStepTasks(self, request, context):
         self._check_peer(context)

@@ -7,7 +7,8 @@ hold for the script and its steps together, and a cancel or the end of the job
 kills them with it). Elsewhere the step gets a `steps_<job>` cgroup holding the
 job's resources on this node, shared by the job's concurrent steps here and
 removed after the last. Each task runs in a session of its own, so whatever a
-task leaves behind is killed with its process group when it exits.
+task leaves behind is killed with its process group when it exits. With srun
+--pty, task 0 runs on a pseudo-terminal of its own (`ptys.py`).
 
 Each order is fenced by the job's run and the node's epoch before any task starts
 (`fencing.RunFence.admit_step`): on the batch node only the run held there takes
@@ -26,10 +27,12 @@ from typing import Callable, Iterator
 
 import hostlist
 
-from jem.agent.cgroups import JobCgroup
+from jem.agent.cgroups import JobCgroup, TreeUsage, tree_usage
 from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
 from jem.agent.environment import tasks_per_node_text
 from jem.agent.fencing import StepAdmission
+from jem.agent.ptys import TaskPty, wants_pty
+from jem.agent.ptys import task_environment as without_pty_secret
 from jem.agent.running import RunningJobs
 from jem.model.errors import StaleRun
 from jem.model.filenames import PatternValues, expand_pattern
@@ -50,6 +53,7 @@ class _Task:
     task_id: int
     process: subprocess.Popen
     readers: list[threading.Thread] = field(default_factory=list)
+    step_id: int = 0
 
 
 class _SharedCgroups:
@@ -142,6 +146,14 @@ class StepTasks:
                         pass
         return True
 
+    def usage_so_far(self, job_id: int) -> list[tuple[int, int, TreeUsage]]:
+        """(step id, task id, usage so far) of each of the job's step tasks running here: each
+        task's process tree, for sstat."""
+        with self._lock:
+            tasks = list(self._running.get(job_id, ()))
+        measured = [(t.step_id, t.task_id, tree_usage(t.process.pid)) for t in tasks]
+        return [row for row in measured if row[2].pids]   # (a task that has ended has no tree)
+
     def run(self, order: TaskOrder, is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
         """Fence the order (`_admit`: raises StaleRun here, before anything starts), then return
         the stream that starts its tasks and yields their output and exits until every task
@@ -206,6 +218,14 @@ class StepTasks:
             return [], [TaskExit(t, self._node_name, exit_code=1, launch_error=str(exc)) for t in order.task_ids]
         for local_id, task_id in enumerate(order.task_ids):
             env = task_environment(order, node_name=self._node_name, local_id=local_id, task_id=task_id)
+            if task_id == 0 and wants_pty(env):   # srun --pty: task 0 on a terminal of its own
+                task = self._start_on_pty(order, task_id, env, credentials, cgroup, events)
+                if isinstance(task, TaskExit):
+                    failed.append(task)
+                else:
+                    tasks.append(task)
+                continue
+            env = without_pty_secret(env)
             out_r, out_w = os.pipe() if order.spec.is_streamed else (None, None)
             is_err_streamed = order.spec.is_streamed and not order.spec.stderr_pattern
             err_r, err_w = os.pipe() if is_err_streamed else (None, None)
@@ -224,7 +244,7 @@ class StepTasks:
                 for fd in (out_w, err_w):
                     if fd is not None:
                         os.close(fd)
-            task = _Task(task_id, process)
+            task = _Task(task_id, process, step_id=order.step_id)
             for stream, fd in ((1, out_r), (2, err_r)):
                 if fd is not None:
                     reader = threading.Thread(target=_read_stream, args=(fd, task_id, stream, events), daemon=True,
@@ -234,6 +254,30 @@ class StepTasks:
             threading.Thread(target=self._wait, args=(task, events), daemon=True).start()
             tasks.append(task)
         return tasks, failed
+
+    def _start_on_pty(self, order: TaskOrder, task_id: int, env: dict[str, str], credentials, cgroup,
+                      events: queue.Queue) -> _Task | TaskExit:
+        """Start a task with a pty as its stdin, stdout, stderr and controlling terminal
+        (`ptys.TaskPty`): its output comes back as stdout, srun's keystrokes go in."""
+        try:
+            pty = TaskPty(uid=order.uid, gid=order.gid, environment=env)
+        except OSError as exc:
+            return TaskExit(task_id, self._node_name, exit_code=1, launch_error=f"cannot open a pty: {exc}")
+        files = StartFiles(pty.slave_path, "", "", pty.slave, pty.slave)
+        try:
+            with self._jobs.spawn_lock:
+                process = start_confined(list(order.spec.argv), credentials=credentials,
+                                         working_dir=order.spec.working_dir, files=files,
+                                         env=without_pty_secret(env), cgroup=cgroup)
+        except LaunchError as exc:
+            os.close(pty.master)
+            return TaskExit(task_id, self._node_name, exit_code=1, launch_error=str(exc))
+        finally:
+            pty.close_slave()
+        task = _Task(task_id, process, step_id=order.step_id)
+        task.readers.append(pty.start(task_id, events, f"step-{order.job_id}.{order.step_id}-t{task_id}"))
+        threading.Thread(target=self._wait, args=(task, events), daemon=True).start()
+        return task
 
     def _files(self, order: TaskOrder, task_id: int, out_w: int | None, err_w: int | None) -> StartFiles:
         """The task's files: pipes where output is streamed, else the expanded

@@ -19,8 +19,8 @@ from jem.model import defaults
 from jem.model.errors import JemError
 import jem_slurm.launcher as launcher
 
-COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "sacctmgr", "sprio", "sshare",
-            "seff", "sdiag")
+COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "salloc", "sacctmgr", "sprio",
+            "sshare", "seff", "sdiag", "sreport", "sstat")
 MAX_SHEBANG = 120  # older kernels cut #! lines at 127 bytes
 
 

@@ -30,6 +30,7 @@ from jem.v1 import agent_pb2, agent_pb2_grpc
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 10.0
+USAGE_TIMEOUT_S = 3.0      # sstat: a node that does not answer in time is left out
 
 # Why a kill is sent, as the agent's stderr line says it (`*** JOB N ... CANCELLED AT t DUE TO ... ***`).
 _KILL_CAUSES = {JobEvent.CANCEL: agent_pb2.KILL_CAUSE_CANCEL, JobEvent.PREEMPT: agent_pb2.KILL_CAUSE_PREEMPTION,
@@ -165,6 +166,14 @@ class AgentLinks:
                 log.warning("time limit change failed node=%s job_id=%d error=%s", node_name, job_id, error)
 
         future.add_done_callback(done)
+
+    def run_usage(self, node_name: str, address: str, job_id: int, *, restart_count: int,
+                  timeout_s: float = USAGE_TIMEOUT_S) -> grpc.Future:
+        """Ask the node for what the job's run and step tasks there have used so far (sstat): a
+        future of GetRunUsageResponse. Call it outside the state lock and wait at most `timeout_s`."""
+        request = agent_pb2.GetRunUsageRequest(job_id=job_id, restart_count=restart_count)
+        return self._stub(node_name, address).GetRunUsage.future(request, timeout=timeout_s,
+                                                                 metadata=self._keys.agent_call_metadata())
 
     def run_step_tasks(self, node_name: str, address: str, order: TaskOrder):
         """Start a step's tasks on one node: the streaming call (iterate it for

@@ -16,10 +16,11 @@ from jem.controller.priorities import list_priorities
 from jem.controller.state import ClusterState
 from jem.controller.steps import follow_step, start_step
 from jem.controller.submission import submit_job
+from jem.controller.usage_live import live_usage
 from jem.controller.usage_report import usage_report
 from jem.convert import (STATE_TO_PB, explanation_to_pb, filter_from_pb, job_priority_to_pb, job_to_pb, scope_from_pb, spec_from_pb,
                          step_spec_from_pb, step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
-from jem.convert import report_kind_from_pb, time_from_pb, usage_report_to_pb
+from jem.convert import job_usage_to_pb, report_kind_from_pb, time_from_pb, usage_report_to_pb
 from jem.model import policy
 from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
 from jem.model.controllerinfo import jem_version
@@ -245,6 +246,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                               accounts=frozenset(request.accounts), users=frozenset(request.users),
                               now=self._clock())
         return usage_report_to_pb(report)
+
+    def JobUsage(self, request, context):
+        """sstat: the running steps' usage so far, from the agents of the jobs' nodes (`usage_live`)."""
+        return job_usage_to_pb(live_usage(self._state, current_identity(), list(request.job_ids)))
 
     def WatchJobs(self, request, context):
         with self._state.streams.slot(current_identity()):

@@ -258,3 +258,45 @@ class ReportJobEventsResponse(_message.Message):
     N_ACKED_FIELD_NUMBER: _ClassVar[int]
     n_acked: int
     def __init__(self, n_acked: _Optional[int] = ...) -> None: ...
+
+class GetRunUsageRequest(_message.Message):
+    __slots__ = ("job_id", "restart_count")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    restart_count: int
+    def __init__(self, job_id: _Optional[int] = ..., restart_count: _Optional[int] = ...) -> None: ...
+
+class TaskUsage(_message.Message):
+    __slots__ = ("step_id", "task_id", "node", "cpu_us", "rss_kib", "max_rss_kib", "vmsize_kib", "max_vmsize_kib", "pages", "read_bytes", "write_bytes", "pids")
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    CPU_US_FIELD_NUMBER: _ClassVar[int]
+    RSS_KIB_FIELD_NUMBER: _ClassVar[int]
+    MAX_RSS_KIB_FIELD_NUMBER: _ClassVar[int]
+    VMSIZE_KIB_FIELD_NUMBER: _ClassVar[int]
+    MAX_VMSIZE_KIB_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WRITE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PIDS_FIELD_NUMBER: _ClassVar[int]
+    step_id: int
+    task_id: int
+    node: str
+    cpu_us: int
+    rss_kib: int
+    max_rss_kib: int
+    vmsize_kib: int
+    max_vmsize_kib: int
+    pages: int
+    read_bytes: int
+    write_bytes: int
+    pids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, step_id: _Optional[int] = ..., task_id: _Optional[int] = ..., node: _Optional[str] = ..., cpu_us: _Optional[int] = ..., rss_kib: _Optional[int] = ..., max_rss_kib: _Optional[int] = ..., vmsize_kib: _Optional[int] = ..., max_vmsize_kib: _Optional[int] = ..., pages: _Optional[int] = ..., read_bytes: _Optional[int] = ..., write_bytes: _Optional[int] = ..., pids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetRunUsageResponse(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskUsage]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskUsage, _Mapping]]] = ...) -> None: ...

@@ -74,6 +74,11 @@ class AgentServiceStub:
                 request_serializer=jem_dot_v1_dot_steps__pb2.StepTasksRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_steps__pb2.StepTasksResponse.FromString,
                 _registered_method=True)
+        self.GetRunUsage = channel.unary_unary(
+                '/jem.v1.AgentService/GetRunUsage',
+                request_serializer=jem_dot_v1_dot_agent__pb2.GetRunUsageRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_agent__pb2.GetRunUsageResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -142,6 +147,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRunUsage(self, request, context):
+        """GetRunUsage reports what the job's processes here have used so far (sstat):
+        the batch script's process tree, if the run's batch script runs here, and
+        each of the job's step tasks running here, each task measured on its own.
+        NOT_FOUND if neither the run nor any step task of the job runs here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +184,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.RunStepTasks,
                     request_deserializer=jem_dot_v1_dot_steps__pb2.StepTasksRequest.FromString,
                     response_serializer=jem_dot_v1_dot_steps__pb2.StepTasksResponse.SerializeToString,
+            ),
+            'GetRunUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunUsage,
+                    request_deserializer=jem_dot_v1_dot_agent__pb2.GetRunUsageRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_agent__pb2.GetRunUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -319,6 +339,33 @@ class AgentService:
             '/jem.v1.AgentService/RunStepTasks',
             jem_dot_v1_dot_steps__pb2.StepTasksRequest.SerializeToString,
             jem_dot_v1_dot_steps__pb2.StepTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AgentService/GetRunUsage',
+            jem_dot_v1_dot_agent__pb2.GetRunUsageRequest.SerializeToString,
+            jem_dot_v1_dot_agent__pb2.GetRunUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

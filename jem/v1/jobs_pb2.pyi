@@ -19,10 +19,21 @@ class UsageReportKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USAGE_REPORT_KIND_CLUSTER: _ClassVar[UsageReportKind]
     USAGE_REPORT_KIND_ACCOUNT_TREE: _ClassVar[UsageReportKind]
     USAGE_REPORT_KIND_USERS: _ClassVar[UsageReportKind]
+
+class JobUsageProblem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_USAGE_PROBLEM_UNSPECIFIED: _ClassVar[JobUsageProblem]
+    JOB_USAGE_PROBLEM_NOT_FOUND: _ClassVar[JobUsageProblem]
+    JOB_USAGE_PROBLEM_NOT_RUNNING: _ClassVar[JobUsageProblem]
+    JOB_USAGE_PROBLEM_NOT_PERMITTED: _ClassVar[JobUsageProblem]
 USAGE_REPORT_KIND_UNSPECIFIED: UsageReportKind
 USAGE_REPORT_KIND_CLUSTER: UsageReportKind
 USAGE_REPORT_KIND_ACCOUNT_TREE: UsageReportKind
 USAGE_REPORT_KIND_USERS: UsageReportKind
+JOB_USAGE_PROBLEM_UNSPECIFIED: JobUsageProblem
+JOB_USAGE_PROBLEM_NOT_FOUND: JobUsageProblem
+JOB_USAGE_PROBLEM_NOT_RUNNING: JobUsageProblem
+JOB_USAGE_PROBLEM_NOT_PERMITTED: JobUsageProblem
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec", "test_only", "user_signature")
@@ -413,3 +424,68 @@ class AssociationUsage(_message.Message):
     parent_account: str
     cpu_s: int
     def __init__(self, account: _Optional[str] = ..., user: _Optional[str] = ..., parent_account: _Optional[str] = ..., cpu_s: _Optional[int] = ...) -> None: ...
+
+class JobUsageRequest(_message.Message):
+    __slots__ = ("job_ids",)
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class UsageFigure(_message.Message):
+    __slots__ = ("max", "max_node", "max_task", "min", "min_node", "min_task", "ave", "total")
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    MAX_NODE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TASK_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MIN_NODE_FIELD_NUMBER: _ClassVar[int]
+    MIN_TASK_FIELD_NUMBER: _ClassVar[int]
+    AVE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    max: int
+    max_node: str
+    max_task: int
+    min: int
+    min_node: str
+    min_task: int
+    ave: float
+    total: int
+    def __init__(self, max: _Optional[int] = ..., max_node: _Optional[str] = ..., max_task: _Optional[int] = ..., min: _Optional[int] = ..., min_node: _Optional[str] = ..., min_task: _Optional[int] = ..., ave: _Optional[float] = ..., total: _Optional[int] = ...) -> None: ...
+
+class StepUsage(_message.Message):
+    __slots__ = ("job_id", "step_id", "n_tasks", "nodes", "pids", "figures")
+    class FiguresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: UsageFigure
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[UsageFigure, _Mapping]] = ...) -> None: ...
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    N_TASKS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    PIDS_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    step_id: int
+    n_tasks: int
+    nodes: _containers.RepeatedScalarFieldContainer[str]
+    pids: _containers.RepeatedScalarFieldContainer[int]
+    figures: _containers.MessageMap[str, UsageFigure]
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., n_tasks: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., pids: _Optional[_Iterable[int]] = ..., figures: _Optional[_Mapping[str, UsageFigure]] = ...) -> None: ...
+
+class JobUsageError(_message.Message):
+    __slots__ = ("job_id", "problem")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    problem: JobUsageProblem
+    def __init__(self, job_id: _Optional[int] = ..., problem: _Optional[_Union[JobUsageProblem, str]] = ...) -> None: ...
+
+class JobUsageResponse(_message.Message):
+    __slots__ = ("steps", "problems")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[StepUsage]
+    problems: _containers.RepeatedCompositeFieldContainer[JobUsageError]
+    def __init__(self, steps: _Optional[_Iterable[_Union[StepUsage, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[JobUsageError, _Mapping]]] = ...) -> None: ...

@@ -119,6 +119,11 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_jobs__pb2.UsageReportRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.UsageReportResponse.FromString,
                 _registered_method=True)
+        self.JobUsage = channel.unary_unary(
+                '/jem.v1.JobService/JobUsage',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.JobUsageRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.JobUsageResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -257,6 +262,17 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def JobUsage(self, request, context):
+        """JobUsage reports what the running steps of jobs have used so far, as sstat
+        shows it: the controller asks the agents of each job's nodes (a node that
+        does not answer in time is left out) and merges their tasks per step. A job
+        without rows is named in `problems`: unknown, not running, or another user's
+        (for a user who is not an operator; unknown under PrivateData=jobs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -339,6 +355,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.UsageReport,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.UsageReportRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.UsageReportResponse.SerializeToString,
+            ),
+            'JobUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.JobUsage,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.JobUsageRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.JobUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -776,6 +797,33 @@ class JobService:
             '/jem.v1.JobService/UsageReport',
             jem_dot_v1_dot_jobs__pb2.UsageReportRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.UsageReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JobUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/JobUsage',
+            jem_dot_v1_dot_jobs__pb2.JobUsageRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.JobUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

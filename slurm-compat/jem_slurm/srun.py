@@ -9,6 +9,7 @@ command as the job's step 0 and the job ends with the step. A signal to srun
 (SIGINT, SIGTERM, SIGHUP) kills the step (Slurm's first Ctrl-C only reports status).
 """
 
+import dataclasses
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ import sys
 from jem_slurm import sbatch_options
 from jem_slurm.command import SLURM_VERSION, Failure, connect, is_digits, run
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
-from jem_slurm.srun_io import relay_step
+from jem_slurm.srun_io import PtyInput, relay_step
 
 PROG = "srun"
 WAIT_QUIET_S = 0.5        # an allocation granted within this needs no "queued" message
@@ -31,14 +32,14 @@ OPTIONS = OptionTable([
     _O("jobid", "", REQUIRED), _O("overlap", "", NONE), _O("exclusive", "", OPTIONAL), _O("cpu-bind", "", REQUIRED),
     _O("kill-on-bad-exit", "K", OPTIONAL), _O("wait", "W", REQUIRED), _O("verbose", "v", NONE),
     _O("quiet", "Q", NONE), _O("distribution", "m", REQUIRED), _O("propagate", "", OPTIONAL),
-    _O("help", "h", NONE), _O("usage", "", NONE), _O("version", "V", NONE),
+    _O("pty", "", NONE), _O("help", "h", NONE), _O("usage", "", NONE), _O("version", "V", NONE),
 ])
 # Accepted and without effect here (MPI plugins, binding, and the like).
 _IGNORED = {"mpi", "overlap", "exclusive", "cpu_bind", "kill_on_bad_exit", "wait", "verbose", "quiet",
             "distribution", "propagate", "input"}
 USAGE = """Usage: srun [OPTIONS(0)...] executable(0) [args(0)...]
 
-JEM's srun takes: -n -N -c --ntasks-per-node -o -e -u -l -J --export -D --jobid
+JEM's srun takes: -n -N -c --ntasks-per-node -o -e -u -l -J --export -D --jobid --pty
 and, outside a job, sbatch's resource options (-p -t --mem --mem-per-cpu -A -G --gres).
 Accepted without effect: --mpi --overlap --exclusive --cpu-bind -K -W -m -v -Q -i.
 """
@@ -60,7 +61,7 @@ def _settings(found) -> dict:
         if option.name in _IGNORED:
             continue
         if option.name in ("unbuffered", "label", "jobid", "export", "output", "error", "job_name", "chdir",
-                           "partition", "account", "qos"):
+                           "partition", "account", "qos", "pty"):
             settings[option.name] = True if option.arg == NONE else value
         else:
             settings[option.name] = sbatch_options.check_value(sbatch_options.OPTIONS.by_long(option.long), value)
@@ -85,6 +86,15 @@ def _step_spec(settings: dict, argv: list[str], *, inside: bool, ends_job: bool)
         environment=sbatch_options.export_environment(settings.get("export", "ALL"), dict(os.environ)),
         working_dir=os.path.abspath(settings.get("chdir") or os.getcwd()), ends_job=ends_job,
     )
+
+
+def _has_terminal() -> bool:
+    """Whether srun's stdin is a terminal, as --pty needs (else Slurm's words, and no pty)."""
+    if os.isatty(0):
+        return True
+    print(f"{PROG}: error: ioctl(TIOCGWINSZ): Inappropriate ioctl for device\n"
+          f"{PROG}: error: Not using a pseudo-terminal, disregarding --pty option", file=sys.stderr)
+    return False
 
 
 def _allocate(client, settings: dict, argv: list[str]) -> int:
@@ -139,8 +149,15 @@ def _srun(argv: list[str]) -> int:
     with connect() as client:
         job_id = int(job_text.split(".")[0]) if inside else _allocate(client, settings, operands)
         spec = _step_spec(settings, operands, inside=inside, ends_job=not inside)
+        pty = PtyInput() if "pty" in settings and _has_terminal() else None
+        if pty is not None:   # task 0 on a terminal of its own; its output as it comes, unlabelled
+            spec = dataclasses.replace(spec, environment=spec.environment | pty.environment())
+            settings = settings | {"unbuffered": True}
+            settings.pop("label", None)
         events, seen = client.run_step(job_id, spec), {}
         try:
+            if pty is not None:
+                pty.start()
             step, code = relay_step(events, label="label" in settings, unbuffered="unbuffered" in settings, seen=seen)
         except JemError as exc:
             if exc.reason in ("StepTooLarge", "JobNotFound", "AlreadyDone", "JobStateConflict", "NotJobOwner"):
@@ -151,6 +168,9 @@ def _srun(argv: list[str]) -> int:
             step_id = seen["step"].step_id if "step" in seen else "?"
             print(f"{PROG}: Force Terminated StepId={job_id}.{step_id}", file=sys.stderr)
             return 128 + interrupt.signum
+        finally:
+            if pty is not None:
+                pty.restore()
     return code
 
 

@@ -126,3 +126,124 @@ def relay_step(events, *, label: bool, unbuffered: bool, seen: dict, prog: str =
     sys.stderr.flush()
     return step, step_exit_code(exits)
 
+
+
+class PtyInput:
+    """srun --pty's side of the task's terminal (see `jem.agent.ptys`): a listener the
+    task's node connects back to with the secret, this terminal in raw mode, and
+    the keystrokes and window sizes (polled: under the command server no SIGWINCH
+    reaches srun) sent as frames until the step ends. `restore()` gives the
+    terminal its modes back."""
+
+    POLL_S = 0.2
+
+    def __init__(self, *, stdin_fd: int = 0):
+        import secrets
+        import socket
+
+        self._fd = stdin_fd
+        self._listener = socket.create_server(("", 0), family=socket.AF_INET)
+        self._token = secrets.token_hex(16)
+        self._saved = None
+        self._done = False
+        self._conn = None
+
+    def environment(self) -> dict[str, str]:
+        import os
+        import socket
+
+        host = os.environ.get("JEM_PTY_HOST") or socket.gethostname()
+        env = {"JEM_PTY_ADDRESS": f"{host}:{self._listener.getsockname()[1]}", "JEM_PTY_TOKEN": self._token}
+        size = self._window_size()
+        if size:
+            env["SLURM_PTY_WIN_ROW"], env["SLURM_PTY_WIN_COL"] = map(str, size)
+        return env
+
+    def start(self) -> None:
+        import os
+        import termios
+        import threading
+        import tty
+
+        if os.isatty(self._fd):
+            self._saved = termios.tcgetattr(self._fd)
+            tty.setraw(self._fd, termios.TCSANOW)
+        threading.Thread(target=self._serve, daemon=True, name="srun-pty").start()
+
+    def restore(self) -> None:
+        import termios
+
+        self._done = True
+        if self._saved is not None:
+            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
+        self._listener.close()
+        if self._conn is not None:
+            self._conn.close()
+
+    def _window_size(self) -> tuple[int, int] | None:
+        import fcntl
+        import struct
+        import termios
+
+        try:
+            rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(self._fd, termios.TIOCGWINSZ, b"\0" * 8))
+        except OSError:
+            return None
+        return (rows, cols) if rows and cols else None
+
+    def _serve(self) -> None:
+        import os
+        import select
+        import struct
+        import threading
+
+        while not self._done:   # the first connection that knows the secret is the task's
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            conn.settimeout(10)
+            try:
+                line = conn.makefile("rb").readline(64)
+            except OSError:
+                line = b""
+            if line.strip() == self._token.encode():
+                conn.settimeout(None)
+                self._conn = conn
+                break
+            conn.close()
+        else:
+            return
+        frame = struct.Struct(">cI")
+        lock = threading.Lock()
+
+        def send(kind: bytes, payload: bytes) -> None:
+            with lock:
+                self._conn.sendall(frame.pack(kind, len(payload)) + payload)
+
+        def watch_size() -> None:
+            import time
+
+            size = None
+            while not self._done:
+                now = self._window_size()
+                if now and now != size:
+                    try:
+                        send(b"w", struct.pack(">HH", *now))
+                    except OSError:
+                        return
+                    size = now
+                time.sleep(self.POLL_S)
+
+        threading.Thread(target=watch_size, daemon=True, name="srun-pty-size").start()
+        try:
+            while not self._done:
+                ready, _, _ = select.select([self._fd], [], [], self.POLL_S)
+                if ready:
+                    data = os.read(self._fd, 4096)
+                    if not data:
+                        break
+                    send(b"d", data)
+        except OSError:
+            pass

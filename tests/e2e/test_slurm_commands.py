@@ -1,16 +1,20 @@
 """The Slurm-compatible commands as scripts and tools drive them: directives and precedence, environment,
-filters, cancel, accounting, hold/release/update, node drain, JSON, and `jem slurm-path` itself."""
+filters, cancel, accounting, hold/uhold/release/update (a running job's time limit too), node drain, JSON, and
+`jem slurm-path` itself."""
 
 import json
 import os
 import pwd
+import re
 import subprocess
 
 import pytest
-from slurm_cluster import JEM, slurm, start_cluster, stop_cluster, wait_for_state
+from slurm_cluster import other_user  # noqa: F401  (a fixture)
+from slurm_cluster import JEM, as_user, python_for_others, slurm, start_cluster, stop_cluster, wait_for_state
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "sacctmgr", "sprio", "sshare")
+COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "salloc", "sacctmgr", "sprio", "sshare", "seff",
+            "sdiag", "sreport", "sstat")
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +117,11 @@ def test_squeue_filters_sort_and_json(cluster):
     assert ids("-j", f"{a},{b}", "-S", "-i") == [b, a]
     assert ids("-j", f"{a},{b}", "-S", "j") == [a, b]
     assert ids("-p", "nosuch") == []
+    # Slurm 22.05's squeue --json lists every job, whatever the filters
     jobs = json.loads(slurm(cluster, "squeue", "--json", "-j", a).stdout)["jobs"]
-    assert [(j["job_id"], j["name"], j["job_state"], j["account"], j["state_reason"]) for j in jobs] == [
-        (int(a), "alpha", "PENDING", "proj1", "JobHeldUser")]
+    assert {int(a), int(b)} <= {j["job_id"] for j in jobs}
+    assert [(j["job_id"], j["name"], j["job_state"], j["account"], j["state_reason"]) for j in jobs
+            if j["job_id"] == int(a)] == [(int(a), "alpha", "PENDING", "proj1", "JobHeldUser")]
     assert slurm(cluster, "scancel", a, b).returncode == 0
 
 
@@ -143,7 +149,8 @@ def test_sacct_reports_exit_code_usage_and_json(cluster):
     assert step_row[4].endswith(("K", "M")) and step_row[5].startswith("n")
     data = json.loads(slurm(cluster, "sacct", "--json", "-j", job).stdout)["jobs"][0]
     assert data["job_id"] == int(job) and data["state"]["current"] == "FAILED"
-    assert data["exit_code"]["return_code"] == 3 and data["steps"][0]["step"]["id"] == f"{job}.batch"
+    assert data["exit_code"] == {"status": "ERROR", "return_code": 3}
+    assert data["steps"][0]["step"] == {"job_id": int(job), "het": {"component": None}, "id": "batch", "name": "batch"}
     assert slurm(cluster, "sacct", "-n", "-X", "-j", job, "-s", "CD").stdout == ""
 
 
@@ -156,6 +163,91 @@ def test_scontrol_hold_release_and_update(cluster):
     assert slurm(cluster, "scontrol", "release", job).returncode == 0
     wait_for_state(cluster, job, {"COMPLETED"})
     assert slurm(cluster, "scontrol", "hold", job).returncode == 1
+
+
+def test_scontrol_update_of_a_running_jobs_time_limit(cluster):
+    """Root raises and lowers a running job's limit, by value and by increments, as Slurm 22.05 does;
+    a limit lowered below the time it ran ends it at once, TIMEOUT, with Slurm's line."""
+    out = os.path.join(cluster["root"], "limited.out")
+    job = submit(cluster, "-t", "10", "-o", out, "--wrap", "sleep 300")
+    wait_for_state(cluster, job, {"RUNNING"})
+
+    def update(*words: str) -> tuple[int, str]:
+        result = slurm(cluster, "scontrol", "update", *words)
+        return result.returncode, result.stderr
+
+    def limit() -> str:
+        return slurm(cluster, "squeue", "-h", "-j", job, "-o", "%T %l").stdout.strip()
+
+    for words, shown in (((f"JobId={job}", "TimeLimit=5"), "5:00"), ((f"JobId={job}", "TimeLimit=30"), "30:00"),
+                         ((f"JobId={job}", "TimeLimit=+10"), "40:00"), ((f"JobId={job}", "TimeLimit=-15"), "25:00"),
+                         ((f"JobId={job}", "TimeLimit+=5"), "30:00"), ((f"JobId={job}", "TimeLimit-=1:00"), "29:00"),
+                         ((f"Job={job}", "TimeLimit=UNLIMITED"), "UNLIMITED"), ((f"JobId={job}", "TimeLimit=-5"), "UNLIMITED"),
+                         ((f"JobId={job}", "TimeLimit=20"), "20:00")):
+        assert update(*words) == (0, ""), words
+        assert limit() == f"RUNNING {shown}", words
+    assert update(f"JobId={job}", "TimeLimit-=100") == (
+        1, "scontrol: error: TimeLimit decrement larger than current time limit (100 > 20)\n")
+    assert update("TimeLimit+=5", f"JobId={job}") == (
+        1, "scontrol: error: JobId must precede TimeLimit increment or decrement\n")
+    assert update(f"JobId={job}", "TimeLimit+=+5") == (
+        1, "scontrol: error: Invalid syntax, variations of +=- are not accepted.\n")
+    assert update(f"JobId={job}", "Name+=x") == (1, "scontrol: error: Option Name+=x does not accept [+|-]= syntax\n")
+    assert update("JobId=999999", "TimeLimit+=5") == (
+        1, "scontrol: error: Could not load state information for job 999999: Invalid job id specified\n")
+    assert limit() == "RUNNING 20:00"
+    assert update(f"JobId={job}", "TimeLimit=0") == (0, "")   # (no minutes: it has run longer)
+    assert wait_for_state(cluster, job, {"TIMEOUT"}) == "TIMEOUT"
+    with open(out) as f:
+        assert re.search(rf"^slurmstepd: error: \*\*\* JOB {job} ON n\d CANCELLED AT \S+ DUE TO TIME LIMIT \*\*\*$",
+                         f.read(), re.M)
+
+
+def test_scontrol_hold_by_root_is_an_admin_hold_and_uhold_a_user_hold(cluster):
+    job = submit(cluster, "-H", "--wrap", "true")
+
+    def reason() -> str:
+        return slurm(cluster, "squeue", "-h", "-j", job, "-o", "%r").stdout.strip()
+
+    assert reason() == "JobHeldUser"   # (sbatch -H)
+    assert slurm(cluster, "scontrol", "hold", job).returncode == 0
+    assert reason() == "JobHeldAdmin"   # (root's own job: still an administrator's hold, as Slurm's)
+    assert slurm(cluster, "scontrol", "uhold", job).returncode == 0
+    assert reason() == "JobHeldUser"
+    assert slurm(cluster, "scancel", job).returncode == 0
+
+
+def test_another_user_lowers_but_may_not_raise_their_running_jobs_limit_nor_release_an_admin_hold(
+        cluster, other_user):
+    python = python_for_others()
+    probe = python and as_user(cluster, other_user, "squeue", python=python)
+    if not probe or probe.returncode != 0:
+        pytest.skip(f"no Python this checkout runs under that another user may run: {probe and probe.stderr}")
+
+    def theirs(*argv: str) -> tuple[int, str]:
+        result = as_user(cluster, other_user, *argv, python=python)
+        return result.returncode, result.stderr
+
+    job = as_user(cluster, other_user, "sbatch", "--parsable", "-t", "10", "-o", "/dev/null", "--wrap", "sleep 300",
+                  python=python).stdout.strip()
+    held = as_user(cluster, other_user, "sbatch", "--parsable", "-H", "--wrap", "true", python=python).stdout.strip()
+    try:
+        wait_for_state(cluster, job, {"RUNNING"})
+        assert theirs("scontrol", "update", f"JobId={job}", "TimeLimit=20") == (
+            1, f"Access/permission denied for job {job}\n")
+        assert theirs("scontrol", "update", f"JobId={job}", "TimeLimit+=1") == (
+            1, f"Access/permission denied for job {job}\n")
+        assert theirs("scontrol", "update", f"JobId={job}", "TimeLimit=8") == (0, "")
+        assert theirs("scontrol", "update", f"JobId={job}", "TimeLimit-=1") == (0, "")
+        assert slurm(cluster, "squeue", "-h", "-j", job, "-o", "%T %l").stdout.strip() == "RUNNING 7:00"
+        assert slurm(cluster, "scontrol", "hold", held).returncode == 0
+        assert theirs("scontrol", "release", held) == (
+            1, f"Access/permission denied for job {held}\nslurm_suspend error: Access/permission denied\n")
+        assert theirs("scontrol", "hold", held) == (0, "") and theirs("scontrol", "uhold", held) == (0, "")
+        assert slurm(cluster, "squeue", "-h", "-j", held, "-o", "%r").stdout.strip() == "JobHeldAdmin"
+    finally:
+        slurm(cluster, "scancel", job, held)
+        wait_for_state(cluster, job, {"CANCELLED"})
 
 
 def test_node_drain_and_resume_show_in_sinfo(cluster):
