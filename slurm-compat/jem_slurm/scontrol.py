@@ -7,16 +7,25 @@ specified for job 42` and exit 1 for a request the controller refuses,
 `invalid keyword: X` for an unknown command; reservations as jem_slurm.reservations words them.
 """
 
+import os
 import sys
 import time
 
 import hostlist
 
 from jem_slurm import reservations, scontrol_show
-from jem_slurm.cluster import cluster_name
 from jem_slurm.command import SLURM_VERSION, Failure, connect, is_digits, node_names, run
+from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable
 
 PROG = "scontrol"
+
+# scontrol 22.05's options (getopt_long "adhM:FoQu:vV"; GNU order: options may follow the command).
+OPTIONS = OptionTable([
+    Option("all", "a"), Option("cluster", "M", REQUIRED), Option("clusters", "M", REQUIRED, key="cluster"),
+    Option("details", "d"), Option("federation"), Option("future", "F"), Option("help", "h"),
+    Option("hide"), Option("local"), Option("oneliner", "o"), Option("quiet", "Q"), Option("sibling"),
+    Option("uid", "u", REQUIRED), Option("usage", key="help"), Option("verbose", "v"), Option("version", "V"),
+])
 
 
 def _show(words: list[str], *, is_one_line: bool) -> int:
@@ -28,8 +37,7 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
     if reservations.names_reservation(entity):
         return _show_reservations(names, now, is_one_line=is_one_line)
     if entity in ("hostnames", "hostname"):
-        print("\n".join(node_names(names)))
-        return 0
+        return _hostnames(names)
     if entity == "hostlist":
         print(hostlist.collect_hostlist(node_names(names)))
         return 0
@@ -39,7 +47,7 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
 
     with connect() as client:
         if entity == "config":
-            print(scontrol_show.config_text(client.address, now, cluster_name=cluster_name(client)))
+            print(scontrol_show.config_text(client.ping(), client.address, now))
         elif entity.startswith("job"):
             try:
                 jobs = [client.get_job(int(n)) for n in names] if names else sorted(
@@ -71,6 +79,20 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
                     raise Failure(f"Partition {names[0]} not found", prefix=None)
             for partition in partitions:
                 print(scontrol_show.partition_record(partition, infos, is_one_line=is_one_line))
+    return 0
+
+
+def _hostnames(names: list[str]) -> int:
+    """One host a line; without a list SLURM_JOB_NODELIST's, else Slurm's `host list is empty`
+    (exit 0). An empty list prints nothing."""
+    if not names and os.environ.get("SLURM_JOB_NODELIST"):
+        names = [os.environ["SLURM_JOB_NODELIST"]]
+    if not names:
+        print(f"{PROG}: error: host list is empty", file=sys.stderr)
+        return 0
+    hosts = node_names(names)
+    if hosts:
+        print("\n".join(hosts))
     return 0
 
 
@@ -424,23 +446,26 @@ def _host_of(address: str) -> str:
 
 
 def _scontrol(argv: list[str]) -> int:
+    """scontrol's options, then its command. -a, -d, -F, -Q, -v, --federation, --hide, --local and
+    --sibling change nothing JEM shows (it has one cluster and no hidden partitions or FUTURE nodes)."""
+    found, words = OPTIONS.parse(argv, stop_at_operand=False)
     is_one_line = False
-    words = []
-    for word in argv:
-        if word in ("-o", "--oneliner"):
-            is_one_line = True
-        elif word in ("-d", "--details", "-a", "--all", "-Q", "--quiet", "-v", "--verbose"):
-            continue
-        elif word in ("-V", "--version"):
+    for option, _ in found:
+        if option.name == "help":
+            return _help()
+        if option.name == "version":
             print(SLURM_VERSION)
             return 0
-        else:
-            words.append(word)
+        if option.name in ("cluster", "uid"):
+            raise Failure(f"--{option.name} is not supported yet by JEM")
+        is_one_line = is_one_line or option.name == "oneliner"
     if not words:
         raise Failure("no command given (JEM's scontrol has no interactive mode)")
     keyword, rest = words[0].lower(), words[1:]
     if keyword == "show":
         return _show(rest, is_one_line=is_one_line)
+    if keyword == "help":
+        return _help(rest)
     if keyword in ("hold", "uhold", "release", "requeue"):
         return _each_job(keyword, rest)
     if keyword == "update":
@@ -458,6 +483,156 @@ def _scontrol(argv: list[str]) -> int:
     if keyword in ("requeuehold", "top", "reboot"):
         raise Failure(f"{keyword} is not supported yet by JEM")
     raise Failure(f"invalid keyword: {words[0]}", prefix=None)
+
+
+# `scontrol --help` (and `help`, `-h`): Slurm 22.05's text as it prints it, tabs and trailing blanks kept.
+HELP_LINES = (
+    'scontrol [<OPTION>] [<COMMAND>]                                            ',
+    '    Valid <OPTION> values are:                                             ',
+    '     -a, --all      Equivalent to "all" command                          ',
+    '     -d, --details  Equivalent to "details" command                      ',
+    '     --federation   Report federated job information if a member of a  one ',
+    '     -F, --future   Report information about nodes in "FUTURE" state.    ',
+    '     -h, --help     Equivalent to "help" command                         ',
+    '     --hide         Equivalent to "hide" command                         ',
+    '     --local        Report information only about jobs on the local cluster.',
+    '\t            Overrides --federation.                                ',
+    '     -M, --cluster  Equivalent to "cluster" command. Implies --local.    ',
+    '                    NOTE: SlurmDBD must be up.                             ',
+    '     -o, --oneliner Equivalent to "oneliner" command                     ',
+    '     -Q, --quiet    Equivalent to "quiet" command                        ',
+    '     --sibling      Report information about all sibling jobs on a         ',
+    '\t            federated cluster. Implies --federation option.        ',
+    '     -u,--uid       Update job as user "uid" instead of the invoking user.',
+    '     -v, --verbose  Equivalent to "verbose" command                      ',
+    '     -V, --version  Equivalent to "version" command                      ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <keyword> may be omitted from the execute line and scontrol will execute ',
+    '  in interactive mode. It will process commands as entered until explicitly',
+    '  terminated.                                                              ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '    Valid <COMMAND> values are:                                            ',
+    '     abort                    shutdown slurm controller immediately        ',
+    '\t\t\t      generating a core file.                      ',
+    '     all                      display information about all partitions,    ',
+    '\t\t\t      including hidden partitions.                 ',
+    '     cancel_reboot <nodelist> Cancel pending reboot on nodes.              ',
+    '     cluster                  cluster to issue commands to.  Default is    ',
+    '\t\t\t      current cluster.  cluster with no name will  ',
+    '\t\t\t      reset to default.                            ',
+    '                              NOTE: SlurmDBD must be up.                   ',
+    '     completing               display jobs in completing state along with  ',
+    '\t\t\t      their completing or down nodes               ',
+    '     create <SPECIFICATIONS>  create a new partition or reservation        ',
+    '     details                  evokes additional details from the "show"  ',
+    '\t\t\t      command                                      ',
+    '     delete <SPECIFICATIONS>  delete the specified partition or reservation',
+    '     errnumstr <ERRNO>        Given a Slurm error number, return a         ',
+    '                              descriptive string.                          ',
+    '     exit                     terminate scontrol                           ',
+    '     fsdampeningfactor <factor> Set the FairShareDampeningFactor in slurmctld',
+    '     help                     print this description of use.               ',
+    '     hold <job_list>          prevent specified job from starting. <job_list>',
+    '\t\t\t      is either a space separate list of job IDs or',
+    '\t\t\t      job names ',
+    '     holdu <job_list>         place user hold on specified job (see hold)  ',
+    '     hide                     do not display information about hidden      ',
+    '\t\t\t      partitions                                   ',
+    '     listpids <job_id<.step>> List pids associated with the given jobid, or',
+    '\t\t\t      all jobs if no id is given (This will only   ',
+    '\t\t\t      display the processes on the node which the  ',
+    '\t\t\t      scontrol is ran on, and only for those       ',
+    '\t\t\t      processes spawned by Slurm and their         ',
+    '\t\t\t      descendants)                                 ',
+    '     notify <job_id> msg      send message to specified job                ',
+    '     oneliner                 report output one record per line.           ',
+    '     pidinfo <pid>            return slurm job information for given pid.  ',
+    '     ping                     print status of slurmctld daemons.           ',
+    '     quiet                    print no messages other than error messages. ',
+    '     quit                     terminate this command.                      ',
+    '     reboot [ASAP] [nextstate=] [reason=] <ALL|nodelist>\t\t   ',
+    '\t\t\t      reboot the nodes when they become idle.      ',
+    '     reconfigure              re-read configuration files.                 ',
+    '     release <job_list>       permit specified job to start (see hold)     ',
+    '     requeue <job_id>         re-queue a batch job                         ',
+    '     requeuehold <job_id>     re-queue and hold a batch                    ',
+    '     resume <jobid_list>      resume previously suspended job (see suspend)',
+    '     setdebug <level>         set slurmctld debug level                    ',
+    '     setdebugflags [+|-]<flag>  add or remove slurmctld DebugFlags         ',
+    '     schedloglevel <level>    set scheduler log level                      ',
+    '     show <ENTITY> [<ID>]     display state of identified entity, default  ',
+    '\t\t\t      is all records.                              ',
+    '     shutdown <OPTS>          shutdown slurm daemons                       ',
+    '\t\t\t      (the primary controller will be stopped)     ',
+    '     suspend <job_list>       susend specified job (see resume)            ',
+    '     top <job_list>           Put specified job first in queue for user    ',
+    '     token [lifespan=] [username=] fetch an auth token                     ',
+    '     takeover                 ask slurm backup controller to take over     ',
+    '     uhold <jobid_list>       place user hold on specified job (see hold)  ',
+    '     update <SPECIFICATIONS>  update job, node, partition, reservation, or ',
+    '\t\t\t      step                                         ',
+    '     verbose                  enable detailed logging.                     ',
+    '     version                  display tool version number.                 ',
+    '     wait_job <job_id>        wait until the nodes allocated to the job    ',
+    '\t\t\t      are booted and usable                        ',
+    '     write batch_script <job_id> <optional filename>                       ',
+    '                              Write the batch script for a given job to a  ',
+    '                              local file. Default is slurm-<job_id>.sh if  ',
+    '                              the (optional) filename is not given.        ',
+    '     write config <optional filename>                                      ',
+    '                              Write the current configuration to a file    ',
+    '                              with the naming convention of                ',
+    '                              slurm.conf.<datetime> in the same directory  ',
+    '                              as the original slurm.conf.                  ',
+    '                              If a filename is given that file location    ',
+    '                              with a .<datetime> suffix is created.        ',
+    '     !!                       Repeat the last command entered.             ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <ENTITY> may be "aliases", "assoc_mgr", "bbstat", "burstBuffer", ',
+    '       "config", "daemons", "dwstat", "federation", "frontend",  ',
+    '       "hostlist", "hostlistsorted", "hostnames", "job",           ',
+    '       "licenses", "node", "partition", "reservation", "slurmd", ',
+    '       "step", or "topology"                                           ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <ID> may be a configuration parameter name, job id, node name, partition ',
+    '       name, reservation name, job step id, license name or hostlist or    ',
+    '       pathname to a list of host names.                                   ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <HOSTLIST> may either be a comma separated list of host names or the     ',
+    "       absolute pathname of a file (with leading '/' containing host names ",
+    '       either separated by commas or new-lines                             ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <LEVEL> may be an integer value like SlurmctldDebug in the slurm.conf    ',
+    '       file or the name of the most detailed errors to report (e.g. "info",',
+    '       "verbose", "debug", "debug2", etc.).                          ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <SLEVEL> may be an integer value like SlurmSchedLogLevel in the          ',
+    '       slurm.conf file or "enable" or "disable".                       ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <OPTS> may be "slurmctld" to shutdown just the slurmctld daemon,       ',
+    '       otherwise all slurm daemons are shutdown                            ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  Node names may be specified using simple range expressions,              ',
+    '  (e.g. "lx[10-20]" corresponds to lx10, lx11, lx12, ...)                ',
+    '  The job step id is the job id followed by a period and the step id.      ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  <SPECIFICATIONS> are specified in the same format as the configuration   ',
+    '  file. You may wish to use the "show" keyword then use its output as    ',
+    '  input for the update keyword, editing as needed.                         ',
+    '\t\t\t\t\t\t\t\t\t   ',
+    '  All commands and options are case-insensitive, although node names and   ',
+    '  partition names tests are case-sensitive (node names "LX" and "lx"   ',
+    '  are distinct).                                                       ',
+    '',
+)
+
+
+def _help(words: list[str] = ()) -> int:
+    """Slurm's help text on stdout; with words after `help`, its complaint first and exit 1."""
+    if words:
+        print("too many arguments for keyword:help", file=sys.stderr)
+    print("\n".join(HELP_LINES))
+    return 1 if words else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,23 +159,29 @@ def _gpu_tres(gpus: int, gpu_type: str) -> str:
 
 
 def node_record(info, *, is_one_line: bool = False) -> str:
+    """`scontrol show node`'s record, Slurm 22.05's keys in its lines. Arch= and OS= are the host
+    scontrol runs on (the agent does not report its own), BootTime= and SlurmdStartTime= Slurm's
+    `None` for unknown; FreeMem, CPULoad, power and sensors Slurm's values for none measured."""
     node = info.node
+    uname = os.uname()
     cap, alloc = node.capacity, node.allocated
     gres = jobview.gres_text(cap.gpus, node.gres, gpu_type=node.gpu_type)
     address = node.agent_address.rsplit(":", 1)
     lines = [
-        [("NodeName", node.name), ("Arch", os.uname().machine), ("CoresPerSocket", cap.cpus)],
+        [("NodeName", node.name), ("Arch", uname.machine), ("CoresPerSocket", cap.cpus)],
         [("CPUAlloc", alloc.cpus), ("CPUEfctv", cap.cpus), ("CPUTot", cap.cpus), ("CPULoad", "N/A")],
         [("AvailableFeatures", jobview.features_text(node.features))],
         [("ActiveFeatures", jobview.features_text(node.features))],
         [("Gres", gres)],
         [("NodeAddr", address[0] or node.name), ("NodeHostName", node.name),
-         ("Port", address[1] if len(address) == 2 else 0), ("Version", "22.05.8")],
+         ("Port", address[1] if len(address) == 2 else 0), ("Version", SLURM_VERSION.split()[1])],
+        [("OS", f"{uname.sysname} {uname.release} {uname.version}")],
         [("RealMemory", cap.mem_mib), ("AllocMem", alloc.mem_mib), ("FreeMem", "N/A"), ("Sockets", 1),
          ("Boards", 1)],
         [("State", node_state_text(info)), ("ThreadsPerCore", 1), ("TmpDisk", 0), ("Weight", 1),
          ("Owner", "N/A"), ("MCS_label", "N/A")],
         [("Partitions", ",".join(info.partitions))],
+        [("BootTime", "None"), ("SlurmdStartTime", "None")],
         [("LastBusyTime", jobview.iso(node.last_heartbeat, "None") if node.job_ids else "None")],
         [("CfgTRES", f"cpu={cap.cpus},mem={format_mem_mib(cap.mem_mib)},billing={cap.cpus}"
                      + _gpu_tres(cap.gpus, node.gpu_type))],
@@ -226,13 +232,110 @@ def partition_record(partition, infos, *, is_one_line: bool = False) -> str:
     return _record(lines, is_one_line=is_one_line)
 
 
-def config_text(address: str, now: float, *, cluster_name: str) -> str:
-    pairs = [
-        ("ClusterName", cluster_name), ("SLURM_VERSION", SLURM_VERSION.split()[1]),
-        ("SlurmctldHost[0]", address), ("SlurmctldPort", address.rsplit(":", 1)[-1]),
-        ("SchedulerType", "jem (priority-order first fit)"), ("SelectType", "jem"),
-        ("JobRequeue", 1), ("ProctrackType", "jem agent cgroups"), ("TaskPlugin", "jem agent cgroups"),
-    ]
-    width = max(len(k) for k, _ in pairs)
+# `scontrol show config`'s keys in Slurm 22.05's order, then its cgroup section's.
+CONFIG_KEYS = """
+AccountingStorageBackupHost AccountingStorageEnforce AccountingStorageHost AccountingStorageExternalHost
+AccountingStorageParameters AccountingStoragePort AccountingStorageTRES AccountingStorageType
+AccountingStorageUser AccountingStoreFlags AcctGatherEnergyType AcctGatherFilesystemType
+AcctGatherInterconnectType AcctGatherNodeFreq AcctGatherProfileType AllowSpecResourcesUsage AuthAltTypes
+AuthAltParameters AuthInfo AuthType BatchStartTimeout BcastExclude BcastParameters BOOT_TIME BurstBufferType
+CliFilterPlugins ClusterName CommunicationParameters CompleteWait CoreSpecPlugin CpuFreqDef CpuFreqGovernors
+CredType DebugFlags DefMemPerCPU DependencyParameters DisableRootJobs EioTimeout EnforcePartLimits Epilog
+EpilogMsgTime EpilogSlurmctld ExtSensorsType ExtSensorsFreq FairShareDampeningFactor FederationParameters
+FirstJobId GetEnvTimeout GresTypes GpuFreqDef GroupUpdateForce GroupUpdateTime HASH_VAL HealthCheckInterval
+HealthCheckNodeState HealthCheckProgram InactiveLimit InteractiveStepOptions JobAcctGatherFrequency
+JobAcctGatherType JobAcctGatherParams JobCompHost JobCompLoc JobCompPort JobCompType JobCompUser
+JobContainerType JobCredentialPrivateKey JobCredentialPublicCertificate JobDefaults JobFileAppend JobRequeue
+JobSubmitPlugins KillOnBadExit KillWait LaunchParameters LaunchType Licenses LogTimeFormat MailDomain MailProg
+MaxArraySize MaxDBDMsgs MaxJobCount MaxJobId MaxMemPerNode MaxNodeCount MaxStepCount MaxTasksPerNode MCSPlugin
+MCSParameters MessageTimeout MinJobAge MpiDefault MpiParams MULTIPLE_SLURMD NEXT_JOB_ID NodeFeaturesPlugins
+OverTimeLimit PluginDir PlugStackConfig PowerParameters PowerPlugin PreemptMode PreemptType PreemptExemptTime
+PrEpParameters PrEpPlugins PriorityParameters PrioritySiteFactorParameters PrioritySiteFactorPlugin
+PriorityDecayHalfLife PriorityCalcPeriod PriorityFavorSmall PriorityFlags PriorityMaxAge
+PriorityUsageResetPeriod PriorityType PriorityWeightAge PriorityWeightAssoc PriorityWeightFairShare
+PriorityWeightJobSize PriorityWeightPartition PriorityWeightQOS PriorityWeightTRES PrivateData ProctrackType
+Prolog PrologEpilogTimeout PrologSlurmctld PrologFlags PropagatePrioProcess PropagateResourceLimits
+PropagateResourceLimitsExcept RebootProgram ReconfigFlags RequeueExit RequeueExitHold ResumeFailProgram
+ResumeProgram ResumeRate ResumeTimeout ResvEpilog ResvOverRun ResvProlog ReturnToService RoutePlugin
+SchedulerParameters SchedulerTimeSlice SchedulerType ScronParameters SelectType SelectTypeParameters SlurmUser
+SlurmctldAddr SlurmctldDebug SlurmctldHost[0] SlurmctldLogFile SlurmctldPort SlurmctldSyslogDebug
+SlurmctldPrimaryOffProg SlurmctldPrimaryOnProg SlurmctldTimeout SlurmctldParameters SlurmdDebug SlurmdLogFile
+SlurmdParameters SlurmdPidFile SlurmdPort SlurmdSpoolDir SlurmdSyslogDebug SlurmdTimeout SlurmdUser
+SlurmSchedLogFile SlurmSchedLogLevel SlurmctldPidFile SlurmctldPlugstack SLURM_CONF SLURM_VERSION SrunEpilog
+SrunPortRange SrunProlog StateSaveLocation SuspendExcNodes SuspendExcParts SuspendProgram SuspendRate
+SuspendTime SuspendTimeout SwitchParameters SwitchType TaskEpilog TaskPlugin TaskPluginParam TaskProlog
+TCPTimeout TmpFS TopologyParam TopologyPlugin TrackWCKey TreeWidth UsePam UnkillableStepProgram
+UnkillableStepTimeout VSizeFactor WaitTime X11Parameters
+""".split()
+CGROUP_KEYS = """
+AllowedKmemSpace AllowedRAMSpace AllowedSwapSpace CgroupAutomount CgroupMountpoint CgroupPlugin ConstrainCores
+ConstrainDevices ConstrainKmemSpace ConstrainRAMSpace ConstrainSwapSpace IgnoreSystemd IgnoreSystemdOnFailure
+MaxKmemPercent MaxRAMPercent MaxSwapPercent MemorySwappiness MinKmemSpace MinRAMSpace
+""".split()
+# Placeholders: Slurm 22.05's defaults for what JEM has no setting of (a key not here is `(null)`).
+SLURM_DEFAULTS = {
+    "AccountingStorageEnforce": "none", "AccountingStoragePort": "0", "AccountingStorageType": "accounting_storage/none",
+    "AccountingStorageTRES": "cpu,mem,energy,node,billing,fs/disk,vmem,pages", "AccountingStorageUser": "N/A",
+    "AcctGatherEnergyType": "acct_gather_energy/none", "AcctGatherFilesystemType": "acct_gather_filesystem/none",
+    "AcctGatherInterconnectType": "acct_gather_interconnect/none", "AcctGatherNodeFreq": "0 sec",
+    "AcctGatherProfileType": "acct_gather_profile/none", "AllowSpecResourcesUsage": "No", "AuthType": "auth/munge",
+    "BatchStartTimeout": "10 sec", "BcastExclude": "/lib,/usr/lib,/lib64,/usr/lib64", "CompleteWait": "0 sec",
+    "CoreSpecPlugin": "core_spec/none", "CpuFreqDef": "Unknown", "CpuFreqGovernors": "OnDemand,Performance,UserSpace",
+    "CredType": "cred/munge", "DefMemPerCPU": "UNLIMITED", "DisableRootJobs": "No", "EioTimeout": "60",
+    "EnforcePartLimits": "NO", "EpilogMsgTime": "2000 usec", "ExtSensorsType": "ext_sensors/none",
+    "ExtSensorsFreq": "0 sec", "FairShareDampeningFactor": "1", "FirstJobId": "1", "GetEnvTimeout": "2 sec",
+    "GpuFreqDef": "high,memory=high", "GroupUpdateForce": "1", "GroupUpdateTime": "600 sec", "HASH_VAL": "Match",
+    "HealthCheckInterval": "0 sec", "HealthCheckNodeState": "ANY", "InactiveLimit": "0 sec",
+    "InteractiveStepOptions": "--interactive --preserve-env --pty $SHELL", "JobAcctGatherFrequency": "30",
+    "JobAcctGatherType": "jobacct_gather/none", "JobCompPort": "0", "JobCompType": "jobcomp/none",
+    "JobContainerType": "job_container/none", "JobFileAppend": "0", "JobRequeue": "1", "KillOnBadExit": "0",
+    "KillWait": "30 sec", "LaunchType": "launch/slurm", "LogTimeFormat": "iso8601_ms", "MailProg": "/bin/mail",
+    "MaxArraySize": "1001", "MaxJobCount": "10000", "MaxJobId": "67043328", "MaxMemPerNode": "UNLIMITED",
+    "MaxStepCount": "40000", "MaxTasksPerNode": "512", "MCSPlugin": "mcs/none", "MessageTimeout": "10 sec",
+    "MinJobAge": "300 sec", "MpiDefault": "none", "MULTIPLE_SLURMD": "No", "OverTimeLimit": "0 min",
+    "PowerPlugin": "", "PreemptMode": "OFF", "PreemptType": "preempt/none", "PreemptExemptTime": "00:00:00",
+    "PrEpPlugins": "prep/script", "PriorityType": "priority/basic", "PrivateData": "none",
+    "ProctrackType": "proctrack/cgroup", "PrologEpilogTimeout": "65534", "PropagatePrioProcess": "0",
+    "PropagateResourceLimits": "ALL", "ResumeRate": "300 nodes/min", "ResumeTimeout": "60 sec",
+    "ResvOverRun": "0 min", "ReturnToService": "1", "RoutePlugin": "route/default",
+    "SchedulerTimeSlice": "30 sec", "SelectTypeParameters": "CR_CORE_MEMORY", "SlurmctldDebug": "info",
+    "SlurmctldTimeout": "120 sec", "SlurmdDebug": "info", "SlurmdPort": "6818", "SlurmdTimeout": "300 sec",
+    "SlurmSchedLogLevel": "0", "SrunPortRange": "0-0", "SuspendRate": "60 nodes/min", "SuspendTime": "INFINITE",
+    "SuspendTimeout": "30 sec", "SwitchType": "switch/none", "TaskPlugin": "task/cgroup",
+    "TaskPluginParam": "(null type)", "TCPTimeout": "2 sec", "TmpFS": "/tmp", "TopologyPlugin": "topology/none",
+    "TrackWCKey": "No", "TreeWidth": "50", "UsePam": "No", "UnkillableStepTimeout": "60 sec",
+    "VSizeFactor": "0 percent", "WaitTime": "0 sec",
+    "AllowedRAMSpace": "100.0%", "AllowedSwapSpace": "0.0%", "CgroupAutomount": "no",
+    "CgroupMountpoint": "/sys/fs/cgroup", "CgroupPlugin": "autodetect", "ConstrainCores": "no",
+    "ConstrainDevices": "no", "ConstrainKmemSpace": "no", "ConstrainRAMSpace": "no", "ConstrainSwapSpace": "no",
+    "IgnoreSystemd": "no", "IgnoreSystemdOnFailure": "no", "MaxKmemPercent": "100.0%", "MaxRAMPercent": "100.0%",
+    "MaxSwapPercent": "100.0%", "MinKmemSpace": "30 MB", "MinRAMSpace": "30 MB",
+}
+# The PriorityWeight* keys of the weights the controller reports (sprio's).
+_WEIGHT_KEYS = {"age": "PriorityWeightAge", "fairshare": "PriorityWeightFairShare", "job_size": "PriorityWeightJobSize",
+                "partition": "PriorityWeightPartition", "qos": "PriorityWeightQOS"}
+
+
+def config_text(info, address: str, now: float, *, weights: dict[str, float] | None = None) -> str:
+    """`scontrol show config`: Slurm 22.05's keys in its order and its `%-23s = %s` layout, the
+    cgroup section, then the `scontrol ping` line. Values JEM's controller reports (`info`: its
+    Ping; `weights`: the priority weights sprio gets, when given) are JEM's; the rest are
+    SLURM_DEFAULTS' placeholders."""
+    host, _, port = address.rpartition(":")
+    jem = {
+        "ClusterName": info.cluster_name, "SLURM_VERSION": SLURM_VERSION.split()[1],
+        "SlurmctldHost[0]": f"{info.host}({host.strip('[]')})" if host else info.host,
+        "SlurmctldAddr": host.strip("[]") or "(null)", "SlurmctldPort": port,
+        "SchedulerType": "jem (priority-order first fit)", "SelectType": "jem",
+        "ProctrackType": "jem agent cgroups", "TaskPlugin": "jem agent cgroups",
+    }
+    if weights is not None:
+        jem["PriorityType"] = "priority/multifactor" if any(weights.values()) else "priority/basic"
+        jem.update({key: int(weights.get(name, 0)) for name, key in _WEIGHT_KEYS.items()})
+
+    def lines(keys):
+        return [f"{k:<23} = {jem.get(k, SLURM_DEFAULTS.get(k, '(null)'))}" for k in keys]
+
     stamp = dt.datetime.fromtimestamp(now).isoformat(timespec="seconds")
-    return f"Configuration data as of {stamp}\n" + "\n".join(f"{k.ljust(width)} = {v}" for k, v in pairs)
+    return "\n".join([f"Configuration data as of {stamp}", *lines(CONFIG_KEYS), "", "Cgroup Support Configuration:",
+                      *lines(CGROUP_KEYS), "", f"Slurmctld(primary) at {info.host} is UP"])

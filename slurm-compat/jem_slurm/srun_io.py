@@ -193,6 +193,7 @@ class PtyInput:
         return (rows, cols) if rows and cols else None
 
     def _serve(self) -> None:
+        import hmac
         import os
         import select
         import struct
@@ -208,7 +209,7 @@ class PtyInput:
                 line = conn.makefile("rb").readline(64)
             except OSError:
                 line = b""
-            if line.strip() == self._token.encode():
+            if hmac.compare_digest(line.strip(), self._token.encode()):   # (in constant time)
                 conn.settimeout(None)
                 self._conn = conn
                 break

@@ -96,7 +96,7 @@ def test_jem_ping_reports_who_answers_in_json_and_down_with_exit_1(cluster):
 
 def test_every_command_prints_the_controllers_cluster_name(cluster, job):
     config = slurm(cluster, "scontrol", "show", "config").stdout
-    assert f"\nClusterName      = {CLUSTER_NAME}\n" in config
+    assert f"\nClusterName             = {CLUSTER_NAME}\n" in config
     assert slurm(cluster, "squeue", "-h", "-j", job, "-O", "JobID:8,Cluster:10").stdout == \
         f"{job:<8}{CLUSTER_NAME:<10}\n"
     assert json.loads(slurm(cluster, "squeue", "--json").stdout)["jobs"][0]["cluster"] == CLUSTER_NAME
