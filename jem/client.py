@@ -375,6 +375,10 @@ class Client:
         """The controller's statistics since it started or they were reset (sdiag)."""
         return convert.diagnostics_from_pb(self._call(self._admin.GetDiagnostics, admin_pb2.GetDiagnosticsRequest()))
 
+    def settings(self) -> dict[str, str]:
+        """The controller's scheduling, priority and privacy settings by jem.toml's names, as text."""
+        return dict(self._call(self._admin.GetSettings, admin_pb2.GetSettingsRequest()).settings)
+
     def reset_diagnostics(self) -> None:
         """Start the controller's statistics afresh (sdiag -r; operators)."""
         self._call(self._admin.ResetDiagnostics, admin_pb2.ResetDiagnosticsRequest())

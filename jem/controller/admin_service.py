@@ -13,6 +13,7 @@ from jem.controller.interceptors import current_identity
 from jem.controller.reports import send_kills
 from jem.controller.state import ClusterState
 from jem.controller.reservations import nodes_for_cores, pick_nodes
+from jem.controller.settings import public_settings
 from jem.convert import (audit_query_from_pb, audit_to_pb, diagnostics_to_pb, node_to_pb, partition_to_pb,
                          reservation_from_pb,
                          reservation_to_pb, share_row_to_pb, time_to_pb)
@@ -272,6 +273,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         policy.require_operator(current_identity(), "reset the controller's statistics")
         self._state.stats.reset()
         return admin_pb2.ResetDiagnosticsResponse()
+
+    def GetSettings(self, request, context):
+        return admin_pb2.GetSettingsResponse(settings=public_settings(self._state.config))
 
     def IssueToken(self, request, context):
         identity = current_identity()

@@ -157,6 +157,11 @@ class AdminServiceStub:
                 request_serializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsResponse.FromString,
                 _registered_method=True)
+        self.GetSettings = channel.unary_unary(
+                '/jem.v1.AdminService/GetSettings',
+                request_serializer=jem_dot_v1_dot_admin__pb2.GetSettingsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_admin__pb2.GetSettingsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -357,6 +362,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSettings(self, request, context):
+        """GetSettings returns the controller's scheduling, priority and privacy
+        settings (scontrol show config). Everyone; no secret or path is among them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -479,6 +492,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ResetDiagnostics,
                     request_deserializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsRequest.FromString,
                     response_serializer=jem_dot_v1_dot_admin__pb2.ResetDiagnosticsResponse.SerializeToString,
+            ),
+            'GetSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSettings,
+                    request_deserializer=jem_dot_v1_dot_admin__pb2.GetSettingsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_admin__pb2.GetSettingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1131,6 +1149,33 @@ class AdminService:
             '/jem.v1.AdminService/ResetDiagnostics',
             jem_dot_v1_dot_admin__pb2.ResetDiagnosticsRequest.SerializeToString,
             jem_dot_v1_dot_admin__pb2.ResetDiagnosticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.AdminService/GetSettings',
+            jem_dot_v1_dot_admin__pb2.GetSettingsRequest.SerializeToString,
+            jem_dot_v1_dot_admin__pb2.GetSettingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

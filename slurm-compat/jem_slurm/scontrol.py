@@ -48,7 +48,7 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
 
     with connect() as client:
         if entity == "config":
-            print(scontrol_show.config_text(client.ping(), client.address, now))
+            print(scontrol_show.config_text(client.ping(), client.address, now, settings=client.settings()))
         elif entity.startswith("job"):
             try:
                 jobs = [client.get_job(int(n)) for n in names] if names else sorted(

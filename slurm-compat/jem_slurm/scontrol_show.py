@@ -311,27 +311,64 @@ SLURM_DEFAULTS = {
     "IgnoreSystemd": "no", "IgnoreSystemdOnFailure": "no", "MaxKmemPercent": "100.0%", "MaxRAMPercent": "100.0%",
     "MaxSwapPercent": "100.0%", "MinKmemSpace": "30 MB", "MinRAMSpace": "30 MB",
 }
-# The PriorityWeight* keys of the weights the controller reports (sprio's).
+# The PriorityWeight* keys of the controller's [priority] weights.
 _WEIGHT_KEYS = {"age": "PriorityWeightAge", "fairshare": "PriorityWeightFairShare", "job_size": "PriorityWeightJobSize",
                 "partition": "PriorityWeightPartition", "qos": "PriorityWeightQOS"}
 
 
-def config_text(info, address: str, now: float, *, weights: dict[str, float] | None = None) -> str:
+def _time_str(seconds: float) -> str:
+    """Slurm's secs2time_str: HH:MM:SS, or D-HH:MM:SS from a day on."""
+    days, rest = divmod(int(seconds), 86400)
+    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}-{text}" if days else text
+
+
+def settings_as_slurm(settings: dict[str, str]) -> dict[str, str]:
+    """The controller's settings (AdminService.GetSettings, by jem.toml's names) under Slurm's
+    keys, in Slurm's forms."""
+    from jem.model.units import parse_time_limit
+
+    weights = {key: int(settings.get(f"priority.weight_{name}", "0")) for name, key in _WEIGHT_KEYS.items()}
+    policy = settings.get("scheduler.policy", "easy")
+    private = settings.get("cluster.private_data", "")
+    enforce = settings.get("accounting.enforce", "")
+    exempt = settings.get("scheduler.preempt_exempt_time", "0")
+    return {
+        "SchedulerType": "sched/builtin" if policy == "fcfs" else "sched/backfill",
+        "SchedulerParameters": "(null)" if policy != "conservative" else "bf_resolution=1,conservative",
+        "KillWait": f"{int(float(settings.get('scheduler.kill_wait_s', '30')))} sec",
+        "MinJobAge": f"{int(float(settings.get('scheduler.min_job_age_s', '300')))} sec",
+        "SlurmdTimeout": f"{int(float(settings.get('scheduler.node_timeout_s', '300')))} sec",
+        "MaxJobCount": settings.get("scheduler.max_job_count", "10000"),
+        "MaxArraySize": settings.get("scheduler.max_array_size", "1001"),
+        "JobRequeue": "1" if settings.get("cluster.requeue_on_node_failure", "true") == "true" else "0",
+        "PreemptType": f"preempt/{settings.get('scheduler.preempt_type', 'none')}",
+        "PreemptMode": settings.get("scheduler.preempt_mode", "off").upper(),
+        "PreemptExemptTime": _time_str(parse_time_limit(exempt) or 0) if exempt not in ("", "0") else "00:00:00",
+        "PrivateData": private or "none",
+        "AccountingStorageEnforce": ",".join(["associations", *enforce.split(",")]) if enforce else "none",
+        "PriorityType": "priority/multifactor" if any(weights.values()) else "priority/basic",
+        **weights,
+        "PriorityMaxAge": _time_str(int(settings.get("priority.max_age_s", "604800"))),
+        "PriorityDecayHalfLife": _time_str(int(settings.get("fairshare.half_life_s", "604800"))),
+        "PriorityFlags": "NO_FAIR_TREE" if settings.get("fairshare.algorithm") == "classic" else "",
+    }
+
+
+def config_text(info, address: str, now: float, *, settings: dict[str, str] | None = None) -> str:
     """`scontrol show config`: Slurm 22.05's keys in its order and its `%-23s = %s` layout, the
     cgroup section, then the `scontrol ping` line. Values JEM's controller reports (`info`: its
-    Ping; `weights`: the priority weights sprio gets, when given) are JEM's; the rest are
-    SLURM_DEFAULTS' placeholders."""
+    Ping; `settings`: its GetSettings, under Slurm's keys by `settings_as_slurm`) are JEM's; the
+    rest are SLURM_DEFAULTS' placeholders."""
     host, _, port = address.rpartition(":")
     jem = {
         "ClusterName": info.cluster_name, "SLURM_VERSION": SLURM_VERSION.split()[1],
         "SlurmctldHost[0]": f"{info.host}({host.strip('[]')})" if host else info.host,
         "SlurmctldAddr": host.strip("[]") or "(null)", "SlurmctldPort": port,
-        "SchedulerType": "jem (priority-order first fit)", "SelectType": "jem",
-        "ProctrackType": "jem agent cgroups", "TaskPlugin": "jem agent cgroups",
+        "SelectType": "select/cons_tres", "ProctrackType": "proctrack/cgroup", "TaskPlugin": "task/cgroup",
     }
-    if weights is not None:
-        jem["PriorityType"] = "priority/multifactor" if any(weights.values()) else "priority/basic"
-        jem.update({key: int(weights.get(name, 0)) for name, key in _WEIGHT_KEYS.items()})
+    if settings is not None:
+        jem.update(settings_as_slurm(settings))
 
     def lines(keys):
         return [f"{k:<23} = {jem.get(k, SLURM_DEFAULTS.get(k, '(null)'))}" for k in keys]

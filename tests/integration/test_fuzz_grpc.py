@@ -505,7 +505,7 @@ ADMIN_METHODS = {"ListNodes": admin_pb2.ListNodesRequest, "DrainNode": admin_pb2
                  "ListShares": admin_pb2.ListSharesRequest, "IssueToken": admin_pb2.IssueTokenRequest,
                  "ListAudit": admin_pb2.ListAuditRequest, "ListAssociations": admin_pb2.ListAssociationsRequest,
                  "ListQos": admin_pb2.ListQosRequest, "ListReservations": admin_pb2.ListReservationsRequest,
-                 **served("AdminService", ("GetDiagnostics", "ResetDiagnostics"))}
+                 **served("AdminService", ("GetDiagnostics", "ResetDiagnostics", "GetSettings"))}
 # Site policy: accounts, users, QOS (sacctmgr) and reservations (scontrol). Root's changes are
 # fuzzed on a cluster of their own (`policy_fuzz`): they may refuse root's own jobs from then on.
 POLICY_METHODS = {"AddAccounts": admin_pb2.AddAccountsRequest, "AddUsers": admin_pb2.AddUsersRequest,

@@ -131,6 +131,10 @@ class FakeClient(Client):
             return admin_pb2.ListReservationsResponse()
         if isinstance(request, jobs_pb2.PingRequest):
             return jobs_pb2.PingResponse(cluster_name="fuzz", host="fake-controller", version="0")
+        if isinstance(request, admin_pb2.GetSettingsRequest):   # (a controller's of the default config)
+            from jem.controller.settings import public_settings
+            from jem.model.config import parse_config
+            return admin_pb2.GetSettingsResponse(settings=public_settings(parse_config({})))
         node_answers = {admin_pb2.DrainNodeRequest: admin_pb2.DrainNodeResponse,
                         admin_pb2.DownNodeRequest: admin_pb2.DownNodeResponse,
                         admin_pb2.ResumeNodeRequest: admin_pb2.ResumeNodeResponse}
