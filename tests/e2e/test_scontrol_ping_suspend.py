@@ -97,6 +97,8 @@ def test_jem_ping_reports_who_answers_in_json_and_down_with_exit_1(cluster):
 def test_every_command_prints_the_controllers_cluster_name(cluster, job):
     config = slurm(cluster, "scontrol", "show", "config").stdout
     assert f"\nClusterName             = {CLUSTER_NAME}\n" in config
+    # (the controller's own settings, where Slurm's defaults differ: MaxJobCount 10000, MinJobAge 300)
+    assert "\nMaxJobCount             = 100000\n" in config and "\nSchedulerType           = sched/backfill\n" in config
     assert slurm(cluster, "squeue", "-h", "-j", job, "-O", "JobID:8,Cluster:10").stdout == \
         f"{job:<8}{CLUSTER_NAME:<10}\n"
     assert json.loads(slurm(cluster, "squeue", "--json").stdout)["jobs"][0]["cluster"] == CLUSTER_NAME
