@@ -1,8 +1,8 @@
 """Slurm's file-name patterns for a job's stdout and stderr (sbatch -o/-e).
 
 Replacements: %j job id, %x job name, %u user, %A array master id, %a array
-task id, %N first node's name, %n node index, %t task id, %s step, %J job.step, %% a
-literal percent. A number between % and the letter zero-pads numbers (%4j).
+task id, %N first node's name, %n node index, %t task id, %s step, %J job.step (the job
+id alone for the batch script), %% a literal percent. A number between % and the letter zero-pads numbers (%4j).
 """
 
 import re
@@ -35,6 +35,9 @@ def expand_pattern(pattern: str, values: PatternValues) -> str:
 
     >>> expand_pattern("out-%x-%5j.%%", PatternValues(42, "hello", "ann", "n1"))
     'out-hello-00042.%'
+    >>> batch, step = PatternValues(42, "x", "ann", "n1"), PatternValues(42, "x", "ann", "n1", step="3")
+    >>> expand_pattern("%J-%s", batch), expand_pattern("%J", step)
+    ('42-batch', '42.3')
     """
     numbers = {
         "j": values.job_id,
@@ -44,7 +47,9 @@ def expand_pattern(pattern: str, values: PatternValues) -> str:
         "t": values.task_id,
     }
     texts = {"x": values.job_name, "u": values.user, "N": values.node, "s": values.step,
-             "J": f"{values.job_id}.{values.step}"}
+             # (a batch script's is the job id alone, as Slurm writes it: dask-jobqueue names its
+             # logs dask-worker-%J.err)
+             "J": str(values.job_id) if values.step == "batch" else f"{values.job_id}.{values.step}"}
 
     def replace(match: re.Match) -> str:
         width, key = match.group(1), match.group(2)

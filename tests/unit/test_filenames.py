@@ -32,9 +32,14 @@ ARRAY = PatternValues(job_id=57, job_name="sweep", user="bob", node="gpu1", arra
     ("plain.log", "plain.log"),
     ("%n-%t", "0-0"),
     ("%s", "batch"),
+    ("%J", "42"),                      # the batch script's: the job id alone, as Slurm writes it
 ])
 def test_expand_pattern_outside_an_array(pattern, expected):
     assert expand_pattern(pattern, PLAIN) == expected
+
+
+def test_a_steps_J_is_job_dot_step():
+    assert expand_pattern("%J.out", PatternValues(job_id=42, job_name="x", user="ann", node="n1", step="3")) == "42.3.out"
 
 
 def test_no_array_task_is_slurms_value():
