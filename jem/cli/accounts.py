@@ -17,8 +17,8 @@ operator (QOS: an administrator) and apply from the next scheduling cycle.
 import argparse
 import json
 
+from jem.cli.connection import connect
 from jem.cli.table import render_table
-from jem.client import Client
 from jem.model.accounting import changed_association, changed_qos
 from jem.model.associations import Association, AssociationFilter, Qos
 from jem.model.settings import limit_settings, parse_association_settings, parse_qos_settings
@@ -35,16 +35,16 @@ def add_parsers(sub) -> None:
     add = verbs.add_parser("add", help="add an account")
     add.add_argument("name")
     add.add_argument("settings", nargs="*", metavar="Name=Value")
-    add.set_defaults(run=run_add)
+    add.set_defaults(run=run_add, trailing="settings")
     add_user = verbs.add_parser("add-user", help="give a user an association with an account")
     add_user.add_argument("name")
     add_user.add_argument("-A", "--account", required=True)
     add_user.add_argument("settings", nargs="*", metavar="Name=Value")
-    add_user.set_defaults(run=run_add_user)
+    add_user.set_defaults(run=run_add_user, trailing="settings")
     modify = verbs.add_parser("modify", help="change the associations selected")
     _selection(modify)
     modify.add_argument("settings", nargs="+", metavar="Name=Value")
-    modify.set_defaults(run=run_modify)
+    modify.set_defaults(run=run_modify, trailing="settings")
     delete = verbs.add_parser("delete", help="delete the associations selected")
     _selection(delete)
     delete.set_defaults(run=run_delete)
@@ -54,11 +54,11 @@ def add_parsers(sub) -> None:
     add_qos = verbs.add_parser("add-qos", help="add a QOS")
     add_qos.add_argument("name")
     add_qos.add_argument("settings", nargs="*", metavar="Name=Value")
-    add_qos.set_defaults(run=run_add_qos)
+    add_qos.set_defaults(run=run_add_qos, trailing="settings")
     modify_qos = verbs.add_parser("modify-qos", help="change QOS")
     modify_qos.add_argument("names")
     modify_qos.add_argument("settings", nargs="+", metavar="Name=Value")
-    modify_qos.set_defaults(run=run_modify_qos)
+    modify_qos.set_defaults(run=run_modify_qos, trailing="settings")
     delete_qos = verbs.add_parser("delete-qos", help="delete QOS")
     delete_qos.add_argument("names")
     delete_qos.set_defaults(run=run_delete_qos)
@@ -126,7 +126,7 @@ def _tree_order(assocs: list[Association]) -> list[tuple[int, Association]]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         assocs, users = client.list_associations(_where(args))
     if args.json:
         print(json.dumps({"associations": [association_as_dict(a) for a in assocs],
@@ -142,7 +142,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     account = changed_association(Association(args.name), parse_association_settings(args.settings))
-    with Client() as client:
+    with connect() as client:
         added = client.add_accounts([account])
     print(f"added account {added[0].account} under {added[0].parent}")
     return 0
@@ -151,14 +151,14 @@ def run_add(args: argparse.Namespace) -> int:
 def run_add_user(args: argparse.Namespace) -> int:
     change = parse_association_settings(args.settings)
     assoc = changed_association(Association(args.account, args.name), change)
-    with Client() as client:
+    with connect() as client:
         added = client.add_users([assoc], default_account=change.default_account or "")
     print(f"added user {added[0].user} to account {added[0].account}")
     return 0
 
 
 def run_modify(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         changed = client.modify_associations(_where(args), parse_association_settings(args.settings))
     for a in changed:
         print(f"modified {_label(a)}")
@@ -166,7 +166,7 @@ def run_modify(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         deleted = client.delete_associations(_where(args))
     for a in deleted:
         print(f"deleted {_label(a)}")
@@ -174,7 +174,7 @@ def run_delete(args: argparse.Namespace) -> int:
 
 
 def run_qos(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         qos = client.list_qos()
     if args.json:
         print(json.dumps({"qos": [qos_as_dict(q) for q in qos]}, indent=2))
@@ -188,14 +188,14 @@ def run_qos(args: argparse.Namespace) -> int:
 
 def run_add_qos(args: argparse.Namespace) -> int:
     qos = changed_qos(Qos(args.name), parse_qos_settings(args.settings))
-    with Client() as client:
+    with connect() as client:
         client.add_qos([qos])
     print(f"added QOS {qos.name}")
     return 0
 
 
 def run_modify_qos(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         changed = client.modify_qos(sorted(_names(args.names)), parse_qos_settings(args.settings))
     for q in changed:
         print(f"modified QOS {q.name}")
@@ -203,7 +203,7 @@ def run_modify_qos(args: argparse.Namespace) -> int:
 
 
 def run_delete_qos(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         deleted = client.delete_qos(sorted(_names(args.names)))
     for q in deleted:
         print(f"deleted QOS {q.name}")

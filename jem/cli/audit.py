@@ -7,8 +7,8 @@ import json
 import re
 import time
 
+from jem.cli.connection import connect
 from jem.cli.table import render_table
-from jem.client import Client
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.errors import InvalidArgument
 
@@ -51,7 +51,7 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise InvalidArgument("--limit must be at least 1")
     query = AuditQuery(since=args.since, until=args.until, user=args.user, job_id=args.job, limit=args.limit)
-    with Client() as client:
+    with connect() as client:
         records = client.list_audit(query)
     if args.json:
         print(json.dumps({"records": [record_as_dict(r) for r in records]}, indent=2))

@@ -14,11 +14,9 @@ import signal
 import threading
 import time
 
-from jem.client import Client
+from jem.cli.connection import connect
 from jem.model import defaults
 from jem.model.clientconfig import DEFAULT_AUTHD_SOCKET
-from jem.security.authd import AuthdPolicy, CredentialService
-from jem.security.keys import load_or_generate_signing_key, make_security_dir
 
 
 def add_parsers(sub) -> None:
@@ -40,6 +38,9 @@ def add_parsers(sub) -> None:
 
 
 def run_authd(args: argparse.Namespace) -> int:
+    from jem.security.authd import AuthdPolicy, CredentialService
+    from jem.security.keys import load_or_generate_signing_key, make_security_dir
+
     os.umask(0o077)
     make_security_dir(args.security_dir)
     key = load_or_generate_signing_key(os.path.join(args.security_dir, "authd.key"),
@@ -56,7 +57,7 @@ def run_authd(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         token, expires = client.issue_token(user=args.user, lifespan_s=args.lifespan)
     # scontrol token's output shape, so scripts that parse it keep working.
     print(f"JEM_JWT={token}")

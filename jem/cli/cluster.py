@@ -6,12 +6,17 @@ DIR/env (export JEM_CONTROLLER=...) and DIR/pids. A root cluster also writes
 RUN/env for every other user, 0644 in its run dir (DIR itself is 0700). With
 `--auth munge` it first starts a private munged with a new key (socket and key
 in <run dir>/munge), and users' clients present MUNGE credentials (the
-client.toml the controller writes says so). `up` on a state dir whose
+client.toml the controller writes says so). `up --config FILE` takes a site's
+tables into the cluster's jem.toml (node features, partitions, QOS, accounts,
+priority weights: see localconfig.py). `up` on a state dir whose
 controller or agents died starts only what is missing, with the cluster's own
 config, so running jobs go on. `down` stops every daemon of the state dir,
 those in DIR/pids and any other whose command line names it: agents first
 (they kill and report their jobs), then the controller, then munged, SIGKILL
 for anything still alive after a grace period.
+
+psutil, jem.client and jem.security are imported by the functions that use them:
+the parser is built for every `jem` command, and they are for `up` and `down` only.
 """
 
 import argparse
@@ -21,21 +26,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-import psutil
-
-from jem.client import ADDRESS_FILE, Client
+from jem.cli.connection import connect
+from jem.cli.localconfig import config_text, munge_dir, read_site, shared_dirs
 from jem.model import defaults
 from jem.model.config import load_config
 from jem.model.errors import JemError
-from jem.model.node import NodeState
-from jem.security import ca, tls
-from jem.security.munged import SOCKET_NAME as MUNGE_SOCKET_NAME
-from jem.security.munged import MungedStartError, remove_munged_files, start_munged
+from jem.model.node import node_list
 
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
@@ -59,75 +59,21 @@ def add_parsers(sub) -> None:
     p.add_argument("--auth", choices=["jem", "munge"], default="jem",
                    help="users' credentials: jem (the credential service, default) or munge (a private munged "
                         "with its own key, started and stopped with the cluster)")
+    p.add_argument("--config", metavar="FILE", default=None,
+                   help="a jem.toml whose tables the cluster takes: its [[nodes]] and [[partitions]] instead of "
+                        "--nodes ... and partition 'debug', [[qos]], [[accounts]], [priority], ..., and its "
+                        "[scheduler] and [cluster] keys over jem up's (but the addresses, directories and "
+                        "credentials, which jem up sets)")
     p.set_defaults(run=run_up)
     p = sub.add_parser("down", help="stop the local cluster started by `jem up`")
     p.add_argument("--state-dir", default=None, help="the cluster's state directory")
     p.set_defaults(run=run_down)
 
 
-def _free_port() -> int:
-    """A TCP port free on loopback now; written into the config so that a restarted
-    controller comes back on the same address its agents know."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _shared_dirs(state_dir: str) -> tuple[str, str]:
-    """(run dir, spool root) of a local cluster. The state dir is private (0700), so what every
-    user must reach lies outside it: the credential service's socket and client.toml, and the
-    job scripts. For root, in /run and /var/spool, one per cluster; for anyone else (a personal
-    cluster, jobs run as that user only) inside the state dir."""
-    if os.geteuid() != 0:
-        return os.path.join(state_dir, "run"), os.path.join(state_dir, "spool")
-    tag = hashlib.sha1(state_dir.encode()).hexdigest()[:8]
-    return f"/run/jem-{tag}", f"/var/spool/jem/{tag}"
-
-
-def _munge_dir(state_dir: str) -> str:
-    """The private munged's directory (socket, key, log): in the run dir, which every user can reach."""
-    return os.path.join(_shared_dirs(state_dir)[0], "munge")
-
-
-def _auth_text(state_dir: str, auth: str) -> str:
-    if auth != "munge":
-        return ""
-    return f'method = "munge"\nmunge_socket = "{os.path.join(_munge_dir(state_dir), MUNGE_SOCKET_NAME)}"\n'
-
-
-def _config_text(state_dir: str, n_nodes: int, cpus: int, mem_mib: int, gpus: int, auth: str) -> str:
-    return f"""# Written by `jem up`.
-[cluster]
-name = "local"
-listen = "127.0.0.1:{_free_port()}"
-node_listen = "127.0.0.1:{_free_port()}"
-state_dir = "{state_dir}"
-
-[auth]
-run_dir = "{_shared_dirs(state_dir)[0]}"
-{_auth_text(state_dir, auth)}
-[scheduler]
-interval_s = 1.0
-heartbeat_interval_s = 2
-node_timeout_s = 10
-node_dead_timeout_s = 100
-kill_wait_s = 5
-
-[[nodes]]
-names = "n[1-{n_nodes}]"
-cpus = {cpus}
-mem_mib = {mem_mib}
-gpus = {gpus}
-
-[[partitions]]
-name = "debug"
-nodes = "ALL"
-default = true
-"""
-
-
 def _alive(pid: int, marker: str = "jem") -> bool:
     """Whether `pid` runs, with `marker` in its command line (a pid is reused once its process is gone)."""
+    import psutil
+
     try:
         process = psutil.Process(pid)
         return process.status() != psutil.STATUS_ZOMBIE and marker in " ".join(process.cmdline())
@@ -163,6 +109,10 @@ def run_up(args: argparse.Namespace) -> int:
     """Start a cluster in the state dir; or, when some of its daemons still run (a controller
     that died, an agent killed), start only the missing ones with the cluster's own config,
     ports and certificates, so that running jobs go on."""
+    import psutil
+
+    from jem.client import ADDRESS_FILE
+
     state_dir = os.path.abspath(args.state_dir or defaults.state_dir())
     if args.nodes < 1 or args.cpus_per_node < 1 or args.gpus_per_node < 0:
         raise ClusterError("--nodes and --cpus-per-node must be at least 1")
@@ -172,8 +122,12 @@ def run_up(args: argparse.Namespace) -> int:
     if is_resuming and not os.path.exists(config_path):
         raise ClusterError(f"daemons of {state_dir} run but its jem.toml is gone: run `jem down --state-dir "
                            f"{state_dir}` first")
+    if is_resuming and args.config:
+        raise ClusterError(f"daemons of {state_dir} run with its own jem.toml: run `jem down --state-dir "
+                           f"{state_dir}` first to start it with --config {args.config}")
+    site = read_site(args.config) if args.config else None
     logs = os.path.join(state_dir, "logs")
-    run_dir, spool_root = _shared_dirs(state_dir)
+    run_dir, spool_root = shared_dirs(state_dir)
     authd_socket = os.path.join(run_dir, "authd.sock")
     if not is_resuming:
         mem = args.mem_per_node or max(256, psutil.virtual_memory().total // (1024 * 1024) // args.nodes)
@@ -181,7 +135,8 @@ def run_up(args: argparse.Namespace) -> int:
         os.chmod(state_dir, 0o700)
         os.makedirs(logs, mode=0o700, exist_ok=True)
         with open(config_path, "w") as f:
-            f.write(_config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node, args.auth))
+            f.write(config_text(state_dir, args.nodes, args.cpus_per_node, mem, args.gpus_per_node, args.auth,
+                                site=site, site_path=args.config or ""))
     config = load_config(config_path)
     node_names = [node.name for node in config.nodes]
     if running.controllers and set(running.agents) >= set(node_names):
@@ -228,7 +183,7 @@ def run_up(args: argparse.Namespace) -> int:
                        os.path.join(logs, f"{node.name}.log"), state_dir)
         record["agents"][node.name] = agent.pid
     _write_pids(state_dir, record)
-    _wait_for_nodes(address, len(node_names), authd_socket, os.path.join(state_dir, "security", "ca.crt"))
+    nodes = _wait_for_nodes(address, len(node_names), authd_socket, os.path.join(state_dir, "security", "ca.crt"))
     client_config = os.path.join(run_dir, "client.toml")
     with open(os.path.join(state_dir, "env"), "w") as f:
         f.write(f"export JEM_CONFIG={client_config}\nexport JEM_CONTROLLER={address}\n"
@@ -237,17 +192,26 @@ def run_up(args: argparse.Namespace) -> int:
     if is_resuming:
         print(f"JEM cluster in {state_dir} resumed: started "
               f"{'the controller' if not running.controllers else 'no controller'} and "
-              f"{len(node_names) - len(set(running.agents) & set(node_names))} agent(s); running jobs go on.")
+              f"{len(node_names) - len(set(running.agents) & set(node_names))} agent(s); running jobs go "
+              f"on.{_held_text(nodes)}")
     else:
-        first = config.nodes[0].capacity
-        print(f"JEM cluster up: controller {address}, {len(node_names)} nodes n[1-{len(node_names)}] "
-              f"with {first.cpus} CPUs and {first.mem_mib} MiB each, partition 'debug'.")
+        print(f"JEM cluster up: controller {address}, {_shape_text(config)}.{_held_text(nodes)}")
     print(f"  source {state_dir}/env        # point jem (and later sbatch/squeue) at it")
     if users_env:
         print(f"  source {users_env}   # any other user of this machine, likewise")
     print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
     print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
     return 0
+
+
+def _shape_text(config) -> str:
+    """4 nodes n[1-4] with 4 CPUs and 2048 MiB each, partition 'debug'."""
+    capacities = {(node.capacity.cpus, node.capacity.mem_mib) for node in config.nodes}
+    each = (f" with {config.nodes[0].capacity.cpus} CPUs and {config.nodes[0].capacity.mem_mib} MiB each"
+            if len(capacities) == 1 else "")
+    names = [partition.name for partition in config.partitions]
+    return (f"{len(config.nodes)} nodes {node_list(node.name for node in config.nodes)}{each}, "
+            f"partition{'s' if len(names) > 1 else ''} {', '.join(repr(name) for name in names)}")
 
 
 @dataclass(frozen=True)
@@ -262,6 +226,8 @@ def running_daemons(state_dir: str) -> Daemons:
     """Every live controller and agent of `state_dir`, however it was started: those `jem up`
     recorded, and any whose command line names the state dir's config (a controller) or its
     security dir (an agent), e.g. one an administrator restarted by hand."""
+    import psutil
+
     config_path = os.path.realpath(os.path.join(state_dir, "jem.toml"))
     security_dir = os.path.realpath(os.path.join(state_dir, "security"))
     record = _read_pids(state_dir)
@@ -289,8 +255,10 @@ def _arg(argv: list[str], option: str) -> str:
     return ""
 
 
-def _path_arg(process: psutil.Process, argv: list[str], option: str) -> str:
-    """The real path an option names, relative to the process's working directory."""
+def _path_arg(process, argv: list[str], option: str) -> str:
+    """The real path an option names, relative to `process`'s (a psutil.Process) working directory."""
+    import psutil
+
     value = _arg(argv, option)
     if not value:
         return ""
@@ -304,7 +272,9 @@ def _path_arg(process: psutil.Process, argv: list[str], option: str) -> str:
 
 def _start_munged(state_dir: str) -> dict:
     """Start the cluster's munged with a new key; its pid and directory, for `jem down`."""
-    run_dir, directory = _shared_dirs(state_dir)[0], _munge_dir(state_dir)
+    from jem.security.munged import MungedStartError, remove_munged_files, start_munged
+
+    run_dir, directory = shared_dirs(state_dir)[0], munge_dir(state_dir)
     os.makedirs(run_dir, mode=0o755, exist_ok=True)
     os.chmod(run_dir, 0o755)   # munged's socket must be reachable by every user
     remove_munged_files(directory)   # a key left by a cluster that was never taken down
@@ -316,6 +286,8 @@ def _start_munged(state_dir: str) -> dict:
 
 
 def _munged_alive(record: dict) -> bool:
+    from jem.security.munged import SOCKET_NAME as MUNGE_SOCKET_NAME
+
     munged = record.get("munged") or {}
     socket_path = os.path.join(munged.get("directory", ""), MUNGE_SOCKET_NAME)
     return bool(munged) and _alive(munged.get("pid", 0), marker=f"--socket={socket_path}")
@@ -336,6 +308,8 @@ def _write_users_env(run_dir: str, client_config: str, address: str) -> str:
 def make_local_certificates(security_dir: str, node_names: list[str]) -> None:
     """A CA of the cluster's own, the controller's certificate (loopback) and one per node,
     each made once: every channel of a local cluster is TLS, the agents' mutual."""
+    from jem.security import ca, tls
+
     os.makedirs(security_dir, mode=0o700, exist_ok=True)
     if not os.path.exists(os.path.join(security_dir, "ca.crt")):
         ca.init_ca(security_dir, name="JEM local cluster CA")
@@ -369,20 +343,33 @@ def _wait_for_file(path: str, process: subprocess.Popen, log_path: str) -> str:
     raise ClusterError(f"the controller did not start within {START_TIMEOUT_S:.0f} s; see {log_path}")
 
 
-def _wait_for_nodes(address: str, n_nodes: int, authd_socket: str, ca_file: str) -> None:
+def _wait_for_nodes(address: str, n_nodes: int, authd_socket: str, ca_file: str) -> list:
+    """The nodes (NodeInfo) once every agent has registered. A node an administrator took down or
+    drained stays so (the store keeps it across restarts), so its state is not waited for."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    with Client(address, authd_socket=authd_socket, ca_file=ca_file, auth="jem") as client:
+    with connect(address, authd_socket=authd_socket, ca_file=ca_file, auth="jem") as client:
         while time.monotonic() < deadline:
             nodes = client.list_nodes()
-            if len(nodes) >= n_nodes and all(info.state is not NodeState.DOWN for info in nodes):
-                return
+            if len(nodes) >= n_nodes and all(info.node.is_responding for info in nodes):
+                return nodes
             time.sleep(0.05)
     raise ClusterError(f"not every node came up within {START_TIMEOUT_S:.0f} s")
+
+
+def _held_text(nodes: list) -> str:
+    """The nodes an administrator holds out of use (DOWN while their agent answers, or drained),
+    with why: they stay so until `jem resume`."""
+    held = [info for info in nodes if info.state.value in ("DOWN", "DRAINED", "DRAINING")]
+    return "".join(f"\n  {info.node.name} is {info.state.value} ({info.node.reason}) until "
+                   f"`jem resume {info.node.name}`" for info in held)
 
 
 def run_down(args: argparse.Namespace) -> int:
     """Stop every daemon of the state dir (agents first: they kill and report their jobs; then
     the controller; then munged), however each was started."""
+    from jem.client import ADDRESS_FILE
+    from jem.security.munged import remove_munged_files
+
     state_dir = os.path.abspath(args.state_dir or defaults.state_dir())
     record = _read_pids(state_dir)
     running = running_daemons(state_dir)
@@ -405,7 +392,7 @@ def run_down(args: argparse.Namespace) -> int:
         except FileNotFoundError:
             pass
     if os.geteuid() == 0:   # the cluster's own directories outside the state dir
-        for path in _shared_dirs(state_dir):
+        for path in shared_dirs(state_dir):
             shutil.rmtree(path, ignore_errors=True)
     print(f"JEM cluster in {state_dir} stopped ({len(running.agents)} agents, "
           f"{len(running.controllers)} controller).")
@@ -414,6 +401,8 @@ def run_down(args: argparse.Namespace) -> int:
 
 def _stop(pids: list[int]) -> None:
     """SIGTERM, wait up to STOP_GRACE_S, then SIGKILL each process and its process group."""
+    import psutil
+
     processes = []
     for pid in pids:
         try:

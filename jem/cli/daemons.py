@@ -64,6 +64,10 @@ def run_controller(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"jem controller: error: {exc}", file=sys.stderr)
         return 1
+    except UnicodeDecodeError as exc:
+        print(f"jem controller: error: {args.config}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+              f"offset {exc.start})", file=sys.stderr)
+        return 1
     try:
         serve(config)
     except (OSError, ConfigError) as exc:  # cannot listen, state directory in use, unusable jwks_file

@@ -4,9 +4,9 @@ import argparse
 import json
 import sys
 
+from jem.cli.connection import connect
 from jem.cli.table import render_table
 from jem.cli.views import JOB_HEADERS, job_as_dict, job_row, show_job_text
-from jem.client import Client
 from jem.model.arrays import format_job_label, parse_job_label
 from jem.model.errors import InvalidArgument, JemError
 from jem.model.execution import SignalScope
@@ -79,7 +79,7 @@ def add_parsers(sub) -> None:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         job_filter = JobFilter(users=frozenset(args.user), states=frozenset(args.state),
                                partitions=frozenset(args.partition), job_ids=frozenset(args.job))
         jobs = client.list_jobs(job_filter, include_old=args.all)
@@ -92,7 +92,7 @@ def run_jobs(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         job = client.get_job(args.job_id)
     print(json.dumps(job_as_dict(job), indent=2) if args.json else show_job_text(job))
     return 0
@@ -116,7 +116,7 @@ def _signal_number(text: str) -> int:
 def _each(job_ids: list, action, verb: str) -> int:
     """Apply `action` to every job; report each failure, exit 1 if any failed."""
     status = 0
-    with Client() as client:
+    with connect() as client:
         for job_id in job_ids:
             try:
                 action(client, job_id)
@@ -148,7 +148,7 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         for notice in client.watch(job_ids=args.job_ids):
             job = notice.job
             if args.json:

@@ -1,11 +1,17 @@
 """`jem nodes`, `jem drain`, `jem down-node`, `jem resume`."""
 
+from __future__ import annotations
+
 import argparse
 import json
+from typing import TYPE_CHECKING
 
+from jem.cli.connection import connect
 from jem.cli.table import render_table
 from jem.cli.views import NODE_HEADERS, node_as_dict, node_row
-from jem.client import Client, NodeInfo
+
+if TYPE_CHECKING:
+    from jem.client import NodeInfo
 
 
 def add_parsers(sub) -> None:
@@ -28,7 +34,7 @@ def add_parsers(sub) -> None:
 
 
 def run_nodes(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         nodes = client.list_nodes()
     if args.json:
         print(json.dumps({"nodes": [node_as_dict(n) for n in nodes]}, indent=2))
@@ -38,17 +44,17 @@ def run_nodes(args: argparse.Namespace) -> int:
 
 
 def run_drain(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         return _print_state(client.drain_node(args.node, args.reason))
 
 
 def run_down(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         return _print_state(client.down_node(args.node, args.reason))
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         return _print_state(client.resume_node(args.node))
 
 

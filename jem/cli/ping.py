@@ -10,8 +10,8 @@ import argparse
 import json
 import time
 
+from jem.cli.connection import connect
 from jem.cli.views import iso
-from jem.client import Client
 from jem.model.errors import ControllerNotReady, ControllerUnreachable
 
 
@@ -22,7 +22,7 @@ def add_parsers(sub) -> None:
 
 
 def run_ping(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         t_sent = time.monotonic()
         try:
             info = client.ping()

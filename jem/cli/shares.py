@@ -4,8 +4,8 @@ import argparse
 import json
 import math
 
+from jem.cli.connection import connect
 from jem.cli.table import render_table
-from jem.client import Client
 from jem.model.shares import ShareRow
 
 HEADERS = ["ACCOUNT", "USER", "RAWSHARES", "NORMSHARES", "RAWUSAGE", "EFFECTVUSAGE", "LEVELFS", "FAIRSHARE"]
@@ -41,7 +41,7 @@ def share_as_dict(row: ShareRow) -> dict:
 
 def run_shares(args: argparse.Namespace) -> int:
     accounts = [a for a in args.accounts.split(",") if a]
-    with Client() as client:
+    with connect() as client:
         algorithm, rows = client.list_shares(accounts)
     if args.json:
         print(json.dumps({"algorithm": algorithm, "associations": [share_as_dict(r) for r in rows]}, indent=2))

@@ -6,8 +6,8 @@ import json
 import os
 import sys
 
+from jem.cli.connection import connect
 from jem.cli.table import render_table
-from jem.client import Client
 from jem.model.errors import InvalidArgument
 from jem.model.job import JobSpec
 from jem.model.states import JobState
@@ -45,7 +45,7 @@ def run_run(args: argparse.Namespace) -> int:
     spec = StepSpec(argv=tuple(command), n_tasks=args.ntasks, n_nodes=args.nodes, cpus_per_task=args.cpus_per_task,
                     name=args.job_name, stdout_pattern=args.output, stderr_pattern=args.error,
                     environment=dict(os.environ), working_dir=os.getcwd(), ends_job=not job_id)
-    with Client() as client:
+    with connect() as client:
         if not job_id:
             job_id = client.submit(JobSpec(
                 script=ALLOCATION_SCRIPT, name=spec.step_name, partition=args.partition, n_nodes=args.nodes,
@@ -82,7 +82,7 @@ def _follow(events, *, label: bool) -> int:
 
 
 def run_steps(args: argparse.Namespace) -> int:
-    with Client() as client:
+    with connect() as client:
         steps = client.list_steps([args.job_id])
     if args.json:
         print(json.dumps({"steps": [step_as_dict(s) for s in steps]}, indent=2))

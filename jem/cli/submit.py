@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from jem.client import Client
+from jem.cli.connection import connect
 from jem.model.errors import InvalidJobSpec
 from jem.model.gres import GresRequest, parse_gpus, parse_gres
 from jem.model.job import JobSpec
@@ -71,6 +71,9 @@ def _read_script(args: argparse.Namespace) -> tuple[str, str]:
             return f.read(), os.path.basename(args.script)
     except OSError as exc:
         raise InvalidJobSpec(f"script: unable to open file {args.script}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:   # (a binary file: the job travels as text)
+        raise InvalidJobSpec(f"script: {args.script} is not a text file ({exc.encoding} cannot decode byte "
+                             f"0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
 
 
 def spec_from_args(args: argparse.Namespace) -> JobSpec:
@@ -117,7 +120,7 @@ def _signal_warning(text: str) -> dict:
 
 def run_submit(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    with Client() as client:
+    with connect() as client:
         job_id = client.submit(spec, test_only=args.test_only)
     if args.test_only:
         print("jem submit: job would be accepted (--test-only)", file=sys.stderr)
@@ -127,6 +130,6 @@ def run_submit(args: argparse.Namespace) -> int:
         print(f"Submitted batch job {job_id}")
     if args.wait and not args.test_only:
         sys.stdout.flush()
-        with Client() as client:
+        with connect() as client:
             return client.wait(job_id)
     return 0

@@ -1,16 +1,21 @@
 """How the CLI shows jobs and nodes: JSON-ready dicts and table rows."""
 
+from __future__ import annotations
+
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 import hostlist
 
-from jem.client import NodeInfo
 from jem.model.arrays import format_ranges
 from jem.model.idlists import id_list_text
 from jem.model.job import Job
 from jem.model.states import JobState
 from jem.model.units import format_duration
+
+if TYPE_CHECKING:
+    from jem.client import NodeInfo   # (imported by the commands that talk to the controller, when they run)
 
 
 def iso(t: float | None) -> str | None:

@@ -8,8 +8,8 @@ import json
 import math
 import time
 
+from jem.cli.connection import connect
 from jem.cli.views import iso
-from jem.client import Client
 from jem.model.errors import InvalidArgument
 from jem.model.explanation import Explanation, RunningEnd, WhatIf
 from jem.model.node import node_list
@@ -29,7 +29,7 @@ def add_parsers(sub) -> None:
 def run_why(args: argparse.Namespace) -> int:
     if not args.job_id.isdigit():
         raise InvalidArgument(f"{args.job_id!r} is not a job id")
-    with Client() as client:
+    with connect() as client:
         explanation = client.explain_job(int(args.job_id))
     if args.json:
         print(json.dumps(as_dict(explanation), indent=2))

@@ -91,6 +91,24 @@ class SimResult:
         last[:-1] = t[1:] != t[:-1]
         return t[last], busy[last], queued[last]
 
+    def binned(self, width_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bin start times, mean busy processors, mean queued jobs) over bins of `width_s`
+        from the first event to the last (the last bin ends there), each mean weighted by time:
+        what a plot of a long trace can show, where the series changes thousands of times a day."""
+        t, busy, queued = self.series()
+        if len(t) < 2:
+            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+        n_bins = -(-int(t[-1] - t[0]) // width_s)
+        edges = np.minimum(t[0] + np.arange(n_bins + 1, dtype=np.int64) * width_s, t[-1])
+        widths = np.diff(edges)
+
+        def means(values: np.ndarray) -> np.ndarray:
+            # (the integral of a step function is piecewise linear between its steps: interp is exact)
+            area = np.concatenate(([0], np.cumsum(values[:-1] * np.diff(t))))
+            return np.diff(np.interp(edges, t, area)) / widths
+
+        return edges[:-1], means(busy), means(queued)
+
     def summary(self) -> dict:
         """The figures `jem sim --json` prints (exactly these keys)."""
         tr, o = self.trace, self.outcome

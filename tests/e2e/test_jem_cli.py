@@ -3,6 +3,7 @@
 import concurrent.futures
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -275,3 +276,121 @@ def test_slurm_path_install_writes_the_commands_for_everyone_and_spares_a_real_s
                                    "sdiag", "seff", "srun", "salloc", "sshare", "sreport", "sstat"))
     assert all((bin_dir / c).stat().st_mode & 0o755 == 0o755 for c in ("sbatch", "squeue"))
     jem("slurm-path", "--install", str(bin_dir))   # ours: refreshed in place
+
+
+# ---------------------------------------------------------------- the README's tour, as shown
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Each command line of the README's tour ("## A short tour" to the next "## "), in its order, with
+# what it must do on the fresh cluster its first line starts: (exit status, text in its output).
+TOUR = [
+    ("jem up --nodes 4 --cpus-per-node 4", 0, "4 nodes n[1-4] with 4 CPUs"),
+    ("source ~/.jem/env", 0, None),
+    ("jem submit -J hello -c 2 -t 10:00 job.sh", 0, "Submitted batch job 1\n"),
+    ("jem submit --wrap 'hostname; exit 3'", 0, "Submitted batch job 2\n"),
+    ("jem submit -c 64 --wrap true", 1, "Requested node configuration is not available"),
+    ("jem submit -H --array=0-99%8 task.sh", 0, "Submitted batch job 3\n"),
+    ("jem submit -d afterok:3 --wrap 'echo merge'", 0, "Submitted batch job 4\n"),
+    ("jem submit -W --wrap 'exit 4'; echo $?", 0, "Submitted batch job 5\n4\n"),
+    ("jem jobs", 0, "(JobHeldUser)"),
+    ("jem show 1", 0, "JobId=1\n   JobName=hello"),
+    ("jem nodes", 0, "FEATURES"),
+    ("jem run -n 4 -l -- hostname", 0, "3: "),
+    ("jem steps 6", 0, "hostname  COMPLETED"),
+    ("jem release 3", 0, None),
+    ("jem cancel 3_[5-99]", 0, None),
+    ("jem requeue 1", 0, None),
+    ("jem hold 4; jem release 4", 0, None),
+    ("jem watch", 124, None),   # (run under `timeout -s INT 3`: it streams until Ctrl-C)
+    ('jem drain n2 --reason "disk" ; jem resume n2', 0, "n2 DRAIN"),   # (DRAINING or DRAINED: its jobs)
+    ('jem down-node n2 --reason "psu"', 0, "n2 DOWN\n"),
+    ("jem audit --since 2h -u alice", 0, "TIME  USER"),
+    ("jem token --lifespan 3600", 0, "JEM_JWT=ey"),
+    ("jem shares", 0, "ACCOUNT"),
+    ("jem accounts add physics GrpTRES=cpu=8 ; jem accounts add-user alice -A physics MaxJobs=2", 0,
+     "added user alice to account physics"),
+    ("jem accounts list", 0, " physics"),
+    ("jem why 4", 0, "Job 4 of root in partition debug is PENDING: Dependency"),
+    ("jem ping", 0, "of cluster local is UP"),
+    ("jem down", 0, "stopped (4 agents, 1 controller)"),
+    ("jem up", 0, "n2 is DOWN (psu) until `jem resume n2`"),
+    ("jem down; jem up --config examples/site.toml", 0, "4 nodes n[1-4] with 4 CPUs and 2048 MiB each"),
+    ("source ~/.jem/env", 0, None),
+    ("jem submit -C 'intel&ib' --exclusive -q high job.sh", 0, "Submitted batch job"),
+    ("jem sim jem/data/CTC-SP2-1996-3.1-cln-first5000.swf.gz --policy easy", 0, "jobs         5000 (skipped 0)"),
+    ("jem sim jem/data/CTC-SP2-1996-3.1-cln-first5000.swf.gz --config examples/sim.toml", 0, " requeued, "),
+    ('export PATH="$(jem slurm-path):$PATH"', 0, None),
+    ("sbatch -J hello -t 10 job.sh", 0, "Submitted batch job"),
+    ("squeue; sacct -j 5; scontrol show job 5; sinfo", 0, "PARTITION AVAIL"),
+    ("srun -n 4 -l hostname", 0, "3: "),
+    ("sacctmgr -i add account physics GrpTRES=cpu=8; sprio -l; sshare -a", 0, None),
+    ("scontrol create reservation ReservationName=maint StartTime=now+1hour Duration=60 Nodes=ALL Users=root "
+     "Flags=MAINT", 0, "Reservation created: maint"),
+    ("python", 0, "COMPLETED"),   # the tour's Python example, last
+]
+
+
+def tour_lines() -> list[str]:
+    """The commands of the README's tour: its indented lines (without their comments), then its Python block."""
+    text = (ROOT / "README.md").read_text()
+    tour = text[text.index("## A short tour"):]
+    tour = tour[:tour.index("\n## ", 3)]
+    tour = "".join(tour.split("```")[::2])   # (without the fenced Python block)
+    lines = [line[4:].split("  #")[0].rstrip() for line in tour.splitlines()
+             if line.startswith("    ") and not line.strip().startswith("#")]
+    return [line for line in lines if line] + ["python"]
+
+
+def tour_python() -> str:
+    tour = (ROOT / "README.md").read_text().split("## A short tour", 1)[1]
+    return tour.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the tour drains nodes and makes reservations: root")
+@pytest.mark.timeout(480)   # (about 2 minutes: four `jem up`s, an array of 100 tasks, two replays)
+def test_the_readme_tour_runs_as_shown_on_a_fresh_cluster(tmp_path):
+    """Every command of the tour, in its order, in one shell whose HOME is new (so ~/.jem is a new
+    state dir) and whose directory holds the job.sh and task.sh it names; paths into this checkout
+    (examples/, jem/data/) are made absolute, `jem watch` is stopped after 3 s, and the command
+    servers of the Slurm commands run in a directory of the test's own."""
+    assert tour_lines() == [command for command, _, _ in TOUR]   # (a change to either: change both)
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (work / "job.sh").write_text("#!/bin/sh\necho hello from $SLURM_JOB_ID\n")
+    # (tasks still run when the tour cancels some, and the array is done in about a minute: `srun -n 4`
+    # waits for a node's 4 CPUs behind its older tasks)
+    (work / "task.sh").write_text("#!/bin/sh\nsleep 5\n")
+    (work / "tour.py").write_text(tour_python())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JEM_", "SLURM_"))}
+    env.update(HOME=str(home), JEM_RUNTIME_DIR=str(tmp_path / "runtime"),
+               PATH=f"{os.path.dirname(sys.executable)}:{env.get('PATH', '/usr/bin:/bin')}")
+    script = ["set +e"]
+    for i, (command, _, _) in enumerate(TOUR):
+        line = command.replace("examples/", f"{ROOT}/examples/").replace("jem/data/", f"{ROOT}/jem/data/")
+        line = {"jem watch": "timeout -s INT 3 jem watch", "python": f"{sys.executable} tour.py"}.get(line, line)
+        script += [line, f"printf '\\n@@TOUR {i} %d\\n' $?"]
+    log = tmp_path / "tour.log"   # (read as far as it got, should the tour hang)
+    try:
+        with open(log, "w") as out:
+            shell = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=str(work), env=env, stdout=out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                shell.wait(timeout=400)
+            except subprocess.TimeoutExpired:
+                os.killpg(shell.pid, 9)
+                shell.wait()
+    finally:
+        subprocess.run([*JEM, "down", "--state-dir", str(home / ".jem")], env=env, capture_output=True, timeout=120)
+        subprocess.run([*JEM, "slurm-path", "--stop-server"], env=env, capture_output=True, timeout=60)
+    # the log: output 0, "\n@@TOUR 0 status\n", output 1, "\n@@TOUR 1 status\n", ...
+    stdout = log.read_text()
+    parts = stdout.split("\n@@TOUR ")
+    for i, (command, code, text) in enumerate(TOUR):
+        assert i + 1 < len(parts), f"the tour stopped at `{command}`:\n{stdout[-3000:]}"
+        output = parts[0] if i == 0 else parts[i].partition("\n")[2]
+        status = int(parts[i + 1].split()[1])
+        assert status == code, f"`{command}` exited {status}:\n{output}"
+        if text is not None:
+            assert text in output, f"`{command}` printed:\n{output}"
+    assert "Traceback" not in stdout

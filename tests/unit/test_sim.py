@@ -1,12 +1,15 @@
 """jem sim: SWF conventions, start times equal to an independent textbook EASY/FCFS
-simulator (tests/oracle/easy_ref.py) on prefixes of every trace in ../shared/traces,
-the C and Python event loops agreeing, the JSON/CSV surface, and fair-share shares.
+simulator (tests/oracle/easy_ref.py) on prefixes of the trace shipped in jem/data (the
+first 5,000 jobs of CTC-SP2) and of every trace in ../shared/traces where there are some,
+the C and Python event loops agreeing, the JSON/CSV surface, the plot's binned series, and
+fair-share shares.
 
 The full traces are compared by benchmarks/sim_compare.py (minutes, not a test).
 """
 
 import csv
 import gzip
+import importlib.util
 import json
 import pathlib
 
@@ -20,10 +23,11 @@ from jem.scheduler.sim import simulate
 from jem.scheduler.swf import read_swf
 from tests.oracle import easy_ref
 
-TRACES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "traces"
-TRACE_FILES = sorted(TRACES.glob("*.swf.gz"))
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "jem" / "data" / "CTC-SP2-1996-3.1-cln-first5000.swf.gz"   # (package data: a real trace)
+TRACES = ROOT.parent / "shared" / "traces"
+TRACE_FILES = [SHIPPED, *sorted(TRACES.glob("*.swf.gz"))]
 PREFIX = 2500
-needs_traces = pytest.mark.skipif(not TRACE_FILES, reason=f"no SWF traces in {TRACES}")
 
 
 def prefix_file(trace: pathlib.Path, tmp_path: pathlib.Path, n_records: int) -> pathlib.Path:
@@ -58,9 +62,8 @@ def write_swf(path: pathlib.Path, records: list[tuple], header: str = "; MaxProc
 
 # ---------------------------------------------------------------- against the textbook simulator
 
-@needs_traces
 @pytest.mark.parametrize("policy", ["easy", "fcfs"])
-@pytest.mark.parametrize("trace", TRACE_FILES, ids=lambda p: p.name.split("-")[0])
+@pytest.mark.parametrize("trace", TRACE_FILES, ids=lambda p: p.name.split("-")[0] + ("-shipped" if p == SHIPPED else ""))
 def test_sim_csv_start_times_equal_the_textbook_simulator(trace, policy, tmp_path):
     swf = prefix_file(trace, tmp_path, PREFIX)
     out = tmp_path / "jobs.csv"
@@ -70,37 +73,42 @@ def test_sim_csv_start_times_equal_the_textbook_simulator(trace, policy, tmp_pat
     assert csv_starts(out) == expected
 
 
-@needs_traces
+def test_the_shipped_trace_is_a_cut_of_ctc_sp2_that_names_its_source():
+    trace = read_swf(str(SHIPPED))
+    assert (len(trace), trace.procs, trace.n_skipped) == (5000, 338, 0)
+    with gzip.open(SHIPPED, "rt") as f:
+        header = "".join(line for line in f if line.startswith(";"))
+    assert "CTC-SP2-1996-3.1-cln.swf.gz" in header and "lines 1-5029" in header and "Parallel Workloads" in header
+    assert "; Acknowledge: Dan Dwyer and Steve Hotovy" in header and "; MaxProcs: 338" in header
+
+
 def test_gzipped_trace_reads_like_the_plain_one(tmp_path):
-    swf = prefix_file(TRACE_FILES[0], tmp_path, 300)
+    swf = prefix_file(SHIPPED, tmp_path, 300)
     gz = tmp_path / "t.swf.gz"
     gz.write_bytes(gzip.compress(swf.read_bytes()))
     a, b = read_swf(str(swf)), read_swf(str(gz))
     assert a.procs == b.procs and np.array_equal(a.submit_s, b.submit_s) and np.array_equal(a.size, b.size)
 
 
-@needs_traces
 @pytest.mark.parametrize("policy", [FCFS, EASY, CONSERVATIVE], ids=lambda p: p.name)
 def test_python_and_c_event_loops_agree(policy):
     """Equal priorities (a QOS weight, every QOS factor 0) take the Python loop, in submit order."""
-    trace = read_swf(str(TRACES / "KTH-SP2-1996-2.1-cln.swf.gz"), limit=1500)
+    trace = read_swf(str(SHIPPED), limit=1500)
     by_priority = Policy(reservation_depth=policy.reservation_depth, priority=PriorityConfig(weight_qos=1))
     assert np.array_equal(simulate(trace, policy).start_s, simulate(trace, by_priority).start_s)
 
 
-@needs_traces
 @pytest.mark.parametrize("policy", [FCFS, EASY, CONSERVATIVE], ids=lambda p: p.name)
 def test_simulated_machine_is_never_over_allocated(policy):
-    trace = read_swf(str(TRACES / "lublin_256.swf.gz"), limit=2000)
+    trace = read_swf(str(SHIPPED), limit=2000)
     result = simulate(trace, policy)
     assert (result.start_s >= trace.submit_s).all()
     _, busy, queued = result.series()
     assert busy.max() <= trace.procs and busy.min() >= 0 and queued.min() >= 0
 
 
-@needs_traces
 def test_backfilling_never_waits_longer_on_average_than_fcfs():
-    trace = read_swf(str(TRACES / "lublin_256.swf.gz"), limit=2000)
+    trace = read_swf(str(SHIPPED), limit=2000)
     waits = {p.name: simulate(trace, p).summary()["avg_wait_s"] for p in (FCFS, EASY, CONSERVATIVE)}
     assert waits["easy"] < waits["fcfs"] and waits["conservative"] < waits["fcfs"]
 
@@ -185,6 +193,39 @@ def test_text_output_and_missing_matplotlib(tmp_path, capsys):
     else:
         assert main(["sim", str(swf), "--plot", str(tmp_path / "p.png")]) == 0
         assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_binned_series_are_time_weighted_means_per_bin(tmp_path):
+    """8 processors: job 1 (8) over [0, 100), jobs 2 and 3 (4 each) over [100, 150) and [100, 120),
+    queued from 0 and 10. Bins of 60 s: [0, 60) busy 8, 2 queued (job 3 from 10: 1 + 50/60);
+    [60, 120) busy (40*8 + 20*8) / 60, queued 2 for 40 s; [120, 150) busy 4, the last bin cut at 150."""
+    swf = write_swf(tmp_path / "t.swf", [(1, 0, 100, 8, 8, 100, 1, 1), (2, 0, 50, 4, 4, 60, 2, 2),
+                                         (3, 10, 20, 4, 4, 20, 3, 2)])
+    result = simulate(read_swf(str(swf)), EASY)
+    starts, busy, queued = result.binned(60)
+    assert starts.tolist() == [0, 60, 120]
+    assert busy.tolist() == pytest.approx([8, 8, 4])
+    assert queued.tolist() == pytest.approx([1 + 50 / 60, 40 * 2 / 60, 0])
+
+
+def test_plot_bins_and_title():
+    from jem.cli.sim import bin_width_s
+
+    assert bin_width_s(0) == 300 and bin_width_s(400 * 300) == 300 and bin_width_s(400 * 300 + 1) == 900
+    assert bin_width_s(26 * 86400) == 2 * 3600 and bin_width_s(10 * 365 * 86400) == 28 * 86400
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="no matplotlib (the plot extra)")
+def test_plot_of_the_shipped_trace_has_its_name_and_policy(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    titles = []
+    save = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **k: (titles.append(fig._suptitle.get_text()), save(fig, *a, **k))[1])
+    assert main(["sim", str(SHIPPED), "--policy", "conservative", "--plot", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert titles == ["CTC-SP2-1996-3.1-cln-first5000: conservative, 5000 jobs on 338 processors"]
 
 
 # ---------------------------------------------------------------- fair-share

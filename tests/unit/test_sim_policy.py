@@ -28,9 +28,8 @@ from jem.scheduler.sim import SitePolicy, simulate
 from jem.scheduler.sim_config import SIM_NODE, SimReservation, parse_sim_table
 from jem.scheduler.swf import read_swf
 
-TRACES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "traces"
-needs_traces = pytest.mark.skipif(not (TRACES / "CTC-SP2-1996-3.1-cln.swf.gz").exists(),
-                                  reason=f"no traces in {TRACES}")
+# The first 5,000 jobs of CTC-SP2, shipped as package data (jem/data).
+CTC = pathlib.Path(__file__).resolve().parents[2] / "jem" / "data" / "CTC-SP2-1996-3.1-cln-first5000.swf.gz"
 
 
 def write_swf(path: pathlib.Path, records: list[tuple], procs: int = 8) -> pathlib.Path:
@@ -489,14 +488,15 @@ def test_a_no_reserve_qos_job_holds_no_reservation(tmp_path, capsys):
 
 # ---------------------------------------------------------------- the fast path, and a real trace
 
-@needs_traces
 @pytest.mark.parametrize("policy", [FCFS, EASY, CONSERVATIVE], ids=lambda p: p.name)
 def test_the_python_loop_equals_the_c_replay_where_the_site_policy_binds_nothing(tmp_path, policy):
-    """A reservation after every job's end by its estimate, or every job of a QOS that may
-    preempt a QOS no job has, take the Python loop (reservations, preemption) and change no start."""
-    trace = read_swf(str(TRACES / "KTH-SP2-1996-2.1-cln.swf.gz"), limit=1500)
+    """A reservation after every job's planned window, or every job of a QOS that may preempt a
+    QOS no job has, take the Python loop (reservations, preemption) and change no start. (A plan
+    may start a job as late as the last start plus an estimate, and end it an estimate later: a
+    reservation nearer than that moves a planned start, and so the backfill around it, as on CTC.)"""
+    trace = read_swf(str(CTC), limit=1500)
     fast = simulate(trace, policy)
-    after = int(fast.start_s.max() + trace.estimate_s.max()) + 1
+    after = int(fast.start_s.max() + 2 * trace.estimate_s.max()) + 1
     table = parse_sim_table({"reservations": [{"name": "later", "start_s": after, "duration_s": 60,
                                                "users": ["root"]}]})
     config = parse_config(tomllib.loads('[scheduler]\npreempt_type = "qos"\n[[qos]]\nname = "low"\n'
@@ -534,13 +534,12 @@ users = ["root"]
 """
 
 
-@needs_traces
 def test_jem_sim_replays_a_real_trace_under_a_site_policy(tmp_path, capsys):
     """The first 2,000 jobs of CTC-SP2 (338 processors; queues 1 and 3 as QOS low and high),
     200 processors down for maintenance over day 5: the JSON has its keys, jobs are preempted,
     and during the window the machine is never busier than its 138 other processors."""
     lines, kept = [], 0
-    with gzip.open(TRACES / "CTC-SP2-1996-3.1-cln.swf.gz", "rt") as f:
+    with gzip.open(CTC, "rt") as f:
         for line in f:
             if not line.startswith(";") and line.strip():
                 if kept == 2000:
