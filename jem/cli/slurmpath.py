@@ -20,7 +20,7 @@ from jem.model.errors import JemError
 import jem_slurm.launcher as launcher
 
 COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "salloc", "sacctmgr", "sprio",
-            "sshare", "seff", "sdiag", "sreport", "sstat")
+            "sshare", "seff", "sdiag", "sreport", "sstat", "sattach", "sbcast", "strigger")
 MAX_SHEBANG = 120  # older kernels cut #! lines at 127 bytes
 
 

@@ -273,7 +273,8 @@ def test_slurm_path_install_writes_the_commands_for_everyone_and_spares_a_real_s
     out = jem("slurm-path", "--install", str(bin_dir)).stdout
     assert sorted(line.split()[-1] for line in out.splitlines()) == sorted(
         str(bin_dir / c) for c in ("sacct", "sacctmgr", "sbatch", "scancel", "scontrol", "sinfo", "sprio", "squeue",
-                                   "sdiag", "seff", "srun", "salloc", "sshare", "sreport", "sstat"))
+                                   "sdiag", "seff", "srun", "salloc", "sshare", "sreport", "sstat",
+                                   "sattach", "sbcast", "strigger"))
     assert all((bin_dir / c).stat().st_mode & 0o755 == 0o755 for c in ("sbatch", "squeue"))
     jem("slurm-path", "--install", str(bin_dir))   # ours: refreshed in place
 

@@ -13,8 +13,8 @@ from slurm_cluster import other_user  # noqa: F401  (a fixture)
 from slurm_cluster import JEM, as_user, python_for_others, slurm, start_cluster, stop_cluster, wait_for_state
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "salloc", "sacctmgr", "sprio", "sshare", "seff",
-            "sdiag", "sreport", "sstat")
+COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "salloc", "sacctmgr", "sprio",
+            "sshare", "seff", "sdiag", "sreport", "sstat", "sattach", "sbcast", "strigger")
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +281,12 @@ def test_test_only_validates_without_queueing(cluster):
     assert refused.returncode == 1 and refused.stderr.endswith(
         "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
     assert slurm(cluster, "squeue", "-t", "all", "-h", "-o", "%i").stdout == before
+
+
+def test_the_commands_jem_does_not_offer_say_so_in_slurms_manner(cluster):
+    for command, instead in (("sattach", "srun --pty"), ("sbcast", "shared file system"), ("strigger", "jem watch")):
+        refused = slurm(cluster, command, "1.0")
+        assert (refused.returncode, refused.stdout) == (1, ""), command
+        assert refused.stderr.startswith(f"{command}: error: {command} is not offered by JEM: ")
+        assert instead in refused.stderr
+        assert slurm(cluster, command, "-V").stdout == "slurm 22.05.8\n"

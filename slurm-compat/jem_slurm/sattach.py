@@ -1,0 +1,10 @@
+"""sattach: not offered by JEM; says so in Slurm's manner (jem_slurm.unoffered)."""
+
+import sys
+
+from jem_slurm import unoffered
+
+main = unoffered.command("sattach")
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""sbcast: not offered by JEM; says so in Slurm's manner (jem_slurm.unoffered)."""
+
+import sys
+
+from jem_slurm import unoffered
+
+main = unoffered.command("sbcast")
+
+if __name__ == "__main__":
+    sys.exit(main())
