@@ -60,7 +60,8 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from jem.agent import runrecord, suspension
-from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, TreeUsage, kill_each, tree_usage
+from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
+from jem.agent.procusage import TreeUsage, tree_usage
 from jem.agent.confined import Credentials, LaunchError, StartFiles, credentials_for, start_line
 from jem.agent.environment import job_environment
 from jem.agent.epoch import next_epoch

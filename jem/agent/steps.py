@@ -27,7 +27,8 @@ from typing import Callable, Iterator
 
 import hostlist
 
-from jem.agent.cgroups import JobCgroup, TreeUsage, tree_usage
+from jem.agent.cgroups import JobCgroup
+from jem.agent.procusage import TreeUsage, tree_usage
 from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
 from jem.agent.environment import tasks_per_node_text
 from jem.agent.fencing import StepAdmission
