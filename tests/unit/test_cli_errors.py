@@ -72,8 +72,10 @@ def test_sim_leaves_no_file_from_its_check_and_an_existing_one_as_it_was(capsys,
     assert kept.read_text().startswith("job_id,submit,start,end,procs\n1,0,0,100,8")
 
 
-@pytest.mark.skipif(HAS_MATPLOTLIB, reason="matplotlib is installed")
-def test_plot_without_matplotlib_says_how_to_install_it_before_it_replays(capsys, trace, tmp_path):
+def test_plot_without_matplotlib_says_how_to_install_it_before_it_replays(capsys, trace, tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # (as if not installed: its import fails)
     err = _fails(capsys, ["sim", str(trace), "--plot", str(tmp_path / "p.png")], "needs matplotlib",
                  f"{sys.executable} -m pip install 'matplotlib", "pip install '.[plot]'")
     assert "jem[plot]" not in err and not (tmp_path / "p.png").exists()
