@@ -32,10 +32,17 @@ def job(cluster):
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.strip()
     wait_for_state(cluster, job_id, {"RUNNING"})
-    wait_for(lambda: re.search(r"\d{5,}K", sstat(cluster, "-j", job_id, "-n", "-o", "MaxRSS").stdout),
-             what="step 0's usage", timeout_s=30)
+    wait_for(lambda: _max_rss_kib(sstat(cluster, "-j", job_id, "-n", "-o", "MaxRSS").stdout) >= 45 * 1024,
+             what="step 0's 50 MB held", timeout_s=60)
     yield job_id
     slurm(cluster, "scancel", job_id)
+
+
+def _max_rss_kib(text: str) -> int:
+    """The KiB of `sstat -n -o MaxRSS`'s one value (0 before the step has one). sstat shows K, or a
+    larger unit where the value divides exactly."""
+    found = re.search(r"(\d+)([KMG])", text)
+    return int(found[1]) * 1024 ** "KMG".index(found[2]) if found else 0
 
 
 def sstat(cluster, *argv: str):
@@ -55,7 +62,7 @@ def test_default_layout_is_slurms(cluster, job):
         at += width + 1
     assert cells[0] == f"{job}.0".ljust(12)
     values = dict(zip(HEADER.split(), (c.strip() for c in cells)))
-    assert re.fullmatch(r"\d+K", values["MaxRSS"]) and int(values["MaxRSS"][:-1]) >= 45 * 1024
+    assert re.fullmatch(r"\d+[KMG]", values["MaxRSS"]) and _max_rss_kib(values["MaxRSS"]) >= 45 * 1024
     assert values["MaxRSSNode"] == "n1" and values["MaxRSSTask"] == "0" and values["NTasks"] == "1"
     assert re.fullmatch(r"\d\d:\d\d:\d\d", values["AveCPU"]) and values["MinCPUNode"] == "n1"
     assert [values[k] for k in ("AveCPUFreq", "ReqCPUFreqMin", "ReqCPUFreqGov", "ConsumedEnergy")] == [
@@ -68,9 +75,9 @@ def test_fields_widths_and_parsable_forms(cluster, job):
     done = sstat(cluster, "-j", job, "-o", "JobID,MaxRSS,AveCPU,NTasks")
     assert done.stdout.splitlines()[:2] == ["JobID            MaxRSS     AveCPU   NTasks ",
                                             "------------ ---------- ---------- -------- "]
-    assert re.fullmatch(rf"{job}\.0 +\d+K +\d\d:\d\d:\d\d +1 ", done.stdout.splitlines()[2])
+    assert re.fullmatch(rf"{job}\.0 +\d+[KMG] +\d\d:\d\d:\d\d +1 ", done.stdout.splitlines()[2])
     p = sstat(cluster, "-j", job, "-p", "-o", "JobID,MaxRSS,AveCPU,NTasks").stdout.splitlines()
-    assert p[0] == "JobID|MaxRSS|AveCPU|NTasks|" and re.fullmatch(rf"{job}\.0\|\d+K\|[\d:]+\|1\|", p[1])
+    assert p[0] == "JobID|MaxRSS|AveCPU|NTasks|" and re.fullmatch(rf"{job}\.0\|\d+[KMG]\|[\d:]+\|1\|", p[1])
     big_p = sstat(cluster, "-j", job, "-P", "-o", "JobID,MaxRSS,AveCPU,NTasks").stdout.splitlines()
     assert big_p[0] == "JobID|MaxRSS|AveCPU|NTasks" and big_p[1].count("|") == 3
     n = sstat(cluster, "-j", job, "-n", "-o", "JobID,NTasks").stdout
