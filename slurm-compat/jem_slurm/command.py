@@ -16,6 +16,18 @@ from jem_slurm.getopt import UsageError
 SLURM_VERSION = "slurm 22.05.8"
 
 
+class Interrupted(Exception):
+    """A signal srun or salloc catches to end what it waits for (`raise_interrupted` is its handler)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
 class Failure(Exception):
     """An error a command reports: the stderr lines (without the prefix) and the exit code."""
 

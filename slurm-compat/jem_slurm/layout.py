@@ -110,3 +110,32 @@ def _template(parts: tuple) -> tuple[str, tuple[str, ...]]:
         pieces.append(f"{{{len(letters)}{spec}}}")
         letters.append(part.letter)
     return "".join(pieces), tuple(letters)
+
+
+def accounting_columns(text: str, by_lower: dict[str, str], default: Callable[[str], tuple[int, bool]],
+                       invalid: Callable[[str], Exception]) -> list[tuple[str, int, bool]]:
+    """sacct's and sstat's `-o "name[%[-]width],..."` -> [(field, width, is_left)]: names in any
+    case (`by_lower`), `default(field)` the width and justification without one, an explicit
+    width right-justifying unless it starts with `-`; `invalid(name)` raised for an unknown one."""
+    columns = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, width = item.partition("%")
+        field = by_lower.get(name.lower())
+        if field is None:
+            raise invalid(name)
+        size, is_left = default(field)
+        digits = width.lstrip("-")
+        if digits.isascii() and digits.isdigit():
+            size, is_left = field_width(digits), width.startswith("-")
+        columns.append((field, size, is_left))
+    return columns
+
+
+def accounting_cell(value: str, width: int, is_left: bool) -> str:
+    """sacct's and sstat's cell: a value too wide is cut to end in `+`."""
+    if len(value) > width:
+        value = value[:width - 1] + "+"
+    return value.ljust(width) if is_left else value.rjust(width)

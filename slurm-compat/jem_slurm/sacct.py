@@ -17,7 +17,7 @@ import hostlist
 
 from jem_slurm import jobview, layout, sacct_fields
 from jem_slurm.cluster import cluster_name
-from jem_slurm.command import (SLURM_VERSION, Failure, connect, current_user, is_digits, node_names, run,
+from jem_slurm.command import (SLURM_VERSION, Failure, connect, current_user, node_names, run,
                                split_list, user_names)
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable, UsageError
 from jem_slurm.times import parse_time
@@ -45,28 +45,10 @@ _STATE_CODES = {"CA": "CANCELLED", "CD": "COMPLETED", "F": "FAILED", "NF": "NODE
 
 def _columns(text: str) -> list[tuple[str, int, bool]]:
     """-o "name[%[-]width],..." -> [(field, width, is_left)]."""
-    columns = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, _, width = item.partition("%")
-        field = sacct_fields.BY_LOWER.get(name.lower())
-        if field is None:
-            raise Failure(f'Invalid field requested: "{name}"')
-        size = sacct_fields.FIELDS[field][0]
-        is_left = field in sacct_fields.LEFT_JUSTIFIED
-        if is_digits(width.lstrip("-")):
-            size = layout.field_width(width.lstrip("-"))
-            is_left = width.startswith("-")   # an explicit width right-justifies even JobID
-        columns.append((field, size, is_left))
-    return columns
-
-
-def _cell(value: str, width: int, is_left: bool) -> str:
-    if len(value) > width:
-        value = value[:width - 1] + "+"
-    return value.ljust(width) if is_left else value.rjust(width)
+    return layout.accounting_columns(
+        text, sacct_fields.BY_LOWER,
+        lambda field: (sacct_fields.FIELDS[field][0], field in sacct_fields.LEFT_JUSTIFIED),
+        lambda name: Failure(f'Invalid field requested: "{name}"'))
 
 
 def _states(values: list[str]) -> set[str]:
@@ -318,7 +300,7 @@ def _sacct(argv: list[str]) -> int:
         if is_parsable:
             lines.append(delimiter.join(c[0] for c in columns) + trail)
         else:
-            lines.append(" ".join(_cell(name, w, left) for name, w, left in columns) + " ")
+            lines.append(" ".join(layout.accounting_cell(name, w, left) for name, w, left in columns) + " ")
             lines.append(" ".join("-" * w for _, w, _ in columns) + " ")
     getters = sacct_fields.getters(cluster)
     for row in rows:
@@ -326,7 +308,7 @@ def _sacct(argv: list[str]) -> int:
         if is_parsable:
             lines.append(delimiter.join(values) + trail)
         else:
-            lines.append(" ".join(_cell(v, w, left) for v, (_, w, left) in zip(values, columns)) + " ")
+            lines.append(" ".join(layout.accounting_cell(v, w, left) for v, (_, w, left) in zip(values, columns)) + " ")
     if lines:
         print("\n".join(lines))
     return 0

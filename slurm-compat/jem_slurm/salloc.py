@@ -24,7 +24,7 @@ import threading
 import time
 
 from jem_slurm import sbatch_options
-from jem_slurm.command import SLURM_VERSION, Failure, connect, run
+from jem_slurm.command import SLURM_VERSION, Failure, Interrupted, connect, raise_interrupted, run
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 
 PROG = "salloc"
@@ -48,16 +48,6 @@ JEM's salloc takes sbatch's resource options: -N -n -c --ntasks-per-node --mem -
 -t -p -A -q -J --exclusive -C --gres -G --gpus-per-node -D --reservation, and
 -I/--immediate[=secs], --no-shell, -Q, -v.
 """
-
-
-class Interrupted(Exception):
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _on_signal(signum, frame):
-    raise Interrupted(signum)
 
 
 def _settings(found) -> dict:
@@ -249,7 +239,7 @@ def _salloc(argv: list[str]) -> int:
         return 0
     settings = _settings(found)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _on_signal)
+        signal.signal(signum, raise_interrupted)
     name = "no-shell" if "no_shell" in settings else "interactive"
     with connect() as client:
         job_id = _allocate(client, settings, name)

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from jem_slurm import sbatch_options
-from jem_slurm.command import SLURM_VERSION, Failure, connect, is_digits, run
+from jem_slurm.command import SLURM_VERSION, Failure, Interrupted, connect, is_digits, raise_interrupted, run
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 from jem_slurm.srun_io import PtyInput, relay_step
 
@@ -43,16 +43,6 @@ JEM's srun takes: -n -N -c --ntasks-per-node -o -e -u -l -J --export -D --jobid 
 and, outside a job, sbatch's resource options (-p -t --mem --mem-per-cpu -A -G --gres).
 Accepted without effect: --mpi --overlap --exclusive --cpu-bind -K -W -m -v -Q -i.
 """
-
-
-class Interrupted(Exception):
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _on_signal(signum, frame):
-    raise Interrupted(signum)
 
 
 def _settings(found) -> dict:
@@ -143,7 +133,7 @@ def _srun(argv: list[str]) -> int:
     if not operands:
         raise Failure("No command given to execute.", prefix="fatal: ")
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _on_signal)
+        signal.signal(signum, raise_interrupted)
     job_text = settings.get("jobid") or os.environ.get("SLURM_JOB_ID") or os.environ.get("SLURM_JOBID", "")
     inside = bool(job_text)
     with connect() as client:

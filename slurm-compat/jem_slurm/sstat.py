@@ -18,7 +18,7 @@ import sys
 
 import hostlist
 
-from jem_slurm import sacct_fields
+from jem_slurm import layout, sacct_fields
 from jem_slurm.command import Failure, connect, is_digits, run, split_list
 from jem_slurm.getopt import NONE, REQUIRED, Option, OptionTable, UsageError
 
@@ -174,26 +174,8 @@ class _Row:
 
 def _columns(text: str) -> list[tuple[str, int, bool]]:
     """-o "name[%[-]width],..." -> [(field, width, is_left)]."""
-    columns = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, _, width = item.partition("%")
-        field = BY_LOWER.get(name.lower())
-        if field is None:
-            raise Failure(f'Invalid field requested: "{name}"')
-        size, is_left = WIDTHS[field], field == "JobID"
-        if is_digits(width.lstrip("-")):
-            size, is_left = int(width.lstrip("-")), width.startswith("-")
-        columns.append((field, size, is_left))
-    return columns
-
-
-def _cell(value: str, width: int, is_left: bool) -> str:
-    if len(value) > width:
-        value = value[:width - 1] + "+"
-    return value.ljust(width) if is_left else value.rjust(width)
+    return layout.accounting_columns(text, BY_LOWER, lambda field: (WIDTHS[field], field == "JobID"),
+                                     lambda name: Failure(f'Invalid field requested: "{name}"'))
 
 
 def _targets(texts: list[str]) -> list[tuple[int, str | None]]:
@@ -279,7 +261,7 @@ def _print(columns, targets, by_job: dict, problems: dict, given: dict) -> None:
     def line(values: list[str]) -> str:
         if delimiter:
             return delimiter.join(values) + trailer
-        return "".join(_cell(v, w, left) + " " for v, (_, w, left) in zip(values, columns))
+        return "".join(layout.accounting_cell(v, w, left) + " " for v, (_, w, left) in zip(values, columns))
 
     if "noheader" not in given:   # (a header cut to its width has no "+")
         print(line([name[:w] for name, w, _ in columns]) if not delimiter else line([n for n, _, _ in columns]))
