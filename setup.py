@@ -9,6 +9,7 @@ import os
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 KERNELS = ["fit", "backfill", "replay", "records", "fairtree"]
 DEBUG = os.environ.get("JEM_CYTHON_DEBUG") == "1"
@@ -31,4 +32,19 @@ extensions = [
     for name in KERNELS
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, force=DEBUG))
+
+
+class ParallelBuildExt(build_ext):
+    """build_ext that compiles the kernels side by side on every core unless told otherwise
+    (`-j N`): setuptools compiles one extension after another by default, and every install,
+    CI's debug build and the multi-user test's venv pay for the kernels' C compile."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+
+CORES = os.cpu_count() or 1
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, force=DEBUG, nthreads=CORES),
+      cmdclass={"build_ext": ParallelBuildExt})
