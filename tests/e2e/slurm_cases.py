@@ -51,7 +51,8 @@ LATE_SETUP = {
                 "--wrap", "sleep 300"],
 }
 _PLACEHOLDERS = "|".join([*SETUP, *LATE_SETUP])
-_COMMANDS = ["sbatch", "squeue", "sacct", "scontrol", "sinfo", "scancel", "srun", "sacctmgr", "sprio", "sshare"]
+_COMMANDS = ["sbatch", "squeue", "sacct", "scontrol", "sinfo", "scancel", "srun", "sacctmgr", "sprio", "sshare",
+             "salloc", "sstat", "sdiag", "sreport", "sattach", "sbcast", "strigger"]
 NO_SHEBANG = "echo hi\n"
 
 # (name, argv, stdin) -- argv[0] is the command. Cases named sbatch_error_* must create no job.
@@ -193,6 +194,11 @@ NEW_CASES = [
     ("scontrol_update_running_time_limit_unlimited", ["scontrol", "update", "JobId={running}",
                                                       "TimeLimit=UNLIMITED"], None),
     ("scontrol_show_job_time_limit_unlimited", ["scontrol", "show", "job", "{running}"], None),
+    # sstat of a job with no step running, of no job, and its field list
+    ("sstat_ended_job", ["sstat", "-j", "{done}"], None),
+    ("sstat_error_no_job", ["sstat"], None),
+    ("sstat_helpformat", ["sstat", "--helpformat"], None),
+    ("sstat_e", ["sstat", "-e"], None),
 ]
 CASES += NEW_CASES
 # The new cases JEM does not match yet (none since issue 12; JEM_GOLDEN_PENDING=1 runs them).
