@@ -19,6 +19,7 @@ A submit (and a step) also carries the user's signature over what runs; the
 call's token and the signature come from one round trip to the service.
 """
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -31,16 +32,18 @@ from jem.model import defaults
 from jem.model.accounting import AssociationChange, QosChange
 from jem.model.associations import Association, AssociationFilter, Qos, User
 from jem.model.audit import AuditQuery, AuditRecord
-from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, InternalError, JemError, JobNotFound,
-                              LimitExceeded, RateLimited)
+from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, CrontabEntryRefused, InternalError, JemError,
+                              JobNotFound, LimitExceeded, RateLimited)
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.controllerinfo import ControllerInfo
+from jem.model.crontab import Crontab, EntryRequest
 from jem.model.diagnostics import Diagnostics
 from jem.model.job import Job, JobSpec
 from jem.model.explanation import Explanation
 from jem.model.jobpriority import JobPriority
 from jem.model.reservation import Reservation
+from jem.model.run import RequeuedRun
 from jem.model.jobfilter import JobFilter
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
@@ -49,9 +52,9 @@ from jem.model.states import JobState
 from jem.model.step import Step, StepSpec, TaskExit, TaskOutput
 from jem.model.stepusage import JobUsageReport
 from jem.model.utilization import ReportKind, UsageReport
-from jem.relay import RelayChannel, channel_to
+from jem.relay import RelayChannel, channel_to, socket_in_this_process
 from jem.security import munge
-from jem.security.authd import AuthdConnection
+from jem.security.authd import MAX_REQUESTS, AuthdConnection
 from jem.security.digest import spec_digest, step_spec_digest
 from jem.security.tokens import AUD_CONTROLLER, AUD_JOB, AUD_STEP
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
@@ -87,6 +90,13 @@ def _channel(address: str, ca_file: str, relay_socket: str | None) -> "grpc.Chan
 
 
 STEPS_BATCH = 1000   # job ids in one ListSteps call
+
+
+def _in_batches(job_ids: Sequence[int], fetch) -> list:
+    """`fetch(ids)` of STEPS_BATCH job ids at a time (the controller takes at most [limits] max_args
+    per call), joined in order."""
+    job_ids = list(job_ids)
+    return [item for i in range(0, len(job_ids), STEPS_BATCH) for item in fetch(job_ids[i:i + STEPS_BATCH])]
 
 
 def _message(factory, **fields):
@@ -131,7 +141,8 @@ class Client:
         the credential service at `authd_socket`, with auth "munge" a MUNGE credential from the
         munged at `munge_socket` restricted to `munge_uid` (each default: the client config's).
         ca_file: the cluster CA to verify the controller with (default: the client config's; none:
-        plaintext, for loopback). relay_socket: a call relay (`jem.relay`) to send unary calls through."""
+        plaintext, for loopback). relay_socket: a call relay (`jem.relay`) to send unary calls through
+        (default: this process's, in a command server's child; else none)."""
         config = load_client_config()
         self.address = address or find_controller(config)
         self._bearer = (("authorization", f"Bearer {token}"),) if token else None
@@ -140,7 +151,8 @@ class Client:
         self._munge_socket = (config.munge_socket if munge_socket is None else munge_socket) or None
         self._munge_uid = config.munge_uid if munge_uid is None else munge_uid
         self._timeout_s = timeout_s
-        self._channel = _channel(self.address, config.ca_file if ca_file is None else ca_file, relay_socket)
+        self._channel = _channel(self.address, config.ca_file if ca_file is None else ca_file,
+                                 relay_socket or socket_in_this_process())
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
 
@@ -173,6 +185,18 @@ class Client:
         token, *signature = self._authd.fetch(wanted)
         return (("jem-token", token),), (signature[0] if signature else "")
 
+    def _signed_jobs(self, digests: Sequence[str]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+        """(metadata with a fresh credential for one call, this user's signature over each job
+        digest), in as few round trips to the credential service as it answers (its MAX_REQUESTS
+        each; the call's token last, so it is the freshest); no signatures without a service."""
+        if self._bearer is not None or self._auth == "munge":
+            return self._signed_metadata(None)[0], [""] * len(digests)
+        wanted = [(AUD_JOB, digest) for digest in digests] + [(AUD_CONTROLLER, None)]
+        answers: list[str] = []
+        for start in range(0, len(wanted), MAX_REQUESTS):
+            answers += self._authd.fetch(wanted[start:start + MAX_REQUESTS])
+        return (("jem-token", answers[-1]),), answers[:-1]
+
     def _call(self, method, request, metadata: tuple[tuple[str, str], ...] | None = None):
         try:
             return method(request, timeout=self._timeout_s, metadata=metadata or self._metadata)
@@ -190,6 +214,9 @@ class Client:
         if cls is LimitExceeded:
             detail = text.removeprefix(cls.message).removeprefix(": ")
             return LimitExceeded(detail, limit_reason=trailing.get("jem-limit-reason", ""))
+        if cls is CrontabEntryRefused:
+            return CrontabEntryRefused(text, lines=trailing.get("jem-crontab-lines", ""),
+                                       cause=ERRORS_BY_REASON.get(trailing.get("jem-cause-reason", ""), JemError))
         if cls is None:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 return ControllerUnreachable(f"{self.address}: {text}")
@@ -215,6 +242,35 @@ class Client:
                 if time.monotonic() + exc.retry_after_s > give_up:
                     raise
                 time.sleep(exc.retry_after_s)
+
+    def set_crontab(self, text: str, entries: Sequence[EntryRequest], *, user: str = "") -> Crontab:
+        """Install `text` as `user`'s crontab ("": this user's), `entries` being its cron lines'
+        jobs, each signed by this user when the crontab is theirs (another user's, root's to
+        install, goes unsigned); returns it as installed (its entries' jobs and lines).
+        Over the submission rate, waits and sends it again as `submit` does."""
+        digests = [spec_digest(entry.spec) for entry in entries]
+        give_up = time.monotonic() + self._timeout_s
+        while True:
+            metadata, signatures = self._signed_jobs(digests) if not user else (self._metadata, [""] * len(digests))
+            request = jobs_pb2.SetCrontabRequest(user=user, text=text, entries=[
+                convert.entry_request_to_pb(dataclasses.replace(entry, user_signature=signature))
+                for entry, signature in zip(entries, signatures)])
+            try:
+                response = self._call(self._jobs.SetCrontab, request, metadata)
+            except RateLimited as exc:
+                if time.monotonic() + exc.retry_after_s > give_up:
+                    raise
+                time.sleep(exc.retry_after_s)
+                continue
+            return Crontab(user, text, convert.installed_entries_from_pb(response.entries))
+
+    def remove_crontab(self, *, user: str = "") -> None:
+        """Remove `user`'s crontab ("": this user's): its pending jobs are cancelled."""
+        self._call(self._jobs.SetCrontab, jobs_pb2.SetCrontabRequest(user=user, remove=True))
+
+    def get_crontab(self, user: str = "") -> Crontab | None:
+        """`user`'s crontab ("": this user's) as installed, with the lines disabled since; None if none."""
+        return convert.crontab_from_pb(self._call(self._jobs.GetCrontab, jobs_pb2.GetCrontabRequest(user=user)))
 
     def get_job(self, job_id: int) -> Job:
         request = _message(jobs_pb2.GetJobRequest, job_id=job_id)
@@ -341,12 +397,20 @@ class Client:
     def list_steps(self, job_ids: Sequence[int]) -> list[Step]:
         """The steps of the given jobs, running and ended, by job and step id (asked for
         STEPS_BATCH jobs at a time: the controller takes at most [limits] max_args per call)."""
-        job_ids = list(job_ids)
-        steps: list[Step] = []
-        for i in range(0, len(job_ids), STEPS_BATCH):
-            request = _message(steps_pb2.ListStepsRequest, job_ids=job_ids[i:i + STEPS_BATCH])
-            steps += [convert.step_from_pb(pb) for pb in self._call(self._jobs.ListSteps, request).steps]
-        return steps
+        def fetch(ids: list[int]) -> list[Step]:
+            request = _message(steps_pb2.ListStepsRequest, job_ids=ids)
+            return [convert.step_from_pb(pb) for pb in self._call(self._jobs.ListSteps, request).steps]
+
+        return _in_batches(job_ids, fetch)
+
+    def list_runs(self, job_ids: Sequence[int]) -> list[RequeuedRun]:
+        """The earlier runs of the given jobs (each run requeued after it: sacct -D), by job and run
+        (asked for STEPS_BATCH jobs at a time, as list_steps)."""
+        def fetch(ids: list[int]) -> list[RequeuedRun]:
+            request = _message(jobs_pb2.ListRunsRequest, job_ids=ids)
+            return [convert.requeued_run_from_pb(pb) for pb in self._call(self._jobs.ListRuns, request).runs]
+
+        return _in_batches(job_ids, fetch)
 
     def job_usage(self, job_ids: Sequence[int]) -> JobUsageReport:
         """What the running steps of the jobs have used so far, from their nodes' agents (sstat),

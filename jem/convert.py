@@ -15,8 +15,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jem.model.arrays import accepted_array, format_ranges
 from jem.model.audit import AuditQuery, AuditRecord
+from jem.model.crontab import Crontab, EntryRequest, InstalledEntry
 from jem.model.diagnostics import CycleCounts, Diagnostics, RpcCount
-from jem.model.errors import InvalidArgument, InvalidReservation
+from jem.model.errors import InvalidArgument, InvalidReservation, InvalidRetryPolicy
 from jem.model.execution import JobEnd, JobReport, Launch, SignalScope
 from jem.model.explanation import Explanation, HeldLimit, RunningEnd, WhatIf
 from jem.model.idlists import id_list_text, parse_id_list
@@ -24,6 +25,7 @@ from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.jobpriority import JobPriority
 from jem.model.jobfilter import JobFilter
 from jem.model.lazyjob import lazy_jobs_maker
+from jem.model.mail import MailType, mail_type_text, mail_types_of
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
@@ -32,6 +34,7 @@ from jem.model.resources import Resources
 from jem.model.shares import ShareRow
 from jem.model.states import JobState
 from jem.model.utilization import AssociationUsage, ClusterUsage, ReportKind, UsageReport
+from jem.model.run import RequeuedRun
 from jem.model.step import Step, StepSpec, TaskExit, TaskOrder, TaskOutput
 from jem.model.stepusage import Figure, JobUsageReport, StepUsage, TaskUsage, UsageProblem
 from jem.v1 import admin_pb2, agent_pb2, common_pb2, jobs_pb2, steps_pb2
@@ -49,6 +52,24 @@ REASON_TO_PB, REASON_FROM_PB = _enum_maps(JobReason, common_pb2.JobReason, "JOB_
 NODE_STATE_TO_PB, NODE_STATE_FROM_PB = _enum_maps(NodeState, common_pb2.NodeState, "NODE_STATE_")
 END_TO_PB, END_FROM_PB = _enum_maps(JobEnd, agent_pb2.JobEnd, "JOB_END_")
 SCOPE_TO_PB, _SCOPE_FROM_PB = _enum_maps(SignalScope, common_pb2.SignalScope, "SIGNAL_SCOPE_")
+MAIL_TYPE_TO_PB, _MAIL_TYPE_FROM_PB = _enum_maps(MailType, common_pb2.MailType, "MAIL_TYPE_")
+
+
+def _mail_type_text(values) -> str:
+    """A spec's canonical --mail-type text from wire values; one that is UNSPECIFIED or unknown
+    stays in the text by number, for JobSpec.validate to refuse (INVALID_ARGUMENT)."""
+    types = {_MAIL_TYPE_FROM_PB.get(v) for v in values}
+    unknown = [str(v) for v in values if v not in _MAIL_TYPE_FROM_PB]
+    return ",".join(filter(None, (mail_type_text(types), *unknown)))
+
+
+def _retry_states(values) -> tuple[JobState, ...]:
+    """A spec's retry states from wire values; InvalidRetryPolicy for UNSPECIFIED or an unknown value
+    (states that are no failure are refused by JobSpec.validate)."""
+    try:
+        return tuple(STATE_FROM_PB[v] for v in values)
+    except KeyError as exc:
+        raise InvalidRetryPolicy(f"retry_on: {exc.args[0]} is not a job state") from None
 
 
 def scope_from_pb(value: int) -> SignalScope:
@@ -135,7 +156,10 @@ def _spec_pb(spec: JobSpec) -> common_pb2.JobSpec:
         open_mode=spec.open_mode, warn_signal=spec.warn_signal, warn_time_s=spec.warn_time_s,
         warn_batch_only=spec.warn_batch_only,
         constraint=spec.constraint, exclusive=spec.exclusive, qos=spec.qos, gres_per_node=dict(spec.gres_per_node),
-        reservation=spec.reservation, gpu_type=spec.gpu_type,
+        reservation=spec.reservation, gpu_type=spec.gpu_type, overcommit=spec.overcommit,
+        retries=spec.retries, retry_delay_s=spec.retry_delay_s, retry_on=[STATE_TO_PB[s] for s in spec.retry_on],
+        mail_types=[MAIL_TYPE_TO_PB[t] for t in mail_types_of(spec.mail_type)], mail_user=spec.mail_user,
+        cron_schedule=spec.cron_schedule,
     )
     if spec.time_limit_s is not None:
         pb.time_limit_s = spec.time_limit_s
@@ -184,6 +208,10 @@ _SPEC_READERS = {
     "constraint": operator.attrgetter("constraint"), "exclusive": operator.attrgetter("exclusive"),
     "qos": operator.attrgetter("qos"), "gres_per_node": lambda pb: tuple(sorted(pb.gres_per_node.items())),
     "reservation": operator.attrgetter("reservation"), "gpu_type": operator.attrgetter("gpu_type"),
+    "retries": operator.attrgetter("retries"), "retry_delay_s": operator.attrgetter("retry_delay_s"),
+    "retry_on": lambda pb: _retry_states(pb.retry_on),
+    "mail_type": lambda pb: _mail_type_text(pb.mail_types), "mail_user": operator.attrgetter("mail_user"),
+    "cron_schedule": operator.attrgetter("cron_schedule"), "overcommit": operator.attrgetter("overcommit"),
 }
 
 
@@ -202,7 +230,7 @@ def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
         usage=usage_to_pb(job.usage), n_nodes=job.shape.n_nodes, n_tasks=job.shape.n_tasks,
         cpu_ids=[id_list_text(ids) for ids in job.cpu_ids], gpu_ids=[id_list_text(ids) for ids in job.gpu_ids],
         array_job_id=job.array_job_id, array_pending=format_ranges(job.array_pending), dependency=job.dependency,
-        label=job.label,
+        label=job.label, retries_done=job.retries_done,
     )
     if job.array_task_id is not None:
         pb.array_task_id = job.array_task_id
@@ -253,7 +281,7 @@ _JOB_READERS = {
     "array_task_id": _optional("array_task_id"),
     "array_parent_id": lambda pb: pb.array_job_id if pb.array_job_id != pb.job_id else 0,
     "array_pending": lambda pb: accepted_array(pb.array_pending).indices if pb.array_pending else (),
-    "dependency": operator.attrgetter("dependency"),
+    "dependency": operator.attrgetter("dependency"), "retries_done": operator.attrgetter("retries_done"),
 }
 
 
@@ -389,7 +417,8 @@ def step_spec_to_pb(spec: StepSpec) -> steps_pb2.StepSpec:
             argv=spec.argv, n_tasks=spec.n_tasks, n_nodes=spec.n_nodes, cpus_per_task=spec.cpus_per_task,
             n_tasks_per_node=spec.n_tasks_per_node, name=spec.name, stdout_pattern=spec.stdout_pattern,
             stderr_pattern=spec.stderr_pattern, environment=spec.environment, working_dir=spec.working_dir,
-            ends_job=spec.ends_job,
+            ends_job=spec.ends_job, overcommit=spec.overcommit, multi_prog=spec.multi_prog,
+            task_prolog=spec.task_prolog, task_epilog=spec.task_epilog, input=spec.input, open_mode=spec.open_mode,
         )
 
 
@@ -398,7 +427,8 @@ def step_spec_from_pb(pb: steps_pb2.StepSpec) -> StepSpec:
         argv=tuple(pb.argv), n_tasks=pb.n_tasks, n_nodes=pb.n_nodes, cpus_per_task=pb.cpus_per_task,
         n_tasks_per_node=pb.n_tasks_per_node, name=pb.name, stdout_pattern=pb.stdout_pattern,
         stderr_pattern=pb.stderr_pattern, environment=dict(pb.environment), working_dir=pb.working_dir,
-        ends_job=pb.ends_job,
+        ends_job=pb.ends_job, overcommit=pb.overcommit, multi_prog=pb.multi_prog, task_prolog=pb.task_prolog,
+        task_epilog=pb.task_epilog, input=pb.input, open_mode=pb.open_mode,
     )
 
 
@@ -419,6 +449,28 @@ def step_from_pb(pb: steps_pb2.Step) -> Step:
         n_cpus=pb.n_cpus, start_time=time_from_pb(pb, "start_time") or 0.0, end_time=time_from_pb(pb, "end_time"),
         state=STATE_FROM_PB[pb.state], exit_code=pb.exit_code, exit_signal=pb.exit_signal,
         usage=usage_from_pb(pb.usage), ends_job=pb.ends_job,
+    )
+
+
+def requeued_run_to_pb(run: RequeuedRun) -> jobs_pb2.RequeuedRun:
+    pb = jobs_pb2.RequeuedRun(
+        job_id=run.job_id, run=run.run, state=STATE_TO_PB[run.state], nodes=run.nodes,
+        alloc_per_node=resources_to_pb(run.alloc_per_node), exit_code=run.exit_code, exit_signal=run.exit_signal,
+        usage=usage_to_pb(run.usage), retry=run.retry, detail=run.detail,
+    )
+    for name in ("start_time", "end_time", "begin_time", "requeue_time", "next_begin_time"):
+        time_to_pb(getattr(run, name), getattr(pb, name))
+    return pb
+
+
+def requeued_run_from_pb(pb: jobs_pb2.RequeuedRun) -> RequeuedRun:
+    return RequeuedRun(
+        job_id=pb.job_id, run=pb.run, state=STATE_FROM_PB[pb.state], start_time=time_from_pb(pb, "start_time"),
+        end_time=time_from_pb(pb, "end_time") or 0.0, nodes=tuple(pb.nodes),
+        alloc_per_node=resources_from_pb(pb.alloc_per_node), exit_code=pb.exit_code, exit_signal=pb.exit_signal,
+        usage=usage_from_pb(pb.usage), begin_time=time_from_pb(pb, "begin_time"),
+        requeue_time=time_from_pb(pb, "requeue_time") or 0.0, next_begin_time=time_from_pb(pb, "next_begin_time"),
+        retry=pb.retry, detail=pb.detail,
     )
 
 
@@ -541,7 +593,8 @@ def audit_query_from_pb(pb: admin_pb2.ListAuditRequest) -> AuditQuery:
 # ---------------------------------------------------------------- audit summaries
 
 # Never in a summary: what runs, its secrets, and credentials.
-_SECRET_FIELDS = {"script", "environment", "user_signature", "credential", "token", "script_args", "argv"}
+_SECRET_FIELDS = {"script", "environment", "user_signature", "credential", "token", "script_args", "argv",
+                  "text"}   # (text: a crontab's, whose commands are its jobs' scripts)
 _MAX_VALUE = 64          # characters of one value kept in a summary
 AUDIT_SUMMARY_MAX = 1000  # characters of a summary
 
@@ -795,3 +848,31 @@ def job_usage_from_pb(pb: jobs_pb2.JobUsageResponse) -> JobUsageReport:
                                        for name, f in s.figures.items()})
                     for s in pb.steps),
         problems=tuple((p.job_id, _USAGE_PROBLEM_FROM_PB.get(p.problem, UsageProblem.NOT_FOUND)) for p in pb.problems))
+
+
+# ---------------------------------------------------------------- crontabs (scrontab)
+
+def entry_requests_from_pb(entries) -> list[EntryRequest]:
+    """SetCrontabRequest's entries as the controller reads them."""
+    return [EntryRequest(pb.schedule, spec_from_pb(pb.spec), pb.user_signature) for pb in entries]
+
+
+def entry_request_to_pb(request: EntryRequest) -> jobs_pb2.CrontabEntry:
+    return jobs_pb2.CrontabEntry(schedule=request.schedule, spec=spec_to_pb(request.spec),
+                                 user_signature=request.user_signature)
+
+
+def installed_entries_to_pb(crontab: Crontab) -> list[jobs_pb2.CrontabEntry]:
+    return [jobs_pb2.CrontabEntry(schedule=e.schedule, job_id=e.job_id, first_line=e.first_line,
+                                  last_line=e.last_line) for e in crontab.entries]
+
+
+def installed_entries_from_pb(entries) -> tuple[InstalledEntry, ...]:
+    return tuple(InstalledEntry(pb.first_line, pb.last_line, pb.schedule, pb.job_id) for pb in entries)
+
+
+def crontab_from_pb(pb: jobs_pb2.GetCrontabResponse) -> Crontab | None:
+    """GetCrontab's answer: the crontab, or None when the user has none."""
+    if not pb.exists:
+        return None
+    return Crontab(pb.user, pb.text, installed_entries_from_pb(pb.entries), frozenset(pb.disabled_lines))

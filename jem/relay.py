@@ -39,6 +39,9 @@ import grpc
 MAX_FRAME_BYTES = 256 << 20   # above the largest message the controller sends or accepts
 DEFAULT_IDLE_S = 600.0
 MAX_CHANNELS = 4   # controllers (or CAs) one user's commands talk to at once; older channels are closed
+# Connections waiting to be accepted: a burst of commands started at once waits here (the kernel caps it
+# at net.core.somaxconn), and beyond it in connect(), never refused.
+BACKLOG = 4096
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
@@ -98,6 +101,22 @@ def _recv_frame(sock: socket.socket) -> bytes | None:
 
 
 # ------------------------------------------------------------------ client side
+
+# In a command server's child: the socket of the server's relay. A child is one command's process, so
+# one value serves every client it makes (jem.client.Client's default).
+_socket_in_this_process: str | None = None
+
+
+def use_in_this_process(socket_path: str) -> None:
+    """Send the unary calls of every client this process makes from now on through the relay at `socket_path`."""
+    global _socket_in_this_process
+    _socket_in_this_process = socket_path
+
+
+def socket_in_this_process() -> str | None:
+    """The relay `use_in_this_process` named, or None (call the controller directly)."""
+    return _socket_in_this_process
+
 
 
 class RelayedCallError(grpc.RpcError):
@@ -252,7 +271,7 @@ class Relay:
             listener.bind(f"{self.socket_path}.{os.getpid()}")
         finally:
             os.umask(old_umask)
-        listener.listen(128)
+        listener.listen(BACKLOG)
         os.rename(f"{self.socket_path}.{os.getpid()}", self.socket_path)
         self._listener = listener
         self._socket_ino = os.stat(self.socket_path).st_ino

@@ -59,7 +59,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from jem.agent import runrecord, suspension
+from jem.agent import propagation, runrecord, suspension
 from jem.agent.cgroups import Cgroups, CgroupLimits, JobCgroup, kill_each
 from jem.agent.procusage import TreeUsage, tree_usage
 from jem.agent.confined import Credentials, LaunchError, StartFiles, credentials_for, start_line
@@ -606,14 +606,17 @@ class RunningJobs:
                            open_mode=spec.open_mode or "truncate")
         command = [script_path, *spec.script_args]
         cgroup_procs = cgroup.procs_files() if cgroup is not None else []
+        carried = propagation.propagated(spec.environment)   # sbatch's umask and soft limits
         run_as = credentials.run_as
         if not run_as:   # the agent's own user: the keeper spawns the shell, which waits to be confined
             return StartOrder(start_line(command, working_dir=spec.working_dir, files=files,
-                                         waits_for_go=bool(cgroup_procs)), env, cgroup_procs, record.as_dict())
+                                         waits_for_go=bool(cgroup_procs), propagated=carried),
+                              env, cgroup_procs, record.as_dict())
         # Another user: the keeper's forked child joins the cgroup and changes user itself before
         # it execs the shell. The keeper is small, so its fork costs less than an exec of setpriv
         # and the "go" that the shell would then wait for (one exec and a round trip per job).
-        return StartOrder(start_line(command, working_dir=spec.working_dir, files=files, waits_for_go=False),
+        return StartOrder(start_line(command, working_dir=spec.working_dir, files=files, waits_for_go=False,
+                                     propagated=carried),
                           env, cgroup_procs, record.as_dict(),
                           become=(run_as["user"], run_as["group"], list(run_as["extra_groups"])))
 

@@ -7,8 +7,10 @@ hold for the script and its steps together, and a cancel or the end of the job
 kills them with it). Elsewhere the step gets a `steps_<job>` cgroup holding the
 job's resources on this node, shared by the job's concurrent steps here and
 removed after the last. Each task runs in a session of its own, so whatever a
-task leaves behind is killed with its process group when it exits. With srun
---pty, task 0 runs on a pseudo-terminal of its own (`ptys.py`).
+task leaves behind is killed with its process group when it exits. How each task
+starts and ends (its program, files, stdin, prolog and epilog) is `tasks.py`; with srun
+--pty, task 0 runs on a pseudo-terminal of its own (`ptys.py`), and srun's stdin reaches
+the tasks that read it through one connection per node (`taskinput.py`).
 
 Each order is fenced by the job's run and the node's epoch before any task starts
 (`fencing.RunFence.admit_step`): on the batch node only the run held there takes
@@ -19,42 +21,29 @@ import logging
 import os
 import queue
 import signal
-import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import hostlist
-
+from jem.agent import propagation
 from jem.agent.cgroups import JobCgroup
 from jem.agent.procusage import TreeUsage, tree_usage
-from jem.agent.confined import LaunchError, StartFiles, credentials_for, start_confined
-from jem.agent.environment import tasks_per_node_text
+from jem.agent.confined import LaunchError, credentials_for
+from jem.agent.environment import task_environment
 from jem.agent.fencing import StepAdmission
-from jem.agent.ptys import TaskPty, wants_pty
-from jem.agent.ptys import task_environment as without_pty_secret
+from jem.agent.ptys import wants_pty
 from jem.agent.running import RunningJobs
+from jem.agent.taskinput import StdinFanout, has_stdin_relay
+from jem.agent.tasks import StepLaunch, Task, start_on_pty, start_task
+from jem.model import multiprog
 from jem.model.errors import StaleRun
-from jem.model.filenames import PatternValues, expand_pattern
-from jem.model.job import JobUsage
-from jem.model.step import TaskExit, TaskOrder, TaskOutput
+from jem.model.step import STDIN_FROM_SRUN, STEP_KILL_WAIT_S, TaskExit, TaskOrder, TaskOutput
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 65536
 POLL_S = 0.2               # how often a waiting stream checks that its caller is still there
-KILL_WAIT_S = 2.0          # SIGTERM to SIGKILL for tasks of an abandoned step
-DRAIN_S = 2.0              # how long output of an exited task's leftovers is still read
+DRAIN_S = 2.0              # how long a released steps cgroup's processes get to go
 BATCH_WAIT_S = 5.0         # how long a step waits for its job's batch launch on the batch node
-
-
-@dataclass
-class _Task:
-    task_id: int
-    process: subprocess.Popen
-    readers: list[threading.Thread] = field(default_factory=list)
-    step_id: int = 0
 
 
 class _SharedCgroups:
@@ -103,7 +92,7 @@ class StepTasks:
         self._node_name = node_name
         self._jobs = jobs
         self._shared = _SharedCgroups()
-        self._running: dict[int, list[_Task]] = {}   # job id -> its step tasks running here
+        self._running: dict[int, list[Task]] = {}   # job id -> its step tasks running here
         self._lock = threading.Lock()
 
     def signal(self, job_id: int, signum: int) -> int | None:
@@ -193,14 +182,17 @@ class StepTasks:
         except LaunchError as exc:
             yield from (TaskExit(t, self._node_name, exit_code=1, launch_error=str(exc)) for t in order.task_ids)
             return
-        tasks: list[_Task] = []
+        tasks: list[Task] = []
+        fanout = None
         try:
-            tasks, failed = self._start_all(order, cgroup, events)
+            tasks, failed, fanout = self._start_all(order, cgroup, events)
             with self._lock:
                 self._running.setdefault(order.job_id, []).extend(tasks)
             yield from failed
             yield from self._follow(tasks, events, is_active)
         finally:
+            if fanout is not None:
+                fanout.close()
             with self._lock:
                 left = [t for t in self._running.get(order.job_id, ()) if t not in tasks]
                 if left:
@@ -211,110 +203,31 @@ class StepTasks:
                 self._shared.release(order.job_id)
 
     def _start_all(self, order: TaskOrder, cgroup: JobCgroup | None,
-                   events: queue.Queue) -> tuple[list[_Task], list[TaskExit]]:
-        tasks, failed = [], []
+                   events: queue.Queue) -> tuple[list[Task], list[TaskExit], StdinFanout | None]:
+        """Start the order's tasks (`tasks.py`); the started ones, the exits of those that could
+        not start, and the relay of srun's stdin to them (started once they all are)."""
+        spec = order.spec
         try:
             credentials = credentials_for(order.uid, order.gid, order.user, node_name=self._node_name)
-        except LaunchError as exc:
-            return [], [TaskExit(t, self._node_name, exit_code=1, launch_error=str(exc)) for t in order.task_ids]
+            programs = multiprog.check(spec.multi_prog, order.n_tasks, name=spec.argv[0]) if spec.multi_prog else ()
+        except (LaunchError, multiprog.MultiProgError) as exc:
+            return [], [TaskExit(t, self._node_name, exit_code=1, launch_error=str(exc)) for t in order.task_ids], None
+        fanout = StdinFanout(spec.environment, name=f"step-{order.job_id}.{order.step_id}") \
+            if has_stdin_relay(spec.environment) and any(spec.stdin_of(t) == STDIN_FROM_SRUN for t in order.task_ids) \
+            else None
+        launch = StepLaunch(order, self._node_name, credentials, cgroup, events, self._jobs.spawn_lock,
+                            propagation.propagated(spec.environment), fanout, programs)
+        tasks, failed = [], []
         for local_id, task_id in enumerate(order.task_ids):
             env = task_environment(order, node_name=self._node_name, local_id=local_id, task_id=task_id)
-            if task_id == 0 and wants_pty(env):   # srun --pty: task 0 on a terminal of its own
-                task = self._start_on_pty(order, task_id, env, credentials, cgroup, events)
-                if isinstance(task, TaskExit):
-                    failed.append(task)
-                else:
-                    tasks.append(task)
-                continue
-            env = without_pty_secret(env)
-            out_r, out_w = os.pipe() if order.spec.is_streamed else (None, None)
-            is_err_streamed = order.spec.is_streamed and not order.spec.stderr_pattern
-            err_r, err_w = os.pipe() if is_err_streamed else (None, None)
-            files = self._files(order, task_id, out_w, err_w)
-            try:
-                with self._jobs.spawn_lock:
-                    process = start_confined(list(order.spec.argv), credentials=credentials,
-                                             working_dir=order.spec.working_dir, files=files, env=env, cgroup=cgroup)
-            except LaunchError as exc:
-                failed.append(TaskExit(task_id, self._node_name, exit_code=1, launch_error=str(exc)))
-                for fd in (out_r, err_r):
-                    if fd is not None:
-                        os.close(fd)
-                continue
-            finally:
-                for fd in (out_w, err_w):
-                    if fd is not None:
-                        os.close(fd)
-            task = _Task(task_id, process, step_id=order.step_id)
-            for stream, fd in ((1, out_r), (2, err_r)):
-                if fd is not None:
-                    reader = threading.Thread(target=_read_stream, args=(fd, task_id, stream, events), daemon=True,
-                                              name=f"step-{order.job_id}.{order.step_id}-t{task_id}-{stream}")
-                    reader.start()
-                    task.readers.append(reader)
-            threading.Thread(target=self._wait, args=(task, events), daemon=True).start()
-            tasks.append(task)
-        return tasks, failed
+            is_pty = task_id == 0 and wants_pty(spec.environment)   # srun --pty: task 0 on a terminal of its own
+            started = start_on_pty(launch, task_id, env) if is_pty else start_task(launch, task_id, env)
+            (failed if isinstance(started, TaskExit) else tasks).append(started)
+        if fanout is not None:
+            fanout.start()
+        return tasks, failed, fanout
 
-    def _start_on_pty(self, order: TaskOrder, task_id: int, env: dict[str, str], credentials, cgroup,
-                      events: queue.Queue) -> _Task | TaskExit:
-        """Start a task with a pty as its stdin, stdout, stderr and controlling terminal
-        (`ptys.TaskPty`): its output comes back as stdout, srun's keystrokes go in."""
-        try:
-            pty = TaskPty(uid=order.uid, gid=order.gid, environment=env)
-        except OSError as exc:
-            return TaskExit(task_id, self._node_name, exit_code=1, launch_error=f"cannot open a pty: {exc}")
-        files = StartFiles(pty.slave_path, "", "", pty.slave, pty.slave)
-        try:
-            with self._jobs.spawn_lock:
-                process = start_confined(list(order.spec.argv), credentials=credentials,
-                                         working_dir=order.spec.working_dir, files=files,
-                                         env=without_pty_secret(env), cgroup=cgroup)
-        except LaunchError as exc:
-            os.close(pty.master)
-            return TaskExit(task_id, self._node_name, exit_code=1, launch_error=str(exc))
-        finally:
-            pty.close_slave()
-        task = _Task(task_id, process, step_id=order.step_id)
-        task.readers.append(pty.start(task_id, events, f"step-{order.job_id}.{order.step_id}-t{task_id}"))
-        threading.Thread(target=self._wait, args=(task, events), daemon=True).start()
-        return task
-
-    def _files(self, order: TaskOrder, task_id: int, out_w: int | None, err_w: int | None) -> StartFiles:
-        """The task's files: pipes where output is streamed, else the expanded
-        patterns (without --error, stderr goes where stdout goes, as in Slurm)."""
-        spec = order.spec
-        values = PatternValues(order.job_id, order.job_name, order.user, self._node_name,
-                               node_index=order.step_nodes.index(self._node_name), task_id=task_id,
-                               step=str(order.step_id), array_job_id=order.array_job_id or None,
-                               array_task_id=order.array_task_id)
-
-        def path(pattern: str) -> str:
-            return os.path.join(spec.working_dir, expand_pattern(pattern, values)) if pattern else ""
-
-        stdout_path = path(spec.stdout_pattern)
-        stderr_path = path(spec.stderr_pattern) or stdout_path
-        return StartFiles("", stdout_path, stderr_path, subprocess.DEVNULL if out_w is None else out_w,
-                          subprocess.DEVNULL if err_w is None else err_w)
-
-    def _wait(self, task: _Task, events: queue.Queue) -> None:
-        pid = task.process.pid
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        try:
-            os.killpg(pid, signal.SIGKILL)   # what the task left in its session dies with it
-        except (ProcessLookupError, PermissionError):
-            pass
-        _, status, rusage = os.wait4(pid, 0)
-        task.process.returncode = os.waitstatus_to_exitcode(status)
-        for reader in task.readers:
-            reader.join(DRAIN_S)
-        usage = JobUsage(cpu_user_us=int(rusage.ru_utime * 1e6), cpu_system_us=int(rusage.ru_stime * 1e6),
-                         max_rss_kib=rusage.ru_maxrss)
-        events.put(TaskExit(task.task_id, self._node_name,
-                            exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0,
-                            exit_signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0, usage=usage))
-
-    def _follow(self, tasks: list[_Task], events: queue.Queue,
+    def _follow(self, tasks: list[Task], events: queue.Queue,
                 is_active: Callable[[], bool]) -> Iterator[TaskOutput | TaskExit]:
         left = len(tasks)
         try:
@@ -333,56 +246,19 @@ class StepTasks:
                 _kill(tasks)
 
 
-def _read_stream(fd: int, task_id: int, stream: int, events: queue.Queue) -> None:
-    try:
-        while data := os.read(fd, READ_CHUNK):
-            events.put(TaskOutput(task_id, stream, data))
-    finally:
-        os.close(fd)
-
-
-def _kill(tasks: list[_Task]) -> None:
-    """SIGTERM every task's session now, SIGKILL what is left after KILL_WAIT_S."""
+def _kill(tasks: list[Task]) -> None:
+    """SIGTERM every task's session (or its epilog's) now, SIGKILL what is left after STEP_KILL_WAIT_S."""
     def signal_all(signum: int) -> None:
         for task in tasks:
-            if task.process.returncode is None:
-                try:
-                    os.killpg(task.process.pid, signum)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            for process in (task.process, task.epilog):
+                if process is not None and process.returncode is None:
+                    try:
+                        os.killpg(process.pid, signum)
+                    except (ProcessLookupError, PermissionError):
+                        pass
 
     signal_all(signal.SIGCONT)
     signal_all(signal.SIGTERM)
-    timer = threading.Timer(KILL_WAIT_S, signal_all, args=(signal.SIGKILL,))
+    timer = threading.Timer(STEP_KILL_WAIT_S, signal_all, args=(signal.SIGKILL,))
     timer.daemon = True
     timer.start()
-
-
-def task_environment(order: TaskOrder, *, node_name: str, local_id: int, task_id: int) -> dict[str, str]:
-    """The environment of one task: the step's (the caller's) plus the variables srun
-    sets for each task (man srun, OUTPUT ENVIRONMENT VARIABLES), each with a JEM_ twin."""
-    env = dict(order.spec.environment)
-    step_nodes = hostlist.collect_hostlist(list(order.step_nodes))
-    node_index = order.step_nodes.index(node_name)
-    per_node = tasks_per_node_text(order.n_tasks, len(order.step_nodes))   # the block layout of layout_tasks
-    slurm = {
-        "JOB_ID": str(order.job_id), "JOBID": str(order.job_id), "JOB_NAME": order.job_name,
-        "JOB_NODELIST": hostlist.collect_hostlist(list(order.job_nodes)),
-        "JOB_NUM_NODES": str(len(order.job_nodes)),
-        "STEP_ID": str(order.step_id), "STEPID": str(order.step_id),
-        "STEP_NODELIST": step_nodes, "STEP_NUM_NODES": str(len(order.step_nodes)),
-        "STEP_NUM_TASKS": str(order.n_tasks), "STEP_TASKS_PER_NODE": per_node,
-        "NODELIST": step_nodes, "NNODES": str(len(order.step_nodes)), "TASKS_PER_NODE": per_node,
-        "NTASKS": str(order.n_tasks), "NPROCS": str(order.n_tasks),
-        "PROCID": str(task_id), "LOCALID": str(local_id), "NODEID": str(node_index),
-        "GTIDS": ",".join(map(str, order.task_ids)),
-        "CPUS_PER_TASK": str(order.spec.cpus_per_task or int(env.get("SLURM_CPUS_PER_TASK", "1") or 1)),
-    }
-    for key, value in slurm.items():
-        env["SLURM_" + key] = value
-        env["JEM_" + key] = value
-    env["SLURMD_NODENAME"] = env["JEM_NODENAME"] = node_name
-    if order.gpu_ids:
-        env["CUDA_VISIBLE_DEVICES"] = env["GPU_DEVICE_ORDINAL"] = ",".join(map(str, order.gpu_ids))
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    return env

@@ -10,7 +10,8 @@ jem.client at their top; tests/unit/test_cli_imports.py holds them to it.
 
 def connect(address: str | None = None, **options):
     """A jem.client.Client for the controller at `address` (default: the one $JEM_CONTROLLER,
-    $JEM_CONFIG or the state dir names); `options` are the Client's keyword arguments."""
+    $JEM_CONFIG or the state dir names); `options` are the Client's keyword arguments. In a
+    command server's child its unary calls go through the server's call relay (`jem.relay`)."""
     from jem.client import Client
 
     return Client(address, **options)

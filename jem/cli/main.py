@@ -1,4 +1,17 @@
-"""The `jem` command: parse the subcommand, run it, turn errors into one line and exit 1."""
+"""The `jem` command: parse the subcommand, run it, turn errors into one line and exit 1.
+
+Started as a command (the installed `jem`, `python -m jem.cli.main`), a
+command that talks to the controller (SERVED_COMMANDS), and `jem --help`, is
+handed to the user's resident command server, as the Slurm-named commands are
+(`jem_slurm.launcher`; docs/slurm-compat.md): a child forked from a server
+that has grpc, jem.client and every parser imported runs `run()` as the
+caller (its stdio, working directory, environment and signals), so `jem jobs`
+answers in about the time of `squeue` instead of paying ~250 ms of imports.
+The rest run in this process: the daemons, `up` and `down`, `slurm-path` and
+local work. So this module imports only `os` and `sys` at its top; argparse
+and the command modules are imported by `run`. `main(argv)` given its argv
+(tests, embedding) always runs here.
+"""
 
 import os
 
@@ -7,19 +20,7 @@ import os
 # then crash the child now and again (SIGSEGV before exec), so turn them off.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-import argparse  # noqa: E402  (after the environment is set)
-import importlib  # noqa: E402
-import sys  # noqa: E402
-
-from jem.model.errors import JemError  # noqa: E402
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit status 1 (not 2)."""
-
-    def error(self, message: str):
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
+import sys  # noqa: E402  (after the environment is set)
 
 # The module (jem/cli/NAME.py) that defines each command, in `jem --help`'s order: `jem X`
 # imports X's module alone; `jem`, `jem --help` and an unknown command import them all.
@@ -35,10 +36,73 @@ COMMAND_MODULES = {
     "down-node": "nodes", "resume": "nodes", "slurm-path": "slurmpath", "shares": "shares", "accounts": "accounts",
     "sim": "sim", "ca": "ca", "authd": "auth", "token": "auth", "audit": "audit", "ping": "ping",
 }
+# The commands the resident command server runs: those that talk to the controller and end when
+# their call does. The others run in the caller's process: the daemons (`controller`, `agent`,
+# `authd`) and `up`/`down`, which start and stop them; `slurm-path`, which writes the commands and
+# stops the servers; `sim` and `ca`, local work. A command added to COMMAND_MODULES runs here
+# until it is added to this list.
+SERVED_COMMANDS = frozenset({
+    "submit", "jobs", "show", "cancel", "hold", "release", "requeue", "watch", "why", "run", "steps", "nodes",
+    "drain", "down-node", "resume", "shares", "accounts", "token", "audit", "ping",
+})
+
+
+def is_served(argv: list[str]) -> bool:
+    """Whether the command server runs `jem ARGV` (`jem --help` and the like too)."""
+    return not argv or argv[0].startswith("-") or argv[0] in SERVED_COMMANDS
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`jem ARGV`: with no `argv` (this process's own), a served command goes to the command server
+    and this process exits with its status; otherwise it runs here (`run`)."""
+    if argv is None:
+        argv = sys.argv[1:]
+        if is_served(argv):
+            _run_on_server(argv)
+    return run(argv)
+
+
+def _run_on_server(argv: list[str]) -> None:
+    """Hand `jem ARGV` to this user's command server and exit with its status. Returns when it is to
+    run here instead: no server is to be used, or none was up (this caller then starts one, for the
+    next call: `jem_slurm.launcher.NewServer`)."""
+    import jem_slurm.launcher as launcher
+
+    outcome = launcher.run_on_server("jem", argv, launcher.server_key(sys.executable))
+    if isinstance(outcome, launcher.NewServer):
+        import jem_slurm.inprocess as inprocess
+
+        inprocess.spawn_server(outcome)
+    elif outcome is not None:
+        launcher.exit_like(outcome)
+
+
+def launch(key: str) -> None:
+    """The `jem` that `jem slurm-path` writes beside the Slurm-named commands, run under `python -I -S`
+    (no site, no `import re` of an installed console script: as quick as they are). A served command
+    goes to the server for `key`; the rest, and a call no server took, run in a full interpreter that
+    replaces this one (`python -m jem.cli.main`, the command line by which `jem down` knows a daemon)."""
+    import jem_slurm.launcher as launcher
+
+    argv = sys.argv[1:]
+    if not is_served(argv):
+        os.execv(sys.executable, [sys.executable, "-m", "jem.cli.main", *argv])
+    outcome = launcher.run_on_server("jem", argv, key)
+    if outcome is None or isinstance(outcome, launcher.NewServer):
+        launcher.exec_in_process("jem", argv, outcome)
+    launcher.exit_like(outcome)
+
+
+def preload() -> None:
+    """Import what `run` needs for any served command: argparse and every command's parser (`jem --help`
+    shows them all). For the command server (`jem_slurm.forkserver`), before it forks."""
+    build_parser([])
 
 
 def _command_modules(argv: list[str]) -> list:
     """The modules whose parsers `argv` needs: its command's alone when it begins with one."""
+    import importlib
+
     if argv[:1] and argv[0] in COMMAND_MODULES:
         names = [COMMAND_MODULES[argv[0]]]
     else:
@@ -46,17 +110,30 @@ def _command_modules(argv: list[str]) -> list:
     return [importlib.import_module(f"jem.cli.{name}") for name in names]
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+def _parser_class() -> type:
+    """argparse's parser, reporting usage errors as one line and exit status 1 (not 2). Made when a
+    parser is built, so that a `jem` handed to the command server never imports argparse itself."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str):
+            self.exit(1, f"{self.prog}: error: {message}\n")
+
+    return Parser
+
+
+def build_parser(argv: list[str] | None = None) -> "argparse.ArgumentParser":
     """The parser for `argv` (default: every command's)."""
-    parser = _Parser(prog="jem", description="JEM: a job execution manager for HPC clusters")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser_class = _parser_class()
+    parser = parser_class(prog="jem", description="JEM: a job execution manager for HPC clusters")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     sub.required = True
     for module in _command_modules(argv or []):
         module.add_parsers(sub)
     return parser
 
 
-def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+def parse(parser: "argparse.ArgumentParser", argv: list[str]) -> "argparse.Namespace":
     """parse_args, but a command whose parser names a list in `trailing` (set_defaults) takes the
     `Name=Value` words that follow its options into it too, as sacctmgr does: argparse fills every
     positional at the first one (`add-user alice`) and would refuse the `MaxJobs=2` of
@@ -70,7 +147,11 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
+    """`jem ARGV` (default: this process's argv) in this process: the in-process run, and what the
+    command server's child runs."""
+    from jem.model.errors import JemError
+
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     args = parse(parser, argv)

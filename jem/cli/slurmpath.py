@@ -1,17 +1,19 @@
 """`jem slurm-path`: make (or refresh) a directory of Slurm-named commands and print it; stop the command servers.
 
 The directory (DIR/slurm-bin under the state dir) holds one small executable per
-command (sbatch, squeue, scancel, sinfo, scontrol, sacct, srun), each a stub for this
+command (sbatch, squeue, scancel, sinfo, scontrol, sacct, srun, ...), each a stub for this
 interpreter's `jem_slurm.<command>`: under `python -I -S` it imports only
 `jem_slurm.launcher`, which hands the call to the user's resident command
 server (`jem_slurm.forkserver`) or runs it in-process when there is none (see
-docs/slurm-compat.md). Nothing is put on PATH: the user asks for it with
-`export PATH="$(jem slurm-path):$PATH"`, so a real Slurm is never shadowed
-by accident.
+docs/slurm-compat.md). It holds a `jem` too, the same kind of stub
+(`jem.cli.main.launch`): as quick as the others, where the installed `jem`
+(a console script) first pays for Python's site and its `import re`. Nothing
+is put on PATH: the user asks for it with `export PATH="$(jem slurm-path):$PATH"`,
+so a real Slurm is never shadowed by accident. `--install DIR` writes the
+Slurm-named commands alone (`jem` is installed already).
 """
 
 import argparse
-import hashlib
 import os
 import sys
 
@@ -20,34 +22,29 @@ from jem.model.errors import JemError
 import jem_slurm.launcher as launcher
 
 COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "salloc", "sacctmgr", "sprio",
-            "sshare", "seff", "sdiag", "sreport", "sstat", "sattach", "sbcast", "strigger")
+            "sshare", "seff", "sdiag", "sreport", "sstat", "sattach", "sbcast", "strigger", "scrontab")
 MAX_SHEBANG = 120  # older kernels cut #! lines at 127 bytes
 
 
-def server_key(python: str, package_parent: str) -> str:
-    """Names one installation's server: the interpreter, where jem_slurm lives, and the wire protocol.
-
-    Two virtual environments (or two checkouts) of one user so never share a
-    server, and a stub never talks to a server of another protocol.
-    """
-    text = f"{python}\0{package_parent}\0{launcher.PROTOCOL}"
-    return "cmd-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def wrapper_text(command: str, python: str) -> str:
-    """An executable that runs the launcher for `command` under `python -I -S`, with no shell when it can."""
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(launcher.__file__)))
-    body = (f"import sys\nsys.path.insert(0, {package_parent!r})\nfrom jem_slurm.launcher import launch\n"
-            f"launch({command!r}, {server_key(python, package_parent)!r})\n")
+    """An executable that runs the launcher for `command` under `python -I -S`, with no shell when it can
+    (`jem`: `jem.cli.main.launch`, which knows which of its commands the server runs)."""
+    parents = [os.path.dirname(os.path.dirname(os.path.abspath(launcher.__file__)))]
+    if command == "jem":
+        parents.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        call = f"from jem.cli.main import launch\nlaunch({launcher.server_key(python)!r})\n"
+    else:
+        call = f"from jem_slurm.launcher import launch\nlaunch({command!r}, {launcher.server_key(python)!r})\n"
+    body = f"import sys\nsys.path[:0] = {list(dict.fromkeys(parents))!r}\n{call}"
     if len(python) + 5 <= MAX_SHEBANG and " " not in python:
         return f"#!{python} -IS\n{body}"
     return f"#!/bin/sh\nexec '{python}' -IS -c \"{body.replace(chr(10), '; ')}\" \"$@\"\n"
 
 
-def ensure_commands(directory: str, python: str) -> None:
-    """Write every wrapper whose text differs from what is there (a new interpreter, a first run)."""
+def ensure_commands(directory: str, python: str, commands: tuple[str, ...] = COMMANDS) -> None:
+    """Write every wrapper of `commands` whose text differs from what is there (a new interpreter, a first run)."""
     os.makedirs(directory, exist_ok=True)
-    for command in COMMANDS:
+    for command in commands:
         path = os.path.join(directory, command)
         text = wrapper_text(command, python)
         try:
@@ -128,6 +125,6 @@ def run_slurm_path(args: argparse.Namespace) -> int:
             print(f"installed {path}")
         return 0
     directory = os.path.join(os.path.abspath(args.state_dir or defaults.state_dir()), "slurm-bin")
-    ensure_commands(directory, sys.executable)
+    ensure_commands(directory, sys.executable, (*COMMANDS, "jem"))
     print(directory)
     return 0

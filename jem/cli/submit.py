@@ -9,6 +9,8 @@ from jem.cli.connection import connect
 from jem.model.errors import InvalidJobSpec
 from jem.model.gres import GresRequest, parse_gpus, parse_gres
 from jem.model.job import JobSpec
+from jem.model.retry import parse_states
+from jem.model.mail import mail_type_text, parse_mail_type
 from jem.model.units import parse_begin_time, parse_mem_mib, parse_signal_warning, parse_time_limit
 
 
@@ -51,6 +53,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--signal", default="", help="[B:]SIG[@SECONDS]: send SIG that long (default 60 s) before the time "
                    "limit, to every process but the batch shell (B: to the batch shell only)")
     p.add_argument("--wrap", default=None, help="run this command line as the script")
+    p.add_argument("--retries", type=int, default=0, help="run again after a failed run, at most this many times "
+                   "(same job id)")
+    p.add_argument("--retry-delay", type=int, default=0, metavar="SECONDS", help="wait this long before the first "
+                   "retry, twice as long before each later one (the doubling stops at an hour)")
+    p.add_argument("--retry-on", default="", metavar="STATE[,STATE]", help="the failures retried: FAILED, TIMEOUT, "
+                   "NODE_FAIL, OUT_OF_MEMORY (default: all four)")
+    p.add_argument("--mail-type", default="", help="mail on BEGIN, END, FAIL, REQUEUE, INVALID_DEPEND, "
+                   "TIME_LIMIT[_50|_80|_90], ARRAY_TASKS, ALL or NONE (comma-separated)")
+    p.add_argument("--mail-user", default="", help="who is mailed (default: you)")
     p.add_argument("--parsable", action="store_true", help="print only the job id")
     p.add_argument("--test-only", action="store_true", help="validate only; queue nothing")
     p.set_defaults(run=run_submit)
@@ -105,6 +116,10 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         nice=args.nice, requeue=args.requeue, array=args.array, dependency=args.dependency,
         open_mode=args.open_mode, **_signal_warning(args.signal),
         constraint=args.constraint, exclusive=args.exclusive, qos=args.qos, gres_per_node=gres.others,
+        retries=args.retries, retry_delay_s=args.retry_delay,
+        retry_on=parse("retry-on", parse_states, args.retry_on) if args.retry_on else (),
+        mail_type=mail_type_text(parse("mail-type", parse_mail_type, args.mail_type)) if args.mail_type else "",
+        mail_user=args.mail_user,
     )
 
 

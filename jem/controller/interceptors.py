@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import grpc
 
 from jem.controller.authn import Authenticator
-from jem.model.errors import JemError, LimitExceeded, PermissionDenied, RateLimited
+from jem.model.errors import CrontabEntryRefused, JemError, LimitExceeded, PermissionDenied, RateLimited
 from jem.model.identity import AdminLevel, Identity
 from jem.security import tls
 from jem.security.revocation import RevocationList
@@ -147,6 +147,8 @@ def _abort(context: grpc.ServicerContext, method: str, exc: Exception):
             metadata += (("jem-retry-after-s", f"{exc.retry_after_s:.3f}"),)
         if isinstance(exc, LimitExceeded) and exc.limit_reason:
             metadata += (("jem-limit-reason", exc.limit_reason),)
+        if isinstance(exc, CrontabEntryRefused):   # (which entry, and the refusal's own type)
+            metadata += (("jem-crontab-lines", exc.lines), ("jem-cause-reason", exc.cause.reason))
         context.set_trailing_metadata(metadata)
         context.abort(getattr(grpc.StatusCode, exc.grpc_code), _bounded(str(exc)))
     ref = uuid.uuid4().hex[:8]

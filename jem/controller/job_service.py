@@ -8,7 +8,7 @@ import time
 
 import grpc
 
-from jem.controller import requests, suspension
+from jem.controller import crontab, requests, suspension
 from jem.controller.explain import explain_job
 from jem.controller.interceptors import current_identity
 from jem.controller.jobwire import SEGMENT_IDS, JobWire, encoded
@@ -20,7 +20,8 @@ from jem.controller.usage_live import live_usage
 from jem.controller.usage_report import usage_report
 from jem.convert import (STATE_TO_PB, explanation_to_pb, filter_from_pb, job_priority_to_pb, job_to_pb, scope_from_pb, spec_from_pb,
                          step_spec_from_pb, step_to_pb, task_exit_to_pb, task_output_to_pb, time_to_pb)
-from jem.convert import job_usage_to_pb, report_kind_from_pb, time_from_pb, usage_report_to_pb
+from jem.convert import job_usage_to_pb, report_kind_from_pb, requeued_run_to_pb, time_from_pb, usage_report_to_pb
+from jem.convert import entry_requests_from_pb, installed_entries_to_pb
 from jem.model import policy
 from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
 from jem.model.controllerinfo import jem_version
@@ -31,6 +32,7 @@ from jem.model.step import Step, TaskExit
 from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 
+CURRENT_EVENT = "current"    # WatchJobs' first events: a job named, as it is when the watch begins
 MAX_PAGE_JOBS = 5000         # jobs in one ListJobs response at most
 MAX_PAGE_BYTES = 8 << 20     # and about this many bytes (a client accepts 64 MiB in one message)
 IDS_PER_READ = 4096          # ids a listing takes from the index at a time
@@ -208,18 +210,44 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                     yield steps_pb2.RunStepResponse(output=task_output_to_pb(event))
 
     def ListSteps(self, request, context):
-        identity = current_identity()
-        limits = self._state.config.limits
-        if len(request.job_ids) > limits.max_args:
-            raise ParameterTooLong(f"job_ids: {len(request.job_ids)} values, more than the cluster's limit of "
-                                   f"{limits.max_args}")
-        steps = self._state.store.list_steps(list(request.job_ids))
-        if self._state.config.cluster.is_private("jobs") and not identity.is_operator:
+        steps = self._state.store.list_steps(self._listed_job_ids(request.job_ids))
+        return steps_pb2.ListStepsResponse(steps=[step_to_pb(step) for step in self._visible_records(steps)])
+
+    def ListRuns(self, request, context):
+        runs = self._state.store.list_runs(self._listed_job_ids(request.job_ids))
+        return jobs_pb2.ListRunsResponse(runs=[requeued_run_to_pb(run) for run in self._visible_records(runs)])
+
+    def _current(self, job_ids: list[int], users: set[str], identity: Identity):
+        """WatchJobs' first events: each job of `job_ids` the caller may see, as it is now (event
+        "current", seq 0)."""
+        now = time.time()
+        for job_id in job_ids:
             with self._state.lock:
-                owners = {job_id: job.uid for job_id in {s.job_id for s in steps}
-                          if (job := self._state.jobs.get(job_id)) is not None}
-            steps = [s for s in steps if self._may_see(identity, owners.get(s.job_id, -1))]
-        return steps_pb2.ListStepsResponse(steps=[step_to_pb(step) for step in steps])
+                job = self._state.jobs.get(job_id)
+                if job is None or not self._may_see(identity, job.uid) or (users and job.user not in users):
+                    continue
+                response = jobs_pb2.WatchJobsResponse(seq=0, event=CURRENT_EVENT,
+                                                      job=job_to_pb(job, with_script=False))
+            time_to_pb(now, response.time)
+            yield response
+
+    def _listed_job_ids(self, job_ids) -> list[int]:
+        """A listing's job ids; ParameterTooLong beyond the cluster's max_args."""
+        limits = self._state.config.limits
+        if len(job_ids) > limits.max_args:
+            raise ParameterTooLong(f"job_ids: {len(job_ids)} values, more than the cluster's limit of "
+                                   f"{limits.max_args}")
+        return list(job_ids)
+
+    def _visible_records(self, records: list) -> list:
+        """Records of jobs (steps, runs: each with a job_id) the caller may see (PrivateData=jobs)."""
+        identity = current_identity()
+        if not self._state.config.cluster.is_private("jobs") or identity.is_operator:
+            return records
+        with self._state.lock:
+            owners = {job_id: job.uid for job_id in {r.job_id for r in records}
+                      if (job := self._state.jobs.get(job_id)) is not None}
+        return [r for r in records if self._may_see(identity, owners.get(r.job_id, -1))]
 
     def ListPriorities(self, request, context):
         weights, rows = list_priorities(self._state, current_identity(), now=self._clock(),
@@ -251,6 +279,27 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         """sstat: the running steps' usage so far, from the agents of the jobs' nodes (`usage_live`)."""
         return job_usage_to_pb(live_usage(self._state, current_identity(), list(request.job_ids)))
 
+    def SetCrontab(self, request, context):
+        """scrontab FILE, -e, -r: install, replace or remove a user's crontab (jem.controller.crontab)."""
+        if request.remove:
+            if request.text or request.entries:
+                raise InvalidArgument("remove: a removal carries no text and no entries")
+            crontab.remove_crontab(self._state, current_identity(), user=request.user, now=self._clock())
+            return jobs_pb2.SetCrontabResponse()
+        installed = crontab.install_crontab(self._state, current_identity(), user=request.user, text=request.text,
+                                            entries=entry_requests_from_pb(request.entries), now=self._clock())
+        return jobs_pb2.SetCrontabResponse(entries=installed_entries_to_pb(installed))
+
+    def GetCrontab(self, request, context):
+        """scrontab -l, -e: a user's crontab as installed, and the lines disabled since."""
+        identity = current_identity()
+        found = crontab.read_crontab(self._state, identity, user=request.user)
+        if found is None:
+            return jobs_pb2.GetCrontabResponse(user=request.user or identity.user)
+        return jobs_pb2.GetCrontabResponse(exists=True, user=found.user, text=found.text,
+                                           disabled_lines=sorted(found.disabled_lines),
+                                           entries=installed_entries_to_pb(found))
+
     def WatchJobs(self, request, context):
         with self._state.streams.slot(current_identity()):
             yield from self._watch(request, context)
@@ -263,8 +312,13 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             if users and identity.user not in users:
                 return
             users = {identity.user}
-        subscription = bus.subscribe(job_ids=set(request.job_ids), users=users)
+        job_ids = self._listed_job_ids(request.job_ids)
+        subscription = bus.subscribe(job_ids=set(job_ids), users=users)
         try:
+            # Then where each job named stands now (subscribed first, so nothing falls between):
+            # a job may well have ended before its submitter's watch began, as JEM starts one
+            # within milliseconds, and a watch that waits for its end would wait for ever.
+            yield from self._current(job_ids, users, identity)
             while context.is_active():
                 try:
                     event = subscription.queue.get(timeout=0.5)

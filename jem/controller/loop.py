@@ -27,7 +27,7 @@ import threading
 import time
 from collections import defaultdict
 
-from jem.controller import lifecycle, signals, suspension
+from jem.controller import crontab, lifecycle, signals, suspension
 from jem.controller.admission import limited_job
 from jem.controller.arrays import split_tasks
 from jem.controller.collector import Collector
@@ -192,6 +192,7 @@ class SchedulingLoop:
                 for j in live if j.state is JobState.RUNNING])
             resolve_dependencies(state, now=now)
             split_tasks(state, now=now)
+            crontab.recur(state, now=now)   # (ended runs of scrontab's jobs back to the queue, deferred below)
             for job_id in state.jobs.begin(now):
                 job = state.jobs.find(job_id)
                 job.reason, job.planned_start = JobReason.BEGIN_TIME, None

@@ -14,6 +14,9 @@ that is up is then killed there first, and settled when that kill is confirmed.
 An administrator's DOWN of a node whose agent answers kills its jobs the same way
 (`nodedown.py`).
 
+A run that ends in a failure its job's retry policy names is retried (`lifecycle.end_run`):
+the job goes back to the queue under its backoff instead of ending.
+
 Every report names its run (restart count): a report of an earlier run than
 the job's current one, a duplicate, or one about a job the controller already
 ended is acknowledged and ignored, so resending is safe.
@@ -26,7 +29,8 @@ from jem.controller.state import ClusterState
 from jem.model.execution import JobEnd, JobReport
 from jem.model.job import Job
 from jem.model.reasons import JobReason
-from jem.model.states import JobEvent
+from jem.model.run import RunEnd
+from jem.model.states import JobEvent, JobState
 from jem.store import JobChange
 
 log = logging.getLogger(__name__)
@@ -76,28 +80,37 @@ def apply_reports(state: ClusterState, node_name: str, reports: list[JobReport],
             if job is None or not report.has_ended:
                 continue
             event, reason = end_event_for(job, report)
-            if event is JobEvent.REQUEUE:   # killed by scontrol requeue: back to the queue
-                changes.append(lifecycle.requeue_job(job, state.nodes, now, "requeued"))
+            if event is JobEvent.REQUEUE:   # killed by scontrol requeue (or preemption): back to the queue
+                changes.append(lifecycle.requeue_job(job, state.nodes, now, "requeued",
+                                                     end=_run_end(JobState.CANCELLED, report, now)))
                 continue
             if event is JobEvent.NODE_FAIL and lifecycle.may_requeue(
                     job, cluster_default=state.config.cluster.requeue_on_node_failure):
-                changes.append(lifecycle.requeue_after_failure(job, state.nodes, now, f"node {node_name} shut down"))
+                changes.append(lifecycle.requeue_after_failure(job, state.nodes, now, f"node {node_name} shut down",
+                                                               end=_run_end(JobState.NODE_FAIL, report, now)))
                 continue
             # A job ended for its step (srun outside a job) keeps the step's exit code.
             exit_code, exit_signal = ((job.exit_code, job.exit_signal) if job.kill_cause in _STEP_RESULTS
                                       else (report.exit_code, report.exit_signal))
-            changes.append(lifecycle.end_job(
+            changes.append(lifecycle.end_run(   # (ends the job, or retries it: its retry policy says)
                 job, event, state.nodes, report.end_time or now, exit_code=exit_code,
                 exit_signal=exit_signal, usage=report.usage, reason=reason, detail=report.detail,
             ))
         state.commit(changes)
         for change in changes:
+            if change.run is not None and change.run.retry:   # a failed run retried: its steps end with it
+                state.steps.cancel(change.job.job_id)
             if change.job.state.is_terminal:
                 state.steps.cancel(change.job.job_id)   # steps on its other nodes end with it
                 state.steps.forget_job(change.job.job_id)
     if changes:
         state.wake_scheduler()
     return len(reports)
+
+
+def _run_end(run_state: JobState, report: JobReport, now: float) -> RunEnd:
+    """How a run that is requeued ended, as its report says."""
+    return RunEnd(run_state, report.end_time or now, report.exit_code, report.exit_signal, report.usage)
 
 
 def _current_job(state: ClusterState, node_name: str, report: JobReport) -> Job | None:
@@ -124,12 +137,12 @@ def _settle(state: ClusterState, job: Job, *, now: float, why: str) -> JobChange
     if job.kill_cause is JobEvent.REQUEUE:
         return lifecycle.requeue_job(job, state.nodes, now, why)
     if job.kill_cause is not None and job.kill_cause is not JobEvent.NODE_FAIL:
-        # It was being killed anyway: end it as what it was killed for.
-        return lifecycle.end_job(job, job.kill_cause, state.nodes, now, detail=why,
+        # It was being killed anyway: end it as what it was killed for (or retry it: a time limit's).
+        return lifecycle.end_run(job, job.kill_cause, state.nodes, now, detail=why,
                                  reason=_REASON_OF_CAUSE.get(job.kill_cause, JobReason.NONE))
     if lifecycle.may_requeue(job, cluster_default=state.config.cluster.requeue_on_node_failure):
         return lifecycle.requeue_after_failure(job, state.nodes, now, why)
-    return lifecycle.end_job(job, JobEvent.NODE_FAIL, state.nodes, now, reason=JobReason.NODE_DOWN, detail=why)
+    return lifecycle.end_run(job, JobEvent.NODE_FAIL, state.nodes, now, reason=JobReason.NODE_DOWN, detail=why)
 
 
 Kill = tuple[str, str, int, int]   # (node name, agent address, job id, run): a kill to send

@@ -168,6 +168,8 @@ def release_job(state: ClusterState, job_id: int, identity: Identity, *, now: fl
         if any(t.held_by != "user" for t in targets):
             policy.require_operator(identity, f"release job {job_id}, held by an administrator")
         for target in targets:
+            if target.held_by == "requeue_limit":   # (an operator gives it a fresh count of node failures)
+                target.failure_requeues = 0
             target.held_by = ""
             target.priority = basic_priority(target.spec.nice, is_held=False)
             target.reason = JobReason.NONE

@@ -27,7 +27,7 @@ from concurrent import futures
 
 import grpc
 
-from jem.controller import collector
+from jem.controller import collector, crontab
 from jem.controller.admin_service import AdminServicer
 from jem.controller.accounting import AccountingBook
 from jem.controller.agents import AgentLinks
@@ -41,6 +41,7 @@ from jem.controller.jobtable import JobTable
 from jem.controller.loop import USAGE_FILE, SchedulingLoop, load_usage
 from jem.controller.node_service import NodeServicer
 from jem.controller.nodes import NodeTable
+from jem.controller.notify import Notifier
 from jem.controller.reservations import ReservationBook
 from jem.controller.state import ClusterState
 from jem.controller.stats import StatsInterceptor
@@ -84,6 +85,7 @@ class Controller:
     def __init__(self, config: Config):
         self.config = config
         os.umask(0o077)   # the store, WAL, keys and logs hold every job's script and environment
+        self.notifier = Notifier(config)   # (first: a webhook secret file it cannot use stops the start here)
         self.state_dir = config.cluster.state_dir or defaults.state_dir()
         _make_private_dir(self.state_dir)
         self._lock_file = _lock_state_dir(self.state_dir)
@@ -99,6 +101,7 @@ class Controller:
         store = SqliteStore(os.path.join(self.state_dir, "jem.db"), synchronous=config.store.synchronous)
         store.save_partitions(config.partitions)
         bus = EventBus()
+        bus.hand_commits_to(self.notifier.job_committed)
         usage_path = os.path.join(self.state_dir, USAGE_FILE)
         self.state = ClusterState(
             config=config, store=store, jobs=JobTable(store, bus), nodes=NodeTable(config, store), bus=bus,
@@ -115,6 +118,7 @@ class Controller:
             self.state.nodes.allocate(job.nodes, job.shape.per_node, job.job_id, cpu_ids=job.cpu_ids,
                                       gpu_ids=job.gpu_ids, gres=job.spec.gres_per_node,
                                       is_exclusive=job.spec.exclusive)
+        crontab.restore(self.state, now=now)
         log.info("state loaded jobs=%d live=%d state_dir=%s", n_jobs, len(self.state.jobs.live()), self.state_dir)
         self.loop = SchedulingLoop(self.state, usage_path=usage_path)
         self.audit = AuditLog(store, keep_days=config.cluster.audit_keep_days)
@@ -170,6 +174,7 @@ class Controller:
         if self.authd is not None:
             self.authd.start()
         self.audit.start()
+        self.notifier.start()
         self.loop.start()
         _write_private(os.path.join(self.state_dir, NODE_ADDRESS_FILE), self.node_address + "\n")
         _write_private(os.path.join(self.state_dir, ADDRESS_FILE), self.address + "\n")
@@ -197,6 +202,7 @@ class Controller:
         if self.authd is not None:
             self.authd.stop()
         self.loop.stop()
+        self.notifier.stop()
         self.audit.stop()
         self.state.agents.close()
         self.state.store.close()

@@ -1,7 +1,9 @@
 """The controller's settings that users may read (AdminService.GetSettings: `scontrol show
-config`), by jem.toml's names, as text. Only scheduling, priority, fair-share, accounting and
-privacy settings: nothing about keys, paths or addresses."""
+config`), by jem.toml's names, as text. Only scheduling, priority, fair-share, accounting,
+privacy and job mail settings: nothing about keys, addresses or the webhook, and no path but the
+mail program's (Slurm shows every user its MailProg)."""
 
+from jem.controller.mail import mail_program
 from jem.model.config import Config
 
 
@@ -32,5 +34,7 @@ def public_settings(config: Config) -> dict[str, str]:
         "fairshare.algorithm": config.fairshare.algorithm,
         "fairshare.half_life_s": config.fairshare.half_life_s,
         "accounting.enforce": ",".join(config.accounting.enforce),
+        "mail.program": mail_program(config.mail),   # (Slurm shows every user its MailProg and MailDomain)
+        "mail.domain": config.mail.domain,
     }
     return {name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()}

@@ -19,6 +19,7 @@ from jem.controller.agents import AgentLinks
 from jem.controller.reservations import ReservationBook
 from jem.controller.stats import ControllerStats
 from jem.controller.credentials import ControllerKeys
+from jem.controller.crontable import CronTable
 from jem.controller.fairuse import StreamSlots, SubmitRate
 from jem.controller.jobtable import JobTable
 from jem.controller.nodes import NodeTable
@@ -52,6 +53,7 @@ class ClusterState:
     accounting: AccountingBook | None = None   # associations and QOS (None: the configuration's alone)
     reservations: ReservationBook | None = None   # advance reservations (None: none)
     stats: ControllerStats = field(default_factory=ControllerStats)   # sdiag's counters (their own lock)
+    crontabs: CronTable = field(default_factory=CronTable)   # users' crontabs (scrontab), under `lock`
     lock: threading.RLock = field(default_factory=threading.RLock)
     wakeup: threading.Event = field(default_factory=threading.Event)   # the scheduling loop waits on it
 

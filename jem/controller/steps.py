@@ -2,7 +2,8 @@
 to the agents of its nodes, merge their streams, record its end.
 
 Only the job's owner (or root) may start a step, only in a RUNNING job, and only
-within the job's allocation (`layout_tasks`). The step's record is stored as
+within the job's allocation (`layout_tasks`; with overcommit, more tasks than CPUs),
+with a --multi-prog configuration that gives each of its tasks a program. The step's record is stored as
 RUNNING before any task starts and its end is stored before the caller hears of
 it. Concurrent steps of a job may share its CPUs (like srun --overlap); Slurm
 would make the later step wait.
@@ -28,8 +29,8 @@ import grpc
 from jem.controller import lifecycle
 from jem.controller.state import ClusterState
 from jem.convert import task_exit_from_pb, task_output_from_pb
-from jem.model import policy
-from jem.model.errors import AlreadyDone, JobNotFound, JobStateConflict, StaleRun
+from jem.model import multiprog, policy
+from jem.model.errors import AlreadyDone, InvalidArgument, JobNotFound, JobStateConflict, StaleRun
 from jem.model.identity import Identity
 from jem.model.job import Job
 from jem.model.states import JobEvent, JobState
@@ -64,6 +65,11 @@ def start_step(state: ClusterState, job_id: int, spec: StepSpec, identity: Ident
                                        gid=job.gid, digest=step_spec_digest(spec))
         layout = layout_tasks(spec, job_nodes=job.nodes, job_cpus_per_node=job.shape.per_node.cpus,
                               job_cpus_per_task=job.spec.cpus_per_task)
+        if spec.multi_prog:
+            try:
+                multiprog.check(spec.multi_prog, layout.n_tasks, name=spec.argv[0])
+            except multiprog.MultiProgError as exc:
+                raise InvalidArgument("; ".join(exc.lines)) from None
         step_id = state.steps.add(job_id)
         # As in Slurm 22.05 without --exact, a step holds all the job's CPUs on its nodes.
         n_cpus = len(layout.nodes) * job.shape.per_node.cpus

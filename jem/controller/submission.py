@@ -10,6 +10,7 @@ policy refuses (jem.controller.admission: account, QOS, access lists, submit lim
 """
 
 import dataclasses
+from dataclasses import dataclass
 
 from jem.controller.admission import (check_partition_size, check_partition_time, check_submit_limits, limited_job,
                                      resolve_account_and_qos)
@@ -20,8 +21,8 @@ from jem.model import defaults
 from jem.model.arrays import parse_array
 from jem.model.dependency import Dependency, parse_dependency
 from jem.model.associations import AccountingTable
-from jem.model.errors import (DependencyProblem, InvalidFeature, InvalidGres, ParameterTooLong, Unsatisfiable,
-                              UnknownPartition)
+from jem.model.errors import (DependencyProblem, InvalidFeature, InvalidGres, InvalidJobSpec, ParameterTooLong,
+                              Unsatisfiable, UnknownPartition)
 from jem.model.features import parse_constraint
 from jem.model import policy
 from jem.model.identity import Identity
@@ -43,6 +44,32 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
     when the caller sends one, must be the caller's over this spec (BadUserSignature otherwise):
     it is kept with the job for the agents (jem.security.signatures)."""
     state.submit_rate.take(identity)   # first: a flood of bad requests costs its sender, not the controller
+    if spec.cron_schedule:   # (scrontab's entries are queued through JobService.SetCrontab alone)
+        raise InvalidJobSpec("cron_schedule: only scrontab's jobs have one")
+    submission = checked_submission(state, spec, identity, user_signature=user_signature)
+    with state.lock:
+        job = admitted_job(state, submission, identity, now=now, test_only=test_only)
+        if job is None:
+            return 0
+        job_id = state.jobs.add(job, now=now)
+    state.wake_scheduler()
+    return job_id
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A job request checked as far as it can be without the controller's lock."""
+
+    spec: JobSpec
+    dependency: Dependency | None
+    array_pending: tuple[int, ...]
+    user_signature: str
+
+
+def checked_submission(state: ClusterState, spec: JobSpec, identity: Identity, *,
+                       user_signature: str) -> Submission:
+    """`spec` valid, within the cluster's limits and signed by `identity` (when signed), its
+    dependency and array parsed. No lock is held."""
     spec = checked_spec(spec, state.config.limits)
     if spec.nice < 0:   # a higher priority than others' jobs is the operators' to give (Slurm: privileged only)
         policy.require_operator(identity, "set a negative nice value")
@@ -52,40 +79,46 @@ def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: f
     if user_signature and state.keys is not None:
         signatures.check_signature(user_signature, state.keys.authd_keys, audience=AUD_JOB, uid=identity.uid,
                                    gid=identity.gid, digest=spec_digest(spec))
+    return Submission(spec, dependency, array_pending, user_signature)
+
+
+def admitted_job(state: ClusterState, submission: Submission, identity: Identity, *, now: float,
+                 test_only: bool = False, queued_before: int = 0) -> Job | None:
+    """The job `submission` becomes for `identity`, not stored yet, once site policy admits it
+    (None with `test_only`, which skips the queue's room). `queued_before`: the jobs the same
+    request queues before this one, less those it ends (a crontab's entries: its earlier ones,
+    less the old entries' jobs it replaces), counted against the submit limits. Lock held."""
+    spec, dependency, array_pending = submission.spec, submission.dependency, submission.array_pending
     table = state.accounting_table   # (one version throughout)
-    with state.lock:
-        partition = _partition_for(state, spec.partition)
-        spec = dataclasses.replace(
-            resolve_account_and_qos(table, state.config, spec, identity, partition),
-            partition=partition.name, name=spec.name or "sbatch",
-            working_dir=spec.working_dir or defaults.JOB_WORKING_DIR,
-        )
-        if spec.reservation:
-            check_job_reservation(state.reservations.get(spec.reservation) if state.reservations else None,
-                                  spec.reservation, identity.user, spec.account)
-        time_limit = _time_limit(table, spec, identity.user, partition)
-        check_partition_time(partition, time_limit)
-        shape = shape_in_partition(state, spec, partition)
-        check_partition_size(partition, shape)
-        dependency = _checked_dependency(state, dependency)
-        n_tasks = len(array_pending) or 1
-        check_submit_limits(table, state.config, limited_job(spec, identity.user, shape, time_limit, partition),
-                            state.jobs.index, n_tasks=n_tasks)
-        if test_only:
-            return 0
-        check_queue_room(state.jobs, identity, account=spec.account, n_tasks=n_tasks,
-                         limits=state.config.limits, max_job_count=state.config.scheduler.max_job_count)
-        held_by = "user" if spec.hold else ""
-        job = Job(
-            job_id=0, spec=spec, user=identity.user, uid=identity.uid, gid=identity.gid, submit_time=now,
-            shape=shape, time_limit_s=time_limit, held_by=held_by,
-            reason=JobReason.JOB_HELD_USER if held_by else JobReason.DEPENDENCY if dependency else JobReason.NONE,
-            priority=basic_priority(spec.nice, is_held=bool(held_by)),
-            array_pending=array_pending, dependency=dependency, user_signature=user_signature,
-        )
-        job_id = state.jobs.add(job, now=now)
-    state.wake_scheduler()
-    return job_id
+    partition = _partition_for(state, spec.partition)
+    spec = dataclasses.replace(
+        resolve_account_and_qos(table, state.config, spec, identity, partition),
+        partition=partition.name, name=spec.name or "sbatch",
+        working_dir=spec.working_dir or defaults.JOB_WORKING_DIR,
+    )
+    if spec.reservation:
+        check_job_reservation(state.reservations.get(spec.reservation) if state.reservations else None,
+                              spec.reservation, identity.user, spec.account)
+    time_limit = _time_limit(table, spec, identity.user, partition)
+    check_partition_time(partition, time_limit)
+    shape = shape_in_partition(state, spec, partition)
+    check_partition_size(partition, shape)
+    dependency_text = _checked_dependency(state, dependency)
+    n_tasks = (len(array_pending) or 1) + queued_before
+    check_submit_limits(table, state.config, limited_job(spec, identity.user, shape, time_limit, partition),
+                        state.jobs.index, n_tasks=n_tasks)
+    if test_only:
+        return None
+    check_queue_room(state.jobs, identity, account=spec.account, n_tasks=n_tasks,
+                     limits=state.config.limits, max_job_count=state.config.scheduler.max_job_count)
+    held_by = "user" if spec.hold else ""
+    return Job(
+        job_id=0, spec=spec, user=identity.user, uid=identity.uid, gid=identity.gid, submit_time=now,
+        shape=shape, time_limit_s=time_limit, held_by=held_by,
+        reason=JobReason.JOB_HELD_USER if held_by else JobReason.DEPENDENCY if dependency_text else JobReason.NONE,
+        priority=basic_priority(spec.nice, is_held=bool(held_by)),
+        array_pending=array_pending, dependency=dependency_text, user_signature=submission.user_signature,
+    )
 
 
 def _time_limit(table: AccountingTable, spec: JobSpec, user: str, partition: Partition) -> int | None:

@@ -45,10 +45,17 @@ class EventBus:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._observers: list = []   # called with each event's name (the controller's counters)
+        self._commit_hooks: list = []   # called with each event and its job (the notifier)
 
     def observe(self, observer) -> None:
         """Call `observer(event name)` for every event published from now on (it must be quick)."""
         self._observers.append(observer)
+
+    def hand_commits_to(self, hook) -> None:
+        """Call `hook(seq, time, event name, job)` for every event published from now on, with the
+        job as the commit left it: the hook copies what it keeps, at once (it runs under the
+        controller's lock, so it must be quick and never block: jem.controller.notify)."""
+        self._commit_hooks.append(hook)
 
     def subscribe(self, *, job_ids: set[int], users: set[str]) -> Subscription:
         subscription = Subscription(job_ids, users)
@@ -65,6 +72,8 @@ class EventBus:
     def publish(self, seq: int, time: float, event: str, job: Job) -> None:
         for observer in self._observers:
             observer(event)
+        for hook in self._commit_hooks:
+            hook(seq, time, event, job)
         with self._lock:
             targets = [s for s in self._subscriptions if s.wants(job)]
         if not targets:

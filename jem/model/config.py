@@ -18,6 +18,7 @@ from jem.model.features import check_feature_names
 from jem.model.gres import check_gpu_type
 from jem.model.identity import AdminLevel
 from jem.model.limits import InputLimits
+from jem.model.notification import MailConfig, WebhookConfig
 from jem.model.partition import Partition
 from jem.model.resources import Resources
 from jem.model.settings import parse_association_settings, parse_qos_settings
@@ -199,6 +200,8 @@ class Config:
     users: tuple[UserConfig, ...] = ()
     accounting: AccountingConfig = field(default_factory=AccountingConfig)
     root_settings: tuple[str, ...] = ()   # an [[accounts]] entry named "root": settings of the tree's top
+    mail: MailConfig = field(default_factory=MailConfig)            # job mail (MailProg, MailDomain)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)   # job events to a site's URL
 
     def admin_levels(self) -> dict[str, AdminLevel]:
         """user name -> AdminLevel, for the users that have one."""
@@ -239,7 +242,7 @@ def read_toml(path: str) -> dict[str, Any]:
 def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
-                              "accounts", "qos", "auth", "limits", "users", "accounting",
+                              "accounts", "qos", "auth", "limits", "users", "accounting", "mail", "webhook",
                               "sim"})   # ([sim]: jem sim's own, read by jem.scheduler.sim_config; ignored here)
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     for what in cluster.private_data:
@@ -278,10 +281,13 @@ def parse_config(raw: dict[str, Any]) -> Config:
     if store.synchronous not in ("normal", "full"):
         raise ConfigError(f"store.synchronous: expected 'normal' or 'full', got {store.synchronous!r}")
     limits = _section(InputLimits, "limits", raw.get("limits", {}))
-    try:
-        limits.check()
-    except ValueError as exc:
-        raise ConfigError(f"limits.{exc}") from None
+    mail = _section(MailConfig, "mail", raw.get("mail", {}))
+    webhook = _section(WebhookConfig, "webhook", raw.get("webhook", {}))
+    for name, checked in (("limits", limits), ("mail", mail), ("webhook", webhook)):
+        try:
+            checked.check()
+        except ValueError as exc:
+            raise ConfigError(f"{name}.{exc}") from None
     nodes = _nodes(raw.get("nodes", []))
     node_names = [n.name for n in nodes]
     partitions = tuple(_partition(i, p, node_names) for i, p in enumerate(raw.get("partitions", [])))
@@ -296,7 +302,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
                   accounts=tuple(a for a in accounts if a.name != "root"), qos=_qos(raw.get("qos", [])),
                   limits=limits, users=_users(raw.get("users", [])), accounting=_accounting(raw.get("accounting", {})),
-                  root_settings=root[0].settings if root else ())
+                  root_settings=root[0].settings if root else (), mail=mail, webhook=webhook)
 
 
 AUTH_METHODS = ("jem", "munge")

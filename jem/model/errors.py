@@ -44,6 +44,13 @@ class DependencyProblem(InvalidJobSpec):
     message = "Job dependency problem"
 
 
+class InvalidRetryPolicy(InvalidJobSpec):
+    """A retry policy (--retries, --retry-delay, --retry-on) out of range or naming a state that is no failure."""
+
+    reason = "InvalidRetryPolicy"
+    message = "Invalid retry policy"
+
+
 class ParameterTooLong(JemError):
     """A string or repeated field longer than the cluster allows (jem.model.limits)."""
 
@@ -58,6 +65,39 @@ class InvalidArgument(JemError):
     reason = "InvalidArgument"
     message = "Invalid argument"
     grpc_code = "INVALID_ARGUMENT"
+
+
+class InvalidCrontab(JemError):
+    """A scrontab line that is neither blank, a comment, an #SCRON line, a variable setting nor a
+    valid cron entry (jem.model.cron, jem.model.crontab). `line` (1-based) is set where the parse
+    knew it; a controller's refusal names it in the detail too."""
+
+    def __init__(self, detail: str = "", *, line: int = 0):
+        super().__init__(detail)
+        self.line = line
+
+    reason = "InvalidCrontab"
+    message = "Invalid crontab"
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class CrontabEntryRefused(JemError):
+    """One entry of a crontab whose job admission refused (the crontab is not installed). It
+    travels with the refusal's own status code and message (`cause`: that error's class) and
+    the entry's lines (`lines`: "3-4"), as scrontab reports them."""
+
+    def __init__(self, detail: str = "", *, lines: str = "", cause: type["JemError"] | None = None):
+        super().__init__(detail)
+        self.lines = lines
+        self.cause = cause or JemError
+        self.grpc_code = self.cause.grpc_code
+
+    reason = "CrontabEntryRefused"
+    message = "Crontab entry refused"
+    grpc_code = "INVALID_ARGUMENT"
+
+    def __str__(self) -> str:
+        return self.detail or self.cause.message
 
 
 class UnknownPartition(JemError):

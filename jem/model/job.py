@@ -15,8 +15,10 @@ from jem.model.errors import InvalidJobSpec, ParameterTooLong
 from jem.model.features import parse_constraint
 from jem.model.gres import check_gpu_type, typed_constraint
 from jem.model.limits import DEFAULT_LIMITS, InputLimits, check_args, check_environment, check_text
+from jem.model.mail import check_mail_user, mail_types_of
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
+from jem.model.retry import check_policy
 from jem.model.states import JobEvent, JobState
 
 MAX_NAME_LEN = DEFAULT_LIMITS.max_name_len
@@ -63,6 +65,14 @@ class JobSpec:
     gres_per_node: tuple[tuple[str, int], ...] = ()   # further countable resources (name, count) per node
     reservation: str = ""            # the advance reservation to run in (--reservation); "": none
     gpu_type: str = ""               # the type its GPUs must have (--gres=gpu:a100:2); "": any GPU
+    overcommit: bool = False         # -O: allocated as one task per node; its tasks share the CPUs
+    mail_type: str = ""              # --mail-type, canonical (jem.model.mail.mail_type_text); "": no mail
+    mail_user: str = ""              # --mail-user; "": the submitting user (jem.model.mail.mail_recipient)
+    # A retry policy (jem.model.retry): runs again after a failed run, and after how long.
+    retries: int = 0                 # --retries: runs at most this many more times after failed ones (0: none)
+    retry_delay_s: int = 0           # --retry-delay: the first retry's backoff, doubled for each later one
+    retry_on: tuple[JobState, ...] = ()   # --retry-on: the end states retried; (): all of retry.RETRYABLE_STATES
+    cron_schedule: str = ""          # a scrontab entry's job: its schedule as the controller parsed it (model.cron)
 
     def validate(self, limits: InputLimits = DEFAULT_LIMITS) -> None:
         """Raise InvalidJobSpec naming the first field that is malformed, or ParameterTooLong
@@ -99,6 +109,13 @@ class JobSpec:
             except ValueError as exc:
                 raise InvalidJobSpec(f"gpu_type: {exc}") from None
         parse_constraint(typed_constraint(self.constraint, self.gpu_type))
+        check_policy(retries=self.retries, retry_delay_s=self.retry_delay_s, retry_on=self.retry_on,
+                     requeue=self.requeue)
+        for name, check in (("mail_type", mail_types_of), ("mail_user", check_mail_user)):
+            try:
+                check(getattr(self, name))
+            except ValueError as exc:
+                raise InvalidJobSpec(f"{name}: {exc}") from None
 
     def check_sizes(self, limits: InputLimits) -> None:
         """Every string within its bound and free of NUL bytes (jem.model.limits)."""
@@ -107,10 +124,12 @@ class JobSpec:
         check_environment("environment", self.environment, limits)
         for name in ("working_dir", "stdout_pattern", "stderr_pattern", "stdin_path"):
             check_text(name, getattr(self, name), limits.max_path_len)
-        for name in ("name", "account", "partition", "qos", "constraint", "reservation", "gpu_type"):
+        for name in ("name", "account", "partition", "qos", "constraint", "reservation", "gpu_type", "mail_type",
+                     "mail_user"):
             check_text(name, getattr(self, name), limits.max_name_len)
         check_text("dependency", self.dependency, limits.max_arg_size)   # its job count: submission.py
         check_text("array", self.array, limits.max_array_text)
+        check_text("cron_schedule", self.cron_schedule, limits.max_name_len)
         if len(self.gres_per_node) > limits.max_args:
             raise ParameterTooLong(f"gres_per_node: {len(self.gres_per_node)} entries, more than the cluster's "
                                    f"limit of {limits.max_args}")
@@ -139,11 +158,18 @@ def shape_job(spec: JobSpec, *, largest_node_cpus: int, default_mem_per_cpu_mib:
     partition default) times the CPUs on the node.
 
     Worked example: -n 10 -c 2 on 8-CPU nodes needs 20 CPUs, so 3 nodes, with
-    ceil(10 / 3) = 4 tasks and 8 CPUs per node.
+    ceil(10 / 3) = 4 tasks and 8 CPUs per node. With -O (overcommit) the request is
+    sized as one task per node, as sbatch's: -O -n 10 -c 2 is one node of 2 CPUs
+    that its 10 tasks share, and --ntasks-per-node is ignored.
     """
     cpt = spec.cpus_per_task
     n_nodes = spec.n_nodes
     n_tasks = spec.n_tasks
+    if spec.overcommit:
+        n_tasks = n_tasks or max(n_nodes, 1)
+        n_nodes = max(1, min(n_nodes or 1, n_tasks))
+        return JobShape(n_nodes=n_nodes, n_tasks=n_tasks,
+                        per_node=Resources(cpt, _node_mem_mib(spec, cpt, default_mem_per_cpu_mib), spec.gpus_per_node))
     if n_tasks == 0:
         n_tasks = max(n_nodes, 1) * (spec.n_tasks_per_node or 1)
     if n_nodes == 0:
@@ -160,11 +186,15 @@ def shape_job(spec: JobSpec, *, largest_node_cpus: int, default_mem_per_cpu_mib:
             raise InvalidJobSpec(f"ntasks: {n_tasks} tasks do not fit on {n_nodes} node(s) with at most "
                                  f"{spec.n_tasks_per_node} task(s) per node")
     cpus = tasks_per_node * cpt
+    return JobShape(n_nodes=n_nodes, n_tasks=n_tasks,
+                    per_node=Resources(cpus, _node_mem_mib(spec, cpus, default_mem_per_cpu_mib), spec.gpus_per_node))
+
+
+def _node_mem_mib(spec: JobSpec, cpus: int, default_mem_per_cpu_mib: int) -> int:
+    """--mem per node, else --mem-per-cpu (or the partition's default) times the node's CPUs."""
     if spec.mem_per_node_mib is not None:
-        mem = spec.mem_per_node_mib
-    else:
-        mem = cpus * (spec.mem_per_cpu_mib if spec.mem_per_cpu_mib is not None else default_mem_per_cpu_mib)
-    return JobShape(n_nodes=n_nodes, n_tasks=n_tasks, per_node=Resources(cpus, mem, spec.gpus_per_node))
+        return spec.mem_per_node_mib
+    return cpus * (spec.mem_per_cpu_mib if spec.mem_per_cpu_mib is not None else default_mem_per_cpu_mib)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +255,8 @@ class Job(ChangeStamped):
     exit_code: int = 0
     exit_signal: int = 0
     restart_count: int = 0
+    retries_done: int = 0                    # retries its retry policy made so far (each also a restart)
+    failure_requeues: int = 0                # requeues after its node failed: past a few, the job is held
     kill_cause: JobEvent | None = None       # the end event owed once a killed job's processes are gone
     kill_time: float | None = None           # when the kill was sent (resent if the job outlives it)
     usage: JobUsage = field(default_factory=JobUsage)

@@ -38,6 +38,8 @@ class InputLimits:
     max_name_len: int = 1024                    # a job or step name, account, partition, QOS, constraint, ...
     max_dependency_jobs: int = 1000             # jobs one --dependency names
     max_array_text: int = 8192                  # the --array text (the task count is max_array_size)
+    max_crontab_size: int = 256 * 1024          # a user's crontab text (scrontab), in bytes
+    max_crontab_entries: int = 200              # cron lines of one crontab (each is a queued job)
     # Fair use of the controller (root and operators are exempt; 0 means no limit):
     max_submit_jobs_per_user: int = 20000       # queued or running jobs (array tasks each count), Slurm's MaxSubmitJobs
     max_submit_jobs_per_account: int = 0

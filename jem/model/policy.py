@@ -61,3 +61,16 @@ def require_node_certificate(certificate_node: str, node_name: str) -> None:
 def require_token_for(identity: Identity, user: str) -> None:
     if user != identity.user and not identity.is_root:
         raise PermissionDenied("only root may get a token for another user")
+
+
+def require_crontab_reader(identity: Identity, user: str) -> None:
+    """A user reads their own crontab; operators read anyone's (Slurm: Operators and Admins)."""
+    if user != identity.user and not identity.is_operator:
+        raise PermissionDenied(f"only root or an operator may read {user}'s crontab")
+
+
+def require_crontab_writer(identity: Identity, user: str) -> None:
+    """A user installs or removes their own crontab; root anyone's (Slurm: root and SlurmUser):
+    the entries' jobs run as that user."""
+    if user != identity.user and not identity.is_root:
+        raise PermissionDenied(f"only root may change {user}'s crontab")

@@ -19,6 +19,11 @@ from jem.model.resources import Resources
 from jem.model.states import JobState
 
 
+MAX_TASKS_PER_NODE = 512   # tasks of one step per node with -O (Slurm's build-time MAX_TASKS_PER_NODE)
+STDIN_FROM_SRUN = "-"      # a task whose stdin is srun's (StepSpec.stdin_of)
+STREAMED = "-"             # a stdout or stderr pattern: the stream comes back to the caller
+STEP_KILL_WAIT_S = 2       # SIGTERM to SIGKILL for the tasks of a step whose caller went away
+
 # The batch script of a job made for one step (srun or `jem run` outside a job):
 # it only holds the allocation until the step ends and the controller kills it.
 ALLOCATION_SCRIPT = "#!/bin/sh\n# Holds the allocation of a step run outside a job.\nwhile :; do sleep 3600; done\n"
@@ -39,14 +44,36 @@ class StepSpec:
     environment: dict[str, str] = field(default_factory=dict)
     working_dir: str = ""
     ends_job: bool = False
+    overcommit: bool = False        # srun -O: tasks may share CPUs (at most MAX_TASKS_PER_NODE per node)
+    multi_prog: str = ""            # srun --multi-prog: the configuration's text (jem.model.multiprog)
+    task_prolog: str = ""           # srun --task-prolog: absolute path run before each task
+    task_epilog: str = ""           # srun --task-epilog: absolute path run after each task
+    input: str = ""                 # srun -i: "" or "all", "none", a task id, or a per-task file pattern
+    open_mode: str = ""             # srun --open-mode for per-task files: "append" or "truncate" ("": truncate)
 
     def check_sizes(self, limits: InputLimits) -> None:
-        """Every string within its bound and free of NUL bytes (jem.model.limits)."""
+        """Every string within its bound and free of NUL bytes (jem.model.limits), and the
+        open mode one of Slurm's."""
         check_args("argv", self.argv, limits)
         check_environment("environment", self.environment, limits)
-        for name in ("working_dir", "stdout_pattern", "stderr_pattern"):
+        for name in ("working_dir", "stdout_pattern", "stderr_pattern", "task_prolog", "task_epilog", "input"):
             check_text(name, getattr(self, name), limits.max_path_len)
         check_text("name", self.name, limits.max_name_len)
+        check_text("multi_prog", self.multi_prog, limits.max_script_size, unit="bytes")
+        if self.open_mode not in ("", "append", "truncate"):
+            raise InvalidArgument("open_mode: must be append or truncate")
+
+    def stdin_of(self, task_id: int) -> str:
+        """Where task `task_id` reads its stdin (see `input`): STDIN_FROM_SRUN, os.devnull, or
+        a file pattern to expand on the task's node."""
+        mode = self.input
+        if mode in ("", "all"):
+            return STDIN_FROM_SRUN
+        if mode == "none":
+            return os.devnull
+        if mode.isascii() and mode.isdigit():
+            return STDIN_FROM_SRUN if int(mode) == task_id else os.devnull
+        return mode
 
     @property
     def step_name(self) -> str:
@@ -55,8 +82,13 @@ class StepSpec:
 
     @property
     def is_streamed(self) -> bool:
-        """Whether output comes back to the caller (no --output pattern)."""
-        return not self.stdout_pattern
+        """Whether stdout comes back to the caller (no --output pattern, or STREAMED)."""
+        return self.stdout_pattern in ("", STREAMED)
+
+    @property
+    def is_stderr_streamed(self) -> bool:
+        """Whether stderr comes back to the caller: STREAMED, or no pattern and stdout does."""
+        return self.stderr_pattern == STREAMED or (not self.stderr_pattern and self.is_streamed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +109,19 @@ def layout_tasks(spec: StepSpec, *, job_nodes: tuple[str, ...], job_cpus_per_nod
     """Place the step's tasks on the job's nodes (block distribution).
 
     Worked example: -n 5 on a job of 2 nodes with 4 CPUs each gives n1 tasks
-    0-2 and n2 tasks 3-4; -n 9 does not fit (9 CPUs > 8) and raises StepTooLarge.
+    0-2 and n2 tasks 3-4; -n 9 does not fit (9 CPUs > 8) and raises StepTooLarge,
+    unless the step overcommits (-O: n1 tasks 0-4, n2 tasks 5-8).
     """
     if not spec.argv:
         raise InvalidArgument("argv: no program to run")
     cpt = spec.cpus_per_task or job_cpus_per_task
     if spec.n_nodes > len(job_nodes):
         raise StepTooLarge(f"{spec.n_nodes} nodes requested, the job has {len(job_nodes)}")
-    per_node_max = job_cpus_per_node // cpt
+    if job_cpus_per_node < cpt:
+        raise StepTooLarge(f"{cpt} CPUs per task, the job has {job_cpus_per_node} per node")
+    per_node_max = MAX_TASKS_PER_NODE if spec.overcommit else job_cpus_per_node // cpt
     if spec.n_tasks_per_node:
         per_node_max = min(per_node_max, spec.n_tasks_per_node)
-    if per_node_max < 1:
-        raise StepTooLarge(f"{cpt} CPUs per task, the job has {job_cpus_per_node} per node")
     # Like srun inside an allocation: every node of the job unless -N says
     # otherwise, but never more nodes than tasks.
     n_nodes = spec.n_nodes or len(job_nodes)
@@ -104,6 +137,17 @@ def layout_tasks(spec: StepSpec, *, job_nodes: tuple[str, ...], job_cpus_per_nod
         ids.append(tuple(range(first, first + count)))
         first += count
     return TaskLayout(tuple(job_nodes[:n_nodes]), tuple(ids), cpt)
+
+
+def node_index_of_task(task_id: int, *, n_tasks: int, n_nodes: int) -> int:
+    """The index of the step node that runs `task_id` under `layout_tasks`'s blocks.
+
+    >>> [node_index_of_task(t, n_tasks=5, n_nodes=2) for t in range(5)]
+    [0, 0, 0, 1, 1]
+    """
+    base, extra = divmod(n_tasks, n_nodes)
+    big = extra * (base + 1)   # the tasks of the first `extra` nodes, which get one more
+    return task_id // (base + 1) if task_id < big else extra + (task_id - big) // base
 
 
 @dataclass(frozen=True, slots=True)

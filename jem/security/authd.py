@@ -44,6 +44,7 @@ MAX_REQUEST_BYTES = 4096
 MAX_REQUESTS = 4   # per round trip
 MAX_REQUESTS_PER_CONNECTION = 100_000
 CLIENT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 30   # the longest a client waits for the service to accept it (a burst of callers)
 _DIGEST_AUDIENCES = (tokens.AUD_JOB, tokens.AUD_STEP)
 
 
@@ -109,6 +110,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # Connections waiting to be accepted (socketserver's default is 5): a burst of a thousand commands
+    # started at once waits here (the kernel caps it at net.core.somaxconn), and beyond it in connect().
+    request_queue_size = 4096
 
 
 class CredentialService:
@@ -214,9 +218,12 @@ class AuthdConnection:
         if fresh:
             self.close()
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-            sock.settimeout(CLIENT_TIMEOUT_S)
             try:
+                # Blocking, bounded by SO_SNDTIMEO: a full backlog is waited out in the kernel (a socket
+                # with a timeout is non-blocking, and its connect() is refused at once with EAGAIN).
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", CONNECT_TIMEOUT_S, 0))
                 sock.connect(self.socket_path)
+                sock.settimeout(CLIENT_TIMEOUT_S)
             except OSError as exc:
                 sock.close()
                 raise Unauthenticated(f"cannot reach the credential service at {self.socket_path}: "

@@ -29,10 +29,15 @@ def job_digest(*, script: str, script_args: Sequence[str], environment: Mapping[
 
 
 def step_digest(*, argv: Sequence[str], environment: Mapping[str, str], working_dir: str,
-                stdin_path: str = "", stdout_pattern: str = "", stderr_pattern: str = "") -> str:
+                stdin_path: str = "", stdout_pattern: str = "", stderr_pattern: str = "",
+                programs: Mapping[str, str] | None = None) -> str:
+    """`programs`: what else decides the code a step's tasks run or the files they touch (srun's
+    --multi-prog text, --task-prolog, --task-epilog, --open-mode); only the ones set are named,
+    so the digest of a step without them is what it always was."""
     return _canonical("step", {
         "argv": list(argv), "env": dict(environment), "cwd": working_dir,
         "stdin": stdin_path, "stdout": stdout_pattern, "stderr": stderr_pattern,
+        **{name: value for name, value in (programs or {}).items() if value},
     })
 
 
@@ -47,4 +52,6 @@ def spec_digest(spec) -> str:
 def step_spec_digest(spec) -> str:
     """The digest of a `jem.model.step.StepSpec`."""
     return step_digest(argv=spec.argv, environment=spec.environment, working_dir=spec.working_dir,
-                       stdout_pattern=spec.stdout_pattern, stderr_pattern=spec.stderr_pattern)
+                       stdin_path=spec.input, stdout_pattern=spec.stdout_pattern, stderr_pattern=spec.stderr_pattern,
+                       programs={"multi_prog": spec.multi_prog, "task_prolog": spec.task_prolog,
+                                 "task_epilog": spec.task_epilog, "open_mode": spec.open_mode})

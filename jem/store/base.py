@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence
 
 from jem.model.associations import AccountingTable
+from jem.model.crontab import Crontab
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.job import Job
 from jem.model.jobfilter import JobFilter
 from jem.model.partition import Partition
 from jem.model.reservation import Reservation
+from jem.model.run import RequeuedRun
 from jem.model.states import JobEvent
 from jem.model.step import Step
 from jem.model.utilization import JobActivity
@@ -26,6 +28,7 @@ class JobChange:
     event: JobEvent
     time: float          # epoch seconds
     detail: str = ""
+    run: RequeuedRun | None = None   # a requeue's: the run that ended, kept in the same transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,9 @@ class Store(Protocol):
     def job_events(self, job_id: int) -> list[EventRecord]:
         """The job's events in the order they were committed."""
 
+    def list_runs(self, job_ids: Sequence[int]) -> list[RequeuedRun]:
+        """The earlier runs of the given jobs (JobChange.run of each requeue), by job and run."""
+
     def save_node(self, record: NodeRecord) -> None:
         """Remember a node's drain and DOWN state."""
 
@@ -122,6 +128,15 @@ class Store(Protocol):
 
     def delete_reservation(self, name: str) -> None:
         """Forget a reservation."""
+
+    def load_crontabs(self) -> list[Crontab]:
+        """Every user's installed crontab (scrontab), by user."""
+
+    def save_crontab(self, crontab: Crontab) -> None:
+        """Store a user's crontab (insert, or replace the one of the same user)."""
+
+    def delete_crontab(self, user: str) -> None:
+        """Forget a user's crontab (none: nothing happens)."""
 
     def save_step(self, step: Step) -> None:
         """Store a job step (insert, or replace the record of the same job and step id)."""

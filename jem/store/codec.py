@@ -8,10 +8,12 @@ import enum
 import json
 
 from jem.model.associations import TRES_LIMITS, Association, Limits, PreemptMode, Qos, QosFlag
+from jem.model.crontab import Crontab, InstalledEntry
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.reservation import Reservation, ReservationFlag
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
+from jem.model.run import RequeuedRun
 from jem.model.sharing import shared_spec
 from jem.model.states import JobEvent, JobState
 from jem.model.step import Step
@@ -49,6 +51,7 @@ def job_from_json(job_id: int, text: str) -> Job:
     spec = data.pop("spec")
     spec["script_args"] = tuple(spec["script_args"])
     spec["gres_per_node"] = tuple(tuple(item) for item in spec.get("gres_per_node", ()))
+    spec["retry_on"] = tuple(JobState(s) for s in spec.get("retry_on", ()))
     shape = data.pop("shape")
     return Job(
         job_id=job_id,
@@ -64,6 +67,17 @@ def job_from_json(job_id: int, text: str) -> Job:
         array_pending=tuple(data.pop("array_pending", ())),
         **data,
     )
+
+
+def run_to_json(run: RequeuedRun) -> str:
+    return _dumps(_fields(run))
+
+
+def run_from_json(text: str) -> RequeuedRun:
+    data = json.loads(text)
+    return RequeuedRun(**(data | {"state": JobState(data["state"]), "nodes": tuple(data["nodes"]),
+                                  "alloc_per_node": Resources(**data["alloc_per_node"]),
+                                  "usage": JobUsage(**data["usage"])}))
 
 
 def step_to_json(step: Step) -> str:
@@ -121,3 +135,15 @@ def reservation_from_json(text: str) -> Reservation:
     return Reservation(**(data | {"node_names": tuple(data["node_names"]), "users": tuple(data["users"]),
                                   "accounts": tuple(data["accounts"]),
                                   "flags": frozenset(ReservationFlag(f) for f in data["flags"])}))
+
+
+def crontab_to_json(crontab: Crontab) -> str:
+    data = _fields(crontab)
+    data["disabled_lines"] = sorted(crontab.disabled_lines)
+    return _dumps(data)
+
+
+def crontab_from_json(text: str) -> Crontab:
+    data = json.loads(text)
+    return Crontab(**(data | {"entries": tuple(InstalledEntry(**entry) for entry in data["entries"]),
+                              "disabled_lines": frozenset(data["disabled_lines"])}))

@@ -17,17 +17,21 @@ from typing import Iterator, Sequence
 
 from jem.model.accounting import new_table
 from jem.model.associations import AccountingTable, User
+from jem.model.crontab import Crontab
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.errors import StoreUnavailable
 from jem.model.job import Job
 from jem.model.partition import Partition
 from jem.model.reservation import Reservation
+from jem.model.run import RequeuedRun
 from jem.model.jobfilter import JobFilter
 from jem.store.base import EventRecord, JobChange, JobPage, NodeRecord
 from jem.model.step import Step
 from jem.model.utilization import USAGE_EVENTS, JobActivity
+from jem.store.codec import crontab_from_json, crontab_to_json
 from jem.store.codec import (association_from_json, association_to_json, job_from_json, job_to_json, qos_from_json,
-                             qos_to_json, reservation_from_json, reservation_to_json, step_from_json, step_to_json)
+                             qos_to_json, reservation_from_json, reservation_to_json, run_from_json, run_to_json,
+                             step_from_json, step_to_json)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -78,6 +82,12 @@ CREATE TABLE IF NOT EXISTS steps (
     record  TEXT NOT NULL,
     PRIMARY KEY (job_id, step_id)
 );
+CREATE TABLE IF NOT EXISTS requeued_runs (
+    job_id  INTEGER NOT NULL REFERENCES jobs(job_id),
+    run     INTEGER NOT NULL,
+    record  TEXT NOT NULL,
+    PRIMARY KEY (job_id, run)
+);
 CREATE TABLE IF NOT EXISTS partitions (
     name    TEXT PRIMARY KEY,
     record  TEXT NOT NULL
@@ -98,6 +108,10 @@ CREATE TABLE IF NOT EXISTS qos (
 );
 CREATE TABLE IF NOT EXISTS reservations (
     name    TEXT PRIMARY KEY,
+    record  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crontabs (
+    user    TEXT PRIMARY KEY,
     record  TEXT NOT NULL
 );
 """
@@ -164,6 +178,9 @@ class SqliteStore:
             )
             seqs.append(self._insert_event(job.job_id, change.time, change.event.value, job.state.value,
                                            change.detail))
+            if change.run is not None:   # (replaced, not added twice: a requeue committed again is one run)
+                self._db.execute("INSERT OR REPLACE INTO requeued_runs (job_id, run, record) VALUES (?, ?, ?)",
+                                 (change.run.job_id, change.run.run, run_to_json(change.run)))
         return seqs
 
     def load_jobs(self, *, ended_after: float | None) -> list[Job]:
@@ -281,6 +298,15 @@ class SqliteStore:
             ).fetchall()
         return [EventRecord(*row) for row in rows]
 
+    def list_runs(self, job_ids: Sequence[int]) -> list[RequeuedRun]:
+        if not job_ids:
+            return []
+        marks = ", ".join("?" * len(job_ids))
+        with self._lock:
+            rows = self._db.execute(f"SELECT record FROM requeued_runs WHERE job_id IN ({marks}) ORDER BY job_id, run",
+                                    list(job_ids)).fetchall()
+        return [run_from_json(record) for (record,) in rows]
+
     def save_node(self, record: NodeRecord) -> None:
         with self._lock, self._transaction():
             self._db.execute(
@@ -340,6 +366,20 @@ class SqliteStore:
     def delete_reservation(self, name: str) -> None:
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM reservations WHERE name = ?", (name,))
+
+    def load_crontabs(self) -> list[Crontab]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM crontabs ORDER BY user").fetchall()
+        return [crontab_from_json(record) for record, in rows]
+
+    def save_crontab(self, crontab: Crontab) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO crontabs (user, record) VALUES (?, ?)",
+                             (crontab.user, crontab_to_json(crontab)))
+
+    def delete_crontab(self, user: str) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM crontabs WHERE user = ?", (user,))
 
     def save_step(self, step: Step) -> None:
         with self._lock, self._transaction():

@@ -127,6 +127,21 @@ class NodeState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NODE_STATE_DRAINING: _ClassVar[NodeState]
     NODE_STATE_DRAINED: _ClassVar[NodeState]
     NODE_STATE_DOWN: _ClassVar[NodeState]
+
+class MailType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MAIL_TYPE_UNSPECIFIED: _ClassVar[MailType]
+    MAIL_TYPE_ARRAY_TASKS: _ClassVar[MailType]
+    MAIL_TYPE_INVALID_DEPEND: _ClassVar[MailType]
+    MAIL_TYPE_BEGIN: _ClassVar[MailType]
+    MAIL_TYPE_END: _ClassVar[MailType]
+    MAIL_TYPE_FAIL: _ClassVar[MailType]
+    MAIL_TYPE_REQUEUE: _ClassVar[MailType]
+    MAIL_TYPE_STAGE_OUT: _ClassVar[MailType]
+    MAIL_TYPE_TIME_LIMIT_50: _ClassVar[MailType]
+    MAIL_TYPE_TIME_LIMIT_80: _ClassVar[MailType]
+    MAIL_TYPE_TIME_LIMIT_90: _ClassVar[MailType]
+    MAIL_TYPE_TIME_LIMIT: _ClassVar[MailType]
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_PENDING: JobState
 JOB_STATE_RUNNING: JobState
@@ -232,6 +247,18 @@ NODE_STATE_ALLOCATED: NodeState
 NODE_STATE_DRAINING: NodeState
 NODE_STATE_DRAINED: NodeState
 NODE_STATE_DOWN: NodeState
+MAIL_TYPE_UNSPECIFIED: MailType
+MAIL_TYPE_ARRAY_TASKS: MailType
+MAIL_TYPE_INVALID_DEPEND: MailType
+MAIL_TYPE_BEGIN: MailType
+MAIL_TYPE_END: MailType
+MAIL_TYPE_FAIL: MailType
+MAIL_TYPE_REQUEUE: MailType
+MAIL_TYPE_STAGE_OUT: MailType
+MAIL_TYPE_TIME_LIMIT_50: MailType
+MAIL_TYPE_TIME_LIMIT_80: MailType
+MAIL_TYPE_TIME_LIMIT_90: MailType
+MAIL_TYPE_TIME_LIMIT: MailType
 
 class Resources(_message.Message):
     __slots__ = ("cpus", "mem_mib", "gpus")
@@ -244,7 +271,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[int] = ..., mem_mib: _Optional[int] = ..., gpus: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path", "array", "dependency", "open_mode", "warn_signal", "warn_time_s", "warn_batch_only", "constraint", "exclusive", "qos", "gres_per_node", "reservation", "gpu_type")
+    __slots__ = ("name", "account", "partition", "n_nodes", "n_tasks", "cpus_per_task", "n_tasks_per_node", "mem_per_node_mib", "mem_per_cpu_mib", "gpus_per_node", "time_limit_s", "time_limit_unlimited", "script", "script_args", "working_dir", "environment", "stdout_pattern", "stderr_pattern", "hold", "begin_time", "nice", "requeue", "stdin_path", "array", "dependency", "open_mode", "warn_signal", "warn_time_s", "warn_batch_only", "constraint", "exclusive", "qos", "gres_per_node", "reservation", "gpu_type", "retries", "retry_delay_s", "retry_on", "mail_types", "mail_user", "cron_schedule", "overcommit")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -294,6 +321,13 @@ class JobSpec(_message.Message):
     GRES_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_FIELD_NUMBER: _ClassVar[int]
     GPU_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_DELAY_S_FIELD_NUMBER: _ClassVar[int]
+    RETRY_ON_FIELD_NUMBER: _ClassVar[int]
+    MAIL_TYPES_FIELD_NUMBER: _ClassVar[int]
+    MAIL_USER_FIELD_NUMBER: _ClassVar[int]
+    CRON_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    OVERCOMMIT_FIELD_NUMBER: _ClassVar[int]
     name: str
     account: str
     partition: str
@@ -329,10 +363,17 @@ class JobSpec(_message.Message):
     gres_per_node: _containers.ScalarMap[str, int]
     reservation: str
     gpu_type: str
-    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., array: _Optional[str] = ..., dependency: _Optional[str] = ..., open_mode: _Optional[str] = ..., warn_signal: _Optional[int] = ..., warn_time_s: _Optional[int] = ..., warn_batch_only: _Optional[bool] = ..., constraint: _Optional[str] = ..., exclusive: _Optional[bool] = ..., qos: _Optional[str] = ..., gres_per_node: _Optional[_Mapping[str, int]] = ..., reservation: _Optional[str] = ..., gpu_type: _Optional[str] = ...) -> None: ...
+    retries: int
+    retry_delay_s: int
+    retry_on: _containers.RepeatedScalarFieldContainer[JobState]
+    mail_types: _containers.RepeatedScalarFieldContainer[MailType]
+    mail_user: str
+    cron_schedule: str
+    overcommit: bool
+    def __init__(self, name: _Optional[str] = ..., account: _Optional[str] = ..., partition: _Optional[str] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., mem_per_node_mib: _Optional[int] = ..., mem_per_cpu_mib: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., script: _Optional[str] = ..., script_args: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nice: _Optional[int] = ..., requeue: _Optional[bool] = ..., stdin_path: _Optional[str] = ..., array: _Optional[str] = ..., dependency: _Optional[str] = ..., open_mode: _Optional[str] = ..., warn_signal: _Optional[int] = ..., warn_time_s: _Optional[int] = ..., warn_batch_only: _Optional[bool] = ..., constraint: _Optional[str] = ..., exclusive: _Optional[bool] = ..., qos: _Optional[str] = ..., gres_per_node: _Optional[_Mapping[str, int]] = ..., reservation: _Optional[str] = ..., gpu_type: _Optional[str] = ..., retries: _Optional[int] = ..., retry_delay_s: _Optional[int] = ..., retry_on: _Optional[_Iterable[_Union[JobState, str]]] = ..., mail_types: _Optional[_Iterable[_Union[MailType, str]]] = ..., mail_user: _Optional[str] = ..., cron_schedule: _Optional[str] = ..., overcommit: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "array_pending", "dependency", "label", "planned_start_is_estimate", "planned_nodes", "planned_start_is_forecast")
+    __slots__ = ("job_id", "spec", "state", "reason", "reason_detail", "user", "uid", "gid", "submit_time", "start_time", "end_time", "nodes", "exit_code", "exit_signal", "priority", "alloc_per_node", "planned_start_time", "time_limit_s", "time_limit_unlimited", "restart_count", "held_by", "usage", "n_nodes", "n_tasks", "cpu_ids", "gpu_ids", "array_job_id", "array_task_id", "array_pending", "dependency", "label", "planned_start_is_estimate", "planned_nodes", "planned_start_is_forecast", "retries_done")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -367,6 +408,7 @@ class Job(_message.Message):
     PLANNED_START_IS_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     PLANNED_NODES_FIELD_NUMBER: _ClassVar[int]
     PLANNED_START_IS_FORECAST_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_DONE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: JobSpec
     state: JobState
@@ -401,7 +443,8 @@ class Job(_message.Message):
     planned_start_is_estimate: bool
     planned_nodes: _containers.RepeatedScalarFieldContainer[str]
     planned_start_is_forecast: bool
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[_Union[JobReason, str]] = ..., reason_detail: _Optional[str] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nodes: _Optional[_Iterable[str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., priority: _Optional[int] = ..., alloc_per_node: _Optional[_Union[Resources, _Mapping]] = ..., planned_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., restart_count: _Optional[int] = ..., held_by: _Optional[str] = ..., usage: _Optional[_Union[JobUsage, _Mapping]] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[str]] = ..., gpu_ids: _Optional[_Iterable[str]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., array_pending: _Optional[str] = ..., dependency: _Optional[str] = ..., label: _Optional[str] = ..., planned_start_is_estimate: _Optional[bool] = ..., planned_nodes: _Optional[_Iterable[str]] = ..., planned_start_is_forecast: _Optional[bool] = ...) -> None: ...
+    retries_done: int
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[_Union[JobReason, str]] = ..., reason_detail: _Optional[str] = ..., user: _Optional[str] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nodes: _Optional[_Iterable[str]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., priority: _Optional[int] = ..., alloc_per_node: _Optional[_Union[Resources, _Mapping]] = ..., planned_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_limit_s: _Optional[int] = ..., time_limit_unlimited: _Optional[bool] = ..., restart_count: _Optional[int] = ..., held_by: _Optional[str] = ..., usage: _Optional[_Union[JobUsage, _Mapping]] = ..., n_nodes: _Optional[int] = ..., n_tasks: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[str]] = ..., gpu_ids: _Optional[_Iterable[str]] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., array_pending: _Optional[str] = ..., dependency: _Optional[str] = ..., label: _Optional[str] = ..., planned_start_is_estimate: _Optional[bool] = ..., planned_nodes: _Optional[_Iterable[str]] = ..., planned_start_is_forecast: _Optional[bool] = ..., retries_done: _Optional[int] = ...) -> None: ...
 
 class JobUsage(_message.Message):
     __slots__ = ("cpu_user_us", "cpu_system_us", "max_rss_kib")

@@ -489,3 +489,103 @@ class JobUsageResponse(_message.Message):
     steps: _containers.RepeatedCompositeFieldContainer[StepUsage]
     problems: _containers.RepeatedCompositeFieldContainer[JobUsageError]
     def __init__(self, steps: _Optional[_Iterable[_Union[StepUsage, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[JobUsageError, _Mapping]]] = ...) -> None: ...
+
+class ListRunsRequest(_message.Message):
+    __slots__ = ("job_ids",)
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ListRunsResponse(_message.Message):
+    __slots__ = ("runs",)
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[RequeuedRun]
+    def __init__(self, runs: _Optional[_Iterable[_Union[RequeuedRun, _Mapping]]] = ...) -> None: ...
+
+class RequeuedRun(_message.Message):
+    __slots__ = ("job_id", "run", "state", "start_time", "end_time", "nodes", "alloc_per_node", "exit_code", "exit_signal", "usage", "begin_time", "requeue_time", "next_begin_time", "retry", "detail")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    ALLOC_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    BEGIN_TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUEUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEGIN_TIME_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    run: int
+    state: _common_pb2.JobState
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    nodes: _containers.RepeatedScalarFieldContainer[str]
+    alloc_per_node: _common_pb2.Resources
+    exit_code: int
+    exit_signal: int
+    usage: _common_pb2.JobUsage
+    begin_time: _timestamp_pb2.Timestamp
+    requeue_time: _timestamp_pb2.Timestamp
+    next_begin_time: _timestamp_pb2.Timestamp
+    retry: int
+    detail: str
+    def __init__(self, job_id: _Optional[int] = ..., run: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nodes: _Optional[_Iterable[str]] = ..., alloc_per_node: _Optional[_Union[_common_pb2.Resources, _Mapping]] = ..., exit_code: _Optional[int] = ..., exit_signal: _Optional[int] = ..., usage: _Optional[_Union[_common_pb2.JobUsage, _Mapping]] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requeue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retry: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class CrontabEntry(_message.Message):
+    __slots__ = ("schedule", "spec", "user_signature", "job_id", "first_line", "last_line")
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    USER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LINE_FIELD_NUMBER: _ClassVar[int]
+    LAST_LINE_FIELD_NUMBER: _ClassVar[int]
+    schedule: str
+    spec: _common_pb2.JobSpec
+    user_signature: str
+    job_id: int
+    first_line: int
+    last_line: int
+    def __init__(self, schedule: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ..., user_signature: _Optional[str] = ..., job_id: _Optional[int] = ..., first_line: _Optional[int] = ..., last_line: _Optional[int] = ...) -> None: ...
+
+class SetCrontabRequest(_message.Message):
+    __slots__ = ("user", "text", "entries", "remove")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    text: str
+    entries: _containers.RepeatedCompositeFieldContainer[CrontabEntry]
+    remove: bool
+    def __init__(self, user: _Optional[str] = ..., text: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[CrontabEntry, _Mapping]]] = ..., remove: _Optional[bool] = ...) -> None: ...
+
+class SetCrontabResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[CrontabEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[CrontabEntry, _Mapping]]] = ...) -> None: ...
+
+class GetCrontabRequest(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    def __init__(self, user: _Optional[str] = ...) -> None: ...
+
+class GetCrontabResponse(_message.Message):
+    __slots__ = ("exists", "text", "disabled_lines", "entries", "user")
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_LINES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    exists: bool
+    text: str
+    disabled_lines: _containers.RepeatedScalarFieldContainer[int]
+    entries: _containers.RepeatedCompositeFieldContainer[CrontabEntry]
+    user: str
+    def __init__(self, exists: _Optional[bool] = ..., text: _Optional[str] = ..., disabled_lines: _Optional[_Iterable[int]] = ..., entries: _Optional[_Iterable[_Union[CrontabEntry, _Mapping]]] = ..., user: _Optional[str] = ...) -> None: ...

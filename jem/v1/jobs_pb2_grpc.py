@@ -94,6 +94,11 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_steps__pb2.ListStepsRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_steps__pb2.ListStepsResponse.FromString,
                 _registered_method=True)
+        self.ListRuns = channel.unary_unary(
+                '/jem.v1.JobService/ListRuns',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.ListRunsRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.ListRunsResponse.FromString,
+                _registered_method=True)
         self.ListPriorities = channel.unary_unary(
                 '/jem.v1.JobService/ListPriorities',
                 request_serializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.SerializeToString,
@@ -123,6 +128,16 @@ class JobServiceStub:
                 '/jem.v1.JobService/JobUsage',
                 request_serializer=jem_dot_v1_dot_jobs__pb2.JobUsageRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.JobUsageResponse.FromString,
+                _registered_method=True)
+        self.SetCrontab = channel.unary_unary(
+                '/jem.v1.JobService/SetCrontab',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.SetCrontabRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.SetCrontabResponse.FromString,
+                _registered_method=True)
+        self.GetCrontab = channel.unary_unary(
+                '/jem.v1.JobService/GetCrontab',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.GetCrontabRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.GetCrontabResponse.FromString,
                 _registered_method=True)
 
 
@@ -193,7 +208,10 @@ class JobServiceServicer:
 
     def WatchJobs(self, request, context):
         """WatchJobs streams job events as they are committed, until the client
-        cancels. Each event carries the job as it is after the event.
+        cancels. Each event carries the job as it is after the event. A watch that names
+        jobs first gets each of them as it is now (event "current", seq 0): one may have
+        ended before the watch began. INVALID_ARGUMENT (ParameterTooLong) for more job ids
+        than [limits] max_args.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,6 +230,16 @@ class JobServiceServicer:
 
     def ListSteps(self, request, context):
         """ListSteps returns the steps of the given jobs, running and ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRuns(self, request, context):
+        """ListRuns returns the earlier runs of the given jobs: each run that ended and was
+        requeued (scontrol requeue, a node failure, preemption, a retry), by job and run, as
+        sacct -D shows them (state REQUEUED). A job the caller may not see (PrivateData=jobs)
+        has none. INVALID_ARGUMENT (ParameterTooLong) for more job ids than [limits] max_args.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -268,6 +296,33 @@ class JobServiceServicer:
         does not answer in time is left out) and merges their tasks per step. A job
         without rows is named in `problems`: unknown, not running, or another user's
         (for a user who is not an operator; unknown under PrivateData=jobs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCrontab(self, request, context):
+        """SetCrontab installs, replaces or removes a user's crontab (scrontab): each entry becomes
+        one job that waits for its schedule's next time (reason BeginTime), runs, and is requeued
+        under the same id for the time after, whatever its end, until it is cancelled (its lines
+        are then shown disabled) or the crontab replaced or removed. The controller parses the
+        text again: the entries must be its cron lines, in order, with their schedules.
+        Replacing or removing cancels the old entries' pending jobs; running ones finish and do
+        not recur. Each entry's job is admitted as SubmitJob admits one (limits, associations,
+        QOS, partitions), all or none. PERMISSION_DENIED for another user's crontab unless the
+        caller is root; INVALID_ARGUMENT (InvalidCrontab) for a bad line or entries that do not
+        match the text, (ParameterTooLong) for a text or entry count over [limits]
+        max_crontab_size / max_crontab_entries; CrontabEntryRefused, with the refusal's own code,
+        when an entry's job is refused (trailing metadata jem-crontab-lines "3-4" and
+        jem-cause-reason name the entry and the refusal).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCrontab(self, request, context):
+        """GetCrontab returns a user's crontab as installed, the lines since disabled, and each
+        entry's job. A user reads their own; operators any (PERMISSION_DENIED otherwise).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -331,6 +386,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     request_deserializer=jem_dot_v1_dot_steps__pb2.ListStepsRequest.FromString,
                     response_serializer=jem_dot_v1_dot_steps__pb2.ListStepsResponse.SerializeToString,
             ),
+            'ListRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuns,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.ListRunsRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.ListRunsResponse.SerializeToString,
+            ),
             'ListPriorities': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPriorities,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.ListPrioritiesRequest.FromString,
@@ -360,6 +420,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.JobUsage,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.JobUsageRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.JobUsageResponse.SerializeToString,
+            ),
+            'SetCrontab': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCrontab,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.SetCrontabRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.SetCrontabResponse.SerializeToString,
+            ),
+            'GetCrontab': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCrontab,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.GetCrontabRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.GetCrontabResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -673,6 +743,33 @@ class JobService:
             _registered_method=True)
 
     @staticmethod
+    def ListRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/ListRuns',
+            jem_dot_v1_dot_jobs__pb2.ListRunsRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.ListRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListPriorities(request,
             target,
             options=(),
@@ -824,6 +921,60 @@ class JobService:
             '/jem.v1.JobService/JobUsage',
             jem_dot_v1_dot_jobs__pb2.JobUsageRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.JobUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCrontab(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/SetCrontab',
+            jem_dot_v1_dot_jobs__pb2.SetCrontabRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.SetCrontabResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCrontab(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/GetCrontab',
+            jem_dot_v1_dot_jobs__pb2.GetCrontabRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.GetCrontabResponse.FromString,
             options,
             channel_credentials,
             insecure,

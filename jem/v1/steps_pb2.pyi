@@ -22,7 +22,7 @@ TASK_STREAM_STDOUT: TaskStream
 TASK_STREAM_STDERR: TaskStream
 
 class StepSpec(_message.Message):
-    __slots__ = ("argv", "n_tasks", "n_nodes", "cpus_per_task", "n_tasks_per_node", "name", "stdout_pattern", "stderr_pattern", "environment", "working_dir", "ends_job")
+    __slots__ = ("argv", "n_tasks", "n_nodes", "cpus_per_task", "n_tasks_per_node", "name", "stdout_pattern", "stderr_pattern", "environment", "working_dir", "ends_job", "overcommit", "multi_prog", "task_prolog", "task_epilog", "input", "open_mode")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,12 @@ class StepSpec(_message.Message):
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
     ENDS_JOB_FIELD_NUMBER: _ClassVar[int]
+    OVERCOMMIT_FIELD_NUMBER: _ClassVar[int]
+    MULTI_PROG_FIELD_NUMBER: _ClassVar[int]
+    TASK_PROLOG_FIELD_NUMBER: _ClassVar[int]
+    TASK_EPILOG_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_MODE_FIELD_NUMBER: _ClassVar[int]
     argv: _containers.RepeatedScalarFieldContainer[str]
     n_tasks: int
     n_nodes: int
@@ -52,7 +58,13 @@ class StepSpec(_message.Message):
     environment: _containers.ScalarMap[str, str]
     working_dir: str
     ends_job: bool
-    def __init__(self, argv: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., n_nodes: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., name: _Optional[str] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., ends_job: _Optional[bool] = ...) -> None: ...
+    overcommit: bool
+    multi_prog: str
+    task_prolog: str
+    task_epilog: str
+    input: str
+    open_mode: str
+    def __init__(self, argv: _Optional[_Iterable[str]] = ..., n_tasks: _Optional[int] = ..., n_nodes: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., n_tasks_per_node: _Optional[int] = ..., name: _Optional[str] = ..., stdout_pattern: _Optional[str] = ..., stderr_pattern: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., ends_job: _Optional[bool] = ..., overcommit: _Optional[bool] = ..., multi_prog: _Optional[str] = ..., task_prolog: _Optional[str] = ..., task_epilog: _Optional[str] = ..., input: _Optional[str] = ..., open_mode: _Optional[str] = ...) -> None: ...
 
 class TaskOutput(_message.Message):
     __slots__ = ("task_id", "stream", "data")

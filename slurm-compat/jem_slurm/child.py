@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 
-from jem_slurm.launcher import FORWARDED_SIGNALS
+from jem_slurm.launcher import FORWARDED_SIGNALS, entry_point
 
 MAX_REQUEST_BYTES = 64 << 20
 N_FDS = 4  # stdin, stdout, stderr, working directory
@@ -29,8 +29,9 @@ def run_call(conn: socket.socket) -> None:
     try:   # the child must reach os._exit: nothing may unwind into the server's loop
         try:
             command, argv = _take_request(conn)
+            _take_caller_limits(conn)
             conn.sendall(b"P" + os.getpid().to_bytes(4, "little"))
-            code = _run_command(command, argv)
+            code = _run_command(_entry_point(command), command, argv)
         except BaseException as exc:
             print(f"jem: command server: {exc!r}", file=sys.__stderr__, flush=True)
         _answer(conn, code)
@@ -117,11 +118,19 @@ def _reopen_stdio() -> None:
     sys.stderr = sys.__stderr__ = stream(2, "w", "backslashreplace", line_buffering=True)
 
 
-def _run_command(command: str, argv: list[str]) -> int:
+def _entry_point(command: str):
+    """The function that runs `command` (`launcher.entry_point`): of a module the server preloaded, nothing else."""
+    module, function = entry_point(command)
+    if module not in sys.modules:
+        raise LookupError(f"no such command: {command!r}")
+    return getattr(importlib.import_module(module), function)
+
+
+def _run_command(function, command: str, argv: list[str]) -> int:
     sys.argv = [command, *argv]
     try:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)  # a signal caught early lands here
-        code = importlib.import_module(f"jem_slurm.{command}").main()
+        code = function()
     except SystemExit as exc:
         code = exc.code
     except KeyboardInterrupt:  # as the interpreter does: die of SIGINT
@@ -143,3 +152,30 @@ def _run_command(command: str, argv: list[str]) -> int:
         pass
     sys.stderr.flush()
     return code & 0xFF
+
+
+# The resource limits a call takes on from its caller (srun and sbatch propagate the soft ones to the job).
+_CALLER_LIMITS = ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_MEMLOCK",
+                  "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS", "RLIMIT_STACK")
+
+
+def _take_caller_limits(conn: socket.socket) -> None:
+    """Take on the resource limits of the caller (the stub on `conn`, blocked until we answer), as
+    its umask: a hard limit only ever lowered (to the caller's), a soft one at most the hard one."""
+    import resource
+    import struct
+
+    pid, _, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    for name in _CALLER_LIMITS:
+        which = getattr(resource, name)
+        try:
+            soft, hard = resource.prlimit(pid, which)
+            own_soft, own_hard = resource.getrlimit(which)
+            hard = own_hard if hard == resource.RLIM_INFINITY or (
+                own_hard != resource.RLIM_INFINITY and hard > own_hard) else hard
+            soft = hard if soft == resource.RLIM_INFINITY or (
+                hard != resource.RLIM_INFINITY and soft > hard) else soft
+            if (soft, hard) != (own_soft, own_hard):
+                resource.setrlimit(which, (soft, hard))
+        except (OSError, ValueError):
+            pass   # (the caller gone, or a limit this kernel does not have: the server's stays)

@@ -38,22 +38,12 @@ class Failure(Exception):
         self.prefix = prefix
 
 
-# In a command server's child: the socket of the server's call relay (`jem.relay`), which keeps the
-# controller's channel warm. A child is one command's process, so one value serves all it connects.
-_relay_socket: str | None = None
-
-
-def use_relay(socket_path: str) -> None:
-    """Send this process's unary calls through the call relay at `socket_path`."""
-    global _relay_socket
-    _relay_socket = socket_path
-
-
 def connect():
-    """A jem.client.Client for the controller named by $JEM_CONTROLLER or the state dir."""
+    """A jem.client.Client for the controller named by $JEM_CONTROLLER or the state dir (in a command
+    server's child, its unary calls go through the server's call relay)."""
     from jem.client import Client
 
-    return Client(relay_socket=_relay_socket)
+    return Client()
 
 
 def run(prog: str, body, argv: list[str] | None, *, usage_code: int = 1) -> int:

@@ -1,33 +1,35 @@
 """The command server: a per-user resident process that has imported the commands and forks one child per call.
 
-`python -m jem_slurm.forkserver DIR KEY` serves DIR/KEY.sock (the socket file
-0600 in a 0700 directory, and every peer's uid checked with SO_PEERCRED)
-while it holds the flock of DIR/KEY.lock, which also carries its pid. It
-imports grpc, the generated stubs, jem.client and every command module once;
-each call then costs a fork. The server itself never creates a gRPC channel
-and stays single-threaded, so a forked child starts with a clean gRPC (which
-each child initialises for itself; GRPC_ENABLE_FORK_SUPPORT=false, as in the
-`jem` entry point, keeps gRPC's fork handlers out of it). Beside it runs
-its call relay (`jem.relay`, DIR/KEY.relay.sock), a process of its own that
-keeps the controller's channel warm: the children's unary calls go through
-it and so skip gRPC's start-up, the connect and the TLS handshake.
+`python -m jem_slurm.forkserver DIR KEY LOCK_FD LISTEN_FD` is started by the
+caller that took the key (`launcher.NewServer`): it inherits the flock of
+DIR/KEY.lock (and writes its pid into it) and the socket DIR/KEY.sock, already
+listening (0600 in a 0700 directory; every peer's uid is checked with
+SO_PEERCRED), on which calls have queued while it imported. It imports grpc,
+the generated stubs, jem.client, every command module and the `jem` command's
+parsers once; each call then costs a fork. The server itself never creates a
+gRPC channel and stays single-threaded, so a forked child starts with a clean
+gRPC (which each child initialises for itself; GRPC_ENABLE_FORK_SUPPORT=false,
+as in the `jem` entry point, keeps gRPC's fork handlers out of it). Beside it
+runs its call relay (`jem.relay`, DIR/KEY.relay.sock), a process of its own
+that keeps the controller's channel warm: the children's unary calls go
+through it and so skip gRPC's start-up, the connect and the TLS handshake.
 
 Per call: the parent accepts, checks the peer, checks that the code it loaded
 is still what is installed (stat of every non-stdlib module file and package
-directory; a change answers "restart" and the server goes away), and forks.
-The child takes the caller's descriptors, working directory, umask, argv
-and environment (see `child.py`), reports its pid and runs the command; the
-parent reaps it and sends its status. The server exits after
-$JEM_SERVER_IDLE_S (default 600) seconds without a call, and on SIGTERM
-(`jem slurm-path --stop-server`); either way it first stops listening and
-lets running commands finish.
+directory; a change answers "restart", the server goes away and the caller
+tries again, on the next server), and forks. The child takes the caller's
+descriptors, working directory, umask, argv and environment (see `child.py`),
+reports its pid and runs the command; the parent reaps it and sends its
+status. The server exits after $JEM_SERVER_IDLE_S (default 600) seconds
+without a call, and on SIGTERM (`jem slurm-path --stop-server`); either way it
+first stops listening and lets running commands finish (calls still queued
+then are sent again by their callers, to the next server).
 """
 
 import os
 
 os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"  # read when grpc is imported, below
 
-import fcntl  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import pkgutil  # noqa: E402
@@ -40,7 +42,8 @@ import sysconfig  # noqa: E402
 import time  # noqa: E402
 
 import jem_slurm  # noqa: E402
-from jem_slurm import child, command, launcher  # noqa: E402
+from jem import relay  # noqa: E402
+from jem_slurm import child, launcher  # noqa: E402
 
 DEFAULT_IDLE_S = 600.0
 SKIPPED_MODULES = {"forkserver", "launcher", "inprocess", "__main__"}
@@ -51,6 +54,7 @@ def preload() -> None:
     import grp  # noqa: F401  (scontrol's group names)
 
     import jem.client  # noqa: F401  (grpc, the stubs, convert, model)
+    from jem.cli.main import preload as preload_jem
 
     # grpc imports these on the first channel: without them each child pays ~6 ms.
     for name in ("grpc._channel", "grpc._simple_stubs", "grpc.experimental"):
@@ -59,6 +63,7 @@ def preload() -> None:
     for module in pkgutil.iter_modules(jem_slurm.__path__):
         if module.name not in SKIPPED_MODULES:
             importlib.import_module(f"jem_slurm.{module.name}")
+    preload_jem()
 
 
 def code_paths() -> tuple[str, ...]:
@@ -96,45 +101,27 @@ def code_stamp(paths: tuple[str, ...]) -> tuple:
 class CommandServer:
     """The listening socket, the lock that makes this server the only one for its key, and the running children."""
 
-    def __init__(self, directory: str, key: str, *, idle_s: float):
+    def __init__(self, directory: str, key: str, *, lock_fd: int, listener: socket.socket, idle_s: float):
         self.socket_path = launcher.socket_path(directory, key)
         self.relay_path = os.path.join(directory, f"{key}.relay.sock")
         self.relay_pid = 0
-        self.lock_path = os.path.join(directory, f"{key}.lock")
         self.idle_s = idle_s
         self.children: dict[int, socket.socket] = {}  # pid -> the caller's connection, for its status
-        self.listener: socket.socket | None = None
-        self.lock_fd = -1
+        self.listener: socket.socket | None = listener
+        self.lock_fd = lock_fd
         self.code_paths: tuple[str, ...] = ()
         self.stamp: tuple = ()
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        for fd in (lock_fd, listener.fileno()):
+            os.set_inheritable(fd, False)   # the relay (and whatever a child execs) must not hold the key
 
-    def take_lock(self) -> bool:
-        """Hold DIR/KEY.lock (and write our pid into it); False when another server holds it."""
-        self.lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.lock_fd)
-            return False
+    def claim(self) -> None:
+        """Write our pid into the lock file (`launcher.server_pid`; `jem slurm-path --stop-server`)."""
         os.ftruncate(self.lock_fd, 0)
-        os.write(self.lock_fd, f"{os.getpid()}\n".encode())
-        return True
+        os.pwrite(self.lock_fd, f"{os.getpid()}\n".encode(), 0)
 
-    def listen(self) -> None:
-        """Bind the socket (a dead server's file, if any, is ours to replace: we hold the lock)."""
-        try:
-            os.unlink(self.socket_path)
-        except FileNotFoundError:
-            pass
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)
-        try:  # bound and listening under a private name first: the real name appears ready to connect
-            self.listener.bind(f"{self.socket_path}.{os.getpid()}")
-        finally:
-            os.umask(old_umask)
-        self.listener.listen(128)
-        os.rename(f"{self.socket_path}.{os.getpid()}", self.socket_path)
+    def start(self) -> None:
+        """Take the stamp of the code loaded (after preload) and set the signal handlers: ready to serve."""
         self.code_paths = code_paths()
         self.stamp = code_stamp(self.code_paths)
         signal.set_wakeup_fd(self.wakeup_w)
@@ -217,7 +204,7 @@ class CommandServer:
         self.listener.close()
         for fd in (self.wakeup_r, self.wakeup_w, self.lock_fd):
             os.close(fd)
-        command.use_relay(self.relay_path)
+        relay.use_in_this_process(self.relay_path)
         child.run_call(conn)
 
     def reap(self) -> None:
@@ -244,12 +231,12 @@ class CommandServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    directory, key = (sys.argv[1:] if argv is None else argv)[:2]
-    server = CommandServer(directory, key, idle_s=float(os.environ.get("JEM_SERVER_IDLE_S", DEFAULT_IDLE_S)))
-    if not server.take_lock():
-        return 0  # another server for this key is up (two first calls raced)
+    directory, key, lock_fd, listen_fd = (sys.argv[1:] if argv is None else argv)[:4]
+    server = CommandServer(directory, key, lock_fd=int(lock_fd), listener=socket.socket(fileno=int(listen_fd)),
+                           idle_s=float(os.environ.get("JEM_SERVER_IDLE_S", DEFAULT_IDLE_S)))
+    server.claim()
     preload()
-    server.listen()
+    server.start()
     server.start_relay()
     gc.freeze()  # children then share the preloaded objects' pages instead of copying them on the first collection
     try:

@@ -1,6 +1,8 @@
 """sacct: JEM's job history (the store's ended jobs and the live queue) in Slurm's accounting columns.
 
-Rows are the allocation, its batch step and its srun steps (`-X` for allocations only).
+Rows are the allocation, its batch step and its srun steps (`-X` for allocations only); a
+requeued job's earlier runs (state REQUEUED) come first with -D, or -s naming REQUEUED, and
+always in --json, as Slurm 22.05 lists them (sacct_records).
 Selection follows sacct: the caller's own jobs unless -a or -u, jobs that
 overlap the window -S..-E (default: since midnight; no window with -j),
 then states (-s), names, partitions and accounts. --json writes the same jobs in Slurm
@@ -15,7 +17,7 @@ import time
 
 import hostlist
 
-from jem_slurm import jobview, layout, sacct_fields
+from jem_slurm import jobview, layout, sacct_fields, sacct_records
 from jem_slurm.cluster import cluster_name
 from jem_slurm.command import (SLURM_VERSION, Failure, connect, current_user, node_names, run,
                                split_list, user_names)
@@ -80,7 +82,10 @@ def _window(args: dict, now: float) -> tuple[float, float]:
     return start, end
 
 
-def _select(args: dict, client, now: float) -> list:
+def _select(args: dict, client, now: float) -> tuple[list, set]:
+    """The jobs to list, in listing order, and the states asked for (-s; empty: any). Asked
+    for REQUEUED, every job is listed whatever its state: its earlier runs may be REQUEUED
+    (sacct_records filters its records by state)."""
     from jem.model.states import JobState
 
     try:
@@ -94,16 +99,36 @@ def _select(args: dict, client, now: float) -> list:
     state_names = _states(args.get("state", []))
     states = {JobState[name] for name in state_names if name in JobState.__members__}
     if state_names and not states:   # only states JEM never gives a job (RESIZING, REVOKED)
-        return []
+        return [], states
     nodes = node_names(args["nodelist"]) if "nodelist" in args else ()
     job_filter = jobview.job_filter(
-        users=users, states=states, partitions=split_list(args.get("partition", [])), job_ids=job_ids,
+        users=users, states=set() if JobState.REQUEUED in states else states,
+        partitions=split_list(args.get("partition", [])), job_ids=job_ids,
         tasks_wanted=tasks_wanted, names=split_list(args.get("name", [])),
         accounts=split_list(args.get("accounts", [])), qos=split_list(args.get("qos", [])), nodes=nodes,
         alive_from=start, alive_until=end)
     jobs = client.list_jobs(job_filter, include_old=True)
     return sorted((j for j in jobs if job_filter.wants_task(j.array_job_id, j.array_task_id)),
-                  key=lambda j: j.list_order)
+                  key=lambda j: j.list_order), states
+
+
+def _records(args: dict, client, now: float) -> list:
+    """The records to list (sacct_records.Record: each job's earlier runs with -D, and its latest),
+    with their runs' and steps' records read from the controller."""
+    jobs, states = _select(args, client, now)
+    requeued = [j.job_id for j in jobs if j.restart_count]
+    runs_of: dict[int, list] = {}
+    for run in client.list_runs(requeued) if requeued else ():
+        runs_of.setdefault(run.job_id, []).append(run)
+    # (-X too: an allocation's ExitCode and DerivedExitCode depend on its steps)
+    started = [j.job_id for j in jobs if j.start_time is not None or j.restart_count]
+    steps_of: dict[int, list] = {}
+    for step in client.list_steps(started) if started else ():
+        steps_of.setdefault(step.job_id, []).append(step)
+    with_duplicates = "duplicates" in args or "json" in args   # (22.05's --json lists every record)
+    return [record for job in jobs
+            for record in sacct_records.records(job, runs_of.get(job.job_id, []), steps_of.get(job.job_id, []),
+                                                with_duplicates=with_duplicates, states=states)]
 
 
 def _has_batch(steps) -> bool:
@@ -111,8 +136,9 @@ def _has_batch(steps) -> bool:
     return not any(step.ends_job for step in steps)
 
 
-def _rows(job, now: float, steps: list, *, with_steps: bool) -> list:
-    return sacct_fields.rows_for(job, now, with_steps=with_steps, steps=steps, has_batch=_has_batch(steps))
+def _rows(record, now: float, *, with_steps: bool) -> list:
+    return sacct_fields.rows_for(record.job, now, with_steps=with_steps, steps=record.steps,
+                                 has_batch=_has_batch(record.steps), is_requeued=record.is_requeued)
 
 
 # ---------------------------------------------------------------- --json (Slurm 22.05's openapi dbv0.0.38)
@@ -203,11 +229,12 @@ def _array_json(job) -> dict:
             "task": f"0x{sum(1 << i for i in pending):X}" if pending else None, "task_id": job.array_task_id}
 
 
-def _job_json(job, now: float, steps: list, *, cluster: str, with_steps: bool) -> dict:
-    """One job as Slurm 22.05's sacct --json shows it (its steps unless -X)."""
+def _job_json(record, now: float, *, cluster: str, with_steps: bool) -> dict:
+    """One record of a job as Slurm 22.05's sacct --json shows it (its steps unless -X)."""
     from jem.model.states import JobState
 
-    rows = _rows(job, now, steps, with_steps=with_steps)
+    job, steps = record.job, record.steps
+    rows = _rows(record, now, with_steps=with_steps)
     spec, usage, has_run = job.spec, job.usage, job.start_time is not None
     cpus, n_nodes, mem_mib = jobview.total_cpus(job), job.shape.n_nodes, job.shape.per_node.mem_mib
     requested = [("cpu", None, 1, cpus), ("mem", None, 2, mem_mib * n_nodes), ("node", None, 4, n_nodes),
@@ -232,9 +259,10 @@ def _job_json(job, now: float, steps: list, *, cluster: str, with_steps: bool) -
         "partition": spec.partition, "priority": job.priority, "qos": spec.qos or "normal",
         "required": {"CPUs": cpus, "memory": spec.mem_per_node_mib if spec.mem_per_node_mib is not None
                      else mem_mib // max(job.shape.per_node.cpus, 1)},
-        "kill_request_user": job.user if job.state is JobState.CANCELLED else None,
+        "kill_request_user": job.user if job.state is JobState.CANCELLED and not record.is_requeued else None,
         "reservation": {"id": 0, "name": 0},   # (22.05 writes the name as a number: always 0)
-        "state": {"current": job.state.value, "reason": sacct_fields.FIELDS["Reason"][1](rows[0])},
+        "state": {"current": JobState.REQUEUED.value if record.is_requeued else job.state.value,
+                  "reason": sacct_fields.FIELDS["Reason"][1](rows[0])},
         "steps": [_step_json(row, now) for row in rows[1:]],
         "tres": {"allocated": _tres_json(allocated), "requested": _tres_json(requested)},
         "user": job.user, "wckey": {"wckey": "", "flags": []}, "working_directory": spec.working_dir,
@@ -276,22 +304,16 @@ def _sacct(argv: list[str]) -> int:
     wants_cluster = "json" in args or any(name == "Cluster" for name, _, _ in columns)
     with connect() as client:
         cluster = cluster_name(client) if wants_cluster else ""
-        jobs = _select(args, client, now)
-        started = [j.job_id for j in jobs if j.start_time is not None]
-        steps_of: dict[int, list] = {}
-        if started:   # (-X too: an allocation's ExitCode and DerivedExitCode depend on its steps)
-            for step in client.list_steps(started):
-                steps_of.setdefault(step.job_id, []).append(step)
+        records = _records(args, client, now)
     if "json" in args:
         print(json.dumps({"meta": {"plugin": {"type": "openapi/dbv0.0.38", "name": "Slurm OpenAPI DB v0.0.38"},
                                    "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5},
                                              "release": "22.05.8"}},
                           "errors": [],
-                          "jobs": [_job_json(j, now, steps_of.get(j.job_id, []), cluster=cluster,
-                                             with_steps=with_steps) for j in jobs]},
+                          "jobs": [_job_json(r, now, cluster=cluster, with_steps=with_steps) for r in records]},
                          indent=2))
         return 0
-    rows = [row for job in jobs for row in _rows(job, now, steps_of.get(job.job_id, []), with_steps=with_steps)]
+    rows = [row for record in records for row in _rows(record, now, with_steps=with_steps)]
     delimiter = args.get("delimiter", "|")
     is_parsable = "parsable" in args or "parsable2" in args
     trail = delimiter if "parsable" in args else ""

@@ -64,13 +64,15 @@ def kib(value: int) -> str:
 class Row:
     """One printed row: a job's allocation (step ""), its batch step ("batch"), or
     one of its steps run by srun ("0", "1", ...; `record` is then the step). An
-    allocation row holds the job's srun `steps` too (its DerivedExitCode)."""
+    allocation row holds the job's srun `steps` too (its DerivedExitCode). A row of an
+    earlier run of a requeued job (`is_requeued`: sacct_records) has that run as its job."""
 
     job: object
     step: str
     now: float
     record: object = None
     steps: tuple = ()
+    is_requeued: bool = False
 
     @property
     def is_step(self) -> bool:
@@ -91,6 +93,8 @@ def _state(row: Row) -> str:
     job = row.job
     if row.record is not None:
         return row.record.state.value
+    if row.is_requeued and not row.is_step:
+        return JobState.REQUEUED.value
     if row.is_batch:
         killed = job.state in _ENDED_BY_CONTROLLER or (job.state is JobState.FAILED and job.exit_signal
                                                         and not job.exit_code)
@@ -359,10 +363,12 @@ LONG_FORMAT = ("JobID,JobIDRaw,JobName,Partition,MaxVMSize,MaxVMSizeNode,MaxVMSi
                "TRESUsageOutMax,TRESUsageOutMaxNode,TRESUsageOutMaxTask,TRESUsageOutAve,TRESUsageOutTot")
 
 
-def rows_for(job, now: float, *, with_steps: bool, steps=(), has_batch: bool = True) -> list[Row]:
-    """The job's rows: the allocation, then (with_steps) its batch step, unless the
-    job has no batch script of its own (made by srun), and its srun steps by id."""
-    rows = [Row(job, "", now, steps=tuple(steps))]
+def rows_for(job, now: float, *, with_steps: bool, steps=(), has_batch: bool = True,
+             is_requeued: bool = False) -> list[Row]:
+    """The job's rows: the allocation (of an earlier run, shown REQUEUED, when `is_requeued`),
+    then (with_steps) its batch step, unless the job has no batch script of its own (made by
+    srun), and its srun steps by id."""
+    rows = [Row(job, "", now, steps=tuple(steps), is_requeued=is_requeued)]
     if with_steps and job.start_time is not None and has_batch:
         rows.append(Row(job, "batch", now))
     if with_steps:

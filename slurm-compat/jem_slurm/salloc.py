@@ -30,6 +30,7 @@ from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 PROG = "salloc"
 WAIT_QUIET_S = 0.5     # an allocation granted within this is not "pending"
 POLL_S = 0.2           # how often salloc looks at its job while waiting or while the command runs
+FIRST_POLL_S = 0.002   # the first wait for the grant, doubled up to POLL_S
 _O = Option
 OPTIONS = OptionTable([
     _O("nodes", "N", REQUIRED), _O("ntasks", "n", REQUIRED), _O("cpus-per-task", "c", REQUIRED),
@@ -94,7 +95,7 @@ def _allocate(client, settings: dict, name: str) -> int:
 def _wait_for_grant(client, job_id: int, settings: dict) -> int:
     from jem.model.states import JobState
 
-    t_start, has_waited = time.monotonic(), False
+    t_start, has_waited, pause_s = time.monotonic(), False, FIRST_POLL_S
     while True:
         job = client.get_job(job_id)
         if job.state is JobState.RUNNING:
@@ -113,7 +114,9 @@ def _wait_for_grant(client, job_id: int, settings: dict) -> int:
             client.cancel(job_id)
             print(f"{PROG}: error: Unable to allocate resources: Connection timed out", file=sys.stderr)
             raise Failure(f"Job allocation {job_id} has been revoked.", prefix="")
-        time.sleep(POLL_S)
+        # An idle cluster starts a job ~5-15 ms after its submission: look again soon, then every POLL_S.
+        time.sleep(pause_s)
+        pause_s = min(POLL_S, 2 * pause_s)
 
 
 def allocation_environment(job, settings: dict, *, cluster_name: str) -> dict[str, str]:

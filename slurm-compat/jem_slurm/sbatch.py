@@ -10,6 +10,7 @@ import os
 import re
 import sys
 
+from jem_slurm import propagate
 from jem_slurm import sbatch_options as opts
 from jem_slurm.command import SLURM_VERSION, Failure, connect, run
 
@@ -20,7 +21,9 @@ USAGE = """Usage: sbatch [OPTIONS(0)...] [ : [OPTIONS(N)...]] script(0) [args(0)
 JEM's sbatch takes Slurm's options: -J -p -A -q -N -n -c --ntasks-per-node --mem
 --mem-per-cpu --gres=gpu[:type]:N[,name:N] -G/--gpus=[type:]N --gpus-per-node=[type:]N -t -o -e -i -D -H
 --begin --export --requeue --no-requeue --exclusive -C --nice --parsable
---test-only --signal --open-mode --wckey --comment --mail-type --mail-user --wrap --reservation.
+--test-only --signal --open-mode --wckey --comment --mail-type --mail-user --wrap --reservation -O
+--propagate[=RLIMIT,...],
+and JEM's own --retries=N --retry-delay=SECONDS --retry-on=STATE[,STATE].
 Not yet supported by JEM: --array --dependency --wait --nodelist --exclude.
 """
 
@@ -59,6 +62,7 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
     """The JobSpec for the merged settings."""
     from jem.model.gres import GresRequest
     from jem.model.job import JobSpec
+    from jem.model.mail import mail_type_text
 
     workdir = os.path.abspath(settings.get("chdir") or os.getcwd())
     n_nodes = settings.get("nodes", 0)
@@ -76,7 +80,9 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
         mem_per_node_mib=settings.get("mem"), mem_per_cpu_mib=settings.get("mem_per_cpu"), gpus_per_node=gpus.gpus,
         time_limit_s=settings.get("time"), time_limit_unlimited="time" in settings and settings["time"] is None,
         script_args=tuple(script_args), working_dir=workdir,
-        environment=opts.export_environment(settings.get("export", "ALL"), env),
+        environment=propagate.carried_environment(opts.export_environment(settings.get("export", "ALL"), env),
+                                                  propagate.propagated_names(settings.get("propagate"))),
+        overcommit="overcommit" in settings,
         stdout_pattern=settings.get("output", ""), stderr_pattern=settings.get("error", ""),
         stdin_path=os.path.join(workdir, stdin_path) if stdin_path else "", hold="hold" in settings,
         begin_time=settings.get("begin"), nice=settings.get("nice", 0), requeue=requeue,
@@ -85,6 +91,9 @@ def build_spec(settings: dict, script: str, default_name: str, script_args: list
         **opts.warn_signal_fields(settings.get("signal", "")),
         constraint=settings.get("constraint", ""), exclusive="exclusive" in settings, qos=settings.get("qos", ""),
         gres_per_node=gres.others, reservation=settings.get("reservation", ""), gpu_type=gpus.gpu_type,
+        retries=settings.get("retries", 0), retry_delay_s=settings.get("retry_delay", 0),
+        retry_on=settings.get("retry_on", ()),
+        mail_type=mail_type_text(settings.get("mail_type", ())), mail_user=settings.get("mail_user", ""),
     )
 
 
@@ -106,7 +115,7 @@ def _submission_failure(exc, spec) -> Failure:
                 lines.append("CPU count per node can not be satisfied")
             elif want[1] > largest[1]:
                 lines.append("Memory specification can not be satisfied")
-    message = exc.message if exc.reason != "InvalidJobSpec" else str(exc)
+    message = exc.message if exc.reason not in ("InvalidJobSpec", "InvalidRetryPolicy") else str(exc)
     return Failure(*lines, f"Batch job submission failed: {message}")
 
 

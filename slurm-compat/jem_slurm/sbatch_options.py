@@ -11,7 +11,7 @@ import shlex
 import sys
 import time
 
-from jem.model import gres, units
+from jem.model import gres, mail, retry, units
 from jem_slurm.command import Failure
 from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 
@@ -35,7 +35,9 @@ OPTIONS = OptionTable([
     _O("propagate", "", OPTIONAL), _O("no-kill", "k", OPTIONAL), _O("kill-on-invalid-dep", "", REQUIRED),
     _O("help", "h", NONE), _O("usage", "", NONE), _O("version", "V", NONE),
     _O("array", "a", REQUIRED), _O("dependency", "d", REQUIRED), _O("wait", "W", NONE),
-    _O("reservation", "", REQUIRED),
+    _O("reservation", "", REQUIRED), _O("overcommit", "O", NONE),
+    # JEM's own, Slurm has none: a retry policy (jem.model.retry).
+    _O("retries", "", REQUIRED), _O("retry-delay", "", REQUIRED), _O("retry-on", "", REQUIRED),
     # Known to Slurm, not yet to JEM's controller: refused by name, never silently dropped.
     _O("nodelist", "w", REQUIRED), _O("exclude", "x", REQUIRED),
     _O("mem-per-gpu", "", REQUIRED), _O("gpus-per-task", "", REQUIRED), _O("ntasks-per-gpu", "", REQUIRED),
@@ -50,8 +52,9 @@ ENV_OPTIONS = {
     "SBATCH_GPUS": "gpus", "SBATCH_GPUS_PER_NODE": "gpus-per-node", "SBATCH_GRES": "gres",
     "SBATCH_INPUT": "input", "SBATCH_JOB_NAME": "job-name", "SBATCH_MEM_PER_CPU": "mem-per-cpu",
     "SBATCH_MEM_PER_NODE": "mem", "SBATCH_NO_REQUEUE": "no-requeue", "SBATCH_OPEN_MODE": "open-mode",
-    "SBATCH_OUTPUT": "output", "SBATCH_PARTITION": "partition", "SBATCH_QOS": "qos",
-    "SBATCH_REQUEUE": "requeue", "SBATCH_RESERVATION": "reservation", "SBATCH_SIGNAL": "signal",
+    "SBATCH_OUTPUT": "output", "SBATCH_OVERCOMMIT": "overcommit", "SBATCH_PARTITION": "partition", "SBATCH_QOS": "qos",
+    "SBATCH_REQUEUE": "requeue", "SBATCH_RESERVATION": "reservation", "SBATCH_RETRIES": "retries",
+    "SBATCH_RETRY_DELAY": "retry-delay", "SBATCH_RETRY_ON": "retry-on", "SBATCH_SIGNAL": "signal",
     "SBATCH_TIMELIMIT": "time", "SBATCH_WAIT": "wait", "SBATCH_WCKEY": "wckey",
 }
 
@@ -118,6 +121,14 @@ def _signal_spec(text: str) -> str:
     return text
 
 
+def _retry_number(text: str, long: str, maximum: int) -> int:
+    """--retries and --retry-delay (seconds): a whole number 0..`maximum`."""
+    value = _positive_int(text, long, minimum=0)
+    if value > maximum:
+        raise Failure(f"Invalid --{long} value {value}: at most {maximum}")
+    return value
+
+
 def warn_signal_fields(text: str) -> dict:
     """JobSpec fields of a checked --signal value."""
     if not text:
@@ -157,6 +168,18 @@ def check_value(option: Option, value: str | None):
             return 0  # Slurm 22.05 reads it with atoi
     if name == "signal":
         return _signal_spec(value)
+    if name in ("retries", "retry_delay"):
+        return _retry_number(value, option.long, retry.MAX_RETRIES if name == "retries" else retry.MAX_RETRY_DELAY_S)
+    if name == "retry_on":
+        try:
+            return retry.parse_states(value)
+        except ValueError:
+            raise Failure("Invalid --retry-on specification", code=PARSE_ERROR) from None
+    if name == "mail_type":   # a set of jem.model.mail.MailType; the sources' sets are joined (apply_settings)
+        try:
+            return mail.parse_mail_type(value)
+        except ValueError:
+            raise Failure("Invalid --mail-type specification", code=PARSE_ERROR) from None
     if name == "open_mode":
         if not value or value[0].lower() not in "at":
             raise Failure("Invalid --open-mode specification", code=PARSE_ERROR)
@@ -184,7 +207,9 @@ def apply_settings(settings: dict, found: list[tuple[Option, str | None]]) -> No
     if {"mem", "mem_per_cpu"} <= names:
         raise Failure("--mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive.", prefix="fatal: ")
     for option, value in found:
-        settings[option.name] = check_value(option, value)
+        value = check_value(option, value)
+        # --mail-type adds to the types given before it, in any source (Slurm ORs them).
+        settings[option.name] = value | settings.get("mail_type", frozenset()) if option.name == "mail_type" else value
         for a, b in _EXCLUSIVE_PAIRS:
             if option.name in (a, b):
                 settings.pop(b if option.name == a else a, None)

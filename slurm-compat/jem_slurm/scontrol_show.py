@@ -11,6 +11,7 @@ import hostlist
 
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
 from jem.model.reasons import JobReason
+from jem.model.retry import format_states, retry_states
 from jem.model.units import format_mem_mib
 
 from jem_slurm import jobview, startplan
@@ -52,6 +53,7 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("JobState", job.state.value), ("Reason", reason), ("Dependency", jobview.dependency_text(job))],
         [("Requeue", 0 if spec.requeue is False else 1), ("Restarts", job.restart_count), ("BatchFlag", 1),
          ("Reboot", 0), ("ExitCode", jobview.exit_code(job))],
+        *_retry_lines(job),
         [("RunTime", hms(jobview.elapsed_s(job, now))), ("TimeLimit", hms(job.time_limit_s)), ("TimeMin", "N/A")],
         [("SubmitTime", jobview.iso(job.submit_time)),
          ("EligibleTime", jobview.iso(spec.begin_time or job.submit_time))],
@@ -59,6 +61,7 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("StartTime", jobview.iso(job.start_time or job.planned_start, "Unknown")),
          ("EndTime", jobview.iso(jobview.expected_end(job) or startplan.planned_end(job), "Unknown")),
          ("Deadline", "N/A"), *([("StartBasis", basis)] if basis else [])],
+        *([[("CronJob", "Yes"), ("CrontabSpec", f'"{spec.cron_schedule}"')]] if spec.cron_schedule else []),
         [("SuspendTime", "None"), ("SecsPreSuspend", 0), ("LastSchedEval", jobview.iso(job.submit_time)),
          ("Scheduler", "Main")],
         [("Partition", spec.partition), ("AllocNode:Sid", "localhost:0")],
@@ -93,6 +96,16 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         after = next(n for n, line in enumerate(lines) if line[0][0] == "Features") + 1
         lines.insert(after, [("Reservation", spec.reservation)])
     return _record(lines, is_one_line=is_one_line)
+
+
+def _retry_lines(job) -> list[list[tuple[str, object]]]:
+    """JEM's own line for a job with a retry policy (sbatch --retries; Slurm has none): the retries
+    allowed and made, the first retry's delay in seconds, and the end states retried."""
+    spec = job.spec
+    if not spec.retries:
+        return []
+    return [[("Retries", spec.retries), ("RetriesDone", job.retries_done), ("RetryDelay", spec.retry_delay_s),
+             ("RetryOn", format_states(retry_states(spec.retry_on)))]]
 
 
 def reservation_record(reservation, now: float, *, cpus_by_node: dict[str, int], is_one_line: bool = False) -> str:
@@ -352,6 +365,7 @@ def settings_as_slurm(settings: dict[str, str]) -> dict[str, str]:
         "PriorityMaxAge": _time_str(int(settings.get("priority.max_age_s", "604800"))),
         "PriorityDecayHalfLife": _time_str(int(settings.get("fairshare.half_life_s", "604800"))),
         "PriorityFlags": "NO_FAIR_TREE" if settings.get("fairshare.algorithm") == "classic" else "",
+        "MailProg": settings.get("mail.program", "/bin/mail"), "MailDomain": settings.get("mail.domain") or "(null)",
     }
 
 

@@ -12,8 +12,9 @@ and `squeue --json` lists every job. Job ids of three digits keep the golden fil
 It submits the SETUP jobs first (held: `sbatch -H`, failed: exits 3, done: exits 0,
 array: a held array 1-4%2, cancelled: cancelled once running, held2 and held3: pending until a
 begin time an hour away; each with the user's name as account), waits for the short ones to reach
-accounting, then runs every case in order. A LATE_SETUP job (running: a sleep in partition debug)
-is submitted, and waited for until it runs, by the first case that needs it: the cases that need it
+accounting, then runs every case in order. LATE_SETUP jobs (running: a sleep in partition debug;
+requeued: one requeued once running) are submitted, and waited for until they run, by the first case
+that needs them: the cases that need it
 come after the sinfo cases, whose nodes must all be idle. Placeholders {held} {failed} ... in a case
 stand for those job ids; in the captured text, job ids, times, the user and the working directory
 become placeholders too, so the same file compares against any cluster. A few cases are compared
@@ -49,7 +50,10 @@ SETUP = {
 LATE_SETUP = {
     "running": ["sbatch", "--parsable", "-J", "runner", "-t", "10", "-A", "{user}", "-o", "/dev/null",
                 "--wrap", "sleep 300"],
+    # requeued once running (scontrol requeue), then waited for until accounting has its earlier run
+    "requeued": ["sbatch", "--parsable", "-J", "requeueme", "-A", "{user}", "-o", "/dev/null", "--wrap", "sleep 300"],
 }
+REQUEUED_ONCE = {"requeued"}
 _PLACEHOLDERS = "|".join([*SETUP, *LATE_SETUP])
 _COMMANDS = ["sbatch", "squeue", "sacct", "scontrol", "sinfo", "scancel", "srun", "sacctmgr", "sprio", "sshare",
              "salloc", "sstat", "sdiag", "sreport", "sattach", "sbcast", "strigger"]
@@ -199,8 +203,66 @@ NEW_CASES = [
     ("sstat_error_no_job", ["sstat"], None),
     ("sstat_helpformat", ["sstat", "--helpformat"], None),
     ("sstat_e", ["sstat", "-e"], None),
+    # a job requeued while running: its earlier run is a REQUEUED record (its batch step killed, 0:15),
+    # listed with -D or a state filter naming REQUEUED (its latest record, pending or running again, not)
+    ("sacct_requeued_duplicates", ["sacct", "-D", "-s", "RQ", "-j", "{requeued}"], None),
+    ("sacct_requeued_state_filter", ["sacct", "-s", "RQ", "-X", "-P", "-j", "{requeued}", "-o",
+                                     "JobID,JobName,State,ExitCode,DerivedExitCode,AllocCPUS,NNodes,Reason"], None),
 ]
 CASES += NEW_CASES
+_SORTED_RC = "{{ %s; echo rc=$?; }} 2>&1 | sort"   # a step's lines whose order between its tasks varies, and srun's rc
+_TMP = "d=$(mktemp -d); %s; rm -r $d"              # a command in a scratch directory of its own
+_PROLOG_EPILOG = ("printf '#!/bin/sh\\necho export FOO=bar baz\\necho print hi\\n' > $d/p; "
+                  "printf '#!/bin/sh\\necho epi >&2\\nexit 3\\n' > $d/e; chmod +x $d/p $d/e; ")
+# srun (issue 12): options, the tasks' environment, input and output, exit codes and Slurm's lines.
+SRUN_CASES = [
+    ("srun_exit_code", ["srun", "-n2", "sh", "-c", "exit 66"], None),
+    ("srun_program_not_found", ["sh", "-c", _SORTED_RC % "srun no-such-program"], None),
+    ("srun_env_names", ["sh", "-c", "srun -n1 env | sed -n 's/^\\(SLURM[A-Z_]*\\|SRUN_DEBUG\\|TMPDIR\\)=.*/\\1/p' "
+                                    "| grep -v -x -E 'SLURM_(CONF|WORKING_CLUSTER|JOB_ACCOUNT)' | sort"], None),
+    ("srun_stdin_to_all_tasks", ["sh", "-c", "srun -n3 -l cat | sort"], "hi\n"),
+    ("srun_stdin_to_one_task", ["srun", "-n3", "-l", "-i", "1", "cat"], "hi\n"),
+    ("srun_stdin_none", ["srun", "-n2", "-i", "none", "cat"], "hi\n"),
+    ("srun_output_of_one_task", ["sh", "-c", "srun -n3 -l -o 1 sh -c 'echo o; echo e >&2' | sort"], None),
+    ("srun_output_none", ["srun", "-n2", "-o", "none", "sh", "-c", "echo o; echo e >&2"], None),
+    ("srun_output_one_file", ["sh", "-c", _TMP % "srun -n3 -l -o $d/all.txt sh -c 'echo o$SLURM_PROCID; "
+                                                 "echo e$SLURM_PROCID >&2'; sort $d/all.txt"], None),
+    ("srun_output_file_per_task", ["sh", "-c", _TMP % "srun -n2 -o $d/out-%t.txt -e $d/err-%t.txt sh -c "
+                                                      "'echo o$SLURM_PROCID; echo e$SLURM_PROCID >&2'; cd $d; "
+                                                      "head out-* err-*"], None),
+    # (slurmstepd reads the configuration from the node's file system: a file, not srun's stdin)
+    ("srun_multi_prog_labels", ["sh", "-c", _TMP % "cat > $d/c.conf; srun -n4 -l --multi-prog $d/c.conf | sort"],
+     "# comment\n0 echo zero %t\n1-2 echo one-two %t %o\n* echo 'rest %t' %t\n"),
+    ("srun_multi_prog_missing_task", ["srun", "-n2", "--multi-prog", "/dev/stdin"], "0 echo zero\n"),
+    ("srun_multi_prog_star_not_last", ["srun", "-n2", "--multi-prog", "/dev/stdin"], "* echo a\n0 echo b\n"),
+    ("srun_multi_prog_bad_range", ["srun", "-n2", "--multi-prog", "/dev/stdin"], "0-5 echo a\n"),
+    ("srun_multi_prog_no_file", ["srun", "-n2", "--multi-prog", "/nonexistent/silly.conf"], None),
+    ("srun_wait_kills_the_rest", ["sh", "-c", _SORTED_RC % "srun -n2 -W 1 sh -c '[ $SLURM_PROCID = 0 ] || sleep 60'"],
+     None),
+    ("srun_kill_on_bad_exit", ["sh", "-c", _SORTED_RC % "srun -n3 -K sh -c '[ $SLURM_PROCID != 1 ] || exit 5; "
+                                                        "sleep 60'"], None),
+    ("srun_umask_and_limits", ["sh", "-c", "umask 027; ulimit -S -n 512; srun -n1 sh -c 'umask; ulimit -S -n; "
+                                           "echo $SLURM_UMASK; env | grep -c ^SLURM_RLIMIT_ || true'"], None),
+    ("srun_error_bad_propagate", ["srun", "--propagate=NOFILE,BOGUS", "true"], None),
+    ("srun_error_bad_wait", ["srun", "-W", "abc", "true"], None),
+    ("srun_error_bad_mincpus", ["srun", "--mincpus=abc", "true"], None),
+    ("srun_error_bad_tmp", ["srun", "--tmp=abc", "true"], None),
+    ("srun_error_bad_immediate", ["srun", "-Iabc", "true"], None),
+    ("srun_error_bad_open_mode", ["srun", "--open-mode=sideways", "true"], None),
+    ("srun_overcommit", ["sh", "-c", "srun -O -N1 -n20 -c2 sh -c 'echo $SLURM_CPUS_ON_NODE $SLURM_OVERCOMMIT' "
+                                     "| sort | uniq -c"], None),
+    ("srun_too_many_tasks_for_a_node", ["srun", "-N1", "-n40", "true"], None),
+    ("srun_sbatch_overcommit", ["sh", "-c", _TMP % "sbatch -O -N1 -n40 --wait -o $d/o --wrap 'echo $SLURM_NTASKS "
+                                                   "$SLURM_CPUS_ON_NODE $SLURM_TASKS_PER_NODE $SLURM_OVERCOMMIT; "
+                                                   "srun hostname | wc -l' >/dev/null; cat $d/o"], None),
+    ("srun_task_prolog_epilog", ["sh", "-c", _TMP % (_PROLOG_EPILOG + _SORTED_RC % "srun -n1 --task-prolog=$d/p "
+                                                     "--task-epilog=$d/e sh -c 'echo FOO=$FOO; exit 4'")], None),
+    ("srun_task_prolog_not_absolute", ["sh", "-c", _SORTED_RC % "srun -n1 --task-prolog=prolog.sh true"], None),
+    ("srun_sbatch_umask_and_limits", ["sh", "-c", _TMP % "umask 027; ulimit -S -n 512; sbatch --wait -o $d/o --wrap "
+                                                         "'umask; ulimit -S -n; env | grep -c \"^SLURM_UMASK\\|^SLURM_"
+                                                         "RLIMIT\"' >/dev/null; cat $d/o; stat -c %a $d/o"], None),
+]
+CASES += SRUN_CASES
 # The new cases JEM does not match yet (none since issue 12; JEM_GOLDEN_PENDING=1 runs them).
 PENDING_CASES: set[str] = set()
 # Compared by their key names only: the values describe two different clusters.
@@ -220,6 +282,8 @@ RUN_VALUES = {"squeue_all_ended"}
 # A node's size (CPUs, sockets:cores:threads, memory) becomes placeholders: the reference's nodes are
 # 16 CPUs and 4096 MB, the e2e cluster's 4 and 2048.
 NODE_SIZE = {"sinfo_nodes_long"}
+# A step's node names, job ids and the cluster's kill wait (Slurm's KillWait + 2 s) become placeholders.
+SRUN_VALUES = {name for name, _, _ in SRUN_CASES}
 # Key=value pairs JEM does not print (Slurm's own bookkeeping); dropped from Slurm's side before comparing.
 SLURM_ONLY_KEYS = {"OverSubscribe", "JobDefaults"}
 
@@ -329,6 +393,13 @@ def run_values(text: str) -> str:
     return re.sub(r"(?<= )n(?:\d+|\[[\d,-]+\])$", "{node}", text, flags=re.M)
 
 
+def srun_values(text: str) -> str:
+    """A step's nodes, its job id and the kill wait as placeholders: they vary by run and cluster."""
+    text = re.sub(r"\bn\d+\b", "{node}", text)
+    text = re.sub(r"(StepId=|STEP )\d+\.", r"\1{job}.", text)
+    return re.sub(r"Waiting up to \d+ seconds", "Waiting up to {kill_wait} seconds", text)
+
+
 def run_case(argv: list[str], stdin: str | None, ids: dict[str, str], *, env=None, cwd=None) -> dict:
     argv = [a.format(**ids) for a in argv]
     result = subprocess.run(argv, input=stdin if stdin is not None else "", capture_output=True, text=True,
@@ -363,6 +434,8 @@ def compared(name: str, result: dict, ids: dict[str, str], *, user: str, cwd: st
         out["stdout"] = run_values(out["stdout"])
     if name in NODE_SIZE:
         out["stdout"] = node_size(out["stdout"])
+    if name in SRUN_VALUES:
+        out["stdout"], out["stderr"] = srun_values(out["stdout"]), srun_values(out["stderr"])
     return out
 
 
@@ -399,11 +472,26 @@ def submit_setup(*, env=None, cwd=None) -> dict[str, str]:
 
 
 def prepare_case(argv: list[str], ids: dict[str, str], *, env=None, cwd=None) -> None:
-    """Submit the LATE_SETUP jobs `argv` names and not yet submitted (into `ids`), and wait until they run."""
+    """Submit the LATE_SETUP jobs `argv` names and not yet submitted (into `ids`), and wait until they run
+    (those of REQUEUED_ONCE: requeue them then, and wait until accounting has their earlier run)."""
     for name, setup in LATE_SETUP.items():
         if name not in ids and any("{" + name + "}" in a for a in argv):
             ids[name] = _submit(setup, env=env, cwd=cwd)
             wait_state(ids[name], {"RUNNING"}, env=env, cwd=cwd)
+            if name in REQUEUED_ONCE:
+                subprocess.run(["scontrol", "requeue", ids[name]], capture_output=True, env=env, cwd=cwd, timeout=60)
+                _wait_requeued_record(ids[name], env=env, cwd=cwd)
+
+
+def _wait_requeued_record(job_id: str, *, env=None, cwd=None, timeout_s: float = 60.0) -> None:
+    """Poll sacct until the job's earlier run is in accounting (a REQUEUED record)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = subprocess.run(["sacct", "-n", "-X", "-D", "-s", "RQ", "-j", job_id, "-o", "State"],
+                               capture_output=True, text=True, env=env, cwd=cwd, timeout=60).stdout
+        if "REQUEUED" in found:
+            return
+        time.sleep(0.2)
 
 
 def _capture(path: str, names: list[str]) -> None:

@@ -43,6 +43,23 @@ def stop_cluster(cluster: dict) -> None:
     subprocess.run([*JEM, "down", "--state-dir", cluster["state_dir"]], capture_output=True, timeout=120)
 
 
+def command_server_pids(runtime_dir: str) -> list[int]:
+    """Pids of the live command servers (`jem_slurm.forkserver`) whose lock files are in `runtime_dir`."""
+    pids = []
+    for name in os.listdir(runtime_dir) if os.path.isdir(runtime_dir) else ():
+        if not name.endswith(".lock"):
+            continue
+        with open(os.path.join(runtime_dir, name)) as f:
+            pid = f.read().strip()
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if pid and b"jem_slurm.forkserver" in f.read():
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
 def slurm(cluster: dict, *argv: str, stdin: str = "", env: dict | None = None, cwd: str | None = None):
     """Run one of the commands (found on the cluster's PATH) and return the CompletedProcess."""
     return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, env=env or cluster["env"],

@@ -14,8 +14,9 @@ import time
 import uuid
 
 import pytest
-from slurm_cluster import JEM, slurm, start_cluster, stop_cluster, wait_for
+from slurm_cluster import JEM, command_server_pids, slurm, start_cluster, stop_cluster, wait_for
 
+import jem.cli
 import jem_slurm
 from jem_slurm import launcher
 
@@ -31,19 +32,8 @@ def cluster(tmp_path_factory):
         yield cluster
     finally:
         stop_cluster(cluster)
-        wait_for(lambda: not _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="--stop-server to end the server")
-
-
-def _server_pids(runtime_dir: str) -> list[int]:
-    """Pids of live command servers with a lock file in `runtime_dir`."""
-    pids = []
-    for name in os.listdir(runtime_dir) if os.path.isdir(runtime_dir) else ():
-        if name.endswith(".lock"):
-            with open(os.path.join(runtime_dir, name)) as f:
-                text = f.read().strip()
-            if text and os.path.exists(f"/proc/{text}") and b"jem_slurm.forkserver" in _cmdline(int(text)):
-                pids.append(int(text))
-    return pids
+        wait_for(lambda: not command_server_pids(cluster["env"]["JEM_RUNTIME_DIR"]),
+                 what="--stop-server to end the server")
 
 
 def _cmdline(pid: int) -> bytes:
@@ -60,10 +50,14 @@ def _server(cluster) -> int:
 
 
 def _listening(runtime_dir: str, call) -> int:
+    """The pid of the server in `runtime_dir` once it serves: `call` is made twice, the first to start a
+    server (when none is up), the second to be served by it (it waits on the socket until the server has
+    imported what it needs and taken the stamp of its code)."""
+    call()
     call()
 
     def ready():
-        pids = _server_pids(runtime_dir)
+        pids = command_server_pids(runtime_dir)
         return pids and _command_sockets(runtime_dir) and pids[0]
     return wait_for(ready, what="a listening server")
 
@@ -143,6 +137,52 @@ def test_every_outcome_matches_the_in_process_run(cluster, argv):
         in_process.returncode, in_process.stdout, in_process.stderr)
 
 
+@pytest.mark.parametrize("argv", [
+    ("jobs", "--all"), ("show", "999999"), ("cancel", "notanumber"), ("nodes",), ("--help",),
+    ("why", "999999"), ("submit", "-p", "nosuch", "--wrap", "true"),
+], ids=lambda argv: " ".join(argv))
+@pytest.mark.parametrize("jem", [JEM, ("jem",)], ids=["installed", "slurm-path"])
+def test_every_jem_outcome_matches_the_in_process_run(cluster, jem, argv):
+    """`jem` through the server, both as installed and as the stub `jem slurm-path` writes (first on the
+    cluster's PATH), does what `jem` in its own process does."""
+    _server(cluster)
+    served = slurm(cluster, *jem, *argv)
+    in_process = slurm(cluster, *JEM, *argv, env=dict(cluster["env"], JEM_NO_SERVER="1"))
+    assert (served.returncode, served.stdout, served.stderr) == (
+        in_process.returncode, in_process.stdout, in_process.stderr)
+
+
+def test_a_jem_call_runs_in_a_child_of_the_server_as_the_caller(cluster, tmp_path):
+    server_pid = _server(cluster)
+    stub = subprocess.Popen([*JEM, "submit", "-H"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cluster["env"], cwd=tmp_path)
+    try:
+        child = wait_for(lambda: _children(server_pid), what="the server's child")[0]
+        assert os.path.samefile(f"/proc/{child}/cwd", tmp_path)
+        out, err = stub.communicate("#!/bin/sh\necho from-stdin\n", timeout=30)
+    finally:
+        stub.kill()
+    assert stub.returncode == 0 and out.startswith("Submitted batch job "), err
+    shown = slurm(cluster, "scontrol", "show", "job", out.split()[-1]).stdout
+    assert f"WorkDir={tmp_path}" in shown
+
+
+@pytest.mark.parametrize("argv", [("down", "--state-dir", "/nonexistent"), ("slurm-path", "--state-dir", "STATE"),
+                                  ("sim", "--help"), ("ca", "--help")], ids=lambda argv: argv[0])
+def test_daemons_and_local_commands_run_in_the_callers_own_process(cluster, tmp_path, argv):
+    """Neither as installed nor through the stub of `jem slurm-path` do they reach (or start) a server;
+    a command that talks to the controller does."""
+    env = dict(cluster["env"], JEM_RUNTIME_DIR=str(tmp_path / "run"))
+    argv = [str(tmp_path / "state") if a == "STATE" else a for a in argv]
+    for jem in (JEM, [os.path.join(cluster["path"], "jem")]):
+        assert slurm(cluster, *jem, *argv, env=env).returncode == 0
+    assert not os.path.exists(tmp_path / "run") or os.listdir(tmp_path / "run") == []
+    assert slurm(cluster, *JEM, "ping", env=env).returncode == 0
+    wait_for(lambda: command_server_pids(env["JEM_RUNTIME_DIR"]), what="the server the served call started")
+    assert slurm(cluster, *JEM, "slurm-path", "--stop-server", env=env).returncode == 0
+    wait_for(lambda: not command_server_pids(env["JEM_RUNTIME_DIR"]), what="that server to stop")
+
+
 def test_the_callers_environment_reaches_the_command(cluster):
     _server(cluster)
     shown = slurm(cluster, "squeue", "-t", "all", env=dict(cluster["env"], SQUEUE_FORMAT="[%i]"))
@@ -176,20 +216,22 @@ def test_a_dead_servers_socket_never_breaks_a_command(cluster):
     wait_for(lambda: not os.path.exists(f"/proc/{old}") or b"" == _cmdline(old), what="the kill")
     result = slurm(cluster, "squeue", "-h", "-o", "%i", "-t", "all")
     assert result.returncode == 0 and result.stderr == ""
-    new = wait_for(lambda: [p for p in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]) if p != old],
+    new = wait_for(lambda: [p for p in command_server_pids(cluster["env"]["JEM_RUNTIME_DIR"]) if p != old],
                     what="a new server")
     assert new
 
 
-def test_a_change_to_the_installed_code_restarts_the_server(cluster):
+@pytest.mark.parametrize("package, call", [(jem_slurm, ("squeue", "-h", "-t", "all")),
+                                           (jem.cli, (*JEM, "jobs", "--all"))], ids=["squeue", "jem"])
+def test_a_change_to_the_installed_code_restarts_the_server(cluster, package, call):
     old = _server(cluster)
-    package = os.path.dirname(os.path.abspath(jem_slurm.__file__))
+    package = os.path.dirname(os.path.abspath(package.__file__))
     st = os.stat(package)
     os.utime(package, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # as adding a module would
     try:
-        result = slurm(cluster, "squeue", "-h", "-t", "all")
+        result = slurm(cluster, *call)
         assert result.returncode == 0 and result.stderr == ""
-        wait_for(lambda: old not in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="the old server to go")
+        wait_for(lambda: old not in command_server_pids(cluster["env"]["JEM_RUNTIME_DIR"]), what="the old server to go")
         assert _server(cluster) != old
     finally:
         os.utime(package, ns=(st.st_atime_ns, st.st_mtime_ns))
@@ -208,8 +250,8 @@ def test_no_server_is_started_when_disabled_or_the_directory_is_not_private(clus
 def test_an_idle_server_leaves_and_removes_its_socket(cluster, tmp_path):
     env = dict(cluster["env"], JEM_RUNTIME_DIR=str(tmp_path / "idle"), JEM_SERVER_IDLE_S="0.5")
     assert slurm(cluster, "squeue", "-h", env=env).returncode == 0
-    wait_for(lambda: _server_pids(env["JEM_RUNTIME_DIR"]), what="the server")
-    wait_for(lambda: not _server_pids(env["JEM_RUNTIME_DIR"]), what="the idle exit")
+    wait_for(lambda: command_server_pids(env["JEM_RUNTIME_DIR"]), what="the server")
+    wait_for(lambda: not command_server_pids(env["JEM_RUNTIME_DIR"]), what="the idle exit")
     assert not [n for n in os.listdir(env["JEM_RUNTIME_DIR"]) if n.endswith(".sock")]
 
 
@@ -243,7 +285,20 @@ def _parents(path: str):
         yield path
 
 
-def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, second_user):
+def _probe(server_socket: str, command: str) -> str:
+    """Python (for `python -IS -c`) that sends one well-formed call for `command` to the server at `server_socket`
+    as the launcher does, and prints what came of it: "no connection", "not run", or the command's status."""
+    return (f"import os, sys; sys.path.insert(0, {SLURM_COMPAT!r}); from jem_slurm import launcher\n"
+            f"sock = launcher._connected({server_socket!r})\n"
+            f"if sock is None:\n    print('no connection')\n"
+            f"else:\n    status = launcher._call(sock, launcher._request({command!r}, [], []), "
+            f"os.open('.', os.O_PATH), launcher._Relay())\n"
+            f"    print('not run' if status is None else status)\n")
+
+
+@pytest.mark.parametrize("command", ["squeue", "jem"])
+def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, second_user, command):
+    """For the Slurm-named commands and for `jem` (served the same way, by the same server)."""
     entry, home = second_user
     python = _python_for_everyone()
     env = dict(cluster["env"], HOME=home, JEM_STATE_DIR=f"{home}/state", JEM_RUNTIME_DIR=f"{home}/run",
@@ -255,33 +310,34 @@ def test_a_second_user_gets_a_server_of_their_own_and_cannot_use_roots(cluster, 
 
     path = as_user(python, "-m", "jem.cli.main", "slurm-path").stdout.strip()
     for _ in range(2):
-        result = as_user(f"{path}/squeue", "-h", "-o", "%i")
+        result = as_user(f"{path}/squeue", "-h", "-o", "%i") if command == "squeue" else as_user(
+            python, "-m", "jem.cli.main", "jobs")
         assert result.returncode == 0, result.stderr
-    user_server = wait_for(lambda: _server_pids(f"{home}/run"), what="the user's server")[0]
+    user_server = wait_for(lambda: command_server_pids(f"{home}/run"), what="the user's server")[0]
     assert os.stat(f"/proc/{user_server}").st_uid == entry.pw_uid
 
     # Root's server in a directory the user could reach but for its mode (pytest's own tree is 0700).
     root_dir = tempfile.mkdtemp(prefix="jem-cmd-root-")
     root_env = dict(cluster["env"], JEM_RUNTIME_DIR=root_dir)
-    root_server = _listening(root_dir, lambda: slurm(cluster, "squeue", "-h", env=root_env))
+    root_call = ("squeue", "-h") if command == "squeue" else (*JEM, "jobs")
+    root_server = _listening(root_dir, lambda: slurm(cluster, *root_call, env=root_env))
     try:
         root_socket = _command_sockets(root_dir)[0]
-        probe = (f"import sys; sys.path.insert(0, {SLURM_COMPAT!r}); from jem_slurm import launcher; "
-                 f"print(launcher._run_on_server({root_socket!r}, 'squeue', []))")
-        assert as_user(python, "-IS", "-c", probe).stdout.strip() == "None"  # the 0700 directory stops it
+        probe = _probe(root_socket, command)
+        assert as_user(python, "-IS", "-c", probe).stdout.strip() == "no connection"  # the 0700 directory stops it
         os.chmod(root_dir, 0o711)
         os.chmod(root_socket, 0o666)
         # Even with the file system open, SO_PEERCRED refuses the call: no command runs.
-        assert as_user(python, "-IS", "-c", probe).stdout.strip() == "None"
+        assert as_user(python, "-IS", "-c", probe).stdout.strip() == "not run"
         log = [n for n in os.listdir(root_dir) if n.endswith(".log")][0]
         with open(os.path.join(root_dir, log)) as f:
             assert f"refused a connection from uid {entry.pw_uid}" in f.read()
     finally:
         os.kill(root_server, signal.SIGTERM)
-        wait_for(lambda: not _server_pids(root_dir), what="root's extra server to stop")
+        wait_for(lambda: not command_server_pids(root_dir), what="root's extra server to stop")
         shutil.rmtree(root_dir, ignore_errors=True)
     assert as_user(python, "-m", "jem.cli.main", "slurm-path", "--stop-server").returncode == 0
-    wait_for(lambda: not _server_pids(f"{home}/run"), what="the user's server to stop")
+    wait_for(lambda: not command_server_pids(f"{home}/run"), what="the user's server to stop")
 
 
 def test_unary_calls_go_through_the_servers_relay_and_a_lost_relay_only_slows_them(cluster):
@@ -300,7 +356,7 @@ def test_unary_calls_go_through_the_servers_relay_and_a_lost_relay_only_slows_th
     # Without its relay the server's children call the controller themselves: nothing fails.
     assert slurm(cluster, "scancel", job_id).returncode == 0
     assert slurm(cluster, "squeue", "-h", "-j", job_id, "-t", "all", "-o", "%T").stdout.strip() == "CANCELLED"
-    assert server_pid in _server_pids(cluster["env"]["JEM_RUNTIME_DIR"])
+    assert server_pid in command_server_pids(cluster["env"]["JEM_RUNTIME_DIR"])
 
 
 def test_a_relay_serves_no_other_user(cluster, second_user):
@@ -331,7 +387,7 @@ def test_a_relay_serves_no_other_user(cluster, second_user):
         assert b"jem.relay" in _cmdline(relay_pid)   # still up, for its own user
     finally:
         os.kill(root_server, signal.SIGTERM)
-        wait_for(lambda: not _server_pids(root_dir), what="root's extra server to stop")
+        wait_for(lambda: not command_server_pids(root_dir), what="root's extra server to stop")
         shutil.rmtree(root_dir, ignore_errors=True)
     assert b"" == _cmdline(relay_pid)   # the relay went with its server
 

@@ -33,6 +33,17 @@ def processes_mentioning(text: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.fixture(scope="module", autouse=True)
+def command_server_dir(tmp_path_factory):
+    """The commands' resident server (`jem jobs` and the like run on it) in this module's own runtime
+    directory, stopped when the module ends."""
+    run_dir = str(tmp_path_factory.mktemp("cmd-run"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JEM_RUNTIME_DIR", run_dir)
+        yield run_dir
+        jem("slurm-path", "--stop-server", check=False)
+
+
 @pytest.fixture(scope="module")
 def local_cluster(tmp_path_factory):
     """`jem up --nodes 4 --cpus-per-node 4` in a fresh state dir; `jem down` afterwards."""
@@ -274,7 +285,7 @@ def test_slurm_path_install_writes_the_commands_for_everyone_and_spares_a_real_s
     assert sorted(line.split()[-1] for line in out.splitlines()) == sorted(
         str(bin_dir / c) for c in ("sacct", "sacctmgr", "sbatch", "scancel", "scontrol", "sinfo", "sprio", "squeue",
                                    "sdiag", "seff", "srun", "salloc", "sshare", "sreport", "sstat",
-                                   "sattach", "sbcast", "strigger"))
+                                   "sattach", "sbcast", "strigger", "scrontab"))
     assert all((bin_dir / c).stat().st_mode & 0o755 == 0o755 for c in ("sbatch", "squeue"))
     jem("slurm-path", "--install", str(bin_dir))   # ours: refreshed in place
 
@@ -325,7 +336,9 @@ TOUR = [
     ("squeue; sacct -j 5; scontrol show job 5; sinfo", 0, "PARTITION AVAIL"),
     ("srun -n 4 -l hostname", 0, "3: "),
     ("sacctmgr -i add account physics GrpTRES=cpu=8; sprio -l; sshare -a", 0, None),
-    ("scontrol create reservation ReservationName=maint StartTime=now+1hour Duration=60 Nodes=ALL Users=root "
+    # (two hours ahead: the tour's last job, limited to the partition's hour, starts before it; an hour
+    # ahead, it would fit only when scheduled in the very second of the reservation's `now`)
+    ("scontrol create reservation ReservationName=maint StartTime=now+2hours Duration=60 Nodes=ALL Users=root "
      "Flags=MAINT", 0, "Reservation created: maint"),
     ("python", 0, "COMPLETED"),   # the tour's Python example, last
 ]
@@ -359,9 +372,10 @@ def test_the_readme_tour_runs_as_shown_on_a_fresh_cluster(tmp_path):
     home.mkdir()
     work.mkdir()
     (work / "job.sh").write_text("#!/bin/sh\necho hello from $SLURM_JOB_ID\n")
-    # (tasks still run when the tour cancels some, and the array is done in about a minute: `srun -n 4`
-    # waits for a node's 4 CPUs behind its older tasks)
-    (work / "task.sh").write_text("#!/bin/sh\nsleep 5\n")
+    # (tasks still run when the tour cancels some, and the array's last ones are done before its
+    # reservation is made, `Nodes=ALL`, which a running job with no time limit would keep busy: its
+    # commands take ~20 ms each on the command server, so the tour takes ~30 s, no longer minutes)
+    (work / "task.sh").write_text("#!/bin/sh\nsleep 1\n")
     (work / "tour.py").write_text(tour_python())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JEM_", "SLURM_"))}
     env.update(HOME=str(home), JEM_RUNTIME_DIR=str(tmp_path / "runtime"),

@@ -14,7 +14,7 @@ from slurm_cluster import JEM, as_user, python_for_others, slurm, start_cluster,
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "scontrol", "sacct", "srun", "salloc", "sacctmgr", "sprio",
-            "sshare", "seff", "sdiag", "sreport", "sstat", "sattach", "sbcast", "strigger")
+            "sshare", "seff", "sdiag", "sreport", "sstat", "sattach", "sbcast", "strigger", "scrontab")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def submit(cluster, *args: str, stdin: str = "", env: dict | None = None, cwd: s
 
 
 def test_slurm_path_holds_every_command_and_is_stable(cluster):
-    assert sorted(os.listdir(cluster["path"])) == sorted(COMMANDS)
+    assert sorted(os.listdir(cluster["path"])) == sorted([*COMMANDS, "jem"])   # (and `jem`, as quick as they are)
     assert all(os.access(os.path.join(cluster["path"], c), os.X_OK) for c in COMMANDS)
     again = subprocess.run([*JEM, "slurm-path", "--state-dir", cluster["state_dir"]], capture_output=True,
                            text=True, check=True).stdout.strip()

@@ -390,7 +390,7 @@ JOB_METHODS = {"GetJob": jobs_pb2.GetJobRequest, "CancelJob": jobs_pb2.CancelJob
 JOB_READS = {"GetJob", "ExplainJob"}
 # JobService requests that name no job.
 QUERY_METHODS = {"Ping": jobs_pb2.PingRequest, "ListPriorities": jobs_pb2.ListPrioritiesRequest,
-                 **served("JobService", ("UsageReport", "JobUsage"))}
+                 **served("JobService", ("UsageReport", "JobUsage", "ListRuns", "SetCrontab", "GetCrontab"))}
 
 
 @fuzz_settings(160)

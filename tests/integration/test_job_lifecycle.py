@@ -184,8 +184,17 @@ def test_watch_streams_each_state_change(cluster):
         wait_until(lambda: cluster_has_watcher(cluster), what="the watcher to subscribe")
         client.release(job_id)
         thread.join(20)
-    assert events == [("release", JobState.PENDING), ("start", JobState.RUNNING),
+    assert events == [("current", JobState.PENDING), ("release", JobState.PENDING), ("start", JobState.RUNNING),
                       ("complete", JobState.COMPLETED)]
+
+
+def test_a_watch_begun_after_the_job_ended_starts_with_where_it_stands(cluster):
+    # (the README's submit-then-watch: JEM may finish a short job before the watch subscribes)
+    with cluster.client() as client:
+        job_id = client.submit(cluster.spec("#!/bin/sh\ntrue\n"))
+        cluster.wait_job(client, job_id)
+        first = next(iter(client.watch(job_ids=[job_id, 999999])))   # (an unknown id is left out)
+    assert (first.seq, first.event, first.job.job_id, first.job.state) == (0, "current", job_id, JobState.COMPLETED)
 
 
 def cluster_has_watcher(cluster) -> bool:

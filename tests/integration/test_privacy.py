@@ -59,6 +59,12 @@ def test_with_private_jobs_a_user_sees_only_their_own_jobs_everywhere(private_cl
         only_roots = user._jobs.WatchJobs(jobs_pb2.WatchJobsRequest(users=["root"]), metadata=user._metadata,
                                           timeout=30)
         assert list(only_roots) == []   # ends at once: nothing of root's to watch
+        # Naming root's job gets no word of where it stands: the first event is their own job's.
+        named = user._jobs.WatchJobs(jobs_pb2.WatchJobsRequest(job_ids=[roots, theirs]), metadata=user._metadata,
+                                     timeout=30)
+        first = next(named)
+        named.cancel()
+        assert (first.event, first.job.job_id) == ("current", theirs)
         user.cancel(theirs)
     with cluster.client() as root:   # root sees everything
         assert {j.job_id for j in root.list_jobs(include_old=True)} >= {roots, theirs}

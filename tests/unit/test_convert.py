@@ -88,9 +88,10 @@ def test_every_field_the_wire_carries_has_a_reader():
     import dataclasses
 
     assert set(convert._SPEC_READERS) == {f.name for f in dataclasses.fields(JobSpec)}
-    # spec has its own table; the kill fields, the user's signature and a reservation's cut of the
-    # time limit stay in the controller
-    not_on_the_wire = {"spec", "kill_cause", "kill_time", "user_signature", "time_limit_cut", "uncut_time_limit_s"}
+    # spec has its own table; the kill fields, the user's signature, a reservation's cut of the
+    # time limit and the count of node-failure requeues stay in the controller
+    not_on_the_wire = {"spec", "kill_cause", "kill_time", "user_signature", "time_limit_cut", "uncut_time_limit_s",
+                       "failure_requeues"}
     assert set(convert._JOB_READERS) == {f.name for f in dataclasses.fields(Job)} - not_on_the_wire
 
 

@@ -30,6 +30,7 @@ from jem.model.node import Node
 from jem.model.partition import Partition
 from jem.model.reasons import JobReason
 from jem.model.resources import Resources
+from jem.model.run import RequeuedRun
 from jem.model.states import JobState
 from jem.model.step import Step
 from jem.v1 import admin_pb2, jobs_pb2, steps_pb2
@@ -64,7 +65,14 @@ JOBS = [
     _job(7, JobState.RUNNING, spec={"array": "0-9%2"}, array_parent_id=6, array_task_id=0, start_time=NOW - 50,
          nodes=("n2",)),
     _job(8, JobState.CANCELLED, reason=JobReason.NONE, end_time=NOW - 10, reason_detail="by root"),
+    # retried twice (its runs in RUNS), then completed
+    _job(9, JobState.COMPLETED, start_time=NOW - 100, end_time=NOW - 90, nodes=("n3",), restart_count=2,
+         retries_done=2, spec={"retries": 3, "retry_delay_s": 1, "retry_on": (JobState.FAILED,)}),
 ]
+RUNS = [RequeuedRun(job_id=9, run=run, state=JobState.FAILED, start_time=NOW - 300 + 100 * run,
+                    end_time=NOW - 290 + 100 * run, nodes=("n1",), alloc_per_node=Resources(1, 1024, 0), exit_code=1,
+                    exit_signal=0, usage=JobUsage(), begin_time=None, requeue_time=NOW - 290 + 100 * run,
+                    next_begin_time=NOW - 289 + 100 * run, retry=run + 1) for run in (0, 1)]
 STEPS = [Step(job_id=3, step_id=0, name="hostname", nodes=("n1",), n_tasks=1, n_cpus=1, start_time=NOW - 90),
          Step(job_id=4, step_id=0, name="a.out", nodes=("n2",), n_tasks=2, n_cpus=2, start_time=NOW - 290,
               end_time=NOW - 210, state=JobState.COMPLETED)]
@@ -121,6 +129,9 @@ class FakeClient(Client):
         if isinstance(request, steps_pb2.ListStepsRequest):
             return steps_pb2.ListStepsResponse(steps=[convert.step_to_pb(s) for s in STEPS
                                                       if s.job_id in request.job_ids])
+        if isinstance(request, jobs_pb2.ListRunsRequest):
+            return jobs_pb2.ListRunsResponse(runs=[convert.requeued_run_to_pb(r) for r in RUNS
+                                                   if r.job_id in request.job_ids])
         if isinstance(request, admin_pb2.ListNodesRequest):
             return admin_pb2.ListNodesResponse(nodes=[self._node(n) for n in NODES
                                                       if not request.names or n.name in request.names])

@@ -33,7 +33,12 @@ ALLOWED = {
 ENTRY_POINTS = {"jem/cli/daemons.py": {"jem.controller.server", "jem.agent.main"},
                 "jem/cli/sim.py": {"jem.scheduler", "numpy", "matplotlib"},
                 # `jem slurm-path` writes the launcher stubs and stops the command servers: it names their key and directory.
-                "jem/cli/slurmpath.py": {"jem_slurm.launcher"}}
+                "jem/cli/slurmpath.py": {"jem_slurm.launcher"},
+                # `jem` hands its served commands to the same server (and starts it when none is up) ...
+                "jem/cli/main.py": {"jem_slurm.launcher", "jem_slurm.inprocess"},
+                # ... which runs them (`jem.cli.main.run`) beside the Slurm-named ones, and tells its children
+                # where its call relay is.
+                "slurm-compat/jem_slurm/forkserver.py": {"jem.cli.main", "jem.relay"}}
 
 
 SLURM_COMPAT = ROOT / "slurm-compat"

@@ -14,6 +14,7 @@ from jem.model.resources import Resources
 from jem.model.states import JobState
 from jem.model.step import Step
 from jem_slurm import sacct, sacct_fields
+from jem_slurm.sacct_records import Record
 
 NOW = 1_800_000_000.0
 
@@ -98,7 +99,8 @@ def test_json_exit_codes_are_slurms_objects(status, expected):
 
 def test_json_job_and_steps_follow_the_dbv0_0_38_layout():
     steps = [_step(0, exit_code=5, state=JobState.FAILED)]
-    job = sacct._job_json(_job(JobState.CANCELLED, exit_signal=15), NOW, steps, cluster="c", with_steps=True)
+    job = sacct._job_json(Record(_job(JobState.CANCELLED, exit_signal=15), tuple(steps)), NOW, cluster="c",
+                          with_steps=True)
     assert list(job) == ["account", "comment", "allocation_nodes", "array", "association", "cluster", "constraints",
                          "container", "derived_exit_code", "time", "exit_code", "flags", "group", "het", "job_id",
                          "name", "mcs", "nodes", "partition", "priority", "qos", "required", "kill_request_user",
@@ -108,4 +110,5 @@ def test_json_job_and_steps_follow_the_dbv0_0_38_layout():
     assert [s["step"]["id"] for s in job["steps"]] == ["batch", 0]
     assert job["steps"][0]["state"] == "CANCELLED" and job["kill_request_user"] == "ann"
     assert [t["type"] for t in job["tres"]["allocated"]] == ["cpu", "mem", "energy", "node", "billing"]
-    assert sacct._job_json(_job(JobState.COMPLETED), NOW, steps, cluster="c", with_steps=False)["steps"] == []
+    completed = Record(_job(JobState.COMPLETED), tuple(steps))
+    assert sacct._job_json(completed, NOW, cluster="c", with_steps=False)["steps"] == []

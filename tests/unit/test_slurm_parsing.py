@@ -9,7 +9,7 @@ from jem_slurm import getopt, sbatch_options
 from jem_slurm.command import Failure
 
 MODULES = ["jem_slurm.layout", "jem_slurm.sbatch_options", "jem_slurm.sacct_fields", "jem_slurm.srun_io",
-           "jem_slurm.states", "jem_slurm.times"]
+           "jem_slurm.propagate", "jem_slurm.states", "jem_slurm.times"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,4 @@
-"""srun --pty's listener (jem_slurm.srun_io.PtyInput) against a local attacker: a connection
+"""srun --pty's listener (jem_slurm.srun_input.PtyInput) against a local attacker: a connection
 without the step's secret, or with a wrong one, gets none of the user's keystrokes and is
 closed; the task's node, presenting the secret, gets them. A pipe stands in for the terminal."""
 
@@ -6,7 +6,7 @@ import os
 import socket
 import struct
 
-from jem_slurm.srun_io import PtyInput
+from jem_slurm.srun_input import PtyInput
 
 FRAME = struct.Struct(">cI")
 
