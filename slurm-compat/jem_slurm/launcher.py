@@ -131,10 +131,24 @@ def entry_point(command: str) -> tuple[str, str]:
 def launch(command: str, key: str) -> None:
     """Run `jem_slurm.<command>` with this process's argv: on the server when there is one, else in-process."""
     argv = sys.argv[1:]
+    if needs_the_terminal(command, argv):
+        exec_in_process(command, argv, None)
     outcome = run_on_server(command, argv, key)
     if outcome is None or isinstance(outcome, NewServer):
         exec_in_process(command, argv, outcome)
     exit_like(outcome)
+
+
+def needs_the_terminal(command: str, argv: list[str]) -> bool:
+    """Whether the call runs an interactive program on this terminal (salloc's shell, srun --pty):
+    then it runs here, in the terminal's session and foreground process group, where a shell
+    has job control (a child of the server has no controlling terminal: bash there says "no job
+    control in this shell", and ^Z and ^C reach the stub, not the shell)."""
+    if not os.isatty(0):
+        return False
+    if command == "salloc":
+        return "--no-shell" not in argv
+    return command == "srun" and any(arg == "--pty" or arg.startswith("--pty=") for arg in argv)
 
 
 class NewServer:

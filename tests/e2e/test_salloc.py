@@ -51,6 +51,20 @@ def test_salloc_runs_a_shell_typed_into_and_gives_the_allocation_back(cluster):
     assert wait_for_state(cluster, job_id, ENDED) == "COMPLETED"
 
 
+def test_salloc_gives_bash_job_control_of_the_terminal(cluster):
+    child = spawn(cluster, "salloc", "-N", "1")
+    job_id = granted_job(child)
+    child.expect_exact("PROMPT$ ")   # (sh's)
+    child.sendline("exec bash --norc --noprofile -i")
+    child.expect_exact("PROMPT$ ")   # (bash's: PS1 comes from the environment)
+    assert "no job control" not in child.before
+    child.sendline("echo tpgid=$(ps -o tpgid= -p $$) pgid=$(ps -o pgid= -p $$); exit")
+    child.expect(r"tpgid=\s*(\d+) pgid=\s*(\d+)")
+    assert child.match.group(1) == child.match.group(2)   # bash is the terminal's foreground group
+    child.expect_exact(f"salloc: Relinquishing job allocation {job_id}")
+    finish(child)
+
+
 def test_salloc_runs_a_command_with_slurms_variables_and_passes_its_status_on(cluster, tmp_path):
     result = slurm(cluster, "salloc", "-N", "2", "-n", "3", "-J", "env",
                    "sh", "-c", "env | grep ^SLURM_ | sort; exit 3", cwd=str(tmp_path))
