@@ -3,6 +3,7 @@ others' jobs and usage from ordinary users in every listing; an Operator (AdminL
 and acts on every job without being root."""
 
 import threading
+import time
 
 import grpc
 import pytest
@@ -82,7 +83,8 @@ def _collect(stream, events: list) -> None:
 def test_an_operator_sees_and_acts_on_every_job_but_is_not_root(private_cluster, stranger, operator_user):
     cluster = private_cluster
     with cluster.client_as(stranger) as user:
-        theirs = user.submit(cluster.spec(SLEEP, hold=True))
+        # (eligible in an hour: released, it stays pending for the operator's hold)
+        theirs = user.submit(cluster.spec(SLEEP, hold=True, begin_time=time.time() + 3600))
     with cluster.client_as(operator_user) as operator:
         assert theirs in [j.job_id for j in operator.list_jobs()]
         assert operator.get_job(theirs).user == stranger
