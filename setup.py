@@ -1,4 +1,5 @@
-"""Build the Cython kernels of jem._core. Compiler directives are set here and nowhere else.
+"""Build the Cython kernels of jem._core, and jem_slurm's compiled launcher. Compiler directives are set
+here and nowhere else.
 
 JEM_CYTHON_DEBUG=1 turns every runtime check on (bounds, wraparound,
 initialization, Python division semantics) for the kernel tests.
@@ -11,6 +12,8 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+LAUNCHER = "jem-launch"
+LAUNCHER_SOURCE = "slurm-compat/jem_slurm/launch.c"
 KERNELS = ["fit", "backfill", "replay", "records", "fairtree"]
 DEBUG = os.environ.get("JEM_CYTHON_DEBUG") == "1"
 
@@ -44,7 +47,29 @@ class ParallelBuildExt(build_ext):
         if not self.parallel:
             self.parallel = os.cpu_count() or 1
 
+    def run(self):
+        super().run()
+        self.build_launcher()
+
+    def launcher_path(self) -> str:
+        if self.inplace:
+            return os.path.join(self.get_finalized_command("build_py").get_package_dir("jem_slurm"), LAUNCHER)
+        return os.path.join(self.build_lib, "jem_slurm", LAUNCHER)
+
+    def build_launcher(self):
+        """jem_slurm/jem-launch, the wrappers' interpreter (slurm-compat/jem_slurm/launch.c): an executable,
+        not an extension, compiled and linked with the compiler that builds the kernels."""
+        target = self.launcher_path()
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        objects = self.compiler.compile([LAUNCHER_SOURCE], output_dir=self.build_temp, extra_postargs=["-O2"])
+        self.compiler.link_executable(objects, LAUNCHER, output_dir=os.path.dirname(target))
+        os.chmod(target, 0o755)
+
+    def get_outputs(self):
+        return [*super().get_outputs(), self.launcher_path()]
+
 
 CORES = os.cpu_count() or 1
 setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, force=DEBUG, nthreads=CORES),
-      cmdclass={"build_ext": ParallelBuildExt})
+      cmdclass={"build_ext": ParallelBuildExt},
+      scripts=["bin/jem"])   # (a script, not a console-script entry point: see its comment)

@@ -12,7 +12,7 @@ temporary directory, with the command server in its own runtime directory, and
 runs hyperfine (`-N`, warm-up calls first, so the server is up) on `sbatch`,
 `squeue`, `sacct -j N`, `scontrol show job N`, `sinfo`, `salloc --no-shell`
 and the native `jem submit` and `jem jobs`, both through the `jem` of `jem
-slurm-path` and through the console script installed beside this interpreter
+slurm-path` and through the `jem` script installed beside this interpreter
 (`installed_jem_*`). Then it queues `--queued` held jobs (through the Python client)
 and times `squeue` again, and with them queued also its other listing paths:
 `-o` with a dozen fields, `-O`, `-t PD -u USER` and `--json` (`--no-formats`:
@@ -61,7 +61,7 @@ def idle_commands(job_id: str) -> dict[str, str]:
         "salloc_no_shell_ms": f"salloc --no-shell -J {NAME}-salloc -n 1 --mem=10M -t 10",
         "jem_submit_ms": f"jem submit -J {NAME} -o /dev/null --wrap true",
         "jem_jobs_ms": "jem jobs",
-        # The installed console script (pip's), which pays for Python's site and its `import re` first.
+        # The installed `jem` script, which pays for the interpreter's start and its site first.
         "installed_jem_submit_ms": f"{INSTALLED_JEM} submit -J {NAME} -o /dev/null --wrap true",
         "installed_jem_jobs_ms": f"{INSTALLED_JEM} jobs",
     }
@@ -265,7 +265,7 @@ def measure(cluster, args) -> dict:
 
 def python_start_ms(runs: int) -> dict:
     """What any Python command pays before its own code: this interpreter with no site (the Slurm-named
-    wrappers) and with site (an installed console script such as `jem`)."""
+    wrappers' Python fallback) and with site (the installed `jem` script)."""
     return {name: median_ms(dict(os.environ), f"{sys.executable} {flags} -c pass", runs=runs, cwd=tempfile.gettempdir())
             for name, flags in (("python_IS_ms", "-I -S"), ("python_site_ms", "-I"))}
 

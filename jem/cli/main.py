@@ -78,8 +78,9 @@ def _run_on_server(argv: list[str]) -> None:
 
 
 def launch(key: str) -> None:
-    """The `jem` that `jem slurm-path` writes beside the Slurm-named commands, run under `python -I -S`
-    (no site, no `import re` of an installed console script: as quick as they are). A served command
+    """The `jem` that `jem slurm-path` writes beside the Slurm-named commands when the compiled launcher
+    hands a call to Python (no server up yet, a command the server does not run), under `python -I -S`
+    (no site, unlike the installed `jem` script). A served command
     goes to the server for `key`; the rest, and a call no server took, run in a full interpreter that
     replaces this one (`python -m jem.cli.main`, the command line by which `jem down` knows a daemon)."""
     import jem_slurm.launcher as launcher

@@ -2,12 +2,12 @@
 
 The directory (DIR/slurm-bin under the state dir) holds one small executable per
 command (sbatch, squeue, scancel, sinfo, scontrol, sacct, srun, ...), each a stub for this
-interpreter's `jem_slurm.<command>`: under `python -I -S` it imports only
-`jem_slurm.launcher`, which hands the call to the user's resident command
-server (`jem_slurm.forkserver`) or runs it in-process when there is none (see
-docs/slurm-compat.md). It holds a `jem` too, the same kind of stub
+interpreter's `jem_slurm.<command>`: run by the compiled launcher (`jem_slurm/jem-launch`),
+or else under `python -I -S` importing only `jem_slurm.launcher`, it hands the call to the
+user's resident command server (`jem_slurm.forkserver`) or runs it in-process when there
+is none (see docs/slurm-compat.md). It holds a `jem` too, the same kind of stub
 (`jem.cli.main.launch`): as quick as the others, where the installed `jem`
-(a console script) first pays for Python's site and its `import re`. Nothing
+(a Python script) first pays for the interpreter's start and its site. Nothing
 is put on PATH: the user asks for it with `export PATH="$(jem slurm-path):$PATH"`,
 so a real Slurm is never shadowed by accident. `--install DIR` writes the
 Slurm-named commands alone (`jem` is installed already).
@@ -27,18 +27,41 @@ MAX_SHEBANG = 120  # older kernels cut #! lines at 127 bytes
 
 
 def wrapper_text(command: str, python: str) -> str:
-    """An executable that runs the launcher for `command` under `python -I -S`, with no shell when it can
-    (`jem`: `jem.cli.main.launch`, which knows which of its commands the server runs)."""
+    """An executable that hands `command` to the server for `python`'s installation (`jem`:
+    `jem.cli.main.launch`, which knows which of its commands the server runs).
+
+    Its interpreter is the compiled launcher (`jem_slurm/jem-launch`, from `launch.c`) where it was
+    built: it reads the `#:` lines and hands the call over in about a millisecond, and runs the rest
+    of the file, under `python -I -S`, whenever the Python launcher is needed (no server yet, and the
+    other cases its source names). Without it (a checkout nobody built, a path a `#!` line cannot
+    hold) the file's first line runs that Python directly, with no shell when it can.
+    """
     parents = [os.path.dirname(os.path.dirname(os.path.abspath(launcher.__file__)))]
+    key = launcher.server_key(python)
+    header = [f"#:command {command}", f"#:key {key}", f"#:python {python}"]
     if command == "jem":
+        from jem.cli.main import SERVED_COMMANDS
+
         parents.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-        call = f"from jem.cli.main import launch\nlaunch({launcher.server_key(python)!r})\n"
+        call = f"from jem.cli.main import launch\nlaunch({key!r})\n"
+        header.append(f"#:served {' '.join(sorted(SERVED_COMMANDS))}")
     else:
-        call = f"from jem_slurm.launcher import launch\nlaunch({command!r}, {launcher.server_key(python)!r})\n"
+        call = f"from jem_slurm.launcher import launch\nlaunch({command!r}, {key!r})\n"
     body = f"import sys\nsys.path[:0] = {list(dict.fromkeys(parents))!r}\n{call}"
+    compiled = compiled_launcher()
+    if compiled is not None and "\n" not in python:
+        return f"#!{compiled}\n" + "".join(f"{line}\n" for line in header) + body
     if len(python) + 5 <= MAX_SHEBANG and " " not in python:
         return f"#!{python} -IS\n{body}"
     return f"#!/bin/sh\nexec '{python}' -IS -c \"{body.replace(chr(10), '; ')}\" \"$@\"\n"
+
+
+def compiled_launcher() -> str | None:
+    """The built `jem_slurm/jem-launch` when a `#!` line can name it, else None."""
+    path = os.path.join(os.path.dirname(os.path.abspath(launcher.__file__)), "jem-launch")
+    if len(path) + 2 > MAX_SHEBANG or " " in path or "\t" in path or not os.access(path, os.X_OK):
+        return None
+    return path
 
 
 def ensure_commands(directory: str, python: str, commands: tuple[str, ...] = COMMANDS) -> None:
