@@ -14,7 +14,10 @@ What the controller signs is not enough to run code as a user: each launch
 and step order must also carry its user's own signature over the digest of
 what runs, from a credential service (`jem.security.signatures`, keys in
 `<security_dir>/authd-keys/`). Work without one runs only on an agent
-started with `--unsigned-jobs allow`.
+started with `--unsigned-jobs allow`. A scrontab entry's job (its spec has a
+schedule) must carry a `jem-cron` signature and any other job a `jem-job`
+one (`signatures.job_audience`): a long-lived cron signature never starts a
+one-off job, and a one-off job's signature never starts a recurring one.
 """
 
 import logging
@@ -87,10 +90,11 @@ class ControllerTrust:
 
 
     def check_launch_signature(self, launch: Launch) -> None:
-        """The job's user signed exactly this job (BadUserSignature otherwise)."""
+        """The job's user signed exactly this job, as a scrontab entry's if it has a schedule and as a
+        one-off job's if not (BadUserSignature otherwise)."""
         signatures.check_work(launch.user_signature, self._user_keys, unsigned=self._unsigned,
-                              audience=tokens.AUD_JOB, uid=launch.uid, gid=launch.gid,
-                              digest=spec_digest(launch.spec), what=f"job {launch.job_id}")
+                              audience=signatures.job_audience(launch.spec.cron_schedule), uid=launch.uid,
+                              gid=launch.gid, digest=spec_digest(launch.spec), what=f"job {launch.job_id}")
 
     def check_step_signature(self, order: TaskOrder) -> None:
         """The job's user signed exactly this step (BadUserSignature otherwise)."""

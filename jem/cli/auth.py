@@ -29,6 +29,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--job-signature-lifetime", type=float, default=defaults.JOB_SIGNATURE_LIFETIME_S, metavar="S",
                    help="seconds a user's signature over a job stays valid: how long a job may pend and still "
                         f"start (default {int(defaults.JOB_SIGNATURE_LIFETIME_S)})")
+    p.add_argument("--cron-signature-lifetime", type=float, default=defaults.CRON_SIGNATURE_LIFETIME_S, metavar="S",
+                   help="seconds a user's signature over a scrontab entry's job stays valid: how long the entry "
+                        f"runs after it was installed (default {int(defaults.CRON_SIGNATURE_LIFETIME_S)})")
     p.set_defaults(run=run_authd)
     p = sub.add_parser("token", help="get a JWT for scripts and portals (scontrol token)")
     p.add_argument("--user", default="", help="whose token (root only; default: yours)")
@@ -46,7 +49,8 @@ def run_authd(args: argparse.Namespace) -> int:
     key = load_or_generate_signing_key(os.path.join(args.security_dir, "authd.key"),
                                        public_dir=os.path.join(args.security_dir, "authd-keys"))
     service = CredentialService(key, args.socket, policy=AuthdPolicy(
-        token_lifetime_s=args.token_lifetime, job_signature_lifetime_s=args.job_signature_lifetime)).start()
+        token_lifetime_s=args.token_lifetime, job_signature_lifetime_s=args.job_signature_lifetime,
+        cron_signature_lifetime_s=args.cron_signature_lifetime)).start()
     print(f"jem authd: serving {args.socket} (key {key.kid})", flush=True)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -10,6 +10,13 @@ the entry's lines are marked disabled (scrontab -l shows them after "#DISABLED: 
 comments them out. A requeue for another cause (scontrol requeue, a node failure, a retry)
 runs the job again when that requeue says, as for any job.
 
+Each entry's job carries its user's `jem-cron` signature, made when the crontab was installed
+and checked then (jem.security.signatures); the agents check it again before every run. Once it
+has expired, or will before the job's next time, no agent would start the job: `recur` holds it
+instead (JobHeldAdmin, the reason's detail and a log line saying why), before any launch is
+tried. The crontab stays as it was installed; installing it again (`scrontab file`, `scrontab
+-e`) makes new jobs with fresh signatures and cancels the held ones.
+
 The controller trusts no client's parse: it parses the text again (jem.model.crontab), the
 entries sent must be its cron lines with their schedules, and the jobs' schedules and begin
 times are its own.
@@ -36,8 +43,10 @@ from jem.model.errors import (CrontabEntryRefused, InvalidCrontab, InvalidJobSpe
                               Unauthenticated, UserNotFound)
 from jem.model.identity import Identity
 from jem.model.job import Job
-from jem.model.reasons import JobReason
+from jem.model.reasons import HOLD_REASONS, JobReason
 from jem.model.states import JobEvent, JobState
+from jem.scheduler.priority import basic_priority
+from jem.security.tokens import AUD_CRON
 from jem.store import JobChange
 
 log = logging.getLogger(__name__)
@@ -107,10 +116,15 @@ def remove_crontab(state: ClusterState, caller: Identity, *, user: str, now: flo
 
 def recur(state: ClusterState, *, now: float) -> None:
     """Requeue each recurring entry's job whose run ended (not cancelled) for its schedule's
-    next time after `now`; mark the lines of one that was cancelled disabled. Lock held."""
+    next time after `now`; mark the lines of one that was cancelled disabled; hold a pending one
+    whose signature will not start its next run. Lock held."""
     changes: list[JobChange] = []
     for job_id, user, schedule in state.crontabs.recurring():
         job = state.jobs.find(job_id) or state.jobs.get(job_id)   # (one ended long ago is read back)
+        if job is not None and job.is_pending and not job.held_by:
+            if why := _unusable_signature(state, job, now=now):
+                changes.append(_hold_for_signature(job, user, why=why, now=now))
+            continue
         if job is None or not job.state.is_terminal:
             continue
         if job.state is JobState.CANCELLED:
@@ -125,7 +139,37 @@ def recur(state: ClusterState, *, now: float) -> None:
         job.reason_detail = ""   # (squeue and scontrol say BeginTime, as Slurm's; the event keeps the detail)
         job.retries_done = 0     # (each scheduled run has its retry policy's every retry)
         log.info("cron job requeued job_id=%d user=%s begin=%s after=%s", job_id, user, at, ended)
+        if why := _unusable_signature(state, job, now=now):
+            changes.append(_hold_for_signature(job, user, why=why, now=now))
     state.commit(changes)
+
+
+def _unusable_signature(state: ClusterState, job: Job, *, now: float) -> str:
+    """Why the signature `job` carries will not start its next run: not a scrontab entry's, or
+    expired by then ("" when it will do; an unsigned job is the agents' --unsigned-jobs to judge)."""
+    if not job.user_signature:
+        return ""
+    terms = state.crontabs.signature_terms(job.job_id, job.user_signature)
+    if terms is None:
+        return "its user's signature cannot be read: install the crontab again to renew it"
+    if terms.audience != AUD_CRON:
+        return f"signed as {terms.audience!r}, not as a scrontab entry: install the crontab again to renew it"
+    run_at = max(now, job.spec.begin_time or now)
+    if terms.expires_at >= run_at:
+        return ""
+    expired = dt.datetime.fromtimestamp(terms.expires_at).isoformat(timespec="seconds")
+    if terms.expires_at < now:
+        return f"its user's signature expired at {expired}: install the crontab again to renew it"
+    at = dt.datetime.fromtimestamp(run_at).isoformat(timespec="seconds")
+    return f"its user's signature expires at {expired}, before its run at {at}: install the crontab again to renew it"
+
+
+def _hold_for_signature(job: Job, user: str, *, why: str, now: float) -> JobChange:
+    """Hold `job` (pending), whose signature will not start it, saying `why`. Lock held."""
+    job.held_by, job.reason, job.reason_detail = "admin", HOLD_REASONS["admin"], f"scrontab: {why}"
+    job.priority, job.planned_start = basic_priority(job.spec.nice, is_held=True), None
+    log.warning("cron job held job_id=%d user=%s why=%r", job.job_id, user, why)
+    return lifecycle.change(job, JobEvent.HOLD, now, detail=job.reason_detail)
 
 
 def restore(state: ClusterState, *, now: float) -> None:

@@ -7,15 +7,21 @@ controller's lock only.
 
 from jem.model.cron import Schedule, parse_schedule
 from jem.model.crontab import Crontab
+from jem.model.errors import BadUserSignature
+from jem.security.signatures import SignatureTerms, signature_terms
 
 
 class CronTable:
-    """Every user's installed crontab, and the schedule of each entry's job that still recurs
-    (not cancelled). Read and changed under the controller's lock only."""
+    """Every user's installed crontab, the schedule of each entry's job that still recurs
+    (not cancelled), and the terms of those jobs' signatures. Read and changed under the
+    controller's lock only."""
 
     def __init__(self):
         self._by_user: dict[str, Crontab] = {}
         self._recurring: dict[int, tuple[str, Schedule]] = {}   # job id -> (user, its entry's schedule)
+        # job id -> its signature's terms (None: unreadable), read once: a job keeps the signature it was
+        # admitted with (installing again makes new jobs), and a cycle looks at every entry's.
+        self._signature_terms: dict[int, SignatureTerms | None] = {}
 
     def get(self, user: str) -> Crontab | None:
         return self._by_user.get(user)
@@ -31,9 +37,20 @@ class CronTable:
         old = self._by_user.pop(user, None)
         for entry in old.entries if old is not None else ():
             self._recurring.pop(entry.job_id, None)
+            self._signature_terms.pop(entry.job_id, None)
 
     def stop_recurring(self, job_id: int) -> None:
         self._recurring.pop(job_id, None)
+        self._signature_terms.pop(job_id, None)
+
+    def signature_terms(self, job_id: int, signature: str) -> SignatureTerms | None:
+        """The audience and expiry of `signature`, the one job `job_id` carries; None when unreadable."""
+        if job_id not in self._signature_terms:
+            try:
+                self._signature_terms[job_id] = signature_terms(signature)
+            except BadUserSignature:
+                self._signature_terms[job_id] = None
+        return self._signature_terms[job_id]
 
     def recurring(self) -> list[tuple[int, str, Schedule]]:
         """(job id, user, schedule) of each entry whose job recurs."""

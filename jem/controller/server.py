@@ -94,9 +94,11 @@ class Controller:
         self.run_dir = config.auth.run_dir or default_run_dir(self.state_dir)
         self.authd: CredentialService | None = None
         if config.auth.serve_authd:
+            auth = config.auth
             self.authd = CredentialService(self.keys.authd_key, os.path.join(self.run_dir, SOCKET_NAME),
-                                           policy=AuthdPolicy(token_lifetime_s=config.auth.token_lifetime_s,
-                                                              job_signature_lifetime_s=config.auth.job_signature_lifetime_s))
+                                           policy=AuthdPolicy(token_lifetime_s=auth.token_lifetime_s,
+                                                              job_signature_lifetime_s=auth.job_signature_lifetime_s,
+                                                              cron_signature_lifetime_s=auth.cron_signature_lifetime_s))
         now = time.time()
         store = SqliteStore(os.path.join(self.state_dir, "jem.db"), synchronous=config.store.synchronous)
         store.save_partitions(config.partitions)

@@ -35,7 +35,6 @@ from jem.model.reasons import JobReason
 from jem.scheduler.priority import basic_priority
 from jem.security import signatures
 from jem.security.digest import spec_digest
-from jem.security.tokens import AUD_JOB
 
 
 def submit_job(state: ClusterState, spec: JobSpec, identity: Identity, *, now: float, test_only: bool = False,
@@ -76,9 +75,9 @@ def checked_submission(state: ClusterState, spec: JobSpec, identity: Identity, *
     dependency = _parsed_dependency(spec.dependency, state.config.limits)
     array_pending = parse_array(spec.array, max_size=state.config.scheduler.max_array_size).indices \
         if spec.array else ()
-    if user_signature and state.keys is not None:
-        signatures.check_signature(user_signature, state.keys.authd_keys, audience=AUD_JOB, uid=identity.uid,
-                                   gid=identity.gid, digest=spec_digest(spec))
+    if user_signature and state.keys is not None:   # (a scrontab entry's job: jem-cron; any other: jem-job)
+        signatures.check_signature(user_signature, state.keys.authd_keys, audience=signatures.job_audience(
+            spec.cron_schedule), uid=identity.uid, gid=identity.gid, digest=spec_digest(spec))
     return Submission(spec, dependency, array_pending, user_signature)
 
 

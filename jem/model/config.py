@@ -56,6 +56,7 @@ class AuthConfig:
     token_lifetime_s: float = defaults.TOKEN_LIFETIME_S
     api_token_lifetime_s: int = defaults.API_TOKEN_LIFETIME_S
     job_signature_lifetime_s: float = defaults.JOB_SIGNATURE_LIFETIME_S   # how long a signed job may pend
+    cron_signature_lifetime_s: float = defaults.CRON_SIGNATURE_LIFETIME_S   # how long a scrontab entry runs
     method: str = defaults.AUTH_METHOD       # what users' clients present: "jem" (credential service) or "munge"
     munge_socket: str = ""                   # munged's socket; "" means libmunge's default
     jwks_file: str = ""                      # public keys of an external JWT issuer (JWKS JSON); "" : none
@@ -258,6 +259,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
     if auth.job_signature_lifetime_s < 60:
         raise ConfigError(f"auth.job_signature_lifetime_s: expected at least 60 seconds, "
                           f"got {auth.job_signature_lifetime_s}")
+    if auth.cron_signature_lifetime_s < 60:   # (under a minute, no entry could ever run: cron's unit is the minute)
+        raise ConfigError(f"auth.cron_signature_lifetime_s: expected at least 60 seconds, "
+                          f"got {auth.cron_signature_lifetime_s}")
     _check_auth(auth)
     scheduler = _section(SchedulerConfig, "scheduler", raw.get("scheduler", {}))
     store = _section(StoreConfig, "store", raw.get("store", {}))

@@ -17,8 +17,11 @@ one round trip (at most `MAX_REQUESTS` lines). A long-lived client keeps its
 connection (`AuthdConnection`): one connection and one service thread for
 all its calls, instead of one each.
 Audiences: `jem-controller` (authenticate one RPC, `token_lifetime_s`),
-`jem-job` and `jem-step` (sign a digest; `job_signature_lifetime_s` and
-`step_signature_lifetime_s`).
+`jem-job`, `jem-cron` and `jem-step` (sign a digest; `job_signature_lifetime_s`,
+`cron_signature_lifetime_s` and `step_signature_lifetime_s`). A `jem-cron`
+signature is a scrontab entry's: its job runs on every time of its schedule
+for as long as the crontab stays installed, and no user is there to sign
+each run, so it lives longer than a one-off job's (docs/security.md).
 """
 
 import json
@@ -45,7 +48,6 @@ MAX_REQUESTS = 4   # per round trip
 MAX_REQUESTS_PER_CONNECTION = 100_000
 CLIENT_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 30   # the longest a client waits for the service to accept it (a burst of callers)
-_DIGEST_AUDIENCES = (tokens.AUD_JOB, tokens.AUD_STEP)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,12 @@ class AuthdPolicy:
     token_lifetime_s: float = defaults.TOKEN_LIFETIME_S
     job_signature_lifetime_s: float = defaults.JOB_SIGNATURE_LIFETIME_S   # a job may pend this long and still start
     step_signature_lifetime_s: float = 300.0
+    cron_signature_lifetime_s: float = defaults.CRON_SIGNATURE_LIFETIME_S   # a scrontab entry runs this long
+
+    def digest_lifetime_s(self, audience: str) -> float | None:
+        """How long a signature over a digest for `audience` lives; None for an audience that signs none."""
+        return {tokens.AUD_JOB: self.job_signature_lifetime_s, tokens.AUD_CRON: self.cron_signature_lifetime_s,
+                tokens.AUD_STEP: self.step_signature_lifetime_s}.get(audience)
 
 
 class UnsafeRunDir(OSError):
@@ -139,13 +147,11 @@ class CredentialService:
         claims = {"uid": uid, "gid": gid, "host": self.host}
         if audience == tokens.AUD_CONTROLLER:
             lifetime = self.policy.token_lifetime_s
-        elif audience in _DIGEST_AUDIENCES:
+        elif (lifetime := self.policy.digest_lifetime_s(audience)) is not None:
             digest = str(request["dig"])
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError("dig must be a SHA-256 hex digest")
             claims["dig"] = digest
-            lifetime = (self.policy.job_signature_lifetime_s if audience == tokens.AUD_JOB
-                        else self.policy.step_signature_lifetime_s)
         else:
             raise ValueError(f"unknown audience {audience!r}")
         return tokens.sign_claims(self.key, claims, audience=audience, lifetime_s=lifetime)

@@ -6,6 +6,12 @@ I/O paths. It leaves out what the controller may fill in or change
 (partition, time limit, node count, priority), so a job's signature stays
 valid across defaults, updates and requeues. SHA-256 over a canonical JSON
 (sorted keys, no whitespace) of those fields.
+
+A scrontab entry's job is signed with its schedule too (`cron`): the
+controller runs it again on every time of that schedule, so a signature for
+one schedule must not run the same script on another. Its begin time is
+left out: each recurrence moves it, and the entry's one signature serves
+every run. A job without a schedule has the digest it always had.
 """
 
 import hashlib
@@ -21,10 +27,11 @@ def _canonical(kind: str, fields: dict) -> str:
 
 
 def job_digest(*, script: str, script_args: Sequence[str], environment: Mapping[str, str], working_dir: str,
-               stdin_path: str, stdout_pattern: str, stderr_pattern: str) -> str:
+               stdin_path: str, stdout_pattern: str, stderr_pattern: str, cron_schedule: str = "") -> str:
     return _canonical("job", {
         "script": script, "args": list(script_args), "env": dict(environment), "cwd": working_dir,
         "stdin": stdin_path, "stdout": stdout_pattern, "stderr": stderr_pattern,
+        **({"cron": cron_schedule} if cron_schedule else {}),
     })
 
 
@@ -46,7 +53,7 @@ def spec_digest(spec) -> str:
     the one the controller fills in, so the submitter's and the agent's digests agree."""
     return job_digest(script=spec.script, script_args=spec.script_args, environment=spec.environment,
                       working_dir=spec.working_dir or defaults.JOB_WORKING_DIR, stdin_path=spec.stdin_path, stdout_pattern=spec.stdout_pattern,
-                      stderr_pattern=spec.stderr_pattern)
+                      stderr_pattern=spec.stderr_pattern, cron_schedule=spec.cron_schedule)
 
 
 def step_spec_digest(spec) -> str:

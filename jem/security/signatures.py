@@ -11,12 +11,21 @@ a stolen controller key, cannot start work for someone who never asked
 (Flux's signed jobspec). A job signature lives as long as a job may pend
 (`jem authd --job-signature-lifetime`, 30 days by default).
 
+A scrontab entry's job runs again on every time of its schedule, long after
+its user installed it, so it is signed for an audience of its own,
+`jem-cron` (`--cron-signature-lifetime`, 366 days by default), over a digest
+that covers its schedule. `job_audience` is the one rule that picks it: the
+controller (at submit and at crontab install) and the agent (at every launch)
+accept a `jem-cron` signature only for a job with a schedule and a `jem-job`
+one only for a job without, so neither kind ever runs as the other.
+
     signature = sign_request(socket, AUD_JOB, spec_digest(spec))      # a client (jem.client asks for it
                                                                       # with its call token: authd.fetch_tokens)
     check_signature(signature, keys, audience=AUD_JOB, uid=..., gid=..., digest=...)   # controller, agent
 """
 
 import enum
+from dataclasses import dataclass
 
 from jem.model.errors import BadUserSignature, Unauthenticated
 from jem.security import tokens
@@ -29,6 +38,31 @@ class UnsignedWork(enum.Enum):
 
     REFUSE = "refuse"   # the default: only work its user signed runs
     ALLOW = "allow"     # also work submitted without one (portals holding only a `jem token` JWT)
+
+
+def job_audience(cron_schedule: str) -> str:
+    """The audience a job's signature must have: AUD_CRON for a scrontab entry's job (a schedule), else AUD_JOB."""
+    return tokens.AUD_CRON if cron_schedule else tokens.AUD_JOB
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureTerms:
+    """What a signature checked before says of its own use: for which audience, and until when."""
+
+    audience: str
+    expires_at: float   # epoch seconds (its `exp`)
+
+
+def signature_terms(signature: str) -> SignatureTerms:
+    """The audience and expiry of a signature already checked (kept with a job), read without checking
+    it again: to tell that it will no longer do, never that it will. Raises BadUserSignature when unreadable."""
+    try:
+        claims = tokens.unverified_claims(signature)
+        return SignatureTerms(str(claims.get("aud", "")), float(claims["exp"]))
+    except Unauthenticated as exc:
+        raise BadUserSignature(exc.detail) from None
+    except (KeyError, TypeError, ValueError):
+        raise BadUserSignature("the signature carries no expiry") from None
 
 
 def sign_request(authd_socket: str, audience: str, digest: str) -> str:

@@ -7,6 +7,7 @@ by its audience:
 |----------------|----------------------|-------------------------------------|------------------------|
 | `jem-controller` | a host's `jem authd` | uid, gid, host                      | the controller (once)  |
 | `jem-job`      | a host's `jem authd` | uid, gid, host, dig (job digest)    | controller, agents     |
+| `jem-cron`     | a host's `jem authd` | uid, gid, host, dig (job digest)    | controller, agents     |
 | `jem-step`     | a host's `jem authd` | uid, gid, host, dig (step digest)   | controller, agents     |
 | `jem-launch`   | the controller       | job, run, uid, gid, nodes, dig      | agents (once per run)  |
 | `jem-steporder`| the controller       | job, step, uid, gid, nodes, dig     | agents (once)          |
@@ -40,6 +41,7 @@ LEEWAY_S = 5
 
 AUD_CONTROLLER = "jem-controller"
 AUD_JOB = "jem-job"
+AUD_CRON = "jem-cron"   # a scrontab entry's job: runs again and again, so it lives longer than AUD_JOB
 AUD_STEP = "jem-step"
 AUD_LAUNCH = "jem-launch"
 AUD_STEP_ORDER = "jem-steporder"
@@ -76,6 +78,18 @@ def verify_claims(token: str, keys: PublicKeySet, *, audience: str, now: float |
         raise Unauthenticated(f"credential rejected: {exc}") from None
     if claims["exp"] + LEEWAY_S < now:
         raise Unauthenticated("credential rejected: Signature has expired")
+    return claims
+
+
+def unverified_claims(token: str) -> dict:
+    """The claims of a token verified before (kept with a job): read without checking the signature
+    or the expiry, to tell when it expires. Never a basis for trust; raises Unauthenticated."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"malformed credential: {exc}") from None
+    if not isinstance(claims, dict):
+        raise Unauthenticated("malformed credential: its claims are not an object")
     return claims
 
 

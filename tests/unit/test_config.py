@@ -309,6 +309,13 @@ def test_auth_method_and_external_jwt_keys_are_validated():
         parse_config({"auth": {"jwks_file": "/etc/jem/idp.jwks"}})
 
 
+def test_scrontab_signatures_live_366_days_unless_configured_and_at_least_a_minute():
+    assert parse_config({}).auth.cron_signature_lifetime_s == 366 * 86400
+    assert parse_config({"auth": {"cron_signature_lifetime_s": 90}}).auth.cron_signature_lifetime_s == 90
+    with pytest.raises(ConfigError, match="auth.cron_signature_lifetime_s"):
+        parse_config({"auth": {"cron_signature_lifetime_s": 5}})
+
+
 def test_client_config_says_which_credential_to_present(tmp_path, monkeypatch):
     from jem.model.clientconfig import client_config_text, load_client_config
     path = tmp_path / "client.toml"

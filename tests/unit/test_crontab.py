@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import pwd
 import sqlite3
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -17,12 +18,16 @@ from jem.controller import crontab, lifecycle
 from jem.controller.submission import admitted_job, checked_submission, submit_job
 from jem.model.config import parse_config
 from jem.model.crontab import (DISABLED_PREFIX, EntryRequest, lines_of, parse_crontab, with_marked_lines)
-from jem.model.errors import (CrontabEntryRefused, InvalidCrontab, InvalidJobSpec, LimitExceeded, ParameterTooLong,
-                              PermissionDenied, UnknownPartition, UserNotFound)
+from jem.controller.credentials import ControllerKeys
+from jem.model.cron import parse_schedule
+from jem.model.errors import (BadUserSignature, CrontabEntryRefused, InvalidCrontab, InvalidJobSpec, LimitExceeded,
+                              ParameterTooLong, PermissionDenied, UnknownPartition, UserNotFound)
 from jem.model.identity import AdminLevel, Identity
 from jem.model.job import JobSpec
 from jem.model.reasons import JobReason
 from jem.model.states import JobEvent, JobState
+from jem.security import tokens
+from jem.security.digest import spec_digest
 from jem.store import SqliteStore
 from jem_slurm.scrontab import entry_requests
 from tests.unit.test_suspension import ANN, ROOT, make_state
@@ -294,3 +299,97 @@ def test_whatever_a_file_holds_it_reads_as_entries_or_as_one_invalid_line(lines)
         assert 1 <= exc.line <= len(lines_of(text)) and exc.detail.startswith(f"line {exc.line}: ")
     else:
         assert len(requests) == len(parse_crontab(text))
+
+
+# ---------------------------------------------------------------- the entries' signatures (jem-cron)
+# (Signed now, by the wall clock, which the controller checks them against as it installs them; the
+# schedules' times below are counted from it.)
+
+@pytest.fixture
+def signed_state(state, tmp_path):
+    """A controller state that checks users' signatures, and holds the key of its credential service."""
+    return dataclasses.replace(state, keys=ControllerKeys(str(tmp_path / "security"), with_authd_key=True))
+
+
+def signed_requests(state, text: str, *, audience: str = tokens.AUD_CRON, lifetime_s: float = 3600,
+                    signed_at: float | None = None) -> list[EntryRequest]:
+    """`text`'s entries as ANN's client sends them: each signed over its job with the schedule it will carry."""
+    signed = []
+    for request in requests_for(text):
+        digest = spec_digest(dataclasses.replace(request.spec, cron_schedule=parse_schedule(request.schedule).text))
+        claims = {"uid": ANN.uid, "gid": ANN.gid, "host": "h", "dig": digest}
+        signature = tokens.sign_claims(state.keys.authd_key, claims, audience=audience, lifetime_s=lifetime_s,
+                                       now=signed_at)
+        signed.append(dataclasses.replace(request, user_signature=signature))
+    return signed
+
+
+def at(t: float) -> str:
+    return dt.datetime.fromtimestamp(t).isoformat(timespec="seconds")
+
+
+def test_a_job_signature_never_installs_an_entry_nor_a_cron_signature_submits_a_job(signed_state):
+    state, text, now = signed_state, "@daily date\n", time.time()
+    with pytest.raises(CrontabEntryRefused) as refused:
+        crontab.install_crontab(state, ANN, user="", text=text, now=now,
+                                entries=signed_requests(state, text, audience=tokens.AUD_JOB))
+    assert refused.value.cause is BadUserSignature and crontab.read_crontab(state, ANN, user="") is None
+    spec = JobSpec(script="#!/bin/sh\ndate\n", partition="p")
+    cron_signed = tokens.sign_claims(state.keys.authd_key, {"uid": ANN.uid, "gid": ANN.gid, "dig": spec_digest(spec)},
+                                     audience=tokens.AUD_CRON, lifetime_s=3600)
+    with pytest.raises(BadUserSignature):
+        submit_job(state, spec, ANN, now=now, user_signature=cron_signed)
+    installed = crontab.install_crontab(state, ANN, user="", text=text, now=now, entries=signed_requests(state, text))
+    assert state.jobs.find(installed.entries[0].job_id).reason is JobReason.BEGIN_TIME   # (the honest path)
+
+
+def test_an_entry_runs_while_its_signature_lasts_and_is_then_held_saying_why(signed_state):
+    state, text, now = signed_state, "* * * * * date\n", time.time()
+    minute = int(now) // 60 * 60
+    # The runs at minute+60 and minute+120 are within the signature, the one at minute+180 is not.
+    installed = crontab.install_crontab(state, ANN, user="", text=text, now=now, entries=signed_requests(
+        state, text, lifetime_s=minute + 150 - int(now), signed_at=now))
+    job_id = installed.entries[0].job_id
+    for run in (minute + 60, minute + 120):
+        with state.lock:
+            crontab.recur(state, now=run - 10)
+        job = state.jobs.find(job_id)
+        assert (job.state, job.reason, job.held_by, job.spec.begin_time) == (
+            JobState.PENDING, JobReason.BEGIN_TIME, "", run)
+        end_run(state, job_id, JobEvent.COMPLETE, run)
+    with state.lock:
+        crontab.recur(state, now=minute + 122)
+    job = state.jobs.find(job_id)
+    assert (job.state, job.reason, job.held_by, job.restart_count) == (
+        JobState.PENDING, JobReason.JOB_HELD_ADMIN, "admin", 2)
+    assert job.reason_detail == (f"scrontab: its user's signature expires at {at(minute + 150)}, before its run at "
+                                 f"{at(minute + 180)}: install the crontab again to renew it")
+    stored = {j.job_id: j for j in state.store.load_jobs(ended_after=None)}[job_id]   # (as a restart finds it)
+    assert (stored.held_by, stored.reason, stored.reason_detail) == ("admin", job.reason, job.reason_detail)
+    assert crontab.read_crontab(state, ANN, user="") == installed   # (the crontab stays as installed)
+    # Installing it again signs it afresh: the held job is cancelled, the new one waits for its time.
+    again = crontab.install_crontab(state, ANN, user="", text=text, now=minute + 125,
+                                    entries=signed_requests(state, text))
+    with state.lock:
+        crontab.recur(state, now=minute + 126)
+    fresh = state.jobs.find(again.entries[0].job_id)
+    assert state.jobs.find(job_id).state is JobState.CANCELLED
+    assert (fresh.state, fresh.reason, fresh.held_by) == (JobState.PENDING, JobReason.BEGIN_TIME, "")
+
+
+def test_an_entry_whose_signature_expired_while_it_waited_is_held_and_never_started(signed_state):
+    state, text, now = signed_state, "@yearly date\n", time.time()
+    job_id = crontab.install_crontab(state, ANN, user="", text=text, now=now, entries=signed_requests(
+        state, text, lifetime_s=60, signed_at=now)).entries[0].job_id
+    expiry = int(now) + 60
+    with state.lock:
+        crontab.recur(state, now=now + 1)
+    job = state.jobs.find(job_id)
+    assert (job.reason, job.held_by, job.start_time) == (JobReason.JOB_HELD_ADMIN, "admin", None)
+    assert job.reason_detail == (f"scrontab: its user's signature expires at {at(expiry)}, before its run at "
+                                 f"{at(job.spec.begin_time)}: install the crontab again to renew it")
+    with state.lock:   # (released by an operator once it expired, it is held again before it could start)
+        job.held_by, job.reason, job.reason_detail = "", JobReason.NONE, ""
+        crontab.recur(state, now=job.spec.begin_time + 1)
+    assert (job.held_by, job.reason_detail) == (
+        "admin", f"scrontab: its user's signature expired at {at(expiry)}: install the crontab again to renew it")
