@@ -32,11 +32,12 @@ from jem.model import defaults
 from jem.model.accounting import AssociationChange, QosChange
 from jem.model.associations import Association, AssociationFilter, Qos, User
 from jem.model.audit import AuditQuery, AuditRecord
-from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, CrontabEntryRefused, InternalError, JemError,
-                              JobNotFound, LimitExceeded, RateLimited)
+from jem.model.errors import (ERRORS_BY_REASON, ControllerUnreachable, CrontabEntryRefused, InternalError,
+                              InvalidCrontab, JemError, JobNotFound, LimitExceeded, RateLimited)
 from jem.model.execution import SignalScope
 from jem.model.clientconfig import ClientConfig, load_client_config
 from jem.model.controllerinfo import ControllerInfo
+from jem.model.cron import parse_schedule
 from jem.model.crontab import Crontab, EntryRequest
 from jem.model.diagnostics import Diagnostics
 from jem.model.job import Job, JobSpec
@@ -56,7 +57,7 @@ from jem.relay import RelayChannel, channel_to, socket_in_this_process
 from jem.security import munge
 from jem.security.authd import MAX_REQUESTS, AuthdConnection
 from jem.security.digest import spec_digest, step_spec_digest
-from jem.security.tokens import AUD_CONTROLLER, AUD_JOB, AUD_STEP
+from jem.security.tokens import AUD_CONTROLLER, AUD_CRON, AUD_JOB, AUD_STEP
 from jem.v1 import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, steps_pb2
 
 ADDRESS_FILE = "controller.addr"
@@ -112,6 +113,15 @@ def _seconds(text: str) -> float:
         return min(max(float(text), 0.0), 60.0)
     except ValueError:
         return 1.0
+
+
+def _canonical_schedule(schedule: str) -> str:
+    """The schedule a scrontab entry's job will carry (the controller's parse of it, in Slurm's canonical
+    text), which its signature covers; one that does not parse is kept as written (the controller refuses it)."""
+    try:
+        return parse_schedule(schedule).text
+    except InvalidCrontab:
+        return schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +195,13 @@ class Client:
         token, *signature = self._authd.fetch(wanted)
         return (("jem-token", token),), (signature[0] if signature else "")
 
-    def _signed_jobs(self, digests: Sequence[str]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
-        """(metadata with a fresh credential for one call, this user's signature over each job
-        digest), in as few round trips to the credential service as it answers (its MAX_REQUESTS
+    def _signed_jobs(self, digests: Sequence[str], *, audience: str) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+        """(metadata with a fresh credential for one call, this user's signature for `audience` over each
+        job digest), in as few round trips to the credential service as it answers (its MAX_REQUESTS
         each; the call's token last, so it is the freshest); no signatures without a service."""
         if self._bearer is not None or self._auth == "munge":
             return self._signed_metadata(None)[0], [""] * len(digests)
-        wanted = [(AUD_JOB, digest) for digest in digests] + [(AUD_CONTROLLER, None)]
+        wanted = [(audience, digest) for digest in digests] + [(AUD_CONTROLLER, None)]
         answers: list[str] = []
         for start in range(0, len(wanted), MAX_REQUESTS):
             answers += self._authd.fetch(wanted[start:start + MAX_REQUESTS])
@@ -247,11 +257,15 @@ class Client:
         """Install `text` as `user`'s crontab ("": this user's), `entries` being its cron lines'
         jobs, each signed by this user when the crontab is theirs (another user's, root's to
         install, goes unsigned); returns it as installed (its entries' jobs and lines).
-        Over the submission rate, waits and sends it again as `submit` does."""
-        digests = [spec_digest(entry.spec) for entry in entries]
+        Each is signed as a scrontab entry's job (AUD_CRON, over its spec with the schedule the
+        controller gives it: jem.security.digest). Over the submission rate, waits and sends it
+        again as `submit` does."""
+        digests = [spec_digest(dataclasses.replace(entry.spec, cron_schedule=_canonical_schedule(entry.schedule)))
+                   for entry in entries]
         give_up = time.monotonic() + self._timeout_s
         while True:
-            metadata, signatures = self._signed_jobs(digests) if not user else (self._metadata, [""] * len(digests))
+            metadata, signatures = (self._signed_jobs(digests, audience=AUD_CRON) if not user
+                                    else (self._metadata, [""] * len(digests)))
             request = jobs_pb2.SetCrontabRequest(user=user, text=text, entries=[
                 convert.entry_request_to_pb(dataclasses.replace(entry, user_signature=signature))
                 for entry, signature in zip(entries, signatures)])
@@ -272,8 +286,11 @@ class Client:
         """`user`'s crontab ("": this user's) as installed, with the lines disabled since; None if none."""
         return convert.crontab_from_pb(self._call(self._jobs.GetCrontab, jobs_pb2.GetCrontabRequest(user=user)))
 
-    def get_job(self, job_id: int) -> Job:
-        request = _message(jobs_pb2.GetJobRequest, job_id=job_id)
+    def get_job(self, job_id: int, *, wait_while_pending_s: float = 0.0) -> Job:
+        """The job. `wait_while_pending_s` > 0: the controller answers once the job is no longer
+        PENDING or after that long (at most its own maximum, a few seconds; at once when this user
+        already holds all their stream slots), so a caller waiting for a start needs no polling."""
+        request = _message(jobs_pb2.GetJobRequest, job_id=job_id, wait_while_pending_s=wait_while_pending_s)
         return convert.job_from_pb(self._call(self._jobs.GetJob, request).job)
 
     def list_jobs(self, job_filter: JobFilter = JobFilter(), *, include_old: bool = False) -> list[Job]:
@@ -288,6 +305,11 @@ class Client:
             if not response.next_after_job_id:
                 return jobs
             request.after_job_id = response.next_after_job_id
+
+    def complete_allocation(self, job_id: int, exit_code: int) -> JobState:
+        """End the allocation `job_id` (salloc's job) with its command's exit code; its state after."""
+        request = _message(jobs_pb2.CompleteAllocationRequest, job_id=job_id, exit_code=exit_code)
+        return convert.state_from_pb(self._call(self._jobs.CompleteAllocation, request).state)
 
     def cancel(self, job_id: int, *, signal: int = 0, array_task_ids: Sequence[int] = (),
                scope: SignalScope = SignalScope.STEPS) -> JobState:

@@ -210,6 +210,10 @@ class RelayChannel:
                 self._relay_down = True
                 sock.close()
                 raise RelayedCallError(grpc.StatusCode.UNAVAILABLE, f"call relay lost: {exc}", ()) from None
+            except BaseException:   # a signal handler's exception mid-call: this call's answer would be read
+                self._sock = None   # as the next call's, so the next call gets a fresh connection
+                sock.close()
+                raise
         answer = json.loads(reply)
         if answer["code"] != 0:
             raise RelayedCallError(_CODES.get(answer["code"], grpc.StatusCode.UNKNOWN), answer["details"],

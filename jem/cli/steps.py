@@ -9,9 +9,9 @@ import sys
 from jem.cli.connection import connect
 from jem.cli.table import render_table
 from jem.model.errors import InvalidArgument
-from jem.model.job import JobSpec
+from jem.model.job import ALLOCATION_SCRIPT, JobSpec
 from jem.model.states import JobState
-from jem.model.step import ALLOCATION_SCRIPT, Step, StepSpec, TaskExit
+from jem.model.step import Step, StepSpec, TaskExit
 
 STEP_HEADERS = ["STEPID", "NAME", "STATE", "EXIT", "TASKS", "CPUS", "NODES", "START", "ELAPSED"]
 

@@ -27,8 +27,8 @@ audit_log = logging.getLogger("jem.audit")
 
 # The requests that change something, by service: each one is audited, refused or not.
 AUDITED = {
-    "jem.v1.JobService": {"SubmitJob", "CancelJob", "HoldJob", "ReleaseJob", "UpdateJob", "RequeueJob", "RunStep",
-                          "SetCrontab"},
+    "jem.v1.JobService": {"SubmitJob", "CancelJob", "CompleteAllocation", "HoldJob", "ReleaseJob", "UpdateJob",
+                          "RequeueJob", "RunStep", "SetCrontab"},
     "jem.v1.AdminService": {"DrainNode", "ResumeNode", "UndrainNode", "DownNode", "IssueToken"},
     "jem.v1.NodeService": {"RegisterNode", "ReportJobEvents"},
 }

@@ -1,6 +1,7 @@
 """JobService servicer: decode the request, call the operation, encode the answer."""
 
 import bisect
+import contextlib
 import dataclasses
 import queue
 import socket
@@ -23,11 +24,12 @@ from jem.convert import (STATE_TO_PB, explanation_to_pb, filter_from_pb, job_pri
 from jem.convert import job_usage_to_pb, report_kind_from_pb, requeued_run_to_pb, time_from_pb, usage_report_to_pb
 from jem.convert import entry_requests_from_pb, installed_entries_to_pb
 from jem.model import policy
-from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong
+from jem.model.errors import InvalidArgument, JobNotFound, ParameterTooLong, TooManyStreams
 from jem.model.controllerinfo import jem_version
 from jem.model.identity import Identity
 from jem.model.jobfilter import JobFilter
 from jem.model.limits import check_filter_size
+from jem.model.states import JobState
 from jem.model.step import Step, TaskExit
 from jem.v1 import jobs_pb2, jobs_pb2_grpc, steps_pb2
 
@@ -36,6 +38,8 @@ CURRENT_EVENT = "current"    # WatchJobs' first events: a job named, as it is wh
 MAX_PAGE_JOBS = 5000         # jobs in one ListJobs response at most
 MAX_PAGE_BYTES = 8 << 20     # and about this many bytes (a client accepts 64 MiB in one message)
 IDS_PER_READ = 4096          # ids a listing takes from the index at a time
+MAX_PENDING_WAIT_S = 5.0     # GetJob's wait_while_pending_s at most (a waiting call holds an RPC thread)
+DEADLINE_MARGIN_S = 0.05     # a GetJob wait ends this long before the call's deadline, so its answer arrives
 
 
 def add_job_service(servicer: "JobServicer", server: grpc.Server) -> None:
@@ -51,6 +55,17 @@ def add_job_service(servicer: "JobServicer", server: grpc.Server) -> None:
     server.add_registered_method_handlers("jem.v1.JobService", {"ListJobs": list_jobs})
 
 
+def _pending_wait_s(asked_s: float, context) -> float:
+    """How long a GetJob may wait while its job is pending: as asked (not at all for 0, a negative
+    or NaN), at most MAX_PENDING_WAIT_S, and ending DEADLINE_MARGIN_S before the call's deadline."""
+    if not asked_s > 0:
+        return 0.0
+    remaining_s = context.time_remaining()
+    if remaining_s is not None:
+        asked_s = min(asked_s, remaining_s - DEADLINE_MARGIN_S)
+    return max(0.0, min(asked_s, MAX_PENDING_WAIT_S))
+
+
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def __init__(self, state: ClusterState, *, clock=time.time):
         self._state = state
@@ -64,12 +79,38 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     def GetJob(self, request, context):
         identity = current_identity()
-        with self._state.lock:
-            job = self._state.jobs.get(request.job_id)
-            if job is None or not self._may_see(identity, job.uid):
-                raise JobNotFound(str(request.job_id))
-            with_script = policy.may_see_job_secrets(identity, job.uid)
-            return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=with_script))
+        wait_s = _pending_wait_s(request.wait_while_pending_s, context)
+        with contextlib.ExitStack() as held:
+            if wait_s > 0 and self._took_stream_slot(held, identity):
+                # Subscribed first, then the state read, so that no start falls between the two.
+                subscription = self._state.bus.subscribe(job_ids={request.job_id}, users=set())
+                held.callback(self._state.bus.unsubscribe, subscription)
+                with self._state.lock:
+                    is_pending = self._visible_job(request.job_id, identity).state is JobState.PENDING
+                if is_pending:   # (and one the caller may see: JobNotFound comes before any wait)
+                    subscription.wait_for(lambda job: job.state is not JobState.PENDING,
+                                          deadline=time.monotonic() + wait_s, is_active=context.is_active)
+            with self._state.lock:
+                job = self._visible_job(request.job_id, identity)
+                with_script = policy.may_see_job_secrets(identity, job.uid)
+                return jobs_pb2.GetJobResponse(job=job_to_pb(job, with_script=with_script))
+
+    def _took_stream_slot(self, held: contextlib.ExitStack, identity: Identity) -> bool:
+        """Hold one of the caller's stream slots for `held`'s life: a waiting GetJob holds an RPC
+        thread as a stream does. False when they are all taken: the call is then answered at once
+        rather than refused, as a wait only saves the caller polls and its answer is right either way."""
+        try:
+            held.enter_context(self._state.streams.slot(identity))
+        except TooManyStreams:
+            return False
+        return True
+
+    def _visible_job(self, job_id: int, identity: Identity):
+        """The job (lock held); JobNotFound for an unknown one or one the caller may not see."""
+        job = self._state.jobs.get(job_id)
+        if job is None or not self._may_see(identity, job.uid):
+            raise JobNotFound(str(job_id))
+        return job
 
     def ListJobs(self, request, context):
         return jobs_pb2.ListJobsResponse.FromString(self.list_jobs_bytes(request, context))
@@ -166,6 +207,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         else:
             state = requests.cancel_job(self._state, request.job_id, identity, now=now, array_task_ids=task_ids)
         return jobs_pb2.CancelJobResponse(state=STATE_TO_PB[state])
+
+    def CompleteAllocation(self, request, context):
+        state = requests.complete_allocation(self._state, request.job_id, current_identity(),
+                                             exit_code=request.exit_code, now=self._clock())
+        return jobs_pb2.CompleteAllocationResponse(state=STATE_TO_PB[state])
 
     def HoldJob(self, request, context):
         hold = requests.user_hold_job if request.user_hold else requests.hold_job   # (scontrol uhold, hold)

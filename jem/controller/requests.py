@@ -17,7 +17,7 @@ from jem.controller.submission import shape_in_partition
 from jem.model import policy
 from jem.model.arrays import format_job_label
 from jem.model.errors import (AlreadyDone, InvalidArgument, JobIsPending, JobNotFound, JobStateConflict,
-                              RequeueDisabled, UnknownPartition)
+                              NotAnAllocation, RequeueDisabled, UnknownPartition)
 from jem.model.execution import SignalScope
 from jem.model.identity import Identity
 from jem.model.job import NICE_LIMIT, Job
@@ -62,6 +62,25 @@ def cancel_job(state: ClusterState, job_id: int, identity: Identity, *, now: flo
         result = job.state if any(t is job for t in targets) else targets[0].state
     for target_id, run, nodes in kills:
         signals.send(state, target_id, nodes, signal=0, run=run)
+    return result
+
+
+def complete_allocation(state: ClusterState, job_id: int, identity: Identity, *, exit_code: int,
+                        now: float) -> JobState:
+    """salloc's end (Slurm's slurm_complete_job): the allocation's owner ends it with its command's
+    exit code, COMPLETED for 0 and FAILED otherwise, its placeholder script killed. Only a job made
+    as an allocation (its script ALLOCATION_SCRIPT), and only while it runs."""
+    with state.lock:
+        job = _owned_job(state, job_id, identity)
+        if not job.is_allocation:
+            raise NotAnAllocation(job.label)
+        if job.state is not JobState.RUNNING:
+            raise AlreadyDone(job.label)
+        job.exit_code, job.exit_signal = max(0, min(exit_code, 255)), 0
+        cause = JobEvent.COMPLETE if job.exit_code == 0 else JobEvent.FAIL
+        state.commit([lifecycle.kill_job(job, cause, now, detail=f"allocation completed by {identity.user}")])
+        run, nodes, result = job.restart_count, signals.kill_targets(state, job), job.state
+    signals.send(state, job_id, nodes, signal=0, run=run)
     return result
 
 

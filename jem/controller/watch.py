@@ -1,4 +1,5 @@
-"""Fan-out of committed job events to WatchJobs subscribers.
+"""Fan-out of committed job events to WatchJobs subscribers (and to GetJob calls that wait
+while their job is pending).
 
 Publishing never blocks: each subscriber has a bounded queue, and a
 subscriber that falls `MAX_BACKLOG` events behind is dropped (its stream
@@ -10,6 +11,7 @@ import copy
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from jem.model.job import Job
@@ -17,6 +19,7 @@ from jem.model.job import Job
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 10_000
+ACTIVE_CHECK_S = 0.5   # how often a waiting subscriber looks whether its call is still wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,21 @@ class Subscription:
 
     def wants(self, job: Job) -> bool:
         return (not self.job_ids or job.job_id in self.job_ids) and (not self.users or job.user in self.users)
+
+    def wait_for(self, is_done, *, deadline: float, is_active) -> None:
+        """Until an event's job satisfies `is_done(job)`, the monotonic `deadline` passes, `is_active()`
+        turns False (the caller went away: looked at every ACTIVE_CHECK_S) or the bus dropped this
+        subscription (events may have been lost: the caller reads the job anew either way)."""
+        while is_active() and not self.is_overrun:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                return
+            try:
+                event = self.queue.get(timeout=min(left_s, ACTIVE_CHECK_S))
+            except queue.Empty:
+                continue
+            if event is None or is_done(event.job):
+                return
 
 
 class EventBus:

@@ -259,6 +259,15 @@ class AlreadyDone(JemError):
     grpc_code = "FAILED_PRECONDITION"
 
 
+class NotAnAllocation(JemError):
+    """CompleteAllocation of a job that salloc (or srun outside a job) did not make: a batch job
+    ends with its script."""
+
+    reason = "NotAnAllocation"
+    message = "Only an allocation (salloc's job) may be completed by its user"
+    grpc_code = "INVALID_ARGUMENT"
+
+
 class LimitExceeded(JemError):
     """A submission over a per-user or per-account limit (Slurm's ESLURM_ACCOUNTING_POLICY). An
     association or QOS limit names itself in `limit_reason` (Slurm's reason, e.g.

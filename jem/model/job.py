@@ -25,6 +25,12 @@ MAX_NAME_LEN = DEFAULT_LIMITS.max_name_len
 NICE_LIMIT = 2147483645                   # |--nice| at most (Slurm's NICE_OFFSET - 3)
 
 
+# The script of a job made as an allocation (salloc's, or one for a step srun or `jem run` runs
+# outside a job): no batch script of its user's (Slurm's BatchFlag=0), it only holds the nodes
+# until the allocation ends. A public constant, so that every viewer may be shown it (`Job.is_allocation`).
+ALLOCATION_SCRIPT = "#!/bin/sh\n# Holds the allocation of a step run outside a job.\nwhile :; do sleep 3600; done\n"
+
+
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     """What a user asks for when submitting a batch job (sbatch's options)."""
@@ -301,6 +307,11 @@ class Job(ChangeStamped):
     @property
     def is_pending(self) -> bool:
         return self.state is JobState.PENDING
+
+    @property
+    def is_allocation(self) -> bool:
+        """Made as an allocation (salloc, srun outside a job), not a batch job: no batch step."""
+        return self.spec.script == ALLOCATION_SCRIPT
 
     @property
     def is_live(self) -> bool:

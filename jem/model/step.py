@@ -24,10 +24,6 @@ STDIN_FROM_SRUN = "-"      # a task whose stdin is srun's (StepSpec.stdin_of)
 STREAMED = "-"             # a stdout or stderr pattern: the stream comes back to the caller
 STEP_KILL_WAIT_S = 2       # SIGTERM to SIGKILL for the tasks of a step whose caller went away
 
-# The batch script of a job made for one step (srun or `jem run` outside a job):
-# it only holds the allocation until the step ends and the controller kills it.
-ALLOCATION_SCRIPT = "#!/bin/sh\n# Holds the allocation of a step run outside a job.\nwhile :; do sleep 3600; done\n"
-
 
 @dataclass(frozen=True, slots=True)
 class StepSpec:

@@ -52,10 +52,12 @@ class SubmitJobResponse(_message.Message):
     def __init__(self, job_id: _Optional[int] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
-    __slots__ = ("job_id",)
+    __slots__ = ("job_id", "wait_while_pending_s")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    WAIT_WHILE_PENDING_S_FIELD_NUMBER: _ClassVar[int]
     job_id: int
-    def __init__(self, job_id: _Optional[int] = ...) -> None: ...
+    wait_while_pending_s: float
+    def __init__(self, job_id: _Optional[int] = ..., wait_while_pending_s: _Optional[float] = ...) -> None: ...
 
 class GetJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -124,6 +126,20 @@ class CancelJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., signal: _Optional[int] = ..., array_task_ids: _Optional[_Iterable[int]] = ..., scope: _Optional[_Union[_common_pb2.SignalScope, str]] = ...) -> None: ...
 
 class CancelJobResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.JobState
+    def __init__(self, state: _Optional[_Union[_common_pb2.JobState, str]] = ...) -> None: ...
+
+class CompleteAllocationRequest(_message.Message):
+    __slots__ = ("job_id", "exit_code")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    exit_code: int
+    def __init__(self, job_id: _Optional[int] = ..., exit_code: _Optional[int] = ...) -> None: ...
+
+class CompleteAllocationResponse(_message.Message):
     __slots__ = ("state",)
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: _common_pb2.JobState

@@ -59,6 +59,11 @@ class JobServiceStub:
                 request_serializer=jem_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=jem_dot_v1_dot_jobs__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
+        self.CompleteAllocation = channel.unary_unary(
+                '/jem.v1.JobService/CompleteAllocation',
+                request_serializer=jem_dot_v1_dot_jobs__pb2.CompleteAllocationRequest.SerializeToString,
+                response_deserializer=jem_dot_v1_dot_jobs__pb2.CompleteAllocationResponse.FromString,
+                _registered_method=True)
         self.HoldJob = channel.unary_unary(
                 '/jem.v1.JobService/HoldJob',
                 request_serializer=jem_dot_v1_dot_jobs__pb2.HoldJobRequest.SerializeToString,
@@ -156,7 +161,8 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """GetJob returns one job. NOT_FOUND if the id is unknown.
+        """GetJob returns one job (after waiting while it is pending, when the request asks). NOT_FOUND
+        if the id is unknown or the job is one the caller may not see.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -171,6 +177,16 @@ class JobServiceServicer:
 
     def CancelJob(self, request, context):
         """CancelJob cancels a job or sends it a signal. NOT_FOUND, PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteAllocation(self, request, context):
+        """CompleteAllocation ends an allocation (salloc's job) with its command's exit code, as
+        Slurm's slurm_complete_job: COMPLETED for 0, else FAILED. NOT_FOUND, PERMISSION_DENIED;
+        INVALID_ARGUMENT (NotAnAllocation) for a batch job; FAILED_PRECONDITION (AlreadyDone)
+        when it is not running.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -350,6 +366,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=jem_dot_v1_dot_jobs__pb2.CancelJobRequest.FromString,
                     response_serializer=jem_dot_v1_dot_jobs__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'CompleteAllocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteAllocation,
+                    request_deserializer=jem_dot_v1_dot_jobs__pb2.CompleteAllocationRequest.FromString,
+                    response_serializer=jem_dot_v1_dot_jobs__pb2.CompleteAllocationResponse.SerializeToString,
             ),
             'HoldJob': grpc.unary_unary_rpc_method_handler(
                     servicer.HoldJob,
@@ -543,6 +564,33 @@ class JobService:
             '/jem.v1.JobService/CancelJob',
             jem_dot_v1_dot_jobs__pb2.CancelJobRequest.SerializeToString,
             jem_dot_v1_dot_jobs__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteAllocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jem.v1.JobService/CompleteAllocation',
+            jem_dot_v1_dot_jobs__pb2.CompleteAllocationRequest.SerializeToString,
+            jem_dot_v1_dot_jobs__pb2.CompleteAllocationResponse.FromString,
             options,
             channel_credentials,
             insecure,

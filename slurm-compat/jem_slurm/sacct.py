@@ -131,14 +131,9 @@ def _records(args: dict, client, now: float) -> list:
                                                 with_duplicates=with_duplicates, states=states)]
 
 
-def _has_batch(steps) -> bool:
-    """Whether the job ran a batch script of its own (not one made by srun to hold its step)."""
-    return not any(step.ends_job for step in steps)
-
-
 def _rows(record, now: float, *, with_steps: bool) -> list:
     return sacct_fields.rows_for(record.job, now, with_steps=with_steps, steps=record.steps,
-                                 has_batch=_has_batch(record.steps), is_requeued=record.is_requeued)
+                                 has_batch=not record.job.is_allocation, is_requeued=record.is_requeued)
 
 
 # ---------------------------------------------------------------- --json (Slurm 22.05's openapi dbv0.0.38)

@@ -155,7 +155,7 @@ def exit_status(row: Row) -> int:
     reported for a job srun made (allocation rows hold the job's steps: `rows_for`)."""
     if row.record is not None:
         return jobview.wait_status(row.record.exit_code, row.record.exit_signal)
-    if not row.is_step and row.job.state in _ENDED_BY_CONTROLLER and not any(s.ends_job for s in row.steps):
+    if not row.is_step and row.job.state in _ENDED_BY_CONTROLLER and not row.job.is_allocation:
         return 0
     return jobview.batch_status(row.job)
 

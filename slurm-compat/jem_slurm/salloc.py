@@ -6,9 +6,9 @@ outside a job). salloc says `salloc: Granted job allocation N`, or first
 `Pending job allocation N` and `job N queued and waiting for resources` when it
 has to wait; `-I[=S]` gives up after S seconds (Slurm's "Connection timed out").
 When the command exits, salloc says `Relinquishing job allocation N` and ends
-the job with the command's status: one last step that `ends_job` with that exit
-code (the mechanism of srun outside a job), so the job ends COMPLETED or FAILED
-as Slurm's does. `--no-shell` returns at once and leaves the allocation to scancel
+the job with the command's status (CompleteAllocation, Slurm's
+slurm_complete_job), so the job ends COMPLETED or FAILED as Slurm's does, with
+no step of its own. `--no-shell` returns at once and leaves the allocation to scancel
 or its time limit. A job that ends meanwhile (scancel, time limit) is "revoked":
 the command gets SIGHUP and salloc returns 0, as Slurm 22.05's does.
 
@@ -29,8 +29,9 @@ from jem_slurm.getopt import NONE, OPTIONAL, REQUIRED, Option, OptionTable
 
 PROG = "salloc"
 WAIT_QUIET_S = 0.5     # an allocation granted within this is not "pending"
-POLL_S = 0.2           # how often salloc looks at its job while waiting or while the command runs
-FIRST_POLL_S = 0.002   # the first wait for the grant, doubled up to POLL_S
+POLL_S = 0.2           # how often salloc looks at its job while the command runs (or polls for the grant)
+FIRST_POLL_S = 0.002   # the first pause between polls for the grant, doubled up to POLL_S
+GRANT_WAIT_S = 5.0     # one GetJob's wait for the grant at most (the controller has its own cap)
 _O = Option
 OPTIONS = OptionTable([
     _O("nodes", "N", REQUIRED), _O("ntasks", "n", REQUIRED), _O("cpus-per-task", "c", REQUIRED),
@@ -75,7 +76,7 @@ def _say(settings: dict, text: str) -> None:
 def _allocate(client, settings: dict, name: str) -> int:
     """Submit the allocation's job and return its id once it runs (Failure when it never will)."""
     from jem.model.errors import JemError
-    from jem.model.step import ALLOCATION_SCRIPT
+    from jem.model.job import ALLOCATION_SCRIPT
     from jem_slurm.sbatch import build_spec
 
     spec = build_spec(settings | {"output": "/dev/null", "error": "/dev/null"}, ALLOCATION_SCRIPT, name, [],
@@ -92,12 +93,27 @@ def _allocate(client, settings: dict, name: str) -> int:
         raise Failure(f"Job allocation {job_id} has been revoked.", prefix="") from None
 
 
+def _grant_wait_s(settings: dict, *, waited_s: float, has_waited: bool) -> float:
+    """How long the next look at the job may wait for its start: until salloc must act next (say
+    that it is pending; give up, with -I), and at most GRANT_WAIT_S."""
+    moments_s = [GRANT_WAIT_S]
+    if not has_waited:
+        moments_s.append(WAIT_QUIET_S - waited_s)
+    if "immediate" in settings:
+        moments_s.append(settings["immediate"] - waited_s)
+    return max(min(moments_s), 0.0)
+
+
 def _wait_for_grant(client, job_id: int, settings: dict) -> int:
+    """The job's id once it runs: each GetJob waits at the controller while the job is pending
+    (a signal meanwhile raises Interrupted out of the call, as out of a sleep)."""
     from jem.model.states import JobState
 
     t_start, has_waited, pause_s = time.monotonic(), False, FIRST_POLL_S
     while True:
-        job = client.get_job(job_id)
+        wait_s = _grant_wait_s(settings, waited_s=time.monotonic() - t_start, has_waited=has_waited)
+        t_asked = time.monotonic()
+        job = client.get_job(job_id, wait_while_pending_s=wait_s)
         if job.state is JobState.RUNNING:
             if has_waited:
                 _say(settings, f"job {job_id} has been allocated resources")
@@ -114,9 +130,11 @@ def _wait_for_grant(client, job_id: int, settings: dict) -> int:
             client.cancel(job_id)
             print(f"{PROG}: error: Unable to allocate resources: Connection timed out", file=sys.stderr)
             raise Failure(f"Job allocation {job_id} has been revoked.", prefix="")
-        # An idle cluster starts a job ~5-15 ms after its submission: look again soon, then every POLL_S.
-        time.sleep(pause_s)
-        pause_s = min(POLL_S, 2 * pause_s)
+        if time.monotonic() - t_asked < wait_s / 2:
+            # The controller answered without waiting (this user holds all their stream slots): poll,
+            # soon at first (an idle cluster starts a job ~5-15 ms after its submission), then every POLL_S.
+            time.sleep(pause_s)
+            pause_s = min(POLL_S, 2 * pause_s)
 
 
 def allocation_environment(job, settings: dict, *, cluster_name: str) -> dict[str, str]:
@@ -214,17 +232,14 @@ class CommandRun:
 
 
 def _relinquish(client, job_id: int, code: int) -> None:
-    """End the allocation's job with the command's exit code: a last step that ends the job."""
+    """End the allocation's job with the command's exit code (Slurm's slurm_complete_job): no step
+    of its own, so sacct shows only the steps the command ran."""
     from jem.model.errors import JemError
-    from jem.model.step import StepSpec
 
-    spec = StepSpec(argv=("/bin/sh", "-c", f"exit {min(code, 255)}"), n_tasks=1, n_nodes=1, name="salloc",
-                    environment={"PATH": "/usr/bin:/bin"}, working_dir="/", ends_job=True)
     try:
-        for _ in client.run_step(job_id, spec):
-            pass
+        client.complete_allocation(job_id, min(code, 255))
     except JemError:
-        client.cancel(job_id)   # the job is not running any more (or refused the step): cancel is idempotent
+        client.cancel(job_id)   # the job is not running any more: cancel is idempotent
 
 
 def _command(operands: list[str]) -> list[str]:

@@ -51,7 +51,7 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("Priority", job.priority), ("Nice", spec.nice), ("Account", spec.account or "(null)"),
          ("QOS", spec.qos or "normal")],
         [("JobState", job.state.value), ("Reason", reason), ("Dependency", jobview.dependency_text(job))],
-        [("Requeue", 0 if spec.requeue is False else 1), ("Restarts", job.restart_count), ("BatchFlag", 1),
+        [("Requeue", 0 if spec.requeue is False else 1), ("Restarts", job.restart_count), ("BatchFlag", 0 if job.is_allocation else 1),
          ("Reboot", 0), ("ExitCode", jobview.exit_code(job))],
         *_retry_lines(job),
         [("RunTime", hms(jobview.elapsed_s(job, now))), ("TimeLimit", hms(job.time_limit_s)), ("TimeMin", "N/A")],

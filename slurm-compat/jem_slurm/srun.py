@@ -138,7 +138,7 @@ def _env_n_tasks() -> int:
 def _allocate(client, settings: dict, argv: list[str]):
     """Submit the job that holds the step's allocation and wait until it runs; returns the job."""
     from jem.model.errors import JemError
-    from jem.model.step import ALLOCATION_SCRIPT
+    from jem.model.job import ALLOCATION_SCRIPT
     from jem_slurm.sbatch import build_spec
 
     # (-o, -e and -i are the step's: the allocation's script reads and writes nothing)

@@ -3,6 +3,8 @@ pseudo-terminal, a command and its exit status, --no-shell, srun inside the
 allocation, and a scancel that revokes it; Slurm 22.05's lines on stderr."""
 
 import re
+import signal
+import subprocess
 
 import pytest
 from slurm_cluster import slurm, start_cluster, stop_cluster, wait_for_state
@@ -90,6 +92,10 @@ def test_srun_inside_salloc_runs_in_its_allocation(cluster):
     assert result.returncode == 0, result.stderr
     job_id = re.match(r"salloc: Granted job allocation (\d+)", result.stderr).group(1)
     assert result.stdout.splitlines() == [f"{job_id} 1", f"{job_id} 1"]
+    # In sacct, the allocation and the command's two steps, as Slurm shows them: no step of salloc's own.
+    assert wait_for_state(cluster, job_id, ENDED) == "COMPLETED"
+    rows = slurm(cluster, "sacct", "-j", job_id, "-P", "-n", "-o", "JobID,JobName,State").stdout.splitlines()
+    assert rows == [f"{job_id}|interactive|COMPLETED", f"{job_id}.0|hostname|COMPLETED", f"{job_id}.1|sh|COMPLETED"]
 
 
 def test_salloc_no_shell_leaves_the_allocation_until_scancel(cluster):
@@ -98,6 +104,7 @@ def test_salloc_no_shell_leaves_the_allocation_until_scancel(cluster):
     job_id = re.fullmatch(r"salloc: Granted job allocation (\d+)\n", result.stderr).group(1)
     assert wait_for_state(cluster, job_id, {"RUNNING"}) == "RUNNING"
     assert slurm(cluster, "squeue", "-h", "-j", job_id, "-o", "%j").stdout.strip() == "no-shell"
+    assert " BatchFlag=0 " in slurm(cluster, "scontrol", "show", "job", job_id).stdout   # (no batch script)
     # srun --jobid joins it from outside.
     joined = slurm(cluster, "srun", "--jobid", job_id, "sh", "-c", "echo $SLURM_JOB_ID")
     assert joined.stdout == f"{job_id}\n"
@@ -128,6 +135,29 @@ def test_a_waiting_salloc_says_so_and_immediate_gives_up(cluster):
                                  f"salloc: Job allocation {job_id} has been revoked.\n")
         wait_for_state(cluster, job_id, ENDED)
     finally:
+        slurm(cluster, "scancel", holder)
+        wait_for_state(cluster, holder, ENDED)
+
+
+def test_a_signal_cancels_a_salloc_waiting_for_its_grant(cluster):
+    # The wait is a GetJob the controller holds (through the command server's call relay): a
+    # signal must still end it, and the cancel after it must be answered as its own call.
+    hold = slurm(cluster, "salloc", "--no-shell", "-N", "2", "--exclusive")
+    holder = re.search(r"allocation (\d+)", hold.stderr).group(1)
+    waiting = subprocess.Popen(["salloc", "-N", "1", "-J", "signalled", "true"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cluster["env"],
+                               cwd=cluster["root"], preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        said = waiting.stderr.readline() + waiting.stderr.readline()   # then it waits at the controller
+        job_id = re.match(r"salloc: Pending job allocation (\d+)\n", said).group(1)
+        waiting.send_signal(signal.SIGINT)
+        _, err = waiting.communicate(timeout=30)
+        assert waiting.returncode == 1, err
+        assert err.endswith("salloc: Job aborted due to signal\n"
+                            f"salloc: Job allocation {job_id} has been revoked.\n"), err
+        assert wait_for_state(cluster, job_id, ENDED) == "CANCELLED"
+    finally:
+        waiting.kill()
         slurm(cluster, "scancel", holder)
         wait_for_state(cluster, holder, ENDED)
 

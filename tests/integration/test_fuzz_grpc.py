@@ -383,6 +383,7 @@ def served(service: str, names: tuple[str, ...]) -> dict:
 
 
 JOB_METHODS = {"GetJob": jobs_pb2.GetJobRequest, "CancelJob": jobs_pb2.CancelJobRequest,
+               "CompleteAllocation": jobs_pb2.CompleteAllocationRequest,
                "HoldJob": jobs_pb2.HoldJobRequest, "ReleaseJob": jobs_pb2.ReleaseJobRequest,
                "UpdateJob": jobs_pb2.UpdateJobRequest, "RequeueJob": jobs_pb2.RequeueJobRequest,
                "ExplainJob": jobs_pb2.ExplainJobRequest, "SuspendJob": jobs_pb2.SuspendJobRequest}
@@ -446,6 +447,7 @@ def test_requests_on_a_job_being_killed_get_an_answer(fuzz):
             ("HoldJob", jobs_pb2.HoldJobRequest(job_id=job_id)),
             ("ReleaseJob", jobs_pb2.ReleaseJobRequest(job_id=job_id)),
             ("CancelJob", jobs_pb2.CancelJobRequest(job_id=job_id, signal=10)),
+            ("CompleteAllocation", jobs_pb2.CompleteAllocationRequest(job_id=job_id, exit_code=3)),
             ("RequeueJob", jobs_pb2.RequeueJobRequest(job_id=job_id)),
             ("SuspendJob", jobs_pb2.SuspendJobRequest(job_id=job_id)),
             ("SuspendJob", jobs_pb2.SuspendJobRequest(job_id=job_id, resume=True)),
@@ -516,7 +518,7 @@ POLICY_METHODS = {"AddAccounts": admin_pb2.AddAccountsRequest, "AddUsers": admin
                   "UpdateReservation": admin_pb2.UpdateReservationRequest,
                   "DeleteReservation": admin_pb2.DeleteReservationRequest}
 # What a plain user may never do, whatever the request: change a job of root's, a node, or site policy.
-CHANGES = {"CancelJob", "HoldJob", "ReleaseJob", "UpdateJob", "RequeueJob", "SuspendJob", "DrainNode", "DownNode",
+CHANGES = {"CancelJob", "CompleteAllocation", "HoldJob", "ReleaseJob", "UpdateJob", "RequeueJob", "SuspendJob", "DrainNode", "DownNode",
            "ResumeNode", "UndrainNode", "ResetDiagnostics", *POLICY_METHODS}
 # The requests fuzzed by tests of their own.
 OWN_TESTS = {"SubmitJob", "ListJobs", "ListSteps", "WatchJobs", "RunStep"}

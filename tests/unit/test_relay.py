@@ -2,6 +2,7 @@
 as they would a direct channel, the CA is read anew for every call, and a relay that is not there sends nothing."""
 
 import os
+import signal
 import socket
 import threading
 from concurrent import futures
@@ -15,7 +16,14 @@ from jem.security import ca, tls
 METHOD = "/jem.v1.JobService/GetJob"
 
 
+# A b"slow" call says it has arrived, then answers once released.
+_SLOW_ARRIVED, _SLOW_RELEASED = threading.Event(), threading.Event()
+
+
 def _echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+    if request == b"slow":
+        _SLOW_ARRIVED.set()
+        _SLOW_RELEASED.wait(30)
     if request == b"missing":
         context.abort_with_status(_Status(grpc.StatusCode.NOT_FOUND, "Invalid job id specified",
                                           (("jem-reason", "JobNotFound"),)))
@@ -124,4 +132,35 @@ def test_a_relay_lost_mid_call_fails_the_call_rather_than_sending_it_twice(contr
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
     assert "relay lost" in caught.value.details()
     listener.close()
+    channel.close()
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _raise_interrupted(signum, frame):
+    raise _Interrupted(signum)
+
+
+def test_a_call_a_signal_interrupts_leaves_the_next_call_its_own_answer(controller, relay_socket):
+    # salloc's signal handler raises out of a GetJob that waits at the controller, then cancels:
+    # the cancel must not read the abandoned call's answer.
+    address, security = controller
+    channel = relay.RelayChannel(relay_socket, address, os.path.join(security, "ca.crt"))
+    _SLOW_ARRIVED.clear()
+    _SLOW_RELEASED.clear()
+    previous = signal.signal(signal.SIGUSR1, _raise_interrupted)
+    try:
+        def interrupt_once_it_waits():
+            if _SLOW_ARRIVED.wait(30):
+                os.kill(os.getpid(), signal.SIGUSR1)   # handled in the main thread, blocked in the call
+
+        threading.Thread(target=interrupt_once_it_waits, daemon=True).start()
+        with pytest.raises(_Interrupted):
+            _call(channel, b"slow")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        _SLOW_RELEASED.set()
+    assert _call(channel, b"next") == b"echo:next:t1"
     channel.close()

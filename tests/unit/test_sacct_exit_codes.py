@@ -9,7 +9,7 @@ DerivedExitCode the highest of the srun steps' statuses (`5:0` over `0:9`), `0:0
 
 import pytest
 
-from jem.model.job import Job, JobShape, JobSpec
+from jem.model.job import ALLOCATION_SCRIPT, Job, JobShape, JobSpec
 from jem.model.resources import Resources
 from jem.model.states import JobState
 from jem.model.step import Step
@@ -19,8 +19,9 @@ from jem_slurm.sacct_records import Record
 NOW = 1_800_000_000.0
 
 
-def _job(state: JobState, *, exit_code: int = 0, exit_signal: int = 0, has_run: bool = True) -> Job:
-    spec = JobSpec(script="#!/bin/sh\n", name="w", partition="debug", working_dir="/tmp")
+def _job(state: JobState, *, exit_code: int = 0, exit_signal: int = 0, has_run: bool = True,
+         script: str = "#!/bin/sh\n") -> Job:
+    spec = JobSpec(script=script, name="w", partition="debug", working_dir="/tmp")
     started = dict(start_time=NOW - 60, nodes=("n1",)) if has_run else {}
     return Job(job_id=5, spec=spec, user="ann", uid=1000, gid=1000, submit_time=NOW - 100,
                shape=JobShape(1, 1, Resources(1, 100, 0)), time_limit_s=600, state=state, end_time=NOW - 1,
@@ -34,8 +35,7 @@ def _step(step_id: int, *, exit_code: int = 0, exit_signal: int = 0, state=JobSt
 
 def _table(job: Job, steps=(), fields="JobID,State,ExitCode,DerivedExitCode") -> list[list[str]]:
     getters = sacct_fields.getters("c")
-    rows = sacct_fields.rows_for(job, NOW, with_steps=True, steps=steps,
-                                 has_batch=not any(s.ends_job for s in steps))
+    rows = sacct_fields.rows_for(job, NOW, with_steps=True, steps=steps, has_batch=not job.is_allocation)
     return [[getters[name](row) for name in fields.split(",")] for row in rows]
 
 
@@ -65,7 +65,7 @@ def test_derived_exit_code_is_the_highest_srun_step_not_the_batch_script():
 
 def test_a_job_made_by_srun_keeps_the_code_srun_gave_it():
     step = _step(0, exit_signal=15, state=JobState.CANCELLED, ends_job=True)
-    assert _table(_job(JobState.CANCELLED, exit_signal=15), [step]) == [
+    assert _table(_job(JobState.CANCELLED, exit_signal=15, script=ALLOCATION_SCRIPT), [step]) == [
         ["5", "CANCELLED by 1000", "0:15", "0:15"], ["5.0", "CANCELLED", "0:15", ""]]
 
 
