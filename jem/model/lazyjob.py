@@ -12,6 +12,12 @@ on any job of a listing reads that field for all of them at once, in C-level
 `map` loops (a field costs ~0.1 µs a job that way, against ~0.3 µs read job
 by job through a Python descriptor).
 
+A reader may be a `ColumnReader` (the listing's column at once, in C-level
+loops: a table lookup per job costs no Python call). A property of Job named
+in `job_derived` (jem.convert names `label`) is read from the record too, as
+the sender computed it, until a field of the job is set (then the property
+computes it again on each set).
+
 A lazy job is a `Job` (a subclass) and its `spec` a `JobSpec`, so callers see
 no difference: every field reads as it would from the eager conversion;
 setting a field of a job keeps the new value (a spec stays frozen); equality
@@ -34,6 +40,19 @@ Column = Callable[[list], Iterable]   # the records of a listing -> one field's 
 
 def _drain(values: Iterable) -> None:
     collections.deque(values, maxlen=0)
+
+
+class ColumnReader:
+    """A reader given as a column (records -> values, in order), for a field whose column can be
+    read in C-level loops alone: a listing reads it so; one record reads the column of itself."""
+
+    __slots__ = ("column",)
+
+    def __init__(self, column: Column):
+        self.column = column
+
+    def __call__(self, record):
+        return next(iter(self.column([record])))
 
 
 class _Listing:
@@ -67,8 +86,12 @@ class _LazyField:
         return obj.__dict__[self.name]
 
 
-def _lazy_type(base: type, columns: dict[str, Column]) -> type:
-    """A subclass of the dataclass `base` whose fields are _LazyFields over `columns`."""
+def _lazy_type(base: type, columns: dict[str, Column], derived: dict[str, Column] | None = None) -> type:
+    """A subclass of the dataclass `base` whose fields are _LazyFields over `columns`, and so are
+    the properties of `base` named in `derived`: read from the record (which carries them as
+    the property gives them) until a field of the object is set; each set then computes
+    them with the property again into the object's __dict__ (where a later fill, setdefault,
+    leaves them)."""
     names = tuple(f.name for f in dataclasses.fields(base))
 
     def as_plain(self):
@@ -84,8 +107,17 @@ def _lazy_type(base: type, columns: dict[str, Column]) -> type:
         "__repr__": lambda self: repr(as_plain(self)),
         "__reduce__": lambda self: (base, tuple(getattr(self, name) for name in names)),
     }
-    for name, column in columns.items():
+    for name, column in {**columns, **(derived or {})}.items():
         namespace[name] = _LazyField(name, column)
+    if derived:
+        computed = {name: getattr(base, name).fget for name in derived}
+
+        def __setattr__(self, name, value):
+            base.__setattr__(self, name, value)
+            for derived_name, compute in computed.items():
+                self.__dict__[derived_name] = compute(self)
+
+        namespace["__setattr__"] = __setattr__
     return type(f"Lazy{base.__name__}", (base,), namespace)
 
 
@@ -94,13 +126,19 @@ def _columns(base: type, readers: dict[str, Reader]) -> dict[str, Column]:
     columns = {}
     for field in dataclasses.fields(base):
         read = readers.get(field.name)
-        if read is not None:
-            columns[field.name] = (lambda read: lambda records: map(read, records))(read)
+        if isinstance(read, ColumnReader):
+            columns[field.name] = read.column
+        elif read is not None:
+            columns[field.name] = _mapped(read)
         elif field.default_factory is not dataclasses.MISSING:
             columns[field.name] = (lambda make: lambda records: (make() for _ in records))(field.default_factory)
         else:
             columns[field.name] = (lambda value: lambda records: itertools.repeat(value, len(records)))(field.default)
     return columns
+
+
+def _mapped(read: Reader) -> Column:
+    return lambda records: map(read, records)
 
 
 def _maker(lazy: type) -> Callable[[Iterable], list]:
@@ -119,14 +157,18 @@ def _maker(lazy: type) -> Callable[[Iterable], list]:
 
 
 def lazy_jobs_maker(job_readers: dict[str, Reader], spec_readers: dict[str, Reader],
-                    spec_record: Reader) -> Callable[[Iterable], list[Job]]:
+                    spec_record: Reader, *, job_derived: dict[str, Reader] | None = None
+                    ) -> Callable[[Iterable], list[Job]]:
     """records -> a lazy Job over each; `spec_record` gives the record a job's spec is read from.
 
     Makes the two lazy classes, so call it once per set of readers (jem.convert does, at import).
     `job_readers` and `spec_readers` map a field to a function of one record; fields without
-    one keep their dataclass default.
+    one keep their dataclass default. `job_derived` maps a property of Job (`label`) to the
+    reader of the record's copy of it: one read in C instead of the property's Python and the
+    fields it reads, while the job is as listed (see _lazy_type).
     """
     make_specs = _maker(_lazy_type(JobSpec, _columns(JobSpec, spec_readers)))
     columns = _columns(Job, job_readers)
     columns["spec"] = lambda records: make_specs(map(spec_record, records))
-    return _maker(_lazy_type(Job, columns))
+    derived = {name: _mapped(read) for name, read in (job_derived or {}).items()}
+    return _maker(_lazy_type(Job, columns, derived))

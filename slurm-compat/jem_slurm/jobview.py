@@ -130,12 +130,10 @@ def dependency_text(job) -> str:
 
 
 def array_task_text(job) -> str:
-    """squeue's %K / sacct's ArrayTaskID: the task index, an array record's unsplit ranges, or N/A."""
-    if job.array_task_id is not None:
-        return str(job.array_task_id)
-    if job.array_pending:
-        return job.label.partition("_")[2].strip("[]")
-    return "N/A"
+    """squeue's %K / sacct's ArrayTaskID: the task index, an array record's unsplit ranges, or N/A:
+    what follows the `_` of the job's label (`12_3`, `12_[4-9%2]`; none in `12`), which a
+    listed job has at hand (jem.model.lazyjob)."""
+    return job.label.partition("_")[2].strip("[]") or "N/A"
 
 
 def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]", *, gpu_type: str = "") -> str:
@@ -147,7 +145,12 @@ def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]", *
 
 def tres_per_node(job) -> str:
     """Slurm 22.05's TresPerNode of a job, "gres:gpu:a100:2,gres:nvme:1", or "" when it asks for no GRES."""
-    per_node = gres_text(job.shape.per_node.gpus, job.spec.gres_per_node, gpu_type=job.spec.gpu_type)
+    return _tres_per_node(job.shape.per_node.gpus, job.spec.gres_per_node, job.spec.gpu_type)
+
+
+@functools.lru_cache(maxsize=1024)   # listed jobs ask for a few kinds (squeue --json asks for every job)
+def _tres_per_node(gpus: int, gres_per_node: tuple, gpu_type: str) -> str:
+    per_node = gres_text(gpus, gres_per_node, gpu_type=gpu_type)
     return "" if per_node == "(null)" else ",".join(f"gres:{item}" for item in per_node.split(","))
 
 

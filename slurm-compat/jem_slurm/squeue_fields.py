@@ -1,14 +1,16 @@
 """squeue's job fields: each `%` letter's header and value, the `-O/--Format` names for them,
 and the keys of a job in `--json`.
 
-Values come from a jem.model Job and the time `now` (epoch seconds). Where JEM
+Values come from jem.model Jobs and the time `now` (epoch seconds), a field's for all the
+jobs listed at once (see "columns" below). Where JEM
 keeps nothing for a field (comment, wckey, ...) or the job sets nothing (no QOS,
 features or reservation) it shows what Slurm shows for an unset one.
 """
 
 import functools
 import itertools
-from typing import NamedTuple
+import operator
+from typing import Any, Callable, Iterable, NamedTuple
 
 from jem.model.arrays import accepted_array, format_ranges
 from jem.model.reasons import JobReason
@@ -39,7 +41,7 @@ def _reason_or_nodes(job, now) -> str:
     return jobview.node_list(job)
 
 
-def _min_memory(job, now) -> str:
+def _min_memory(job) -> str:
     spec = job.spec
     return format_mem_mib(spec.mem_per_cpu_mib if spec.mem_per_cpu_mib else job.shape.per_node.mem_mib)
 
@@ -50,11 +52,7 @@ def _time_left(job, now) -> str:
     return format_duration(max(0, job.time_limit_s - jobview.elapsed_s(job, now)))
 
 
-def _start(job, now) -> str:
-    return jobview.iso(job.start_time if job.start_time is not None else job.planned_start)
-
-
-def _end(job, now) -> str:
+def _end(job) -> str:
     if job.end_time is None and job.start_time is not None and job.time_limit_s is None:
         return "NONE"
     return jobview.iso(_expected_end(job))
@@ -71,61 +69,141 @@ def _expected_end(job) -> float | None:
 _duration = functools.lru_cache(maxsize=4096)(format_duration)
 
 
-def _null(text: str) -> str:
-    return text or "(null)"
+# ---------------------------------------------------------------- columns
+# A field's value is a column: (jobs, now) -> each job's text, in order (for --json,
+# (jobs, JsonContext) -> each job's value). squeue prints 10,000 lines at times, and a
+# Python call per cell was most of its time, so the common fields read their values in
+# C-level loops (operator.attrgetter, map over dicts' methods), fields with logic skip the
+# call for the jobs most of a queue are (pending, no nodes), and the rest call a function
+# per job (`_each`). For a job `j`, FIELDS[x][1]([j], now) yields its one text (`value`).
+Column = Callable[[list, Any], Iterable]
+
+_STATE, _REASON = operator.attrgetter("state"), operator.attrgetter("reason")
+_START_TIME, _PLANNED_START = operator.attrgetter("start_time"), operator.attrgetter("planned_start")
+_COMPACT = {state: state.compact for state in JobState}
+_STATE_NAME = {state: state.value for state in JobState}
+_PENDING_REASON = {reason: f"({name})" for reason, name in jobview.REASON_NAMES.items()}
+_NOT_STARTED = _duration(0)
 
 
-# letter -> (header, value(job, now))
-FIELDS = {
-    "i": ("JOBID", lambda j, now: j.label),
-    "A": ("JOBID", lambda j, now: str(j.job_id)),
-    "F": ("ARRAY_JOB_ID", lambda j, now: str(j.array_job_id or j.job_id)),
-    "K": ("ARRAY_TASK_ID", lambda j, now: jobview.array_task_text(j)),
-    "j": ("NAME", lambda j, now: j.spec.name),
-    "u": ("USER", lambda j, now: j.user),
-    "U": ("UID", lambda j, now: str(j.uid)),
-    "g": ("GROUP", lambda j, now: jobview.group_name(j.gid)),
-    "G": ("GROUP", lambda j, now: str(j.gid)),
-    "t": ("ST", lambda j, now: j.state.compact),
-    "T": ("STATE", lambda j, now: j.state.value),
-    "M": ("TIME", lambda j, now: _duration(jobview.elapsed_s(j, now))),
-    "l": ("TIME_LIMIT", lambda j, now: format_duration(j.time_limit_s)),
-    "L": ("TIME_LEFT", _time_left),
-    "D": ("NODES", lambda j, now: str(j.shape.n_nodes)),
-    "R": ("NODELIST(REASON)", _reason_or_nodes),
-    "r": ("REASON", lambda j, now: reason_text(j)),
-    "P": ("PARTITION", lambda j, now: j.spec.partition),
-    "N": ("NODELIST", lambda j, now: jobview.node_list(j)),
-    "B": ("EXEC_HOST", lambda j, now: j.nodes[0] if j.nodes else "n/a"),
-    "C": ("CPUS", lambda j, now: str(jobview.total_cpus(j))),
-    "c": ("MIN_CPUS", lambda j, now: str(j.shape.per_node.cpus)),
-    "m": ("MIN_MEMORY", _min_memory),
-    "d": ("MIN_TMP_DISK", lambda j, now: "0"),
-    "b": ("TRES_PER_NODE", lambda j, now: jobview.tres_per_node(j) or "N/A"),
-    "V": ("SUBMIT_TIME", lambda j, now: jobview.iso(j.submit_time)),
-    "S": ("START_TIME", _start),
-    "e": ("END_TIME", _end),
-    "Q": ("PRIORITY", lambda j, now: str(j.priority)),
-    "p": ("PRIORITY", lambda j, now: f"{j.priority / 4294967295:.14f}"),
-    "y": ("NICE", lambda j, now: str(j.spec.nice)),
-    "a": ("ACCOUNT", lambda j, now: _null(j.spec.account)),
-    "q": ("QOS", lambda j, now: j.spec.qos or "normal"),
-    "k": ("COMMENT", lambda j, now: "(null)"),
-    "o": ("COMMAND", lambda j, now: "(null)"),
-    "Z": ("WORK_DIR", lambda j, now: j.spec.working_dir),
-    "E": ("DEPENDENCY", lambda j, now: jobview.dependency_text(j)),
-    "f": ("FEATURES", lambda j, now: j.spec.constraint or "(null)"),
-    "v": ("RESERVATION", lambda j, now: j.spec.reservation or "(null)"),
-    "w": ("WCKEY", lambda j, now: "(null)"),
-    "h": ("OVER_SUBSCRIBE", lambda j, now: "NO" if j.spec.exclusive else "OK"),
-    "O": ("CONTIGUOUS", lambda j, now: "0"),
-    "n": ("REQ_NODES", lambda j, now: ""),
-    "x": ("EXC_NODES", lambda j, now: ""),
-    "z": ("S:C:T", lambda j, now: "*:*:*"),
-    "Y": ("SCHEDNODES", lambda j, now: startplan.sched_nodes(j) or "(null)"),
-    "H": ("SOCKETS_PER_NODE", lambda j, now: "*"),
-    "I": ("CORES_PER_SOCKET", lambda j, now: "*"),
-    "J": ("THREADS_PER_CORE", lambda j, now: "*"),
+def _each(value: Callable[[Any, Any], Any]) -> Column:
+    """The column of value(job, now): a Python call per job, for fields with logic of their own
+    that needs the time (for --json, value(job, JsonContext))."""
+    return lambda jobs, now: map(value, jobs, itertools.repeat(now))
+
+
+def _per_job(value: Callable[[Any], Any]) -> Column:
+    """The column of value(job): a Python call per job, for fields with logic of their own."""
+    return lambda jobs, now: map(value, jobs)
+
+
+def _attr(path: str, *, unset: str | None = None) -> Column:
+    """The column of an attribute (a dotted path), as it is; `unset` in place of an empty text."""
+    get = operator.attrgetter(path)
+    if unset is None:
+        return lambda jobs, now: map(get, jobs)
+    instead = {"": unset, None: unset}.get   # (instead(v, v): `unset` for an empty v, else v; in C)
+
+    def column(jobs, now):
+        texts = list(map(get, jobs))
+        return map(instead, texts, texts)
+
+    return column
+
+
+def _if_set(path: str, value: Callable[[Any, Any], Any], otherwise) -> Column:
+    """The column of value(job, context) for jobs whose `path` is set (true), `otherwise` without a
+    call for the others (most jobs of a long queue have no nodes, no array, no dependency)."""
+    get = operator.attrgetter(path)
+    return lambda jobs, context: [value(job, context) if is_set else otherwise
+                                  for job, is_set in zip(jobs, map(get, jobs))]
+
+
+def _through(path: str, convert: Callable) -> Column:
+    """The column of convert(an attribute): both in C when `convert` is (a dict's lookup, str, int, an lru_cache)."""
+    get = operator.attrgetter(path)
+    return lambda jobs, context: map(convert, map(get, jobs))
+
+
+def _fixed(text: str) -> Column:
+    """A column of one text: what Slurm prints for something JEM does not keep."""
+    return lambda jobs, now: itertools.repeat(text, len(jobs))
+
+
+def _time_used(jobs: list, now: float) -> list[str]:
+    """TIME: 0:00 for a job not started (most of a long queue: no call for those)."""
+    return [_NOT_STARTED if start is None else _duration(jobview.elapsed_s(job, now))
+            for job, start in zip(jobs, map(_START_TIME, jobs))]
+
+
+def _starts(jobs: list, now: float) -> Iterable[str]:
+    """START_TIME: when the job started, else its planned start (N/A for none)."""
+    return map(jobview.iso, [planned if start is None else start
+                             for start, planned in zip(map(_START_TIME, jobs), map(_PLANNED_START, jobs))])
+
+
+def _reasons_or_nodes(jobs: list, now: float) -> list[str]:
+    """NODELIST(REASON): a pending job's reason from a table (no call), others as _reason_or_nodes."""
+    return [_PENDING_REASON[reason] if state is JobState.PENDING and reason is not JobReason.REQ_NODE_NOT_AVAIL
+            else _reason_or_nodes(job, now) for job, state, reason in zip(jobs, map(_STATE, jobs), map(_REASON, jobs))]
+
+
+def value(letter: str, job, now: float) -> str:
+    """One job's text of the field `letter`."""
+    return next(iter(FIELDS[letter][1]([job], now)))
+
+
+# letter -> (header, column)
+FIELDS: dict[str, tuple[str, Column]] = {
+    "i": ("JOBID", _attr("label")),
+    "A": ("JOBID", _through("job_id", str)),
+    "F": ("ARRAY_JOB_ID", _per_job(lambda j: str(j.array_job_id or j.job_id))),
+    "K": ("ARRAY_TASK_ID", _per_job(jobview.array_task_text)),
+    "j": ("NAME", _attr("spec.name")),
+    "u": ("USER", _attr("user")),
+    "U": ("UID", _through("uid", str)),
+    "g": ("GROUP", _through("gid", jobview.group_name)),
+    "G": ("GROUP", _through("gid", str)),
+    "t": ("ST", _through("state", _COMPACT.__getitem__)),
+    "T": ("STATE", _through("state", _STATE_NAME.__getitem__)),
+    "M": ("TIME", _time_used),
+    "l": ("TIME_LIMIT", _through("time_limit_s", format_duration)),
+    "L": ("TIME_LEFT", _each(_time_left)),
+    "D": ("NODES", _through("shape.n_nodes", str)),
+    "R": ("NODELIST(REASON)", _reasons_or_nodes),
+    "r": ("REASON", _per_job(reason_text)),
+    "P": ("PARTITION", _attr("spec.partition")),
+    "N": ("NODELIST", _per_job(jobview.node_list)),
+    "B": ("EXEC_HOST", _per_job(lambda j: j.nodes[0] if j.nodes else "n/a")),
+    "C": ("CPUS", _per_job(lambda j: str(jobview.total_cpus(j)))),
+    "c": ("MIN_CPUS", _through("shape.per_node.cpus", str)),
+    "m": ("MIN_MEMORY", _per_job(_min_memory)),
+    "d": ("MIN_TMP_DISK", _fixed("0")),
+    "b": ("TRES_PER_NODE", _per_job(lambda j: jobview.tres_per_node(j) or "N/A")),
+    "V": ("SUBMIT_TIME", _through("submit_time", jobview.iso)),
+    "S": ("START_TIME", _starts),
+    "e": ("END_TIME", _per_job(_end)),
+    "Q": ("PRIORITY", _through("priority", str)),
+    "p": ("PRIORITY", _per_job(lambda j: f"{j.priority / 4294967295:.14f}")),
+    "y": ("NICE", _through("spec.nice", str)),
+    "a": ("ACCOUNT", _attr("spec.account", unset="(null)")),
+    "q": ("QOS", _attr("spec.qos", unset="normal")),
+    "k": ("COMMENT", _fixed("(null)")),
+    "o": ("COMMAND", _fixed("(null)")),
+    "Z": ("WORK_DIR", _attr("spec.working_dir")),
+    "E": ("DEPENDENCY", _if_set("dependency", lambda j, now: jobview.dependency_text(j), "(null)")),
+    "f": ("FEATURES", _attr("spec.constraint", unset="(null)")),
+    "v": ("RESERVATION", _attr("spec.reservation", unset="(null)")),
+    "w": ("WCKEY", _fixed("(null)")),
+    "h": ("OVER_SUBSCRIBE", _per_job(lambda j: "NO" if j.spec.exclusive else "OK")),
+    "O": ("CONTIGUOUS", _fixed("0")),
+    "n": ("REQ_NODES", _fixed("")),
+    "x": ("EXC_NODES", _fixed("")),
+    "z": ("S:C:T", _fixed("*:*:*")),
+    "Y": ("SCHEDNODES", _per_job(lambda j: startplan.sched_nodes(j) or "(null)")),
+    "H": ("SOCKETS_PER_NODE", _fixed("*")),
+    "I": ("CORES_PER_SOCKET", _fixed("*")),
+    "J": ("THREADS_PER_CORE", _fixed("*")),
 }
 
 # -O/--Format name (lower case) -> (letter, header when it differs from the letter's)
@@ -143,25 +221,25 @@ LONG_FIELDS = {
     "contiguous": ("O", None), "reqnodes": ("n", None), "excnodes": ("x", None), "schednodes": ("Y", None),
     "exit_code": ("X", "EXIT_CODE"), "stdout": ("1", "STDOUT"), "stderr": ("2", "STDERR"), "stdin": ("3", "STDIN"),
 }
-FIELDS["X"] = ("EXIT_CODE", lambda j, now: jobview.exit_code(j))
-FIELDS["1"] = ("STDOUT", lambda j, now: j.spec.stdout_pattern or "slurm-%j.out")
-FIELDS["2"] = ("STDERR", lambda j, now: j.spec.stderr_pattern or j.spec.stdout_pattern or "slurm-%j.out")
-FIELDS["3"] = ("STDIN", lambda j, now: j.spec.stdin_path or "/dev/null")
+FIELDS["X"] = ("EXIT_CODE", _per_job(jobview.exit_code))
+FIELDS["1"] = ("STDOUT", _attr("spec.stdout_pattern", unset="slurm-%j.out"))
+FIELDS["2"] = ("STDERR", _per_job(lambda j: j.spec.stderr_pattern or j.spec.stdout_pattern or "slurm-%j.out"))
+FIELDS["3"] = ("STDIN", _attr("spec.stdin_path", unset="/dev/null"))
 # JEM's own: a pending job's planned start is a RESERVATION or an ESTIMATE (see jem_slurm.startplan).
 # Slurm gives every letter of -o a meaning, so this one is -O StartBasis only.
 LONG_FIELDS["startbasis"] = ("startbasis", "START_BASIS")
-FIELDS["startbasis"] = ("START_BASIS", lambda j, now: startplan.basis(j) or "N/A")
-# -O Cluster: the cluster's name, asked of the controller only when shown (`getters`).
+FIELDS["startbasis"] = ("START_BASIS", _per_job(lambda j: startplan.basis(j) or "N/A"))
+# -O Cluster: the cluster's name, asked of the controller only when shown (`columns`).
 LONG_FIELDS["cluster"] = ("cluster", "CLUSTER")
 
 
-# letter -> value(job, now): what layout.lines maps over the jobs
-GETTERS = {letter: value for letter, (header, value) in FIELDS.items()}
+# letter -> column(jobs, now): what layout.lines formats
+COLUMNS = {letter: column for letter, (header, column) in FIELDS.items()}
 
 
-def getters(cluster_name: str) -> dict:
-    """GETTERS with the cluster field's value, `cluster_name`."""
-    return {**GETTERS, "cluster": lambda job, now: cluster_name}
+def columns(cluster_name: str) -> dict:
+    """COLUMNS with the cluster field's, `cluster_name` on every line."""
+    return {**COLUMNS, "cluster": _fixed(cluster_name)}
 
 
 # ---------------------------------------------------------------- --json
@@ -175,24 +253,29 @@ class JsonContext(NamedTuple):
     steps_of: dict
 
 
-def _array_text(job) -> str:
-    """An array record's unsplit tasks as Slurm's array_task_string: "1-4%2"; "" for other jobs."""
-    return job.label.partition("_")[2][1:-1] if job.array_pending else ""
+def _array_text(job, context) -> str:
+    """An array record's unsplit tasks as Slurm's array_task_string: "1-4%2"."""
+    return job.label.partition("_")[2][1:-1]
 
 
-def _array_max_tasks(job) -> int:
-    return accepted_array(job.spec.array).max_running if job.array_pending else 0
+def _array_max_tasks(job, context) -> int:
+    return accepted_array(job.spec.array).max_running
 
 
 # What most jobs show, one object each: the --json encoder writes a value once per object.
 _NONE: list = []
 _SHOW_FLAGS = ["SHOW_ALL", "SHOW_DETAIL", "SHOW_LOCAL"]
+_LIVE_STATES = frozenset({JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING})   # (Job.is_live's)
 
 
-def _flags(job) -> list[str]:
+def _flags(jobs: list, context) -> list[list[str]]:
     """Slurm's job flags that JEM can tell: resources given explicitly, and a job that runs."""
-    if not job.is_live and job.spec.mem_per_node_mib is None and job.spec.mem_per_cpu_mib is None:
-        return _NONE
+    return [_NONE if state not in _LIVE_STATES and per_node is None and per_cpu is None else _flags_of(job)
+            for job, state, per_node, per_cpu in zip(jobs, map(_STATE, jobs), map(_MEM_PER_NODE, jobs),
+                                                     map(_MEM_PER_CPU, jobs))]
+
+
+def _flags_of(job) -> list[str]:
     flags = []
     if job.is_live:
         flags += ["JOB_CPUS_SET"] if job.spec.cpus_per_task > 1 else []
@@ -202,19 +285,17 @@ def _flags(job) -> list[str]:
     return flags
 
 
-def _gres_detail(job) -> list[str]:
+def _gres_detail(job, context) -> list[str]:
     """Per node, the GPUs held and their indices: ["gpu:a100:2(IDX:0-1)"]."""
-    if not job.nodes or not job.shape.per_node.gpus:
+    if not job.shape.per_node.gpus:
         return _NONE
     kind = f"gpu:{job.spec.gpu_type}" if job.spec.gpu_type else "gpu"
     return [f"{kind}:{len(ids)}(IDX:{format_ranges(ids) if ids else 'N/A'})"
             for ids in (job.gpu_ids or [()] * len(job.nodes))]
 
 
-def _job_resources(job):
-    """The allocation's nodes and cores (one socket, the CPU indices held), ABSENT for a job without nodes."""
-    if not job.nodes:
-        return jsonrows.ABSENT
+def _job_resources(job, context) -> dict:
+    """The allocation's nodes and cores (one socket, the CPU indices held)."""
     cpu_ids = job.cpu_ids or [tuple(range(job.shape.per_node.cpus))] * len(job.nodes)
     return {
         "nodes": jobview.node_list(job), "allocated_cores": jobview.total_cpus(job),
@@ -225,92 +306,122 @@ def _job_resources(job):
     }
 
 
-def _memory(job) -> tuple[int | None, int | None]:
-    """(memory_per_node, memory_per_cpu): the one the job asked for (or its default per CPU)."""
-    spec, per_node = job.spec, job.shape.per_node
-    if spec.mem_per_node_mib is not None:
-        return spec.mem_per_node_mib, None
-    return None, spec.mem_per_cpu_mib or per_node.mem_mib // max(per_node.cpus, 1)
+def _memory_per_cpu(jobs: list, context) -> list[int | None]:
+    """memory_per_cpu: none when the job asked for memory per node, else what it asked per CPU
+    (or its default per CPU; memory_per_node is the other)."""
+    return [None if per_node is not None else per_cpu or shape.per_node.mem_mib // max(shape.per_node.cpus, 1)
+            for per_node, per_cpu, shape in zip(map(_MEM_PER_NODE, jobs), map(_MEM_PER_CPU, jobs), map(_SHAPE, jobs))]
 
 
-def _eligible(job) -> int:
-    return 0 if job.held_by else int(job.spec.begin_time or job.submit_time)
+def _eligible(jobs: list, context) -> list[int]:
+    return [0 if held_by else int(begin or submit)
+            for held_by, begin, submit in zip(map(_HELD_BY, jobs), map(_BEGIN, jobs), map(_SUBMIT, jobs))]
 
 
-def _started(job) -> bool:
-    return job.start_time is not None
+def _end_times(jobs: list, context) -> list[int]:
+    """end_time: 0 for a job with no end, start nor planned start (no call for those), else _expected_end."""
+    return [0 if end is None and start is None and planned is None else int(_expected_end(job) or 0)
+            for job, end, start, planned in zip(jobs, map(_END_TIME, jobs), map(_START_TIME, jobs),
+                                                map(_PLANNED_START, jobs))]
 
 
-# Slurm 22.05's squeue --json (openapi v0.0.38) job: (key, value(job, context) or jsonrows.Same).
+def _billable_tres(jobs: list, context) -> list[float | None]:
+    return [None if start is None else float(jobview.total_cpus(job))
+            for job, start in zip(jobs, map(_START_TIME, jobs))]
+
+
+def _tres_texts(jobs: list, context) -> list[str]:
+    """jobview.tres_text of each job, once per distinct (shape, GPU type, GRES): listed jobs share a
+    few. (A shape by id: each job holds its own, alive while this runs; equal ones are mostly one.)"""
+    texts: dict = {}
+    return [texts[key] if key in texts else texts.setdefault(key, jobview.tres_text(job))
+            for job, key in zip(jobs, zip(map(id, map(_SHAPE, jobs)), map(_GPU_TYPE, jobs), map(_GRES, jobs)))]
+
+
+(_MEM_PER_NODE, _MEM_PER_CPU, _SHAPE, _HELD_BY, _BEGIN, _SUBMIT, _END_TIME, _GPU_TYPE, _GRES, _NODES, _NICE,
+ _REQUEUE, _TIME_LIMIT) = (operator.attrgetter(path) for path in (
+    "spec.mem_per_node_mib", "spec.mem_per_cpu_mib", "shape", "held_by", "spec.begin_time", "submit_time", "end_time",
+    "spec.gpu_type", "spec.gres_per_node", "nodes", "spec.nice", "spec.requeue", "time_limit_s"))
+
+
+# Slurm 22.05's squeue --json (openapi v0.0.38) job: (key, column(jobs, context) or jsonrows.Same).
 # Where JEM keeps nothing it prints what Slurm prints unset; the sizes Slurm prints null for
 # (cpus_per_task, cores_per_socket, ...) are null as in Slurm, and job_resources is only there
-# for a job that has nodes.
+# for a job that has nodes. Columns as squeue's text fields (see "columns" above), of values.
 _S = jsonrows.Same
 JSON_FIELDS = (
-    ("account", lambda j, c: j.spec.account),
-    ("accrue_time", lambda j, c: _eligible(j)), ("admin_comment", _S("")),
-    ("array_job_id", lambda j, c: j.array_job_id), ("array_task_id", lambda j, c: j.array_task_id),
-    ("array_max_tasks", lambda j, c: _array_max_tasks(j)), ("array_task_string", lambda j, c: _array_text(j)),
+    ("account", _attr("spec.account")),
+    ("accrue_time", _eligible), ("admin_comment", _S("")),
+    ("array_job_id", _attr("array_job_id")), ("array_task_id", _attr("array_task_id")),
+    ("array_max_tasks", _if_set("array_pending", _array_max_tasks, 0)),
+    ("array_task_string", _if_set("array_pending", _array_text, "")),
     ("association_id", _S(0)), ("batch_features", _S("")), ("batch_flag", _S(True)),
-    ("batch_host", lambda j, c: j.nodes[0] if j.nodes else ""), ("flags", lambda j, c: _flags(j)),
-    ("burst_buffer", _S("")), ("burst_buffer_state", _S("")), ("cluster", lambda j, c: c.cluster_name),
+    ("batch_host", _if_set("nodes", lambda j, c: j.nodes[0], "")), ("flags", _flags),
+    ("burst_buffer", _S("")), ("burst_buffer_state", _S("")),
+    ("cluster", lambda jobs, c: itertools.repeat(c.cluster_name, len(jobs))),
     ("cluster_features", _S("")), ("command", _S("")), ("comment", _S("")), ("container", _S("")),
     ("contiguous", _S(False)), ("core_spec", _S(None)), ("thread_spec", _S(None)), ("cores_per_socket", _S(None)),
-    ("billable_tres", lambda j, c: float(jobview.total_cpus(j)) if _started(j) else None),
+    ("billable_tres", _billable_tres),
     ("cpus_per_task", _S(None)), ("cpu_frequency_minimum", _S(None)), ("cpu_frequency_maximum", _S(None)),
     ("cpu_frequency_governor", _S(None)), ("cpus_per_tres", _S("")), ("deadline", _S(0)), ("delay_boot", _S(0)),
-    ("dependency", lambda j, c: jobview.dependency_text(j) if j.dependency else ""),
-    ("derived_exit_code", lambda j, c: jobview.derived_status(c.steps_of[j.job_id]) if j.job_id in c.steps_of else 0),
-    ("eligible_time", lambda j, c: _eligible(j)), ("end_time", lambda j, c: int(_expected_end(j) or 0)),
-    ("excluded_nodes", _S("")), ("exit_code", lambda j, c: jobview.batch_status(j)),
-    ("features", lambda j, c: j.spec.constraint), ("federation_origin", _S("")),
+    ("dependency", _if_set("dependency", lambda j, c: jobview.dependency_text(j), "")),
+    ("derived_exit_code", _each(lambda j, c: jobview.derived_status(c.steps_of[j.job_id])
+                                if j.job_id in c.steps_of else 0)),
+    ("eligible_time", _eligible), ("end_time", _end_times),
+    ("excluded_nodes", _S("")), ("exit_code", _per_job(jobview.batch_status)),
+    ("features", _attr("spec.constraint")), ("federation_origin", _S("")),
     ("federation_siblings_active", _S("")), ("federation_siblings_viable", _S("")),
-    ("gres_detail", lambda j, c: _gres_detail(j)), ("group_id", lambda j, c: j.gid),
-    ("group_name", lambda j, c: jobview.group_name(j.gid)), ("job_id", lambda j, c: j.job_id),
-    ("job_resources", lambda j, c: _job_resources(j)), ("job_state", lambda j, c: j.state.value),
-    ("last_sched_evaluation", lambda j, c: int(j.start_time or j.submit_time)), ("licenses", _S("")),
-    ("max_cpus", _S(0)), ("max_nodes", _S(0)), ("mcs_label", _S("")), ("memory_per_tres", _S("")),
-    ("name", lambda j, c: j.spec.name), ("nodes", lambda j, c: jobview.node_list(j)),
-    ("nice", lambda j, c: j.spec.nice or None), ("tasks_per_core", _S(None)),
-    ("tasks_per_node", lambda j, c: j.spec.n_tasks_per_node), ("tasks_per_socket", _S(None)),
-    ("tasks_per_board", _S(0)), ("cpus", lambda j, c: jobview.total_cpus(j)),
-    ("node_count", lambda j, c: j.shape.n_nodes), ("tasks", lambda j, c: j.shape.n_tasks),
+    ("gres_detail", _if_set("nodes", _gres_detail, _NONE)), ("group_id", _attr("gid")),
+    ("group_name", _through("gid", jobview.group_name)), ("job_id", _attr("job_id")),
+    ("job_resources", _if_set("nodes", _job_resources, jsonrows.ABSENT)),
+    ("job_state", _through("state", _STATE_NAME.__getitem__)),
+    ("last_sched_evaluation", lambda jobs, c: [int(start or submit) for start, submit
+                                               in zip(map(_START_TIME, jobs), map(_SUBMIT, jobs))]),
+    ("licenses", _S("")), ("max_cpus", _S(0)), ("max_nodes", _S(0)), ("mcs_label", _S("")),
+    ("memory_per_tres", _S("")),
+    ("name", _attr("spec.name")), ("nodes", _if_set("nodes", lambda j, c: jobview.node_list(j), "")),
+    ("nice", lambda jobs, c: [nice or None for nice in map(_NICE, jobs)]), ("tasks_per_core", _S(None)),
+    ("tasks_per_node", _attr("spec.n_tasks_per_node")), ("tasks_per_socket", _S(None)),
+    ("tasks_per_board", _S(0)), ("cpus", _per_job(jobview.total_cpus)),
+    ("node_count", _attr("shape.n_nodes")), ("tasks", _attr("shape.n_tasks")),
     ("het_job_id", _S(0)), ("het_job_id_set", _S("")), ("het_job_offset", _S(0)),
-    ("partition", lambda j, c: j.spec.partition), ("prefer", _S("")),
-    ("memory_per_node", lambda j, c: _memory(j)[0]), ("memory_per_cpu", lambda j, c: _memory(j)[1]),
-    ("minimum_cpus_per_node", lambda j, c: j.shape.per_node.cpus), ("minimum_tmp_disk_per_node", _S(0)),
-    ("preempt_time", _S(0)), ("pre_sus_time", _S(0)), ("priority", lambda j, c: j.priority),
-    ("profile", _S(None)), ("qos", lambda j, c: j.spec.qos or "normal"), ("reboot", _S(False)),
-    ("required_nodes", _S("")), ("requeue", lambda j, c: j.spec.requeue is not False), ("resize_time", _S(0)),
-    ("restart_cnt", lambda j, c: j.restart_count), ("resv_name", lambda j, c: j.spec.reservation),
+    ("partition", _attr("spec.partition")), ("prefer", _S("")),
+    ("memory_per_node", _attr("spec.mem_per_node_mib")), ("memory_per_cpu", _memory_per_cpu),
+    ("minimum_cpus_per_node", _attr("shape.per_node.cpus")), ("minimum_tmp_disk_per_node", _S(0)),
+    ("preempt_time", _S(0)), ("pre_sus_time", _S(0)), ("priority", _attr("priority")),
+    ("profile", _S(None)), ("qos", _attr("spec.qos", unset="normal")), ("reboot", _S(False)),
+    ("required_nodes", _S("")),
+    ("requeue", lambda jobs, c: [requeue is not False for requeue in map(_REQUEUE, jobs)]), ("resize_time", _S(0)),
+    ("restart_cnt", _attr("restart_count")), ("resv_name", _attr("spec.reservation")),
     ("shared", _S(None)), ("show_flags", _S(_SHOW_FLAGS)),
     ("sockets_per_board", _S(0)), ("sockets_per_node", _S(None)),
-    ("start_time", lambda j, c: int(j.start_time or j.planned_start or 0)),
-    ("state_description", lambda j, c: j.reason_detail), ("state_reason", lambda j, c: jobview.reason_name(j)),
-    ("standard_error", lambda j, c: j.spec.stderr_pattern),
-    ("standard_input", lambda j, c: j.spec.stdin_path or "/dev/null"),
-    ("standard_output", lambda j, c: j.spec.stdout_pattern), ("submit_time", lambda j, c: int(j.submit_time)),
+    ("start_time", lambda jobs, c: [int(start or planned or 0) for start, planned
+                                    in zip(map(_START_TIME, jobs), map(_PLANNED_START, jobs))]),
+    ("state_description", _attr("reason_detail")),
+    ("state_reason", _through("reason", jobview.REASON_NAMES.__getitem__)),
+    ("standard_error", _attr("spec.stderr_pattern")),
+    ("standard_input", _attr("spec.stdin_path", unset="/dev/null")),
+    ("standard_output", _attr("spec.stdout_pattern")), ("submit_time", _through("submit_time", int)),
     ("suspend_time", _S(0)), ("system_comment", _S("")),
-    ("time_limit", lambda j, c: None if j.time_limit_s is None else j.time_limit_s // 60),
+    ("time_limit", lambda jobs, c: [None if limit is None else limit // 60 for limit in map(_TIME_LIMIT, jobs)]),
     ("time_minimum", _S(0)), ("threads_per_core", _S(None)), ("tres_bind", _S("")), ("tres_freq", _S("")),
-    ("tres_per_job", _S("")), ("tres_per_node", lambda j, c: jobview.tres_per_node(j)),
-    ("tres_per_socket", _S("")), ("tres_per_task", _S("")), ("tres_req_str", lambda j, c: jobview.tres_text(j)),
-    ("tres_alloc_str", lambda j, c: jobview.tres_text(j) if j.nodes else ""),
-    ("user_id", lambda j, c: j.uid), ("user_name", lambda j, c: j.user), ("wckey", _S("")),
-    ("current_working_directory", lambda j, c: j.spec.working_dir),
+    ("tres_per_job", _S("")), ("tres_per_node", _per_job(jobview.tres_per_node)),
+    ("tres_per_socket", _S("")), ("tres_per_task", _S("")), ("tres_req_str", _tres_texts),
+    ("tres_alloc_str", _if_set("nodes", lambda j, c: jobview.tres_text(j), "")),
+    ("user_id", _attr("uid")), ("user_name", _attr("user")), ("wckey", _S("")),
+    ("current_working_directory", _attr("spec.working_dir")),
 )
 JSON_NAMES = tuple(name for name, _ in JSON_FIELDS)
 
 
 def json_columns(jobs: list, context: JsonContext) -> list:
     """JSON_FIELDS' values of `jobs` a column at a time, for jsonrows.dumps_table."""
-    each = itertools.repeat(context)
-    return [value if isinstance(value, jsonrows.Same) else list(map(value, jobs, each)) for _, value in JSON_FIELDS]
+    return [value if isinstance(value, jsonrows.Same) else list(value(jobs, context)) for _, value in JSON_FIELDS]
 
 
 def job_as_json(job, now: float, *, cluster_name: str, steps=()) -> dict:
     """One job as Slurm 22.05's squeue --json shows it (`steps`: its srun steps)."""
     context = JsonContext(now, cluster_name, {job.job_id: steps})
-    row = {name: value.value if isinstance(value, jsonrows.Same) else value(job, context)
+    row = {name: value.value if isinstance(value, jsonrows.Same) else next(iter(value([job], context)))
            for name, value in JSON_FIELDS}
     return {name: value for name, value in row.items() if value is not jsonrows.ABSENT}

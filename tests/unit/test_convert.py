@@ -129,6 +129,9 @@ def test_a_lazy_job_keeps_what_is_set_and_copies_as_a_plain_job():
     assert lazy[0].spec.name == "x"
     task = dataclasses.replace(lazy[1], array_task_id=4, array_pending=())
     assert type(task) is Job and task.label == "20_4" and task.state is JobState.CANCELLED
+    assert [j.label for j in lazy] == ["7", "20_[4-6,9%2]", "20_0"]   # as the controller sent them
+    lazy[1].array_task_id, lazy[1].array_pending = 4, ()   # a set field: the label follows it
+    assert lazy[1].label == "20_4" and lazy[1].label == task.label
     assert type(copy.copy(lazy[0])) is Job and copy.copy(lazy[0]) == lazy[0]
     for copied in (copy.deepcopy(lazy[0]), pickle.loads(pickle.dumps(lazy[0]))):
         assert type(copied) is Job and type(copied.spec) is JobSpec and copied == lazy[0]

@@ -84,12 +84,18 @@ def test_lines_a_column_at_a_time_are_the_rendered_lines():
     from jem_slurm import layout
 
     getters = {"i": lambda item, sep: f"{item}{sep}", "j": lambda item, sep: "x" * item}
+    columns = {letter: (lambda get: lambda items, sep: [get(item, sep) for item in items])(get)
+               for letter, get in getters.items()}
     items = [0, 7, 12345]
-    for fmt in ("%.5i %-3j|{lit}%%", "%i%z %j", "plain text"):
+    for fmt in ("%.5i %-3j|{lit}%%", "%i%z %j", "%s %d%5.3j", "plain 100% text"):
         parts = layout.parse_format(fmt)
         expected = [layout.render(parts, {letter: get(item, ":") for letter, get in getters.items()})
                     for item in items]
-        assert layout.lines(parts, getters, items, ":") == expected
+        assert expected == ["".join(part if isinstance(part, str) else
+                                    layout.cell(getters[part.letter](item, ":") if part.letter in getters else "",
+                                                part.width, is_right=part.is_right) for part in parts)
+                            for item in items]
+        assert layout.lines(parts, columns, items, ":") == expected
 
 
 def test_iso_times_from_the_cache_are_datetime_s():

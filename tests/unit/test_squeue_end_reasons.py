@@ -27,7 +27,7 @@ def _job(state: JobState, reason: JobReason = JobReason.NONE, *, has_run: bool =
 
 
 def _cells(job: Job, fmt: str) -> list[str]:
-    return layout.lines(layout.parse_format(fmt), squeue_fields.GETTERS, [job], NOW)[0].split("|")
+    return layout.lines(layout.parse_format(fmt), squeue_fields.COLUMNS, [job], NOW)[0].split("|")
 
 
 @pytest.mark.parametrize("job, reason, reason_list", [
@@ -50,12 +50,12 @@ def _cells(job: Job, fmt: str) -> list[str]:
 def test_each_state_shows_its_reason_or_its_nodes_as_slurm(job, reason, reason_list):
     assert _cells(job, "%r|%R") == [reason, reason_list]
     parts, _ = squeue._long_format("Reason,ReasonList")
-    assert layout.lines(parts, squeue_fields.GETTERS, [job], NOW)[0].split() == [reason, *reason_list.split()]
+    assert layout.lines(parts, squeue_fields.COLUMNS, [job], NOW)[0].split() == [reason, *reason_list.split()]
     assert squeue_fields.job_as_json(job, NOW, cluster_name="c")["state_reason"] == reason
 
 
 def test_the_default_format_shows_a_failed_jobs_reason_in_place_of_its_node():
-    line = layout.lines(layout.parse_format(squeue.DEFAULT_FORMAT), squeue_fields.GETTERS,
+    line = layout.lines(layout.parse_format(squeue.DEFAULT_FORMAT), squeue_fields.COLUMNS,
                         [_job(JobState.FAILED, JobReason.NON_ZERO_EXIT_CODE, exit_code=3)], NOW)[0]
     assert line.split()[-3:] == ["0:59", "1", "(NonZeroExitCode)"]
 

@@ -83,3 +83,31 @@ def test_the_column_encoder_handles_same_absent_nested_and_odd_text():
     expected = [{"a": "x\n\"%s\" ü", "b": [1, {"k": None}], "%d": []},
                 {"a": "y", "b": [1, {"k": None}], "c": {"n": [1.5, True]}, "%d": {}}]
     assert jsonrows.dumps_table(META, "rows", names, columns) == json.dumps({**META, "rows": expected}, indent=2)
+
+
+def test_the_column_encoder_writes_fields_alike_in_every_row_once_and_keeps_types_apart():
+    names = ("id", "same", "flag", "mixed", "f", "gone", "tail")
+    columns = [[1, 2, 3], ["s", "s", "s"], [True, True, True], [1, True, 1.0], [0.0, -0.0, 0.0],
+               [jsonrows.ABSENT] * 3, jsonrows.Same(None)]
+    rows = [{"id": i, "same": "s", "flag": True, "mixed": m, "f": f, "tail": None}
+            for i, m, f in zip((1, 2, 3), (1, True, 1.0), (0.0, -0.0, 0.0))]
+    assert jsonrows.dumps_table(META, "rows", names, columns) == json.dumps({**META, "rows": rows}, indent=2)
+    alike = [["a", "a"], [None, None]]   # rows all alike: no field varies
+    assert jsonrows.dumps_table(META, "rows", ("k", "v"), alike) == json.dumps(
+        {**META, "rows": [{"k": "a", "v": None}] * 2}, indent=2)
+
+
+def test_the_column_encoder_matches_json_dumps_on_random_columns():
+    import random
+
+    rng = random.Random(7)   # (seeded: the same columns every run)
+    kinds = [lambda: rng.randint(0, 3), lambda: rng.choice([True, False, 0, 1]), lambda: rng.choice(["", "a", "é\n"]),
+             lambda: rng.choice([None, 0.5, -0.0, 0.0, 2]), lambda: rng.choice([[], {"k": [1]}, [None], "x"]),
+             lambda: rng.choice([jsonrows.ABSENT, 1, [2]])]
+    for n_rows in (1, 2, 17):
+        names = ("id", *(f"c{i}" for i in range(len(kinds))), "end")
+        columns = [list(range(n_rows)), *([make() for _ in range(n_rows)] for make in kinds), jsonrows.Same({"z": 0})]
+        rows = [{name: column.value if isinstance(column, jsonrows.Same) else column[i]
+                 for name, column in zip(names, columns)} for i in range(n_rows)]
+        rows = [{name: value for name, value in row.items() if value is not jsonrows.ABSENT} for row in rows]
+        assert jsonrows.dumps_table(META, "rows", names, columns) == json.dumps({**META, "rows": rows}, indent=2)

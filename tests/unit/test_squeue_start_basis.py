@@ -32,7 +32,7 @@ STARTED = _job(state=JobState.RUNNING, start_time=T_START - 5, nodes=("n1", "n2"
 
 def _cells(job: Job, fields: str) -> list[str]:
     parts, _ = squeue._long_format(fields)
-    return layout.lines(parts, squeue_fields.GETTERS, [job], 0.0)[0].split()
+    return layout.lines(parts, squeue_fields.COLUMNS, [job], 0.0)[0].split()
 
 
 @pytest.mark.parametrize("job, sched_nodes, basis, start, end", [
@@ -44,7 +44,7 @@ def _cells(job: Job, fields: str) -> list[str]:
 ])
 def test_squeue_shows_held_nodes_for_a_reservation_only(job, sched_nodes, basis, start, end):
     assert _cells(job, "SchedNodes,StartBasis,StartTime,EndTime") == [sched_nodes, basis, start, end]
-    assert squeue_fields.FIELDS["Y"][1](job, 0.0) == sched_nodes   # %Y is -O SchedNodes
+    assert squeue_fields.value("Y", job, 0.0) == sched_nodes   # %Y is -O SchedNodes
 
 
 def test_start_columns_keep_slurms_shape():
@@ -52,7 +52,7 @@ def test_start_columns_keep_slurms_shape():
     headers = {p.letter: squeue_fields.FIELDS[p.letter][0] for p in parts if isinstance(p, layout.Field)}
     assert layout.render(parts, headers).split() == ["JOBID", "PARTITION", "NAME", "USER", "ST", "START_TIME",
                                                      "NODES", "SCHEDNODES", "NODELIST(REASON)"]
-    line = layout.lines(parts, squeue_fields.GETTERS, [RESERVED], 0.0)[0]
+    line = layout.lines(parts, squeue_fields.COLUMNS, [RESERVED], 0.0)[0]
     assert line == f"{7:>18} {'debug':>9} {'w':>8} {'ann':>8} PD {jobview.iso(T_START):>19} {3:>6} " \
                    f"{'n[1-3]':<20} (None)"
 

@@ -214,8 +214,8 @@ def shown_job() -> Job:
 
 def test_squeue_and_scontrol_show_the_typed_request_as_slurm_22_05():
     job = shown_job()
-    assert squeue_fields.GETTERS["b"](job, NOW) == "gres:gpu:a100:2"
-    assert squeue_fields.GETTERS["b"](gpu_job(6, gpus=1), NOW) == "gres:gpu:1"
+    assert squeue_fields.value("b", job, NOW) == "gres:gpu:a100:2"
+    assert squeue_fields.value("b", gpu_job(6, gpus=1), NOW) == "gres:gpu:1"
     assert squeue_fields.job_as_json(job, NOW, cluster_name="c")["tres_per_node"] == "gres:gpu:a100:2"
     record = scontrol_show.job_record(job, NOW, is_one_line=True)
     assert " TresPerNode=gres:gpu:a100:2 " in record
