@@ -61,8 +61,11 @@ def _show(words: list[str], *, is_one_line: bool) -> int:
                 raise Failure("slurm_load_jobs error: Invalid job id specified", prefix=None) from None
             if not jobs:
                 print("No jobs in the system")
+            # (the site's MailDomain, asked only when a job shown is mailed to its user by default)
+            domain = client.settings().get("mail.domain", "") if any(
+                j.spec.mail_type and not j.spec.mail_user for j in jobs) else ""
             for job in jobs:
-                print(scontrol_show.job_record(job, now, is_one_line=is_one_line))
+                print(scontrol_show.job_record(job, now, is_one_line=is_one_line, mail_domain=domain))
         elif entity.startswith("node"):
             infos = client.list_nodes()
             if names:

@@ -10,6 +10,7 @@ import os
 import hostlist
 
 from jem.model.filenames import DEFAULT_ARRAY_STDOUT, DEFAULT_STDOUT, PatternValues, expand_pattern
+from jem.model.mail import mail_recipient
 from jem.model.reasons import JobReason
 from jem.model.retry import format_states, retry_states
 from jem.model.units import format_mem_mib
@@ -33,7 +34,7 @@ def _path(job, pattern: str) -> str:
     return path if path.startswith("/") else os.path.join(job.spec.working_dir, path)
 
 
-def job_record(job, now: float, *, is_one_line: bool = False) -> str:
+def job_record(job, now: float, *, is_one_line: bool = False, mail_domain: str = "") -> str:
     spec, shape = job.spec, job.shape
     group = jobview.group_name(job.gid)
     cpus = jobview.total_cpus(job)
@@ -89,9 +90,14 @@ def job_record(job, now: float, *, is_one_line: bool = False) -> str:
         [("StdOut", stdout)],
         [("Power", "")],
     ]
+    # After Power=, Slurm 22.05's optional lines: TresPerNode=, then MailUser= MailType= for a job
+    # with mail types (its --mail-user, else its user with the site's MailDomain: mail_recipient).
     per_node = jobview.tres_per_node(job)
     if per_node:
-        lines.insert(-7, [("TresPerNode", per_node)])
+        lines.append([("TresPerNode", per_node)])
+    if spec.mail_type:
+        lines.append([("MailUser", mail_recipient(spec.mail_user, job.user, mail_domain)),
+                      ("MailType", spec.mail_type)])
     if spec.reservation:   # (Slurm: its own line after Features=)
         after = next(n for n, line in enumerate(lines) if line[0][0] == "Features") + 1
         lines.insert(after, [("Reservation", spec.reservation)])

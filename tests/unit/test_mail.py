@@ -255,3 +255,26 @@ def test_sbatch_mail_types_add_up_across_directives_variables_and_command_line()
     found, _ = opts.OPTIONS.parse(["--mail-type=fail", "--mail-type=NONE", "--mail-user=ops"], stop_at_operand=True)
     opts.apply_settings(settings, found)
     assert mail_type_text(settings["mail_type"]) == "BEGIN,FAIL" and settings["mail_user"] == "ops"
+
+
+@pytest.mark.parametrize("mail_type, mail_user, domain, line", [
+    ("ALL", "", "", " MailUser=ann MailType=INVALID_DEPEND,BEGIN,END,FAIL,REQUEUE,STAGE_OUT"),
+    ("end,begin", "", "example.org", " MailUser=ann@example.org MailType=BEGIN,END"),
+    ("FAIL", "bo@x.org", "example.org", " MailUser=bo@x.org MailType=FAIL"),
+    ("NONE", "bo@x.org", "", None),
+])
+def test_scontrol_show_job_has_slurms_mail_line_after_power(mail_type, mail_user, domain, line):
+    """Slurm 22.05's job_info.c: `MailUser=%s MailType=%s` (print_mail_type's order) on a line of its
+    own after Power=, only for a job with mail types; its user is _get_mail_user's."""
+    from jem_slurm import scontrol_show
+
+    spec = JobSpec(script="#!/bin/sh\n", name="x", partition="debug", working_dir="/home/ann",
+                   mail_type=mail_type_text(parse_mail_type(mail_type)) if mail_type != "NONE" else "",
+                   mail_user=mail_user)
+    job = Job(job_id=12, spec=spec, user="ann", uid=1000, gid=1000, submit_time=1000.0,
+              shape=JobShape(1, 1, Resources(2, 100, 0)), time_limit_s=100)
+    record = scontrol_show.job_record(job, 2000.0, mail_domain=domain)
+    if line is None:
+        assert "MailUser=" not in record and record.rstrip().endswith("Power=")
+    else:
+        assert record.rstrip().endswith(f"   Power=\n   {line.strip()}")

@@ -218,7 +218,7 @@ def test_squeue_and_scontrol_show_the_typed_request_as_slurm_22_05():
     assert squeue_fields.value("b", gpu_job(6, gpus=1), NOW) == "gres:gpu:1"
     assert squeue_fields.job_as_json(job, NOW, cluster_name="c")["tres_per_node"] == "gres:gpu:a100:2"
     record = scontrol_show.job_record(job, NOW, is_one_line=True)
-    assert " TresPerNode=gres:gpu:a100:2 " in record
+    assert record.endswith(" Power= TresPerNode=gres:gpu:a100:2")   # (22.05: after Power=)
     assert " TRES=cpu=1,mem=100M,node=1,billing=1,gres/gpu=2,gres/gpu:a100=2 " in record
 
 
