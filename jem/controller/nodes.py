@@ -14,9 +14,11 @@ are owed their resumption (`resume_owed`): their share was never anyone
 else's. When a lender ends first (cancelled while suspended), what it lent
 becomes the preemptor's.
 An administrator's drains and DOWNs are written to the store (before memory
-changes) so they survive a restart; a DOWN node stays DOWN, with the
-administrator's reason, whether or not its agent answers, until resumed (what
-becomes of its jobs: `nodedown.py`). Callers hold the controller lock.
+changes) so they survive a restart, with the node's event history in the same
+commit (Down time in usage reports; an open event is ended by the resume, after
+a restart too); a DOWN node stays DOWN, with the administrator's reason,
+whether or not its agent answers, until resumed (what becomes of its jobs:
+`nodedown.py`). Callers hold the controller lock.
 
 Silence: a node not heard from for `node_timeout_s` is DOWN (it gets no new
 work; its jobs stay as they are, see `reports.py`), and one silent for
@@ -34,6 +36,7 @@ heard meanwhile.
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jem.model.config import Config
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 
 HEALTH_REASON_PREFIX = "health check: "
 MAX_REASON_LEN = 512
+EVENT_KEEP_UNIT_S = 86400   # node events are kept `audit_keep_days` days after they end
 
 
 class StallWatch:
@@ -108,9 +112,10 @@ class Loan:
 
 
 class NodeTable:
-    def __init__(self, config: Config, store: Store):
+    def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time):
         self._config = config
         self._store = store
+        self._clock = clock   # the wall clock of node events (usage reports' Down time)
         self._nodes: dict[str, Node] = {n.name: Node(n.name, n.capacity, features=n.features, gres=dict(n.gres),
                                              gpu_type=n.gpu_type)
                                         for n in config.nodes}
@@ -238,7 +243,7 @@ class NodeTable:
     def drain(self, name: str, reason: str) -> Node:
         _require_reason(reason, "drain")
         node = self.get(name)
-        self._store.save_node(NodeRecord(name, True, reason, is_down=node.is_down))
+        self._save(NodeRecord(name, True, reason, is_down=node.is_down), node)
         node.is_drained, node.reason = True, reason
         log.info("node drained node=%s reason=%r", name, reason)
         return node
@@ -247,7 +252,7 @@ class NodeTable:
         """Undo a drain only (scontrol update state=undrain): a node taken DOWN stays DOWN, with
         its reason."""
         node = self.get(name)
-        self._store.save_node(NodeRecord(name, False, node.reason if node.is_down else "", is_down=node.is_down))
+        self._save(NodeRecord(name, False, node.reason if node.is_down else "", is_down=node.is_down), node)
         node.is_drained = False
         if not node.is_down:
             node.reason = "" if node.is_responding else "Not responding"
@@ -259,7 +264,7 @@ class NodeTable:
         its agent says. Its jobs are the caller's to kill or settle (`nodedown.py`)."""
         _require_reason(reason, "down")
         node = self.get(name)
-        self._store.save_node(NodeRecord(name, node.is_drained, reason, is_down=True))
+        self._save(NodeRecord(name, node.is_drained, reason, is_down=True), node)
         node.is_down, node.reason = True, reason
         log.warning("node down by an administrator node=%s reason=%r responding=%s", name, reason,
                     node.is_responding)
@@ -269,11 +274,20 @@ class NodeTable:
         """Undo a drain and an administrator's DOWN. A silent node stays DOWN until its agent
         registers again."""
         node = self.get(name)
-        self._store.save_node(NodeRecord(name, False, ""))
+        self._save(NodeRecord(name, False, ""), node)
         node.is_drained = node.is_down = False
         node.reason = "" if node.is_responding else "Not responding"
         log.info("node resumed node=%s", name)
         return node
+
+    def _save(self, record: NodeRecord, node: Node) -> None:
+        """Store `record` and, in the same commit, the node's event history (its CPUs, from
+        now: Down time in usage reports). A node back in service also drops the events that
+        ended longer ago than `[cluster] audit_keep_days`, the store's one retention setting."""
+        now = self._clock()
+        self._store.save_node(record, cpus=node.capacity.cpus, time=now)
+        if not (record.is_drained or record.is_down):
+            self._store.forget_node_events(before=now - self._config.cluster.audit_keep_days * EVENT_KEEP_UNIT_S)
 
     def allocate(self, names: tuple[str, ...], per_node: Resources, job_id: int, *,
                  cpu_ids: tuple[tuple[int, ...], ...] = (), gpu_ids: tuple[tuple[int, ...], ...] = (),

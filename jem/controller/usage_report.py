@@ -3,7 +3,8 @@
 Accounting reads never hold up scheduling: the controller's lock is taken only to
 count the nodes' CPUs; the jobs and their events come from the store's own read
 (`Store.job_activity`, a connection of its own in WAL mode), a job at a time, and
-are totalled by jem.model.utilization without any lock.
+are totalled by jem.model.utilization without any lock. The cluster's Down time comes
+from the nodes' events in the store (`Store.node_events`: drains and DOWNs, few rows).
 
 Privacy (Slurm's PrivateData=usage): a caller who is not an operator gets only their
 own user rows; the cluster's totals are everyone's, as in Slurm.
@@ -32,7 +33,7 @@ def usage_report(state: ClusterState, identity: Identity, *, kind: ReportKind, s
     reported = n_cpus * counted_s(start=start, end=end, now=now)
     if kind is ReportKind.CLUSTER:
         totals = cluster_usage(state.store.job_activity(start=start, end=end), n_cpus=n_cpus, start=start, end=end,
-                               now=now)
+                               now=now, node_events=state.store.node_events(start=start, end=end))
         return UsageReport(start, end, totals)
     if state.config.cluster.is_private("usage") and not identity.is_operator:
         if users and identity.user not in users:

@@ -17,7 +17,11 @@ account's row is exactly the sum of the rows under it.
   hourly rollup, Planned and Idle are settled hour by hour from the period's start:
   in an hour where the waiting jobs asked for more than was free, Planned is what was
   free and the rest is Over Committed.
-- **Down** and **Planned Down** are 0: JEM records no history of node states.
+- **Down**: each node's CPUs times the time it was drained or DOWN (its events:
+  jem.model.node_events), clipped to the period. As slurmdbd's rollup does, an hour's
+  Down is at most what the jobs left unallocated then (a node drained while its jobs run
+  is Allocated for them), and Idle and Planned share what is left after Allocated and Down.
+- **Planned Down** is 0: JEM has no maintenance reservations, FUTURE or powered-down nodes.
 
 Worked example: 8 CPUs, the hour 10:00-11:00, a 4-CPU job running 10:30-11:15 and a
 2-CPU job waiting 10:00-10:30. Allocated 4 x 1800 = 7200, Planned 2 x 1800 = 3600,
@@ -26,9 +30,11 @@ Idle 8 x 3600 - 7200 - 3600 = 18000, Reported 28800.
 
 import enum
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from jem.model.associations import ROOT
+from jem.model.node_events import NodeEvent
 from jem.model.states import JobEvent
 
 HOUR_S = 3600
@@ -174,30 +180,36 @@ class HourTotals:
         return min(HOUR_S, self.end - self.start - hour * HOUR_S)
 
 
-def cluster_usage(activities, *, n_cpus: int, start: float, end: float, now: float) -> ClusterUsage:
+def cluster_usage(activities, *, n_cpus: int, start: float, end: float, now: float,
+                  node_events: Iterable[NodeEvent] = ()) -> ClusterUsage:
     """The cluster's totals over [start, end) counted up to `now`, settled hour by hour as
-    slurmdbd's rollup does (_setup_cluster_tres_usage): what the waiting jobs asked for beyond
-    the free time of an hour is Over Committed, and Idle is never negative."""
+    slurmdbd's rollup does (_setup_cluster_tres_usage): Down is at most what was not allocated,
+    what the waiting jobs asked for beyond the free time of an hour is Over Committed, and
+    Idle is never negative."""
     first = int(start)
     last = first + counted_s(start=start, end=end, now=now)
-    allocated, waiting = HourTotals(first, last), HourTotals(first, last)
+    allocated, waiting, down = HourTotals(first, last), HourTotals(first, last), HourTotals(first, last)
+    for event in node_events:
+        down.add(event.span(now=now), event.cpus)
     for activity in activities:
         for span in running_spans(activity, now=now):
             allocated.add(span, activity.n_cpus)
         for span in waiting_spans(activity, now=now):
             waiting.add(span, activity.n_cpus * max(1, activity.n_waiting_tasks))
     alloc_by_hour, planned_by_hour = allocated.totals(), waiting.totals()
-    idle = planned = over = 0
+    idle = planned = over = down_total = 0
     full_hour_cpu_s = n_cpus * HOUR_S
-    for hour, (alloc, wanted) in enumerate(zip(alloc_by_hour, planned_by_hour)):
+    for hour, (alloc, wanted, was_down) in enumerate(zip(alloc_by_hour, planned_by_hour, down.totals())):
         free = (full_hour_cpu_s if hour + 1 < allocated.n_hours else n_cpus * allocated.hour_length_s(hour)) - alloc
+        was_down = min(was_down, max(0, free))
+        free, down_total = free - was_down, down_total + was_down
         if wanted <= free:
             idle, planned = idle + free - wanted, planned + wanted
         else:   # more asked for than was free: the rest is over-committed (alloc past the total too)
             planned, over = planned + max(0, free), over + wanted - free
     alloc = sum(alloc_by_hour)
-    return ClusterUsage(n_cpus=n_cpus, reported_cpu_s=alloc + idle + planned, allocated_cpu_s=alloc,
-                        idle_cpu_s=idle, planned_cpu_s=planned, over_committed_cpu_s=over)
+    return ClusterUsage(n_cpus=n_cpus, reported_cpu_s=alloc + down_total + idle + planned, allocated_cpu_s=alloc,
+                        down_cpu_s=down_total, idle_cpu_s=idle, planned_cpu_s=planned, over_committed_cpu_s=over)
 
 
 def counted_s(*, start: float, end: float, now: float) -> int:

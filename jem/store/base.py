@@ -12,6 +12,7 @@ from jem.model.crontab import Crontab
 from jem.model.audit import AuditQuery, AuditRecord
 from jem.model.job import Job
 from jem.model.jobfilter import JobFilter
+from jem.model.node_events import NodeEvent
 from jem.model.partition import Partition
 from jem.model.reservation import Reservation
 from jem.model.run import RequeuedRun
@@ -105,8 +106,17 @@ class Store(Protocol):
     def list_runs(self, job_ids: Sequence[int]) -> list[RequeuedRun]:
         """The earlier runs of the given jobs (JobChange.run of each requeue), by job and run."""
 
-    def save_node(self, record: NodeRecord) -> None:
-        """Remember a node's drain and DOWN state."""
+    def save_node(self, record: NodeRecord, *, cpus: int = 0, time: float | None = None) -> None:
+        """Remember a node's drain and DOWN state and, in the same transaction, keep its events
+        (jem.model.node_events): a record drained or DOWN opens one at `time` (the store's clock
+        when None) with `cpus`, unless the one open already has its state and reason; any other
+        open event of the node ends at `time`."""
+
+    def node_events(self, *, start: float, end: float) -> list[NodeEvent]:
+        """The node events that overlap [start, end) (open ones included), by node and start."""
+
+    def forget_node_events(self, *, before: float) -> int:
+        """Drop the events that ended before `before`; returns how many."""
 
     def load_nodes(self) -> list[NodeRecord]:
         """Every node record."""

@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import threading
+import time as _time
 import urllib.parse
 from dataclasses import asdict
 from typing import Iterator, Sequence
@@ -25,6 +26,7 @@ from jem.model.partition import Partition
 from jem.model.reservation import Reservation
 from jem.model.run import RequeuedRun
 from jem.model.jobfilter import JobFilter
+from jem.model.node_events import NodeEvent, event_state
 from jem.store.base import EventRecord, JobChange, JobPage, NodeRecord
 from jem.model.step import Step
 from jem.model.utilization import USAGE_EVENTS, JobActivity
@@ -75,6 +77,17 @@ CREATE TABLE IF NOT EXISTS nodes (
     reason      TEXT NOT NULL,
     is_down     INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS node_events (
+    node        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    cpus        INTEGER NOT NULL,
+    time_start  REAL NOT NULL,
+    time_end    REAL
+);
+CREATE INDEX IF NOT EXISTS node_events_by_start ON node_events(time_start);
+CREATE INDEX IF NOT EXISTS node_events_by_end ON node_events(time_end);
+CREATE UNIQUE INDEX IF NOT EXISTS node_events_open ON node_events(node) WHERE time_end IS NULL;
 CREATE TABLE IF NOT EXISTS steps (
     job_id  INTEGER NOT NULL REFERENCES jobs(job_id),
     step_id INTEGER NOT NULL,
@@ -307,7 +320,8 @@ class SqliteStore:
                                     list(job_ids)).fetchall()
         return [run_from_json(record) for (record,) in rows]
 
-    def save_node(self, record: NodeRecord) -> None:
+    def save_node(self, record: NodeRecord, *, cpus: int = 0, time: float | None = None) -> None:
+        event_time = _time.time() if time is None else time
         with self._lock, self._transaction():
             self._db.execute(
                 "INSERT INTO nodes (name, is_drained, reason, is_down) VALUES (?, ?, ?, ?)"
@@ -315,6 +329,34 @@ class SqliteStore:
                 " is_down = excluded.is_down",
                 (record.name, int(record.is_drained), record.reason, int(record.is_down)),
             )
+            self._note_node_event(record, cpus=cpus, time=event_time)
+
+    def _note_node_event(self, record: NodeRecord, *, cpus: int, time: float) -> None:
+        """End the node's open event unless it says what `record` says; open one for a node
+        drained or DOWN (in the caller's transaction)."""
+        state = event_state(is_drained=record.is_drained, is_down=record.is_down)
+        current = self._db.execute("SELECT state, reason FROM node_events WHERE node = ? AND time_end IS NULL",
+                                   (record.name,)).fetchone()
+        if current == (state, record.reason):
+            return
+        if current is not None:
+            self._db.execute("UPDATE node_events SET time_end = ? WHERE node = ? AND time_end IS NULL",
+                             (time, record.name))
+        if state:
+            self._db.execute("INSERT INTO node_events (node, state, reason, cpus, time_start) VALUES (?, ?, ?, ?, ?)",
+                             (record.name, state, record.reason, cpus, time))
+
+    def node_events(self, *, start: float, end: float) -> list[NodeEvent]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT node, state, reason, cpus, time_start, time_end FROM node_events"
+                " WHERE time_start < ? AND (time_end IS NULL OR time_end > ?) ORDER BY node, time_start",
+                (end, start)).fetchall()
+        return [NodeEvent(*row) for row in rows]
+
+    def forget_node_events(self, *, before: float) -> int:
+        with self._lock, self._transaction():
+            return self._db.execute("DELETE FROM node_events WHERE time_end < ?", (before,)).rowcount
 
     def load_nodes(self) -> list[NodeRecord]:
         with self._lock:
