@@ -49,6 +49,7 @@ class StandInServer:
     def __init__(self, runtime_dir: str, answer):
         self.requests: list[tuple[bytes, list[os.stat_result]]] = []
         self.answer = answer
+        self.is_closing = False
         self.path = launcher.socket_path(runtime_dir, launcher.server_key(sys.executable))
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.path)
@@ -62,6 +63,9 @@ class StandInServer:
             try:
                 conn, _ = self.listener.accept()
             except OSError:
+                return
+            if self.is_closing:
+                conn.close()
                 return
             with conn:
                 header, ancillary, _, _ = conn.recvmsg(4, socket.CMSG_SPACE(4 * 4))
@@ -77,8 +81,11 @@ class StandInServer:
                 self.answer(conn, len(self.requests))
 
     def close(self) -> None:
-        self.listener.shutdown(socket.SHUT_RDWR)   # (wakes the accept: closing alone would not)
+        self.is_closing = True
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as waker:   # (an accept wakes for nothing else)
+            waker.connect(self.path)
         self.thread.join(TIMEOUT_S)
+        assert not self.thread.is_alive()
         self.listener.close()
         os.unlink(self.path)
 
