@@ -8,7 +8,7 @@ from jem.model.errors import AlreadyDone, NotAnAllocation, NotJobOwner
 from jem.model.states import JobState
 from jem.model.job import ALLOCATION_SCRIPT
 
-SLEEP = "#!/bin/sh\nsleep 30\n"
+SLEEP = "#!/bin/sh\nexec sleep 30\n"
 
 
 def _running(cluster, client, job_id: int) -> None:
@@ -45,5 +45,7 @@ def test_no_other_user_and_no_batch_job_can_be_completed(make_cluster, stranger)
             client.complete_allocation(batch, 0)
         # Neither changed anything: both still run.
         assert {client.get_job(j).state for j in (allocation, batch)} == {JobState.RUNNING}
+        client.complete_allocation(allocation, 0)
+        client.cancel(batch)
         for job_id in (allocation, batch):
-            client.cancel(job_id)
+            cluster.wait_job(client, job_id)
