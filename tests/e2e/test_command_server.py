@@ -84,7 +84,10 @@ def _tcp_peers(pid: int) -> set[int]:
     """The remote ports of `pid`'s TCP connections (IPv4 and IPv6)."""
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
-        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:   # (closed since the listing: the relay's threads open and close)
+            continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
     ports = set()
