@@ -7,7 +7,8 @@ import time
 import pytest
 
 from jem.security.munged import find_munged
-from test_jem_cli import jem, processes_mentioning
+from test_jem_cli import command_server_dir, jem, processes_mentioning  # noqa: F401  (the fixture: a private
+#   runtime directory for the command server its `jem` calls start, stopped at the end)
 
 
 @pytest.mark.skipif(find_munged() is None, reason="munged is not installed (.ci/run installs it)")
