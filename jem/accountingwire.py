@@ -9,7 +9,7 @@ from jem.model.accounting import AssociationChange, QosChange
 from jem.model.associations import (INT_LIMITS, TRES_LIMITS, Association, AssociationFilter, Limits, PreemptMode, Qos,
                                     QosFlag, User)
 from jem.model.errors import InvalidSetting
-from jem.model.tres import Tres
+from jem.model.tres import CLEAR, Tres, is_tres_name
 from jem.v1 import admin_pb2
 
 
@@ -29,9 +29,19 @@ def limits_from_pb(pb: admin_pb2.Limits) -> Limits:
 
 def limit_changes_from_pb(pb: admin_pb2.Limits) -> dict:
     """The limits set in `pb`, by field: TRES limits as Tres (only those given), others as ints."""
-    values: dict = {name: Tres(dict(getattr(pb, name))) for name in TRES_LIMITS if getattr(pb, name)}
+    values: dict = {name: _checked_tres(name, dict(getattr(pb, name))) for name in TRES_LIMITS if getattr(pb, name)}
     values.update({name: getattr(pb, name) for name in INT_LIMITS if pb.HasField(name)})
     return values
+
+
+def _checked_tres(field: str, amounts: dict[str, int]) -> Tres:
+    """A TRES limit off the wire, checked as sacctmgr's text is (parse_tres): known TRES names only,
+    amounts of 0 or more, or CLEAR. (A fuzzed empty name reached the scheduler, whose reason for the
+    limit then failed every cycle.)"""
+    for name, amount in amounts.items():
+        if not is_tres_name(name) or (amount < 0 and amount != CLEAR):
+            raise InvalidSetting(f"{field}: invalid TRES {name!r}={amount}")
+    return Tres(amounts)
 
 
 def association_to_pb(a: Association) -> admin_pb2.Association:

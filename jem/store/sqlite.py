@@ -35,6 +35,8 @@ from jem.store.codec import (association_from_json, association_to_json, job_fro
                              qos_to_json, reservation_from_json, reservation_to_json, run_from_json, run_to_json,
                              step_from_json, step_to_json)
 
+MAX_INTEGER = (1 << 63) - 1   # SQLite's largest INTEGER
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -209,6 +211,8 @@ class SqliteStore:
         return jobs
 
     def get_job(self, job_id: int) -> Job | None:
+        if not 0 < job_id <= MAX_INTEGER:   # (no job has an id SQLite cannot hold: a request's uint64 may be any)
+            return None
         with self._lock:
             row = self._db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return job_from_json(job_id, row[0]) if row else None
@@ -280,7 +284,9 @@ class SqliteStore:
             self._db.executemany(
                 "INSERT INTO audit (time, user, uid, peer, method, request, result, detail, job_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r.time, r.user, r.uid, r.peer, r.method, r.request, r.result, r.detail, r.job_id) for r in records])
+                [(r.time, r.user, r.uid, r.peer, r.method, r.request, r.result, r.detail,
+                  r.job_id if r.job_id <= MAX_INTEGER else 0)   # (a request's job id may be any uint64: its text has it)
+                 for r in records])
 
     def list_audit(self, query: AuditQuery) -> list[AuditRecord]:
         clauses, args = ["1"], []

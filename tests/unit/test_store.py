@@ -132,3 +132,21 @@ def test_a_listing_pages_by_id_and_filters_in_the_store(tmp_path):
     assert named.jobs == [] and named.next_after_job_id == ids[3]
     window = store.list_jobs(JobFilter(alive_until=12.5))
     assert [j.job_id for j in window.jobs] == ids[:3]
+
+
+@pytest.mark.parametrize("job_id", [0, -1, 1 << 63, (1 << 64) - 1])
+def test_an_id_no_job_can_have_is_no_job(tmp_path, job_id):
+    """A request's job id is any uint64; one SQLite cannot hold is simply not found (it raised
+    OverflowError, an internal error for CompleteAllocation(job_id=2**64-1), found by fuzzing)."""
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    assert store.get_job(job_id) is None
+
+
+def test_an_audit_record_of_an_id_no_job_can_have_is_kept_without_it(tmp_path):
+    from jem.model.audit import AuditQuery, AuditRecord
+
+    store = SqliteStore(str(tmp_path / "jem.db"))
+    store.add_audit([AuditRecord(time=1.0, user="ann", uid=1000, peer="p", method="CompleteAllocation",
+                                 request=f"job_id={(1 << 64) - 1}", result="NotFound", detail="", job_id=(1 << 64) - 1)])
+    [record] = store.list_audit(AuditQuery())
+    assert (record.job_id, record.request) == (0, f"job_id={(1 << 64) - 1}")
