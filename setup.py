@@ -11,6 +11,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from distutils.command.build_scripts import build_scripts  # noqa: E402 (setuptools' distutils: import it first)
 
 LAUNCHER = "jem-launch"
 LAUNCHER_SOURCE = "slurm-compat/jem_slurm/launch.c"
@@ -69,7 +70,20 @@ class ParallelBuildExt(build_ext):
         return [*super().get_outputs(), self.launcher_path()]
 
 
+class BuildScripts(build_scripts):
+    """The scripts (bin/jem-python, the Python `jem`), and beside them the installed `jem`: the compiled
+    launcher again, under that name (launch.c: named `jem`, it hands a served call to the user's command
+    server by itself and runs jem-python for the rest). Copied as it is: pip rewrites only `#!python`."""
+
+    def run(self):
+        super().run()
+        self.run_command("build_ext")
+        target = os.path.join(self.build_dir, "jem")
+        self.copy_file(self.get_finalized_command("build_ext").launcher_path(), target)
+        os.chmod(target, 0o755)
+
+
 CORES = os.cpu_count() or 1
 setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, force=DEBUG, nthreads=CORES),
-      cmdclass={"build_ext": ParallelBuildExt},
-      scripts=["bin/jem"])   # (a script, not a console-script entry point: see its comment)
+      cmdclass={"build_ext": ParallelBuildExt, "build_scripts": BuildScripts},
+      scripts=["bin/jem-python"])   # (and `jem`, see BuildScripts; not console-script entry points)

@@ -61,7 +61,8 @@ def idle_commands(job_id: str) -> dict[str, str]:
         "salloc_no_shell_ms": f"salloc --no-shell -J {NAME}-salloc -n 1 --mem=10M -t 10",
         "jem_submit_ms": f"jem submit -J {NAME} -o /dev/null --wrap true",
         "jem_jobs_ms": "jem jobs",
-        # The installed `jem` script, which pays for the interpreter's start and its site first.
+        # The installed `jem` (the compiled launcher; its first call, untimed, ran jem-python, which
+        # recorded the server's key for it).
         "installed_jem_submit_ms": f"{INSTALLED_JEM} submit -J {NAME} -o /dev/null --wrap true",
         "installed_jem_jobs_ms": f"{INSTALLED_JEM} jobs",
     }
@@ -265,7 +266,8 @@ def measure(cluster, args) -> dict:
 
 def python_start_ms(runs: int) -> dict:
     """What any Python command pays before its own code: this interpreter with no site (the Slurm-named
-    wrappers' Python fallback) and with site (the installed `jem` script)."""
+    wrappers' Python fallback) and with site (the installed `jem-python`, what `jem` runs when it
+    cannot hand a call over itself)."""
     return {name: median_ms(dict(os.environ), f"{sys.executable} {flags} -c pass", runs=runs, cwd=tempfile.gettempdir())
             for name, flags in (("python_IS_ms", "-I -S"), ("python_site_ms", "-I"))}
 

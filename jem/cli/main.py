@@ -1,6 +1,8 @@
 """The `jem` command: parse the subcommand, run it, turn errors into one line and exit 1.
 
-Started as a command (the installed `jem`, `python -m jem.cli.main`), a
+Started as a command (the installed `jem-python`, which the compiled
+`jem` beside it runs when it cannot hand a call over itself; `python -m
+jem.cli.main`), a
 command that talks to the controller (SERVED_COMMANDS), and `jem --help`, is
 handed to the user's resident command server, as the Slurm-named commands are
 (`jem_slurm.launcher`; docs/slurm-compat.md): a child forked from a server
@@ -62,13 +64,28 @@ def main(argv: list[str] | None = None) -> int:
     return run(argv)
 
 
-def _run_on_server(argv: list[str]) -> None:
+def main_installed(script: str) -> int:
+    """`jem ARGV` as the installed `jem-python` runs it: `main`, and first, for a served command, note the
+    server's key where the compiled `jem` beside `script` reads it (`launcher.record_installed_key`), so
+    that it hands the next calls over without starting Python."""
+    argv = sys.argv[1:]
+    if is_served(argv):
+        _run_on_server(argv, os.path.realpath(script))
+    return run(argv)
+
+
+def _run_on_server(argv: list[str], installed_script: str | None = None) -> None:
     """Hand `jem ARGV` to this user's command server and exit with its status. Returns when it is to
     run here instead: no server is to be used, or none was up (this caller then starts one, for the
     next call: `jem_slurm.launcher.NewServer`)."""
     import jem_slurm.launcher as launcher
 
-    outcome = launcher.run_on_server("jem", argv, launcher.server_key(sys.executable))
+    key = launcher.server_key(sys.executable)
+    if installed_script is not None:
+        directory = launcher.runtime_dir()
+        if directory is not None:
+            launcher.record_installed_key(directory, installed_script, key)
+    outcome = launcher.run_on_server("jem", argv, key)
     if isinstance(outcome, launcher.NewServer):
         import jem_slurm.inprocess as inprocess
 
@@ -80,7 +97,7 @@ def _run_on_server(argv: list[str]) -> None:
 def launch(key: str) -> None:
     """The `jem` that `jem slurm-path` writes beside the Slurm-named commands when the compiled launcher
     hands a call to Python (no server up yet, a command the server does not run), under `python -I -S`
-    (no site, unlike the installed `jem` script). A served command
+    (no site, unlike the installed `jem-python`). A served command
     goes to the server for `key`; the rest, and a call no server took, run in a full interpreter that
     replaces this one (`python -m jem.cli.main`, the command line by which `jem down` knows a daemon)."""
     import jem_slurm.launcher as launcher

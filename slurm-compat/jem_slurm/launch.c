@@ -19,6 +19,13 @@
  *   #:python PATH       the interpreter of the fallback
  *   #:served WORD...    (jem only) the subcommands the server runs (jem.cli.main.SERVED_COMMANDS)
  *
+ * The same executable is the installed `jem` (setup.py's build_scripts copies it into the scripts directory
+ * under that name; it knows by the name of the file it runs from). Then it reads the `#:` lines of
+ * `jem-python` beside it (the Python `jem`, whose `#!` line pip pointed at the installing interpreter)
+ * and the server's key from the runtime directory's `installed-keys`, which that Python `jem` writes
+ * (the key names the package's directory, which only Python knows). Its fallback runs `jem-python`
+ * itself, by its own `#!` line.
+ *
  * Not setuid and reading only what its caller names, it gives nobody anything they could not do. */
 
 #define _GNU_SOURCE
@@ -38,6 +45,9 @@
 extern char **environ;
 
 #define WRAPPER_MAX 16384
+#define INSTALLED_NAME "jem"            /* the installed command (see above) */
+#define INSTALLED_SCRIPT "jem-python"   /* the Python `jem` beside it */
+#define INSTALLED_KEYS "installed-keys" /* in the runtime directory: "KEY<TAB>SCRIPT" lines */
 #define MAX_CAUGHT 64
 
 static const int FORWARDED_SIGNALS[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM};
@@ -50,6 +60,7 @@ static volatile sig_atomic_t n_caught = 0;
 struct wrapper {
     char text[WRAPPER_MAX + 1];
     const char *command, *key, *python, *served;
+    int installed;   /* the installed `jem`: the fallback runs the script itself */
 };
 
 static void forward(int signum)
@@ -85,6 +96,17 @@ static void fall_back(const struct wrapper *w, const char *path, int argc, char 
 {
     if (n_caught > 0)
         exit_like(-caught[0]);
+    if (w->installed) {   /* jem-python ARGS..., by its own #! line */
+        char **args = calloc((size_t)argc + 2, sizeof *args);
+        if (args == NULL)
+            _exit(1);
+        args[0] = (char *)path;
+        for (int i = 0; i < argc; i++)
+            args[1 + i] = argv[i];
+        execv(path, args);
+        fprintf(stderr, "jem: cannot run %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
     if (w->python == NULL) {
         fprintf(stderr, "jem-launch: %s names no interpreter (#:python)\n", path);
         _exit(1);
@@ -102,10 +124,12 @@ static void fall_back(const struct wrapper *w, const char *path, int argc, char 
     _exit(127);
 }
 
-/* Read the wrapper's `#:` lines; returns 0 when it names at least a command and a key. */
-static int read_wrapper(const char *path, struct wrapper *w)
+/* Read the wrapper's `#:` lines; returns 0 when it names at least a command (and, unless it is the
+ * installed `jem`'s script, whose key is recorded elsewhere, a key and an interpreter). */
+static int read_wrapper(const char *path, struct wrapper *w, int installed)
 {
     memset(w, 0, sizeof *w);
+    w->installed = installed;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -139,7 +163,71 @@ static int read_wrapper(const char *path, struct wrapper *w)
         }
         line = end ? end + 1 : NULL;
     }
+    if (installed)
+        return w->command ? 0 : -1;
     return w->command && w->key && w->python ? 0 : -1;
+}
+
+/* Whether this executable is the installed `jem`; then `script` is the jem-python beside it. */
+static int installed_script(char *script, size_t size)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1)
+        return 0;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash == NULL || strcmp(slash + 1, INSTALLED_NAME) != 0)
+        return 0;
+    *slash = '\0';
+    int written = snprintf(script, size, "%s/%s", self, INSTALLED_SCRIPT);
+    return written > 0 && (size_t)written < size;
+}
+
+static int is_key(const char *text, size_t n)
+{
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((text[i] >= 'a' && text[i] <= 'z') || (text[i] >= 'A' && text[i] <= 'Z')
+              || (text[i] >= '0' && text[i] <= '9') || text[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* The installed `jem`'s key: the line "KEY<TAB>SCRIPT" of DIRECTORY/installed-keys (the Python `jem`
+ * writes it, in the caller's own runtime directory); copied into `key`, or -1 when there is none. */
+static int recorded_key(const char *directory, const char *script, char *key, size_t size)
+{
+    char path[4096], text[WRAPPER_MAX + 1];
+    if (snprintf(path, sizeof path, "%s/%s", directory, INSTALLED_KEYS) >= (int)sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = read(fd, text + have, WRAPPER_MAX - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (have += (size_t)n) == WRAPPER_MAX)
+            break;
+    }
+    close(fd);
+    text[have] = '\0';
+    for (char *line = text; line && *line; ) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        char *tab = strchr(line, '\t');
+        if (tab && strcmp(tab + 1, script) == 0 && is_key(line, (size_t)(tab - line)) && (size_t)(tab - line) < size) {
+            memcpy(key, line, (size_t)(tab - line));
+            key[tab - line] = '\0';
+            return 0;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return -1;
 }
 
 static int is_private_dir(const char *path, uid_t uid)
@@ -309,17 +397,31 @@ static int send_request(int sock, const struct buffer *b, int cwd_fd)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "jem-launch: the interpreter of a `jem slurm-path` wrapper, not a command\n");
-        return 2;
-    }
-    const char *path = argv[1];
-    int n_args = argc - 2;
-    char **args = argv + 2;
     static struct wrapper w;
-    if (read_wrapper(path, &w) != 0) {
-        fprintf(stderr, "jem-launch: %s is not a JEM wrapper\n", path);
-        return 2;
+    static char script[4096];
+    const char *path;
+    int n_args;
+    char **args;
+    if (installed_script(script, sizeof script)) {
+        path = script;
+        n_args = argc - 1;
+        args = argv + 1;
+        if (read_wrapper(path, &w, 1) != 0) {
+            fprintf(stderr, "jem: %s is missing or is not JEM's (reinstall JEM)\n", path);
+            return 2;
+        }
+    } else {
+        if (argc < 2) {
+            fprintf(stderr, "jem-launch: the interpreter of a `jem slurm-path` wrapper, not a command\n");
+            return 2;
+        }
+        path = argv[1];
+        n_args = argc - 2;
+        args = argv + 2;
+        if (read_wrapper(path, &w, 0) != 0) {
+            fprintf(stderr, "jem-launch: %s is not a JEM wrapper\n", path);
+            return 2;
+        }
     }
 
     /* The signals to pass on, caught from before the connect; one inherited as ignored stays ignored
@@ -346,11 +448,17 @@ int main(int argc, char **argv)
             || needs_the_terminal(w.command, n_args, args) || !is_served(&w, n_args, args))
         fall_back(&w, path, n_args, args);
 
-    char directory[4096];
+    char directory[4096], key[80];
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     struct stat st;
-    if (runtime_dir(directory, sizeof directory) != 0
-            || snprintf(address.sun_path, sizeof address.sun_path, "%s/%s.sock", directory, w.key)
+    if (runtime_dir(directory, sizeof directory) != 0)
+        fall_back(&w, path, n_args, args);
+    if (w.installed) {
+        if (recorded_key(directory, path, key, sizeof key) != 0)
+            fall_back(&w, path, n_args, args);   /* first call: the Python jem records it */
+        w.key = key;
+    }
+    if (snprintf(address.sun_path, sizeof address.sun_path, "%s/%s.sock", directory, w.key)
                >= (int)sizeof address.sun_path
             || fstat(0, &st) != 0 || fstat(1, &st) != 0 || fstat(2, &st) != 0)
         fall_back(&w, path, n_args, args);

@@ -99,6 +99,40 @@ def _is_private_dir(path: str, uid: int) -> bool:
     return st.st_mode & 0o170000 == 0o040000 and st.st_uid == uid and not st.st_mode & 0o077
 
 
+INSTALLED_KEYS = "installed-keys"   # in the runtime directory; read by launch.c as well
+
+
+def record_installed_key(directory: str, script: str, key: str) -> None:
+    """Note `key` for the installed `jem` whose Python script is `script`: a line "KEY<TAB>SCRIPT" of
+    DIR/installed-keys, where the compiled `jem` beside the script (launch.c) finds the server's socket.
+    The key names the package's directory, which only Python knows, so the first call of an
+    installation (or of a changed one) runs the script, which writes the line; later calls never start
+    Python. Rewritten whole (a temporary file, renamed), and only when the line is not there already."""
+    if "\n" in script or "\t" in script:
+        return
+    path = os.path.join(directory, INSTALLED_KEYS)
+    line = f"{key}\t{script}"
+    try:
+        with open(path, errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    if line in lines:
+        return
+    kept = [other for other in lines if other.partition("\t")[2] != script][-63:]   # a few installations
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(fd, "w", errors="surrogateescape") as f:
+            f.write("".join(f"{other}\n" for other in (*kept, line)))
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 def socket_path(directory: str, key: str) -> str:
     return os.path.join(directory, f"{key}.sock")
 

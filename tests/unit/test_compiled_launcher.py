@@ -230,3 +230,104 @@ def test_it_refuses_a_file_that_is_not_a_wrapper(tmp_path):
     for argv in ([compiled], [compiled, str(other)]):
         result = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S)
         assert result.returncode == 2 and b"jem-launch:" in result.stderr
+
+
+# The installed `jem`: the same executable under that name, beside the Python `jem-python` (bin/jem-python).
+
+JEM_PYTHON_SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "bin", "jem-python")
+
+
+def _installed_jem(tmp_path, script_body: str | None = None) -> tuple[str, str]:
+    """bin/jem (the compiled launcher, copied as setup.py's build_scripts copies it) and bin/jem-python: the
+    real script with its `#!` pointed at this interpreter (as pip does), or a stand-in `script_body`.
+    Returns both paths."""
+    directory = tmp_path / "installed"
+    directory.mkdir()
+    jem = directory / "jem"
+    jem.write_bytes(open(slurmpath.compiled_launcher(), "rb").read())
+    jem.chmod(0o755)
+    with open(JEM_PYTHON_SOURCE) as f:
+        text = f.read()
+    assert text.startswith("#!python\n")
+    if script_body is not None:
+        header = "".join(line for line in text.splitlines(True) if line.startswith("#:"))
+        text = f"#!python\n{header}{script_body}"
+    script = directory / "jem-python"
+    script.write_text(text.replace("#!python", f"#!{sys.executable}", 1))
+    script.chmod(0o755)
+    return str(jem), str(script)
+
+
+def _marking_script(mark: str) -> str:
+    """A stand-in jem-python: notes its argv in `mark` and exits 7 (so a call it took is told apart)."""
+    return f"import sys\nopen({mark!r}, 'a').write(repr(sys.argv[1:]) + '\\n')\nsys.exit(7)\n"
+
+
+def test_the_installed_scripts_served_commands_are_the_servers():
+    from jem.cli.main import SERVED_COMMANDS
+
+    with open(JEM_PYTHON_SOURCE) as f:
+        served = [line.split()[1:] for line in f if line.startswith("#:served ")]
+    assert served == [sorted(SERVED_COMMANDS)]
+
+
+def test_the_installed_jem_is_the_compiled_launcher():
+    """In the venv the tests run from, `jem` is the executable build_scripts copied, `jem-python` the script."""
+    bin_dir = os.path.dirname(sys.executable)
+    with open(os.path.join(bin_dir, "jem"), "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    with open(os.path.join(bin_dir, "jem-python")) as f:
+        assert f.readline().startswith("#!") and "#:command jem\n" in f.read()
+
+
+def test_the_installed_jem_hands_a_served_call_over_once_its_key_is_recorded(tmp_path, runtime_dir):
+    """The first call runs jem-python (the real one), which records the server's key and hands the call
+    over itself; the next call is handed over by the executable alone, byte for byte the same request."""
+    jem, script = _installed_jem(tmp_path)
+    server = StandInServer(runtime_dir, _runs(os.getpid(), 5))
+    argv = ["jobs", "-u", "ünï"]
+    try:
+        first = subprocess.run([jem, *argv], env=_env(runtime_dir), stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=TIMEOUT_S)
+        with open(os.path.join(runtime_dir, launcher.INSTALLED_KEYS)) as f:
+            recorded = f.read()
+        os.chmod(script, 0o644)   # the next call cannot run the script: it must not need to
+        second = subprocess.run([jem, *argv], env=_env(runtime_dir), stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=TIMEOUT_S)
+    finally:
+        server.close()
+    assert (first.returncode, second.returncode) == (5, 5), (first.stderr, second.stderr)
+    assert recorded == f"{launcher.server_key(sys.executable)}\t{os.path.realpath(script)}\n"
+    assert len(server.requests) == 2
+    fields = server.requests[1][0].split(b"\0")
+    assert fields[0] == b"jem" and [os.fsdecode(a) for a in fields[4:7]] == argv
+    assert server.requests[0][0].split(b"\0")[4:7] == fields[4:7]
+
+
+@pytest.mark.parametrize("case", ["no_key", "another_scripts_key", "not_served", "no_server", "linked_keys"])
+def test_the_installed_jem_leaves_the_rest_to_jem_python(tmp_path, runtime_dir, case):
+    """Without a key recorded for its own script, for a command the server does not run, with no server up,
+    or with a key file that is a link, the executable runs jem-python with the same arguments."""
+    mark = str(tmp_path / "mark")
+    jem, script = _installed_jem(tmp_path, _marking_script(mark))
+    key = launcher.server_key(sys.executable)
+    keys = os.path.join(runtime_dir, launcher.INSTALLED_KEYS)
+    if case == "linked_keys":
+        with open(tmp_path / "elsewhere", "w") as f:
+            f.write(f"{key}\t{os.path.realpath(script)}\n")
+        os.symlink(tmp_path / "elsewhere", keys)
+    elif case != "no_key":
+        with open(keys, "w") as f:
+            f.write(f"{key}\t{os.path.realpath(script)}{'x' if case == 'another_scripts_key' else ''}\n")
+    argv = ["up", "--nodes", "2"] if case == "not_served" else ["jobs", "-l"]
+    server = None if case == "no_server" else StandInServer(runtime_dir, _runs(os.getpid(), 0))
+    try:
+        result = subprocess.run([jem, *argv], env=_env(runtime_dir), stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=TIMEOUT_S)
+    finally:
+        if server is not None:
+            server.close()
+    assert result.returncode == 7, result.stderr
+    with open(mark) as f:
+        assert f.read() == f"{argv!r}\n"
+    assert server is None or server.requests == []
