@@ -30,6 +30,7 @@ from jem.agent.service import AgentServicer
 from jem.agent.trust import ControllerCallInterceptor, ControllerTrust
 from jem.agent.steps import StepTasks
 from jem.convert import report_to_pb, resources_to_pb, runs_from_pb, runs_to_pb
+from jem.grpcprobes import Probes
 from jem.model import defaults
 from jem.model.clientconfig import load_client_config
 from jem.model.errors import Unauthenticated
@@ -114,6 +115,8 @@ class Agent:
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentServicer(self.jobs, self.steps, self.trust, require_controller_cert=self.has_tls,
                           revocations=RevocationList(options.security_dir)), self._server)
+        self.probes = Probes([agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name])
+        self.probes.add_to(self._server)   # health and reflection (grpcurl, probes), no token needed
         self._stopping = threading.Event()
         self._heartbeat_interval_s = 5.0
         self.address = ""
@@ -155,6 +158,7 @@ class Agent:
     def stop(self) -> None:
         """Kill running jobs, deliver their reports (briefly), stop serving."""
         self._stopping.set()
+        self.probes.stop_serving()
         self.jobs.shut_down(kill_wait_s=SHUTDOWN_KILL_WAIT_S)
         self.jobs.wait_all(SHUTDOWN_KILL_WAIT_S + 3)
         if not self.reporter.flush(timeout_s=3):

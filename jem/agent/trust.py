@@ -26,6 +26,8 @@ from typing import Sequence
 
 import grpc
 
+from jem.grpcprobes import is_probe
+
 from jem.model.errors import JemError, Unauthenticated
 from jem.model.execution import Launch
 from jem.model.step import TaskOrder
@@ -104,12 +106,14 @@ class ControllerTrust:
 
 
 class ControllerCallInterceptor(grpc.ServerInterceptor):
-    """Refuses every call that does not carry a valid controller token."""
+    """Refuses every call that does not carry a valid controller token (but health and reflection's)."""
 
     def __init__(self, trust: ControllerTrust):
         self._trust = trust
 
     def intercept_service(self, continuation, handler_call_details):
+        if is_probe(handler_call_details.method):
+            return continuation(handler_call_details)   # health and reflection: no token (jem.grpcprobes)
         metadata = dict(handler_call_details.invocation_metadata or ())
         try:
             self._trust.check_call(metadata)

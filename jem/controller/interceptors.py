@@ -5,6 +5,8 @@
   with a reference id, its traceback logged once at ERROR.
 - `IdentityInterceptor` asks the authenticator (`authn.py`) who is calling and makes the
   identity available to the servicer through `current_identity()`.
+- Both let gRPC health checking and reflection (`jem.grpcprobes`) through untouched: those
+  answer without credentials.
 - `NodeCertificateInterceptor`, on the agents' mutual-TLS port instead of the
   identity interceptor: the caller is the node its verified client certificate
   names (`current_node()`); any other certificate is refused.
@@ -19,6 +21,7 @@ from typing import Callable, Mapping
 import grpc
 
 from jem.controller.authn import Authenticator
+from jem.grpcprobes import is_probe
 from jem.model.errors import CrontabEntryRefused, JemError, LimitExceeded, PermissionDenied, RateLimited
 from jem.model.identity import AdminLevel, Identity
 from jem.security import tls
@@ -70,8 +73,8 @@ class IdentityInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None or is_probe(handler_call_details.method):
+            return handler   # health and reflection answer without credentials (jem.grpcprobes)
         metadata = dict(handler_call_details.invocation_metadata or ())
 
         def wrap(behaviour, streams_out):
@@ -160,8 +163,8 @@ def _abort(context: grpc.ServicerContext, method: str, exc: Exception):
 class ErrorInterceptor(grpc.ServerInterceptor):
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None or is_probe(handler_call_details.method):
+            return handler   # (the standard services' own handlers: see jem.grpcprobes)
         method = handler_call_details.method
 
         def wrap(behaviour, streams_out):

@@ -47,6 +47,7 @@ from jem.controller.state import ClusterState
 from jem.controller.stats import StatsInterceptor
 from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
+from jem.grpcprobes import Probes
 from jem.model import defaults
 from jem.model.clientconfig import client_config_text
 from jem.model.config import Config, is_loopback_listen, node_listen_of
@@ -54,7 +55,7 @@ from jem.security import tls
 from jem.security.authd import SOCKET_NAME, AuthdPolicy, CredentialService
 from jem.security.revocation import RevocationList
 from jem.store import SqliteStore
-from jem.v1 import admin_pb2_grpc, agent_pb2_grpc
+from jem.v1 import admin_pb2, admin_pb2_grpc, agent_pb2, agent_pb2_grpc, jobs_pb2
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,13 @@ class Controller:
                               AuditInterceptor(self.audit)],
                 options=[("grpc.so_reuseport", 0)])
         agent_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.state), self.node_server or self.server)
+        # gRPC health checking and reflection on the port clients use (grpcurl, load balancers).
+        served = [jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+                  admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name]
+        if self.node_server is None:
+            served.append(agent_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name)
+        self.probes = Probes(served)
+        self.probes.add_to(self.server)
         self.address = ""
         self.node_address = ""
 
@@ -198,6 +206,7 @@ class Controller:
 
     def stop(self) -> None:
         log.info("controller stopping")
+        self.probes.stop_serving()
         self.server.stop(grace=2).wait()
         if self.node_server is not None:
             self.node_server.stop(grace=1).wait()

@@ -20,6 +20,7 @@ from typing import Callable
 import grpc
 
 from jem.controller.interceptors import current_identity, wrapped_handler
+from jem.grpcprobes import is_probe
 from jem.model.diagnostics import CycleCounts, Diagnostics, RpcCount
 from jem.model.states import JobEvent
 from jem.v1 import admin_pb2, agent_pb2, jobs_pb2
@@ -144,8 +145,8 @@ class StatsInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None or is_probe(handler_call_details.method):
+            return handler   # (no identity: health and reflection are not the cluster's RPCs)
         method = handler_call_details.method.rpartition("/")[2]
         stats = self._stats
 

@@ -19,8 +19,11 @@ ALLOWED = {
     # Credentials, keys and certificates (cryptography, PyJWT); grpc in tls.py only, for its credentials.
     "jem.security": {"jem.security", "jem.model", "cryptography", "jwt", "grpc"},
     "jem.controller": {"jem.controller", "jem.model", "jem.scheduler", "jem.store", "jem.v1", "jem.convert", "grpc",
-                       "jem.security", "jem.accountingwire"},
-    "jem.agent": {"jem.agent", "jem.model", "jem.v1", "jem.convert", "grpc", "psutil", "hostlist", "jem.security"},
+                       "jem.security", "jem.accountingwire", "jem.grpcprobes"},
+    "jem.agent": {"jem.agent", "jem.model", "jem.v1", "jem.convert", "grpc", "psutil", "hostlist", "jem.security",
+                  "jem.grpcprobes"},
+    # gRPC's standard health and reflection services, which both daemons serve: nothing of JEM's above grpc.
+    "jem.grpcprobes": {"grpc", "grpc_health", "grpc_reflection"},
     "jem.client": {"jem.model", "jem.v1", "jem.convert", "jem.accountingwire", "grpc", "jem.security", "jem.relay"},
     # The call relay: a transport under the client (unary calls' bytes over a kept channel), nothing above grpc.
     "jem.relay": {"grpc"},
@@ -98,8 +101,10 @@ def test_every_import_points_down_the_layer_table():
 def test_grpc_and_generated_stubs_stay_in_the_adapters():
     for path in [*(ROOT / "jem").rglob("*.py"), *(SLURM_COMPAT / "jem_slurm").rglob("*.py")]:
         rel = path.relative_to(ROOT).parts
-        # relay.py: the client's transport (a kept channel), grpc and nothing of jem.v1's messages.
-        if rel[1] in ("controller", "agent", "v1") or rel[1] in ("client.py", "convert.py", "accountingwire.py", "relay.py"):
+        # relay.py: the client's transport (a kept channel), grpc and nothing of jem.v1's messages;
+        # grpcprobes.py: gRPC's standard health and reflection services, for the two daemons.
+        if rel[1] in ("controller", "agent", "v1") or rel[1] in ("client.py", "convert.py", "accountingwire.py", "relay.py",
+                                                                     "grpcprobes.py"):
             continue
         if rel[1:] == ("security", "tls.py"):   # builds grpc's TLS credentials, nothing more
             continue
