@@ -200,6 +200,10 @@ def run_up(args: argparse.Namespace) -> int:
     if users_env:
         print(f"  source {users_env}   # any other user of this machine, likewise")
     print("  jem submit --wrap 'hostname'  # submit a job;  jem jobs / jem nodes to look")
+    metrics_address = _read_text(os.path.join(state_dir, "metrics.addr"))
+    if metrics_address:
+        print(f"  curl -s --cacert {state_dir}/security/ca.crt -H \"Authorization: Bearer $(jem token | cut -d= -f2)\" "
+              f"https://{metrics_address}/metrics   # its metrics (OpenMetrics)")
     print(f"  jem down --state-dir {state_dir}   # stop it (logs in {logs})")
     return 0
 
@@ -418,3 +422,12 @@ def _stop(pids: list[int]) -> None:
         except OSError:
             pass
     psutil.wait_procs(alive, timeout=5)
+
+
+def _read_text(path: str) -> str:
+    """The file's text stripped, or "" when there is none."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""

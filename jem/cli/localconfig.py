@@ -24,8 +24,8 @@ from typing import Any
 from jem.model.config import read_toml
 from jem.model.errors import ConfigError
 
-MERGED_TABLES = ("cluster", "auth", "scheduler", "store")   # a site file's keys over jem up's
-OWN_KEYS = {"cluster": ("listen", "node_listen", "state_dir"),   # jem up's alone
+MERGED_TABLES = ("cluster", "auth", "scheduler", "store", "metrics")   # a site file's keys over jem up's
+OWN_KEYS = {"cluster": ("listen", "node_listen", "state_dir"), "metrics": ("listen",),   # jem up's alone
             "auth": ("run_dir", "method", "munge_socket", "security_dir")}
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -81,6 +81,9 @@ heartbeat_interval_s = 2
 node_timeout_s = 10
 node_dead_timeout_s = 100
 kill_wait_s = 5
+
+[metrics]
+listen = "127.0.0.1:{free_port()}"
 
 [[nodes]]
 names = "n[1-{n_nodes}]"

@@ -54,6 +54,7 @@ class AgentLinks:
         self._channels: dict[str, grpc.Channel] = {}
         self._epochs: dict[str, int] = {}   # node name -> the epoch of its latest registration
         self._in_flight = 0                 # orders sent and not yet answered (sdiag's agent count)
+        self._errors: dict[tuple[str, str], int] = {}   # (method, status code) -> orders that failed
 
     @property
     def in_flight(self) -> int:
@@ -61,15 +62,24 @@ class AgentLinks:
         with self._lock:
             return self._in_flight
 
-    def _track(self, future: grpc.Future) -> None:
+    def _track(self, future: grpc.Future, method: str) -> None:
         with self._lock:
             self._in_flight += 1
 
-        def answered(_: grpc.Future) -> None:
+        def answered(f: grpc.Future) -> None:
+            error = None if f.cancelled() else f.exception()
+            code = (error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN) if error else None
             with self._lock:
                 self._in_flight -= 1
+                if code is not None:
+                    self._errors[method, code.name] = self._errors.get((method, code.name), 0) + 1
 
         future.add_done_callback(answered)
+
+    def error_counts(self) -> dict[tuple[str, str], int]:
+        """(method, status code name) -> how many orders to agents failed so (the metrics)."""
+        with self._lock:
+            return dict(self._errors)
 
     def note_registration(self, node_name: str, epoch: int) -> None:
         """The node's agent registered under `epoch`: later launches and step orders there carry it."""
@@ -99,7 +109,7 @@ class AgentLinks:
         job_ids = [launch.job_id for launch in launches]
         future = self._stub(node_name, address).LaunchJobs.future(request, timeout=RPC_TIMEOUT_S,
                                                        metadata=self._keys.agent_call_metadata())
-        self._track(future)
+        self._track(future, "LaunchJobs")
 
         def done(f: grpc.Future) -> None:
             error = f.exception()
@@ -122,7 +132,7 @@ class AgentLinks:
                                              cause=_KILL_CAUSES.get(cause, agent_pb2.KILL_CAUSE_UNSPECIFIED))
         future = self._stub(node_name, address).SignalJob.future(request, timeout=RPC_TIMEOUT_S,
                                                       metadata=self._keys.agent_call_metadata())
-        self._track(future)
+        self._track(future, "SignalJob")
 
         def done(f: grpc.Future) -> None:
             error = f.exception()
@@ -139,7 +149,7 @@ class AgentLinks:
         request = agent_pb2.SuspendRunRequest(job_id=job_id, restart_count=restart_count, resume=resume)
         future = self._stub(node_name, address).SuspendRun.future(request, timeout=RPC_TIMEOUT_S,
                                                        metadata=self._keys.agent_call_metadata())
-        self._track(future)
+        self._track(future, "SuspendRun")
 
         def done(f: grpc.Future) -> None:
             error = f.exception()
@@ -158,7 +168,7 @@ class AgentLinks:
                                                 time_limit_s=time_limit_s or 0)
         future = self._stub(node_name, address).SetTimeLimit.future(request, timeout=RPC_TIMEOUT_S,
                                                          metadata=self._keys.agent_call_metadata())
-        self._track(future)
+        self._track(future, "SetTimeLimit")
 
         def done(f: grpc.Future) -> None:
             error = f.exception()

@@ -66,7 +66,8 @@ class IdentityInterceptor(grpc.ServerInterceptor):
         self._authenticator = authenticator
         self._admin_levels = dict(admin_levels)
 
-    def _identity_of(self, metadata: dict[str, str]) -> Identity:
+    def identity_of(self, metadata: dict[str, str]) -> Identity:
+        """Who `metadata`'s credential names, with their admin level (Unauthenticated and kin if none)."""
         identity = self._authenticator.authenticate(metadata)
         level = self._admin_levels.get(identity.user)
         return identity if level is None else dataclasses.replace(identity, admin_level=level)
@@ -80,7 +81,7 @@ class IdentityInterceptor(grpc.ServerInterceptor):
         def wrap(behaviour, streams_out):
             if streams_out:
                 def stream(request, context):
-                    token = _identity.set(self._identity_of(metadata))
+                    token = _identity.set(self.identity_of(metadata))
                     try:
                         yield from behaviour(request, context)
                     finally:
@@ -88,7 +89,7 @@ class IdentityInterceptor(grpc.ServerInterceptor):
                 return stream
 
             def unary(request, context):
-                token = _identity.set(self._identity_of(metadata))
+                token = _identity.set(self.identity_of(metadata))
                 try:
                     return behaviour(request, context)
                 finally:

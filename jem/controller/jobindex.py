@@ -12,6 +12,7 @@ import bisect
 import heapq
 from collections import Counter
 
+from jem.model.clusterfigures import JobTally
 from jem.model.job import Job
 from jem.model.states import JobState
 from jem.scheduler import bulk
@@ -43,6 +44,7 @@ class JobIndex:
         self.active_tasks_by_qos_partition: Counter[tuple[str, str]] = Counter()
         self.active_tasks_by_key: Counter[tuple[str, str, str, str]] = Counter()
         self.active_keys_of_user: dict[str, set[tuple[str, str, str, str]]] = {}
+        self.tally = JobTally()         # the jobs counted by state per group, for the metrics
         self._sorted: list[int] = []    # every id in memory, ascending (rebuilt when it falls out of order)
         self._is_sorted = True
         self._ids: set[int] = set()
@@ -73,6 +75,7 @@ class JobIndex:
         if job.state.is_terminal and job.end_time is not None:
             heapq.heappush(self.ended, (job.end_time, job_id))
         self._count_active(job)
+        self.tally.update(job)
 
     def remove(self, job: Job) -> None:
         job_id = job.job_id
@@ -87,6 +90,7 @@ class JobIndex:
             if not user_ids:
                 del self.by_user[job.user]
         self._uncount(job_id)
+        self.tally.remove(job_id)
 
     def begun(self, now: float) -> list[int]:
         """Advance the index's clock to `now`; returns the deferred jobs whose begin time came (the

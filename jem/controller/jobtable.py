@@ -111,6 +111,12 @@ class JobTable:
     def all(self) -> list[Job]:
         return [self._jobs[job_id] for job_id in self._index.ids_after(0)]
 
+    def tally_snapshot(self, *, with_owners: bool = True) -> tuple[dict, dict]:
+        """The jobs in memory counted by state per group (jem.model.clusterfigures.JobTally, kept as
+        each job changes), for a reader that must not take the lock (the metrics): copied in C
+        calls that no other thread interleaves (the GIL, or the dict's own lock where there is none)."""
+        return self._index.tally.snapshot(with_owners=with_owners)
+
     def live(self) -> list[Job]:
         return self._in_id_order(self._index.live)
 

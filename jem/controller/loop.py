@@ -309,6 +309,7 @@ class SchedulingLoop:
             state.agents.launch(node_name, addresses[node_name], node_launches, on_error=self._on_launch_error)
         self._preemptions.send(acts)
         cycle_ms = (time.perf_counter() - t0) * 1000
+        state.instruments.cycle_seconds.observe(cycle_ms / 1000)
         state.stats.cycle(elapsed_us=int(cycle_ms * 1000), depth=len(decisions.planned_starts) + len(changes),
                           queue_len=len(pending), n_nodes=len(cluster.nodes), n_backfilled=decisions.n_backfilled)
         log.info("cycle cycle=%d policy=%s pending=%d started=%d backfilled=%d planned=%d snapshot_ms=%.2f "

@@ -145,6 +145,11 @@ class NodeTable:
     def all(self) -> list[Node]:
         return [self._nodes[name] for name in sorted(self._nodes)]
 
+    def snapshot_unlocked(self) -> list[Node]:
+        """The nodes by name, for a reader that must not take the lock (the metrics): the references
+        copied in one C call, which no other thread interleaves; each node then read as it stands."""
+        return sorted(list(self._nodes.values()), key=lambda node: node.name)
+
     def register(self, name: str, *, address: str, capacity: Resources, boot_id: str,
                  cgroup_mode: str, gpu_isolation: str = "", now: float) -> Node:
         """Mark a node's agent up at `address`. Unknown nodes join only in a dynamic cluster."""

@@ -37,6 +37,8 @@ from jem.controller.credentials import ControllerKeys
 from jem.controller.fairuse import UNARY_RESERVE_THREADS, StreamSlots, SubmitRate
 from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, NodeCertificateInterceptor
 from jem.controller.job_service import JobServicer, add_job_service
+from jem.controller.metrics import ControllerMetrics
+from jem.controller.metricsserver import MetricsEndpoint, server_tls
 from jem.controller.jobtable import JobTable
 from jem.controller.loop import USAGE_FILE, SchedulingLoop, load_usage
 from jem.controller.node_service import NodeServicer
@@ -51,7 +53,9 @@ from jem.grpcprobes import Probes
 from jem.model import defaults
 from jem.model.clientconfig import client_config_text
 from jem.model.config import Config, is_loopback_listen, node_listen_of
+from jem.model.states import JobEvent
 from jem.security import tls
+from jem.security.ca import cert_paths
 from jem.security.authd import SOCKET_NAME, AuthdPolicy, CredentialService
 from jem.security.revocation import RevocationList
 from jem.store import SqliteStore
@@ -60,6 +64,7 @@ from jem.v1 import admin_pb2, admin_pb2_grpc, agent_pb2, agent_pb2_grpc, jobs_pb
 log = logging.getLogger(__name__)
 
 ADDRESS_FILE = "controller.addr"
+METRICS_ADDRESS_FILE = "metrics.addr"   # the OpenMetrics endpoint's host:port, when [metrics] listen is set
 NODE_ADDRESS_FILE = defaults.NODE_ADDRESS_FILE
 REPLAY_JOURNAL = "token-replays.log"   # ids of the credential-service tokens accepted within their lifetime
 MAX_RPC_THREADS = 256   # a WatchJobs or RunStep stream holds one for its whole life
@@ -105,6 +110,7 @@ class Controller:
         store.save_partitions(config.partitions)
         bus = EventBus()
         bus.hand_commits_to(self.notifier.job_committed)
+        bus.hand_commits_to(self._job_committed)
         usage_path = os.path.join(self.state_dir, USAGE_FILE)
         self.state = ClusterState(
             config=config, store=store, jobs=JobTable(store, bus), nodes=NodeTable(config, store), bus=bus,
@@ -125,12 +131,15 @@ class Controller:
         log.info("state loaded jobs=%d live=%d state_dir=%s", n_jobs, len(self.state.jobs.live()), self.state_dir)
         self.loop = SchedulingLoop(self.state, usage_path=usage_path)
         self.audit = AuditLog(store, keep_days=config.cluster.audit_keep_days)
+        self.identities = IdentityInterceptor(authenticators_for(
+            config.auth, authd_keys=self.keys.authd_keys, controller_keys=self.keys.controller_keys,
+            controller_uid=os.geteuid(), replay_journal=os.path.join(self.state_dir, REPLAY_JOURNAL)),
+            config.admin_levels())
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_RPC_THREADS, thread_name_prefix="rpc"),
-            interceptors=[ErrorInterceptor(), IdentityInterceptor(authenticators_for(
-                config.auth, authd_keys=self.keys.authd_keys, controller_keys=self.keys.controller_keys,
-                controller_uid=os.geteuid(), replay_journal=os.path.join(self.state_dir, REPLAY_JOURNAL)),
-                config.admin_levels()), StatsInterceptor(self.state.stats), AuditInterceptor(self.audit)],
+            interceptors=[ErrorInterceptor(), self.identities,
+                          StatsInterceptor(self.state.stats, self.state.instruments.rpc_seconds),
+                          AuditInterceptor(self.audit)],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", _largest_request(config))],
         )
         add_job_service(JobServicer(self.state), self.server)
@@ -153,6 +162,30 @@ class Controller:
         self.probes.add_to(self.server)
         self.address = ""
         self.node_address = ""
+        self.metrics: MetricsEndpoint | None = None
+
+    def _job_committed(self, seq: int, when: float, event: str, job) -> None:
+        """A commit hook (under the lock: quick): a start's wait since submission, for the metrics."""
+        if event == JobEvent.START.value and job.start_time is not None:
+            default = self.config.default_partition
+            self.state.instruments.queue_wait_seconds.labels(job.spec.partition or (default.name if default else "")) \
+                .observe(max(job.start_time - job.submit_time, 0.0))
+
+    def _start_metrics(self, has_tls: bool) -> None:
+        """The OpenMetrics endpoint of [metrics] listen, TLS with the controller's certificate when it has one."""
+        listen = self.config.metrics.listen
+        if not has_tls and not is_loopback_listen(listen):
+            raise OSError(f"metrics.listen {listen!r} is not a loopback address, and off loopback the metrics "
+                          f"endpoint requires TLS: no controller certificate in {self.keys.security_dir}")
+        context = None
+        if has_tls:
+            paths = cert_paths(self.keys.security_dir, "controller")
+            context = server_tls(paths.cert, paths.key)
+        self.metrics = MetricsEndpoint(listen, ControllerMetrics(self.state, self.state.instruments),
+                                       identify=self.identities.identity_of, anonymous=self.config.metrics.anonymous,
+                                       tls=context)
+        self.metrics.start()
+        _write_private(os.path.join(self.state_dir, METRICS_ADDRESS_FILE), self.metrics.address + "\n")
 
     def start(self) -> str:
         host, _, port = self.config.cluster.listen.rpartition(":")
@@ -181,6 +214,8 @@ class Controller:
             self.node_address = f"{'127.0.0.1' if node_host in ('0.0.0.0', '[::]', '') else node_host}:{node_bound}"
             self.node_server.start()
         self.server.start()
+        if self.config.metrics.listen:
+            self._start_metrics(has_tls)
         if self.authd is not None:
             self.authd.start()
         self.audit.start()
@@ -207,6 +242,8 @@ class Controller:
     def stop(self) -> None:
         log.info("controller stopping")
         self.probes.stop_serving()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.server.stop(grace=2).wait()
         if self.node_server is not None:
             self.node_server.stop(grace=1).wait()
@@ -217,7 +254,7 @@ class Controller:
         self.audit.stop()
         self.state.agents.close()
         self.state.store.close()
-        for name in (ADDRESS_FILE, NODE_ADDRESS_FILE, "client.toml"):
+        for name in (ADDRESS_FILE, NODE_ADDRESS_FILE, METRICS_ADDRESS_FILE, "client.toml"):
             try:
                 os.unlink(os.path.join(self.state_dir, name))
             except FileNotFoundError:

@@ -12,11 +12,13 @@ store refuses a change.
 import dataclasses
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from jem.controller.accounting import AccountingBook, configured_table
 from jem.controller.agents import AgentLinks
 from jem.controller.reservations import ReservationBook
+from jem.controller.metrics import ControllerInstruments
 from jem.controller.stats import ControllerStats
 from jem.controller.credentials import ControllerKeys
 from jem.controller.crontable import CronTable
@@ -53,6 +55,7 @@ class ClusterState:
     accounting: AccountingBook | None = None   # associations and QOS (None: the configuration's alone)
     reservations: ReservationBook | None = None   # advance reservations (None: none)
     stats: ControllerStats = field(default_factory=ControllerStats)   # sdiag's counters (their own lock)
+    instruments: ControllerInstruments = field(default_factory=ControllerInstruments)   # the metrics' histograms
     crontabs: CronTable = field(default_factory=CronTable)   # users' crontabs (scrontab), under `lock`
     lock: threading.RLock = field(default_factory=threading.RLock)
     wakeup: threading.Event = field(default_factory=threading.Event)   # the scheduling loop waits on it
@@ -68,8 +71,10 @@ class ClusterState:
         """Store `changes` (jobs already changed in memory), then publish them. If the store
         refuses, each job and its node allocation are put back as stored, and the error goes
         on to the caller: nothing in memory is ahead of the store. Lock held."""
+        t0 = time.perf_counter()
         try:
             self.jobs.commit(changes)
+            self.instruments.commit_seconds.observe(time.perf_counter() - t0)
         except Exception:
             for change in changes:
                 self._restore(change.job)
@@ -77,8 +82,10 @@ class ClusterState:
 
     def add_with(self, jobs: list[Job], changes: list[JobChange], *, now: float) -> None:
         """Store new `jobs` and `changes` of known ones in one transaction, as `commit` does."""
+        t0 = time.perf_counter()
         try:
             self.jobs.add_with(jobs, changes, now=now)
+            self.instruments.commit_seconds.observe(time.perf_counter() - t0)
         except Exception:
             for change in changes:
                 self._restore(change.job)

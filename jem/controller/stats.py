@@ -22,6 +22,7 @@ import grpc
 from jem.controller.interceptors import current_identity, wrapped_handler
 from jem.grpcprobes import is_probe
 from jem.model.diagnostics import CycleCounts, Diagnostics, RpcCount
+from jem.model.errors import JemError
 from jem.model.states import JobEvent
 from jem.v1 import admin_pb2, agent_pb2, jobs_pb2
 
@@ -136,12 +137,26 @@ class ControllerStats:
                 clock_latency_us=self._clock_latency_us)
 
 
+def _status_name(context, error: BaseException | None) -> str:
+    """The status code the call ends with: a JemError's own (ErrorInterceptor, outside, turns it into
+    that), else what the servicer set or aborted with, else INTERNAL for an error and OK without one."""
+    if isinstance(error, JemError):
+        return error.grpc_code
+    code = context.code() if hasattr(context, "code") else None
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if isinstance(error, GeneratorExit):   # (a stream its caller left)
+        return "CANCELLED"
+    return "INTERNAL" if error is not None else "OK"
+
+
 class StatsInterceptor(grpc.ServerInterceptor):
     """Counts each call by method and by the user it was authenticated as, with the time it
     took to serve (a stream: until it ended). Placed inside the identity interceptor."""
 
-    def __init__(self, stats: ControllerStats):
+    def __init__(self, stats: ControllerStats, latency=None):
         self._stats = stats
+        self._latency = latency   # a Histogram labelled (method, code): jem_rpc_duration_seconds
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -150,24 +165,38 @@ class StatsInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method.rpartition("/")[2]
         stats = self._stats
 
+        latency = self._latency
+
+        def ended(identity, t0: int, context, error: BaseException | None) -> None:
+            elapsed_ns = time.perf_counter_ns() - t0
+            stats.rpc_ended(method, identity.user, identity.uid, elapsed_ns // 1000)
+            if latency is not None:
+                latency.labels(method, _status_name(context, error)).observe(elapsed_ns / 1e9)
+
         def wrap(behaviour, streams_out):
             if streams_out:
                 def stream(request, context):
-                    identity, t0 = current_identity(), time.perf_counter_ns()
+                    identity, t0, error = current_identity(), time.perf_counter_ns(), None
                     stats.rpc_started(method, identity.user, identity.uid)
                     try:
                         yield from behaviour(request, context)
+                    except BaseException as exc:
+                        error = exc
+                        raise
                     finally:
-                        stats.rpc_ended(method, identity.user, identity.uid, (time.perf_counter_ns() - t0) // 1000)
+                        ended(identity, t0, context, error)
                 return stream
 
             def unary(request, context):
-                identity, t0 = current_identity(), time.perf_counter_ns()
+                identity, t0, error = current_identity(), time.perf_counter_ns(), None
                 stats.rpc_started(method, identity.user, identity.uid)
                 try:
                     return behaviour(request, context)
+                except BaseException as exc:
+                    error = exc
+                    raise
                 finally:
-                    stats.rpc_ended(method, identity.user, identity.uid, (time.perf_counter_ns() - t0) // 1000)
+                    ended(identity, t0, context, error)
             return unary
 
         return wrapped_handler(handler, wrap)

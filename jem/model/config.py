@@ -186,6 +186,16 @@ class NodeConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """[metrics]: the controller's OpenMetrics endpoint (jem.controller.metrics), off unless `listen` is set.
+    A scrape carries a `jem token` JWT (authorization: Bearer), unless `anonymous` lets callers without
+    one see what an ordinary user sees."""
+
+    listen: str = ""                # host:port; "": no endpoint. Off loopback: needs the controller's certificate
+    anonymous: bool = False         # serve callers with no token (what a user sees: the privacy settings hold)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -203,6 +213,7 @@ class Config:
     root_settings: tuple[str, ...] = ()   # an [[accounts]] entry named "root": settings of the tree's top
     mail: MailConfig = field(default_factory=MailConfig)            # job mail (MailProg, MailDomain)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)   # job events to a site's URL
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)   # the OpenMetrics endpoint
 
     def admin_levels(self) -> dict[str, AdminLevel]:
         """user name -> AdminLevel, for the users that have one."""
@@ -244,7 +255,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
     """Build a Config from parsed TOML; see load_config."""
     _reject_unknown("", raw, {"cluster", "scheduler", "store", "nodes", "partitions", "priority", "fairshare",
                               "accounts", "qos", "auth", "limits", "users", "accounting", "mail", "webhook",
-                              "sim"})   # ([sim]: jem sim's own, read by jem.scheduler.sim_config; ignored here)
+                              "metrics", "sim"})   # ([sim]: jem sim's own, read by jem.scheduler.sim_config; ignored here)
     cluster = _section(ClusterConfig, "cluster", raw.get("cluster", {}))
     for what in cluster.private_data:
         if what not in PRIVATE_DATA_CLASSES:
@@ -292,6 +303,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
             checked.check()
         except ValueError as exc:
             raise ConfigError(f"{name}.{exc}") from None
+    metrics = _section(MetricsConfig, "metrics", raw.get("metrics", {}))
+    if metrics.listen:
+        _check_listen("metrics.listen", metrics.listen)
     nodes = _nodes(raw.get("nodes", []))
     node_names = [n.name for n in nodes]
     partitions = tuple(_partition(i, p, node_names) for i, p in enumerate(raw.get("partitions", [])))
@@ -306,7 +320,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
                   priority=_priority(raw.get("priority", {})), fairshare=_fairshare(raw.get("fairshare", {})),
                   accounts=tuple(a for a in accounts if a.name != "root"), qos=_qos(raw.get("qos", [])),
                   limits=limits, users=_users(raw.get("users", [])), accounting=_accounting(raw.get("accounting", {})),
-                  root_settings=root[0].settings if root else (), mail=mail, webhook=webhook)
+                  root_settings=root[0].settings if root else (), mail=mail, webhook=webhook, metrics=metrics)
 
 
 AUTH_METHODS = ("jem", "munge")

@@ -324,6 +324,8 @@ TOUR = [
     ("jem accounts list", 0, " physics"),
     ("jem why 4", 0, "Job 4 of root in partition debug is PENDING: Dependency"),
     ("jem ping", 0, "of cluster local is UP"),
+    ('curl -s --cacert ~/.jem/security/ca.crt -H "Authorization: Bearer $(jem token | cut -d= -f2)" '
+     'https://$(cat ~/.jem/metrics.addr)/metrics', 0, "\nslurm_jobs_pending "),
     ("jem down", 0, "stopped (4 agents, 1 controller)"),
     ("jem up", 0, "n2 is DOWN (psu) until `jem resume n2`"),
     ("jem down; jem up --config examples/site.toml", 0, "4 nodes n[1-4] with 4 CPUs and 2048 MiB each"),

@@ -19,7 +19,7 @@ ALLOWED = {
     # Credentials, keys and certificates (cryptography, PyJWT); grpc in tls.py only, for its credentials.
     "jem.security": {"jem.security", "jem.model", "cryptography", "jwt", "grpc"},
     "jem.controller": {"jem.controller", "jem.model", "jem.scheduler", "jem.store", "jem.v1", "jem.convert", "grpc",
-                       "jem.security", "jem.accountingwire", "jem.grpcprobes"},
+                       "jem.security", "jem.accountingwire", "jem.grpcprobes", "prometheus_client"},
     "jem.agent": {"jem.agent", "jem.model", "jem.v1", "jem.convert", "grpc", "psutil", "hostlist", "jem.security",
                   "jem.grpcprobes"},
     # gRPC's standard health and reflection services, which both daemons serve: nothing of JEM's above grpc.
