@@ -24,9 +24,12 @@ def _protoc(out_dir: pathlib.Path) -> None:
     from grpc_tools import protoc  # imported late: only this tool needs it
     import grpc_tools
 
+    import google.api.annotations_pb2   # googleapis-common-protos: google/api/*.proto beside its modules
+
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "jem" / "v1").glob("*.proto"))
     include = pathlib.Path(grpc_tools.__file__).parent / "_proto"
-    args = ["protoc", f"-I{PROTO_ROOT}", f"-I{include}", f"--python_out={out_dir}",
+    google_api = pathlib.Path(google.api.annotations_pb2.__file__).parents[2]   # (the directory holding google/)
+    args = ["protoc", f"-I{PROTO_ROOT}", f"-I{include}", f"-I{google_api}", f"--python_out={out_dir}",
             f"--pyi_out={out_dir}", f"--grpc_python_out={out_dir}", *protos]
     if protoc.main(args) != 0:
         sys.exit("gen_proto: protoc failed")

@@ -53,6 +53,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=run_agent)
 
+    p = sub.add_parser("gateway", help="run the REST gateway (foreground): JSON over HTTP onto the gRPC API")
+    p.add_argument("--listen", default="127.0.0.1:7874", help="address to serve on (default 127.0.0.1:7874; "
+                   "off loopback only with --cert and --key)")
+    p.add_argument("--controller", default="", help="the controller's users' port (default: the client config's)")
+    p.add_argument("--ca-file", default=None, help="the cluster CA the controller's certificate is checked against "
+                   "(default: the client config's)")
+    p.add_argument("--cert", default="", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--key", default="", help="... and its key")
+    p.add_argument("--address-file", default="", help="write the address served on into this file once serving")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(run=run_gateway)
+
 
 def run_controller(args: argparse.Namespace) -> int:
     from jem.controller.server import serve
@@ -98,4 +110,54 @@ def run_agent(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"jem agent: error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from jem.gateway.server import Gateway, controller_channel
+    from jem.httpserve import server_tls
+    from jem.model.clientconfig import load_client_config
+    from jem.model.config import is_loopback_listen
+
+    _configure_logging(args.log_level)
+    try:
+        client = load_client_config()
+    except ConfigError as exc:
+        print(f"jem gateway: error: {exc}", file=sys.stderr)
+        return 1
+    controller = args.controller or client.controller
+    ca_file = client.ca_file if args.ca_file is None else args.ca_file
+    if not controller:
+        print("jem gateway: error: no controller (--controller, $JEM_CONTROLLER or the client config)", file=sys.stderr)
+        return 1
+    if bool(args.cert) != bool(args.key):
+        print("jem gateway: error: --cert and --key go together", file=sys.stderr)
+        return 1
+    if not args.cert and not is_loopback_listen(args.listen):
+        print(f"jem gateway: error: --listen {args.listen} is not a loopback address, and off loopback the "
+              f"gateway serves HTTPS only (--cert, --key): bearer tokens never cross a network in clear",
+              file=sys.stderr)
+        return 1
+    try:
+        tls = server_tls(args.cert, args.key) if args.cert else None
+        gateway = Gateway(args.listen, controller_channel(controller, ca_file), tls=tls)
+    except (OSError, ValueError) as exc:
+        print(f"jem gateway: error: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    gateway.start()
+    logging.getLogger("jem.gateway").info("gateway serving address=%s controller=%s", gateway.address, controller)
+    if args.address_file:
+        with open(args.address_file + ".tmp", "w") as f:
+            f.write(gateway.address + "\n")
+        import os
+
+        os.replace(args.address_file + ".tmp", args.address_file)
+    stop.wait()
+    gateway.stop()
     return 0

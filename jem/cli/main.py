@@ -37,6 +37,7 @@ COMMAND_MODULES = {
     "watch": "jobs", "why": "why", "run": "steps", "steps": "steps", "nodes": "nodes", "drain": "nodes",
     "down-node": "nodes", "resume": "nodes", "slurm-path": "slurmpath", "shares": "shares", "accounts": "accounts",
     "sim": "sim", "ca": "ca", "authd": "auth", "token": "auth", "audit": "audit", "ping": "ping",
+    "gateway": "daemons",
 }
 # The commands the resident command server runs: those that talk to the controller and end when
 # their call does. The others run in the caller's process: the daemons (`controller`, `agent`,

@@ -38,7 +38,7 @@ from jem.controller.fairuse import UNARY_RESERVE_THREADS, StreamSlots, SubmitRat
 from jem.controller.interceptors import ErrorInterceptor, IdentityInterceptor, NodeCertificateInterceptor
 from jem.controller.job_service import JobServicer, add_job_service
 from jem.controller.metrics import ControllerMetrics
-from jem.controller.metricsserver import MetricsEndpoint, server_tls
+from jem.controller.metricsserver import MetricsEndpoint
 from jem.controller.jobtable import JobTable
 from jem.controller.loop import USAGE_FILE, SchedulingLoop, load_usage
 from jem.controller.node_service import NodeServicer
@@ -49,6 +49,7 @@ from jem.controller.state import ClusterState
 from jem.controller.stats import StatsInterceptor
 from jem.controller.steptable import StepTable
 from jem.controller.watch import EventBus
+from jem.httpserve import server_tls
 from jem.grpcprobes import Probes
 from jem.model import defaults
 from jem.model.clientconfig import client_config_text

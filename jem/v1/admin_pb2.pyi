@@ -1,6 +1,7 @@
 # Generated from proto/jem/v1 by tools/gen_proto.py -- do not edit.
 import datetime
 
+from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from jem.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers

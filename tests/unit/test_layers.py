@@ -19,11 +19,15 @@ ALLOWED = {
     # Credentials, keys and certificates (cryptography, PyJWT); grpc in tls.py only, for its credentials.
     "jem.security": {"jem.security", "jem.model", "cryptography", "jwt", "grpc"},
     "jem.controller": {"jem.controller", "jem.model", "jem.scheduler", "jem.store", "jem.v1", "jem.convert", "grpc",
-                       "jem.security", "jem.accountingwire", "jem.grpcprobes", "prometheus_client"},
+                       "jem.security", "jem.accountingwire", "jem.grpcprobes", "prometheus_client", "jem.httpserve"},
     "jem.agent": {"jem.agent", "jem.model", "jem.v1", "jem.convert", "grpc", "psutil", "hostlist", "jem.security",
                   "jem.grpcprobes"},
     # gRPC's standard health and reflection services, which both daemons serve: nothing of JEM's above grpc.
     "jem.grpcprobes": {"grpc", "grpc_health", "grpc_reflection"},
+    # A bounded HTTP(S) server of the standard library's (the metrics and the REST gateway).
+    "jem.httpserve": set(),
+    # The REST gateway: HTTP onto the gRPC API, with the protos' own http rules; a client of the controller.
+    "jem.gateway": {"jem.gateway", "jem.v1", "grpc", "google.protobuf", "google.api", "jem.httpserve"},
     "jem.client": {"jem.model", "jem.v1", "jem.convert", "jem.accountingwire", "grpc", "jem.security", "jem.relay"},
     # The call relay: a transport under the client (unary calls' bytes over a kept channel), nothing above grpc.
     "jem.relay": {"grpc"},
@@ -33,7 +37,7 @@ ALLOWED = {
 }
 # The CLI starts the daemons: these two modules, imported inside the command functions only.
 # `jem sim` runs the scheduler itself in the CLI process (with numpy, and matplotlib, optional, for --plot).
-ENTRY_POINTS = {"jem/cli/daemons.py": {"jem.controller.server", "jem.agent.main"},
+ENTRY_POINTS = {"jem/cli/daemons.py": {"jem.controller.server", "jem.agent.main", "jem.gateway.server", "jem.httpserve"},
                 "jem/cli/sim.py": {"jem.scheduler", "numpy", "matplotlib"},
                 # `jem slurm-path` writes the launcher stubs and stops the command servers: it names their key and directory.
                 "jem/cli/slurmpath.py": {"jem_slurm.launcher"},
@@ -103,7 +107,7 @@ def test_grpc_and_generated_stubs_stay_in_the_adapters():
         rel = path.relative_to(ROOT).parts
         # relay.py: the client's transport (a kept channel), grpc and nothing of jem.v1's messages;
         # grpcprobes.py: gRPC's standard health and reflection services, for the two daemons.
-        if rel[1] in ("controller", "agent", "v1") or rel[1] in ("client.py", "convert.py", "accountingwire.py", "relay.py",
+        if rel[1] in ("controller", "agent", "v1", "gateway") or rel[1] in ("client.py", "convert.py", "accountingwire.py", "relay.py",
                                                                      "grpcprobes.py"):
             continue
         if rel[1:] == ("security", "tls.py"):   # builds grpc's TLS credentials, nothing more
