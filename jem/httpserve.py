@@ -102,6 +102,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log.debug("http %s " + fmt, self.client_address[0], *args)
 
 
+def get_only_handler(answer, server_version: str) -> type:
+    """A Handler that answers GET with `answer(handler)` and every other method with 405."""
+
+    class GetOnlyHandler(Handler):
+        def do_GET(self):
+            answer(self)
+
+        def _refuse_method(self):
+            self.send(405, b"only GET\n", "text/plain", extra=(("Allow", "GET"),))
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _refuse_method
+
+    GetOnlyHandler.server_version = server_version
+    return GetOnlyHandler
+
+
 def server_tls(cert_file: str, key_file: str) -> ssl.SSLContext:
     """TLS 1.2 or later with this certificate and key."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -22,6 +22,7 @@ import grpc
 
 from jem.agent.cgroups import open_cgroups
 from jem.agent.health import HealthCheck
+from jem.agent.metrics import AgentMetrics, AgentMetricsEndpoint
 from jem.agent.reporter import Reporter
 from jem.agent.resources import detect_capacity, detect_cgroup_mode, gpu_device_files
 from jem.agent.running import RunningJobs
@@ -37,12 +38,14 @@ from jem.model.errors import Unauthenticated
 from jem.model.execution import JobReport
 from jem.model.resources import Resources
 from jem.model.config import is_loopback_listen
+from jem.httpserve import server_tls
 from jem.security import tls
+from jem.security.ca import cert_paths
 from jem.security.authd import fetch_token
 from jem.security.keys import PublicKeySet
 from jem.security.revocation import RevocationList
 from jem.security.signatures import UnsignedWork
-from jem.security.tokens import PersistentReplayLog
+from jem.security.tokens import AUD_API, PersistentReplayLog, verify_claims
 from jem.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,8 @@ class AgentOptions:
     security_dir: str = defaults.SECURITY_DIR   # controller-keys/: the controller's public keys
     authd_socket: str = ""             # this host's credential service; "": the client config's
     unsigned_jobs: UnsignedWork = UnsignedWork.REFUSE   # work its user did not sign (submitted with a JWT)
+    metrics_listen: str = ""           # HOST:PORT of the node's metrics (jem.agent.metrics); "": none
+    metrics_anonymous: bool = False    # serve the metrics to callers with no token
 
 
 def default_options_capacity(cpus: int | None, mem_mib: int | None, gpus: int | None) -> Resources:
@@ -112,9 +117,13 @@ class Agent:
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agent-rpc"),
                                    interceptors=[ControllerCallInterceptor(self.trust)],
                                    options=[("grpc.max_receive_message_length", defaults.MAX_MESSAGE_BYTES)])
+        self.metrics = AgentMetrics(options.capacity, self.jobs.cgroup_usages)
+        self._metrics_endpoint: AgentMetricsEndpoint | None = None
+        self._spool = spool
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentServicer(self.jobs, self.steps, self.trust, require_controller_cert=self.has_tls,
-                          revocations=RevocationList(options.security_dir)), self._server)
+                          revocations=RevocationList(options.security_dir),
+                          launch_seconds=self.metrics.launch_seconds), self._server)
         self.probes = Probes([agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name])
         self.probes.add_to(self._server)   # health and reflection (grpcurl, probes), no token needed
         self._stopping = threading.Event()
@@ -136,6 +145,8 @@ class Agent:
             raise OSError(f"cannot listen on {self.options.listen}")
         self.address = f"{advertised_host(host, self.options.controller)}:{port}"
         self._server.start()
+        if self.options.metrics_listen:
+            self._start_metrics()
         self.reporter.start()
         log.info("agent serving node=%s address=%s cgroup_layout=%s cgroups=%s cpus=%d mem_mib=%d gpus=%d "
                  "gpu_isolation=%s", self.options.name, self.address, self.cgroup_mode,
@@ -155,9 +166,32 @@ class Agent:
             log.warning("agent is not root: it runs jobs only for uid %d", os.getuid())
         threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
 
+    def _start_metrics(self) -> None:
+        """The node's metrics endpoint (jem.agent.metrics); its address in <spool>/metrics.addr."""
+        listen = self.options.metrics_listen
+        if not self.has_tls and not is_loopback_listen(listen):
+            raise OSError(f"--metrics-listen {listen} is not a loopback address, and off loopback the metrics "
+                          f"require TLS: no certificate {self._cert_name}.crt in {self.options.security_dir}")
+        context = None
+        if self.has_tls:
+            paths = cert_paths(self.options.security_dir, self._cert_name)
+            context = server_tls(paths.cert, paths.key)
+        keys = PublicKeySet(os.path.join(self.options.security_dir, "controller-keys"))
+        self._metrics_endpoint = AgentMetricsEndpoint(
+            listen, self.metrics, verify=lambda token: verify_claims(token, keys, audience=AUD_API),
+            anonymous=self.options.metrics_anonymous, tls=context)
+        self._metrics_endpoint.start()
+        path = os.path.join(self._spool, "metrics.addr")
+        with open(path + ".tmp", "w") as f:
+            f.write(self._metrics_endpoint.address + "\n")
+        os.replace(path + ".tmp", path)
+        log.info("agent metrics serving node=%s address=%s", self.options.name, self._metrics_endpoint.address)
+
     def stop(self) -> None:
         """Kill running jobs, deliver their reports (briefly), stop serving."""
         self._stopping.set()
+        if self._metrics_endpoint is not None:
+            self._metrics_endpoint.stop()
         self.probes.stop_serving()
         self.jobs.shut_down(kill_wait_s=SHUTDOWN_KILL_WAIT_S)
         self.jobs.wait_all(SHUTDOWN_KILL_WAIT_S + 3)

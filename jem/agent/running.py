@@ -146,6 +146,19 @@ class RunningJobs:
         self._suspend_lock = threading.Lock()   # one suspend, resume or kill's thaw at a time
         self._early_reasons: dict[int, KillReason] = {}   # job id -> why a kill kept for its launch came
 
+    def cgroup_usages(self) -> list:
+        """What each running job's cgroup has used so far (CgroupUsage), for the metrics: the cgroups
+        copied under the lock, read after it; a job that ended meanwhile is left out."""
+        with self._lock:
+            cgroups = [job.cgroup for job in self._jobs.values() if job.cgroup is not None]
+        usages = []
+        for cgroup in cgroups:
+            try:
+                usages.append(cgroup.usage())
+            except OSError:
+                pass
+        return usages
+
     def running_ids(self) -> list[int]:
         with self._lock:
             return sorted(self._jobs)

@@ -12,6 +12,7 @@ node epoch, is then refused FAILED_PRECONDITION, reason StaleRun (`fencing.py`).
 """
 
 import logging
+import time
 
 import grpc
 
@@ -55,7 +56,8 @@ def _refuse(context, exc: JemError) -> None:
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, jobs: RunningJobs, steps: StepTasks, trust: ControllerTrust, *, require_controller_cert: bool,
-                 revocations: RevocationList):
+                 revocations: RevocationList, launch_seconds=None):
+        self._launch_seconds = launch_seconds   # a Histogram: each launch's time from its order's arrival
         self._jobs = jobs
         self._steps = steps
         self._trust = trust
@@ -75,6 +77,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                               "Access/permission denied: the controller's certificate is revoked")
 
     def LaunchJobs(self, request, context):
+        t_arrived = time.perf_counter()
         self._check_peer(context)
         launches = [launch_from_pb(pb) for pb in request.launches]
         try:   # every credential first: a batch with one bad credential starts nothing
@@ -91,6 +94,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             else:
                 if not self._jobs.launch(launch, epoch=pb.node_epoch):
                     continue   # stale (an earlier run or epoch): not run, and not accepted
+                if self._launch_seconds is not None:
+                    self._launch_seconds.observe(time.perf_counter() - t_arrived)
             accepted.append(launch.job_id)
         _audit(context, "LaunchJobs", request, "ok", f"accepted {accepted}")
         return agent_pb2.LaunchJobsResponse(accepted_job_ids=accepted)

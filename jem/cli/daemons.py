@@ -48,6 +48,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--unsigned-jobs", default="refuse", choices=["refuse", "allow"],
                    help="jobs and steps their user did not sign (submitted with a `jem token` JWT): refuse "
                         "(default: a compromised controller cannot run code as a user) or allow")
+    p.add_argument("--metrics-listen", default="", metavar="HOST:PORT",
+                   help="serve the node's metrics (OpenMetrics: its jobs' cgroup usage, launch times) here "
+                        "(default: none; the address also goes to SPOOL/metrics.addr)")
+    p.add_argument("--metrics-anonymous", action="store_true",
+                   help="serve the metrics to callers without a `jem token` JWT too")
     p.add_argument("--authd-socket", default="",
                    help="this host's credential service (default: the client config's, /run/jem/authd.sock)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -106,7 +111,8 @@ def run_agent(args: argparse.Namespace) -> int:
                            health_interval_s=args.health_interval,
                            gpu_devices=tuple(args.gpu_devices.split(",")) if args.gpu_devices else None,
                            security_dir=args.security_dir, authd_socket=args.authd_socket,
-                           unsigned_jobs=UnsignedWork(args.unsigned_jobs)))
+                           unsigned_jobs=UnsignedWork(args.unsigned_jobs), metrics_listen=args.metrics_listen,
+                           metrics_anonymous=args.metrics_anonymous))
     except OSError as exc:
         print(f"jem agent: error: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ import ssl
 from prometheus_client.exposition import choose_encoder
 
 from jem.controller.metrics import DEFAULT_SECTIONS, SECTIONS, ControllerMetrics, visible_sections
-from jem.httpserve import BoundedHTTPServer, Handler, HTTPService
+from jem.httpserve import BoundedHTTPServer, HTTPService, get_only_handler
 from jem.model.errors import JemError
 
 log = logging.getLogger(__name__)
@@ -32,21 +32,9 @@ class MetricsEndpoint(HTTPService):
 
     def __init__(self, listen: str, metrics: ControllerMetrics, *, identify, anonymous: bool,
                  tls: ssl.SSLContext | None):
-        endpoint = self
-
-        class MetricsHandler(Handler):
-            server_version = "jem-metrics"
-
-            def do_GET(self):
-                endpoint.answer(self)
-
-            def _refuse_method(self):
-                self.send(405, b"only GET\n", "text/plain", extra=(("Allow", "GET"),))
-
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _refuse_method
-
         self._metrics, self._identify, self._anonymous = metrics, identify, anonymous
-        self.http = BoundedHTTPServer(listen, MetricsHandler, tls=tls, max_connections=MAX_CONNECTIONS)
+        self.http = BoundedHTTPServer(listen, get_only_handler(self.answer, "jem-metrics"), tls=tls,
+                                      max_connections=MAX_CONNECTIONS)
 
     def answer(self, request) -> None:
         path, _, query = request.path.partition("?")

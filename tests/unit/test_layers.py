@@ -21,7 +21,7 @@ ALLOWED = {
     "jem.controller": {"jem.controller", "jem.model", "jem.scheduler", "jem.store", "jem.v1", "jem.convert", "grpc",
                        "jem.security", "jem.accountingwire", "jem.grpcprobes", "prometheus_client", "jem.httpserve"},
     "jem.agent": {"jem.agent", "jem.model", "jem.v1", "jem.convert", "grpc", "psutil", "hostlist", "jem.security",
-                  "jem.grpcprobes"},
+                  "jem.grpcprobes", "jem.httpserve", "prometheus_client"},
     # gRPC's standard health and reflection services, which both daemons serve: nothing of JEM's above grpc.
     "jem.grpcprobes": {"grpc", "grpc_health", "grpc_reflection"},
     # A bounded HTTP(S) server of the standard library's (the metrics and the REST gateway).
