@@ -1,6 +1,7 @@
 """A REST request into the method's request message, and a response or an error out as JSON: the
-proto3 JSON mapping (protobuf's json_format), with the protos' own field names (snake_case, as in
-the .proto; json_format reads lowerCamelCase too) and every field printed, zero or not.
+proto3 JSON mapping, with the protos' own field names (snake_case, as in the .proto; lowerCamelCase
+is read too) and every field printed, zero or not. Requests are read by protobuf's json_format;
+answers printed by jem.gateway.jsonprint, which prints what json_format would, faster.
 
 Where a field's value comes from, as gRPC transcoding has it: a rule with `body: "*"` takes the
 whole message from the JSON body; a rule without a body takes fields from the query string
@@ -16,6 +17,7 @@ import grpc
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from jem.gateway.jsonprint import message_to_dict
 from jem.gateway.routes import Route
 
 
@@ -101,8 +103,7 @@ def _value(field: FieldDescriptor, text: str, field_path: str):
 
 
 def response_json(message) -> bytes:
-    return json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                                always_print_fields_with_no_presence=True)).encode()
+    return json.dumps(message_to_dict(message), separators=(",", ":")).encode()   # (compact: a listing is MBs)
 
 
 def error_json(code: grpc.StatusCode, message: str, reason: str = "") -> tuple[int, bytes]:
