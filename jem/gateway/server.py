@@ -10,6 +10,7 @@ port JEM opens (jem.httpserve); off loopback it serves TLS only (`--cert`, `--ke
 
 import json
 import logging
+import re
 import ssl
 
 import grpc
@@ -25,6 +26,7 @@ MAX_CONNECTIONS = 64
 MAX_BODY_BYTES = 16 << 20   # (a job's script and environment, within the controller's own bounds)
 CALL_TIMEOUT_S = 30.0
 OPENAPI_PATH = "/v1/openapi.json"
+_JWT_TEXT = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]*){1,4}")
 SERVICES = (jobs_pb2.DESCRIPTOR.services_by_name["JobService"], admin_pb2.DESCRIPTOR.services_by_name["AdminService"])
 
 
@@ -58,7 +60,14 @@ class Gateway(HTTPService):
 
     def answer(self, request) -> None:
         path, _, query = request.path.partition("?")
-        length = int(request.headers.get("Content-Length") or 0)
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            request.send(400, *_error(grpc.StatusCode.INVALID_ARGUMENT, "Content-Length is not a length"))
+            request.close_connection = True
+            return
         if length > MAX_BODY_BYTES:
             request.send(413, *_error(grpc.StatusCode.INVALID_ARGUMENT, f"the body is over {MAX_BODY_BYTES} bytes"))
             request.close_connection = True
@@ -77,7 +86,9 @@ class Gateway(HTTPService):
                          extra=(("Allow", ", ".join(exc.allowed)),))
             return
         authorization = request.headers.get("Authorization", "")
-        if not authorization.startswith("Bearer "):
+        if not authorization.startswith("Bearer ") or not _JWT_TEXT.fullmatch(authorization[len("Bearer "):]):
+            # (a JWT is base64url and dots: anything else is refused here, before gRPC would refuse
+            # to carry it as metadata)
             request.send(401, *_error(grpc.StatusCode.UNAUTHENTICATED, "a bearer token is required "
                                       "(Authorization: Bearer <JWT>: `jem token`)"),
                          extra=(("WWW-Authenticate", 'Bearer realm="jem"'),))

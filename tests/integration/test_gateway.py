@@ -127,6 +127,7 @@ def test_every_refusal_has_its_http_status(served, stranger):
     status, error = gateway.call("GET", "/v1/jobs")
     assert status == 401 and error["status"] == "UNAUTHENTICATED"                 # no token: never sent on
     assert gateway.call("GET", "/v1/jobs", token="not.a.jwt")[0] == 401           # the controller refuses it
+    assert gateway.call("GET", "/v1/jobs", token="a\x7fb.c")[0] == 401            # not JWT text: never sent on
     status, submitted = gateway.call("POST", "/v1/jobs", token=token, body=_spec(cluster, SLEEP, hold=True))
     job_id = submitted["job_id"]
     status, error = gateway.call("POST", f"/v1/jobs/{job_id}:cancel", token=theirs, body={})
