@@ -17,6 +17,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,6 +109,7 @@ def main() -> int:
             gateway.terminate()
             gateway.wait(10)
         jem("down", state_dir=state_dir)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ def run_agent(args: argparse.Namespace) -> int:
 
 
 def run_gateway(args: argparse.Namespace) -> int:
+    import os
     import signal
     import threading
 
@@ -161,8 +162,6 @@ def run_gateway(args: argparse.Namespace) -> int:
     if args.address_file:
         with open(args.address_file + ".tmp", "w") as f:
             f.write(gateway.address + "\n")
-        import os
-
         os.replace(args.address_file + ".tmp", args.address_file)
     stop.wait()
     gateway.stop()

@@ -102,19 +102,14 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(f"slurm_{name}", documentation, value=value)
 
 
-def _job_gauges(prefix: str, group: JobFigures, labels: tuple[str, ...] = (), values: tuple[str, ...] = ()):
-    """slurm_<prefix>jobs and slurm_<prefix>jobs_<word>: one group's figures, with its labels."""
-    def one(name, doc, value):
-        family = GaugeMetricFamily(f"slurm_{prefix}{name}", doc, labels=labels)
-        family.add_metric(values, value)
-        return family
-
-    yield one("jobs", "Total number of jobs", group.total)
+def _job_values(group: JobFigures):
+    """(name, doc, value, is_total) of each of a group's job gauges: slurm_<prefix>jobs, _jobs_<word>, what they hold."""
+    yield "jobs", "Total number of jobs", group.total, True
     for word in JOB_COUNT_WORDS:
-        yield one(f"jobs_{word}", f"Number of jobs in {word} state", group.counts[word])
-    yield one("jobs_cpus_alloc", "Total number of CPUs allocated by jobs", group.cpus_alloc)
-    yield one("jobs_memory_alloc", "Total memory bytes allocated by jobs", group.memory_alloc_bytes)
-    yield one("jobs_nodes_alloc", "Total number of nodes allocated by jobs", group.nodes_alloc)
+        yield f"jobs_{word}", f"Number of jobs in {word} state", group.counts[word], False
+    yield "jobs_cpus_alloc", "Total number of CPUs allocated by jobs", group.cpus_alloc, False
+    yield "jobs_memory_alloc", "Total memory bytes allocated by jobs", group.memory_alloc_bytes, False
+    yield "jobs_nodes_alloc", "Total number of nodes allocated by jobs", group.nodes_alloc, False
 
 
 class _Labelled:
@@ -136,14 +131,8 @@ def _add_job_groups(out: _Labelled, groups: dict[str, JobFigures], *, partition:
     """Each group's job gauges; `sparse`: only those not 0, besides the total (users and accounts: a
     series per user and state that stays 0 would be most of the text)."""
     for key, group in sorted(groups.items()):
-        out.add("jobs", "Total number of jobs", key, group.total)
-        for word in JOB_COUNT_WORDS:
-            if group.counts[word] or not sparse:
-                out.add(f"jobs_{word}", f"Number of jobs in {word} state", key, group.counts[word])
-        for name, doc, value in (("jobs_cpus_alloc", "Total number of CPUs allocated by jobs", group.cpus_alloc),
-                                 ("jobs_memory_alloc", "Total memory bytes allocated by jobs", group.memory_alloc_bytes),
-                                 ("jobs_nodes_alloc", "Total number of nodes allocated by jobs", group.nodes_alloc)):
-            if value or not sparse:
+        for name, doc, value, is_total in _job_values(group):
+            if value or is_total or not sparse:
                 out.add(name, doc, key, value)
         if partition:
             # (JEM's jobs ask for one node count: its minimum and maximum are the same)
@@ -159,7 +148,8 @@ class JobsCollector:
         self._source = source
 
     def collect(self):
-        yield from _job_gauges("", self._source.current().jobs)
+        for name, doc, value, _ in _job_values(self._source.current().jobs):
+            yield _gauge(name, doc, value)
 
 
 class NodesCollector:

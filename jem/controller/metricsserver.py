@@ -37,8 +37,7 @@ class MetricsEndpoint(HTTPService):
                                       max_connections=MAX_CONNECTIONS)
 
     def answer(self, request) -> None:
-        path, _, query = request.path.partition("?")
-        path = path.rstrip("/")
+        path = request.path.partition("?")[0].rstrip("/")
         if path == "/metrics":
             wanted = None
         elif path.startswith("/metrics/") and path[len("/metrics/"):] in SECTIONS:

@@ -14,6 +14,7 @@ import re
 import ssl
 
 import grpc
+from google.protobuf import message_factory
 
 from jem.gateway import openapi, transcode
 from jem.gateway.routes import NoRoute, WrongVerb, match, routes_of
@@ -110,8 +111,6 @@ class Gateway(HTTPService):
 
 
 def _deserializer(route):
-    from google.protobuf import message_factory
-
     return message_factory.GetMessageClass(route.method.output_type).FromString
 
 

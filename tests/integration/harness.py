@@ -308,3 +308,23 @@ def processes_with_marker(marker: str) -> list[psutil.Process]:
         except psutil.Error:
             pass
     return found
+
+
+def https_get(address: str, path: str, *, ca_file: str, token: str | None = None,
+              method: str = "GET") -> tuple[int, str]:
+    """GET (or `method`) https://ADDRESS/PATH trusting `ca_file` (a daemon's certificate names the daemon, not
+    127.0.0.1: no host name check), with `token` as a bearer JWT: (status, body text)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"https://{address}{path}", method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context(cafile=ca_file)
+    context.check_hostname = False
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

@@ -3,13 +3,10 @@ burns CPU shows as running, with the CPU time its cgroup counts and its launch t
 a valid `jem token` JWT is refused."""
 
 import os
-import ssl
-import urllib.error
-import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import wait_until
+from harness import https_get, wait_until
 from jem.model.states import JobState
 
 BURN = "#!/bin/sh\nwhile :; do :; done\n"
@@ -18,16 +15,9 @@ BURN = "#!/bin/sh\nwhile :; do :; done\n"
 def _scrape(cluster, node: str, token: str | None) -> tuple[int, dict]:
     with open(os.path.join(cluster.spool_root, node, "metrics.addr")) as f:
         address = f.read().strip()
-    request = urllib.request.Request(f"https://{address}/metrics")
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    context = ssl.create_default_context(cafile=cluster.ca_file)
-    context.check_hostname = False   # (the node's certificate names the node, not 127.0.0.1)
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:
-            text = response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, {}
+    status, text = https_get(address, "/metrics", ca_file=cluster.ca_file, token=token)
+    if status != 200:
+        return status, {}
     return 200, {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
 
 

@@ -45,8 +45,8 @@ class Gateway:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
-    def oversized_post(self, path: str, token: str) -> int:
-        """A POST whose Content-Length says 17 MiB, the body never sent: the gateway's status."""
+    def oversized_post(self, path: str, token: str, length: str = str(17 << 20)) -> int:
+        """A POST whose Content-Length says `length` (17 MiB), the body never sent: the gateway's status."""
         import http.client
 
         host, _, port = self.base[len("http://"):].rpartition(":")
@@ -54,7 +54,7 @@ class Gateway:
         try:
             connection.putrequest("POST", path)
             connection.putheader("Authorization", f"Bearer {token}")
-            connection.putheader("Content-Length", str(17 << 20))
+            connection.putheader("Content-Length", length)
             connection.endheaders()
             return connection.getresponse().status
         finally:
@@ -142,6 +142,8 @@ def test_every_refusal_has_its_http_status(served, stranger):
     assert gateway.call("DELETE", "/v1/jobs", token=token)[0] == 405
     assert gateway.call("GET", "/v1/nowhere", token=token)[0] == 404
     assert gateway.oversized_post("/v1/jobs", token) == 413   # (answered from its header, the body unread)
+    assert gateway.oversized_post("/v1/jobs", token, length="-5") == 400
+    assert gateway.oversized_post("/v1/jobs", token, length="many") == 400
     assert gateway.call("GET", f"/v1/jobs/{job_id}", token=token)[0] == 200       # (still serving)
     gateway.call("POST", f"/v1/jobs/{job_id}:cancel", token=token, body={})
 

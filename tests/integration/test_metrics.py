@@ -4,14 +4,11 @@ follows the tokens and the privacy settings; the endpoint holds no more connecti
 
 import os
 import socket
-import ssl
-import urllib.error
-import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import free_port, wait_until
+from harness import free_port, https_get, wait_until
 from jem.controller import metricsserver
 from jem.model.errors import JobNotFound
 from jem.model.states import JobState
@@ -34,16 +31,7 @@ def _metrics_cluster(make_cluster, *, private_data: str = "", extra: str = "", u
 def _get(cluster, path: str = "/metrics", *, token: str | None = None, method: str = "GET") -> tuple[int, str]:
     with open(os.path.join(cluster.state_dir, "metrics.addr")) as f:
         address = f.read().strip()
-    request = urllib.request.Request(f"https://{address}{path}", method=method)
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    context = ssl.create_default_context(cafile=cluster.ca_file)
-    context.check_hostname = False   # (the controller's certificate names the controller, not 127.0.0.1)
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+    return https_get(address, path, ca_file=cluster.ca_file, token=token, method=method)
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
