@@ -15,7 +15,7 @@ from distutils.command.build_scripts import build_scripts  # noqa: E402 (setupto
 
 LAUNCHER = "jem-launch"
 LAUNCHER_SOURCE = "slurm-compat/jem_slurm/launch.c"
-KERNELS = ["fit", "backfill", "replay", "records", "fairtree"]
+KERNELS = ["fit", "backfill", "replay", "records", "fairtree", "wire", "jsonrows"]
 DEBUG = os.environ.get("JEM_CYTHON_DEBUG") == "1"
 
 DIRECTIVES = {

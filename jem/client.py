@@ -27,7 +27,8 @@ from typing import Callable, Iterator, Sequence
 
 import grpc
 
-from jem import accountingwire, convert
+from jem import accountingwire, convert, listedjobs
+from jem._core.wire import top_varint
 from jem.model import defaults
 from jem.model.accounting import AssociationChange, QosChange
 from jem.model.associations import Association, AssociationFilter, Qos, User
@@ -91,6 +92,12 @@ def _channel(address: str, ca_file: str, relay_socket: str | None) -> "grpc.Chan
 
 
 STEPS_BATCH = 1000   # job ids in one ListSteps call
+NEXT_AFTER_JOB_ID = jobs_pb2.ListJobsResponse.DESCRIPTOR.fields_by_name["next_after_job_id"].number
+
+
+def _as_is(page: bytes) -> bytes:
+    """A response deserializer that keeps the serialized message."""
+    return page
 
 
 def _in_batches(job_ids: Sequence[int], fetch) -> list:
@@ -165,6 +172,9 @@ class Client:
                                  relay_socket or socket_in_this_process())
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._list_jobs_pages = self._channel.unary_unary(
+            "/jem.v1.JobService/ListJobs", request_serializer=jobs_pb2.ListJobsRequest.SerializeToString,
+            response_deserializer=_as_is)
 
     def close(self) -> None:
         self._channel.close()
@@ -296,15 +306,20 @@ class Client:
     def list_jobs(self, job_filter: JobFilter = JobFilter(), *, include_old: bool = False) -> list[Job]:
         """Every job `job_filter` matches, in id order: the controller filters, and sends the
         listing a page at a time. `include_old`: also jobs ended long ago (from the store)."""
+        return self.listing(job_filter, include_old=include_old).jobs
+
+    def listing(self, job_filter: JobFilter = JobFilter(), *, include_old: bool = False) -> listedjobs.Listing:
+        """list_jobs' jobs as a table: each field's values for all of them at once (see jem.listedjobs)."""
         request = _message(jobs_pb2.ListJobsRequest, include_old=include_old)
         convert.filter_to_pb(job_filter, request)
-        jobs: list[Job] = []
-        while True:
-            response = self._call(self._jobs.ListJobs, request)
-            jobs += convert.jobs_from_pb(response.jobs)
-            if not response.next_after_job_id:
-                return jobs
-            request.after_job_id = response.next_after_job_id
+        pages: list[bytes] = []
+        while True:   # (the pages as bytes: jem.listedjobs reads them without the protobuf runtime)
+            page = self._call(self._list_jobs_pages, request)
+            pages.append(page)
+            after = top_varint(page, NEXT_AFTER_JOB_ID)
+            if not after:
+                return listedjobs.listing_of_pages(pages)
+            request.after_job_id = after
 
     def complete_allocation(self, job_id: int, exit_code: int) -> JobState:
         """End the allocation `job_id` (salloc's job) with its command's exit code; its state after."""

@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 import math
 import operator
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -24,7 +24,6 @@ from jem.model.idlists import id_list_text, parse_id_list
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
 from jem.model.jobpriority import JobPriority
 from jem.model.jobfilter import JobFilter
-from jem.model.lazyjob import ColumnReader, lazy_jobs_maker
 from jem.model.mail import MailType, mail_type_text, mail_types_of
 from jem.model.node import Node, NodeState
 from jem.model.partition import Partition
@@ -55,7 +54,7 @@ SCOPE_TO_PB, _SCOPE_FROM_PB = _enum_maps(SignalScope, common_pb2.SignalScope, "S
 MAIL_TYPE_TO_PB, _MAIL_TYPE_FROM_PB = _enum_maps(MailType, common_pb2.MailType, "MAIL_TYPE_")
 
 
-def _mail_type_text(values) -> str:
+def mail_type_from_pb(values) -> str:
     """A spec's canonical --mail-type text from wire values; one that is UNSPECIFIED or unknown
     stays in the text by number, for JobSpec.validate to refuse (INVALID_ARGUMENT)."""
     types = {_MAIL_TYPE_FROM_PB.get(v) for v in values}
@@ -63,7 +62,7 @@ def _mail_type_text(values) -> str:
     return ",".join(filter(None, (mail_type_text(types), *unknown)))
 
 
-def _retry_states(values) -> tuple[JobState, ...]:
+def retry_states_from_pb(values) -> tuple[JobState, ...]:
     """A spec's retry states from wire values; InvalidRetryPolicy for UNSPECIFIED or an unknown value
     (states that are no failure are refused by JobSpec.validate)."""
     try:
@@ -186,13 +185,11 @@ def _time(field: str, *, unset: float | None = None):
     return read
 
 
-# JobSpec field -> how it is read from a common_pb2.JobSpec, in the dataclass's order. Both
-# spec_from_pb and the listings' lazy specs read through this table, so they cannot disagree.
-# A zero memory field is "unset"; an explicit --mem=0 travels as unset too, which is what
+# JobSpec field -> how it is read from a common_pb2.JobSpec, in the dataclass's order
+# (jem.listedjobs reads a listing's the same way; its tests compare the two). A zero memory field is "unset"; an explicit --mem=0 travels as unset too, which is what
 # Slurm means by it (all of the node's memory is not reserved here). A repeated or map field
-# is converted only when it holds something: a listing's jobs mostly hold nothing there, and
-# tuple(), sorted() or a generator over an empty wire container costs ~1 µs a job, its test ~0.1 µs.
-_SPEC_READERS = {
+# is converted only when it holds something.
+SPEC_READERS = {
     "script": operator.attrgetter("script"), "name": operator.attrgetter("name"),
     "account": operator.attrgetter("account"), "partition": operator.attrgetter("partition"),
     "n_nodes": operator.attrgetter("n_nodes"), "n_tasks": operator.attrgetter("n_tasks"),
@@ -215,15 +212,15 @@ _SPEC_READERS = {
     "gres_per_node": lambda pb: tuple(sorted(gres.items())) if (gres := pb.gres_per_node) else (),
     "reservation": operator.attrgetter("reservation"), "gpu_type": operator.attrgetter("gpu_type"),
     "retries": operator.attrgetter("retries"), "retry_delay_s": operator.attrgetter("retry_delay_s"),
-    "retry_on": lambda pb: _retry_states(states) if (states := pb.retry_on) else (),
-    "mail_type": lambda pb: _mail_type_text(types) if (types := pb.mail_types) else "",
+    "retry_on": lambda pb: retry_states_from_pb(states) if (states := pb.retry_on) else (),
+    "mail_type": lambda pb: mail_type_from_pb(types) if (types := pb.mail_types) else "",
     "mail_user": operator.attrgetter("mail_user"),
     "cron_schedule": operator.attrgetter("cron_schedule"), "overcommit": operator.attrgetter("overcommit"),
 }
 
 
 def spec_from_pb(pb: common_pb2.JobSpec) -> JobSpec:
-    return JobSpec(**{name: read(pb) for name, read in _SPEC_READERS.items()})
+    return JobSpec(**{name: read(pb) for name, read in SPEC_READERS.items()})
 
 
 def job_to_pb(job: Job, *, with_script: bool = True) -> common_pb2.Job:
@@ -266,27 +263,23 @@ class _Shapes(dict):
         return shape
 
 
-_SHAPES = _Shapes()
-_N_NODES, _N_TASKS, _ALLOC, _ALLOC_KEY, _STATE, _REASON = (operator.attrgetter(*paths) for paths in (
-    ("n_nodes",), ("n_tasks",), ("alloc_per_node",), ("cpus", "mem_mib", "gpus"), ("state",), ("reason",)))
+SHAPES = _Shapes()
 
 
-def _shapes(pbs: list) -> Iterable[JobShape]:
-    """The jobs' shapes in C-level loops (a listing's, or one job's), each wire submessage read once."""
-    return map(_SHAPES.__getitem__, zip(map(_N_NODES, pbs), map(_N_TASKS, pbs), map(_ALLOC_KEY, map(_ALLOC, pbs))))
+def _shape(pb) -> JobShape:
+    alloc = pb.alloc_per_node
+    return SHAPES[(pb.n_nodes, pb.n_tasks, (alloc.cpus, alloc.mem_mib, alloc.gpus))]
 
 
 # Job field -> how it is read from a common_pb2.Job (fields the wire does not carry keep their
-# defaults). job_from_pb and the listings' lazy jobs (jem.model.lazyjob) both read through this table.
-# Repeated fields as in _SPEC_READERS: converted only when not empty. A ColumnReader reads a
-# listing's column in C-level loops (a lookup per job in a table, no Python call).
-_JOB_READERS = {
+# defaults). Repeated fields as in SPEC_READERS: converted only when not empty. A listing's jobs
+# are read from the serialized pages instead (jem.listedjobs), as these readers read them.
+JOB_READERS = {
     "job_id": operator.attrgetter("job_id"), "user": operator.attrgetter("user"), "uid": operator.attrgetter("uid"),
     "gid": operator.attrgetter("gid"), "submit_time": _time("submit_time", unset=0.0),
-    "shape": ColumnReader(_shapes),
+    "shape": _shape,
     "time_limit_s": lambda pb: None if pb.time_limit_unlimited else pb.time_limit_s,
-    "state": ColumnReader(lambda pbs: map(STATE_FROM_PB.__getitem__, map(_STATE, pbs))),
-    "reason": ColumnReader(lambda pbs: map(REASON_FROM_PB.__getitem__, map(_REASON, pbs))),
+    "state": lambda pb: STATE_FROM_PB[pb.state], "reason": lambda pb: REASON_FROM_PB[pb.reason],
     "reason_detail": operator.attrgetter("reason_detail"), "priority": operator.attrgetter("priority"),
     "held_by": operator.attrgetter("held_by"), "start_time": _time("start_time"), "end_time": _time("end_time"),
     "nodes": lambda pb: tuple(nodes) if (nodes := pb.nodes) else (), "exit_code": operator.attrgetter("exit_code"),
@@ -305,17 +298,7 @@ _JOB_READERS = {
 
 
 def job_from_pb(pb: common_pb2.Job) -> Job:
-    return Job(spec=spec_from_pb(pb.spec), **{name: read(pb) for name, read in _JOB_READERS.items()})
-
-
-# The label the controller sent is Job.label of the fields it sent: squeue reads it for every job.
-_lazy_jobs = lazy_jobs_maker(_JOB_READERS, _SPEC_READERS, operator.attrgetter("spec"),
-                             job_derived={"label": operator.attrgetter("label")})
-
-
-def jobs_from_pb(pbs) -> list[Job]:
-    """The jobs of a listing, each field read from the messages when first used (see jem.model.lazyjob)."""
-    return _lazy_jobs(pbs)
+    return Job(spec=spec_from_pb(pb.spec), **{name: read(pb) for name, read in JOB_READERS.items()})
 
 
 # ---------------------------------------------------------------- nodes and partitions

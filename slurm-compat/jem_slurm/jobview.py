@@ -74,9 +74,14 @@ SIG_OOM_STATUS = 253
 
 def batch_status(job) -> int:
     """The batch script's wait status as Slurm keeps it: SIG_OOM for a job ended OUT_OF_MEMORY."""
-    if job.state is JobState.OUT_OF_MEMORY:
+    return batch_status_of(job.state, job.exit_code, job.exit_signal)
+
+
+@functools.lru_cache(maxsize=1024)   # (squeue --json asks for every job; they end a few ways)
+def batch_status_of(state: JobState, exit_code: int, exit_signal: int) -> int:
+    if state is JobState.OUT_OF_MEMORY:
         return SIG_OOM_STATUS
-    return wait_status(job.exit_code, job.exit_signal)
+    return wait_status(exit_code, exit_signal)
 
 
 def derived_status(steps) -> int:
@@ -133,7 +138,11 @@ def array_task_text(job) -> str:
     """squeue's %K / sacct's ArrayTaskID: the task index, an array record's unsplit ranges, or N/A:
     what follows the `_` of the job's label (`12_3`, `12_[4-9%2]`; none in `12`), which a
     listed job has at hand (jem.model.lazyjob)."""
-    return job.label.partition("_")[2].strip("[]") or "N/A"
+    return task_text_of_label(job.label)
+
+
+def task_text_of_label(label: str) -> str:
+    return label.partition("_")[2].strip("[]") or "N/A"
 
 
 def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]", *, gpu_type: str = "") -> str:
@@ -145,11 +154,11 @@ def gres_text(gpus: int, gres: "dict[str, int] | tuple[tuple[str, int], ...]", *
 
 def tres_per_node(job) -> str:
     """Slurm 22.05's TresPerNode of a job, "gres:gpu:a100:2,gres:nvme:1", or "" when it asks for no GRES."""
-    return _tres_per_node(job.shape.per_node.gpus, job.spec.gres_per_node, job.spec.gpu_type)
+    return tres_per_node_of(job.shape.per_node.gpus, job.spec.gres_per_node, job.spec.gpu_type)
 
 
 @functools.lru_cache(maxsize=1024)   # listed jobs ask for a few kinds (squeue --json asks for every job)
-def _tres_per_node(gpus: int, gres_per_node: tuple, gpu_type: str) -> str:
+def tres_per_node_of(gpus: int, gres_per_node: tuple, gpu_type: str) -> str:
     per_node = gres_text(gpus, gres_per_node, gpu_type=gpu_type)
     return "" if per_node == "(null)" else ",".join(f"gres:{item}" for item in per_node.split(","))
 
@@ -164,11 +173,11 @@ def gres_tres(job, n_nodes: int) -> list[str]:
 
 def tres_text(job) -> str:
     """The job's TRES as Slurm's job record lists them: "cpu=4,mem=400M,node=1,billing=4", then its GRES."""
-    return _tres_text(job.shape, job.spec.gpu_type, job.spec.gres_per_node)
+    return tres_text_of(job.shape, job.spec.gpu_type, job.spec.gres_per_node)
 
 
 @functools.lru_cache(maxsize=1024)   # listed jobs share a few shapes (squeue --json asks for every job)
-def _tres_text(shape, gpu_type: str, gres_per_node: tuple) -> str:
+def tres_text_of(shape, gpu_type: str, gres_per_node: tuple) -> str:
     from jem.model.units import format_mem_mib
 
     cpus = shape.n_nodes * shape.per_node.cpus

@@ -1,11 +1,11 @@
 """squeue: list JEM's jobs in Slurm's columns, formats (-o/-O), filters, sort orders and --json."""
 
 import gc
-import operator
 import os
 import sys
 import time
 
+from jem.listedjobs import JobTable
 from jem.model.states import JobState
 
 from jem_slurm import jobview, jsonrows, layout, squeue_fields
@@ -46,8 +46,6 @@ DEFAULT_STATES = (JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED, JobSta
 # then leaves by os._exit, which frees no object one by one: freeing them as the command returned
 # held the answer back some 15 ms.
 _last_listing: list = []
-_PRIORITY, _JOB_ID, _ARRAY_PARENT_ID, _ARRAY_SPEC = (
-    operator.attrgetter(path) for path in ("priority", "job_id", "array_parent_id", "spec.array"))
 
 
 def _long_format(text: str) -> tuple[list, dict[str, str]]:
@@ -86,31 +84,32 @@ def _sort_key(spec: str, now: float):
            "t": lambda j: j.state.compact, "T": lambda j: j.state.value,
            "p": lambda j: j.priority, "i": lambda j: j.list_order}
 
-    def key_column(letter: str, jobs: list) -> list | None:
+    def key_column(letter: str, table) -> list | None:
         if letter in raw:
-            return list(map(raw[letter], jobs))
+            return list(map(raw[letter], table.jobs))
         if letter in squeue_fields.FIELDS:
-            texts = squeue_fields.FIELDS[letter][1](jobs, now)
+            texts = squeue_fields.FIELDS[letter][1](table, now)
             return list(map(_as_number, texts)) if letter in numeric else list(texts)
         return None
 
-    def sort(jobs: list) -> list:
-        return _ordered(jobs, [(key_column(letter, jobs), descending) for letter, descending in keys])
+    def sort(table):
+        return table.take(_order(len(table), [(key_column(letter, table), descending) for letter, descending in keys]))
 
     return sort
 
 
-def _ordered(jobs: list, keys: list[tuple[list | None, bool]]) -> list:
-    """`jobs` sorted by `keys` [(each job's key, is descending)], the first the most significant,
-    ties in the given order (None: a key not sorted by). One stable sort per key of the
-    indices by the key's list, from the least significant on: each compares keys of one type
-    in C, where a tuple per job compared field by field cost several times more. A key the same
-    for every job (one partition, every job pending) changes nothing and is not sorted by."""
-    order = range(len(jobs))
+def _order(n_jobs: int, keys: list[tuple[list | None, bool]]) -> list[int]:
+    """The positions of `n_jobs` jobs sorted by `keys` [(each job's key, is descending)], the first
+    the most significant, ties in the given order (None: a key not sorted by). One stable sort
+    per key of the positions by the key's list, from the least significant on: each compares
+    keys of one type in C, where a tuple per job compared field by field cost several times
+    more. A key the same for every job (one partition, every job pending) changes nothing and
+    is not sorted by."""
+    order = range(n_jobs)
     for column, descending in reversed(keys):
         if column and column.count(column[0]) != len(column):
             order = sorted(order, key=column.__getitem__, reverse=descending)
-    return list(map(jobs.__getitem__, order))
+    return list(order)
 
 
 def _start_key(job, now: float) -> float:
@@ -130,21 +129,12 @@ def _as_number(text) -> tuple:
         return (1, 0.0, str(text))
 
 
-def _default_sort(jobs: list) -> list:
+def _default_sort(table):
     """Slurm's default order "P,t,-p": partition, then the state's code as text, then priority,
     highest first, then job id."""
     now = 0.0   # (the columns sorted by do not depend on the time)
-    return _ordered(jobs, [(list(squeue_fields.FIELDS[letter][1](jobs, now)), False) for letter in "Pt"] +
-                    [(list(map(_PRIORITY, jobs)), True), (list(map(_JOB_ID, jobs)), False)])
-
-
-def _in_listing_order(jobs: list) -> list:
-    """`jobs` by Job.list_order: by id, an array's records together. Without arrays (no job has an
-    array spec or parent: a C-level test) that is the order of ids, sorted by a C-level key
-    instead of a property call per job."""
-    if any(map(_ARRAY_PARENT_ID, jobs)) or any(map(_ARRAY_SPEC, jobs)):
-        return sorted(jobs, key=lambda j: j.list_order)
-    return sorted(jobs, key=_JOB_ID)
+    keys = [(list(squeue_fields.FIELDS[letter][1](table, now)), False) for letter in "Pt"]
+    return table.take(_order(len(table), keys + [(table.column("priority"), True), (table.column("job_id"), False)]))
 
 
 def _checked(args: dict) -> tuple:
@@ -164,7 +154,7 @@ def _checked(args: dict) -> tuple:
     return parsed, selection, node_names(args["nodelist"]) if "nodelist" in args else ()
 
 
-def _select(args: dict, client) -> list:
+def _select(args: dict, client) -> JobTable:
     import pwd
 
     users = []
@@ -179,7 +169,7 @@ def _select(args: dict, client) -> list:
                 pwd.getpwnam(name)
             except KeyError:
                 print(f"{PROG}: error: Invalid user: {name}\n", file=sys.stderr)
-                return []
+                return JobTable([])
         users.append(name)
     if "me" in args:
         users.append(current_user())
@@ -188,18 +178,18 @@ def _select(args: dict, client) -> list:
     if "states" in args:
         states = () if parsed is None else tuple(parsed)
         if parsed is not None and not parsed:
-            return []
+            return JobTable([])
     job_filter = jobview.job_filter(
         users=users, states=states, partitions=split_list(args.get("partition", [])), job_ids=job_ids,
         tasks_wanted=tasks_wanted, accounts=split_list(args.get("account", [])),
         names=split_list(args.get("name", [])), qos=split_list(args.get("qos", [])), nodes=nodes)
-    jobs = client.list_jobs(job_filter)
-    if len(job_ids) == 1 and not jobs:
+    table = client.listing(job_filter)
+    if len(job_ids) == 1 and not len(table):
         raise Failure("slurm_load_jobs error: Invalid job id specified", prefix=None)
     if "array" in args or tasks_wanted:
-        jobs = [task for j in jobs for task in _one_row_per_task(j)
-                if job_filter.wants_task(task.array_job_id, task.array_task_id)]
-    return jobs
+        return JobTable([task for j in table.jobs for task in _one_row_per_task(j)
+                         if job_filter.wants_task(task.array_job_id, task.array_task_id)])
+    return table
 
 
 def _one_row_per_task(job) -> list:
@@ -245,19 +235,22 @@ def _print_json(now: float) -> int:
     """--json: every job the controller keeps, ended ones too, as Slurm 22.05's squeue --json
     prints them (its filters and formats do not apply there), by job id."""
     with connect() as client:
-        jobs = client.list_jobs(jobview.job_filter())
+        table = client.listing(jobview.job_filter())
         cluster = cluster_name(client)
-        started = [j.job_id for j in jobs if j.start_time is not None]
+        started = [job_id for job_id, start in zip(table.column("job_id"), table.column("start_time"))
+                   if start is not None]
         steps_of: dict[int, list] = {}
         for step in client.list_steps(started) if started else ():
             steps_of.setdefault(step.job_id, []).append(step)
-    jobs = _in_listing_order(jobs)
+    table = table.in_listing_order()
     meta = {"plugin": {"type": "openapi/v0.0.38", "name": "Slurm OpenAPI v0.0.38"},
             "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
-    columns = squeue_fields.json_columns(jobs, squeue_fields.JsonContext(now, cluster, steps_of))
-    text = jsonrows.dumps_table({"meta": meta, "errors": []}, "jobs", squeue_fields.JSON_NAMES, columns)
-    print(text)
-    _last_listing[:] = [jobs, columns, text]
+    columns = squeue_fields.json_columns(table, squeue_fields.JsonContext(now, cluster, steps_of))
+    text = jsonrows.encode_table({"meta": meta, "errors": []}, "jobs", squeue_fields.JSON_NAMES, columns)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text)
+    sys.stdout.buffer.write(b"\n")
+    _last_listing[:] = [table, columns, text]
     return 0
 
 

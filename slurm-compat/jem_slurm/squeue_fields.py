@@ -12,6 +12,7 @@ import itertools
 import operator
 from typing import Any, Callable, Iterable, NamedTuple
 
+from jem.listedjobs import JobTable
 from jem.model.arrays import accepted_array, format_ranges
 from jem.model.reasons import JobReason
 from jem.model.states import JobState
@@ -71,41 +72,44 @@ _duration = functools.lru_cache(maxsize=4096)(format_duration)
 
 # ---------------------------------------------------------------- columns
 # A field's value is a column: (jobs, now) -> each job's text, in order (for --json,
-# (jobs, JsonContext) -> each job's value). squeue prints 10,000 lines at times, and a
-# Python call per cell was most of its time, so the common fields read their values in
-# C-level loops (operator.attrgetter, map over dicts' methods), fields with logic skip the
-# call for the jobs most of a queue are (pending, no nodes), and the rest call a function
-# per job (`_each`). For a job `j`, FIELDS[x][1]([j], now) yields its one text (`value`).
-Column = Callable[[list, Any], Iterable]
-
-_STATE, _REASON = operator.attrgetter("state"), operator.attrgetter("reason")
-_START_TIME, _PLANNED_START = operator.attrgetter("start_time"), operator.attrgetter("planned_start")
+# (jobs, JsonContext) -> each job's value), where `jobs` is a JobTable (squeue's: a listing
+# whose fields' values come a column at a time, from the wire) or a list of jobs. squeue
+# prints 10,000 lines at times, and a Python call per cell was most of its time, so the
+# common fields take the table's columns and convert them in C-level loops (map over
+# dicts' methods, lru_caches), fields with logic skip the call for the jobs most of a queue
+# are (pending, no nodes), and the rest call a function per job (`_each`). For a job `j`,
+# FIELDS[x][1]([j], now) yields its one text (`value`).
+Column = Callable[[Any, Any], Iterable]
 _COMPACT = {state: state.compact for state in JobState}
 _STATE_NAME = {state: state.value for state in JobState}
 _PENDING_REASON = {reason: f"({name})" for reason, name in jobview.REASON_NAMES.items()}
 _NOT_STARTED = _duration(0)
 
 
+def table_of(jobs) -> JobTable:
+    """`jobs` as a table: itself if it is one, else the table over the list."""
+    return jobs if isinstance(jobs, JobTable) else JobTable(jobs)
+
+
 def _each(value: Callable[[Any, Any], Any]) -> Column:
     """The column of value(job, now): a Python call per job, for fields with logic of their own
     that needs the time (for --json, value(job, JsonContext))."""
-    return lambda jobs, now: map(value, jobs, itertools.repeat(now))
+    return lambda jobs, now: map(value, table_of(jobs).jobs, itertools.repeat(now))
 
 
 def _per_job(value: Callable[[Any], Any]) -> Column:
     """The column of value(job): a Python call per job, for fields with logic of their own."""
-    return lambda jobs, now: map(value, jobs)
+    return lambda jobs, now: map(value, table_of(jobs).jobs)
 
 
 def _attr(path: str, *, unset: str | None = None) -> Column:
     """The column of an attribute (a dotted path), as it is; `unset` in place of an empty text."""
-    get = operator.attrgetter(path)
     if unset is None:
-        return lambda jobs, now: map(get, jobs)
+        return lambda jobs, now: table_of(jobs).column(path)
     instead = {"": unset, None: unset}.get   # (instead(v, v): `unset` for an empty v, else v; in C)
 
     def column(jobs, now):
-        texts = list(map(get, jobs))
+        texts = table_of(jobs).column(path)
         return map(instead, texts, texts)
 
     return column
@@ -114,15 +118,37 @@ def _attr(path: str, *, unset: str | None = None) -> Column:
 def _if_set(path: str, value: Callable[[Any, Any], Any], otherwise) -> Column:
     """The column of value(job, context) for jobs whose `path` is set (true), `otherwise` without a
     call for the others (most jobs of a long queue have no nodes, no array, no dependency)."""
-    get = operator.attrgetter(path)
-    return lambda jobs, context: [value(job, context) if is_set else otherwise
-                                  for job, is_set in zip(jobs, map(get, jobs))]
+    def column(jobs, context):
+        table = table_of(jobs)
+        is_set = table.column(path)
+        return _where(table, is_set, value, [otherwise] * len(is_set), context)
+
+    return column
+
+
+def _where(table, mask: Iterable, value: Callable[[Any, Any], Any], base: list, context) -> list:
+    """`base` (a list of its own) with value(job, context) in place at the positions where `mask`
+    is true: only those jobs are made and called for (in a listing, the jobs of a long queue
+    that have nodes, a dependency, ... are few)."""
+    positions = list(itertools.compress(range(len(base)), mask))
+    for position, job in zip(positions, table.take(positions).jobs if positions else ()):
+        base[position] = value(job, context)
+    return base
+
+
+def _is_set(values: list) -> Iterable[bool]:
+    """Whether each value is not None, in a C-level loop."""
+    return map(operator.is_not, values, itertools.repeat(None))
 
 
 def _through(path: str, convert: Callable) -> Column:
-    """The column of convert(an attribute): both in C when `convert` is (a dict's lookup, str, int, an lru_cache)."""
-    get = operator.attrgetter(path)
-    return lambda jobs, context: map(convert, map(get, jobs))
+    """The column of convert(an attribute): in C when `convert` is (a dict's lookup, str, int, an lru_cache)."""
+    return lambda jobs, context: map(convert, table_of(jobs).column(path))
+
+
+def _combined(convert: Callable, *paths: str) -> Column:
+    """The column of convert(attribute, attribute, ...) of each job: in C when `convert` is."""
+    return lambda jobs, context: map(convert, *map(table_of(jobs).column, paths))
 
 
 def _fixed(text: str) -> Column:
@@ -130,22 +156,29 @@ def _fixed(text: str) -> Column:
     return lambda jobs, now: itertools.repeat(text, len(jobs))
 
 
-def _time_used(jobs: list, now: float) -> list[str]:
+def _time_used(jobs, now: float) -> Iterable[str]:
     """TIME: 0:00 for a job not started (most of a long queue: no call for those)."""
-    return [_NOT_STARTED if start is None else _duration(jobview.elapsed_s(job, now))
-            for job, start in zip(jobs, map(_START_TIME, jobs))]
+    table = table_of(jobs)
+    starts = table.column("start_time")
+    return _where(table, _is_set(starts), lambda job, now: _duration(jobview.elapsed_s(job, now)),
+                  [_NOT_STARTED] * len(starts), now)
 
 
-def _starts(jobs: list, now: float) -> Iterable[str]:
+def _starts(jobs, now: float) -> Iterable[str]:
     """START_TIME: when the job started, else its planned start (N/A for none)."""
+    table = table_of(jobs)
     return map(jobview.iso, [planned if start is None else start
-                             for start, planned in zip(map(_START_TIME, jobs), map(_PLANNED_START, jobs))])
+                             for start, planned in zip(table.column("start_time"), table.column("planned_start"))])
 
 
-def _reasons_or_nodes(jobs: list, now: float) -> list[str]:
+def _reasons_or_nodes(jobs, now: float) -> list[str]:
     """NODELIST(REASON): a pending job's reason from a table (no call), others as _reason_or_nodes."""
-    return [_PENDING_REASON[reason] if state is JobState.PENDING and reason is not JobReason.REQ_NODE_NOT_AVAIL
-            else _reason_or_nodes(job, now) for job, state, reason in zip(jobs, map(_STATE, jobs), map(_REASON, jobs))]
+    table = table_of(jobs)
+    states, reasons = table.column("state"), table.column("reason")
+    from_table = [state is JobState.PENDING and reason is not JobReason.REQ_NODE_NOT_AVAIL
+                  for state, reason in zip(states, reasons)]
+    return _where(table, map(operator.not_, from_table), _reason_or_nodes,
+                  list(map(_PENDING_REASON.__getitem__, reasons)), now)
 
 
 def value(letter: str, job, now: float) -> str:
@@ -157,8 +190,8 @@ def value(letter: str, job, now: float) -> str:
 FIELDS: dict[str, tuple[str, Column]] = {
     "i": ("JOBID", _attr("label")),
     "A": ("JOBID", _through("job_id", str)),
-    "F": ("ARRAY_JOB_ID", _per_job(lambda j: str(j.array_job_id or j.job_id))),
-    "K": ("ARRAY_TASK_ID", _per_job(jobview.array_task_text)),
+    "F": ("ARRAY_JOB_ID", _combined(lambda array_id, job_id: str(array_id or job_id), "array_job_id", "job_id")),
+    "K": ("ARRAY_TASK_ID", _through("label", jobview.task_text_of_label)),
     "j": ("NAME", _attr("spec.name")),
     "u": ("USER", _attr("user")),
     "U": ("UID", _through("uid", str)),
@@ -175,11 +208,12 @@ FIELDS: dict[str, tuple[str, Column]] = {
     "P": ("PARTITION", _attr("spec.partition")),
     "N": ("NODELIST", _per_job(jobview.node_list)),
     "B": ("EXEC_HOST", _per_job(lambda j: j.nodes[0] if j.nodes else "n/a")),
-    "C": ("CPUS", _per_job(lambda j: str(jobview.total_cpus(j)))),
+    "C": ("CPUS", _combined(lambda n_nodes, cpus: str(n_nodes * cpus), "shape.n_nodes", "shape.per_node.cpus")),
     "c": ("MIN_CPUS", _through("shape.per_node.cpus", str)),
     "m": ("MIN_MEMORY", _per_job(_min_memory)),
     "d": ("MIN_TMP_DISK", _fixed("0")),
-    "b": ("TRES_PER_NODE", _per_job(lambda j: jobview.tres_per_node(j) or "N/A")),
+    "b": ("TRES_PER_NODE", _combined(lambda *request: jobview.tres_per_node_of(*request) or "N/A",
+                                     "shape.per_node.gpus", "spec.gres_per_node", "spec.gpu_type")),
     "V": ("SUBMIT_TIME", _through("submit_time", jobview.iso)),
     "S": ("START_TIME", _starts),
     "e": ("END_TIME", _per_job(_end)),
@@ -221,7 +255,7 @@ LONG_FIELDS = {
     "contiguous": ("O", None), "reqnodes": ("n", None), "excnodes": ("x", None), "schednodes": ("Y", None),
     "exit_code": ("X", "EXIT_CODE"), "stdout": ("1", "STDOUT"), "stderr": ("2", "STDERR"), "stdin": ("3", "STDIN"),
 }
-FIELDS["X"] = ("EXIT_CODE", _per_job(jobview.exit_code))
+FIELDS["X"] = ("EXIT_CODE", _combined("{}:{}".format, "exit_code", "exit_signal"))
 FIELDS["1"] = ("STDOUT", _attr("spec.stdout_pattern", unset="slurm-%j.out"))
 FIELDS["2"] = ("STDERR", _per_job(lambda j: j.spec.stderr_pattern or j.spec.stdout_pattern or "slurm-%j.out"))
 FIELDS["3"] = ("STDIN", _attr("spec.stdin_path", unset="/dev/null"))
@@ -268,11 +302,14 @@ _SHOW_FLAGS = ["SHOW_ALL", "SHOW_DETAIL", "SHOW_LOCAL"]
 _LIVE_STATES = frozenset({JobState.RUNNING, JobState.SUSPENDED, JobState.COMPLETING})   # (Job.is_live's)
 
 
-def _flags(jobs: list, context) -> list[list[str]]:
+def _flags(jobs, context) -> list[list[str]]:
     """Slurm's job flags that JEM can tell: resources given explicitly, and a job that runs."""
-    return [_NONE if state not in _LIVE_STATES and per_node is None and per_cpu is None else _flags_of(job)
-            for job, state, per_node, per_cpu in zip(jobs, map(_STATE, jobs), map(_MEM_PER_NODE, jobs),
-                                                     map(_MEM_PER_CPU, jobs))]
+    table = table_of(jobs)
+    states, per_node, per_cpu = (table.column(path) for path in (
+        "state", "spec.mem_per_node_mib", "spec.mem_per_cpu_mib"))
+    has_flags = [state in _LIVE_STATES or node is not None or cpu is not None
+                 for state, node, cpu in zip(states, per_node, per_cpu)]
+    return _where(table, has_flags, lambda job, context: _flags_of(job), [_NONE] * len(states), context)
 
 
 def _flags_of(job) -> list[str]:
@@ -306,42 +343,68 @@ def _job_resources(job, context) -> dict:
     }
 
 
-def _memory_per_cpu(jobs: list, context) -> list[int | None]:
+def _memory_per_cpu(jobs, context) -> list[int | None]:
     """memory_per_cpu: none when the job asked for memory per node, else what it asked per CPU
     (or its default per CPU; memory_per_node is the other)."""
-    return [None if per_node is not None else per_cpu or shape.per_node.mem_mib // max(shape.per_node.cpus, 1)
-            for per_node, per_cpu, shape in zip(map(_MEM_PER_NODE, jobs), map(_MEM_PER_CPU, jobs), map(_SHAPE, jobs))]
+    table = table_of(jobs)
+    return [None if per_node is not None else per_cpu or mem_mib // max(cpus, 1)
+            for per_node, per_cpu, mem_mib, cpus in zip(*map(table.column, (
+                "spec.mem_per_node_mib", "spec.mem_per_cpu_mib", "shape.per_node.mem_mib", "shape.per_node.cpus")))]
 
 
-def _eligible(jobs: list, context) -> list[int]:
-    return [0 if held_by else int(begin or submit)
-            for held_by, begin, submit in zip(map(_HELD_BY, jobs), map(_BEGIN, jobs), map(_SUBMIT, jobs))]
+def _eligible(jobs, context) -> list[int]:
+    table = table_of(jobs)
+    return [0 if held_by else int(begin or submit) for held_by, begin, submit
+            in zip(table.column("held_by"), table.column("spec.begin_time"), table.column("submit_time"))]
 
 
-def _end_times(jobs: list, context) -> list[int]:
+def _end_times(jobs, context) -> list[int]:
     """end_time: 0 for a job with no end, start nor planned start (no call for those), else _expected_end."""
-    return [0 if end is None and start is None and planned is None else int(_expected_end(job) or 0)
-            for job, end, start, planned in zip(jobs, map(_END_TIME, jobs), map(_START_TIME, jobs),
-                                                map(_PLANNED_START, jobs))]
+    table = table_of(jobs)
+    ends, starts, planned = table.column("end_time"), table.column("start_time"), table.column("planned_start")
+    has_times = [end is not None or start is not None or plan is not None
+                 for end, start, plan in zip(ends, starts, planned)]
+    return _where(table, has_times, lambda job, context: int(_expected_end(job) or 0), [0] * len(ends), context)
 
 
-def _billable_tres(jobs: list, context) -> list[float | None]:
-    return [None if start is None else float(jobview.total_cpus(job))
-            for job, start in zip(jobs, map(_START_TIME, jobs))]
+def _billable_tres(jobs, context) -> list[float | None]:
+    table = table_of(jobs)
+    return [None if start is None else float(n_nodes * cpus) for start, n_nodes, cpus in zip(
+        table.column("start_time"), table.column("shape.n_nodes"), table.column("shape.per_node.cpus"))]
 
 
-def _tres_texts(jobs: list, context) -> list[str]:
+def _tres_texts(jobs, context) -> list[str]:
     """jobview.tres_text of each job, once per distinct (shape, GPU type, GRES): listed jobs share a
     few. (A shape by id: each job holds its own, alive while this runs; equal ones are mostly one.)"""
+    table = table_of(jobs)
+    shapes, gpu_types, gres = table.column("shape"), table.column("spec.gpu_type"), table.column("spec.gres_per_node")
     texts: dict = {}
-    return [texts[key] if key in texts else texts.setdefault(key, jobview.tres_text(job))
-            for job, key in zip(jobs, zip(map(id, map(_SHAPE, jobs)), map(_GPU_TYPE, jobs), map(_GRES, jobs)))]
+    return [texts[key] if key in texts else texts.setdefault(key, jobview.tres_text_of(shape, gpu_type, job_gres))
+            for key, shape, gpu_type, job_gres in zip(zip(map(id, shapes), gpu_types, gres), shapes, gpu_types, gres)]
 
 
-(_MEM_PER_NODE, _MEM_PER_CPU, _SHAPE, _HELD_BY, _BEGIN, _SUBMIT, _END_TIME, _GPU_TYPE, _GRES, _NODES, _NICE,
- _REQUEUE, _TIME_LIMIT) = (operator.attrgetter(path) for path in (
-    "spec.mem_per_node_mib", "spec.mem_per_cpu_mib", "shape", "held_by", "spec.begin_time", "submit_time", "end_time",
-    "spec.gpu_type", "spec.gres_per_node", "nodes", "spec.nice", "spec.requeue", "time_limit_s"))
+def _batch_statuses(jobs, context) -> list[int]:
+    """exit_code: jobview.batch_status of each job, from its state and exit (a few distinct ones)."""
+    table = table_of(jobs)
+    return list(map(jobview.batch_status_of, *map(table.column, ("state", "exit_code", "exit_signal"))))
+
+
+def _derived_statuses(jobs, context) -> list[int]:
+    """derived_exit_code: the highest of the job's srun steps' statuses, 0 without steps."""
+    steps_of = context.steps_of
+    return [jobview.derived_status(steps_of[job_id]) if job_id in steps_of else 0
+            for job_id in table_of(jobs).column("job_id")]
+
+
+def _last_evaluations(jobs, context) -> list[int]:
+    table = table_of(jobs)
+    return [int(start or submit) for start, submit in zip(table.column("start_time"), table.column("submit_time"))]
+
+
+def _json_starts(jobs, context) -> list[int]:
+    table = table_of(jobs)
+    return [int(start or planned or 0) for start, planned
+            in zip(table.column("start_time"), table.column("planned_start"))]
 
 
 # Slurm 22.05's squeue --json (openapi v0.0.38) job: (key, column(jobs, context) or jsonrows.Same).
@@ -365,24 +428,23 @@ JSON_FIELDS = (
     ("cpus_per_task", _S(None)), ("cpu_frequency_minimum", _S(None)), ("cpu_frequency_maximum", _S(None)),
     ("cpu_frequency_governor", _S(None)), ("cpus_per_tres", _S("")), ("deadline", _S(0)), ("delay_boot", _S(0)),
     ("dependency", _if_set("dependency", lambda j, c: jobview.dependency_text(j), "")),
-    ("derived_exit_code", _each(lambda j, c: jobview.derived_status(c.steps_of[j.job_id])
-                                if j.job_id in c.steps_of else 0)),
+    ("derived_exit_code", _derived_statuses),
     ("eligible_time", _eligible), ("end_time", _end_times),
-    ("excluded_nodes", _S("")), ("exit_code", _per_job(jobview.batch_status)),
+    ("excluded_nodes", _S("")), ("exit_code", _batch_statuses),
     ("features", _attr("spec.constraint")), ("federation_origin", _S("")),
     ("federation_siblings_active", _S("")), ("federation_siblings_viable", _S("")),
     ("gres_detail", _if_set("nodes", _gres_detail, _NONE)), ("group_id", _attr("gid")),
     ("group_name", _through("gid", jobview.group_name)), ("job_id", _attr("job_id")),
     ("job_resources", _if_set("nodes", _job_resources, jsonrows.ABSENT)),
     ("job_state", _through("state", _STATE_NAME.__getitem__)),
-    ("last_sched_evaluation", lambda jobs, c: [int(start or submit) for start, submit
-                                               in zip(map(_START_TIME, jobs), map(_SUBMIT, jobs))]),
+    ("last_sched_evaluation", _last_evaluations),
     ("licenses", _S("")), ("max_cpus", _S(0)), ("max_nodes", _S(0)), ("mcs_label", _S("")),
     ("memory_per_tres", _S("")),
     ("name", _attr("spec.name")), ("nodes", _if_set("nodes", lambda j, c: jobview.node_list(j), "")),
-    ("nice", lambda jobs, c: [nice or None for nice in map(_NICE, jobs)]), ("tasks_per_core", _S(None)),
+    ("nice", lambda jobs, c: [nice or None for nice in table_of(jobs).column("spec.nice")]),
+    ("tasks_per_core", _S(None)),
     ("tasks_per_node", _attr("spec.n_tasks_per_node")), ("tasks_per_socket", _S(None)),
-    ("tasks_per_board", _S(0)), ("cpus", _per_job(jobview.total_cpus)),
+    ("tasks_per_board", _S(0)), ("cpus", _combined(operator.mul, "shape.n_nodes", "shape.per_node.cpus")),
     ("node_count", _attr("shape.n_nodes")), ("tasks", _attr("shape.n_tasks")),
     ("het_job_id", _S(0)), ("het_job_id_set", _S("")), ("het_job_offset", _S(0)),
     ("partition", _attr("spec.partition")), ("prefer", _S("")),
@@ -391,21 +453,22 @@ JSON_FIELDS = (
     ("preempt_time", _S(0)), ("pre_sus_time", _S(0)), ("priority", _attr("priority")),
     ("profile", _S(None)), ("qos", _attr("spec.qos", unset="normal")), ("reboot", _S(False)),
     ("required_nodes", _S("")),
-    ("requeue", lambda jobs, c: [requeue is not False for requeue in map(_REQUEUE, jobs)]), ("resize_time", _S(0)),
+    ("requeue", lambda jobs, c: [requeue is not False for requeue in table_of(jobs).column("spec.requeue")]),
+    ("resize_time", _S(0)),
     ("restart_cnt", _attr("restart_count")), ("resv_name", _attr("spec.reservation")),
     ("shared", _S(None)), ("show_flags", _S(_SHOW_FLAGS)),
     ("sockets_per_board", _S(0)), ("sockets_per_node", _S(None)),
-    ("start_time", lambda jobs, c: [int(start or planned or 0) for start, planned
-                                    in zip(map(_START_TIME, jobs), map(_PLANNED_START, jobs))]),
+    ("start_time", _json_starts),
     ("state_description", _attr("reason_detail")),
     ("state_reason", _through("reason", jobview.REASON_NAMES.__getitem__)),
     ("standard_error", _attr("spec.stderr_pattern")),
     ("standard_input", _attr("spec.stdin_path", unset="/dev/null")),
     ("standard_output", _attr("spec.stdout_pattern")), ("submit_time", _through("submit_time", int)),
     ("suspend_time", _S(0)), ("system_comment", _S("")),
-    ("time_limit", lambda jobs, c: [None if limit is None else limit // 60 for limit in map(_TIME_LIMIT, jobs)]),
+    ("time_limit", lambda jobs, c: [None if limit is None else limit // 60
+                                    for limit in table_of(jobs).column("time_limit_s")]),
     ("time_minimum", _S(0)), ("threads_per_core", _S(None)), ("tres_bind", _S("")), ("tres_freq", _S("")),
-    ("tres_per_job", _S("")), ("tres_per_node", _per_job(jobview.tres_per_node)),
+    ("tres_per_job", _S("")), ("tres_per_node", _combined(jobview.tres_per_node_of, "shape.per_node.gpus", "spec.gres_per_node", "spec.gpu_type")),
     ("tres_per_socket", _S("")), ("tres_per_task", _S("")), ("tres_req_str", _tres_texts),
     ("tres_alloc_str", _if_set("nodes", lambda j, c: jobview.tres_text(j), "")),
     ("user_id", _attr("uid")), ("user_name", _attr("user")), ("wckey", _S("")),
@@ -414,7 +477,7 @@ JSON_FIELDS = (
 JSON_NAMES = tuple(name for name, _ in JSON_FIELDS)
 
 
-def json_columns(jobs: list, context: JsonContext) -> list:
+def json_columns(jobs, context: JsonContext) -> list:
     """JSON_FIELDS' values of `jobs` a column at a time, for jsonrows.dumps_table."""
     return [value if isinstance(value, jsonrows.Same) else list(value(jobs, context)) for _, value in JSON_FIELDS]
 

@@ -109,6 +109,7 @@ class FakeClient(Client):
         self.address = "fake-controller:6817"
         self.submitted: list[JobSpec] = []
         self._jobs = self._admin = _NoStub()
+        self._list_jobs_pages = "ListJobsPages"   # (the listing's pages travel as bytes)
         self._timeout_s = 30.0
 
     def close(self) -> None:
@@ -125,7 +126,7 @@ class FakeClient(Client):
             return jobs_pb2.SubmitJobResponse(job_id=0 if request.test_only else SUBMITTED_ID)
         if isinstance(request, jobs_pb2.ListJobsRequest):
             return jobs_pb2.ListJobsResponse(jobs=[convert.job_to_pb(j, with_script=False) for j in JOBS
-                                                   if _matches(request, j)])
+                                                   if _matches(request, j)]).SerializeToString()
         if isinstance(request, steps_pb2.ListStepsRequest):
             return steps_pb2.ListStepsResponse(steps=[convert.step_to_pb(s) for s in STEPS
                                                       if s.job_id in request.job_ids])

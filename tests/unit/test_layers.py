@@ -28,12 +28,15 @@ ALLOWED = {
     "jem.httpserve": set(),
     # The REST gateway: HTTP onto the gRPC API, with the protos' own http rules; a client of the controller.
     "jem.gateway": {"jem.gateway", "jem.v1", "grpc", "google.protobuf", "google.api", "jem.httpserve"},
-    "jem.client": {"jem.model", "jem.v1", "jem.convert", "jem.accountingwire", "grpc", "jem.security", "jem.relay"},
+    "jem.client": {"jem.model", "jem.v1", "jem.convert", "jem.accountingwire", "grpc", "jem.security", "jem.relay",
+                   "jem.listedjobs", "jem._core.wire"},
+    # A listing's jobs read from ListJobs' serialized pages by the wire kernel (no numpy there), as convert reads them.
+    "jem.listedjobs": {"jem.model", "jem.convert", "jem._core.wire"},
     # The call relay: a transport under the client (unary calls' bytes over a kept channel), nothing above grpc.
     "jem.relay": {"grpc"},
     "jem.cli": {"jem.cli", "jem.client", "jem.model", "hostlist", "psutil", "jem.security"},
     # The Slurm-compatible commands (slurm-compat/jem_slurm): argument parsing and formatting over the client.
-    "jem_slurm": {"jem_slurm", "jem.client", "jem.model", "hostlist"},
+    "jem_slurm": {"jem_slurm", "jem.client", "jem.listedjobs", "jem.model", "hostlist", "jem._core.jsonrows"},
 }
 # The CLI starts the daemons: these two modules, imported inside the command functions only.
 # `jem sim` runs the scheduler itself in the CLI process (with numpy, and matplotlib, optional, for --plot).
@@ -79,7 +82,7 @@ def _imports(path: pathlib.Path) -> list[str]:
 
 def _allowed(name: str, allowed: set[str]) -> bool:
     top = name.split(".")[0]
-    if top in STDLIB or top in ("libc", "cython"):
+    if top in STDLIB or top in ("libc", "cython", "cpython"):
         return True
     return any(name == a or name.startswith(a + ".") for a in allowed)
 

@@ -73,11 +73,13 @@ def test_json_rows_print_as_the_indented_encoder_does():
     rows = [{"name": f"j{i}\n\"%s\" ü", "id": i, "ok": i % 2 == 0, "limit": None, "f": i / 3, "%key": ""}
             for i in range(50)]
     for some in (rows, rows[:1], []):
-        assert jsonrows.dumps_indented(document, "jobs", some) == json.dumps({**document, "jobs": some}, indent=2)
+        expected = json.dumps({**document, "jobs": some}, indent=2).encode()
+        assert bytes(jsonrows.encode_indented(document, "jobs", some)) == expected
     uneven = [{"a": 1}, {"b": 2}]
     nested = [{"a": [1, 2]}, {"a": {"b": 1}}]
     for odd in (uneven, nested):  # not flat rows of one shape: the plain encoder's text still
-        assert jsonrows.dumps_indented(document, "jobs", odd) == json.dumps({**document, "jobs": odd}, indent=2)
+        expected = json.dumps({**document, "jobs": odd}, indent=2).encode()
+        assert bytes(jsonrows.encode_indented(document, "jobs", odd)) == expected
 
 
 def test_lines_a_column_at_a_time_are_the_rendered_lines():

@@ -1,5 +1,5 @@
 """squeue --json: Slurm 22.05's job keys (openapi v0.0.38) for every kind of job, and the
-column encoder (jsonrows.dumps_table) writing exactly what json.dumps(indent=2) writes."""
+column encoder (jsonrows.encode_table) writing exactly what json.dumps(indent=2) writes."""
 
 import json
 
@@ -66,14 +66,19 @@ def test_exit_codes_are_wait_statuses_and_derived_is_the_highest_step():
     assert squeue_fields.job_as_json(OOM, NOW, cluster_name="c")["exit_code"] == 253   # Slurm's SIG_OOM
 
 
+def _dumped(document: dict) -> bytes:
+    return json.dumps(document, indent=2).encode()
+
+
 def test_the_column_encoder_writes_what_json_dumps_writes():
     jobs = [PENDING, HELD_ARRAY, RUNNING, FAILED, OOM]
     context = squeue_fields.JsonContext(NOW, "c", {})
-    text = jsonrows.dumps_table(META, "jobs", squeue_fields.JSON_NAMES, squeue_fields.json_columns(jobs, context))
+    text = bytes(jsonrows.encode_table(META, "jobs", squeue_fields.JSON_NAMES,
+                                       squeue_fields.json_columns(jobs, context)))
     rows = [squeue_fields.job_as_json(job, NOW, cluster_name="c") for job in jobs]
-    assert text == json.dumps({**META, "jobs": rows}, indent=2)
-    assert jsonrows.dumps_table(META, "jobs", squeue_fields.JSON_NAMES,
-                                squeue_fields.json_columns([], context)) == json.dumps({**META, "jobs": []}, indent=2)
+    assert text == json.dumps({**META, "jobs": rows}, indent=2).encode()
+    empty = jsonrows.encode_table(META, "jobs", squeue_fields.JSON_NAMES, squeue_fields.json_columns([], context))
+    assert bytes(empty) == json.dumps({**META, "jobs": []}, indent=2).encode()
 
 
 def test_the_column_encoder_handles_same_absent_nested_and_odd_text():
@@ -82,7 +87,7 @@ def test_the_column_encoder_handles_same_absent_nested_and_odd_text():
                [[], {}]]
     expected = [{"a": "x\n\"%s\" ü", "b": [1, {"k": None}], "%d": []},
                 {"a": "y", "b": [1, {"k": None}], "c": {"n": [1.5, True]}, "%d": {}}]
-    assert jsonrows.dumps_table(META, "rows", names, columns) == json.dumps({**META, "rows": expected}, indent=2)
+    assert bytes(jsonrows.encode_table(META, "rows", names, columns)) == _dumped({**META, "rows": expected})
 
 
 def test_the_column_encoder_writes_fields_alike_in_every_row_once_and_keeps_types_apart():
@@ -91,10 +96,10 @@ def test_the_column_encoder_writes_fields_alike_in_every_row_once_and_keeps_type
                [jsonrows.ABSENT] * 3, jsonrows.Same(None)]
     rows = [{"id": i, "same": "s", "flag": True, "mixed": m, "f": f, "tail": None}
             for i, m, f in zip((1, 2, 3), (1, True, 1.0), (0.0, -0.0, 0.0))]
-    assert jsonrows.dumps_table(META, "rows", names, columns) == json.dumps({**META, "rows": rows}, indent=2)
+    assert bytes(jsonrows.encode_table(META, "rows", names, columns)) == _dumped({**META, "rows": rows})
     alike = [["a", "a"], [None, None]]   # rows all alike: no field varies
-    assert jsonrows.dumps_table(META, "rows", ("k", "v"), alike) == json.dumps(
-        {**META, "rows": [{"k": "a", "v": None}] * 2}, indent=2)
+    assert bytes(jsonrows.encode_table(META, "rows", ("k", "v"), alike)) == _dumped(
+        {**META, "rows": [{"k": "a", "v": None}] * 2})
 
 
 def test_the_column_encoder_matches_json_dumps_on_random_columns():
@@ -110,4 +115,25 @@ def test_the_column_encoder_matches_json_dumps_on_random_columns():
         rows = [{name: column.value if isinstance(column, jsonrows.Same) else column[i]
                  for name, column in zip(names, columns)} for i in range(n_rows)]
         rows = [{name: value for name, value in row.items() if value is not jsonrows.ABSENT} for row in rows]
-        assert jsonrows.dumps_table(META, "rows", names, columns) == json.dumps({**META, "rows": rows}, indent=2)
+        assert bytes(jsonrows.encode_table(META, "rows", names, columns)) == _dumped({**META, "rows": rows})
+
+
+def test_the_column_encoder_writes_every_character_as_json_dumps_does():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.text(max_size=6), st.integers(-2**70, 2**70), st.booleans(), st.none(),
+                       st.floats(allow_nan=True, allow_infinity=True))
+    value = st.one_of(scalar, st.lists(scalar, max_size=2), st.just(jsonrows.ABSENT))
+
+    @settings(derandomize=True, max_examples=300, deadline=None)
+    @given(st.lists(st.lists(value, min_size=3, max_size=3), min_size=1, max_size=4))
+    def check(rows):
+        names = ("id", "a", "b", "c")
+        columns = [list(range(len(rows))), *map(list, zip(*rows))]
+        expected = [{name: v for name, v in zip(names, (i, *row)) if v is not jsonrows.ABSENT}
+                    for i, row in enumerate(rows)]
+        assert bytes(jsonrows.encode_table(META, "rows", names, columns)) == json.dumps(
+            {**META, "rows": expected}, indent=2).encode()
+
+    check()
