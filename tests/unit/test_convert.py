@@ -1,6 +1,5 @@
 """Model <-> wire conversion loses nothing and covers every enum member."""
 
-
 from jem import convert
 from jem.model.execution import JobEnd, JobReport, Launch
 from jem.model.job import Job, JobShape, JobSpec, JobUsage
