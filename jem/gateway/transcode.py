@@ -17,6 +17,7 @@ import grpc
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from jem.gateway import rowsjson
 from jem.gateway.jsonprint import message_to_dict
 from jem.gateway.routes import Route
 
@@ -104,6 +105,15 @@ def _value(field: FieldDescriptor, text: str, field_path: str):
 
 def response_json(message) -> bytes:
     return json.dumps(message_to_dict(message), separators=(",", ":")).encode()   # (compact: a listing is MBs)
+
+
+def answer_json(answer_class, data: bytes) -> bytes:
+    """The serialized answer `data` as response_json prints it: a listing's records a column at a
+    time (jem.gateway.rowsjson), other answers, and records it leaves, through jsonprint."""
+    try:
+        return bytes(rowsjson.answer_json(answer_class, data))
+    except rowsjson.Unsupported:
+        return response_json(answer_class.FromString(data))
 
 
 def error_json(code: grpc.StatusCode, message: str, reason: str = "") -> tuple[int, bytes]:

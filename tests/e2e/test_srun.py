@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import psutil
 import pytest
 from slurm_cluster import (as_user, other_user, python_for_others, slurm, start_cluster, stop_cluster,  # noqa: F401
                            wait_for, wait_for_state)
@@ -150,7 +151,11 @@ def test_srun_pty_gives_the_task_a_terminal_typed_into_with_the_callers_window_s
         return child.match.group(1) == "40 120"
 
     wait_for(size_seen, what="the new window size on the node")
-    child.sendline("sleep 60")
+    child.expect_exact("PROMPT$ ")   # (the prompt after the last size: none may be left to match below)
+    child.sendline("sleep 6061")
+    # Only once the sleep runs: a ^C that reaches the shell before it forks interrupts nothing.
+    wait_for(lambda: any(p.info["cmdline"] == ["sleep", "6061"] for p in psutil.process_iter(["cmdline"])),
+             what="the task's sleep to start")
     child.sendcontrol("c")      # the tty's own ^C, in raw mode, interrupts the task's foreground job
     child.expect_exact("PROMPT$ ")
     child.sendline("exit 4")

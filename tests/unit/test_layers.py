@@ -27,7 +27,8 @@ ALLOWED = {
     # A bounded HTTP(S) server of the standard library's (the metrics and the REST gateway).
     "jem.httpserve": set(),
     # The REST gateway: HTTP onto the gRPC API, with the protos' own http rules; a client of the controller.
-    "jem.gateway": {"jem.gateway", "jem.v1", "grpc", "google.protobuf", "google.api", "jem.httpserve"},
+    "jem.gateway": {"jem.gateway", "jem.v1", "grpc", "google.protobuf", "google.api", "jem.httpserve",
+                    "jem._core.wire", "jem._core.jsonrows"},
     "jem.client": {"jem.model", "jem.v1", "jem.convert", "jem.accountingwire", "grpc", "jem.security", "jem.relay",
                    "jem.listedjobs", "jem._core.wire"},
     # A listing's jobs read from ListJobs' serialized pages by the wire kernel (no numpy there), as convert reads them.
