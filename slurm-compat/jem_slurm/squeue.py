@@ -247,11 +247,21 @@ def _print_json(now: float) -> int:
             "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
     columns = squeue_fields.json_columns(table, squeue_fields.JsonContext(now, cluster, steps_of))
     text = jsonrows.encode_table({"meta": meta, "errors": []}, "jobs", squeue_fields.JSON_NAMES, columns)
-    sys.stdout.flush()
-    sys.stdout.buffer.write(text)
-    sys.stdout.buffer.write(b"\n")
+    _write_ascii(text)
     _last_listing[:] = [table, columns, text]
     return 0
+
+
+def _write_ascii(text) -> None:
+    """`text` (ASCII bytes, or a buffer of them) and a newline on stdout: as it is to its bytes, or
+    as text to a stdout that has none (a caller's StringIO)."""
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:
+        print(bytes(text).decode("ascii"))
+        return
+    binary.write(text)
+    binary.write(b"\n")
 
 
 def _squeue(argv: list[str]) -> int:

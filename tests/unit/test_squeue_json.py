@@ -137,3 +137,17 @@ def test_the_column_encoder_writes_every_character_as_json_dumps_does():
             {**META, "rows": expected}, indent=2).encode()
 
     check()
+
+
+def test_json_goes_to_a_stdout_without_bytes_too():
+    import contextlib
+    import io
+
+    from jem_slurm import squeue
+
+    for stdout in (io.StringIO(), io.TextIOWrapper(io.BytesIO(), encoding="ascii")):
+        with contextlib.redirect_stdout(stdout):
+            squeue._write_ascii(b'{"jobs": []}')
+            stdout.flush()
+        written = stdout.getvalue() if isinstance(stdout, io.StringIO) else stdout.buffer.getvalue().decode()
+        assert written == '{"jobs": []}\n'
