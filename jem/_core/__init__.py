@@ -1,1 +1,3 @@
-"""Cython scheduling kernels over numpy arrays. No I/O, no clock, no gRPC."""
+"""Cython kernels: the scheduling ones over numpy arrays, and two for the client side that need no
+numpy (`wire`: a listing's records from serialized protobuf into columns; `jsonrows`: rows of JSON
+text from columns). No I/O, no clock, no gRPC."""
