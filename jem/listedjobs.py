@@ -26,9 +26,11 @@ from jem.model.arrays import accepted_array
 from jem.model.idlists import parse_id_list
 from jem.model.job import Job, JobUsage
 from jem.model.lazyjob import lazy_rows_maker
+from jem.v1 import common_pb2, jobs_pb2
 
-JOBS_FIELD = 1   # ListJobsResponse.jobs
-SPEC = 2         # Job.spec
+_JOB = common_pb2.Job.DESCRIPTOR
+JOBS_FIELD = jobs_pb2.ListJobsResponse.DESCRIPTOR.fields_by_name["jobs"].number
+SPEC = _JOB.fields_by_name["spec"].number
 
 
 class JobTable:
@@ -81,80 +83,106 @@ def _optional(make: Callable | None = None):
     return lambda present, values: [make(v) if p else None for p, v in zip(present, values)]
 
 
-def _time(number: int, unset=None) -> tuple:
-    return (("h", (number,)), ("i", (number, 1)), ("i", (number, 2))), _time_values(unset)
+def _time(name: str, unset=None) -> tuple:
+    return (("h", name), ("i", f"{name}.seconds"), ("i", f"{name}.nanos")), _time_values(unset)
 
 
-def _one(kind: str, number: int, make: Callable | None = None) -> tuple:
-    return (((kind, (number,)),), make)
+def _one(kind: str, name: str, make: Callable | None = None) -> tuple:
+    return (((kind, name),), make)
 
 
 def _id_lists(values: list) -> list:
     return [tuple(map(parse_id_list, v)) if v else () for v in values]
 
 
-# Field -> ((kind, path) read from the wire, ...), and the function making the field's column of
-# model values from those columns (None: the one column as read). Kinds as jem._core.wire's:
-# i an int, h a presence, s a str, S repeated str, I repeated int, m map<string, int64>,
-# M map<string, string>. Each makes what jem.convert's reader of the field makes.
+# Field -> ((kind, wire field) read, ...), and the function making the field's column of model
+# values from those columns (None: the one column as read). A wire field is named as the proto
+# names it (dotted into a submessage), of common_pb2.Job (of its JobSpec for _SPEC_FIELDS). Kinds
+# as jem._core.wire's: i an int, h a presence, s a str, S repeated str, I repeated int,
+# m map<string, int64>, M map<string, string>. Each makes what jem.convert's reader of the field makes.
 _JOB_FIELDS: dict[str, tuple] = {
-    "job_id": _one("i", 1), "user": _one("s", 6), "uid": _one("i", 7), "gid": _one("i", 8),
-    "submit_time": _time(9, unset=0.0),
-    "shape": ((("i", (23,)), ("i", (24,)), ("i", (16, 1)), ("i", (16, 2)), ("i", (16, 3))),
+    "job_id": _one("i", "job_id"), "user": _one("s", "user"), "uid": _one("i", "uid"), "gid": _one("i", "gid"),
+    "submit_time": _time("submit_time", unset=0.0),
+    "shape": ((("i", "n_nodes"), ("i", "n_tasks"), ("i", "alloc_per_node.cpus"), ("i", "alloc_per_node.mem_mib"),
+               ("i", "alloc_per_node.gpus")),
               lambda n_nodes, n_tasks, cpus, mem_mib, gpus: list(map(
                   convert.SHAPES.__getitem__, zip(n_nodes, n_tasks, zip(cpus, mem_mib, gpus))))),
-    "time_limit_s": ((("i", (19,)), ("i", (18,))),
+    "time_limit_s": ((("i", "time_limit_unlimited"), ("i", "time_limit_s")),
                      lambda unlimited, limits: [None if u else v for u, v in zip(unlimited, limits)]),
-    "state": _one("i", 3, lambda values: list(map(convert.STATE_FROM_PB.__getitem__, values))),
-    "reason": _one("i", 4, lambda values: list(map(convert.REASON_FROM_PB.__getitem__, values))),
-    "reason_detail": _one("s", 5), "priority": _one("i", 15), "held_by": _one("s", 21),
-    "start_time": _time(10), "end_time": _time(11), "nodes": _one("S", 12),
-    "exit_code": _one("i", 13), "exit_signal": _one("i", 14), "restart_count": _one("i", 20),
-    "usage": ((("i", (22, 1)), ("i", (22, 2)), ("i", (22, 3))), lambda *usage: list(map(JobUsage, *usage))),
-    "planned_start": _time(17), "planned_start_is_estimate": _one("i", 45, _bools),
-    "planned_nodes": _one("S", 46), "planned_start_is_forecast": _one("i", 47, _bools),
-    "cpu_ids": _one("S", 25, _id_lists), "gpu_ids": _one("S", 26, _id_lists),
-    "array_task_id": ((("h", (41,)), ("i", (41,))), _optional()),
-    "array_parent_id": ((("i", (40,)), ("i", (1,))),
+    "state": _one("i", "state", lambda values: list(map(convert.STATE_FROM_PB.__getitem__, values))),
+    "reason": _one("i", "reason", lambda values: list(map(convert.REASON_FROM_PB.__getitem__, values))),
+    "reason_detail": _one("s", "reason_detail"), "priority": _one("i", "priority"), "held_by": _one("s", "held_by"),
+    "start_time": _time("start_time"), "end_time": _time("end_time"), "nodes": _one("S", "nodes"),
+    "exit_code": _one("i", "exit_code"), "exit_signal": _one("i", "exit_signal"),
+    "restart_count": _one("i", "restart_count"),
+    "usage": ((("i", "usage.cpu_user_us"), ("i", "usage.cpu_system_us"), ("i", "usage.max_rss_kib")),
+              lambda *usage: list(map(JobUsage, *usage))),
+    "planned_start": _time("planned_start_time"),
+    "planned_start_is_estimate": _one("i", "planned_start_is_estimate", _bools),
+    "planned_nodes": _one("S", "planned_nodes"),
+    "planned_start_is_forecast": _one("i", "planned_start_is_forecast", _bools),
+    "cpu_ids": _one("S", "cpu_ids", _id_lists), "gpu_ids": _one("S", "gpu_ids", _id_lists),
+    "array_task_id": ((("h", "array_task_id"), ("i", "array_task_id")), _optional()),
+    "array_parent_id": ((("i", "array_job_id"), ("i", "job_id")),
                         lambda array_ids, ids: [a if a != i else 0 for a, i in zip(array_ids, ids)]),
-    "array_pending": _one("s", 42, lambda values: [accepted_array(v).indices if v else () for v in values]),
-    "dependency": _one("s", 43), "retries_done": _one("i", 48),
+    "array_pending": _one("s", "array_pending",
+                          lambda values: [accepted_array(v).indices if v else () for v in values]),
+    "dependency": _one("s", "dependency"), "retries_done": _one("i", "retries_done"),
     # Properties of Job as the controller sent them: the label, and the array's id (Job.array_job_id)
-    "label": _one("s", 44), "array_job_id": _one("i", 40),
+    "label": _one("s", "label"), "array_job_id": _one("i", "array_job_id"),
 }
 _SPEC_FIELDS: dict[str, tuple] = {
-    "script": _one("s", 13), "name": _one("s", 1), "account": _one("s", 2), "partition": _one("s", 3),
-    "n_nodes": _one("i", 4), "n_tasks": _one("i", 5),
-    "cpus_per_task": _one("i", 6, lambda values: [v or 1 for v in values]), "n_tasks_per_node": _one("i", 7),
-    "mem_per_node_mib": _one("i", 8, lambda values: [v or None for v in values]),
-    "mem_per_cpu_mib": _one("i", 9, lambda values: [v or None for v in values]),
-    "gpus_per_node": _one("i", 10), "time_limit_s": ((("h", (11,)), ("i", (11,))), _optional()),
-    "time_limit_unlimited": _one("i", 12, _bools), "script_args": _one("S", 14),
-    "working_dir": _one("s", 15),
-    "environment": _one("M", 16, lambda values: [dict(v) if v else {} for v in values]),
-    "stdout_pattern": _one("s", 17), "stderr_pattern": _one("s", 18), "hold": _one("i", 19, _bools),
-    "begin_time": _time(20), "nice": _one("i", 21),
-    "requeue": ((("h", (22,)), ("i", (22,))), _optional(bool)), "stdin_path": _one("s", 23),
-    "array": _one("s", 40), "dependency": _one("s", 41), "open_mode": _one("s", 42),
-    "warn_signal": _one("i", 43), "warn_time_s": _one("i", 44), "warn_batch_only": _one("i", 45, _bools),
-    "constraint": _one("s", 46), "exclusive": _one("i", 47, _bools), "qos": _one("s", 48),
-    "gres_per_node": _one("m", 49, lambda values: [tuple(sorted(dict(v).items())) if v else () for v in values]),
-    "reservation": _one("s", 50), "gpu_type": _one("s", 51), "retries": _one("i", 52),
-    "retry_delay_s": _one("i", 53),
-    "retry_on": _one("I", 54, lambda values: [convert.retry_states_from_pb(v) if v else () for v in values]),
-    "mail_type": _one("I", 55, lambda values: [convert.mail_type_from_pb(v) if v else "" for v in values]),
-    "mail_user": _one("s", 56), "cron_schedule": _one("s", 57), "overcommit": _one("i", 58, _bools),
+    "script": _one("s", "script"), "name": _one("s", "name"), "account": _one("s", "account"),
+    "partition": _one("s", "partition"),
+    "n_nodes": _one("i", "n_nodes"), "n_tasks": _one("i", "n_tasks"),
+    "cpus_per_task": _one("i", "cpus_per_task", lambda values: [v or 1 for v in values]),
+    "n_tasks_per_node": _one("i", "n_tasks_per_node"),
+    "mem_per_node_mib": _one("i", "mem_per_node_mib", lambda values: [v or None for v in values]),
+    "mem_per_cpu_mib": _one("i", "mem_per_cpu_mib", lambda values: [v or None for v in values]),
+    "gpus_per_node": _one("i", "gpus_per_node"),
+    "time_limit_s": ((("h", "time_limit_s"), ("i", "time_limit_s")), _optional()),
+    "time_limit_unlimited": _one("i", "time_limit_unlimited", _bools), "script_args": _one("S", "script_args"),
+    "working_dir": _one("s", "working_dir"),
+    "environment": _one("M", "environment", lambda values: [dict(v) if v else {} for v in values]),
+    "stdout_pattern": _one("s", "stdout_pattern"), "stderr_pattern": _one("s", "stderr_pattern"),
+    "hold": _one("i", "hold", _bools),
+    "begin_time": _time("begin_time"), "nice": _one("i", "nice"),
+    "requeue": ((("h", "requeue"), ("i", "requeue")), _optional(bool)), "stdin_path": _one("s", "stdin_path"),
+    "array": _one("s", "array"), "dependency": _one("s", "dependency"), "open_mode": _one("s", "open_mode"),
+    "warn_signal": _one("i", "warn_signal"), "warn_time_s": _one("i", "warn_time_s"),
+    "warn_batch_only": _one("i", "warn_batch_only", _bools),
+    "constraint": _one("s", "constraint"), "exclusive": _one("i", "exclusive", _bools), "qos": _one("s", "qos"),
+    "gres_per_node": _one("m", "gres_per_node",
+                          lambda values: [tuple(sorted(dict(v).items())) if v else () for v in values]),
+    "reservation": _one("s", "reservation"), "gpu_type": _one("s", "gpu_type"), "retries": _one("i", "retries"),
+    "retry_delay_s": _one("i", "retry_delay_s"),
+    "retry_on": _one("I", "retry_on", lambda values: [convert.retry_states_from_pb(v) if v else () for v in values]),
+    "mail_type": _one("I", "mail_types", lambda values: [convert.mail_type_from_pb(v) if v else "" for v in values]),
+    "mail_user": _one("s", "mail_user"), "cron_schedule": _one("s", "cron_schedule"),
+    "overcommit": _one("i", "overcommit", _bools),
 }
+
+
+def _numbers(descriptor, dotted: str) -> tuple[int, ...]:
+    """The field numbers of the dotted wire field `dotted` of `descriptor`'s message."""
+    numbers = []
+    for name in dotted.split("."):
+        field = descriptor.fields_by_name[name]
+        numbers.append(field.number)
+        descriptor = field.message_type
+    return tuple(numbers)
 
 
 def _wanted() -> tuple[tuple, bytes, dict]:
-    """(every path read, each once; their kinds; {(prefix, field): the positions of its paths})."""
+    """(every path of field numbers read, each once; their kinds; {(prefix, field): the positions
+    of its paths})."""
     position: dict[tuple[str, tuple], int] = {}
     where: dict = {}
-    for prefix, fields in (((), _JOB_FIELDS), ((SPEC,), _SPEC_FIELDS)):
+    for prefix, descriptor, fields in (((), _JOB, _JOB_FIELDS), ((SPEC,), _JOB.fields_by_name["spec"].message_type,
+                                                                  _SPEC_FIELDS)):
         for name, (items, _) in fields.items():
-            where[(prefix, name)] = [position.setdefault((kind, (*prefix, *path)), len(position))
-                                     for kind, path in items]
+            where[(prefix, name)] = [position.setdefault((kind, (*prefix, *_numbers(descriptor, wire_name))),
+                                                         len(position)) for kind, wire_name in items]
     return tuple(path for _, path in position), "".join(kind for kind, _ in position).encode(), where
 
 
